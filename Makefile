@@ -1,0 +1,52 @@
+# driftloop: `make` lists the targets. Every target is safe to run twice.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.installed
+
+.PHONY: help install lock local-up local-down status test test-unit test-integration lint clean-state
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+install: $(STAMP) ## Create .venv from requirements.lock (with pip inside, which kfp.local needs)
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "driftloop needs Python >= 3.11; set PYTHON=python3.11")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+	@echo "installed: $(BIN)/driftloop"
+
+lock: ## Re-resolve requirements.lock from pyproject.toml (needs the venv)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+		--no-header --custom-compile-command "make lock" -o requirements.lock
+
+local-up: install ## Start the local platform (MLflow, Feast, Evidently UI) as processes
+	$(BIN)/driftloop local up
+
+local-down: ## Stop every process of the local platform
+	@if [ -x $(BIN)/driftloop ]; then $(BIN)/driftloop local down; else echo "nothing installed, nothing running"; fi
+
+status: install ## Show each local service with URL, pid and health
+	$(BIN)/driftloop local status
+
+test: install ## Run the whole test suite (unit, integration)
+	$(BIN)/python -m pytest tests
+
+test-unit: install ## Run the fast unit tests only
+	$(BIN)/python -m pytest tests/unit
+
+lint: install ## ruff and mypy over every package
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+clean-state: local-down ## Stop the platform and delete the local state folder (.driftloop)
+	rm -rf .driftloop

@@ -1,0 +1,17 @@
+"""The two entities of the fraud use case. A transaction joins both."""
+
+from feast import Entity, ValueType
+
+customer = Entity(
+    name="customer",
+    join_keys=["customer_id"],
+    value_type=ValueType.INT64,
+    description="A card holder. Features describe their recent spending.",
+)
+
+merchant = Entity(
+    name="merchant",
+    join_keys=["merchant_id"],
+    value_type=ValueType.INT64,
+    description="A shop that accepts cards. Features describe its recent traffic and chargebacks.",
+)

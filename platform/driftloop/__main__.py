@@ -1,0 +1,5 @@
+"""`python -m driftloop` is the `driftloop` command."""
+
+from driftloop.cli import main
+
+main()

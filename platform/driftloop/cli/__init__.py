@@ -1,0 +1,46 @@
+"""The `driftloop` command. Heavy libraries (mlflow, feast, kserve, evidently) are imported inside
+commands, never here, so `driftloop --help` answers at once."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from driftloop.cli import feature_commands, local_commands, serve_commands
+from driftloop.errors import DriftloopError
+
+app = typer.Typer(
+    name="driftloop",
+    help="driftloop: train, serve, watch drift and retrain, on one machine or a kind cluster.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(local_commands.app, name="local")
+app.add_typer(serve_commands.app, name="serve")
+app.add_typer(feature_commands.app, name="features")
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG level."),
+) -> None:
+    from driftloop.settings import get_settings
+
+    level = logging.DEBUG if verbose else getattr(logging, get_settings().log_level)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def main() -> None:
+    """Entry point: run the CLI; a DriftloopError becomes a one-line message and its exit code."""
+    try:
+        app()
+    except DriftloopError as error:
+        typer.secho(f"error: {error.message}", err=True, fg=typer.colors.RED)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        typer.secho("interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,61 @@
+"""`driftloop local ...`: the local platform as plain processes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from driftloop.local.runtime import LocalPlatform
+
+app = typer.Typer(help="Run the platform locally as plain processes (no Docker).", no_args_is_help=True)
+
+EXIT_NOT_ALL_HEALTHY = 3
+
+
+def _platform() -> LocalPlatform:
+    from driftloop.local.runtime import LocalPlatform
+    from driftloop.settings import get_settings
+
+    return LocalPlatform(get_settings())
+
+
+@app.command()
+def up() -> None:
+    """Start MLflow, apply the Feast repo and start the Evidently UI; wait until each is healthy."""
+    platform = _platform()
+    result = platform.up(report=lambda line: typer.echo(f"  {line}"))
+    for name in result.already_running:
+        typer.echo(f"  {name}: already running")
+    typer.echo("driftloop local platform is up:")
+    for service in platform.status():
+        typer.echo(f"  {service.name:<14} {service.url:<28} pid {service.pid}  {service.state}")
+    typer.echo(f"logs: {platform.settings.logs_dir}")
+
+
+@app.command()
+def down() -> None:
+    """Stop every process `local up` started, with its children."""
+    platform = _platform()
+    stopped = platform.down(report=lambda line: typer.echo(f"  {line}"))
+    typer.echo(f"stopped {len(stopped)} service(s)" if stopped else "nothing was running")
+
+
+@app.command()
+def status(
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """Each service with URL, pid, health and log file. Exits 3 unless every service is healthy."""
+    platform = _platform()
+    services = platform.status()
+    if as_json:
+        typer.echo(json.dumps({"services": [asdict(s) for s in services]}, indent=2))
+    else:
+        for s in services:
+            pid = s.pid if s.pid is not None else "-"
+            typer.echo(f"{s.name:<14} {s.state:<10} {s.url:<28} pid {pid!s:<8} log {s.log}")
+    if not all(s.healthy for s in services):
+        raise typer.Exit(EXIT_NOT_ALL_HEALTHY)

@@ -1,0 +1,29 @@
+"""One exception base for driftloop; the CLI turns it into a one-line message and an exit code."""
+
+from __future__ import annotations
+
+
+class DriftloopError(Exception):
+    """An error a user can act on: the message says what failed and what to do."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class PortInUseError(DriftloopError):
+    """A service cannot start because something else listens on its port."""
+
+    def __init__(self, service: str, host: str, port: int, env_var: str) -> None:
+        super().__init__(f"port {port} on {host} is taken, so {service} cannot start; set {env_var} to move it")
+        self.port = port
+
+
+class ServiceStartError(DriftloopError):
+    """A service process exited or never became healthy."""
+
+
+class CommandFailedError(DriftloopError):
+    """A one-shot driftloop command run as a subprocess failed."""

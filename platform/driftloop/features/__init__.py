@@ -1,0 +1,1 @@
+"""Feast wiring: the store configuration chosen from settings, and applying the definitions."""

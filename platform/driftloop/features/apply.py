@@ -1,0 +1,23 @@
+"""Register the definitions in `feature_repo/` with the Feast registry (what `feast apply` does)."""
+
+from __future__ import annotations
+
+import logging
+
+from driftloop.features.store_config import open_feature_store, write_feature_store_yaml
+from driftloop.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def apply_feature_repo(settings: Settings) -> list[str]:
+    """Apply every entity, source and feature view; returns the names registered. Idempotent."""
+    from feature_repo.registry_objects import ALL_OBJECTS
+
+    (settings.feast_path / "offline").mkdir(parents=True, exist_ok=True)
+    write_feature_store_yaml(settings)
+    store = open_feature_store(settings)
+    store.apply(list(ALL_OBJECTS))  # a fresh list: feast types its parameter invariantly
+    names = [obj.name for obj in ALL_OBJECTS]
+    logger.info("applied %d Feast objects to project %s", len(names), settings.feast_project)
+    return names

@@ -1,0 +1,1 @@
+"""The local runtime: driftloop's services as plain processes on this machine."""

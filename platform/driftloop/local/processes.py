@@ -1,0 +1,129 @@
+"""Start, track and stop our service processes, with every child they spawn.
+
+Each service runs in its own session (process group), and its pid record keeps the process start
+time, so a recycled pid is never mistaken for ours and `down` never kills a stranger.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psutil
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    """What we remember about a running service, stored as `<run_dir>/<name>.json`."""
+
+    name: str
+    pid: int
+    create_time: float
+    url: str
+    health_url: str
+    log_path: str
+    command: list[str]
+
+    def save(self, run_dir: Path) -> None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        path = run_dir / f"{self.name}.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> ProcessRecord | None:
+        try:
+            return cls(**json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+
+def record_path(run_dir: Path, name: str) -> Path:
+    return run_dir / f"{name}.json"
+
+
+def load_records(run_dir: Path) -> list[ProcessRecord]:
+    if not run_dir.is_dir():
+        return []
+    records = (ProcessRecord.load(path) for path in sorted(run_dir.glob("*.json")))
+    return [record for record in records if record is not None]
+
+
+def _process_of(record: ProcessRecord) -> psutil.Process | None:
+    """The live process the record describes, or None when it has exited (or its pid was reused)."""
+    try:
+        process = psutil.Process(record.pid)
+        if abs(process.create_time() - record.create_time) > 1.0:
+            return None
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return process
+    except psutil.Error:
+        return None
+
+
+def is_alive(record: ProcessRecord) -> bool:
+    return _process_of(record) is not None
+
+
+def spawn(command: list[str], log_path: Path, env: dict[str, str]) -> psutil.Process:
+    """Start command in a new session with stdout and stderr appended to log_path."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        popen = subprocess.Popen(  # noqa: S603 - our own CLI, no shell
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    logger.debug("started %s as pid %d", command, popen.pid)
+    return psutil.Process(popen.pid)
+
+
+def _tree(process: psutil.Process) -> list[psutil.Process]:
+    try:
+        return [process, *process.children(recursive=True)]
+    except psutil.Error:
+        return [process]
+
+
+def _session_members(session_id: int) -> list[psutil.Process]:
+    """Every live process still in the session we created (children that were reparented included)."""
+    members = []
+    for process in psutil.process_iter():
+        try:
+            if os.getsid(process.pid) == session_id:
+                members.append(process)
+        except (OSError, psutil.Error):
+            continue
+    return members
+
+
+def stop_tree(record: ProcessRecord, timeout: float) -> None:
+    """SIGTERM the service and all its descendants, then SIGKILL whatever outlives the timeout."""
+    root = _process_of(record)
+    if root is None:
+        return
+    session_id = record.pid
+    victims = {p.pid: p for p in _tree(root) + _session_members(session_id)}
+    for process in victims.values():
+        with contextlib.suppress(psutil.Error):
+            process.send_signal(signal.SIGTERM)
+    _, alive = psutil.wait_procs(list(victims.values()), timeout=timeout)
+    survivors = {p.pid: p for p in alive + _session_members(session_id)}
+    for process in survivors.values():
+        logger.warning("%s (pid %d) ignored SIGTERM; killing it", record.name, process.pid)
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    psutil.wait_procs(list(survivors.values()), timeout=5)

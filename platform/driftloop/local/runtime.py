@@ -1,0 +1,193 @@
+"""`driftloop local up|down|status`: bring the local platform up, report on it, take it down.
+
+`up` is idempotent (a running service is reported, not restarted), checks every port before it
+starts anything, and rolls back what it started when a service fails to become healthy.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import psutil
+
+from driftloop.errors import CommandFailedError, PortInUseError, ServiceStartError
+from driftloop.local import processes
+from driftloop.local.health import probe, wait_until_healthy
+from driftloop.local.ports import port_is_free
+from driftloop.local.processes import ProcessRecord
+from driftloop.local.services import ServiceSpec, local_services
+from driftloop.settings import Settings, env_var_name
+
+logger = logging.getLogger(__name__)
+
+State = Literal["running", "unhealthy", "stopped"]
+Reporter = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    """One service as `local status` reports it."""
+
+    name: str
+    url: str
+    pid: int | None
+    state: State
+    healthy: bool
+    log: str
+
+
+@dataclass
+class UpResult:
+    started: list[str] = field(default_factory=list)
+    already_running: list[str] = field(default_factory=list)
+
+
+def driftloop_command() -> list[str]:
+    """How to run our own CLI from here: the venv's `driftloop` script, else `python -m driftloop`."""
+    script = Path(sys.executable).with_name("driftloop")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "driftloop"]
+
+
+def _tail(path: Path, lines: int = 8) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+class LocalPlatform:
+    """The local platform described by one settings object."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.services = local_services(settings)
+
+    def _log_path(self, name: str) -> Path:
+        return self.settings.logs_dir / f"{name}.log"
+
+    def _child_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env[env_var_name("state_dir")] = str(self.settings.state_dir)
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def _live_record(self, name: str) -> ProcessRecord | None:
+        record = ProcessRecord.load(processes.record_path(self.settings.run_dir, name))
+        if record is None:
+            return None
+        if processes.is_alive(record):
+            return record
+        processes.record_path(self.settings.run_dir, name).unlink(missing_ok=True)
+        return None
+
+    def up(self, report: Reporter = logger.info) -> UpResult:
+        """Start every service that is not running yet and wait until each answers its health check."""
+        for folder in (self.settings.logs_dir, self.settings.run_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        result = UpResult()
+        to_start: list[ServiceSpec] = []
+        for spec in self.services:
+            if self._live_record(spec.name) is not None:
+                result.already_running.append(spec.name)
+            else:
+                to_start.append(spec)
+        for spec in to_start:
+            if not port_is_free(spec.host, spec.port):
+                raise PortInUseError(spec.name, spec.host, spec.port, env_var_name(spec.port_setting))
+        if not to_start:
+            return result
+
+        started: list[ProcessRecord] = []
+        try:
+            apply_process = self._start_feature_apply(report)
+            for spec in to_start:
+                started.append(self._start(spec, report))
+            for spec, record in zip(to_start, started, strict=True):
+                self._await_health(spec, record, report)
+                result.started.append(spec.name)
+            self._await_feature_apply(apply_process)
+            report("feast: feature repo applied")
+        except BaseException:
+            for record in started:
+                processes.stop_tree(record, self.settings.stop_timeout_s)
+                processes.record_path(self.settings.run_dir, record.name).unlink(missing_ok=True)
+            raise
+        return result
+
+    def _start(self, spec: ServiceSpec, report: Reporter) -> ProcessRecord:
+        command = [*driftloop_command(), *spec.cli_args]
+        log_path = self._log_path(spec.name)
+        process = processes.spawn(command, log_path, self._child_env())
+        record = ProcessRecord(
+            name=spec.name,
+            pid=process.pid,
+            create_time=process.create_time(),
+            url=spec.url,
+            health_url=spec.health_url,
+            log_path=str(log_path),
+            command=command,
+        )
+        record.save(self.settings.run_dir)
+        report(f"{spec.name}: starting (pid {process.pid}, log {log_path})")
+        return record
+
+    def _await_health(self, spec: ServiceSpec, record: ProcessRecord, report: Reporter) -> None:
+        healthy = wait_until_healthy(
+            spec.health_url, self.settings.startup_timeout_s, lambda: processes.is_alive(record)
+        )
+        if not healthy:
+            why = (
+                "exited"
+                if not processes.is_alive(record)
+                else (f"did not answer {spec.health_url} within {self.settings.startup_timeout_s:.0f}s")
+            )
+            tail = _tail(Path(record.log_path))
+            raise ServiceStartError(f"{spec.name} {why}; see {record.log_path}\n{tail}".rstrip())
+        report(f"{spec.name}: healthy at {spec.url}")
+
+    def _start_feature_apply(self, report: Reporter) -> psutil.Process:
+        report("feast: applying the feature repo")
+        command = [*driftloop_command(), "features", "apply"]
+        return processes.spawn(command, self._log_path("feast-apply"), self._child_env())
+
+    def _await_feature_apply(self, process: psutil.Process) -> None:
+        code = process.wait(timeout=self.settings.startup_timeout_s)
+        if code != 0:
+            log_path = self._log_path("feast-apply")
+            raise CommandFailedError(f"feast apply failed (exit {code}); see {log_path}\n{_tail(log_path)}")
+
+    def status(self) -> list[ServiceStatus]:
+        """Every service with its URL, pid and health, running or not."""
+        statuses = []
+        for spec in self.services:
+            record = self._live_record(spec.name)
+            healthy = record is not None and probe(spec.health_url)
+            state: State = "stopped" if record is None else ("running" if healthy else "unhealthy")
+            statuses.append(
+                ServiceStatus(
+                    name=spec.name,
+                    url=spec.url,
+                    pid=record.pid if record else None,
+                    state=state,
+                    healthy=healthy,
+                    log=str(self._log_path(spec.name)),
+                )
+            )
+        return statuses
+
+    def down(self, report: Reporter = logger.info) -> list[str]:
+        """Stop every service we started (and its children); returns the names stopped."""
+        stopped = []
+        for record in processes.load_records(self.settings.run_dir):
+            if processes.is_alive(record):
+                report(f"{record.name}: stopping (pid {record.pid})")
+                processes.stop_tree(record, self.settings.stop_timeout_s)
+                stopped.append(record.name)
+            processes.record_path(self.settings.run_dir, record.name).unlink(missing_ok=True)
+        return stopped

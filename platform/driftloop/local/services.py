@@ -1,0 +1,53 @@
+"""The long-running services of local mode, each one a `driftloop serve ...` command.
+
+The cluster chart runs the same commands in its containers; this list is the local half of that rule.
+Later parts (model servers, drift scheduler) join the platform by adding a spec here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from driftloop.settings import Settings
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A service: the CLI arguments that start it, where it listens and how to ask if it is well."""
+
+    name: str
+    cli_args: tuple[str, ...]
+    host: str
+    port: int
+    port_setting: str
+    health_path: str
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def health_url(self) -> str:
+        return f"{self.url}{self.health_path}"
+
+
+def local_services(settings: Settings) -> list[ServiceSpec]:
+    """Every service `driftloop local up` starts, in start order."""
+    return [
+        ServiceSpec(
+            name="mlflow",
+            cli_args=("serve", "mlflow"),
+            host=settings.host,
+            port=settings.mlflow_port,
+            port_setting="mlflow_port",
+            health_path="/health",
+        ),
+        ServiceSpec(
+            name="evidently-ui",
+            cli_args=("serve", "evidently-ui"),
+            host=settings.host,
+            port=settings.evidently_port,
+            port_setting="evidently_port",
+            health_path="/api/version",
+        ),
+    ]

@@ -1,0 +1,70 @@
+"""Command lines of the upstream servers we run (MLflow, Evidently UI), built from settings.
+
+`driftloop serve mlflow` and `driftloop serve evidently-ui` exec these, in a local process or in a
+cluster container alike, so both modes start the servers with the same arguments.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from driftloop.errors import DriftloopError
+from driftloop.settings import Settings
+
+
+def _console_script(name: str) -> str:
+    """The upstream script installed beside our interpreter (the venv), else the one on PATH."""
+    beside = Path(sys.executable).with_name(name)
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        raise DriftloopError(f"`{name}` is not installed in this environment; run `make install`")
+    return found
+
+
+def _ensure_sqlite_folder(uri: str) -> None:
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+def mlflow_server_command(settings: Settings) -> list[str]:
+    """MLflow tracking server + registry; artifacts are proxied so clients need no storage credentials."""
+    _ensure_sqlite_folder(settings.backend_store_uri)
+    if "://" not in settings.artifacts_destination:
+        Path(settings.artifacts_destination).mkdir(parents=True, exist_ok=True)
+    command = [
+        _console_script("mlflow"),
+        "server",
+        "--backend-store-uri",
+        settings.backend_store_uri,
+        "--artifacts-destination",
+        settings.artifacts_destination,
+        "--serve-artifacts",
+        "--host",
+        settings.bind_host,
+        "--port",
+        str(settings.mlflow_port),
+        "--workers",
+        str(settings.mlflow_workers),
+    ]
+    if settings.mlflow_allowed_hosts:
+        command += ["--allowed-hosts", settings.mlflow_allowed_hosts]
+    return command
+
+
+def evidently_ui_command(settings: Settings) -> list[str]:
+    """Evidently UI over the workspace the drift job writes its snapshots to."""
+    settings.evidently_workspace_path.mkdir(parents=True, exist_ok=True)
+    return [
+        _console_script("evidently"),
+        "ui",
+        "--host",
+        settings.bind_host,
+        "--port",
+        str(settings.evidently_port),
+        "--workspace",
+        str(settings.evidently_workspace_path),
+    ]

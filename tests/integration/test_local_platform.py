@@ -1,0 +1,111 @@
+"""The local platform for real: processes start, answer health checks, and all go away on `down`."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from driftloop.local.ports import port_is_listening
+from tests.conftest import free_port
+from tests.integration.local_platform import PlatformUnderTest, isolated_env
+
+pytestmark = pytest.mark.integration
+
+PORT_SETTINGS = ("mlflow_port", "evidently_port")
+
+
+@pytest.fixture
+def platform(tmp_path: Path) -> Iterator[PlatformUnderTest]:
+    ports = {name: free_port() for name in PORT_SETTINGS}
+    under_test = PlatformUnderTest(tmp_path / "state", isolated_env(tmp_path / "state", ports))
+    try:
+        yield under_test
+    finally:
+        under_test.run("local", "down")
+
+
+@pytest.fixture
+def running(platform: PlatformUnderTest) -> PlatformUnderTest:
+    result = platform.run("local", "up")
+    assert result.returncode == 0, result.stderr + result.stdout
+    return platform
+
+
+def _tree_pids(pid: int) -> set[int]:
+    root = psutil.Process(pid)
+    return {pid, *(child.pid for child in root.children(recursive=True))}
+
+
+def test_up_starts_healthy_services_and_applies_features(running: PlatformUnderTest) -> None:
+    services = running.status()
+    assert set(services) == {"mlflow", "evidently-ui"}
+    for service in services.values():
+        assert service["healthy"] is True
+        assert service["state"] == "running"
+        assert psutil.pid_exists(service["pid"])
+        assert Path(service["log"]).is_file()
+    assert httpx.get(services["mlflow"]["url"] + "/health").text == "OK"
+    version = httpx.get(services["evidently-ui"]["url"] + "/api/version").json()
+    assert version["application"] == "Evidently UI"
+    experiments = httpx.get(
+        services["mlflow"]["url"] + "/api/2.0/mlflow/experiments/search", params={"max_results": 10}
+    )
+    assert experiments.status_code == 200
+    assert (running.state_dir / "mlflow" / "mlflow.db").is_file()
+
+    from feast import FeatureStore
+    from feast.repo_config import RepoConfig
+
+    feast_dir = running.state_dir / "feast"
+    import yaml
+
+    config = RepoConfig(repo_path=feast_dir, **yaml.safe_load((feast_dir / "feature_store.yaml").read_text()))
+    views = {view.name for view in FeatureStore(config=config).list_feature_views()}
+    assert views == {"customer_stats", "merchant_stats"}
+
+
+def test_second_up_is_a_no_op(running: PlatformUnderTest) -> None:
+    before = {name: s["pid"] for name, s in running.status().items()}
+    again = running.run("local", "up")
+    assert again.returncode == 0, again.stderr
+    assert "mlflow: already running" in again.stdout
+    assert "evidently-ui: already running" in again.stdout
+    assert {name: s["pid"] for name, s in running.status().items()} == before
+
+
+def test_down_leaves_no_process_and_no_listening_port(running: PlatformUnderTest) -> None:
+    services = running.status()
+    ours = set().union(*(_tree_pids(s["pid"]) for s in services.values()))
+    ports = [int(s["url"].rsplit(":", 1)[1]) for s in services.values()]
+
+    result = running.run("local", "down")
+    assert result.returncode == 0, result.stderr
+    assert "stopped 2 service(s)" in result.stdout
+
+    alive = [pid for pid in ours if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+    assert alive == []
+    assert [port for port in ports if port_is_listening("127.0.0.1", port)] == []
+    status = running.run("local", "status", "--json")
+    assert status.returncode == 3
+    assert {s["state"] for s in running.status().values()} == {"stopped"}
+    assert running.run("local", "down").stdout.strip() == "nothing was running"
+
+
+def test_taken_port_is_a_clear_error_and_starts_nothing(platform: PlatformUnderTest) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        platform.env["DRIFTLOOP_EVIDENTLY_PORT"] = str(taken)
+        result = platform.run("local", "up")
+    assert result.returncode == 1
+    message = result.stderr.strip().splitlines()[-1]
+    assert f"port {taken}" in message
+    assert "DRIFTLOOP_EVIDENTLY_PORT" in message
+    assert "Traceback" not in result.stderr
+    assert {s["state"] for s in platform.status().values()} == {"stopped"}

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from driftloop.features.store_config import repo_config_dict
+from driftloop.settings import Settings
+
+
+def test_local_mode_uses_sqlite_and_a_file_registry(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    clean_env.setenv("DRIFTLOOP_STATE_DIR", str(tmp_path))
+    config = repo_config_dict(Settings())
+    assert config["online_store"] == {"type": "sqlite", "path": str(tmp_path / "feast" / "online_store.db")}
+    assert config["registry"]["registry_type"] == "file"
+    assert config["offline_store"] == {"type": "file"}
+
+
+def test_cluster_settings_select_redis_and_a_sql_registry(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("DRIFTLOOP_FEAST_ONLINE_STORE", "redis")
+    clean_env.setenv("DRIFTLOOP_FEAST_REDIS_URL", "redis.driftloop:6379")
+    clean_env.setenv("DRIFTLOOP_FEAST_REGISTRY_URI", "postgresql+psycopg://feast@pg:5432/feast")
+    config = repo_config_dict(Settings())
+    assert config["online_store"] == {"type": "redis", "connection_string": "redis.driftloop:6379"}
+    assert config["registry"]["registry_type"] == "sql"
+    assert config["registry"]["path"].startswith("postgresql")
+
+
+def test_config_is_accepted_by_feast(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from feast.repo_config import RepoConfig
+
+    clean_env.setenv("DRIFTLOOP_STATE_DIR", str(tmp_path))
+    config = RepoConfig(repo_path=tmp_path, **repo_config_dict(Settings()))
+    assert config.online_store.type == "sqlite"
+    assert config.project == "driftloop"

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from driftloop.local.ports import port_is_free, port_is_listening
+from driftloop.local.services import local_services
+from driftloop.settings import Settings
+
+
+def test_port_checks_see_a_listening_socket() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        assert not port_is_free("127.0.0.1", port)
+        assert port_is_listening("127.0.0.1", port)
+    assert port_is_free("127.0.0.1", port)
+
+
+def test_services_follow_settings(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("DRIFTLOOP_MLFLOW_PORT", "15000")
+    services = {s.name: s for s in local_services(Settings())}
+    assert services["mlflow"].health_url == "http://127.0.0.1:15000/health"
+    assert services["mlflow"].cli_args == ("serve", "mlflow")
+    assert services["evidently-ui"].health_url == "http://127.0.0.1:8000/api/version"
+
+
+def test_cli_help_does_not_import_heavy_libraries() -> None:
+    code = (
+        "import sys; from driftloop.cli import app; "
+        "heavy = {'mlflow', 'feast', 'kserve', 'evidently', 'kfp', 'sklearn', 'pandas'} & set(sys.modules); "
+        "print(', '.join(sorted(heavy))); sys.exit(1 if heavy else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, f"imported at CLI start: {result.stdout} {result.stderr}"

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from driftloop.settings import Settings, env_var_name
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_defaults_are_local_loopback(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    clean_env.chdir(tmp_path)
+    settings = Settings()
+    assert settings.mode == "local"
+    assert settings.state_dir == tmp_path / ".driftloop"
+    assert settings.tracking_uri == "http://127.0.0.1:5000"
+    assert (settings.mlflow_port, settings.evidently_port) == (5000, 8000)
+    assert (settings.transformer_port, settings.predictor_port) == (8080, 8081)
+    assert settings.bind_host == "127.0.0.1"
+
+
+def test_derived_paths_follow_the_state_dir(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    clean_env.setenv("DRIFTLOOP_STATE_DIR", str(tmp_path / "state"))
+    settings = Settings()
+    state = tmp_path / "state"
+    assert settings.backend_store_uri == f"sqlite:///{state}/mlflow/mlflow.db"
+    assert settings.artifacts_destination == str(state / "mlflow" / "artifacts")
+    assert settings.evidently_workspace_path == state / "evidently"
+    assert settings.feast_path == state / "feast"
+    assert settings.feast_registry == str(state / "feast" / "registry.db")
+    assert settings.logs_dir == state / "logs"
+
+
+def test_env_overrides_win_over_derived_values(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("DRIFTLOOP_MLFLOW_PORT", "5999")
+    clean_env.setenv("DRIFTLOOP_HOST", "localhost")
+    assert Settings().tracking_uri == "http://localhost:5999"
+    clean_env.setenv("DRIFTLOOP_MLFLOW_TRACKING_URI", "http://mlflow.driftloop:5000")
+    assert Settings().tracking_uri == "http://mlflow.driftloop:5000"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("DRIFTLOOP_MLFLOW_PORT", "0"), ("DRIFTLOOP_MLFLOW_PORT", "http"), ("DRIFTLOOP_MODE", "cloud")],
+)
+def test_bad_values_are_rejected_with_the_field_named(clean_env: pytest.MonkeyPatch, variable: str, value: str) -> None:
+    clean_env.setenv(variable, value)
+    with pytest.raises(ValidationError) as error:
+        Settings()
+    assert variable.removeprefix("DRIFTLOOP_").lower() in str(error.value)
+
+
+def test_env_var_name() -> None:
+    assert env_var_name("mlflow_port") == "DRIFTLOOP_MLFLOW_PORT"
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    documented = set(re.findall(r"`(DRIFTLOOP_[A-Z_]+)`", readme))
+    expected = {env_var_name(name) for name in Settings.model_fields}
+    assert expected - documented == set(), "README configuration table misses these variables"
+    assert documented - expected == set(), "README names variables the settings object does not have"
