@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: help install lock local-up local-down status test test-unit test-integration lint clean-state
+.PHONY: help install lock demo local-up local-down status test test-unit test-integration lint clean-state
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -28,7 +28,10 @@ lock: ## Re-resolve requirements.lock from pyproject.toml (needs the venv)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
 		--no-header --custom-compile-command "make lock" -o requirements.lock
 
-local-up: install ## Start the local platform (MLflow, Feast, Evidently UI) as processes
+demo: install ## The whole loop from an empty state folder: train, serve, drift, retrain, serve v2 (leaves it running)
+	$(BIN)/driftloop demo --reset
+
+local-up: install ## Start the local platform (MLflow, Feast, Evidently UI, model servers, drift monitor)
 	$(BIN)/driftloop local up
 
 local-down: ## Stop every process of the local platform

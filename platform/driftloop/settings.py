@@ -72,6 +72,65 @@ class Settings(BaseSettings):
     )
     feast_project: str = Field("driftloop", description="Feast project name.")
     model_name: str = Field("fraud-detector", description="Registered model name in MLflow.")
+    mlflow_experiment: str = Field("driftloop-training", description="MLflow experiment of training runs.")
+    seed: int = Field(42, description="Default random seed of data generation and training.")
+    gate_min_roc_auc: float = Field(
+        0.75, ge=0, le=1, description="Gate floor: a first model needs at least this holdout ROC AUC."
+    )
+    gate_margin: float = Field(
+        0.0, description="Gate: a challenger must beat the champion's holdout ROC AUC by more than this."
+    )
+    holdout_days: int = Field(5, ge=1, description="Days at the end of the labelled data kept for evaluation.")
+    label_maturity_days: int = Field(
+        7, ge=0, description="Events younger than this (vs the newest event) are left out of training: labels lag."
+    )
+    data_max_age_hours: float = Field(
+        72.0, gt=0, description="Data contract freshness: the newest event must be at most this old at validation."
+    )
+    code_version: str | None = Field(
+        None, description="Code version recorded on models when git is absent (the image sets it). Default: git."
+    )
+    image: str = Field(
+        "driftloop:0.1.0", description="Container image of driftloop that cluster pipelines and the chart run."
+    )
+    predictor_host: str | None = Field(
+        None, description="`host:port` the transformer calls the predictor on. Default: `<host>:<predictor_port>`."
+    )
+    model_poll_interval_s: float = Field(
+        5.0, gt=0, description="How often model servers check the registry aliases (hot swap of a new champion)."
+    )
+    challenger_mode: Literal["off", "canary", "shadow"] = Field(
+        "off",
+        description="Serve the `challenger` alias too: `canary` answers a share of requests with it, "
+        "`shadow` scores a copy of every request with it and only logs the answers.",
+    )
+    challenger_traffic: float = Field(0.1, ge=0, le=1, description="Share of requests the canary challenger answers.")
+    max_batch_size: int = Field(1000, ge=1, description="Largest batch (instances per request) the servers accept.")
+    prediction_log_dir: Path | None = Field(
+        None,
+        description="Prediction log (parquet, partitioned by hour). Default: `<state_dir>/predictions`.",
+    )
+    prediction_log_flush_s: float = Field(
+        1.0, gt=0, description="How often the prediction log writes buffered rows (off the request path)."
+    )
+    monitor_port: int = Field(9108, ge=1, le=65535, description="Port of the drift scheduler's `/metrics`.")
+    drift_window_minutes: int = Field(
+        60, ge=1, description="Prediction log window (minutes) each drift check analyses."
+    )
+    drift_check_interval_s: float = Field(
+        60.0, gt=0, description="How often the local scheduler runs a drift check (the cluster uses a CronJob)."
+    )
+    drift_share_threshold: float = Field(
+        0.5, ge=0, le=1, description="Retrain when at least this share of monitored columns drifted..."
+    )
+    drift_min_rows: int = Field(200, ge=1, description="...over at least this many logged predictions.")
+    retrain_cooldown_minutes: float = Field(30.0, ge=0, description="Minimum minutes between two retraining triggers.")
+    pushgateway_url: str | None = Field(
+        None, description="Prometheus Pushgateway the drift job pushes to (cluster). Unset: no push."
+    )
+    kfp_host: str | None = Field(
+        None, description="KFP API endpoint for cluster-mode retraining runs, e.g. `http://ml-pipeline:8888`."
+    )
     startup_timeout_s: float = Field(
         120.0, gt=0, description="Seconds `local up` waits for each service to become healthy."
     )
@@ -80,7 +139,7 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
 
-    @field_validator("state_dir", "evidently_workspace", "feast_repo_path")
+    @field_validator("state_dir", "evidently_workspace", "feast_repo_path", "prediction_log_dir")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None
@@ -111,12 +170,28 @@ class Settings(BaseSettings):
         return self.mlflow_artifacts_destination or str(self.state_dir / "mlflow" / "artifacts")
 
     @property
+    def raw_data_dir(self) -> Path:
+        return self.state_dir / "data" / "raw"
+
+    @property
+    def pipeline_root(self) -> Path:
+        return self.state_dir / "kfp"
+
+    @property
     def evidently_workspace_path(self) -> Path:
         return self.evidently_workspace or self.state_dir / "evidently"
 
     @property
     def feast_path(self) -> Path:
         return self.feast_repo_path or self.state_dir / "feast"
+
+    @property
+    def predictor_address(self) -> str:
+        return self.predictor_host or f"{self.host}:{self.predictor_port}"
+
+    @property
+    def prediction_log_path(self) -> Path:
+        return self.prediction_log_dir or self.state_dir / "predictions"
 
     @property
     def feast_registry(self) -> str:

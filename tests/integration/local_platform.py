@@ -28,6 +28,16 @@ class PlatformUnderTest:
         return {s["name"]: s for s in json.loads(result.stdout)["services"]}
 
 
+PORT_SETTINGS = ("mlflow_port", "evidently_port", "predictor_port", "transformer_port", "monitor_port")
+
+
+def free_ports() -> dict[str, int]:
+    """A free loopback port for every service of the local platform."""
+    from tests.conftest import free_port
+
+    return {name: free_port() for name in PORT_SETTINGS}
+
+
 def isolated_env(state_dir: Path, ports: dict[str, int]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLOOP_")}
     env["DRIFTLOOP_STATE_DIR"] = str(state_dir)

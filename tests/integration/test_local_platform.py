@@ -11,17 +11,14 @@ import psutil
 import pytest
 
 from driftloop.local.ports import port_is_listening
-from tests.conftest import free_port
-from tests.integration.local_platform import PlatformUnderTest, isolated_env
+from tests.integration.local_platform import PlatformUnderTest, free_ports, isolated_env
 
 pytestmark = pytest.mark.integration
-
-PORT_SETTINGS = ("mlflow_port", "evidently_port")
 
 
 @pytest.fixture
 def platform(tmp_path: Path) -> Iterator[PlatformUnderTest]:
-    ports = {name: free_port() for name in PORT_SETTINGS}
+    ports = free_ports()
     under_test = PlatformUnderTest(tmp_path / "state", isolated_env(tmp_path / "state", ports))
     try:
         yield under_test
@@ -43,7 +40,7 @@ def _tree_pids(pid: int) -> set[int]:
 
 def test_up_starts_healthy_services_and_applies_features(running: PlatformUnderTest) -> None:
     services = running.status()
-    assert set(services) == {"mlflow", "evidently-ui"}
+    assert set(services) == {"mlflow", "evidently-ui", "predictor", "transformer", "drift-monitor"}
     for service in services.values():
         assert service["healthy"] is True
         assert service["state"] == "running"
@@ -85,7 +82,7 @@ def test_down_leaves_no_process_and_no_listening_port(running: PlatformUnderTest
 
     result = running.run("local", "down")
     assert result.returncode == 0, result.stderr
-    assert "stopped 2 service(s)" in result.stdout
+    assert "stopped 5 service(s)" in result.stdout
 
     alive = [pid for pid in ours if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
     assert alive == []

@@ -8,7 +8,16 @@ import sys
 
 import typer
 
-from driftloop.cli import feature_commands, local_commands, serve_commands
+from driftloop.cli import (
+    config_commands,
+    data_commands,
+    demo_commands,
+    feature_commands,
+    local_commands,
+    monitor_commands,
+    pipeline_commands,
+    serve_commands,
+)
 from driftloop.errors import DriftloopError
 
 app = typer.Typer(
@@ -20,7 +29,12 @@ app = typer.Typer(
 )
 app.add_typer(local_commands.app, name="local")
 app.add_typer(serve_commands.app, name="serve")
+app.add_typer(data_commands.app, name="data")
 app.add_typer(feature_commands.app, name="features")
+app.add_typer(pipeline_commands.app, name="pipeline")
+app.add_typer(monitor_commands.app, name="monitor")
+app.command("demo")(demo_commands.demo)
+app.add_typer(config_commands.app, name="config")
 
 
 @app.callback()

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
 import typer
+
+from driftloop.errors import DriftloopError
 
 app = typer.Typer(help="Feature store: apply definitions, materialise features.", no_args_is_help=True)
 
@@ -15,3 +20,47 @@ def apply() -> None:
 
     names = apply_feature_repo(get_settings())
     typer.echo(f"applied {len(names)} objects: {', '.join(names)}")
+
+
+@app.command()
+def materialize() -> None:
+    """Load the latest offline feature values into the online store (what the cluster's Feast job runs)."""
+    from driftloop.features.materialize import materialize_online
+    from driftloop.settings import get_settings
+
+    materialize_online(get_settings(), datetime.now(UTC))
+    typer.echo("materialised the online store")
+
+
+@app.command()
+def build(
+    events: Path | None = typer.Option(None, help="Events parquet. Default: <state_dir>/data/raw/events.parquet."),
+    labels: Path | None = typer.Option(None, help="Labels parquet. Default: <state_dir>/data/raw/labels.parquet."),
+    start: datetime | None = typer.Option(
+        None, help="First hour to (re)compute, UTC. Default: the first event's hour."
+    ),
+    end: datetime | None = typer.Option(None, help="Last hour to (re)compute, UTC. Default: after the last event."),
+) -> None:
+    """Compute the offline feature tables for a window, replacing what it held (backfills and late data)."""
+    import pandas as pd
+
+    from driftloop.settings import get_settings
+    from pipelines.offline_store import build_offline_features
+    from pipelines.schema import EVENT_TIMESTAMP
+
+    settings = get_settings()
+    frames = [
+        pd.read_parquet(path or settings.raw_data_dir / name)
+        for path, name in ((events, "events.parquet"), (labels, "labels.parquet"))
+    ]
+    stamps = frames[0][EVENT_TIMESTAMP]
+    first = start.replace(tzinfo=start.tzinfo or UTC) if start else stamps.min().floor("h").to_pydatetime()
+    last = (
+        end.replace(tzinfo=end.tzinfo or UTC) if end else stamps.max().floor("h").to_pydatetime() + timedelta(hours=1)
+    )
+    if first > last:
+        raise DriftloopError(f"--start {first} is after --end {last}")
+    written = build_offline_features(
+        frames[0], frames[1], settings.feast_path, first, last, computed_at=datetime.now(UTC)
+    )
+    typer.echo(", ".join(f"{table}: {rows} rows" for table, rows in written.items()) + f" in [{first}, {last}]")

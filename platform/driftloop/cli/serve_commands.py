@@ -30,3 +30,45 @@ def evidently_ui() -> None:
     from driftloop.upstream_servers import evidently_ui_command
 
     _exec(evidently_ui_command(get_settings()))
+
+
+@app.command()
+def predictor(
+    with_features: bool = typer.Option(
+        False, "--with-features", help="Take transactions and look features up in Feast in-process."
+    ),
+    port: int | None = typer.Option(None, help="HTTP port. Default: DRIFTLOOP_PREDICTOR_PORT."),
+) -> None:
+    """KServe predictor serving the `champion` model version (V1 and V2 REST)."""
+    from driftloop.settings import get_settings
+    from serving.server import import_kserve, serve
+
+    import_kserve()
+    from serving.predictor import FraudPredictor
+
+    settings = get_settings()
+    serve(FraudPredictor(settings, with_features=with_features), port or settings.predictor_port)
+
+
+@app.command()
+def transformer(
+    port: int | None = typer.Option(None, help="HTTP port. Default: DRIFTLOOP_TRANSFORMER_PORT."),
+) -> None:
+    """KServe transformer: online features from Feast, then the predictor (V1 and V2 REST)."""
+    from driftloop.settings import get_settings
+    from serving.server import import_kserve, serve
+
+    import_kserve()
+    from serving.transformer import FraudTransformer
+
+    settings = get_settings()
+    serve(FraudTransformer(settings), port or settings.transformer_port)
+
+
+@app.command()
+def monitor() -> None:
+    """Local drift scheduler: a drift check every DRIFTLOOP_DRIFT_CHECK_INTERVAL_S, metrics on /metrics."""
+    from driftloop.settings import get_settings
+    from monitoring.scheduler import run_scheduler
+
+    run_scheduler(get_settings())

@@ -50,4 +50,29 @@ def local_services(settings: Settings) -> list[ServiceSpec]:
             port_setting="evidently_port",
             health_path="/api/version",
         ),
+        # Liveness, not readiness: the servers are up before the first champion exists and pick it up then.
+        ServiceSpec(
+            name="predictor",
+            cli_args=("serve", "predictor"),
+            host=settings.host,
+            port=settings.predictor_port,
+            port_setting="predictor_port",
+            health_path="/v2/health/live",
+        ),
+        ServiceSpec(
+            name="transformer",
+            cli_args=("serve", "transformer"),
+            host=settings.host,
+            port=settings.transformer_port,
+            port_setting="transformer_port",
+            health_path="/v2/health/live",
+        ),
+        ServiceSpec(
+            name="drift-monitor",
+            cli_args=("serve", "monitor"),
+            host=settings.host,
+            port=settings.monitor_port,
+            port_setting="monitor_port",
+            health_path="/metrics",
+        ),
     ]

@@ -1,0 +1,21 @@
+"""The drift reference: the training sample stored with a model version, cached per version."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+def load_reference(client: Any, model_name: str, version: str, cache_dir: Path) -> pd.DataFrame:
+    cached = cache_dir / f"{model_name}-v{version}.parquet"
+    if not cached.exists():
+        import mlflow
+
+        uri = client.get_model_version(model_name, version).tags["reference_sample"]
+        downloaded = mlflow.artifacts.download_artifacts(uri, tracking_uri=client._tracking_client.tracking_uri)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(downloaded, cached)
+    return pd.read_parquet(cached)

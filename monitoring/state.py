@@ -1,0 +1,57 @@
+"""The monitor's memory between runs: last trigger, the run in flight, decided windows, every decision.
+
+Kept as files in the state folder (a volume in the cluster), written atomically, so a CronJob pod that
+dies mid-run leaves either the old state or the new one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+MAX_REMEMBERED_WINDOWS = 500
+
+
+@dataclass
+class MonitorState:
+    last_trigger_at: str | None = None
+    run_in_flight: str | None = None
+    handled_windows: list[str] = field(default_factory=list)
+
+    @property
+    def last_trigger_time(self) -> datetime | None:
+        return datetime.fromisoformat(self.last_trigger_at) if self.last_trigger_at else None
+
+
+class MonitorStore:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.state_path = folder / "state.json"
+        self.decisions_path = folder / "decisions.jsonl"
+
+    def load(self) -> MonitorState:
+        if not self.state_path.exists():
+            return MonitorState()
+        return MonitorState(**json.loads(self.state_path.read_text()))
+
+    def save(self, state: MonitorState) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        state.handled_windows = state.handled_windows[-MAX_REMEMBERED_WINDOWS:]
+        temporary = self.state_path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(asdict(state), indent=2))
+        os.replace(temporary, self.state_path)
+
+    def record(self, decision: dict[str, Any]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with self.decisions_path.open("a") as log:
+            log.write(json.dumps(decision, default=str) + "\n")
+
+    def decisions(self, last: int | None = None) -> list[dict[str, Any]]:
+        if not self.decisions_path.exists():
+            return []
+        lines = self.decisions_path.read_text().splitlines()
+        return [json.loads(line) for line in (lines[-last:] if last else lines)]

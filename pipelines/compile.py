@@ -1,0 +1,15 @@
+"""Compile the training pipeline to the KFP IR YAML that the cluster submits (committed as a golden file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def compile_training_pipeline(out: Path) -> Path:
+    from kfp import compiler
+
+    from pipelines.training_pipeline import training_pipeline
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    compiler.Compiler().compile(training_pipeline, str(out))
+    return out

@@ -1,0 +1,118 @@
+"""KFP v2 components of the training pipeline (no `from __future__ import annotations`: KFP reads the
+annotations as types). Each body imports its step and calls it: the logic lives
+in `pipelines.steps`, testable without KFP, and the image already holds every package (no pip at run).
+"""
+
+from typing import NamedTuple
+
+from kfp import dsl
+from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
+
+from driftloop import __version__
+
+# The driftloop image `make up` builds and loads into kind; local runs ignore it.
+PIPELINE_IMAGE = f"driftloop:{__version__}"
+
+
+def _component(func):
+    return dsl.component(func, base_image=PIPELINE_IMAGE, install_kfp_package=False)
+
+
+@_component
+def validate_data(
+    events_path: str,
+    labels_path: str,
+    mlflow_run_id: str,
+    pipeline_run_id: str,
+    trigger: str,
+    report: Output[Artifact],
+) -> NamedTuple("ValidationOutputs", run_id=str, data_fingerprint=str):
+    """Check the raw data contract; a violation fails the run here, with the report logged to MLflow."""
+    from collections import namedtuple
+
+    from driftloop.settings import get_settings
+    from pipelines import steps
+
+    settings = get_settings()
+    run_id = steps.ensure_run(settings, mlflow_run_id, pipeline_run_id, trigger)
+    fingerprint = steps.validate(settings, events_path, labels_path, run_id, report.path)
+    return namedtuple("ValidationOutputs", ["run_id", "data_fingerprint"])(run_id, fingerprint)
+
+
+@_component
+def compute_features(events_path: str, labels_path: str, run_id: str) -> str:
+    """Recompute the offline feature tables (idempotent) and materialise the online store."""
+    from driftloop.settings import get_settings
+    from pipelines import steps
+
+    steps.compute_features(get_settings(), events_path, labels_path, run_id)
+    return run_id
+
+
+@_component
+def build_training_set(
+    events_path: str, labels_path: str, run_id: str, label_maturity_days: int, training_set: Output[Dataset]
+) -> None:
+    """Join labelled transactions to their point-in-time features through Feast."""
+    from driftloop.settings import get_settings
+    from pipelines import steps
+
+    steps.build_training_set(get_settings(), events_path, labels_path, run_id, label_maturity_days, training_set.path)
+
+
+@_component
+def train_model(
+    training_set: Input[Dataset],
+    run_id: str,
+    seed: int,
+    params_json: str,
+    holdout_days: int,
+    shuffle_labels: bool,
+    model: Output[Model],
+) -> str:
+    """Fit the model with an explicit seed; returns the MLflow model URI."""
+    from driftloop.settings import get_settings
+    from pipelines import steps
+
+    return steps.train(
+        get_settings(), training_set.path, run_id, seed, params_json, holdout_days, shuffle_labels, model.path
+    )
+
+
+@_component
+def evaluate_model(
+    training_set: Input[Dataset], model: Input[Model], run_id: str, holdout_days: int, metrics: Output[Metrics]
+) -> NamedTuple("EvaluationOutputs", candidate_auc=float, champion_auc=float, champion_version=str):
+    """Score the candidate and the champion on the same time-based holdout."""
+    import math
+    from collections import namedtuple
+
+    from driftloop.settings import get_settings
+    from pipelines import steps
+
+    candidate, champion, version = steps.evaluate(get_settings(), training_set.path, model.path, run_id, holdout_days)
+    metrics.log_metric("candidate_roc_auc", candidate)
+    if version:
+        metrics.log_metric("champion_roc_auc", champion)
+    outputs = namedtuple("EvaluationOutputs", ["candidate_auc", "champion_auc", "champion_version"])
+    return outputs(candidate, -1.0 if math.isnan(champion) else champion, version)
+
+
+@_component
+def gate_model(
+    run_id: str, candidate_auc: float, champion_auc: float, champion_version: str, min_auc: float, margin: float
+) -> str:
+    """`promote` or `reject`, recorded with its reason on the MLflow run."""
+    from driftloop.settings import get_settings
+    from pipelines import steps
+
+    return steps.gate(get_settings(), run_id, candidate_auc, champion_auc, champion_version, min_auc, margin)
+
+
+@_component
+def register_model(run_id: str, model_uri: str, decision: str) -> str:
+    """Register the model version with its lineage and move `champion` (refuses without a passing gate)."""
+    from driftloop.settings import get_settings
+    from pipelines import steps
+
+    return steps.register_and_promote(get_settings(), run_id, model_uri, decision)

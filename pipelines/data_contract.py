@@ -1,0 +1,253 @@
+"""The data contract of raw events and labels: every check named, every failure pointing at rows or columns.
+
+`validate_raw_data` never raises on bad data: it returns a report. The pipeline's validation step turns a
+failed report into a stop, so nothing downstream (features, training, the registry) sees broken data.
+Check names read `<table>.<column>.<check>` so a report line says where to look.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pandas.api import types as ptypes
+
+from driftloop.errors import DriftloopError
+from pipelines.schema import (
+    AMOUNT,
+    CHANNEL,
+    CHANNELS,
+    CUSTOMER_ID,
+    EVENT_COLUMNS,
+    EVENT_ID,
+    EVENT_TIMESTAMP,
+    IS_FRAUD,
+    LABEL_COLUMNS,
+    LABEL_TIMESTAMP,
+    MERCHANT_ID,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_AMOUNT = 1_000_000.0
+SAMPLE_SIZE = 5
+
+
+def _is_text(column: pd.Series) -> bool:
+    return bool(ptypes.is_string_dtype(column)) and all(isinstance(v, str) for v in column.dropna())
+
+
+def _is_timestamp(column: pd.Series) -> bool:
+    return isinstance(column.dtype, pd.DatetimeTZDtype)
+
+
+def _is_integer(column: pd.Series) -> bool:
+    return bool(ptypes.is_integer_dtype(column)) and not ptypes.is_bool_dtype(column)
+
+
+def _is_number(column: pd.Series) -> bool:
+    return bool(ptypes.is_numeric_dtype(column)) and not ptypes.is_bool_dtype(column)
+
+
+_KIND_CHECKS: dict[str, tuple[str, Callable[[pd.Series], bool]]] = {
+    "string": ("string", _is_text),
+    "datetime64[ns, UTC]": ("timezone-aware timestamp", _is_timestamp),
+    "int64": ("integer", _is_integer),
+    "float64": ("number", _is_number),
+}
+
+
+@dataclass
+class CheckResult:
+    name: str
+    passed: bool
+    message: str
+    columns: list[str] = field(default_factory=list)
+    offending_count: int = 0
+    offending_sample: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class ValidationReport:
+    checks: list[CheckResult]
+    as_of: str
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        return [check for check in self.checks if not check.passed]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "as_of": self.as_of, "checks": [asdict(check) for check in self.checks]}
+
+    def summary(self) -> str:
+        """One line per failed check (or a single line when all pass)."""
+        if self.passed:
+            return f"all {len(self.checks)} checks passed"
+        return "\n".join(
+            f"  FAILED {c.name}: {c.message}" + (f" (e.g. {c.offending_sample})" if c.offending_sample else "")
+            for c in self.failures
+        )
+
+
+class _Checks:
+    """Collects results; a check over rows records how many offend and which (by event id or row index)."""
+
+    def __init__(self) -> None:
+        self.results: list[CheckResult] = []
+        self.bad_columns: set[str] = set()
+
+    def add(self, name: str, passed: bool, message: str, columns: list[str]) -> None:
+        self.results.append(CheckResult(name, bool(passed), message, columns))
+        if not passed:
+            self.bad_columns.update(columns)
+
+    def rows(self, name: str, table: pd.DataFrame, offending: pd.Series, what: str, columns: list[str]) -> None:
+        count = int(offending.sum())
+        sample_frame = table.loc[offending].head(SAMPLE_SIZE)
+        sample = (
+            sample_frame[EVENT_ID].astype(str).tolist() if EVENT_ID in table else [int(i) for i in sample_frame.index]
+        )
+        message = f"{count} of {len(table)} rows {what}" if count else "ok"
+        self.results.append(CheckResult(name, count == 0, message, columns, count, sample))
+
+
+def _check_schema(checks: _Checks, table_name: str, table: pd.DataFrame, expected: dict[str, str]) -> None:
+    missing = [column for column in expected if column not in table.columns]
+    checks.add(
+        f"{table_name}.columns",
+        not missing,
+        f"missing columns: {', '.join(missing)}" if missing else "ok",
+        missing,
+    )
+    for column, dtype in expected.items():
+        if column not in table.columns:
+            continue
+        kind, accepts = _KIND_CHECKS[dtype]
+        ok = accepts(table[column])
+        checks.add(
+            f"{table_name}.{column}.type",
+            ok,
+            "ok" if ok else f"expected {kind}, found {table[column].dtype}",
+            [column],
+        )
+        nulls = table[column].isna()
+        checks.rows(f"{table_name}.{column}.nulls", table, nulls, f"have no {column}", [column])
+
+
+def _usable(checks: _Checks, table: pd.DataFrame, *columns: str) -> bool:
+    return all(c in table.columns and c not in checks.bad_columns for c in columns)
+
+
+def _check_events(
+    checks: _Checks, events: pd.DataFrame, as_of: pd.Timestamp, max_age: timedelta, skew: timedelta
+) -> None:
+    if _usable(checks, events, AMOUNT):
+        amount = events[AMOUNT]
+        checks.rows(
+            "events.amount.range", events, amount.notna() & ~amount.between(0, MAX_AMOUNT, inclusive="right"),
+            f"have an amount outside (0, {MAX_AMOUNT:.0f}]", [AMOUNT],
+        )  # fmt: skip
+    for column in (CUSTOMER_ID, MERCHANT_ID):
+        if _usable(checks, events, column):
+            checks.rows(f"events.{column}.range", events, events[column] < 0, f"have a negative {column}", [column])
+    if _usable(checks, events, CHANNEL):
+        checks.rows(
+            "events.channel.domain", events, ~events[CHANNEL].isin(CHANNELS),
+            f"have a channel outside {list(CHANNELS)}", [CHANNEL],
+        )  # fmt: skip
+    if _usable(checks, events, EVENT_ID):
+        checks.rows(
+            "events.event_id.unique", events, events[EVENT_ID].duplicated(keep=False),
+            "share an event_id with another row", [EVENT_ID],
+        )  # fmt: skip
+    if _usable(checks, events, EVENT_TIMESTAMP):
+        stamps = events[EVENT_TIMESTAMP]
+        checks.rows(
+            "events.event_timestamp.future", events, stamps > as_of + skew,
+            f"are stamped after {as_of.isoformat()} (+{skew})", [EVENT_TIMESTAMP],
+        )  # fmt: skip
+        newest = stamps[stamps <= as_of + skew].max()
+        fresh = pd.notna(newest) and as_of - newest <= max_age
+        checks.add(
+            "events.freshness",
+            fresh,
+            "ok" if fresh else f"newest event {newest} is older than {max_age} before {as_of.isoformat()}",
+            [EVENT_TIMESTAMP],
+        )
+
+
+def _check_labels(
+    checks: _Checks, events: pd.DataFrame, labels: pd.DataFrame, as_of: pd.Timestamp, skew: timedelta
+) -> None:
+    if _usable(checks, labels, IS_FRAUD):
+        checks.rows(
+            "labels.is_fraud.domain", labels, ~labels[IS_FRAUD].isin([0, 1]), "have is_fraud not 0/1", [IS_FRAUD]
+        )
+    if not _usable(checks, labels, EVENT_ID):
+        return
+    checks.rows(
+        "labels.event_id.unique", labels, labels[EVENT_ID].duplicated(keep=False),
+        "label the same event twice", [EVENT_ID],
+    )  # fmt: skip
+    if not _usable(checks, events, EVENT_ID):
+        return
+    known = labels[EVENT_ID].isin(events[EVENT_ID])
+    checks.rows("labels.event_id.references", labels, ~known, "label an event that is not in the events", [EVENT_ID])
+    if _usable(checks, labels, LABEL_TIMESTAMP):
+        checks.rows(
+            "labels.label_timestamp.future", labels, labels[LABEL_TIMESTAMP] > as_of + skew,
+            f"are stamped after {as_of.isoformat()}", [LABEL_TIMESTAMP],
+        )  # fmt: skip
+        if _usable(checks, events, EVENT_TIMESTAMP) and not events[EVENT_ID].duplicated().any():
+            event_time = labels[EVENT_ID].map(events.set_index(EVENT_ID)[EVENT_TIMESTAMP])
+            checks.rows(
+                "labels.label_timestamp.order", labels, known & (labels[LABEL_TIMESTAMP] < event_time),
+                "arrive before their transaction happened", [LABEL_TIMESTAMP],
+            )  # fmt: skip
+
+
+def validate_raw_data(
+    events: pd.DataFrame,
+    labels: pd.DataFrame,
+    as_of: datetime,
+    max_event_age: timedelta = timedelta(days=3),
+    future_tolerance: timedelta = timedelta(minutes=5),
+) -> ValidationReport:
+    """Run every check; a check that cannot run (its column is missing or mistyped) is left out, not crashed."""
+    checks = _Checks()
+    moment = pd.Timestamp(as_of).tz_convert("UTC")
+    _check_schema(checks, "events", events, EVENT_COLUMNS)
+    _check_schema(checks, "labels", labels, LABEL_COLUMNS)
+    _check_events(checks, events, moment, max_event_age, future_tolerance)
+    _check_labels(checks, events, labels, moment, future_tolerance)
+    report = ValidationReport(checks.results, moment.isoformat())
+    logger.info("data contract: %s", report.summary() if report.passed else f"{len(report.failures)} checks failed")
+    return report
+
+
+def write_report(report: ValidationReport, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
+
+
+def load_raw_data(events_path: Path, labels_path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read both tables as they are (no coercion: the contract judges what was delivered)."""
+    frames = []
+    for path in (events_path, labels_path):
+        if not path.is_file():
+            raise DriftloopError(f"{path} does not exist")
+        try:
+            frames.append(pd.read_parquet(path))
+        except Exception as error:  # noqa: BLE001 - any unreadable file is one clear message
+            raise DriftloopError(f"{path} is not a readable parquet file: {error}") from error
+    return frames[0], frames[1]

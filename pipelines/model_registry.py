@@ -1,0 +1,92 @@
+"""Log, register and promote models in MLflow: the registry is where lineage lives.
+
+A model version carries its lineage as tags (data fingerprint, code version, pipeline run, seed,
+feature views, metrics) so a reader of the registry alone can trace it. The alias `champion` moves only
+through `promote`, which the pipeline calls only after the gate said so.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from mlflow.entities.model_registry import ModelVersion
+    from mlflow.tracking import MlflowClient
+    from sklearn.pipeline import Pipeline
+
+logger = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+# Pinned from the running environment: inferring requirements would cost seconds per model.
+REFERENCE_ARTIFACT_DIR = "reference"
+REFERENCE_SAMPLE_FILE = "reference_sample.parquet"
+SERVING_PACKAGES = ("scikit-learn", "numpy", "pandas", "scipy", "cloudpickle")
+
+
+def pip_requirements() -> list[str]:
+    return [f"{package}=={version(package)}" for package in SERVING_PACKAGES]
+
+
+def log_model(model: Pipeline, input_example: pd.DataFrame, reference_sample: pd.DataFrame) -> str:
+    """Log the model (fraud probability as pyfunc output) and its drift reference into the active run."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    scores = model.predict_proba(input_example)
+    signature = infer_signature(input_example, scores)
+    info = mlflow.sklearn.log_model(
+        model,
+        name="model",
+        signature=signature,
+        input_example=input_example.head(5),
+        pip_requirements=pip_requirements(),
+        pyfunc_predict_fn="predict_proba",
+        serialization_format="cloudpickle",
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / REFERENCE_SAMPLE_FILE
+        reference_sample.to_parquet(path, index=False)
+        mlflow.log_artifact(str(path), artifact_path=REFERENCE_ARTIFACT_DIR)
+    logger.info("logged model %s", info.model_uri)
+    return str(info.model_uri)
+
+
+def current_champion(client: MlflowClient, name: str) -> ModelVersion | None:
+    """The version holding the champion alias, or None when there is no such model or alias."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException as error:
+        if error.error_code in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}:
+            return None
+        raise
+
+
+def register(client: MlflowClient, model_uri: str, name: str, run_id: str, tags: dict[str, Any]) -> ModelVersion:
+    """Create a model version with its lineage tags."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(
+            name, description="Card-transaction fraud score. Trained and promoted by the driftloop pipeline."
+        )
+    model_version = mlflow.register_model(model_uri, name, tags={k: str(v) for k, v in tags.items()})
+    client.set_model_version_tag(name, model_version.version, "mlflow_run_id", run_id)
+    logger.info("registered %s version %s", name, model_version.version)
+    return model_version
+
+
+def promote(client: MlflowClient, name: str, version: str, alias: str = CHAMPION) -> None:
+    client.set_registered_model_alias(name, alias, version)
+    logger.info("%s@%s -> version %s", name, alias, version)

@@ -1,0 +1,264 @@
+"""The training pipeline's steps as plain functions: the KFP components call these and nothing else.
+
+Every step logs into one MLflow run (created by the runner, or by the first step when a pipeline is
+started without one), so the run holds the whole story: validation report, data fingerprint, params,
+metrics, the model, the gate's decision and the registered version.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from driftloop.errors import DriftloopError
+from driftloop.settings import Settings
+from pipelines.schema import EVENT_TIMESTAMP, FEATURE_REFS
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+logger = logging.getLogger(__name__)
+
+REPO_DIR = Path(__file__).resolve().parents[1]
+REFERENCE_ROWS = 5000
+
+
+class DataContractError(DriftloopError):
+    """The raw data broke its contract; the pipeline stops before anything is trained."""
+
+
+class GateError(DriftloopError):
+    """Registration was attempted without a passing gate decision."""
+
+
+def tracking_client(settings: Settings) -> MlflowClient:
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    return MlflowClient(settings.tracking_uri)
+
+
+@contextmanager
+def _in_run(settings: Settings, run_id: str) -> Iterator[Any]:
+    import mlflow
+
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    with mlflow.start_run(run_id=run_id) as run:
+        yield run
+
+
+def training_experiment_id(client: MlflowClient, settings: Settings) -> str:
+    experiment = client.get_experiment_by_name(settings.mlflow_experiment)
+    return str(experiment.experiment_id) if experiment else str(client.create_experiment(settings.mlflow_experiment))
+
+
+def ensure_run(settings: Settings, run_id: str, pipeline_run_id: str, trigger: str) -> str:
+    """The MLflow run of this pipeline run: the given one, or a new one in the training experiment."""
+    client = tracking_client(settings)
+    if not run_id:
+        experiment_id = training_experiment_id(client, settings)
+        run_id = client.create_run(experiment_id, run_name=f"training-{pipeline_run_id}").info.run_id
+    client.set_tag(run_id, "kfp.pipeline_run_id", pipeline_run_id)
+    client.set_tag(run_id, "trigger", trigger)
+    return run_id
+
+
+def _read_events(events_path: str, labels_path: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return pd.read_parquet(events_path), pd.read_parquet(labels_path)
+
+
+def validate(settings: Settings, events_path: str, labels_path: str, run_id: str, report_path: str) -> str:
+    """Check the data contract; on a violation log the report and stop. Returns the data fingerprint."""
+    from pipelines.data_contract import load_raw_data, validate_raw_data, write_report
+    from pipelines.lineage import frame_fingerprint
+
+    events, labels = load_raw_data(Path(events_path), Path(labels_path))
+    report = validate_raw_data(
+        events, labels, as_of=datetime.now(UTC), max_event_age=timedelta(hours=settings.data_max_age_hours)
+    )
+    write_report(report, Path(report_path))
+    with _in_run(settings, run_id) as run:
+        import mlflow
+
+        mlflow.log_artifact(report_path, artifact_path="validation")
+        mlflow.set_tag("validation", "passed" if report.passed else "failed")
+        mlflow.log_params({"events_path": events_path, "labels_path": labels_path})
+        if not report.passed:
+            mlflow.set_tag("validation_failures", ", ".join(c.name for c in report.failures))
+            raise DataContractError(f"data contract violated (run {run.info.run_id}):\n{report.summary()}")
+        fingerprint = frame_fingerprint(events, labels)
+        mlflow.set_tag("data_fingerprint", fingerprint)
+        mlflow.log_metrics({"raw_events": len(events), "raw_labels": len(labels)})
+    return fingerprint
+
+
+def _hour_floor(moment: pd.Timestamp) -> datetime:
+    return moment.floor("h").to_pydatetime()
+
+
+def compute_features(settings: Settings, events_path: str, labels_path: str, run_id: str) -> None:
+    """Refresh the offline feature tables over the data's span, then the online store."""
+    from driftloop.features.materialize import materialize_online
+    from pipelines.offline_store import build_offline_features
+
+    events, labels = _read_events(events_path, labels_path)
+    start = _hour_floor(events[EVENT_TIMESTAMP].min())
+    end = _hour_floor(events[EVENT_TIMESTAMP].max()) + timedelta(hours=1)
+    written = build_offline_features(events, labels, settings.feast_path, start, end, computed_at=end)
+    materialize_online(settings, end)
+    with _in_run(settings, run_id):
+        import mlflow
+
+        mlflow.log_metrics({f"feature_rows_{table}": rows for table, rows in written.items()})
+        mlflow.set_tag("features_as_of", end.isoformat())
+
+
+def build_training_set(
+    settings: Settings, events_path: str, labels_path: str, run_id: str, label_maturity_days: int, out_path: str
+) -> None:
+    """Labelled transactions joined point-in-time to their features, written as parquet."""
+    from driftloop.features.store_config import open_feature_store
+    from pipelines.training_set import build_training_set as join_features
+    from pipelines.training_set import labelled_events
+
+    events, labels = _read_events(events_path, labels_path)
+    training_set = join_features(open_feature_store(settings), labelled_events(events, labels, label_maturity_days))
+    training_set.to_parquet(out_path, index=False)
+    with _in_run(settings, run_id):
+        import mlflow
+
+        mlflow.log_param("label_maturity_days", label_maturity_days)
+        mlflow.log_metric("training_set_rows", len(training_set))
+
+
+def train(
+    settings: Settings,
+    training_set_path: str,
+    run_id: str,
+    seed: int,
+    params_json: str,
+    holdout_days: int,
+    shuffle_labels: bool,
+    model_path: str,
+) -> str:
+    """Fit on everything before the holdout; log the model and its drift reference. Returns the model URI."""
+    import joblib
+
+    from pipelines.evaluate import split_by_time
+    from pipelines.model_input import FEATURE_DEFAULT, FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
+    from pipelines.model_registry import log_model
+    from pipelines.train import TrainParams, fraud_scores, train_model
+
+    params = TrainParams(**json.loads(params_json or "{}"))
+    train_rows, _ = split_by_time(pd.read_parquet(training_set_path), holdout_days)
+    model = train_model(train_rows, params, seed, shuffle_labels=shuffle_labels)
+    joblib.dump(model, model_path)
+    # The drift reference: the latest week of training rows, the closest to what serving sees next.
+    recent = train_rows[train_rows[EVENT_TIMESTAMP] >= train_rows[EVENT_TIMESTAMP].max() - timedelta(days=7)]
+    reference = recent.sample(n=min(REFERENCE_ROWS, len(recent)), random_state=seed)
+    # As serving sees it: a missing feature value is the documented default, so drift compares like with like.
+    reference = reference[list(MODEL_INPUT_COLUMNS)].fillna({c: FEATURE_DEFAULT for c in FEATURE_VIEW_COLUMNS})
+    reference = reference.assign(prediction=fraud_scores(model, reference))
+    with _in_run(settings, run_id):
+        import mlflow
+
+        mlflow.log_params({"seed": seed, "holdout_days": holdout_days, "shuffle_labels": shuffle_labels})
+        mlflow.log_params(params.as_dict())
+        mlflow.log_metric("train_rows", len(train_rows))
+        model_uri = log_model(model, train_rows[list(MODEL_INPUT_COLUMNS)].head(50), reference.reset_index(drop=True))
+        mlflow.set_tag("model_uri", model_uri)
+    return model_uri
+
+
+def evaluate(
+    settings: Settings, training_set_path: str, model_path: str, run_id: str, holdout_days: int
+) -> tuple[float, float, str]:
+    """Score the candidate and the current champion on the same holdout.
+
+    Returns (candidate ROC AUC, champion ROC AUC, champion version); the version is "" with no champion.
+    """
+    import joblib
+    import mlflow
+
+    from pipelines.evaluate import classification_metrics, holdout_labels, split_by_time
+    from pipelines.model_registry import CHAMPION, current_champion
+    from pipelines.train import fraud_scores
+
+    _, holdout = split_by_time(pd.read_parquet(training_set_path), holdout_days)
+    labels = holdout_labels(holdout)
+    candidate = classification_metrics(labels, fraud_scores(joblib.load(model_path), holdout))
+    champion_version = current_champion(tracking_client(settings), settings.model_name)
+    champion: dict[str, float] = {}
+    if champion_version is not None:
+        champion_model = mlflow.sklearn.load_model(f"models:/{settings.model_name}@{CHAMPION}")
+        champion = classification_metrics(labels, fraud_scores(champion_model, holdout))
+    with _in_run(settings, run_id):
+        mlflow.log_metrics({f"holdout_{name}": value for name, value in candidate.items()})
+        mlflow.log_metrics({f"champion_holdout_{name}": value for name, value in champion.items()})
+        if champion_version is not None:
+            mlflow.set_tag("champion_version_at_evaluation", champion_version.version)
+    return (
+        candidate["roc_auc"],
+        champion.get("roc_auc", float("nan")),
+        champion_version.version if champion_version else "",
+    )
+
+
+def gate(
+    settings: Settings,
+    run_id: str,
+    candidate_auc: float,
+    champion_auc: float,
+    champion_version: str,
+    min_auc: float,
+    margin: float,
+) -> str:
+    """Decide promote or reject, and record the decision and its reason on the run."""
+    from pipelines.gate import decide
+
+    decision = decide(candidate_auc, champion_auc if champion_version else None, min_auc, margin)
+    with _in_run(settings, run_id):
+        import mlflow
+
+        mlflow.set_tags({"gate_decision": decision.decision, "gate_reason": decision.reason})
+        mlflow.log_params({"gate_min_roc_auc": min_auc, "gate_margin": margin})
+    logger.info("gate: %s (%s)", decision.decision, decision.reason)
+    return decision.decision
+
+
+def register_and_promote(settings: Settings, run_id: str, model_uri: str, decision: str) -> str:
+    """Register the candidate with its lineage and move `champion` to it, only after a passing gate."""
+    from pipelines.gate import PROMOTE
+    from pipelines.lineage import code_version
+    from pipelines.model_registry import promote, register
+
+    client = tracking_client(settings)
+    run = client.get_run(run_id)
+    if decision != PROMOTE or run.data.tags.get("gate_decision") != PROMOTE:
+        raise GateError(f"refusing to register: the gate decided {run.data.tags.get('gate_decision')!r}")
+    code = code_version(REPO_DIR, fallback=settings.code_version)
+    tags: dict[str, Any] = {
+        "data_fingerprint": run.data.tags["data_fingerprint"],
+        "code_commit": code.commit,
+        "code_dirty": code.dirty,
+        "pipeline_run_id": run.data.tags.get("kfp.pipeline_run_id", ""),
+        "trigger": run.data.tags.get("trigger", ""),
+        "seed": run.data.params["seed"],
+        "params": json.dumps({k: v for k, v in sorted(run.data.params.items())}),
+        "feature_views": ",".join(sorted({ref.split(":")[0] for ref in FEATURE_REFS})),
+        "gate_reason": run.data.tags["gate_reason"],
+        "reference_sample": f"runs:/{run_id}/reference/reference_sample.parquet",
+        **{f"metric.{k}": round(v, 6) for k, v in run.data.metrics.items() if k.startswith("holdout_")},
+    }
+    version = register(client, model_uri, settings.model_name, run_id, tags)
+    promote(client, settings.model_name, version.version)
+    client.set_tag(run_id, "registered_version", version.version)
+    return str(version.version)

@@ -1,0 +1,72 @@
+"""The training (and retraining) pipeline: validate -> features -> training set -> train -> evaluate ->
+gate -> register. Thin wiring only; the same definition compiles for the cluster and runs in kfp.local."""
+
+from kfp import dsl
+
+from pipelines.components import (
+    build_training_set,
+    compute_features,
+    evaluate_model,
+    gate_model,
+    register_model,
+    train_model,
+    validate_data,
+)
+from pipelines.gate import PROMOTE
+
+PIPELINE_NAME = "driftloop-training"
+
+
+@dsl.pipeline(name=PIPELINE_NAME, description="Train, evaluate and gate the fraud model; promote the winner.")
+def training_pipeline(
+    events_path: str,
+    labels_path: str,
+    seed: int = 42,
+    holdout_days: int = 5,
+    label_maturity_days: int = 7,
+    min_auc: float = 0.75,
+    margin: float = 0.0,
+    params_json: str = "{}",
+    shuffle_labels: bool = False,
+    mlflow_run_id: str = "",
+    trigger: str = "manual",
+) -> None:
+    validate_task = validate_data(
+        events_path=events_path,
+        labels_path=labels_path,
+        mlflow_run_id=mlflow_run_id,
+        pipeline_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+        trigger=trigger,
+    )
+    run_id = validate_task.outputs["run_id"]
+    features_task = compute_features(events_path=events_path, labels_path=labels_path, run_id=run_id)
+    training_set_task = build_training_set(
+        events_path=events_path,
+        labels_path=labels_path,
+        run_id=features_task.output,
+        label_maturity_days=label_maturity_days,
+    )
+    train_task = train_model(
+        training_set=training_set_task.outputs["training_set"],
+        run_id=run_id,
+        seed=seed,
+        params_json=params_json,
+        holdout_days=holdout_days,
+        shuffle_labels=shuffle_labels,
+    )
+    evaluate_task = evaluate_model(
+        training_set=training_set_task.outputs["training_set"],
+        model=train_task.outputs["model"],
+        run_id=run_id,
+        holdout_days=holdout_days,
+    )
+    gate_task = gate_model(
+        run_id=run_id,
+        candidate_auc=evaluate_task.outputs["candidate_auc"],
+        champion_auc=evaluate_task.outputs["champion_auc"],
+        champion_version=evaluate_task.outputs["champion_version"],
+        min_auc=min_auc,
+        margin=margin,
+    )
+    with dsl.If(gate_task.output == PROMOTE, name="gate-passed"):
+        register_model(run_id=run_id, model_uri=train_task.outputs["Output"], decision=gate_task.output)

@@ -1,0 +1,86 @@
+"""`driftloop monitor ...`: one drift check (the CronJob's command), and what the monitor decided."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import typer
+
+app = typer.Typer(
+    help="Drift monitoring: run a check, see the decisions, record realised quality.", no_args_is_help=True
+)
+
+
+@app.command("run")
+def run(
+    since: datetime | None = typer.Option(
+        None, help="Start of the window (UTC). Default: DRIFTLOOP_DRIFT_WINDOW_MINUTES ago."
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
+) -> None:
+    """Check the prediction log for drift against the champion's reference; maybe trigger retraining."""
+    from driftloop.pipeline_runs.factory import runner_for
+    from driftloop.settings import get_settings
+    from monitoring import metrics
+    from monitoring.check import run_check
+
+    settings = get_settings()
+    outcome = run_check(
+        settings, runner_for(settings), since=since.replace(tzinfo=since.tzinfo or UTC) if since else None
+    )
+    if settings.pushgateway_url:
+        metrics.push(settings.pushgateway_url, job="driftloop-drift")
+    if json_output:
+        typer.echo(json.dumps(outcome.as_dict(), indent=2))
+        return
+    share = "n/a" if outcome.drift_share is None else f"{outcome.drift_share:.2f}"
+    typer.echo(f"window {outcome.window_key}: {outcome.rows} rows, drift share {share}")
+    typer.echo(f"decision: {outcome.action} ({outcome.reason})")
+    if outcome.retraining_run:
+        typer.echo(f"retraining submitted: {outcome.retraining_run}")
+
+
+@app.command()
+def status(
+    last: int = typer.Option(10, min=1, help="How many recent decisions to show."),
+    json_output: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """The monitor's state (last trigger, run in flight) and its recent decisions with their reasons."""
+    from dataclasses import asdict
+
+    from driftloop.settings import get_settings
+    from monitoring.check import monitor_store
+
+    store = monitor_store(get_settings())
+    state, decisions = store.load(), store.decisions(last)
+    if json_output:
+        typer.echo(json.dumps({"state": asdict(state), "decisions": decisions}, indent=2))
+        return
+    typer.echo(f"last trigger: {state.last_trigger_at or 'never'}; run in flight: {state.run_in_flight or 'none'}")
+    for decision in decisions:
+        share = decision["drift_share"]
+        typer.echo(
+            f"{decision['checked_at'][:19]}  v{decision['model_version']}  rows {decision['rows']:>6}  "
+            f"drift {'n/a ' if share is None else f'{share:.2f}'}  {decision['action']}: {decision['reason']}"
+        )
+    if not decisions:
+        typer.echo("no drift check has run yet")
+
+
+@app.command()
+def quality(
+    labels: str | None = typer.Option(None, help="Labels parquet. Default: <state_dir>/data/raw/labels.parquet."),
+) -> None:
+    """Join arrived labels to logged predictions and record realised ROC AUC per model version and hour."""
+    from pathlib import Path
+
+    from driftloop.settings import get_settings
+    from monitoring.quality import record_realised_quality
+
+    settings = get_settings()
+    rows = record_realised_quality(settings, Path(labels) if labels else settings.raw_data_dir / "labels.parquet")
+    if rows.empty:
+        typer.echo("no logged prediction has a label yet")
+        return
+    typer.echo(rows.to_string(index=False))

@@ -1,0 +1,1 @@
+"""`driftloop demo`: the whole loop, from an empty state folder to a retrained model in service."""

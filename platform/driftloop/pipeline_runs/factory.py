@@ -1,0 +1,16 @@
+"""The runner for the current mode: kfp.local here, the KFP API in the cluster."""
+
+from __future__ import annotations
+
+from driftloop.pipeline_runs.request import PipelineRunner
+from driftloop.settings import Settings
+
+
+def runner_for(settings: Settings) -> PipelineRunner:
+    if settings.mode == "local":
+        from driftloop.pipeline_runs.local_runner import LocalPipelineRunner
+
+        return LocalPipelineRunner(settings)
+    from driftloop.pipeline_runs.kfp_runner import KfpApiRunner
+
+    return KfpApiRunner(settings)

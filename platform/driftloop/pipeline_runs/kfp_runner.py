@@ -1,0 +1,85 @@
+"""Run the training pipeline on Kubeflow Pipelines through its v2beta1 API (cluster mode).
+
+It submits the same compiled IR that `driftloop pipeline compile` writes and the chart ships, so the
+cluster runs exactly what `kfp.local` runs here. Outcomes are read back from MLflow, where the
+pipeline's steps record them, by the KFP run id the pipeline tags its MLflow run with.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from driftloop.errors import DriftloopError
+from driftloop.pipeline_runs.request import TrainingOutcome, TrainingRequest
+from driftloop.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+ACTIVE_STATES = {"PENDING", "RUNNING", "PAUSED", "CANCELING", "RUNTIME_STATE_UNSPECIFIED"}
+
+
+def compiled_pipeline_path() -> Path:
+    import pipelines
+
+    return Path(pipelines.__file__).resolve().parent / "compiled" / "training_pipeline.yaml"
+
+
+class KfpApiRunner:
+    def __init__(self, settings: Settings) -> None:
+        if not settings.kfp_host:
+            raise DriftloopError("cluster mode needs DRIFTLOOP_KFP_HOST (the KFP API, e.g. http://ml-pipeline:8888)")
+        self.settings = settings
+
+    def _client(self) -> Any:
+        import kfp
+
+        return kfp.Client(host=self.settings.kfp_host)
+
+    def submit(self, request: TrainingRequest) -> str:
+        arguments = {**request.pipeline_arguments(), "mlflow_run_id": ""}
+        run = self._client().create_run_from_pipeline_package(
+            str(compiled_pipeline_path()),
+            arguments=arguments,
+            run_name=f"training ({request.trigger})",
+            experiment_name=self.settings.mlflow_experiment,
+            enable_caching=False,
+        )
+        logger.info("submitted KFP run %s (trigger %s)", run.run_id, request.trigger)
+        return f"kfp:{run.run_id}"
+
+    def is_active(self, handle: str) -> bool:
+        run = self._client().get_run(handle.removeprefix("kfp:"))
+        return str(run.state) in ACTIVE_STATES
+
+    def run_training(self, request: TrainingRequest) -> TrainingOutcome:
+        from mlflow.tracking import MlflowClient
+
+        from driftloop.pipeline_runs.local_runner import run_url
+
+        handle = self.submit(request)
+        kfp_run_id = handle.removeprefix("kfp:")
+        finished = self._client().wait_for_run_completion(kfp_run_id, timeout=3600)
+        client = MlflowClient(self.settings.tracking_uri)
+        experiment = client.get_experiment_by_name(self.settings.mlflow_experiment)
+        runs = client.search_runs(
+            [experiment.experiment_id] if experiment else [],
+            filter_string=f"tags.`kfp.pipeline_run_id` = '{kfp_run_id}'",
+        )
+        if not runs:
+            return TrainingOutcome(
+                "failed", "", "", error=f"KFP run {kfp_run_id} ended {finished.state} without an MLflow run"
+            )
+        run = runs[0]
+        tags = run.data.tags
+        succeeded = str(finished.state) == "SUCCEEDED"
+        return TrainingOutcome(
+            status="succeeded" if succeeded else "failed",
+            mlflow_run_id=run.info.run_id,
+            run_url=run_url(self.settings, run.info.experiment_id, run.info.run_id),
+            decision=tags.get("gate_decision"),
+            reason=tags.get("gate_reason"),
+            registered_version=tags.get("registered_version"),
+            error=None if succeeded else f"KFP run {kfp_run_id} ended {finished.state}",
+        )

@@ -1,0 +1,93 @@
+"""Run the training pipeline on this machine with `kfp.local`: the same pipeline the cluster runs.
+
+The runner creates the MLflow run first, so it knows where the pipeline logs and can report the outcome
+(gate decision, registered version, validation failures) from the run itself afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import psutil
+
+from driftloop.pipeline_runs.request import TrainingOutcome, TrainingRequest
+from driftloop.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def run_url(settings: Settings, experiment_id: str, run_id: str) -> str:
+    return f"{settings.tracking_uri}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+class LocalPipelineRunner:
+    """kfp.local's SubprocessRunner in this interpreter's environment (no venv per task, no pip)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def submit(self, request: TrainingRequest) -> str:
+        """Start `driftloop pipeline run training` as a background process; the handle is `local:<pid>:<start>`."""
+        import json
+
+        from driftloop.local.processes import ProcessRecord, spawn
+        from driftloop.local.runtime import driftloop_command
+
+        arguments = [
+            "pipeline", "run", "training", "--events", request.events_path, "--labels", request.labels_path,
+            "--seed", str(request.seed), "--params", request.params_json, "--trigger", request.trigger,
+        ]  # fmt: skip
+        log_path = self.settings.logs_dir / "retraining.log"
+        command = [*driftloop_command(), *arguments]
+        process = spawn(command, log_path, dict(os.environ))
+        # Recorded like a service, so `driftloop local down` stops a retraining run in flight too.
+        ProcessRecord(
+            name="retraining", pid=process.pid, create_time=process.create_time(), url="", health_url="",
+            log_path=str(log_path), command=command,
+        ).save(self.settings.run_dir)  # fmt: skip
+        logger.info("submitted retraining (pid %d, log %s): %s", process.pid, log_path, json.dumps(arguments))
+        return f"local:{process.pid}:{process.create_time()}"
+
+    def is_active(self, handle: str) -> bool:
+        _, pid, started = handle.split(":", 2)
+        try:
+            process = psutil.Process(int(pid))
+            return abs(process.create_time() - float(started)) < 0.01 and process.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+    def run_training(self, request: TrainingRequest) -> TrainingOutcome:
+        from kfp import local
+
+        from pipelines.steps import tracking_client, training_experiment_id
+        from pipelines.training_pipeline import training_pipeline
+
+        client = tracking_client(self.settings)
+        experiment_id = training_experiment_id(client, self.settings)
+        run = client.create_run(experiment_id, tags={"runner": "kfp.local", "trigger": request.trigger})
+        run_id = run.info.run_id
+        self.settings.pipeline_root.mkdir(parents=True, exist_ok=True)
+        local.init(
+            runner=local.SubprocessRunner(use_venv=False),
+            pipeline_root=str(self.settings.pipeline_root),
+            raise_on_error=True,
+        )
+        error: str | None = None
+        try:
+            training_pipeline(**request.pipeline_arguments(), mlflow_run_id=run_id)
+        except RuntimeError as failure:
+            error = str(failure).strip().splitlines()[0] if str(failure).strip() else repr(failure)
+            client.set_terminated(run_id, status="FAILED")
+        tags = client.get_run(run_id).data.tags
+        if tags.get("validation") == "failed":
+            error = f"data contract violated: {tags.get('validation_failures', '?')} (report in the run's validation/)"
+        return TrainingOutcome(
+            status="failed" if error else "succeeded",
+            mlflow_run_id=run_id,
+            run_url=run_url(self.settings, experiment_id, run_id),
+            decision=tags.get("gate_decision"),
+            reason=tags.get("gate_reason"),
+            registered_version=tags.get("registered_version"),
+            error=error,
+        )

@@ -1,0 +1,116 @@
+"""The models in service, by registry alias, swapped atomically when an alias moves.
+
+A request reads `slots.champion` once and uses that snapshot to the end, so a swap in between never
+mixes two versions within one answer. A watcher thread polls the aliases; a new version is loaded off
+the request path and only then published (one reference assignment). A failed load keeps the old model.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from serving.metrics import MODEL_VERSION
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+logger = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+
+@dataclass(frozen=True)
+class ServingModel:
+    """One loaded model version."""
+
+    alias: str
+    version: str
+    run_id: str
+    model: Any
+
+    def scores(self, features: pd.DataFrame) -> np.ndarray:
+        """Fraud probability per row."""
+        return np.asarray(self.model.predict_proba(features)[:, 1], dtype=np.float64)
+
+
+class ModelSlots:
+    """Champion and (optional) challenger, kept in step with the registry."""
+
+    def __init__(self, client: MlflowClient, model_name: str, with_challenger: bool) -> None:
+        self.client = client
+        self.model_name = model_name
+        self.aliases = (CHAMPION, CHALLENGER) if with_challenger else (CHAMPION,)
+        self._models: dict[str, ServingModel | None] = dict.fromkeys(self.aliases)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.swaps = 0
+
+    @property
+    def champion(self) -> ServingModel | None:
+        return self._models.get(CHAMPION)
+
+    @property
+    def challenger(self) -> ServingModel | None:
+        return self._models.get(CHALLENGER)
+
+    def _registered_version(self, alias: str) -> tuple[str, str] | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            version = self.client.get_model_version_by_alias(self.model_name, alias)
+        except MlflowException:
+            return None  # no such model or alias yet
+        return str(version.version), str(version.run_id or "")
+
+    def refresh(self) -> bool:
+        """Bring every slot in line with its alias; True when something changed."""
+        import mlflow.sklearn
+
+        changed = False
+        for alias in self.aliases:
+            registered = self._registered_version(alias)
+            current = self._models[alias]
+            if registered is None:
+                if current is not None and alias != CHAMPION:
+                    MODEL_VERSION.remove(alias, current.version)
+                    self._models[alias] = None  # a removed challenger stops serving; a champion never vanishes
+                    changed = True
+                continue
+            if current is not None and current.version == registered[0]:
+                continue
+            model = mlflow.sklearn.load_model(f"models:/{self.model_name}/{registered[0]}")
+            self._models[alias] = ServingModel(alias, registered[0], registered[1], model)
+            if current is not None:
+                MODEL_VERSION.remove(alias, current.version)
+            MODEL_VERSION.labels(alias, registered[0]).set(1)
+            self.swaps += 1
+            changed = True
+            logger.info(
+                "%s: now serving %s version %s (was %s)",
+                alias,
+                self.model_name,
+                registered[0],
+                current.version if current else "none",
+            )
+        return changed
+
+    def _watch(self, interval_s: float) -> None:
+        while not self._stop.wait(interval_s):
+            try:
+                self.refresh()
+            except Exception:  # noqa: BLE001 - the registry may be briefly away; keep serving what we have
+                logger.warning("could not refresh models from the registry; keeping the current ones", exc_info=True)
+
+    def start_watching(self, interval_s: float) -> None:
+        self._thread = threading.Thread(target=self._watch, args=(interval_s,), name="model-watcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()

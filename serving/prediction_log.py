@@ -1,0 +1,111 @@
+"""The prediction log: every answered row, appended off the request path, partitioned by hour.
+
+Requests only append a frame to an in-memory buffer; a writer thread flushes it to parquet every
+`flush_s` seconds (`date=YYYY-MM-DD/hour=HH/part-*.parquet`, written to a temporary name and renamed, so
+readers never see half a file). `close()` flushes what is left: the servers call it on shutdown
+(SIGTERM included), so an answered request is never lost.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from serving.metrics import PREDICTION_LOG_ROWS
+
+logger = logging.getLogger(__name__)
+
+LOGGED_AT = "logged_at"
+ROLE = "role"  # "served" (returned to the caller) or "shadow" (challenger, logged only)
+
+
+def partition_dir(root: Path, moment: pd.Timestamp) -> Path:
+    return root / f"date={moment:%Y-%m-%d}" / f"hour={moment:%H}"
+
+
+def read_prediction_log(root: Path, since: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Every logged row (optionally from `since` on), oldest first."""
+    files = sorted(root.glob("date=*/hour=*/part-*.parquet"))
+    if since is not None:
+        floor = since.floor("h")
+        files = [
+            f for f in files if pd.Timestamp(f"{f.parent.parent.name[5:]} {f.parent.name[5:]}:00", tz="UTC") >= floor
+        ]
+    if not files:
+        return pd.DataFrame()
+    frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    if since is not None:
+        frame = frame[frame[LOGGED_AT] >= since]
+    return frame.sort_values(LOGGED_AT, kind="stable").reset_index(drop=True)
+
+
+class PredictionLog:
+    def __init__(self, root: Path, flush_s: float) -> None:
+        self.root = root
+        self.flush_s = flush_s
+        self._buffer: list[pd.DataFrame] = []
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+        self._closed = False
+        self.rows_written = 0
+
+    def start(self) -> PredictionLog:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._thread.start()
+        atexit.register(self.close)
+        return self
+
+    def append(self, rows: pd.DataFrame) -> None:
+        with self._lock:
+            self._buffer.append(rows)
+
+    def flush(self) -> int:
+        """Write everything buffered so far; returns the rows written."""
+        with self._write_lock:
+            with self._lock:
+                pending, self._buffer = self._buffer, []
+            if not pending:
+                return 0
+            frame = pd.concat(pending, ignore_index=True)
+            try:
+                self._write(frame)
+            except Exception:
+                with self._lock:  # nothing is dropped: the rows go back to the front of the buffer
+                    self._buffer = pending + self._buffer
+                raise
+            self.rows_written += len(frame)
+            PREDICTION_LOG_ROWS.inc(len(frame))
+            return len(frame)
+
+    def _write(self, frame: pd.DataFrame) -> None:
+        for hour, rows in frame.groupby(frame[LOGGED_AT].dt.floor("h"), sort=True):
+            target = partition_dir(self.root, pd.Timestamp(hour))
+            target.mkdir(parents=True, exist_ok=True)
+            name = f"part-{time.time_ns()}-{os.getpid()}.parquet"
+            temporary = target / f".{name}.tmp"
+            rows.to_parquet(temporary, index=False)
+            os.replace(temporary, target / name)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.flush_s):
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - keep the rows buffered for the next try
+                logger.exception("prediction log flush failed; will retry")
+
+    def close(self) -> None:
+        """Stop the writer and flush the rest (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        written = self.flush()
+        logger.info("prediction log closed (%d rows in the final flush, %d in total)", written, self.rows_written)

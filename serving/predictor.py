@@ -1,0 +1,127 @@
+"""The KServe predictor: serves `models:/<name>@champion` from the MLflow registry.
+
+Without `with_features` it takes every model input in the request (the classic KServe predictor, which
+the separate transformer calls). With `with_features` it takes transactions and looks their features up
+in Feast itself: the in-process chain, one network hop less.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import kserve
+from kserve.errors import InvalidInput, ModelNotReady
+
+from driftloop.settings import Settings
+from pipelines.schema import CUSTOMER_ID, EVENT_ID, MERCHANT_ID
+from serving import metrics
+from serving.model_slots import ModelSlots
+from serving.online_features import OnlineFeatures
+from serving.prediction_log import PredictionLog
+from serving.protocol import VERSION_HEADER, answer, parse_request, request_id, tensor_types
+from serving.request_schema import FEATURE_FIELDS, TRANSACTION_FIELDS
+from serving.scoring import NoChampionError, Scorer
+
+logger = logging.getLogger(__name__)
+
+
+class FraudPredictor(kserve.Model):
+    def __init__(self, settings: Settings, with_features: bool) -> None:
+        super().__init__(settings.model_name, return_response_headers=True)
+        self.settings = settings
+        self.with_features = with_features
+        self.server_label = "predictor-inprocess" if with_features else "predictor"
+        self.fields = TRANSACTION_FIELDS if with_features else FEATURE_FIELDS
+        self.slots: ModelSlots | None = None
+        self.features: OnlineFeatures | None = None
+        self.scorer: Scorer | None = None
+        self.log: PredictionLog | None = None
+
+    def load(self) -> bool:
+        """Connect to the registry and the online store; serve the champion once there is one."""
+        import mlflow
+        from mlflow.tracking import MlflowClient
+
+        from driftloop.features.store_config import open_feature_store
+
+        settings = self.settings
+        mlflow.set_tracking_uri(settings.tracking_uri)  # `models:/` URIs resolve against our registry
+        self.slots = ModelSlots(
+            MlflowClient(settings.tracking_uri), settings.model_name, with_challenger=settings.challenger_mode != "off"
+        )
+        try:
+            self.slots.refresh()
+        except Exception:  # noqa: BLE001 - the registry may come up after us; the watcher retries
+            logger.warning("registry not reachable yet; will keep trying", exc_info=True)
+        self.slots.start_watching(settings.model_poll_interval_s)
+        if self.with_features:
+            self.features = OnlineFeatures(open_feature_store(settings))
+        self.log = PredictionLog(settings.prediction_log_path, settings.prediction_log_flush_s).start()
+        self.scorer = Scorer(self.slots, self.log, settings.challenger_mode, settings.challenger_traffic, settings.seed)
+        self.ready = True  # the server is up; `healthy()` says whether a champion can answer
+        return True
+
+    async def healthy(self) -> bool:
+        return self.slots is not None and self.slots.champion is not None
+
+    def get_input_types(self) -> list[dict[str, Any]]:
+        return tensor_types(self.fields)
+
+    def get_output_types(self) -> list[dict[str, Any]]:
+        return [{"name": "fraud_score", "datatype": "FP64", "shape": [-1]}]
+
+    def predict(
+        self, payload: Any, headers: dict[str, str] | None = None, response_headers: dict[str, str] | None = None
+    ) -> Any:
+        assert self.scorer is not None
+        started = time.perf_counter()
+        rid = request_id(headers)
+        version = "none"
+        try:
+            frame, v2 = parse_request(payload, self.fields, self.settings.max_batch_size)
+            entities = frame if self.with_features else _entities_if_given(payload, v2)
+            if self.features is not None:
+                lookup = self.features.lookup(frame)
+                metrics.FEATURE_LOOKUP_LATENCY.observe(lookup.seconds)
+                metrics.UNKNOWN_ENTITIES.labels("customer").inc(lookup.unknown_customers)
+                metrics.UNKNOWN_ENTITIES.labels("merchant").inc(lookup.unknown_merchants)
+                frame = frame.join(lookup.features)
+            scored = self.scorer.score(frame, entities, rid)
+        except InvalidInput:
+            metrics.REQUESTS.labels(self.server_label, version, "400").inc()
+            raise
+        except NoChampionError as error:
+            metrics.REQUESTS.labels(self.server_label, version, "503").inc()
+            raise ModelNotReady(self.name, str(error)) from error
+        version = scored.served_by.version
+        if response_headers is not None:
+            response_headers[VERSION_HEADER] = version
+        metrics.REQUESTS.labels(self.server_label, version, "200").inc()
+        metrics.REQUEST_LATENCY.labels(self.server_label, version).observe(time.perf_counter() - started)
+        return answer(self.name, version, scored.served_by.alias, scored.scores, v2, rid)
+
+    def stop(self) -> None:
+        """Graceful shutdown (KServe calls this on SIGTERM): stop watching, flush the prediction log."""
+        if self.slots is not None:
+            self.slots.stop()
+        if self.scorer is not None:
+            self.scorer.close()
+        if self.log is not None:
+            self.log.close()
+
+
+def _entities_if_given(payload: Any, v2: bool) -> Any:
+    """Entity ids the transformer forwards beside the features (V1 only), for the prediction log."""
+    import pandas as pd
+
+    if v2 or not isinstance(payload, dict):
+        return None
+    instances = payload.get("instances") or []
+    ids = [(i.get(CUSTOMER_ID), i.get(MERCHANT_ID), i.get(EVENT_ID)) for i in instances if isinstance(i, dict)]
+    if len(ids) != len(instances) or not all(isinstance(c, int) and isinstance(m, int) for c, m, _ in ids):
+        return None
+    return pd.DataFrame(
+        [(c, m, e if isinstance(e, str) else None) for c, m, e in ids], columns=[CUSTOMER_ID, MERCHANT_ID, EVENT_ID]
+    )

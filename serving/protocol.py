@@ -1,0 +1,58 @@
+"""Reading requests and writing answers in both KServe protocols (V1 JSON and V2 Open Inference)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+from kserve import InferOutput, InferRequest, InferResponse
+from kserve.errors import InvalidInput
+
+from serving.request_schema import FieldSpec, parse_v1, parse_v2
+
+SCORE_OUTPUT = "fraud_score"
+VERSION_HEADER = "x-driftloop-model-version"
+
+
+def request_id(headers: dict[str, str] | None) -> str:
+    return (headers or {}).get("x-request-id") or uuid.uuid4().hex
+
+
+def parse_request(payload: Any, fields: Sequence[FieldSpec], max_batch: int) -> tuple[pd.DataFrame, bool]:
+    """(validated frame, whether the request was V2)."""
+    if isinstance(payload, InferRequest):
+        return parse_v2(payload.inputs, fields, max_batch), True
+    if isinstance(payload, bytes | str):  # a V1 body sent without `content-type: application/json`
+        try:
+            payload = json.loads(payload)
+        except ValueError as error:
+            raise InvalidInput(f"request body: not valid JSON ({error})") from error
+    return parse_v1(payload, fields, max_batch), False
+
+
+def answer(model_name: str, version: str, alias: str, scores: Iterable[float], v2: bool, rid: str) -> Any:
+    """The response body: V1 `predictions` or a V2 `fraud_score` output, both naming the model version."""
+    values = [float(score) for score in scores]
+    if v2:
+        output = InferOutput(name=SCORE_OUTPUT, shape=[len(values)], datatype="FP64", data=values)
+        return InferResponse(
+            response_id=rid, model_name=model_name, model_version=version, infer_outputs=[output],
+            parameters={"model_alias": alias},
+        )  # fmt: skip
+    return {"predictions": values, "model_name": model_name, "model_version": version, "model_alias": alias}
+
+
+def tensor_types(fields: Sequence[FieldSpec]) -> list[dict[str, Any]]:
+    """V2 metadata for a list of request fields."""
+    datatypes = {
+        "int": "INT64",
+        "number": "FP64",
+        "optional": "FP64",
+        "amount": "FP64",
+        "category": "BYTES",
+        "optional_text": "BYTES",
+    }
+    return [{"name": spec.name, "datatype": datatypes[spec.kind], "shape": [-1]} for spec in fields]

@@ -1,0 +1,159 @@
+"""Request validation: turn a V1 or V2 body into a typed frame, or a 400 that names the problem.
+
+Two request shapes exist. A *transaction* request (transformer, in-process predictor) carries entity ids
+and request-time fields; a *feature* request (plain predictor) carries every model input column. Both
+arrive as KServe V1 `{"instances": [{...}]}` or V2 Open Inference Protocol named inputs.
+No input may make the server fail: every check here raises `InvalidInput`, which KServe answers with 400.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from kserve.errors import InvalidInput
+
+from pipelines.model_input import CATEGORIES, NUMERIC_COLUMNS
+from pipelines.schema import AMOUNT, CHANNEL, CHANNELS, CUSTOMER_ID, EVENT_ID, MERCHANT_ID
+
+MAX_ABS_VALUE = 1e12
+MAX_AMOUNT = 1_000_000.0
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One request field: its kind ("int", "number", "category") and, for categories, the allowed values."""
+
+    name: str
+    kind: str
+    allowed: tuple[str, ...] = ()
+
+
+TRANSACTION_FIELDS = (
+    FieldSpec(CUSTOMER_ID, "int"),
+    FieldSpec(MERCHANT_ID, "int"),
+    FieldSpec(AMOUNT, "amount"),
+    FieldSpec(CHANNEL, "category", CHANNELS),
+    # Optional: the transaction id the fraud labels will refer to; logged so realised quality can be measured.
+    FieldSpec(EVENT_ID, "optional_text"),
+)
+# Feature values may be null (an entity the store did not know): the model imputes the documented default.
+FEATURE_FIELDS = tuple(FieldSpec(name, "amount" if name == AMOUNT else "optional") for name in NUMERIC_COLUMNS) + tuple(
+    FieldSpec(name, "category", values) for name, values in CATEGORIES.items()
+)
+V2_DATATYPES = {"int": {"INT64", "INT32", "INT16", "INT8", "UINT64", "UINT32", "UINT16", "UINT8"}}
+V2_DATATYPES["number"] = V2_DATATYPES["int"] | {"FP64", "FP32", "FP16"}
+V2_DATATYPES["amount"] = V2_DATATYPES["optional"] = V2_DATATYPES["number"]
+V2_DATATYPES["category"] = V2_DATATYPES["optional_text"] = {"BYTES"}
+OPTIONAL_KINDS = {"optional_text"}  # may be left out of a request entirely
+
+
+def _check_value(spec: FieldSpec, value: Any, where: str) -> Any:
+    if spec.kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidInput(f"{where}: expected an integer, got {type(value).__name__}")
+        if not 0 <= value < 2**63:
+            raise InvalidInput(f"{where}: must be a non-negative 64-bit integer")
+        return value
+    if spec.kind == "optional" and value is None:
+        return math.nan
+    if spec.kind in ("number", "amount", "optional"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidInput(f"{where}: expected a number, got {type(value).__name__}")
+        number = float(value)
+        if not math.isfinite(number) or abs(number) > MAX_ABS_VALUE:
+            raise InvalidInput(f"{where}: must be a finite number")
+        if spec.kind == "amount" and not 0 < number <= MAX_AMOUNT:
+            raise InvalidInput(f"{where}: must be > 0 and <= {MAX_AMOUNT:.0f}")
+        return number
+    if spec.kind == "optional_text":
+        if value is None:
+            return None
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", errors="replace")
+        if not isinstance(value, str) or len(value) > 200:
+            raise InvalidInput(f"{where}: expected a string of at most 200 characters")
+        return value
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise InvalidInput(f"{where}: not valid UTF-8") from error
+    if not isinstance(value, str):
+        raise InvalidInput(f"{where}: expected a string, got {type(value).__name__}")
+    if value not in spec.allowed:
+        raise InvalidInput(f"{where}: must be one of {list(spec.allowed)}")
+    return value
+
+
+def _check_batch_size(size: int, max_batch: int, what: str) -> None:
+    if size == 0:
+        raise InvalidInput(f"{what}: must not be empty")
+    if size > max_batch:
+        raise InvalidInput(f"{what}: batch of {size} exceeds the limit of {max_batch}")
+
+
+def parse_v1(body: Any, fields: Sequence[FieldSpec], max_batch: int) -> pd.DataFrame:
+    """`{"instances": [{field: value}, ...]}` -> a frame with one column per field."""
+    if not isinstance(body, Mapping):
+        raise InvalidInput("request body: expected a JSON object with an `instances` list")
+    instances = body.get("instances")
+    if instances is None:
+        raise InvalidInput("instances: missing")
+    if not isinstance(instances, list):
+        raise InvalidInput("instances: expected a list")
+    _check_batch_size(len(instances), max_batch, "instances")
+    columns: dict[str, list[Any]] = {spec.name: [] for spec in fields}
+    for index, instance in enumerate(instances):
+        if not isinstance(instance, Mapping):
+            raise InvalidInput(f"instances[{index}]: expected an object with fields {[s.name for s in fields]}")
+        for spec in fields:
+            if spec.name not in instance:
+                if spec.kind in OPTIONAL_KINDS:
+                    columns[spec.name].append(None)
+                    continue
+                raise InvalidInput(f"instances[{index}].{spec.name}: missing")
+            columns[spec.name].append(_check_value(spec, instance[spec.name], f"instances[{index}].{spec.name}"))
+    return pd.DataFrame(columns)
+
+
+def parse_v2(inputs: Sequence[Any], fields: Sequence[FieldSpec], max_batch: int) -> pd.DataFrame:
+    """V2 named inputs (one 1-D tensor per field, same length) -> a frame with one column per field."""
+    by_name = {}
+    for item in inputs:
+        name = getattr(item, "name", None)
+        if not isinstance(name, str):
+            raise InvalidInput("inputs: every input needs a name")
+        by_name[name] = item
+    columns: dict[str, list[Any]] = {}
+    length: int | None = None
+    for spec in fields:
+        item = by_name.get(spec.name)
+        if item is None and spec.kind in OPTIONAL_KINDS:
+            continue
+        if item is None:
+            raise InvalidInput(f"inputs.{spec.name}: missing")
+        datatype = str(getattr(item, "datatype", ""))
+        if datatype not in V2_DATATYPES[spec.kind]:
+            raise InvalidInput(f"inputs.{spec.name}: datatype {datatype!r} not in {sorted(V2_DATATYPES[spec.kind])}")
+        data = getattr(item, "data", None)
+        if isinstance(data, tuple):
+            data = list(data)
+        if not isinstance(data, list) or any(isinstance(v, list) for v in data):
+            raise InvalidInput(f"inputs.{spec.name}: expected a flat list of values")
+        shape = list(getattr(item, "shape", []) or [])
+        if shape not in ([len(data)], [len(data), 1]):
+            raise InvalidInput(f"inputs.{spec.name}: shape {shape} does not match {len(data)} values")
+        if length is None:
+            _check_batch_size(len(data), max_batch, f"inputs.{spec.name}")
+            length = len(data)
+        elif len(data) != length:
+            raise InvalidInput(f"inputs.{spec.name}: {len(data)} values, other inputs have {length}")
+        columns[spec.name] = [_check_value(spec, v, f"inputs.{spec.name}[{i}]") for i, v in enumerate(data)]
+    for spec in fields:
+        if spec.name not in columns:
+            columns[spec.name] = [None] * (length or 0)
+    return pd.DataFrame(columns)

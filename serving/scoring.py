@@ -1,0 +1,106 @@
+"""Scoring a validated batch: pick the model (champion, canary or shadow challenger), score, log, measure.
+
+Shared by the predictor (features in the request, or looked up in-process) so that every path answers,
+logs and counts the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipelines.model_input import MODEL_INPUT_COLUMNS
+from pipelines.schema import CUSTOMER_ID, EVENT_ID, MERCHANT_ID
+from serving import metrics
+from serving.model_slots import ModelSlots, ServingModel
+from serving.prediction_log import LOGGED_AT, ROLE, PredictionLog
+
+logger = logging.getLogger(__name__)
+
+
+class NoChampionError(RuntimeError):
+    """No model holds the `champion` alias yet: the server is up but not ready."""
+
+
+@dataclass(frozen=True)
+class Scored:
+    scores: np.ndarray
+    served_by: ServingModel
+
+
+class Scorer:
+    def __init__(self, slots: ModelSlots, log: PredictionLog, mode: str, traffic: float, seed: int) -> None:
+        self.slots = slots
+        self.log = log
+        self.mode = mode
+        self.traffic = traffic
+        self._random = random.Random(seed)
+        self._random_lock = threading.Lock()
+        # One worker: shadow scoring queues behind itself instead of competing with answers.
+        self._shadow_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shadow")
+
+    def _answering_model(self) -> tuple[ServingModel, ServingModel | None]:
+        """(model that answers, model that scores in shadow or None), read once per request."""
+        champion, challenger = self.slots.champion, self.slots.challenger
+        if champion is None:
+            raise NoChampionError("no model holds the `champion` alias yet")
+        if challenger is None or self.mode == "off":
+            return champion, None
+        if self.mode == "shadow":
+            return champion, challenger
+        with self._random_lock:
+            canary = self._random.random() < self.traffic
+        return (challenger, None) if canary else (champion, None)
+
+    def _log_rows(
+        self, features: pd.DataFrame, entities: pd.DataFrame | None, scores: np.ndarray, model: ServingModel,
+        role: str, request_id: str,
+    ) -> None:  # fmt: skip
+        rows = features[list(MODEL_INPUT_COLUMNS)].reset_index(drop=True).copy()
+        for column in (CUSTOMER_ID, MERCHANT_ID):
+            rows[column] = entities[column].to_numpy() if entities is not None else -1
+        rows[EVENT_ID] = entities[EVENT_ID].to_numpy() if entities is not None and EVENT_ID in entities else None
+        rows[EVENT_ID] = rows[EVENT_ID].astype("string")
+        rows["prediction"] = scores
+        rows["model_version"] = model.version
+        rows["model_alias"] = model.alias
+        rows[ROLE] = role
+        rows["request_id"] = request_id
+        rows[LOGGED_AT] = pd.Timestamp.now(tz="UTC")
+        self.log.append(rows)
+
+    def _shadow(
+        self, challenger: ServingModel, features: pd.DataFrame, entities: pd.DataFrame | None, rid: str
+    ) -> None:
+        try:
+            scores = challenger.scores(features[list(MODEL_INPUT_COLUMNS)])
+            self._log_rows(features, entities, scores, challenger, "shadow", rid)
+            metrics.SHADOW_PREDICTIONS.labels(challenger.version).inc(len(scores))
+        except Exception:  # noqa: BLE001 - the shadow never affects the answer
+            logger.exception("shadow scoring with the challenger failed")
+
+    def close(self) -> None:
+        self._shadow_pool.shutdown(wait=True)
+
+    def score(self, features: pd.DataFrame, entities: pd.DataFrame | None, request_id: str) -> Scored:
+        """Scores for a batch of model inputs; `entities` (customer/merchant ids) only go to the log."""
+        model, shadow = self._answering_model()
+        started = time.perf_counter()
+        scores = model.scores(features[list(MODEL_INPUT_COLUMNS)])
+        self._log_rows(features, entities, scores, model, "served", request_id)
+        histogram = metrics.PREDICTION_SCORE.labels(model.version)
+        for value in scores:
+            histogram.observe(float(value))
+        if shadow is not None:
+            self._shadow_pool.submit(self._shadow, shadow, features, entities, request_id)
+        logger.debug(
+            "scored %d rows with version %s in %.4fs", len(scores), model.version, time.perf_counter() - started
+        )
+        return Scored(scores, model)

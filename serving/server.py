@@ -1,0 +1,68 @@
+"""Start a KServe ModelServer for one of our models, on the port the settings name.
+
+KServe's `model_server` module parses `sys.argv` when imported; our CLI's own arguments must not reach
+it, so it is imported with a clean argv. FastAPI's request validation (a V2 body of the wrong shape)
+answers 400 with the offending fields, like every other bad input, instead of FastAPI's default 422.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def import_kserve() -> Any:
+    saved, sys.argv = sys.argv, sys.argv[:1]
+    try:
+        import kserve
+        import kserve.model_server  # noqa: F401 - parses argv at import
+    finally:
+        sys.argv = saved
+    return kserve
+
+
+def _install_validation_handler() -> None:
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from kserve.model_server import app
+
+    async def bad_request(_: Any, error: Exception) -> JSONResponse:
+        problems = []
+        for item in getattr(error, "errors", lambda: [])():
+            where = ".".join(str(part) for part in item.get("loc", ()) if part != "body")
+            problems.append(f"{where or 'body'}: {item.get('msg', 'invalid')}")
+        return JSONResponse(status_code=400, content={"error": "; ".join(problems) or "invalid request body"})
+
+    app.add_exception_handler(RequestValidationError, bad_request)
+    app.add_middleware(JsonByDefault)
+
+
+class JsonByDefault:
+    """ASGI middleware: a V2 `/infer` body without a content type and without binary tensors is JSON.
+
+    KServe treats any body not labelled `application/json` as binary tensor data; Open Inference clients
+    such as tritonclient send plain JSON without that label when no tensor is binary.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") == "http" and str(scope.get("path", "")).endswith("/infer"):
+            headers = dict(scope.get("headers") or [])
+            if b"inference-header-content-length" not in headers and b"json" not in headers.get(b"content-type", b""):
+                kept = [(k, v) for k, v in scope.get("headers") or [] if k != b"content-type"]
+                scope = {**scope, "headers": [*kept, (b"content-type", b"application/json")]}
+        await self.app(scope, receive, send)
+
+
+def serve(model: Any, port: int) -> None:
+    """Load the model, then serve it until SIGTERM/SIGINT (KServe drains in-flight requests first)."""
+    kserve = import_kserve()
+    _install_validation_handler()
+    model.load()
+    logger.info("serving %s on port %d", model.name, port)
+    kserve.ModelServer(http_port=port, enable_grpc=False, workers=1, grace_period=10).start([model])

@@ -1,0 +1,104 @@
+"""The KServe transformer: transactions in, online features from Feast, the predictor's answer out.
+
+KServe's transformer pattern: a separate server in front of the predictor. It validates the request
+(V1 or V2), looks up features, forwards a V1 feature request (with the entity ids, for the prediction
+log) and answers in the protocol the caller used, with the model version the predictor reports.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import httpx
+import kserve
+from kserve.errors import InvalidInput, ModelNotReady
+
+from driftloop.settings import Settings
+from pipelines.model_input import MODEL_INPUT_COLUMNS
+from pipelines.schema import CUSTOMER_ID, EVENT_ID, MERCHANT_ID
+from serving import metrics
+from serving.online_features import OnlineFeatures
+from serving.protocol import VERSION_HEADER, answer, parse_request, request_id, tensor_types
+from serving.request_schema import TRANSACTION_FIELDS
+
+logger = logging.getLogger(__name__)
+
+
+class FraudTransformer(kserve.Model):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings.model_name, return_response_headers=True)
+        self.settings = settings
+        self.features: OnlineFeatures | None = None
+        self.client: httpx.AsyncClient | None = None
+
+    def load(self) -> bool:
+        from driftloop.features.store_config import open_feature_store
+
+        self.features = OnlineFeatures(open_feature_store(self.settings))
+        self.ready = True
+        return True
+
+    def _client(self) -> httpx.AsyncClient:
+        if self.client is None:  # created inside the server's event loop
+            self.client = httpx.AsyncClient(
+                base_url=f"http://{self.settings.predictor_address}",
+                timeout=httpx.Timeout(10.0),
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+            )
+        return self.client
+
+    async def healthy(self) -> bool:
+        """Ready when the predictor is: a transformer without a model behind it cannot answer."""
+        try:
+            response = await self._client().get(f"/v1/models/{self.name}")
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    def get_input_types(self) -> list[dict[str, Any]]:
+        return tensor_types(TRANSACTION_FIELDS)
+
+    def get_output_types(self) -> list[dict[str, Any]]:
+        return [{"name": "fraud_score", "datatype": "FP64", "shape": [-1]}]
+
+    async def predict(
+        self, payload: Any, headers: dict[str, str] | None = None, response_headers: dict[str, str] | None = None
+    ) -> Any:
+        assert self.features is not None
+        started = time.perf_counter()
+        rid = request_id(headers)
+        try:
+            transactions, v2 = parse_request(payload, TRANSACTION_FIELDS, self.settings.max_batch_size)
+        except InvalidInput:
+            metrics.REQUESTS.labels("transformer", "none", "400").inc()
+            raise
+        lookup = self.features.lookup(transactions)
+        metrics.FEATURE_LOOKUP_LATENCY.observe(lookup.seconds)
+        metrics.UNKNOWN_ENTITIES.labels("customer").inc(lookup.unknown_customers)
+        metrics.UNKNOWN_ENTITIES.labels("merchant").inc(lookup.unknown_merchants)
+        rows = transactions.join(lookup.features)[[*MODEL_INPUT_COLUMNS, CUSTOMER_ID, MERCHANT_ID, EVENT_ID]]
+        body = await self._forward([{str(k): v for k, v in row.items()} for row in rows.to_dict("records")], rid)
+        version = str(body.get("model_version", "unknown"))
+        if response_headers is not None:
+            response_headers[VERSION_HEADER] = version
+        metrics.REQUESTS.labels("transformer", version, "200").inc()
+        metrics.REQUEST_LATENCY.labels("transformer", version).observe(time.perf_counter() - started)
+        return answer(self.name, version, str(body.get("model_alias", "")), body["predictions"], v2, rid)
+
+    async def _forward(self, instances: list[dict[str, Any]], rid: str) -> dict[str, Any]:
+        try:
+            response = await self._client().post(
+                f"/v1/models/{self.name}:predict", json={"instances": instances}, headers={"x-request-id": rid}
+            )
+        except httpx.HTTPError as error:
+            metrics.REQUESTS.labels("transformer", "none", "503").inc()
+            raise ModelNotReady(self.name, f"predictor unreachable: {error}") from error
+        if response.status_code == 400:
+            raise InvalidInput(response.json().get("error", "rejected by the predictor"))
+        if response.status_code != 200:
+            metrics.REQUESTS.labels("transformer", "none", "503").inc()
+            raise ModelNotReady(self.name, f"predictor answered {response.status_code}: {response.text[:200]}")
+        result: dict[str, Any] = response.json()
+        return result

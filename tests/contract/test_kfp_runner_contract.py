@@ -1,0 +1,128 @@
+"""CONTRACT TEST against a stand-in of the KFP v2beta1 REST API (no KFP API server can run here).
+
+The stand-in implements only the endpoints `kfp.Client` 2.17 calls to submit and poll a run, and records
+what it received. It checks our cluster runner speaks that API the way `kfp.Client` does and submits
+the compiled IR with the request's parameters; it does not prove KFP would run the pipeline.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+from fastapi import FastAPI, Request
+
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.contract
+
+
+class StandInKfpApi:
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str, Any]] = []
+        self.runs: dict[str, dict[str, Any]] = {}
+        self.experiments: dict[str, dict[str, Any]] = {}
+        app = FastAPI()
+
+        @app.middleware("http")
+        async def record(request: Request, call_next: Any) -> Any:
+            body = await request.body()
+            self.requests.append((request.method, request.url.path, body))
+            return await call_next(request)
+
+        @app.get("/apis/v2beta1/healthz")
+        def healthz() -> dict[str, Any]:
+            return {"multi_user": False}
+
+        @app.get("/apis/v2beta1/experiments")
+        def list_experiments() -> dict[str, Any]:
+            return {"experiments": list(self.experiments.values()), "total_size": len(self.experiments)}
+
+        @app.post("/apis/v2beta1/experiments")
+        async def create_experiment(request: Request) -> dict[str, Any]:
+            body = await request.json()
+            experiment = {"experiment_id": f"exp-{len(self.experiments) + 1}", "display_name": body["display_name"]}
+            self.experiments[experiment["experiment_id"]] = experiment
+            return experiment
+
+        @app.get("/apis/v2beta1/experiments/{experiment_id}")
+        def get_experiment(experiment_id: str) -> dict[str, Any]:
+            return self.experiments[experiment_id]
+
+        @app.post("/apis/v2beta1/runs")
+        async def create_run(request: Request) -> dict[str, Any]:
+            body = await request.json()
+            run = {**body, "run_id": f"run-{len(self.runs) + 1}", "state": "RUNNING"}
+            self.runs[run["run_id"]] = run
+            return run
+
+        @app.get("/apis/v2beta1/runs/{run_id}")
+        def get_run(run_id: str) -> dict[str, Any]:
+            return self.runs[run_id]
+
+        self.app = app
+
+
+@pytest.fixture
+def kfp_api() -> Iterator[tuple[StandInKfpApi, str]]:
+    import uvicorn
+
+    stand_in = StandInKfpApi()
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(stand_in.app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    yield stand_in, f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_cluster_runner_submits_the_compiled_pipeline_and_polls_its_state(
+    kfp_api: tuple[StandInKfpApi, str], clean_env: pytest.MonkeyPatch
+) -> None:
+    from driftloop.pipeline_runs.kfp_runner import KfpApiRunner, compiled_pipeline_path
+    from driftloop.pipeline_runs.request import TrainingRequest
+    from driftloop.settings import Settings
+
+    stand_in, url = kfp_api
+    clean_env.setenv("DRIFTLOOP_MODE", "kind")
+    clean_env.setenv("DRIFTLOOP_KFP_HOST", url)
+    settings = Settings()
+    runner = KfpApiRunner(settings)
+    request = TrainingRequest.from_settings(settings, trigger="drift:v1:window")
+
+    handle = runner.submit(request)
+    assert handle == "kfp:run-1"
+    run = stand_in.runs["run-1"]
+    assert run["experiment_id"] == "exp-1"
+    assert stand_in.experiments["exp-1"]["display_name"] == settings.mlflow_experiment
+    submitted_spec = run["pipeline_spec"]
+    compiled = yaml.safe_load(compiled_pipeline_path().read_text())
+    assert submitted_spec["pipelineInfo"] == compiled["pipelineInfo"]
+    assert submitted_spec["root"]["dag"]["tasks"].keys() == compiled["root"]["dag"]["tasks"].keys()
+    parameters = run["runtime_config"]["parameters"]
+    assert parameters["trigger"] == "drift:v1:window"
+    assert parameters["seed"] == settings.seed and parameters["mlflow_run_id"] == ""
+    assert run["display_name"] == "training (drift:v1:window)"
+
+    assert runner.is_active(handle) is True
+    stand_in.runs["run-1"]["state"] = "SUCCEEDED"
+    assert runner.is_active(handle) is False
+    paths = [(method, path) for method, path, _ in stand_in.requests]
+    assert ("POST", "/apis/v2beta1/runs") in paths and ("GET", "/apis/v2beta1/runs/run-1") in paths
+
+
+def test_cluster_runner_needs_the_kfp_host(clean_env: pytest.MonkeyPatch) -> None:
+    from driftloop.errors import DriftloopError
+    from driftloop.pipeline_runs.kfp_runner import KfpApiRunner
+    from driftloop.settings import Settings
+
+    clean_env.setenv("DRIFTLOOP_MODE", "kind")
+    with pytest.raises(DriftloopError, match="DRIFTLOOP_KFP_HOST"):
+        KfpApiRunner(Settings())

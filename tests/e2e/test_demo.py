@@ -1,0 +1,60 @@
+"""The demo from an empty state folder, as `make demo` runs it, asserting every step of the loop."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.integration.local_platform import PlatformUnderTest, free_ports, isolated_env
+
+pytestmark = pytest.mark.e2e
+MODEL = "fraud-detector"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PlatformUnderTest, dict]]:  # type: ignore[type-arg]
+    state = tmp_path_factory.mktemp("demo") / "state"
+    platform = PlatformUnderTest(state, isolated_env(state, free_ports()))
+    try:
+        result = platform.run("demo", "--reset", timeout=600)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        summary = json.loads((state / "demo" / "summary.json").read_text())
+        yield platform, summary
+    finally:
+        platform.run("local", "down")
+
+
+def test_the_loop_closes_by_itself(demo: tuple[PlatformUnderTest, dict]) -> None:  # type: ignore[type-arg]
+    platform, summary = demo
+    assert summary["champion_before"] == "1"
+    assert summary["normal_check"]["action"] == "no_trigger"
+    assert summary["drift_share_after"] > summary["drift_share_before"]
+    assert summary["retrain_triggered"] is True and "drift share" in summary["retrain_reason"]
+    assert summary["champion_after"] == "2"
+    assert set(summary["endpoints"]) >= {"mlflow", "evidently-ui", "transformer", "predictor", "inference_v1"}
+    assert summary["evidently_snapshots"] >= 2
+    assert 0 < summary["loop_seconds"] < 600
+
+
+def test_v2_carries_lineage_to_the_retraining_run_and_serves(demo: tuple[PlatformUnderTest, dict]) -> None:  # type: ignore[type-arg]
+    from mlflow.tracking import MlflowClient
+
+    platform, summary = demo
+    client = MlflowClient(summary["endpoints"]["mlflow"])
+    v2 = client.get_model_version_by_alias(MODEL, "champion")
+    assert v2.version == "2"
+    run = client.get_run(v2.tags["mlflow_run_id"])
+    assert v2.tags["trigger"].startswith("drift:") and run.data.tags["trigger"] == v2.tags["trigger"]
+    assert run.data.tags["gate_decision"] == "promote"
+    assert summary["drift_check"]["window_key"] in v2.tags["trigger"]
+    body = {"instances": [{"customer_id": 1, "merchant_id": 1, "amount": 12.5, "channel": "online"}]}
+    answer = httpx.post(summary["endpoints"]["inference_v1"], json=body).json()
+    assert answer["model_version"] == "2"
+    status = platform.run("monitor", "status", "--json")
+    decisions = json.loads(status.stdout)["decisions"]
+    assert [d["action"] for d in decisions][-2:] == ["no_trigger", "trigger"]
+    snapshots = list((platform.state_dir / "evidently").rglob("snapshots/*.json"))
+    assert len(snapshots) >= 2, "the Evidently workspace holds the drift snapshots"

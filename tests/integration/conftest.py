@@ -1,0 +1,70 @@
+"""One trained platform for the session: local up, generated data, the first pipeline run (version 1).
+
+Training and serving tests share it because a pipeline run costs over a minute on two cores. Tests that
+move the `champion` alias compare before and after rather than assume a version number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipelines.data_generator import GeneratorConfig, generate, write_raw_data
+from tests.integration.local_platform import PlatformUnderTest, free_ports, isolated_env
+
+MODEL = "fraud-detector"
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformUnderTest]:
+    state = tmp_path_factory.mktemp("trained") / "state"
+    env = isolated_env(state, free_ports())
+    env["DRIFTLOOP_MODEL_POLL_INTERVAL_S"] = "0.5"  # hot swap shows within a second
+    under_test = PlatformUnderTest(state, env)
+    try:
+        result = under_test.run("local", "up")
+        assert result.returncode == 0, result.stderr + result.stdout
+        yield under_test
+    finally:
+        under_test.run("local", "down")
+
+
+@pytest.fixture(scope="session")
+def raw_data(platform: PlatformUnderTest) -> dict[str, Path]:
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    config = GeneratorConfig(seed=7, days=21, customers=400, merchants=60, end=end)
+    events, labels = generate(config)
+    return write_raw_data(events, labels, platform.state_dir / "data" / "raw", config)
+
+
+@pytest.fixture(scope="session")
+def client(platform: PlatformUnderTest) -> Any:
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    uri = f"http://127.0.0.1:{platform.env['DRIFTLOOP_MLFLOW_PORT']}"
+    mlflow.set_tracking_uri(uri)
+    return MlflowClient(uri)
+
+
+def train(platform: PlatformUnderTest, *args: str) -> tuple[int, str]:
+    result = platform.run("pipeline", "run", "training", *args, timeout=600)
+    return result.returncode, result.stdout + result.stderr
+
+
+def run_id_of(output: str) -> str:
+    line = next(line for line in output.splitlines() if "MLflow run:" in line)
+    return line.rstrip().rsplit("/", 1)[1].rstrip(")")
+
+
+@pytest.fixture(scope="session")
+def first_run(platform: PlatformUnderTest, raw_data: dict[str, Path], client: Any) -> str:
+    """The MLflow run id of the first training run, which registered version 1 as champion."""
+    code, output = train(platform)
+    assert code == 0, output
+    assert client.get_model_version_by_alias(MODEL, "champion").version == "1"
+    return run_id_of(output)

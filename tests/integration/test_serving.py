@@ -1,0 +1,368 @@
+"""Serving for real: KServe transformer and predictor on loopback, the pipeline's model, Feast online.
+
+V1 with plain JSON, V2 through tritonclient (a real Open Inference Protocol client), bad input, hot swap
+under load, canary and shadow, and a SIGTERM under load that must not lose a logged answer.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import free_port
+from tests.integration.conftest import MODEL
+from tests.integration.local_platform import DRIFTLOOP, PlatformUnderTest
+
+pytestmark = pytest.mark.integration
+
+V1_PATH = f"/v1/models/{MODEL}:predict"
+V2_PATH = f"/v2/models/{MODEL}/infer"
+
+
+def _url(platform: PlatformUnderTest, server: str) -> str:
+    return f"http://127.0.0.1:{platform.env[f'DRIFTLOOP_{server.upper()}_PORT']}"
+
+
+@pytest.fixture(scope="module")
+def transactions(raw_data: dict[str, Path]) -> list[dict[str, Any]]:
+    events = pd.read_parquet(raw_data["events"]).tail(20)
+    rows = events[["customer_id", "merchant_id", "amount", "channel"]].to_dict("records")
+    return [{**row, "customer_id": int(row["customer_id"]), "merchant_id": int(row["merchant_id"])} for row in rows]
+
+
+@pytest.fixture(scope="module")
+def serving(platform: PlatformUnderTest, first_run: str) -> PlatformUnderTest:
+    """The platform once its predictor has picked up the first champion."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if httpx.get(f"{_url(platform, 'transformer')}/v2/models/{MODEL}/ready").status_code == 200:
+            return platform
+        time.sleep(0.5)
+    pytest.fail("the transformer never became ready")
+
+
+def _champion(client: Any) -> str:
+    return str(client.get_model_version_by_alias(MODEL, "champion").version)
+
+
+def test_v1_through_the_transformer_returns_scores_and_the_version(
+    serving: PlatformUnderTest, transactions: list[dict[str, Any]], client: Any
+) -> None:
+    unknown = {**transactions[0], "customer_id": 987_654_321}
+    response = httpx.post(_url(serving, "transformer") + V1_PATH, json={"instances": [*transactions[:5], unknown]})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert len(body["predictions"]) == 6
+    assert all(0.0 <= p <= 1.0 for p in body["predictions"])
+    assert body["model_version"] == _champion(client)
+    assert response.headers["x-driftloop-model-version"] == body["model_version"]
+    metrics = httpx.get(_url(serving, "transformer") + "/metrics").text
+    assert 'driftloop_unknown_entities_total{entity="customer"}' in metrics
+
+
+def test_transformer_and_predictor_agree_with_the_registered_model(
+    serving: PlatformUnderTest, transactions: list[dict[str, Any]], client: Any
+) -> None:
+    """The predictor's answer for explicit features equals the MLflow model's own predict_proba."""
+    import mlflow
+
+    features = (
+        pd.read_parquet(
+            mlflow.artifacts.download_artifacts(
+                client.get_model_version(MODEL, _champion(client)).tags["reference_sample"]
+            )
+        )
+        .drop(columns=["prediction"])
+        .head(8)
+    )
+    instances = json.loads(features.to_json(orient="records"))
+    response = httpx.post(_url(serving, "predictor") + V1_PATH, json={"instances": instances})
+    assert response.status_code == 200, response.text
+    model = mlflow.sklearn.load_model(f"models:/{MODEL}/{_champion(client)}")
+    expected = model.predict_proba(features)[:, 1]
+    np.testing.assert_allclose(response.json()["predictions"], expected, rtol=1e-9)
+
+
+def test_v2_through_a_real_open_inference_client(
+    serving: PlatformUnderTest, transactions: list[dict[str, Any]], client: Any
+) -> None:
+    import tritonclient.http as triton
+
+    server = triton.InferenceServerClient(url=_url(serving, "transformer").removeprefix("http://"))
+    assert server.is_server_live() and server.is_model_ready(MODEL)
+    metadata = server.get_model_metadata(MODEL)
+    assert {i["name"] for i in metadata["inputs"]} == {"customer_id", "merchant_id", "amount", "channel", "event_id"}
+    rows = transactions[:4]
+    inputs = []
+    for name, datatype, dtype in (
+        ("customer_id", "INT64", np.int64),
+        ("merchant_id", "INT64", np.int64),
+        ("amount", "FP64", np.float64),
+        ("channel", "BYTES", np.object_),
+    ):
+        tensor = triton.InferInput(name, [len(rows)], datatype)
+        tensor.set_data_from_numpy(np.array([row[name] for row in rows], dtype=dtype), binary_data=False)
+        inputs.append(tensor)
+    result = server.infer(MODEL, inputs, outputs=[triton.InferRequestedOutput("fraud_score", binary_data=False)])
+    scores = result.as_numpy("fraud_score")
+    assert scores.shape == (4,) and ((scores >= 0) & (scores <= 1)).all()
+    assert result.get_response()["model_version"] == _champion(client)
+    v1 = httpx.post(_url(serving, "transformer") + V1_PATH, json={"instances": rows}).json()["predictions"]
+    np.testing.assert_allclose(scores, v1, rtol=1e-9)
+
+
+BAD_V1 = [
+    (b"{not json", "Unrecognized request format"),
+    (b"[1, 2]", "request body"),
+    (b'{"instances": []}', "instances: must not be empty"),
+    (b'{"instances": {"a": 1}}', "instances"),
+    (b'{"rows": []}', "instances: missing"),
+    (b'{"instances": [{"customer_id": 1, "merchant_id": 2, "amount": 3.5}]}', "instances[0].channel: missing"),
+    (b'{"instances": [{"customer_id": "x", "merchant_id": 2, "amount": 3.5, "channel": "online"}]}',
+     "instances[0].customer_id"),
+    (b'{"instances": [{"customer_id": 1, "merchant_id": 2, "amount": -3, "channel": "online"}]}',
+     "instances[0].amount"),
+    (b'{"instances": [{"customer_id": 1, "merchant_id": 2, "amount": 3, "channel": "fax"}]}',
+     "instances[0].channel"),
+    (b'{"instances": [7]}', "instances[0]"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("server", ["transformer", "predictor"])
+def test_bad_requests_are_400s_that_name_the_problem(serving: PlatformUnderTest, server: str) -> None:
+    for body, message in BAD_V1:
+        if server == "predictor" and message.startswith("instances[0]."):
+            message = "instances[0]."  # the plain predictor expects feature fields instead
+        response = httpx.post(
+            _url(serving, server) + V1_PATH, content=body, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 400, (body, response.status_code, response.text)
+        assert message in response.json()["error"], (body, response.text)
+    oversized = {"instances": [{"customer_id": 1, "merchant_id": 1, "amount": 1.0, "channel": "online"}] * 1001}
+    response = httpx.post(_url(serving, server) + V1_PATH, json=oversized)
+    assert response.status_code == 400 and "exceeds the limit of 1000" in response.text
+    v2_missing = {"inputs": [{"name": "amount", "shape": [1], "datatype": "FP64", "data": [1.0]}]}
+    response = httpx.post(_url(serving, server) + V2_PATH, json=v2_missing)
+    assert response.status_code == 400 and "inputs." in response.json()["error"], response.text
+    v2_malformed = {"inputs": [{"name": "amount", "datatype": "FP64"}]}
+    response = httpx.post(_url(serving, server) + V2_PATH, json=v2_malformed)
+    assert response.status_code == 400, response.text
+
+
+def test_fuzzed_requests_never_cause_a_5xx(serving: PlatformUnderTest) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    scalars = st.one_of(
+        st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70), st.floats(allow_nan=False),
+        st.text(max_size=8), st.sampled_from(["online", "in_store", "contactless"]),
+    )  # fmt: skip
+    values = st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+        max_leaves=6,
+    )
+    fields = st.sampled_from(["customer_id", "merchant_id", "amount", "channel", "extra"])
+    instance = st.dictionaries(fields, values, max_size=5)
+    v1_body = st.one_of(values, st.fixed_dictionaries({"instances": st.one_of(values, st.lists(instance, max_size=4))}))
+    v2_input = st.fixed_dictionaries(
+        {"name": fields, "datatype": st.sampled_from(["INT64", "FP64", "BYTES", "BOOL", "FP32", "nope"]),
+         "shape": st.lists(st.integers(-2, 5), max_size=3), "data": values},
+    )  # fmt: skip
+    v2_body = st.one_of(values, st.fixed_dictionaries({"inputs": st.one_of(values, st.lists(v2_input, max_size=5))}))
+    raw = st.binary(max_size=40)
+    statuses: dict[int, int] = {}
+    http = httpx.Client(timeout=10)
+
+    def send(path: str, content: bytes, server: str) -> None:
+        response = http.post(
+            _url(serving, server) + path, content=content, headers={"content-type": "application/json"}
+        )
+        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+        assert response.status_code < 500, (path, content[:300], response.text[:300])
+
+    @settings(max_examples=700, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(body=v1_body, v2=v2_body, junk=raw, server=st.sampled_from(["transformer", "predictor"]))
+    def check(body: Any, v2: Any, junk: bytes, server: str) -> None:
+        send(V1_PATH, json.dumps(body).encode(), server)
+        send(V2_PATH, json.dumps(v2).encode(), server)
+        send(V1_PATH if junk[:1] < b"\x80" else V2_PATH, junk, server)
+
+    check()
+    assert sum(statuses.values()) >= 2000
+    assert httpx.get(_url(serving, "transformer") + "/v2/health/live").status_code == 200
+    assert httpx.get(_url(serving, "predictor") + "/v2/health/live").status_code == 200
+
+
+class Load:
+    """Threads sending requests until stopped, recording every status and answering version."""
+
+    def __init__(self, url: str, body: dict[str, Any], threads: int = 4) -> None:
+        self.url, self.body = url, body
+        self.results: list[tuple[float, int, str, str]] = []  # (time, status, version, request id)
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(threads)]
+
+    def _run(self, worker: int) -> None:
+        with httpx.Client(timeout=20) as http:
+            sent = 0
+            while not self._stop.is_set():
+                rid = f"load-{worker}-{sent}"
+                sent += 1
+                try:
+                    response = http.post(self.url, json=self.body, headers={"x-request-id": rid})
+                except httpx.HTTPError as error:
+                    self.errors.append(f"{rid}: {error!r}")
+                    continue
+                version = response.json().get("model_version", "") if response.status_code == 200 else ""
+                self.results.append((time.monotonic(), response.status_code, version, rid))
+
+    def __enter__(self) -> Load:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+
+def _register_again(version: Any) -> Any:
+    """A new version of the same model (a stand-in for a retrained one; the pipeline tests cover those)."""
+    import mlflow
+
+    return mlflow.register_model(version.source, MODEL, tags={"registered_by": "test_serving"})
+
+
+def test_promoting_a_new_champion_under_load_fails_no_request(
+    serving: PlatformUnderTest, transactions: list[dict[str, Any]], client: Any
+) -> None:
+    before = client.get_model_version_by_alias(MODEL, "champion")
+    with Load(_url(serving, "transformer") + V1_PATH, {"instances": transactions[:3]}) as load:
+        time.sleep(3)
+        new = _register_again(before)
+        client.set_registered_model_alias(MODEL, "champion", new.version)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(r[2] == new.version for r in load.results[-20:]):
+            time.sleep(0.2)
+        time.sleep(2)
+    assert load.errors == []
+    statuses = {status for _, status, _, _ in load.results}
+    assert statuses == {200}, statuses
+    versions = [version for _, _, version, _ in sorted(load.results)]
+    assert versions[0] == before.version and versions[-1] == new.version
+    switch = versions.index(new.version)
+    assert set(versions[switch + 20 :]) <= {new.version}, "after the swap settles, only the new version answers"
+    assert len(load.results) > 100
+
+
+def _spawn_predictor(
+    platform: PlatformUnderTest, tmp_path: Path, **settings: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {**platform.env, "DRIFTLOOP_PREDICTION_LOG_DIR": str(tmp_path / "predictions"), **settings}
+    log = (tmp_path / "predictor.log").open("wb")
+    process = subprocess.Popen(
+        [DRIFTLOOP, "serve", "predictor", "--with-features", "--port", str(port)], env=env, stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/v2/models/{MODEL}/ready").status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        assert process.poll() is None, (tmp_path / "predictor.log").read_text()[-2000:]
+        time.sleep(0.5)
+    process.kill()
+    pytest.fail("the in-process predictor never became ready")
+
+
+def _logged(tmp_path: Path) -> pd.DataFrame:
+    from serving.prediction_log import read_prediction_log
+
+    return read_prediction_log(tmp_path / "predictions")
+
+
+def test_sigterm_under_load_loses_no_answered_prediction(
+    serving: PlatformUnderTest, transactions: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    process, url = _spawn_predictor(serving, tmp_path, DRIFTLOOP_PREDICTION_LOG_FLUSH_S="30")
+    try:
+        with Load(url + V1_PATH, {"instances": transactions[:2]}) as load:
+            time.sleep(3)
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    answered = {rid for _, status, _, rid in load.results if status == 200}
+    assert len(answered) > 50
+    logged = _logged(tmp_path)
+    served = logged[logged["role"] == "served"]
+    assert answered <= set(served["request_id"]), f"lost {len(answered - set(served['request_id']))} answered requests"
+    assert (served.groupby("request_id").size() == 2).all()
+    assert {"customer_id", "merchant_id", "prediction", "model_version", "logged_at"} <= set(served.columns)
+
+
+def test_canary_answers_with_both_and_shadow_only_logs_the_challenger(
+    serving: PlatformUnderTest, transactions: list[dict[str, Any]], client: Any, tmp_path: Path
+) -> None:
+    champion = client.get_model_version_by_alias(MODEL, "champion")
+    challenger = _register_again(champion)
+    client.set_registered_model_alias(MODEL, "challenger", challenger.version)
+    try:
+        for mode in ("canary", "shadow"):
+            folder = tmp_path / mode
+            folder.mkdir()
+            process, url = _spawn_predictor(
+                serving, folder, DRIFTLOOP_CHALLENGER_MODE=mode, DRIFTLOOP_CHALLENGER_TRAFFIC="0.5"
+            )
+            try:
+                with httpx.Client() as http:
+                    answers = [
+                        http.post(url + V1_PATH, json={"instances": transactions[:1]}).json()["model_version"]
+                        for _ in range(60)
+                    ]
+            finally:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=60)
+            logged = _logged(folder)
+            if mode == "canary":
+                assert set(answers) == {champion.version, challenger.version}
+                assert 10 < answers.count(challenger.version) < 50
+            else:
+                assert set(answers) == {champion.version}
+                shadow = logged[logged["role"] == "shadow"]
+                assert len(shadow) == 60 and set(shadow["model_version"]) == {challenger.version}
+    finally:
+        client.delete_registered_model_alias(MODEL, "challenger")
+
+
+def test_metrics_name_the_version_in_service(serving: PlatformUnderTest, client: Any) -> None:
+    text = httpx.get(_url(serving, "predictor") + "/metrics").text
+    version = _champion(client)
+    assert f'driftloop_model_version_info{{alias="champion",model_version="{version}"}} 1.0' in text
+    for name in (
+        "driftloop_inference_requests_total",
+        "driftloop_inference_request_seconds_bucket",
+        "driftloop_prediction_score_bucket",
+        "driftloop_prediction_log_rows_total",
+    ):
+        assert name in text, name
+    transformer = httpx.get(_url(serving, "transformer") + "/metrics").text
+    assert "driftloop_feature_lookup_seconds_bucket" in transformer
+    assert 'status="400"' in transformer

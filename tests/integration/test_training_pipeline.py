@@ -1,0 +1,152 @@
+"""The training pipeline for real: kfp.local, a real MLflow server, real Feast on SQLite.
+
+One platform and one generated data set serve the whole module; each test runs the pipeline through the
+`driftloop` CLI, as a user would, and reads the outcome from the MLflow registry.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.integration.conftest import run_id_of, train
+from tests.integration.local_platform import PlatformUnderTest
+
+pytestmark = pytest.mark.integration
+
+LINEAGE_TAGS = {
+    "data_fingerprint",
+    "code_commit",
+    "code_dirty",
+    "pipeline_run_id",
+    "mlflow_run_id",
+    "seed",
+    "params",
+    "feature_views",
+    "gate_reason",
+    "reference_sample",
+    "metric.holdout_roc_auc",
+    "metric.holdout_pr_auc",
+    "metric.holdout_ece",
+}
+
+
+def test_first_run_registers_version_1_as_champion_with_lineage(first_run: str, client) -> None:  # type: ignore[no-untyped-def]
+    champion = client.get_model_version("fraud-detector", client.get_run(first_run).data.tags["registered_version"])
+    assert champion.version == "1"
+    assert set(champion.tags) >= LINEAGE_TAGS, LINEAGE_TAGS - set(champion.tags)
+    assert champion.tags["mlflow_run_id"] == first_run
+    assert champion.tags["seed"] == "42"
+    assert champion.tags["feature_views"] == "customer_stats,merchant_stats"
+    assert len(champion.tags["code_commit"]) == 40
+    assert float(champion.tags["metric.holdout_roc_auc"]) >= 0.75
+    run = client.get_run(first_run)
+    assert run.data.tags["validation"] == "passed"
+    assert run.data.tags["gate_decision"] == "promote"
+    assert run.data.tags["data_fingerprint"] == champion.tags["data_fingerprint"]
+    assert run.data.tags["kfp.pipeline_run_id"] == champion.tags["pipeline_run_id"] != ""
+    import mlflow
+
+    mlflow.set_tracking_uri(client._tracking_client.tracking_uri)
+    model = mlflow.pyfunc.load_model("models:/fraud-detector@champion")
+    assert model.metadata.get_input_schema() is not None
+    reference = mlflow.artifacts.download_artifacts(
+        champion.tags["reference_sample"], tracking_uri=client._tracking_client.tracking_uri
+    )
+    assert len(pd.read_parquet(reference)) > 100
+
+
+def test_same_data_and_seed_give_identical_metrics_and_predictions(
+    platform: PlatformUnderTest,
+    first_run: str,
+    client,
+    raw_data: dict[str, Path],  # type: ignore[no-untyped-def]
+) -> None:
+    champion_before = client.get_model_version_by_alias("fraud-detector", "champion").version
+    code, output = train(platform)
+    assert code == 0, output
+    second_run = run_id_of(output)
+    first, second = client.get_run(first_run).data, client.get_run(second_run).data
+    holdout = {k: v for k, v in first.metrics.items() if k.startswith("holdout_")}
+    assert holdout and holdout == {k: second.metrics[k] for k in holdout}
+    assert first.tags["data_fingerprint"] == second.tags["data_fingerprint"]
+    # An equal model does not beat the champion: the alias stays.
+    assert second.tags["gate_decision"] == "reject"
+    assert client.get_model_version_by_alias("fraud-detector", "champion").version == champion_before
+
+    import mlflow
+
+    mlflow.set_tracking_uri(client._tracking_client.tracking_uri)
+    one = mlflow.sklearn.load_model(first.tags["model_uri"])
+    two = mlflow.sklearn.load_model(second.tags["model_uri"])
+    sample = pd.read_parquet(
+        mlflow.artifacts.download_artifacts(f"runs:/{first_run}/reference/reference_sample.parquet")
+    ).drop(columns=["prediction"])
+    assert (one.predict_proba(sample) == two.predict_proba(sample)).all()
+
+
+def test_a_worse_model_never_takes_the_champion_alias(platform: PlatformUnderTest, first_run: str, client) -> None:  # type: ignore[no-untyped-def]
+    versions_before = {v.version for v in client.search_model_versions("name='fraud-detector'")}
+    champion_before = client.get_model_version_by_alias("fraud-detector", "champion").version
+    code, output = train(platform, "--shuffle-labels")
+    assert code == 0, output
+    run = client.get_run(run_id_of(output)).data
+    assert run.tags["gate_decision"] == "reject"
+    assert run.metrics["holdout_roc_auc"] < 0.7
+    assert client.get_model_version_by_alias("fraud-detector", "champion").version == champion_before
+    assert {v.version for v in client.search_model_versions("name='fraud-detector'")} == versions_before
+
+
+def _corrupt(events: pd.DataFrame, labels: pd.DataFrame, how: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    events = events.copy()
+    if how == "nulls":
+        events.loc[events.index[:5], "amount"] = None
+    elif how == "wrong_types":
+        events["amount"] = events["amount"].astype(str)
+    elif how == "negative_amounts":
+        events.loc[events.index[:3], "amount"] = -10.0
+    elif how == "duplicate_ids":
+        events.loc[events.index[1], "event_id"] = events["event_id"].iloc[0]
+    elif how == "future_timestamps":
+        events.loc[events.index[:2], "event_timestamp"] = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=3)
+    return events, labels
+
+
+CORRUPTIONS = {
+    "nulls": "events.amount.nulls",
+    "wrong_types": "events.amount.type",
+    "negative_amounts": "events.amount.range",
+    "duplicate_ids": "events.event_id.unique",
+    "future_timestamps": "events.event_timestamp.future",
+}
+
+
+@pytest.mark.parametrize("how", sorted(CORRUPTIONS))
+def test_corrupted_data_fails_at_validation_and_registers_nothing(
+    platform: PlatformUnderTest,
+    first_run: str,
+    raw_data: dict[str, Path],
+    client,
+    tmp_path: Path,
+    how: str,  # type: ignore[no-untyped-def]
+) -> None:
+    events, labels = _corrupt(pd.read_parquet(raw_data["events"]), pd.read_parquet(raw_data["labels"]), how)
+    events.to_parquet(tmp_path / "events.parquet", index=False)
+    labels.to_parquet(tmp_path / "labels.parquet", index=False)
+    versions_before = {v.version for v in client.search_model_versions("name='fraud-detector'")}
+
+    code, output = train(
+        platform, "--events", str(tmp_path / "events.parquet"), "--labels", str(tmp_path / "labels.parquet")
+    )
+    assert code == 1, output
+    assert "data contract violated" in output
+    assert CORRUPTIONS[how] in output
+    run = client.get_run(run_id_of(output))
+    assert run.data.tags["validation"] == "failed"
+    assert "gate_decision" not in run.data.tags
+    assert "model_uri" not in run.data.tags
+    report = [a.path for a in client.list_artifacts(run.info.run_id, "validation")]
+    assert report, "the validation report is logged with the run"
+    assert {v.version for v in client.search_model_versions("name='fraud-detector'")} == versions_before

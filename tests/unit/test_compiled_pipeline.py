@@ -1,0 +1,47 @@
+"""The committed KFP IR is what the cluster submits: it must match `pipelines/` and load with the SDK."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from pipelines.compile import compile_training_pipeline
+
+REPO = Path(__file__).resolve().parents[2]
+COMMITTED = REPO / "pipelines" / "compiled" / "training_pipeline.yaml"
+COMPONENTS = {
+    "validate-data",
+    "compute-features",
+    "build-training-set",
+    "train-model",
+    "evaluate-model",
+    "gate-model",
+    "register-model",
+}
+
+
+def test_committed_ir_is_up_to_date(tmp_path: Path) -> None:
+    fresh = compile_training_pipeline(tmp_path / "training_pipeline.yaml")
+    assert yaml.safe_load(fresh.read_text()) == yaml.safe_load(COMMITTED.read_text()), (
+        "pipelines/compiled/training_pipeline.yaml is stale: run `driftloop pipeline compile`"
+    )
+
+
+def test_ir_loads_with_the_sdk_and_names_every_component() -> None:
+    from kfp import components
+
+    pipeline = components.load_component_from_file(str(COMMITTED))
+    assert pipeline.name == "driftloop-training"
+    spec = yaml.safe_load(COMMITTED.read_text())
+    names = {name.removeprefix("comp-") for name in spec["components"]}
+    assert names >= COMPONENTS
+    conditions = [
+        task["triggerPolicy"]["condition"] for task in spec["root"]["dag"]["tasks"].values() if "triggerPolicy" in task
+    ]
+    assert conditions == ["inputs.parameter_values['pipelinechannel--gate-model-Output'] == 'promote'"]
+    gated = spec["components"]["comp-condition-1"]["dag"]["tasks"]
+    assert set(gated) == {"register-model"}, "only registration may sit behind the gate"
+    executors = spec["deploymentSpec"]["executors"]
+    assert all(e["container"]["image"].startswith("driftloop:") for e in executors.values())
+    assert not any("pip install" in " ".join(e["container"]["command"]) for e in executors.values())

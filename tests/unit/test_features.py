@@ -1,0 +1,151 @@
+"""Feature engineering and the offline store: values equal a brute-force recomputation, windows are
+idempotent, and Feast's historical retrieval over our tables is point-in-time correct."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.data_generator import GeneratorConfig, generate
+from pipelines.feature_engineering import compute_customer_stats, compute_merchant_stats
+from pipelines.offline_store import build_offline_features, offline_table_paths, write_window
+
+END = datetime(2026, 11, 1, tzinfo=UTC)
+START = END - timedelta(days=12)
+
+
+@pytest.fixture(scope="module")
+def raw() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return generate(GeneratorConfig(end=END, days=12, customers=120, merchants=15, seed=3))
+
+
+def _window(frame: pd.DataFrame, moment: pd.Timestamp, span: pd.Timedelta) -> pd.DataFrame:
+    stamps = frame["event_timestamp"]
+    return frame[(stamps >= moment - span) & (stamps < moment)]
+
+
+def _customer_truth(events: pd.DataFrame, customer: int, moment: pd.Timestamp) -> dict[str, float]:
+    own = events[events["customer_id"] == customer]
+    hour, day, week = (_window(own, moment, pd.Timedelta(hours=h)) for h in (1, 24, 168))
+    return {
+        "txn_count_1h": len(hour),
+        "txn_count_24h": len(day),
+        "amount_sum_24h": day["amount"].sum(),
+        "amount_mean_7d": week["amount"].mean() if len(week) else 0.0,
+        "amount_max_7d": week["amount"].max() if len(week) else 0.0,
+        "distinct_merchants_7d": week["merchant_id"].nunique(),
+    }
+
+
+def _merchant_truth(
+    events: pd.DataFrame, labels: pd.DataFrame, merchant: int, moment: pd.Timestamp
+) -> dict[str, float]:
+    own = events[events["merchant_id"] == merchant]
+    month = _window(own, moment, pd.Timedelta(days=30)).merge(labels, on="event_id", how="left")
+    known = ((month["is_fraud"] == 1) & (month["label_timestamp"] < moment)).sum()
+    week = _window(own, moment, pd.Timedelta(days=7))
+    return {
+        "txn_count_24h": len(_window(own, moment, pd.Timedelta(hours=24))),
+        "amount_mean_7d": week["amount"].mean() if len(week) else 0.0,
+        "chargeback_rate_30d": known / len(month) if len(month) else 0.0,
+    }
+
+
+def _assert_close(row: pd.Series, truth: dict[str, float]) -> None:
+    for name, expected in truth.items():
+        assert np.isclose(float(row[name]), float(expected), rtol=1e-5, atol=1e-4), (name, row.to_dict(), truth)
+
+
+def test_customer_rows_equal_a_brute_force_recomputation(raw: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    events, _ = raw
+    rows = compute_customer_stats(events, START, END, computed_at=END)
+    assert rows["event_timestamp"].min() >= pd.Timestamp(START) and rows["event_timestamp"].max() <= pd.Timestamp(END)
+    assert not rows.duplicated(["customer_id", "event_timestamp"]).any()
+    assert (rows["event_timestamp"].dt.minute == 0).all()
+    for _, row in rows.sample(150, random_state=0).iterrows():
+        _assert_close(row, _customer_truth(events, int(row["customer_id"]), row["event_timestamp"]))
+
+
+def test_merchant_rows_count_a_chargeback_only_after_its_label_arrived(raw: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    events, labels = raw
+    rows = compute_merchant_stats(events, labels, START, END, computed_at=END)
+    assert rows["chargeback_rate_30d"].max() > 0
+    for _, row in rows.sample(100, random_state=1).iterrows():
+        _assert_close(row, _merchant_truth(events, labels, int(row["merchant_id"]), row["event_timestamp"]))
+
+
+def test_rows_appear_only_where_a_value_changes_and_windows_empty_out(raw: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    events, _ = raw
+    rows = compute_customer_stats(events, START, END, computed_at=END)
+    values = rows.drop(columns=["event_timestamp", "created_timestamp"])
+    diffs = values.groupby("customer_id").diff()
+    same_as_previous = diffs.notna().all(axis=1) & (diffs.abs().sum(axis=1) == 0)
+    assert not same_as_previous.any()
+    one = events[events["customer_id"] == events["customer_id"].iloc[0]].head(1)
+    single = compute_customer_stats(one, START, END, computed_at=END)
+    hour = one["event_timestamp"].iloc[0].floor("h")
+    assert single["event_timestamp"].tolist()[:2] == [hour + pd.Timedelta(hours=1), hour + pd.Timedelta(hours=2)]
+    assert single.iloc[-1][["txn_count_1h", "txn_count_24h", "distinct_merchants_7d"]].sum() == 0
+
+
+def test_rewriting_a_window_replaces_rows_instead_of_duplicating(
+    tmp_path: Path, raw: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    events, labels = raw
+    middle = END - timedelta(days=4)
+    first = build_offline_features(events, labels, tmp_path, START, END, computed_at=END)
+    path = offline_table_paths(tmp_path)["customer_stats"]
+    table = pd.read_parquet(path)
+    assert len(table) == first["customer_stats"]
+    build_offline_features(events, labels, tmp_path, middle, END, computed_at=END + timedelta(hours=1))
+    again = pd.read_parquet(path)
+    assert len(again) == len(table)
+    assert not again.duplicated(["customer_id", "event_timestamp"]).any()
+    pd.testing.assert_frame_equal(
+        again.drop(columns="created_timestamp").reset_index(drop=True),
+        table.drop(columns="created_timestamp").reset_index(drop=True),
+    )
+    assert (again.loc[again["event_timestamp"] >= pd.Timestamp(middle), "created_timestamp"] > pd.Timestamp(END)).all()
+    # A late batch: events that arrive after the window was first computed change it on the rerun.
+    late = events.sample(50, random_state=2).assign(
+        event_id=lambda f: "late-" + f["event_id"], event_timestamp=pd.Timestamp(middle) + pd.Timedelta(hours=5)
+    )
+    build_offline_features(pd.concat([events, late]), labels, tmp_path, middle, END, computed_at=END)
+    assert not pd.read_parquet(path).duplicated(["customer_id", "event_timestamp"]).any()
+    with pytest.raises(ValueError, match="outside the window"):
+        write_window(table, path, middle, END)
+
+
+def test_feast_historical_retrieval_never_uses_events_at_or_after_the_row(
+    tmp_path: Path, raw: tuple[pd.DataFrame, pd.DataFrame], clean_env: pytest.MonkeyPatch
+) -> None:
+    """The point-in-time test: each training row's features equal what the events strictly before it give."""
+    from driftloop.features.apply import apply_feature_repo
+    from driftloop.features.store_config import open_feature_store
+    from driftloop.settings import Settings
+    from pipelines.schema import FEATURE_REFS
+    from pipelines.training_set import build_training_set, labelled_events
+
+    events, labels = raw
+    clean_env.setenv("DRIFTLOOP_STATE_DIR", str(tmp_path))
+    settings = Settings()
+    apply_feature_repo(settings)
+    build_offline_features(events, labels, settings.feast_path, START, END, computed_at=END)
+    labelled = labelled_events(events, labels, label_maturity_days=2).sample(120, random_state=4)
+    joined = build_training_set(open_feature_store(settings), labelled)
+    assert len(joined) == len(labelled) and len(FEATURE_REFS) == 9
+    for _, row in joined.iterrows():
+        # The newest feature row Feast may use is stamped at the hour boundary at or before the
+        # transaction and summarises events strictly before that boundary: never the row's own event,
+        # never its own label, nothing later.
+        moment = row["event_timestamp"].floor("h")
+        customer = _customer_truth(events, int(row["customer_id"]), moment)
+        merchant = _merchant_truth(events, labels, int(row["merchant_id"]), moment)
+        customer_row = pd.Series({k: row[f"customer_stats__{k}"] for k in customer}).fillna(0)
+        merchant_row = pd.Series({k: row[f"merchant_stats__{k}"] for k in merchant}).fillna(0)
+        _assert_close(customer_row, customer)
+        _assert_close(merchant_row, merchant)

@@ -1,0 +1,43 @@
+"""The retraining policy, rule by rule."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from monitoring.policy import PolicyInputs, RetrainPolicy, decide
+
+POLICY = RetrainPolicy(drift_share_threshold=0.3, min_rows=200, cooldown=timedelta(minutes=30))
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+DRIFTED = PolicyInputs(
+    window_key="1:2026-11-24T12:00", drift_share=0.6, rows=1000, now=NOW, last_trigger_at=None,
+    run_in_flight=None, handled_windows=frozenset(),
+)  # fmt: skip
+
+
+def test_enough_drift_over_enough_rows_triggers() -> None:
+    decision = decide(POLICY, DRIFTED)
+    assert decision.triggers and "0.60 >= 0.30 over 1000 rows" in decision.reason
+
+
+def test_too_few_rows_or_too_little_drift_does_not() -> None:
+    assert "too few rows: 199 < 200" in decide(POLICY, replace(DRIFTED, rows=199)).reason
+    assert not decide(POLICY, replace(DRIFTED, rows=199)).triggers
+    assert not decide(POLICY, replace(DRIFTED, drift_share=0.29)).triggers
+    assert decide(POLICY, replace(DRIFTED, drift_share=0.30)).triggers
+
+
+def test_cooldown_blocks_until_it_has_passed() -> None:
+    recent = replace(DRIFTED, last_trigger_at=NOW - timedelta(minutes=10))
+    assert not decide(POLICY, recent).triggers and "cooling down" in decide(POLICY, recent).reason
+    assert decide(POLICY, replace(DRIFTED, last_trigger_at=NOW - timedelta(minutes=31))).triggers
+
+
+def test_only_one_run_in_flight() -> None:
+    busy = replace(DRIFTED, run_in_flight="local:123")
+    assert not decide(POLICY, busy).triggers and "in flight (local:123)" in decide(POLICY, busy).reason
+
+
+def test_re_running_a_decided_window_never_triggers_twice() -> None:
+    again = replace(DRIFTED, handled_windows=frozenset({DRIFTED.window_key}))
+    assert not decide(POLICY, again).triggers and "already decided" in decide(POLICY, again).reason
