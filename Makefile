@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: help install lock demo local-up local-down status test test-unit test-integration lint clean-state
+.PHONY: help install lock bench bench-full demo local-up local-down status test test-unit test-integration lint clean-state
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -27,6 +27,12 @@ $(STAMP): requirements.lock pyproject.toml
 lock: ## Re-resolve requirements.lock from pyproject.toml (needs the venv)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
 		--no-header --custom-compile-command "make lock" -o requirements.lock
+
+bench: install ## Benchmarks, quick mode (< 5 min): JSON to bench/results/, a table to stdout
+	$(BIN)/python -m bench.run
+
+bench-full: install ## Benchmarks, full mode: more load, 1M drift rows, and the loop (the demo)
+	$(BIN)/python -m bench.run --full
 
 demo: install ## The whole loop from an empty state folder: train, serve, drift, retrain, serve v2 (leaves it running)
 	$(BIN)/driftloop demo --reset

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,12 +37,17 @@ def _drifted(method: str, score: float, threshold: float) -> bool:
     return score < threshold if "test" in method.lower() or "p_value" in method.lower() else score >= threshold
 
 
-def run_drift_report(reference: pd.DataFrame, current: pd.DataFrame) -> DriftResult:
+def run_drift_report(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    numeric_columns: Sequence[str] = (*NUMERIC_COLUMNS, PREDICTION),
+    categorical_columns: Sequence[str] = CATEGORICAL_COLUMNS,
+) -> DriftResult:
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset, DataSummaryPreset
 
-    numeric = [c for c in (*NUMERIC_COLUMNS, PREDICTION) if c in reference.columns and c in current.columns]
-    categorical = [c for c in CATEGORICAL_COLUMNS if c in reference.columns and c in current.columns]
+    numeric = [c for c in numeric_columns if c in reference.columns and c in current.columns]
+    categorical = [c for c in categorical_columns if c in reference.columns and c in current.columns]
     columns = numeric + categorical
     definition = DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
     started = time.perf_counter()

@@ -22,6 +22,7 @@ def run_scheduler(settings: Settings) -> None:
     from driftloop.pipeline_runs.factory import runner_for
     from monitoring.check import run_check
     from monitoring.metrics import REGISTRY
+    from monitoring.quality import record_realised_quality
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -36,6 +37,9 @@ def run_scheduler(settings: Settings) -> None:
     while not stop.wait(settings.drift_check_interval_s):
         try:
             run_check(settings, runner)
+            labels = settings.raw_data_dir / "labels.parquet"
+            if labels.exists():  # labels that arrived since: realised quality beside drift
+                record_realised_quality(settings, labels)
         except DriftloopError as error:
             logger.info("drift check skipped: %s", error.message)
         except Exception:  # noqa: BLE001 - one failed check must not stop the schedule

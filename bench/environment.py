@@ -1,0 +1,133 @@
+"""A benchmark platform: the local platform on free ports in its own state folder, with a champion.
+
+The champion is trained in-process from generated data (the same training code the pipeline runs)
+and registered directly, so setup takes seconds instead of a pipeline run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+PORT_SETTINGS = ("mlflow_port", "evidently_port", "predictor_port", "transformer_port", "monitor_port")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class BenchPlatform:
+    state_dir: Path
+    env: dict[str, str]
+    model_dir: Path  # the champion's sklearn model folder, for the baselines
+    requests: pd.DataFrame  # transactions with their online features, for request bodies
+
+    def url(self, setting: str) -> str:
+        return f"http://127.0.0.1:{self.env['DRIFTLOOP_' + setting.upper()]}"
+
+
+def wait_ready(url: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} not ready after {timeout:.0f}s")
+
+
+def spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    handle = log.open("ab")
+    return subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, pd.DataFrame]:
+    import mlflow
+
+    from driftloop.features.apply import apply_feature_repo
+    from driftloop.features.materialize import materialize_online
+    from driftloop.features.store_config import open_feature_store
+    from driftloop.settings import Settings
+    from pipelines.data_generator import GeneratorConfig, generate
+    from pipelines.model_registry import log_model, promote, register
+    from pipelines.offline_store import build_offline_features
+    from pipelines.train import TrainParams, train_model
+    from pipelines.training_set import build_training_set, labelled_events
+    from serving.online_features import OnlineFeatures
+
+    settings = Settings()
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    events, labels = generate(GeneratorConfig(end=end, days=21, customers=customers, merchants=50, seed=11))
+    apply_feature_repo(settings)
+    build_offline_features(events, labels, settings.feast_path, end - timedelta(days=21), end, end)
+    materialize_online(settings, end)
+    store = open_feature_store(settings)
+    training = build_training_set(store, labelled_events(events, labels, 7))
+    model = train_model(training, TrainParams(), seed=11)
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_experiment("bench")
+    with mlflow.start_run() as run:
+        uri = log_model(model, training.head(20), training.head(200))
+    client = mlflow.tracking.MlflowClient(settings.tracking_uri)
+    version = register(client, uri, settings.model_name, run.info.run_id, {"bench": "true"})
+    promote(client, settings.model_name, version.version)
+    # The baselines serve this very model version, downloaded from the registry.
+    model_dir = Path(
+        mlflow.artifacts.download_artifacts(
+            f"models:/{settings.model_name}/{version.version}", dst_path=str(state_dir / "bench-model")
+        )
+    )
+    recent = events.tail(500).reset_index(drop=True)
+    looked_up = OnlineFeatures(store).lookup(recent).features
+    return model_dir, recent.join(looked_up)
+
+
+@contextmanager
+def bench_platform(root: Path, customers: int = 300) -> Iterator[BenchPlatform]:
+    """Local platform up (all services, free ports), a champion registered and served; down afterwards."""
+    import shutil
+
+    state = root / "state"
+    if state.exists():
+        shutil.rmtree(state)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLOOP_")}
+    env.update({f"DRIFTLOOP_{s.upper()}": str(free_port()) for s in PORT_SETTINGS})
+    env.update(
+        {"DRIFTLOOP_STATE_DIR": str(state), "DRIFTLOOP_MODEL_POLL_INTERVAL_S": "1", "DRIFTLOOP_LOG_LEVEL": "WARNING"}
+    )
+    driftloop = str(Path(sys.executable).with_name("driftloop"))
+    saved = dict(os.environ)
+    try:
+        subprocess.run([driftloop, "local", "up"], env=env, check=True, capture_output=True, timeout=300)
+        os.environ.clear()
+        os.environ.update(env)
+        from driftloop.settings import get_settings
+
+        get_settings.cache_clear()
+        model_dir, requests = _train_and_register(state, customers)
+        platform = BenchPlatform(state, env, model_dir, requests)
+        wait_ready(platform.url("transformer_port") + "/v2/models/fraud-detector/ready")
+        yield platform
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        subprocess.run([driftloop, "local", "down"], env=env, capture_output=True, timeout=120, check=False)

@@ -1,0 +1,73 @@
+"""Load generator, run as its own process so it does not share a GIL with the server it measures.
+
+`python -m bench.loadgen --url URL --body FILE --concurrency N --seconds S` posts the JSON body from N
+threads for S seconds and prints throughput, latency percentiles and error count as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from typing import Any
+
+import httpx
+import numpy as np
+
+
+def run(url: str, body: bytes, concurrency: int, seconds: float, warmup: float = 1.0) -> dict[str, Any]:
+    latencies: list[list[float]] = [[] for _ in range(concurrency)]
+    errors = [0] * concurrency
+    first_error: list[str] = []
+    start_at = time.perf_counter() + warmup
+    stop_at = start_at + seconds
+
+    def worker(index: int) -> None:
+        with httpx.Client(timeout=30, headers={"content-type": "application/json"}) as client:
+            while (now := time.perf_counter()) < stop_at:
+                began = time.perf_counter()
+                response = client.post(url, content=body)
+                took = time.perf_counter() - began
+                if now >= start_at:
+                    if response.status_code == 200:
+                        latencies[index].append(took)
+                    else:
+                        errors[index] += 1
+                        if not first_error:
+                            first_error.append(f"{response.status_code} {response.text[:300]}")
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    values = np.array([v for worker_latencies in latencies for v in worker_latencies])
+    if len(values) == 0:
+        return {"requests": 0, "errors": float(sum(errors)), "rps": 0.0, "p50_ms": 0.0, "p95_ms": 0.0, "p99_ms": 0.0,
+                "first_error": first_error[0] if first_error else "no answer"}  # fmt: skip
+    return {
+        "requests": float(len(values)),
+        "errors": float(sum(errors)),
+        "rps": len(values) / seconds,
+        "p50_ms": float(np.percentile(values, 50) * 1000),
+        "p95_ms": float(np.percentile(values, 95) * 1000),
+        "p99_ms": float(np.percentile(values, 99) * 1000),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--body", required=True, help="file with the JSON request body")
+    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args()
+    with open(args.body, "rb") as handle:
+        body = handle.read()
+    json.dump(run(args.url, body, args.concurrency, args.seconds), sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""`make bench`: run the benchmarks, write JSON to bench/results/, print a short table.
+
+`python -m bench.run` is the quick mode (under five minutes: serving, features, drift at 10k and 100k
+rows); `--full` adds more concurrency levels and longer runs, 1M drift rows and the loop (the demo).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _table(results: dict[str, Any]) -> str:
+    lines = ["benchmark | case | figure | baseline ratio", "--- | --- | --- | ---"]
+    for level, runs in results.get("serving", {}).items():
+        for name, m in runs.items():
+            lines.append(
+                f"serving {level} | {name} | {m['rps']:.0f} rps, p50 {m['p50_ms']:.1f} ms, p99 {m['p99_ms']:.1f} ms"
+                f" | {m['rps_vs_b']:.2f}x rps of (b), p99 {m['p99_vs_b']:.2f}x"
+            )
+    for store, sizes in results.get("features", {}).items():
+        for size, m in sizes.items() if isinstance(sizes, dict) else []:
+            if isinstance(m, dict):
+                lines.append(f"features | {store} {size} | p50 {m['p50_ms']:.2f} ms, p95 {m['p95_ms']:.2f} ms |")
+    for rows, runs in results.get("drift", {}).items():
+        ours = runs["ours"]
+        lines.append(
+            f"drift {rows} | ours / evidently / ks | {ours['seconds']:.1f} / {runs['evidently']['seconds']:.1f} / "
+            f"{runs['ks']['seconds']:.2f} s, peak {ours['peak_rss_mib']:.0f} MiB"
+            f" | {ours['time_vs_evidently']:.2f}x time, {ours['memory_vs_evidently']:.2f}x memory of Evidently"
+        )
+    if "loop" in results:
+        loop = results["loop"]
+        lines.append(f"loop | drifted traffic -> v{loop['champion_after']} serving | {loop['loop_seconds']} s | "
+                     f"pipeline fixed overhead {loop['fixed_overhead_share']}")  # fmt: skip
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--full", action="store_true", help="longer runs, 1M drift rows, and the loop")
+    parser.add_argument("--only", choices=["serving", "features", "drift", "loop"], action="append")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    chosen = set(args.only or ["serving", "features", "drift"] + (["loop"] if args.full else []))
+    results: dict[str, Any] = {
+        "mode": "full" if args.full else "quick",
+        "started_at": datetime.now(UTC).isoformat(),
+        "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()},
+    }
+    with tempfile.TemporaryDirectory(prefix="driftloop-bench-") as tmp:
+        folder = Path(tmp)
+        if {"serving", "features"} & chosen:
+            from bench.environment import bench_platform
+            from bench.features import run_feature_bench
+            from bench.serving import run_serving_bench
+
+            with bench_platform(folder) as platform_under_bench:
+                if "serving" in chosen:
+                    levels, seconds = ([1, 4, 16], 15.0) if args.full else ([1, 8], 5.0)
+                    results["serving"] = run_serving_bench(platform_under_bench, folder, levels, seconds)
+                if "features" in chosen:
+                    results["features"] = run_feature_bench(platform_under_bench, folder, 500 if args.full else 100)
+        if "drift" in chosen:
+            from bench.drift import run_drift_bench
+
+            results["drift"] = run_drift_bench([10_000, 100_000, 1_000_000] if args.full else [10_000, 100_000])
+        if "loop" in chosen:
+            from bench.loop import run_loop_bench
+
+            results["loop"] = run_loop_bench(folder)
+    results["finished_at"] = datetime.now(UTC).isoformat()
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"bench-{results['mode']}-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / f"latest-{results['mode']}.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(_table(results))  # noqa: T201 - the table is this command's output
+    print(f"\nresults: {out}")  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()

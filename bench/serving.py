@@ -1,0 +1,91 @@
+"""Serving benchmark: our chain vs a plain KServe predictor (b), a bare ASGI app (c) and `mlflow models
+serve` (d), same model, same machine, same run; the load generator runs in its own process."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.environment import BenchPlatform, free_port, spawn, wait_ready
+from pipelines.model_input import MODEL_INPUT_COLUMNS
+
+logger = logging.getLogger(__name__)
+MODEL = "fraud-detector"
+V1 = f"/v1/models/{MODEL}:predict"
+
+
+def _bodies(platform: BenchPlatform, folder: Path) -> dict[str, Path]:
+    row = platform.requests.iloc[-1]
+    transaction = {"customer_id": int(row["customer_id"]), "merchant_id": int(row["merchant_id"]),
+                   "amount": float(row["amount"]), "channel": str(row["channel"])}  # fmt: skip
+    features = {c: (str(row[c]) if c == "channel" else float(row[c])) for c in MODEL_INPUT_COLUMNS}
+    bodies = {
+        "transaction": {"instances": [transaction]},
+        "features": {"instances": [features]},
+        "mlflow": {"dataframe_records": [features]},
+    }
+    paths = {}
+    for name, body in bodies.items():
+        paths[name] = folder / f"body-{name}.json"
+        paths[name].write_text(json.dumps(body))
+    return paths
+
+
+def _load(url: str, body: Path, concurrency: int, seconds: float) -> dict[str, float]:
+    command = [sys.executable, "-m", "bench.loadgen", "--url", url, "--body", str(body),
+               "--concurrency", str(concurrency), "--seconds", str(seconds)]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 120)
+    return dict(json.loads(result.stdout))
+
+
+def run_serving_bench(platform: BenchPlatform, folder: Path, concurrency: list[int], seconds: float) -> dict[str, Any]:
+    bodies = _bodies(platform, folder)
+    env = {**platform.env, "DRIFTLOOP_PREDICTION_LOG_DIR": str(folder / "predictions-inprocess")}
+    # `mlflow models serve` execs `uvicorn` by name: the venv's bin folder must be on PATH.
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    driftloop = str(Path(sys.executable).with_name("driftloop"))
+    ports = {name: free_port() for name in ("inprocess", "plain", "bare", "mlflow")}
+    commands = {
+        "inprocess": [driftloop, "serve", "predictor", "--with-features", "--port", str(ports["inprocess"])],
+        "plain": [sys.executable, "-m", "bench.baselines.plain_kserve", str(platform.model_dir), str(ports["plain"])],
+        "bare": [sys.executable, "-m", "bench.baselines.bare_asgi", str(platform.model_dir), str(ports["bare"])],
+        "mlflow": [str(Path(sys.executable).with_name("mlflow")), "models", "serve", "-m", str(platform.model_dir),
+                   "-p", str(ports["mlflow"]), "--host", "127.0.0.1", "--env-manager", "local"],
+    }  # fmt: skip
+    processes = {name: spawn(cmd, env, folder / f"{name}.log") for name, cmd in commands.items()}
+    try:
+        wait_ready(f"http://127.0.0.1:{ports['inprocess']}/v2/models/{MODEL}/ready")
+        wait_ready(f"http://127.0.0.1:{ports['plain']}/v2/models/{MODEL}/ready")
+        wait_ready(f"http://127.0.0.1:{ports['bare']}/")
+        wait_ready(f"http://127.0.0.1:{ports['mlflow']}/ping")
+        targets = {
+            "a_chain_transformer": (platform.url("transformer_port") + V1, bodies["transaction"]),
+            "a_chain_inprocess": (f"http://127.0.0.1:{ports['inprocess']}{V1}", bodies["transaction"]),
+            "b_plain_kserve": (f"http://127.0.0.1:{ports['plain']}{V1}", bodies["features"]),
+            "c_bare_asgi": (f"http://127.0.0.1:{ports['bare']}/", bodies["features"]),
+            "d_mlflow_serve": (f"http://127.0.0.1:{ports['mlflow']}/invocations", bodies["mlflow"]),
+        }
+        results: dict[str, Any] = {}
+        for level in concurrency:
+            runs = {name: _load(url, body, level, seconds) for name, (url, body) in targets.items()}
+            base = runs["b_plain_kserve"]
+            for metrics in runs.values():
+                metrics["rps_vs_b"] = metrics["rps"] / base["rps"] if base["rps"] else 0.0
+                metrics["p99_vs_b"] = metrics["p99_ms"] / base["p99_ms"] if base["p99_ms"] else 0.0
+            floor = runs["c_bare_asgi"]["rps"]
+            runs["a_chain_inprocess"]["rps_vs_c"] = runs["a_chain_inprocess"]["rps"] / floor if floor else 0.0
+            results[f"concurrency_{level}"] = runs
+            logger.info("serving at concurrency %d: %s", level, {k: round(v["rps"], 1) for k, v in runs.items()})
+        return results
+    finally:
+        for process in processes.values():
+            process.terminate()
+        for process in processes.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
