@@ -46,7 +46,7 @@ local-down: ## Stop every process of the local platform
 status: install ## Show each local service with URL, pid and health
 	$(BIN)/driftloop local status
 
-test: install ## Run the whole test suite (unit, integration)
+test: install ## Run the whole test suite: unit, contract, cluster (static), integration, e2e (the demo)
 	$(BIN)/python -m pytest tests
 
 test-unit: install ## Run the fast unit tests only
@@ -59,3 +59,6 @@ lint: install ## ruff and mypy over every package
 
 clean-state: local-down ## Stop the platform and delete the local state folder (.driftloop)
 	rm -rf .driftloop
+
+include cluster.mk
+.PHONY: up down cluster-status pipeline predict dashboards

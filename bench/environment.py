@@ -68,6 +68,7 @@ def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, pd.DataF
     from driftloop.features.store_config import open_feature_store
     from driftloop.settings import Settings
     from pipelines.data_generator import GeneratorConfig, generate
+    from pipelines.model_input import MODEL_INPUT_COLUMNS
     from pipelines.model_registry import log_model, promote, register
     from pipelines.offline_store import build_offline_features
     from pipelines.train import TrainParams, train_model
@@ -86,7 +87,8 @@ def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, pd.DataF
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_experiment("bench")
     with mlflow.start_run() as run:
-        uri = log_model(model, training.head(20), training.head(200))
+        inputs = training[list(MODEL_INPUT_COLUMNS)]
+        uri = log_model(model, inputs.head(20), inputs.head(200))
     client = mlflow.tracking.MlflowClient(settings.tracking_uri)
     version = register(client, uri, settings.model_name, run.info.run_id, {"bench": "true"})
     promote(client, settings.model_name, version.version)

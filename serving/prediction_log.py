@@ -14,6 +14,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Protocol
 
 import pandas as pd
 
@@ -22,6 +23,12 @@ from serving.metrics import PREDICTION_LOG_ROWS
 logger = logging.getLogger(__name__)
 
 LOGGED_AT = "logged_at"
+
+
+class PendingFrame(Protocol):
+    def to_frame(self) -> pd.DataFrame: ...
+
+
 ROLE = "role"  # "served" (returned to the caller) or "shadow" (challenger, logged only)
 
 
@@ -49,7 +56,7 @@ class PredictionLog:
     def __init__(self, root: Path, flush_s: float) -> None:
         self.root = root
         self.flush_s = flush_s
-        self._buffer: list[pd.DataFrame] = []
+        self._buffer: list[pd.DataFrame | PendingFrame] = []
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._stop = threading.Event()
@@ -63,7 +70,8 @@ class PredictionLog:
         atexit.register(self.close)
         return self
 
-    def append(self, rows: pd.DataFrame) -> None:
+    def append(self, rows: pd.DataFrame | PendingFrame) -> None:
+        """Buffer rows: a frame, or anything with `to_frame()` (built later, off the request path)."""
         with self._lock:
             self._buffer.append(rows)
 
@@ -74,7 +82,7 @@ class PredictionLog:
                 pending, self._buffer = self._buffer, []
             if not pending:
                 return 0
-            frame = pd.concat(pending, ignore_index=True)
+            frame = pd.concat([p if isinstance(p, pd.DataFrame) else p.to_frame() for p in pending], ignore_index=True)
             try:
                 self._write(frame)
             except Exception:

@@ -25,6 +25,35 @@ from serving.prediction_log import LOGGED_AT, ROLE, PredictionLog
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class PendingRows:
+    """One request's answered rows, as the request left them; `to_frame` builds the log rows later."""
+
+    features: pd.DataFrame
+    entities: pd.DataFrame | None
+    scores: np.ndarray
+    model_version: str
+    model_alias: str
+    role: str
+    request_id: str
+    logged_at: float
+
+    def to_frame(self) -> pd.DataFrame:
+        rows = self.features[list(MODEL_INPUT_COLUMNS)].reset_index(drop=True).copy()
+        entities = self.entities
+        for column in (CUSTOMER_ID, MERCHANT_ID):
+            rows[column] = entities[column].to_numpy() if entities is not None else -1
+        has_ids = entities is not None and EVENT_ID in entities
+        rows[EVENT_ID] = pd.array(entities[EVENT_ID].to_numpy() if has_ids else [None] * len(rows), dtype="string")  # type: ignore[index]
+        rows["prediction"] = self.scores
+        rows["model_version"] = self.model_version
+        rows["model_alias"] = self.model_alias
+        rows[ROLE] = self.role
+        rows["request_id"] = self.request_id
+        rows[LOGGED_AT] = pd.Timestamp(self.logged_at, unit="s", tz="UTC")
+        return rows
+
+
 class NoChampionError(RuntimeError):
     """No model holds the `champion` alias yet: the server is up but not ready."""
 
@@ -63,18 +92,10 @@ class Scorer:
         self, features: pd.DataFrame, entities: pd.DataFrame | None, scores: np.ndarray, model: ServingModel,
         role: str, request_id: str,
     ) -> None:  # fmt: skip
-        rows = features[list(MODEL_INPUT_COLUMNS)].reset_index(drop=True).copy()
-        for column in (CUSTOMER_ID, MERCHANT_ID):
-            rows[column] = entities[column].to_numpy() if entities is not None else -1
-        rows[EVENT_ID] = entities[EVENT_ID].to_numpy() if entities is not None and EVENT_ID in entities else None
-        rows[EVENT_ID] = rows[EVENT_ID].astype("string")
-        rows["prediction"] = scores
-        rows["model_version"] = model.version
-        rows["model_alias"] = model.alias
-        rows[ROLE] = role
-        rows["request_id"] = request_id
-        rows[LOGGED_AT] = pd.Timestamp.now(tz="UTC")
-        self.log.append(rows)
+        # Only references and scalars on the request path; the frame is built by the log's writer thread.
+        self.log.append(
+            PendingRows(features, entities, scores, model.version, model.alias, role, request_id, time.time())
+        )
 
     def _shadow(
         self, challenger: ServingModel, features: pd.DataFrame, entities: pd.DataFrame | None, rid: str

@@ -32,8 +32,41 @@ def evidently_ui() -> None:
     _exec(evidently_ui_command(get_settings()))
 
 
-@app.command()
+# KServe appends its own arguments to a custom container's (`--model_name`, `--predictor_host`,
+# `--http_port`, ...): the model server commands accept them, honour the ones that matter, ignore the rest.
+KSERVE_ARGS = {"context_settings": {"allow_extra_args": True, "ignore_unknown_options": True}}
+
+
+def _kserve_arguments(extra: list[str]) -> dict[str, str]:
+    """`--name value` and `--name=value` pairs from KServe's appended arguments."""
+    found: dict[str, str] = {}
+    index = 0
+    while index < len(extra):
+        token = extra[index]
+        if token.startswith("--") and "=" in token:
+            name, value = token[2:].split("=", 1)
+            found[name] = value
+        elif token.startswith("--") and index + 1 < len(extra) and not extra[index + 1].startswith("--"):
+            found[token[2:]] = extra[index + 1]
+            index += 1
+        index += 1
+    return found
+
+
+def _apply_kserve_arguments(ctx: typer.Context) -> int | None:
+    """Set DRIFTLOOP_PREDICTOR_HOST from `--predictor_host`; return KServe's `--http_port`, if given."""
+    from driftloop.settings import get_settings
+
+    given = _kserve_arguments(list(ctx.args))
+    if "predictor_host" in given:
+        os.environ["DRIFTLOOP_PREDICTOR_HOST"] = given["predictor_host"]
+        get_settings.cache_clear()
+    return int(given["http_port"]) if given.get("http_port", "").isdigit() else None
+
+
+@app.command(**KSERVE_ARGS)  # type: ignore[arg-type]
 def predictor(
+    ctx: typer.Context,
     with_features: bool = typer.Option(
         False, "--with-features", help="Take transactions and look features up in Feast in-process."
     ),
@@ -43,26 +76,29 @@ def predictor(
     from driftloop.settings import get_settings
     from serving.server import import_kserve, serve
 
+    kserve_port = _apply_kserve_arguments(ctx)
     import_kserve()
     from serving.predictor import FraudPredictor
 
     settings = get_settings()
-    serve(FraudPredictor(settings, with_features=with_features), port or settings.predictor_port)
+    serve(FraudPredictor(settings, with_features=with_features), port or kserve_port or settings.predictor_port)
 
 
-@app.command()
+@app.command(**KSERVE_ARGS)  # type: ignore[arg-type]
 def transformer(
+    ctx: typer.Context,
     port: int | None = typer.Option(None, help="HTTP port. Default: DRIFTLOOP_TRANSFORMER_PORT."),
 ) -> None:
     """KServe transformer: online features from Feast, then the predictor (V1 and V2 REST)."""
     from driftloop.settings import get_settings
     from serving.server import import_kserve, serve
 
+    kserve_port = _apply_kserve_arguments(ctx)
     import_kserve()
     from serving.transformer import FraudTransformer
 
     settings = get_settings()
-    serve(FraudTransformer(settings), port or settings.transformer_port)
+    serve(FraudTransformer(settings), port or kserve_port or settings.transformer_port)
 
 
 @app.command()

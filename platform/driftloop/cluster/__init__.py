@@ -1,0 +1,1 @@
+"""Cluster mode: the upstream releases `make up` installs, in one place."""

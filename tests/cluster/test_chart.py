@@ -1,0 +1,170 @@
+"""The chart renders, validates against the Kubernetes and KServe types, and follows our conventions."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cluster.conftest import CHART, VALUE_FILES, render, tool
+from tests.cluster.typed_schema import validate_object
+
+pytestmark = pytest.mark.cluster
+DRIFTLOOP = str(Path(sys.executable).with_name("driftloop"))
+
+
+def _pod_specs(obj: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    kind, name = obj["kind"], obj["metadata"]["name"]
+    spec = obj.get("spec", {})
+    if kind in ("Deployment", "StatefulSet", "Job"):
+        yield f"{kind}/{name}", spec["template"]["spec"]
+    elif kind == "CronJob":
+        yield f"{kind}/{name}", spec["jobTemplate"]["spec"]["template"]["spec"]
+    elif kind == "InferenceService":
+        for part in ("predictor", "transformer"):
+            if part in spec:
+                yield f"{kind}/{name}/{part}", spec[part]
+
+
+def _containers(rendered: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any], bool]]:
+    for obj in rendered:
+        for where, pod in _pod_specs(obj):
+            for container in pod.get("containers", []):
+                yield f"{where}/{container['name']}", container, False
+            for container in pod.get("initContainers", []):
+                yield f"{where}/{container['name']}", container, True
+
+
+@pytest.mark.parametrize("values", sorted(VALUE_FILES))
+def test_helm_lint_passes(values: str) -> None:
+    command = [tool("helm"), "lint", str(CHART), "--strict"]
+    if VALUE_FILES[values]:
+        command += ["-f", str(VALUE_FILES[values])]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_object_validates_against_its_types(rendered: list[dict[str, Any]]) -> None:
+    kinds = {obj["kind"] for obj in rendered}
+    assert {"InferenceService", "CronJob", "Deployment", "StatefulSet", "NetworkPolicy", "Secret"} <= kinds
+    problems = [problem for obj in rendered for problem in validate_object(obj)]
+    assert problems == []
+
+
+def test_no_container_runs_as_root_and_every_one_has_probes_and_resources(rendered: list[dict[str, Any]]) -> None:
+    for obj in rendered:
+        for where, pod in _pod_specs(obj):
+            assert pod.get("securityContext", {}).get("runAsNonRoot") is True, where
+            assert pod.get("automountServiceAccountToken") is False, where
+    seen = 0
+    for where, container, is_init in _containers(rendered):
+        seen += 1
+        security = container.get("securityContext", {})
+        assert security.get("runAsNonRoot") is True and security.get("runAsUser", 0) != 0, where
+        assert security.get("allowPrivilegeEscalation") is False, where
+        assert security.get("capabilities", {}).get("drop") == ["ALL"], where
+        assert {"requests", "limits"} <= set(container.get("resources", {})), where
+        if not is_init:  # init containers cannot have probes
+            assert "readinessProbe" in container and "livenessProbe" in container, where
+    assert seen >= 12
+
+
+def test_no_literal_secret_anywhere(rendered: list[dict[str, Any]]) -> None:
+    for where, container, _ in _containers(rendered):
+        for variable in container.get("env", []):
+            if re.search(r"PASSWORD|SECRET|TOKEN", variable["name"]):
+                assert "value" not in variable and "secretKeyRef" in variable["valueFrom"], (where, variable["name"])
+            value = str(variable.get("value", ""))
+            assert not re.search(r"://[^:/@]+:[^$@/][^@/]*@", value), (where, variable["name"], "literal credential")
+    values = (CHART / "values.yaml").read_text().lower()
+    assert "password:" not in values and "secret:" not in values
+    first = [o for o in render(None) if o["kind"] == "Secret"]
+    second = [o for o in render(None) if o["kind"] == "Secret"]
+    assert first and all(a["data"] != b["data"] for a, b in zip(first, second, strict=True)), "generated per install"
+
+
+def test_every_driftloop_command_in_the_chart_exists_with_its_arguments(rendered: list[dict[str, Any]]) -> None:
+    commands = {
+        tuple(container["args"])
+        for _, container, _ in _containers(rendered)
+        if str(container.get("image", "")).startswith("driftloop:")
+    }
+    assert {("monitor", "run", "--json"), ("serve", "mlflow"), ("features", "apply")} <= commands
+    for args in commands:
+        words = [a for a in args if not a.startswith("--")]
+        command_path = [w for w in words if not w.isdigit()]
+        result = subprocess.run([DRIFTLOOP, *command_path, "--help"], capture_output=True, text=True)
+        assert result.returncode == 0, (args, result.stderr)
+        for option in (a for a in args if a.startswith("--")):
+            assert option in result.stdout, (args, option)
+
+
+def test_resource_requests_fit_a_16_gib_laptop(rendered: list[dict[str, Any]]) -> None:
+    def memory_mib(quantity: str) -> float:
+        units = {"Mi": 1.0, "Gi": 1024.0}
+        return float(quantity[:-2]) * units[quantity[-2:]]
+
+    def cpu_millis(quantity: str | int | float) -> float:
+        text = str(quantity)
+        return float(text[:-1]) if text.endswith("m") else float(text) * 1000
+
+    memory = sum(memory_mib(c["resources"]["requests"]["memory"]) for _, c, _ in _containers(rendered))
+    cpu = sum(cpu_millis(c["resources"]["requests"]["cpu"]) for _, c, _ in _containers(rendered))
+    # Upstream on the same node (CLUSTER.md): KFP ~1 CPU / 3.5 GiB, KServe + cert-manager ~0.3 CPU / 0.6 GiB,
+    # kind's control plane ~0.5 CPU / 1.5 GiB. All of it must leave headroom on a 16 GiB laptop.
+    upstream_mib, upstream_millis = 5.6 * 1024, 1800
+    assert memory < 4.5 * 1024, f"driftloop requests {memory:.0f} MiB"
+    assert memory + upstream_mib < 12 * 1024 and cpu + upstream_millis < 6000, (memory, cpu)
+
+
+def test_prometheus_rules_check_and_the_drift_alert_fires() -> None:
+    promtool = tool("promtool")
+    files = CHART / "files"
+    checked = subprocess.run(
+        [promtool, "check", "rules", str(files / "prometheus-rules.yaml")], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    tested = subprocess.run(
+        [promtool, "test", "rules", "prometheus-rules-test.yaml"], cwd=files, capture_output=True, text=True
+    )
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "SUCCESS" in tested.stdout
+
+
+def test_the_rules_and_dashboards_use_the_metrics_our_code_exports() -> None:
+    from monitoring import metrics as drift_metrics
+    from serving import metrics as serving_metrics
+
+    exported = {m._name for m in vars(drift_metrics).values() if hasattr(m, "_name")}
+    exported |= {m._name for m in vars(serving_metrics).values() if hasattr(m, "_name")}
+    used = set(re.findall(r"driftloop_[a-z_]+", (CHART / "files" / "prometheus-rules.yaml").read_text()))
+    used |= set(re.findall(r"driftloop_[a-z_]+", (CHART / "files" / "grafana-dashboard.json").read_text()))
+    base = {re.sub(r"_(bucket|sum|count|total)$", "", name) for name in used}
+    assert base <= {re.sub(r"_total$", "", name) for name in exported}, base - exported
+
+
+def test_the_compiled_pipeline_the_cluster_submits_is_up_to_date(tmp_path: Path) -> None:
+    out = tmp_path / "training_pipeline.yaml"
+    subprocess.run([DRIFTLOOP, "pipeline", "compile", "--out", str(out)], check=True, capture_output=True)
+    committed = Path(__file__).resolve().parents[2] / "pipelines" / "compiled" / "training_pipeline.yaml"
+    assert out.read_text() == committed.read_text(), "run `driftloop pipeline compile` and commit the result"
+
+
+def test_the_type_validator_catches_what_it_should() -> None:
+    """The validator itself: an unknown field, a wrong scalar type and a missing required field."""
+    bad = {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"},
+        "spec": {"replicas": "one", "selector": {}, "template": {"spec": {"containers": [{"image": "i", "cmd": []}]}}},
+    }  # fmt: skip
+    problems = "\n".join(validate_object(bad))
+    assert "spec.replicas: expected int" in problems
+    assert "containers[0].cmd: not a field of V1Container" in problems
+    assert "V1Container requires name" in problems
+    isvc = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "metadata": {"name": "m"},
+            "spec": {"predictor": {"containerz": []}}}  # fmt: skip
+    assert any("containerz: not a field of V1beta1PredictorSpec" in p for p in validate_object(isvc))
