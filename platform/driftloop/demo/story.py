@@ -82,7 +82,7 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool) -> d
     from driftloop.local.runtime import LocalPlatform
     from driftloop.pipeline_runs.local_runner import LocalPipelineRunner
     from driftloop.pipeline_runs.request import TrainingRequest
-    from monitoring.check import run_check
+    from monitoring.check import CheckOutcome, run_check
     from monitoring.workspace import snapshot_count
     from pipelines.data_generator import GeneratorConfig, generate, write_raw_data
     from pipelines.offline_store import build_offline_features
@@ -117,12 +117,17 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool) -> d
     champion_before = _wait("v1 to serve", lambda: served_version(url, model, probe), 120)
     timeline.mark("v1_serving", f"endpoint {url} answers with v{champion_before}")
 
-    normal_since = datetime.now(UTC)
-    recent = events[events["event_timestamp"] >= pd.Timestamp(end) - pd.Timedelta(days=3)]
-    normal = send_transactions(url, model, recent.sample(min(config.traffic_rows, len(recent)), random_state=1))
-    _wait_for_log(settings, normal_since, normal.rows)
-    before = run_check(settings, runner, since=normal_since)
-    timeline.mark("normal_check", f"normal traffic ({normal.rows} rows): {before.action} ({before.reason})")
+    def traffic_then_check(source: pd.DataFrame, seed: int, name: str) -> CheckOutcome:
+        """Replay the last three days of `source` against the endpoint, then run one drift check on it."""
+        since = datetime.now(UTC)
+        recent = source[source["event_timestamp"] >= pd.Timestamp(end) - pd.Timedelta(days=3)]
+        sent = send_transactions(url, model, recent.sample(min(config.traffic_rows, len(recent)), random_state=seed))
+        _wait_for_log(settings, since, sent.rows)
+        outcome = run_check(settings, runner, since=since)
+        timeline.mark(f"{name}_check", f"{name} traffic ({sent.rows} rows): {outcome.action} ({outcome.reason})")
+        return outcome
+
+    before = traffic_then_check(events, seed=1, name="normal")
 
     drifted_config = GeneratorConfig(
         end=end, seed=settings.seed, days=config.days, customers=config.customers, merchants=config.merchants,
@@ -137,12 +142,7 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool) -> d
     timeline.mark("drift_data", f"new data landed: drift from day {config.drift_start_day}; features refreshed")
 
     loop_started = time.monotonic()
-    drift_since = datetime.now(UTC)
-    latest = drifted_events[drifted_events["event_timestamp"] >= pd.Timestamp(end) - pd.Timedelta(days=3)]
-    drifted = send_transactions(url, model, latest.sample(min(config.traffic_rows, len(latest)), random_state=2))
-    _wait_for_log(settings, drift_since, drifted.rows)
-    after = run_check(settings, runner, since=drift_since)
-    timeline.mark("drift_check", f"drifted traffic ({drifted.rows} rows): {after.action} ({after.reason})")
+    after = traffic_then_check(drifted_events, seed=2, name="drift")
     if after.retraining_run:
         handle = after.retraining_run
         _wait("the retraining run", lambda: not runner.is_active(handle), config.timeout_s, interval=2.0)
