@@ -3,6 +3,7 @@ gate -> register. Thin wiring only; the same definition compiles for the cluster
 
 from kfp import dsl
 
+from pipelines.cluster_wiring import wire_for_cluster
 from pipelines.components import (
     build_training_set,
     compute_features,
@@ -69,4 +70,6 @@ def training_pipeline(
         margin=margin,
     )
     with dsl.If(gate_task.output == PROMOTE, name="gate-passed"):
-        register_model(run_id=run_id, model_uri=train_task.outputs["Output"], decision=gate_task.output)
+        register_task = register_model(run_id=run_id, model_uri=train_task.outputs["Output"], decision=gate_task.output)
+    for task in (validate_task, features_task, training_set_task, train_task, evaluate_task, gate_task, register_task):
+        wire_for_cluster(task)

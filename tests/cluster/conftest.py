@@ -29,7 +29,9 @@ def tool(name: str) -> str:
 
 
 def render(values: Path | None, *extra: str) -> list[dict[str, Any]]:
-    command = [tool("helm"), "template", "driftloop", str(CHART), "--namespace", "driftloop", *extra]
+    from driftloop.cluster.upstream import PINS
+
+    command = [tool("helm"), "template", "driftloop", str(CHART), "--namespace", PINS.kfp_namespace, *extra]
     if values:
         command += ["-f", str(values)]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.cluster.conftest import CHART, VALUE_FILES, render, tool
+from driftloop.cluster.upstream import PINS
+from tests.cluster.conftest import CHART, REPO, VALUE_FILES, render, tool
 from tests.cluster.typed_schema import validate_object
 
 pytestmark = pytest.mark.cluster
@@ -49,11 +50,40 @@ def test_helm_lint_passes(values: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_every_object_validates_against_its_types(rendered: list[dict[str, Any]]) -> None:
+def _schema_problems(obj: dict[str, Any]) -> list[str]:
+    """Problems against the strict Kubernetes JSON schema of the version kind-config.yaml pins."""
+    import kubernetes_validate
+
+    try:
+        kubernetes_validate.validate(obj, f"{PINS.kubernetes_version}.0", strict=True)
+    except kubernetes_validate.ValidationError as error:
+        return [f"{obj['kind']}/{obj['metadata']['name']}: {'.'.join(map(str, error.path))}: {error.message}"]
+    return []
+
+
+def test_every_object_validates_against_the_pinned_kubernetes_schema_and_kserve_types(
+    rendered: list[dict[str, Any]],
+) -> None:
     kinds = {obj["kind"] for obj in rendered}
-    assert {"InferenceService", "CronJob", "Deployment", "StatefulSet", "NetworkPolicy", "Secret"} <= kinds
-    problems = [problem for obj in rendered for problem in validate_object(obj)]
-    assert problems == []
+    assert {"InferenceService", "CronJob", "Deployment", "StatefulSet", "NetworkPolicy", "Secret", "ConfigMap"} <= kinds
+    builtin = [obj for obj in rendered if obj["kind"] != "InferenceService"]
+    assert [problem for obj in builtin for problem in _schema_problems(obj)] == []
+    # KServe's CRD is not in the Kubernetes schema: its own generated v1beta1 types check it instead.
+    assert [problem for obj in rendered for problem in validate_object(obj)] == []
+
+
+def test_the_schema_check_catches_what_it_should() -> None:
+    """The strict schema check itself: a wrong type, an unknown field and a missing required field."""
+
+    def deployment(container: dict[str, Any], replicas: Any = 1) -> dict[str, Any]:
+        pod = {"spec": {"containers": [container]}}
+        spec = {"replicas": replicas, "selector": {}, "template": pod}
+        return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"}, "spec": spec}
+
+    assert _schema_problems(deployment({"name": "c", "image": "i"})) == []
+    assert "replicas" in _schema_problems(deployment({"name": "c", "image": "i"}, replicas="one"))[0]
+    assert "cmd" in _schema_problems(deployment({"name": "c", "image": "i", "cmd": []}))[0]
+    assert "'name' is a required property" in _schema_problems(deployment({"image": "i"}))[0]
 
 
 def test_no_container_runs_as_root_and_every_one_has_probes_and_resources(rendered: list[dict[str, Any]]) -> None:
@@ -113,8 +143,14 @@ def test_resource_requests_fit_a_16_gib_laptop(rendered: list[dict[str, Any]]) -
         text = str(quantity)
         return float(text[:-1]) if text.endswith("m") else float(text) * 1000
 
-    memory = sum(memory_mib(c["resources"]["requests"]["memory"]) for _, c, _ in _containers(rendered))
-    cpu = sum(cpu_millis(c["resources"]["requests"]["cpu"]) for _, c, _ in _containers(rendered))
+    def effective(pod: dict[str, Any], measure: Any, resource: str) -> float:
+        """What the scheduler reserves for a pod: its containers' sum, or its largest init container."""
+        requests = [measure(c["resources"]["requests"][resource]) for c in pod.get("initContainers", [])]
+        return max([sum(measure(c["resources"]["requests"][resource]) for c in pod["containers"]), *requests])
+
+    pods = [pod for obj in rendered for _, pod in _pod_specs(obj)]
+    memory = sum(effective(pod, memory_mib, "memory") for pod in pods)
+    cpu = sum(effective(pod, cpu_millis, "cpu") for pod in pods)
     # Upstream on the same node (CLUSTER.md): KFP ~1 CPU / 3.5 GiB, KServe + cert-manager ~0.3 CPU / 0.6 GiB,
     # kind's control plane ~0.5 CPU / 1.5 GiB. All of it must leave headroom on a 16 GiB laptop.
     upstream_mib, upstream_millis = 5.6 * 1024, 1800
@@ -168,3 +204,54 @@ def test_the_type_validator_catches_what_it_should() -> None:
     isvc = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "metadata": {"name": "m"},
             "spec": {"predictor": {"containerz": []}}}  # fmt: skip
     assert any("containerz: not a field of V1beta1PredictorSpec" in p for p in validate_object(isvc))
+
+
+def test_training_tasks_get_the_release_volume_settings_and_secret(rendered: list[dict[str, Any]]) -> None:
+    """The compiled pipeline and the chart agree: every KFP task mounts the release's state volume and reads
+    the settings and secret keys the chart renders, and the NetworkPolicies let those pods reach the stores."""
+    import base64
+
+    import yaml
+
+    from pipelines import cluster_wiring as wiring
+
+    objects = {(obj["kind"], obj["metadata"]["name"]): obj for obj in rendered}
+    settings = objects[("ConfigMap", wiring.SETTINGS_CONFIG_MAP)]["data"]
+    assert set(wiring.SETTINGS_ENV) <= set(settings)
+    assert settings["DRIFTLOOP_STATE_DIR"] == wiring.STATE_DIR
+    secret = objects[("Secret", wiring.DATABASE_SECRET)]["data"]
+    assert set(wiring.SECRET_ENV) <= set(secret)
+    assert base64.b64decode(secret["feast-registry-uri"]).decode().startswith("postgresql+psycopg://driftloop:")
+    assert ("PersistentVolumeClaim", wiring.STATE_VOLUME_CLAIM) in objects
+
+    spec, platform = yaml.safe_load_all((REPO / "pipelines" / "compiled" / "training_pipeline.yaml").read_text())
+    executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert set(executors) == set(spec["deploymentSpec"]["executors"])
+    for name, config in executors.items():
+        assert [m["constant"] for m in config["pvcMount"]] == [wiring.STATE_VOLUME_CLAIM], name
+        assert config["pvcMount"][0]["mountPath"] == wiring.STATE_DIR, name
+        assert {e["configMapKey"] for e in config["configMapAsEnv"][0]["keyToEnv"]} == set(wiring.SETTINGS_ENV)
+        assert config["secretAsEnv"][0]["secretName"] == wiring.DATABASE_SECRET, name
+        assert config["podMetadata"]["labels"] == wiring.POD_LABELS, name
+        context = config["securityContext"]  # int64 fields arrive as JSON strings
+        assert int(context["runAsUser"]) == int(context["runAsGroup"]) == wiring.IMAGE_UID, name
+        assert context["runAsNonRoot"] is True, name
+
+    default_policy = objects[("NetworkPolicy", "driftloop-default-deny")]["spec"]
+    admitted = [peer["podSelector"]["matchLabels"] for peer in default_policy["ingress"][0]["from"]]
+    assert wiring.POD_LABELS in admitted
+    assert default_policy["podSelector"] == {"matchLabels": {"app.kubernetes.io/instance": "driftloop"}}, (
+        "the release shares KFP's namespace: our policies must select only our pods"
+    )
+
+
+def test_kind_config_runs_the_pinned_node_image_and_maps_every_node_port() -> None:
+    import yaml
+
+    kind_config = yaml.safe_load((REPO / "kind-config.yaml").read_text())
+    node = kind_config["nodes"][0]
+    assert node["image"] == PINS.kind_node_image and "@sha256:" in node["image"]
+    assert f"v{PINS.kubernetes_version}." in node["image"]
+    mapped = {m["containerPort"] for m in node["extraPortMappings"]}
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert set(values["nodePorts"].values()) <= mapped

@@ -102,10 +102,14 @@ def test_cluster_runner_submits_the_compiled_pipeline_and_polls_its_state(
     run = stand_in.runs["run-1"]
     assert run["experiment_id"] == "exp-1"
     assert stand_in.experiments["exp-1"]["display_name"] == settings.mlflow_experiment
-    submitted_spec = run["pipeline_spec"]
-    compiled = yaml.safe_load(compiled_pipeline_path().read_text())
+    # With a platform config, kfp.Client sends the pipeline spec and the Kubernetes config side by side.
+    submitted_spec = run["pipeline_spec"]["pipeline_spec"]
+    compiled, platform = yaml.safe_load_all(compiled_pipeline_path().read_text())
     assert submitted_spec["pipelineInfo"] == compiled["pipelineInfo"]
     assert submitted_spec["root"]["dag"]["tasks"].keys() == compiled["root"]["dag"]["tasks"].keys()
+    executors = run["pipeline_spec"]["platform_spec"]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert executors.keys() == platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"].keys()
+    assert all(executor["pvcMount"][0]["mountPath"] == "/var/lib/driftloop" for executor in executors.values())
     parameters = run["runtime_config"]["parameters"]
     assert parameters["trigger"] == "drift:v1:window"
     assert parameters["seed"] == settings.seed and parameters["mlflow_run_id"] == ""
@@ -116,6 +120,25 @@ def test_cluster_runner_submits_the_compiled_pipeline_and_polls_its_state(
     assert runner.is_active(handle) is False
     paths = [(method, path) for method, path, _ in stand_in.requests]
     assert ("POST", "/apis/v2beta1/runs") in paths and ("GET", "/apis/v2beta1/runs/run-1") in paths
+
+
+def test_pipeline_submit_points_the_run_at_the_data_on_the_release_volume(
+    kfp_api: tuple[StandInKfpApi, str], clean_env: pytest.MonkeyPatch
+) -> None:
+    """`driftloop pipeline submit` (what `make pipeline` runs on the host) names the cluster's paths, not ours."""
+    from typer.testing import CliRunner
+
+    from driftloop.cli import app
+    from pipelines.cluster_wiring import STATE_DIR
+
+    stand_in, url = kfp_api
+    result = CliRunner().invoke(app, ["pipeline", "submit", "--kfp-host", url, "--trigger", "make pipeline"])
+    assert result.exit_code == 0, result.output
+    assert "submitted KFP run run-1" in result.output
+    parameters = stand_in.runs["run-1"]["runtime_config"]["parameters"]
+    assert parameters["events_path"] == f"{STATE_DIR}/data/raw/events.parquet"
+    assert parameters["labels_path"] == f"{STATE_DIR}/data/raw/labels.parquet"
+    assert parameters["trigger"] == "make pipeline"
 
 
 def test_cluster_runner_needs_the_kfp_host(clean_env: pytest.MonkeyPatch) -> None:

@@ -23,7 +23,7 @@ COMPONENTS = {
 
 def test_committed_ir_is_up_to_date(tmp_path: Path) -> None:
     fresh = compile_training_pipeline(tmp_path / "training_pipeline.yaml")
-    assert yaml.safe_load(fresh.read_text()) == yaml.safe_load(COMMITTED.read_text()), (
+    assert list(yaml.safe_load_all(fresh.read_text())) == list(yaml.safe_load_all(COMMITTED.read_text())), (
         "pipelines/compiled/training_pipeline.yaml is stale: run `driftloop pipeline compile`"
     )
 
@@ -33,7 +33,11 @@ def test_ir_loads_with_the_sdk_and_names_every_component() -> None:
 
     pipeline = components.load_component_from_file(str(COMMITTED))
     assert pipeline.name == "driftloop-training"
-    spec = yaml.safe_load(COMMITTED.read_text())
+    # Two documents: the pipeline spec, then the Kubernetes platform config (pipelines/cluster_wiring.py).
+    spec, platform = yaml.safe_load_all(COMMITTED.read_text())
+    assert set(platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]) == set(
+        spec["deploymentSpec"]["executors"]
+    )
     names = {name.removeprefix("comp-") for name in spec["components"]}
     assert names >= COMPONENTS
     conditions = [

@@ -42,49 +42,22 @@ seccompProfile:
 
 {{- define "driftloop.postgresSecret" -}}{{ .Release.Name }}-postgres{{- end -}}
 
-{{/* The environment every driftloop container shares: one settings object, configured by DRIFTLOOP_*. */}}
+{{- define "driftloop.settingsConfigMap" -}}{{ .Release.Name }}-settings{{- end -}}
+
+{{/* The environment every driftloop container shares: one settings object, configured by DRIFTLOOP_*
+from the settings ConfigMap, plus the Feast registry address, which holds the database password, from the
+Secret. The training pipeline's KFP task pods get the same two (pipelines/cluster_wiring.py). */}}
+{{- define "driftloop.envFrom" -}}
+- configMapRef:
+    name: {{ include "driftloop.settingsConfigMap" . }}
+{{- end -}}
+
 {{- define "driftloop.env" -}}
-- name: DRIFTLOOP_MODE
-  value: kind
-- name: DRIFTLOOP_BIND_ADDRESS
-  value: "0.0.0.0"
-- name: DRIFTLOOP_STATE_DIR
-  value: /var/lib/driftloop
-- name: DRIFTLOOP_MODEL_NAME
-  value: {{ .Values.modelName | quote }}
-- name: DRIFTLOOP_MLFLOW_TRACKING_URI
-  value: {{ printf "http://%s-mlflow:5000" .Release.Name | quote }}
-- name: DRIFTLOOP_FEAST_ONLINE_STORE
-  value: redis
-- name: DRIFTLOOP_FEAST_REDIS_URL
-  value: {{ printf "%s-redis:6379" .Release.Name | quote }}
-- name: DRIFTLOOP_FEAST_REPO_PATH
-  value: /var/lib/driftloop/feast
-- name: POSTGRES_PASSWORD
+- name: DRIFTLOOP_FEAST_REGISTRY_URI
   valueFrom:
     secretKeyRef:
       name: {{ include "driftloop.postgresSecret" . }}
-      key: password
-- name: DRIFTLOOP_FEAST_REGISTRY_URI
-  value: {{ printf "postgresql+psycopg://driftloop:$(POSTGRES_PASSWORD)@%s-postgres:5432/feast" .Release.Name | quote }}
-- name: DRIFTLOOP_KFP_HOST
-  value: {{ .Values.kfpHost | quote }}
-- name: DRIFTLOOP_PUSHGATEWAY_URL
-  value: {{ printf "%s-pushgateway:9091" .Release.Name | quote }}
-- name: DRIFTLOOP_MODEL_POLL_INTERVAL_S
-  value: {{ .Values.serving.modelPollIntervalSeconds | quote }}
-- name: DRIFTLOOP_CHALLENGER_MODE
-  value: {{ .Values.serving.challengerMode | quote }}
-- name: DRIFTLOOP_CHALLENGER_TRAFFIC
-  value: {{ .Values.serving.challengerTraffic | quote }}
-- name: DRIFTLOOP_DRIFT_WINDOW_MINUTES
-  value: {{ .Values.drift.windowMinutes | quote }}
-- name: DRIFTLOOP_DRIFT_SHARE_THRESHOLD
-  value: {{ .Values.drift.shareThreshold | quote }}
-- name: DRIFTLOOP_DRIFT_MIN_ROWS
-  value: {{ .Values.drift.minRows | quote }}
-- name: DRIFTLOOP_RETRAIN_COOLDOWN_MINUTES
-  value: {{ .Values.drift.cooldownMinutes | quote }}
+      key: feast-registry-uri
 {{- end -}}
 
 {{- define "driftloop.stateVolume" -}}

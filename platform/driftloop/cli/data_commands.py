@@ -31,12 +31,19 @@ def generate(
         None, help="Day (0-based) from which amounts, channel mix and the fraud pattern shift."
     ),
     drift_strength: float = typer.Option(1.0, min=0.0, help="How strongly the drift shifts distributions."),
+    if_missing: bool = typer.Option(
+        False, "--if-missing", help="Keep existing raw data and write nothing (the cluster's first-install seed)."
+    ),
 ) -> None:
     """Write seeded transactions (events.parquet) and late fraud labels (labels.parquet)."""
     from driftloop.settings import get_settings
     from pipelines.data_generator import GeneratorConfig, generate, write_raw_data
 
     settings = get_settings()
+    folder = out or settings.raw_data_dir
+    if if_missing and all((folder / name).exists() for name in ("events.parquet", "labels.parquet")):
+        typer.echo(f"raw data already in {folder}: left as it is")
+        return
     try:
         config = GeneratorConfig(
             end=_utc(end) or datetime.now(UTC).replace(minute=0, second=0, microsecond=0),
@@ -51,7 +58,7 @@ def generate(
     except ValueError as error:
         raise DriftloopError(str(error)) from error
     events, labels = generate(config)
-    paths = write_raw_data(events, labels, out or settings.raw_data_dir, config)
+    paths = write_raw_data(events, labels, folder, config)
     typer.echo(f"wrote {len(events)} events to {paths['events']}")
     typer.echo(f"wrote {len(labels)} labels to {paths['labels']}")
 

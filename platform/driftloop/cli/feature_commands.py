@@ -24,11 +24,21 @@ def apply() -> None:
 
 @app.command()
 def materialize() -> None:
-    """Load the latest offline feature values into the online store (what the cluster's Feast job runs)."""
+    """Load the latest offline feature values into the online store (what the cluster's Feast job runs).
+
+    Before the first feature build there is nothing to load: that is reported and is not an error, so a
+    fresh install's Feast job succeeds and the first training run fills both stores.
+    """
     from driftloop.features.materialize import materialize_online
     from driftloop.settings import get_settings
+    from pipelines.offline_store import offline_table_paths
 
-    materialize_online(get_settings(), datetime.now(UTC))
+    settings = get_settings()
+    missing = [str(path) for path in offline_table_paths(settings.feast_path).values() if not path.exists()]
+    if missing:
+        typer.echo(f"nothing to materialise yet (no offline features at {', '.join(missing)}): train first")
+        return
+    materialize_online(settings, datetime.now(UTC))
     typer.echo("materialised the online store")
 
 

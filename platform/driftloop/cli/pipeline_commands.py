@@ -59,6 +59,37 @@ def run_training(
     typer.echo(f"MLflow run: {outcome.run_url}")
 
 
+@app.command("submit")
+def submit_training(
+    kfp_host: str | None = typer.Option(None, help="The KFP API. Default: DRIFTLOOP_KFP_HOST."),
+    seed: int | None = typer.Option(None, help="Training seed. Default: DRIFTLOOP_SEED."),
+    trigger: str = typer.Option("manual", help="Why this run happens; recorded on the run and the model version."),
+    wait: bool = typer.Option(False, help="Wait for the run and print the gate's decision (reads MLflow)."),
+) -> None:
+    """Submit the compiled training pipeline to Kubeflow Pipelines (cluster mode; what `make pipeline` runs).
+
+    The run reads the raw data on the release's state volume, where the cluster's tasks mount it.
+    """
+    from driftloop.pipeline_runs.kfp_runner import KfpApiRunner
+    from driftloop.pipeline_runs.request import TrainingRequest
+    from driftloop.settings import get_settings
+    from pipelines.cluster_wiring import STATE_DIR
+
+    settings = get_settings()
+    if kfp_host:
+        settings = settings.model_copy(update={"kfp_host": kfp_host})
+    in_cluster = settings.model_copy(update={"state_dir": Path(STATE_DIR)})
+    request = TrainingRequest.from_settings(in_cluster, seed=seed, trigger=trigger)
+    runner = KfpApiRunner(settings)
+    if not wait:
+        typer.echo(f"submitted KFP run {runner.submit(request).removeprefix('kfp:')} ({request.events_path})")
+        return
+    outcome = runner.run_training(request)
+    if outcome.status == "failed":
+        raise DriftloopError(f"training pipeline failed: {outcome.error}; MLflow run: {outcome.run_url}")
+    typer.echo(f"gate: {outcome.decision} ({outcome.reason}); MLflow run: {outcome.run_url}")
+
+
 @app.command("compile")
 def compile_pipeline(
     out: Path = typer.Option(DEFAULT_IR, help="Where to write the KFP IR YAML the cluster submits."),

@@ -13,8 +13,11 @@ from dataclasses import asdict, dataclass
 
 @dataclass(frozen=True)
 class UpstreamPins:
-    # kind node image: Kubernetes 1.33, the version our rendered objects are validated against.
-    kind_node_image: str = "kindest/node:v1.33.1"
+    # kind node image: Kubernetes 1.33 (the schema version tests/cluster validates against), by digest
+    # (kind v0.29.0's build; kind v0.31 runs it).
+    kind_node_image: str = (
+        "kindest/node:v1.33.1@sha256:050072256b9a903bd914c0b2866828150cb229cea0efe5892e2b644d5dd3b34f"
+    )
     kubernetes_version: str = "1.33"
     # cert-manager: KServe Standard mode's only prerequisite (KServe pins v1.17.0).
     cert_manager_version: str = "v1.17.0"
@@ -27,6 +30,9 @@ class UpstreamPins:
     kserve_deployment_mode: str = "Standard"
     # Kubeflow Pipelines standalone: cluster-scoped resources, then env/platform-agnostic (not env/dev).
     kfp_version: str = "2.17.0"
+    # KFP standalone runs every pipeline's pods in its own namespace; the driftloop release is installed
+    # there too, so training tasks can mount its state volume and read its settings (pipelines/cluster_wiring.py).
+    kfp_namespace: str = "kubeflow"
     kfp_cluster_scoped: str = "github.com/kubeflow/pipelines/manifests/kustomize/cluster-scoped-resources?ref=2.17.0"
     kfp_platform_agnostic: str = "github.com/kubeflow/pipelines/manifests/kustomize/env/platform-agnostic?ref=2.17.0"
     # Tools: official helm and kubectl binaries, from the PyPI wheel that ships them (no release downloads).

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/../../../.."
 BIN=.venv/bin
 eval "$($BIN/python -m driftloop.cluster.upstream)"
 CLUSTER=driftloop
-NAMESPACE=driftloop
+NAMESPACE=$KFP_NAMESPACE  # beside KFP: its task pods mount our state volume and read our settings
 KUBECTL="$BIN/kubectl --context kind-$CLUSTER"
 HELM="$BIN/helm --kube-context kind-$CLUSTER"
 

@@ -1,0 +1,50 @@
+"""How each training task finds the platform when Kubeflow Pipelines runs it on the cluster.
+
+KFP standalone starts every task pod in its own namespace, and `make up` installs the driftloop release
+there, because volumes, ConfigMaps and Secrets cannot be shared across namespaces. Each task mounts the
+release's state volume (raw data, the Feast offline store), reads its settings from the release's ConfigMap
+and the Feast registry address from its Secret, exactly as the chart's own pods do. `kfp.local` ignores this
+platform config, so local runs keep reading the local settings.
+"""
+
+from __future__ import annotations
+
+from kfp import kubernetes
+from kfp.dsl import PipelineTask
+
+# The release `make up` installs (helm/driftloop, release name "driftloop"); tests/cluster checks the chart
+# renders these names and keys.
+STATE_DIR = "/var/lib/driftloop"
+STATE_VOLUME_CLAIM = "driftloop-state"
+SETTINGS_CONFIG_MAP = "driftloop-settings"
+DATABASE_SECRET = "driftloop-postgres"
+SECRET_ENV = {"feast-registry-uri": "DRIFTLOOP_FEAST_REGISTRY_URI"}
+SETTINGS_ENV = (
+    "DRIFTLOOP_MODE",
+    "DRIFTLOOP_STATE_DIR",
+    "DRIFTLOOP_MODEL_NAME",
+    "DRIFTLOOP_MLFLOW_TRACKING_URI",
+    "DRIFTLOOP_FEAST_ONLINE_STORE",
+    "DRIFTLOOP_FEAST_REDIS_URL",
+    "DRIFTLOOP_FEAST_REPO_PATH",
+)
+IMAGE_UID = 10001  # Dockerfile `USER`, the chart's runAsUser
+TASK_CPU_REQUEST = "250m"
+TASK_MEMORY_REQUEST = "768Mi"
+# Labels the chart's NetworkPolicies admit to Redis and PostgreSQL.
+POD_LABELS = {"app.kubernetes.io/part-of": "driftloop", "app.kubernetes.io/component": "training-pipeline"}
+
+
+def wire_for_cluster(task: PipelineTask) -> PipelineTask:
+    """Give one task the release's state volume, settings and database secret."""
+    kubernetes.mount_pvc(task, pvc_name=STATE_VOLUME_CLAIM, mount_path=STATE_DIR)
+    kubernetes.use_config_map_as_env(task, SETTINGS_CONFIG_MAP, {key: key for key in SETTINGS_ENV})
+    kubernetes.use_secret_as_env(task, DATABASE_SECRET, SECRET_ENV)
+    for key, value in POD_LABELS.items():
+        kubernetes.add_pod_label(task, key, value)
+    # The image's own non-root user, the owner of what the chart's pods write on the shared volume.
+    kubernetes.set_security_context(task, run_as_user=IMAGE_UID, run_as_group=IMAGE_UID, run_as_non_root=True)
+    # The image is loaded into kind, not pulled from a registry.
+    kubernetes.set_image_pull_policy(task, "IfNotPresent")
+    # Tasks run one after another; this is what one reserves while it runs (docs/cluster.md counts it).
+    return task.set_cpu_request(TASK_CPU_REQUEST).set_memory_request(TASK_MEMORY_REQUEST)
