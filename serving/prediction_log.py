@@ -13,8 +13,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -26,7 +27,10 @@ LOGGED_AT = "logged_at"
 
 
 class PendingFrame(Protocol):
-    def to_frame(self) -> pd.DataFrame: ...
+    """Rows kept as the request left them; their type builds the frame of a whole batch at flush time."""
+
+    @classmethod
+    def batch_frame(cls, batch: Sequence[Any]) -> pd.DataFrame: ...
 
 
 ROLE = "role"  # "served" (returned to the caller) or "shadow" (challenger, logged only)
@@ -52,6 +56,16 @@ def read_prediction_log(root: Path, since: pd.Timestamp | None = None) -> pd.Dat
     return frame.sort_values(LOGGED_AT, kind="stable").reset_index(drop=True)
 
 
+def _frames(pending: list[pd.DataFrame | PendingFrame]) -> list[pd.DataFrame]:
+    """Frames as they came, then each kind of pending rows built in one batch (readers sort by time)."""
+    frames = [item for item in pending if isinstance(item, pd.DataFrame)]
+    batches: dict[type[PendingFrame], list[PendingFrame]] = {}
+    for item in pending:
+        if not isinstance(item, pd.DataFrame):
+            batches.setdefault(type(item), []).append(item)
+    return frames + [kind.batch_frame(batch) for kind, batch in batches.items()]
+
+
 class PredictionLog:
     def __init__(self, root: Path, flush_s: float) -> None:
         self.root = root
@@ -71,7 +85,7 @@ class PredictionLog:
         return self
 
     def append(self, rows: pd.DataFrame | PendingFrame) -> None:
-        """Buffer rows: a frame, or anything with `to_frame()` (built later, off the request path)."""
+        """Buffer rows: a frame, or a `PendingFrame` (built later, off the request path, a batch at a time)."""
         with self._lock:
             self._buffer.append(rows)
 
@@ -82,7 +96,7 @@ class PredictionLog:
                 pending, self._buffer = self._buffer, []
             if not pending:
                 return 0
-            frame = pd.concat([p if isinstance(p, pd.DataFrame) else p.to_frame() for p in pending], ignore_index=True)
+            frame = pd.concat(_frames(pending), ignore_index=True)
             try:
                 self._write(frame)
             except Exception:

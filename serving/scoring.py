@@ -10,6 +10,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -27,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PendingRows:
-    """One request's answered rows, as the request left them; `to_frame` builds the log rows later."""
+    """One request's answered rows, as the request left them; the log's writer builds the rows later."""
 
     features: pd.DataFrame
     entities: pd.DataFrame | None
@@ -38,19 +39,38 @@ class PendingRows:
     request_id: str
     logged_at: float
 
-    def to_frame(self) -> pd.DataFrame:
-        rows = self.features[list(MODEL_INPUT_COLUMNS)].reset_index(drop=True).copy()
-        entities = self.entities
+    @classmethod
+    def batch_frame(cls, batch: Sequence[PendingRows]) -> pd.DataFrame:
+        """The log rows of many requests at once.
+
+        One concat and a few array joins, instead of a frame per request: the writer thread holds the GIL
+        a fraction as long, which is what kept the server's p99 high while it flushed.
+        """
+        lengths = [len(item.scores) for item in batch]
+        rows = pd.concat([item.features for item in batch], ignore_index=True)[list(MODEL_INPUT_COLUMNS)].copy()
         for column in (CUSTOMER_ID, MERCHANT_ID):
-            rows[column] = entities[column].to_numpy() if entities is not None else -1
-        has_ids = entities is not None and EVENT_ID in entities
-        rows[EVENT_ID] = pd.array(entities[EVENT_ID].to_numpy() if has_ids else [None] * len(rows), dtype="string")  # type: ignore[index]
-        rows["prediction"] = self.scores
-        rows["model_version"] = self.model_version
-        rows["model_alias"] = self.model_alias
-        rows[ROLE] = self.role
-        rows["request_id"] = self.request_id
-        rows[LOGGED_AT] = pd.Timestamp(self.logged_at, unit="s", tz="UTC")
+            rows[column] = np.concatenate(
+                [
+                    item.entities[column].to_numpy(dtype=np.int64) if item.entities is not None else np.full(n, -1)
+                    for item, n in zip(batch, lengths, strict=True)
+                ]
+            )
+        event_ids = [
+            item.entities[EVENT_ID].to_numpy(dtype=object)
+            if item.entities is not None and EVENT_ID in item.entities
+            else np.full(n, None, dtype=object)
+            for item, n in zip(batch, lengths, strict=True)
+        ]
+        rows[EVENT_ID] = pd.array(np.concatenate(event_ids), dtype="string")
+        rows["prediction"] = np.concatenate([item.scores for item in batch]).astype(np.float64)
+        for column, attribute in (
+            ("model_version", "model_version"),
+            ("model_alias", "model_alias"),
+            (ROLE, "role"),
+            ("request_id", "request_id"),
+        ):
+            rows[column] = np.repeat(np.array([getattr(item, attribute) for item in batch], dtype=object), lengths)
+        rows[LOGGED_AT] = pd.to_datetime(np.repeat([item.logged_at for item in batch], lengths), unit="s", utc=True)
         return rows
 
 

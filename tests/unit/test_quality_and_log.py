@@ -45,3 +45,32 @@ def test_realised_quality_joins_labels_per_version_and_hour() -> None:
     assert list(quality["rows"]) == [200, 100]
     assert (quality["roc_auc"] == 1.0).all()
     assert realised_quality(log.drop(columns="event_id"), labels).empty
+
+
+def test_pending_requests_become_log_rows_in_one_batch_with_their_ids_and_versions(tmp_path: Path) -> None:
+    """The writer builds many requests' rows at once; each row keeps its own request's ids, model and time."""
+    from pipelines.model_input import MODEL_INPUT_COLUMNS
+    from serving.scoring import PendingRows
+
+    def features(n: int, offset: float) -> pd.DataFrame:
+        frame = pd.DataFrame({c: np.arange(n, dtype=float) + offset for c in MODEL_INPUT_COLUMNS if c != "channel"})
+        return frame.assign(channel="online")
+
+    with_event_ids = pd.DataFrame({"customer_id": [7, 8], "merchant_id": [3, 4], "event_id": ["e-1", None]})
+    batch = [
+        PendingRows(features(2, 0), with_event_ids, np.array([0.1, 0.2]), "1", "champion", "served", "r1", 1.8e9),
+        PendingRows(features(1, 10), None, np.array([0.9]), "2", "challenger", "shadow", "r2", 1.8e9 + 3600),
+    ]
+    log = PredictionLog(tmp_path, flush_s=3600).start()
+    for item in batch:
+        log.append(item)
+    log.close()
+    rows = read_prediction_log(tmp_path)
+    assert list(rows["request_id"]) == ["r1", "r1", "r2"]
+    assert list(rows["customer_id"]) == [7, 8, -1] and list(rows["merchant_id"]) == [3, 4, -1]
+    assert rows["event_id"].tolist()[0] == "e-1" and rows["event_id"].isna().tolist() == [False, True, True]
+    assert list(rows["model_version"]) == ["1", "1", "2"] and list(rows["role"]) == ["served", "served", "shadow"]
+    assert rows["prediction"].tolist() == [0.1, 0.2, 0.9]
+    assert rows["amount"].tolist() == [0.0, 1.0, 10.0]
+    assert rows["logged_at"].dt.hour.nunique() == 2  # two requests an hour apart land in two partitions
+    assert len(list(tmp_path.rglob("part-*.parquet"))) == 2

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# What CI needs for the static cluster checks: promtool (Debian's prometheus) and pinned helm/kubectl.
+# What CI needs beyond the venv: promtool (Debian's prometheus) for the rule tests, redis-server for the
+# cluster's online store tested on loopback, and the pinned helm/kubectl for the chart checks.
 set -euo pipefail
 cd "$(dirname "$0")"
-if ! command -v promtool >/dev/null; then
+missing=()
+command -v promtool >/dev/null || missing+=(prometheus)
+command -v redis-server >/dev/null || missing+=(redis-server)
+if ((${#missing[@]})); then
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 bash install-tools.sh

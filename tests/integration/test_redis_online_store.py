@@ -1,0 +1,91 @@
+"""The cluster's online store: Feast on a real `redis-server` serves exactly what the SQLite store serves.
+
+Cluster mode materialises into Redis (`DRIFTLOOP_FEAST_ONLINE_STORE=redis`); local mode into SQLite. Both
+are loaded here from the same offline tables the pipeline built, over the same window, and looked up for the
+same known and unknown entities: the features serving sees must not depend on the store.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import free_port
+from tests.integration.local_platform import PlatformUnderTest
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server; .ci/run installs it)")
+    import redis
+
+    port = free_port()
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        client = redis.Redis(port=port)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_redis_and_sqlite_online_stores_serve_the_same_features(
+    platform: PlatformUnderTest, first_run: str, redis_url: str, tmp_path: Path
+) -> None:
+    import redis
+
+    from driftloop.features.apply import apply_feature_repo
+    from driftloop.features.materialize import materialize_online
+    from driftloop.features.store_config import open_feature_store
+    from driftloop.settings import Settings
+    from serving.online_features import OnlineFeatures
+
+    # A copy of the trained platform's Feast folder (offline tables, registry): the running servers keep theirs.
+    feast_copy = tmp_path / "feast"
+    shutil.copytree(platform.state_dir / "feast", feast_copy, ignore=shutil.ignore_patterns("online_store.db"))
+    sqlite = Settings(state_dir=platform.state_dir, feast_repo_path=feast_copy)
+    in_redis = sqlite.model_copy(update={"feast_online_store": "redis", "feast_redis_url": redis_url})
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    lookups = {}
+    for name, settings in (("sqlite", sqlite), ("redis", in_redis)):
+        apply_feature_repo(settings)
+        materialize_online(settings, end)
+        lookups[name] = OnlineFeatures(open_feature_store(settings))
+
+    assert redis.Redis(port=int(redis_url.rsplit(":", 1)[1])).dbsize() > 0, "nothing was materialised into Redis"
+    events = pd.read_parquet(platform.state_dir / "data" / "raw" / "events.parquet")
+    known = events[["customer_id", "merchant_id"]].drop_duplicates().tail(50)
+    unknown = pd.DataFrame({"customer_id": [10_000_001, int(known.iloc[0, 0])], "merchant_id": [7, 10_000_002]})
+    batch = pd.concat([known, unknown], ignore_index=True)
+
+    from_sqlite, from_redis = lookups["sqlite"].lookup(batch), lookups["redis"].lookup(batch)
+    pd.testing.assert_frame_equal(from_sqlite.features, from_redis.features)
+    assert (from_redis.unknown_customers, from_redis.unknown_merchants) == (
+        from_sqlite.unknown_customers,
+        from_sqlite.unknown_merchants,
+    )
+    assert from_redis.unknown_customers >= 1 and from_redis.unknown_merchants >= 1
+    assert from_redis.features.iloc[: len(known)].abs().sum().sum() > 0, "known entities came back empty"
