@@ -73,6 +73,9 @@ def predictor(
     port: int | None = typer.Option(None, help="HTTP port. Default: DRIFTLOOP_PREDICTOR_PORT."),
 ) -> None:
     """KServe predictor serving the `champion` model version (V1 and V2 REST)."""
+    from serving.model_threads import one_model_thread
+
+    one_model_thread()  # before scikit-learn loads its OpenMP runtime
     from driftloop.settings import get_settings
     from serving.server import import_kserve, serve
 
