@@ -63,13 +63,14 @@ class PendingRows:
         ]
         rows[EVENT_ID] = pd.array(np.concatenate(event_ids), dtype="string")
         rows["prediction"] = np.concatenate([item.scores for item in batch]).astype(np.float64)
-        for column, attribute in (
-            ("model_version", "model_version"),
-            ("model_alias", "model_alias"),
-            (ROLE, "role"),
-            ("request_id", "request_id"),
-        ):
-            rows[column] = np.repeat(np.array([getattr(item, attribute) for item in batch], dtype=object), lengths)
+
+        def per_row(values: list[object]) -> np.ndarray:
+            return np.repeat(np.array(values, dtype=object), lengths)
+
+        rows["model_version"] = per_row([item.model_version for item in batch])
+        rows["model_alias"] = per_row([item.model_alias for item in batch])
+        rows[ROLE] = per_row([item.role for item in batch])
+        rows["request_id"] = per_row([item.request_id for item in batch])
         rows[LOGGED_AT] = pd.to_datetime(np.repeat([item.logged_at for item in batch], lengths), unit="s", utc=True)
         return rows
 

@@ -89,6 +89,7 @@ def test_cluster_runner_submits_the_compiled_pipeline_and_polls_its_state(
     from driftloop.pipeline_runs.kfp_runner import KfpApiRunner, compiled_pipeline_path
     from driftloop.pipeline_runs.request import TrainingRequest
     from driftloop.settings import Settings
+    from pipelines.cluster_wiring import STATE_DIR
 
     stand_in, url = kfp_api
     clean_env.setenv("DRIFTLOOP_MODE", "kind")
@@ -109,7 +110,7 @@ def test_cluster_runner_submits_the_compiled_pipeline_and_polls_its_state(
     assert submitted_spec["root"]["dag"]["tasks"].keys() == compiled["root"]["dag"]["tasks"].keys()
     executors = run["pipeline_spec"]["platform_spec"]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
     assert executors.keys() == platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"].keys()
-    assert all(executor["pvcMount"][0]["mountPath"] == "/var/lib/driftloop" for executor in executors.values())
+    assert all(executor["pvcMount"][0]["mountPath"] == STATE_DIR for executor in executors.values())
     parameters = run["runtime_config"]["parameters"]
     assert parameters["trigger"] == "drift:v1:window"
     assert parameters["seed"] == settings.seed and parameters["mlflow_run_id"] == ""
