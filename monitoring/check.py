@@ -20,7 +20,7 @@ from driftloop.settings import Settings
 from monitoring import metrics
 from monitoring.policy import PolicyInputs, RetrainPolicy, decide
 from monitoring.state import MonitorStore
-from serving.prediction_log import LOGGED_AT, ROLE, read_prediction_log
+from pipelines.prediction_log_format import LOGGED_AT, ROLE, read_prediction_log
 
 logger = logging.getLogger(__name__)
 

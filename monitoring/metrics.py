@@ -30,3 +30,26 @@ def push(gateway: str, job: str) -> None:
     from prometheus_client import push_to_gateway
 
     push_to_gateway(gateway, job=job, registry=REGISTRY)
+FEATURE_FRESHNESS = Gauge(
+    "driftloop_feature_freshness_seconds",
+    "Seconds between now and the newest hour boundary the online store holds features for.",
+    registry=REGISTRY,
+)
+FEATURE_WATERMARK = Gauge(
+    "driftloop_feature_watermark_timestamp_seconds",
+    "The newest hour boundary materialised by the feature refresh (alerts use time() minus this).",
+    registry=REGISTRY,
+)
+FEATURE_REFRESH_EVENTS = Gauge(
+    "driftloop_feature_refresh_events", "Events the last feature refresh read from the event store.", registry=REGISTRY
+)
+FEATURE_REFRESH_ROWS = Gauge(
+    "driftloop_feature_refresh_rows", "Feature rows the last feature refresh wrote, by feature view.", ["view"],
+    registry=REGISTRY,
+)  # fmt: skip
+SKEW_SHARE = Gauge(
+    "driftloop_training_serving_skew_share",
+    "Share of served, landed events whose served feature vector differs from the offline point-in-time one.",
+    ["model_version"],
+    registry=REGISTRY,
+)

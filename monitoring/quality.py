@@ -14,8 +14,8 @@ import pandas as pd
 
 from driftloop.settings import Settings
 from monitoring import metrics
+from pipelines.prediction_log_format import LOGGED_AT, ROLE, read_prediction_log
 from pipelines.schema import EVENT_ID, IS_FRAUD
-from serving.prediction_log import LOGGED_AT, ROLE, read_prediction_log
 
 logger = logging.getLogger(__name__)
 

@@ -55,7 +55,7 @@ def _is_number(column: pd.Series) -> bool:
     return bool(ptypes.is_numeric_dtype(column)) and not ptypes.is_bool_dtype(column)
 
 
-_KIND_CHECKS: dict[str, tuple[str, Callable[[pd.Series], bool]]] = {
+KIND_CHECKS: dict[str, tuple[str, Callable[[pd.Series], bool]]] = {
     "string": ("string", _is_text),
     "datetime64[ns, UTC]": ("timezone-aware timestamp", _is_timestamp),
     "int64": ("integer", _is_integer),
@@ -132,7 +132,7 @@ def _check_schema(checks: _Checks, table_name: str, table: pd.DataFrame, expecte
     for column, dtype in expected.items():
         if column not in table.columns:
             continue
-        kind, accepts = _KIND_CHECKS[dtype]
+        kind, accepts = KIND_CHECKS[dtype]
         ok = accepts(table[column])
         checks.add(
             f"{table_name}.{column}.type",
@@ -148,34 +148,102 @@ def _usable(checks: _Checks, table: pd.DataFrame, *columns: str) -> bool:
     return all(c in table.columns and c not in checks.bad_columns for c in columns)
 
 
+@dataclass(frozen=True)
+class RowCheck:
+    """A check over rows: its name, what the offending rows do, and which rows offend (a boolean mask)."""
+
+    name: str
+    what: str
+    columns: tuple[str, ...]
+    offending: pd.Series
+
+
+Usable = Callable[..., bool]
+
+
+def event_row_checks(
+    events: pd.DataFrame, as_of: pd.Timestamp, skew: timedelta, usable: Usable | None = None
+) -> list[RowCheck]:
+    """Every row-level check of the events contract (the report and the landing quarantine share them)."""
+    usable = usable or (lambda *columns: all(c in events.columns for c in columns))
+    found: list[RowCheck] = []
+    if usable(AMOUNT):
+        amount = events[AMOUNT]
+        found.append(RowCheck(
+            "events.amount.range", f"have an amount outside (0, {MAX_AMOUNT:.0f}]", (AMOUNT,),
+            amount.notna() & ~amount.between(0, MAX_AMOUNT, inclusive="right"),
+        ))  # fmt: skip
+    for column in (CUSTOMER_ID, MERCHANT_ID):
+        if usable(column):
+            found.append(RowCheck(f"events.{column}.range", f"have a negative {column}", (column,), events[column] < 0))
+    if usable(CHANNEL):
+        found.append(RowCheck(
+            "events.channel.domain", f"have a channel outside {list(CHANNELS)}", (CHANNEL,),
+            events[CHANNEL].notna() & ~events[CHANNEL].isin(CHANNELS),
+        ))  # fmt: skip
+    if usable(EVENT_ID):
+        found.append(RowCheck(
+            "events.event_id.unique", "share an event_id with another row", (EVENT_ID,),
+            events[EVENT_ID].notna() & events[EVENT_ID].duplicated(keep=False),
+        ))  # fmt: skip
+    if usable(EVENT_TIMESTAMP):
+        found.append(RowCheck(
+            "events.event_timestamp.future", f"are stamped after {as_of.isoformat()} (+{skew})", (EVENT_TIMESTAMP,),
+            events[EVENT_TIMESTAMP] > as_of + skew,
+        ))  # fmt: skip
+    return found
+
+
+def label_row_checks(
+    labels: pd.DataFrame,
+    event_times: pd.Series | None,
+    as_of: pd.Timestamp,
+    skew: timedelta,
+    usable: Usable | None = None,
+) -> list[RowCheck]:
+    """Every row-level check of the labels contract. `event_times` maps known event ids to their timestamps
+    (None when the events cannot be used: the reference checks are then left out)."""
+    usable = usable or (lambda *columns: all(c in labels.columns for c in columns))
+    found: list[RowCheck] = []
+    if usable(IS_FRAUD):
+        found.append(RowCheck(
+            "labels.is_fraud.domain", "have is_fraud not 0/1", (IS_FRAUD,),
+            labels[IS_FRAUD].notna() & ~labels[IS_FRAUD].isin([0, 1]),
+        ))  # fmt: skip
+    if usable(LABEL_TIMESTAMP):
+        found.append(RowCheck(
+            "labels.label_timestamp.future", f"are stamped after {as_of.isoformat()}", (LABEL_TIMESTAMP,),
+            labels[LABEL_TIMESTAMP] > as_of + skew,
+        ))  # fmt: skip
+    if not usable(EVENT_ID):
+        return found
+    found.append(RowCheck(
+        "labels.event_id.unique", "label the same event twice", (EVENT_ID,),
+        labels[EVENT_ID].notna() & labels[EVENT_ID].duplicated(keep=False),
+    ))  # fmt: skip
+    if event_times is None:
+        return found
+    known = labels[EVENT_ID].isin(event_times.index)
+    found.append(RowCheck(
+        "labels.event_id.references", "label an event that is not in the events", (EVENT_ID,),
+        labels[EVENT_ID].notna() & ~known,
+    ))  # fmt: skip
+    if usable(LABEL_TIMESTAMP):
+        event_time = labels[EVENT_ID].map(event_times)
+        found.append(RowCheck(
+            "labels.label_timestamp.order", "arrive before their transaction happened", (LABEL_TIMESTAMP,),
+            known & (labels[LABEL_TIMESTAMP] < event_time),
+        ))  # fmt: skip
+    return found
+
+
 def _check_events(
     checks: _Checks, events: pd.DataFrame, as_of: pd.Timestamp, max_age: timedelta, skew: timedelta
 ) -> None:
-    if _usable(checks, events, AMOUNT):
-        amount = events[AMOUNT]
-        checks.rows(
-            "events.amount.range", events, amount.notna() & ~amount.between(0, MAX_AMOUNT, inclusive="right"),
-            f"have an amount outside (0, {MAX_AMOUNT:.0f}]", [AMOUNT],
-        )  # fmt: skip
-    for column in (CUSTOMER_ID, MERCHANT_ID):
-        if _usable(checks, events, column):
-            checks.rows(f"events.{column}.range", events, events[column] < 0, f"have a negative {column}", [column])
-    if _usable(checks, events, CHANNEL):
-        checks.rows(
-            "events.channel.domain", events, ~events[CHANNEL].isin(CHANNELS),
-            f"have a channel outside {list(CHANNELS)}", [CHANNEL],
-        )  # fmt: skip
-    if _usable(checks, events, EVENT_ID):
-        checks.rows(
-            "events.event_id.unique", events, events[EVENT_ID].duplicated(keep=False),
-            "share an event_id with another row", [EVENT_ID],
-        )  # fmt: skip
+    for row_check in event_row_checks(events, as_of, skew, lambda *c: _usable(checks, events, *c)):
+        checks.rows(row_check.name, events, row_check.offending, row_check.what, list(row_check.columns))
     if _usable(checks, events, EVENT_TIMESTAMP):
         stamps = events[EVENT_TIMESTAMP]
-        checks.rows(
-            "events.event_timestamp.future", events, stamps > as_of + skew,
-            f"are stamped after {as_of.isoformat()} (+{skew})", [EVENT_TIMESTAMP],
-        )  # fmt: skip
         newest = stamps[stamps <= as_of + skew].max()
         fresh = pd.notna(newest) and as_of - newest <= max_age
         checks.add(
@@ -189,31 +257,13 @@ def _check_events(
 def _check_labels(
     checks: _Checks, events: pd.DataFrame, labels: pd.DataFrame, as_of: pd.Timestamp, skew: timedelta
 ) -> None:
-    if _usable(checks, labels, IS_FRAUD):
-        checks.rows(
-            "labels.is_fraud.domain", labels, ~labels[IS_FRAUD].isin([0, 1]), "have is_fraud not 0/1", [IS_FRAUD]
-        )
-    if not _usable(checks, labels, EVENT_ID):
-        return
-    checks.rows(
-        "labels.event_id.unique", labels, labels[EVENT_ID].duplicated(keep=False),
-        "label the same event twice", [EVENT_ID],
-    )  # fmt: skip
-    if not _usable(checks, events, EVENT_ID):
-        return
-    known = labels[EVENT_ID].isin(events[EVENT_ID])
-    checks.rows("labels.event_id.references", labels, ~known, "label an event that is not in the events", [EVENT_ID])
-    if _usable(checks, labels, LABEL_TIMESTAMP):
-        checks.rows(
-            "labels.label_timestamp.future", labels, labels[LABEL_TIMESTAMP] > as_of + skew,
-            f"are stamped after {as_of.isoformat()}", [LABEL_TIMESTAMP],
-        )  # fmt: skip
-        if _usable(checks, events, EVENT_TIMESTAMP) and not events[EVENT_ID].duplicated().any():
-            event_time = labels[EVENT_ID].map(events.set_index(EVENT_ID)[EVENT_TIMESTAMP])
-            checks.rows(
-                "labels.label_timestamp.order", labels, known & (labels[LABEL_TIMESTAMP] < event_time),
-                "arrive before their transaction happened", [LABEL_TIMESTAMP],
-            )  # fmt: skip
+    event_times = None
+    if _usable(checks, events, EVENT_ID, EVENT_TIMESTAMP) and not events[EVENT_ID].duplicated().any():
+        event_times = events.set_index(EVENT_ID)[EVENT_TIMESTAMP]
+    elif _usable(checks, events, EVENT_ID):
+        event_times = pd.Series(pd.NaT, index=events[EVENT_ID].drop_duplicates(), dtype="datetime64[ns, UTC]")
+    for row_check in label_row_checks(labels, event_times, as_of, skew, lambda *c: _usable(checks, labels, *c)):
+        checks.rows(row_check.name, labels, row_check.offending, row_check.what, list(row_check.columns))
 
 
 def validate_raw_data(

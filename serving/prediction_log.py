@@ -19,11 +19,10 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from pipelines.prediction_log_format import LOGGED_AT, partition_dir
 from serving.metrics import PREDICTION_LOG_ROWS
 
 logger = logging.getLogger(__name__)
-
-LOGGED_AT = "logged_at"
 
 
 class PendingFrame(Protocol):
@@ -31,29 +30,6 @@ class PendingFrame(Protocol):
 
     @classmethod
     def batch_frame(cls, batch: Sequence[Any]) -> pd.DataFrame: ...
-
-
-ROLE = "role"  # "served" (returned to the caller) or "shadow" (challenger, logged only)
-
-
-def partition_dir(root: Path, moment: pd.Timestamp) -> Path:
-    return root / f"date={moment:%Y-%m-%d}" / f"hour={moment:%H}"
-
-
-def read_prediction_log(root: Path, since: pd.Timestamp | None = None) -> pd.DataFrame:
-    """Every logged row (optionally from `since` on), oldest first."""
-    files = sorted(root.glob("date=*/hour=*/part-*.parquet"))
-    if since is not None:
-        floor = since.floor("h")
-        files = [
-            f for f in files if pd.Timestamp(f"{f.parent.parent.name[5:]} {f.parent.name[5:]}:00", tz="UTC") >= floor
-        ]
-    if not files:
-        return pd.DataFrame()
-    frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
-    if since is not None:
-        frame = frame[frame[LOGGED_AT] >= since]
-    return frame.sort_values(LOGGED_AT, kind="stable").reset_index(drop=True)
 
 
 def _frames(pending: list[pd.DataFrame | PendingFrame]) -> list[pd.DataFrame]:

@@ -18,10 +18,11 @@ import numpy as np
 import pandas as pd
 
 from pipelines.model_input import MODEL_INPUT_COLUMNS
+from pipelines.prediction_log_format import LOGGED_AT, ROLE
 from pipelines.schema import CUSTOMER_ID, EVENT_ID, MERCHANT_ID
 from serving import metrics
 from serving.model_slots import ModelSlots, ServingModel
-from serving.prediction_log import LOGGED_AT, ROLE, PredictionLog
+from serving.prediction_log import PredictionLog
 
 logger = logging.getLogger(__name__)
 

@@ -110,6 +110,19 @@ class Settings(BaseSettings):
         None,
         description="Prediction log (parquet, partitioned by hour). Default: `<state_dir>/predictions`.",
     )
+    event_store_dir: Path | None = Field(
+        None,
+        description="Event store: landed transactions, their late labels and the quarantine of rejected rows. "
+        "Served transactions are read from the prediction log. Default: `<state_dir>/events`.",
+    )
+    training_window_days: int = Field(
+        30, ge=8, description="Days of events (ending now) a training run reads from the event store."
+    )
+    feature_refresh_interval_s: float = Field(
+        300.0,
+        gt=0,
+        description="How often the local scheduler refreshes features (and always just after each hour boundary).",
+    )
     prediction_log_flush_s: float = Field(
         1.0, gt=0, description="How often the prediction log writes buffered rows (off the request path)."
     )
@@ -139,7 +152,7 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
 
-    @field_validator("state_dir", "evidently_workspace", "feast_repo_path", "prediction_log_dir")
+    @field_validator("state_dir", "evidently_workspace", "feast_repo_path", "prediction_log_dir", "event_store_dir")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None
@@ -192,6 +205,10 @@ class Settings(BaseSettings):
     @property
     def prediction_log_path(self) -> Path:
         return self.prediction_log_dir or self.state_dir / "predictions"
+
+    @property
+    def event_store_path(self) -> Path:
+        return self.event_store_dir or self.state_dir / "events"
 
     @property
     def feast_registry(self) -> str:

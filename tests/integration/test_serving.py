@@ -292,7 +292,7 @@ def _spawn_predictor(
 
 
 def _logged(tmp_path: Path) -> pd.DataFrame:
-    from serving.prediction_log import read_prediction_log
+    from pipelines.prediction_log_format import read_prediction_log
 
     return read_prediction_log(tmp_path / "predictions")
 

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from monitoring.quality import realised_quality
-from serving.prediction_log import PredictionLog, read_prediction_log
+from pipelines.prediction_log_format import read_prediction_log
+from serving.prediction_log import PredictionLog
 
 
 def _rows(n: int, hour: str, version: str, rng: np.random.Generator) -> pd.DataFrame:

@@ -10,8 +10,54 @@ import typer
 from driftloop.errors import DriftloopError
 
 app = typer.Typer(
-    help="Raw data: generate the demo's transactions, validate any data against the contract.", no_args_is_help=True
+    help="Data: land transactions and labels in the event store, generate demo data, validate any data.",
+    no_args_is_help=True,
 )
+ingest_app = typer.Typer(
+    help="Land batches in the event store: good rows land, bad rows are quarantined with reasons.",
+    no_args_is_help=True,
+)
+app.add_typer(ingest_app, name="ingest")
+
+
+def _land(kind: str, files: list[Path]) -> None:
+    """Land each file; report counts; exit 1 when any row was quarantined (the good rows still land)."""
+    import pandas as pd
+
+    from driftloop.settings import get_settings
+    from pipelines.event_store import event_store_for
+    from pipelines.landing import land_events, land_labels, read_landing_file
+
+    store = event_store_for(get_settings())
+    land = land_events if kind == "events" else land_labels
+    totals = {"landed": 0, "already_present": 0, "quarantined": 0}
+    for path in files:
+        result = land(store, read_landing_file(path), str(path), pd.Timestamp.now(tz="UTC"))
+        typer.echo(result.summary())
+        for key in totals:
+            totals[key] += getattr(result, key)
+    if len(files) > 1:
+        typer.echo(", ".join(f"{value} {key.replace('_', ' ')}" for key, value in totals.items()))
+    if totals["quarantined"]:
+        raise DriftloopError(
+            f"{totals['quarantined']} {kind} rows were quarantined in {store.quarantine_dir} (reasons per row)"
+        )
+
+
+@ingest_app.command("events")
+def ingest_events(
+    files: list[Path] = typer.Argument(..., help="Parquet files of transactions (the events contract)."),
+) -> None:
+    """Land transactions (idempotent by event_id: landing a file twice changes nothing)."""
+    _land("events", files)
+
+
+@ingest_app.command("labels")
+def ingest_labels(
+    files: list[Path] = typer.Argument(..., help="Parquet files of labels: event_id, is_fraud, label_timestamp."),
+) -> None:
+    """Land late labels for known events (a changed label is kept with its time; the latest wins)."""
+    _land("labels", files)
 
 
 def _utc(moment: datetime | None) -> datetime | None:

@@ -60,7 +60,7 @@ def _wait(what: str, condition: Callable[[], Any], timeout_s: float, interval: f
 
 def _wait_for_log(settings: Settings, since: datetime, rows: int) -> None:
     """The prediction log is written off the request path; wait until the traffic's rows are on disk."""
-    from serving.prediction_log import read_prediction_log
+    from pipelines.prediction_log_format import read_prediction_log
 
     def logged() -> bool:
         return len(read_prediction_log(settings.prediction_log_path, since=pd.Timestamp(since))) >= rows

@@ -1,0 +1,163 @@
+"""Landing a batch into the event store: good rows land, bad rows go to quarantine with their reasons.
+
+The checks are the data contract's own (`pipelines.data_contract`): the same rule that stops a training
+run stops a row at the door. Landing is idempotent by `event_id`: a row whose event (or, for labels, whose
+identical label) the store already holds is counted as already present and written nowhere, so landing
+the same file twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from pipelines.data_contract import KIND_CHECKS, RowCheck, event_row_checks, label_row_checks
+from pipelines.event_store import EventStore, Landing
+from pipelines.schema import EVENT_COLUMNS, EVENT_ID, EVENT_TIMESTAMP, IS_FRAUD, LABEL_COLUMNS, LABEL_TIMESTAMP
+
+logger = logging.getLogger(__name__)
+
+REASON = "quarantine_reason"
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+@dataclass
+class LandingResult:
+    kind: str
+    source: str
+    rows: int = 0
+    landed: int = 0
+    already_present: int = 0
+    quarantined: int = 0
+    quarantine_path: str | None = None
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        line = (
+            f"{self.source}: {self.rows} {self.kind} rows: {self.landed} landed, "
+            f"{self.already_present} already present, {self.quarantined} quarantined"
+        )
+        if self.quarantined:
+            reasons = ", ".join(f"{name} ({count})" for name, count in sorted(self.reasons.items()))
+            line += f" [{reasons}] -> {self.quarantine_path}"
+        return line
+
+
+def _schema_problems(table: pd.DataFrame, expected: dict[str, str], table_name: str) -> list[str]:
+    """Whole-file problems: a missing column or a column of the wrong type rejects every row."""
+    problems = [f"{table_name}.columns: missing {column}" for column in expected if column not in table.columns]
+    for column, dtype in expected.items():
+        if column in table.columns:
+            kind, accepts = KIND_CHECKS[dtype]
+            if not accepts(table[column]):
+                problems.append(f"{table_name}.{column}.type: expected {kind}, found {table[column].dtype}")
+    return problems
+
+
+def _row_reasons(table: pd.DataFrame, table_name: str, expected: dict[str, str], checks: list[RowCheck]) -> pd.Series:
+    """Per row, the names of the checks it fails, joined by '; ' ('' for a good row)."""
+    reasons = pd.Series("", index=table.index, dtype="string")
+
+    def add(mask: pd.Series, name: str) -> None:
+        reasons.loc[mask] = reasons.loc[mask].where(reasons.loc[mask] == "", reasons.loc[mask] + "; ") + name
+
+    for column in expected:
+        add(table[column].isna(), f"{table_name}.{column}.nulls")
+    for check in checks:
+        add(check.offending.fillna(False).astype(bool), check.name)
+    return reasons
+
+
+def _split(
+    store: EventStore, frame: pd.DataFrame, kind: str, source: str, reasons: pd.Series, now: pd.Timestamp
+) -> tuple[pd.DataFrame, LandingResult]:
+    result = LandingResult(kind=kind, source=source, rows=len(frame))
+    bad = reasons != ""
+    if bad.any():
+        rejected = frame[bad].assign(**{REASON: reasons[bad].to_numpy()})
+        result.quarantined = int(bad.sum())
+        result.quarantine_path = str(store.quarantine(rejected, kind, now))
+        for joined in reasons[bad]:
+            for name in str(joined).split("; "):
+                result.reasons[name] = result.reasons.get(name, 0) + 1
+    return frame[~bad], result
+
+
+def _exact_duplicates_once(frame: pd.DataFrame) -> pd.DataFrame:
+    """A row delivered twice in one file is one row (a re-sent line), not a conflict."""
+    return frame.drop_duplicates(ignore_index=True)
+
+
+def land_events(store: EventStore, frame: pd.DataFrame, source: str, now: pd.Timestamp) -> LandingResult:
+    """Land transactions: contract-checked, deduplicated against the store, bad rows quarantined."""
+    with store.locked():
+        problems = _schema_problems(frame, EVENT_COLUMNS, "events")
+        if problems:
+            reasons = pd.Series("; ".join(problems), index=frame.index, dtype="string")
+            return _split(store, frame, "events", source, reasons, now)[1]
+        frame = _exact_duplicates_once(frame[list(EVENT_COLUMNS)])
+        checks = event_row_checks(frame, now, FUTURE_TOLERANCE)
+        good, result = _split(store, frame, "events", source, _row_reasons(frame, "events", EVENT_COLUMNS, checks), now)
+        known = good[EVENT_ID].isin(store.event_times().index)
+        result.already_present = int(known.sum())
+        new = good[~known]
+        if len(new):
+            store.append_events(new, now)
+            oldest = new[EVENT_TIMESTAMP].min()
+            store.record_landing(Landing("events", source, now.isoformat(), len(new), oldest.isoformat(), None))
+        result.landed = len(new)
+    logger.info("%s", result.summary())
+    return result
+
+
+def land_labels(
+    store: EventStore, frame: pd.DataFrame, source: str, now: pd.Timestamp, wait_for_events_s: float = 0.0
+) -> LandingResult:
+    """Land labels: each must refer to a known event and arrive after it; the identical label twice is one.
+
+    `wait_for_events_s`: when some events are unknown, look once more after this long (a server's answered
+    transactions reach the event store within its prediction log's flush interval).
+    """
+    with store.locked():
+        problems = _schema_problems(frame, LABEL_COLUMNS, "labels")
+        if problems:
+            reasons = pd.Series("; ".join(problems), index=frame.index, dtype="string")
+            return _split(store, frame, "labels", source, reasons, now)[1]
+        frame = _exact_duplicates_once(frame[list(LABEL_COLUMNS)])
+        event_times = store.event_times()
+        if wait_for_events_s > 0 and not frame[EVENT_ID].isin(event_times.index).all():
+            time.sleep(wait_for_events_s)
+            event_times = store.event_times()
+        checks = label_row_checks(frame, event_times, now, FUTURE_TOLERANCE)
+        good, result = _split(store, frame, "labels", source, _row_reasons(frame, "labels", LABEL_COLUMNS, checks), now)
+        identity = [EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP]
+        known = pd.MultiIndex.from_frame(good[identity]).isin(pd.MultiIndex.from_frame(store.label_records()[identity]))
+        result.already_present = int(known.sum())
+        new = good[~known]
+        if len(new):
+            store.append_labels(new, now)
+            oldest_event = event_times.reindex(new[EVENT_ID]).min()
+            store.record_landing(Landing(
+                "labels", source, now.isoformat(), len(new), oldest_event.isoformat(),
+                new[LABEL_TIMESTAMP].min().isoformat(),
+            ))  # fmt: skip
+        result.landed = len(new)
+    logger.info("%s", result.summary())
+    return result
+
+
+def read_landing_file(path: Path) -> pd.DataFrame:
+    """A parquet file as delivered; the contract judges its types, nothing is coerced."""
+    from driftloop.errors import DriftloopError
+
+    if not path.is_file():
+        raise DriftloopError(f"{path} does not exist")
+    try:
+        return pd.read_parquet(path)
+    except Exception as error:  # noqa: BLE001 - any unreadable file is one clear message
+        raise DriftloopError(f"{path} is not a readable parquet file: {error}") from error

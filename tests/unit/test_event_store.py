@@ -1,0 +1,136 @@
+"""The event store and landings on real parquet files: idempotent, quarantining, latest label wins."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.data_generator import GeneratorConfig, generate
+from pipelines.event_store import EventStore
+from pipelines.landing import REASON, land_events, land_labels
+from pipelines.lineage import frame_fingerprint
+from pipelines.prediction_log_format import partition_dir
+from pipelines.schema import EVENT_ID, EVENT_TIMESTAMP, IS_FRAUD, LABEL_TIMESTAMP
+
+NOW = pd.Timestamp(datetime.now(UTC).replace(minute=0, second=0, microsecond=0))
+DRIFTLOOP = str(Path(sys.executable).with_name("driftloop"))
+
+
+@pytest.fixture(scope="module")
+def world() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return generate(GeneratorConfig(end=NOW.to_pydatetime(), seed=3, days=4, customers=40, merchants=8))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> EventStore:
+    return EventStore(tmp_path / "events", tmp_path / "predictions")
+
+
+def test_landing_the_same_events_twice_changes_nothing(store: EventStore, world: tuple[pd.DataFrame, ...]) -> None:
+    events, labels = world
+    first = land_events(store, events, "day.parquet", NOW)
+    assert (first.landed, first.quarantined) == (len(events), 0)
+    stored, fingerprint = store.events(), frame_fingerprint(store.events(), store.labels())
+    second = land_events(store, events, "day.parquet", NOW + timedelta(minutes=5))
+    assert (second.landed, second.already_present) == (0, len(events))
+    assert len(store.events()) == len(stored) == len(events)
+    pd.testing.assert_frame_equal(store.events(), stored)
+    assert frame_fingerprint(store.events(), store.labels()) == fingerprint
+    assert len(store.landings()) == 1, "a landing that adds nothing is not a change"
+
+    land_labels(store, labels, "labels.parquet", NOW)
+    counted = len(store.label_records())
+    again = land_labels(store, labels, "labels.parquet", NOW + timedelta(minutes=5))
+    assert (again.landed, again.already_present, len(store.label_records())) == (0, len(labels), counted)
+
+
+def test_bad_rows_are_quarantined_with_reasons_and_good_rows_land(
+    store: EventStore, world: tuple[pd.DataFrame, ...]
+) -> None:
+    events = world[0].head(50).copy()
+    events.loc[3, "amount"] = -5.0
+    events.loc[7, "channel"] = "carrier-pigeon"
+    events.loc[9, "amount"] = np.nan
+    events.loc[11, EVENT_TIMESTAMP] = NOW + timedelta(days=2)
+    events.loc[12, EVENT_ID] = events.loc[13, EVENT_ID]  # two different rows, one id
+    result = land_events(store, events, "bad.parquet", NOW)
+    assert (result.landed, result.quarantined) == (44, 6)
+    assert result.reasons == {
+        "events.amount.range": 1, "events.channel.domain": 1, "events.amount.nulls": 1,
+        "events.event_timestamp.future": 1, "events.event_id.unique": 2,
+    }  # fmt: skip
+    assert result.quarantine_path is not None
+    quarantined = pd.read_parquet(result.quarantine_path)
+    assert len(quarantined) == 6 and set(quarantined[REASON]) >= {"events.amount.range", "events.channel.domain"}
+    assert len(store.events()) == 44
+
+    naive = world[0].head(5).assign(**{EVENT_TIMESTAMP: world[0].head(5)[EVENT_TIMESTAMP].dt.tz_localize(None)})
+    whole = land_events(store, naive, "naive.parquet", NOW)
+    assert whole.quarantined == 5 and "events.event_timestamp.type" in next(iter(whole.reasons))
+
+
+def test_labels_refer_to_known_events_and_the_latest_label_wins(
+    store: EventStore, world: tuple[pd.DataFrame, ...]
+) -> None:
+    events, labels = world
+    land_events(store, events, "events.parquet", NOW)
+    event_id = labels[EVENT_ID].iloc[0]
+    unknown = pd.DataFrame({EVENT_ID: pd.array(["txn-nobody"], dtype="string"), IS_FRAUD: [1],
+                            LABEL_TIMESTAMP: [NOW]})  # fmt: skip
+    result = land_labels(store, pd.concat([labels.head(10), unknown], ignore_index=True), "l.parquet", NOW)
+    assert (result.landed, result.quarantined, result.reasons) == (10, 1, {"labels.event_id.references": 1})
+
+    before = store.labels().set_index(EVENT_ID).loc[event_id]
+    changed = labels.head(1).assign(**{IS_FRAUD: 1 - before[IS_FRAUD], LABEL_TIMESTAMP: NOW + timedelta(minutes=1)})
+    assert land_labels(store, changed, "chargeback.parquet", NOW + timedelta(minutes=2)).landed == 1
+    current = store.labels().set_index(EVENT_ID).loc[event_id]
+    assert current[IS_FRAUD] == 1 - before[IS_FRAUD] and current[LABEL_TIMESTAMP] == NOW + timedelta(minutes=1)
+    assert len(store.labels()) == 10 and len(store.label_records()) == 11, "the old label is kept"
+    as_known_before = store.labels(known_at=NOW).set_index(EVENT_ID).loc[event_id]
+    assert as_known_before[IS_FRAUD] == before[IS_FRAUD]
+
+
+def test_served_transactions_come_from_the_prediction_log_once_each(
+    store: EventStore, world: tuple[pd.DataFrame, ...]
+) -> None:
+    served = world[0].tail(6).copy()
+    rows = served.assign(logged_at=NOW, role="served", model_version="1", prediction=0.1)
+    rows = pd.concat([rows, rows.head(1), rows.head(2).assign(role="shadow")], ignore_index=True)  # a retry
+    folder = partition_dir(store.prediction_log, NOW)
+    folder.mkdir(parents=True)
+    rows.to_parquet(folder / "part-1.parquet", index=False)
+    assert sorted(store.events()[EVENT_ID]) == sorted(served[EVENT_ID])
+    # The lake's later load holds the same transactions: they are already known.
+    assert land_events(store, served, "lake.parquet", NOW + timedelta(hours=1)).already_present == 6
+    assert len(store.events()) == 6
+
+
+def test_ingest_command_reports_counts_and_exits_1_on_quarantine(
+    tmp_path: Path, world: tuple[pd.DataFrame, ...], clean_env: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    events = world[0].head(20).copy()
+    good = tmp_path / "good.parquet"
+    events.to_parquet(good, index=False)
+    bad = tmp_path / "bad.parquet"
+    events.head(3).assign(amount=-1.0, event_id=lambda f: f[EVENT_ID] + "-x").to_parquet(bad, index=False)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLOOP_")}
+    env["DRIFTLOOP_STATE_DIR"] = str(tmp_path / "state")
+
+    def ingest(*files: Path) -> subprocess.CompletedProcess[str]:
+        args = [DRIFTLOOP, "data", "ingest", "events", *map(str, files)]
+        return subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+
+    first = ingest(good, bad)
+    assert first.returncode == 1, first.stderr
+    assert "20 landed" in first.stdout and "3 quarantined" in first.stdout
+    assert "error: 3 events rows were quarantined" in first.stderr
+    second = ingest(good)
+    assert second.returncode == 0 and "0 landed, 20 already present" in second.stdout
