@@ -1,7 +1,8 @@
 """`make bench`: run the benchmarks, write JSON to bench/results/, print a short table.
 
 `python -m bench.run` is the quick mode (under five minutes: serving, features, drift at 10k and 100k
-rows); `--full` adds more concurrency levels and longer runs, 1M drift rows and the loop (the demo).
+rows, drift alarm rates over 20 + 20 replayed windows); `--full` adds more concurrency levels and longer runs,
+1M drift rows, 40 + 40 alarm windows and the loop (the demo).
 """
 
 from __future__ import annotations
@@ -38,6 +39,15 @@ def _table(results: dict[str, Any]) -> str:
             f"{runs['ks']['seconds']:.2f} s, peak {ours['peak_rss_mib']:.0f} MiB"
             f" | {ours['time_vs_evidently']:.2f}x time, {ours['memory_vs_evidently']:.2f}x memory of Evidently"
         )
+    if "alarms" in results:
+        alarms, windows = results["alarms"]["summary"], results["alarms"]["windows"]
+        lines.append(
+            f"drift alarms | {windows} healthy + {windows} drifted windows of "
+            f"{results['alarms']['rows']} answers | healthy with <= 1 column flagged "
+            f"{alarms['healthy_windows_at_most_1_column']:.0%}, false triggers {alarms['healthy_false_triggers']:.0%}, "
+            f"drifted windows triggering {alarms['drifted_windows_triggering']:.0%} (min share "
+            f"{alarms['drifted_share_min']:.2f}) | targets >= 95%, >= 95%"
+        )
     if "loop" in results:
         loop = results["loop"]
         lines.append(f"loop | drifted traffic -> v{loop['champion_after']} serving | {loop['loop_seconds']} s | "
@@ -48,10 +58,10 @@ def _table(results: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--full", action="store_true", help="longer runs, 1M drift rows, and the loop")
-    parser.add_argument("--only", choices=["serving", "features", "drift", "loop"], action="append")
+    parser.add_argument("--only", choices=["serving", "features", "drift", "alarms", "loop"], action="append")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
-    chosen = set(args.only or ["serving", "features", "drift"] + (["loop"] if args.full else []))
+    chosen = set(args.only or ["serving", "features", "drift", "alarms"] + (["loop"] if args.full else []))
     results: dict[str, Any] = {
         "mode": "full" if args.full else "quick",
         "started_at": datetime.now(UTC).isoformat(),
@@ -74,6 +84,10 @@ def main() -> None:
             from bench.drift import run_drift_bench
 
             results["drift"] = run_drift_bench([10_000, 100_000, 1_000_000] if args.full else [10_000, 100_000])
+        if "alarms" in chosen:
+            from bench.drift_alarms import run_alarm_bench
+
+            results["alarms"] = run_alarm_bench(windows=40 if args.full else 20)
         if "loop" in chosen:
             from bench.loop import run_loop_bench
 

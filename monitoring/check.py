@@ -8,19 +8,19 @@ maybe a retraining run through the runner. Every decision, trigger or not, is re
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
 
-from driftloop.errors import DriftloopError
 from driftloop.pipeline_runs.request import PipelineRunner, TrainingRequest
 from driftloop.settings import Settings
 from monitoring import metrics
-from monitoring.policy import PolicyInputs, RetrainPolicy, decide
+from monitoring.policy import NO_TRIGGER, PolicyInputs, RetrainPolicy, decide
+from monitoring.skew import SkewResult
 from monitoring.state import MonitorStore
-from pipelines.prediction_log_format import LOGGED_AT, ROLE, read_prediction_log
+from pipelines.prediction_log_format import LOGGED_AT, ROLE, SERVED, read_prediction_log
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,9 @@ class CheckOutcome:
     reason: str
     retraining_run: str | None
     snapshot_id: str | None
+    skew_share: float | None = None
+    skew_rows: int = 0
+    skew_columns: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,25 +68,29 @@ def _window(settings: Settings, now: datetime, since: datetime | None) -> tuple[
 def run_check(
     settings: Settings, runner: PipelineRunner, now: datetime | None = None, since: datetime | None = None
 ) -> CheckOutcome:
-    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     from monitoring.drift import run_drift_report
     from monitoring.reference import load_reference
     from monitoring.workspace import save_snapshot
+    from pipelines.model_registry import current_champion
 
     now = now or datetime.now(UTC)
     client = MlflowClient(settings.tracking_uri)
-    try:
-        version = str(client.get_model_version_by_alias(settings.model_name, "champion").version)
-    except MlflowException as error:
-        raise DriftloopError(f"no champion to monitor yet ({settings.model_name}@champion)") from error
+    champion = current_champion(client, settings.model_name)
+    store = monitor_store(settings)
+    if champion is None:
+        return _record_without_champion(settings, store, now)
+    version = str(champion.version)
     start, end = _window(settings, now, since)
     key = f"v{version}:{start:%Y-%m-%dT%H:%M:%S}/{end:%Y-%m-%dT%H:%M}"
-    log = read_prediction_log(settings.prediction_log_path, since=pd.Timestamp(start))
-    if len(log):
-        log = log[(log[ROLE] == "served") & (log["model_version"] == version) & (log[LOGGED_AT] < pd.Timestamp(end))]
-    store = monitor_store(settings)
+    window = read_prediction_log(settings.prediction_log_path, since=pd.Timestamp(start))
+    if len(window):
+        window = window[(window[ROLE] == SERVED) & (window[LOGGED_AT] < pd.Timestamp(end))]
+    log = window[window["model_version"] == version] if len(window) else window
+    skew = _skew(settings, window)
+    if skew.share is not None:
+        metrics.SKEW_SHARE.labels(version).set(skew.share)
     state = store.load()
     if state.run_in_flight and not runner.is_active(state.run_in_flight):
         logger.info("retraining run %s has finished", state.run_in_flight)
@@ -92,7 +99,7 @@ def run_check(
     drift, snapshot_id = None, None
     if len(log) >= settings.drift_min_rows:
         reference = load_reference(client, settings.model_name, version, settings.state_dir / "monitor" / "reference")
-        drift = run_drift_report(reference, log)
+        drift = run_drift_report(reference, log, metadata=_skew_metadata(skew))
         snapshot_id = save_snapshot(
             settings.evidently_workspace_path, f"{settings.model_name} drift", drift.snapshot, f"v{version} {key}"
         )
@@ -124,11 +131,48 @@ def run_check(
         checked_at=now.isoformat(), model_version=version, window_key=key, window_start=start.isoformat(),
         window_end=end.isoformat(), rows=len(log), drift_share=drift.drift_share if drift else None,
         drifted_columns=drift.drifted_columns if drift else [], action=decision.action, reason=decision.reason,
-        retraining_run=handle, snapshot_id=snapshot_id,
+        retraining_run=handle, snapshot_id=snapshot_id, skew_share=skew.share, skew_rows=skew.rows,
+        skew_columns=skew.columns,
     )  # fmt: skip
     store.record(outcome.as_dict())
     metrics.ROWS_ANALYSED.set(len(log))
     metrics.RETRAIN_TRIGGERED.set(1 if decision.triggers else 0)
     metrics.LAST_RUN.set(now.timestamp())
     logger.info("drift check %s: %s (%s)", key, decision.action, decision.reason)
+    return outcome
+
+
+def _skew(settings: Settings, served: pd.DataFrame) -> SkewResult:
+    """The skew check over the window's served transactions (every version: skew is about features)."""
+    from driftloop.features.store_config import open_feature_store
+    from monitoring.skew import check_skew
+    from pipelines.feature_refresh import current_watermark
+
+    if served.empty:
+        return SkewResult(0, 0, 0)
+    return check_skew(open_feature_store(settings), served, current_watermark(settings))
+
+
+def _skew_metadata(skew: SkewResult) -> dict[str, str]:
+    if skew.share is None:
+        return {"training_serving_skew": f"not measured yet ({skew.pending} served transactions pending)"}
+    columns = ", ".join(f"{name} ({count})" for name, count in skew.columns.items()) or "none"
+    return {
+        "training_serving_skew_share": f"{skew.share:.4f}",
+        "training_serving_skew_rows": str(skew.rows),
+        "training_serving_skew_columns": columns,
+    }
+
+
+def _record_without_champion(settings: Settings, store: MonitorStore, now: datetime) -> CheckOutcome:
+    """Before the first model there is nothing to monitor: a decision like any other, not a failure."""
+    outcome = CheckOutcome(
+        checked_at=now.isoformat(), model_version="", window_key="", window_start="", window_end="", rows=0,
+        drift_share=None, drifted_columns=[], action=NO_TRIGGER,
+        reason=f"no champion yet ({settings.model_name}@champion): nothing to monitor",
+        retraining_run=None, snapshot_id=None,
+    )  # fmt: skip
+    store.record(outcome.as_dict())
+    metrics.LAST_RUN.set(now.timestamp())
+    logger.info("drift check: %s", outcome.reason)
     return outcome

@@ -42,16 +42,24 @@ def run_drift_report(
     current: pd.DataFrame,
     numeric_columns: Sequence[str] = (*NUMERIC_COLUMNS, PREDICTION),
     categorical_columns: Sequence[str] = CATEGORICAL_COLUMNS,
+    metadata: dict[str, str] | None = None,
 ) -> DriftResult:
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset, DataSummaryPreset
+
+    from monitoring.drift_tests import column_methods, column_thresholds
 
     numeric = [c for c in numeric_columns if c in reference.columns and c in current.columns]
     categorical = [c for c in categorical_columns if c in reference.columns and c in current.columns]
     columns = numeric + categorical
     definition = DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
     started = time.perf_counter()
-    snapshot = Report([DataDriftPreset(), DataSummaryPreset()]).run(
+    drift_preset = DataDriftPreset(
+        columns=columns,
+        per_column_method=column_methods(numeric, categorical),
+        per_column_threshold=column_thresholds(current, numeric, categorical),
+    )
+    snapshot = Report([drift_preset, DataSummaryPreset()], metadata=dict(metadata or {})).run(
         current_data=Dataset.from_pandas(current[columns].reset_index(drop=True), data_definition=definition),
         reference_data=Dataset.from_pandas(reference[columns].reset_index(drop=True), data_definition=definition),
     )

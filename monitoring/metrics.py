@@ -25,11 +25,19 @@ REALISED_QUALITY = Gauge(
 )  # fmt: skip
 
 
-def push(gateway: str, job: str) -> None:
-    """Push the gauges to a Pushgateway (the cluster CronJob's way to be scraped after it exits)."""
-    from prometheus_client import push_to_gateway
+def record_feature_refresh(
+    watermark_s: float | None, freshness_s: float | None, events: int, rows: dict[str, int]
+) -> None:
+    """The feature refresh's gauges (the refresh itself stays free of metrics: its callers export)."""
+    if watermark_s is not None:
+        FEATURE_WATERMARK.set(watermark_s)
+    if freshness_s is not None:
+        FEATURE_FRESHNESS.set(freshness_s)
+    FEATURE_REFRESH_EVENTS.set(events)
+    for view, count in rows.items():
+        FEATURE_REFRESH_ROWS.labels(view).set(count)
 
-    push_to_gateway(gateway, job=job, registry=REGISTRY)
+
 FEATURE_FRESHNESS = Gauge(
     "driftloop_feature_freshness_seconds",
     "Seconds between now and the newest hour boundary the online store holds features for.",
@@ -53,3 +61,24 @@ SKEW_SHARE = Gauge(
     ["model_version"],
     registry=REGISTRY,
 )
+
+
+# What each scheduled job owns: it pushes only these, so no job's push resets another's gauges to zero.
+DRIFT_JOB = "driftloop-drift"
+QUALITY_JOB = "driftloop-quality"
+FEATURE_REFRESH_JOB = "driftloop-feature-refresh"
+JOB_METRICS = {
+    DRIFT_JOB: (DRIFT_SHARE, FEATURE_DRIFT, ROWS_ANALYSED, LAST_RUN, RETRAIN_TRIGGERED, SKEW_SHARE),
+    QUALITY_JOB: (REALISED_QUALITY,),
+    FEATURE_REFRESH_JOB: (FEATURE_FRESHNESS, FEATURE_WATERMARK, FEATURE_REFRESH_EVENTS, FEATURE_REFRESH_ROWS),
+}
+
+
+def push(gateway: str, job: str) -> None:
+    """Push one job's gauges to a Pushgateway (how a CronJob is scraped after it exits)."""
+    from prometheus_client import push_to_gateway
+
+    own = CollectorRegistry()
+    for collector in JOB_METRICS[job]:
+        own.register(collector)
+    push_to_gateway(gateway, job=job, registry=own)

@@ -8,7 +8,6 @@ beside the drift checks and exported as a gauge, so a dashboard shows quality ne
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pandas as pd
 
@@ -36,8 +35,12 @@ def realised_quality(log: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model_version", "hour", "rows", "roc_auc"])
 
 
-def record_realised_quality(settings: Settings, labels_path: Path) -> pd.DataFrame:
-    quality = realised_quality(read_prediction_log(settings.prediction_log_path), pd.read_parquet(labels_path))
+def record_realised_quality(settings: Settings) -> pd.DataFrame:
+    """Realised quality from the prediction log and the event store's labels; saved and exported."""
+    from pipelines.event_store import event_store_for
+
+    labels = event_store_for(settings).labels()
+    quality = realised_quality(read_prediction_log(settings.prediction_log_path), labels)
     folder = settings.state_dir / "monitor"
     folder.mkdir(parents=True, exist_ok=True)
     quality.to_csv(folder / "realised_quality.csv", index=False)

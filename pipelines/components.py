@@ -20,14 +20,17 @@ def _component(func):
 
 @_component
 def validate_data(
-    events_path: str,
-    labels_path: str,
+    window_days: int,
+    window_end: str,
     mlflow_run_id: str,
     pipeline_run_id: str,
     trigger: str,
     report: Output[Artifact],
+    events: Output[Dataset],
+    labels: Output[Dataset],
 ) -> NamedTuple("ValidationOutputs", run_id=str, data_fingerprint=str):
-    """Check the raw data contract; a violation fails the run here, with the report logged to MLflow."""
+    """Read the training window from the event store and check the data contract; a violation fails the run
+    here, with the report logged to MLflow. `events` and `labels` are exactly what was read and checked."""
     from collections import namedtuple
 
     from driftloop.settings import get_settings
@@ -35,29 +38,29 @@ def validate_data(
 
     settings = get_settings()
     run_id = steps.ensure_run(settings, mlflow_run_id, pipeline_run_id, trigger)
-    fingerprint = steps.validate(settings, events_path, labels_path, run_id, report.path)
+    fingerprint = steps.validate(settings, window_days, window_end, run_id, report.path, events.path, labels.path)
     return namedtuple("ValidationOutputs", ["run_id", "data_fingerprint"])(run_id, fingerprint)
 
 
 @_component
-def compute_features(events_path: str, labels_path: str, run_id: str) -> str:
-    """Recompute the offline feature tables (idempotent) and materialise the online store."""
+def compute_features(run_id: str) -> str:
+    """Refresh the offline feature tables and the online store up to the current hour (idempotent)."""
     from driftloop.settings import get_settings
     from pipelines import steps
 
-    steps.compute_features(get_settings(), events_path, labels_path, run_id)
+    steps.compute_features(get_settings(), run_id)
     return run_id
 
 
 @_component
 def build_training_set(
-    events_path: str, labels_path: str, run_id: str, label_maturity_days: int, training_set: Output[Dataset]
+    events: Input[Dataset], labels: Input[Dataset], run_id: str, label_maturity_days: int, training_set: Output[Dataset]
 ) -> None:
-    """Join labelled transactions to their point-in-time features through Feast."""
+    """Join the window's labelled transactions to their point-in-time features through Feast."""
     from driftloop.settings import get_settings
     from pipelines import steps
 
-    steps.build_training_set(get_settings(), events_path, labels_path, run_id, label_maturity_days, training_set.path)
+    steps.build_training_set(get_settings(), events.path, labels.path, run_id, label_maturity_days, training_set.path)
 
 
 @_component

@@ -36,6 +36,7 @@ class LandingResult:
     quarantined: int = 0
     quarantine_path: str | None = None
     reasons: dict[str, int] = field(default_factory=dict)
+    rejected_rows: list[int] = field(default_factory=list)  # positions refused by an all-or-nothing landing
 
     def summary(self) -> str:
         line = (
@@ -90,7 +91,7 @@ def _split(
 
 def _exact_duplicates_once(frame: pd.DataFrame) -> pd.DataFrame:
     """A row delivered twice in one file is one row (a re-sent line), not a conflict."""
-    return frame.drop_duplicates(ignore_index=True)
+    return frame.drop_duplicates()
 
 
 def land_events(store: EventStore, frame: pd.DataFrame, source: str, now: pd.Timestamp) -> LandingResult:
@@ -116,27 +117,44 @@ def land_events(store: EventStore, frame: pd.DataFrame, source: str, now: pd.Tim
 
 
 def land_labels(
-    store: EventStore, frame: pd.DataFrame, source: str, now: pd.Timestamp, wait_for_events_s: float = 0.0
+    store: EventStore,
+    frame: pd.DataFrame,
+    source: str,
+    now: pd.Timestamp,
+    wait_for_events_s: float = 0.0,
+    all_or_nothing: bool = False,
 ) -> LandingResult:
-    """Land labels: each must refer to a known event and arrive after it; the identical label twice is one.
+    """Land labels: each must refer to a known event and arrive after it; a label that does not change the
+    event's current verdict (the same label again, even re-stamped) lands nothing.
 
     `wait_for_events_s`: when some events are unknown, look once more after this long (a server's answered
-    transactions reach the event store within its prediction log's flush interval).
+    transactions reach the event store within its prediction log's flush interval). `all_or_nothing` (the
+    feedback endpoint): one bad row rejects the batch, nothing lands or is quarantined, and the reasons are
+    returned for the caller to fix.
     """
     with store.locked():
         problems = _schema_problems(frame, LABEL_COLUMNS, "labels")
         if problems:
             reasons = pd.Series("; ".join(problems), index=frame.index, dtype="string")
-            return _split(store, frame, "labels", source, reasons, now)[1]
+            return _reject(frame, "labels", source, reasons) if all_or_nothing else _split(
+                store, frame, "labels", source, reasons, now)[1]  # fmt: skip
         frame = _exact_duplicates_once(frame[list(LABEL_COLUMNS)])
         event_times = store.event_times()
         if wait_for_events_s > 0 and not frame[EVENT_ID].isin(event_times.index).all():
             time.sleep(wait_for_events_s)
             event_times = store.event_times()
         checks = label_row_checks(frame, event_times, now, FUTURE_TOLERANCE)
-        good, result = _split(store, frame, "labels", source, _row_reasons(frame, "labels", LABEL_COLUMNS, checks), now)
+        reasons = _row_reasons(frame, "labels", LABEL_COLUMNS, checks)
+        if all_or_nothing and (reasons != "").any():
+            return _reject(frame, "labels", source, reasons)
+        good, result = _split(store, frame, "labels", source, reasons, now)
+        # Already present: the identical record, or the same verdict the event holds now (a label re-sent
+        # later is no change). A different verdict is a new record with its time; the latest wins.
+        records = store.label_records()
         identity = [EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP]
-        known = pd.MultiIndex.from_frame(good[identity]).isin(pd.MultiIndex.from_frame(store.label_records()[identity]))
+        known = pd.MultiIndex.from_frame(good[identity]).isin(pd.MultiIndex.from_frame(records[identity]))
+        current = store.labels().set_index(EVENT_ID)[IS_FRAUD]
+        known |= (good[EVENT_ID].map(current) == good[IS_FRAUD]).fillna(False).to_numpy(dtype=bool)
         result.already_present = int(known.sum())
         new = good[~known]
         if len(new):
@@ -148,6 +166,16 @@ def land_labels(
             ))  # fmt: skip
         result.landed = len(new)
     logger.info("%s", result.summary())
+    return result
+
+
+def _reject(frame: pd.DataFrame, kind: str, source: str, reasons: pd.Series) -> LandingResult:
+    """A batch refused whole: nothing lands, nothing is quarantined; the reasons name the rows."""
+    result = LandingResult(kind=kind, source=source, rows=len(frame))
+    for joined in reasons[reasons != ""]:
+        for name in str(joined).split("; "):
+            result.reasons[name] = result.reasons.get(name, 0) + 1
+    result.rejected_rows = [int(i) for i in reasons.index[reasons != ""]]
     return result
 
 

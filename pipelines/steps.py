@@ -71,18 +71,42 @@ def ensure_run(settings: Settings, run_id: str, pipeline_run_id: str, trigger: s
     return run_id
 
 
-def _read_events(events_path: str, labels_path: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return pd.read_parquet(events_path), pd.read_parquet(labels_path)
+def window_bounds(window_days: int, window_end: str, now: datetime | None = None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """[start, end) of a training window: `window_days` ending at `window_end` (ISO, UTC), or now when empty."""
+    end = pd.Timestamp(window_end) if window_end else pd.Timestamp(now or datetime.now(UTC))
+    end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
+    return end - pd.Timedelta(days=window_days), end
 
 
-def validate(settings: Settings, events_path: str, labels_path: str, run_id: str, report_path: str) -> str:
-    """Check the data contract; on a violation log the report and stop. Returns the data fingerprint."""
-    from pipelines.data_contract import load_raw_data, validate_raw_data, write_report
+def read_window(settings: Settings, start: pd.Timestamp, end: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The window's events (landed and served) and their labels as known at its end, from the event store."""
+    from pipelines.event_store import event_store_for
+    from pipelines.schema import EVENT_ID
+
+    store = event_store_for(settings)
+    events = store.events(start, end)
+    labels = store.labels(known_at=end)
+    return events, labels[labels[EVENT_ID].isin(events[EVENT_ID])].reset_index(drop=True)
+
+
+def validate(
+    settings: Settings,
+    window_days: int,
+    window_end: str,
+    run_id: str,
+    report_path: str,
+    events_out: str,
+    labels_out: str,
+) -> str:
+    """Read the training window from the event store, check the data contract and keep exactly what was read
+    (the snapshot every later step uses). On a violation log the report and stop. Returns the fingerprint."""
+    from pipelines.data_contract import validate_raw_data, write_report
     from pipelines.lineage import frame_fingerprint
 
-    events, labels = load_raw_data(Path(events_path), Path(labels_path))
+    start, end = window_bounds(window_days, window_end)
+    events, labels = read_window(settings, start, end)
     report = validate_raw_data(
-        events, labels, as_of=datetime.now(UTC), max_event_age=timedelta(hours=settings.data_max_age_hours)
+        events, labels, as_of=end.to_pydatetime(), max_event_age=timedelta(hours=settings.data_max_age_hours)
     )
     write_report(report, Path(report_path))
     with _in_run(settings, run_id) as run:
@@ -90,46 +114,44 @@ def validate(settings: Settings, events_path: str, labels_path: str, run_id: str
 
         mlflow.log_artifact(report_path, artifact_path="validation")
         mlflow.set_tag("validation", "passed" if report.passed else "failed")
-        mlflow.log_params({"events_path": events_path, "labels_path": labels_path})
+        mlflow.log_params(
+            {"window_start": start.isoformat(), "window_end": end.isoformat(), "window_days": window_days}
+        )
+        if events.empty:
+            mlflow.set_tag("validation_failures", "events.window.empty")
+            raise DataContractError(f"the event store holds no events in [{start}, {end}): land some first")
         if not report.passed:
             mlflow.set_tag("validation_failures", ", ".join(c.name for c in report.failures))
             raise DataContractError(f"data contract violated (run {run.info.run_id}):\n{report.summary()}")
         fingerprint = frame_fingerprint(events, labels)
         mlflow.set_tag("data_fingerprint", fingerprint)
         mlflow.log_metrics({"raw_events": len(events), "raw_labels": len(labels)})
+    events.to_parquet(events_out, index=False)
+    labels.to_parquet(labels_out, index=False)
     return fingerprint
 
 
-def _hour_floor(moment: pd.Timestamp) -> datetime:
-    return moment.floor("h").to_pydatetime()
+def compute_features(settings: Settings, run_id: str) -> None:
+    """Bring the offline feature tables and the online store up to the current hour (the refresh job)."""
+    from pipelines.feature_refresh import refresh_features
 
-
-def compute_features(settings: Settings, events_path: str, labels_path: str, run_id: str) -> None:
-    """Refresh the offline feature tables over the data's span, then the online store."""
-    from driftloop.features.materialize import materialize_online
-    from pipelines.offline_store import build_offline_features
-
-    events, labels = _read_events(events_path, labels_path)
-    start = _hour_floor(events[EVENT_TIMESTAMP].min())
-    end = _hour_floor(events[EVENT_TIMESTAMP].max()) + timedelta(hours=1)
-    written = build_offline_features(events, labels, settings.feast_path, start, end, computed_at=end)
-    materialize_online(settings, end)
+    outcome = refresh_features(settings)
     with _in_run(settings, run_id):
         import mlflow
 
-        mlflow.log_metrics({f"feature_rows_{table}": rows for table, rows in written.items()})
-        mlflow.set_tag("features_as_of", end.isoformat())
+        mlflow.log_metrics({f"feature_rows_{table}": rows for table, rows in outcome.rows_written.items()})
+        mlflow.set_tag("features_as_of", outcome.watermark or "")
 
 
 def build_training_set(
     settings: Settings, events_path: str, labels_path: str, run_id: str, label_maturity_days: int, out_path: str
 ) -> None:
-    """Labelled transactions joined point-in-time to their features, written as parquet."""
+    """The window's labelled transactions joined point-in-time to their features, written as parquet."""
     from driftloop.features.store_config import open_feature_store
     from pipelines.training_set import build_training_set as join_features
     from pipelines.training_set import labelled_events
 
-    events, labels = _read_events(events_path, labels_path)
+    events, labels = pd.read_parquet(events_path), pd.read_parquet(labels_path)
     training_set = join_features(open_feature_store(settings), labelled_events(events, labels, label_maturity_days))
     training_set.to_parquet(out_path, index=False)
     with _in_run(settings, run_id):

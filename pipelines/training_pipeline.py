@@ -1,5 +1,6 @@
-"""The training (and retraining) pipeline: validate -> features -> training set -> train -> evaluate ->
-gate -> register. Thin wiring only; the same definition compiles for the cluster and runs in kfp.local."""
+"""The training (and retraining) pipeline over a window of the event store: validate -> features ->
+training set -> train -> evaluate -> gate -> register. Thin wiring only; the same definition compiles for the
+cluster and runs in kfp.local."""
 
 from kfp import dsl
 
@@ -20,8 +21,8 @@ PIPELINE_NAME = "driftloop-training"
 
 @dsl.pipeline(name=PIPELINE_NAME, description="Train, evaluate and gate the fraud model; promote the winner.")
 def training_pipeline(
-    events_path: str,
-    labels_path: str,
+    window_days: int = 30,
+    window_end: str = "",
     seed: int = 42,
     holdout_days: int = 5,
     label_maturity_days: int = 7,
@@ -33,17 +34,17 @@ def training_pipeline(
     trigger: str = "manual",
 ) -> None:
     validate_task = validate_data(
-        events_path=events_path,
-        labels_path=labels_path,
+        window_days=window_days,
+        window_end=window_end,
         mlflow_run_id=mlflow_run_id,
         pipeline_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         trigger=trigger,
     )
     run_id = validate_task.outputs["run_id"]
-    features_task = compute_features(events_path=events_path, labels_path=labels_path, run_id=run_id)
+    features_task = compute_features(run_id=run_id)
     training_set_task = build_training_set(
-        events_path=events_path,
-        labels_path=labels_path,
+        events=validate_task.outputs["events"],
+        labels=validate_task.outputs["labels"],
         run_id=features_task.output,
         label_maturity_days=label_maturity_days,
     )

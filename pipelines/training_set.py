@@ -60,13 +60,20 @@ def _view_features(store: FeatureStore, labelled: pd.DataFrame, key: str, refs: 
     return keys.merge(found[[key, EVENT_TIMESTAMP, *columns]], on=[key, EVENT_TIMESTAMP], how="left", validate="1:1")
 
 
-def build_training_set(store: FeatureStore, labelled: pd.DataFrame) -> pd.DataFrame:
-    """Labelled transactions with their point-in-time feature values, in a stable order."""
-    frame = labelled[ENTITY_COLUMNS].copy()
-    frame[EVENT_TIMESTAMP] = frame[EVENT_TIMESTAMP].dt.as_unit("ns")
+def point_in_time_features(store: FeatureStore, rows: pd.DataFrame) -> pd.DataFrame:
+    """`rows` (customer_id, merchant_id, event_timestamp, ...) with every feature column as of its timestamp:
+    what training sees, and what the skew check holds served features against."""
+    frame = rows.copy()
+    frame[EVENT_TIMESTAMP] = pd.to_datetime(frame[EVENT_TIMESTAMP], utc=True).dt.as_unit("ns")
     for view, key in VIEW_KEYS.items():
         refs = [ref for ref in FEATURE_REFS if ref.startswith(f"{view}:")]
         frame = frame.merge(_view_features(store, frame, key, refs), on=[key, EVENT_TIMESTAMP], how="left")
+    return frame
+
+
+def build_training_set(store: FeatureStore, labelled: pd.DataFrame) -> pd.DataFrame:
+    """Labelled transactions with their point-in-time feature values, in a stable order."""
+    frame = point_in_time_features(store, labelled[ENTITY_COLUMNS])
     missing = frame[[c for c in frame.columns if "__" in c]].isna().all(axis=1).mean()
     logger.info("training set: %d rows, %.1f%% without any feature value", len(frame), 100 * missing)
     return frame.sort_values([EVENT_TIMESTAMP, EVENT_ID], kind="stable").reset_index(drop=True)

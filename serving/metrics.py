@@ -31,3 +31,4 @@ PREDICTION_LOG_ROWS = Counter("driftloop_prediction_log_rows_total", "Rows writt
 SHADOW_PREDICTIONS = Counter(
     "driftloop_shadow_predictions_total", "Rows scored in shadow by the challenger.", ["model_version"]
 )
+LABELS_RECEIVED = Counter("driftloop_labels_received_total", "Labels sent to POST /v1/labels, by outcome.", ["outcome"])

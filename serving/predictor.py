@@ -15,8 +15,9 @@ import kserve
 from kserve.errors import InvalidInput, ModelNotReady
 
 from driftloop.settings import Settings
-from pipelines.schema import CUSTOMER_ID, EVENT_ID, MERCHANT_ID
+from pipelines.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
 from serving import metrics
+from serving.event_stamp import received_now, stamp_events
 from serving.model_slots import ModelSlots
 from serving.online_features import OnlineFeatures
 from serving.prediction_log import PredictionLog
@@ -76,12 +77,14 @@ class FraudPredictor(kserve.Model):
         self, payload: Any, headers: dict[str, str] | None = None, response_headers: dict[str, str] | None = None
     ) -> Any:
         assert self.scorer is not None
-        started = time.perf_counter()
+        started, received_at = time.perf_counter(), received_now()
         rid = request_id(headers)
         version = "none"
         try:
             frame, v2 = parse_request(payload, self.fields, self.settings.max_batch_size)
             entities = frame if self.with_features else _entities_if_given(payload, v2)
+            if entities is not None:  # a transaction: it becomes an event
+                entities = stamp_events(entities, received_at)
             if self.features is not None:
                 lookup = self.features.lookup(frame)
                 metrics.FEATURE_LOOKUP_LATENCY.observe(lookup.seconds)
@@ -100,7 +103,8 @@ class FraudPredictor(kserve.Model):
             response_headers[VERSION_HEADER] = version
         metrics.REQUESTS.labels(self.server_label, version, "200").inc()
         metrics.REQUEST_LATENCY.labels(self.server_label, version).observe(time.perf_counter() - started)
-        return answer(self.name, version, scored.served_by.alias, scored.scores, v2, rid)
+        event_ids = None if entities is None else list(entities[EVENT_ID])
+        return answer(self.name, version, scored.served_by.alias, scored.scores, v2, rid, event_ids)
 
     def stop(self) -> None:
         """Graceful shutdown (KServe calls this on SIGTERM): stop watching, flush the prediction log."""
@@ -113,15 +117,16 @@ class FraudPredictor(kserve.Model):
 
 
 def _entities_if_given(payload: Any, v2: bool) -> Any:
-    """Entity ids the transformer forwards beside the features (V1 only), for the prediction log."""
+    """Entity ids, event id and receipt time the transformer forwards beside the features (V1 only), for the
+    prediction log and the event store."""
     import pandas as pd
 
     if v2 or not isinstance(payload, dict):
         return None
     instances = payload.get("instances") or []
-    ids = [(i.get(CUSTOMER_ID), i.get(MERCHANT_ID), i.get(EVENT_ID)) for i in instances if isinstance(i, dict)]
-    if len(ids) != len(instances) or not all(isinstance(c, int) and isinstance(m, int) for c, m, _ in ids):
+    keys = (CUSTOMER_ID, MERCHANT_ID, EVENT_ID, EVENT_TIMESTAMP)
+    ids = [tuple(i.get(key) for key in keys) for i in instances if isinstance(i, dict)]
+    if len(ids) != len(instances) or not all(isinstance(c, int) and isinstance(m, int) for c, m, _, _ in ids):
         return None
-    return pd.DataFrame(
-        [(c, m, e if isinstance(e, str) else None) for c, m, e in ids], columns=[CUSTOMER_ID, MERCHANT_ID, EVENT_ID]
-    )
+    rows = [(c, m, e if isinstance(e, str) else None, t if isinstance(t, str) else None) for c, m, e, t in ids]
+    return pd.DataFrame(rows, columns=list(keys))

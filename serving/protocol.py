@@ -14,6 +14,7 @@ from kserve.errors import InvalidInput
 from serving.request_schema import FieldSpec, parse_v1, parse_v2
 
 SCORE_OUTPUT = "fraud_score"
+EVENT_ID_OUTPUT = "event_id"
 VERSION_HEADER = "x-driftloop-model-version"
 
 
@@ -33,16 +34,26 @@ def parse_request(payload: Any, fields: Sequence[FieldSpec], max_batch: int) -> 
     return parse_v1(payload, fields, max_batch), False
 
 
-def answer(model_name: str, version: str, alias: str, scores: Iterable[float], v2: bool, rid: str) -> Any:
-    """The response body: V1 `predictions` or a V2 `fraud_score` output, both naming the model version."""
+def answer(
+    model_name: str, version: str, alias: str, scores: Iterable[float], v2: bool, rid: str,
+    event_ids: Sequence[str] | None = None,
+) -> Any:  # fmt: skip
+    """The response body: V1 `predictions` or a V2 `fraud_score` output, both naming the model version, and
+    for transactions the event id of each (the one a label refers to later)."""
     values = [float(score) for score in scores]
     if v2:
-        output = InferOutput(name=SCORE_OUTPUT, shape=[len(values)], datatype="FP64", data=values)
+        outputs = [InferOutput(name=SCORE_OUTPUT, shape=[len(values)], datatype="FP64", data=values)]
+        if event_ids is not None:
+            ids = [str(i) for i in event_ids]
+            outputs.append(InferOutput(name=EVENT_ID_OUTPUT, shape=[len(ids)], datatype="BYTES", data=ids))
         return InferResponse(
-            response_id=rid, model_name=model_name, model_version=version, infer_outputs=[output],
+            response_id=rid, model_name=model_name, model_version=version, infer_outputs=outputs,
             parameters={"model_alias": alias},
         )  # fmt: skip
-    return {"predictions": values, "model_name": model_name, "model_version": version, "model_alias": alias}
+    body: dict[str, Any] = {"predictions": values}
+    if event_ids is not None:
+        body["event_ids"] = [str(i) for i in event_ids]
+    return {**body, "model_name": model_name, "model_version": version, "model_alias": alias}
 
 
 def tensor_types(fields: Sequence[FieldSpec]) -> list[dict[str, Any]]:

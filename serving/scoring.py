@@ -19,7 +19,7 @@ import pandas as pd
 
 from pipelines.model_input import MODEL_INPUT_COLUMNS
 from pipelines.prediction_log_format import LOGGED_AT, ROLE
-from pipelines.schema import CUSTOMER_ID, EVENT_ID, MERCHANT_ID
+from pipelines.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
 from serving import metrics
 from serving.model_slots import ModelSlots, ServingModel
 from serving.prediction_log import PredictionLog
@@ -63,6 +63,13 @@ class PendingRows:
             for item, n in zip(batch, lengths, strict=True)
         ]
         rows[EVENT_ID] = pd.array(np.concatenate(event_ids), dtype="string")
+        received = [
+            item.entities[EVENT_TIMESTAMP].to_numpy(dtype="datetime64[ns]")
+            if item.entities is not None and EVENT_TIMESTAMP in item.entities
+            else np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+            for item, n in zip(batch, lengths, strict=True)
+        ]
+        rows[EVENT_TIMESTAMP] = pd.to_datetime(np.concatenate(received), utc=True)
         rows["prediction"] = np.concatenate([item.scores for item in batch]).astype(np.float64)
 
         def per_row(values: list[object]) -> np.ndarray:

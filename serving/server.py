@@ -60,9 +60,17 @@ class JsonByDefault:
 
 
 def serve(model: Any, port: int) -> None:
-    """Load the model, then serve it until SIGTERM/SIGINT (KServe drains in-flight requests first)."""
+    """Load the model, then serve it until SIGTERM/SIGINT (KServe drains in-flight requests first).
+
+    Both model servers also take labels (`POST /v1/labels`) for the transactions they answered.
+    """
     kserve = import_kserve()
     _install_validation_handler()
+    from kserve.model_server import app
+
+    from serving.feedback import install_label_route
+
+    install_label_route(app, model.settings)
     model.load()
     logger.info("serving %s on port %d", model.name, port)
     kserve.ModelServer(http_port=port, enable_grpc=False, workers=1, grace_period=10).start([model])

@@ -17,8 +17,9 @@ from kserve.errors import InvalidInput, ModelNotReady
 
 from driftloop.settings import Settings
 from pipelines.model_input import MODEL_INPUT_COLUMNS
-from pipelines.schema import CUSTOMER_ID, EVENT_ID, MERCHANT_ID
+from pipelines.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
 from serving import metrics
+from serving.event_stamp import received_now, stamp_events
 from serving.online_features import OnlineFeatures
 from serving.protocol import VERSION_HEADER, answer, parse_request, request_id, tensor_types
 from serving.request_schema import TRANSACTION_FIELDS
@@ -67,25 +68,29 @@ class FraudTransformer(kserve.Model):
         self, payload: Any, headers: dict[str, str] | None = None, response_headers: dict[str, str] | None = None
     ) -> Any:
         assert self.features is not None
-        started = time.perf_counter()
+        started, received_at = time.perf_counter(), received_now()
         rid = request_id(headers)
         try:
             transactions, v2 = parse_request(payload, TRANSACTION_FIELDS, self.settings.max_batch_size)
         except InvalidInput:
             metrics.REQUESTS.labels("transformer", "none", "400").inc()
             raise
+        transactions = stamp_events(transactions, received_at)
         lookup = self.features.lookup(transactions)
         metrics.FEATURE_LOOKUP_LATENCY.observe(lookup.seconds)
         metrics.UNKNOWN_ENTITIES.labels("customer").inc(lookup.unknown_customers)
         metrics.UNKNOWN_ENTITIES.labels("merchant").inc(lookup.unknown_merchants)
         rows = transactions.join(lookup.features)[[*MODEL_INPUT_COLUMNS, CUSTOMER_ID, MERCHANT_ID, EVENT_ID]]
+        # The receipt time travels with the request, so the predictor logs the event as received here.
+        rows = rows.assign(**{EVENT_TIMESTAMP: transactions[EVENT_TIMESTAMP].map(lambda t: t.isoformat())})
         body = await self._forward([{str(k): v for k, v in row.items()} for row in rows.to_dict("records")], rid)
         version = str(body.get("model_version", "unknown"))
         if response_headers is not None:
             response_headers[VERSION_HEADER] = version
         metrics.REQUESTS.labels("transformer", version, "200").inc()
         metrics.REQUEST_LATENCY.labels("transformer", version).observe(time.perf_counter() - started)
-        return answer(self.name, version, str(body.get("model_alias", "")), body["predictions"], v2, rid)
+        alias = str(body.get("model_alias", ""))
+        return answer(self.name, version, alias, body["predictions"], v2, rid, list(transactions[EVENT_ID]))
 
     async def _forward(self, instances: list[dict[str, Any]], rid: str) -> dict[str, Any]:
         try:

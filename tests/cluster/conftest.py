@@ -38,6 +38,20 @@ def render(values: Path | None, *extra: str) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(output) if doc]
 
 
+def chart_values(values: Path | None) -> dict[str, Any]:
+    """values.yaml with a value file laid over it, merged the way Helm merges maps."""
+
+    def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+        merged = dict(base)
+        for key, value in override.items():
+            both_maps = isinstance(value, dict) and isinstance(base.get(key), dict)
+            merged[key] = merge(base[key], value) if both_maps else value
+        return merged
+
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+    return merge(defaults, yaml.safe_load(values.read_text()) if values else {})
+
+
 @pytest.fixture(scope="session", params=sorted(VALUE_FILES))
 def rendered(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
     return render(VALUE_FILES[request.param])

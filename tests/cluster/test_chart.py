@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,32 +12,11 @@ import pytest
 
 from driftloop.cluster.upstream import PINS
 from tests.cluster.conftest import CHART, REPO, VALUE_FILES, render, tool
+from tests.cluster.rendered_objects import containers, pod_specs
 from tests.cluster.typed_schema import validate_object
 
 pytestmark = pytest.mark.cluster
 DRIFTLOOP = str(Path(sys.executable).with_name("driftloop"))
-
-
-def _pod_specs(obj: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    kind, name = obj["kind"], obj["metadata"]["name"]
-    spec = obj.get("spec", {})
-    if kind in ("Deployment", "StatefulSet", "Job"):
-        yield f"{kind}/{name}", spec["template"]["spec"]
-    elif kind == "CronJob":
-        yield f"{kind}/{name}", spec["jobTemplate"]["spec"]["template"]["spec"]
-    elif kind == "InferenceService":
-        for part in ("predictor", "transformer"):
-            if part in spec:
-                yield f"{kind}/{name}/{part}", spec[part]
-
-
-def _containers(rendered: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any], bool]]:
-    for obj in rendered:
-        for where, pod in _pod_specs(obj):
-            for container in pod.get("containers", []):
-                yield f"{where}/{container['name']}", container, False
-            for container in pod.get("initContainers", []):
-                yield f"{where}/{container['name']}", container, True
 
 
 @pytest.mark.parametrize("values", sorted(VALUE_FILES))
@@ -88,11 +66,11 @@ def test_the_schema_check_catches_what_it_should() -> None:
 
 def test_no_container_runs_as_root_and_every_one_has_probes_and_resources(rendered: list[dict[str, Any]]) -> None:
     for obj in rendered:
-        for where, pod in _pod_specs(obj):
+        for where, pod in pod_specs(obj):
             assert pod.get("securityContext", {}).get("runAsNonRoot") is True, where
             assert pod.get("automountServiceAccountToken") is False, where
     seen = 0
-    for where, container, is_init in _containers(rendered):
+    for where, container, is_init in containers(rendered):
         seen += 1
         security = container.get("securityContext", {})
         assert security.get("runAsNonRoot") is True and security.get("runAsUser", 0) != 0, where
@@ -105,7 +83,7 @@ def test_no_container_runs_as_root_and_every_one_has_probes_and_resources(render
 
 
 def test_no_literal_secret_anywhere(rendered: list[dict[str, Any]]) -> None:
-    for where, container, _ in _containers(rendered):
+    for where, container, _ in containers(rendered):
         for variable in container.get("env", []):
             if re.search(r"PASSWORD|SECRET|TOKEN", variable["name"]):
                 assert "value" not in variable and "secretKeyRef" in variable["valueFrom"], (where, variable["name"])
@@ -121,7 +99,7 @@ def test_no_literal_secret_anywhere(rendered: list[dict[str, Any]]) -> None:
 def test_every_driftloop_command_in_the_chart_exists_with_its_arguments(rendered: list[dict[str, Any]]) -> None:
     commands = {
         tuple(container["args"])
-        for _, container, _ in _containers(rendered)
+        for _, container, _ in containers(rendered)
         if str(container.get("image", "")).startswith("driftloop:")
     }
     assert {("monitor", "run", "--json"), ("serve", "mlflow"), ("features", "apply")} <= commands
@@ -148,7 +126,7 @@ def test_resource_requests_fit_a_16_gib_laptop(rendered: list[dict[str, Any]]) -
         requests = [measure(c["resources"]["requests"][resource]) for c in pod.get("initContainers", [])]
         return max([sum(measure(c["resources"]["requests"][resource]) for c in pod["containers"]), *requests])
 
-    pods = [pod for obj in rendered for _, pod in _pod_specs(obj)]
+    pods = [pod for obj in rendered for _, pod in pod_specs(obj)]
     memory = sum(effective(pod, memory_mib, "memory") for pod in pods)
     cpu = sum(effective(pod, cpu_millis, "cpu") for pod in pods)
     # Upstream on the same node (CLUSTER.md): KFP ~1 CPU / 3.5 GiB, KServe + cert-manager ~0.3 CPU / 0.6 GiB,

@@ -123,22 +123,24 @@ def test_cluster_runner_submits_the_compiled_pipeline_and_polls_its_state(
     assert ("POST", "/apis/v2beta1/runs") in paths and ("GET", "/apis/v2beta1/runs/run-1") in paths
 
 
-def test_pipeline_submit_points_the_run_at_the_data_on_the_release_volume(
+def test_pipeline_submit_asks_for_the_event_store_window_not_host_paths(
     kfp_api: tuple[StandInKfpApi, str], clean_env: pytest.MonkeyPatch
 ) -> None:
-    """`driftloop pipeline submit` (what `make pipeline` runs on the host) names the cluster's paths, not ours."""
+    """`driftloop pipeline submit` (what `make pipeline` runs on the host) asks for a window of the event store,
+    which the tasks read on the release volume; nothing of the host's file system reaches the run."""
     from typer.testing import CliRunner
 
     from driftloop.cli import app
-    from pipelines.cluster_wiring import STATE_DIR
+    from driftloop.settings import Settings
 
     stand_in, url = kfp_api
     result = CliRunner().invoke(app, ["pipeline", "submit", "--kfp-host", url, "--trigger", "make pipeline"])
     assert result.exit_code == 0, result.output
     assert "submitted KFP run run-1" in result.output
     parameters = stand_in.runs["run-1"]["runtime_config"]["parameters"]
-    assert parameters["events_path"] == f"{STATE_DIR}/data/raw/events.parquet"
-    assert parameters["labels_path"] == f"{STATE_DIR}/data/raw/labels.parquet"
+    assert parameters["window_days"] == Settings().training_window_days
+    assert parameters["window_end"] == "", "the window ends when the run starts, on the cluster's clock"
+    assert not any("path" in name or "/" in str(value) for name, value in parameters.items())
     assert parameters["trigger"] == "make pipeline"
 
 

@@ -35,10 +35,15 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformUnder
 
 @pytest.fixture(scope="session")
 def raw_data(platform: PlatformUnderTest) -> dict[str, Path]:
+    """Generated transactions and labels, landed in the platform's event store as a user lands a batch."""
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     config = GeneratorConfig(seed=7, days=21, customers=400, merchants=60, end=end)
     events, labels = generate(config)
-    return write_raw_data(events, labels, platform.state_dir / "data" / "raw", config)
+    paths = write_raw_data(events, labels, platform.state_dir / "data" / "raw", config)
+    for kind in ("events", "labels"):
+        result = platform.run("data", "ingest", kind, str(paths[kind]))
+        assert result.returncode == 0, result.stdout + result.stderr
+    return paths
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,6 +65,14 @@ def test_up_starts_healthy_services_and_applies_features(running: PlatformUnderT
     config = RepoConfig(repo_path=feast_dir, **yaml.safe_load((feast_dir / "feature_store.yaml").read_text()))
     views = {view.name for view in FeatureStore(config=config).list_feature_views()}
     assert views == {"customer_stats", "merchant_stats"}
+
+    # Before any data or model: the scheduled jobs succeed with a recorded "nothing yet", not a failure.
+    check = running.run("monitor", "run")
+    assert check.returncode == 0 and "no champion yet" in check.stdout, check.stdout + check.stderr
+    decisions = json.loads(running.run("monitor", "status", "--json").stdout)["decisions"]
+    assert decisions[-1]["action"] == "no_trigger" and "no champion yet" in decisions[-1]["reason"]
+    refresh = running.run("features", "refresh")
+    assert refresh.returncode == 0 and "nothing to refresh" in refresh.stdout, refresh.stdout + refresh.stderr
 
 
 def test_second_up_is_a_no_op(running: PlatformUnderTest) -> None:

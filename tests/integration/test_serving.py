@@ -85,7 +85,7 @@ def test_transformer_and_predictor_agree_with_the_registered_model(
         .drop(columns=["prediction"])
         .head(8)
     )
-    instances = json.loads(features.to_json(orient="records"))
+    instances = json.loads(features.to_json(orient="records", double_precision=15))  # full float64 precision
     response = httpx.post(_url(serving, "predictor") + V1_PATH, json={"instances": instances})
     assert response.status_code == 200, response.text
     model = mlflow.sklearn.load_model(f"models:/{MODEL}/{_champion(client)}")
@@ -159,6 +159,55 @@ def test_bad_requests_are_400s_that_name_the_problem(serving: PlatformUnderTest,
     assert response.status_code == 400, response.text
 
 
+def test_answers_name_each_event_and_labels_come_back_for_them(
+    serving: PlatformUnderTest, transactions: list[dict[str, Any]]
+) -> None:
+    from pipelines.event_store import EventStore
+
+    url = _url(serving, "transformer")
+    mine = {**transactions[0], "event_id": "client-txn-0001"}
+    v1 = httpx.post(url + V1_PATH, json={"instances": [mine, transactions[1]]}).json()
+    assert v1["event_ids"][0] == "client-txn-0001" and v1["event_ids"][1].startswith("evt-")
+    v2_body = {"inputs": [
+        {"name": "customer_id", "datatype": "INT64", "shape": [1], "data": [transactions[2]["customer_id"]]},
+        {"name": "merchant_id", "datatype": "INT64", "shape": [1], "data": [transactions[2]["merchant_id"]]},
+        {"name": "amount", "datatype": "FP64", "shape": [1], "data": [transactions[2]["amount"]]},
+        {"name": "channel", "datatype": "BYTES", "shape": [1], "data": [transactions[2]["channel"]]},
+    ]}  # fmt: skip
+    v2 = httpx.post(url + V2_PATH, json=v2_body).json()
+    v2_ids = next(o["data"] for o in v2["outputs"] if o["name"] == "event_id")
+    answered = [*v1["event_ids"], *v2_ids]
+
+    labels = {"labels": [{"event_id": event_id, "is_fraud": 0} for event_id in answered]}
+    first = httpx.post(url + "/v1/labels", json=labels)  # right away: the answers may not be flushed yet
+    assert first.status_code == 200 and first.json() == {"landed": 3, "already_present": 0}, first.text
+    assert httpx.post(url + "/v1/labels", json=labels).json() == {"landed": 0, "already_present": 3}
+    predictor = _url(serving, "predictor")
+    chargeback = {"labels": [{"event_id": "client-txn-0001", "is_fraud": 1}]}
+    assert httpx.post(predictor + "/v1/labels", json=chargeback).json()["landed"] == 1
+
+    unknown = httpx.post(url + "/v1/labels", json={"labels": [*labels["labels"], {"event_id": "nope", "is_fraud": 1}]})
+    assert unknown.status_code == 404 and "nope" in unknown.json()["error"] and "nothing was stored" in unknown.text
+    for body, field in (
+        ({"labels": [{"event_id": "client-txn-0001", "is_fraud": 2}]}, "labels[0].is_fraud"),
+        ({"labels": [{"is_fraud": 1}]}, "labels[0].event_id"),
+        ({"labels": [{"event_id": "x", "is_fraud": 1, "label_timestamp": "soon"}]}, "labels[0].label_timestamp"),
+        ({"rows": []}, "labels"),
+    ):
+        response = httpx.post(url + "/v1/labels", json=body)
+        assert response.status_code == 400 and field in response.json()["error"], (body, response.text)
+    early = {"labels": [{"event_id": answered[1], "is_fraud": 1, "label_timestamp": "2001-01-01T00:00:00Z"}]}
+    refused = httpx.post(url + "/v1/labels", json=early)
+    assert refused.status_code == 422 and "labels.label_timestamp.order" in refused.text
+
+    store = EventStore(serving.state_dir / "events", serving.state_dir / "predictions")
+    current = store.labels().set_index("event_id")
+    assert current.loc["client-txn-0001", "is_fraud"] == 1, "the later label wins"
+    assert set(answered) <= set(current.index) and len(store.label_records()) >= 4
+    metrics = httpx.get(url + "/metrics").text
+    assert 'driftloop_labels_received_total{outcome="unknown_event"} 1.0' in metrics
+
+
 def test_fuzzed_requests_never_cause_a_5xx(serving: PlatformUnderTest) -> None:
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
@@ -210,6 +259,7 @@ class Load:
     def __init__(self, url: str, body: dict[str, Any], threads: int = 4) -> None:
         self.url, self.body = url, body
         self.results: list[tuple[float, int, str, str]] = []  # (time, status, version, request id)
+        self.event_ids: list[str] = []  # of every answered transaction
         self.errors: list[str] = []
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(threads)]
@@ -225,8 +275,9 @@ class Load:
                 except httpx.HTTPError as error:
                     self.errors.append(f"{rid}: {error!r}")
                     continue
-                version = response.json().get("model_version", "") if response.status_code == 200 else ""
-                self.results.append((time.monotonic(), response.status_code, version, rid))
+                answer = response.json() if response.status_code == 200 else {}
+                self.event_ids.extend(answer.get("event_ids", []))
+                self.results.append((time.monotonic(), response.status_code, answer.get("model_version", ""), rid))
 
     def __enter__(self) -> Load:
         for thread in self._threads:
@@ -316,6 +367,15 @@ def test_sigterm_under_load_loses_no_answered_prediction(
     assert answered <= set(served["request_id"]), f"lost {len(answered - set(served['request_id']))} answered requests"
     assert (served.groupby("request_id").size() == 2).all()
     assert {"customer_id", "merchant_id", "prediction", "model_version", "logged_at"} <= set(served.columns)
+    # Every answered transaction is an event, exactly once, stamped when the server received it.
+    from pipelines.event_store import EventStore
+
+    events = EventStore(tmp_path / "events", tmp_path / "predictions").events()
+    assert len(load.event_ids) == 2 * len(answered) == len(set(load.event_ids))
+    assert set(load.event_ids) <= set(events["event_id"]) and events["event_id"].is_unique
+    received = events.set_index("event_id").loc[load.event_ids, "event_timestamp"]
+    logged_at = served.set_index("event_id").loc[load.event_ids, "logged_at"]
+    assert (received <= logged_at).all() and (logged_at - received).max() < pd.Timedelta(seconds=5)
 
 
 def test_canary_answers_with_both_and_shadow_only_logs_the_challenger(
@@ -366,3 +426,53 @@ def test_metrics_name_the_version_in_service(serving: PlatformUnderTest, client:
     transformer = httpx.get(_url(serving, "transformer") + "/metrics").text
     assert "driftloop_feature_lookup_seconds_bucket" in transformer
     assert 'status="400"' in transformer
+
+
+def test_the_skew_check_finds_no_skew_then_catches_a_changed_online_value(
+    serving: PlatformUnderTest, transactions: list[dict[str, Any]]
+) -> None:
+    """Served features equal the offline point-in-time ones; one online value changed behind Feast's back is
+    caught by the next check and named."""
+    from datetime import UTC, datetime
+
+    from driftloop.features.store_config import open_feature_store
+    from driftloop.settings import Settings
+
+    url = _url(serving, "transformer")
+
+    def send_and_check(rows: list[dict[str, Any]]) -> dict[str, Any]:
+        since = datetime.now(UTC).replace(microsecond=0)
+        for start in range(0, len(rows), 10):
+            assert httpx.post(url + V1_PATH, json={"instances": rows[start : start + 10]}).status_code == 200
+        time.sleep(2.5)  # one flush of the prediction log
+        result = serving.run("monitor", "run", "--since", since.strftime("%Y-%m-%dT%H:%M:%S"), "--json")
+        assert result.returncode == 0, result.stdout + result.stderr
+        return dict(json.loads(result.stdout))
+
+    for _attempt in range(2):  # an hour boundary in the middle leaves the rows pending: try once more
+        hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        assert serving.run("features", "refresh").returncode == 0
+        clean = send_and_check(transactions)
+        if datetime.now(UTC).replace(minute=0, second=0, microsecond=0) == hour:
+            break
+    assert (clean["skew_share"], clean["skew_rows"], clean["skew_columns"]) == (0.0, 20, {})
+
+    store = open_feature_store(Settings(state_dir=serving.state_dir, _env_file=None))  # type: ignore[call-arg]
+    customer = transactions[0]["customer_id"]
+    names = ["txn_count_1h", "txn_count_24h", "amount_sum_24h", "amount_mean_7d", "amount_max_7d",
+             "distinct_merchants_7d"]  # fmt: skip
+    current = store.get_online_features(
+        features=[f"customer_stats:{name}" for name in names], entity_rows=[{"customer_id": customer}]
+    ).to_dict()
+    row = {name: [current[name][0] if current[name][0] is not None else 0] for name in names}
+    row["txn_count_24h"] = [int(row["txn_count_24h"][0]) + 7]  # the one value changed behind Feast's back
+    stamps = {"event_timestamp": [pd.Timestamp(hour)], "created_timestamp": [pd.Timestamp.now(tz="UTC")]}
+    store.write_to_online_store("customer_stats", pd.DataFrame({"customer_id": [customer], **stamps, **row}))
+    try:
+        skewed = send_and_check([transactions[0]] * 4)
+        assert skewed["skew_share"] == 1.0 and skewed["skew_rows"] == 4
+        assert skewed["skew_columns"] == {"customer_stats__txn_count_24h": 4}
+        status = serving.run("monitor", "status").stdout
+        assert "customer_stats__txn_count_24h" in status
+    finally:
+        serving.run("features", "refresh")  # recomputes and rematerialises: the online value is right again

@@ -124,25 +124,34 @@ CORRUPTIONS = {
 
 
 @pytest.mark.parametrize("how", sorted(CORRUPTIONS))
-def test_corrupted_data_fails_at_validation_and_registers_nothing(
+def test_corrupted_rows_are_quarantined_at_landing_and_change_nothing(
+    platform: PlatformUnderTest, first_run: str, raw_data: dict[str, Path], tmp_path: Path, how: str
+) -> None:
+    """Bad rows never reach the event store, so no training run can read them."""
+    from pipelines.event_store import EventStore
+
+    store = EventStore(platform.state_dir / "events", platform.state_dir / "predictions")
+    before = len(store.landed_events())
+    events, _ = _corrupt(pd.read_parquet(raw_data["events"]), pd.read_parquet(raw_data["labels"]), how)
+    events.to_parquet(tmp_path / "events.parquet", index=False)
+    result = platform.run("data", "ingest", "events", str(tmp_path / "events.parquet"))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert CORRUPTIONS[how] in result.stdout and "quarantined" in result.stderr
+    assert len(store.landed_events()) == before
+    quarantined = pd.concat([pd.read_parquet(f) for f in (store.quarantine_dir).glob("events-*.parquet")])
+    assert quarantined["quarantine_reason"].str.contains(CORRUPTIONS[how], regex=False).any()
+
+
+def test_a_stale_window_fails_at_validation_and_registers_nothing(
     platform: PlatformUnderTest,
     first_run: str,
-    raw_data: dict[str, Path],
-    client,
-    tmp_path: Path,
-    how: str,  # type: ignore[no-untyped-def]
+    client,  # type: ignore[no-untyped-def]
 ) -> None:
-    events, labels = _corrupt(pd.read_parquet(raw_data["events"]), pd.read_parquet(raw_data["labels"]), how)
-    events.to_parquet(tmp_path / "events.parquet", index=False)
-    labels.to_parquet(tmp_path / "labels.parquet", index=False)
     versions_before = {v.version for v in client.search_model_versions("name='fraud-detector'")}
-
-    code, output = train(
-        platform, "--events", str(tmp_path / "events.parquet"), "--labels", str(tmp_path / "labels.parquet")
-    )
+    ten_days_on = (pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%S")
+    code, output = train(platform, "--window-end", ten_days_on)
     assert code == 1, output
-    assert "data contract violated" in output
-    assert CORRUPTIONS[how] in output
+    assert "data contract violated" in output and "events.freshness" in output
     run = client.get_run(run_id_of(output))
     assert run.data.tags["validation"] == "failed"
     assert "gate_decision" not in run.data.tags

@@ -37,3 +37,23 @@ def test_cli_help_does_not_import_heavy_libraries() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, f"imported at CLI start: {result.stdout} {result.stderr}"
+
+
+def test_children_do_not_inherit_feasts_private_metrics_folder() -> None:
+    """Importing feast sets a temporary metrics folder that vanishes with its process; a retraining run
+    started by `monitor run` must not inherit it (it failed on its first metric when it did)."""
+    import os
+    import subprocess
+    import sys
+
+    from driftloop.local.processes import child_environment
+
+    code = "import os, feast; print(os.environ['PROMETHEUS_MULTIPROCESS_DIR'])"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PROMETHEUS_MULTIPROC")}  # feast's own choice
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=clean)
+    folder = run.stdout.strip()
+    assert "feast_metrics_" in folder and not os.path.exists(folder), "feast removes it when its process exits"
+    inherited = {"PATH": "/bin", "PROMETHEUS_MULTIPROCESS_DIR": folder, "PROMETHEUS_MULTIPROC_DIR": folder}
+    assert child_environment(inherited) == {"PATH": "/bin"}
+    chosen = {"PROMETHEUS_MULTIPROC_DIR": "/var/run/metrics"}  # a user's own setting is kept
+    assert child_environment(chosen) == chosen

@@ -41,3 +41,18 @@ def test_only_one_run_in_flight() -> None:
 def test_re_running_a_decided_window_never_triggers_twice() -> None:
     again = replace(DRIFTED, handled_windows=frozenset({DRIFTED.window_key}))
     assert not decide(POLICY, again).triggers and "already decided" in decide(POLICY, again).reason
+
+
+def test_the_feature_refresh_runs_on_its_interval_and_just_after_each_hour() -> None:
+    from monitoring.scheduler import next_refresh_delay
+
+    hour = 3600.0 * 500_000  # an hour boundary, in epoch seconds
+    # Mid-hour: the interval decides.
+    assert next_refresh_delay(hour + 1000, last_run_s=hour + 900, interval_s=300, grace_s=7) == 200
+    # Near the end of the hour: the boundary (plus grace) comes first.
+    assert next_refresh_delay(hour + 3480, last_run_s=hour + 3420, interval_s=300, grace_s=7) == 127
+    # The boundary passed since the last run: run once the grace is over, not an interval later.
+    assert next_refresh_delay(hour + 3603, last_run_s=hour + 3540, interval_s=300, grace_s=7) == 4
+    # Already ran after this boundary: back to the interval.
+    assert next_refresh_delay(hour + 3610, last_run_s=hour + 3608, interval_s=300, grace_s=7) == 298
+    assert next_refresh_delay(hour + 9000, last_run_s=hour, interval_s=300, grace_s=7) == 0

@@ -74,9 +74,11 @@ def generate(
     fraud_rate: float = typer.Option(0.02, min=0.0001, max=0.49, help="Share of fraudulent transactions."),
     end: datetime | None = typer.Option(None, help="End of the data (exclusive, UTC). Default: the current hour."),
     drift_start_day: int | None = typer.Option(
-        None, help="Day (0-based) from which amounts, channel mix and the fraud pattern shift."
+        None,
+        help="Day (0-based) from which a second feed (a contactless wallet partner: busier, bigger, a new "
+        "fraud pattern) adds transactions.",
     ),
-    drift_strength: float = typer.Option(1.0, min=0.0, help="How strongly the drift shifts distributions."),
+    drift_strength: float = typer.Option(1.0, min=0.0, help="How strong the second feed is (volume, amounts, fraud)."),
     if_missing: bool = typer.Option(
         False, "--if-missing", help="Keep existing raw data and write nothing (the cluster's first-install seed)."
     ),

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 
 import typer
 
@@ -43,34 +42,52 @@ def materialize() -> None:
 
 
 @app.command()
+def refresh() -> None:
+    """Recompute features since the watermark (and wherever a landing changed the past) and materialise them.
+
+    What the local scheduler runs every DRIFTLOOP_FEATURE_REFRESH_INTERVAL_S and the cluster's CronJob hourly.
+    """
+    from driftloop.settings import get_settings
+    from monitoring import metrics
+    from pipelines.feature_refresh import refresh_features
+
+    settings = get_settings()
+    outcome = refresh_features(settings)
+    watermark = datetime.fromisoformat(outcome.watermark).timestamp() if outcome.watermark else None
+    metrics.record_feature_refresh(watermark, outcome.freshness_s, outcome.events_read, outcome.rows_written)
+    if settings.pushgateway_url:
+        metrics.push(settings.pushgateway_url, job=metrics.FEATURE_REFRESH_JOB)
+    if not outcome.rows_written:
+        typer.echo(f"nothing to refresh: {outcome.reason}")
+        return
+    rows = ", ".join(f"{view} {count}" for view, count in outcome.rows_written.items())
+    typer.echo(f"features {outcome.reason} from {outcome.events_read} events ({rows} rows); "
+               f"online store fresh to {outcome.watermark}")  # fmt: skip
+
+
+@app.command()
 def build(
-    events: Path | None = typer.Option(None, help="Events parquet. Default: <state_dir>/data/raw/events.parquet."),
-    labels: Path | None = typer.Option(None, help="Labels parquet. Default: <state_dir>/data/raw/labels.parquet."),
-    start: datetime | None = typer.Option(
-        None, help="First hour to (re)compute, UTC. Default: the first event's hour."
-    ),
-    end: datetime | None = typer.Option(None, help="Last hour to (re)compute, UTC. Default: after the last event."),
+    start: datetime = typer.Option(..., help="First hour to (re)compute, UTC."),
+    end: datetime | None = typer.Option(None, help="Last hour to (re)compute, UTC. Default: the current hour."),
 ) -> None:
-    """Compute the offline feature tables for a window, replacing what it held (backfills and late data)."""
+    """Recompute the offline feature tables for a window from the event store, replacing what it held
+    (a backfill; `refresh` already recomputes whatever a landing changed)."""
     import pandas as pd
 
     from driftloop.settings import get_settings
+    from pipelines.event_store import event_store_for
+    from pipelines.feature_refresh import LOOKBACK, hour_floor
     from pipelines.offline_store import build_offline_features
-    from pipelines.schema import EVENT_TIMESTAMP
 
     settings = get_settings()
-    frames = [
-        pd.read_parquet(path or settings.raw_data_dir / name)
-        for path, name in ((events, "events.parquet"), (labels, "labels.parquet"))
-    ]
-    stamps = frames[0][EVENT_TIMESTAMP]
-    first = start.replace(tzinfo=start.tzinfo or UTC) if start else stamps.min().floor("h").to_pydatetime()
-    last = (
-        end.replace(tzinfo=end.tzinfo or UTC) if end else stamps.max().floor("h").to_pydatetime() + timedelta(hours=1)
-    )
+    first = hour_floor(start.replace(tzinfo=start.tzinfo or UTC))
+    last = hour_floor(end.replace(tzinfo=end.tzinfo or UTC) if end else datetime.now(UTC))
     if first > last:
         raise DriftloopError(f"--start {first} is after --end {last}")
-    written = build_offline_features(
-        frames[0], frames[1], settings.feast_path, first, last, computed_at=datetime.now(UTC)
-    )
+    store = event_store_for(settings)
+    events = store.events(pd.Timestamp(first - LOOKBACK), pd.Timestamp(last))
+    if events.empty:
+        raise DriftloopError("the event store holds no events before --end; land some with `driftloop data ingest`")
+    labels = store.labels(known_at=pd.Timestamp(last))
+    written = build_offline_features(events, labels, settings.feast_path, first, last, computed_at=datetime.now(UTC))
     typer.echo(", ".join(f"{table}: {rows} rows" for table, rows in written.items()) + f" in [{first}, {last}]")

@@ -30,12 +30,16 @@ def run(
         settings, runner_for(settings), since=since.replace(tzinfo=since.tzinfo or UTC) if since else None
     )
     if settings.pushgateway_url:
-        metrics.push(settings.pushgateway_url, job="driftloop-drift")
+        metrics.push(settings.pushgateway_url, job=metrics.DRIFT_JOB)
     if json_output:
         typer.echo(json.dumps(outcome.as_dict(), indent=2))
         return
+    if not outcome.model_version:
+        typer.echo(f"decision: {outcome.action} ({outcome.reason})")
+        return
     share = "n/a" if outcome.drift_share is None else f"{outcome.drift_share:.2f}"
     typer.echo(f"window {outcome.window_key}: {outcome.rows} rows, drift share {share}")
+    typer.echo(f"training/serving skew: {_skew_line(outcome.as_dict())}")
     typer.echo(f"decision: {outcome.action} ({outcome.reason})")
     if outcome.retraining_run:
         typer.echo(f"retraining submitted: {outcome.retraining_run}")
@@ -62,24 +66,32 @@ def status(
         share = decision["drift_share"]
         typer.echo(
             f"{decision['checked_at'][:19]}  v{decision['model_version']}  rows {decision['rows']:>6}  "
-            f"drift {'n/a ' if share is None else f'{share:.2f}'}  {decision['action']}: {decision['reason']}"
+            f"drift {'n/a ' if share is None else f'{share:.2f}'}  skew {_skew_line(decision)}  "
+            f"{decision['action']}: {decision['reason']}"
         )
     if not decisions:
         typer.echo("no drift check has run yet")
 
 
-@app.command()
-def quality(
-    labels: str | None = typer.Option(None, help="Labels parquet. Default: <state_dir>/data/raw/labels.parquet."),
-) -> None:
-    """Join arrived labels to logged predictions and record realised ROC AUC per model version and hour."""
-    from pathlib import Path
+def _skew_line(decision: dict[str, object]) -> str:
+    share, columns = decision.get("skew_share"), decision.get("skew_columns") or {}
+    if not isinstance(share, float | int):
+        return "n/a"
+    named = ", ".join(f"{name} {count}" for name, count in columns.items()) if isinstance(columns, dict) else ""
+    return f"{share:.2f} of {decision.get('skew_rows', 0)}" + (f" ({named})" if named else "")
 
+
+@app.command()
+def quality() -> None:
+    """Join the event store's labels to logged predictions: realised ROC AUC per model version and hour."""
     from driftloop.settings import get_settings
+    from monitoring import metrics
     from monitoring.quality import record_realised_quality
 
     settings = get_settings()
-    rows = record_realised_quality(settings, Path(labels) if labels else settings.raw_data_dir / "labels.parquet")
+    rows = record_realised_quality(settings)
+    if settings.pushgateway_url:
+        metrics.push(settings.pushgateway_url, job=metrics.QUALITY_JOB)
     if rows.empty:
         typer.echo("no logged prediction has a label yet")
         return

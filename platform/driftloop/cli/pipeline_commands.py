@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -19,8 +20,10 @@ DEFAULT_IR = Path("pipelines/compiled/training_pipeline.yaml")
 
 @run_app.command("training")
 def run_training(
-    events: Path | None = typer.Option(None, help="Raw events parquet. Default: <state_dir>/data/raw/events.parquet."),
-    labels: Path | None = typer.Option(None, help="Labels parquet. Default: <state_dir>/data/raw/labels.parquet."),
+    window_days: int | None = typer.Option(
+        None, min=8, help="Days of the event store to train on. Default: DRIFTLOOP_TRAINING_WINDOW_DAYS."
+    ),
+    window_end: datetime | None = typer.Option(None, help="End of the window (UTC). Default: now."),
     seed: int | None = typer.Option(None, help="Training seed. Default: DRIFTLOOP_SEED."),
     params_json: str | None = typer.Option(
         None, "--params", help='Model hyperparameters as JSON, e.g. {"max_iter": 300}.'
@@ -28,7 +31,8 @@ def run_training(
     shuffle_labels: bool = typer.Option(False, help="Train on shuffled labels: a deliberately bad model (gate demo)."),
     trigger: str = typer.Option("manual", help="Why this run happens; recorded on the run and the model version."),
 ) -> None:
-    """Validate -> features -> training set -> train -> evaluate -> gate -> register, with kfp.local."""
+    """Validate -> features -> training set -> train -> evaluate -> gate -> register, with kfp.local, on a
+    window of the event store (land data first with `driftloop data ingest`)."""
     from rich.console import Console
 
     from driftloop.pipeline_runs.local_runner import LocalPipelineRunner
@@ -38,16 +42,13 @@ def run_training(
     settings = get_settings()
     request = TrainingRequest.from_settings(
         settings,
-        events_path=str(events) if events else None,
-        labels_path=str(labels) if labels else None,
+        window_days=window_days,
+        window_end=window_end.replace(tzinfo=window_end.tzinfo or UTC).isoformat() if window_end else None,
         seed=seed,
         params_json=params_json,
         shuffle_labels=shuffle_labels,
         trigger=trigger,
     )
-    for path in (request.events_path, request.labels_path):
-        if not Path(path).is_file():
-            raise DriftloopError(f"{path} does not exist; run `driftloop data generate` or pass --events/--labels")
     console = Console(stderr=True)
     with console.status("running the training pipeline (kfp.local)…"):
         outcome = LocalPipelineRunner(settings).run_training(request)
@@ -68,21 +69,20 @@ def submit_training(
 ) -> None:
     """Submit the compiled training pipeline to Kubeflow Pipelines (cluster mode; what `make pipeline` runs).
 
-    The run reads the raw data on the release's state volume, where the cluster's tasks mount it.
+    The run reads the event store on the release's state volume, where the cluster's tasks mount it.
     """
     from driftloop.pipeline_runs.kfp_runner import KfpApiRunner
     from driftloop.pipeline_runs.request import TrainingRequest
     from driftloop.settings import get_settings
-    from pipelines.cluster_wiring import STATE_DIR
 
     settings = get_settings()
     if kfp_host:
         settings = settings.model_copy(update={"kfp_host": kfp_host})
-    in_cluster = settings.model_copy(update={"state_dir": Path(STATE_DIR)})
-    request = TrainingRequest.from_settings(in_cluster, seed=seed, trigger=trigger)
+    request = TrainingRequest.from_settings(settings, seed=seed, trigger=trigger)
     runner = KfpApiRunner(settings)
     if not wait:
-        typer.echo(f"submitted KFP run {runner.submit(request).removeprefix('kfp:')} ({request.events_path})")
+        handle = runner.submit(request).removeprefix("kfp:")
+        typer.echo(f"submitted KFP run {handle} (the last {request.window_days} days of the event store)")
         return
     outcome = runner.run_training(request)
     if outcome.status == "failed":

@@ -106,8 +106,10 @@ def transformer(
 
 @app.command()
 def monitor() -> None:
-    """Local drift scheduler: a drift check every DRIFTLOOP_DRIFT_CHECK_INTERVAL_S, metrics on /metrics."""
+    """Local scheduler: drift checks, feature refreshes and realised quality on intervals; metrics on /metrics."""
+    from driftloop.pipeline_runs.factory import runner_for
     from driftloop.settings import get_settings
     from monitoring.scheduler import run_scheduler
 
-    run_scheduler(get_settings())
+    settings = get_settings()
+    run_scheduler(settings, runner_for(settings))

@@ -1,8 +1,13 @@
 """The demo story, step by step, with a timeline and a summary a test (or a person) can check.
 
-generate data -> local up -> train and promote v1 -> serve -> normal traffic (check: no trigger) ->
-new drifted data lands, features refresh -> drifted traffic (check: trigger) -> retraining through the
-runner -> the gate promotes v2 -> the predictor swaps it in -> the endpoint answers with v2.
+The demo is a client of the platform (see `client.py`): it generates a world of card transactions, lands
+the history as a lake would, lets the platform train v1, sends live traffic to the endpoint and labels back
+through the feedback endpoint, lands the drifted period (a newly connected wallet partner's feed), sends
+drifted traffic, and watches the platform's own drift check trigger a retraining run on the event store's
+rolling window that promotes v2, which the endpoint then serves.
+
+Time is compressed in one way only: live traffic is the next hours of the generated world, sent within
+seconds (the servers stamp it with the time they received it), and its labels are sent right after.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from typing import Any
 
 import pandas as pd
 
+from driftloop.demo.client import PlatformClient
 from driftloop.errors import DriftloopError
 from driftloop.settings import Settings
+from pipelines.schema import EVENT_ID, EVENT_TIMESTAMP, LABEL_TIMESTAMP
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +39,9 @@ class DemoConfig:
     days: int = 30
     customers: int = 500
     merchants: int = 80
-    drift_start_day: int = 12
+    drift_start_day: int = 10  # the wallet partner's feed starts 20 days before the end
     traffic_rows: int = 600
+    live_hours: int = 12  # each traffic phase sends this many hours of the world's future
     timeout_s: float = 600.0
 
 
@@ -58,16 +66,6 @@ def _wait(what: str, condition: Callable[[], Any], timeout_s: float, interval: f
     raise DriftloopError(f"demo: timed out after {timeout_s:.0f}s waiting for {what}")
 
 
-def _wait_for_log(settings: Settings, since: datetime, rows: int) -> None:
-    """The prediction log is written off the request path; wait until the traffic's rows are on disk."""
-    from pipelines.prediction_log_format import read_prediction_log
-
-    def logged() -> bool:
-        return len(read_prediction_log(settings.prediction_log_path, since=pd.Timestamp(since))) >= rows
-
-    _wait(f"{rows} rows in the prediction log", logged, 30, interval=0.5)
-
-
 def _reset_state(settings: Settings, say: Say) -> None:
     from driftloop.local.runtime import LocalPlatform
 
@@ -76,102 +74,161 @@ def _reset_state(settings: Settings, say: Say) -> None:
         shutil.rmtree(settings.state_dir)
 
 
+@dataclass(frozen=True)
+class World:
+    """The generated world, split the way it reaches the platform."""
+
+    history_events: pd.DataFrame  # the card network's feed before now
+    history_labels: pd.DataFrame  # its labels that arrived before now
+    normal_live: pd.DataFrame  # the card network's next hours, sent live
+    drifted_events: pd.DataFrame  # the wallet partner's feed before now (lands late, as one batch)
+    drifted_labels: pd.DataFrame
+    drifted_live: pd.DataFrame  # both feeds' hours after that, sent live
+    live_labels: pd.DataFrame  # every label, for the live transactions sent
+
+
+def make_world(settings: Settings, config: DemoConfig, now: datetime) -> World:
+    from pipelines.data_generator import GeneratorConfig, generate_feeds
+
+    end = now + timedelta(hours=2 * config.live_hours)
+    feeds = generate_feeds(GeneratorConfig(
+        end=end, seed=settings.seed, days=config.days, customers=config.customers, merchants=config.merchants,
+        drift_start_day=config.drift_start_day,
+    ))  # fmt: skip
+    moment, later = pd.Timestamp(now), pd.Timestamp(now + timedelta(hours=config.live_hours))
+
+    def before_now(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+        return frame[frame[column] < moment].reset_index(drop=True)
+
+    def between(frame: pd.DataFrame, start: pd.Timestamp, stop: pd.Timestamp, seed: int) -> pd.DataFrame:
+        rows = frame[(frame[EVENT_TIMESTAMP] >= start) & (frame[EVENT_TIMESTAMP] < stop)]
+        return rows.sample(min(config.traffic_rows, len(rows)), random_state=seed).sort_values(EVENT_TIMESTAMP)
+
+    base, drifted = feeds.base, feeds.drifted
+    history = before_now(base.events, EVENT_TIMESTAMP)
+    wallet = before_now(drifted.events, EVENT_TIMESTAMP)
+    both = pd.concat([base.events, drifted.events], ignore_index=True)
+    return World(
+        history_events=history,
+        history_labels=before_now(base.labels[base.labels[EVENT_ID].isin(history[EVENT_ID])], LABEL_TIMESTAMP),
+        normal_live=between(base.events, moment, later, seed=1),
+        drifted_events=wallet,
+        drifted_labels=before_now(drifted.labels[drifted.labels[EVENT_ID].isin(wallet[EVENT_ID])], LABEL_TIMESTAMP),
+        drifted_live=between(both, later, later + timedelta(hours=config.live_hours), seed=2),
+        live_labels=pd.concat([base.labels, drifted.labels], ignore_index=True),
+    )
+
+
+def _write(frame: pd.DataFrame, folder: Path, name: str) -> Path:
+    """The demo's own lake export (a client-side file), which a landing then reads."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.parquet"
+    frame.to_parquet(path, index=False)
+    return path
+
+
 def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool) -> dict[str, Any]:
-    from driftloop.demo.traffic import send_transactions, served_version
-    from driftloop.features.materialize import materialize_online
-    from driftloop.local.runtime import LocalPlatform
-    from driftloop.pipeline_runs.local_runner import LocalPipelineRunner
+    from driftloop.local.runtime import LocalPlatform, driftloop_command
+    from driftloop.pipeline_runs.factory import runner_for
     from driftloop.pipeline_runs.request import TrainingRequest
-    from monitoring.check import CheckOutcome, run_check
     from monitoring.workspace import snapshot_count
-    from pipelines.data_generator import GeneratorConfig, generate, write_raw_data
-    from pipelines.offline_store import build_offline_features
 
     if reset:
         _reset_state(settings, say)
     elif (settings.state_dir / "mlflow").exists():
         raise DriftloopError(f"{settings.state_dir} already holds a platform; run `driftloop demo --reset`")
     timeline = Timeline(say)
-    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    base = GeneratorConfig(
-        end=end, seed=settings.seed, days=config.days, customers=config.customers, merchants=config.merchants
-    )
-    events, labels = generate(base)
-    write_raw_data(events, labels, settings.raw_data_dir, base)
-    timeline.mark("data", f"generated {len(events)} transactions and {len(labels)} labels over {config.days} days")
+    now = datetime.now(UTC)
+    world = make_world(settings, config, now)
+    exports = settings.state_dir / "demo" / "lake"
+    timeline.mark("data", f"generated the world: {len(world.history_events)} transactions of history, "
+                  f"{len(world.drifted_events)} more from the wallet partner's feed (lands later)")  # fmt: skip
 
     platform = LocalPlatform(settings)
     platform.up(lambda line: None)
     endpoints = {status.name: status.url for status in platform.status()}
+    client = PlatformClient(driftloop_command(), platform.child_env(), endpoints["transformer"], settings.model_name)
     timeline.mark("up", "local platform up: " + ", ".join(f"{k} {v}" for k, v in endpoints.items()))
 
-    runner = LocalPipelineRunner(settings)
+    landed = [
+        client.land("events", _write(world.history_events, exports, "history-events")),
+        client.land("labels", _write(world.history_labels, exports, "history-labels")),
+    ]
+    timeline.mark("history", "history landed: " + "; ".join(line.split(": ", 1)[1] for line in landed))
+
+    runner = runner_for(settings)
     first = runner.run_training(TrainingRequest.from_settings(settings, trigger="demo:initial"))
     if first.registered_version is None:
         raise DriftloopError(f"demo: the first training run did not register a model ({first.error or first.reason})")
     timeline.mark("v1", f"trained and promoted v{first.registered_version} ({first.reason}); run {first.run_url}")
 
-    url, model = endpoints["transformer"], settings.model_name
-    probe = {"customer_id": int(events["customer_id"].iloc[-1]), "merchant_id": int(events["merchant_id"].iloc[-1]),
-             "amount": 25.0, "channel": "online"}  # fmt: skip
-    champion_before = _wait("v1 to serve", lambda: served_version(url, model, probe), 120)
-    timeline.mark("v1_serving", f"endpoint {url} answers with v{champion_before}")
+    probe = world.normal_live.iloc[0]
+    # One transaction, sent until the expected version answers: its fixed id keeps it one event.
+    probe_row = {"customer_id": int(probe["customer_id"]), "merchant_id": int(probe["merchant_id"]),
+                 "amount": 25.0, "channel": "online", "event_id": "demo-probe"}  # fmt: skip
+    champion_before = _wait("v1 to serve", lambda: client.served_version(probe_row), 120)
+    timeline.mark("v1_serving", f"endpoint {client.endpoint} answers with v{champion_before}")
 
-    def traffic_then_check(source: pd.DataFrame, seed: int, name: str) -> CheckOutcome:
-        """Replay the last three days of `source` against the endpoint, then run one drift check on it."""
-        since = datetime.now(UTC)
-        recent = source[source["event_timestamp"] >= pd.Timestamp(end) - pd.Timedelta(days=3)]
-        sent = send_transactions(url, model, recent.sample(min(config.traffic_rows, len(recent)), random_state=seed))
-        _wait_for_log(settings, since, sent.rows)
-        outcome = run_check(settings, runner, since=since)
-        timeline.mark(f"{name}_check", f"{name} traffic ({sent.rows} rows): {outcome.action} ({outcome.reason})")
+    def traffic_then_check(transactions: pd.DataFrame, name: str) -> dict[str, Any]:
+        """Fresh features, live transactions, their labels back, then one drift check over those answers."""
+        _same_hour_ahead(60.0)
+        client.refresh_features()
+        since = datetime.now(UTC).replace(microsecond=0)
+        sent = client.send(transactions)
+        if sent.failures:
+            raise DriftloopError(f"demo: {sent.failures} of {sent.requests} requests failed")
+        labels = world.live_labels[world.live_labels[EVENT_ID].isin(sent.event_ids)]
+        labelled = client.post_labels(labels)
+        outcome = client.check_drift(since)
+        timeline.mark(f"{name}_check", f"{name} traffic ({sent.rows} transactions, {labelled} labels back): "
+                      f"{outcome['action']} ({outcome['reason']}); skew {outcome['skew_share']}")  # fmt: skip
         return outcome
 
-    before = traffic_then_check(events, seed=1, name="normal")
+    before = traffic_then_check(world.normal_live, "normal")
 
-    drifted_config = GeneratorConfig(
-        end=end, seed=settings.seed, days=config.days, customers=config.customers, merchants=config.merchants,
-        drift_start_day=config.drift_start_day,
-    )  # fmt: skip
-    drifted_events, drifted_labels = generate(drifted_config)
-    write_raw_data(drifted_events, drifted_labels, settings.raw_data_dir, drifted_config)
-    start = drifted_events["event_timestamp"].min().floor("h").to_pydatetime()
-    feature_end = end + timedelta(hours=1)
-    build_offline_features(drifted_events, drifted_labels, settings.feast_path, start, feature_end, datetime.now(UTC))
-    materialize_online(settings, feature_end)
-    timeline.mark("drift_data", f"new data landed: drift from day {config.drift_start_day}; features refreshed")
+    landed = [
+        client.land("events", _write(world.drifted_events, exports, "wallet-events")),
+        client.land("labels", _write(world.drifted_labels, exports, "wallet-labels")),
+    ]
+    timeline.mark("drift_data", "the wallet partner's feed landed: " + "; ".join(
+        line.split(": ", 1)[1] for line in landed))  # fmt: skip
 
     loop_started = time.monotonic()
-    after = traffic_then_check(drifted_events, seed=2, name="drift")
-    if after.retraining_run:
-        handle = after.retraining_run
+    after = traffic_then_check(world.drifted_live, "drift")
+    handle = after.get("retraining_run")
+    if handle:
         _wait("the retraining run", lambda: not runner.is_active(handle), config.timeout_s, interval=2.0)
         timeline.mark("retrained", "retraining run finished")
-    champion_after = _wait(
-        "the new champion to serve",
-        lambda: (v := served_version(url, model, probe)) != champion_before and v,
-        120 if after.retraining_run else 1,
-    ) if after.retraining_run else champion_before  # fmt: skip
+        champion_after = _wait(
+            f"the new champion to serve (the run's log: {settings.logs_dir / 'retraining.log'})",
+            lambda: (v := client.served_version(probe_row)) != champion_before and v, 120,
+        )  # fmt: skip
+    else:
+        champion_after = champion_before
     loop_seconds = round(time.monotonic() - loop_started, 1)
     timeline.mark("v2_serving", f"endpoint answers with v{champion_after}, {loop_seconds}s after drifted traffic began")
 
     summary = {
         "champion_before": champion_before,
         "champion_after": champion_after,
-        "drift_share_before": before.drift_share,
-        "drift_share_after": after.drift_share,
-        "retrain_triggered": after.retraining_run is not None,
-        "retrain_reason": after.reason,
-        "retraining_run": after.retraining_run,
+        "drift_share_before": before["drift_share"],
+        "drift_share_after": after["drift_share"],
+        "skew_share": max(before["skew_share"] or 0.0, after["skew_share"] or 0.0),
+        "retrain_triggered": bool(handle),
+        "retrain_reason": after["reason"],
+        "retraining_run": handle,
         "loop_seconds": loop_seconds,
-        "normal_check": before.as_dict(),
-        "drift_check": after.as_dict(),
+        **_model_figures(settings, champion_before, champion_after),
+        **_data_figures(settings),
+        "normal_check": before,
+        "drift_check": after,
         "evidently_snapshots": snapshot_count(settings.evidently_workspace_path, f"{settings.model_name} drift"),
         "timeline": timeline.marks,
         "endpoints": {
             **endpoints,
-            "inference_v1": f"{url}/v1/models/{model}:predict",
-            "inference_v2": f"{url}/v2/models/{model}/infer",
+            "inference_v1": f"{client.endpoint}/v1/models/{settings.model_name}:predict",
+            "inference_v2": f"{client.endpoint}/v2/models/{settings.model_name}/infer",
+            "labels": f"{client.endpoint}/v1/labels",
         },
     }
     out = settings.state_dir / "demo" / "summary.json"
@@ -181,5 +238,38 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool) -> d
     return summary
 
 
-def summary_path(settings: Settings) -> Path:
-    return settings.state_dir / "demo" / "summary.json"
+def _same_hour_ahead(margin_s: float) -> None:
+    """Wait out the last seconds of an hour: an hour boundary inside a traffic phase would leave its answers
+    to a later refresh, and the check right after could not compare them yet."""
+    into_hour = time.time() % 3600
+    if into_hour > 3600 - margin_s:
+        time.sleep(3600 - into_hour + 5)
+
+
+def _model_figures(settings: Settings, before: str, after: str) -> dict[str, Any]:
+    """Holdout figures from the registry: v1's own, v2's, and v1 scored on v2's (newer) holdout."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(settings.tracking_uri)
+    first = client.get_model_version(settings.model_name, before)
+    figures: dict[str, Any] = {"v1_holdout_roc_auc": float(first.tags["metric.holdout_roc_auc"])}
+    if after != before:
+        second = client.get_model_version(settings.model_name, after)
+        run = client.get_run(second.tags["mlflow_run_id"])
+        figures["v2_holdout_roc_auc"] = float(second.tags["metric.holdout_roc_auc"])
+        figures["champion_auc_on_new_holdout"] = run.data.metrics.get("champion_holdout_roc_auc")
+    return figures
+
+
+def _data_figures(settings: Settings) -> dict[str, Any]:
+    """What the event store holds and how fresh the features are, read through the platform's own readers."""
+    from pipelines.event_store import event_store_for
+    from pipelines.feature_refresh import current_watermark
+
+    store = event_store_for(settings)
+    watermark = current_watermark(settings)
+    return {
+        "events_ingested": len(store.events()),
+        "labels_ingested": len(store.labels()),
+        "feature_freshness_s": round((datetime.now(UTC) - watermark).total_seconds(), 1) if watermark else None,
+    }

@@ -75,8 +75,25 @@ def is_alive(record: ProcessRecord) -> bool:
     return _process_of(record) is not None
 
 
+# Importing feast points these at a temporary folder of its own (and turns prometheus_client's multiprocess
+# mode on for any process that inherits them); the folder is deleted when that process exits, so a child
+# started by it (a retraining run submitted by `monitor run`) would fail on its first metric.
+FEAST_METRICS_VARIABLES = ("PROMETHEUS_MULTIPROCESS_DIR", "PROMETHEUS_MULTIPROC_DIR")
+FEAST_METRICS_PREFIX = "feast_metrics_"
+
+
+def child_environment(env: dict[str, str]) -> dict[str, str]:
+    """`env` without what an imported library set for its own process only (feast's metrics folder)."""
+    return {
+        name: value
+        for name, value in env.items()
+        if not (name in FEAST_METRICS_VARIABLES and Path(value).name.startswith(FEAST_METRICS_PREFIX))
+    }
+
+
 def spawn(command: list[str], log_path: Path, env: dict[str, str]) -> psutil.Process:
     """Start command in a new session with stdout and stderr appended to log_path."""
+    env = child_environment(env)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         popen = subprocess.Popen(  # noqa: S603 - our own CLI, no shell

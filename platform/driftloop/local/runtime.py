@@ -71,8 +71,8 @@ class LocalPlatform:
     def _log_path(self, name: str) -> Path:
         return self.settings.logs_dir / f"{name}.log"
 
-    def _child_env(self) -> dict[str, str]:
-        env = dict(os.environ)
+    def child_env(self) -> dict[str, str]:
+        env = processes.child_environment(dict(os.environ))
         env[env_var_name("state_dir")] = str(self.settings.state_dir)
         env["PYTHONUNBUFFERED"] = "1"
         return env
@@ -123,7 +123,7 @@ class LocalPlatform:
     def _start(self, spec: ServiceSpec, report: Reporter) -> ProcessRecord:
         command = [*driftloop_command(), *spec.cli_args]
         log_path = self._log_path(spec.name)
-        process = processes.spawn(command, log_path, self._child_env())
+        process = processes.spawn(command, log_path, self.child_env())
         record = ProcessRecord(
             name=spec.name,
             pid=process.pid,
@@ -154,7 +154,7 @@ class LocalPlatform:
     def _start_feature_apply(self, report: Reporter) -> psutil.Process:
         report("feast: applying the feature repo")
         command = [*driftloop_command(), "features", "apply"]
-        return processes.spawn(command, self._log_path("feast-apply"), self._child_env())
+        return processes.spawn(command, self._log_path("feast-apply"), self.child_env())
 
     def _await_feature_apply(self, process: psutil.Process) -> None:
         code = process.wait(timeout=self.settings.startup_timeout_s)

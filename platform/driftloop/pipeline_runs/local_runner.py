@@ -35,9 +35,11 @@ class LocalPipelineRunner:
         from driftloop.local.runtime import driftloop_command
 
         arguments = [
-            "pipeline", "run", "training", "--events", request.events_path, "--labels", request.labels_path,
+            "pipeline", "run", "training", "--window-days", str(request.window_days),
             "--seed", str(request.seed), "--params", request.params_json, "--trigger", request.trigger,
         ]  # fmt: skip
+        if request.window_end:
+            arguments += ["--window-end", request.window_end]
         log_path = self.settings.logs_dir / "retraining.log"
         command = [*driftloop_command(), *arguments]
         process = spawn(command, log_path, dict(os.environ))

@@ -10,15 +10,16 @@ from driftloop.settings import Settings
 
 @dataclass(frozen=True)
 class TrainingRequest:
-    """The training pipeline's parameters; defaults come from settings."""
+    """The training pipeline's parameters; defaults come from settings. The data is the event store's
+    `window_days` ending at `window_end` (ISO, UTC; empty: when the run starts)."""
 
-    events_path: str
-    labels_path: str
+    window_days: int
     seed: int
     holdout_days: int
     label_maturity_days: int
     min_auc: float
     margin: float
+    window_end: str = ""
     params_json: str = "{}"
     shuffle_labels: bool = False
     trigger: str = "manual"
@@ -26,8 +27,7 @@ class TrainingRequest:
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> TrainingRequest:
         values: dict[str, Any] = {
-            "events_path": str(settings.raw_data_dir / "events.parquet"),
-            "labels_path": str(settings.raw_data_dir / "labels.parquet"),
+            "window_days": settings.training_window_days,
             "seed": settings.seed,
             "holdout_days": settings.holdout_days,
             "label_maturity_days": settings.label_maturity_days,

@@ -1,0 +1,136 @@
+"""Keep the feature tables and the online store fresh: recompute the hours since the watermark, materialise.
+
+The watermark is the newest hour boundary whose features are final: a row stamped at hour H summarises
+events strictly before H, so once H has passed (and the answers of that hour are in the event store) its
+rows never change again, unless a late batch lands. Every landing is in the event store's landings log
+with the oldest event and label it touched; the refresh recomputes from the oldest such hour, so a backfill
+or a late chargeback reaches the features as well as the new hours do. Runs are serialised by a file lock
+(the local scheduler, the cluster's CronJob, a training run and a person may all start one).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from driftloop.settings import Settings
+from pipelines.event_store import EventStore, event_store_for
+from pipelines.schema import EVENT_TIMESTAMP
+
+logger = logging.getLogger(__name__)
+
+# The longest window any feature looks back over (chargebacks, 30 days), plus the boundary before the first
+# recomputed one, which decides whether that one changed.
+LOOKBACK = timedelta(days=30, hours=2)
+STATE_FILE = "refresh_state.json"
+
+
+@dataclass
+class RefreshState:
+    watermark: str | None = None  # ISO hour boundary: features final up to here
+    landings_seen: int = 0  # landings log lines already taken into account
+
+    @property
+    def watermark_time(self) -> datetime | None:
+        return datetime.fromisoformat(self.watermark) if self.watermark else None
+
+
+@dataclass(frozen=True)
+class RefreshOutcome:
+    watermark: str | None
+    start: str | None
+    events_read: int
+    rows_written: dict[str, int] = field(default_factory=dict)
+    freshness_s: float | None = None
+    reason: str = ""
+
+
+def hour_floor(moment: datetime | pd.Timestamp) -> datetime:
+    return pd.Timestamp(moment).tz_convert("UTC").floor("h").to_pydatetime()
+
+
+class RefreshStateStore:
+    def __init__(self, feast_path: Path) -> None:
+        self.path = feast_path / STATE_FILE
+        self.lock_path = feast_path / ".refresh.lock"
+
+    def load(self) -> RefreshState:
+        return RefreshState(**json.loads(self.path.read_text())) if self.path.exists() else RefreshState()
+
+    def save(self, state: RefreshState) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(asdict(state), indent=2))
+        os.replace(temporary, self.path)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.lock_path.open("w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _recompute_from(store: EventStore, state: RefreshState) -> tuple[datetime | None, int]:
+    """The first hour to recompute (None: nothing new) and how many landings that accounts for."""
+    landings = store.landings()
+    touched = [
+        pd.Timestamp(moment)
+        for landing in landings[state.landings_seen :]
+        for moment in (landing.oldest_event, landing.oldest_label)
+        if moment
+    ]
+    candidates = [hour_floor(moment) for moment in touched]
+    if state.watermark_time is not None:
+        candidates.append(state.watermark_time)
+    elif not touched:
+        oldest = store.events()[EVENT_TIMESTAMP].min()
+        if pd.notna(oldest):
+            candidates.append(hour_floor(oldest))
+    return (min(candidates) if candidates else None), len(landings)
+
+
+def refresh_features(settings: Settings, now: datetime | None = None) -> RefreshOutcome:
+    """Recompute the feature rows from the oldest changed hour to the current hour boundary; materialise."""
+    from driftloop.features.materialize import materialize_online
+    from pipelines.offline_store import build_offline_features
+
+    now = now or datetime.now(UTC)
+    target = hour_floor(now)
+    store, states = event_store_for(settings), RefreshStateStore(settings.feast_path)
+    with states.locked():
+        state = states.load()
+        start, landings_seen = _recompute_from(store, state)
+        if start is None:
+            return RefreshOutcome(None, None, 0, reason="no events in the event store yet")
+        start = min(start, target)
+        events = store.events(pd.Timestamp(start - LOOKBACK), pd.Timestamp(target))
+        if events.empty:
+            return RefreshOutcome(state.watermark, None, 0, reason="no events before the current hour yet")
+        labels = store.labels(known_at=pd.Timestamp(target))
+        written = build_offline_features(events, labels, settings.feast_path, start, target, computed_at=now)
+        materialize_online(settings, target)
+        states.save(RefreshState(watermark=target.isoformat(), landings_seen=landings_seen))
+    freshness = (now - target).total_seconds()
+    logger.info(
+        "features refreshed over [%s, %s] from %d events: %s", start.isoformat(), target.isoformat(), len(events),
+        written,
+    )  # fmt: skip
+    reason = f"recomputed [{start:%Y-%m-%d %H:%M}, {target:%Y-%m-%d %H:%M}] UTC"
+    return RefreshOutcome(target.isoformat(), start.isoformat(), len(events), written, freshness, reason)
+
+
+def current_watermark(settings: Settings) -> datetime | None:
+    return RefreshStateStore(settings.feast_path).load().watermark_time

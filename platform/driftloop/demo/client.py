@@ -1,0 +1,111 @@
+"""The demo's only way into the platform: the interfaces any user has (commands, the endpoint, labels).
+
+Landings, the feature refresh and drift checks are `driftloop` commands (what a lake job, the CronJobs and
+an operator run); transactions and labels go over HTTP to the inference endpoint. Nothing here writes into
+the platform's state folder: the demo is a client of the platform, so the same story can run against a
+cluster by pointing these at it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+
+from driftloop.errors import DriftloopError
+from pipelines.schema import AMOUNT, CHANNEL, CUSTOMER_ID, EVENT_ID, IS_FRAUD, MERCHANT_ID
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrafficResult:
+    requests: int = 0
+    rows: int = 0
+    failures: int = 0
+    versions: dict[str, int] = field(default_factory=dict)
+    event_ids: list[str] = field(default_factory=list)
+
+
+class PlatformClient:
+    """Talks to one running platform: its `driftloop` command (with the platform's environment) and its
+    inference endpoint."""
+
+    def __init__(self, command: list[str], env: dict[str, str], endpoint: str, model: str) -> None:
+        self.command = command
+        self.env = env
+        self.endpoint = endpoint.rstrip("/")
+        self.model = model
+
+    def run(self, *args: str, allow_failure: bool = False) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([*self.command, *args], env=self.env, capture_output=True, text=True, check=False)
+        if result.returncode != 0 and not allow_failure:
+            detail = (result.stderr.strip().splitlines() or [""])[-1]
+            raise DriftloopError(f"demo: `driftloop {' '.join(args)}` failed: {detail}")
+        return result
+
+    def land(self, kind: str, path: Path) -> str:
+        """A batch landing (`driftloop data ingest`); returns its one-line report."""
+        return self.run("data", "ingest", kind, str(path)).stdout.strip().splitlines()[-1]
+
+    def refresh_features(self) -> str:
+        return self.run("features", "refresh").stdout.strip()
+
+    def check_drift(self, since: datetime) -> dict[str, Any]:
+        """One drift check over the answers since `since` (`driftloop monitor run --json`)."""
+        result = self.run("monitor", "run", "--since", since.strftime("%Y-%m-%dT%H:%M:%S"), "--json")
+        outcome: dict[str, Any] = json.loads(result.stdout)
+        return outcome
+
+    def send(self, transactions: pd.DataFrame, batch_size: int = 20) -> TrafficResult:
+        """POST the transactions (with their own ids, as a card processor sends them) in V1 batches."""
+        result = TrafficResult()
+        records = [
+            {CUSTOMER_ID: int(row[CUSTOMER_ID]), MERCHANT_ID: int(row[MERCHANT_ID]), AMOUNT: float(row[AMOUNT]),
+             CHANNEL: str(row[CHANNEL]), EVENT_ID: str(row[EVENT_ID])}
+            for row in transactions.to_dict("records")
+        ]  # fmt: skip
+        with httpx.Client(base_url=self.endpoint, timeout=30) as client:
+            for start in range(0, len(records), batch_size):
+                batch = records[start : start + batch_size]
+                response = client.post(f"/v1/models/{self.model}:predict", json={"instances": batch})
+                result.requests += 1
+                if response.status_code != 200:
+                    result.failures += 1
+                    logger.warning("request failed: %s %s", response.status_code, response.text[:200])
+                    continue
+                body = response.json()
+                result.rows += len(batch)
+                result.event_ids.extend(body["event_ids"])
+                version = str(body["model_version"])
+                result.versions[version] = result.versions.get(version, 0) + 1
+        return result
+
+    def post_labels(self, labels: pd.DataFrame, batch_size: int = 500) -> int:
+        """Send labels back (`POST /v1/labels`), label time = now; returns how many landed."""
+        landed = 0
+        items = [{EVENT_ID: str(e), IS_FRAUD: int(f)} for e, f in zip(labels[EVENT_ID], labels[IS_FRAUD], strict=True)]
+        with httpx.Client(base_url=self.endpoint, timeout=60) as client:
+            for start in range(0, len(items), batch_size):
+                response = client.post("/v1/labels", json={"labels": items[start : start + batch_size]})
+                if response.status_code != 200:
+                    raise DriftloopError(f"demo: POST /v1/labels answered {response.status_code}: {response.text}")
+                landed += int(response.json()["landed"])
+        return landed
+
+    def served_version(self, probe: dict[str, object]) -> str | None:
+        """The model version the endpoint answers with right now (None when it cannot answer)."""
+        try:
+            response = httpx.post(
+                f"{self.endpoint}/v1/models/{self.model}:predict", json={"instances": [probe]}, timeout=10
+            )
+        except httpx.HTTPError:
+            return None
+        return str(response.json()["model_version"]) if response.status_code == 200 else None

@@ -1,0 +1,120 @@
+"""The chart's side of the data loop: the CronJobs that refresh features, measure realised quality and check
+drift; the model servers on the state volume; and the NetworkPolicy paths those pods need."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.cluster.conftest import VALUE_FILES, chart_values, render
+from tests.cluster.rendered_objects import admits, pod_labels, pod_specs
+
+pytestmark = pytest.mark.cluster
+RELEASE = "driftloop"
+# CronJob (after the release name, also its pods' component label) -> its values key and its command.
+LOOP_JOBS = {
+    "feature-refresh": ("featureRefresh", ["features", "refresh"]),
+    "quality": ("quality", ["monitor", "quality"]),
+    "drift": ("drift", ["monitor", "run", "--json"]),
+}
+# Who must reach whom: (source component, target component, port).
+LOOP_PATHS = [
+    ("feature-refresh", "redis", 6379),  # materialises the online store
+    ("feature-refresh", "postgres", 5432),  # reads the Feast SQL registry
+    ("feature-refresh", "pushgateway", 9091),
+    ("quality", "pushgateway", 9091),
+    ("drift", "postgres", 5432),
+    ("drift", "pushgateway", 9091),
+    ("prometheus", "pushgateway", 9091),  # the pushed gauges reach the rules and dashboards
+]
+
+
+def _workloads(rendered: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Workload objects by their pods' component label."""
+    kinds = ("Deployment", "StatefulSet", "CronJob")
+    return {pod_labels(obj)["app.kubernetes.io/component"]: obj for obj in rendered if obj["kind"] in kinds}
+
+
+def _claims(pod: dict[str, Any]) -> dict[str, str]:
+    """Volume name -> PersistentVolumeClaim name."""
+    volumes = pod.get("volumes", [])
+    return {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in volumes if "persistentVolumeClaim" in v}
+
+
+def _port_names(obj: dict[str, Any]) -> dict[str, int]:
+    return {
+        port["name"]: port["containerPort"]
+        for _, pod in pod_specs(obj)
+        for container in pod["containers"]
+        for port in container.get("ports", [])
+        if "name" in port
+    }
+
+
+@pytest.mark.parametrize("values", sorted(VALUE_FILES))
+def test_the_loop_cronjobs_run_their_command_one_at_a_time_on_the_schedule_from_values(values: str) -> None:
+    rendered, settings = render(VALUE_FILES[values]), chart_values(VALUE_FILES[values])
+    cronjobs = {obj["metadata"]["name"]: obj for obj in rendered if obj["kind"] == "CronJob"}
+    assert set(cronjobs) == {f"{RELEASE}-{name}" for name in LOOP_JOBS}
+    for name, (key, args) in LOOP_JOBS.items():
+        cronjob = cronjobs[f"{RELEASE}-{name}"]
+        spec, job = cronjob["spec"], cronjob["spec"]["jobTemplate"]["spec"]
+        assert spec["schedule"] == settings[key]["schedule"], name
+        assert spec["concurrencyPolicy"] == "Forbid", name
+        # Forbid plus a wedged run would stop the job for good: every run has a deadline, every start too.
+        assert spec["startingDeadlineSeconds"] > 0 and job["activeDeadlineSeconds"] > 0, name
+        assert spec["successfulJobsHistoryLimit"] > 0 and spec["failedJobsHistoryLimit"] > 0, name
+        assert pod_labels(cronjob)["app.kubernetes.io/component"] == name
+        [container] = job["template"]["spec"]["containers"]
+        assert container["args"] == args, name
+        assert container["resources"] == settings[key]["resources"], name
+        assert {"configMapRef": {"name": f"{RELEASE}-settings"}} in container["envFrom"], name
+
+
+def test_every_driftloop_container_but_mlflow_mounts_the_state_volume_at_the_state_dir(
+    rendered: list[dict[str, Any]],
+) -> None:
+    settings = next(o for o in rendered if o["kind"] == "ConfigMap" and o["metadata"]["name"] == f"{RELEASE}-settings")
+    state_dir = settings["data"]["DRIFTLOOP_STATE_DIR"]
+    checked = set()
+    for obj in rendered:
+        for where, pod in pod_specs(obj):
+            claims = _claims(pod)
+            for container in [*pod["containers"], *pod.get("initContainers", [])]:
+                if not str(container["image"]).startswith("driftloop:") or container["args"][:2] == ["serve", "mlflow"]:
+                    continue
+                mounts = {mount["mountPath"]: mount["name"] for mount in container.get("volumeMounts", [])}
+                assert claims.get(mounts.get(state_dir, "")) == f"{RELEASE}-state", (where, container["name"])
+                assert "/tmp" in mounts, (where, "read-only root filesystem: /tmp needs its emptyDir")
+                checked.add(where)
+    # The transformer serves POST /v1/labels (the label store) and records served events: both on the volume.
+    assert {
+        "InferenceService/fraud-detector/transformer",
+        "InferenceService/fraud-detector/predictor",
+        *(f"CronJob/{RELEASE}-{name}" for name in LOOP_JOBS),
+    } <= checked
+
+
+def test_network_policies_admit_the_loop_jobs_to_the_stores_and_the_pushgateway(
+    rendered: list[dict[str, Any]],
+) -> None:
+    policies = [obj for obj in rendered if obj["kind"] == "NetworkPolicy"]
+    assert policies, "both value files keep the NetworkPolicies on"
+    workloads = _workloads(rendered)
+    for source, target, port in LOOP_PATHS:
+        source_labels, target_labels = pod_labels(workloads[source]), pod_labels(workloads[target])
+        allowed = admits(policies, source_labels, target_labels, port, _port_names(workloads[target]))
+        assert allowed, f"{source} -> {target}:{port} is denied"
+
+
+def test_the_policy_check_catches_what_it_should(rendered: list[dict[str, Any]]) -> None:
+    """The evaluator itself: outsiders and unlabelled pods are refused, a port rule is honoured."""
+    policies = [obj for obj in rendered if obj["kind"] == "NetworkPolicy"]
+    redis = pod_labels(_workloads(rendered)["redis"])
+    assert not admits(policies, {"app": "ml-pipeline"}, redis, 6379), "KFP's own pods share the namespace"
+    assert not admits(policies, {"app.kubernetes.io/component": "feature-refresh"}, redis, 6379)
+    assert admits([], {"app": "ml-pipeline"}, redis, 6379), "no policy selects the pod: no isolation"
+    inference = {"serving.kserve.io/inferenceservice": "fraud-detector", "component": "transformer"}
+    assert admits(policies, {"app": "curl"}, inference, 8080)
+    assert not admits(policies, {"app": "curl"}, inference, 9000)
