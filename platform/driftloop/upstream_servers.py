@@ -30,6 +30,11 @@ def _ensure_sqlite_folder(uri: str) -> None:
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
 
+# MLflow 3.17's server starts a job runner and seven huey consumers (about 200 MiB and a tenth of a core each,
+# all the time) for features driftloop does not use; a setting the user made wins.
+MLFLOW_SERVER_ENVIRONMENT = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
+
 def mlflow_server_command(settings: Settings) -> list[str]:
     """MLflow tracking server + registry; artifacts are proxied so clients need no storage credentials."""
     _ensure_sqlite_folder(settings.backend_store_uri)

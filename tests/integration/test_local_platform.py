@@ -48,6 +48,8 @@ def test_up_starts_healthy_services_and_applies_features(running: PlatformUnderT
         assert psutil.pid_exists(service["pid"])
         assert Path(service["log"]).is_file()
     assert httpx.get(services["mlflow"]["url"] + "/health").text == "OK"
+    mlflow_tree = [psutil.Process(pid) for pid in _tree_pids(services["mlflow"]["pid"])]
+    assert not [p.pid for p in mlflow_tree if "huey" in " ".join(p.cmdline())], "MLflow's job runner stays off"
     version = httpx.get(services["evidently-ui"]["url"] + "/api/version").json()
     assert version["application"] == "Evidently UI"
     experiments = httpx.get(

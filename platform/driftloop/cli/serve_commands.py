@@ -18,8 +18,10 @@ def _exec(command: list[str]) -> None:
 def mlflow() -> None:
     """MLflow tracking server and model registry."""
     from driftloop.settings import get_settings
-    from driftloop.upstream_servers import mlflow_server_command
+    from driftloop.upstream_servers import MLFLOW_SERVER_ENVIRONMENT, mlflow_server_command
 
+    for name, value in MLFLOW_SERVER_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
     _exec(mlflow_server_command(get_settings()))
 
 
