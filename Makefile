@@ -61,4 +61,4 @@ clean-state: local-down ## Stop the platform and delete the local state folder (
 	rm -rf .driftloop
 
 include cluster.mk
-.PHONY: up down cluster-status pipeline predict dashboards
+.PHONY: up down cluster-status pipeline demo-cluster predict dashboards

@@ -17,6 +17,9 @@ pipeline: install ## Cluster mode: submit the training pipeline to KFP and wait 
 	  trap "kill $$!" EXIT; sleep 3; \
 	  $(BIN)/driftloop pipeline submit --kfp-host http://127.0.0.1:8888 --trigger "make pipeline" --wait
 
+demo-cluster: install ## Cluster mode: the demo's story against the running cluster (after `make up`)
+	$(BIN)/driftloop demo --target cluster
+
 predict: ## Cluster mode: score a sample transaction on the inference endpoint
 	curl -s 127.0.0.1:8080/v1/models/fraud-detector:predict -H 'content-type: application/json' \
 	  -d '{"instances": [{"customer_id": 17, "merchant_id": 4, "amount": 42.5, "channel": "online"}]}'; echo

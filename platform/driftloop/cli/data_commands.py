@@ -44,6 +44,36 @@ def _land(kind: str, files: list[Path]) -> None:
         )
 
 
+@app.command()
+def status(json_output: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
+    """What the event store holds (landed, served, labelled, quarantined) and how fresh the features are."""
+    import json
+
+    from driftloop.settings import get_settings
+    from pipelines.event_store import event_store_for
+    from pipelines.feature_refresh import current_watermark
+
+    settings = get_settings()
+    store = event_store_for(settings)
+    watermark = current_watermark(settings)
+    figures = {
+        "events": len(store.events()),
+        "landed_events": len(store.landed_events()),
+        "served_events": len(store.served_events()),
+        "labels": len(store.labels()),
+        "label_records": len(store.label_records()),
+        "landings": len(store.landings()),
+        "quarantine_files": len(list(store.quarantine_dir.glob("*.parquet"))),
+        "feature_watermark": watermark.isoformat() if watermark else None,
+        "feature_freshness_s": round((datetime.now(UTC) - watermark).total_seconds(), 1) if watermark else None,
+    }
+    if json_output:
+        typer.echo(json.dumps(figures, indent=2))
+        return
+    for name, value in figures.items():
+        typer.echo(f"{name.replace('_', ' ')}: {value}")
+
+
 @ingest_app.command("events")
 def ingest_events(
     files: list[Path] = typer.Argument(..., help="Parquet files of transactions (the events contract)."),

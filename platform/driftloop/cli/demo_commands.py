@@ -11,9 +11,13 @@ def demo(
     reset: bool = typer.Option(False, "--reset", help="Stop the local platform and delete the state folder first."),
     customers: int = typer.Option(500, min=10, help="Customers in the generated data."),
     traffic_rows: int = typer.Option(600, min=50, help="Transactions sent in each traffic phase."),
+    target: str = typer.Option(
+        "local", help="local (processes here), or cluster (the kind cluster `make up` built: `make demo-cluster`)."
+    ),
 ) -> None:
     """Generate data, bring the platform up, train v1, serve, drift, retrain, serve v2; leave it running."""
     from driftloop.demo.story import DemoConfig, run_demo
+    from driftloop.demo.targets import target_for
     from driftloop.settings import get_settings
 
     # The demo drives its drift checks itself, so its timeline is deterministic; the platform's scheduler
@@ -22,7 +26,8 @@ def demo(
     os.environ.setdefault("DRIFTLOOP_MODEL_POLL_INTERVAL_S", "2")
     get_settings.cache_clear()
     settings = get_settings()
-    summary = run_demo(settings, DemoConfig(customers=customers, traffic_rows=traffic_rows), typer.echo, reset)
+    config = DemoConfig(customers=customers, traffic_rows=traffic_rows)
+    summary = run_demo(settings, config, typer.echo, reset, target_for(target, settings))
     typer.echo(
         f"champion v{summary['champion_before']} -> v{summary['champion_after']}; "
         f"retrain triggered: {summary['retrain_triggered']}; loop {summary['loop_seconds']}s"
@@ -30,4 +35,5 @@ def demo(
     typer.echo(
         "explore: MLflow " + summary["endpoints"]["mlflow"] + ", Evidently UI " + summary["endpoints"]["evidently-ui"]
     )
-    typer.echo("stop everything with `driftloop local down` (or `make local-down`)")
+    if target == "local":
+        typer.echo("stop everything with `driftloop local down` (or `make local-down`)")

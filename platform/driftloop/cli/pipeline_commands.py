@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -18,12 +17,26 @@ app.add_typer(run_app, name="run")
 DEFAULT_IR = Path("pipelines/compiled/training_pipeline.yaml")
 
 
+def _utc_iso(moment: str) -> str:
+    import pandas as pd
+
+    try:
+        stamp = pd.Timestamp(moment)
+    except ValueError as error:
+        raise DriftloopError(f"--window-end {moment!r} is not an ISO-8601 time") from error
+    return (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")).isoformat()
+
+
 @run_app.command("training")
 def run_training(
     window_days: int | None = typer.Option(
         None, min=8, help="Days of the event store to train on. Default: DRIFTLOOP_TRAINING_WINDOW_DAYS."
     ),
-    window_end: datetime | None = typer.Option(None, help="End of the window (UTC). Default: now."),
+    window_end: str | None = typer.Option(
+        None,
+        help="End of the window, ISO-8601 (UTC unless it names a zone); a run's MLflow param `window_end` "
+        "repeats it exactly. Default: now.",
+    ),
     seed: int | None = typer.Option(None, help="Training seed. Default: DRIFTLOOP_SEED."),
     params_json: str | None = typer.Option(
         None, "--params", help='Model hyperparameters as JSON, e.g. {"max_iter": 300}.'
@@ -43,7 +56,7 @@ def run_training(
     request = TrainingRequest.from_settings(
         settings,
         window_days=window_days,
-        window_end=window_end.replace(tzinfo=window_end.tzinfo or UTC).isoformat() if window_end else None,
+        window_end=_utc_iso(window_end) if window_end else None,
         seed=seed,
         params_json=params_json,
         shuffle_labels=shuffle_labels,

@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from driftloop.demo.client import PlatformClient
+from driftloop.demo.targets import DemoTarget
 from driftloop.errors import DriftloopError
 from driftloop.settings import Settings
 from pipelines.schema import EVENT_ID, EVENT_TIMESTAMP, LABEL_TIMESTAMP
@@ -127,15 +127,12 @@ def _write(frame: pd.DataFrame, folder: Path, name: str) -> Path:
     return path
 
 
-def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool) -> dict[str, Any]:
-    from driftloop.local.runtime import LocalPlatform, driftloop_command
-    from driftloop.pipeline_runs.factory import runner_for
-    from driftloop.pipeline_runs.request import TrainingRequest
+def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, target: DemoTarget) -> dict[str, Any]:
     from monitoring.workspace import snapshot_count
 
-    if reset:
+    if target.name == "local" and reset:
         _reset_state(settings, say)
-    elif (settings.state_dir / "mlflow").exists():
+    elif target.name == "local" and (settings.state_dir / "mlflow").exists():
         raise DriftloopError(f"{settings.state_dir} already holds a platform; run `driftloop demo --reset`")
     timeline = Timeline(say)
     now = datetime.now(UTC)
@@ -144,11 +141,9 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool) -> d
     timeline.mark("data", f"generated the world: {len(world.history_events)} transactions of history, "
                   f"{len(world.drifted_events)} more from the wallet partner's feed (lands later)")  # fmt: skip
 
-    platform = LocalPlatform(settings)
-    platform.up(lambda line: None)
-    endpoints = {status.name: status.url for status in platform.status()}
-    client = PlatformClient(driftloop_command(), platform.child_env(), endpoints["transformer"], settings.model_name)
-    timeline.mark("up", "local platform up: " + ", ".join(f"{k} {v}" for k, v in endpoints.items()))
+    endpoints = target.start()
+    client = target.client(endpoints)
+    timeline.mark("up", f"{target.name} platform up: " + ", ".join(f"{k} {v}" for k, v in endpoints.items()))
 
     landed = [
         client.land("events", _write(world.history_events, exports, "history-events")),
@@ -156,17 +151,17 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool) -> d
     ]
     timeline.mark("history", "history landed: " + "; ".join(line.split(": ", 1)[1] for line in landed))
 
-    runner = runner_for(settings)
-    first = runner.run_training(TrainingRequest.from_settings(settings, trigger="demo:initial"))
-    if first.registered_version is None:
-        raise DriftloopError(f"demo: the first training run did not register a model ({first.error or first.reason})")
-    timeline.mark("v1", f"trained and promoted v{first.registered_version} ({first.reason}); run {first.run_url}")
+    target.train(client, trigger="demo:initial")
+    first = _champion(settings)
+    if first is None:
+        raise DriftloopError("demo: the first training run did not register a model (see its MLflow run)")
+    timeline.mark("v1", f"trained and promoted v{first.version} ({first.tags.get('gate_reason', '')})")
 
     probe = world.normal_live.iloc[0]
     # One transaction, sent until the expected version answers: its fixed id keeps it one event.
     probe_row = {"customer_id": int(probe["customer_id"]), "merchant_id": int(probe["merchant_id"]),
                  "amount": 25.0, "channel": "online", "event_id": "demo-probe"}  # fmt: skip
-    champion_before = _wait("v1 to serve", lambda: client.served_version(probe_row), 120)
+    champion_before = _wait("v1 to serve", lambda: client.served_version(probe_row), 300)
     timeline.mark("v1_serving", f"endpoint {client.endpoint} answers with v{champion_before}")
 
     def traffic_then_check(transactions: pd.DataFrame, name: str) -> dict[str, Any]:
@@ -197,18 +192,20 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool) -> d
     after = traffic_then_check(world.drifted_live, "drift")
     handle = after.get("retraining_run")
     if handle:
-        _wait("the retraining run", lambda: not runner.is_active(handle), config.timeout_s, interval=2.0)
+        _wait("the retraining run", lambda: target.retraining_finished(handle), config.timeout_s, interval=2.0)
         timeline.mark("retrained", "retraining run finished")
         champion_after = _wait(
-            f"the new champion to serve (the run's log: {settings.logs_dir / 'retraining.log'})",
-            lambda: (v := client.served_version(probe_row)) != champion_before and v, 120,
+            "the new champion to serve (the retraining run's log or KFP run says why not)",
+            lambda: (v := client.served_version(probe_row)) != champion_before and v, config.timeout_s,
         )  # fmt: skip
     else:
         champion_after = champion_before
     loop_seconds = round(time.monotonic() - loop_started, 1)
     timeline.mark("v2_serving", f"endpoint answers with v{champion_after}, {loop_seconds}s after drifted traffic began")
 
+    status = json.loads(client.run("data", "status", "--json").stdout)
     summary = {
+        "target": target.name,
         "champion_before": champion_before,
         "champion_after": champion_after,
         "drift_share_before": before["drift_share"],
@@ -219,10 +216,14 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool) -> d
         "retraining_run": handle,
         "loop_seconds": loop_seconds,
         **_model_figures(settings, champion_before, champion_after),
-        **_data_figures(settings),
+        "events_ingested": status["events"],
+        "labels_ingested": status["labels"],
+        "feature_freshness_s": status["feature_freshness_s"],
         "normal_check": before,
         "drift_check": after,
-        "evidently_snapshots": snapshot_count(settings.evidently_workspace_path, f"{settings.model_name} drift"),
+        "evidently_snapshots": snapshot_count(settings.evidently_workspace_path, f"{settings.model_name} drift")
+        if target.name == "local"
+        else None,
         "timeline": timeline.marks,
         "endpoints": {
             **endpoints,
@@ -236,6 +237,14 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool) -> d
     out.write_text(json.dumps(summary, indent=2, default=str) + "\n")
     say(f"summary: {out}")
     return summary
+
+
+def _champion(settings: Settings) -> Any:
+    from mlflow.tracking import MlflowClient
+
+    from pipelines.model_registry import current_champion
+
+    return current_champion(MlflowClient(settings.tracking_uri), settings.model_name)
 
 
 def _same_hour_ahead(margin_s: float) -> None:
@@ -259,17 +268,3 @@ def _model_figures(settings: Settings, before: str, after: str) -> dict[str, Any
         figures["v2_holdout_roc_auc"] = float(second.tags["metric.holdout_roc_auc"])
         figures["champion_auc_on_new_holdout"] = run.data.metrics.get("champion_holdout_roc_auc")
     return figures
-
-
-def _data_figures(settings: Settings) -> dict[str, Any]:
-    """What the event store holds and how fresh the features are, read through the platform's own readers."""
-    from pipelines.event_store import event_store_for
-    from pipelines.feature_refresh import current_watermark
-
-    store = event_store_for(settings)
-    watermark = current_watermark(settings)
-    return {
-        "events_ingested": len(store.events()),
-        "labels_ingested": len(store.labels()),
-        "feature_freshness_s": round((datetime.now(UTC) - watermark).total_seconds(), 1) if watermark else None,
-    }

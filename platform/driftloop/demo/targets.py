@@ -1,0 +1,149 @@
+"""Where the demo's platform runs: processes on this machine, or the kind cluster `make up` built.
+
+A target brings the platform up (or checks that it is up), names its endpoints, and gives the demo a
+`PlatformClient` whose commands run where the platform's state lives: here, the `driftloop` CLI; in the
+cluster, the same CLI inside the predictor pod (it mounts the state volume and reads the release's settings),
+reached with `kubectl exec`. Traffic and labels go to the inference endpoint either way (the cluster's
+NodePort is mapped to the same host port by kind-config.yaml).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+
+from driftloop.demo.client import PlatformClient
+from driftloop.errors import DriftloopError
+from driftloop.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+CLUSTER_CONTEXT = "kind-driftloop"  # the cluster `make up` creates (cluster.mk)
+PREDICTOR_SELECTOR = "serving.kserve.io/inferenceservice={model},component=predictor"
+PREDICTOR_CONTAINER = "kserve-container"  # KServe's name for the model server container (the chart's too)
+LANDING_IN_POD = "/tmp/demo-landing.parquet"  # the pod's /tmp is an emptyDir; its root file system is read-only
+
+
+class DemoTarget(Protocol):
+    name: str
+
+    def start(self) -> dict[str, str]:
+        """Bring the platform up or check it is up; its endpoints by name."""
+        ...
+
+    def client(self, endpoints: dict[str, str]) -> PlatformClient: ...
+
+    def train(self, client: PlatformClient, trigger: str) -> None:
+        """Run the training pipeline to the end (the platform's own command for this target)."""
+        ...
+
+    def retraining_finished(self, handle: str) -> bool:
+        """Whether the retraining run behind a drift check's handle has ended (True when it cannot tell)."""
+        ...
+
+
+class LocalTarget:
+    """The local platform: `driftloop local up`, and the CLI in this environment."""
+
+    name = "local"
+
+    def __init__(self, settings: Settings) -> None:
+        from driftloop.local.runtime import LocalPlatform
+
+        self.settings = settings
+        self.platform = LocalPlatform(settings)
+
+    def start(self) -> dict[str, str]:
+        self.platform.up(lambda line: None)
+        return {status.name: status.url for status in self.platform.status()}
+
+    def client(self, endpoints: dict[str, str]) -> PlatformClient:
+        from driftloop.local.runtime import driftloop_command
+
+        env = self.platform.child_env()
+        return PlatformClient(driftloop_command(), env, endpoints["transformer"], self.settings.model_name)
+
+    def train(self, client: PlatformClient, trigger: str) -> None:
+        client.run("pipeline", "run", "training", "--trigger", trigger)
+
+    def retraining_finished(self, handle: str) -> bool:
+        from driftloop.pipeline_runs.local_runner import LocalPipelineRunner
+
+        return not LocalPipelineRunner(self.settings).is_active(handle)
+
+
+class ClusterClient(PlatformClient):
+    """Commands run in the predictor pod; a landing streams the file to the pod's /tmp first."""
+
+    def land(self, kind: str, path: Path) -> str:
+        script = f"cat > {LANDING_IN_POD} && exec driftloop data ingest {kind} {LANDING_IN_POD}"
+        result = subprocess.run(
+            [*self.command[:-1], "sh", "-c", script], input=path.read_bytes(), capture_output=True, check=False
+        )
+        if result.returncode != 0:
+            raise DriftloopError(f"demo: landing {path.name} in the cluster failed: {result.stderr.decode()[-300:]}")
+        return result.stdout.decode().strip().splitlines()[-1]
+
+
+class ClusterTarget:
+    """A running kind cluster (`make up`): endpoints on the host ports kind-config.yaml maps."""
+
+    name = "cluster"
+
+    def __init__(self, settings: Settings, kubectl: str = "kubectl") -> None:
+        from driftloop.cluster.upstream import PINS
+
+        self.settings = settings
+        self.kubectl = [kubectl, "--context", CLUSTER_CONTEXT, "-n", PINS.kfp_namespace]
+
+    def endpoints(self) -> dict[str, str]:
+        host = self.settings.host
+        return {
+            "inference": f"http://{host}:8080",
+            "mlflow": self.settings.tracking_uri,
+            "evidently-ui": f"http://{host}:8000",
+            "grafana": f"http://{host}:3000",
+        }
+
+    def start(self) -> dict[str, str]:
+        endpoints = self.endpoints()
+        try:
+            ready = httpx.get(f"{endpoints['mlflow']}/health", timeout=10).status_code == 200
+        except httpx.HTTPError:
+            ready = False
+        if not ready:
+            raise DriftloopError(f"demo: no cluster answers at {endpoints['mlflow']}; run `make up` first")
+        return endpoints
+
+    def predictor_pod(self) -> str:
+        selector = PREDICTOR_SELECTOR.format(model=self.settings.model_name)
+        found = subprocess.run(
+            [*self.kubectl, "get", "pod", "-l", selector, "-o", "jsonpath={.items[0].metadata.name}"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if found.returncode != 0 or not found.stdout.strip():
+            raise DriftloopError(f"demo: no predictor pod ({selector}) in the cluster: {found.stderr.strip()}")
+        return found.stdout.strip()
+
+    def client(self, endpoints: dict[str, str]) -> PlatformClient:
+        command = [*self.kubectl, "exec", "-i", self.predictor_pod(), "-c", PREDICTOR_CONTAINER, "--", "driftloop"]
+        return ClusterClient(command, dict(os.environ), endpoints["inference"], self.settings.model_name)
+
+    def train(self, client: PlatformClient, trigger: str) -> None:
+        client.run("pipeline", "submit", "--trigger", trigger, "--wait")  # the KFP API, from inside the cluster
+
+    def retraining_finished(self, handle: str) -> bool:
+        return True  # the KFP run is followed by the served version instead
+
+
+def target_for(name: str, settings: Settings) -> DemoTarget:
+    if name == "local":
+        return LocalTarget(settings)
+    if name == "cluster":
+        return ClusterTarget(settings)
+    raise DriftloopError(f"unknown demo target {name!r}: use local or cluster")

@@ -1,0 +1,118 @@
+"""`make demo-cluster` (`driftloop demo --target cluster`) without a cluster: a labelled contract test.
+
+A stand-in `kubectl` on the path records what the demo's cluster target asks of it. The test then holds
+those calls against what is real here: the endpoints against kind-config.yaml's host ports, the pod it
+execs into against the rendered chart, and every `driftloop` command it runs in that pod against our CLI.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.cluster.conftest import CHART, REPO
+
+DRIFTLOOP = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "driftloop")
+
+STAND_IN = """#!/usr/bin/env bash
+{ printf '%q ' "$@"; echo; } >> "$KUBECTL_LOG"  # one line a call, each argument shell-quoted
+case "$*" in
+  *"get pod"*) printf 'fraud-detector-predictor-7d9f';;
+  *"sh -c"*) cat > /dev/null; echo "/tmp/x.parquet: 3 events rows: 3 landed, 0 already present, 0 quarantined";;
+  *"monitor run"*) echo '{"action": "no_trigger", "reason": "stand-in", "skew_share": 0.0}';;
+  *) echo ok;;
+esac
+"""
+
+
+@pytest.fixture
+def calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    from driftloop.demo.targets import ClusterTarget
+    from driftloop.settings import Settings
+
+    kubectl = tmp_path / "kubectl"
+    kubectl.write_text(STAND_IN)
+    kubectl.chmod(0o755)
+    log = tmp_path / "calls.log"
+    monkeypatch.setenv("KUBECTL_LOG", str(log))
+    target = ClusterTarget(Settings(), kubectl=str(kubectl))
+    client = target.client(target.endpoints())
+    landing = tmp_path / "events.parquet"
+    pd.DataFrame({"event_id": ["a", "b", "c"]}).to_parquet(landing)
+    assert "3 landed" in client.land("events", landing)
+    client.land("labels", landing)
+    client.refresh_features()
+    assert client.check_drift(datetime.now(UTC))["action"] == "no_trigger"
+    target.train(client, trigger="demo:initial")
+    client.run("data", "status", "--json")
+    return [shlex.split(line) for line in log.read_text().splitlines()]
+
+
+def _driftloop_args(call: list[str]) -> list[str]:
+    """The driftloop command an exec runs: after `-- driftloop`, or inside `sh -c '... exec driftloop ...'`."""
+    after = call[call.index("--") + 1 :]
+    if after[0] == "driftloop":
+        return after[1:]
+    script = after[after.index("-c") + 1]
+    return shlex.split(script.split("exec driftloop", 1)[1])
+
+
+def test_every_command_the_cluster_demo_runs_exists_with_its_options(calls: list[list[str]]) -> None:
+    execs = [call for call in calls if "exec" in call]
+    assert len(execs) == 6 and all(
+        call[:5] == ["--context", "kind-driftloop", "-n", "kubeflow", "exec"] for call in execs
+    )
+    for call in execs:
+        args = _driftloop_args(call)
+        path = [a for a in args if not a.startswith("-") and not a.startswith("/") and ":" not in a]
+        words = [w for w in path if w in {"data", "ingest", "events", "labels", "features", "refresh", "monitor", "run",
+                                           "pipeline", "submit", "status"}]  # fmt: skip
+        result = subprocess.run([DRIFTLOOP, *words, "--help"], capture_output=True, text=True, check=False)
+        assert result.returncode == 0, (args, result.stderr)
+        for option in (a for a in args if a.startswith("--")):
+            assert option in result.stdout, (args, option)
+
+
+def test_the_pod_it_execs_into_is_the_charts_predictor_with_the_state_volume(
+    calls: list[list[str]], rendered: list[dict[str, Any]]
+) -> None:
+    from driftloop.demo.targets import LANDING_IN_POD, PREDICTOR_CONTAINER, PREDICTOR_SELECTOR
+    from pipelines.cluster_wiring import STATE_DIR, STATE_VOLUME_CLAIM
+
+    lookup = next(call for call in calls if "get" in call)
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert lookup[lookup.index("-l") + 1] == PREDICTOR_SELECTOR.format(model=values["modelName"])
+    isvc = next(obj for obj in rendered if obj["kind"] == "InferenceService")
+    assert isvc["metadata"]["name"] == values["modelName"]
+    predictor = isvc["spec"]["predictor"]
+    container = next(c for c in predictor["containers"] if c["name"] == PREDICTOR_CONTAINER)
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in predictor["volumes"]}
+    assert volumes[mounts[STATE_DIR]]["persistentVolumeClaim"]["claimName"] == STATE_VOLUME_CLAIM
+    assert "emptyDir" in volumes[mounts[str(Path(LANDING_IN_POD).parent)]], "landings are streamed to an emptyDir"
+    assert all(call[call.index("-c") + 1] == PREDICTOR_CONTAINER for call in calls if "exec" in call)
+
+
+def test_its_endpoints_are_the_host_ports_kind_maps() -> None:
+    from driftloop.demo.targets import ClusterTarget
+    from driftloop.settings import Settings
+
+    kind = yaml.safe_load((REPO / "kind-config.yaml").read_text())
+    host_port = {m["containerPort"]: m["hostPort"] for m in kind["nodes"][0]["extraPortMappings"]}
+    node_ports = yaml.safe_load((CHART / "values.yaml").read_text())["nodePorts"]
+    endpoints = ClusterTarget(Settings()).endpoints()
+    for name, key in (("inference", "inference"), ("mlflow", "mlflow"), ("evidently-ui", "evidently"),
+                      ("grafana", "grafana")):  # fmt: skip
+        assert endpoints[name].endswith(f":{host_port[node_ports[key]]}"), (name, endpoints[name])
+
+
+def test_make_demo_cluster_runs_the_cluster_demo() -> None:
+    dry_run = subprocess.run(["make", "-n", "demo-cluster"], cwd=REPO, capture_output=True, text=True, check=True)
+    assert ".venv/bin/driftloop demo --target cluster" in dry_run.stdout
