@@ -149,10 +149,7 @@ class EventStore:
         records = self.label_records()
         if known_at is not None:
             records = records[records[LABEL_TIMESTAMP] < known_at]
-        latest = records.sort_values([LABEL_TIMESTAMP, INGESTED_AT], kind="stable").drop_duplicates(
-            EVENT_ID, keep="last"
-        )
-        return latest[list(LABEL_COLUMNS)].sort_values(EVENT_ID, kind="stable").reset_index(drop=True)
+        return latest_labels(records)
 
     def landings(self) -> list[Landing]:
         if not self.landings_path.exists():
@@ -181,6 +178,12 @@ class EventStore:
         path = self.quarantine_dir / f"{kind}-{landed_at:%Y%m%dT%H%M%S}-{time.time_ns()}.parquet"
         _frame_for_quarantine(rejected).to_parquet(path, index=False)
         return path
+
+
+def latest_labels(records: pd.DataFrame) -> pd.DataFrame:
+    """Each event's current label among its records: the latest by label time (landing order breaks ties)."""
+    latest = records.sort_values([LABEL_TIMESTAMP, INGESTED_AT], kind="stable").drop_duplicates(EVENT_ID, keep="last")
+    return latest[list(LABEL_COLUMNS)].sort_values(EVENT_ID, kind="stable").reset_index(drop=True)
 
 
 def _frame_for_quarantine(rejected: pd.DataFrame) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.data_contract import KIND_CHECKS, RowCheck, event_row_checks, label_row_checks
-from pipelines.event_store import EventStore, Landing
+from pipelines.event_store import EventStore, Landing, latest_labels
 from pipelines.schema import EVENT_COLUMNS, EVENT_ID, EVENT_TIMESTAMP, IS_FRAUD, LABEL_COLUMNS, LABEL_TIMESTAMP
 
 logger = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ def land_labels(
         records = store.label_records()
         identity = [EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP]
         known = pd.MultiIndex.from_frame(good[identity]).isin(pd.MultiIndex.from_frame(records[identity]))
-        current = store.labels().set_index(EVENT_ID)[IS_FRAUD]
+        current = latest_labels(records).set_index(EVENT_ID)[IS_FRAUD]
         known |= (good[EVENT_ID].map(current) == good[IS_FRAUD]).fillna(False).to_numpy(dtype=bool)
         result.already_present = int(known.sum())
         new = good[~known]
