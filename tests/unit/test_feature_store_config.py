@@ -33,3 +33,26 @@ def test_config_is_accepted_by_feast(clean_env: pytest.MonkeyPatch, tmp_path: Pa
     config = RepoConfig(repo_path=tmp_path, **repo_config_dict(Settings()))
     assert config.online_store.type == "sqlite"
     assert config.project == "driftloop"
+
+
+def test_a_view_being_materialised_keeps_serving(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The refresh materialises every hour; a server that reads the registry meanwhile must still serve (it
+    answered 500 before: Feast refuses lookups on a view marked MATERIALIZING unless told otherwise)."""
+    from feast.feature_view import FeatureViewState
+
+    from driftloop.features.apply import apply_feature_repo
+    from driftloop.features.store_config import open_feature_store
+
+    clean_env.setenv("DRIFTLOOP_STATE_DIR", str(tmp_path))
+    settings = Settings()
+    apply_feature_repo(settings)
+    writer = open_feature_store(settings)
+    view = writer.get_feature_view("customer_stats")
+    view.state = FeatureViewState.MATERIALIZING
+    writer.registry.apply_feature_view(view, settings.feast_project, commit=True)
+    server = open_feature_store(settings)  # a model server whose registry cache just refreshed
+    assert server.get_feature_view("customer_stats").state == FeatureViewState.MATERIALIZING
+    values = server.get_online_features(
+        features=["customer_stats:txn_count_24h"], entity_rows=[{"customer_id": 1}]
+    ).to_dict()
+    assert values["txn_count_24h"] == [None]
