@@ -83,10 +83,17 @@ def _split(
         rejected = frame[bad].assign(**{REASON: reasons[bad].to_numpy()})
         result.quarantined = int(bad.sum())
         result.quarantine_path = str(store.quarantine(rejected, kind, now))
-        for joined in reasons[bad]:
-            for name in str(joined).split("; "):
-                result.reasons[name] = result.reasons.get(name, 0) + 1
+        result.reasons = _count_reasons(reasons[bad])
     return frame[~bad], result
+
+
+def _count_reasons(reasons: pd.Series) -> dict[str, int]:
+    """How many rows fail each check (a row's reasons are joined by '; ')."""
+    counts: dict[str, int] = {}
+    for joined in reasons:
+        for name in str(joined).split("; "):
+            counts[name] = counts.get(name, 0) + 1
+    return counts
 
 
 def _exact_duplicates_once(frame: pd.DataFrame) -> pd.DataFrame:
@@ -132,6 +139,8 @@ def land_labels(
     feedback endpoint): one bad row rejects the batch, nothing lands or is quarantined, and the reasons are
     returned for the caller to fix.
     """
+    if wait_for_events_s > 0 and EVENT_ID in frame and not frame[EVENT_ID].isin(store.event_times().index).all():
+        time.sleep(wait_for_events_s)  # outside the lock: other writers go on meanwhile
     with store.locked():
         problems = _schema_problems(frame, LABEL_COLUMNS, "labels")
         if problems:
@@ -140,9 +149,6 @@ def land_labels(
                 store, frame, "labels", source, reasons, now)[1]  # fmt: skip
         frame = _exact_duplicates_once(frame[list(LABEL_COLUMNS)])
         event_times = store.event_times()
-        if wait_for_events_s > 0 and not frame[EVENT_ID].isin(event_times.index).all():
-            time.sleep(wait_for_events_s)
-            event_times = store.event_times()
         checks = label_row_checks(frame, event_times, now, FUTURE_TOLERANCE)
         reasons = _row_reasons(frame, "labels", LABEL_COLUMNS, checks)
         if all_or_nothing and (reasons != "").any():
@@ -171,10 +177,7 @@ def land_labels(
 
 def _reject(frame: pd.DataFrame, kind: str, source: str, reasons: pd.Series) -> LandingResult:
     """A batch refused whole: nothing lands, nothing is quarantined; the reasons name the rows."""
-    result = LandingResult(kind=kind, source=source, rows=len(frame))
-    for joined in reasons[reasons != ""]:
-        for name in str(joined).split("; "):
-            result.reasons[name] = result.reasons.get(name, 0) + 1
+    result = LandingResult(kind=kind, source=source, rows=len(frame), reasons=_count_reasons(reasons[reasons != ""]))
     result.rejected_rows = [int(i) for i in reasons.index[reasons != ""]]
     return result
 
