@@ -37,6 +37,7 @@ class BenchPlatform:
     state_dir: Path
     env: dict[str, str]
     model_dir: Path  # the champion's sklearn model folder, for the baselines
+    onnx_path: Path  # the champion's ONNX export (what our predictor scores with), for the floor
     requests: pd.DataFrame  # transactions with their online features, for request bodies
 
     def url(self, setting: str) -> str:
@@ -60,7 +61,7 @@ def spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Pope
     return subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, pd.DataFrame]:
+def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, Path, pd.DataFrame]:
     import mlflow
 
     from driftloop.features.apply import apply_feature_repo
@@ -69,8 +70,9 @@ def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, pd.DataF
     from driftloop.settings import Settings
     from pipelines.data_generator import GeneratorConfig, generate
     from pipelines.model_input import MODEL_INPUT_COLUMNS
-    from pipelines.model_registry import log_model, promote, register
+    from pipelines.model_registry import log_model, log_onnx, promote, register
     from pipelines.offline_store import build_offline_features
+    from pipelines.onnx_model import ONNX_URI_TAG, export_onnx, onnx_lineage, open_session, parity_gap, runtime_versions
     from pipelines.train import TrainParams, train_model
     from pipelines.training_set import build_training_set, labelled_events
     from serving.online_features import OnlineFeatures
@@ -86,11 +88,15 @@ def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, pd.DataF
     model = train_model(training, TrainParams(), seed=11)
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_experiment("bench")
+    onnx_bytes = export_onnx(model)
+    parity = parity_gap(model, open_session(onnx_bytes, threads=1), training.tail(2000))
     with mlflow.start_run() as run:
         inputs = training[list(MODEL_INPUT_COLUMNS)]
         uri = log_model(model, inputs.head(20), inputs.head(200))
+        log_onnx(onnx_bytes)
     client = mlflow.tracking.MlflowClient(settings.tracking_uri)
-    version = register(client, uri, settings.model_name, run.info.run_id, {"bench": "true"})
+    tags = {"bench": "true", **onnx_lineage(run.info.run_id, parity, runtime_versions())}
+    version = register(client, uri, settings.model_name, run.info.run_id, tags)
     promote(client, settings.model_name, version.version)
     # The baselines serve this very model version, downloaded from the registry.
     model_dir = Path(
@@ -98,9 +104,15 @@ def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, pd.DataF
             f"models:/{settings.model_name}/{version.version}", dst_path=str(state_dir / "bench-model")
         )
     )
+    onnx_path = Path(
+        mlflow.artifacts.download_artifacts(
+            client.get_model_version(settings.model_name, version.version).tags[ONNX_URI_TAG],
+            dst_path=str(state_dir / "bench-onnx"),
+        )
+    )
     recent = events.tail(500).reset_index(drop=True)
-    looked_up = OnlineFeatures(store).lookup(recent).features
-    return model_dir, recent.join(looked_up)
+    looked_up = OnlineFeatures(store).lookup(recent["customer_id"].to_numpy(), recent["merchant_id"].to_numpy())
+    return model_dir, onnx_path, recent.join(pd.DataFrame(looked_up.features))
 
 
 @contextmanager
@@ -125,8 +137,8 @@ def bench_platform(root: Path, customers: int = 300) -> Iterator[BenchPlatform]:
         from driftloop.settings import get_settings
 
         get_settings.cache_clear()
-        model_dir, requests = _train_and_register(state, customers)
-        platform = BenchPlatform(state, env, model_dir, requests)
+        model_dir, onnx_path, requests = _train_and_register(state, customers)
+        platform = BenchPlatform(state, env, model_dir, onnx_path, requests)
         wait_ready(platform.url("transformer_port") + "/v2/models/fraud-detector/ready")
         yield platform
     finally:

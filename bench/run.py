@@ -1,7 +1,7 @@
 """`make bench`: run the benchmarks, write JSON to bench/results/, print a short table.
 
-`python -m bench.run` is the quick mode (under five minutes: serving, features, drift at 10k and 100k
-rows, drift alarm rates over 20 + 20 replayed windows); `--full` adds more concurrency levels and longer runs,
+`python -m bench.run` is the quick mode (under five minutes: serving, model cost, features, drift at 10k and
+100k rows, drift alarm rates over 20 + 20 replayed windows); `--full` adds more concurrency levels and longer runs,
 1M drift rows, 40 + 40 alarm windows and the loop (the demo).
 """
 
@@ -27,11 +27,23 @@ def _table(results: dict[str, Any]) -> str:
             lines.append(
                 f"serving {level} | {name} | {m['rps']:.0f} rps, p50 {m['p50_ms']:.1f} ms, p99 {m['p99_ms']:.1f} ms"
                 f" | {m['rps_vs_b']:.2f}x rps of (b), p99 {m['p99_vs_b']:.2f}x"
+                + (f", {m['rps_vs_c']:.2f}x rps of the floor (c)" if "rps_vs_c" in m else "")
             )
+    for size, m in results.get("model", {}).items():
+        lines.append(
+            f"model {size.replace('_', ' ')} | scikit-learn / ONNX (from arrays; from a frame) | "
+            f"{m['sklearn_us']:.0f} / {m['onnx_us']:.0f} ({m['onnx_from_frame_us']:.0f}) us, "
+            f"max diff {m['max_abs_diff']:.1e} | {m['speedup']:.0f}x faster"
+        )
     for store, sizes in results.get("features", {}).items():
         for size, m in sizes.items() if isinstance(sizes, dict) else []:
-            if isinstance(m, dict):
-                lines.append(f"features | {store} {size} | p50 {m['p50_ms']:.2f} ms, p95 {m['p95_ms']:.2f} ms |")
+            if isinstance(m, dict) and "ours" in m:
+                lines.append(
+                    f"features {store} | {size.replace('_', ' ')}: ours / Feast's call (columns; rows) / raw read | "
+                    f"p50 {m['ours']['p50_ms']:.2f} / {m['feast_columns']['p50_ms']:.2f} "
+                    f"({m['feast_rows']['p50_ms']:.2f}) / {m['raw_read']['p50_ms']:.2f} ms | "
+                    f"{m['ratio']:.2f}x Feast's own call"
+                )
     for rows, runs in results.get("drift", {}).items():
         ours = runs["ours"]
         lines.append(
@@ -58,10 +70,10 @@ def _table(results: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--full", action="store_true", help="longer runs, 1M drift rows, and the loop")
-    parser.add_argument("--only", choices=["serving", "features", "drift", "alarms", "loop"], action="append")
+    parser.add_argument("--only", choices=["serving", "model", "features", "drift", "alarms", "loop"], action="append")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
-    chosen = set(args.only or ["serving", "features", "drift", "alarms"] + (["loop"] if args.full else []))
+    chosen = set(args.only or ["serving", "model", "features", "drift", "alarms"] + (["loop"] if args.full else []))
     results: dict[str, Any] = {
         "mode": "full" if args.full else "quick",
         "started_at": datetime.now(UTC).isoformat(),
@@ -69,9 +81,10 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory(prefix="driftloop-bench-") as tmp:
         folder = Path(tmp)
-        if {"serving", "features"} & chosen:
+        if {"serving", "features", "model"} & chosen:
             from bench.environment import bench_platform
             from bench.features import run_feature_bench
+            from bench.model_cost import run_model_cost_bench
             from bench.serving import run_serving_bench
 
             with bench_platform(folder) as platform_under_bench:
@@ -80,6 +93,8 @@ def main() -> None:
                     results["serving"] = run_serving_bench(platform_under_bench, folder, levels, seconds)
                 if "features" in chosen:
                     results["features"] = run_feature_bench(platform_under_bench, folder, 500 if args.full else 100)
+                if "model" in chosen:
+                    results["model"] = run_model_cost_bench(platform_under_bench, 5.0 if args.full else 2.0)
         if "drift" in chosen:
             from bench.drift import run_drift_bench
 

@@ -1,5 +1,10 @@
-"""Serving benchmark: our chain vs a plain KServe predictor (b), a bare ASGI app (c) and `mlflow models
-serve` (d), same model, same machine, same run; the load generator runs in its own process."""
+"""Serving benchmark: our chain vs a plain KServe predictor (b), a bare ASGI app (c, the floor, scoring the
+same ONNX export our predictor scores; c_sklearn scores the scikit-learn flavour) and `mlflow models serve`
+(d), same model version, same machine, same run; the load generator runs in its own process.
+
+(b) is what a user would deploy without us: a minimal `kserve.Model` serving the version's scikit-learn
+flavour, features in the request. KServe's own sklearn server is not published on PyPI (it ships as an
+image), so this stands in for it."""
 
 from __future__ import annotations
 
@@ -48,11 +53,13 @@ def run_serving_bench(platform: BenchPlatform, folder: Path, concurrency: list[i
     # `mlflow models serve` execs `uvicorn` by name: the venv's bin folder must be on PATH.
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
     driftloop = str(Path(sys.executable).with_name("driftloop"))
-    ports = {name: free_port() for name in ("inprocess", "plain", "bare", "mlflow")}
+    ports = {name: free_port() for name in ("inprocess", "plain", "bare", "bare_sklearn", "mlflow")}
     commands = {
         "inprocess": [driftloop, "serve", "predictor", "--with-features", "--port", str(ports["inprocess"])],
         "plain": [sys.executable, "-m", "bench.baselines.plain_kserve", str(platform.model_dir), str(ports["plain"])],
-        "bare": [sys.executable, "-m", "bench.baselines.bare_asgi", str(platform.model_dir), str(ports["bare"])],
+        "bare": [sys.executable, "-m", "bench.baselines.bare_asgi", str(platform.onnx_path), str(ports["bare"])],
+        "bare_sklearn": [sys.executable, "-m", "bench.baselines.bare_asgi", str(platform.model_dir),
+                         str(ports["bare_sklearn"])],
         "mlflow": [str(Path(sys.executable).with_name("mlflow")), "models", "serve", "-m", str(platform.model_dir),
                    "-p", str(ports["mlflow"]), "--host", "127.0.0.1", "--env-manager", "local"],
     }  # fmt: skip
@@ -61,12 +68,14 @@ def run_serving_bench(platform: BenchPlatform, folder: Path, concurrency: list[i
         wait_ready(f"http://127.0.0.1:{ports['inprocess']}/v2/models/{MODEL}/ready")
         wait_ready(f"http://127.0.0.1:{ports['plain']}/v2/models/{MODEL}/ready")
         wait_ready(f"http://127.0.0.1:{ports['bare']}/")
+        wait_ready(f"http://127.0.0.1:{ports['bare_sklearn']}/")
         wait_ready(f"http://127.0.0.1:{ports['mlflow']}/ping")
         targets = {
             "a_chain_transformer": (platform.url("transformer_port") + V1, bodies["transaction"]),
             "a_chain_inprocess": (f"http://127.0.0.1:{ports['inprocess']}{V1}", bodies["transaction"]),
             "b_plain_kserve": (f"http://127.0.0.1:{ports['plain']}{V1}", bodies["features"]),
             "c_bare_asgi": (f"http://127.0.0.1:{ports['bare']}/", bodies["features"]),
+            "c_bare_asgi_sklearn": (f"http://127.0.0.1:{ports['bare_sklearn']}/", bodies["features"]),
             "d_mlflow_serve": (f"http://127.0.0.1:{ports['mlflow']}/invocations", bodies["mlflow"]),
         }
         results: dict[str, Any] = {}

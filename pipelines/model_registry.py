@@ -58,6 +58,19 @@ def log_model(model: Pipeline, input_example: pd.DataFrame, reference_sample: pd
     return str(info.model_uri)
 
 
+def log_onnx(model_bytes: bytes) -> None:
+    """The model's ONNX export, as an artifact of the active run (`ONNX_ARTIFACT_PATH`)."""
+    import mlflow
+
+    from pipelines.onnx_model import ONNX_ARTIFACT_PATH
+
+    folder_name, file_name = ONNX_ARTIFACT_PATH.rsplit("/", 1)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / file_name
+        path.write_bytes(model_bytes)
+        mlflow.log_artifact(str(path), artifact_path=folder_name)
+
+
 def current_champion(client: MlflowClient, name: str) -> ModelVersion | None:
     """The version holding the champion alias, or None when there is no such model or alias."""
     from mlflow.exceptions import MlflowException

@@ -176,13 +176,23 @@ def train(
 
     from pipelines.evaluate import split_by_time
     from pipelines.model_input import FEATURE_DEFAULT, FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
-    from pipelines.model_registry import log_model
+    from pipelines.model_registry import log_model, log_onnx
+    from pipelines.onnx_model import (
+        PARITY_METRIC,
+        PARITY_TOLERANCE,
+        export_onnx,
+        open_session,
+        parity_gap,
+        runtime_versions,
+    )
     from pipelines.train import TrainParams, fraud_scores, train_model
 
     params = TrainParams(**json.loads(params_json or "{}"))
-    train_rows, _ = split_by_time(pd.read_parquet(training_set_path), holdout_days)
+    train_rows, holdout = split_by_time(pd.read_parquet(training_set_path), holdout_days)
     model = train_model(train_rows, params, seed, shuffle_labels=shuffle_labels)
     joblib.dump(model, model_path)
+    onnx_bytes = export_onnx(model)
+    parity = parity_gap(model, open_session(onnx_bytes, threads=1), holdout)
     # The drift reference: the latest week of training rows, the closest to what serving sees next.
     recent = train_rows[train_rows[EVENT_TIMESTAMP] >= train_rows[EVENT_TIMESTAMP].max() - timedelta(days=7)]
     reference = recent.sample(n=min(REFERENCE_ROWS, len(recent)), random_state=seed)
@@ -195,8 +205,15 @@ def train(
         mlflow.log_params({"seed": seed, "holdout_days": holdout_days, "shuffle_labels": shuffle_labels})
         mlflow.log_params(params.as_dict())
         mlflow.log_metric("train_rows", len(train_rows))
+        mlflow.log_metric(PARITY_METRIC, parity)
+        if parity > PARITY_TOLERANCE:
+            raise DriftloopError(
+                f"the ONNX export differs from the model by up to {parity:.2e} on the holdout "
+                f"(tolerance {PARITY_TOLERANCE:.0e}); nothing is registered"
+            )
         model_uri = log_model(model, train_rows[list(MODEL_INPUT_COLUMNS)].head(50), reference.reset_index(drop=True))
-        mlflow.set_tag("model_uri", model_uri)
+        log_onnx(onnx_bytes)
+        mlflow.set_tags({"model_uri": model_uri, **runtime_versions()})
     return model_uri
 
 
@@ -261,6 +278,7 @@ def register_and_promote(settings: Settings, run_id: str, model_uri: str, decisi
     from pipelines.gate import PROMOTE
     from pipelines.lineage import code_version
     from pipelines.model_registry import promote, register
+    from pipelines.onnx_model import PARITY_METRIC, onnx_lineage, runtime_versions
 
     client = tracking_client(settings)
     run = client.get_run(run_id)
@@ -278,6 +296,9 @@ def register_and_promote(settings: Settings, run_id: str, model_uri: str, decisi
         "feature_views": ",".join(sorted({ref.split(":")[0] for ref in FEATURE_REFS})),
         "gate_reason": run.data.tags["gate_reason"],
         "reference_sample": f"runs:/{run_id}/reference/reference_sample.parquet",
+        **onnx_lineage(
+            run_id, run.data.metrics[PARITY_METRIC], {key: run.data.tags[key] for key in runtime_versions()}
+        ),
         **{f"metric.{k}": round(v, 6) for k, v in run.data.metrics.items() if k.startswith("holdout_")},
     }
     version = register(client, model_uri, settings.model_name, run_id, tags)

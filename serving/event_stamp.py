@@ -8,32 +8,73 @@ in the answer, which is how a caller sends a label for it later.
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-import pandas as pd
+import numpy as np
 
-from pipelines.schema import EVENT_ID, EVENT_TIMESTAMP
+from pipelines.schema import CUSTOMER_ID, EVENT_ID, MERCHANT_ID
+from serving.request_schema import Columns
 
 GENERATED_ID_PREFIX = "evt-"
+UTC_SUFFIXES = ("Z", "+00:00")
+
+
+@dataclass(frozen=True)
+class Events:
+    """A request's transactions as events: entity ids, event ids and receipt times (UTC, datetime64[ns])."""
+
+    customer_ids: np.ndarray
+    merchant_ids: np.ndarray
+    event_ids: np.ndarray  # object array of str
+    received: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.event_ids)
+
+    def received_iso(self) -> list[str]:
+        """Receipt times as ISO strings ending in Z, the form they travel in between servers."""
+        return [f"{value}Z" for value in np.datetime_as_string(self.received, unit="us")]
 
 
 def new_event_id() -> str:
     return f"{GENERATED_ID_PREFIX}{uuid.uuid4().hex}"
 
 
-def stamp_events(transactions: pd.DataFrame, received_at: pd.Timestamp) -> pd.DataFrame:
-    """The transactions with an id and a receipt time on every row (given values are kept)."""
-    ids = transactions[EVENT_ID] if EVENT_ID in transactions else pd.Series(None, index=transactions.index)
-    missing = ids.isna()
-    if missing.any():
-        ids = ids.astype(object).copy()
-        ids[missing] = [new_event_id() for _ in range(int(missing.sum()))]
-    stamps = pd.Series(received_at, index=transactions.index, dtype="datetime64[ns, UTC]")
-    if EVENT_TIMESTAMP in transactions:
-        given = pd.to_datetime(transactions[EVENT_TIMESTAMP], utc=True, errors="coerce")
-        stamps = given.where(given.notna(), stamps).astype("datetime64[ns, UTC]")
-    return transactions.assign(**{EVENT_ID: ids.astype(object), EVENT_TIMESTAMP: stamps})
+def received_now() -> np.datetime64:
+    return np.datetime64(time.time_ns(), "ns")
 
 
-def received_now() -> pd.Timestamp:
-    return pd.Timestamp.now(tz="UTC")
+def stamp_events(transactions: Columns, received_at: np.datetime64, given_times: Sequence[object] = ()) -> Events:
+    """The transactions with an id and a receipt time on every row: given ids are kept, and so are given times
+    (ISO strings in UTC) that parse; the rest get new ids and `received_at`."""
+    size = len(transactions[CUSTOMER_ID])
+    given_ids = transactions.get(EVENT_ID)
+    ids = np.empty(size, dtype=object)
+    for index in range(size):
+        value = None if given_ids is None else given_ids[index]
+        ids[index] = value if isinstance(value, str) else new_event_id()
+    received = np.full(size, received_at, dtype="datetime64[ns]")
+    for index, value in enumerate(given_times):
+        parsed = _parse_utc(value)
+        if parsed is not None:
+            received[index] = parsed
+    return Events(
+        np.asarray(transactions[CUSTOMER_ID], dtype=np.int64), np.asarray(transactions[MERCHANT_ID], dtype=np.int64),
+        ids, received,
+    )  # fmt: skip
+
+
+def _parse_utc(value: object) -> np.datetime64 | None:
+    """An ISO time in UTC (`...Z` or `...+00:00`), or None for anything else."""
+    if not isinstance(value, str):
+        return None
+    for suffix in UTC_SUFFIXES:
+        if value.endswith(suffix):
+            try:
+                return np.datetime64(value[: -len(suffix)], "ns")
+            except ValueError:
+                return None
+    return None

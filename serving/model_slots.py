@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
+from serving.loaded_model import ScoringModel, load_version
 from serving.metrics import MODEL_VERSION
 
 if TYPE_CHECKING:
@@ -33,19 +34,20 @@ class ServingModel:
     alias: str
     version: str
     run_id: str
-    model: Any
+    model: ScoringModel
 
-    def scores(self, features: pd.DataFrame) -> np.ndarray:
-        """Fraud probability per row."""
-        return np.asarray(self.model.predict_proba(features)[:, 1], dtype=np.float64)
+    def scores(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Fraud probability per row, from one array per model input column."""
+        return self.model.scores(inputs)
 
 
 class ModelSlots:
     """Champion and (optional) challenger, kept in step with the registry."""
 
-    def __init__(self, client: MlflowClient, model_name: str, with_challenger: bool) -> None:
+    def __init__(self, client: MlflowClient, model_name: str, with_challenger: bool, onnx_threads: int = 1) -> None:
         self.client = client
         self.model_name = model_name
+        self.onnx_threads = onnx_threads
         self.aliases = (CHAMPION, CHALLENGER) if with_challenger else (CHAMPION,)
         self._models: dict[str, ServingModel | None] = dict.fromkeys(self.aliases)
         self._stop = threading.Event()
@@ -71,8 +73,6 @@ class ModelSlots:
 
     def refresh(self) -> bool:
         """Bring every slot in line with its alias; True when something changed."""
-        import mlflow.sklearn
-
         changed = False
         for alias in self.aliases:
             registered = self._registered_version(alias)
@@ -85,7 +85,7 @@ class ModelSlots:
                 continue
             if current is not None and current.version == registered[0]:
                 continue
-            model = mlflow.sklearn.load_model(f"models:/{self.model_name}/{registered[0]}")
+            model = load_version(self.client, self.model_name, registered[0], self.onnx_threads)
             self._models[alias] = ServingModel(alias, registered[0], registered[1], model)
             if current is not None:
                 MODEL_VERSION.remove(alias, current.version)
@@ -93,10 +93,11 @@ class ModelSlots:
             self.swaps += 1
             changed = True
             logger.info(
-                "%s: now serving %s version %s (was %s)",
+                "%s: now serving %s version %s with %s (was %s)",
                 alias,
                 self.model_name,
                 registered[0],
+                model.flavour,
                 current.version if current else "none",
             )
         return changed

@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import pandas as pd
+import numpy as np
 
-from pipelines.model_input import CUSTOMER_COLUMNS, FEATURE_DEFAULT, MERCHANT_COLUMNS
+from pipelines.model_input import CUSTOMER_COLUMNS, FEATURE_DEFAULT, FEATURE_VIEW_COLUMNS
 from pipelines.schema import CUSTOMER_ID, FEATURE_REFS, MERCHANT_ID
 
 if TYPE_CHECKING:
@@ -24,9 +24,9 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Lookup:
-    """Feature values for a batch, and which entities were unknown to the online store."""
+    """Feature values for a batch (one float64 array per column), and which entities the store did not know."""
 
-    features: pd.DataFrame
+    features: dict[str, np.ndarray]
     unknown_customers: int
     unknown_merchants: int
     seconds: float
@@ -35,24 +35,22 @@ class Lookup:
 class OnlineFeatures:
     def __init__(self, store: FeatureStore) -> None:
         self.store = store
+        self.refs = list(FEATURE_REFS)
 
-    def lookup(self, transactions: pd.DataFrame) -> Lookup:
-        """Feature columns (full names, as in training) for each transaction row, defaults filled in."""
+    def lookup(self, customer_ids: np.ndarray, merchant_ids: np.ndarray) -> Lookup:
+        """Feature columns (full names, as in training) for each transaction, defaults filled in.
+
+        One columnar call to Feast for the batch (no per-row dicts) and arrays out of its answer."""
         started = time.perf_counter()
-        rows: list[dict[str, Any]] = [
-            {CUSTOMER_ID: int(c), MERCHANT_ID: int(m)}
-            for c, m in zip(transactions[CUSTOMER_ID], transactions[MERCHANT_ID], strict=True)
-        ]
-        values = self.store.get_online_features(
-            features=list(FEATURE_REFS), entity_rows=rows, full_feature_names=True
-        ).to_dict()
-        frame = pd.DataFrame({column: values[column] for column in CUSTOMER_COLUMNS + MERCHANT_COLUMNS})
-        frame = frame.astype("float64")
-        unknown_customers = int(frame[list(CUSTOMER_COLUMNS)].isna().all(axis=1).sum())
-        unknown_merchants = int(frame[list(MERCHANT_COLUMNS)].isna().all(axis=1).sum())
+        keys = {CUSTOMER_ID: customer_ids.tolist(), MERCHANT_ID: merchant_ids.tolist()}
+        values = self.store.get_online_features(features=self.refs, entity_rows=keys, full_feature_names=True).to_dict()
+        matrix = np.array([values[column] for column in FEATURE_VIEW_COLUMNS], dtype=np.float64)  # None -> NaN
+        missing = np.isnan(matrix)
+        filled = np.where(missing, FEATURE_DEFAULT, matrix)
+        customers = len(CUSTOMER_COLUMNS)
         return Lookup(
-            features=frame.fillna(FEATURE_DEFAULT),
-            unknown_customers=unknown_customers,
-            unknown_merchants=unknown_merchants,
+            features=dict(zip(FEATURE_VIEW_COLUMNS, filled, strict=True)),
+            unknown_customers=int(missing[:customers].all(axis=0).sum()),
+            unknown_merchants=int(missing[customers:].all(axis=0).sum()),
             seconds=time.perf_counter() - started,
         )

@@ -12,12 +12,13 @@ import time
 from typing import Any
 
 import kserve
+import numpy as np
 from kserve.errors import InvalidInput, ModelNotReady
 
 from driftloop.settings import Settings
 from pipelines.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
 from serving import metrics
-from serving.event_stamp import received_now, stamp_events
+from serving.event_stamp import Events, received_now, stamp_events
 from serving.model_slots import ModelSlots
 from serving.online_features import OnlineFeatures
 from serving.prediction_log import PredictionLog
@@ -50,8 +51,9 @@ class FraudPredictor(kserve.Model):
         settings = self.settings
         mlflow.set_tracking_uri(settings.tracking_uri)  # `models:/` URIs resolve against our registry
         self.slots = ModelSlots(
-            MlflowClient(settings.tracking_uri), settings.model_name, with_challenger=settings.challenger_mode != "off"
-        )
+            MlflowClient(settings.tracking_uri), settings.model_name, with_challenger=settings.challenger_mode != "off",
+            onnx_threads=settings.onnx_threads,
+        )  # fmt: skip
         try:
             self.slots.refresh()
         except Exception:  # noqa: BLE001 - the registry may come up after us; the watcher retries
@@ -81,17 +83,18 @@ class FraudPredictor(kserve.Model):
         rid = request_id(headers)
         version = "none"
         try:
-            frame, v2 = parse_request(payload, self.fields, self.settings.max_batch_size)
-            entities = frame if self.with_features else _entities_if_given(payload, v2)
-            if entities is not None:  # a transaction: it becomes an event
-                entities = stamp_events(entities, received_at)
+            columns, v2 = parse_request(payload, self.fields, self.settings.max_batch_size)
+            if self.with_features:  # a transaction: it becomes an event
+                events: Events | None = stamp_events(columns, received_at)
+            else:
+                events = _events_if_given(payload, v2, received_at)
             if self.features is not None:
-                lookup = self.features.lookup(frame)
+                lookup = self.features.lookup(columns[CUSTOMER_ID], columns[MERCHANT_ID])
                 metrics.FEATURE_LOOKUP_LATENCY.observe(lookup.seconds)
                 metrics.UNKNOWN_ENTITIES.labels("customer").inc(lookup.unknown_customers)
                 metrics.UNKNOWN_ENTITIES.labels("merchant").inc(lookup.unknown_merchants)
-                frame = frame.join(lookup.features)
-            scored = self.scorer.score(frame, entities, rid)
+                columns = {**columns, **lookup.features}
+            scored = self.scorer.score(columns, events, rid)
         except InvalidInput:
             metrics.REQUESTS.labels(self.server_label, version, "400").inc()
             raise
@@ -103,7 +106,7 @@ class FraudPredictor(kserve.Model):
             response_headers[VERSION_HEADER] = version
         metrics.REQUESTS.labels(self.server_label, version, "200").inc()
         metrics.REQUEST_LATENCY.labels(self.server_label, version).observe(time.perf_counter() - started)
-        event_ids = None if entities is None else list(entities[EVENT_ID])
+        event_ids = None if events is None else events.event_ids.tolist()
         return answer(self.name, version, scored.served_by.alias, scored.scores, v2, rid, event_ids)
 
     def stop(self) -> None:
@@ -116,17 +119,19 @@ class FraudPredictor(kserve.Model):
             self.log.close()
 
 
-def _entities_if_given(payload: Any, v2: bool) -> Any:
-    """Entity ids, event id and receipt time the transformer forwards beside the features (V1 only), for the
-    prediction log and the event store."""
-    import pandas as pd
-
+def _events_if_given(payload: Any, v2: bool, received_at: np.datetime64) -> Events | None:
+    """The events behind a feature request, when the transformer forwarded their entity ids, event ids and
+    receipt times beside the features (V1 only): for the prediction log and the event store."""
     if v2 or not isinstance(payload, dict):
         return None
     instances = payload.get("instances") or []
-    keys = (CUSTOMER_ID, MERCHANT_ID, EVENT_ID, EVENT_TIMESTAMP)
-    ids = [tuple(i.get(key) for key in keys) for i in instances if isinstance(i, dict)]
-    if len(ids) != len(instances) or not all(isinstance(c, int) and isinstance(m, int) for c, m, _, _ in ids):
+    ids = [(i.get(CUSTOMER_ID), i.get(MERCHANT_ID)) for i in instances if isinstance(i, dict)]
+    if len(ids) != len(instances) or not all(isinstance(c, int) and isinstance(m, int) for c, m in ids):
         return None
-    rows = [(c, m, e if isinstance(e, str) else None, t if isinstance(t, str) else None) for c, m, e, t in ids]
-    return pd.DataFrame(rows, columns=list(keys))
+    event_ids = [i.get(EVENT_ID) for i in instances]
+    columns = {
+        CUSTOMER_ID: np.array([c for c, _ in ids], dtype=np.int64),
+        MERCHANT_ID: np.array([m for _, m in ids], dtype=np.int64),
+        EVENT_ID: np.array([e if isinstance(e, str) else None for e in event_ids], dtype=object),
+    }
+    return stamp_events(columns, received_at, given_times=[i.get(EVENT_TIMESTAMP) for i in instances])

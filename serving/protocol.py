@@ -7,11 +7,11 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import pandas as pd
+import numpy as np
 from kserve import InferOutput, InferRequest, InferResponse
 from kserve.errors import InvalidInput
 
-from serving.request_schema import FieldSpec, parse_v1, parse_v2
+from serving.request_schema import Columns, FieldSpec, parse_v1, parse_v2
 
 SCORE_OUTPUT = "fraud_score"
 EVENT_ID_OUTPUT = "event_id"
@@ -22,8 +22,8 @@ def request_id(headers: dict[str, str] | None) -> str:
     return (headers or {}).get("x-request-id") or uuid.uuid4().hex
 
 
-def parse_request(payload: Any, fields: Sequence[FieldSpec], max_batch: int) -> tuple[pd.DataFrame, bool]:
-    """(validated frame, whether the request was V2)."""
+def parse_request(payload: Any, fields: Sequence[FieldSpec], max_batch: int) -> tuple[Columns, bool]:
+    """(validated columns, whether the request was V2)."""
     if isinstance(payload, InferRequest):
         return parse_v2(payload.inputs, fields, max_batch), True
     if isinstance(payload, bytes | str):  # a V1 body sent without `content-type: application/json`
@@ -35,12 +35,12 @@ def parse_request(payload: Any, fields: Sequence[FieldSpec], max_batch: int) -> 
 
 
 def answer(
-    model_name: str, version: str, alias: str, scores: Iterable[float], v2: bool, rid: str,
+    model_name: str, version: str, alias: str, scores: np.ndarray | Iterable[float], v2: bool, rid: str,
     event_ids: Sequence[str] | None = None,
 ) -> Any:  # fmt: skip
     """The response body: V1 `predictions` or a V2 `fraud_score` output, both naming the model version, and
     for transactions the event id of each (the one a label refers to later)."""
-    values = [float(score) for score in scores]
+    values = np.asarray(scores, dtype=np.float64).tolist()
     if v2:
         outputs = [InferOutput(name=SCORE_OUTPUT, shape=[len(values)], datatype="FP64", data=values)]
         if event_ids is not None:

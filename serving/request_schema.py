@@ -1,9 +1,10 @@
-"""Request validation: turn a V1 or V2 body into a typed frame, or a 400 that names the problem.
+"""Request validation: turn a V1 or V2 body into typed column arrays, or a 400 that names the problem.
 
 Two request shapes exist. A *transaction* request (transformer, in-process predictor) carries entity ids
 and request-time fields; a *feature* request (plain predictor) carries every model input column. Both
 arrive as KServe V1 `{"instances": [{...}]}` or V2 Open Inference Protocol named inputs.
 No input may make the server fail: every check here raises `InvalidInput`, which KServe answers with 400.
+The result is one numpy array per field (int64, float64, or object for text): no DataFrame on the request path.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
+import numpy as np
 from kserve.errors import InvalidInput
 
 from pipelines.model_input import CATEGORIES, NUMERIC_COLUMNS
@@ -49,6 +50,14 @@ V2_DATATYPES["number"] = V2_DATATYPES["int"] | {"FP64", "FP32", "FP16"}
 V2_DATATYPES["amount"] = V2_DATATYPES["optional"] = V2_DATATYPES["number"]
 V2_DATATYPES["category"] = V2_DATATYPES["optional_text"] = {"BYTES"}
 OPTIONAL_KINDS = {"optional_text"}  # may be left out of a request entirely
+ARRAY_DTYPES: dict[str, type] = {"int": np.int64, "number": np.float64, "amount": np.float64, "optional": np.float64}
+
+Columns = dict[str, np.ndarray]  # one array per field (or model input column), all of the batch's length
+
+
+def _as_array(spec: FieldSpec, values: list[Any]) -> np.ndarray:
+    """Checked values as the field's array type (None stays None in text fields; optional numbers are NaN)."""
+    return np.array(values, dtype=ARRAY_DTYPES.get(spec.kind, object))
 
 
 def _check_value(spec: FieldSpec, value: Any, where: str) -> Any:
@@ -96,8 +105,8 @@ def _check_batch_size(size: int, max_batch: int, what: str) -> None:
         raise InvalidInput(f"{what}: batch of {size} exceeds the limit of {max_batch}")
 
 
-def parse_v1(body: Any, fields: Sequence[FieldSpec], max_batch: int) -> pd.DataFrame:
-    """`{"instances": [{field: value}, ...]}` -> a frame with one column per field."""
+def parse_v1(body: Any, fields: Sequence[FieldSpec], max_batch: int) -> Columns:
+    """`{"instances": [{field: value}, ...]}` -> one array per field."""
     if not isinstance(body, Mapping):
         raise InvalidInput("request body: expected a JSON object with an `instances` list")
     instances = body.get("instances")
@@ -117,11 +126,11 @@ def parse_v1(body: Any, fields: Sequence[FieldSpec], max_batch: int) -> pd.DataF
                     continue
                 raise InvalidInput(f"instances[{index}].{spec.name}: missing")
             columns[spec.name].append(_check_value(spec, instance[spec.name], f"instances[{index}].{spec.name}"))
-    return pd.DataFrame(columns)
+    return {spec.name: _as_array(spec, columns[spec.name]) for spec in fields}
 
 
-def parse_v2(inputs: Sequence[Any], fields: Sequence[FieldSpec], max_batch: int) -> pd.DataFrame:
-    """V2 named inputs (one 1-D tensor per field, same length) -> a frame with one column per field."""
+def parse_v2(inputs: Sequence[Any], fields: Sequence[FieldSpec], max_batch: int) -> Columns:
+    """V2 named inputs (one 1-D tensor per field, same length) -> one array per field."""
     by_name = {}
     for item in inputs:
         name = getattr(item, "name", None)
@@ -156,4 +165,4 @@ def parse_v2(inputs: Sequence[Any], fields: Sequence[FieldSpec], max_batch: int)
     for spec in fields:
         if spec.name not in columns:
             columns[spec.name] = [None] * (length or 0)
-    return pd.DataFrame(columns)
+    return {spec.name: _as_array(spec, columns[spec.name]) for spec in fields}

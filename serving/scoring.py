@@ -10,7 +10,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -21,6 +21,7 @@ from pipelines.model_input import MODEL_INPUT_COLUMNS
 from pipelines.prediction_log_format import LOGGED_AT, ROLE
 from pipelines.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
 from serving import metrics
+from serving.event_stamp import Events
 from serving.model_slots import ModelSlots, ServingModel
 from serving.prediction_log import PredictionLog
 
@@ -29,10 +30,10 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PendingRows:
-    """One request's answered rows, as the request left them; the log's writer builds the rows later."""
+    """One request's answered rows, as the request left them (arrays); the log's writer builds the rows later."""
 
-    features: pd.DataFrame
-    entities: pd.DataFrame | None
+    inputs: Mapping[str, np.ndarray]  # one array per model input column
+    events: Events | None  # the transactions as events; None for a feature request without entity ids
     scores: np.ndarray
     model_version: str
     model_alias: str
@@ -42,39 +43,28 @@ class PendingRows:
 
     @classmethod
     def batch_frame(cls, batch: Sequence[PendingRows]) -> pd.DataFrame:
-        """The log rows of many requests at once.
-
-        One concat and a few array joins, instead of a frame per request: the writer thread holds the GIL
-        a fraction as long, which is what kept the server's p99 high while it flushed.
-        """
+        """The log rows of many requests at once: one concatenation per column, on the writer thread."""
         lengths = [len(item.scores) for item in batch]
-        rows = pd.concat([item.features for item in batch], ignore_index=True)[list(MODEL_INPUT_COLUMNS)].copy()
-        for column in (CUSTOMER_ID, MERCHANT_ID):
-            rows[column] = np.concatenate(
-                [
-                    item.entities[column].to_numpy(dtype=np.int64) if item.entities is not None else np.full(n, -1)
-                    for item, n in zip(batch, lengths, strict=True)
-                ]
-            )
-        event_ids = [
-            item.entities[EVENT_ID].to_numpy(dtype=object)
-            if item.entities is not None and EVENT_ID in item.entities
-            else np.full(n, None, dtype=object)
-            for item, n in zip(batch, lengths, strict=True)
-        ]
-        rows[EVENT_ID] = pd.array(np.concatenate(event_ids), dtype="string")
-        received = [
-            item.entities[EVENT_TIMESTAMP].to_numpy(dtype="datetime64[ns]")
-            if item.entities is not None and EVENT_TIMESTAMP in item.entities
-            else np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-            for item, n in zip(batch, lengths, strict=True)
-        ]
-        rows[EVENT_TIMESTAMP] = pd.to_datetime(np.concatenate(received), utc=True)
-        rows["prediction"] = np.concatenate([item.scores for item in batch]).astype(np.float64)
+
+        def event_column(field: str, missing: object, dtype: str) -> np.ndarray:
+            """One field of every request's events; rows of a request without events get `missing`."""
+            parts = [
+                getattr(item.events, field) if item.events is not None else np.full(n, missing, dtype=dtype)
+                for item, n in zip(batch, lengths, strict=True)
+            ]
+            return np.concatenate(parts).astype(dtype)
 
         def per_row(values: list[object]) -> np.ndarray:
             return np.repeat(np.array(values, dtype=object), lengths)
 
+        rows = pd.DataFrame({c: np.concatenate([item.inputs[c] for item in batch]) for c in MODEL_INPUT_COLUMNS})
+        rows[CUSTOMER_ID] = event_column("customer_ids", -1, "int64")
+        rows[MERCHANT_ID] = event_column("merchant_ids", -1, "int64")
+        rows[EVENT_ID] = pd.array(event_column("event_ids", None, "object"), dtype="string")
+        rows[EVENT_TIMESTAMP] = pd.to_datetime(
+            event_column("received", np.datetime64("NaT"), "datetime64[ns]"), utc=True
+        )
+        rows["prediction"] = np.concatenate([item.scores for item in batch]).astype(np.float64)
         rows["model_version"] = per_row([item.model_version for item in batch])
         rows["model_alias"] = per_row([item.model_alias for item in batch])
         rows[ROLE] = per_row([item.role for item in batch])
@@ -118,20 +108,18 @@ class Scorer:
         return (challenger, None) if canary else (champion, None)
 
     def _log_rows(
-        self, features: pd.DataFrame, entities: pd.DataFrame | None, scores: np.ndarray, model: ServingModel,
+        self, inputs: Mapping[str, np.ndarray], events: Events | None, scores: np.ndarray, model: ServingModel,
         role: str, request_id: str,
     ) -> None:  # fmt: skip
         # Only references and scalars on the request path; the frame is built by the log's writer thread.
-        self.log.append(
-            PendingRows(features, entities, scores, model.version, model.alias, role, request_id, time.time())
-        )
+        self.log.append(PendingRows(inputs, events, scores, model.version, model.alias, role, request_id, time.time()))
 
     def _shadow(
-        self, challenger: ServingModel, features: pd.DataFrame, entities: pd.DataFrame | None, rid: str
+        self, challenger: ServingModel, inputs: Mapping[str, np.ndarray], events: Events | None, rid: str
     ) -> None:
         try:
-            scores = challenger.scores(features[list(MODEL_INPUT_COLUMNS)])
-            self._log_rows(features, entities, scores, challenger, "shadow", rid)
+            scores = challenger.scores(inputs)
+            self._log_rows(inputs, events, scores, challenger, "shadow", rid)
             metrics.SHADOW_PREDICTIONS.labels(challenger.version).inc(len(scores))
         except Exception:  # noqa: BLE001 - the shadow never affects the answer
             logger.exception("shadow scoring with the challenger failed")
@@ -139,17 +127,17 @@ class Scorer:
     def close(self) -> None:
         self._shadow_pool.shutdown(wait=True)
 
-    def score(self, features: pd.DataFrame, entities: pd.DataFrame | None, request_id: str) -> Scored:
-        """Scores for a batch of model inputs; `entities` (customer/merchant ids) only go to the log."""
+    def score(self, inputs: Mapping[str, np.ndarray], events: Events | None, request_id: str) -> Scored:
+        """Scores for a batch of model inputs (one array per column); `events` only go to the log."""
         model, shadow = self._answering_model()
         started = time.perf_counter()
-        scores = model.scores(features[list(MODEL_INPUT_COLUMNS)])
-        self._log_rows(features, entities, scores, model, "served", request_id)
+        scores = model.scores(inputs)
+        self._log_rows(inputs, events, scores, model, "served", request_id)
         histogram = metrics.PREDICTION_SCORE.labels(model.version)
-        for value in scores:
-            histogram.observe(float(value))
+        for value in scores.tolist():
+            histogram.observe(value)
         if shadow is not None:
-            self._shadow_pool.submit(self._shadow, shadow, features, entities, request_id)
+            self._shadow_pool.submit(self._shadow, shadow, inputs, events, request_id)
         logger.debug(
             "scored %d rows with version %s in %.4fs", len(scores), model.version, time.perf_counter() - started
         )

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
 import kserve
+import numpy as np
 from kserve.errors import InvalidInput, ModelNotReady
 
 from driftloop.settings import Settings
 from pipelines.model_input import MODEL_INPUT_COLUMNS
 from pipelines.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
 from serving import metrics
-from serving.event_stamp import received_now, stamp_events
+from serving.event_stamp import Events, received_now, stamp_events
 from serving.online_features import OnlineFeatures
 from serving.protocol import VERSION_HEADER, answer, parse_request, request_id, tensor_types
 from serving.request_schema import TRANSACTION_FIELDS
@@ -75,22 +77,19 @@ class FraudTransformer(kserve.Model):
         except InvalidInput:
             metrics.REQUESTS.labels("transformer", "none", "400").inc()
             raise
-        transactions = stamp_events(transactions, received_at)
-        lookup = self.features.lookup(transactions)
+        events = stamp_events(transactions, received_at)
+        lookup = self.features.lookup(events.customer_ids, events.merchant_ids)
         metrics.FEATURE_LOOKUP_LATENCY.observe(lookup.seconds)
         metrics.UNKNOWN_ENTITIES.labels("customer").inc(lookup.unknown_customers)
         metrics.UNKNOWN_ENTITIES.labels("merchant").inc(lookup.unknown_merchants)
-        rows = transactions.join(lookup.features)[[*MODEL_INPUT_COLUMNS, CUSTOMER_ID, MERCHANT_ID, EVENT_ID]]
-        # The receipt time travels with the request, so the predictor logs the event as received here.
-        rows = rows.assign(**{EVENT_TIMESTAMP: transactions[EVENT_TIMESTAMP].map(lambda t: t.isoformat())})
-        body = await self._forward([{str(k): v for k, v in row.items()} for row in rows.to_dict("records")], rid)
+        body = await self._forward(_forwarded_instances({**transactions, **lookup.features}, events), rid)
         version = str(body.get("model_version", "unknown"))
         if response_headers is not None:
             response_headers[VERSION_HEADER] = version
         metrics.REQUESTS.labels("transformer", version, "200").inc()
         metrics.REQUEST_LATENCY.labels("transformer", version).observe(time.perf_counter() - started)
         alias = str(body.get("model_alias", ""))
-        return answer(self.name, version, alias, body["predictions"], v2, rid, list(transactions[EVENT_ID]))
+        return answer(self.name, version, alias, body["predictions"], v2, rid, events.event_ids.tolist())
 
     async def _forward(self, instances: list[dict[str, Any]], rid: str) -> dict[str, Any]:
         try:
@@ -107,3 +106,15 @@ class FraudTransformer(kserve.Model):
             raise ModelNotReady(self.name, f"predictor answered {response.status_code}: {response.text[:200]}")
         result: dict[str, Any] = response.json()
         return result
+
+
+def _forwarded_instances(inputs: Mapping[str, np.ndarray], events: Events) -> list[dict[str, Any]]:
+    """The predictor's V1 instances: every model input, and the entity ids, event id and receipt time (which
+    travels with the request, so the predictor logs the event as received here)."""
+    columns: dict[str, list[Any]] = {name: inputs[name].tolist() for name in MODEL_INPUT_COLUMNS}
+    columns[CUSTOMER_ID] = events.customer_ids.tolist()
+    columns[MERCHANT_ID] = events.merchant_ids.tolist()
+    columns[EVENT_ID] = events.event_ids.tolist()
+    columns[EVENT_TIMESTAMP] = events.received_iso()
+    names = list(columns)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]

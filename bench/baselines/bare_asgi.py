@@ -1,23 +1,48 @@
 """Baseline (c), the floor: a bare ASGI app calling the model directly. Nothing else happens per request.
 
-`python -m bench.baselines.bare_asgi MODEL_DIR PORT`.
+`python -m bench.baselines.bare_asgi MODEL PORT`: MODEL is an ONNX file (scored by onnxruntime from arrays,
+as our predictor does) or an MLflow scikit-learn model folder (scored from a DataFrame).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-import pandas as pd
+
+def _scorer(model_path: Path) -> Callable[[list[dict[str, Any]]], list[float]]:
+    if model_path.suffix == ".onnx":
+        import numpy as np
+
+        from pipelines.model_input import MODEL_INPUT_COLUMNS
+        from pipelines.onnx_model import onnx_scores, open_session
+
+        session = open_session(model_path.read_bytes(), threads=1)
+
+        def onnx(instances: list[dict[str, Any]]) -> list[float]:
+            columns = {name: np.array([row[name] for row in instances]) for name in MODEL_INPUT_COLUMNS}
+            return list(onnx_scores(session, columns).tolist())
+
+        return onnx
+    import mlflow.sklearn
+    import pandas as pd
+
+    model = mlflow.sklearn.load_model(str(model_path))
+
+    def sklearn(instances: list[dict[str, Any]]) -> list[float]:
+        return list(model.predict_proba(pd.DataFrame(instances))[:, 1].tolist())
+
+    return sklearn
 
 
 def main() -> None:
-    import mlflow.sklearn
     import uvicorn
 
-    model_dir, port = sys.argv[1], int(sys.argv[2])
-    model = mlflow.sklearn.load_model(model_dir)
+    model_path, port = Path(sys.argv[1]), int(sys.argv[2])
+    score = _scorer(model_path)
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -31,8 +56,7 @@ def main() -> None:
         if scope["method"] == "GET":
             payload = b"ok"
         else:
-            frame = pd.DataFrame(json.loads(body)["instances"])
-            payload = json.dumps({"predictions": model.predict_proba(frame)[:, 1].tolist()}).encode()
+            payload = json.dumps({"predictions": score(json.loads(body)["instances"])}).encode()
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": payload})
 

@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     )
     challenger_traffic: float = Field(0.1, ge=0, le=1, description="Share of requests the canary challenger answers.")
     max_batch_size: int = Field(1000, ge=1, description="Largest batch (instances per request) the servers accept.")
+    onnx_threads: int = Field(
+        1, ge=1, description="onnxruntime threads per scoring call (1 suits one-row requests; raise for big batches)."
+    )
     prediction_log_dir: Path | None = Field(
         None,
         description="Prediction log (parquet, partitioned by hour). Default: `<state_dir>/predictions`.",

@@ -81,11 +81,16 @@ def test_redis_and_sqlite_online_stores_serve_the_same_features(
     unknown = pd.DataFrame({"customer_id": [10_000_001, int(known.iloc[0, 0])], "merchant_id": [7, 10_000_002]})
     batch = pd.concat([known, unknown], ignore_index=True)
 
-    from_sqlite, from_redis = lookups["sqlite"].lookup(batch), lookups["redis"].lookup(batch)
-    pd.testing.assert_frame_equal(from_sqlite.features, from_redis.features)
+    customers, merchants = batch["customer_id"].to_numpy(), batch["merchant_id"].to_numpy()
+    from_sqlite, from_redis = (
+        lookups["sqlite"].lookup(customers, merchants),
+        lookups["redis"].lookup(customers, merchants),
+    )
+    in_sqlite, in_redis_frame = pd.DataFrame(from_sqlite.features), pd.DataFrame(from_redis.features)
+    pd.testing.assert_frame_equal(in_sqlite, in_redis_frame)
     assert (from_redis.unknown_customers, from_redis.unknown_merchants) == (
         from_sqlite.unknown_customers,
         from_sqlite.unknown_merchants,
     )
     assert from_redis.unknown_customers >= 1 and from_redis.unknown_merchants >= 1
-    assert from_redis.features.iloc[: len(known)].abs().sum().sum() > 0, "known entities came back empty"
+    assert in_redis_frame.iloc[: len(known)].abs().sum().sum() > 0, "known entities came back empty"

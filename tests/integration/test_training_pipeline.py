@@ -56,6 +56,14 @@ def test_first_run_registers_version_1_as_champion_with_lineage(first_run: str, 
         champion.tags["reference_sample"], tracking_uri=client._tracking_client.tracking_uri
     )
     assert len(pd.read_parquet(reference)) > 100
+    # The ONNX export serving scores with: parity on the holdout recorded on the run and the version.
+    assert 0.0 <= float(champion.tags["onnx_parity_max_abs_diff"]) <= 1e-5
+    assert run.data.metrics["onnx_parity_max_abs_diff"] == float(champion.tags["onnx_parity_max_abs_diff"])
+    assert champion.tags["onnxruntime_version"] and champion.tags["skl2onnx_version"]
+    onnx_file = mlflow.artifacts.download_artifacts(
+        champion.tags["onnx_model_uri"], tracking_uri=client._tracking_client.tracking_uri
+    )
+    assert Path(onnx_file).stat().st_size > 10_000
 
 
 def test_same_data_and_seed_give_identical_metrics_and_predictions(

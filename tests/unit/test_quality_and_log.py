@@ -51,16 +51,18 @@ def test_realised_quality_joins_labels_per_version_and_hour() -> None:
 def test_pending_requests_become_log_rows_in_one_batch_with_their_ids_and_versions(tmp_path: Path) -> None:
     """The writer builds many requests' rows at once; each row keeps its own request's ids, model and time."""
     from pipelines.model_input import MODEL_INPUT_COLUMNS
+    from serving.event_stamp import Events
     from serving.scoring import PendingRows
 
-    def features(n: int, offset: float) -> pd.DataFrame:
-        frame = pd.DataFrame({c: np.arange(n, dtype=float) + offset for c in MODEL_INPUT_COLUMNS if c != "channel"})
-        return frame.assign(channel="online")
+    def inputs(n: int, offset: float) -> dict[str, np.ndarray]:
+        columns = {c: np.arange(n, dtype=float) + offset for c in MODEL_INPUT_COLUMNS if c != "channel"}
+        return {**columns, "channel": np.array(["online"] * n, dtype=object)}
 
-    with_event_ids = pd.DataFrame({"customer_id": [7, 8], "merchant_id": [3, 4], "event_id": ["e-1", None]})
+    received = np.array(["2027-01-15T10:00:00.5", "2027-01-15T10:00:01"], dtype="datetime64[ns]")
+    events = Events(np.array([7, 8]), np.array([3, 4]), np.array(["e-1", "e-2"], dtype=object), received)
     batch = [
-        PendingRows(features(2, 0), with_event_ids, np.array([0.1, 0.2]), "1", "champion", "served", "r1", 1.8e9),
-        PendingRows(features(1, 10), None, np.array([0.9]), "2", "challenger", "shadow", "r2", 1.8e9 + 3600),
+        PendingRows(inputs(2, 0), events, np.array([0.1, 0.2]), "1", "champion", "served", "r1", 1.8e9),
+        PendingRows(inputs(1, 10), None, np.array([0.9]), "2", "challenger", "shadow", "r2", 1.8e9 + 3600),
     ]
     log = PredictionLog(tmp_path, flush_s=3600).start()
     for item in batch:
@@ -69,7 +71,9 @@ def test_pending_requests_become_log_rows_in_one_batch_with_their_ids_and_versio
     rows = read_prediction_log(tmp_path)
     assert list(rows["request_id"]) == ["r1", "r1", "r2"]
     assert list(rows["customer_id"]) == [7, 8, -1] and list(rows["merchant_id"]) == [3, 4, -1]
-    assert rows["event_id"].tolist()[0] == "e-1" and rows["event_id"].isna().tolist() == [False, True, True]
+    assert rows["event_id"].tolist()[:2] == ["e-1", "e-2"] and rows["event_id"].isna().tolist() == [False, False, True]
+    stamps = rows["event_timestamp"]
+    assert stamps.tolist()[:2] == list(pd.to_datetime(received, utc=True)) and stamps.isna().tolist()[2]
     assert list(rows["model_version"]) == ["1", "1", "2"] and list(rows["role"]) == ["served", "served", "shadow"]
     assert rows["prediction"].tolist() == [0.1, 0.2, 0.9]
     assert rows["amount"].tolist() == [0.0, 1.0, 10.0]

@@ -1,0 +1,54 @@
+"""Model cost: the registered scikit-learn pipeline against its ONNX export in onnxruntime (one thread), for
+one row and for 1,000 rows, timed in this process with nothing else around the call."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from bench.environment import BenchPlatform
+from pipelines.model_input import MODEL_INPUT_COLUMNS
+
+
+def _median_us(call: Callable[[], object], budget_s: float) -> float:
+    for _ in range(20):
+        call()
+    samples: list[float] = []
+    deadline = time.perf_counter() + budget_s
+    while time.perf_counter() < deadline or len(samples) < 20:
+        began = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - began) * 1e6)
+    return statistics.median(samples)
+
+
+def run_model_cost_bench(platform: BenchPlatform, budget_s: float) -> dict[str, Any]:
+    import mlflow.sklearn
+
+    from pipelines.onnx_model import onnx_scores, open_session
+
+    model = mlflow.sklearn.load_model(str(platform.model_dir))
+    session = open_session(platform.onnx_path.read_bytes(), threads=1)
+    requests = platform.requests[list(MODEL_INPUT_COLUMNS)]
+    rows = requests.sample(1000, replace=True, random_state=0).reset_index(drop=True)
+    results: dict[str, Any] = {}
+    for size, frame in (("1_row", rows.head(1)), ("1000_rows", rows)):
+        arrays = {name: frame[name].to_numpy() for name in MODEL_INPUT_COLUMNS}
+        sklearn_us = _median_us(lambda f=frame: model.predict_proba(f), budget_s)
+        onnx_us = _median_us(lambda a=arrays: onnx_scores(session, a), budget_s)
+        onnx_from_frame_us = _median_us(
+            lambda f=frame: onnx_scores(session, {name: f[name].to_numpy() for name in MODEL_INPUT_COLUMNS}), budget_s
+        )
+        gap = float(np.abs(model.predict_proba(frame)[:, 1] - onnx_scores(session, arrays)).max())
+        results[size] = {
+            "sklearn_us": sklearn_us,
+            "onnx_us": onnx_us,
+            "onnx_from_frame_us": onnx_from_frame_us,
+            "speedup": sklearn_us / onnx_us,
+            "max_abs_diff": gap,
+        }
+    return results

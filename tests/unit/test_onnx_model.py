@@ -1,0 +1,79 @@
+"""The ONNX export against the scikit-learn pipeline it came from, and how serving loads a registered version:
+the export when the version has one, the scikit-learn flavour (logged as such) when it has none.
+
+The registry here is MLflow's own SQLite store, no server: the same client calls the predictor makes.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.model_input import FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
+from pipelines.onnx_model import PARITY_TOLERANCE, export_onnx, onnx_scores, open_session, parity_gap
+from pipelines.train import TrainParams, fraud_scores, train_model
+from tests.unit.synthetic import model_input_frame
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[object, pd.DataFrame]:
+    model = train_model(model_input_frame(3000, seed=1), TrainParams(max_iter=60), seed=1)
+    return model, model_input_frame(2000, seed=2)
+
+
+def test_the_export_scores_like_the_pipeline_on_unseen_rows(fitted: tuple[object, pd.DataFrame]) -> None:
+    model, holdout = fitted
+    session = open_session(export_onnx(model), threads=1)  # type: ignore[arg-type]
+    gap = parity_gap(model, session, holdout)  # type: ignore[arg-type]
+    assert gap <= PARITY_TOLERANCE
+    assert holdout[list(FEATURE_VIEW_COLUMNS)].isna().any().any(), "the parity check must cover missing values"
+    one_row = {name: holdout[name].to_numpy()[:1] for name in MODEL_INPUT_COLUMNS}
+    expected = fraud_scores(model, holdout.head(1))  # type: ignore[arg-type]
+    assert abs(onnx_scores(session, one_row)[0] - expected[0]) <= PARITY_TOLERANCE
+
+
+def test_the_gap_is_measured_not_assumed(fitted: tuple[object, pd.DataFrame]) -> None:
+    """A different model's export scored against this pipeline shows a gap far above the tolerance."""
+    model, holdout = fitted
+    other = train_model(model_input_frame(3000, seed=9), TrainParams(max_iter=5), seed=9)
+    assert parity_gap(model, open_session(export_onnx(other), threads=1), holdout) > 100 * PARITY_TOLERANCE  # type: ignore[arg-type]
+
+
+def test_a_version_loads_its_export_or_falls_back_to_scikit_learn_saying_so(
+    fitted: tuple[object, pd.DataFrame], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from pipelines.model_registry import log_model, log_onnx, register
+    from pipelines.onnx_model import onnx_lineage, runtime_versions
+    from serving.loaded_model import OnnxModel, SklearnModel, load_version
+
+    model, holdout = fitted
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)  # the fallback loads `models:/` through MLflow's global URI, as the predictor sets it
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("onnx", artifact_location=str(tmp_path / "artifacts"))
+    inputs = holdout[list(MODEL_INPUT_COLUMNS)]
+    with mlflow.start_run(experiment_id=experiment) as run:
+        model_uri = log_model(model, inputs.head(5), inputs.head(20))  # type: ignore[arg-type]
+        log_onnx(export_onnx(model))  # type: ignore[arg-type]
+    with_onnx = register(
+        client, model_uri, "m", run.info.run_id, onnx_lineage(run.info.run_id, 0.0, runtime_versions())
+    )
+    without = register(client, model_uri, "m", run.info.run_id, {})
+
+    columns = {name: inputs[name].to_numpy() for name in MODEL_INPUT_COLUMNS}
+    expected = fraud_scores(model, holdout)  # type: ignore[arg-type]
+    loaded = load_version(client, "m", with_onnx.version, onnx_threads=1)
+    assert isinstance(loaded, OnnxModel)
+    np.testing.assert_allclose(loaded.scores(columns), expected, atol=PARITY_TOLERANCE, rtol=0)
+    with caplog.at_level(logging.WARNING, logger="serving.loaded_model"):
+        fallback = load_version(client, "m", without.version, onnx_threads=1)
+    assert isinstance(fallback, SklearnModel)
+    assert "has no ONNX export" in caplog.text
+    np.testing.assert_allclose(fallback.scores(columns), expected, rtol=1e-12)
