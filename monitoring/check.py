@@ -14,10 +14,11 @@ from typing import Any
 
 import pandas as pd
 
+from driftloop.errors import RegistryUnreachableError
 from driftloop.pipeline_runs.request import PipelineRunner, TrainingRequest
 from driftloop.settings import Settings
 from monitoring import metrics
-from monitoring.policy import NO_TRIGGER, PolicyInputs, RetrainPolicy, decide
+from monitoring.policy import FAILED, NO_TRIGGER, PolicyInputs, RetrainPolicy, decide
 from monitoring.skew import SkewResult
 from monitoring.state import MonitorStore
 from pipelines.prediction_log_format import LOGGED_AT, ROLE, SERVED, read_prediction_log
@@ -77,8 +78,13 @@ def run_check(
 
     now = now or datetime.now(UTC)
     client = MlflowClient(settings.tracking_uri)
-    champion = current_champion(client, settings.model_name)
     store = monitor_store(settings)
+    try:
+        champion = current_champion(client, settings.model_name)
+    except RegistryUnreachableError as error:
+        _record_failure(store, now, error.message)
+        metrics.REGISTRY_UNREACHABLE.inc()
+        raise
     if champion is None:
         return _record_without_champion(settings, store, now)
     version = str(champion.version)
@@ -162,6 +168,16 @@ def _skew_metadata(skew: SkewResult) -> dict[str, str]:
         "training_serving_skew_rows": str(skew.rows),
         "training_serving_skew_columns": columns,
     }
+
+
+def _record_failure(store: MonitorStore, now: datetime, reason: str) -> None:
+    """A check that could not run is a decision too (`failed`, with the reason), not silence."""
+    outcome = CheckOutcome(
+        checked_at=now.isoformat(), model_version="", window_key="", window_start="", window_end="", rows=0,
+        drift_share=None, drifted_columns=[], action=FAILED, reason=reason, retraining_run=None, snapshot_id=None,
+    )  # fmt: skip
+    store.record(outcome.as_dict())
+    logger.error("drift check failed: %s", reason)
 
 
 def _record_without_champion(settings: Settings, store: MonitorStore, now: datetime) -> CheckOutcome:

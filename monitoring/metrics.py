@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 REGISTRY = CollectorRegistry()
 DRIFT_SHARE = Gauge(
@@ -19,6 +19,10 @@ LAST_RUN = Gauge("driftloop_drift_last_run_timestamp_seconds", "When the last dr
 RETRAIN_TRIGGERED = Gauge(
     "driftloop_drift_retrain_triggered", "1 when the last check triggered retraining, else 0.", registry=REGISTRY
 )
+REGISTRY_UNREACHABLE = Counter(
+    "driftloop_registry_unreachable", "Drift checks that failed because the model registry did not answer.",
+    registry=REGISTRY,
+)  # fmt: skip
 REALISED_QUALITY = Gauge(
     "driftloop_realised_roc_auc", "ROC AUC of logged predictions once their labels arrived.",
     ["model_version"], registry=REGISTRY,
@@ -68,7 +72,15 @@ DRIFT_JOB = "driftloop-drift"
 QUALITY_JOB = "driftloop-quality"
 FEATURE_REFRESH_JOB = "driftloop-feature-refresh"
 JOB_METRICS = {
-    DRIFT_JOB: (DRIFT_SHARE, FEATURE_DRIFT, ROWS_ANALYSED, LAST_RUN, RETRAIN_TRIGGERED, SKEW_SHARE),
+    DRIFT_JOB: (
+        DRIFT_SHARE,
+        FEATURE_DRIFT,
+        ROWS_ANALYSED,
+        LAST_RUN,
+        RETRAIN_TRIGGERED,
+        SKEW_SHARE,
+        REGISTRY_UNREACHABLE,
+    ),
     QUALITY_JOB: (REALISED_QUALITY,),
     FEATURE_REFRESH_JOB: (FEATURE_FRESHNESS, FEATURE_WATERMARK, FEATURE_REFRESH_EVENTS, FEATURE_REFRESH_ROWS),
 }

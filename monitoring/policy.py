@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 TRIGGER = "trigger"
 NO_TRIGGER = "no_trigger"
+FAILED = "failed"  # the check could not run (the registry did not answer); nothing was decided
 
 
 @dataclass(frozen=True)

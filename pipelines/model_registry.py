@@ -28,6 +28,7 @@ CHALLENGER = "challenger"
 REFERENCE_ARTIFACT_DIR = "reference"
 REFERENCE_SAMPLE_FILE = "reference_sample.parquet"
 SERVING_PACKAGES = ("scikit-learn", "numpy", "pandas", "scipy", "cloudpickle")
+REACHABLE_TIMEOUT_S = 3.0
 
 
 def pip_requirements() -> list[str]:
@@ -71,16 +72,37 @@ def log_onnx(model_bytes: bytes) -> None:
         mlflow.log_artifact(str(path), artifact_path=folder_name)
 
 
-def current_champion(client: MlflowClient, name: str) -> ModelVersion | None:
-    """The version holding the champion alias, or None when there is no such model or alias."""
+def registered_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+    """The version holding `alias`, None when there is no such model or alias; `RegistryUnreachableError`,
+    within a few seconds, when the registry does not answer (MLflow's own retries would take minutes)."""
     from mlflow.exceptions import MlflowException
 
+    _check_reachable(client.tracking_uri)
     try:
-        return client.get_model_version_by_alias(name, CHAMPION)
+        return client.get_model_version_by_alias(name, alias)
     except MlflowException as error:
         if error.error_code in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}:
             return None
         raise
+
+
+def current_champion(client: MlflowClient, name: str) -> ModelVersion | None:
+    """The champion: the one lookup every reader uses (the monitor, the model servers, the pipeline, the demo)."""
+    return registered_alias(client, name, CHAMPION)
+
+
+def _check_reachable(tracking_uri: str) -> None:
+    """One quick request to the tracking server's health endpoint (HTTP registries only)."""
+    import httpx
+
+    from driftloop.errors import RegistryUnreachableError
+
+    if not tracking_uri.startswith(("http://", "https://")):
+        return
+    try:
+        httpx.get(f"{tracking_uri.rstrip('/')}/health", timeout=REACHABLE_TIMEOUT_S).raise_for_status()
+    except httpx.HTTPError as error:
+        raise RegistryUnreachableError(tracking_uri, str(error) or type(error).__name__) from error
 
 
 def register(client: MlflowClient, model_uri: str, name: str, run_id: str, tags: dict[str, Any]) -> ModelVersion:

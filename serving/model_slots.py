@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from driftloop.errors import RegistryUnreachableError
+from pipelines.model_registry import CHALLENGER, CHAMPION, registered_alias
 from serving.loaded_model import ScoringModel, load_version
 from serving.metrics import MODEL_VERSION
 
@@ -22,9 +24,6 @@ if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
 logger = logging.getLogger(__name__)
-
-CHAMPION = "champion"
-CHALLENGER = "challenger"
 
 
 @dataclass(frozen=True)
@@ -63,13 +62,10 @@ class ModelSlots:
         return self._models.get(CHALLENGER)
 
     def _registered_version(self, alias: str) -> tuple[str, str] | None:
-        from mlflow.exceptions import MlflowException
-
-        try:
-            version = self.client.get_model_version_by_alias(self.model_name, alias)
-        except MlflowException:
-            return None  # no such model or alias yet
-        return str(version.version), str(version.run_id or "")
+        """(version, run id) holding `alias`; None when nothing holds it. An unreachable registry raises: the
+        slots keep what they serve (a challenger is removed only when the registry says its alias is gone)."""
+        version = registered_alias(self.client, self.model_name, alias)
+        return None if version is None else (str(version.version), str(version.run_id or ""))
 
     def refresh(self) -> bool:
         """Bring every slot in line with its alias; True when something changed."""
@@ -106,6 +102,8 @@ class ModelSlots:
         while not self._stop.wait(interval_s):
             try:
                 self.refresh()
+            except RegistryUnreachableError as error:
+                logger.warning("%s; keeping the models in service", error.message)
             except Exception:  # noqa: BLE001 - the registry may be briefly away; keep serving what we have
                 logger.warning("could not refresh models from the registry; keeping the current ones", exc_info=True)
 

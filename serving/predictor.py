@@ -15,6 +15,7 @@ import kserve
 import numpy as np
 from kserve.errors import InvalidInput, ModelNotReady
 
+from driftloop.errors import RegistryUnreachableError
 from driftloop.settings import Settings
 from pipelines.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
 from serving import metrics
@@ -56,6 +57,8 @@ class FraudPredictor(kserve.Model):
         )  # fmt: skip
         try:
             self.slots.refresh()
+        except RegistryUnreachableError as error:
+            logger.warning("%s; will keep trying", error.message)
         except Exception:  # noqa: BLE001 - the registry may come up after us; the watcher retries
             logger.warning("registry not reachable yet; will keep trying", exc_info=True)
         self.slots.start_watching(settings.model_poll_interval_s)

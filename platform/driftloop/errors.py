@@ -27,3 +27,11 @@ class ServiceStartError(DriftloopError):
 
 class CommandFailedError(DriftloopError):
     """A one-shot driftloop command run as a subprocess failed."""
+
+
+class RegistryUnreachableError(DriftloopError):
+    """The MLflow registry did not answer: not the same as a registry without a champion."""
+
+    def __init__(self, tracking_uri: str, detail: str) -> None:
+        super().__init__(f"the model registry at {tracking_uri} is not reachable ({detail}); is MLflow up?")
+        self.tracking_uri = tracking_uri

@@ -26,11 +26,13 @@ def run(
     from monitoring.check import run_check
 
     settings = get_settings()
-    outcome = run_check(
-        settings, runner_for(settings), since=since.replace(tzinfo=since.tzinfo or UTC) if since else None
-    )
-    if settings.pushgateway_url:
-        metrics.push(settings.pushgateway_url, job=metrics.DRIFT_JOB)
+    try:
+        outcome = run_check(
+            settings, runner_for(settings), since=since.replace(tzinfo=since.tzinfo or UTC) if since else None
+        )
+    finally:  # a failed check's metrics too (the registry-unreachable count)
+        if settings.pushgateway_url:
+            metrics.push(settings.pushgateway_url, job=metrics.DRIFT_JOB)
     if json_output:
         typer.echo(json.dumps(outcome.as_dict(), indent=2))
         return

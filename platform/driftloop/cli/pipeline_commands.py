@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -50,6 +52,7 @@ def run_training(
 
     from driftloop.pipeline_runs.local_runner import LocalPipelineRunner
     from driftloop.pipeline_runs.request import TrainingRequest
+    from driftloop.pipeline_runs.step_progress import StepFollower, output_to
     from driftloop.settings import get_settings
 
     settings = get_settings()
@@ -62,9 +65,16 @@ def run_training(
         shuffle_labels=shuffle_labels,
         trigger=trigger,
     )
-    console = Console(stderr=True)
-    with console.status("running the training pipeline (kfp.local)…"):
-        outcome = LocalPipelineRunner(settings).run_training(request)
+    runner = LocalPipelineRunner(settings)
+    if logging.getLogger().isEnabledFor(logging.DEBUG):  # -v: kfp.local's own output, as it comes
+        outcome = runner.run_training(request)
+    else:
+        log_path = settings.logs_dir / f"training-{datetime.now(UTC):%Y%m%dT%H%M%S}.log"
+        with output_to(log_path) as terminal:
+            console = Console(file=terminal)
+            console.print(f"training pipeline (kfp.local); executor output: {log_path}")
+            with console.status("starting…") as spinner, StepFollower(log_path, console.print, spinner.update):
+                outcome = runner.run_training(request)
     if outcome.status == "failed":
         raise DriftloopError(f"training pipeline failed: {outcome.error}; MLflow run: {outcome.run_url}")
     typer.echo(f"gate: {outcome.decision} ({outcome.reason})")

@@ -51,6 +51,12 @@ class PlatformClient:
             raise DriftloopError(f"demo: `driftloop {' '.join(args)}` failed: {detail}")
         return result
 
+    def run_in_view(self, *args: str) -> None:
+        """A command whose progress lines (stderr) the person running the demo should see as they come."""
+        result = subprocess.run([*self.command, *args], env=self.env, stdout=subprocess.PIPE, text=True, check=False)
+        if result.returncode != 0:
+            raise DriftloopError(f"demo: `driftloop {' '.join(args)}` failed (its message is above)")
+
     def land(self, kind: str, path: Path) -> str:
         """A batch landing (`driftloop data ingest`); returns its one-line report."""
         return self.run("data", "ingest", kind, str(path)).stdout.strip().splitlines()[-1]

@@ -192,7 +192,8 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
     after = traffic_then_check(world.drifted_live, "drift")
     handle = after.get("retraining_run")
     if handle:
-        _wait("the retraining run", lambda: target.retraining_finished(handle), config.timeout_s, interval=2.0)
+        with target.retraining_steps(say):
+            _wait("the retraining run", lambda: target.retraining_finished(handle), config.timeout_s, interval=2.0)
         timeline.mark("retrained", "retraining run finished")
         champion_after = _wait(
             "the new champion to serve (the retraining run's log or KFP run says why not)",

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Protocol
 
@@ -46,6 +48,10 @@ class DemoTarget(Protocol):
         """Whether the retraining run behind a drift check's handle has ended (True when it cannot tell)."""
         ...
 
+    def retraining_steps(self, say: Callable[[str], None]) -> AbstractContextManager[object]:
+        """While open, each finished step of the drift-triggered run is said (where the target can see them)."""
+        ...
+
 
 class LocalTarget:
     """The local platform: `driftloop local up`, and the CLI in this environment."""
@@ -69,12 +75,17 @@ class LocalTarget:
         return PlatformClient(driftloop_command(), env, endpoints["transformer"], self.settings.model_name)
 
     def train(self, client: PlatformClient, trigger: str) -> None:
-        client.run("pipeline", "run", "training", "--trigger", trigger)
+        client.run_in_view("pipeline", "run", "training", "--trigger", trigger)
 
     def retraining_finished(self, handle: str) -> bool:
         from driftloop.pipeline_runs.local_runner import LocalPipelineRunner
 
         return not LocalPipelineRunner(self.settings).is_active(handle)
+
+    def retraining_steps(self, say: Callable[[str], None]) -> AbstractContextManager[object]:
+        from driftloop.pipeline_runs.step_progress import StepFollower
+
+        return StepFollower(self.settings.logs_dir / "retraining.log", say)
 
 
 class ClusterClient(PlatformClient):
@@ -139,6 +150,9 @@ class ClusterTarget:
 
     def retraining_finished(self, handle: str) -> bool:
         return True  # the KFP run is followed by the served version instead
+
+    def retraining_steps(self, say: Callable[[str], None]) -> AbstractContextManager[object]:
+        return nullcontext()  # the run's steps are in the KFP UI
 
 
 def target_for(name: str, settings: Settings) -> DemoTarget:
