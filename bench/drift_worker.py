@@ -43,7 +43,7 @@ def main() -> None:
 
         result = run_drift_report(reference, current, numeric_columns=names, categorical_columns=())
         with tempfile.TemporaryDirectory() as workspace:
-            save_snapshot(Path(workspace), "bench", result.snapshot, "bench")
+            save_snapshot(Path(workspace), "bench", result.snapshot, "bench", drift_threshold=0.5)
         share = result.drift_share
     elif implementation == "evidently":
         from evidently import DataDefinition, Dataset, Report

@@ -60,6 +60,11 @@ def monitor_store(settings: Settings) -> MonitorStore:
     return MonitorStore(settings.state_dir / "monitor")
 
 
+def project_name(settings: Settings) -> str:
+    """The model's Evidently project (drift, skew and quality snapshots, and the dashboard over them)."""
+    return f"{settings.model_name} drift"
+
+
 def _window(settings: Settings, now: datetime, since: datetime | None) -> tuple[datetime, datetime]:
     end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)  # windows are whole minutes
     start = since or end - timedelta(minutes=settings.drift_window_minutes)
@@ -71,9 +76,10 @@ def run_check(
 ) -> CheckOutcome:
     from mlflow.tracking import MlflowClient
 
+    from monitoring.dashboard import DRIFT_TAG, version_tag
     from monitoring.drift import run_drift_report
     from monitoring.reference import load_reference
-    from monitoring.workspace import save_snapshot
+    from monitoring.workspace import save_snapshot, skew_snapshot
     from pipelines.model_registry import current_champion
 
     now = now or datetime.now(UTC)
@@ -97,6 +103,11 @@ def run_check(
     skew = _skew(settings, window)
     if skew.share is not None:
         metrics.SKEW_SHARE.labels(version).set(skew.share)
+        save_snapshot(
+            settings.evidently_workspace_path, project_name(settings),
+            skew_snapshot(skew.rows, skew.mismatched_rows, _skew_metadata(skew)), f"skew {key}",
+            settings.drift_share_threshold,
+        )  # fmt: skip
     state = store.load()
     if state.run_in_flight and not runner.is_active(state.run_in_flight):
         logger.info("retraining run %s has finished", state.run_in_flight)
@@ -105,10 +116,11 @@ def run_check(
     drift, snapshot_id = None, None
     if len(log) >= settings.drift_min_rows:
         reference = load_reference(client, settings.model_name, version, settings.state_dir / "monitor" / "reference")
-        drift = run_drift_report(reference, log, metadata=_skew_metadata(skew))
+        drift = run_drift_report(reference, log, metadata=_skew_metadata(skew), tags=[DRIFT_TAG, version_tag(version)])
         snapshot_id = save_snapshot(
-            settings.evidently_workspace_path, f"{settings.model_name} drift", drift.snapshot, f"v{version} {key}"
-        )
+            settings.evidently_workspace_path, project_name(settings), drift.snapshot, f"v{version} {key}",
+            settings.drift_share_threshold, version,
+        )  # fmt: skip
         metrics.DRIFT_SHARE.labels(version).set(drift.drift_share)
         for column, score in drift.column_scores.items():
             metrics.FEATURE_DRIFT.labels(version, column).set(score)

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -43,6 +44,7 @@ def run_drift_report(
     numeric_columns: Sequence[str] = (*NUMERIC_COLUMNS, PREDICTION),
     categorical_columns: Sequence[str] = CATEGORICAL_COLUMNS,
     metadata: dict[str, str] | None = None,
+    tags: Sequence[str] = (),
 ) -> DriftResult:
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset, DataSummaryPreset
@@ -59,9 +61,10 @@ def run_drift_report(
         per_column_method=column_methods(numeric, categorical),
         per_column_threshold=column_thresholds(current, numeric, categorical),
     )
-    snapshot = Report([drift_preset, DataSummaryPreset()], metadata=dict(metadata or {})).run(
+    snapshot = Report([drift_preset, DataSummaryPreset()], metadata=dict(metadata or {}), tags=list(tags)).run(
         current_data=Dataset.from_pandas(current[columns].reset_index(drop=True), data_definition=definition),
         reference_data=Dataset.from_pandas(reference[columns].reset_index(drop=True), data_definition=definition),
+        timestamp=datetime.now(UTC).replace(tzinfo=None),  # naive UTC, like every snapshot of ours
     )
     seconds = time.perf_counter() - started
     share, scores, drifted = 0.0, {}, []

@@ -7,6 +7,7 @@ beside the drift checks and exported as a gauge, so a dashboard shows quality ne
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pandas as pd
@@ -19,16 +20,25 @@ from pipelines.schema import EVENT_ID, IS_FRAUD
 logger = logging.getLogger(__name__)
 
 
-def realised_quality(log: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
-    """ROC AUC of served predictions per model version and hour, where both classes are present."""
-    from sklearn.metrics import roc_auc_score
-
+def labelled_answers(log: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """Served answers whose label arrived: model_version, hour (of the answer), prediction, is_fraud."""
     if log.empty or EVENT_ID not in log.columns:
-        return pd.DataFrame(columns=["model_version", "hour", "rows", "roc_auc"])
+        return pd.DataFrame(columns=["model_version", "hour", "prediction", IS_FRAUD])
     served = log[(log[ROLE] == "served") & log[EVENT_ID].notna()]
     joined = served.merge(labels[[EVENT_ID, IS_FRAUD]], on=EVENT_ID, how="inner")
+    return joined.assign(hour=joined[LOGGED_AT].dt.floor("h"))[["model_version", "hour", "prediction", IS_FRAUD]]
+
+
+def realised_quality(log: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """ROC AUC of served predictions per model version and hour, where both classes are present."""
+    return realised_quality_of(labelled_answers(log, labels))
+
+
+def realised_quality_of(answers: pd.DataFrame) -> pd.DataFrame:
+    from sklearn.metrics import roc_auc_score
+
     rows = []
-    for (version, hour), group in joined.groupby(["model_version", joined[LOGGED_AT].dt.floor("h")]):
+    for (version, hour), group in answers.groupby(["model_version", "hour"]):
         if group[IS_FRAUD].nunique() == 2:
             auc = float(roc_auc_score(group[IS_FRAUD], group["prediction"]))
             rows.append({"model_version": version, "hour": hour, "rows": len(group), "roc_auc": auc})
@@ -36,15 +46,45 @@ def realised_quality(log: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
 
 
 def record_realised_quality(settings: Settings) -> pd.DataFrame:
-    """Realised quality from the prediction log and the event store's labels; saved and exported."""
+    """Realised quality from the prediction log and the event store's labels: saved as CSV, exported as a gauge,
+    and as Evidently snapshots (one per version and hour, replaced as more labels arrive) for the dashboard."""
     from pipelines.event_store import event_store_for
 
     labels = event_store_for(settings).labels()
-    quality = realised_quality(read_prediction_log(settings.prediction_log_path), labels)
+    answers = labelled_answers(read_prediction_log(settings.prediction_log_path), labels)
+    quality = realised_quality_of(answers)
     folder = settings.state_dir / "monitor"
     folder.mkdir(parents=True, exist_ok=True)
     quality.to_csv(folder / "realised_quality.csv", index=False)
     for version, group in quality.groupby("model_version"):
         metrics.REALISED_QUALITY.labels(str(version)).set(float(group.iloc[-1]["roc_auc"]))
+    _save_quality_snapshots(settings, answers, quality)
     logger.info("realised quality: %d (version, hour) windows", len(quality))
     return quality
+
+
+def _save_quality_snapshots(settings: Settings, answers: pd.DataFrame, quality: pd.DataFrame) -> None:
+    """One Evidently snapshot per (version, hour) with a realised ROC AUC; an hour whose labelled rows grew
+    since its snapshot gets a new one in place of the old (labels keep arriving for days)."""
+    from monitoring.check import project_name
+    from monitoring.workspace import delete_snapshot, quality_snapshot, save_snapshot
+
+    state_path = settings.state_dir / "monitor" / "quality_snapshots.json"
+    state_path.parent.mkdir(parents=True, exist_ok=True)
+    saved: dict[str, dict[str, object]] = json.loads(state_path.read_text()) if state_path.exists() else {}
+    groups = answers.groupby(["model_version", "hour"])
+    for row in quality.to_dict("records"):
+        version, hour, rows = str(row["model_version"]), pd.Timestamp(row["hour"]), int(row["rows"])
+        key = f"{version}/{hour.isoformat()}"
+        if saved.get(key, {}).get("rows") == rows:
+            continue
+        if key in saved:
+            delete_snapshot(settings.evidently_workspace_path, project_name(settings), str(saved[key]["snapshot"]))
+        group = groups.get_group((row["model_version"], row["hour"]))
+        snapshot = quality_snapshot(version, group["prediction"], group[IS_FRAUD], hour)
+        snapshot_id = save_snapshot(
+            settings.evidently_workspace_path, project_name(settings), snapshot, f"quality v{version} {key}",
+            settings.drift_share_threshold, version,
+        )  # fmt: skip
+        saved[key] = {"rows": rows, "snapshot": snapshot_id}
+        state_path.write_text(json.dumps(saved, indent=1))

@@ -1,24 +1,75 @@
-"""Evidently workspace: one project per model, one snapshot per drift check, for the Evidently UI."""
+"""Evidently workspace: one project per model; drift, skew and realised-quality snapshots; its dashboard.
+
+Every save keeps the project's dashboard in step (`monitoring.dashboard`), so the Evidently UI opens on
+panels with data rather than an empty page.
+"""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from monitoring.dashboard import QUALITY_TAG, SKEW_COLUMN, SKEW_TAG, ensure_dashboard, version_tag
 
 logger = logging.getLogger(__name__)
 
 
-def save_snapshot(workspace_path: Path, project_name: str, snapshot: Any, run_name: str) -> str:
-    """Add the snapshot to the model's project (created on first use); returns the snapshot id."""
+def naive_utc(moment: pd.Timestamp) -> datetime:
+    """Snapshot times as the Evidently UI compares them (naive; ours are all UTC)."""
+    return moment.tz_convert("UTC").tz_localize(None).to_pydatetime()
+
+
+def _project_id(workspace: Any, project_name: str) -> Any:
+    projects = workspace.search_project(project_name)
+    project = projects[0] if projects else workspace.create_project(project_name, description="driftloop drift checks")
+    return project.id
+
+
+def save_snapshot(
+    workspace_path: Path, project_name: str, snapshot: Any, run_name: str, drift_threshold: float,
+    version: str | None = None,
+) -> str:  # fmt: skip
+    """Add the snapshot to the model's project (created on first use) and keep its dashboard in step; returns
+    the snapshot id."""
     from evidently.ui.workspace import Workspace
 
     workspace = Workspace(str(workspace_path))
-    projects = workspace.search_project(project_name)
-    project = projects[0] if projects else workspace.create_project(project_name, description="driftloop drift checks")
-    reference = workspace.add_run(project.id, snapshot, name=run_name)
+    project_id = _project_id(workspace, project_name)
+    reference = workspace.add_run(project_id, snapshot, name=run_name)
+    ensure_dashboard(workspace, project_id, drift_threshold, version)
     logger.info("saved snapshot %s to Evidently project %s", reference.id, project_name)
     return str(reference.id)
+
+
+def skew_snapshot(compared: int, mismatched: int, metadata: dict[str, str]) -> Any:
+    """The skew check as an Evidently snapshot: one row per compared transaction, 1 where the served feature
+    vector differed, so the share is Evidently's own mean of that column."""
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.metrics import MeanValue, RowCount
+
+    flags = pd.DataFrame({SKEW_COLUMN: np.r_[np.ones(mismatched), np.zeros(compared - mismatched)]})
+    dataset = Dataset.from_pandas(flags, data_definition=DataDefinition(numerical_columns=[SKEW_COLUMN]))
+    report = Report([MeanValue(column=SKEW_COLUMN), RowCount()], metadata=metadata, tags=[SKEW_TAG])
+    return report.run(dataset, timestamp=naive_utc(pd.Timestamp.now(tz="UTC")))
+
+
+def quality_snapshot(version: str, scores: pd.Series, labels: pd.Series, hour: pd.Timestamp) -> Any:
+    """Realised quality of one version's answers in one hour, as Evidently computes it (ROC AUC, rows)."""
+    from evidently import BinaryClassification, DataDefinition, Dataset, Report
+    from evidently.metrics import RocAuc, RowCount
+
+    frame = pd.DataFrame({"target": labels.to_numpy(dtype=int), "prediction": scores.to_numpy(dtype=float)})
+    definition = DataDefinition(
+        classification=[BinaryClassification(target="target", prediction_probas="prediction")],
+        numerical_columns=["prediction"], categorical_columns=["target"],
+    )  # fmt: skip
+    report = Report([RocAuc(), RowCount()], tags=[QUALITY_TAG, version_tag(version)])
+    return report.run(Dataset.from_pandas(frame, data_definition=definition), timestamp=naive_utc(hour))
 
 
 def snapshot_count(workspace_path: Path, project_name: str) -> int:
@@ -27,3 +78,13 @@ def snapshot_count(workspace_path: Path, project_name: str) -> int:
     workspace = Workspace(str(workspace_path))
     projects = workspace.search_project(project_name)
     return len(workspace.list_runs(projects[0].id)) if projects else 0
+
+
+def delete_snapshot(workspace_path: Path, project_name: str, snapshot_id: str) -> None:
+    """Remove a snapshot this platform saved (a realised-quality hour replaced by a fuller one)."""
+    from evidently.ui.workspace import Workspace
+
+    workspace = Workspace(str(workspace_path))
+    projects = workspace.search_project(project_name)
+    if projects:
+        workspace.delete_run(projects[0].id, snapshot_id)

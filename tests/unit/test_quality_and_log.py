@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -79,3 +80,36 @@ def test_pending_requests_become_log_rows_in_one_batch_with_their_ids_and_versio
     assert rows["amount"].tolist() == [0.0, 1.0, 10.0]
     assert rows["logged_at"].dt.hour.nunique() == 2  # two requests an hour apart land in two partitions
     assert len(list(tmp_path.rglob("part-*.parquet"))) == 2
+
+
+def test_quality_snapshots_are_replaced_as_labels_arrive_not_duplicated(tmp_path: Path) -> None:
+    """One Evidently snapshot per (version, hour): more labels for an hour replace its snapshot."""
+    from driftloop.settings import Settings
+    from monitoring.quality import _save_quality_snapshots, realised_quality_of
+    from monitoring.workspace import snapshot_count
+
+    settings = Settings(state_dir=tmp_path)
+    rng = np.random.default_rng(5)
+    hour = pd.Timestamp("2026-11-26T09:00", tz="UTC")
+
+    def answers(rows: int) -> pd.DataFrame:
+        labels = rng.integers(0, 2, rows)
+        return pd.DataFrame(
+            {
+                "model_version": "2",
+                "hour": hour,
+                "prediction": labels * 0.5 + rng.random(rows) * 0.5,
+                "is_fraud": labels,
+            }
+        )
+
+    first = answers(60)
+    _save_quality_snapshots(settings, first, realised_quality_of(first))
+    _save_quality_snapshots(settings, first, realised_quality_of(first))  # nothing new: nothing saved
+    project = "fraud-detector drift"
+    assert snapshot_count(settings.evidently_workspace_path, project) == 1
+    more = pd.concat([first, answers(40)], ignore_index=True)
+    _save_quality_snapshots(settings, more, realised_quality_of(more))
+    assert snapshot_count(settings.evidently_workspace_path, project) == 1
+    saved = json.loads((tmp_path / "monitor" / "quality_snapshots.json").read_text())
+    assert [entry["rows"] for entry in saved.values()] == [100]

@@ -128,6 +128,7 @@ def _write(frame: pd.DataFrame, folder: Path, name: str) -> Path:
 
 
 def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, target: DemoTarget) -> dict[str, Any]:
+    from monitoring.check import project_name
     from monitoring.workspace import snapshot_count
 
     if target.name == "local" and reset:
@@ -222,7 +223,7 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
         "feature_freshness_s": status["feature_freshness_s"],
         "normal_check": before,
         "drift_check": after,
-        "evidently_snapshots": snapshot_count(settings.evidently_workspace_path, f"{settings.model_name} drift")
+        "evidently_snapshots": snapshot_count(settings.evidently_workspace_path, project_name(settings))
         if target.name == "local"
         else None,
         "timeline": timeline.marks,

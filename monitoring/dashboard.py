@@ -1,0 +1,130 @@
+"""The drift project's dashboard in the Evidently UI: panels over the snapshots the monitor saves.
+
+Three kinds of snapshot feed it, told apart by tags: each drift check (`drift` + the version, `vN`), the
+skew check beside it (`skew`), and the realised-quality job (`quality` + the version). Series are read
+from the metrics those snapshots hold, so every panel shows what the checks measured, nothing computed here.
+
+`ensure_dashboard` is idempotent: it rebuilds the panels only when the wanted set differs from what the
+project has (a new model version adds its panel; a new `PANEL_SET` revision replaces the old panels).
+Evidently matches a series to the first filter with its metric type, so each model version gets its own
+panel rather than one series per version in a shared one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from pipelines.model_input import MODEL_INPUT_COLUMNS
+
+logger = logging.getLogger(__name__)
+
+PANEL_SET = "driftloop-panels-1"  # bump when the panels below change: existing projects are rebuilt
+DRIFT_TAG, SKEW_TAG, QUALITY_TAG = "drift", "skew", "quality"
+SKEW_COLUMN = "served_differs"  # the skew snapshot's column: 1 where the served vector differed
+VERSION_PANEL_TITLE = "Model version {version}: mean fraud score and realised ROC AUC"
+VERSION_PANEL = re.compile(r"^Model version (\S+): mean fraud score")
+
+
+def version_tag(version: str) -> str:
+    return f"v{version}"
+
+
+def _panels(drift_threshold: float, versions: Sequence[str]) -> list[Any]:
+    from evidently.sdk.models import PanelMetric
+    from evidently.sdk.panels import bar_plot_panel, line_plot_panel, text_panel
+
+    drift = [DRIFT_TAG]
+    panels = [
+        text_panel(title=f"Drift checks of the served champion ({PANEL_SET})"),
+        line_plot_panel(
+            title="Drift share per check",
+            description=f"share of monitored columns that drifted; retraining at >= {drift_threshold:.2f}",
+            values=[
+                PanelMetric(
+                    legend="drift share",
+                    metric="DriftedColumnsCount",
+                    metric_labels={"value_type": "share"},
+                    tags=drift,
+                )
+            ],
+            size="half",
+        ),
+        line_plot_panel(
+            title="Drifted columns per check",
+            values=[
+                PanelMetric(
+                    legend="drifted columns",
+                    metric="DriftedColumnsCount",
+                    metric_labels={"value_type": "count"},
+                    tags=drift,
+                )
+            ],
+            size="half",
+        ),
+        bar_plot_panel(
+            title="Rows analysed per window",
+            values=[PanelMetric(legend="rows", metric="RowCount", tags=drift)],
+            size="half",
+        ),
+        line_plot_panel(
+            title="Training/serving skew share",
+            description="served transactions whose features differ from the offline point-in-time ones",
+            values=[
+                PanelMetric(
+                    legend="skew share", metric="MeanValue", metric_labels={"column": SKEW_COLUMN}, tags=[SKEW_TAG]
+                )
+            ],
+            size="half",
+        ),
+        line_plot_panel(
+            title="Drift score per feature",
+            description="per-column test statistic (Wasserstein distance for numbers, Jensen-Shannon for categories)",
+            values=[
+                PanelMetric(legend=column, metric="ValueDrift", metric_labels={"column": column}, tags=drift)
+                for column in (*MODEL_INPUT_COLUMNS, "prediction")
+            ],
+            size="full",
+        ),
+    ]
+    for version in versions:
+        tag = version_tag(version)
+        panels.append(
+            line_plot_panel(
+                title=VERSION_PANEL_TITLE.format(version=version),
+                description="mean score per drift check; ROC AUC of its served answers once their labels arrived",
+                values=[
+                    PanelMetric(
+                        legend="mean fraud score", metric="MeanValue", metric_labels={"column": "prediction"},
+                        tags=[DRIFT_TAG, tag],
+                    ),
+                    PanelMetric(legend="realised ROC AUC", metric="RocAuc", tags=[QUALITY_TAG, tag]),
+                ],
+                size="half",
+            )
+        )  # fmt: skip
+    return panels
+
+
+def shown_versions(dashboard: Any) -> set[str]:
+    """The model versions the dashboard has a panel for (read back from the panels' titles)."""
+    return {found.group(1) for panel in dashboard.panels if (found := VERSION_PANEL.match(panel.title))}
+
+
+def ensure_dashboard(workspace: Any, project_id: Any, drift_threshold: float, version: str | None) -> bool:
+    """Give the project the wanted panels (one tab, a panel per version seen), replacing what it had; True when
+    it had to change them."""
+    from evidently.sdk.models import DashboardModel, DashboardTabModel
+
+    current = workspace.get_project(project_id).dashboard.model()
+    versions = shown_versions(current) | ({version} if version else set())
+    ordered = sorted(versions, key=lambda v: (len(v), v))  # numeric versions in numeric order
+    wanted = _panels(drift_threshold, ordered)
+    if [panel.title for panel in current.panels] == [panel.title for panel in wanted]:
+        return False
+    tab = DashboardTabModel(title="Drift", panels=[panel.id for panel in wanted])
+    workspace.save_dashboard(project_id, DashboardModel(tabs=[tab], panels=wanted))
+    logger.info("Evidently dashboard: %d panels for versions %s", len(wanted), ordered)
+    return True
