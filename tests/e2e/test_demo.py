@@ -71,3 +71,15 @@ def test_v2_carries_lineage_to_the_retraining_run_and_serves(demo: tuple[Platfor
     assert [d["action"] for d in decisions][-2:] == ["no_trigger", "trigger"]
     snapshots = list((platform.state_dir / "evidently").rglob("snapshots/*.json"))
     assert len(snapshots) >= 2, "the Evidently workspace holds the drift snapshots"
+
+
+def test_the_evidently_dashboard_shows_the_loop(demo: tuple[PlatformUnderTest, dict]) -> None:  # type: ignore[type-arg]
+    """After the demo the drift project's dashboard has at least six panels with data (the page's own API)."""
+    from tests.integration.evidently_api import panel_points, plot_panels, project_id_of
+
+    _, summary = demo
+    ui = summary["endpoints"]["evidently-ui"]
+    project_id = project_id_of(ui)
+    points = {panel["title"]: panel_points(ui, project_id, panel) for panel in plot_panels(ui, project_id)}
+    assert sum(count > 0 for count in points.values()) >= 6, points
+    assert points["Drift share per check"] >= 2

@@ -14,7 +14,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
@@ -24,6 +23,7 @@ import pytest
 from pipelines.model_input import FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
 from pipelines.schema import AMOUNT, CHANNELS
 from tests.conftest import free_port
+from tests.integration.evidently_api import panel_points, project_id_of
 
 pytestmark = pytest.mark.integration
 
@@ -91,36 +91,18 @@ def ui(workspace: Path) -> Iterator[str]:
         server.wait(timeout=20)
 
 
-def _project_id(ui: str) -> str:
-    projects = httpx.get(f"{ui}/api/v2/projects", timeout=10).json()
-    return str(next(p["id"] for p in projects if p["name"] == PROJECT))
-
-
-def _points(ui: str, project_id: str, panel: dict[str, Any]) -> int:
-    """Non-empty values the UI gets for a panel (the same request its page makes)."""
-    filters = [
-        {"tags": v["tags"], "metadata": v["metadata"], "metric": v["metric"], "metric_labels": v["metric_labels"]}
-        for v in panel["values"]
-    ]
-    response = httpx.post(
-        f"{ui}/api/v2/snapshots/{project_id}/data_series_batch", json={"series_filter": filters}, timeout=30
-    )
-    response.raise_for_status()
-    return sum(value is not None for series in response.json()["series"] for value in series["values"])
-
-
 def test_every_panel_of_the_dashboard_has_data(ui: str) -> None:
-    project_id = _project_id(ui)
+    project_id = project_id_of(ui)
     dashboard = httpx.get(f"{ui}/api/v2/dashboards/{project_id}", timeout=10).json()
     plots = [p for p in dashboard["panels"] if p["plot_params"].get("plot_type") != "text"]
     titles = [p["title"] for p in plots]
     assert len(plots) >= 6, titles
     assert any(t.startswith("Model version 1") for t in titles) and any(t.startswith("Model version 2") for t in titles)
-    points = {p["title"]: _points(ui, project_id, p) for p in plots}
+    points = {p["title"]: panel_points(ui, project_id, p) for p in plots}
     assert all(count > 0 for count in points.values()), points
     assert points["Drift share per check"] == 4 and points["Training/serving skew share"] == 4
     version_1 = next(p for p in plots if p["title"].startswith("Model version 1"))
-    assert _points(ui, project_id, version_1) == 3 + 2  # three checks' mean score, two hours' realised ROC AUC
+    assert panel_points(ui, project_id, version_1) == 3 + 2  # three checks' mean score, two hours' realised ROC AUC
 
 
 def test_the_dashboard_is_rebuilt_only_when_the_wanted_panels_change(workspace: Path, tmp_path: Path) -> None:
@@ -149,7 +131,7 @@ def _page_text(html: str) -> str:
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed (apt-get install chromium)")
 def test_the_project_page_shows_panels_with_data_in_a_browser(ui: str, tmp_path: Path) -> None:
     """What a person sees: every plot panel drawn with its time axis (a panel without data has none)."""
-    project_id = _project_id(ui)
+    project_id = project_id_of(ui)
     html = subprocess.run(
         ["chromium", "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path}",
          "--virtual-time-budget=20000", "--dump-dom", f"{ui}/projects/{project_id}"],

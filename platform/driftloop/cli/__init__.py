@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 
 import typer
 
@@ -44,6 +45,8 @@ def _root(
     from driftloop.settings import get_settings
 
     level = logging.DEBUG if verbose else getattr(logging, get_settings().log_level)
+    if not verbose:  # libraries' deprecation notices (litestar via Evidently, numpy) are not the user's to act on
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("httpx").setLevel(logging.WARNING)
 

@@ -71,7 +71,7 @@ def run_training(
     else:
         log_path = settings.logs_dir / f"training-{datetime.now(UTC):%Y%m%dT%H%M%S}.log"
         with output_to(log_path) as terminal:
-            console = Console(file=terminal)
+            console = Console(file=terminal, soft_wrap=True)
             console.print(f"training pipeline (kfp.local); executor output: {log_path}")
             with console.status("starting…") as spinner, StepFollower(log_path, console.print, spinner.update):
                 outcome = runner.run_training(request)
