@@ -92,17 +92,21 @@ def current_champion(client: MlflowClient, name: str) -> ModelVersion | None:
 
 
 def _check_reachable(tracking_uri: str) -> None:
-    """One quick request to the tracking server's health endpoint (HTTP registries only)."""
-    import httpx
+    """One quick request to the tracking server's health endpoint (HTTP registries only). The standard
+    library's client: an HTTP client that builds a TLS context per call would cost more than the request."""
+    import urllib.error
+    import urllib.request
 
     from driftloop.errors import RegistryUnreachableError
 
     if not tracking_uri.startswith(("http://", "https://")):
         return
     try:
-        httpx.get(f"{tracking_uri.rstrip('/')}/health", timeout=REACHABLE_TIMEOUT_S).raise_for_status()
-    except httpx.HTTPError as error:
-        raise RegistryUnreachableError(tracking_uri, str(error) or type(error).__name__) from error
+        with urllib.request.urlopen(f"{tracking_uri.rstrip('/')}/health", timeout=REACHABLE_TIMEOUT_S):
+            pass
+    except (urllib.error.URLError, OSError) as error:
+        detail = getattr(error, "reason", None) or error
+        raise RegistryUnreachableError(tracking_uri, str(detail) or type(error).__name__) from error
 
 
 def register(client: MlflowClient, model_uri: str, name: str, run_id: str, tags: dict[str, Any]) -> ModelVersion:

@@ -73,4 +73,7 @@ def serve(model: Any, port: int) -> None:
     install_label_route(app, model.settings)
     model.load()
     logger.info("serving %s on port %d", model.name, port)
-    kserve.ModelServer(http_port=port, enable_grpc=False, workers=1, grace_period=10).start([model])
+    # No per-request latency log line: our own histograms measure it (driftloop_request_latency_seconds).
+    kserve.ModelServer(
+        http_port=port, enable_grpc=False, workers=1, grace_period=10, enable_latency_logging=False
+    ).start([model])
