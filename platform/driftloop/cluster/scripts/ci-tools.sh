@@ -12,4 +12,4 @@ if ((${#missing[@]})); then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-bash install-tools.sh
+bash install-tools.sh --from-pypi

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # `make up`: a kind cluster with cert-manager, KServe (Standard mode), Kubeflow Pipelines and driftloop.
 # Idempotent: every step checks what is there first; every wait names what it waits for, with a timeout.
+# `up.sh --check` only checks the prerequisites (CPU, Docker and its memory, kind, inotify limits).
 set -euo pipefail
 cd "$(dirname "$0")/../../../.."
 BIN=.venv/bin
 eval "$($BIN/python -m driftloop.cluster.upstream)"
+DRIFTLOOP_VERSION=$($BIN/python -c 'import driftloop; print(driftloop.__version__)')
 CLUSTER=driftloop
 NAMESPACE=$KFP_NAMESPACE  # beside KFP: its task pods mount our state volume and read our settings
 KUBECTL="$BIN/kubectl --context kind-$CLUSTER"
@@ -19,12 +21,25 @@ wait_for() {  # wait_for <what> <timeout> <kubectl wait args...>
 }
 
 step "checking prerequisites"
+# What can only fail later (and then half-way through) is refused here, before anything is created.
+case "$(uname -m)" in
+  arm64 | aarch64)
+    fail "cluster mode needs an x86-64 host: Kubeflow Pipelines ${KFP_VERSION}'s metadata server ships amd64 images only (kubeflow/pipelines#10308). Local mode (make demo) runs on arm64." ;;
+esac
 command -v docker >/dev/null || fail "docker is not installed (https://docs.docker.com/get-docker/)"
 docker info >/dev/null 2>&1 || fail "docker is installed but not running: start Docker Desktop or the docker service"
-command -v kind >/dev/null || fail "kind is not installed: go install sigs.k8s.io/kind@v0.31.0 (or brew install kind)"
-[[ -x $BIN/kubectl && -x $BIN/helm ]] || bash platform/driftloop/cluster/scripts/install-tools.sh
-free_gib=$(awk '/MemAvailable/ {printf "%d", $2/1024/1024}' /proc/meminfo 2>/dev/null || echo 999)
-((free_gib >= MIN_FREE_MEMORY_GIB)) || fail "only ${free_gib} GiB of memory free; cluster mode needs ${MIN_FREE_MEMORY_GIB} GiB"
+command -v kind >/dev/null || fail "kind is not installed: go install sigs.k8s.io/kind@${KIND_VERSION} (or brew install kind)"
+docker_gib=$(( $(docker info --format '{{.MemTotal}}') / 1024 / 1024 / 1024 ))
+((docker_gib >= MIN_DOCKER_MEMORY_GIB)) || fail "Docker can use ${docker_gib} GiB of memory; cluster mode needs ${MIN_DOCKER_MEMORY_GIB} GiB (Docker Desktop: Settings > Resources > Memory)"
+if [[ $(uname -s) == Linux ]]; then
+  instances=$(sysctl -n fs.inotify.max_user_instances 2>/dev/null || echo 0)
+  watches=$(sysctl -n fs.inotify.max_user_watches 2>/dev/null || echo 0)
+  if ((instances < MIN_INOTIFY_INSTANCES || watches < MIN_INOTIFY_WATCHES)); then
+    fail "inotify limits too low for a kind cluster (instances ${instances} < ${MIN_INOTIFY_INSTANCES} or watches ${watches} < ${MIN_INOTIFY_WATCHES}): sudo sysctl fs.inotify.max_user_instances=${MIN_INOTIFY_INSTANCES} fs.inotify.max_user_watches=${MIN_INOTIFY_WATCHES}"
+  fi
+fi
+[[ ${1:-} == --check ]] && { echo "    prerequisites met"; exit 0; }
+bash platform/driftloop/cluster/scripts/install-tools.sh
 
 step "kind cluster '$CLUSTER' ($KIND_NODE_IMAGE)"
 if kind get clusters 2>/dev/null | grep -qx "$CLUSTER"; then
@@ -36,6 +51,19 @@ fi
 step "cert-manager $CERT_MANAGER_VERSION"
 $KUBECTL apply -f "$CERT_MANAGER_MANIFEST" >/dev/null
 wait_for "cert-manager webhooks" 300s -n cert-manager --for=condition=Available deployment --all
+# Available is not enough: the webhook's CA may not be injected yet, and KServe's chart then fails on a
+# fresh cluster. Wait until the API admits an Issuer (a server-side dry run), as KServe's own setup does.
+echo "    waiting up to 120s for the cert-manager API"
+for attempt in $(seq 1 24); do
+  $KUBECTL apply --dry-run=server -f - >/dev/null 2>&1 <<'ISSUER' && break
+apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {name: driftloop-api-check, namespace: cert-manager}
+spec: {selfSigned: {}}
+ISSUER
+  ((attempt == 24)) && fail "timed out after 120s waiting for the cert-manager API to admit resources"
+  sleep 5
+done
 
 step "KServe $KSERVE_VERSION ($KSERVE_DEPLOYMENT_MODE mode)"
 $HELM upgrade --install kserve-crd "$KSERVE_CHART_REPO/kserve-crd" --version "$KSERVE_VERSION" \
@@ -51,22 +79,35 @@ step "Kubeflow Pipelines $KFP_VERSION (standalone, platform-agnostic)"
 $KUBECTL apply -k "$KFP_CLUSTER_SCOPED" >/dev/null
 wait_for "the applications.app.k8s.io CRD" 120s --for condition=established crd/applications.app.k8s.io
 $KUBECTL apply -k "$KFP_PLATFORM_AGNOSTIC" >/dev/null
+# Only KFP's own deployments: the driftloop release lives in this namespace too (a re-run must not wait on it).
 wait_for "Kubeflow Pipelines (API server, UI, database, object store)" 900s -n kubeflow \
-  --for=condition=Available deployment --all
+  --for=condition=Available deployment -l application-crd-id=kubeflow-pipelines
+# The visualization server (a multi-GB TensorFlow image) renders notebook-style outputs we do not produce.
+$KUBECTL -n kubeflow scale deployment ml-pipeline-visualizationserver --replicas=0 >/dev/null 2>&1 || true
 $KUBECTL -n kubeflow get service ml-pipeline-ui-nodeport >/dev/null 2>&1 || \
   $KUBECTL -n kubeflow expose deployment ml-pipeline-ui --name ml-pipeline-ui-nodeport --type NodePort \
     --port 80 --target-port 3000 --overrides '{"spec":{"ports":[{"port":80,"targetPort":3000,"nodePort":30880}]}}'
 
 step "driftloop image"
+# Tagged by commit, so a re-run with new code rolls the pods; also tagged with the package version, which
+# the compiled pipeline's tasks name. Loaded as an archive: `kind load docker-image` fails with Docker's
+# containerd image store (Docker >= 29; kind #3795, #4236).
+TAG=$(git rev-parse --short=12 HEAD 2>/dev/null || echo dev)$(git diff --quiet HEAD 2>/dev/null || echo -dirty)
 docker build --build-arg DRIFTLOOP_CODE_VERSION="$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
-  -t driftloop:0.1.0 .
-kind load docker-image driftloop:0.1.0 --name "$CLUSTER"
+  -t "driftloop:$TAG" -t "driftloop:$DRIFTLOOP_VERSION" .
+archive=$(mktemp -d)/driftloop.tar
+docker save -o "$archive" "driftloop:$TAG" "driftloop:$DRIFTLOOP_VERSION"
+kind load image-archive "$archive" --name "$CLUSTER"
+rm -f "$archive"
 
 step "driftloop chart"
-$HELM upgrade --install driftloop helm/driftloop -n "$NAMESPACE" --create-namespace --wait --timeout 15m
+$HELM upgrade --install driftloop helm/driftloop -n "$NAMESPACE" --create-namespace \
+  --set image.tag="$TAG" --wait --timeout 15m
 wait_for "MLflow" 300s -n "$NAMESPACE" --for=condition=Available deployment/driftloop-mlflow
-wait_for "the InferenceService" 600s -n "$NAMESPACE" --for=condition=Ready inferenceservice/fraud-detector || \
-  echo "    (the predictor becomes ready once a champion exists: run make pipeline)"
+echo "    waiting up to 600s for the InferenceService"
+if ! $KUBECTL wait -n "$NAMESPACE" --for=condition=Ready inferenceservice/fraud-detector --timeout=600s >/dev/null; then
+  echo "    not ready yet: the predictor answers once a champion exists (make pipeline, then make predict)"
+fi
 
 step "endpoints"
 cat <<ENDPOINTS

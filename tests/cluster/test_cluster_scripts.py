@@ -1,0 +1,150 @@
+"""Contract tests of the cluster scripts with stand-ins on PATH (labelled: no Docker, kind or cluster here).
+
+`up.sh --check` refuses what would fail half-way through `make up` (an arm64 host, too little memory for
+Docker, low inotify limits) before creating anything; `install-tools.sh` picks the official binary for the
+host's OS and CPU and refuses one whose sha256 differs from the pin; `make predict` fails on a non-200.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from driftloop.cluster.upstream import PINS
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPTS = REPO / "platform" / "driftloop" / "cluster" / "scripts"
+UP = SCRIPTS / "up.sh"
+INSTALL_TOOLS = SCRIPTS / "install-tools.sh"
+GIB = 1024**3
+
+
+def _stub(folder: Path, name: str, body: str) -> None:
+    path = folder / name
+    path.write_text("#!/usr/bin/env bash\n" + body + "\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+
+
+def _host(tmp_path: Path, os_name: str = "Linux", cpu: str = "x86_64", docker_gib: int = 16,
+          inotify: tuple[int, int] = (8192, 1048576)) -> dict[str, str]:  # fmt: skip
+    """PATH with stand-ins for uname, docker, kind and sysctl describing a host; the system's tools after."""
+    stubs = tmp_path / "bin"
+    stubs.mkdir(exist_ok=True)
+    _stub(stubs, "uname", f"case $1 in -m) echo {cpu} ;; *) echo {os_name} ;; esac")
+    _stub(stubs, "docker", f"[[ $* == *MemTotal* ]] && echo {docker_gib * GIB}; exit 0")
+    _stub(stubs, "kind", "exit 0")
+    _stub(stubs, "sysctl", f"case $2 in *instances) echo {inotify[0]} ;; *) echo {inotify[1]} ;; esac")
+    return {**os.environ, "PATH": f"{stubs}:/usr/bin:/bin"}
+
+
+def _up_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", str(UP), "--check"], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_a_ready_host_passes_the_checks(tmp_path: Path) -> None:
+    result = _up_check(_host(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "prerequisites met" in result.stdout
+
+
+@pytest.mark.parametrize("cpu", ["arm64", "aarch64"])
+def test_arm64_is_refused_before_anything_is_created(tmp_path: Path, cpu: str) -> None:
+    env = _host(tmp_path, os_name="Darwin", cpu=cpu)
+    (tmp_path / "bin" / "docker").unlink()  # refused before Docker is even looked at
+    result = _up_check(env)
+    assert result.returncode == 1
+    assert "x86-64 host" in result.stderr and "kubeflow/pipelines#10308" in result.stderr
+    assert "Local mode (make demo) runs on arm64" in result.stderr
+
+
+def test_docker_memory_is_what_is_checked_not_the_hosts_free_memory(tmp_path: Path) -> None:
+    result = _up_check(_host(tmp_path, docker_gib=PINS.min_docker_memory_gib - 4))
+    assert result.returncode == 1
+    assert f"Docker can use {PINS.min_docker_memory_gib - 4} GiB" in result.stderr and "Resources" in result.stderr
+    macos = _up_check(_host(tmp_path, os_name="Darwin", docker_gib=PINS.min_docker_memory_gib - 4))
+    assert macos.returncode == 1, "macOS is checked too"
+
+
+def test_low_inotify_limits_are_refused_with_the_fix(tmp_path: Path) -> None:
+    result = _up_check(_host(tmp_path, inotify=(128, 8192)))
+    assert result.returncode == 1
+    assert "sudo sysctl fs.inotify.max_user_instances=512" in result.stderr
+    on_macos = _up_check(_host(tmp_path, os_name="Darwin", inotify=(128, 8192)))
+    assert on_macos.returncode == 0, "inotify is a Linux host's limit"
+
+
+@pytest.mark.parametrize(("os_name", "cpu", "platform"), [
+    ("Linux", "x86_64", "linux-amd64"), ("Linux", "aarch64", "linux-arm64"),
+    ("Darwin", "x86_64", "darwin-amd64"), ("Darwin", "arm64", "darwin-arm64"),
+])  # fmt: skip
+def test_the_official_binaries_for_each_host_with_their_pinned_sums(
+    tmp_path: Path, os_name: str, cpu: str, platform: str
+) -> None:
+    env = _host(tmp_path, os_name=os_name, cpu=cpu)
+    plan = subprocess.run(["bash", str(INSTALL_TOOLS), "--print-plan"], env=env, capture_output=True, text=True)
+    assert plan.returncode == 0, plan.stderr
+    helm, kubectl = (line.split() for line in plan.stdout.strip().splitlines())
+    key = platform.replace("-", "_")
+    assert helm == ["helm", f"https://get.helm.sh/helm-{PINS.helm_version}-{platform}.tar.gz",
+                    getattr(PINS, f"helm_sha256_{key}")]  # fmt: skip
+    os_part, cpu_part = platform.split("-")
+    assert kubectl == [
+        "kubectl", f"https://dl.k8s.io/release/{PINS.kubectl_version}/bin/{os_part}/{cpu_part}/kubectl",
+        getattr(PINS, f"kubectl_sha256_{key}"),
+    ]  # fmt: skip
+
+
+def test_a_download_whose_sum_differs_from_the_pin_is_refused(tmp_path: Path) -> None:
+    env = _host(tmp_path, os_name="Darwin", cpu="arm64")
+    _stub(tmp_path / "bin", "curl", 'while (($#)); do [[ $1 == -o ]] && echo "not helm" > "$2"; shift; done')
+    into = tmp_path / "tools"
+    result = subprocess.run(
+        ["bash", str(INSTALL_TOOLS), "--into", str(into)], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert "does not match the pinned" in result.stderr and PINS.helm_sha256_darwin_arm64 in result.stderr
+    assert not (into / "helm").exists()
+
+
+def test_make_predict_fails_when_the_endpoint_does_not_answer_200(tmp_path: Path) -> None:
+    env = _host(tmp_path)
+    _stub(tmp_path / "bin", "curl", "exit 22")  # what `curl -f` does on a 503
+    result = subprocess.run(
+        ["make", "--no-print-directory", "predict", "PREDICT_TRIES=2"], cwd=REPO, env=env, capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "no answer from 127.0.0.1:8080 after 2 tries" in result.stderr
+
+
+def test_up_script_waits_on_what_it_means_to() -> None:
+    """The waits and loads a second `make up` and Docker >= 29 need (read from the script)."""
+    script = UP.read_text()
+    assert "deployment -l application-crd-id=kubeflow-pipelines" in script, "KFP's wait must not cover our pods"
+    assert "\nkind load image-archive" in script and "\nkind load docker-image" not in script
+    assert "--dry-run=server" in script, "cert-manager's API is waited for before KServe's chart"
+    assert "--set image.tag=" in script, "a new commit rolls the pods"
+    assert "|| \\\n  echo" not in script, "an InferenceService timeout is reported, not swallowed by fail()"
+
+
+def _pins(lock: Path) -> dict[str, str]:
+    lines = (line.split(";")[0].strip() for line in lock.read_text().splitlines())
+    return dict(line.split("==", 1) for line in lines if "==" in line and not line.startswith("#"))
+
+
+def test_the_image_installs_the_runtime_lock_with_bytecode_and_takes_the_version_last() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "-r requirements-runtime.lock" in dockerfile and "--compile-bytecode" in dockerfile
+    assert dockerfile.index("ARG DRIFTLOOP_CODE_VERSION") > dockerfile.rindex("uv pip install"), (
+        "the code version comes after every install layer"
+    )
+    runtime, full = _pins(REPO / "requirements-runtime.lock"), _pins(REPO / "requirements.lock")
+    # (mypy stays: SQLAlchemy depends on it in the resolved set, so MLflow needs it at run time.)
+    for tool in ("pytest", "ruff", "hypothesis", "tritonclient", "kubernetes-validate", "pandas-stubs"):
+        assert tool not in runtime, f"{tool} is a development tool"
+    assert {name: full[name] for name in runtime} == runtime, "the runtime lock pins the same versions"
+    assert {"mlflow", "feast", "kserve", "onnxruntime", "skl2onnx"} <= set(runtime)
