@@ -48,7 +48,8 @@ def down() -> None:
 def status(
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
-    """Each service with URL, pid, health and log file. Exits 3 unless every service is healthy."""
+    """Each service with URL, pid, health, resident memory (its whole process session) and log file. Exits 3
+    unless every service is healthy."""
     platform = _platform()
     services = platform.status()
     if as_json:
@@ -56,6 +57,10 @@ def status(
     else:
         for s in services:
             pid = s.pid if s.pid is not None else "-"
-            typer.echo(f"{s.name:<14} {s.state:<10} {s.url:<28} pid {pid!s:<8} log {s.log}")
+            memory = f"{s.rss_mib:,.0f} MiB" if s.rss_mib is not None else "-"
+            typer.echo(f"{s.name:<14} {s.state:<10} {s.url:<28} pid {pid!s:<8} {memory:>10}  log {s.log}")
+        running = [s.rss_mib for s in services if s.rss_mib is not None]
+        if running:
+            typer.echo(f"{'total':<14} {'':<10} {'':<28} {'':<12} {sum(running):>10,.0f} MiB resident")
     if not all(s.healthy for s in services):
         raise typer.Exit(EXIT_NOT_ALL_HEALTHY)

@@ -127,6 +127,17 @@ def _session_members(session_id: int) -> list[psutil.Process]:
     return members
 
 
+def session_rss_bytes(record: ProcessRecord) -> int:
+    """Resident memory of the service and everything in its session (workers, job runners): what it costs."""
+    total = 0
+    for process in _session_members(record.pid):
+        try:
+            total += process.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
 def stop_tree(record: ProcessRecord, timeout: float) -> None:
     """SIGTERM the service and all its descendants, then SIGKILL whatever outlives the timeout."""
     root = _process_of(record)

@@ -40,6 +40,7 @@ class ServiceStatus:
     state: State
     healthy: bool
     log: str
+    rss_mib: float | None = None  # resident memory of the service's whole session (None when stopped)
 
 
 @dataclass
@@ -177,6 +178,7 @@ class LocalPlatform:
                     state=state,
                     healthy=healthy,
                     log=str(self._log_path(spec.name)),
+                    rss_mib=round(processes.session_rss_bytes(record) / 2**20, 1) if record else None,
                 )
             )
         return statuses
