@@ -36,3 +36,4 @@ dashboards: ## Cluster mode: print the dashboard URLs (and how to get the Grafan
 	@echo "Evidently UI  http://127.0.0.1:8000"
 	@echo "MLflow        http://127.0.0.1:5000"
 	@echo "KFP UI        http://127.0.0.1:8880"
+	@echo "Prometheus    http://127.0.0.1:9090  (alerts: /alerts)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -233,3 +234,26 @@ def test_kind_config_runs_the_pinned_node_image_and_maps_every_node_port() -> No
     mapped = {m["containerPort"] for m in node["extraPortMappings"]}
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert set(values["nodePorts"].values()) <= mapped
+
+
+def _pod_annotation(objects: list[dict[str, Any]], deployment: str, key: str) -> str:
+    found = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == deployment)
+    return str(found["spec"]["template"]["metadata"].get("annotations", {}).get(key, ""))
+
+
+def test_prometheus_and_grafana_restart_when_their_configuration_changes() -> None:
+    """Both read their configuration only at start: the pod template carries a checksum of what it is made of."""
+    before = render(None)
+    slower = render(None, "--set", "prometheus.scrapeInterval=45s")
+    for deployment in ("driftloop-prometheus", "driftloop-grafana"):
+        assert _pod_annotation(before, deployment, "checksum/config"), f"{deployment} has no config checksum"
+    assert _pod_annotation(before, "driftloop-prometheus", "checksum/config") != _pod_annotation(
+        slower, "driftloop-prometheus", "checksum/config"
+    ), "a scrape setting change must roll Prometheus"
+
+
+def test_the_request_rate_panel_counts_each_request_once() -> None:
+    """Behind the transformer the predictor counts the same requests again: the panel leaves it out."""
+    dashboard = json.loads((CHART / "files" / "grafana-dashboard.json").read_text())
+    rate = next(p for p in dashboard["panels"] if "driftloop_inference_requests_total" in json.dumps(p))
+    assert 'server!="predictor"' in rate["targets"][0]["expr"]

@@ -116,4 +116,5 @@ cat <<ENDPOINTS
   Evidently UI  http://127.0.0.1:8000
   Grafana       http://127.0.0.1:3000                                     (make dashboards)
   KFP UI        http://127.0.0.1:8880
+  Prometheus    http://127.0.0.1:9090                                     (alerts: /alerts)
 ENDPOINTS
