@@ -32,6 +32,17 @@ def version_tag(version: str) -> str:
     return f"v{version}"
 
 
+def _drifted_columns_panel(title: str, legend: str, value_type: str, description: str | None = None) -> Any:
+    """A line over the drift checks of Evidently's DriftedColumnsCount (its `share` or its `count`)."""
+    from evidently.sdk.models import PanelMetric
+    from evidently.sdk.panels import line_plot_panel
+
+    metric = PanelMetric(
+        legend=legend, metric="DriftedColumnsCount", metric_labels={"value_type": value_type}, tags=[DRIFT_TAG]
+    )
+    return line_plot_panel(title=title, description=description, values=[metric], size="half")
+
+
 def _panels(drift_threshold: float, versions: Sequence[str]) -> list[Any]:
     from evidently.sdk.models import PanelMetric
     from evidently.sdk.panels import bar_plot_panel, line_plot_panel, text_panel
@@ -39,31 +50,13 @@ def _panels(drift_threshold: float, versions: Sequence[str]) -> list[Any]:
     drift = [DRIFT_TAG]
     panels = [
         text_panel(title=f"Drift checks of the served champion ({PANEL_SET})"),
-        line_plot_panel(
-            title="Drift share per check",
-            description=f"share of monitored columns that drifted; retraining at >= {drift_threshold:.2f}",
-            values=[
-                PanelMetric(
-                    legend="drift share",
-                    metric="DriftedColumnsCount",
-                    metric_labels={"value_type": "share"},
-                    tags=drift,
-                )
-            ],
-            size="half",
+        _drifted_columns_panel(
+            "Drift share per check",
+            "drift share",
+            "share",
+            f"share of monitored columns that drifted; retraining at >= {drift_threshold:.2f}",
         ),
-        line_plot_panel(
-            title="Drifted columns per check",
-            values=[
-                PanelMetric(
-                    legend="drifted columns",
-                    metric="DriftedColumnsCount",
-                    metric_labels={"value_type": "count"},
-                    tags=drift,
-                )
-            ],
-            size="half",
-        ),
+        _drifted_columns_panel("Drifted columns per check", "drifted columns", "count"),
         bar_plot_panel(
             title="Rows analysed per window",
             values=[PanelMetric(legend="rows", metric="RowCount", tags=drift)],
