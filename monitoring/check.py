@@ -16,6 +16,7 @@ import pandas as pd
 
 from driftloop.errors import RegistryUnreachableError
 from driftloop.pipeline_runs.request import PipelineRunner, TrainingRequest
+from driftloop.registry_probe import check_reachable
 from driftloop.settings import Settings
 from monitoring import metrics
 from monitoring.policy import FAILED, NO_TRIGGER, PolicyInputs, RetrainPolicy, decide
@@ -74,23 +75,25 @@ def _window(settings: Settings, now: datetime, since: datetime | None) -> tuple[
 def run_check(
     settings: Settings, runner: PipelineRunner, now: datetime | None = None, since: datetime | None = None
 ) -> CheckOutcome:
-    from mlflow.tracking import MlflowClient
-
-    from monitoring.dashboard import DRIFT_TAG, version_tag
-    from monitoring.drift import run_drift_report
-    from monitoring.reference import load_reference
-    from monitoring.workspace import save_snapshot, skew_snapshot
-    from pipelines.model_registry import current_champion
-
     now = now or datetime.now(UTC)
-    client = MlflowClient(settings.tracking_uri)
     store = monitor_store(settings)
     try:
+        check_reachable(settings.tracking_uri)  # before MLflow's import: seconds, not its minutes of retries
+        from mlflow.tracking import MlflowClient
+
+        from pipelines.model_registry import current_champion
+
+        client = MlflowClient(settings.tracking_uri)
         champion = current_champion(client, settings.model_name)
     except RegistryUnreachableError as error:
         _record_failure(store, now, error.message)
         metrics.REGISTRY_UNREACHABLE.inc()
         raise
+    from monitoring.dashboard import DRIFT_TAG, version_tag
+    from monitoring.drift import run_drift_report
+    from monitoring.reference import load_reference
+    from monitoring.workspace import save_snapshot, skew_snapshot
+
     if champion is None:
         return _record_without_champion(settings, store, now)
     version = str(champion.version)

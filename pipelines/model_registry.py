@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from driftloop.registry_probe import check_reachable
+
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
     from mlflow.tracking import MlflowClient
@@ -28,7 +30,6 @@ CHALLENGER = "challenger"
 REFERENCE_ARTIFACT_DIR = "reference"
 REFERENCE_SAMPLE_FILE = "reference_sample.parquet"
 SERVING_PACKAGES = ("scikit-learn", "numpy", "pandas", "scipy", "cloudpickle")
-REACHABLE_TIMEOUT_S = 3.0
 
 
 def pip_requirements() -> list[str]:
@@ -77,7 +78,7 @@ def registered_alias(client: MlflowClient, name: str, alias: str) -> ModelVersio
     within a few seconds, when the registry does not answer (MLflow's own retries would take minutes)."""
     from mlflow.exceptions import MlflowException
 
-    _check_reachable(client.tracking_uri)
+    check_reachable(client.tracking_uri)
     try:
         return client.get_model_version_by_alias(name, alias)
     except MlflowException as error:
@@ -89,24 +90,6 @@ def registered_alias(client: MlflowClient, name: str, alias: str) -> ModelVersio
 def current_champion(client: MlflowClient, name: str) -> ModelVersion | None:
     """The champion: the one lookup every reader uses (the monitor, the model servers, the pipeline, the demo)."""
     return registered_alias(client, name, CHAMPION)
-
-
-def _check_reachable(tracking_uri: str) -> None:
-    """One quick request to the tracking server's health endpoint (HTTP registries only). The standard
-    library's client: an HTTP client that builds a TLS context per call would cost more than the request."""
-    import urllib.error
-    import urllib.request
-
-    from driftloop.errors import RegistryUnreachableError
-
-    if not tracking_uri.startswith(("http://", "https://")):
-        return
-    try:
-        with urllib.request.urlopen(f"{tracking_uri.rstrip('/')}/health", timeout=REACHABLE_TIMEOUT_S):
-            pass
-    except (urllib.error.URLError, OSError) as error:
-        detail = getattr(error, "reason", None) or error
-        raise RegistryUnreachableError(tracking_uri, str(detail) or type(error).__name__) from error
 
 
 def register(client: MlflowClient, model_uri: str, name: str, run_id: str, tags: dict[str, Any]) -> ModelVersion:
