@@ -13,8 +13,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from driftloop.cluster.upstream import PINS
+from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "platform" / "driftloop" / "cluster" / "scripts"
@@ -41,12 +43,26 @@ def _host(tmp_path: Path, os_name: str = "Linux", cpu: str = "x86_64", docker_gi
     return {**os.environ, "PATH": f"{stubs}:/usr/bin:/bin"}
 
 
-def _up_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", str(UP), "--check"], env=env, capture_output=True, text=True, timeout=60)
+def _kind_config(tmp_path: Path, host_ports: list[int]) -> Path:
+    """kind-config.yaml with its host ports replaced (the real ones may be taken by a local platform here)."""
+    config = yaml.safe_load((REPO / "kind-config.yaml").read_text())
+    mappings = config["nodes"][0]["extraPortMappings"][: len(host_ports)]
+    for mapping, port in zip(mappings, host_ports, strict=True):
+        mapping["hostPort"] = port
+    config["nodes"][0]["extraPortMappings"] = mappings
+    path = tmp_path / "kind-config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _up_check(env: dict[str, str], tmp_path: Path, kind_config: Path | None = None) -> subprocess.CompletedProcess[str]:
+    config = kind_config or _kind_config(tmp_path, [free_port(), free_port()])
+    command = ["bash", str(UP), "--check", "--kind-config", str(config)]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
 
 
 def test_a_ready_host_passes_the_checks(tmp_path: Path) -> None:
-    result = _up_check(_host(tmp_path))
+    result = _up_check(_host(tmp_path), tmp_path)
     assert result.returncode == 0, result.stderr
     assert "prerequisites met" in result.stdout
 
@@ -55,25 +71,37 @@ def test_a_ready_host_passes_the_checks(tmp_path: Path) -> None:
 def test_arm64_is_refused_before_anything_is_created(tmp_path: Path, cpu: str) -> None:
     env = _host(tmp_path, os_name="Darwin", cpu=cpu)
     (tmp_path / "bin" / "docker").unlink()  # refused before Docker is even looked at
-    result = _up_check(env)
+    result = _up_check(env, tmp_path)
     assert result.returncode == 1
     assert "x86-64 host" in result.stderr and "kubeflow/pipelines#10308" in result.stderr
     assert "Local mode (make demo) runs on arm64" in result.stderr
 
 
 def test_docker_memory_is_what_is_checked_not_the_hosts_free_memory(tmp_path: Path) -> None:
-    result = _up_check(_host(tmp_path, docker_gib=PINS.min_docker_memory_gib - 4))
+    result = _up_check(_host(tmp_path, docker_gib=PINS.min_docker_memory_gib - 4), tmp_path)
     assert result.returncode == 1
     assert f"Docker can use {PINS.min_docker_memory_gib - 4} GiB" in result.stderr and "Resources" in result.stderr
-    macos = _up_check(_host(tmp_path, os_name="Darwin", docker_gib=PINS.min_docker_memory_gib - 4))
+    macos = _up_check(_host(tmp_path, os_name="Darwin", docker_gib=PINS.min_docker_memory_gib - 4), tmp_path)
     assert macos.returncode == 1, "macOS is checked too"
 
 
+def test_a_host_port_the_cluster_maps_must_be_free(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        result = _up_check(_host(tmp_path), tmp_path, _kind_config(tmp_path, [free_port(), busy]))
+    assert result.returncode == 1
+    assert "host ports in use" in result.stderr and str(busy) in result.stderr
+
+
 def test_low_inotify_limits_are_refused_with_the_fix(tmp_path: Path) -> None:
-    result = _up_check(_host(tmp_path, inotify=(128, 8192)))
+    result = _up_check(_host(tmp_path, inotify=(128, 8192)), tmp_path)
     assert result.returncode == 1
     assert "sudo sysctl fs.inotify.max_user_instances=512" in result.stderr
-    on_macos = _up_check(_host(tmp_path, os_name="Darwin", inotify=(128, 8192)))
+    on_macos = _up_check(_host(tmp_path, os_name="Darwin", inotify=(128, 8192)), tmp_path)
     assert on_macos.returncode == 0, "inotify is a Linux host's limit"
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make up`: a kind cluster with cert-manager, KServe (Standard mode), Kubeflow Pipelines and driftloop.
 # Idempotent: every step checks what is there first; every wait names what it waits for, with a timeout.
-# `up.sh --check` only checks the prerequisites (CPU, Docker and its memory, kind, inotify limits).
+# `up.sh --check` only checks the prerequisites (CPU, Docker and its memory, kind, inotify limits, free host
+# ports); `--kind-config FILE` uses another cluster config than kind-config.yaml.
 set -euo pipefail
 cd "$(dirname "$0")/../../../.."
 BIN=.venv/bin
@@ -11,6 +12,17 @@ CLUSTER=driftloop
 NAMESPACE=$KFP_NAMESPACE  # beside KFP: its task pods mount our state volume and read our settings
 KUBECTL="$BIN/kubectl --context kind-$CLUSTER"
 HELM="$BIN/helm --kube-context kind-$CLUSTER"
+
+CHECK_ONLY=""
+KIND_CONFIG=kind-config.yaml
+while (($#)); do
+  case $1 in
+    --check) CHECK_ONLY=1 ;;
+    --kind-config) KIND_CONFIG=$2; shift ;;
+    *) echo "usage: up.sh [--check] [--kind-config FILE]" >&2; exit 2 ;;
+  esac
+  shift
+done
 
 step() { printf '\n==> %s\n' "$*"; }
 fail() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -38,14 +50,32 @@ if [[ $(uname -s) == Linux ]]; then
     fail "inotify limits too low for a kind cluster (instances ${instances} < ${MIN_INOTIFY_INSTANCES} or watches ${watches} < ${MIN_INOTIFY_WATCHES}): sudo sysctl fs.inotify.max_user_instances=${MIN_INOTIFY_INSTANCES} fs.inotify.max_user_watches=${MIN_INOTIFY_WATCHES}"
   fi
 fi
-[[ ${1:-} == --check ]] && { echo "    prerequisites met"; exit 0; }
+if ! kind get clusters 2>/dev/null | grep -qx "$CLUSTER"; then  # a new cluster needs its host ports free
+  busy=$($BIN/python - "$KIND_CONFIG" <<'PY'
+import socket, sys, yaml
+config = yaml.safe_load(open(sys.argv[1]))
+for mapping in config["nodes"][0]["extraPortMappings"]:
+    with socket.socket() as sock:
+        try:
+            sock.bind((mapping.get("listenAddress", "127.0.0.1"), mapping["hostPort"]))
+        except OSError:
+            print(mapping["hostPort"])
+PY
+)
+  if [[ -n $busy ]]; then
+    hint=""
+    [[ $(uname -s) == Darwin && $busy == *5000* ]] && hint=" (on macOS, port 5000 is AirPlay Receiver: System Settings > General > AirDrop & Handoff)"
+    fail "host ports in use, needed by $KIND_CONFIG: $(echo $busy)${hint}; free them or change hostPort there"
+  fi
+fi
+[[ $CHECK_ONLY ]] && { echo "    prerequisites met"; exit 0; }
 bash platform/driftloop/cluster/scripts/install-tools.sh
 
 step "kind cluster '$CLUSTER' ($KIND_NODE_IMAGE)"
 if kind get clusters 2>/dev/null | grep -qx "$CLUSTER"; then
   echo "    already exists"
 else
-  kind create cluster --name "$CLUSTER" --config kind-config.yaml --wait 120s
+  kind create cluster --name "$CLUSTER" --config "$KIND_CONFIG" --wait 120s
 fi
 
 step "cert-manager $CERT_MANAGER_VERSION"
