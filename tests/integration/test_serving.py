@@ -52,6 +52,19 @@ def serving(platform: PlatformUnderTest, first_run: str) -> PlatformUnderTest:
     pytest.fail("the transformer never became ready")
 
 
+def _sample(url: str, name: str, **labels: str) -> float:
+    """Sum of a metric's samples on a server's /metrics whose labels include `labels` (0 when none)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(url + "/metrics").text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and labels.items() <= sample.labels.items()
+    )
+
+
 def _champion(client: Any) -> str:
     return str(client.get_model_version_by_alias(MODEL, "champion").version)
 
@@ -60,6 +73,7 @@ def test_v1_through_the_transformer_returns_scores_and_the_version(
     serving: PlatformUnderTest, transactions: list[dict[str, Any]], client: Any
 ) -> None:
     unknown = {**transactions[0], "customer_id": 987_654_321}
+    unknown_before = _sample(_url(serving, "transformer"), "driftloop_unknown_entities_total", entity="customer")
     response = httpx.post(_url(serving, "transformer") + V1_PATH, json={"instances": [*transactions[:5], unknown]})
     assert response.status_code == 200, response.text
     body = response.json()
@@ -67,8 +81,8 @@ def test_v1_through_the_transformer_returns_scores_and_the_version(
     assert all(0.0 <= p <= 1.0 for p in body["predictions"])
     assert body["model_version"] == _champion(client)
     assert response.headers["x-driftloop-model-version"] == body["model_version"]
-    metrics = httpx.get(_url(serving, "transformer") + "/metrics").text
-    assert 'driftloop_unknown_entities_total{entity="customer"}' in metrics
+    unknown_after = _sample(_url(serving, "transformer"), "driftloop_unknown_entities_total", entity="customer")
+    assert unknown_after == unknown_before + 1, "the one unknown customer is counted"
 
 
 def test_transformer_and_predictor_agree_with_the_registered_model(
@@ -421,16 +435,17 @@ def test_metrics_name_the_version_in_service(serving: PlatformUnderTest, client:
     text = httpx.get(_url(serving, "predictor") + "/metrics").text
     version = _champion(client)
     assert f'driftloop_model_version_info{{alias="champion",model_version="{version}"}} 1.0' in text
-    for name in (
-        "driftloop_inference_requests_total",
-        "driftloop_inference_request_seconds_bucket",
-        "driftloop_prediction_score_bucket",
-        "driftloop_prediction_log_rows_total",
-    ):
-        assert name in text, name
-    transformer = httpx.get(_url(serving, "transformer") + "/metrics").text
-    assert "driftloop_feature_lookup_seconds_bucket" in transformer
-    assert 'status="400"' in transformer
+    predictor = _url(serving, "predictor")
+    assert _sample(predictor, "driftloop_inference_requests_total", server="predictor", status="200") > 0
+    assert _sample(predictor, "driftloop_inference_request_seconds_count", server="predictor") > 0
+    assert _sample(predictor, "driftloop_prediction_score_count", model_version=version) > 0
+    assert _sample(predictor, "driftloop_prediction_log_rows_total") > 0, "the log has flushed rows"
+    transformer = _url(serving, "transformer")
+    assert _sample(transformer, "driftloop_feature_lookup_seconds_count") > 0
+    rejected = _sample(transformer, "driftloop_inference_requests_total", server="transformer", status="400")
+    assert httpx.post(transformer + V1_PATH, json={"instances": [{"customer_id": 1}]}).status_code == 400
+    after = _sample(transformer, "driftloop_inference_requests_total", server="transformer", status="400")
+    assert after == rejected + 1, "a rejected request is counted as a 400"
 
 
 def test_the_skew_check_finds_no_skew_then_catches_a_changed_online_value(
