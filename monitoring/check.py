@@ -61,11 +61,6 @@ def monitor_store(settings: Settings) -> MonitorStore:
     return MonitorStore(settings.state_dir / "monitor")
 
 
-def project_name(settings: Settings) -> str:
-    """The model's Evidently project (drift, skew and quality snapshots, and the dashboard over them)."""
-    return f"{settings.model_name} drift"
-
-
 def _window(settings: Settings, now: datetime, since: datetime | None) -> tuple[datetime, datetime]:
     end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)  # windows are whole minutes
     start = since or end - timedelta(minutes=settings.drift_window_minutes)
@@ -92,7 +87,7 @@ def run_check(
     from monitoring.dashboard import DRIFT_TAG, version_tag
     from monitoring.drift import run_drift_report
     from monitoring.reference import load_reference
-    from monitoring.workspace import save_snapshot, skew_snapshot
+    from monitoring.workspace import project_name, save_snapshot, skew_snapshot
 
     if champion is None:
         return _record_without_champion(settings, store, now)

@@ -66,8 +66,7 @@ def record_realised_quality(settings: Settings) -> pd.DataFrame:
 def _save_quality_snapshots(settings: Settings, answers: pd.DataFrame, quality: pd.DataFrame) -> None:
     """One Evidently snapshot per (version, hour) with a realised ROC AUC; an hour whose labelled rows grew
     since its snapshot gets a new one in place of the old (labels keep arriving for days)."""
-    from monitoring.check import project_name
-    from monitoring.workspace import delete_snapshot, quality_snapshot, save_snapshot
+    from monitoring.workspace import delete_snapshot, project_name, quality_snapshot, save_snapshot
 
     state_path = settings.state_dir / "monitor" / "quality_snapshots.json"
     state_path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,9 +14,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from driftloop.settings import Settings
 from monitoring.dashboard import QUALITY_TAG, SKEW_COLUMN, SKEW_TAG, ensure_dashboard, version_tag
 
 logger = logging.getLogger(__name__)
+
+
+def project_name(settings: Settings) -> str:
+    """The model's Evidently project (drift, skew and quality snapshots, and the dashboard over them)."""
+    return f"{settings.model_name} drift"
 
 
 def naive_utc(moment: pd.Timestamp) -> datetime:

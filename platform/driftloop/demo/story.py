@@ -128,8 +128,7 @@ def _write(frame: pd.DataFrame, folder: Path, name: str) -> Path:
 
 
 def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, target: DemoTarget) -> dict[str, Any]:
-    from monitoring.check import project_name
-    from monitoring.workspace import snapshot_count
+    from monitoring.workspace import project_name, snapshot_count
 
     if target.name == "local" and reset:
         _reset_state(settings, say)
