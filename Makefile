@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: help install lock bench bench-full demo local-up local-down status test test-unit test-fast lint clean-state
+.PHONY: help install lock bench bench-full demo local-up local-down status test test-unit test-fast parity lint clean-state
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -48,7 +48,7 @@ local-down: ## Stop every process of the local platform
 status: install ## Show each local service with URL, pid and health
 	$(BIN)/driftloop local status
 
-test: install ## Run the whole test suite: unit, contract, cluster (static), integration, e2e (the demo)
+test: install ## Run the whole test suite: unit, contract, cluster (static), parity, integration, e2e (the demo)
 	$(BIN)/python -m pytest tests
 
 test-unit: install ## Run the unit tests only
@@ -56,6 +56,9 @@ test-unit: install ## Run the unit tests only
 
 test-fast: install ## Unit and contract tests: pure logic and labelled stand-ins, no servers of ours
 	$(BIN)/python -m pytest tests/unit tests/contract
+
+parity: install ## The chart's own containers run here against real PostgreSQL, Redis, Prometheus, Pushgateway (docs/cluster.md)
+	$(BIN)/python -m pytest tests/parity
 
 lint: install ## ruff and mypy over every package
 	$(BIN)/ruff check .

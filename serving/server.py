@@ -74,6 +74,24 @@ def serve(model: Any, port: int) -> None:
     model.load()
     logger.info("serving %s on port %d", model.name, port)
     # No per-request latency log line: our own histograms measure it (driftloop_request_latency_seconds).
-    kserve.ModelServer(
-        http_port=port, enable_grpc=False, workers=1, grace_period=10, enable_latency_logging=False
-    ).start([model])
+    server_class = bound_model_server(kserve, model.settings.bind_host)
+    server_class(http_port=port, enable_grpc=False, workers=1, grace_period=10, enable_latency_logging=False).start(
+        [model]
+    )
+
+
+def bound_model_server(kserve: Any, host: str) -> Any:
+    """KServe's ModelServer with its REST server listening on `host` (DRIFTLOOP_BIND_ADDRESS).
+
+    KServe's REST server always listens on 0.0.0.0, which in local mode would put the model servers on every
+    interface of the laptop whatever the settings say (the parity run found it: two pods' servers on one port).
+    The host is set after KServe builds its uvicorn config and before the event loop binds the socket.
+    """
+
+    class BoundModelServer(kserve.ModelServer):
+        def setup_event_loop(self) -> None:
+            if self._rest_server is not None:
+                self._rest_server.config.host = host
+            super().setup_event_loop()
+
+    return BoundModelServer

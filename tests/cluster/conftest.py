@@ -13,7 +13,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "helm" / "driftloop"
-VALUE_FILES = {"default": None, "ci": CHART / "values-ci.yaml"}
+VALUE_FILES = {"default": None, "ci": CHART / "values-ci.yaml", "parity": CHART / "values-parity.yaml"}
 
 
 def pytest_configure(config: pytest.Config) -> None:

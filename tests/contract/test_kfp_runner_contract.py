@@ -7,80 +7,22 @@ the compiled IR with the request's parameters; it does not prove KFP would run t
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import yaml
-from fastapi import FastAPI, Request
 
 from tests.conftest import free_port
+from tests.kfp_api_stand_in import StandInKfpApi, serving
 
 pytestmark = pytest.mark.contract
 
 
-class StandInKfpApi:
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, str, Any]] = []
-        self.runs: dict[str, dict[str, Any]] = {}
-        self.experiments: dict[str, dict[str, Any]] = {}
-        app = FastAPI()
-
-        @app.middleware("http")
-        async def record(request: Request, call_next: Any) -> Any:
-            body = await request.body()
-            self.requests.append((request.method, request.url.path, body))
-            return await call_next(request)
-
-        @app.get("/apis/v2beta1/healthz")
-        def healthz() -> dict[str, Any]:
-            return {"multi_user": False}
-
-        @app.get("/apis/v2beta1/experiments")
-        def list_experiments() -> dict[str, Any]:
-            return {"experiments": list(self.experiments.values()), "total_size": len(self.experiments)}
-
-        @app.post("/apis/v2beta1/experiments")
-        async def create_experiment(request: Request) -> dict[str, Any]:
-            body = await request.json()
-            experiment = {"experiment_id": f"exp-{len(self.experiments) + 1}", "display_name": body["display_name"]}
-            self.experiments[experiment["experiment_id"]] = experiment
-            return experiment
-
-        @app.get("/apis/v2beta1/experiments/{experiment_id}")
-        def get_experiment(experiment_id: str) -> dict[str, Any]:
-            return self.experiments[experiment_id]
-
-        @app.post("/apis/v2beta1/runs")
-        async def create_run(request: Request) -> dict[str, Any]:
-            body = await request.json()
-            run = {**body, "run_id": f"run-{len(self.runs) + 1}", "state": "RUNNING"}
-            self.runs[run["run_id"]] = run
-            return run
-
-        @app.get("/apis/v2beta1/runs/{run_id}")
-        def get_run(run_id: str) -> dict[str, Any]:
-            return self.runs[run_id]
-
-        self.app = app
-
-
 @pytest.fixture
 def kfp_api() -> Iterator[tuple[StandInKfpApi, str]]:
-    import uvicorn
-
     stand_in = StandInKfpApi()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(stand_in.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield stand_in, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(stand_in, "127.0.0.1", free_port()) as url:
+        yield stand_in, url
 
 
 def test_cluster_runner_submits_the_compiled_pipeline_and_polls_its_state(

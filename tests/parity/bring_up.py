@@ -1,0 +1,162 @@
+"""The chart brought up here in the order Kubernetes would: backends, servers, the post-install hook, then the
+loop driven through the chart's containers (training submitted to the KFP API, traffic through the
+InferenceService, each CronJob's command once). Every step writes its log under the run folder."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipelines.schema import CHANNELS
+from tests.kfp_api_stand_in import StandInKfpApi
+from tests.parity.chart import RELEASE, Container, RenderedChart
+from tests.parity.cluster_map import ClusterMap
+from tests.parity.kfp_tasks import run_submitted
+from tests.parity.pods import Pods, Process
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("StatefulSet/driftloop-postgres", "Deployment/driftloop-redis", "Deployment/driftloop-pushgateway")
+SERVERS = ("Deployment/driftloop-mlflow", "Deployment/driftloop-evidently", "Deployment/driftloop-prometheus")
+HOOK_JOB = "Job/driftloop-feast-apply"
+CRONJOBS = ("CronJob/driftloop-feature-refresh", "CronJob/driftloop-drift", "CronJob/driftloop-quality")
+KFP_API_POD = "kfp-api (stand-in)"
+
+
+def kserve_appended_args(chart: RenderedChart, namespace: str) -> list[str]:
+    """What KServe's controller appends to a custom transformer container's args (CustomTransformer.GetContainer):
+    the model name, the predictor's Service host and the default HTTP port."""
+    isvc = chart.of_kind("InferenceService")[0]["metadata"]["name"]
+    return ["--model_name", isvc, "--predictor_host", f"{isvc}-predictor.{namespace}", "--http_port", "8080"]
+
+
+@dataclass
+class ParityRun:
+    chart: RenderedChart
+    table: ClusterMap
+    pods: Pods
+    namespace: str
+    processes: dict[str, Process] = field(default_factory=dict)
+    kfp: StandInKfpApi | None = None
+    job_logs: dict[str, str] = field(default_factory=dict)
+    answers: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def settings_env(self) -> dict[str, str]:
+        return self.chart.config_map(f"{RELEASE}-settings")
+
+    def url(self, service: str, port: int) -> str:
+        return f"http://{self.table.address(service, port)}"
+
+    def start(self, workload: str, appended_args: list[str] | None = None) -> None:
+        for container in self.chart.containers(workload):
+            if container.workload != workload or container.init:
+                continue
+            self.processes[workload] = self.pods.start(container, appended_args)
+
+    def wait_ready(self, workload: str, timeout: float = 240) -> None:
+        self.pods.wait_ready(self.processes[workload], timeout)
+
+    def run_job(self, workload: str, timeout: float = 900) -> None:
+        """A Job's (or a CronJob's job's) containers: init containers in order, then the main one."""
+        containers = [c for c in self.chart.containers(workload) if c.workload == workload]
+        for container in sorted(containers, key=lambda c: not c.init):
+            started = time.monotonic()
+            process = self.pods.run(container, timeout)
+            self.job_logs[f"{workload}/{container.name}"] = process.log.read_text(errors="replace")
+            logger.info("%s/%s done in %.0f s", workload, container.name, time.monotonic() - started)
+
+    def serving_container(self, part: str) -> Container:
+        isvc = self.chart.of_kind("InferenceService")[0]["metadata"]["name"]
+        return self.chart.container(f"InferenceService/{isvc}/{part}", "kserve-container")
+
+
+def http_json(url: str, body: dict[str, Any] | None = None, timeout: float = 30) -> tuple[int, dict[str, Any]]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            return reply.status, json.loads(reply.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def bring_up(run: ParityRun) -> None:
+    """Everything up to a served champion, in Kubernetes's order."""
+    for workload in BACKENDS:
+        run.start(workload)
+    for workload in BACKENDS:
+        run.wait_ready(workload)
+    for workload in SERVERS:
+        run.start(workload)
+    isvc = run.chart.of_kind("InferenceService")[0]["metadata"]["name"]
+    run.start(f"InferenceService/{isvc}/predictor")
+    run.start(f"InferenceService/{isvc}/transformer", kserve_appended_args(run.chart, run.namespace))
+    for workload in SERVERS:
+        run.wait_ready(workload)
+    # Helm runs post-install hooks once the release's objects exist (make up passes --wait: once they are ready).
+    run.run_job(HOOK_JOB)
+    for part in ("predictor", "transformer"):
+        run.wait_ready(f"InferenceService/{isvc}/{part}")
+
+
+def start_kfp_api(run: ParityRun, logs: Path) -> Any:
+    """The stand-in KFP API at the address the settings' DRIFTLOOP_KFP_HOST names (through the table)."""
+    from tests.kfp_api_stand_in import serving
+
+    parsed = urllib.parse.urlparse(run.settings_env["DRIFTLOOP_KFP_HOST"])
+    service = parsed.hostname.split(".")[0] if parsed.hostname else ""
+    run.table.add_route(service, parsed.port or 80, KFP_API_POD, parsed.port or 80)
+    run.kfp = StandInKfpApi(execute=lambda submitted: run_submitted(submitted, run.chart, run.table, logs))
+    host, port = run.table.address(service, parsed.port or 80).split(":")
+    return serving(run.kfp, host, int(port))
+
+
+def wait_for_runs(run: ParityRun, count: int, timeout: float = 900) -> list[dict[str, Any]]:
+    assert run.kfp is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = list(run.kfp.runs.values())
+        if len(runs) >= count and all(r["state"] not in ("RUNNING", "PENDING") for r in runs):
+            return runs
+        time.sleep(1)
+    raise AssertionError(f"KFP runs not finished after {timeout:.0f} s: {[r['state'] for r in run.kfp.runs.values()]}")
+
+
+def send_traffic(run: ParityRun, rows: int, seed: int = 7) -> None:
+    """Transactions through the inference endpoint (the transformer), then labels for them."""
+    isvc = run.chart.of_kind("InferenceService")[0]["metadata"]["name"]
+    endpoint = run.url(f"{RELEASE}-inference", 8080)
+    rng = random.Random(seed)
+    labels = []
+    for index in range(rows):
+        instance = {"customer_id": rng.randrange(1000), "merchant_id": rng.randrange(100),
+                    "amount": round(rng.lognormvariate(3.5, 1.0), 2), "channel": rng.choice(CHANNELS),
+                    "event_id": f"parity-{index:05d}"}  # fmt: skip
+        status, answer = http_json(f"{endpoint}/v1/models/{isvc}:predict", {"instances": [instance]})
+        assert status == 200, f"predict answered {status}: {answer}"
+        run.answers.append(answer)
+        labels.append({"event_id": instance["event_id"], "is_fraud": int(answer["predictions"][0] > 0.5)})
+    status, answer = http_json(f"{endpoint}/v1/labels", {"labels": labels})
+    assert status == 200, f"labels answered {status}: {answer}"
+
+
+def wait_for_champion(run: ParityRun, timeout: float = 180) -> dict[str, Any]:
+    isvc = run.chart.of_kind("InferenceService")[0]["metadata"]["name"]
+    endpoint = run.url(f"{RELEASE}-inference", 8080)
+    probe = {"instances": [{"customer_id": 1, "merchant_id": 1, "amount": 10.0, "channel": "online"}]}
+    deadline = time.monotonic() + timeout
+    answer: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        status, answer = http_json(f"{endpoint}/v1/models/{isvc}:predict", probe)
+        if status == 200:
+            return answer
+        time.sleep(1)
+    raise AssertionError(f"no champion served after {timeout:.0f} s: {answer}")

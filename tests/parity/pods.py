@@ -1,0 +1,154 @@
+"""Containers as processes: each gets the rendered command, args and environment (through the one table in
+cluster_map), its own log file, and is ready when its rendered readiness probe passes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.parity import upstream_images
+from tests.parity.chart import ChartFinding, Container
+from tests.parity.cluster_map import ClusterMap
+from tests.parity.image import base_path, dockerfile_environment, entrypoint
+
+
+@dataclass
+class Process:
+    container: Container
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    def tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+class Pods:
+    def __init__(self, table: ClusterMap, logs: Path) -> None:
+        self.table = table
+        self.logs = logs
+        self.image_env = dockerfile_environment()
+        self.running: list[Process] = []
+        logs.mkdir(parents=True, exist_ok=True)
+
+    def launch_spec(
+        self, container: Container, appended_args: list[str] | None = None
+    ) -> tuple[list[str], dict[str, str], Path]:
+        """argv, environment and working folder of one container, as the kubelet would start it here."""
+        mounted = self.table.materialise_mounts(container)
+        pod = container.workload
+        tmp = mounted.get("/tmp") or self.table.root / "pods" / pod.replace("/", "_") / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        env = {"PATH": base_path(), "LANG": "C.UTF-8", "TMPDIR": str(tmp)}
+        ours = container.image.split(":")[0].endswith("driftloop")
+        if ours:
+            env.update(self.image_env)
+        env.update(container.env)
+        env = {name: self.table.rewrite(value, mounted, pod) for name, value in env.items()}
+        args = [self.table.rewrite(arg, mounted, pod) for arg in [*container.args, *(appended_args or [])]]
+        if ours:
+            argv = [*(container.command or entrypoint(container.image)), *args]
+            workdir = self.table.root / "pods" / pod.replace("/", "_") / "workdir"
+        else:
+            argv, workdir = upstream_images.program(container, args, self.table.pod_addresses[pod], mounted, env)
+        workdir.mkdir(parents=True, exist_ok=True)
+        return argv, env, workdir
+
+    def start(self, container: Container, appended_args: list[str] | None = None) -> Process:
+        argv, env, workdir = self.launch_spec(container, appended_args)
+        log = self.logs / f"{container.workload.replace('/', '_')}_{container.name}.log"
+        handle = log.open("ab")
+        user = upstream_images.run_as(container)
+        popen = subprocess.Popen(argv, env=env, cwd=workdir, stdout=handle, stderr=subprocess.STDOUT, user=user,
+                                 start_new_session=True)  # fmt: skip
+        process = Process(container, popen, log)
+        self.running.append(process)
+        return process
+
+    def run(self, container: Container, timeout: float, appended_args: list[str] | None = None) -> Process:
+        """A Job's container: run it to the end; a non-zero exit is a failure with the log's tail."""
+        process = self.start(container, appended_args)
+        try:
+            code = process.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop(process)
+            raise AssertionError(
+                f"{container.workload}/{container.name} ran over {timeout:.0f} s:\n{process.tail()}"
+            ) from None
+        if code != 0:
+            raise AssertionError(f"{container.workload}/{container.name} exited {code}:\n{process.tail()}")
+        return process
+
+    def wait_ready(self, process: Process, timeout: float = 180) -> None:
+        """Poll the container's rendered readiness probe; fail early when the process has exited."""
+        container = process.container
+        probe = container.readiness
+        if probe is None:
+            raise ChartFinding(f"{container.workload}/{container.name} has no readinessProbe")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.popen.poll() is not None:
+                raise AssertionError(
+                    f"{container.workload}/{container.name} exited {process.popen.returncode} before it was ready:\n"
+                    f"{process.tail()}"
+                )
+            if self._probe(container, probe):
+                return
+            time.sleep(0.5)
+        raise AssertionError(
+            f"{container.workload}/{container.name} not ready after {timeout:.0f} s:\n{process.tail()}"
+        )
+
+    def _probe(self, container: Container, probe: dict[str, object]) -> bool:
+        address = self.table.pod_addresses[container.workload]
+        if "httpGet" in probe:
+            get = probe["httpGet"]
+            assert isinstance(get, dict)
+            port = get["port"]
+            port_number = container.ports[port] if isinstance(port, str) else int(port)
+            try:
+                with urllib.request.urlopen(
+                    f"http://{address}:{port_number}{get.get('path', '/')}", timeout=2
+                ) as reply:
+                    return 200 <= reply.status < 400
+            except OSError:
+                return False
+        if "exec" in probe:
+            command = probe["exec"]
+            assert isinstance(command, dict)
+            argv, env, workdir = self.launch_spec(container)
+            probe_argv, probe_env = upstream_images.probe_command(container, self.table, list(command["command"]))
+            program = shutil.which(probe_argv[0], path=env["PATH"])
+            if program is None:
+                raise ChartFinding(f"{container.workload}: probe program {probe_argv[0]} is not installed")
+            env.update(probe_env)
+            done = subprocess.run([program, *probe_argv[1:]], env=env, capture_output=True, timeout=10)
+            return done.returncode == 0
+        if "tcpSocket" in probe:
+            import socket
+
+            try:
+                socket.create_connection((address, int(probe["tcpSocket"]["port"])), timeout=2).close()  # type: ignore[index]
+                return True
+            except OSError:
+                return False
+        raise ChartFinding(f"{container.workload}: a probe the harness does not know: {probe}")
+
+    def stop(self, process: Process) -> None:
+        if process.popen.poll() is None:
+            try:
+                os.killpg(process.popen.pid, signal.SIGTERM)
+                process.popen.wait(timeout=20)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.popen.pid, signal.SIGKILL)
+
+    def stop_all(self) -> None:
+        for process in reversed(self.running):
+            self.stop(process)
