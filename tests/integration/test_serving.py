@@ -496,3 +496,13 @@ def test_the_skew_check_finds_no_skew_then_catches_a_changed_online_value(
         assert "customer_stats__txn_count_24h" in status
     finally:
         serving.run("features", "refresh")  # recomputes and rematerialises: the online value is right again
+
+
+@pytest.mark.parametrize("server", ["predictor", "transformer"])
+def test_model_servers_listen_only_on_the_bind_address(serving: PlatformUnderTest, server: str) -> None:
+    """DRIFTLOOP_BIND_ADDRESS (default: the host, 127.0.0.1) is where the KServe servers listen; KServe alone
+    would listen on every interface. Another loopback address reaches a socket bound to 0.0.0.0, not this one."""
+    port = int(serving.env[f"DRIFTLOOP_{server.upper()}_PORT"])
+    assert httpx.get(f"http://127.0.0.1:{port}/v2/health/live").status_code == 200
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.2:{port}/v2/health/live", timeout=2)
