@@ -257,3 +257,13 @@ def test_the_request_rate_panel_counts_each_request_once() -> None:
     dashboard = json.loads((CHART / "files" / "grafana-dashboard.json").read_text())
     rate = next(p for p in dashboard["panels"] if "driftloop_inference_requests_total" in json.dumps(p))
     assert 'server!="predictor"' in rate["targets"][0]["expr"]
+
+
+def test_the_inference_service_asks_kserve_for_no_autoscaler(rendered: list[dict[str, Any]]) -> None:
+    """kind runs no metrics-server: KServe's default HPA (Standard mode) could never read CPU. `none` is the
+    autoscaler class KServe's controller knows for "no HPA, replicas = minReplicas" (constants.AutoscalerClassNone)."""
+    (isvc,) = [obj for obj in rendered if obj["kind"] == "InferenceService"]
+    assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
+    assert isvc["metadata"]["annotations"]["serving.kserve.io/autoscalerClass"] == "none"
+    for part in ("predictor", "transformer"):
+        assert isvc["spec"][part]["minReplicas"] == isvc["spec"][part]["maxReplicas"] == 1

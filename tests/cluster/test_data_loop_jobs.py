@@ -27,6 +27,7 @@ LOOP_PATHS = [
     ("drift", "postgres", 5432),
     ("drift", "pushgateway", 9091),
     ("prometheus", "pushgateway", 9091),  # the pushed gauges reach the rules and dashboards
+    ("prometheus", "alertmanager", 9093),  # firing alerts are routed
 ]
 
 

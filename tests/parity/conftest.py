@@ -28,7 +28,7 @@ from tests.parity.cluster_map import ClusterMap
 from tests.parity.pods import Pods
 
 TRAFFIC_ROWS = 240
-PROGRAMS = ("redis-server", "redis-cli", "prometheus", "prometheus-pushgateway")
+PROGRAMS = ("redis-server", "redis-cli", "prometheus", "prometheus-pushgateway", "prometheus-alertmanager")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -167,3 +167,27 @@ def test_a_drift_trigger_retrains_through_the_kfp_api(parity: ParityRun) -> None
     assert trigger.startswith("drift:")
     tags = psql(parity.pods, "mlflow", "select value from tags where key = 'trigger'")
     assert [trigger] in tags, tags
+
+
+def test_every_workload_of_the_chart_ran_or_is_listed_with_its_reason(parity: ParityRun) -> None:
+    from tests.parity.bring_up import BACKENDS, CRONJOBS, HOOK_JOB, NOT_RUN, SERVERS
+
+    isvc = parity.chart.of_kind("InferenceService")[0]["metadata"]["name"]
+    covered = {*BACKENDS, *SERVERS, HOOK_JOB, *CRONJOBS, *NOT_RUN}
+    covered |= {f"InferenceService/{isvc}/predictor", f"InferenceService/{isvc}/transformer"}
+    assert {container.workload for container in parity.chart.containers()} == covered
+
+
+def test_prometheus_sends_the_firing_drift_alert_to_alertmanager(parity: ParityRun) -> None:
+    """The parity traffic drifted (the drift job triggered), so DriftloopDataDrift fires and reaches
+    Alertmanager through the address in the rendered prometheus.yml."""
+    prometheus = parity.url("driftloop-prometheus", 9090)
+    alertmanager = parity.url("driftloop-alertmanager", 9093)
+    active = get_json(f"{prometheus}/api/v1/alertmanagers")["data"]["activeAlertmanagers"]
+    assert [target["url"] for target in active] == [f"{alertmanager}/api/v2/alerts"]
+
+    def missing() -> bool:
+        names = {alert["labels"]["alertname"] for alert in get_json(f"{alertmanager}/api/v2/alerts")}
+        return "DriftloopDataDrift" not in names
+
+    assert not _wait(missing, "the drift alert never reached Alertmanager")

@@ -1,9 +1,11 @@
-"""The upstream images the chart runs (PostgreSQL, Redis, Prometheus, the Pushgateway) from Debian packages.
+"""The upstream images the chart runs (PostgreSQL, Redis, Prometheus, the Pushgateway, Alertmanager) from
+Debian packages.
 
 Each keeps the rendered args and environment; what the image's entrypoint would do is done here in the open
 (PostgreSQL's first-start initialisation from POSTGRES_* and /docker-entrypoint-initdb.d), and each server
 listens on its pod's address (the "all interfaces" of a pod, see cluster_map). Debian's versions differ from
-the pinned images (PostgreSQL 15 for 16, Prometheus 2.42 for 3.1, Pushgateway 1.5 for 1.11): a rule or flag
+the pinned images (PostgreSQL 15 for 16, Prometheus 2.42 for 3.1, Pushgateway 1.5 for 1.11, Alertmanager
+0.25 for 0.28): a rule or flag
 only the newer one accepts would still need a real cluster to show.
 """
 
@@ -49,6 +51,9 @@ def program(
     if image == "prometheus":
         listen = f"--web.listen-address={address}:{container.ports['http']}"
         return [_which("prometheus"), *args, listen], mounted.get("/prometheus", Path("."))
+    if image == "alertmanager":
+        listen = f"--web.listen-address={address}:{container.ports['http']}"
+        return [_which("prometheus-alertmanager"), *args, listen], mounted["/alertmanager"]
     if image == "pushgateway":
         listen = f"--web.listen-address={address}:{container.ports['http']}"
         return [_which("prometheus-pushgateway"), *args, listen], Path(env["TMPDIR"])

@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass
 @dataclass(frozen=True)
 class UpstreamPins:
     # kind node image: Kubernetes 1.33 (the schema version tests/cluster validates against), by digest
-    # (kind v0.29.0's build; kind v0.31 runs it).
+    # (the 1.33 image kind v0.31.0's release notes publish for that release).
     kind_node_image: str = (
-        "kindest/node:v1.33.1@sha256:050072256b9a903bd914c0b2866828150cb229cea0efe5892e2b644d5dd3b34f"
+        "kindest/node:v1.33.7@sha256:d26ef333bdb2cbe9862a0f7c3803ecc7b4303d8cea8e814b481b09949d353040"
     )
     kubernetes_version: str = "1.33"
     # cert-manager: KServe Standard mode's only prerequisite (KServe pins v1.17.0).

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What CI needs beyond the venv: promtool (Debian's prometheus) for the rule tests, redis-server for the
 # cluster's online store tested on loopback, chromium for the Evidently dashboard's browser test, the pinned
-# helm/kubectl for the chart checks, and PostgreSQL, Prometheus and the Pushgateway for `make parity`.
+# helm/kubectl for the chart checks, and PostgreSQL, Prometheus, the Pushgateway and Alertmanager for `make parity`.
 set -euo pipefail
 cd "$(dirname "$0")"
 missing=()
@@ -9,6 +9,7 @@ command -v promtool >/dev/null || missing+=(prometheus)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v prometheus-pushgateway >/dev/null || missing+=(prometheus-pushgateway)
+command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 if ((${#missing[@]})); then
   apt-get update -qq
