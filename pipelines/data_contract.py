@@ -30,12 +30,12 @@ from pipelines.schema import (
     IS_FRAUD,
     LABEL_COLUMNS,
     LABEL_TIMESTAMP,
+    MAX_AMOUNT,
     MERCHANT_ID,
 )
 
 logger = logging.getLogger(__name__)
 
-MAX_AMOUNT = 1_000_000.0
 SAMPLE_SIZE = 5
 
 

@@ -54,7 +54,7 @@ logger = logging.getLogger(__name__)
 
 HOUR_NS = 3_600 * 10**9
 DAY_NS = 24 * HOUR_NS
-MAX_AMOUNT = 50_000.0
+GENERATED_AMOUNT_CAP = 50_000.0  # the largest amount the generator writes (well inside the contract's MAX_AMOUNT)
 ONLINE = CHANNELS.index("online")
 
 RISKY_MERCHANT_SHARE = 0.1
@@ -266,7 +266,7 @@ def _batch(rows: pd.DataFrame, config: GeneratorConfig, id_format: str, rng: np.
             EVENT_TIMESTAMP: pd.to_datetime(t, utc=True).as_unit("ns"),
             CUSTOMER_ID: rows[CUSTOMER_ID].to_numpy(np.int64),
             MERCHANT_ID: rows[MERCHANT_ID].to_numpy(np.int64),
-            AMOUNT: np.round(np.clip(rows[AMOUNT].to_numpy(np.float64), 0.5, MAX_AMOUNT), 2),
+            AMOUNT: np.round(np.clip(rows[AMOUNT].to_numpy(np.float64), 0.5, GENERATED_AMOUNT_CAP), 2),
             CHANNEL: pd.array(np.array(CHANNELS, dtype=object)[rows["ch"].to_numpy(np.int64)], dtype="string"),
         }
     )

@@ -34,8 +34,8 @@ LABEL_COLUMNS: dict[str, str] = {
     LABEL_TIMESTAMP: "datetime64[ns, UTC]",
 }
 
-# Request-time fields: sent with each scoring request, not looked up.
-REQUEST_FEATURES = (AMOUNT, CHANNEL)
+# The largest amount the contract accepts, for landed events and scoring requests alike.
+MAX_AMOUNT = 1_000_000.0
 
 # Feature view columns (see feature_repo/feature_views.py), as `<view>__<feature>` in the model input.
 CUSTOMER_FEATURES = (

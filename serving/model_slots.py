@@ -51,7 +51,6 @@ class ModelSlots:
         self._models: dict[str, ServingModel | None] = dict.fromkeys(self.aliases)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.swaps = 0
 
     @property
     def champion(self) -> ServingModel | None:
@@ -86,7 +85,6 @@ class ModelSlots:
             if current is not None:
                 MODEL_VERSION.remove(alias, current.version)
             MODEL_VERSION.labels(alias, registered[0]).set(1)
-            self.swaps += 1
             changed = True
             logger.info(
                 "%s: now serving %s version %s with %s (was %s)",

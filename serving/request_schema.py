@@ -18,10 +18,9 @@ import numpy as np
 from kserve.errors import InvalidInput
 
 from pipelines.model_input import CATEGORIES, NUMERIC_COLUMNS
-from pipelines.schema import AMOUNT, CHANNEL, CHANNELS, CUSTOMER_ID, EVENT_ID, MERCHANT_ID
+from pipelines.schema import AMOUNT, CHANNEL, CHANNELS, CUSTOMER_ID, EVENT_ID, MAX_AMOUNT, MERCHANT_ID
 
 MAX_ABS_VALUE = 1e12
-MAX_AMOUNT = 1_000_000.0
 
 
 @dataclass(frozen=True)

@@ -90,9 +90,6 @@ class Settings(BaseSettings):
     code_version: str | None = Field(
         None, description="Code version recorded on models when git is absent (the image sets it). Default: git."
     )
-    image: str = Field(
-        "driftloop:0.1.0", description="Container image of driftloop that cluster pipelines and the chart run."
-    )
     predictor_host: str | None = Field(
         None, description="`host:port` the transformer calls the predictor on. Default: `<host>:<predictor_port>`."
     )
