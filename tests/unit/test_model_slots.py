@@ -1,0 +1,97 @@
+"""ModelSlots against MLflow's own SQLite registry (no server): what serves after each move of an alias, and
+that a version which fails to load never replaces the one in service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.model_input import MODEL_INPUT_COLUMNS
+from pipelines.train import TrainParams, train_model
+from tests.unit.synthetic import model_input_frame
+
+MODEL = "m"
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[str, str], pd.DataFrame]]:
+    """A registry with three versions of one model: two good ONNX exports and one whose export is corrupt."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from pipelines.model_registry import log_model, log_onnx, register
+    from pipelines.onnx_model import export_onnx, onnx_lineage, runtime_versions
+
+    folder = tmp_path_factory.mktemp("registry")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    mlflow.set_tracking_uri(uri)
+    experiment = client.create_experiment("slots", artifact_location=str(folder / "artifacts"))
+    holdout = model_input_frame(200, seed=2)
+    inputs = holdout[list(MODEL_INPUT_COLUMNS)]
+    versions = {}
+    for name, seed, corrupt in (("good", 1, False), ("other", 3, False), ("corrupt", 5, True)):
+        model = train_model(model_input_frame(1500, seed=seed), TrainParams(max_iter=20), seed=seed)
+        with mlflow.start_run(experiment_id=experiment) as run:
+            model_uri = log_model(model, inputs.head(5), inputs.head(20))
+            log_onnx(b"not an onnx model" if corrupt else export_onnx(model))
+        lineage = onnx_lineage(run.info.run_id, 0.0, runtime_versions())
+        versions[name] = str(register(client, model_uri, MODEL, run.info.run_id, lineage).version)
+    yield client, versions, holdout
+    mlflow.set_tracking_uri("")
+
+
+def _slots(client: Any, with_challenger: bool = False) -> Any:
+    from serving.model_slots import ModelSlots
+
+    return ModelSlots(client, MODEL, with_challenger=with_challenger)
+
+
+def test_a_moved_champion_is_loaded_and_published(registry: tuple[Any, dict[str, str], pd.DataFrame]) -> None:
+    from pipelines.model_registry import promote
+
+    client, versions, holdout = registry
+    promote(client, MODEL, versions["good"])
+    slots = _slots(client)
+    assert slots.refresh() is True and slots.champion.version == versions["good"]
+    assert slots.refresh() is False, "nothing moved: nothing is reloaded"
+    promote(client, MODEL, versions["other"])
+    before = slots.champion
+    assert slots.refresh() is True and slots.champion.version == versions["other"]
+    columns = {name: holdout[name].to_numpy() for name in MODEL_INPUT_COLUMNS}
+    assert not np.allclose(before.scores(columns), slots.champion.scores(columns)), "a different model answers"
+
+
+def test_a_version_that_fails_to_load_keeps_the_old_model(registry: tuple[Any, dict[str, str], pd.DataFrame]) -> None:
+    from pipelines.model_registry import promote
+
+    client, versions, _ = registry
+    promote(client, MODEL, versions["good"])
+    slots = _slots(client)
+    slots.refresh()
+    promote(client, MODEL, versions["corrupt"])
+    with pytest.raises(Exception, match="(?i)protobuf|onnx|invalid|parse"):
+        slots.refresh()
+    assert slots.champion is not None and slots.champion.version == versions["good"]
+
+
+def test_a_removed_challenger_stops_serving_a_removed_champion_never_does(
+    registry: tuple[Any, dict[str, str], pd.DataFrame],
+) -> None:
+    from pipelines.model_registry import CHALLENGER, CHAMPION, promote
+
+    client, versions, _ = registry
+    promote(client, MODEL, versions["good"])
+    promote(client, MODEL, versions["other"], alias=CHALLENGER)
+    slots = _slots(client, with_challenger=True)
+    slots.refresh()
+    assert (slots.champion.version, slots.challenger.version) == (versions["good"], versions["other"])
+    client.delete_registered_model_alias(MODEL, CHALLENGER)
+    client.delete_registered_model_alias(MODEL, CHAMPION)
+    assert slots.refresh() is True
+    assert slots.challenger is None
+    assert slots.champion is not None and slots.champion.version == versions["good"]
