@@ -8,13 +8,15 @@ from typing import Any
 
 import pandas as pd
 
+from driftloop.registry_names import VersionTag
+
 
 def load_reference(client: Any, model_name: str, version: str, cache_dir: Path) -> pd.DataFrame:
     cached = cache_dir / f"{model_name}-v{version}.parquet"
     if not cached.exists():
         import mlflow
 
-        uri = client.get_model_version(model_name, version).tags["reference_sample"]
+        uri = client.get_model_version(model_name, version).tags[VersionTag.REFERENCE_SAMPLE]
         downloaded = mlflow.artifacts.download_artifacts(uri, tracking_uri=client._tracking_client.tracking_uri)
         cache_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(downloaded, cached)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from driftloop.registry_names import Alias, VersionTag
 from driftloop.registry_probe import check_reachable
 
 if TYPE_CHECKING:
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
 # Pinned from the running environment: inferring requirements would cost seconds per model.
 REFERENCE_ARTIFACT_DIR = "reference"
 REFERENCE_SAMPLE_FILE = "reference_sample.parquet"
@@ -89,7 +88,7 @@ def registered_alias(client: MlflowClient, name: str, alias: str) -> ModelVersio
 
 def current_champion(client: MlflowClient, name: str) -> ModelVersion | None:
     """The champion: the one lookup every reader uses (the monitor, the model servers, the pipeline, the demo)."""
-    return registered_alias(client, name, CHAMPION)
+    return registered_alias(client, name, Alias.CHAMPION)
 
 
 def register(client: MlflowClient, model_uri: str, name: str, run_id: str, tags: dict[str, Any]) -> ModelVersion:
@@ -104,11 +103,11 @@ def register(client: MlflowClient, model_uri: str, name: str, run_id: str, tags:
             name, description="Card-transaction fraud score. Trained and promoted by the driftloop pipeline."
         )
     model_version = mlflow.register_model(model_uri, name, tags={k: str(v) for k, v in tags.items()})
-    client.set_model_version_tag(name, model_version.version, "mlflow_run_id", run_id)
+    client.set_model_version_tag(name, model_version.version, VersionTag.MLFLOW_RUN_ID, run_id)
     logger.info("registered %s version %s", name, model_version.version)
     return model_version
 
 
-def promote(client: MlflowClient, name: str, version: str, alias: str = CHAMPION) -> None:
+def promote(client: MlflowClient, name: str, version: str, alias: str = Alias.CHAMPION) -> None:
     client.set_registered_model_alias(name, alias, version)
     logger.info("%s@%s -> version %s", name, alias, version)

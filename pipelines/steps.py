@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from driftloop.errors import DriftloopError
+from driftloop.registry_names import Alias, RunTag, VersionTag
 from driftloop.settings import Settings
 from pipelines.schema import EVENT_TIMESTAMP, FEATURE_REFS
 
@@ -66,8 +67,8 @@ def ensure_run(settings: Settings, run_id: str, pipeline_run_id: str, trigger: s
     if not run_id:
         experiment_id = training_experiment_id(client, settings)
         run_id = client.create_run(experiment_id, run_name=f"training-{pipeline_run_id}").info.run_id
-    client.set_tag(run_id, "kfp.pipeline_run_id", pipeline_run_id)
-    client.set_tag(run_id, "trigger", trigger)
+    client.set_tag(run_id, RunTag.PIPELINE_RUN_ID, pipeline_run_id)
+    client.set_tag(run_id, RunTag.TRIGGER, trigger)
     return run_id
 
 
@@ -113,18 +114,18 @@ def validate(
         import mlflow
 
         mlflow.log_artifact(report_path, artifact_path="validation")
-        mlflow.set_tag("validation", "passed" if report.passed else "failed")
+        mlflow.set_tag(RunTag.VALIDATION, "passed" if report.passed else "failed")
         mlflow.log_params(
             {"window_start": start.isoformat(), "window_end": end.isoformat(), "window_days": window_days}
         )
         if events.empty:
-            mlflow.set_tag("validation_failures", "events.window.empty")
+            mlflow.set_tag(RunTag.VALIDATION_FAILURES, "events.window.empty")
             raise DataContractError(f"the event store holds no events in [{start}, {end}): land some first")
         if not report.passed:
-            mlflow.set_tag("validation_failures", ", ".join(c.name for c in report.failures))
+            mlflow.set_tag(RunTag.VALIDATION_FAILURES, ", ".join(c.name for c in report.failures))
             raise DataContractError(f"data contract violated (run {run.info.run_id}):\n{report.summary()}")
         fingerprint = frame_fingerprint(events, labels)
-        mlflow.set_tag("data_fingerprint", fingerprint)
+        mlflow.set_tag(RunTag.DATA_FINGERPRINT, fingerprint)
         mlflow.log_metrics({"raw_events": len(events), "raw_labels": len(labels)})
     events.to_parquet(events_out, index=False)
     labels.to_parquet(labels_out, index=False)
@@ -140,7 +141,7 @@ def compute_features(settings: Settings, run_id: str) -> None:
         import mlflow
 
         mlflow.log_metrics({f"feature_rows_{table}": rows for table, rows in outcome.rows_written.items()})
-        mlflow.set_tag("features_as_of", outcome.watermark or "")
+        mlflow.set_tag(RunTag.FEATURES_AS_OF, outcome.watermark or "")
 
 
 def build_training_set(
@@ -228,7 +229,7 @@ def evaluate(
     import mlflow
 
     from pipelines.evaluate import classification_metrics, holdout_labels, split_by_time
-    from pipelines.model_registry import CHAMPION, current_champion
+    from pipelines.model_registry import current_champion
     from pipelines.train import fraud_scores
 
     _, holdout = split_by_time(pd.read_parquet(training_set_path), holdout_days)
@@ -237,13 +238,13 @@ def evaluate(
     champion_version = current_champion(tracking_client(settings), settings.model_name)
     champion: dict[str, float] = {}
     if champion_version is not None:
-        champion_model = mlflow.sklearn.load_model(f"models:/{settings.model_name}@{CHAMPION}")
+        champion_model = mlflow.sklearn.load_model(f"models:/{settings.model_name}@{Alias.CHAMPION}")
         champion = classification_metrics(labels, fraud_scores(champion_model, holdout))
     with _in_run(settings, run_id):
         mlflow.log_metrics({f"holdout_{name}": value for name, value in candidate.items()})
         mlflow.log_metrics({f"champion_holdout_{name}": value for name, value in champion.items()})
         if champion_version is not None:
-            mlflow.set_tag("champion_version_at_evaluation", champion_version.version)
+            mlflow.set_tag(RunTag.CHAMPION_AT_EVALUATION, champion_version.version)
     return (
         candidate["roc_auc"],
         champion.get("roc_auc", float("nan")),
@@ -267,7 +268,7 @@ def gate(
     with _in_run(settings, run_id):
         import mlflow
 
-        mlflow.set_tags({"gate_decision": decision.decision, "gate_reason": decision.reason})
+        mlflow.set_tags({RunTag.GATE_DECISION: decision.decision, RunTag.GATE_REASON: decision.reason})
         mlflow.log_params({"gate_min_roc_auc": min_auc, "gate_margin": margin})
     logger.info("gate: %s (%s)", decision.decision, decision.reason)
     return decision.decision
@@ -282,20 +283,20 @@ def register_and_promote(settings: Settings, run_id: str, model_uri: str, decisi
 
     client = tracking_client(settings)
     run = client.get_run(run_id)
-    if decision != PROMOTE or run.data.tags.get("gate_decision") != PROMOTE:
-        raise GateError(f"refusing to register: the gate decided {run.data.tags.get('gate_decision')!r}")
+    if decision != PROMOTE or run.data.tags.get(RunTag.GATE_DECISION) != PROMOTE:
+        raise GateError(f"refusing to register: the gate decided {run.data.tags.get(RunTag.GATE_DECISION)!r}")
     code = code_version(REPO_DIR, fallback=settings.code_version)
     tags: dict[str, Any] = {
-        "data_fingerprint": run.data.tags["data_fingerprint"],
-        "code_commit": code.commit,
-        "code_dirty": code.dirty,
-        "pipeline_run_id": run.data.tags.get("kfp.pipeline_run_id", ""),
-        "trigger": run.data.tags.get("trigger", ""),
-        "seed": run.data.params["seed"],
-        "params": json.dumps({k: v for k, v in sorted(run.data.params.items())}),
-        "feature_views": ",".join(sorted({ref.split(":")[0] for ref in FEATURE_REFS})),
-        "gate_reason": run.data.tags["gate_reason"],
-        "reference_sample": f"runs:/{run_id}/reference/reference_sample.parquet",
+        VersionTag.DATA_FINGERPRINT: run.data.tags[RunTag.DATA_FINGERPRINT],
+        VersionTag.CODE_COMMIT: code.commit,
+        VersionTag.CODE_DIRTY: code.dirty,
+        VersionTag.PIPELINE_RUN_ID: run.data.tags.get(RunTag.PIPELINE_RUN_ID, ""),
+        VersionTag.TRIGGER: run.data.tags.get(RunTag.TRIGGER, ""),
+        VersionTag.SEED: run.data.params["seed"],
+        VersionTag.PARAMS: json.dumps({k: v for k, v in sorted(run.data.params.items())}),
+        VersionTag.FEATURE_VIEWS: ",".join(sorted({ref.split(":")[0] for ref in FEATURE_REFS})),
+        VersionTag.GATE_REASON: run.data.tags[RunTag.GATE_REASON],
+        VersionTag.REFERENCE_SAMPLE: f"runs:/{run_id}/reference/reference_sample.parquet",
         **onnx_lineage(
             run_id, run.data.metrics[PARITY_METRIC], {key: run.data.tags[key] for key in runtime_versions()}
         ),
@@ -303,5 +304,5 @@ def register_and_promote(settings: Settings, run_id: str, model_uri: str, decisi
     }
     version = register(client, model_uri, settings.model_name, run_id, tags)
     promote(client, settings.model_name, version.version)
-    client.set_tag(run_id, "registered_version", version.version)
+    client.set_tag(run_id, RunTag.REGISTERED_VERSION, version.version)
     return str(version.version)

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from driftloop.errors import RegistryUnreachableError
-from pipelines.model_registry import CHALLENGER, CHAMPION, registered_alias
+from driftloop.registry_names import Alias
+from pipelines.model_registry import registered_alias
 from serving.loaded_model import ScoringModel, load_version
 from serving.metrics import MODEL_VERSION
 
@@ -47,18 +48,18 @@ class ModelSlots:
         self.client = client
         self.model_name = model_name
         self.onnx_threads = onnx_threads
-        self.aliases = (CHAMPION, CHALLENGER) if with_challenger else (CHAMPION,)
+        self.aliases = (Alias.CHAMPION, Alias.CHALLENGER) if with_challenger else (Alias.CHAMPION,)
         self._models: dict[str, ServingModel | None] = dict.fromkeys(self.aliases)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
     def champion(self) -> ServingModel | None:
-        return self._models.get(CHAMPION)
+        return self._models.get(Alias.CHAMPION)
 
     @property
     def challenger(self) -> ServingModel | None:
-        return self._models.get(CHALLENGER)
+        return self._models.get(Alias.CHALLENGER)
 
     def _registered_version(self, alias: str) -> tuple[str, str] | None:
         """(version, run id) holding `alias`; None when nothing holds it. An unreachable registry raises: the
@@ -73,7 +74,7 @@ class ModelSlots:
             registered = self._registered_version(alias)
             current = self._models[alias]
             if registered is None:
-                if current is not None and alias != CHAMPION:
+                if current is not None and alias != Alias.CHAMPION:
                     MODEL_VERSION.remove(alias, current.version)
                     self._models[alias] = None  # a removed challenger stops serving; a champion never vanishes
                     changed = True

@@ -48,10 +48,6 @@ class Container:
     readiness: dict[str, Any] | None
     init: bool = False
 
-    @property
-    def pod(self) -> str:
-        return self.workload
-
 
 @dataclass
 class RenderedChart:

@@ -67,6 +67,7 @@ class Pods:
         user = upstream_images.run_as(container)
         popen = subprocess.Popen(argv, env=env, cwd=workdir, stdout=handle, stderr=subprocess.STDOUT, user=user,
                                  start_new_session=True)  # fmt: skip
+        handle.close()  # the child holds its own descriptor
         process = Process(container, popen, log)
         self.running.append(process)
         return process

@@ -82,16 +82,17 @@ def test_a_version_that_fails_to_load_keeps_the_old_model(registry: tuple[Any, d
 def test_a_removed_challenger_stops_serving_a_removed_champion_never_does(
     registry: tuple[Any, dict[str, str], pd.DataFrame],
 ) -> None:
-    from pipelines.model_registry import CHALLENGER, CHAMPION, promote
+    from driftloop.registry_names import Alias
+    from pipelines.model_registry import promote
 
     client, versions, _ = registry
     promote(client, MODEL, versions["good"])
-    promote(client, MODEL, versions["other"], alias=CHALLENGER)
+    promote(client, MODEL, versions["other"], alias=Alias.CHALLENGER)
     slots = _slots(client, with_challenger=True)
     slots.refresh()
     assert (slots.champion.version, slots.challenger.version) == (versions["good"], versions["other"])
-    client.delete_registered_model_alias(MODEL, CHALLENGER)
-    client.delete_registered_model_alias(MODEL, CHAMPION)
+    client.delete_registered_model_alias(MODEL, Alias.CHALLENGER)
+    client.delete_registered_model_alias(MODEL, Alias.CHAMPION)
     assert slots.refresh() is True
     assert slots.challenger is None
     assert slots.champion is not None and slots.champion.version == versions["good"]

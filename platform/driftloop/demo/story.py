@@ -26,6 +26,7 @@ import pandas as pd
 
 from driftloop.demo.targets import DemoTarget
 from driftloop.errors import DriftloopError
+from driftloop.registry_names import VersionTag
 from driftloop.settings import Settings
 from pipelines.schema import EVENT_ID, EVENT_TIMESTAMP, LABEL_TIMESTAMP
 
@@ -263,10 +264,10 @@ def _model_figures(settings: Settings, before: str, after: str) -> dict[str, Any
 
     client = MlflowClient(settings.tracking_uri)
     first = client.get_model_version(settings.model_name, before)
-    figures: dict[str, Any] = {"v1_holdout_roc_auc": float(first.tags["metric.holdout_roc_auc"])}
+    figures: dict[str, Any] = {"v1_holdout_roc_auc": float(first.tags[VersionTag.HOLDOUT_ROC_AUC])}
     if after != before:
         second = client.get_model_version(settings.model_name, after)
-        run = client.get_run(second.tags["mlflow_run_id"])
-        figures["v2_holdout_roc_auc"] = float(second.tags["metric.holdout_roc_auc"])
+        run = client.get_run(second.tags[VersionTag.MLFLOW_RUN_ID])
+        figures["v2_holdout_roc_auc"] = float(second.tags[VersionTag.HOLDOUT_ROC_AUC])
         figures["champion_auc_on_new_holdout"] = run.data.metrics.get("champion_holdout_roc_auc")
     return figures

@@ -13,6 +13,7 @@ from typing import Any
 
 from driftloop.errors import DriftloopError
 from driftloop.pipeline_runs.request import TrainingOutcome, TrainingRequest
+from driftloop.registry_names import RunTag
 from driftloop.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class KfpApiRunner:
         experiment = client.get_experiment_by_name(self.settings.mlflow_experiment)
         runs = client.search_runs(
             [experiment.experiment_id] if experiment else [],
-            filter_string=f"tags.`kfp.pipeline_run_id` = '{kfp_run_id}'",
+            filter_string=f"tags.`{RunTag.PIPELINE_RUN_ID}` = '{kfp_run_id}'",
         )
         if not runs:
             return TrainingOutcome(
@@ -78,8 +79,8 @@ class KfpApiRunner:
             status="succeeded" if succeeded else "failed",
             mlflow_run_id=run.info.run_id,
             run_url=run_url(self.settings, run.info.experiment_id, run.info.run_id),
-            decision=tags.get("gate_decision"),
-            reason=tags.get("gate_reason"),
-            registered_version=tags.get("registered_version"),
+            decision=tags.get(RunTag.GATE_DECISION),
+            reason=tags.get(RunTag.GATE_REASON),
+            registered_version=tags.get(RunTag.REGISTERED_VERSION),
             error=None if succeeded else f"KFP run {kfp_run_id} ended {finished.state}",
         )

@@ -12,6 +12,7 @@ import os
 import psutil
 
 from driftloop.pipeline_runs.request import TrainingOutcome, TrainingRequest
+from driftloop.registry_names import RunTag
 from driftloop.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class LocalPipelineRunner:
 
         client = tracking_client(self.settings)
         experiment_id = training_experiment_id(client, self.settings)
-        run = client.create_run(experiment_id, tags={"runner": "kfp.local", "trigger": request.trigger})
+        run = client.create_run(experiment_id, tags={RunTag.RUNNER: "kfp.local", RunTag.TRIGGER: request.trigger})
         run_id = run.info.run_id
         self.settings.pipeline_root.mkdir(parents=True, exist_ok=True)
         local.init(
@@ -82,14 +83,16 @@ class LocalPipelineRunner:
             error = str(failure).strip().splitlines()[0] if str(failure).strip() else repr(failure)
             client.set_terminated(run_id, status="FAILED")
         tags = client.get_run(run_id).data.tags
-        if tags.get("validation") == "failed":
-            error = f"data contract violated: {tags.get('validation_failures', '?')} (report in the run's validation/)"
+        if tags.get(RunTag.VALIDATION) == "failed":
+            error = (
+                f"data contract violated: {tags.get(RunTag.VALIDATION_FAILURES, '?')} (report in the run's validation/)"
+            )
         return TrainingOutcome(
             status="failed" if error else "succeeded",
             mlflow_run_id=run_id,
             run_url=run_url(self.settings, experiment_id, run_id),
-            decision=tags.get("gate_decision"),
-            reason=tags.get("gate_reason"),
-            registered_version=tags.get("registered_version"),
+            decision=tags.get(RunTag.GATE_DECISION),
+            reason=tags.get(RunTag.GATE_REASON),
+            registered_version=tags.get(RunTag.REGISTERED_VERSION),
             error=error,
         )
