@@ -27,6 +27,7 @@ SETTINGS_ENV = (
     "DRIFTLOOP_FEAST_ONLINE_STORE",
     "DRIFTLOOP_FEAST_REDIS_URL",
     "DRIFTLOOP_FEAST_REPO_PATH",
+    "DRIFTLOOP_KFP_HOST",  # cluster-mode settings require it (a task reads the settings, never submits)
 )
 IMAGE_UID = 10001  # Dockerfile `USER`, the chart's runAsUser
 TASK_CPU_REQUEST = "250m"

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Mode = Literal["local", "kind"]
@@ -142,7 +142,8 @@ class Settings(BaseSettings):
         None, description="Prometheus Pushgateway the drift job pushes to (cluster). Unset: no push."
     )
     kfp_host: str | None = Field(
-        None, description="KFP API endpoint for cluster-mode retraining runs, e.g. `http://ml-pipeline:8888`."
+        None,
+        description="KFP API for retraining runs, e.g. `http://ml-pipeline:8888`; required when `mode` is `kind`.",
     )
     startup_timeout_s: float = Field(
         120.0, gt=0, description="Seconds `local up` waits for each service to become healthy."
@@ -156,6 +157,17 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None
+
+    @model_validator(mode="after")
+    def _kind_needs_the_kfp_api(self) -> Settings:
+        """Cluster mode retrains through KFP: without its address the first drift trigger would fail, so
+        settings that cannot work are refused when they are read, not an hour later."""
+        if self.mode == "kind" and not self.kfp_host:
+            raise ValueError(
+                "DRIFTLOOP_MODE=kind needs DRIFTLOOP_KFP_HOST (the KFP API retraining runs are submitted to, "
+                "e.g. http://ml-pipeline.kubeflow.svc.cluster.local:8888)"
+            )
+        return self
 
     # Derived locations: one place computes them so every part agrees.
     @property

@@ -87,10 +87,10 @@ def test_pipeline_submit_asks_for_the_event_store_window_not_host_paths(
 
 
 def test_cluster_runner_needs_the_kfp_host(clean_env: pytest.MonkeyPatch) -> None:
+    """Local settings without a KFP address (`pipeline submit` without --kfp-host) cannot submit."""
     from driftloop.errors import DriftloopError
     from driftloop.pipeline_runs.kfp_runner import KfpApiRunner
     from driftloop.settings import Settings
 
-    clean_env.setenv("DRIFTLOOP_MODE", "kind")
     with pytest.raises(DriftloopError, match="DRIFTLOOP_KFP_HOST"):
         KfpApiRunner(Settings())

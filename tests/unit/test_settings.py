@@ -64,3 +64,25 @@ def test_readme_configuration_table_is_generated_from_settings() -> None:
     documented = set(re.findall(r"`(DRIFTLOOP_[A-Z_]+)`", readme))
     expected = {env_var_name(name) for name in Settings.model_fields}
     assert documented - expected == set(), "README names variables the settings object does not have"
+
+
+def test_cluster_mode_without_the_kfp_api_is_refused_when_read(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("DRIFTLOOP_MODE", "kind")
+    with pytest.raises(ValidationError, match="DRIFTLOOP_MODE=kind needs DRIFTLOOP_KFP_HOST"):
+        Settings()
+    clean_env.setenv("DRIFTLOOP_KFP_HOST", "http://ml-pipeline.kubeflow:8888")
+    assert Settings().kfp_host == "http://ml-pipeline.kubeflow:8888"
+
+
+def test_the_cli_reports_invalid_settings_in_one_line(clean_env: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    clean_env.setenv("DRIFTLOOP_MODE", "kind")
+    command = [str(Path(sys.executable).with_name("driftloop")), "config", "show"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        "error: invalid settings: DRIFTLOOP_MODE=kind needs DRIFTLOOP_KFP_HOST (the KFP API retraining runs are "
+        "submitted to, e.g. http://ml-pipeline.kubeflow.svc.cluster.local:8888)"
+    ]

@@ -58,6 +58,21 @@ def main() -> None:
     except DriftloopError as error:
         typer.secho(f"error: {error.message}", err=True, fg=typer.colors.RED)
         sys.exit(error.exit_code)
+    except ValueError as error:
+        if type(error).__name__ != "ValidationError" or "Settings" not in str(getattr(error, "title", "")):
+            raise
+        typer.secho(f"error: invalid settings: {settings_problem(error)}", err=True, fg=typer.colors.RED)
+        sys.exit(2)
     except KeyboardInterrupt:
         typer.secho("interrupted", err=True)
         sys.exit(130)
+
+
+def settings_problem(error: ValueError) -> str:
+    """pydantic's report of invalid settings as one line: each problem with the variable it concerns."""
+    problems = []
+    for item in getattr(error, "errors", list)():
+        message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
+        field = ".".join(str(part) for part in item.get("loc", ()))
+        problems.append(f"DRIFTLOOP_{field.upper()}: {message}" if field else message)
+    return "; ".join(problems) or str(error)
