@@ -73,7 +73,7 @@ def serve(model: Any, port: int) -> None:
     install_label_route(app, model.settings)
     model.load()
     logger.info("serving %s on port %d", model.name, port)
-    # No per-request latency log line: our own histograms measure it (driftloop_request_latency_seconds).
+    # No per-request latency log line: our own histograms measure it (driftloop_inference_request_seconds).
     server_class = bound_model_server(kserve, model.settings.bind_host)
     server_class(http_port=port, enable_grpc=False, workers=1, grace_period=10, enable_latency_logging=False).start(
         [model]

@@ -16,7 +16,7 @@ from typing import Any
 
 from pipelines.schema import CHANNELS
 from tests.kfp_api_stand_in import StandInKfpApi
-from tests.parity.chart import RELEASE, Container, RenderedChart
+from tests.parity.chart import RELEASE, RenderedChart
 from tests.parity.cluster_map import ClusterMap
 from tests.parity.kfp_tasks import run_submitted
 from tests.parity.pods import Pods, Process
@@ -40,7 +40,7 @@ KFP_API_POD = "kfp-api (stand-in)"
 def kserve_appended_args(chart: RenderedChart, namespace: str) -> list[str]:
     """What KServe's controller appends to a custom transformer container's args (CustomTransformer.GetContainer):
     the model name, the predictor's Service host and the default HTTP port."""
-    isvc = chart.of_kind("InferenceService")[0]["metadata"]["name"]
+    isvc = chart.inference_service
     return ["--model_name", isvc, "--predictor_host", f"{isvc}-predictor.{namespace}", "--http_port", "8080"]
 
 
@@ -80,10 +80,6 @@ class ParityRun:
             self.job_logs[f"{workload}/{container.name}"] = process.log.read_text(errors="replace")
             logger.info("%s/%s done in %.0f s", workload, container.name, time.monotonic() - started)
 
-    def serving_container(self, part: str) -> Container:
-        isvc = self.chart.of_kind("InferenceService")[0]["metadata"]["name"]
-        return self.chart.container(f"InferenceService/{isvc}/{part}", "kserve-container")
-
 
 def http_json(url: str, body: dict[str, Any] | None = None, timeout: float = 30) -> tuple[int, dict[str, Any]]:
     data = json.dumps(body).encode() if body is not None else None
@@ -103,7 +99,7 @@ def bring_up(run: ParityRun) -> None:
         run.wait_ready(workload)
     for workload in SERVERS:
         run.start(workload)
-    isvc = run.chart.of_kind("InferenceService")[0]["metadata"]["name"]
+    isvc = run.chart.inference_service
     run.start(f"InferenceService/{isvc}/predictor")
     run.start(f"InferenceService/{isvc}/transformer", kserve_appended_args(run.chart, run.namespace))
     for workload in SERVERS:
@@ -139,7 +135,7 @@ def wait_for_runs(run: ParityRun, count: int, timeout: float = 900) -> list[dict
 
 def send_traffic(run: ParityRun, rows: int, seed: int = 7) -> None:
     """Transactions through the inference endpoint (the transformer), then labels for them."""
-    isvc = run.chart.of_kind("InferenceService")[0]["metadata"]["name"]
+    isvc = run.chart.inference_service
     endpoint = run.url(f"{RELEASE}-inference", 8080)
     rng = random.Random(seed)
     labels = []
@@ -156,7 +152,7 @@ def send_traffic(run: ParityRun, rows: int, seed: int = 7) -> None:
 
 
 def wait_for_champion(run: ParityRun, timeout: float = 180) -> dict[str, Any]:
-    isvc = run.chart.of_kind("InferenceService")[0]["metadata"]["name"]
+    isvc = run.chart.inference_service
     endpoint = run.url(f"{RELEASE}-inference", 8080)
     probe = {"instances": [{"customer_id": 1, "merchant_id": 1, "amount": 10.0, "channel": "online"}]}
     deadline = time.monotonic() + timeout

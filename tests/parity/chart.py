@@ -59,6 +59,12 @@ class RenderedChart:
                 return obj
         raise ChartFinding(f"the chart renders no {kind} {name!r}")
 
+    @property
+    def inference_service(self) -> str:
+        """The InferenceService's name (the chart renders one)."""
+        (isvc,) = self.of_kind("InferenceService")
+        return str(isvc["metadata"]["name"])
+
     def of_kind(self, kind: str) -> list[dict[str, Any]]:
         return [obj for obj in self.objects if obj["kind"] == kind]
 

@@ -38,7 +38,7 @@ def unknown_settings(chart: RenderedChart) -> list[str]:
 def psql(pods: Pods, database: str, query: str) -> list[list[str]]:
     """Rows of one query through the PostgreSQL pod's own socket (psql -tA)."""
     postgres = pods.table.chart.container("StatefulSet/driftloop-postgres", "postgres")
-    sockets = pods.table.materialise_mounts(postgres)["/var/run/postgresql"]
+    sockets = pods.table.mount_dirs(postgres)["/var/run/postgresql"]
     command = [postgres_program("psql"), "-h", str(sockets), "-U", postgres.env["POSTGRES_USER"], "-d", database,
                "-tA", "-F", "\t",
                "-v", "ON_ERROR_STOP=1", "-c", query]  # fmt: skip

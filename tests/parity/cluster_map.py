@@ -134,15 +134,20 @@ class ClusterMap:
             return self.root / "pods" / _slug(pod) / volume.name
         return self.root / "configmaps" / _slug(pod) / volume.name
 
-    def materialise_mounts(self, container: Container) -> dict[str, Path]:
-        """Create each mount's folder; mountPath -> folder. A ConfigMap's keys become files, with the same
-        rewrite as env and args (a config file names services and paths under the pod's mounts)."""
+    def mount_dirs(self, container: Container) -> dict[str, Path]:
+        """mountPath -> the folder (or, for a subPath mount, the file) standing in for it; nothing is written."""
         mounted: dict[str, Path] = {}
         for mount_path, volume in container.mounts.items():
             folder = self.volume_dir(volume, container.workload)
             if volume.kind == "configMap" and "" in volume.files:  # a subPath mount: one file at the mount path
                 folder = folder / Path(mount_path).name
             mounted[mount_path] = folder
+        return mounted
+
+    def materialise_mounts(self, container: Container) -> dict[str, Path]:
+        """Create each mount's folder; mountPath -> folder. A ConfigMap's keys become files, with the same
+        rewrite as env and args (a config file names services and paths under the pod's mounts)."""
+        mounted = self.mount_dirs(container)
         for mount_path, volume in container.mounts.items():
             folder = mounted[mount_path]
             if volume.kind == "configMap" and "" in volume.files:

@@ -24,6 +24,7 @@ class Process:
     container: Container
     popen: subprocess.Popen[bytes]
     log: Path
+    env: dict[str, str]  # as started: exec probes run in the same environment
 
     def tail(self, lines: int = 30) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -68,7 +69,7 @@ class Pods:
         popen = subprocess.Popen(argv, env=env, cwd=workdir, stdout=handle, stderr=subprocess.STDOUT, user=user,
                                  start_new_session=True)  # fmt: skip
         handle.close()  # the child holds its own descriptor
-        process = Process(container, popen, log)
+        process = Process(container, popen, log, env)
         self.running.append(process)
         return process
 
@@ -99,14 +100,15 @@ class Pods:
                     f"{container.workload}/{container.name} exited {process.popen.returncode} before it was ready:\n"
                     f"{process.tail()}"
                 )
-            if self._probe(container, probe):
+            if self._probe(process, probe):
                 return
             time.sleep(0.5)
         raise AssertionError(
             f"{container.workload}/{container.name} not ready after {timeout:.0f} s:\n{process.tail()}"
         )
 
-    def _probe(self, container: Container, probe: dict[str, object]) -> bool:
+    def _probe(self, process: Process, probe: dict[str, object]) -> bool:
+        container = process.container
         address = self.table.pod_addresses[container.workload]
         if "httpGet" in probe:
             get = probe["httpGet"]
@@ -123,12 +125,11 @@ class Pods:
         if "exec" in probe:
             command = probe["exec"]
             assert isinstance(command, dict)
-            argv, env, workdir = self.launch_spec(container)
             probe_argv, probe_env = upstream_images.probe_command(container, self.table, list(command["command"]))
-            program = shutil.which(probe_argv[0], path=env["PATH"])
+            program = shutil.which(probe_argv[0], path=process.env["PATH"])
             if program is None:
                 raise ChartFinding(f"{container.workload}: probe program {probe_argv[0]} is not installed")
-            env.update(probe_env)
+            env = {**process.env, **probe_env}
             done = subprocess.run([program, *probe_argv[1:]], env=env, capture_output=True, timeout=10)
             return done.returncode == 0
         if "tcpSocket" in probe:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from monitoring.policy import NO_TRIGGER, TRIGGER
 from tests.parity.bring_up import ParityRun, http_json
 from tests.parity.checks import get_json, load_dashboard, panels_without_data, psql, unknown_settings
 
@@ -34,7 +35,7 @@ def test_mlflow_artifacts_were_uploaded_through_the_server(parity: ParityRun) ->
     runs = psql(parity.pods, "mlflow", "select artifact_uri from runs")
     assert runs and all(uri.startswith("mlflow-artifacts:/") for (uri,) in runs), runs
     mlflow = parity.chart.container("Deployment/driftloop-mlflow", "mlflow")
-    artifacts = parity.table.materialise_mounts(mlflow)["/var/lib/mlflow"]
+    artifacts = parity.table.mount_dirs(mlflow)["/var/lib/mlflow"]
     assert list(artifacts.rglob("MLmodel")), f"no model artifact under the server's volume {artifacts}"
     state = parity.table.root / "volumes" / "driftloop-state"
     assert not list(state.rglob("MLmodel")), "a client wrote a model onto the shared state volume"
@@ -69,7 +70,7 @@ def test_the_endpoint_answers_with_the_registered_champion(parity: ParityRun) ->
     deadline = time.monotonic() + 60
     while True:
         status, answer = http_json(endpoint, request)
-        if status == 200 and answer["model_version"] == champion or time.monotonic() > deadline:
+        if (status == 200 and answer["model_version"] == champion) or time.monotonic() > deadline:
             break
         time.sleep(1)
     assert (status, answer.get("model_version")) == (200, champion)
@@ -84,7 +85,7 @@ def test_the_training_run_went_through_the_kfp_api_with_the_tasks_config(parity:
 def test_the_drift_job_recorded_a_decision_and_pushed_its_metrics(parity: ParityRun) -> None:
     log = parity.job_logs["CronJob/driftloop-drift/drift"]
     decision = _last_json(log)
-    assert decision["action"] in {"trigger", "ok", "skip", "cooldown"} and decision["rows"] > 0, decision
+    assert decision["action"] in {TRIGGER, NO_TRIGGER} and decision["rows"] > 0, decision
     metrics = _text(f"{parity.url('driftloop-pushgateway', 9091)}/metrics")
     for name in ("driftloop_drift_share", "driftloop_drift_last_run_timestamp_seconds",
                  "driftloop_feature_watermark_timestamp_seconds", "driftloop_realised_roc_auc"):  # fmt: skip
@@ -99,8 +100,7 @@ def test_prometheus_loaded_the_charts_rules_and_scrapes_every_target(parity: Par
     rules_file = yaml.safe_load(parity.chart.config_map("driftloop-prometheus")["rules.yaml"])
     expected = {rule.get("alert") or rule.get("record") for group in rules_file["groups"] for rule in group["rules"]}
     assert {rule["name"] for group in groups for rule in group["rules"]} == expected
-    targets = _wait(lambda: _targets_not_up(prometheus), "targets not up")
-    assert targets == {}
+    assert _wait(lambda: _targets_not_up(prometheus)) == {}, "targets not up"
 
 
 def test_every_grafana_panel_query_returns_data(parity: ParityRun) -> None:
@@ -119,7 +119,7 @@ def test_the_alert_rules_evaluate_without_error(parity: ParityRun) -> None:
             if rule["health"] != "ok"
         }
 
-    assert _wait(not_ok, "rules not evaluated") == {}
+    assert _wait(not_ok) == {}, "rules not evaluated without error"
 
 
 def _targets_not_up(prometheus: str) -> dict[str, str]:
@@ -127,7 +127,8 @@ def _targets_not_up(prometheus: str) -> dict[str, str]:
     return {t["scrapeUrl"]: t.get("lastError") or t["health"] for t in active if t["health"] != "up"}
 
 
-def _wait(check: Any, what: str, timeout: float = 60) -> Any:
+def _wait(check: Any, timeout: float = 60) -> Any:
+    """Poll `check` until it returns something empty (nothing left to wait for) or the time is up."""
     import time
 
     deadline = time.monotonic() + timeout
@@ -159,7 +160,7 @@ def test_a_drift_trigger_retrains_through_the_kfp_api(parity: ParityRun) -> None
     (served traffic included) and recorded its trigger in MLflow."""
     assert parity.kfp is not None
     decision = _last_json(parity.job_logs["CronJob/driftloop-drift/drift"])
-    if decision["action"] != "trigger":
+    if decision["action"] != TRIGGER:
         pytest.fail(f"the drift check did not trigger on the parity traffic: {decision}")
     retraining = parity.kfp.runs[decision["retraining_run"].removeprefix("kfp:")]
     assert retraining["state"] == "SUCCEEDED", retraining.get("error")
@@ -172,7 +173,7 @@ def test_a_drift_trigger_retrains_through_the_kfp_api(parity: ParityRun) -> None
 def test_every_workload_of_the_chart_ran_or_is_listed_with_its_reason(parity: ParityRun) -> None:
     from tests.parity.bring_up import BACKENDS, CRONJOBS, HOOK_JOB, NOT_RUN, SERVERS
 
-    isvc = parity.chart.of_kind("InferenceService")[0]["metadata"]["name"]
+    isvc = parity.chart.inference_service
     covered = {*BACKENDS, *SERVERS, HOOK_JOB, *CRONJOBS, *NOT_RUN}
     covered |= {f"InferenceService/{isvc}/predictor", f"InferenceService/{isvc}/transformer"}
     assert {container.workload for container in parity.chart.containers()} == covered
@@ -190,4 +191,4 @@ def test_prometheus_sends_the_firing_drift_alert_to_alertmanager(parity: ParityR
         names = {alert["labels"]["alertname"] for alert in get_json(f"{alertmanager}/api/v2/alerts")}
         return "DriftloopDataDrift" not in names
 
-    assert not _wait(missing, "the drift alert never reached Alertmanager")
+    assert not _wait(missing), "the drift alert never reached Alertmanager"

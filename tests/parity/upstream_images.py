@@ -64,7 +64,7 @@ def probe_command(container: Container, table: ClusterMap, command: list[str]) -
     """An exec probe runs inside the pod, where localhost is the pod: PostgreSQL's client finds the server's
     socket in the pod's /var/run/postgresql; redis-cli is pointed at the pod's address."""
     if _image(container) == "postgres":
-        return command, {"PGHOST": str(table.materialise_mounts(container)["/var/run/postgresql"])}
+        return command, {"PGHOST": str(table.mount_dirs(container)["/var/run/postgresql"])}
     if _image(container) == "redis" and command[0] == "redis-cli":
         return [command[0], "-h", table.pod_addresses[container.workload], *command[1:]], {}
     return command, {}

@@ -8,6 +8,7 @@ import sys
 import warnings
 
 import typer
+from pydantic import ValidationError
 
 from driftloop.cli import (
     config_commands,
@@ -58,8 +59,8 @@ def main() -> None:
     except DriftloopError as error:
         typer.secho(f"error: {error.message}", err=True, fg=typer.colors.RED)
         sys.exit(error.exit_code)
-    except ValueError as error:
-        if type(error).__name__ != "ValidationError" or "Settings" not in str(getattr(error, "title", "")):
+    except ValidationError as error:
+        if error.title != "Settings":
             raise
         typer.secho(f"error: invalid settings: {settings_problem(error)}", err=True, fg=typer.colors.RED)
         sys.exit(2)
@@ -68,10 +69,10 @@ def main() -> None:
         sys.exit(130)
 
 
-def settings_problem(error: ValueError) -> str:
+def settings_problem(error: ValidationError) -> str:
     """pydantic's report of invalid settings as one line: each problem with the variable it concerns."""
     problems = []
-    for item in getattr(error, "errors", list)():
+    for item in error.errors():
         message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
         field = ".".join(str(part) for part in item.get("loc", ()))
         problems.append(f"DRIFTLOOP_{field.upper()}: {message}" if field else message)
