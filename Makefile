@@ -60,10 +60,11 @@ test-fast: install ## Unit and contract tests: pure logic and labelled stand-ins
 parity: install ## The chart's own containers run here against real PostgreSQL, Redis, Prometheus, Pushgateway (docs/cluster.md)
 	$(BIN)/python -m pytest tests/parity
 
-lint: install ## ruff and mypy over every package
+lint: install ## ruff, mypy and the layer contract (pyproject: tool.importlinter) over every package
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 clean-state: local-down ## Stop the platform and delete the local state folder (.driftloop)
 	rm -rf .driftloop

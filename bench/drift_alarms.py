@@ -153,7 +153,7 @@ def rates(
 
 
 def summarise(results: dict[str, Any], share_threshold: float | None = None) -> dict[str, Any]:
-    from driftloop.settings import Settings
+    from driftloop.core.settings import Settings
 
     threshold = Settings().drift_share_threshold if share_threshold is None else share_threshold
     from monitoring.drift_tests import NOISE_MULTIPLE

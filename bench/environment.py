@@ -64,10 +64,9 @@ def spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Pope
 def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, Path, pd.DataFrame]:
     import mlflow
 
+    from driftloop.core.feature_store import materialize_online, open_feature_store
+    from driftloop.core.settings import Settings
     from driftloop.features.apply import apply_feature_repo
-    from driftloop.features.materialize import materialize_online
-    from driftloop.features.store_config import open_feature_store
-    from driftloop.settings import Settings
     from pipelines.data_generator import GeneratorConfig, generate
     from pipelines.model_input import MODEL_INPUT_COLUMNS
     from pipelines.model_registry import log_model, log_onnx, promote, register
@@ -134,7 +133,7 @@ def bench_platform(root: Path, customers: int = 300) -> Iterator[BenchPlatform]:
         subprocess.run([driftloop, "local", "up"], env=env, check=True, capture_output=True, timeout=300)
         os.environ.clear()
         os.environ.update(env)
-        from driftloop.settings import get_settings
+        from driftloop.core.settings import get_settings
 
         get_settings.cache_clear()
         model_dir, onnx_path, requests = _train_and_register(state, customers)

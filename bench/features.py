@@ -58,9 +58,8 @@ def _measure(into: dict[str, Any], store: Any, entities: pd.DataFrame, repeats: 
 
 
 def run_feature_bench(platform: BenchPlatform, folder: Path, repeats: int) -> dict[str, Any]:
-    from driftloop.features.materialize import materialize_online
-    from driftloop.features.store_config import open_feature_store
-    from driftloop.settings import Settings
+    from driftloop.core.feature_store import materialize_online, open_feature_store
+    from driftloop.core.settings import Settings
 
     sqlite_settings = Settings()
     entities = platform.requests[["customer_id", "merchant_id"]]
@@ -94,7 +93,7 @@ def run_feature_bench(platform: BenchPlatform, folder: Path, repeats: int) -> di
         redis_settings = sqlite_settings.model_copy(
             update={"feast_online_store": "redis", "feast_redis_url": f"127.0.0.1:{port}"}
         )
-        from driftloop.features.store_config import write_feature_store_yaml
+        from driftloop.core.feature_store import write_feature_store_yaml
 
         write_feature_store_yaml(redis_settings)
         store = open_feature_store(redis_settings)

@@ -7,18 +7,20 @@ point-in-time join never hands a training row a value stamped after the row's ow
 
 from feast import FileSource
 
+from pipelines.schema import CREATED_TIMESTAMP, CUSTOMER_STATS, EVENT_TIMESTAMP, MERCHANT_STATS, offline_table
+
 customer_stats_source = FileSource(
-    name="customer_stats_source",
-    path="offline/customer_stats.parquet",
-    timestamp_field="event_timestamp",
-    created_timestamp_column="created_timestamp",
+    name=f"{CUSTOMER_STATS}_source",
+    path=offline_table(CUSTOMER_STATS),
+    timestamp_field=EVENT_TIMESTAMP,
+    created_timestamp_column=CREATED_TIMESTAMP,
     description="Rolling per-customer aggregates, one row per customer per hour with activity.",
 )
 
 merchant_stats_source = FileSource(
-    name="merchant_stats_source",
-    path="offline/merchant_stats.parquet",
-    timestamp_field="event_timestamp",
-    created_timestamp_column="created_timestamp",
+    name=f"{MERCHANT_STATS}_source",
+    path=offline_table(MERCHANT_STATS),
+    timestamp_field=EVENT_TIMESTAMP,
+    created_timestamp_column=CREATED_TIMESTAMP,
     description="Rolling per-merchant aggregates, one row per merchant per hour with activity.",
 )

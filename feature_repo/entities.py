@@ -2,16 +2,18 @@
 
 from feast import Entity, ValueType
 
+from pipelines.schema import CUSTOMER_ID, MERCHANT_ID
+
 customer = Entity(
     name="customer",
-    join_keys=["customer_id"],
+    join_keys=[CUSTOMER_ID],
     value_type=ValueType.INT64,
     description="A card holder. Features describe their recent spending.",
 )
 
 merchant = Entity(
     name="merchant",
-    join_keys=["merchant_id"],
+    join_keys=[MERCHANT_ID],
     value_type=ValueType.INT64,
     description="A shop that accepts cards. Features describe its recent traffic and chargebacks.",
 )

@@ -15,42 +15,35 @@ merchant_stats (entity `merchant`, ttl 7 days):
         arrived by the timestamp (labels arrive late; a label not yet known is not counted).
 """
 
-from datetime import timedelta
-
 from feast import FeatureView, Field
 from feast.types import Float32, Int64
 
 from feature_repo.data_sources import customer_stats_source, merchant_stats_source
 from feature_repo.entities import customer, merchant
+from pipelines.schema import COUNT_FEATURES, CUSTOMER_STATS, FEATURE_HISTORY, MERCHANT_STATS, VIEW_FEATURES, VIEW_KEYS
+
+
+def _schema(view: str) -> list[Field]:
+    """The view's key and features, with the names and types `pipelines/schema.py` defines."""
+    features = [Field(name=name, dtype=Int64 if name in COUNT_FEATURES else Float32) for name in VIEW_FEATURES[view]]
+    return [Field(name=VIEW_KEYS[view], dtype=Int64), *features]
+
 
 customer_stats = FeatureView(
-    name="customer_stats",
+    name=CUSTOMER_STATS,
     entities=[customer],
-    ttl=timedelta(days=7),
-    schema=[
-        Field(name="customer_id", dtype=Int64),
-        Field(name="txn_count_1h", dtype=Int64),
-        Field(name="txn_count_24h", dtype=Int64),
-        Field(name="amount_sum_24h", dtype=Float32),
-        Field(name="amount_mean_7d", dtype=Float32),
-        Field(name="amount_max_7d", dtype=Float32),
-        Field(name="distinct_merchants_7d", dtype=Int64),
-    ],
+    ttl=FEATURE_HISTORY,
+    schema=_schema(CUSTOMER_STATS),
     source=customer_stats_source,
     online=True,
     tags={"owner": "driftloop", "use_case": "fraud"},
 )
 
 merchant_stats = FeatureView(
-    name="merchant_stats",
+    name=MERCHANT_STATS,
     entities=[merchant],
-    ttl=timedelta(days=7),
-    schema=[
-        Field(name="merchant_id", dtype=Int64),
-        Field(name="txn_count_24h", dtype=Int64),
-        Field(name="amount_mean_7d", dtype=Float32),
-        Field(name="chargeback_rate_30d", dtype=Float32),
-    ],
+    ttl=FEATURE_HISTORY,
+    schema=_schema(MERCHANT_STATS),
     source=merchant_stats_source,
     online=True,
     tags={"owner": "driftloop", "use_case": "fraud"},

@@ -14,10 +14,10 @@ from typing import Any
 
 import pandas as pd
 
-from driftloop.errors import RegistryUnreachableError
-from driftloop.pipeline_runs.request import PipelineRunner, TrainingRequest
-from driftloop.registry_probe import check_reachable
-from driftloop.settings import Settings
+from driftloop.core.errors import RegistryUnreachableError
+from driftloop.core.registry_probe import check_reachable
+from driftloop.core.settings import Settings
+from driftloop.core.training_request import PipelineRunner, TrainingRequest
 from monitoring import metrics
 from monitoring.policy import FAILED, NO_TRIGGER, PolicyInputs, RetrainPolicy, decide
 from monitoring.skew import SkewResult
@@ -160,7 +160,7 @@ def run_check(
 
 def _skew(settings: Settings, served: pd.DataFrame) -> SkewResult:
     """The skew check over the window's served transactions (every version: skew is about features)."""
-    from driftloop.features.store_config import open_feature_store
+    from driftloop.core.feature_store import open_feature_store
     from monitoring.skew import check_skew
     from pipelines.feature_refresh import current_watermark
 

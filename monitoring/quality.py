@@ -12,7 +12,7 @@ import logging
 
 import pandas as pd
 
-from driftloop.settings import Settings
+from driftloop.core.settings import Settings
 from monitoring import metrics
 from pipelines.prediction_log_format import LOGGED_AT, ROLE, read_prediction_log
 from pipelines.schema import EVENT_ID, IS_FRAUD

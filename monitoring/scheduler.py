@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from driftloop.errors import DriftloopError
-from driftloop.pipeline_runs.request import PipelineRunner
-from driftloop.settings import Settings
+from driftloop.core.errors import DriftloopError
+from driftloop.core.settings import Settings
+from driftloop.core.training_request import PipelineRunner
 
 logger = logging.getLogger(__name__)
 

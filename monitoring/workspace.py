@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from driftloop.settings import Settings
+from driftloop.core.settings import Settings
 from monitoring.dashboard import QUALITY_TAG, SKEW_COLUMN, SKEW_TAG, ensure_dashboard, version_tag
 
 logger = logging.getLogger(__name__)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# The committed IR: what `driftloop pipeline compile` writes, the chart ships and the KFP runner submits.
+COMPILED_PIPELINE = Path(__file__).resolve().parent / "compiled" / "training_pipeline.yaml"
 
-def compile_training_pipeline(out: Path) -> Path:
+
+def compile_training_pipeline(out: Path = COMPILED_PIPELINE) -> Path:
     from kfp import compiler
 
     from pipelines.training_pipeline import training_pipeline

@@ -33,7 +33,7 @@ def validate_data(
     here, with the report logged to MLflow. `events` and `labels` are exactly what was read and checked."""
     from collections import namedtuple
 
-    from driftloop.settings import get_settings
+    from driftloop.core.settings import get_settings
     from pipelines import steps
 
     settings = get_settings()
@@ -45,7 +45,7 @@ def validate_data(
 @_component
 def compute_features(run_id: str) -> str:
     """Refresh the offline feature tables and the online store up to the current hour (idempotent)."""
-    from driftloop.settings import get_settings
+    from driftloop.core.settings import get_settings
     from pipelines import steps
 
     steps.compute_features(get_settings(), run_id)
@@ -57,7 +57,7 @@ def build_training_set(
     events: Input[Dataset], labels: Input[Dataset], run_id: str, label_maturity_days: int, training_set: Output[Dataset]
 ) -> None:
     """Join the window's labelled transactions to their point-in-time features through Feast."""
-    from driftloop.settings import get_settings
+    from driftloop.core.settings import get_settings
     from pipelines import steps
 
     steps.build_training_set(get_settings(), events.path, labels.path, run_id, label_maturity_days, training_set.path)
@@ -74,7 +74,7 @@ def train_model(
     model: Output[Model],
 ) -> str:
     """Fit the model with an explicit seed; returns the MLflow model URI."""
-    from driftloop.settings import get_settings
+    from driftloop.core.settings import get_settings
     from pipelines import steps
 
     return steps.train(
@@ -90,7 +90,7 @@ def evaluate_model(
     import math
     from collections import namedtuple
 
-    from driftloop.settings import get_settings
+    from driftloop.core.settings import get_settings
     from pipelines import steps
 
     candidate, champion, version = steps.evaluate(get_settings(), training_set.path, model.path, run_id, holdout_days)
@@ -106,7 +106,7 @@ def gate_model(
     run_id: str, candidate_auc: float, champion_auc: float, champion_version: str, min_auc: float, margin: float
 ) -> str:
     """`promote` or `reject`, recorded with its reason on the MLflow run."""
-    from driftloop.settings import get_settings
+    from driftloop.core.settings import get_settings
     from pipelines import steps
 
     return steps.gate(get_settings(), run_id, candidate_auc, champion_auc, champion_version, min_auc, margin)
@@ -115,7 +115,7 @@ def gate_model(
 @_component
 def register_model(run_id: str, model_uri: str, decision: str) -> str:
     """Register the model version with its lineage and move `champion` (refuses without a passing gate)."""
-    from driftloop.settings import get_settings
+    from driftloop.core.settings import get_settings
     from pipelines import steps
 
     return steps.register_and_promote(get_settings(), run_id, model_uri, decision)

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 from pandas.api import types as ptypes
 
-from driftloop.errors import DriftloopError
+from driftloop.core.errors import DriftloopError
 from pipelines.schema import (
     AMOUNT,
     CHANNEL,

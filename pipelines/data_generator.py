@@ -44,9 +44,11 @@ from pipelines.schema import (
     EVENT_COLUMNS,
     EVENT_ID,
     EVENT_TIMESTAMP,
+    EVENTS_FILE,
     IS_FRAUD,
     LABEL_COLUMNS,
     LABEL_TIMESTAMP,
+    LABELS_FILE,
     MERCHANT_ID,
 )
 
@@ -314,8 +316,8 @@ def write_raw_data(
     """Write events, labels and a manifest of the config that made them; returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
-        "events": out_dir / "events.parquet",
-        "labels": out_dir / "labels.parquet",
+        "events": out_dir / EVENTS_FILE,
+        "labels": out_dir / LABELS_FILE,
         "manifest": out_dir / "manifest.json",
     }
     events.to_parquet(paths["events"], index=False)

@@ -41,7 +41,7 @@ from pipelines.schema import (
 )
 
 if TYPE_CHECKING:
-    from driftloop.settings import Settings
+    from driftloop.core.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -20,6 +20,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from pipelines.schema import (
     AMOUNT,
+    CREATED_TIMESTAMP,
     CUSTOMER_ID,
     EVENT_ID,
     EVENT_TIMESTAMP,
@@ -30,7 +31,6 @@ from pipelines.schema import (
 
 HOUR_NS = 3_600 * 10**9
 H_1, H_24, D_7, D_30 = 1, 24, 7 * 24, 30 * 24
-CREATED_TIMESTAMP = "created_timestamp"
 
 
 class _Grid:

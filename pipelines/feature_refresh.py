@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from driftloop.settings import Settings
+from driftloop.core.settings import Settings
 from pipelines.event_store import EventStore, event_store_for
 from pipelines.schema import EVENT_TIMESTAMP
 
@@ -104,7 +104,7 @@ def _recompute_from(store: EventStore, state: RefreshState) -> tuple[datetime | 
 
 def refresh_features(settings: Settings, now: datetime | None = None) -> RefreshOutcome:
     """Recompute the feature rows from the oldest changed hour to the current hour boundary; materialise."""
-    from driftloop.features.materialize import materialize_online
+    from driftloop.core.feature_store import materialize_online
     from pipelines.offline_store import build_offline_features
 
     now = now or datetime.now(UTC)

@@ -184,7 +184,7 @@ def _reject(frame: pd.DataFrame, kind: str, source: str, reasons: pd.Series) -> 
 
 def read_landing_file(path: Path) -> pd.DataFrame:
     """A parquet file as delivered; the contract judges its types, nothing is coerced."""
-    from driftloop.errors import DriftloopError
+    from driftloop.core.errors import DriftloopError
 
     if not path.is_file():
         raise DriftloopError(f"{path} does not exist")

@@ -7,10 +7,18 @@ seen, or a first transaction) is NaN here; the model pipeline imputes the docume
 
 from __future__ import annotations
 
-from pipelines.schema import AMOUNT, CHANNEL, CHANNELS, CUSTOMER_FEATURES, MERCHANT_FEATURES
+from pipelines.schema import (
+    AMOUNT,
+    CHANNEL,
+    CHANNELS,
+    CUSTOMER_FEATURES,
+    CUSTOMER_STATS,
+    MERCHANT_FEATURES,
+    MERCHANT_STATS,
+)
 
-CUSTOMER_COLUMNS = tuple(f"customer_stats__{name}" for name in CUSTOMER_FEATURES)
-MERCHANT_COLUMNS = tuple(f"merchant_stats__{name}" for name in MERCHANT_FEATURES)
+CUSTOMER_COLUMNS = tuple(f"{CUSTOMER_STATS}__{name}" for name in CUSTOMER_FEATURES)
+MERCHANT_COLUMNS = tuple(f"{MERCHANT_STATS}__{name}" for name in MERCHANT_FEATURES)
 FEATURE_VIEW_COLUMNS = CUSTOMER_COLUMNS + MERCHANT_COLUMNS
 NUMERIC_COLUMNS = (AMOUNT, *FEATURE_VIEW_COLUMNS)
 CATEGORICAL_COLUMNS = (CHANNEL,)

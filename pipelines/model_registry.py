@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from driftloop.registry_names import Alias, VersionTag
-from driftloop.registry_probe import check_reachable
+from driftloop.core.registry_names import Alias, VersionTag
+from driftloop.core.registry_probe import check_reachable
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion

@@ -15,22 +15,14 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.feature_engineering import compute_customer_stats, compute_merchant_stats
-from pipelines.schema import EVENT_TIMESTAMP
+from pipelines.schema import CUSTOMER_STATS, EVENT_TIMESTAMP, MERCHANT_STATS, VIEW_KEYS, offline_table
 
 logger = logging.getLogger(__name__)
 
-CUSTOMER_STATS = "customer_stats"
-MERCHANT_STATS = "merchant_stats"
-
 
 def offline_table_paths(feast_repo_path: Path) -> dict[str, Path]:
-    """Where each feature view's offline table lives: read from the Feast sources, the single definition."""
-    from feature_repo.data_sources import customer_stats_source, merchant_stats_source
-
-    return {
-        CUSTOMER_STATS: feast_repo_path / customer_stats_source.path,
-        MERCHANT_STATS: feast_repo_path / merchant_stats_source.path,
-    }
+    """Where each feature view's offline table lives (the Feast sources read the same paths)."""
+    return {view: feast_repo_path / offline_table(view) for view in VIEW_KEYS}
 
 
 def write_window(rows: pd.DataFrame, path: Path, start: datetime, end: datetime) -> int:

@@ -9,6 +9,8 @@ Labels (one row per labelled transaction, `labels.parquet`; they arrive late, as
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 EVENT_ID = "event_id"
 EVENT_TIMESTAMP = "event_timestamp"
 CUSTOMER_ID = "customer_id"
@@ -19,6 +21,10 @@ IS_FRAUD = "is_fraud"
 LABEL_TIMESTAMP = "label_timestamp"
 
 CHANNELS = ("online", "in_store", "contactless")
+
+# The raw data files in a raw-data folder (the generator writes them, the contract reads them).
+EVENTS_FILE = "events.parquet"
+LABELS_FILE = "labels.parquet"
 
 EVENT_COLUMNS: dict[str, str] = {
     EVENT_ID: "string",
@@ -37,7 +43,12 @@ LABEL_COLUMNS: dict[str, str] = {
 # The largest amount the contract accepts, for landed events and scoring requests alike.
 MAX_AMOUNT = 1_000_000.0
 
-# Feature view columns (see feature_repo/feature_views.py), as `<view>__<feature>` in the model input.
+# The feature views: their names, keys and feature columns are defined here once; feature_repo/ builds the
+# Feast objects from them and the model input names them `<view>__<feature>`.
+CUSTOMER_STATS = "customer_stats"
+MERCHANT_STATS = "merchant_stats"
+VIEW_KEYS = {CUSTOMER_STATS: CUSTOMER_ID, MERCHANT_STATS: MERCHANT_ID}
+CREATED_TIMESTAMP = "created_timestamp"  # when a feature row was computed (Feast's tie-break)
 CUSTOMER_FEATURES = (
     "txn_count_1h",
     "txn_count_24h",
@@ -47,7 +58,14 @@ CUSTOMER_FEATURES = (
     "distinct_merchants_7d",
 )
 MERCHANT_FEATURES = ("txn_count_24h", "amount_mean_7d", "chargeback_rate_30d")
+VIEW_FEATURES = {CUSTOMER_STATS: CUSTOMER_FEATURES, MERCHANT_STATS: MERCHANT_FEATURES}
+# The longest feature window: the views' ttl, and the history a training row needs before it is complete.
+FEATURE_HISTORY = timedelta(days=7)
+COUNT_FEATURES = frozenset({"txn_count_1h", "txn_count_24h", "distinct_merchants_7d"})  # integers; others float
 
-FEATURE_REFS = tuple(f"customer_stats:{name}" for name in CUSTOMER_FEATURES) + tuple(
-    f"merchant_stats:{name}" for name in MERCHANT_FEATURES
-)
+FEATURE_REFS = tuple(f"{view}:{name}" for view, names in VIEW_FEATURES.items() for name in names)
+
+
+def offline_table(view: str) -> str:
+    """Where a view's offline parquet table lives, relative to the Feast repo path."""
+    return f"offline/{view}.parquet"

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from driftloop.errors import DriftloopError
-from driftloop.registry_names import Alias, RunTag, VersionTag
-from driftloop.settings import Settings
+from driftloop.core.errors import DriftloopError
+from driftloop.core.registry_names import Alias, RunTag, VersionTag
+from driftloop.core.settings import Settings
 from pipelines.schema import EVENT_TIMESTAMP, FEATURE_REFS
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 REFERENCE_ROWS = 5000
+REFERENCE_WINDOW = timedelta(days=7)  # the drift reference: the latest week of training rows
 
 
 class DataContractError(DriftloopError):
@@ -148,7 +149,7 @@ def build_training_set(
     settings: Settings, events_path: str, labels_path: str, run_id: str, label_maturity_days: int, out_path: str
 ) -> None:
     """The window's labelled transactions joined point-in-time to their features, written as parquet."""
-    from driftloop.features.store_config import open_feature_store
+    from driftloop.core.feature_store import open_feature_store
     from pipelines.training_set import build_training_set as join_features
     from pipelines.training_set import labelled_events
 
@@ -195,7 +196,7 @@ def train(
     onnx_bytes = export_onnx(model)
     parity = parity_gap(model, open_session(onnx_bytes, threads=1), holdout)
     # The drift reference: the latest week of training rows, the closest to what serving sees next.
-    recent = train_rows[train_rows[EVENT_TIMESTAMP] >= train_rows[EVENT_TIMESTAMP].max() - timedelta(days=7)]
+    recent = train_rows[train_rows[EVENT_TIMESTAMP] >= train_rows[EVENT_TIMESTAMP].max() - REFERENCE_WINDOW]
     reference = recent.sample(n=min(REFERENCE_ROWS, len(recent)), random_state=seed)
     # As serving sees it: a missing feature value is the documented default, so drift compares like with like.
     reference = reference[list(MODEL_INPUT_COLUMNS)].fillna({c: FEATURE_DEFAULT for c in FEATURE_VIEW_COLUMNS})

@@ -19,9 +19,11 @@ from pipelines.schema import (
     CUSTOMER_ID,
     EVENT_ID,
     EVENT_TIMESTAMP,
-    FEATURE_REFS,
+    FEATURE_HISTORY,
     IS_FRAUD,
     MERCHANT_ID,
+    VIEW_FEATURES,
+    VIEW_KEYS,
 )
 
 if TYPE_CHECKING:
@@ -30,8 +32,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ENTITY_COLUMNS = [EVENT_ID, CUSTOMER_ID, MERCHANT_ID, EVENT_TIMESTAMP, AMOUNT, CHANNEL, IS_FRAUD]
-FEATURE_WARMUP = timedelta(days=7)  # the longest customer window
-VIEW_KEYS = {"customer_stats": CUSTOMER_ID, "merchant_stats": MERCHANT_ID}
 
 
 def labelled_events(events: pd.DataFrame, labels: pd.DataFrame, label_maturity_days: int) -> pd.DataFrame:
@@ -39,7 +39,7 @@ def labelled_events(events: pd.DataFrame, labels: pd.DataFrame, label_maturity_d
     the first week, whose 7-day features lack history (serving never sees such truncated windows)."""
     stamps = events[EVENT_TIMESTAMP]
     newest, oldest = stamps.max(), stamps.min()
-    mature = events[(stamps <= newest - timedelta(days=label_maturity_days)) & (stamps >= oldest + FEATURE_WARMUP)]
+    mature = events[(stamps <= newest - timedelta(days=label_maturity_days)) & (stamps >= oldest + FEATURE_HISTORY)]
     joined = mature.merge(labels[[EVENT_ID, IS_FRAUD]], on=EVENT_ID, how="inner", validate="one_to_one")
     logger.info("%d of %d events are labelled and mature", len(joined), len(events))
     return joined
@@ -66,7 +66,7 @@ def point_in_time_features(store: FeatureStore, rows: pd.DataFrame) -> pd.DataFr
     frame = rows.copy()
     frame[EVENT_TIMESTAMP] = pd.to_datetime(frame[EVENT_TIMESTAMP], utc=True).dt.as_unit("ns")
     for view, key in VIEW_KEYS.items():
-        refs = [ref for ref in FEATURE_REFS if ref.startswith(f"{view}:")]
+        refs = [f"{view}:{name}" for name in VIEW_FEATURES[view]]
         frame = frame.merge(_view_features(store, frame, key, refs), on=[key, EVENT_TIMESTAMP], how="left")
     return frame
 

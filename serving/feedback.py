@@ -18,7 +18,7 @@ import pandas as pd
 from fastapi import Request  # resolved by FastAPI from this module's names: not under TYPE_CHECKING
 from fastapi.responses import JSONResponse
 
-from driftloop.settings import Settings
+from driftloop.core.settings import Settings
 from pipelines.event_store import event_store_for
 from pipelines.schema import EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP
 from serving import metrics

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from driftloop.errors import RegistryUnreachableError
-from driftloop.registry_names import Alias
+from driftloop.core.errors import RegistryUnreachableError
+from driftloop.core.registry_names import Alias
 from pipelines.model_registry import registered_alias
 from serving.loaded_model import ScoringModel, load_version
 from serving.metrics import MODEL_VERSION

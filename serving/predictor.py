@@ -15,8 +15,8 @@ import kserve
 import numpy as np
 from kserve.errors import InvalidInput, ModelNotReady
 
-from driftloop.errors import RegistryUnreachableError
-from driftloop.settings import Settings
+from driftloop.core.errors import RegistryUnreachableError
+from driftloop.core.settings import Settings
 from pipelines.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
 from serving import metrics
 from serving.event_stamp import Events, received_now, stamp_events
@@ -47,7 +47,7 @@ class FraudPredictor(kserve.Model):
         import mlflow
         from mlflow.tracking import MlflowClient
 
-        from driftloop.features.store_config import open_feature_store
+        from driftloop.core.feature_store import open_feature_store
 
         settings = self.settings
         mlflow.set_tracking_uri(settings.tracking_uri)  # `models:/` URIs resolve against our registry

@@ -17,7 +17,7 @@ import kserve
 import numpy as np
 from kserve.errors import InvalidInput, ModelNotReady
 
-from driftloop.settings import Settings
+from driftloop.core.settings import Settings
 from pipelines.model_input import MODEL_INPUT_COLUMNS
 from pipelines.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
 from serving import metrics
@@ -37,7 +37,7 @@ class FraudTransformer(kserve.Model):
         self.client: httpx.AsyncClient | None = None
 
     def load(self) -> bool:
-        from driftloop.features.store_config import open_feature_store
+        from driftloop.core.feature_store import open_feature_store
 
         self.features = OnlineFeatures(open_feature_store(self.settings))
         self.ready = True

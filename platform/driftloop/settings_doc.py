@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from driftloop.settings import Settings, env_var_name
+from driftloop.core.settings import Settings, env_var_name
 
 
 def _default(settings_field: object) -> str:

@@ -10,8 +10,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from driftloop.errors import DriftloopError
-from driftloop.settings import Settings
+from driftloop.core.errors import DriftloopError
+from driftloop.core.settings import Settings
 
 
 def _console_script(name: str) -> str:

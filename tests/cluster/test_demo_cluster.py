@@ -34,8 +34,8 @@ esac
 
 @pytest.fixture
 def calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    from driftloop.core.settings import Settings
     from driftloop.demo.targets import ClusterTarget
-    from driftloop.settings import Settings
 
     kubectl = tmp_path / "kubectl"
     kubectl.write_text(STAND_IN)
@@ -101,8 +101,8 @@ def test_the_pod_it_execs_into_is_the_charts_predictor_with_the_state_volume(
 
 
 def test_its_endpoints_are_the_host_ports_kind_maps() -> None:
+    from driftloop.core.settings import Settings
     from driftloop.demo.targets import ClusterTarget
-    from driftloop.settings import Settings
 
     kind = yaml.safe_load((REPO / "kind-config.yaml").read_text())
     host_port = {m["containerPort"]: m["hostPort"] for m in kind["nodes"][0]["extraPortMappings"]}

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from driftloop.settings import Settings
+from driftloop.core.settings import Settings
 from pipelines.data_generator import GeneratorConfig, generate
 from pipelines.event_store import EventStore, event_store_for
 from pipelines.feature_refresh import RefreshStateStore, refresh_features
@@ -34,7 +34,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
 
 
 def _online(settings: Settings, customer: int, merchant: int) -> dict[str, float]:
-    from driftloop.features.store_config import open_feature_store
+    from driftloop.core.feature_store import open_feature_store
 
     values = (
         open_feature_store(settings)
@@ -48,7 +48,7 @@ def _online(settings: Settings, customer: int, merchant: int) -> dict[str, float
 
 
 def _offline_at(settings: Settings, customer: int, merchant: int, moment: datetime) -> dict[str, float]:
-    from driftloop.features.store_config import open_feature_store
+    from driftloop.core.feature_store import open_feature_store
     from pipelines.training_set import point_in_time_features
 
     rows = pd.DataFrame({"customer_id": [customer], "merchant_id": [merchant], EVENT_TIMESTAMP: [pd.Timestamp(moment)]})

@@ -57,10 +57,9 @@ def test_redis_and_sqlite_online_stores_serve_the_same_features(
 ) -> None:
     import redis
 
+    from driftloop.core.feature_store import materialize_online, open_feature_store
+    from driftloop.core.settings import Settings
     from driftloop.features.apply import apply_feature_repo
-    from driftloop.features.materialize import materialize_online
-    from driftloop.features.store_config import open_feature_store
-    from driftloop.settings import Settings
     from serving.online_features import OnlineFeatures
 
     # A copy of the trained platform's Feast folder (offline tables, registry): the running servers keep theirs.

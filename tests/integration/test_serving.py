@@ -455,8 +455,8 @@ def test_the_skew_check_finds_no_skew_then_catches_a_changed_online_value(
     caught by the next check and named."""
     from datetime import UTC, datetime
 
-    from driftloop.features.store_config import open_feature_store
-    from driftloop.settings import Settings
+    from driftloop.core.feature_store import open_feature_store
+    from driftloop.core.settings import Settings
 
     url = _url(serving, "transformer")
 

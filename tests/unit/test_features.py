@@ -124,9 +124,9 @@ def test_feast_historical_retrieval_never_uses_events_at_or_after_the_row(
     tmp_path: Path, raw: tuple[pd.DataFrame, pd.DataFrame], clean_env: pytest.MonkeyPatch
 ) -> None:
     """The point-in-time test: each training row's features equal what the events strictly before it give."""
+    from driftloop.core.feature_store import open_feature_store
+    from driftloop.core.settings import Settings
     from driftloop.features.apply import apply_feature_repo
-    from driftloop.features.store_config import open_feature_store
-    from driftloop.settings import Settings
     from pipelines.schema import FEATURE_REFS
     from pipelines.training_set import build_training_set, labelled_events
 

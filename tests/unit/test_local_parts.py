@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
+from driftloop.core.settings import Settings
 from driftloop.local.ports import port_is_free, port_is_listening
 from driftloop.local.services import local_services
-from driftloop.settings import Settings
 
 
 def test_port_checks_see_a_listening_socket() -> None:

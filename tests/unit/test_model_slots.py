@@ -82,7 +82,7 @@ def test_a_version_that_fails_to_load_keeps_the_old_model(registry: tuple[Any, d
 def test_a_removed_challenger_stops_serving_a_removed_champion_never_does(
     registry: tuple[Any, dict[str, str], pd.DataFrame],
 ) -> None:
-    from driftloop.registry_names import Alias
+    from driftloop.core.registry_names import Alias
     from pipelines.model_registry import promote
 
     client, versions, _ = registry

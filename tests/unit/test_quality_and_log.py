@@ -84,7 +84,7 @@ def test_pending_requests_become_log_rows_in_one_batch_with_their_ids_and_versio
 
 def test_quality_snapshots_are_replaced_as_labels_arrive_not_duplicated(tmp_path: Path) -> None:
     """One Evidently snapshot per (version, hour): more labels for an hour replace its snapshot."""
-    from driftloop.settings import Settings
+    from driftloop.core.settings import Settings
     from monitoring.quality import _save_quality_snapshots, realised_quality_of
     from monitoring.workspace import snapshot_count
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from driftloop.settings import Settings, env_var_name
+from driftloop.core.settings import Settings, env_var_name
 from driftloop.settings_doc import markdown_table
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -20,7 +20,7 @@ from driftloop.cli import (
     pipeline_commands,
     serve_commands,
 )
-from driftloop.errors import DriftloopError
+from driftloop.core.errors import DriftloopError
 
 app = typer.Typer(
     name="driftloop",
@@ -43,7 +43,7 @@ app.add_typer(config_commands.app, name="config")
 def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG level."),
 ) -> None:
-    from driftloop.settings import get_settings
+    from driftloop.core.settings import get_settings
 
     level = logging.DEBUG if verbose else getattr(logging, get_settings().log_level)
     if not verbose:  # libraries' deprecation notices (litestar via Evidently, numpy) are not the user's to act on

@@ -10,7 +10,7 @@ app = typer.Typer(help="Show the configuration (DRIFTLOOP_* environment variable
 @app.command()
 def show() -> None:
     """Every variable with its value in force."""
-    from driftloop.settings import get_settings
+    from driftloop.core.settings import get_settings
     from driftloop.settings_doc import effective_values
 
     for name, value in effective_values(get_settings()).items():

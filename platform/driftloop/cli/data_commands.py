@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from driftloop.errors import DriftloopError
+from driftloop.core.errors import DriftloopError
+from pipelines.schema import EVENTS_FILE, LABELS_FILE
 
 app = typer.Typer(
     help="Data: land transactions and labels in the event store, generate demo data, validate any data.",
@@ -24,7 +25,7 @@ def _land(kind: str, files: list[Path]) -> None:
     """Land each file; report counts; exit 1 when any row was quarantined (the good rows still land)."""
     import pandas as pd
 
-    from driftloop.settings import get_settings
+    from driftloop.core.settings import get_settings
     from pipelines.event_store import event_store_for
     from pipelines.landing import land_events, land_labels, read_landing_file
 
@@ -49,7 +50,7 @@ def status(json_output: bool = typer.Option(False, "--json", help="Print as JSON
     """What the event store holds (landed, served, labelled, quarantined) and how fresh the features are."""
     import json
 
-    from driftloop.settings import get_settings
+    from driftloop.core.settings import get_settings
     from pipelines.event_store import event_store_for
     from pipelines.feature_refresh import current_watermark
 
@@ -114,12 +115,12 @@ def generate(
     ),
 ) -> None:
     """Write seeded transactions (events.parquet) and late fraud labels (labels.parquet)."""
-    from driftloop.settings import get_settings
+    from driftloop.core.settings import get_settings
     from pipelines.data_generator import GeneratorConfig, generate, write_raw_data
 
     settings = get_settings()
     folder = out or settings.raw_data_dir
-    if if_missing and all((folder / name).exists() for name in ("events.parquet", "labels.parquet")):
+    if if_missing and all((folder / name).exists() for name in (EVENTS_FILE, LABELS_FILE)):
         typer.echo(f"raw data already in {folder}: left as it is")
         return
     try:
@@ -153,13 +154,11 @@ def validate(
     """Check raw data against the contract; exit 1 with the failed checks when it breaks it."""
     from datetime import timedelta
 
-    from driftloop.settings import get_settings
+    from driftloop.core.settings import get_settings
     from pipelines.data_contract import load_raw_data, validate_raw_data, write_report
 
     settings = get_settings()
-    frames = load_raw_data(
-        events or settings.raw_data_dir / "events.parquet", labels or settings.raw_data_dir / "labels.parquet"
-    )
+    frames = load_raw_data(events or settings.raw_data_dir / EVENTS_FILE, labels or settings.raw_data_dir / LABELS_FILE)
     result = validate_raw_data(
         *frames, as_of=_utc(as_of) or datetime.now(UTC), max_event_age=timedelta(hours=settings.data_max_age_hours)
     )

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import typer
 
-from driftloop.errors import DriftloopError
+from driftloop.core.errors import DriftloopError
 
 app = typer.Typer(help="Feature store: apply definitions, materialise features.", no_args_is_help=True)
 
@@ -14,8 +14,8 @@ app = typer.Typer(help="Feature store: apply definitions, materialise features."
 @app.command()
 def apply() -> None:
     """Register the entities, sources and feature views of `feature_repo/` (idempotent)."""
+    from driftloop.core.settings import get_settings
     from driftloop.features.apply import apply_feature_repo
-    from driftloop.settings import get_settings
 
     names = apply_feature_repo(get_settings())
     typer.echo(f"applied {len(names)} objects: {', '.join(names)}")
@@ -28,8 +28,8 @@ def materialize() -> None:
     Before the first feature build there is nothing to load: that is reported and is not an error, so a
     fresh install's Feast job succeeds and the first training run fills both stores.
     """
-    from driftloop.features.materialize import materialize_online
-    from driftloop.settings import get_settings
+    from driftloop.core.feature_store import materialize_online
+    from driftloop.core.settings import get_settings
     from pipelines.offline_store import offline_table_paths
 
     settings = get_settings()
@@ -47,7 +47,7 @@ def refresh() -> None:
 
     What the local scheduler runs every DRIFTLOOP_FEATURE_REFRESH_INTERVAL_S and the cluster's CronJob hourly.
     """
-    from driftloop.settings import get_settings
+    from driftloop.core.settings import get_settings
     from monitoring import metrics
     from pipelines.feature_refresh import refresh_features
 
@@ -74,7 +74,7 @@ def build(
     (a backfill; `refresh` already recomputes whatever a landing changed)."""
     import pandas as pd
 
-    from driftloop.settings import get_settings
+    from driftloop.core.settings import get_settings
     from pipelines.event_store import event_store_for
     from pipelines.feature_refresh import LOOKBACK, hour_floor
     from pipelines.offline_store import build_offline_features

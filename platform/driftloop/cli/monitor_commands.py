@@ -20,8 +20,8 @@ def run(
     json_output: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
 ) -> None:
     """Check the prediction log for drift against the champion's reference; maybe trigger retraining."""
+    from driftloop.core.settings import get_settings
     from driftloop.pipeline_runs.factory import runner_for
-    from driftloop.settings import get_settings
     from monitoring import metrics
     from monitoring.check import run_check
 
@@ -55,7 +55,7 @@ def status(
     """The monitor's state (last trigger, run in flight) and its recent decisions with their reasons."""
     from dataclasses import asdict
 
-    from driftloop.settings import get_settings
+    from driftloop.core.settings import get_settings
     from monitoring.check import monitor_store
 
     store = monitor_store(get_settings())
@@ -86,7 +86,7 @@ def _skew_line(decision: dict[str, object]) -> str:
 @app.command()
 def quality() -> None:
     """Join the event store's labels to logged predictions: realised ROC AUC per model version and hour."""
-    from driftloop.settings import get_settings
+    from driftloop.core.settings import get_settings
     from monitoring import metrics
     from monitoring.quality import record_realised_quality
 

@@ -17,7 +17,7 @@ def _exec(command: list[str]) -> None:
 @app.command()
 def mlflow() -> None:
     """MLflow tracking server and model registry."""
-    from driftloop.settings import get_settings
+    from driftloop.core.settings import get_settings
     from driftloop.upstream_servers import MLFLOW_SERVER_ENVIRONMENT, mlflow_server_command
 
     for name, value in MLFLOW_SERVER_ENVIRONMENT.items():
@@ -28,7 +28,7 @@ def mlflow() -> None:
 @app.command("evidently-ui")
 def evidently_ui() -> None:
     """Evidently UI over the drift snapshots workspace."""
-    from driftloop.settings import get_settings
+    from driftloop.core.settings import get_settings
     from driftloop.upstream_servers import evidently_ui_command
 
     _exec(evidently_ui_command(get_settings()))
@@ -57,7 +57,7 @@ def _kserve_arguments(extra: list[str]) -> dict[str, str]:
 
 def _apply_kserve_arguments(ctx: typer.Context) -> int | None:
     """Set DRIFTLOOP_PREDICTOR_HOST from `--predictor_host`; return KServe's `--http_port`, if given."""
-    from driftloop.settings import get_settings
+    from driftloop.core.settings import get_settings
 
     given = _kserve_arguments(list(ctx.args))
     if "predictor_host" in given:
@@ -78,7 +78,7 @@ def predictor(
     from serving.model_threads import one_model_thread
 
     one_model_thread()  # before scikit-learn loads its OpenMP runtime
-    from driftloop.settings import get_settings
+    from driftloop.core.settings import get_settings
     from serving.server import import_kserve, serve
 
     kserve_port = _apply_kserve_arguments(ctx)
@@ -95,7 +95,7 @@ def transformer(
     port: int | None = typer.Option(None, help="HTTP port. Default: DRIFTLOOP_TRANSFORMER_PORT."),
 ) -> None:
     """KServe transformer: online features from Feast, then the predictor (V1 and V2 REST)."""
-    from driftloop.settings import get_settings
+    from driftloop.core.settings import get_settings
     from serving.server import import_kserve, serve
 
     kserve_port = _apply_kserve_arguments(ctx)
@@ -109,8 +109,8 @@ def transformer(
 @app.command()
 def monitor() -> None:
     """Local scheduler: drift checks, feature refreshes and realised quality on intervals; metrics on /metrics."""
+    from driftloop.core.settings import get_settings
     from driftloop.pipeline_runs.factory import runner_for
-    from driftloop.settings import get_settings
     from monitoring.scheduler import run_scheduler
 
     settings = get_settings()

@@ -24,10 +24,10 @@ from typing import Any
 
 import pandas as pd
 
+from driftloop.core.errors import DriftloopError
+from driftloop.core.registry_names import VersionTag
+from driftloop.core.settings import Settings
 from driftloop.demo.targets import DemoTarget
-from driftloop.errors import DriftloopError
-from driftloop.registry_names import VersionTag
-from driftloop.settings import Settings
 from pipelines.schema import EVENT_ID, EVENT_TIMESTAMP, LABEL_TIMESTAMP
 
 logger = logging.getLogger(__name__)

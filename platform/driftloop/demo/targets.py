@@ -19,9 +19,9 @@ from typing import Protocol
 
 import httpx
 
+from driftloop.core.errors import DriftloopError
+from driftloop.core.settings import Settings
 from driftloop.demo.client import PlatformClient
-from driftloop.errors import DriftloopError
-from driftloop.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from driftloop.features.store_config import open_feature_store, write_feature_store_yaml
-from driftloop.settings import Settings
+from driftloop.core.feature_store import open_feature_store, write_feature_store_yaml
+from driftloop.core.settings import Settings
 
 logger = logging.getLogger(__name__)
 

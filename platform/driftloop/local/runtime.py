@@ -16,13 +16,13 @@ from typing import Literal
 
 import psutil
 
-from driftloop.errors import CommandFailedError, PortInUseError, ServiceStartError
+from driftloop.core.errors import CommandFailedError, PortInUseError, ServiceStartError
+from driftloop.core.settings import Settings, env_var_name
 from driftloop.local import processes
 from driftloop.local.health import probe, wait_until_healthy
 from driftloop.local.ports import port_is_free
 from driftloop.local.processes import ProcessRecord
 from driftloop.local.services import ServiceSpec, local_services
-from driftloop.settings import Settings, env_var_name
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from driftloop.settings import Settings
+from driftloop.core.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -8,23 +8,17 @@ pipeline's steps record them, by the KFP run id the pipeline tags its MLflow run
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
-from driftloop.errors import DriftloopError
-from driftloop.pipeline_runs.request import TrainingOutcome, TrainingRequest
-from driftloop.registry_names import RunTag
-from driftloop.settings import Settings
+from driftloop.core.errors import DriftloopError
+from driftloop.core.registry_names import RunTag
+from driftloop.core.settings import Settings
+from driftloop.core.training_request import TrainingOutcome, TrainingRequest
+from pipelines.compile import COMPILED_PIPELINE
 
 logger = logging.getLogger(__name__)
 
 ACTIVE_STATES = {"PENDING", "RUNNING", "PAUSED", "CANCELING", "RUNTIME_STATE_UNSPECIFIED"}
-
-
-def compiled_pipeline_path() -> Path:
-    import pipelines
-
-    return Path(pipelines.__file__).resolve().parent / "compiled" / "training_pipeline.yaml"
 
 
 class KfpApiRunner:
@@ -41,7 +35,7 @@ class KfpApiRunner:
     def submit(self, request: TrainingRequest) -> str:
         arguments = {**request.pipeline_arguments(), "mlflow_run_id": ""}
         run = self._client().create_run_from_pipeline_package(
-            str(compiled_pipeline_path()),
+            str(COMPILED_PIPELINE),
             arguments=arguments,
             run_name=f"training ({request.trigger})",
             experiment_name=self.settings.mlflow_experiment,

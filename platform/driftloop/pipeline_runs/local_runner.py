@@ -11,9 +11,9 @@ import os
 
 import psutil
 
-from driftloop.pipeline_runs.request import TrainingOutcome, TrainingRequest
-from driftloop.registry_names import RunTag
-from driftloop.settings import Settings
+from driftloop.core.registry_names import RunTag
+from driftloop.core.settings import Settings
+from driftloop.core.training_request import TrainingOutcome, TrainingRequest
 
 logger = logging.getLogger(__name__)
 

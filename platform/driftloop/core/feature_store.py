@@ -1,4 +1,5 @@
-"""The Feast configuration for the current settings: one place where a mode becomes a store.
+"""The Feast store for the current settings: one place where a mode becomes a store, and the one way to
+load it with the latest feature values.
 
 Local mode: SQLite online store, parquet offline store, file registry, all under the Feast repo path.
 Cluster mode: Redis online store and a SQL registry, chosen by the same settings fields.
@@ -7,12 +8,15 @@ Cluster mode: Redis online store and a SQL registry, chosen by the same settings
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from driftloop.settings import Settings
+from driftloop.core.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -74,3 +78,14 @@ def open_feature_store(settings: Settings) -> FeatureStore:
 
     config = RepoConfig(repo_path=settings.feast_path, **repo_config_dict(settings))
     return FeatureStore(config=config)
+
+
+def materialize_online(settings: Settings, end: datetime) -> None:
+    """Materialise every feature view over its ttl window ending at `end` (idempotent).
+
+    A row older than the ttl is expired for serving just as it is for training, so it is not loaded.
+    """
+    store = open_feature_store(settings)
+    ttl = max(view.ttl for view in store.list_feature_views() if view.ttl)  # every view of ours has one
+    store.materialize(start_date=end - ttl, end_date=end)
+    logger.info("materialised feature views over (%s, %s]", (end - ttl).isoformat(), end.isoformat())

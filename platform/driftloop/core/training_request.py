@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol
 
-from driftloop.settings import Settings
+from driftloop.core.settings import Settings
 
 
 @dataclass(frozen=True)

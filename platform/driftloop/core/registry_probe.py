@@ -9,7 +9,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
-from driftloop.errors import RegistryUnreachableError
+from driftloop.core.errors import RegistryUnreachableError
 
 REACHABLE_TIMEOUT_S = 3.0
 
