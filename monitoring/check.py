@@ -74,11 +74,10 @@ def run_check(
     store = monitor_store(settings)
     try:
         check_reachable(settings.tracking_uri)  # before MLflow's import: seconds, not its minutes of retries
-        from mlflow.tracking import MlflowClient
-
         from pipelines.model_registry import current_champion
+        from pipelines.tracking import tracking_client
 
-        client = MlflowClient(settings.tracking_uri)
+        client = tracking_client(settings.tracking_uri)
         champion = current_champion(client, settings.model_name)
     except RegistryUnreachableError as error:
         _record_failure(store, now, error.message)

@@ -17,7 +17,7 @@ def load_reference(client: Any, model_name: str, version: str, cache_dir: Path) 
         import mlflow
 
         uri = client.get_model_version(model_name, version).tags[VersionTag.REFERENCE_SAMPLE]
-        downloaded = mlflow.artifacts.download_artifacts(uri, tracking_uri=client._tracking_client.tracking_uri)
+        downloaded = mlflow.artifacts.download_artifacts(uri, tracking_uri=client.tracking_uri)
         cache_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(downloaded, cached)
     return pd.read_parquet(cached)

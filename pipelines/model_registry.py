@@ -17,6 +17,7 @@ import pandas as pd
 
 from driftloop.core.registry_names import Alias, VersionTag
 from driftloop.core.registry_probe import check_reachable
+from pipelines.tracking import fluent_tracking
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
@@ -102,7 +103,8 @@ def register(client: MlflowClient, model_uri: str, name: str, run_id: str, tags:
         client.create_registered_model(
             name, description="Card-transaction fraud score. Trained and promoted by the driftloop pipeline."
         )
-    model_version = mlflow.register_model(model_uri, name, tags={k: str(v) for k, v in tags.items()})
+    with fluent_tracking(client.tracking_uri):  # registration has no client form that links the logged model
+        model_version = mlflow.register_model(model_uri, name, tags={k: str(v) for k, v in tags.items()})
     client.set_model_version_tag(name, model_version.version, VersionTag.MLFLOW_RUN_ID, run_id)
     logger.info("registered %s version %s", name, model_version.version)
     return model_version

@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from driftloop.core.errors import DriftloopError
-from driftloop.core.registry_names import Alias, RunTag, VersionTag
+from driftloop.core.registry_names import RunTag, VersionTag
 from driftloop.core.settings import Settings
 from pipelines.schema import EVENT_TIMESTAMP, FEATURE_REFS
+from pipelines.tracking import in_run, load_sklearn_version
+from pipelines.tracking import tracking_client as client_of
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -41,19 +43,12 @@ class GateError(DriftloopError):
 
 
 def tracking_client(settings: Settings) -> MlflowClient:
-    import mlflow
-    from mlflow.tracking import MlflowClient
-
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    return MlflowClient(settings.tracking_uri)
+    return client_of(settings.tracking_uri)
 
 
 @contextmanager
 def _in_run(settings: Settings, run_id: str) -> Iterator[Any]:
-    import mlflow
-
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    with mlflow.start_run(run_id=run_id) as run:
+    with in_run(settings.tracking_uri, run_id) as run:
         yield run
 
 
@@ -236,10 +231,11 @@ def evaluate(
     _, holdout = split_by_time(pd.read_parquet(training_set_path), holdout_days)
     labels = holdout_labels(holdout)
     candidate = classification_metrics(labels, fraud_scores(joblib.load(model_path), holdout))
-    champion_version = current_champion(tracking_client(settings), settings.model_name)
+    client = tracking_client(settings)
+    champion_version = current_champion(client, settings.model_name)
     champion: dict[str, float] = {}
     if champion_version is not None:
-        champion_model = mlflow.sklearn.load_model(f"models:/{settings.model_name}@{Alias.CHAMPION}")
+        champion_model = load_sklearn_version(client, settings.model_name, champion_version.version)
         champion = classification_metrics(labels, fraud_scores(champion_model, holdout))
     with _in_run(settings, run_id):
         mlflow.log_metrics({f"holdout_{name}": value for name, value in candidate.items()})

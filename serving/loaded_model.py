@@ -12,6 +12,7 @@ import numpy as np
 
 from pipelines.model_input import MODEL_INPUT_COLUMNS
 from pipelines.onnx_model import ONNX_URI_TAG, onnx_scores, open_session
+from pipelines.tracking import load_sklearn_version
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -59,7 +60,5 @@ def load_version(client: MlflowClient, model_name: str, version: str, onnx_threa
     if onnx_uri:
         path = mlflow.artifacts.download_artifacts(artifact_uri=onnx_uri, tracking_uri=client.tracking_uri)
         return OnnxModel(Path(path).read_bytes(), onnx_threads)
-    import mlflow.sklearn
-
     logger.warning("%s version %s has no ONNX export: scoring with its scikit-learn flavour", model_name, version)
-    return SklearnModel(mlflow.sklearn.load_model(f"models:/{model_name}/{version}"))
+    return SklearnModel(load_sklearn_version(client, model_name, version))

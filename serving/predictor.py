@@ -44,17 +44,16 @@ class FraudPredictor(kserve.Model):
 
     def load(self) -> bool:
         """Connect to the registry and the online store; serve the champion once there is one."""
-        import mlflow
-        from mlflow.tracking import MlflowClient
-
         from driftloop.core.feature_store import open_feature_store
+        from pipelines.tracking import tracking_client
 
         settings = self.settings
-        mlflow.set_tracking_uri(settings.tracking_uri)  # `models:/` URIs resolve against our registry
         self.slots = ModelSlots(
-            MlflowClient(settings.tracking_uri), settings.model_name, with_challenger=settings.challenger_mode != "off",
+            tracking_client(settings.tracking_uri),
+            settings.model_name,
+            with_challenger=settings.challenger_mode != "off",
             onnx_threads=settings.onnx_threads,
-        )  # fmt: skip
+        )
         try:
             self.slots.refresh()
         except RegistryUnreachableError as error:

@@ -19,30 +19,34 @@ MODEL = "m"
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[str, str], pd.DataFrame]]:
-    """A registry with three versions of one model: two good ONNX exports and one whose export is corrupt."""
-    import mlflow
-    from mlflow.tracking import MlflowClient
-
+    """A registry with four versions of one model: two good ONNX exports, one whose export is corrupt and one
+    without an export. Every call names the registry: MLflow's process-wide URI is never set."""
     from pipelines.model_registry import log_model, log_onnx, register
     from pipelines.onnx_model import export_onnx, onnx_lineage, runtime_versions
+    from pipelines.tracking import in_run, tracking_client
 
     folder = tmp_path_factory.mktemp("registry")
     uri = f"sqlite:///{folder / 'mlflow.db'}"
-    client = MlflowClient(uri)
-    mlflow.set_tracking_uri(uri)
+    client = tracking_client(uri)
     experiment = client.create_experiment("slots", artifact_location=str(folder / "artifacts"))
     holdout = model_input_frame(200, seed=2)
     inputs = holdout[list(MODEL_INPUT_COLUMNS)]
     versions = {}
-    for name, seed, corrupt in (("good", 1, False), ("other", 3, False), ("corrupt", 5, True)):
+    for name, seed, onnx in (
+        ("good", 1, "export"),
+        ("other", 3, "export"),
+        ("corrupt", 5, "corrupt"),
+        ("plain", 7, ""),
+    ):
         model = train_model(model_input_frame(1500, seed=seed), TrainParams(max_iter=20), seed=seed)
-        with mlflow.start_run(experiment_id=experiment) as run:
+        run_id = client.create_run(experiment).info.run_id
+        with in_run(uri, run_id):
             model_uri = log_model(model, inputs.head(5), inputs.head(20))
-            log_onnx(b"not an onnx model" if corrupt else export_onnx(model))
-        lineage = onnx_lineage(run.info.run_id, 0.0, runtime_versions())
-        versions[name] = str(register(client, model_uri, MODEL, run.info.run_id, lineage).version)
+            if onnx:
+                log_onnx(b"not an onnx model" if onnx == "corrupt" else export_onnx(model))
+        lineage = onnx_lineage(run_id, 0.0, runtime_versions()) if onnx else {}
+        versions[name] = str(register(client, model_uri, MODEL, run_id, lineage).version)
     yield client, versions, holdout
-    mlflow.set_tracking_uri("")
 
 
 def _slots(client: Any, with_challenger: bool = False) -> Any:
@@ -96,3 +100,21 @@ def test_a_removed_challenger_stops_serving_a_removed_champion_never_does(
     assert slots.refresh() is True
     assert slots.challenger is None
     assert slots.champion is not None and slots.champion.version == versions["good"]
+
+
+def test_a_version_without_onnx_is_scored_by_its_sklearn_flavour_from_the_clients_own_registry(
+    registry: tuple[Any, dict[str, str], pd.DataFrame],
+) -> None:
+    import mlflow
+
+    from pipelines.model_registry import promote
+
+    client, versions, holdout = registry
+    assert not mlflow.is_tracking_uri_set(), "registering left MLflow's process-wide URI set"
+    promote(client, MODEL, versions["plain"])
+    slots = _slots(client)
+    assert slots.refresh() is True and slots.champion.version == versions["plain"]
+    assert slots.champion.model.flavour == "sklearn"
+    scores = slots.champion.scores({name: holdout[name].to_numpy() for name in MODEL_INPUT_COLUMNS})
+    assert scores.shape == (len(holdout),) and ((scores >= 0) & (scores <= 1)).all()
+    assert not mlflow.is_tracking_uri_set()

@@ -86,3 +86,33 @@ def test_the_cli_reports_invalid_settings_in_one_line(clean_env: pytest.MonkeyPa
         "error: invalid settings: DRIFTLOOP_MODE=kind needs DRIFTLOOP_KFP_HOST (the KFP API retraining runs are "
         "submitted to, e.g. http://ml-pipeline.kubeflow.svc.cluster.local:8888)"
     ]
+
+
+def test_a_child_reads_exactly_the_settings_its_parent_was_given(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Settings built in code (not read from the environment) reach a child process unchanged, and a stale
+    DRIFTLOOP_* variable of the parent's environment does not."""
+    from driftloop.core.settings import settings_environment
+
+    given = Settings(
+        state_dir=tmp_path, mode="kind", kfp_host="http://kfp:8888", drift_share_threshold=0.25,
+        feast_online_store="redis", challenger_mode="shadow", mlflow_workers=3,
+    )  # fmt: skip
+    base = {"PATH": "/bin", "DRIFTLOOP_MLFLOW_PORT": "5999", "DRIFTLOOP_SEED": "7"}
+    environment = settings_environment(given, base)
+    assert environment["PATH"] == "/bin"
+    for name, value in environment.items():
+        clean_env.setenv(name, value)
+    assert Settings() == given
+
+
+def test_exported_settings_last_for_the_block_only(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import os
+
+    from driftloop.core.settings import exported
+
+    given = Settings(state_dir=tmp_path, predictor_port=9999)
+    clean_env.setenv("DRIFTLOOP_SEED", "7")
+    with exported(given):
+        assert os.environ["DRIFTLOOP_PREDICTOR_PORT"] == "9999"
+        assert os.environ["DRIFTLOOP_SEED"] == "42", "the settings given, not the stale variable"
+    assert os.environ["DRIFTLOOP_SEED"] == "7" and "DRIFTLOOP_PREDICTOR_PORT" not in os.environ

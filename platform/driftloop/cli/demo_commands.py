@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import typer
 
 
@@ -21,11 +19,10 @@ def demo(
     from driftloop.demo.targets import target_for
 
     # The demo drives its drift checks itself, so its timeline is deterministic; the platform's scheduler
-    # still runs, on a long interval, and swaps arrive within two seconds.
-    os.environ.setdefault("DRIFTLOOP_DRIFT_CHECK_INTERVAL_S", "3600")
-    os.environ.setdefault("DRIFTLOOP_MODEL_POLL_INTERVAL_S", "2")
-    get_settings.cache_clear()
-    settings = get_settings()
+    # still runs, on a long interval, and swaps arrive within two seconds. A variable the user set wins.
+    given = get_settings()
+    demo_defaults = {"drift_check_interval_s": 3600.0, "model_poll_interval_s": 2.0}
+    settings = given.model_copy(update={k: v for k, v in demo_defaults.items() if k not in given.model_fields_set})
     config = DemoConfig(customers=customers, traffic_rows=traffic_rows)
     summary = run_demo(settings, config, typer.echo, reset, target_for(target, settings))
     typer.echo(

@@ -7,6 +7,9 @@ one variable moves everything that depends on it.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -15,12 +18,13 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Mode = Literal["local", "kind"]
+ENV_PREFIX = "DRIFTLOOP_"
 
 
 class Settings(BaseSettings):
     """driftloop configuration. Each field is the env var `DRIFTLOOP_<FIELD>` (upper case)."""
 
-    model_config = SettingsConfigDict(env_prefix="DRIFTLOOP_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
     mode: Mode = Field(
         "local",
@@ -235,4 +239,32 @@ def get_settings() -> Settings:
 
 def env_var_name(field_name: str) -> str:
     """The environment variable that sets a settings field."""
-    return f"DRIFTLOOP_{field_name.upper()}"
+    return f"{ENV_PREFIX}{field_name.upper()}"
+
+
+def settings_environment(settings: Settings, base: Mapping[str, str]) -> dict[str, str]:
+    """The environment a child process of ours gets: `base` (PATH, HOME, libraries' variables) with every
+    `DRIFTLOOP_*` variable replaced by these settings, so the child reads exactly the settings its parent was
+    given, also when they were built in code rather than read from the environment."""
+    environment = {name: value for name, value in base.items() if not name.startswith(ENV_PREFIX)}
+    for name, value in settings.model_dump(exclude_none=True).items():
+        environment[env_var_name(name)] = str(value).lower() if isinstance(value, bool) else str(value)
+    return environment
+
+
+@contextmanager
+def exported(settings: Settings) -> Iterator[None]:
+    """These settings as this process's `DRIFTLOOP_*` variables for the block (the others untouched): for
+    launchers that start children with their parent's environment and take none (kfp.local's runner)."""
+    saved = {name: value for name, value in os.environ.items() if name.startswith(ENV_PREFIX)}
+    _replace_ours(settings_environment(settings, {}))
+    try:
+        yield
+    finally:
+        _replace_ours(saved)
+
+
+def _replace_ours(variables: Mapping[str, str]) -> None:
+    for name in [name for name in os.environ if name.startswith(ENV_PREFIX) and name not in variables]:
+        del os.environ[name]
+    os.environ.update(variables)

@@ -243,11 +243,10 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
 
 
 def _champion(settings: Settings) -> Any:
-    from mlflow.tracking import MlflowClient
-
     from pipelines.model_registry import current_champion
+    from pipelines.tracking import tracking_client
 
-    return current_champion(MlflowClient(settings.tracking_uri), settings.model_name)
+    return current_champion(tracking_client(settings.tracking_uri), settings.model_name)
 
 
 def _same_hour_ahead(margin_s: float) -> None:
@@ -260,9 +259,9 @@ def _same_hour_ahead(margin_s: float) -> None:
 
 def _model_figures(settings: Settings, before: str, after: str) -> dict[str, Any]:
     """Holdout figures from the registry: v1's own, v2's, and v1 scored on v2's (newer) holdout."""
-    from mlflow.tracking import MlflowClient
+    from pipelines.tracking import tracking_client
 
-    client = MlflowClient(settings.tracking_uri)
+    client = tracking_client(settings.tracking_uri)
     first = client.get_model_version(settings.model_name, before)
     figures: dict[str, Any] = {"v1_holdout_roc_auc": float(first.tags[VersionTag.HOLDOUT_ROC_AUC])}
     if after != before:

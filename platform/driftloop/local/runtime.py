@@ -17,7 +17,7 @@ from typing import Literal
 import psutil
 
 from driftloop.core.errors import CommandFailedError, PortInUseError, ServiceStartError
-from driftloop.core.settings import Settings, env_var_name
+from driftloop.core.settings import Settings, env_var_name, settings_environment
 from driftloop.local import processes
 from driftloop.local.health import probe, wait_until_healthy
 from driftloop.local.ports import port_is_free
@@ -73,8 +73,9 @@ class LocalPlatform:
         return self.settings.logs_dir / f"{name}.log"
 
     def child_env(self) -> dict[str, str]:
-        env = processes.child_environment(dict(os.environ))
-        env[env_var_name("state_dir")] = str(self.settings.state_dir)
+        """What every service and CLI call of this platform runs with: these settings, whatever the caller's
+        environment says."""
+        env = processes.child_environment(settings_environment(self.settings, os.environ))
         env["PYTHONUNBUFFERED"] = "1"
         return env
 

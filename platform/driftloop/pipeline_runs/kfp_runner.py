@@ -49,14 +49,13 @@ class KfpApiRunner:
         return str(run.state) in ACTIVE_STATES
 
     def run_training(self, request: TrainingRequest) -> TrainingOutcome:
-        from mlflow.tracking import MlflowClient
-
         from driftloop.pipeline_runs.local_runner import run_url
+        from pipelines.tracking import tracking_client
 
         handle = self.submit(request)
         kfp_run_id = handle.removeprefix("kfp:")
         finished = self._client().wait_for_run_completion(kfp_run_id, timeout=3600)
-        client = MlflowClient(self.settings.tracking_uri)
+        client = tracking_client(self.settings.tracking_uri)
         experiment = client.get_experiment_by_name(self.settings.mlflow_experiment)
         runs = client.search_runs(
             [experiment.experiment_id] if experiment else [],

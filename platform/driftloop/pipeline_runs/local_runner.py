@@ -12,7 +12,7 @@ import os
 import psutil
 
 from driftloop.core.registry_names import RunTag
-from driftloop.core.settings import Settings
+from driftloop.core.settings import Settings, exported, settings_environment
 from driftloop.core.training_request import TrainingOutcome, TrainingRequest
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class LocalPipelineRunner:
             arguments += ["--window-end", request.window_end]
         log_path = self.settings.logs_dir / "retraining.log"
         command = [*driftloop_command(), *arguments]
-        process = spawn(command, log_path, dict(os.environ))
+        process = spawn(command, log_path, settings_environment(self.settings, os.environ))
         # Recorded like a service, so `driftloop local down` stops a retraining run in flight too.
         ProcessRecord(
             name="retraining", pid=process.pid, create_time=process.create_time(), url="", health_url="",
@@ -78,7 +78,8 @@ class LocalPipelineRunner:
         )
         error: str | None = None
         try:
-            training_pipeline(**request.pipeline_arguments(), mlflow_run_id=run_id)
+            with exported(self.settings):  # kfp.local's tasks inherit this process's environment
+                training_pipeline(**request.pipeline_arguments(), mlflow_run_id=run_id)
         except RuntimeError as failure:
             error = str(failure).strip().splitlines()[0] if str(failure).strip() else repr(failure)
             client.set_terminated(run_id, status="FAILED")
