@@ -22,7 +22,7 @@ from monitoring import metrics
 from monitoring.policy import FAILED, NO_TRIGGER, PolicyInputs, RetrainPolicy, decide
 from monitoring.skew import SkewResult
 from monitoring.state import MonitorStore
-from pipelines.prediction_log_format import LOGGED_AT, ROLE, SERVED, read_prediction_log
+from pipelines.prediction_log_format import LOGGED_AT, MODEL_VERSION, ROLE, SERVED, read_prediction_log
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def run_check(
     window = read_prediction_log(settings.prediction_log_path, since=pd.Timestamp(start))
     if len(window):
         window = window[(window[ROLE] == SERVED) & (window[LOGGED_AT] < pd.Timestamp(end))]
-    log = window[window["model_version"] == version] if len(window) else window
+    log = window[window[MODEL_VERSION] == version] if len(window) else window
     skew = _skew(settings, window)
     if skew.share is not None:
         metrics.SKEW_SHARE.labels(version).set(skew.share)

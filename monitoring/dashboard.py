@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipelines.model_input import MODEL_INPUT_COLUMNS
+from pipelines.prediction_log_format import PREDICTION
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def _panels(drift_threshold: float, versions: Sequence[str]) -> list[Any]:
             description="per-column test statistic (Wasserstein distance for numbers, Jensen-Shannon for categories)",
             values=[
                 PanelMetric(legend=column, metric="ValueDrift", metric_labels={"column": column}, tags=drift)
-                for column in (*MODEL_INPUT_COLUMNS, "prediction")
+                for column in (*MODEL_INPUT_COLUMNS, PREDICTION)
             ],
             size="full",
         ),
@@ -90,7 +91,7 @@ def _panels(drift_threshold: float, versions: Sequence[str]) -> list[Any]:
                 description="mean score per drift check; ROC AUC of its served answers once their labels arrived",
                 values=[
                     PanelMetric(
-                        legend="mean fraud score", metric="MeanValue", metric_labels={"column": "prediction"},
+                        legend="mean fraud score", metric="MeanValue", metric_labels={"column": PREDICTION},
                         tags=[DRIFT_TAG, tag],
                     ),
                     PanelMetric(legend="realised ROC AUC", metric="RocAuc", tags=[QUALITY_TAG, tag]),

@@ -17,10 +17,9 @@ from typing import Any
 import pandas as pd
 
 from pipelines.model_input import CATEGORICAL_COLUMNS, NUMERIC_COLUMNS
+from pipelines.prediction_log_format import PREDICTION
 
 logger = logging.getLogger(__name__)
-
-PREDICTION = "prediction"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from driftloop.core.settings import Settings
 from monitoring import metrics
-from pipelines.prediction_log_format import LOGGED_AT, ROLE, read_prediction_log
+from pipelines.prediction_log_format import LOGGED_AT, MODEL_VERSION, PREDICTION, ROLE, SERVED, read_prediction_log
 from pipelines.schema import EVENT_ID, IS_FRAUD
 
 logger = logging.getLogger(__name__)
@@ -23,10 +23,10 @@ logger = logging.getLogger(__name__)
 def labelled_answers(log: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     """Served answers whose label arrived: model_version, hour (of the answer), prediction, is_fraud."""
     if log.empty or EVENT_ID not in log.columns:
-        return pd.DataFrame(columns=["model_version", "hour", "prediction", IS_FRAUD])
-    served = log[(log[ROLE] == "served") & log[EVENT_ID].notna()]
+        return pd.DataFrame(columns=[MODEL_VERSION, "hour", PREDICTION, IS_FRAUD])
+    served = log[(log[ROLE] == SERVED) & log[EVENT_ID].notna()]
     joined = served.merge(labels[[EVENT_ID, IS_FRAUD]], on=EVENT_ID, how="inner")
-    return joined.assign(hour=joined[LOGGED_AT].dt.floor("h"))[["model_version", "hour", "prediction", IS_FRAUD]]
+    return joined.assign(hour=joined[LOGGED_AT].dt.floor("h"))[[MODEL_VERSION, "hour", PREDICTION, IS_FRAUD]]
 
 
 def realised_quality(log: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
@@ -38,11 +38,11 @@ def realised_quality_of(answers: pd.DataFrame) -> pd.DataFrame:
     from sklearn.metrics import roc_auc_score
 
     rows = []
-    for (version, hour), group in answers.groupby(["model_version", "hour"]):
+    for (version, hour), group in answers.groupby([MODEL_VERSION, "hour"]):
         if group[IS_FRAUD].nunique() == 2:
-            auc = float(roc_auc_score(group[IS_FRAUD], group["prediction"]))
-            rows.append({"model_version": version, "hour": hour, "rows": len(group), "roc_auc": auc})
-    return pd.DataFrame(rows, columns=["model_version", "hour", "rows", "roc_auc"])
+            auc = float(roc_auc_score(group[IS_FRAUD], group[PREDICTION]))
+            rows.append({MODEL_VERSION: version, "hour": hour, "rows": len(group), "roc_auc": auc})
+    return pd.DataFrame(rows, columns=[MODEL_VERSION, "hour", "rows", "roc_auc"])
 
 
 def record_realised_quality(settings: Settings) -> pd.DataFrame:
@@ -56,7 +56,7 @@ def record_realised_quality(settings: Settings) -> pd.DataFrame:
     folder = settings.state_dir / "monitor"
     folder.mkdir(parents=True, exist_ok=True)
     quality.to_csv(folder / "realised_quality.csv", index=False)
-    for version, group in quality.groupby("model_version"):
+    for version, group in quality.groupby(MODEL_VERSION):
         metrics.REALISED_QUALITY.labels(str(version)).set(float(group.iloc[-1]["roc_auc"]))
     _save_quality_snapshots(settings, answers, quality)
     logger.info("realised quality: %d (version, hour) windows", len(quality))
@@ -71,16 +71,16 @@ def _save_quality_snapshots(settings: Settings, answers: pd.DataFrame, quality: 
     state_path = settings.state_dir / "monitor" / "quality_snapshots.json"
     state_path.parent.mkdir(parents=True, exist_ok=True)
     saved: dict[str, dict[str, object]] = json.loads(state_path.read_text()) if state_path.exists() else {}
-    groups = answers.groupby(["model_version", "hour"])
+    groups = answers.groupby([MODEL_VERSION, "hour"])
     for row in quality.to_dict("records"):
-        version, hour, rows = str(row["model_version"]), pd.Timestamp(row["hour"]), int(row["rows"])
+        version, hour, rows = str(row[MODEL_VERSION]), pd.Timestamp(row["hour"]), int(row["rows"])
         key = f"{version}/{hour.isoformat()}"
         if saved.get(key, {}).get("rows") == rows:
             continue
         if key in saved:
             delete_snapshot(settings.evidently_workspace_path, project_name(settings), str(saved[key]["snapshot"]))
-        group = groups.get_group((row["model_version"], row["hour"]))
-        snapshot = quality_snapshot(version, group["prediction"], group[IS_FRAUD], hour)
+        group = groups.get_group((row[MODEL_VERSION], row["hour"]))
+        snapshot = quality_snapshot(version, group[PREDICTION], group[IS_FRAUD], hour)
         snapshot_id = save_snapshot(
             settings.evidently_workspace_path, project_name(settings), snapshot, f"quality v{version} {key}",
             settings.drift_share_threshold, version,

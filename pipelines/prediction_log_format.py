@@ -1,4 +1,5 @@
-"""The prediction log's format: its columns and partition layout, shared by the writer and every reader.
+"""The prediction log's format: its columns, its row builder and partition layout, shared by the writer and
+every reader.
 
 The model servers write it (`serving.prediction_log`); the drift check, realised quality, the skew check
 and the event store read it. Served rows are the canonical record of every transaction the endpoint
@@ -7,9 +8,15 @@ answered: the event store reads served transactions from here rather than keepin
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+
+from pipelines.model_input import MODEL_INPUT_COLUMNS
+from pipelines.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
 
 LOGGED_AT = "logged_at"  # when the answer was logged (UTC)
 ROLE = "role"  # "served" (returned to the caller) or "shadow" (challenger, logged only)
@@ -19,6 +26,68 @@ PREDICTION = "prediction"
 MODEL_VERSION = "model_version"
 MODEL_ALIAS = "model_alias"
 REQUEST_ID = "request_id"
+
+
+@dataclass(frozen=True)
+class Events:
+    """A request's transactions as events: entity ids, event ids and receipt times (UTC, datetime64[ns])."""
+
+    customer_ids: np.ndarray
+    merchant_ids: np.ndarray
+    event_ids: np.ndarray  # object array of str
+    received: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.event_ids)
+
+    def received_iso(self) -> list[str]:
+        """Receipt times as ISO strings ending in Z, the form they travel in between servers."""
+        return [f"{value}Z" for value in np.datetime_as_string(self.received, unit="us")]
+
+
+@dataclass(frozen=True)
+class PendingRows:
+    """One request's answered rows, as the request left them (arrays); the log's writer builds the rows later."""
+
+    inputs: Mapping[str, np.ndarray]  # one array per model input column
+    events: Events | None  # the transactions as events; None for a feature request without entity ids
+    scores: np.ndarray
+    model_version: str
+    model_alias: str
+    role: str
+    request_id: str
+    logged_at: float
+
+    @classmethod
+    def batch_frame(cls, batch: Sequence[PendingRows]) -> pd.DataFrame:
+        """The log rows of many requests at once: one concatenation per column, on the writer thread."""
+        lengths = [len(item.scores) for item in batch]
+
+        def event_column(field: str, missing: object, dtype: str) -> np.ndarray:
+            """One field of every request's events; rows of a request without events get `missing`."""
+            parts = [
+                getattr(item.events, field) if item.events is not None else np.full(n, missing, dtype=dtype)
+                for item, n in zip(batch, lengths, strict=True)
+            ]
+            return np.concatenate(parts).astype(dtype)
+
+        def per_row(values: list[object]) -> np.ndarray:
+            return np.repeat(np.array(values, dtype=object), lengths)
+
+        rows = pd.DataFrame({c: np.concatenate([item.inputs[c] for item in batch]) for c in MODEL_INPUT_COLUMNS})
+        rows[CUSTOMER_ID] = event_column("customer_ids", -1, "int64")
+        rows[MERCHANT_ID] = event_column("merchant_ids", -1, "int64")
+        rows[EVENT_ID] = pd.array(event_column("event_ids", None, "object"), dtype="string")
+        rows[EVENT_TIMESTAMP] = pd.to_datetime(
+            event_column("received", np.datetime64("NaT"), "datetime64[ns]"), utc=True
+        )
+        rows[PREDICTION] = np.concatenate([item.scores for item in batch]).astype(np.float64)
+        rows[MODEL_VERSION] = per_row([item.model_version for item in batch])
+        rows[MODEL_ALIAS] = per_row([item.model_alias for item in batch])
+        rows[ROLE] = per_row([item.role for item in batch])
+        rows[REQUEST_ID] = per_row([item.request_id for item in batch])
+        rows[LOGGED_AT] = pd.to_datetime(np.repeat([item.logged_at for item in batch], lengths), unit="s", utc=True)
+        return rows
 
 
 def partition_dir(root: Path, moment: pd.Timestamp) -> Path:

@@ -11,32 +11,15 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
+from pipelines.prediction_log_format import Events
 from pipelines.schema import CUSTOMER_ID, EVENT_ID, MERCHANT_ID
 from serving.request_schema import Columns
 
 GENERATED_ID_PREFIX = "evt-"
 UTC_SUFFIXES = ("Z", "+00:00")
-
-
-@dataclass(frozen=True)
-class Events:
-    """A request's transactions as events: entity ids, event ids and receipt times (UTC, datetime64[ns])."""
-
-    customer_ids: np.ndarray
-    merchant_ids: np.ndarray
-    event_ids: np.ndarray  # object array of str
-    received: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.event_ids)
-
-    def received_iso(self) -> list[str]:
-        """Receipt times as ISO strings ending in Z, the form they travel in between servers."""
-        return [f"{value}Z" for value in np.datetime_as_string(self.received, unit="us")]
 
 
 def new_event_id() -> str:

@@ -17,9 +17,10 @@ from kserve.errors import InvalidInput, ModelNotReady
 
 from driftloop.core.errors import RegistryUnreachableError
 from driftloop.core.settings import Settings
+from pipelines.prediction_log_format import Events
 from pipelines.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
 from serving import metrics
-from serving.event_stamp import Events, received_now, stamp_events
+from serving.event_stamp import received_now, stamp_events
 from serving.model_slots import ModelSlots
 from serving.online_features import OnlineFeatures
 from serving.prediction_log import PredictionLog

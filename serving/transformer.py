@@ -19,9 +19,10 @@ from kserve.errors import InvalidInput, ModelNotReady
 
 from driftloop.core.settings import Settings
 from pipelines.model_input import MODEL_INPUT_COLUMNS
+from pipelines.prediction_log_format import Events
 from pipelines.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
 from serving import metrics
-from serving.event_stamp import Events, received_now, stamp_events
+from serving.event_stamp import received_now, stamp_events
 from serving.online_features import OnlineFeatures
 from serving.protocol import VERSION_HEADER, answer, parse_request, request_id, tensor_types
 from serving.request_schema import TRANSACTION_FIELDS

@@ -52,8 +52,7 @@ def test_realised_quality_joins_labels_per_version_and_hour() -> None:
 def test_pending_requests_become_log_rows_in_one_batch_with_their_ids_and_versions(tmp_path: Path) -> None:
     """The writer builds many requests' rows at once; each row keeps its own request's ids, model and time."""
     from pipelines.model_input import MODEL_INPUT_COLUMNS
-    from serving.event_stamp import Events
-    from serving.scoring import PendingRows
+    from pipelines.prediction_log_format import Events, PendingRows
 
     def inputs(n: int, offset: float) -> dict[str, np.ndarray]:
         columns = {c: np.arange(n, dtype=float) + offset for c in MODEL_INPUT_COLUMNS if c != "channel"}

@@ -13,7 +13,8 @@ from kserve import InferInput, InferRequest
 from kserve.errors import InvalidInput
 
 from pipelines.model_input import MODEL_INPUT_COLUMNS
-from serving.event_stamp import Events, received_now, stamp_events
+from pipelines.prediction_log_format import Events
+from serving.event_stamp import received_now, stamp_events
 from serving.loaded_model import OnnxModel
 from serving.model_slots import ServingModel
 from serving.prediction_log import PredictionLog
