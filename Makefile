@@ -7,6 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
+# Test groups run side by side (tests/conftest.py groups them by the expensive fixture they share).
+TEST_WORKERS ?= 2
 
 .PHONY: help install lock bench bench-full demo local-up local-down status test test-unit test-fast parity lint clean-state
 
@@ -48,8 +50,8 @@ local-down: ## Stop every process of the local platform
 status: install ## Show each local service with URL, pid and health
 	$(BIN)/driftloop local status
 
-test: install ## Run the whole test suite: unit, contract, cluster (static), parity, integration, e2e (the demo)
-	$(BIN)/python -m pytest tests
+test: install ## Run the whole test suite: unit, contract, cluster (static), parity, integration, e2e (the demo), $(TEST_WORKERS) groups at a time
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup tests
 
 test-unit: install ## Run the unit tests only
 	$(BIN)/python -m pytest tests/unit

@@ -23,3 +23,21 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
         if name.startswith("DRIFTLOOP_"):
             monkeypatch.delenv(name)
     yield monkeypatch
+
+
+def _shared_group(item: pytest.Item) -> str:
+    """The xdist group of a test: the folder whose session fixture it uses (the trained platform, the parity
+    run, the rendered charts), else its module. Tests sharing an expensive fixture then run in one worker,
+    which builds it once, and module fixtures are never built twice."""
+    info = getattr(item, "_fixtureinfo", None)
+    for definitions in info.name2fixturedefs.values() if info else ():
+        definition = definitions[-1]
+        if definition.scope == "session" and definition.baseid:
+            return f"session:{definition.baseid}"
+    return f"module:{item.nodeid.split('::', 1)[0]}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under `pytest -n N --dist loadgroup` (`make test`), groups run side by side, each in one worker."""
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_shared_group(item)))

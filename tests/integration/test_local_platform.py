@@ -17,21 +17,30 @@ from tests.integration.local_platform import PlatformUnderTest, free_ports, isol
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def platform(tmp_path: Path) -> Iterator[PlatformUnderTest]:
-    ports = free_ports()
-    under_test = PlatformUnderTest(tmp_path / "state", isolated_env(tmp_path / "state", ports))
+def _platform(folder: Path) -> PlatformUnderTest:
+    return PlatformUnderTest(folder / "state", isolated_env(folder / "state", free_ports()))
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformUnderTest]:
+    """One platform brought up for the module's tests, in file order: up, a second up, then down."""
+    under_test = _platform(tmp_path_factory.mktemp("local-platform"))
     try:
+        result = under_test.run("local", "up")
+        assert result.returncode == 0, result.stderr + result.stdout
         yield under_test
     finally:
         under_test.run("local", "down")
 
 
 @pytest.fixture
-def running(platform: PlatformUnderTest) -> PlatformUnderTest:
-    result = platform.run("local", "up")
-    assert result.returncode == 0, result.stderr + result.stdout
-    return platform
+def platform(tmp_path: Path) -> Iterator[PlatformUnderTest]:
+    """A platform that is not up (and is taken down after the test, should it have started anything)."""
+    under_test = _platform(tmp_path)
+    try:
+        yield under_test
+    finally:
+        under_test.run("local", "down")
 
 
 def _tree_pids(pid: int) -> set[int]:

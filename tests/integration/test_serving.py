@@ -176,6 +176,12 @@ def test_bad_requests_are_400s_that_name_the_problem(serving: PlatformUnderTest,
     v2_malformed = {"inputs": [{"name": "amount", "datatype": "FP64"}]}
     response = httpx.post(_url(serving, server) + V2_PATH, json=v2_malformed)
     assert response.status_code == 400, response.text
+    # What the parser's fuzz (tests/unit/test_request_fuzz.py) cannot send: bytes that are not JSON, and JSON
+    # that is not an object, through each protocol's HTTP route and KServe's own decoding.
+    for path, body in ((V1_PATH, b"\xff\x00{"), (V2_PATH, b"\xff\x00{"), (V1_PATH, b"[1, 2]"), (V2_PATH, b'"x"')):
+        response = httpx.post(_url(serving, server) + path, content=body, headers={"content-type": "application/json"})
+        assert 400 <= response.status_code < 500, (path, body, response.status_code, response.text)
+    assert httpx.get(_url(serving, server) + "/v2/health/live").status_code == 200
 
 
 def test_answers_name_each_event_and_labels_come_back_for_them(
@@ -225,51 +231,6 @@ def test_answers_name_each_event_and_labels_come_back_for_them(
     assert set(answered) <= set(current.index) and len(store.label_records()) >= 4
     metrics = httpx.get(url + "/metrics").text
     assert 'driftloop_labels_received_total{outcome="unknown_event"} 1.0' in metrics
-
-
-def test_fuzzed_requests_never_cause_a_5xx(serving: PlatformUnderTest) -> None:
-    from hypothesis import HealthCheck, given, settings
-    from hypothesis import strategies as st
-
-    scalars = st.one_of(
-        st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70), st.floats(allow_nan=False),
-        st.text(max_size=8), st.sampled_from(["online", "in_store", "contactless"]),
-    )  # fmt: skip
-    values = st.recursive(
-        scalars,
-        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
-        max_leaves=6,
-    )
-    fields = st.sampled_from(["customer_id", "merchant_id", "amount", "channel", "extra"])
-    instance = st.dictionaries(fields, values, max_size=5)
-    v1_body = st.one_of(values, st.fixed_dictionaries({"instances": st.one_of(values, st.lists(instance, max_size=4))}))
-    v2_input = st.fixed_dictionaries(
-        {"name": fields, "datatype": st.sampled_from(["INT64", "FP64", "BYTES", "BOOL", "FP32", "nope"]),
-         "shape": st.lists(st.integers(-2, 5), max_size=3), "data": values},
-    )  # fmt: skip
-    v2_body = st.one_of(values, st.fixed_dictionaries({"inputs": st.one_of(values, st.lists(v2_input, max_size=5))}))
-    raw = st.binary(max_size=40)
-    statuses: dict[int, int] = {}
-    http = httpx.Client(timeout=10)
-
-    def send(path: str, content: bytes, server: str) -> None:
-        response = http.post(
-            _url(serving, server) + path, content=content, headers={"content-type": "application/json"}
-        )
-        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-        assert response.status_code < 500, (path, content[:300], response.text[:300])
-
-    @settings(max_examples=700, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-    @given(body=v1_body, v2=v2_body, junk=raw, server=st.sampled_from(["transformer", "predictor"]))
-    def check(body: Any, v2: Any, junk: bytes, server: str) -> None:
-        send(V1_PATH, json.dumps(body).encode(), server)
-        send(V2_PATH, json.dumps(v2).encode(), server)
-        send(V1_PATH if junk[:1] < b"\x80" else V2_PATH, junk, server)
-
-    check()
-    assert sum(statuses.values()) >= 2000
-    assert httpx.get(_url(serving, "transformer") + "/v2/health/live").status_code == 200
-    assert httpx.get(_url(serving, "predictor") + "/v2/health/live").status_code == 200
 
 
 class Load:
