@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # Test groups run side by side (tests/conftest.py groups them by the expensive fixture they share).
 TEST_WORKERS ?= 2
 
-.PHONY: help install lock bench bench-full demo local-up local-down status test test-unit test-fast parity lint clean-state
+.PHONY: help install lock bench bench-full demo local-up local-down status test test-unit test-fast coverage parity lint clean-state
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,14 +50,18 @@ local-down: ## Stop every process of the local platform
 status: install ## Show each local service with URL, pid and health
 	$(BIN)/driftloop local status
 
-test: install ## Run the whole test suite: unit, contract, cluster (static), parity, integration, e2e (the demo), $(TEST_WORKERS) groups at a time
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup tests
+test: install ## The test suite: e2e (the demo), integration, cluster (static), contract, unit; $(TEST_WORKERS) groups at a time
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --ignore=tests/parity tests
 
 test-unit: install ## Run the unit tests only
 	$(BIN)/python -m pytest tests/unit
 
-test-fast: install ## Unit and contract tests: pure logic and labelled stand-ins, no servers of ours
-	$(BIN)/python -m pytest tests/unit tests/contract
+test-fast: install ## Unit and contract tests: pure logic and labelled stand-ins, no servers of ours (under a minute)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup tests/unit tests/contract
+
+coverage: install ## Coverage of the pure modules by the fast tests (the module list: pyproject, tool.coverage.run)
+	$(BIN)/coverage run -m pytest -q tests/unit tests/contract
+	$(BIN)/coverage report
 
 parity: install ## The chart's own containers run here against real PostgreSQL, Redis, Prometheus, Pushgateway (docs/cluster.md)
 	$(BIN)/python -m pytest tests/parity

@@ -165,7 +165,7 @@ def _skew(settings: Settings, served: pd.DataFrame) -> SkewResult:
 
     if served.empty:
         return SkewResult(0, 0, 0)
-    return check_skew(open_feature_store(settings), served, current_watermark(settings))
+    return check_skew(lambda: open_feature_store(settings), served, current_watermark(settings))
 
 
 def _skew_metadata(skew: SkewResult) -> dict[str, str]:

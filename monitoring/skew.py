@@ -11,6 +11,7 @@ feature computed two ways.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -58,8 +59,11 @@ def compare_vectors(served: pd.DataFrame, offline: pd.DataFrame) -> SkewResult:
     )  # fmt: skip
 
 
-def check_skew(store: FeatureStore, served_rows: pd.DataFrame, watermark: datetime | None) -> SkewResult:
-    """Compare the served rows (prediction log rows with event ids and receipt times) whose hour is final."""
+def check_skew(
+    open_store: Callable[[], FeatureStore], served_rows: pd.DataFrame, watermark: datetime | None
+) -> SkewResult:
+    """Compare the served rows (prediction log rows with event ids and receipt times) whose hour is final.
+    The store is opened only when there is something to compare."""
     needed = {EVENT_ID, EVENT_TIMESTAMP, CUSTOMER_ID, MERCHANT_ID, *FEATURE_VIEW_COLUMNS}
     if served_rows.empty or not needed <= set(served_rows.columns):
         return SkewResult(0, 0, 0)
@@ -73,7 +77,7 @@ def check_skew(store: FeatureStore, served_rows: pd.DataFrame, watermark: dateti
     from pipelines.training_set import point_in_time_features
 
     keys = final[[EVENT_ID, CUSTOMER_ID, MERCHANT_ID, EVENT_TIMESTAMP]].drop_duplicates(EVENT_ID)
-    offline = point_in_time_features(store, keys.astype({CUSTOMER_ID: "int64", MERCHANT_ID: "int64"}))
+    offline = point_in_time_features(open_store(), keys.astype({CUSTOMER_ID: "int64", MERCHANT_ID: "int64"}))
     result = compare_vectors(final, offline)
     result = SkewResult(result.rows, result.mismatched_rows, len(rows) - len(final), result.columns, result.examples)
     logger.info(

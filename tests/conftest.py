@@ -25,10 +25,18 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     yield monkeypatch
 
 
+# Folders whose tests share fixed addresses (the parity run's pod addresses 127.77.0.N): one group, never two
+# of their tests at once.
+SERIAL_FOLDERS = ("tests/parity/",)
+
+
 def _shared_group(item: pytest.Item) -> str:
-    """The xdist group of a test: the folder whose session fixture it uses (the trained platform, the parity
-    run, the rendered charts), else its module. Tests sharing an expensive fixture then run in one worker,
-    which builds it once, and module fixtures are never built twice."""
+    """The xdist group of a test: its folder when that folder's tests share fixed addresses, else the folder
+    whose session fixture it uses (the trained platform, the rendered charts), else its module. Tests sharing
+    an expensive fixture then run in one worker, which builds it once, and module fixtures are built once."""
+    for folder in SERIAL_FOLDERS:
+        if item.nodeid.startswith(folder):
+            return f"folder:{folder}"
     info = getattr(item, "_fixtureinfo", None)
     for definitions in info.name2fixturedefs.values() if info else ():
         definition = definitions[-1]
@@ -37,7 +45,18 @@ def _shared_group(item: pytest.Item) -> str:
     return f"module:{item.nodeid.split('::', 1)[0]}"
 
 
+# Folders in the order their groups start: the longest groups first (the demo, the trained platform), so the
+# short ones fill in around them instead of leaving one worker alone with the demo at the end.
+FOLDER_ORDER = ("tests/e2e/", "tests/integration/", "tests/parity/", "tests/cluster/", "tests/contract/", "tests/unit/")
+
+
+def _folder_rank(item: pytest.Item) -> int:
+    return next((rank for rank, folder in enumerate(FOLDER_ORDER) if item.nodeid.startswith(folder)), len(FOLDER_ORDER))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under `pytest -n N --dist loadgroup` (`make test`), groups run side by side, each in one worker."""
+    """Under `pytest -n N --dist loadgroup --no-loadscope-reorder` (`make test`), groups run side by side, each
+    in one worker, started in `FOLDER_ORDER`; within a group the file order holds."""
     for item in items:
         item.add_marker(pytest.mark.xdist_group(_shared_group(item)))
+    items.sort(key=_folder_rank)

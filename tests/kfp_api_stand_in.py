@@ -78,7 +78,10 @@ def serving(stand_in: StandInKfpApi, host: str, port: int) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(stand_in.app, host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
+    deadline = time.monotonic() + 30
     while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the KFP API stand-in did not start on {host}:{port} (see uvicorn's error above)")
         time.sleep(0.05)
     try:
         yield f"http://{host}:{port}"

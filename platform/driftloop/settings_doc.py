@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from driftloop.core.settings import Settings, env_var_name
+from driftloop.core.settings import SETTINGS_GROUPS, Settings, env_var_name
 
 
 def _default(settings_field: object) -> str:
@@ -11,11 +11,19 @@ def _default(settings_field: object) -> str:
 
 
 def markdown_table() -> str:
-    """The configuration table: variable, default and meaning of every setting."""
-    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
-    for name, settings_field in Settings.model_fields.items():
-        rows.append(f"| `{env_var_name(name)}` | {_default(settings_field)} | {settings_field.description} |")
-    return "\n".join(rows)
+    """The configuration: one table per settings group (variable, default, meaning), each under its purpose."""
+    parts = []
+    for name, group in SETTINGS_GROUPS.items():
+        rows = [
+            f"**{name}**: {(group.__doc__ or '').strip()}",
+            "",
+            "| variable | default | meaning |",
+            "| --- | --- | --- |",
+        ]
+        for field_name, settings_field in group.model_fields.items():
+            rows.append(f"| `{env_var_name(field_name)}` | {_default(settings_field)} | {settings_field.description} |")
+        parts.append("\n".join(rows))
+    return "\n\n".join(parts)
 
 
 def effective_values(settings: Settings) -> dict[str, str]:

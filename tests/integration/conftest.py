@@ -24,6 +24,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformUnder
     state = tmp_path_factory.mktemp("trained") / "state"
     env = isolated_env(state, free_ports())
     env["DRIFTLOOP_MODEL_POLL_INTERVAL_S"] = "0.5"  # hot swap shows within a second
+    env["DRIFTLOOP_DRIFT_CHECK_INTERVAL_S"] = "3600"  # tests run their checks themselves (`monitor run`)
     under_test = PlatformUnderTest(state, env)
     try:
         result = under_test.run("local", "up")

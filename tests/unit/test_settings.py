@@ -116,3 +116,21 @@ def test_exported_settings_last_for_the_block_only(clean_env: pytest.MonkeyPatch
         assert os.environ["DRIFTLOOP_PREDICTOR_PORT"] == "9999"
         assert os.environ["DRIFTLOOP_SEED"] == "42", "the settings given, not the stale variable"
     assert os.environ["DRIFTLOOP_SEED"] == "7" and "DRIFTLOOP_PREDICTOR_PORT" not in os.environ
+
+
+@pytest.mark.parametrize("address", ["redis", "redis:", ":6379", "redis:99999", "redis:port"])
+def test_the_redis_online_store_needs_a_host_and_port(clean_env: pytest.MonkeyPatch, address: str) -> None:
+    clean_env.setenv("DRIFTLOOP_FEAST_ONLINE_STORE", "redis")
+    clean_env.setenv("DRIFTLOOP_FEAST_REDIS_URL", address)
+    with pytest.raises(ValidationError, match="DRIFTLOOP_FEAST_REDIS_URL as host:port"):
+        Settings()
+    for good in ("feast-redis.driftloop.svc:6379", "10.0.0.7:6380,db=1,ssl=true"):
+        clean_env.setenv("DRIFTLOOP_FEAST_REDIS_URL", good)
+        assert Settings().feast_redis_url == good
+
+
+def test_every_setting_belongs_to_exactly_one_group() -> None:
+    from driftloop.core.settings import SETTINGS_GROUPS
+
+    grouped = [name for group in SETTINGS_GROUPS.values() for name in group.model_fields]
+    assert sorted(grouped) == sorted(Settings.model_fields) and len(grouped) == len(set(grouped))

@@ -14,17 +14,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Mode = Literal["local", "kind"]
 ENV_PREFIX = "DRIFTLOOP_"
 
 
-class Settings(BaseSettings):
-    """driftloop configuration. Each field is the env var `DRIFTLOOP_<FIELD>` (upper case)."""
-
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+class PlatformSettings(BaseModel):
+    """Where the platform runs and how its processes are started and stopped."""
 
     mode: Mode = Field(
         "local",
@@ -39,10 +37,19 @@ class Settings(BaseSettings):
     bind_address: str | None = Field(
         None, description="Interface servers bind to. Default: `host`; containers set `0.0.0.0`."
     )
+    startup_timeout_s: float = Field(
+        120.0, gt=0, description="Seconds `local up` waits for each service to become healthy."
+    )
+    stop_timeout_s: float = Field(
+        15.0, gt=0, description="Seconds `local down` waits after SIGTERM before it sends SIGKILL."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+
+
+class MlflowSettings(BaseModel):
+    """The tracking server, the model registry and the names in them."""
+
     mlflow_port: int = Field(5000, ge=1, le=65535, description="Port of the MLflow tracking server.")
-    evidently_port: int = Field(8000, ge=1, le=65535, description="Port of the Evidently UI.")
-    transformer_port: int = Field(8080, ge=1, le=65535, description="Port of the KServe transformer.")
-    predictor_port: int = Field(8081, ge=1, le=65535, description="Port of the KServe predictor.")
     mlflow_tracking_uri: str | None = Field(
         None, description="Tracking URI clients use. Default: `http://<host>:<mlflow_port>`."
     )
@@ -57,9 +64,13 @@ class Settings(BaseSettings):
         description="Comma-separated Host headers the MLflow server accepts (cluster: its service name).",
     )
     mlflow_workers: int = Field(1, ge=1, description="Worker processes of the MLflow server.")
-    evidently_workspace: Path | None = Field(
-        None, description="Evidently UI workspace folder. Default: `<state_dir>/evidently`."
-    )
+    model_name: str = Field("fraud-detector", description="Registered model name in MLflow.")
+    mlflow_experiment: str = Field("driftloop-training", description="MLflow experiment of training runs.")
+
+
+class FeastSettings(BaseModel):
+    """Where features live, offline and online, and how often they are refreshed."""
+
     feast_repo_path: Path | None = Field(
         None,
         description="Feast data folder (offline parquet, SQLite online store, registry). Default: `<state_dir>/feast`.",
@@ -75,9 +86,37 @@ class Settings(BaseSettings):
         description="Feast registry: a file path or a SQLAlchemy URL. Default: `<feast_repo_path>/registry.db`.",
     )
     feast_project: str = Field("driftloop", description="Feast project name.")
-    model_name: str = Field("fraud-detector", description="Registered model name in MLflow.")
-    mlflow_experiment: str = Field("driftloop-training", description="MLflow experiment of training runs.")
+    feature_refresh_interval_s: float = Field(
+        300.0,
+        gt=0,
+        description="How often the local scheduler refreshes features (and always just after each hour boundary).",
+    )
+
+
+class DataSettings(BaseModel):
+    """The event store and the data contract."""
+
+    event_store_dir: Path | None = Field(
+        None,
+        description="Event store: landed transactions, their late labels and the quarantine of rejected rows. "
+        "Served transactions are read from the prediction log. Default: `<state_dir>/events`.",
+    )
+    data_max_age_hours: float = Field(
+        72.0, gt=0, description="Data contract freshness: the newest event must be at most this old at validation."
+    )
+
+
+class TrainingSettings(BaseModel):
+    """Training runs (kfp.local here, the KFP API in the cluster), the gate and lineage."""
+
+    kfp_host: str | None = Field(
+        None,
+        description="KFP API for retraining runs, e.g. `http://ml-pipeline:8888`; required when `mode` is `kind`.",
+    )
     seed: int = Field(42, description="Default random seed of data generation and training.")
+    code_version: str | None = Field(
+        None, description="Code version recorded on models when git is absent (the image sets it). Default: git."
+    )
     gate_min_roc_auc: float = Field(
         0.75, ge=0, le=1, description="Gate floor: a first model needs at least this holdout ROC AUC."
     )
@@ -88,12 +127,16 @@ class Settings(BaseSettings):
     label_maturity_days: int = Field(
         7, ge=0, description="Events younger than this (vs the newest event) are left out of training: labels lag."
     )
-    data_max_age_hours: float = Field(
-        72.0, gt=0, description="Data contract freshness: the newest event must be at most this old at validation."
+    training_window_days: int = Field(
+        30, ge=8, description="Days of events (ending now) a training run reads from the event store."
     )
-    code_version: str | None = Field(
-        None, description="Code version recorded on models when git is absent (the image sets it). Default: git."
-    )
+
+
+class ServingSettings(BaseModel):
+    """The KServe model servers: ports, hot swap, canary and shadow, the prediction log."""
+
+    transformer_port: int = Field(8080, ge=1, le=65535, description="Port of the KServe transformer.")
+    predictor_port: int = Field(8081, ge=1, le=65535, description="Port of the KServe predictor.")
     predictor_host: str | None = Field(
         None, description="`host:port` the transformer calls the predictor on. Default: `<host>:<predictor_port>`."
     )
@@ -114,21 +157,17 @@ class Settings(BaseSettings):
         None,
         description="Prediction log (parquet, partitioned by hour). Default: `<state_dir>/predictions`.",
     )
-    event_store_dir: Path | None = Field(
-        None,
-        description="Event store: landed transactions, their late labels and the quarantine of rejected rows. "
-        "Served transactions are read from the prediction log. Default: `<state_dir>/events`.",
-    )
-    training_window_days: int = Field(
-        30, ge=8, description="Days of events (ending now) a training run reads from the event store."
-    )
-    feature_refresh_interval_s: float = Field(
-        300.0,
-        gt=0,
-        description="How often the local scheduler refreshes features (and always just after each hour boundary).",
-    )
     prediction_log_flush_s: float = Field(
         1.0, gt=0, description="How often the prediction log writes buffered rows (off the request path)."
+    )
+
+
+class MonitoringSettings(BaseModel):
+    """Drift checks (Evidently), the retraining policy and the metrics (Prometheus)."""
+
+    evidently_port: int = Field(8000, ge=1, le=65535, description="Port of the Evidently UI.")
+    evidently_workspace: Path | None = Field(
+        None, description="Evidently UI workspace folder. Default: `<state_dir>/evidently`."
     )
     monitor_port: int = Field(9108, ge=1, le=65535, description="Port of the drift scheduler's `/metrics`.")
     drift_window_minutes: int = Field(
@@ -145,17 +184,22 @@ class Settings(BaseSettings):
     pushgateway_url: str | None = Field(
         None, description="Prometheus Pushgateway the drift job pushes to (cluster). Unset: no push."
     )
-    kfp_host: str | None = Field(
-        None,
-        description="KFP API for retraining runs, e.g. `http://ml-pipeline:8888`; required when `mode` is `kind`.",
-    )
-    startup_timeout_s: float = Field(
-        120.0, gt=0, description="Seconds `local up` waits for each service to become healthy."
-    )
-    stop_timeout_s: float = Field(
-        15.0, gt=0, description="Seconds `local down` waits after SIGTERM before it sends SIGKILL."
-    )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+
+
+class Settings(
+    PlatformSettings,
+    MlflowSettings,
+    FeastSettings,
+    DataSettings,
+    TrainingSettings,
+    ServingSettings,
+    MonitoringSettings,
+    BaseSettings,
+):
+    """driftloop configuration, one group per backend. Each field is the env var `DRIFTLOOP_<FIELD>` (upper
+    case): the groups structure the definition and the documentation, the variables stay flat."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
     @field_validator("state_dir", "evidently_workspace", "feast_repo_path", "prediction_log_dir", "event_store_dir")
     @classmethod
@@ -171,6 +215,19 @@ class Settings(BaseSettings):
                 "DRIFTLOOP_MODE=kind needs DRIFTLOOP_KFP_HOST (the KFP API retraining runs are submitted to, "
                 "e.g. http://ml-pipeline.kubeflow.svc.cluster.local:8888)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _redis_needs_its_address(self) -> Settings:
+        """The Redis online store is reached at `host:port`; a malformed address would fail only at the first
+        materialisation or lookup."""
+        if self.feast_online_store == "redis":
+            host, _, port = self.feast_redis_url.split(",", 1)[0].rpartition(":")  # Feast's options may follow
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(
+                    f"DRIFTLOOP_FEAST_ONLINE_STORE=redis needs DRIFTLOOP_FEAST_REDIS_URL as host:port, "
+                    f"got {self.feast_redis_url!r}"
+                )
         return self
 
     # Derived locations: one place computes them so every part agrees.
@@ -229,6 +286,18 @@ class Settings(BaseSettings):
     @property
     def feast_registry(self) -> str:
         return self.feast_registry_uri or str(self.feast_path / "registry.db")
+
+
+# The groups in the order the documentation lists them, each under its name.
+SETTINGS_GROUPS: dict[str, type[BaseModel]] = {
+    "platform": PlatformSettings,
+    "mlflow": MlflowSettings,
+    "feast": FeastSettings,
+    "data": DataSettings,
+    "training": TrainingSettings,
+    "serving": ServingSettings,
+    "monitoring": MonitoringSettings,
+}
 
 
 @lru_cache(maxsize=1)

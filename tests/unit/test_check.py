@@ -1,0 +1,155 @@
+"""The drift check's steps against a real MLflow registry in SQLite (no server), a real prediction log and a
+real Evidently workspace; the runner is a recording fake (the check only submits and asks `is_active`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from driftloop.core.registry_names import VersionTag
+from driftloop.core.settings import Settings
+from driftloop.core.training_request import TrainingOutcome, TrainingRequest
+from monitoring.check import monitor_store, run_check
+from monitoring.policy import NO_TRIGGER, TRIGGER
+from pipelines.model_input import FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
+from pipelines.prediction_log_format import SERVED, PendingRows
+from pipelines.schema import AMOUNT, CHANNEL
+from pipelines.train import TrainParams, fraud_scores, train_model
+from serving.prediction_log import PredictionLog
+from tests.unit.synthetic import model_input_frame
+
+MODEL = "checked"
+NOW = datetime(2026, 11, 26, 12, 30, tzinfo=UTC)
+
+
+@dataclass
+class RecordingRunner:
+    """Submits nothing anywhere: records each request and answers `is_active` from a set the test controls."""
+
+    submitted: list[TrainingRequest] = field(default_factory=list)
+    active: set[str] = field(default_factory=set)
+
+    def submit(self, request: TrainingRequest) -> str:
+        self.submitted.append(request)
+        handle = f"fake:{len(self.submitted)}"
+        self.active.add(handle)
+        return handle
+
+    def is_active(self, handle: str) -> bool:
+        return handle in self.active
+
+    def run_training(self, request: TrainingRequest) -> TrainingOutcome:
+        raise AssertionError("the check never runs training in the foreground")
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, object]:
+    """A champion with its drift reference, the way the pipeline registers one."""
+    from pipelines.model_registry import log_model, promote, register
+    from pipelines.tracking import in_run, tracking_client
+
+    folder = tmp_path_factory.mktemp("registry")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    client = tracking_client(uri)
+    experiment = client.create_experiment("check", artifact_location=str(folder / "artifacts"))
+    training = model_input_frame(1500, seed=1)
+    model = train_model(training, TrainParams(max_iter=20), seed=1)
+    reference = training[list(MODEL_INPUT_COLUMNS)].head(800)
+    reference = reference.assign(prediction=fraud_scores(model, reference))
+    run_id = client.create_run(experiment).info.run_id
+    with in_run(uri, run_id):
+        model_uri = log_model(model, reference[list(MODEL_INPUT_COLUMNS)].head(5), reference)
+    reference_uri = f"runs:/{run_id}/reference/reference_sample.parquet"
+    version = register(client, model_uri, MODEL, run_id, {VersionTag.REFERENCE_SAMPLE: reference_uri})
+    promote(client, MODEL, version.version)
+    return uri, model
+
+
+@pytest.fixture
+def settings(tmp_path: Path, registry: tuple[str, object]) -> Iterator[Settings]:
+    uri, _ = registry
+    yield Settings(
+        state_dir=tmp_path, mlflow_tracking_uri=uri, model_name=MODEL, drift_min_rows=150,
+        drift_share_threshold=0.5, retrain_cooldown_minutes=30, drift_window_minutes=60,
+    )  # fmt: skip
+
+
+def _serve(settings: Settings, model: object, frame: pd.DataFrame, minutes_ago: float = 5) -> None:
+    """Answers logged the way the predictor logs them (arrays in, frames built by the log's writer)."""
+    inputs = {column: frame[column].to_numpy() for column in MODEL_INPUT_COLUMNS}
+    scores = fraud_scores(model, frame[list(MODEL_INPUT_COLUMNS)])
+    logged_at = (NOW - timedelta(minutes=minutes_ago)).timestamp()
+    log = PredictionLog(settings.prediction_log_path, flush_s=60).start()
+    log.append(PendingRows(inputs, None, np.asarray(scores), "1", "champion", SERVED, "r", logged_at))
+    log.close()
+
+
+def _drifted(rows: int, seed: int) -> pd.DataFrame:
+    frame = model_input_frame(rows, seed=seed)
+    frame[AMOUNT] = frame[AMOUNT] * 6
+    for column in FEATURE_VIEW_COLUMNS:
+        frame[column] = frame[column] * 4 + 10
+    frame[CHANNEL] = "contactless"
+    return frame
+
+
+def test_without_a_champion_the_check_records_it_and_submits_nothing(settings: Settings) -> None:
+    runner = RecordingRunner()
+    outcome = run_check(settings.model_copy(update={"model_name": "never-registered"}), runner, now=NOW)
+    assert outcome.action == NO_TRIGGER and "no champion yet" in outcome.reason
+    assert runner.submitted == []
+    assert monitor_store(settings).decisions(1)[0]["reason"] == outcome.reason
+
+
+def test_too_few_answers_are_not_judged(settings: Settings, registry: tuple[str, object]) -> None:
+    _serve(settings, registry[1], _drifted(40, seed=3))
+    runner = RecordingRunner()
+    outcome = run_check(settings, runner, now=NOW)
+    assert (outcome.rows, outcome.drift_share, outcome.action) == (40, None, NO_TRIGGER)
+    assert "too few rows" in outcome.reason and runner.submitted == []
+
+
+def test_a_quiet_window_does_not_trigger(settings: Settings, registry: tuple[str, object]) -> None:
+    _serve(settings, registry[1], model_input_frame(400, seed=2))
+    runner = RecordingRunner()
+    outcome = run_check(settings, runner, now=NOW)
+    assert outcome.rows == 400 and outcome.drift_share is not None and outcome.drift_share < 0.5
+    assert outcome.action == NO_TRIGGER and runner.submitted == []
+    assert outcome.snapshot_id, "the report is saved to the Evidently workspace"
+
+
+def test_a_drifted_window_triggers_one_run_and_deciding_it_again_changes_nothing(
+    settings: Settings, registry: tuple[str, object]
+) -> None:
+    _serve(settings, registry[1], _drifted(400, seed=4))
+    runner = RecordingRunner()
+    outcome = run_check(settings, runner, now=NOW)
+    assert outcome.action == TRIGGER and outcome.drift_share is not None and outcome.drift_share >= 0.5
+    assert [request.trigger for request in runner.submitted] == [f"drift:{outcome.window_key}"]
+    assert runner.submitted[0].seed == settings.seed and runner.submitted[0].window_end == ""
+    assert monitor_store(settings).load().run_in_flight == outcome.retraining_run == "fake:1"
+
+    again = run_check(settings, runner, now=NOW)
+    assert again.action == NO_TRIGGER and "already decided" in again.reason
+    assert len(runner.submitted) == 1
+
+
+def test_a_finished_run_is_cleared_and_the_cooldown_still_holds(
+    settings: Settings, registry: tuple[str, object]
+) -> None:
+    _serve(settings, registry[1], _drifted(400, seed=5))
+    runner = RecordingRunner()
+    first = run_check(settings, runner, now=NOW)
+    assert first.action == TRIGGER
+    runner.active.clear()  # the retraining run finished
+    _serve(settings, registry[1], _drifted(400, seed=6), minutes_ago=-5)
+    later = run_check(settings, runner, now=NOW + timedelta(minutes=10))
+    assert monitor_store(settings).load().run_in_flight is None
+    assert later.action == NO_TRIGGER and "cooling down" in later.reason
+    assert len(runner.submitted) == 1
