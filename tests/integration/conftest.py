@@ -49,12 +49,9 @@ def raw_data(platform: PlatformUnderTest) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def client(platform: PlatformUnderTest) -> Any:
-    import mlflow
-    from mlflow.tracking import MlflowClient
+    from pipelines.tracking import tracking_client
 
-    uri = f"http://127.0.0.1:{platform.env['DRIFTLOOP_MLFLOW_PORT']}"
-    mlflow.set_tracking_uri(uri)
-    return MlflowClient(uri)
+    return tracking_client(f"http://127.0.0.1:{platform.env['DRIFTLOOP_MLFLOW_PORT']}")
 
 
 def train(platform: PlatformUnderTest, *args: str) -> tuple[int, str]:

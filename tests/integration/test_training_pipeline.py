@@ -49,20 +49,18 @@ def test_first_run_registers_version_1_as_champion_with_lineage(first_run: str, 
     assert run.data.tags["kfp.pipeline_run_id"] == champion.tags["pipeline_run_id"] != ""
     import mlflow
 
-    mlflow.set_tracking_uri(client._tracking_client.tracking_uri)
-    model = mlflow.pyfunc.load_model("models:/fraud-detector@champion")
+    from pipelines.tracking import fluent_tracking
+
+    with fluent_tracking(client.tracking_uri):  # what a user does: `models:/` through MLflow's own resolution
+        model = mlflow.pyfunc.load_model("models:/fraud-detector@champion")
     assert model.metadata.get_input_schema() is not None
-    reference = mlflow.artifacts.download_artifacts(
-        champion.tags["reference_sample"], tracking_uri=client._tracking_client.tracking_uri
-    )
+    reference = mlflow.artifacts.download_artifacts(champion.tags["reference_sample"], tracking_uri=client.tracking_uri)
     assert len(pd.read_parquet(reference)) > 100
     # The ONNX export serving scores with: parity on the holdout recorded on the run and the version.
     assert 0.0 <= float(champion.tags["onnx_parity_max_abs_diff"]) <= 1e-5
     assert run.data.metrics["onnx_parity_max_abs_diff"] == float(champion.tags["onnx_parity_max_abs_diff"])
     assert champion.tags["onnxruntime_version"] and champion.tags["skl2onnx_version"]
-    onnx_file = mlflow.artifacts.download_artifacts(
-        champion.tags["onnx_model_uri"], tracking_uri=client._tracking_client.tracking_uri
-    )
+    onnx_file = mlflow.artifacts.download_artifacts(champion.tags["onnx_model_uri"], tracking_uri=client.tracking_uri)
     assert Path(onnx_file).stat().st_size > 10_000
 
 
@@ -88,12 +86,14 @@ def test_same_data_and_seed_give_identical_metrics_and_predictions(
 
     import mlflow
 
-    mlflow.set_tracking_uri(client._tracking_client.tracking_uri)
-    one = mlflow.sklearn.load_model(first.tags["model_uri"])
-    two = mlflow.sklearn.load_model(second.tags["model_uri"])
-    sample = pd.read_parquet(
-        mlflow.artifacts.download_artifacts(f"runs:/{first_run}/reference/reference_sample.parquet")
-    ).drop(columns=["prediction"])
+    from pipelines.tracking import fluent_tracking
+
+    with fluent_tracking(client.tracking_uri):
+        one = mlflow.sklearn.load_model(first.tags["model_uri"])
+        two = mlflow.sklearn.load_model(second.tags["model_uri"])
+        sample = pd.read_parquet(
+            mlflow.artifacts.download_artifacts(f"runs:/{first_run}/reference/reference_sample.parquet")
+        ).drop(columns=["prediction"])
     assert (one.predict_proba(sample) == two.predict_proba(sample)).all()
 
 

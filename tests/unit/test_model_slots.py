@@ -21,12 +21,15 @@ MODEL = "m"
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[str, str], pd.DataFrame]]:
     """A registry with four versions of one model: two good ONNX exports, one whose export is corrupt and one
     without an export. Every call names the registry: MLflow's process-wide URI is never set."""
+    import mlflow
+
     from pipelines.model_registry import log_model, log_onnx, register
     from pipelines.onnx_model import export_onnx, onnx_lineage, runtime_versions
     from pipelines.tracking import in_run, tracking_client
 
     folder = tmp_path_factory.mktemp("registry")
     uri = f"sqlite:///{folder / 'mlflow.db'}"
+    found = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
     client = tracking_client(uri)
     experiment = client.create_experiment("slots", artifact_location=str(folder / "artifacts"))
     holdout = model_input_frame(200, seed=2)
@@ -46,6 +49,8 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, di
                 log_onnx(b"not an onnx model" if onnx == "corrupt" else export_onnx(model))
         lineage = onnx_lineage(run_id, 0.0, runtime_versions()) if onnx else {}
         versions[name] = str(register(client, model_uri, MODEL, run_id, lineage).version)
+    after = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
+    assert after == found, "logging and registering left MLflow's process-wide URI changed"
     yield client, versions, holdout
 
 
@@ -110,11 +115,11 @@ def test_a_version_without_onnx_is_scored_by_its_sklearn_flavour_from_the_client
     from pipelines.model_registry import promote
 
     client, versions, holdout = registry
-    assert not mlflow.is_tracking_uri_set(), "registering left MLflow's process-wide URI set"
+    found = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
     promote(client, MODEL, versions["plain"])
     slots = _slots(client)
     assert slots.refresh() is True and slots.champion.version == versions["plain"]
     assert slots.champion.model.flavour == "sklearn"
     scores = slots.champion.scores({name: holdout[name].to_numpy() for name in MODEL_INPUT_COLUMNS})
     assert scores.shape == (len(holdout),) and ((scores >= 0) & (scores <= 1)).all()
-    assert not mlflow.is_tracking_uri_set()
+    assert (mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None) == found, "loading set it"

@@ -46,26 +46,22 @@ def test_the_gap_is_measured_not_assumed(fitted: tuple[object, pd.DataFrame]) ->
 def test_a_version_loads_its_export_or_falls_back_to_scikit_learn_saying_so(
     fitted: tuple[object, pd.DataFrame], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import mlflow
-    from mlflow.tracking import MlflowClient
-
     from pipelines.model_registry import log_model, log_onnx, register
     from pipelines.onnx_model import onnx_lineage, runtime_versions
+    from pipelines.tracking import in_run, tracking_client
     from serving.loaded_model import OnnxModel, SklearnModel, load_version
 
     model, holdout = fitted
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)  # the fallback loads `models:/` through MLflow's global URI, as the predictor sets it
-    client = MlflowClient(uri)
+    client = tracking_client(uri)
     experiment = client.create_experiment("onnx", artifact_location=str(tmp_path / "artifacts"))
     inputs = holdout[list(MODEL_INPUT_COLUMNS)]
-    with mlflow.start_run(experiment_id=experiment) as run:
+    run_id = client.create_run(experiment).info.run_id
+    with in_run(uri, run_id):
         model_uri = log_model(model, inputs.head(5), inputs.head(20))  # type: ignore[arg-type]
         log_onnx(export_onnx(model))  # type: ignore[arg-type]
-    with_onnx = register(
-        client, model_uri, "m", run.info.run_id, onnx_lineage(run.info.run_id, 0.0, runtime_versions())
-    )
-    without = register(client, model_uri, "m", run.info.run_id, {})
+    with_onnx = register(client, model_uri, "m", run_id, onnx_lineage(run_id, 0.0, runtime_versions()))
+    without = register(client, model_uri, "m", run_id, {})
 
     columns = {name: inputs[name].to_numpy() for name in MODEL_INPUT_COLUMNS}
     expected = fraud_scores(model, holdout)  # type: ignore[arg-type]
