@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # Test groups run side by side (tests/conftest.py groups them by the expensive fixture they share).
 TEST_WORKERS ?= 2
 
-.PHONY: help install lock bench bench-full demo local-up local-down status test test-unit test-fast coverage parity lint clean-state
+.PHONY: help install lock bench bench-full demo local-up local-down status test e2e test-all test-unit test-fast coverage parity lint clean-state
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,8 +50,13 @@ local-down: ## Stop every process of the local platform
 status: install ## Show each local service with URL, pid and health
 	$(BIN)/driftloop local status
 
-test: install ## The test suite: e2e (the demo), integration, cluster (static), contract, unit; $(TEST_WORKERS) groups at a time
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --ignore=tests/parity tests
+test: install ## The test suite: unit, contract, cluster (static), integration (real servers); $(TEST_WORKERS) groups at a time
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder tests/unit tests/contract tests/cluster tests/integration
+
+e2e: install ## The demo end to end from an empty state folder, every step of the loop asserted (about 4 minutes)
+	$(BIN)/python -m pytest tests/e2e
+
+test-all: test e2e parity ## Everything CI runs: make test, make e2e, make parity
 
 test-unit: install ## Run the unit tests only
 	$(BIN)/python -m pytest tests/unit

@@ -92,10 +92,13 @@ def test_transformer_and_predictor_agree_with_the_registered_model(
     scikit-learn pipeline's predict_proba within the parity tolerance, on rows of the version's reference."""
     import mlflow
 
+    from pipelines.tracking import load_sklearn_version
+
     features = (
         pd.read_parquet(
             mlflow.artifacts.download_artifacts(
-                client.get_model_version(MODEL, _champion(client)).tags["reference_sample"]
+                client.get_model_version(MODEL, _champion(client)).tags["reference_sample"],
+                tracking_uri=client.tracking_uri,
             )
         )
         .drop(columns=["prediction"])
@@ -104,7 +107,7 @@ def test_transformer_and_predictor_agree_with_the_registered_model(
     instances = json.loads(features.to_json(orient="records", double_precision=15))  # full float64 precision
     response = httpx.post(_url(serving, "predictor") + V1_PATH, json={"instances": instances})
     assert response.status_code == 200, response.text
-    model = mlflow.sklearn.load_model(f"models:/{MODEL}/{_champion(client)}")
+    model = load_sklearn_version(client, MODEL, _champion(client))
     expected = model.predict_proba(features)[:, 1]
     np.testing.assert_allclose(response.json()["predictions"], expected, atol=PARITY_TOLERANCE, rtol=0)
     assert "with onnx" in (serving.state_dir / "logs" / "predictor.log").read_text(), (
@@ -270,11 +273,14 @@ class Load:
             thread.join(timeout=30)
 
 
-def _register_again(version: Any) -> Any:
+def _register_again(client: Any, version: Any) -> Any:
     """A new version of the same model (a stand-in for a retrained one; the pipeline tests cover those)."""
     import mlflow
 
-    return mlflow.register_model(version.source, MODEL, tags={"registered_by": "test_serving"})
+    from pipelines.tracking import fluent_tracking
+
+    with fluent_tracking(client.tracking_uri):
+        return mlflow.register_model(version.source, MODEL, tags={"registered_by": "test_serving"})
 
 
 def test_promoting_a_new_champion_under_load_fails_no_request(
@@ -283,7 +289,7 @@ def test_promoting_a_new_champion_under_load_fails_no_request(
     before = client.get_model_version_by_alias(MODEL, "champion")
     with Load(_url(serving, "transformer") + V1_PATH, {"instances": transactions[:3]}) as load:
         time.sleep(3)
-        new = _register_again(before)
+        new = _register_again(client, before)
         client.set_registered_model_alias(MODEL, "champion", new.version)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not any(r[2] == new.version for r in load.results[-20:]):
@@ -362,7 +368,7 @@ def test_canary_answers_with_both_and_shadow_only_logs_the_challenger(
     serving: PlatformUnderTest, transactions: list[dict[str, Any]], client: Any, tmp_path: Path
 ) -> None:
     champion = client.get_model_version_by_alias(MODEL, "champion")
-    challenger = _register_again(champion)
+    challenger = _register_again(client, champion)
     client.set_registered_model_alias(MODEL, "challenger", challenger.version)
     try:
         for mode in ("canary", "shadow"):
