@@ -54,9 +54,13 @@ def _folder_rank(item: pytest.Item) -> int:
     return next((rank for rank, folder in enumerate(FOLDER_ORDER) if item.nodeid.startswith(folder)), len(FOLDER_ORDER))
 
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Each test's group, marked as it is collected: xdist reads the marks in its own
+    `pytest_collection_modifyitems`, which may run before ours."""
+    item.add_marker(pytest.mark.xdist_group(_shared_group(item)))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under `pytest -n N --dist loadgroup --no-loadscope-reorder` (`make test`), groups run side by side, each
     in one worker, started in `FOLDER_ORDER`; within a group the file order holds."""
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_shared_group(item)))
     items.sort(key=_folder_rank)

@@ -63,7 +63,7 @@ def _parsed_or_refused(payload: Any, server: str) -> None:
             assert np.isfinite(column).all() and (column > 0).all()
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(body=v1_bodies, server=st.sampled_from(sorted(FIELD_SETS)), as_bytes=st.booleans())
 def test_any_v1_body_is_parsed_or_refused_with_invalid_input(body: Any, server: str, as_bytes: bool) -> None:
     _parsed_or_refused(json.dumps(body).encode() if as_bytes else body, server)
@@ -75,7 +75,7 @@ def test_any_raw_bytes_are_parsed_or_refused_with_invalid_input(junk: bytes, ser
     _parsed_or_refused(junk, server)
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(inputs=v2_inputs, server=st.sampled_from(sorted(FIELD_SETS)))
 def test_any_v2_request_is_parsed_or_refused_with_invalid_input(inputs: list[Any], server: str) -> None:
     try:
