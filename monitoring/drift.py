@@ -46,8 +46,7 @@ def run_drift_report(
     tags: Sequence[str] = (),
 ) -> DriftResult:
     from evidently import DataDefinition, Dataset, Report
-    from evidently.metrics import MeanValue, RowCount
-    from evidently.presets import DataDriftPreset
+    from evidently.presets import DataDriftPreset, DataSummaryPreset
 
     from monitoring.drift_tests import column_methods, column_thresholds
 
@@ -61,10 +60,7 @@ def run_drift_report(
         per_column_method=column_methods(numeric, categorical),
         per_column_threshold=column_thresholds(current, numeric, categorical),
     )
-    # Beside the drift preset, only what the dashboard reads (rows, the mean score): Evidently's data summary
-    # would draw a distribution for every statistic of every column, more than half of a check's time.
-    summary = [RowCount(), *([MeanValue(column=PREDICTION)] if PREDICTION in numeric else [])]
-    snapshot = Report([drift_preset, *summary], metadata=dict(metadata or {}), tags=list(tags)).run(
+    snapshot = Report([drift_preset, DataSummaryPreset()], metadata=dict(metadata or {}), tags=list(tags)).run(
         current_data=Dataset.from_pandas(current[columns].reset_index(drop=True), data_definition=definition),
         reference_data=Dataset.from_pandas(reference[columns].reset_index(drop=True), data_definition=definition),
         timestamp=datetime.now(UTC).replace(tzinfo=None),  # naive UTC, like every snapshot of ours
