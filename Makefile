@@ -13,7 +13,7 @@ TEST_WORKERS ?= 2
 .PHONY: help install lock bench bench-full demo local-up local-down status test e2e test-all test-unit test-fast coverage parity lint clean-state
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 install: $(STAMP) ## Create .venv from requirements.lock (bytecode compiled: every process starts faster; pip inside for kfp.local)
 
@@ -50,7 +50,7 @@ local-down: ## Stop every process of the local platform
 status: install ## Show each local service with URL, pid and health
 	$(BIN)/driftloop local status
 
-test: install ## The test suite: unit, contract, cluster (static), integration (real servers); $(TEST_WORKERS) groups at a time
+test: install ## The test suite: unit, contract, cluster (static), integration (real servers); test groups side by side (TEST_WORKERS, default 2)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder tests/unit tests/contract tests/cluster tests/integration
 
 e2e: install ## The demo end to end from an empty state folder, every step of the loop asserted (about 4 minutes)
