@@ -8,7 +8,7 @@ from pathlib import Path
 COMPILED_PIPELINE = Path(__file__).resolve().parent / "compiled" / "training_pipeline.yaml"
 
 
-def compile_training_pipeline(out: Path = COMPILED_PIPELINE) -> Path:
+def compile_training_pipeline(out: Path) -> Path:
     from kfp import compiler
 
     from pipelines.training_pipeline import training_pipeline

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,8 +19,7 @@ from driftloop.core.errors import DriftloopError
 from driftloop.core.registry_names import RunTag, VersionTag
 from driftloop.core.settings import Settings
 from pipelines.schema import EVENT_TIMESTAMP, FEATURE_REFS
-from pipelines.tracking import in_run, load_sklearn_version
-from pipelines.tracking import tracking_client as client_of
+from pipelines.tracking import in_run, load_sklearn_version, tracking_client
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -42,16 +39,6 @@ class GateError(DriftloopError):
     """Registration was attempted without a passing gate decision."""
 
 
-def tracking_client(settings: Settings) -> MlflowClient:
-    return client_of(settings.tracking_uri)
-
-
-@contextmanager
-def _in_run(settings: Settings, run_id: str) -> Iterator[Any]:
-    with in_run(settings.tracking_uri, run_id) as run:
-        yield run
-
-
 def training_experiment_id(client: MlflowClient, settings: Settings) -> str:
     experiment = client.get_experiment_by_name(settings.mlflow_experiment)
     return str(experiment.experiment_id) if experiment else str(client.create_experiment(settings.mlflow_experiment))
@@ -59,7 +46,7 @@ def training_experiment_id(client: MlflowClient, settings: Settings) -> str:
 
 def ensure_run(settings: Settings, run_id: str, pipeline_run_id: str, trigger: str) -> str:
     """The MLflow run of this pipeline run: the given one, or a new one in the training experiment."""
-    client = tracking_client(settings)
+    client = tracking_client(settings.tracking_uri)
     if not run_id:
         experiment_id = training_experiment_id(client, settings)
         run_id = client.create_run(experiment_id, run_name=f"training-{pipeline_run_id}").info.run_id
@@ -106,7 +93,7 @@ def validate(
         events, labels, as_of=end.to_pydatetime(), max_event_age=timedelta(hours=settings.data_max_age_hours)
     )
     write_report(report, Path(report_path))
-    with _in_run(settings, run_id) as run:
+    with in_run(settings.tracking_uri, run_id) as run:
         import mlflow
 
         mlflow.log_artifact(report_path, artifact_path="validation")
@@ -133,7 +120,7 @@ def compute_features(settings: Settings, run_id: str) -> None:
     from pipelines.feature_refresh import refresh_features
 
     outcome = refresh_features(settings)
-    with _in_run(settings, run_id):
+    with in_run(settings.tracking_uri, run_id):
         import mlflow
 
         mlflow.log_metrics({f"feature_rows_{table}": rows for table, rows in outcome.rows_written.items()})
@@ -151,7 +138,7 @@ def build_training_set(
     events, labels = pd.read_parquet(events_path), pd.read_parquet(labels_path)
     training_set = join_features(open_feature_store(settings), labelled_events(events, labels, label_maturity_days))
     training_set.to_parquet(out_path, index=False)
-    with _in_run(settings, run_id):
+    with in_run(settings.tracking_uri, run_id):
         import mlflow
 
         mlflow.log_param("label_maturity_days", label_maturity_days)
@@ -196,7 +183,7 @@ def train(
     # As serving sees it: a missing feature value is the documented default, so drift compares like with like.
     reference = reference[list(MODEL_INPUT_COLUMNS)].fillna({c: FEATURE_DEFAULT for c in FEATURE_VIEW_COLUMNS})
     reference = reference.assign(prediction=fraud_scores(model, reference))
-    with _in_run(settings, run_id):
+    with in_run(settings.tracking_uri, run_id):
         import mlflow
 
         mlflow.log_params({"seed": seed, "holdout_days": holdout_days, "shuffle_labels": shuffle_labels})
@@ -231,13 +218,13 @@ def evaluate(
     _, holdout = split_by_time(pd.read_parquet(training_set_path), holdout_days)
     labels = holdout_labels(holdout)
     candidate = classification_metrics(labels, fraud_scores(joblib.load(model_path), holdout))
-    client = tracking_client(settings)
+    client = tracking_client(settings.tracking_uri)
     champion_version = current_champion(client, settings.model_name)
     champion: dict[str, float] = {}
     if champion_version is not None:
         champion_model = load_sklearn_version(client, settings.model_name, champion_version.version)
         champion = classification_metrics(labels, fraud_scores(champion_model, holdout))
-    with _in_run(settings, run_id):
+    with in_run(settings.tracking_uri, run_id):
         mlflow.log_metrics({f"holdout_{name}": value for name, value in candidate.items()})
         mlflow.log_metrics({f"champion_holdout_{name}": value for name, value in champion.items()})
         if champion_version is not None:
@@ -262,7 +249,7 @@ def gate(
     from pipelines.gate import decide
 
     decision = decide(candidate_auc, champion_auc if champion_version else None, min_auc, margin)
-    with _in_run(settings, run_id):
+    with in_run(settings.tracking_uri, run_id):
         import mlflow
 
         mlflow.set_tags({RunTag.GATE_DECISION: decision.decision, RunTag.GATE_REASON: decision.reason})
@@ -278,7 +265,7 @@ def register_and_promote(settings: Settings, run_id: str, model_uri: str, decisi
     from pipelines.model_registry import promote, register
     from pipelines.onnx_model import PARITY_METRIC, onnx_lineage, runtime_versions
 
-    client = tracking_client(settings)
+    client = tracking_client(settings.tracking_uri)
     run = client.get_run(run_id)
     if decision != PROMOTE or run.data.tags.get(RunTag.GATE_DECISION) != PROMOTE:
         raise GateError(f"refusing to register: the gate decided {run.data.tags.get(RunTag.GATE_DECISION)!r}")

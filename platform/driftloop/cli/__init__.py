@@ -21,6 +21,7 @@ from driftloop.cli import (
     serve_commands,
 )
 from driftloop.core.errors import DriftloopError
+from driftloop.core.settings import env_var_name
 
 app = typer.Typer(
     name="driftloop",
@@ -75,5 +76,5 @@ def settings_problem(error: ValidationError) -> str:
     for item in error.errors():
         message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
         field = ".".join(str(part) for part in item.get("loc", ()))
-        problems.append(f"DRIFTLOOP_{field.upper()}: {message}" if field else message)
+        problems.append(f"{env_var_name(field)}: {message}" if field else message)
     return "; ".join(problems) or str(error)

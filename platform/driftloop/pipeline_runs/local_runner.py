@@ -63,10 +63,11 @@ class LocalPipelineRunner:
     def run_training(self, request: TrainingRequest) -> TrainingOutcome:
         from kfp import local
 
-        from pipelines.steps import tracking_client, training_experiment_id
+        from pipelines.steps import training_experiment_id
+        from pipelines.tracking import tracking_client
         from pipelines.training_pipeline import training_pipeline
 
-        client = tracking_client(self.settings)
+        client = tracking_client(self.settings.tracking_uri)
         experiment_id = training_experiment_id(client, self.settings)
         run = client.create_run(experiment_id, tags={RunTag.RUNNER: "kfp.local", RunTag.TRIGGER: request.trigger})
         run_id = run.info.run_id
