@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 
 class FraudPredictor(kserve.Model):
+    has_fast_lane = True  # `predict` is synchronous and needs no pre/postprocess: `serving.fast_lane` may call it
+
     def __init__(self, settings: Settings, with_features: bool) -> None:
         super().__init__(settings.model_name, return_response_headers=True)
         self.settings = settings

@@ -74,24 +74,33 @@ def serve(model: Any, port: int) -> None:
     model.load()
     logger.info("serving %s on port %d", model.name, port)
     # No per-request latency log line: our own histograms measure it (driftloop_inference_request_seconds).
-    server_class = bound_model_server(kserve, model.settings.bind_host)
+    lane_for = model if model.settings.fast_lane and getattr(model, "has_fast_lane", False) else None
+    server_class = bound_model_server(kserve, model.settings.bind_host, lane_for)
     server_class(http_port=port, enable_grpc=False, workers=1, grace_period=10, enable_latency_logging=False).start(
         [model]
     )
 
 
-def bound_model_server(kserve: Any, host: str) -> Any:
-    """KServe's ModelServer with its REST server listening on `host` (DRIFTLOOP_BIND_ADDRESS).
+def bound_model_server(kserve: Any, host: str, lane_for: Any = None) -> Any:
+    """KServe's ModelServer with its REST server listening on `host` (DRIFTLOOP_BIND_ADDRESS), and with the
+    fast lane (`serving.fast_lane`) in front of KServe's app when `lane_for` names the model it serves.
 
     KServe's REST server always listens on 0.0.0.0, which in local mode would put the model servers on every
     interface of the laptop whatever the settings say (the parity run found it: two pods' servers on one port).
-    The host is set after KServe builds its uvicorn config and before the event loop binds the socket.
+    The host (and the app) are set after KServe builds its uvicorn config and before the event loop binds the
+    socket.
     """
 
     class BoundModelServer(kserve.ModelServer):
         def setup_event_loop(self) -> None:
             if self._rest_server is not None:
                 self._rest_server.config.host = host
+                if lane_for is not None:
+                    from kserve.model_server import app
+
+                    from serving.fast_lane import FastPredictLane
+
+                    self._rest_server.config.app = FastPredictLane(app, lane_for)
             super().setup_event_loop()
 
     return BoundModelServer

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -60,7 +61,8 @@ def test_redis_and_sqlite_online_stores_serve_the_same_features(
     from driftloop.core.feature_store import materialize_online, open_feature_store
     from driftloop.core.settings import Settings
     from driftloop.features.apply import apply_feature_repo
-    from serving.online_features import OnlineFeatures
+    from pipelines.model_input import FEATURE_VIEW_COLUMNS
+    from serving.online_features import OnlineFeatures, feature_matrix
 
     # A copy of the trained platform's Feast folder (offline tables, registry): the running servers keep theirs.
     feast_copy = tmp_path / "feast"
@@ -92,4 +94,11 @@ def test_redis_and_sqlite_online_stores_serve_the_same_features(
         from_sqlite.unknown_merchants,
     )
     assert from_redis.unknown_customers >= 1 and from_redis.unknown_merchants >= 1
+    # Our read of Feast's answer (`feature_matrix`, from the response proto) equals Feast's own `to_dict()`.
+    keys = {"customer_id": customers.tolist(), "merchant_id": merchants.tolist()}
+    for lookup in lookups.values():
+        response = lookup.store.get_online_features(features=lookup.refs, entity_rows=keys, full_feature_names=True)
+        as_dict = response.to_dict()
+        expected = np.array([as_dict[column] for column in FEATURE_VIEW_COLUMNS], dtype=np.float64)
+        np.testing.assert_array_equal(feature_matrix(response, FEATURE_VIEW_COLUMNS), expected)
     assert in_redis_frame.iloc[: len(known)].abs().sum().sum() > 0, "known entities came back empty"

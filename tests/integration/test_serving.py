@@ -187,6 +187,34 @@ def test_bad_requests_are_400s_that_name_the_problem(serving: PlatformUnderTest,
     assert httpx.get(_url(serving, server) + "/v2/health/live").status_code == 200
 
 
+def test_the_fast_lane_answers_as_kserve_does_and_skips_its_stack(serving: PlatformUnderTest, tmp_path: Path) -> None:
+    """The predictor's V1 fast lane (`serving.fast_lane`) gives every answer KServe's own route gives: the
+    platform's predictor (lane on, the default) beside one started with `DRIFTLOOP_FAST_LANE=false`, same
+    champion, same requests. KServe's `request_predict_seconds` counts only what its own route handled."""
+    from pipelines.model_input import NUMERIC_COLUMNS
+
+    laned_url = _url(serving, "predictor")
+    process, routed_url = _spawn_predictor(serving, tmp_path, with_features=False, DRIFTLOOP_FAST_LANE="false")
+    try:
+        good = {"instances": [{**{c: 0.0 for c in NUMERIC_COLUMNS}, "amount": 12.5, "channel": "online"}] * 3}
+        bodies = [json.dumps(good).encode(), *(body for body, _ in BAD_V1), b"[1, 2]", b"\xff\x00{"]
+        counted_before = {url: _sample(url, "request_predict_seconds_count") for url in (laned_url, routed_url)}
+        for body in bodies:
+            laned, routed = (
+                httpx.post(url + V1_PATH, content=body, headers={"content-type": "application/json"})
+                for url in (laned_url, routed_url)
+            )
+            assert (laned.status_code, laned.json()) == (routed.status_code, routed.json()), body
+            assert laned.headers.get("x-driftloop-model-version") == routed.headers.get("x-driftloop-model-version")
+        assert _sample(laned_url, "request_predict_seconds_count") == counted_before[laned_url], (
+            "a V1 JSON request went through KServe's route on the laned predictor"
+        )
+        assert _sample(routed_url, "request_predict_seconds_count") > counted_before[routed_url]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def test_answers_name_each_event_and_labels_come_back_for_them(
     serving: PlatformUnderTest, transactions: list[dict[str, Any]]
 ) -> None:
@@ -306,13 +334,16 @@ def test_promoting_a_new_champion_under_load_fails_no_request(
 
 
 def _spawn_predictor(
-    platform: PlatformUnderTest, tmp_path: Path, **settings: str
+    platform: PlatformUnderTest, tmp_path: Path, with_features: bool = True, **settings: str
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {**platform.env, "DRIFTLOOP_PREDICTION_LOG_DIR": str(tmp_path / "predictions"), **settings}
     log = (tmp_path / "predictor.log").open("wb")
     process = subprocess.Popen(
-        [DRIFTLOOP, "serve", "predictor", "--with-features", "--port", str(port)], env=env, stdout=log, stderr=log
+        [DRIFTLOOP, "serve", "predictor", *(["--with-features"] if with_features else []), "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=log,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -325,7 +356,7 @@ def _spawn_predictor(
         assert process.poll() is None, (tmp_path / "predictor.log").read_text()[-2000:]
         time.sleep(0.5)
     process.kill()
-    pytest.fail("the in-process predictor never became ready")
+    pytest.fail("the predictor never became ready")
 
 
 def _logged(tmp_path: Path) -> pd.DataFrame:
