@@ -89,8 +89,8 @@ def main() -> None:
 
             with bench_platform(folder) as platform_under_bench:
                 if "serving" in chosen:
-                    levels, seconds = ([1, 4, 16], 15.0) if args.full else ([1, 8], 5.0)
-                    results["serving"] = run_serving_bench(platform_under_bench, folder, levels, seconds)
+                    levels, seconds, rounds = ([1, 4, 16], 10.0, 3) if args.full else ([1, 8], 3.5, 2)
+                    results["serving"] = run_serving_bench(platform_under_bench, folder, levels, seconds, rounds)
                 if "features" in chosen:
                     results["features"] = run_feature_bench(platform_under_bench, folder, 500 if args.full else 100)
                 if "model" in chosen:
