@@ -1,8 +1,8 @@
 """`make bench`: run the benchmarks, write JSON to bench/results/, print a short table.
 
-`python -m bench.run` is the quick mode (under five minutes: serving, model cost, features, drift at 10k and
-100k rows, drift alarm rates over 20 + 20 replayed windows); `--full` adds more concurrency levels and longer runs,
-1M drift rows, 40 + 40 alarm windows and the loop (the demo).
+`python -m bench.run` is the quick mode (serving, model cost, features, drift at 10k and 100k rows, drift alarm
+rates over 20 + 20 replayed windows, the feature build at 0.5M and 2M events per engine); `--full` adds more
+concurrency levels and longer runs, 1M drift rows, 40 + 40 alarm windows, 8M events and the loop (the demo).
 """
 
 from __future__ import annotations
@@ -60,6 +60,15 @@ def _table(results: dict[str, Any]) -> str:
             f"drifted windows triggering {alarms['drifted_windows_triggering']:.0%} (min share "
             f"{alarms['drifted_share_min']:.2f}) | targets >= 95%, >= 95%"
         )
+    for size, runs in results.get("scale", {}).items():
+        pandas_run, ray_run = runs["pandas"], runs["ray"]
+        lines.append(
+            f"scale {size} ({runs['events']} events) | features build, pandas / ray | "
+            f"{pandas_run['seconds']:.1f} / {ray_run['seconds']:.1f} s, peak {pandas_run['peak_mib']:.0f} / "
+            f"{ray_run['peak_mib']:.0f} MiB, {pandas_run['us_per_event']:.1f} / {ray_run['us_per_event']:.1f} us/event"
+            f" | ray {ray_run['seconds'] / pandas_run['seconds']:.2f}x time, "
+            f"{ray_run['peak_mib'] / pandas_run['peak_mib']:.2f}x memory of pandas"
+        )
     if "loop" in results:
         loop = results["loop"]
         lines.append(f"loop | drifted traffic -> v{loop['champion_after']} serving | {loop['loop_seconds']} s | "
@@ -70,10 +79,14 @@ def _table(results: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--full", action="store_true", help="longer runs, 1M drift rows, and the loop")
-    parser.add_argument("--only", choices=["serving", "model", "features", "drift", "alarms", "loop"], action="append")
+    parser.add_argument(
+        "--only", choices=["serving", "model", "features", "drift", "alarms", "scale", "loop"], action="append"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
-    chosen = set(args.only or ["serving", "model", "features", "drift", "alarms"] + (["loop"] if args.full else []))
+    chosen = set(
+        args.only or ["serving", "model", "features", "drift", "alarms", "scale"] + (["loop"] if args.full else [])
+    )
     results: dict[str, Any] = {
         "mode": "full" if args.full else "quick",
         "started_at": datetime.now(UTC).isoformat(),
@@ -103,6 +116,11 @@ def main() -> None:
             from bench.drift_alarms import run_alarm_bench
 
             results["alarms"] = run_alarm_bench(windows=40 if args.full else 20)
+        if "scale" in chosen:
+            from bench.scale import run_scale_bench
+
+            sizes = ["events_0.5M", "events_2M"] + (["events_8M"] if args.full else [])
+            results["scale"] = run_scale_bench(folder, sizes)
         if "loop" in chosen:
             from bench.loop import run_loop_bench
 

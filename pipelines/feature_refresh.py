@@ -105,6 +105,7 @@ def _recompute_from(store: EventStore, state: RefreshState) -> tuple[datetime | 
 def refresh_features(settings: Settings, now: datetime | None = None) -> RefreshOutcome:
     """Recompute the feature rows from the oldest changed hour to the current hour boundary; materialise."""
     from driftloop.core.feature_store import materialize_online
+    from pipelines.compute_engine import open_engine
     from pipelines.offline_store import build_offline_features
 
     now = now or datetime.now(UTC)
@@ -120,7 +121,10 @@ def refresh_features(settings: Settings, now: datetime | None = None) -> Refresh
         if events.empty:
             return RefreshOutcome(state.watermark, None, 0, reason="no events before the current hour yet")
         labels = store.labels(known_at=pd.Timestamp(target))
-        written = build_offline_features(events, labels, settings.feast_path, start, target, computed_at=now)
+        with open_engine(settings) as engine:
+            written = build_offline_features(
+                events, labels, settings.feast_path, start, target, now, engine, settings.feature_partitions
+            )
         materialize_online(settings, target)
         states.save(RefreshState(watermark=target.isoformat(), landings_seen=landings_seen))
     freshness = (now - target).total_seconds()

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipelines.compute_engine import ComputeEngine
 from pipelines.feature_engineering import compute_customer_stats, compute_merchant_stats
+from pipelines.feature_partitions import compute_views
 from pipelines.schema import CUSTOMER_STATS, EVENT_TIMESTAMP, MERCHANT_STATS, VIEW_KEYS, offline_table
 
 logger = logging.getLogger(__name__)
@@ -51,13 +53,21 @@ def build_offline_features(
     start: datetime,
     end: datetime,
     computed_at: datetime,
+    engine: ComputeEngine | None = None,
+    partitions: int = 1,
 ) -> dict[str, int]:
-    """Compute both feature views over [start, end] from all the events given and write them; rows per table."""
+    """Compute both feature views over [start, end] from all the events given and write them; rows per table.
+
+    Without an engine (or with the pandas one) each view is one pass in this process; another engine computes
+    them in `partitions` entity partitions (`pipelines.feature_partitions`), which gives the same tables."""
     paths = offline_table_paths(feast_repo_path)
-    computed = {
-        CUSTOMER_STATS: compute_customer_stats(events, start, end, computed_at),
-        MERCHANT_STATS: compute_merchant_stats(events, labels, start, end, computed_at),
-    }
+    if engine is None or engine.name == "pandas":
+        computed = {
+            CUSTOMER_STATS: compute_customer_stats(events, start, end, computed_at),
+            MERCHANT_STATS: compute_merchant_stats(events, labels, start, end, computed_at),
+        }
+    else:
+        computed = compute_views(events, labels, start, end, computed_at, engine, partitions)
     for table, rows in computed.items():
         write_window(rows, paths[table], start, end)
     return {table: len(rows) for table, rows in computed.items()}

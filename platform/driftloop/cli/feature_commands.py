@@ -75,6 +75,7 @@ def build(
     import pandas as pd
 
     from driftloop.core.settings import get_settings
+    from pipelines.compute_engine import open_engine
     from pipelines.event_store import event_store_for
     from pipelines.feature_refresh import LOOKBACK, hour_floor
     from pipelines.offline_store import build_offline_features
@@ -89,5 +90,8 @@ def build(
     if events.empty:
         raise DriftloopError("the event store holds no events before --end; land some with `driftloop data ingest`")
     labels = store.labels(known_at=pd.Timestamp(last))
-    written = build_offline_features(events, labels, settings.feast_path, first, last, computed_at=datetime.now(UTC))
+    with open_engine(settings) as engine:
+        written = build_offline_features(
+            events, labels, settings.feast_path, first, last, datetime.now(UTC), engine, settings.feature_partitions
+        )
     typer.echo(", ".join(f"{table}: {rows} rows" for table, rows in written.items()) + f" in [{first}, {last}]")

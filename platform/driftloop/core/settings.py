@@ -106,6 +106,28 @@ class DataSettings(BaseModel):
     )
 
 
+class ComputeSettings(BaseModel):
+    """Where feature tables are computed: pandas in this process, or Ray tasks (a local Ray, or a cluster's)."""
+
+    feature_engine: Literal["pandas", "ray"] = Field(
+        "pandas",
+        description="`pandas` computes the feature views in one process; `ray` splits them by entity into "
+        "`DRIFTLOOP_FEATURE_PARTITIONS` Ray tasks (identical tables; see the README's engine section).",
+    )
+    feature_partitions: int = Field(
+        16, ge=1, description="Entity partitions (id modulo this) the `ray` engine computes as separate tasks."
+    )
+    ray_address: str | None = Field(
+        None,
+        description="Ray cluster the `ray` engine joins, e.g. `ray://driftloop-ray-head:10001`. Unset: a local "
+        "Ray started for the run with the limits below and stopped after it.",
+    )
+    ray_cpus: int = Field(2, ge=1, description="CPUs of a local Ray (its tasks take one each).")
+    ray_object_store_mib: int = Field(
+        1024, ge=128, description="Object store memory of a local Ray (MiB); beyond it Ray spills to disk."
+    )
+
+
 class TrainingSettings(BaseModel):
     """Training runs (kfp.local here, the KFP API in the cluster), the gate and lineage."""
 
@@ -196,6 +218,7 @@ class Settings(
     MlflowSettings,
     FeastSettings,
     DataSettings,
+    ComputeSettings,
     TrainingSettings,
     ServingSettings,
     MonitoringSettings,
@@ -299,6 +322,7 @@ SETTINGS_GROUPS: dict[str, type[BaseModel]] = {
     "mlflow": MlflowSettings,
     "feast": FeastSettings,
     "data": DataSettings,
+    "compute": ComputeSettings,
     "training": TrainingSettings,
     "serving": ServingSettings,
     "monitoring": MonitoringSettings,

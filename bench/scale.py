@@ -1,0 +1,94 @@
+"""Scale benchmark: `driftloop features build` over 30 days of events at growing sizes, once per feature engine,
+as a user runs it (its own process), with the wall time and the peak memory of its whole process tree (the
+command, and for `ray` the local Ray it starts: GCS, raylet, workers, the object store's pages).
+
+Peak memory is the largest sum of PSS over the tree, sampled every 0.2 s: PSS shares pages mapped by several
+processes (Ray's object store, shared libraries) out among them, so nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+logger = logging.getLogger(__name__)
+
+END = datetime(2026, 11, 1, tzinfo=UTC)
+DAYS = 30
+EVENTS_PER_CUSTOMER = 91  # what the generator draws over 30 days (5,000 customers: 454,166 events)
+SIZES = {"events_0.5M": 500_000, "events_2M": 2_000_000, "events_8M": 8_000_000}
+
+
+def _tree_pss(root: psutil.Process) -> int:
+    total = 0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            total += process.memory_full_info().pss
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return total
+
+
+def _land(state_dir: Path, events_wanted: int, seed: int) -> int:
+    """Generated events and labels in a fresh event store; returns the number of events."""
+    import pandas as pd
+
+    from pipelines.data_generator import GeneratorConfig, generate
+    from pipelines.event_store import EventStore
+
+    customers = max(1, events_wanted // EVENTS_PER_CUSTOMER)
+    events, labels = generate(GeneratorConfig(end=END, days=DAYS, customers=customers, merchants=200, seed=seed))
+    store = EventStore(state_dir / "events", state_dir / "predictions")
+    landed_at = pd.Timestamp(END)
+    with store.locked():
+        store.append_events(events, landed_at)
+        store.append_labels(labels, landed_at)
+    return len(events)
+
+
+def _build(state_dir: Path, engine: str) -> dict[str, float]:
+    """One `driftloop features build` over the whole window: wall seconds and the tree's peak PSS (MiB)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLOOP_")}
+    env.update(
+        {
+            "DRIFTLOOP_STATE_DIR": str(state_dir),
+            "DRIFTLOOP_FEATURE_ENGINE": engine,
+            "DRIFTLOOP_LOG_LEVEL": "WARNING",
+        }
+    )
+    command = [
+        str(Path(sys.executable).with_name("driftloop")), "features", "build",
+        "--start", f"{END - timedelta(days=DAYS):%Y-%m-%dT%H:%M:%S}", "--end", f"{END:%Y-%m-%dT%H:%M:%S}",
+    ]  # fmt: skip
+    began = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    watched, peak = psutil.Process(process.pid), 0
+    while process.poll() is None:
+        peak = max(peak, _tree_pss(watched))
+        time.sleep(0.2)
+    seconds = time.perf_counter() - began
+    output = process.stdout.read().decode() if process.stdout else ""
+    if process.returncode != 0:
+        raise RuntimeError(f"features build ({engine}) failed: {output[-2000:]}")
+    return {"seconds": round(seconds, 2), "peak_mib": round(peak / 2**20, 1)}
+
+
+def run_scale_bench(folder: Path, sizes: list[str], engines: tuple[str, ...] = ("pandas", "ray")) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for size in sizes:
+        state = folder / f"scale-{size}"
+        events = _land(state, SIZES[size], seed=17)
+        runs = {engine: _build(state, engine) for engine in engines}
+        for metrics in runs.values():
+            metrics["us_per_event"] = round(metrics["seconds"] / events * 1e6, 2)
+        results[size] = {"events": events, **runs}
+        logger.info("scale %s (%d events): %s", size, events, runs)
+    return results
