@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 DAYS = 30
-EVENTS_PER_CUSTOMER = 91  # what the generator draws over 30 days (5,000 customers: 454,166 events)
+EVENTS_PER_CUSTOMER = 98  # what the generator draws over 30 days with 200 merchants (5,494 customers: 538,700)
 SIZES = {"events_0.5M": 500_000, "events_2M": 2_000_000, "events_8M": 8_000_000}
 
 

@@ -16,7 +16,17 @@ import pandas as pd
 
 from pipelines.compute_engine import ComputeEngine
 from pipelines.feature_engineering import compute_customer_stats, compute_merchant_stats
-from pipelines.schema import CUSTOMER_ID, CUSTOMER_STATS, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID, MERCHANT_STATS
+from pipelines.schema import (
+    AMOUNT,
+    CUSTOMER_ID,
+    CUSTOMER_STATS,
+    EVENT_ID,
+    EVENT_TIMESTAMP,
+    IS_FRAUD,
+    LABEL_TIMESTAMP,
+    MERCHANT_ID,
+    MERCHANT_STATS,
+)
 
 
 def entity_partition(entity_ids: np.ndarray, partitions: int) -> np.ndarray:
@@ -47,10 +57,15 @@ def compute_views(
     """Both feature views' rows stamped in [start, end]: one call per entity partition on `engine`."""
     if events.empty:
         raise ValueError("no events to compute features from")
-    customers = [(part, start, end, computed_at) for part in split_by_entity(events, CUSTOMER_ID, partitions)]
+    # Each task gets only the columns its view reads, and the merchant view only the fraud labels it counts:
+    # less to serialise into the object store (event ids are strings).
+    customer_events = events[[CUSTOMER_ID, MERCHANT_ID, AMOUNT, EVENT_TIMESTAMP]]
+    customers = [(part, start, end, computed_at) for part in split_by_entity(customer_events, CUSTOMER_ID, partitions)]
+    frauds = labels.loc[labels[IS_FRAUD] == 1, [EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP]]
+    merchant_events = events[[MERCHANT_ID, AMOUNT, EVENT_TIMESTAMP, EVENT_ID]]
     merchants = [
-        (part, labels[labels[EVENT_ID].isin(part[EVENT_ID])], start, end, computed_at)
-        for part in split_by_entity(events, MERCHANT_ID, partitions)
+        (part, frauds[frauds[EVENT_ID].isin(part[EVENT_ID])], start, end, computed_at)
+        for part in split_by_entity(merchant_events, MERCHANT_ID, partitions)
     ]
     return {
         CUSTOMER_STATS: _merged(engine.map(compute_customer_stats, customers), CUSTOMER_ID),
