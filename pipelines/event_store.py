@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from pipelines.entity_partitions import EntitySlice
 from pipelines.prediction_log_format import LOGGED_AT, ROLE, SERVED, read_prediction_log
 from pipelines.schema import (
     AMOUNT,
@@ -92,7 +93,10 @@ class EventStore:
 
     # Reading -------------------------------------------------------------------------------------------------
 
-    def landed_events(self, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None) -> pd.DataFrame:
+    def landed_events(
+        self, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None, entities: EntitySlice | None = None
+    ) -> pd.DataFrame:
+        """Landed records (each file cut to `entities` as it is read: a partition's reader never holds more)."""
         files = sorted(self.landed_dir.glob("date=*/part-*.parquet"))
         if start is not None:
             files = [f for f in files if f.parent.name[5:] >= f"{start:%Y-%m-%d}"]
@@ -100,22 +104,30 @@ class EventStore:
             files = [f for f in files if f.parent.name[5:] <= f"{end:%Y-%m-%d}"]
         if not files:
             return _empty({**EVENT_COLUMNS, RECORDED_AT: "datetime64[ns, UTC]"})
-        frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+        everything = EntitySlice("", 0, 1)
+        frame = pd.concat([(entities or everything).select(pd.read_parquet(f)) for f in files], ignore_index=True)
         return _as_event_frame(frame.rename(columns={INGESTED_AT: RECORDED_AT}))
 
-    def served_events(self, start: pd.Timestamp | None = None) -> pd.DataFrame:
+    def served_events(self, start: pd.Timestamp | None = None, entities: EntitySlice | None = None) -> pd.DataFrame:
         """Transactions the endpoint answered, from the prediction log's served rows (one per event id)."""
         since = None if start is None else start - pd.Timedelta(hours=1)  # answers are logged after receipt
         log = read_prediction_log(self.prediction_log, since=since, columns=SERVED_COLUMNS)
         if log.empty or EVENT_TIMESTAMP not in log.columns:
             return _empty({**EVENT_COLUMNS, RECORDED_AT: "datetime64[ns, UTC]"})
         served = log[(log[ROLE] == SERVED) & log[EVENT_ID].notna() & (log[CUSTOMER_ID] >= 0)]
+        if entities is not None:
+            served = entities.select(served)
         served = served.rename(columns={LOGGED_AT: RECORDED_AT})[[*EVENT_COLUMNS, RECORDED_AT]]
         return _as_event_frame(served.drop_duplicates(EVENT_ID, keep="first"))
 
-    def events(self, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None) -> pd.DataFrame:
-        """Every known event stamped in [start, end), landed or served, once each (first recorded wins)."""
-        frame = pd.concat([self.landed_events(start, end), self.served_events(start)], ignore_index=True)
+    def events(
+        self, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None, entities: EntitySlice | None = None
+    ) -> pd.DataFrame:
+        """Every known event stamped in [start, end), landed or served, once each (first recorded wins);
+        with `entities`, only that entity partition's (an event's records share its entities)."""
+        frame = pd.concat(
+            [self.landed_events(start, end, entities), self.served_events(start, entities)], ignore_index=True
+        )
         frame = frame.sort_values(RECORDED_AT, kind="stable").drop_duplicates(EVENT_ID, keep="first")
         stamps = frame[EVENT_TIMESTAMP]
         keep = pd.Series(True, index=frame.index)

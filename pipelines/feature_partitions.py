@@ -1,20 +1,26 @@
 """The feature views computed partition by partition: entities split by id, each part on its own.
 
-Why this gives the very table the single pass gives: every feature of an entity depends only on that
-entity's own events (and, for merchants, the labels of those events), the hour lattice is the same whole
-hours in every part, and a part keeps its events in their original order, so the per-cell sums add in the
-same order. Rows come back sorted as `feature_engineering` sorts them (stamp, then entity), which is a
-total order because a table holds one row per entity and hour.
+Why this gives the very rows the single pass gives: every feature of an entity depends only on that entity's
+own events (and, for merchants, the labels of those events), the hour lattice is the same whole hours in every
+part, and a part keeps its events in their original order, so the per-cell sums add in the same order. Rows
+come back sorted as `feature_engineering` sorts them (stamp, then entity), a total order because a table holds
+one row per entity and hour.
+
+`build_from_event_store` leaves the reading to the partitions too: each task reads its own entities' events
+from the event store, computes its part of one view and writes that part of the offline table, so no process
+holds more than one partition (the driver holds none).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from pipelines.compute_engine import ComputeEngine
+from pipelines.entity_partitions import EntitySlice, entity_partition
 from pipelines.feature_engineering import compute_customer_stats, compute_merchant_stats
 from pipelines.schema import (
     AMOUNT,
@@ -26,18 +32,42 @@ from pipelines.schema import (
     LABEL_TIMESTAMP,
     MERCHANT_ID,
     MERCHANT_STATS,
+    VIEW_KEYS,
+    empty_view_rows,
 )
 
-
-def entity_partition(entity_ids: np.ndarray, partitions: int) -> np.ndarray:
-    """Partition of each entity id: the id modulo `partitions` (the same in every process and on every node)."""
-    return np.mod(entity_ids.astype(np.int64), partitions)
+# What each view reads of an event (less to hold and to serialise: event ids are strings).
+VIEW_EVENT_COLUMNS = {
+    CUSTOMER_STATS: [CUSTOMER_ID, MERCHANT_ID, AMOUNT, EVENT_TIMESTAMP],
+    MERCHANT_STATS: [MERCHANT_ID, AMOUNT, EVENT_TIMESTAMP, EVENT_ID],
+}
 
 
 def split_by_entity(frame: pd.DataFrame, key: str, partitions: int) -> list[pd.DataFrame]:
     """The rows of each non-empty partition of `key`, in their original order."""
     part = entity_partition(frame[key].to_numpy(), partitions)
     return [frame[part == index] for index in range(partitions) if (part == index).any()]
+
+
+def split_computed(rows: pd.DataFrame, key: str, partitions: int) -> list[tuple[EntitySlice, pd.DataFrame]]:
+    """Every partition of a computed table, empty ones included (each becomes a part of the offline table)."""
+    slices = [EntitySlice(key, index, partitions) for index in range(partitions)]
+    return [(part, part.select(rows)) for part in slices]
+
+
+def _fraud_labels(labels: pd.DataFrame) -> pd.DataFrame:
+    """The only labels the merchant view counts."""
+    return labels.loc[labels[IS_FRAUD] == 1, [EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP]]
+
+
+def _view_rows(
+    view: str, events: pd.DataFrame, frauds: pd.DataFrame, start: datetime, end: datetime, computed_at: datetime
+) -> pd.DataFrame:
+    if events.empty:
+        return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in empty_view_rows(view).items()})
+    if view == CUSTOMER_STATS:
+        return compute_customer_stats(events, start, end, computed_at)
+    return compute_merchant_stats(events, frauds[frauds[EVENT_ID].isin(events[EVENT_ID])], start, end, computed_at)
 
 
 def _merged(parts: list[pd.DataFrame], key: str) -> pd.DataFrame:
@@ -54,20 +84,85 @@ def compute_views(
     engine: ComputeEngine,
     partitions: int,
 ) -> dict[str, pd.DataFrame]:
-    """Both feature views' rows stamped in [start, end]: one call per entity partition on `engine`."""
+    """Both feature views' rows stamped in [start, end] from events in memory: one call per entity partition."""
     if events.empty:
         raise ValueError("no events to compute features from")
-    # Each task gets only the columns its view reads, and the merchant view only the fraud labels it counts:
-    # less to serialise into the object store (event ids are strings).
-    customer_events = events[[CUSTOMER_ID, MERCHANT_ID, AMOUNT, EVENT_TIMESTAMP]]
-    customers = [(part, start, end, computed_at) for part in split_by_entity(customer_events, CUSTOMER_ID, partitions)]
-    frauds = labels.loc[labels[IS_FRAUD] == 1, [EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP]]
-    merchant_events = events[[MERCHANT_ID, AMOUNT, EVENT_TIMESTAMP, EVENT_ID]]
-    merchants = [
-        (part, frauds[frauds[EVENT_ID].isin(part[EVENT_ID])], start, end, computed_at)
-        for part in split_by_entity(merchant_events, MERCHANT_ID, partitions)
+    frauds = _fraud_labels(labels)
+    computed = {}
+    for view, key in VIEW_KEYS.items():
+        calls = [
+            (view, part, frauds, start, end, computed_at)
+            for part in split_by_entity(events[VIEW_EVENT_COLUMNS[view]], key, partitions)
+        ]
+        computed[view] = _merged(engine.map(_view_rows, calls), key)
+    return computed
+
+
+@dataclass(frozen=True)
+class PartitionJob:
+    """One task of `build_from_event_store`: read, compute and write one partition of one view."""
+
+    view: str
+    part: EntitySlice
+    event_store: Path
+    prediction_log: Path
+    table: Path
+    read_from: datetime  # events from here (the window start less the longest feature window)
+    start: datetime
+    end: datetime
+    computed_at: datetime
+
+
+def build_partition(job: PartitionJob) -> tuple[int, int]:
+    """(events read, rows written in the window) for one partition of one view."""
+    from pipelines.event_store import EventStore
+    from pipelines.offline_store import write_window
+
+    store = EventStore(job.event_store, job.prediction_log)
+    events = store.events(pd.Timestamp(job.read_from), pd.Timestamp(job.end), job.part)
+    frauds = (
+        _fraud_labels(store.labels(known_at=pd.Timestamp(job.end)))
+        if job.view == MERCHANT_STATS
+        else pd.DataFrame({EVENT_ID: pd.Series(dtype="string")})
+    )
+    rows = _view_rows(job.view, events[VIEW_EVENT_COLUMNS[job.view]], frauds, job.start, job.end, job.computed_at)
+    write_window(rows, job.table, job.start, job.end, job.part)
+    return len(events), len(rows)
+
+
+def build_from_event_store(
+    event_store: Path,
+    prediction_log: Path,
+    tables: dict[str, Path],
+    read_from: datetime,
+    start: datetime,
+    end: datetime,
+    computed_at: datetime,
+    engine: ComputeEngine,
+    partitions: int,
+) -> tuple[int, dict[str, int]]:
+    """(events read, rows written per view) for [start, end], every partition a task of `engine`."""
+    from pipelines.offline_store import retire_other_layouts
+
+    jobs = [
+        PartitionJob(
+            view,
+            EntitySlice(key, index, partitions),
+            event_store,
+            prediction_log,
+            tables[view],
+            read_from,
+            start,
+            end,
+            computed_at,
+        )  # fmt: skip
+        for view, key in VIEW_KEYS.items()
+        for index in range(partitions)
     ]
-    return {
-        CUSTOMER_STATS: _merged(engine.map(compute_customer_stats, customers), CUSTOMER_ID),
-        MERCHANT_STATS: _merged(engine.map(compute_merchant_stats, merchants), MERCHANT_ID),
-    }
+    results = engine.map(build_partition, [(job,) for job in jobs])
+    for view in VIEW_KEYS:
+        retire_other_layouts(tables[view], partitions)
+    written = {view: sum(rows for job, (_, rows) in zip(jobs, results, strict=True) if job.view == view)
+               for view in VIEW_KEYS}  # fmt: skip
+    events = sum(read for job, (read, _) in zip(jobs, results, strict=True) if job.view == CUSTOMER_STATS)
+    return events, written

@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from driftloop.core.settings import Settings
+from pipelines.compute_engine import ComputeEngine
 from pipelines.event_store import EventStore, event_store_for
 from pipelines.schema import EVENT_TIMESTAMP
 
@@ -102,11 +103,34 @@ def _recompute_from(store: EventStore, state: RefreshState) -> tuple[datetime | 
     return (min(candidates) if candidates else None), len(landings)
 
 
+def build_features_from_store(
+    settings: Settings, read_from: datetime, start: datetime, end: datetime, computed_at: datetime,
+    engine: ComputeEngine,
+) -> tuple[int, dict[str, int]]:  # fmt: skip
+    """(events read, rows written per view) for the window [start, end], from the event store's events since
+    `read_from`. The pandas engine reads them here and computes each view in one pass; another engine leaves
+    reading, computing and writing to its partition tasks (`pipelines.feature_partitions`). No events: nothing
+    is written."""
+    from pipelines.feature_partitions import build_from_event_store
+    from pipelines.offline_store import build_offline_features, offline_table_paths
+
+    if engine.name != "pandas":
+        return build_from_event_store(
+            settings.event_store_path, settings.prediction_log_path, offline_table_paths(settings.feast_path),
+            read_from, start, end, computed_at, engine, settings.feature_partitions,
+        )  # fmt: skip
+    store = event_store_for(settings)
+    events = store.events(pd.Timestamp(read_from), pd.Timestamp(end))
+    if events.empty:
+        return 0, {}
+    labels = store.labels(known_at=pd.Timestamp(end))
+    return len(events), build_offline_features(events, labels, settings.feast_path, start, end, computed_at)
+
+
 def refresh_features(settings: Settings, now: datetime | None = None) -> RefreshOutcome:
     """Recompute the feature rows from the oldest changed hour to the current hour boundary; materialise."""
     from driftloop.core.feature_store import materialize_online
     from pipelines.compute_engine import open_engine
-    from pipelines.offline_store import build_offline_features
 
     now = now or datetime.now(UTC)
     target = hour_floor(now)
@@ -117,23 +141,19 @@ def refresh_features(settings: Settings, now: datetime | None = None) -> Refresh
         if start is None:
             return RefreshOutcome(None, None, 0, reason="no events in the event store yet")
         start = min(start, target)
-        events = store.events(pd.Timestamp(start - LOOKBACK), pd.Timestamp(target))
-        if events.empty:
-            return RefreshOutcome(state.watermark, None, 0, reason="no events before the current hour yet")
-        labels = store.labels(known_at=pd.Timestamp(target))
         with open_engine(settings) as engine:
-            written = build_offline_features(
-                events, labels, settings.feast_path, start, target, now, engine, settings.feature_partitions
-            )
+            events, written = build_features_from_store(settings, start - LOOKBACK, start, target, now, engine)
+        if events == 0:
+            return RefreshOutcome(state.watermark, None, 0, reason="no events before the current hour yet")
         materialize_online(settings, target)
         states.save(RefreshState(watermark=target.isoformat(), landings_seen=landings_seen))
     freshness = (now - target).total_seconds()
     logger.info(
-        "features refreshed over [%s, %s] from %d events: %s", start.isoformat(), target.isoformat(), len(events),
+        "features refreshed over [%s, %s] from %d events: %s", start.isoformat(), target.isoformat(), events,
         written,
     )  # fmt: skip
     reason = f"recomputed [{start:%Y-%m-%d %H:%M}, {target:%Y-%m-%d %H:%M}] UTC"
-    return RefreshOutcome(target.isoformat(), start.isoformat(), len(events), written, freshness, reason)
+    return RefreshOutcome(target.isoformat(), start.isoformat(), events, written, freshness, reason)
 
 
 def current_watermark(settings: Settings) -> datetime | None:

@@ -67,5 +67,17 @@ FEATURE_REFS = tuple(f"{view}:{name}" for view, names in VIEW_FEATURES.items() f
 
 
 def offline_table(view: str) -> str:
-    """Where a view's offline parquet table lives, relative to the Feast repo path."""
-    return f"offline/{view}.parquet"
+    """Where a view's offline table lives, relative to the Feast repo path: a folder of parquet parts, one per
+    entity partition (`pipelines.offline_store`); Feast's file source reads the folder as one table."""
+    return f"offline/{view}"
+
+
+def empty_view_rows(view: str) -> dict[str, str]:
+    """A view's offline table columns and their types (for a partition that has no rows)."""
+    features = {name: "int64" if name in COUNT_FEATURES else "float32" for name in VIEW_FEATURES[view]}
+    return {
+        VIEW_KEYS[view]: "int64",
+        EVENT_TIMESTAMP: "datetime64[ns, UTC]",
+        **features,
+        CREATED_TIMESTAMP: "datetime64[ns, UTC]",
+    }

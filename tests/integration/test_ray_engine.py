@@ -1,5 +1,5 @@
-"""The `ray` feature engine on a real local Ray: the feature tables it writes equal the pandas engine's,
-byte for byte in values and order, and the Ray it started leaves no process behind."""
+"""The `ray` feature engine on a real local Ray: reading its partitions from the event store, it writes the
+pandas engine's tables (the same rows and values), and the Ray it started leaves no process behind."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ import pytest
 from driftloop.core.settings import Settings
 from pipelines.compute_engine import open_engine
 from pipelines.data_generator import GeneratorConfig, generate
-from pipelines.offline_store import build_offline_features, offline_table_paths
+from pipelines.event_store import event_store_for
+from pipelines.feature_refresh import LOOKBACK, build_features_from_store
+from pipelines.offline_store import offline_table_paths, read_offline_table
 
 pytestmark = pytest.mark.integration
 
@@ -24,6 +26,10 @@ START = END - timedelta(days=14)
 def test_ray_engine_writes_the_pandas_engine_tables_and_leaves_nothing_running(tmp_path: Path) -> None:
     events, labels = generate(GeneratorConfig(end=END, days=14, customers=300, merchants=25, seed=5))
     base = Settings(state_dir=tmp_path / "state")
+    store = event_store_for(base)
+    with store.locked():
+        store.append_events(events, pd.Timestamp(END))
+        store.append_labels(labels, pd.Timestamp(END))
     tables: dict[str, dict[str, pd.DataFrame]] = {}
     ray_processes: list[psutil.Process] = []
     for engine_name in ("pandas", "ray"):
@@ -41,13 +47,12 @@ def test_ray_engine_writes_the_pandas_engine_tables_and_leaves_nothing_running(t
             if engine_name == "ray":
                 ray_processes = psutil.Process().children(recursive=True)
                 assert any(p.name() == "raylet" for p in ray_processes), "no local Ray was started"
-            written = build_offline_features(
-                events, labels, settings.feast_path, START, END, END, engine, settings.feature_partitions
-            )
-        assert min(written.values()) > 0
-        tables[engine_name] = {
-            view: pd.read_parquet(path) for view, path in offline_table_paths(settings.feast_path).items()
-        }
+            read, written = build_features_from_store(settings, START - LOOKBACK, START, END, END, engine)
+        assert read == len(events) and min(written.values()) > 0
+        paths = offline_table_paths(settings.feast_path)
+        tables[engine_name] = {view: read_offline_table(path) for view, path in paths.items()}
+        parts = {view: len(list(path.glob("part-*.parquet"))) for view, path in paths.items()}
+        assert set(parts.values()) == {1 if engine_name == "pandas" else 5}, parts
     for view, table in tables["pandas"].items():
         pd.testing.assert_frame_equal(tables["ray"][view], table, check_exact=True)
     psutil.wait_procs(ray_processes, timeout=20)

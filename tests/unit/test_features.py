@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from pipelines.data_generator import GeneratorConfig, generate
+from pipelines.entity_partitions import EntitySlice
 from pipelines.feature_engineering import compute_customer_stats, compute_merchant_stats
-from pipelines.offline_store import build_offline_features, offline_table_paths, write_window
+from pipelines.offline_store import build_offline_features, offline_table_paths, read_offline_table, write_window
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 START = END - timedelta(days=12)
@@ -117,7 +118,7 @@ def test_rewriting_a_window_replaces_rows_instead_of_duplicating(
     build_offline_features(pd.concat([events, late]), labels, tmp_path, middle, END, computed_at=END)
     assert not pd.read_parquet(path).duplicated(["customer_id", "event_timestamp"]).any()
     with pytest.raises(ValueError, match="outside the window"):
-        write_window(table, path, middle, END)
+        write_window(table, path, middle, END, EntitySlice("customer_id", 0, 1))
 
 
 def test_feast_historical_retrieval_never_uses_events_at_or_after_the_row(
@@ -169,3 +170,61 @@ def test_entity_partitions_give_the_single_pass_tables(raw: tuple[pd.DataFrame, 
     split = split_by_entity(events, "customer_id", partitions)
     assert sum(len(part) for part in split) == len(events)
     assert all(part["customer_id"].mod(partitions).nunique() == 1 for part in split)
+
+
+def _event_store_with(root: Path, events: pd.DataFrame, labels: pd.DataFrame) -> tuple[Path, Path]:
+    from pipelines.event_store import EventStore
+
+    store = EventStore(root / "events", root / "predictions")
+    with store.locked():
+        store.append_events(events, pd.Timestamp(END))
+        store.append_labels(labels, pd.Timestamp(END))
+    return store.root, store.prediction_log
+
+
+def test_partition_tasks_reading_the_event_store_write_the_single_pass_tables(
+    tmp_path: Path, raw: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    """The ray engine's streaming build (each task reads, computes and writes one partition), run here with the
+    pandas engine's sequential map: the tables equal the single pass's; a later build with another partition
+    count replaces the layout without duplicating a row; an earlier version's single file is adopted."""
+    from pipelines.compute_engine import PandasEngine
+    from pipelines.feature_partitions import build_from_event_store
+    from pipelines.offline_store import adopt_single_file_tables
+
+    events, labels = raw
+    root, log = _event_store_with(tmp_path, events, labels)
+    single = tmp_path / "single"
+    build_offline_features(events, labels, single, START, END, computed_at=END)
+    parted = tmp_path / "parted"
+    tables = offline_table_paths(parted)
+    read, written = build_from_event_store(root, log, tables, START - timedelta(days=31), START, END, END,
+                                           PandasEngine(), 4)  # fmt: skip
+    assert read == len(events)
+    for view, table in tables.items():
+        assert len(list(table.glob("part-*-of-00004.parquet"))) == 4
+        expected = read_offline_table(offline_table_paths(single)[view])
+        pd.testing.assert_frame_equal(read_offline_table(table), expected, check_exact=True)
+        assert written[view] == len(expected)
+
+    # Another partition count over the last days: old parts gone, rows once each, values unchanged.
+    middle = END - timedelta(days=3)
+    build_from_event_store(root, log, tables, START - timedelta(days=31), middle, END, END, PandasEngine(), 3)
+    for view, table in tables.items():
+        names = [p.name for p in table.glob("part-*.parquet")]
+        assert len(names) == 3 and all(name.endswith("-of-00003.parquet") for name in names), names
+        rebuilt = read_offline_table(table)
+        pd.testing.assert_frame_equal(rebuilt, read_offline_table(offline_table_paths(single)[view]), check_exact=True)
+
+    # An earlier version's single-file table becomes the folder's one part.
+    legacy = tmp_path / "legacy"
+    build_offline_features(events, labels, legacy, START, END, computed_at=END)
+    for table in offline_table_paths(legacy).values():
+        (table / "part-00000-of-00001.parquet").rename(table.with_name(f"{table.name}.parquet"))
+        table.rmdir()
+    adopt_single_file_tables(legacy)
+    for view, table in offline_table_paths(legacy).items():
+        assert not table.with_name(f"{table.name}.parquet").exists()
+        pd.testing.assert_frame_equal(
+            read_offline_table(table), read_offline_table(offline_table_paths(single)[view]), check_exact=True
+        )

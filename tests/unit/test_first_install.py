@@ -39,4 +39,4 @@ def test_data_generate_if_missing_seeds_once_and_never_overwrites(state_dir: Pat
 
 def test_materialize_before_the_first_feature_build_is_a_no_op_not_a_failure(state_dir: Path) -> None:
     output = _driftloop("features", "materialize")
-    assert "nothing to materialise yet" in output and "customer_stats.parquet" in output
+    assert "nothing to materialise yet" in output and "offline/customer_stats" in output

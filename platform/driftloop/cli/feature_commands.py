@@ -33,7 +33,8 @@ def materialize() -> None:
     from pipelines.offline_store import offline_table_paths
 
     settings = get_settings()
-    missing = [str(path) for path in offline_table_paths(settings.feast_path).values() if not path.exists()]
+    tables = offline_table_paths(settings.feast_path).values()
+    missing = [str(path) for path in tables if not any(path.glob("part-*.parquet"))]
     if missing:
         typer.echo(f"nothing to materialise yet (no offline features at {', '.join(missing)}): train first")
         return
@@ -72,26 +73,17 @@ def build(
 ) -> None:
     """Recompute the offline feature tables for a window from the event store, replacing what it held
     (a backfill; `refresh` already recomputes whatever a landing changed)."""
-    import pandas as pd
-
     from driftloop.core.settings import get_settings
     from pipelines.compute_engine import open_engine
-    from pipelines.event_store import event_store_for
-    from pipelines.feature_refresh import LOOKBACK, hour_floor
-    from pipelines.offline_store import build_offline_features
+    from pipelines.feature_refresh import LOOKBACK, build_features_from_store, hour_floor
 
     settings = get_settings()
     first = hour_floor(start.replace(tzinfo=start.tzinfo or UTC))
     last = hour_floor(end.replace(tzinfo=end.tzinfo or UTC) if end else datetime.now(UTC))
     if first > last:
         raise DriftloopError(f"--start {first} is after --end {last}")
-    store = event_store_for(settings)
-    events = store.events(pd.Timestamp(first - LOOKBACK), pd.Timestamp(last))
-    if events.empty:
-        raise DriftloopError("the event store holds no events before --end; land some with `driftloop data ingest`")
-    labels = store.labels(known_at=pd.Timestamp(last))
     with open_engine(settings) as engine:
-        written = build_offline_features(
-            events, labels, settings.feast_path, first, last, datetime.now(UTC), engine, settings.feature_partitions
-        )
+        events, written = build_features_from_store(settings, first - LOOKBACK, first, last, datetime.now(UTC), engine)
+    if events == 0:
+        raise DriftloopError("the event store holds no events before --end; land some with `driftloop data ingest`")
     typer.echo(", ".join(f"{table}: {rows} rows" for table, rows in written.items()) + f" in [{first}, {last}]")

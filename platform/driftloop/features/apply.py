@@ -13,8 +13,10 @@ logger = logging.getLogger(__name__)
 def apply_feature_repo(settings: Settings) -> list[str]:
     """Apply every entity, source and feature view; returns the names registered. Idempotent."""
     from feature_repo.registry_objects import ALL_OBJECTS
+    from pipelines.offline_store import adopt_single_file_tables
 
     (settings.feast_path / "offline").mkdir(parents=True, exist_ok=True)
+    adopt_single_file_tables(settings.feast_path)  # the sources now name folders of parts
     write_feature_store_yaml(settings)
     store = open_feature_store(settings)
     store.apply(list(ALL_OBJECTS))  # a fresh list: feast types its parameter invariantly
