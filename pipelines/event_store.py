@@ -104,8 +104,8 @@ class EventStore:
             files = [f for f in files if f.parent.name[5:] <= f"{end:%Y-%m-%d}"]
         if not files:
             return _empty({**EVENT_COLUMNS, RECORDED_AT: "datetime64[ns, UTC]"})
-        everything = EntitySlice("", 0, 1)
-        frame = pd.concat([(entities or everything).select(pd.read_parquet(f)) for f in files], ignore_index=True)
+        read = pd.read_parquet if entities is None else entities.read_parquet
+        frame = pd.concat([read(f) for f in files], ignore_index=True)
         return _as_event_frame(frame.rename(columns={INGESTED_AT: RECORDED_AT}))
 
     def served_events(self, start: pd.Timestamp | None = None, entities: EntitySlice | None = None) -> pd.DataFrame:
@@ -146,19 +146,34 @@ class EventStore:
         frame = frame.sort_values(RECORDED_AT, kind="stable").drop_duplicates(EVENT_ID, keep="first")
         return frame.set_index(EVENT_ID)[EVENT_TIMESTAMP]
 
-    def label_records(self) -> pd.DataFrame:
-        """Every label record ever landed (a relabelled event has several), oldest landing first."""
+    def label_records(self, event_ids: pd.Series | None = None) -> pd.DataFrame:
+        """Every label record ever landed (a relabelled event has several), oldest landing first; with
+        `event_ids`, only those events' records (cut in Arrow, before pandas builds their strings)."""
         files = sorted(self.labels_dir.glob("part-*.parquet"))
         if not files:
             return _empty({**LABEL_COLUMNS, INGESTED_AT: "datetime64[ns, UTC]"})
-        return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+        if event_ids is None:
+            return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
 
-    def labels(self, known_at: pd.Timestamp | None = None) -> pd.DataFrame:
+        wanted = pa.array(event_ids.astype(str).to_numpy(), type=pa.string())
+        frames = []
+        for file in files:
+            table = pq.read_table(file)
+            frames.append(
+                table.filter(pc.is_in(table.column(EVENT_ID).cast(pa.string()), value_set=wanted)).to_pandas()
+            )
+        return pd.concat(frames, ignore_index=True)
+
+    def labels(self, known_at: pd.Timestamp | None = None, event_ids: pd.Series | None = None) -> pd.DataFrame:
         """The current label of each labelled event: the latest by label time (landing order breaks ties).
 
-        `known_at` leaves out labels that arrived after it, as a point-in-time reader needs.
+        `known_at` leaves out labels that arrived after it, as a point-in-time reader needs; `event_ids` keeps
+        only those events' labels (a partition's reader).
         """
-        records = self.label_records()
+        records = self.label_records(event_ids)
         if known_at is not None:
             records = records[records[LABEL_TIMESTAMP] < known_at]
         return latest_labels(records)

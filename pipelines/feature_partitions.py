@@ -121,7 +121,7 @@ def build_partition(job: PartitionJob) -> tuple[int, int]:
     store = EventStore(job.event_store, job.prediction_log)
     events = store.events(pd.Timestamp(job.read_from), pd.Timestamp(job.end), job.part)
     frauds = (
-        _fraud_labels(store.labels(known_at=pd.Timestamp(job.end)))
+        _fraud_labels(store.labels(known_at=pd.Timestamp(job.end), event_ids=events[EVENT_ID]))
         if job.view == MERCHANT_STATS
         else pd.DataFrame({EVENT_ID: pd.Series(dtype="string")})
     )
