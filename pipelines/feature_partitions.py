@@ -1,14 +1,12 @@
-"""The feature views computed partition by partition: entities split by id, each part on its own.
+"""The feature views built partition by partition: entities split by id, each part read, computed and written
+on its own (the `ray` engine's build).
 
-Why this gives the very rows the single pass gives: every feature of an entity depends only on that entity's
-own events (and, for merchants, the labels of those events), the hour lattice is the same whole hours in every
-part, and a part keeps its events in their original order, so the per-cell sums add in the same order. Rows
-come back sorted as `feature_engineering` sorts them (stamp, then entity), a total order because a table holds
-one row per entity and hour.
-
-`build_from_event_store` leaves the reading to the partitions too: each task reads its own entities' events
-from the event store, computes its part of one view and writes that part of the offline table, so no process
-holds more than one partition (the driver holds none).
+Each task of `build_from_event_store` reads its own entities' events (and their labels) from the event store,
+computes its rows of one view and writes that part of the offline table, so no process holds more than one
+partition; the driver holds none. Why the rows equal the single pass's: every feature of an entity depends
+only on that entity's own events (and, for merchants, the labels of those events), the hour lattice is the
+same whole hours in every part, and a part keeps its events in their original order, so the per-cell sums add
+in the same order.
 """
 
 from __future__ import annotations
@@ -20,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.compute_engine import ComputeEngine
-from pipelines.entity_partitions import EntitySlice, entity_partition
+from pipelines.entity_partitions import EntitySlice
 from pipelines.feature_engineering import compute_customer_stats, compute_merchant_stats
 from pipelines.schema import (
     AMOUNT,
@@ -33,7 +31,7 @@ from pipelines.schema import (
     MERCHANT_ID,
     MERCHANT_STATS,
     VIEW_KEYS,
-    empty_view_rows,
+    offline_table_columns,
 )
 
 # What each view reads of an event (less to hold and to serialise: event ids are strings).
@@ -41,18 +39,6 @@ VIEW_EVENT_COLUMNS = {
     CUSTOMER_STATS: [CUSTOMER_ID, MERCHANT_ID, AMOUNT, EVENT_TIMESTAMP],
     MERCHANT_STATS: [MERCHANT_ID, AMOUNT, EVENT_TIMESTAMP, EVENT_ID],
 }
-
-
-def split_by_entity(frame: pd.DataFrame, key: str, partitions: int) -> list[pd.DataFrame]:
-    """The rows of each non-empty partition of `key`, in their original order."""
-    part = entity_partition(frame[key].to_numpy(), partitions)
-    return [frame[part == index] for index in range(partitions) if (part == index).any()]
-
-
-def split_computed(rows: pd.DataFrame, key: str, partitions: int) -> list[tuple[EntitySlice, pd.DataFrame]]:
-    """Every partition of a computed table, empty ones included (each becomes a part of the offline table)."""
-    slices = [EntitySlice(key, index, partitions) for index in range(partitions)]
-    return [(part, part.select(rows)) for part in slices]
 
 
 def _fraud_labels(labels: pd.DataFrame) -> pd.DataFrame:
@@ -64,38 +50,10 @@ def _view_rows(
     view: str, events: pd.DataFrame, frauds: pd.DataFrame, start: datetime, end: datetime, computed_at: datetime
 ) -> pd.DataFrame:
     if events.empty:
-        return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in empty_view_rows(view).items()})
+        return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in offline_table_columns(view).items()})
     if view == CUSTOMER_STATS:
         return compute_customer_stats(events, start, end, computed_at)
     return compute_merchant_stats(events, frauds[frauds[EVENT_ID].isin(events[EVENT_ID])], start, end, computed_at)
-
-
-def _merged(parts: list[pd.DataFrame], key: str) -> pd.DataFrame:
-    frame = pd.concat(parts, ignore_index=True)
-    return frame.sort_values([EVENT_TIMESTAMP, key], kind="stable").reset_index(drop=True)
-
-
-def compute_views(
-    events: pd.DataFrame,
-    labels: pd.DataFrame,
-    start: datetime,
-    end: datetime,
-    computed_at: datetime,
-    engine: ComputeEngine,
-    partitions: int,
-) -> dict[str, pd.DataFrame]:
-    """Both feature views' rows stamped in [start, end] from events in memory: one call per entity partition."""
-    if events.empty:
-        raise ValueError("no events to compute features from")
-    frauds = _fraud_labels(labels)
-    computed = {}
-    for view, key in VIEW_KEYS.items():
-        calls = [
-            (view, part, frauds, start, end, computed_at)
-            for part in split_by_entity(events[VIEW_EVENT_COLUMNS[view]], key, partitions)
-        ]
-        computed[view] = _merged(engine.map(_view_rows, calls), key)
-    return computed
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.compute_engine import ComputeEngine
 from pipelines.entity_partitions import EntitySlice
 from pipelines.feature_engineering import compute_customer_stats, compute_merchant_stats
 from pipelines.schema import CUSTOMER_STATS, EVENT_TIMESTAMP, MERCHANT_STATS, VIEW_KEYS, offline_table
@@ -48,8 +47,7 @@ def read_offline_table(table: Path) -> pd.DataFrame:
     if not parts:
         raise FileNotFoundError(f"no offline table at {table}; build features first")
     frame = pd.concat([pd.read_parquet(path) for path in parts], ignore_index=True)
-    key = next(column for column in frame.columns if column in VIEW_KEYS.values())
-    return frame.sort_values([EVENT_TIMESTAMP, key], kind="stable").reset_index(drop=True)
+    return frame.sort_values([EVENT_TIMESTAMP, VIEW_KEYS[table.name]], kind="stable").reset_index(drop=True)
 
 
 def _existing_rows(table: Path, part: EntitySlice) -> pd.DataFrame | None:
@@ -108,28 +106,17 @@ def build_offline_features(
     start: datetime,
     end: datetime,
     computed_at: datetime,
-    engine: ComputeEngine | None = None,
-    partitions: int = 1,
 ) -> dict[str, int]:
-    """Compute both feature views over [start, end] from the events given and write them; rows per view.
-
-    Without an engine (or with the pandas one) each view is one pass in this process, written as one part;
-    another engine computes them in `partitions` entity partitions (`pipelines.feature_partitions`): the same
-    rows. (`pipelines.feature_partitions.build_from_event_store` also leaves the reading to the partitions.)"""
-    from pipelines.feature_partitions import compute_views, split_computed
-
+    """Compute both feature views over [start, end] from the events given, in one pass each, and write each
+    table as one part (the pandas engine); rows per view. The ray engine's partitioned build is
+    `pipelines.feature_partitions.build_from_event_store`."""
     paths = offline_table_paths(feast_repo_path)
-    if engine is None or engine.name == "pandas":
-        computed = {
-            CUSTOMER_STATS: compute_customer_stats(events, start, end, computed_at),
-            MERCHANT_STATS: compute_merchant_stats(events, labels, start, end, computed_at),
-        }
-        partitions = 1
-    else:
-        computed = compute_views(events, labels, start, end, computed_at, engine, partitions)
+    computed = {
+        CUSTOMER_STATS: compute_customer_stats(events, start, end, computed_at),
+        MERCHANT_STATS: compute_merchant_stats(events, labels, start, end, computed_at),
+    }
     for view, rows in computed.items():
-        for part, part_rows in split_computed(rows, VIEW_KEYS[view], partitions):
-            write_window(part_rows, paths[view], start, end, part)
-        retire_other_layouts(paths[view], partitions)
+        write_window(rows, paths[view], start, end, EntitySlice(VIEW_KEYS[view], 0, 1))
+        retire_other_layouts(paths[view], 1)
     logger.info("offline tables over [%s, %s]: %s", start, end, {view: len(rows) for view, rows in computed.items()})
     return {view: len(rows) for view, rows in computed.items()}

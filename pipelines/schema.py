@@ -72,8 +72,8 @@ def offline_table(view: str) -> str:
     return f"offline/{view}"
 
 
-def empty_view_rows(view: str) -> dict[str, str]:
-    """A view's offline table columns and their types (for a partition that has no rows)."""
+def offline_table_columns(view: str) -> dict[str, str]:
+    """A view's offline table columns and their types (what a partition without rows writes)."""
     features = {name: "int64" if name in COUNT_FEATURES else "float32" for name in VIEW_FEATURES[view]}
     return {
         VIEW_KEYS[view]: "int64",

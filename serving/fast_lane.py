@@ -11,13 +11,10 @@ requests; ours (`driftloop_inference_request_seconds`) are. `DRIFTLOOP_FAST_LANE
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
-
-logger = logging.getLogger(__name__)
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -73,13 +70,10 @@ class FastPredictLane:
         return result, response_headers
 
     async def _kserve_error(self, error: Exception, scope: Scope, receive: Receive, send: Send) -> None:
-        """The answer KServe's app gives this error: its handler for the nearest registered exception type."""
-        handlers = getattr(self.app, "exception_handlers", {})
-        handler = next((handlers[kind] for kind in type(error).__mro__ if kind in handlers), None)
-        if handler is None:
-            logger.exception("prediction failed")
-            await _send_json(send, 500, {"error": f"{type(error).__name__} : {error}"}, {})
-            return
+        """The answer KServe's app gives this error: its handler for the nearest registered exception type
+        (KServe registers one for `Exception`, so every error has one)."""
+        handlers = self.app.exception_handlers
+        handler = next(handlers[kind] for kind in type(error).__mro__ if kind in handlers)
         response = await handler(None, error)
         await response(scope, receive, send)
 

@@ -152,26 +152,6 @@ def test_feast_historical_retrieval_never_uses_events_at_or_after_the_row(
         _assert_close(merchant_row, merchant)
 
 
-@pytest.mark.parametrize("partitions", [1, 4, 7])
-def test_entity_partitions_give_the_single_pass_tables(raw: tuple[pd.DataFrame, pd.DataFrame], partitions: int) -> None:
-    """The ray engine's decomposition, run here without Ray: the same rows, values and order, exactly."""
-    from pipelines.compute_engine import PandasEngine
-    from pipelines.feature_partitions import compute_views, split_by_entity
-
-    events, labels = raw
-    computed_at = END
-    whole = {
-        "customer_stats": compute_customer_stats(events, START, END, computed_at),
-        "merchant_stats": compute_merchant_stats(events, labels, START, END, computed_at),
-    }
-    parts = compute_views(events, labels, START, END, computed_at, PandasEngine(), partitions)
-    for view, table in whole.items():
-        pd.testing.assert_frame_equal(parts[view], table, check_exact=True)
-    split = split_by_entity(events, "customer_id", partitions)
-    assert sum(len(part) for part in split) == len(events)
-    assert all(part["customer_id"].mod(partitions).nunique() == 1 for part in split)
-
-
 def _event_store_with(root: Path, events: pd.DataFrame, labels: pd.DataFrame) -> tuple[Path, Path]:
     from pipelines.event_store import EventStore
 
