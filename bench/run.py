@@ -61,19 +61,28 @@ def _table(results: dict[str, Any]) -> str:
             f"{alarms['drifted_share_min']:.2f}) | targets >= 95%, >= 95%"
         )
     for size, runs in results.get("scale", {}).items():
-        pandas_run, ray_run = runs["pandas"], runs["ray"]
-        lines.append(
-            f"scale {size} ({runs['events']} events) | features build, pandas / ray | "
-            f"{pandas_run['seconds']:.1f} / {ray_run['seconds']:.1f} s, peak {pandas_run['peak_mib']:.0f} / "
-            f"{ray_run['peak_mib']:.0f} MiB, {pandas_run['us_per_event']:.1f} / {ray_run['us_per_event']:.1f} us/event"
-            f" | ray {ray_run['seconds'] / pandas_run['seconds']:.2f}x time, "
-            f"{ray_run['peak_mib'] / pandas_run['peak_mib']:.2f}x memory of pandas"
-        )
+        for stage, title in (("features", "features build"), ("training_set", "training set")):
+            pandas_run, ray_run = runs["pandas"][stage], runs["ray"][stage]
+            lines.append(
+                f"scale {size} ({runs['events']} events) | {title}, pandas / ray | "
+                f"{_scale_figure(pandas_run)} / {_scale_figure(ray_run)} | "
+                + (
+                    f"ray {ray_run['seconds'] / pandas_run['seconds']:.2f}x time, "
+                    f"{ray_run['peak_mib'] / pandas_run['peak_mib']:.2f}x memory of pandas"
+                    if not ("failed" in pandas_run or "failed" in ray_run)
+                    else "a run failed (see the JSON)"
+                )
+            )
     if "loop" in results:
         loop = results["loop"]
         lines.append(f"loop | drifted traffic -> v{loop['champion_after']} serving | {loop['loop_seconds']} s | "
                      f"pipeline fixed overhead {loop['fixed_overhead_share']}")  # fmt: skip
     return "\n".join(lines)
+
+
+def _scale_figure(run: dict[str, Any]) -> str:
+    figure = f"{run['seconds']:.1f} s, peak {run['peak_mib']:.0f} MiB, {run['us_per_event']:.1f} us/event"
+    return f"FAILED after {figure}" if "failed" in run else figure
 
 
 def main() -> None:

@@ -50,8 +50,9 @@ def read_offline_table(table: Path) -> pd.DataFrame:
     return frame.sort_values([EVENT_TIMESTAMP, VIEW_KEYS[table.name]], kind="stable").reset_index(drop=True)
 
 
-def _existing_rows(table: Path, part: EntitySlice) -> pd.DataFrame | None:
-    """The part's rows as the table holds them now: its own file, or its entities' rows of another layout."""
+def read_partition(table: Path, part: EntitySlice) -> pd.DataFrame | None:
+    """The part's rows as the table holds them now: its own file, or its entities' rows of another layout
+    (None when the table has no rows anywhere)."""
     own = part_path(table, part)
     if own.exists():
         return pd.read_parquet(own)
@@ -66,7 +67,7 @@ def write_window(rows: pd.DataFrame, table: Path, start: datetime, end: datetime
     if len(outside):
         raise ValueError(f"{len(outside)} rows fall outside the window [{start}, {end}]")
     parts = [rows]
-    existing = _existing_rows(table, part)
+    existing = read_partition(table, part)
     if existing is not None:
         stamps = existing[EVENT_TIMESTAMP]
         parts.insert(0, existing[(stamps < pd.Timestamp(start)) | (stamps > pd.Timestamp(end))])

@@ -130,18 +130,20 @@ def compute_features(settings: Settings, run_id: str) -> None:
 def build_training_set(
     settings: Settings, events_path: str, labels_path: str, run_id: str, label_maturity_days: int, out_path: str
 ) -> None:
-    """The window's labelled transactions joined point-in-time to their features, written as parquet."""
-    from driftloop.core.feature_store import open_feature_store
-    from pipelines.training_set import build_training_set as join_features
-    from pipelines.training_set import labelled_events
+    """The window's labelled transactions joined point-in-time to their features, written as parquet (on the
+    engine the settings choose)."""
+    from pipelines.compute_engine import open_engine
+    from pipelines.training_set_build import training_set_from_snapshot
 
-    events, labels = pd.read_parquet(events_path), pd.read_parquet(labels_path)
-    training_set = join_features(open_feature_store(settings), labelled_events(events, labels, label_maturity_days))
+    with open_engine(settings) as engine:
+        training_set = training_set_from_snapshot(
+            settings, Path(events_path), Path(labels_path), label_maturity_days, engine
+        )
     training_set.to_parquet(out_path, index=False)
     with in_run(settings.tracking_uri, run_id):
         import mlflow
 
-        mlflow.log_param("label_maturity_days", label_maturity_days)
+        mlflow.log_params({"label_maturity_days": label_maturity_days, "feature_engine": settings.feature_engine})
         mlflow.log_metric("training_set_rows", len(training_set))
 
 

@@ -1,4 +1,5 @@
-"""Build the training set through Feast: point-in-time correct by construction.
+"""Build the training set through Feast: point-in-time correct by construction (the `pandas` engine's
+build; `pipelines.training_partitions` does the same join per customer partition for the `ray` engine).
 
 Each labelled transaction asks Feast for the feature values as of its own timestamp; Feast joins the
 latest feature row stamped at or before it (within the view's ttl). Feature rows only summarise events
@@ -16,6 +17,7 @@ import pandas as pd
 from pipelines.schema import (
     AMOUNT,
     CHANNEL,
+    COUNT_FEATURES,
     CUSTOMER_ID,
     EVENT_ID,
     EVENT_TIMESTAMP,
@@ -34,14 +36,29 @@ logger = logging.getLogger(__name__)
 ENTITY_COLUMNS = [EVENT_ID, CUSTOMER_ID, MERCHANT_ID, EVENT_TIMESTAMP, AMOUNT, CHANNEL, IS_FRAUD]
 
 
-def labelled_events(events: pd.DataFrame, labels: pd.DataFrame, label_maturity_days: int) -> pd.DataFrame:
-    """Events whose label has arrived, leaving out the newest days whose labels are still incomplete and
-    the first week, whose 7-day features lack history (serving never sees such truncated windows)."""
+Span = tuple[pd.Timestamp, pd.Timestamp]
+
+
+def mature_span(oldest: pd.Timestamp, newest: pd.Timestamp, label_maturity_days: int) -> Span:
+    """[first, last] event timestamps a training row may have, given the window's oldest and newest events: not
+    the first week, whose 7-day features lack history (serving never sees such truncated windows), nor the
+    newest days, whose labels are still incomplete."""
+    return oldest + FEATURE_HISTORY, newest - timedelta(days=label_maturity_days)
+
+
+def labelled_events(
+    events: pd.DataFrame,
+    labels: pd.DataFrame,
+    label_maturity_days: int,
+    span: Span | None = None,
+) -> pd.DataFrame:
+    """Events whose label has arrived, inside `span` (by default the `mature_span` of these events; a partition
+    of a window passes the whole window's)."""
     stamps = events[EVENT_TIMESTAMP]
-    newest, oldest = stamps.max(), stamps.min()
-    mature = events[(stamps <= newest - timedelta(days=label_maturity_days)) & (stamps >= oldest + FEATURE_HISTORY)]
+    first, last = span or mature_span(stamps.min(), stamps.max(), label_maturity_days)
+    mature = events[(stamps <= last) & (stamps >= first)]
     joined = mature.merge(labels[[EVENT_ID, IS_FRAUD]], on=EVENT_ID, how="inner", validate="one_to_one")
-    logger.info("%d of %d events are labelled and mature", len(joined), len(events))
+    logger.debug("%d of %d events are labelled and mature", len(joined), len(events))
     return joined
 
 
@@ -71,9 +88,25 @@ def point_in_time_features(store: FeatureStore, rows: pd.DataFrame) -> pd.DataFr
     return frame
 
 
+def in_training_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """One column order, one type per column whether or not a value is missing (a count with a missing value
+    is a float), one row order: what both engines write, so their training sets compare equal."""
+    features = {
+        f"{view}__{name}": "float64" if name in COUNT_FEATURES else "float32"
+        for view, names in VIEW_FEATURES.items()
+        for name in names
+    }
+    frame = frame[[*ENTITY_COLUMNS, *features]].astype(features)
+    return frame.sort_values([EVENT_TIMESTAMP, EVENT_ID], kind="stable").reset_index(drop=True)
+
+
 def build_training_set(store: FeatureStore, labelled: pd.DataFrame) -> pd.DataFrame:
-    """Labelled transactions with their point-in-time feature values, in a stable order."""
-    frame = point_in_time_features(store, labelled[ENTITY_COLUMNS])
+    """Labelled transactions with their point-in-time feature values (through Feast), in a stable order."""
+    frame = in_training_order(point_in_time_features(store, labelled[ENTITY_COLUMNS]))
+    log_coverage(frame)
+    return frame
+
+
+def log_coverage(frame: pd.DataFrame) -> None:
     missing = frame[[c for c in frame.columns if "__" in c]].isna().all(axis=1).mean()
     logger.info("training set: %d rows, %.1f%% without any feature value", len(frame), 100 * missing)
-    return frame.sort_values([EVENT_TIMESTAMP, EVENT_ID], kind="stable").reset_index(drop=True)

@@ -1,5 +1,7 @@
-"""The `ray` feature engine on a real local Ray: reading its partitions from the event store, it writes the
-pandas engine's tables (the same rows and values), and the Ray it started leaves no process behind."""
+"""The `ray` engine on a real local Ray: reading its partitions from the event store it writes the pandas
+engine's feature tables, its partitioned point-in-time join writes the training set Feast's
+`get_historical_features` gives (the same rows, values and types), and the Ray it started leaves no process
+behind."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pipelines.data_generator import GeneratorConfig, generate
 from pipelines.event_store import event_store_for
 from pipelines.feature_refresh import LOOKBACK, build_features_from_store
 from pipelines.offline_store import offline_table_paths, read_offline_table
+from pipelines.training_set_build import training_set_from_snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -23,14 +26,22 @@ END = datetime(2026, 11, 1, tzinfo=UTC)
 START = END - timedelta(days=14)
 
 
-def test_ray_engine_writes_the_pandas_engine_tables_and_leaves_nothing_running(tmp_path: Path) -> None:
+def test_ray_engine_writes_the_pandas_engine_tables_and_training_set_and_leaves_nothing_running(
+    tmp_path: Path,
+) -> None:
+    from driftloop.features.apply import apply_feature_repo
+
     events, labels = generate(GeneratorConfig(end=END, days=14, customers=300, merchants=25, seed=5))
+    snapshot = {"events": tmp_path / "events.parquet", "labels": tmp_path / "labels.parquet"}
+    events.to_parquet(snapshot["events"], index=False)
+    labels.to_parquet(snapshot["labels"], index=False)
     base = Settings(state_dir=tmp_path / "state")
     store = event_store_for(base)
     with store.locked():
         store.append_events(events, pd.Timestamp(END))
         store.append_labels(labels, pd.Timestamp(END))
     tables: dict[str, dict[str, pd.DataFrame]] = {}
+    training_sets: dict[str, pd.DataFrame] = {}
     ray_processes: list[psutil.Process] = []
     for engine_name in ("pandas", "ray"):
         settings = base.model_copy(
@@ -48,6 +59,10 @@ def test_ray_engine_writes_the_pandas_engine_tables_and_leaves_nothing_running(t
                 ray_processes = psutil.Process().children(recursive=True)
                 assert any(p.name() == "raylet" for p in ray_processes), "no local Ray was started"
             read, written = build_features_from_store(settings, START - LOOKBACK, START, END, END, engine)
+            apply_feature_repo(settings)
+            training_sets[engine_name] = training_set_from_snapshot(
+                settings, snapshot["events"], snapshot["labels"], 2, engine
+            )
         assert read == len(events) and min(written.values()) > 0
         paths = offline_table_paths(settings.feast_path)
         tables[engine_name] = {view: read_offline_table(path) for view, path in paths.items()}
@@ -55,5 +70,8 @@ def test_ray_engine_writes_the_pandas_engine_tables_and_leaves_nothing_running(t
         assert set(parts.values()) == {1 if engine_name == "pandas" else 5}, parts
     for view, table in tables["pandas"].items():
         pd.testing.assert_frame_equal(tables["ray"][view], table, check_exact=True)
+    assert len(training_sets["pandas"]) > 1000
+    assert training_sets["pandas"]["customer_stats__txn_count_24h"].notna().mean() > 0.9
+    pd.testing.assert_frame_equal(training_sets["ray"], training_sets["pandas"], check_exact=True)
     psutil.wait_procs(ray_processes, timeout=20)
     assert [p.pid for p in ray_processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == []

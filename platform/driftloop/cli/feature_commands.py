@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import typer
 
@@ -87,3 +88,24 @@ def build(
     if events == 0:
         raise DriftloopError("the event store holds no events before --end; land some with `driftloop data ingest`")
     typer.echo(", ".join(f"{table}: {rows} rows" for table, rows in written.items()) + f" in [{first}, {last}]")
+
+
+@app.command("training-set")
+def training_set(
+    events: Path = typer.Option(..., exists=True, dir_okay=False, help="Events parquet (a validated snapshot)."),
+    labels: Path = typer.Option(..., exists=True, dir_okay=False, help="Labels parquet of those events."),
+    out: Path = typer.Option(..., dir_okay=False, help="Where to write the training set (parquet)."),
+    label_maturity_days: int = typer.Option(7, min=0, help="Leave out the newest days, whose labels are incomplete."),
+) -> None:
+    """Join labelled events to their point-in-time features from the offline tables: what the training
+    pipeline's training-set step runs, on the engine DRIFTLOOP_FEATURE_ENGINE chooses."""
+    from driftloop.core.settings import get_settings
+    from pipelines.compute_engine import open_engine
+    from pipelines.training_set_build import training_set_from_snapshot
+
+    settings = get_settings()
+    with open_engine(settings) as engine:
+        frame = training_set_from_snapshot(settings, events, labels, label_maturity_days, engine)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(out, index=False)
+    typer.echo(f"training set: {len(frame)} rows ({settings.feature_engine} engine) -> {out}")

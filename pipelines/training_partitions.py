@@ -1,0 +1,154 @@
+"""The point-in-time training set built partition by partition (the `ray` engine's build): Feast's join,
+done by us per customer partition, so no process holds more than one partition of the events.
+
+Each task reads its customers' labelled events from the snapshot the pipeline validated, its customers' rows
+of the customer table and the merchant table's rows for the merchants those events visit, and joins each
+event to the latest feature row stamped at or before it and no older than the view's ttl (rows sharing a
+stamp: the latest `created_timestamp` wins). That is the rule of Feast's file offline store
+(`get_historical_features`), which the pandas engine calls; the equality test holds the two to identical
+training sets. Why not Feast's Ray offline store: it has no ttl and no created-timestamp tie-break, and its
+large-table join only matches rows within one hour window and one batch (see the README's scale section).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from pipelines.compute_engine import ComputeEngine
+from pipelines.entity_partitions import EntitySlice
+from pipelines.schema import (
+    CREATED_TIMESTAMP,
+    CUSTOMER_ID,
+    EVENT_ID,
+    EVENT_TIMESTAMP,
+    FEATURE_HISTORY,
+    VIEW_FEATURES,
+    VIEW_KEYS,
+)
+from pipelines.training_set import ENTITY_COLUMNS, Span, labelled_events, mature_span
+
+logger = logging.getLogger(__name__)
+
+
+def as_of_join(rows: pd.DataFrame, table: pd.DataFrame, view: str, ttl: timedelta = FEATURE_HISTORY) -> pd.DataFrame:
+    """`rows` with the view's features (`<view>__<feature>`) as of each row's timestamp: the entity's latest
+    feature row stamped in [ts - ttl, ts] (the latest created among rows sharing a stamp), NaN when none is."""
+    key, names = VIEW_KEYS[view], list(VIEW_FEATURES[view])
+    latest = table.sort_values([key, EVENT_TIMESTAMP, CREATED_TIMESTAMP], kind="stable").drop_duplicates(
+        [key, EVENT_TIMESTAMP], keep="last"
+    )
+    right = latest[[key, EVENT_TIMESTAMP, *names]].rename(columns={name: f"{view}__{name}" for name in names})
+    keys = rows[[key, EVENT_TIMESTAMP]].drop_duplicates().sort_values(EVENT_TIMESTAMP, kind="stable")
+    found = pd.merge_asof(
+        keys,
+        right.sort_values(EVENT_TIMESTAMP, kind="stable"),
+        on=EVENT_TIMESTAMP,
+        by=key,
+        direction="backward",
+        tolerance=pd.Timedelta(ttl),
+        allow_exact_matches=True,
+    )
+    return rows.merge(found, on=[key, EVENT_TIMESTAMP], how="left", validate="m:1")
+
+
+@dataclass(frozen=True)
+class TrainingPartitionJob:
+    """One task of `build_partitioned`: join one customer partition's labelled events, write its part."""
+
+    part: EntitySlice
+    events_path: Path
+    labels_path: Path
+    tables: dict[str, Path]
+    span: Span
+    label_maturity_days: int
+    out_path: Path
+
+
+def _labels_of(labels_path: Path, event_ids: pd.Series) -> pd.DataFrame:
+    """The labels of these events only, cut in Arrow before pandas builds the other events' strings."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(labels_path)
+    wanted = pa.array(event_ids.astype(str).to_numpy(), type=pa.string())
+    return table.filter(pc.is_in(table.column(EVENT_ID).cast(pa.string()), value_set=wanted)).to_pandas()
+
+
+def _rows_of(table: Path, key: str, ids: pd.Series) -> pd.DataFrame:
+    """A view table's rows for these entities (every part read, cut in Arrow)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    wanted = pa.array(ids.unique().astype("int64"))
+    parts = [pq.read_table(path) for path in sorted(table.glob("part-*.parquet"))]
+    return pa.concat_tables([p.filter(pc.is_in(p.column(key), value_set=wanted)) for p in parts]).to_pandas()
+
+
+def join_partition(job: TrainingPartitionJob) -> int:
+    """Rows written for one customer partition."""
+    from pipelines.offline_store import read_partition
+
+    events = job.part.read_parquet(job.events_path)
+    labelled = labelled_events(events, _labels_of(job.labels_path, events[EVENT_ID]), job.label_maturity_days,
+                               job.span)[ENTITY_COLUMNS]  # fmt: skip
+    frame = labelled.assign(**{EVENT_TIMESTAMP: pd.to_datetime(labelled[EVENT_TIMESTAMP], utc=True).dt.as_unit("ns")})
+    for view, key in VIEW_KEYS.items():
+        if key == job.part.key:
+            table = read_partition(job.tables[view], job.part)
+        else:
+            table = _rows_of(job.tables[view], key, frame[key])
+        if table is None:
+            raise FileNotFoundError(f"no offline table at {job.tables[view]}; build features first")
+        frame = as_of_join(frame, table, view)
+    frame.to_parquet(job.out_path, index=False)
+    return len(frame)
+
+
+def snapshot_span(events_path: Path, label_maturity_days: int) -> Span:
+    """The `mature_span` of a snapshot's events, read from its timestamp column alone."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    stamps = pq.read_table(events_path, columns=[EVENT_TIMESTAMP]).column(EVENT_TIMESTAMP)
+    bounds = pc.min_max(stamps).as_py()
+    return mature_span(pd.Timestamp(bounds["min"]), pd.Timestamp(bounds["max"]), label_maturity_days)
+
+
+def build_partitioned(
+    events_path: Path,
+    labels_path: Path,
+    tables: dict[str, Path],
+    label_maturity_days: int,
+    engine: ComputeEngine,
+    partitions: int,
+) -> pd.DataFrame:
+    """The training set of a snapshot (events and labels parquet files), one task per customer partition."""
+    span = snapshot_span(events_path, label_maturity_days)
+    scratch = Path(tempfile.mkdtemp(prefix=".training-parts-", dir=events_path.parent))
+    try:
+        jobs = [
+            TrainingPartitionJob(
+                EntitySlice(CUSTOMER_ID, index, partitions),
+                events_path,
+                labels_path,
+                tables,
+                span,
+                label_maturity_days,
+                scratch / f"part-{index:05d}.parquet",
+            )
+            for index in range(partitions)
+        ]
+        rows = engine.map(join_partition, [(job,) for job in jobs])
+        logger.info("training set: %d rows from %d partitions", sum(rows), partitions)
+        return pd.concat([pd.read_parquet(job.out_path) for job in jobs], ignore_index=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

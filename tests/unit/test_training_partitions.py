@@ -1,0 +1,121 @@
+"""The partitioned training-set join (the `ray` engine's) against Feast's own `get_historical_features` on the
+cases where a point-in-time join goes wrong: a row exactly one ttl old (kept) and one second older (dropped),
+a row stamped at the very transaction time, two rows of one stamp (the later created wins), an entity with
+no rows, and a transaction before any row. Both run here in this process; the Ray run is an integration test.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.schema import (
+    CREATED_TIMESTAMP,
+    CUSTOMER_ID,
+    CUSTOMER_STATS,
+    EVENT_TIMESTAMP,
+    FEATURE_HISTORY,
+    MERCHANT_ID,
+    MERCHANT_STATS,
+    VIEW_FEATURES,
+    VIEW_KEYS,
+    offline_table_columns,
+)
+from pipelines.training_partitions import as_of_join
+
+T0 = pd.Timestamp(datetime(2026, 10, 1, tzinfo=UTC))
+BUILT = pd.Timestamp(datetime(2026, 10, 20, tzinfo=UTC))
+
+
+def _rows(view: str, specs: list[tuple[int, pd.Timestamp, float, pd.Timestamp]]) -> pd.DataFrame:
+    """Feature rows (entity, stamp, value of every feature, created)."""
+    key = VIEW_KEYS[view]
+    frame = pd.DataFrame(
+        {
+            key: [entity for entity, *_ in specs],
+            EVENT_TIMESTAMP: [stamp for _, stamp, *_ in specs],
+            **{name: [value for *_, value, _ in specs] for name in VIEW_FEATURES[view]},
+            CREATED_TIMESTAMP: [created for *_, created in specs],
+        }
+    )
+    return frame.astype(offline_table_columns(view))
+
+
+def _transactions() -> pd.DataFrame:
+    moments = [
+        (1, 10, T0 + timedelta(hours=5, minutes=30)),  # latest row at 5h
+        (1, 10, T0 + timedelta(hours=5)),  # a row stamped at the very moment
+        (4, 11, T0 + FEATURE_HISTORY + timedelta(hours=1)),  # the only (1h) rows are exactly one ttl old
+        (4, 11, T0 + FEATURE_HISTORY + timedelta(hours=1, seconds=1)),  # ... and one second too old
+        (2, 10, T0 + timedelta(hours=3)),  # two rows share the 2h stamp: the later created wins
+        (3, 12, T0 + timedelta(hours=4)),  # a customer and a merchant with no rows at all
+        (2, 10, T0 - timedelta(hours=1)),  # before any row
+    ]
+    return pd.DataFrame(
+        {
+            "event_id": [f"e{index}" for index in range(len(moments))],
+            CUSTOMER_ID: np.array([c for c, _, _ in moments], dtype=np.int64),
+            MERCHANT_ID: np.array([m for _, m, _ in moments], dtype=np.int64),
+            EVENT_TIMESTAMP: pd.to_datetime([t for *_, t in moments], utc=True).as_unit("ns"),
+        }
+    )
+
+
+def _tables() -> dict[str, pd.DataFrame]:
+    hour = timedelta(hours=1)
+    customer = _rows(
+        CUSTOMER_STATS,
+        [
+            (1, T0 + hour, 1.0, BUILT),
+            (1, T0 + 5 * hour, 5.0, BUILT),
+            (4, T0 + hour, 4.0, BUILT),
+            (2, T0 + 2 * hour, 20.0, BUILT),
+            (2, T0 + 2 * hour, 21.0, BUILT + timedelta(minutes=5)),
+            (2, T0 + 2 * hour, 19.0, BUILT - timedelta(minutes=5)),
+        ],
+    )
+    merchant = _rows(
+        MERCHANT_STATS,
+        [(10, T0, 0.5, BUILT), (10, T0 + 4 * hour, 0.25, BUILT), (11, T0 + hour, 0.75, BUILT)],
+    )
+    return {CUSTOMER_STATS: customer, MERCHANT_STATS: merchant}
+
+
+def test_the_partitioned_join_matches_feast_on_the_edge_cases(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
+    from driftloop.core.feature_store import open_feature_store
+    from driftloop.core.settings import Settings
+    from driftloop.features.apply import apply_feature_repo
+    from pipelines.offline_store import offline_table_paths
+    from pipelines.training_set import point_in_time_features
+
+    clean_env.setenv("DRIFTLOOP_STATE_DIR", str(tmp_path))
+    settings = Settings()
+    apply_feature_repo(settings)
+    tables = _tables()
+    for view, path in offline_table_paths(settings.feast_path).items():
+        path.mkdir(parents=True, exist_ok=True)
+        tables[view].to_parquet(path / "part-00000-of-00001.parquet", index=False)
+    rows = _transactions()
+
+    feast = point_in_time_features(open_feature_store(settings), rows)
+    ours = rows
+    for view, table in tables.items():
+        ours = as_of_join(ours, table, view)
+
+    order = ["event_id"]
+    feast = feast.sort_values(order).reset_index(drop=True)
+    ours = ours.sort_values(order).reset_index(drop=True)[list(feast.columns)]
+    pd.testing.assert_frame_equal(ours, feast, check_dtype=False, check_exact=True)
+    # And what those cases should give, so agreeing with a wrong Feast would not pass either.
+    customer = ours.set_index("event_id")["customer_stats__txn_count_1h"]
+    assert customer.to_dict() == pytest.approx(
+        {"e0": 5.0, "e1": 5.0, "e2": 4.0, "e3": np.nan, "e4": 21.0, "e5": np.nan, "e6": np.nan}, nan_ok=True
+    )
+    merchant = ours.set_index("event_id")["merchant_stats__chargeback_rate_30d"]
+    assert merchant.to_dict() == pytest.approx(
+        {"e0": 0.25, "e1": 0.25, "e2": 0.75, "e3": np.nan, "e4": 0.5, "e5": np.nan, "e6": np.nan}, nan_ok=True
+    )
