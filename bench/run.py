@@ -82,7 +82,9 @@ def _table(results: dict[str, Any]) -> str:
 
 def _scale_figure(run: dict[str, Any]) -> str:
     figure = f"{run['seconds']:.1f} s, peak {run['peak_mib']:.0f} MiB, {run['us_per_event']:.1f} us/event"
-    return f"FAILED after {figure}" if "failed" in run else figure
+    if "failed" in run:
+        return f"FAILED ({run['failed'][:60]}) after {figure}" if run["seconds"] else f"FAILED ({run['failed']})"
+    return figure
 
 
 def main() -> None:

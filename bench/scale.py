@@ -9,6 +9,7 @@ processes (Ray's object store, shared libraries) out among them, so nothing is c
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
@@ -26,6 +27,9 @@ END = datetime(2026, 11, 1, tzinfo=UTC)
 DAYS = 30
 EVENTS_PER_CUSTOMER = 98  # what the generator draws over 30 days with 200 merchants (5,494 customers: 538,700)
 SIZES = {"events_0.5M": 500_000, "events_2M": 2_000_000, "events_8M": 8_000_000}
+# A command whose tree grows past this is stopped and recorded as failed: on this 24 GiB machine the kernel's
+# out-of-memory killer would otherwise pick a victim (Feast's file-store join passes it at 2M events).
+MEMORY_CAP_MIB = 16_384
 
 
 def _tree_pss(root: psutil.Process) -> int:
@@ -72,30 +76,46 @@ def _measure(state_dir: Path, engine: str, arguments: list[str]) -> dict[str, An
     began = time.perf_counter()
     command = [str(Path(sys.executable).with_name("driftloop")), *arguments]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    watched, peak = psutil.Process(process.pid), 0
+    watched, peak, capped = psutil.Process(process.pid), 0, False
     while process.poll() is None:
         peak = max(peak, _tree_pss(watched))
+        if peak > MEMORY_CAP_MIB * 2**20 and not capped:
+            capped = True
+            for member in [*watched.children(recursive=True), watched]:
+                with contextlib.suppress(psutil.Error):
+                    member.kill()
         time.sleep(0.2)
     result: dict[str, Any] = {"seconds": round(time.perf_counter() - began, 2), "peak_mib": round(peak / 2**20, 1)}
-    if process.returncode != 0:
+    if capped:
+        result["failed"] = f"stopped above the {MEMORY_CAP_MIB} MiB cap"
+    elif process.returncode != 0:
         output = process.stdout.read().decode() if process.stdout else ""
         result["failed"] = f"exit {process.returncode}: {output[-500:]}"
         logger.warning("%s (%s) failed: %s", " ".join(arguments[:2]), engine, result["failed"])
     return result
 
 
-def _engine_runs(state_dir: Path, engine: str) -> dict[str, Any]:
-    """The feature build over the whole window, then the training set of the window's snapshot."""
+def _engine_runs(state_dir: Path, engine: str, skip: set[str]) -> dict[str, Any]:
+    """The feature build over the whole window, then the training set of the window's snapshot (a stage in
+    `skip` is recorded as failed without running)."""
     window = ["--start", f"{END - timedelta(days=DAYS):%Y-%m-%dT%H:%M:%S}", "--end", f"{END:%Y-%m-%dT%H:%M:%S}"]
-    features = _measure(state_dir, engine, ["features", "build", *window])
     snapshot = [f"--events={state_dir / 'events.parquet'}", f"--labels={state_dir / 'labels.parquet'}"]
     out = f"--out={state_dir / f'training-{engine}.parquet'}"
-    training = _measure(state_dir, engine, ["features", "training-set", *snapshot, out])
-    return {"features": features, "training_set": training}
+    commands = {
+        "features": ["features", "build", *window],
+        "training_set": ["features", "training-set", *snapshot, out],
+    }
+    return {
+        stage: {"seconds": 0.0, "peak_mib": 0.0, "failed": "not run: failed at a smaller size"}
+        if stage in skip
+        else _measure(state_dir, engine, arguments)
+        for stage, arguments in commands.items()
+    }
 
 
 def run_scale_bench(folder: Path, sizes: list[str], engines: tuple[str, ...] = ("pandas", "ray")) -> dict[str, Any]:
     results: dict[str, Any] = {}
+    failed_before: dict[str, set[str]] = {}  # a stage that failed at a smaller size is not tried at a larger
     for size in sizes:
         state = folder / f"scale-{size}"
         events = _land(state, SIZES[size], seed=17)
@@ -103,7 +123,9 @@ def run_scale_bench(folder: Path, sizes: list[str], engines: tuple[str, ...] = (
             [str(Path(sys.executable).with_name("driftloop")), "features", "apply"],
             env={**os.environ, "DRIFTLOOP_STATE_DIR": str(state)}, check=True, capture_output=True,
         )  # fmt: skip
-        runs = {engine: _engine_runs(state, engine) for engine in engines}
+        runs = {engine: _engine_runs(state, engine, failed_before.get(engine, set())) for engine in engines}
+        for engine, stages in runs.items():
+            failed_before.setdefault(engine, set()).update(stage for stage, run in stages.items() if "failed" in run)
         for stages in runs.values():
             for metrics in stages.values():
                 metrics["us_per_event"] = round(metrics["seconds"] / events * 1e6, 2)

@@ -1,13 +1,14 @@
-"""Command lines of the upstream servers we run (MLflow, Evidently UI), built from settings.
+"""Command lines of the upstream servers we run (MLflow, Evidently UI, a Ray head), built from settings.
 
-`driftloop serve mlflow` and `driftloop serve evidently-ui` exec these, in a local process or in a
-cluster container alike, so both modes start the servers with the same arguments.
+`driftloop serve mlflow|evidently-ui|ray` exec these, in a local process or in a cluster container alike, so
+both modes start the servers with the same arguments.
 """
 
 from __future__ import annotations
 
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from driftloop.core.errors import DriftloopError
@@ -73,3 +74,28 @@ def evidently_ui_command(settings: Settings) -> list[str]:
         "--workspace",
         str(settings.evidently_workspace_path),
     ]
+
+
+def local_ray_address(settings: Settings) -> str:
+    """Where the local platform's Ray head listens (what the `ray` engine joins while it runs)."""
+    return f"{settings.host}:{settings.ray_port}"
+
+
+def ray_head_command(settings: Settings) -> list[str]:
+    """A single-node Ray head in the foreground, bounded like the engine's own local Ray: `ray_cpus` CPUs and a
+    `ray_object_store_mib` object store. No dashboard (it needs `ray[default]`, and only a cluster's job API
+    uses it). Its session files go under a short folder of the system's temporary directory, named by port:
+    Ray's socket paths must stay under the 107-byte limit of a Unix socket, which a deep state folder breaks."""
+    return [
+        _console_script("ray"),
+        "start",
+        "--head",
+        "--block",
+        "--port", str(settings.ray_port),
+        "--node-ip-address", settings.host,
+        "--num-cpus", str(settings.ray_cpus),
+        "--object-store-memory", str(settings.ray_object_store_mib * 2**20),
+        "--include-dashboard", "false",
+        "--disable-usage-stats",
+        "--temp-dir", str(Path(tempfile.gettempdir()) / f"driftloop-ray-{settings.ray_port}"),
+    ]  # fmt: skip

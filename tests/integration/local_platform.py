@@ -28,11 +28,11 @@ class PlatformUnderTest:
         return {s["name"]: s for s in json.loads(result.stdout)["services"]}
 
 
-PORT_SETTINGS = ("mlflow_port", "evidently_port", "predictor_port", "transformer_port", "monitor_port")
+PORT_SETTINGS = ("mlflow_port", "evidently_port", "predictor_port", "transformer_port", "monitor_port", "ray_port")
 
 
 def free_ports() -> dict[str, int]:
-    """A free loopback port for every service of the local platform."""
+    """A free loopback port for every service the local platform may run."""
     from tests.conftest import free_port
 
     return {name: free_port() for name in PORT_SETTINGS}

@@ -1,4 +1,6 @@
-"""The local platform for real: processes start, answer health checks, and all go away on `down`."""
+"""The local platform for real: processes start, answer health checks, and all go away on `down`. It runs with
+the `ray` feature engine, so the platform's own Ray head is one of the services: a command joins it instead of
+starting a Ray of its own, and `down` leaves none of its processes behind."""
 
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ pytestmark = pytest.mark.integration
 
 
 def _platform(folder: Path) -> PlatformUnderTest:
-    return PlatformUnderTest(folder / "state", isolated_env(folder / "state", free_ports()))
+    env = isolated_env(folder / "state", free_ports())
+    return PlatformUnderTest(folder / "state", {**env, "DRIFTLOOP_FEATURE_ENGINE": "ray", "DRIFTLOOP_RAY_CPUS": "1"})
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +53,7 @@ def _tree_pids(pid: int) -> set[int]:
 
 def test_up_starts_healthy_services_and_applies_features(running: PlatformUnderTest) -> None:
     services = running.status()
-    assert set(services) == {"mlflow", "evidently-ui", "predictor", "transformer", "drift-monitor"}
+    assert set(services) == {"ray", "mlflow", "evidently-ui", "predictor", "transformer", "drift-monitor"}
     for service in services.values():
         assert service["healthy"] is True
         assert service["state"] == "running"
@@ -91,6 +94,18 @@ def test_up_starts_healthy_services_and_applies_features(running: PlatformUnderT
     assert refresh.returncode == 0 and "nothing to refresh" in refresh.stdout, refresh.stdout + refresh.stderr
 
 
+def test_a_feature_build_joins_the_platforms_ray(running: PlatformUnderTest) -> None:
+    head = running.status()["ray"]
+    assert head["url"] == f"tcp://127.0.0.1:{running.env['DRIFTLOOP_RAY_PORT']}"
+    ray_before = {p.pid for p in psutil.process_iter(["name"]) if p.info["name"] in {"raylet", "gcs_server"}}
+    build = running.run("-v", "features", "build", "--start", "2026-10-01T00:00:00", "--end", "2026-10-02T00:00:00")
+    assert build.returncode == 1 and "holds no events" in build.stderr, build.stdout + build.stderr
+    assert f"joining the Ray cluster at 127.0.0.1:{running.env['DRIFTLOOP_RAY_PORT']}" in build.stderr
+    assert "starting a local Ray" not in build.stderr
+    ray_after = {p.pid for p in psutil.process_iter(["name"]) if p.info["name"] in {"raylet", "gcs_server"}}
+    assert ray_after == ray_before, "the build started no Ray of its own, and the platform's is still up"
+
+
 def test_second_up_is_a_no_op(running: PlatformUnderTest) -> None:
     before = {name: s["pid"] for name, s in running.status().items()}
     again = running.run("local", "up")
@@ -107,10 +122,12 @@ def test_down_leaves_no_process_and_no_listening_port(running: PlatformUnderTest
 
     result = running.run("local", "down")
     assert result.returncode == 0, result.stderr
-    assert "stopped 5 service(s)" in result.stdout
+    assert "stopped 6 service(s)" in result.stdout
 
     alive = [pid for pid in ours if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
     assert alive == []
+    ray_session = f"driftloop-ray-{running.env['DRIFTLOOP_RAY_PORT']}"  # in every Ray process's arguments
+    assert [p.pid for p in psutil.process_iter(["cmdline"]) if ray_session in " ".join(p.info["cmdline"] or [])] == []
     assert [port for port in ports if port_is_listening("127.0.0.1", port)] == []
     status = running.run("local", "status", "--json")
     assert status.returncode == 3

@@ -46,7 +46,13 @@ def _root(
 ) -> None:
     from driftloop.core.settings import get_settings
 
-    level = logging.DEBUG if verbose else getattr(logging, get_settings().log_level)
+    settings = get_settings()
+    if settings.feature_engine == "ray" and not settings.ray_address:
+        from driftloop.local.runtime import join_platform_ray
+
+        join_platform_ray(settings)
+        get_settings.cache_clear()
+    level = logging.DEBUG if verbose else getattr(logging, settings.log_level)
     if not verbose:  # libraries' deprecation notices (litestar via Evidently, numpy) are not the user's to act on
         warnings.filterwarnings("ignore", category=DeprecationWarning)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)

@@ -34,6 +34,15 @@ def evidently_ui() -> None:
     _exec(evidently_ui_command(get_settings()))
 
 
+@app.command()
+def ray() -> None:
+    """A single-node Ray head for the `ray` feature engine (local mode starts it when the engine is `ray`)."""
+    from driftloop.core.settings import get_settings
+    from driftloop.upstream_servers import ray_head_command
+
+    _exec(ray_head_command(get_settings()))
+
+
 # KServe appends its own arguments to a custom container's (`--model_name`, `--predictor_host`,
 # `--http_port`, ...): the model server commands accept them, honour the ones that matter, ignore the rest.
 KSERVE_ARGS = {"context_settings": {"allow_extra_args": True, "ignore_unknown_options": True}}

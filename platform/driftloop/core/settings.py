@@ -107,20 +107,26 @@ class DataSettings(BaseModel):
 
 
 class ComputeSettings(BaseModel):
-    """Where feature tables are computed: pandas in this process, or Ray tasks (a local Ray, or a cluster's)."""
+    """Where feature tables and training sets are computed: pandas in this process, or Ray tasks (a local Ray, or a
+    cluster's)."""
 
     feature_engine: Literal["pandas", "ray"] = Field(
         "pandas",
-        description="`pandas` computes the feature views in one process; `ray` splits them by entity into "
-        "`DRIFTLOOP_FEATURE_PARTITIONS` Ray tasks (identical tables; see the README's engine section).",
+        description="`pandas` computes the feature views and training sets in one process (training sets through "
+        "Feast's `get_historical_features`); `ray` splits both by entity into `DRIFTLOOP_FEATURE_PARTITIONS` Ray "
+        "tasks (identical results; see the README's scale section).",
     )
     feature_partitions: int = Field(
         16, ge=1, description="Entity partitions (id modulo this) the `ray` engine computes as separate tasks."
     )
     ray_address: str | None = Field(
         None,
-        description="Ray cluster the `ray` engine joins, e.g. `ray://driftloop-ray-head:10001`. Unset: a local "
-        "Ray started for the run with the limits below and stopped after it.",
+        description="Ray cluster the `ray` engine joins, e.g. `ray://driftloop-ray-head:10001`. Unset: the local "
+        "platform's Ray when `driftloop local up` runs one, else a local Ray started for the run and stopped "
+        "after it, with the limits below.",
+    )
+    ray_port: int = Field(
+        6390, ge=1, le=65535, description="Port of the local platform's Ray head (its GCS), when the engine is `ray`."
     )
     ray_cpus: int = Field(2, ge=1, description="CPUs of a local Ray (its tasks take one each).")
     ray_object_store_mib: int = Field(

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import httpx
 
 
 def probe(url: str, timeout: float = 2.0) -> bool:
-    """True when GET url answers 2xx."""
+    """True when GET url answers 2xx; for `tcp://host:port`, when the port accepts a connection."""
+    if url.startswith("tcp://"):
+        address = urlsplit(url)
+        try:
+            with socket.create_connection((address.hostname, address.port), timeout=timeout):
+                return True
+        except OSError:
+            return False
     try:
         response = httpx.get(url, timeout=timeout)
     except httpx.HTTPError:

@@ -22,7 +22,8 @@ from driftloop.local import processes
 from driftloop.local.health import probe, wait_until_healthy
 from driftloop.local.ports import port_is_free
 from driftloop.local.processes import ProcessRecord
-from driftloop.local.services import ServiceSpec, local_services
+from driftloop.local.services import RAY_HEAD, ServiceSpec, local_services
+from driftloop.upstream_servers import local_ray_address
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,8 @@ class LocalPlatform:
         environment says."""
         env = processes.child_environment(settings_environment(self.settings, os.environ))
         env["PYTHONUNBUFFERED"] = "1"
+        if any(spec.name == RAY_HEAD for spec in self.services):
+            env[env_var_name("ray_address")] = local_ray_address(self.settings)
         return env
 
     def _live_record(self, name: str) -> ProcessRecord | None:
@@ -108,11 +111,13 @@ class LocalPlatform:
         started: list[ProcessRecord] = []
         try:
             apply_process = self._start_feature_apply(report)
-            for spec in to_start:
-                started.append(self._start(spec, report))
-            for spec, record in zip(to_start, started, strict=True):
-                self._await_health(spec, record, report)
-                result.started.append(spec.name)
+            first = [spec for spec in to_start if spec.name == RAY_HEAD]  # the others' jobs join it at once
+            for group in (first, [spec for spec in to_start if spec not in first]):
+                records = [self._start(spec, report) for spec in group]
+                started += records
+                for spec, record in zip(group, records, strict=True):
+                    self._await_health(spec, record, report)
+                    result.started.append(spec.name)
             self._await_feature_apply(apply_process)
             report("feast: feature repo applied")
         except BaseException:
@@ -194,3 +199,13 @@ class LocalPlatform:
                 stopped.append(record.name)
             processes.record_path(self.settings.run_dir, record.name).unlink(missing_ok=True)
         return stopped
+
+
+def join_platform_ray(settings: Settings) -> None:
+    """Point this process and its children at the local platform's Ray head when one is running and the
+    engine is `ray` with no address set: a command a user types joins it as the platform's own jobs do."""
+    if settings.feature_engine != "ray" or settings.ray_address:
+        return
+    record = ProcessRecord.load(processes.record_path(settings.run_dir, RAY_HEAD))
+    if record is not None and processes.is_alive(record):
+        os.environ[env_var_name("ray_address")] = local_ray_address(settings)

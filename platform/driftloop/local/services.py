@@ -9,11 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from driftloop.core.settings import Settings
+from driftloop.upstream_servers import local_ray_address
+
+RAY_HEAD = "ray"
 
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """A service: the CLI arguments that start it, where it listens and how to ask if it is well."""
+    """A service: the CLI arguments that start it, where it listens and how to ask if it is well (an HTTP GET
+    of `health_path`, or for a `tcp` service that its port accepts a connection)."""
 
     name: str
     cli_args: tuple[str, ...]
@@ -21,10 +25,11 @@ class ServiceSpec:
     port: int
     port_setting: str
     health_path: str
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     @property
     def health_url(self) -> str:
@@ -32,8 +37,9 @@ class ServiceSpec:
 
 
 def local_services(settings: Settings) -> list[ServiceSpec]:
-    """Every service `driftloop local up` starts, in start order."""
+    """Every service `driftloop local up` starts, in start order (the Ray head first: the others' jobs join it)."""
     return [
+        *_ray_head(settings),
         ServiceSpec(
             name="mlflow",
             cli_args=("serve", "mlflow"),
@@ -75,4 +81,22 @@ def local_services(settings: Settings) -> list[ServiceSpec]:
             port_setting="monitor_port",
             health_path="/metrics",
         ),
+    ]
+
+
+def _ray_head(settings: Settings) -> list[ServiceSpec]:
+    """The `ray` engine's Ray head, when that engine is chosen and no cluster address is given: feature builds,
+    the hourly refresh and training-set steps then join it instead of starting a Ray of their own each time."""
+    if settings.feature_engine != "ray" or settings.ray_address not in (None, local_ray_address(settings)):
+        return []  # (the platform points its own commands at its head: that address is still ours)
+    return [
+        ServiceSpec(
+            name=RAY_HEAD,
+            cli_args=("serve", "ray"),
+            host=settings.host,
+            port=settings.ray_port,
+            port_setting="ray_port",
+            health_path="",
+            scheme="tcp",
+        )
     ]
