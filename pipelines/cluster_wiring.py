@@ -28,7 +28,11 @@ SETTINGS_ENV = (
     "DRIFTLOOP_FEAST_REDIS_URL",
     "DRIFTLOOP_FEAST_REPO_PATH",
     "DRIFTLOOP_KFP_HOST",  # cluster-mode settings require it (a task reads the settings, never submits)
+    "DRIFTLOOP_FEATURE_ENGINE",
+    "DRIFTLOOP_FEATURE_PARTITIONS",
 )
+# Only with the chart's RayCluster (ray.enabled): the feature and training-set steps then join it.
+OPTIONAL_SETTINGS_ENV = ("DRIFTLOOP_RAY_ADDRESS",)
 IMAGE_UID = 10001  # Dockerfile `USER`, the chart's runAsUser
 TASK_CPU_REQUEST = "250m"
 TASK_MEMORY_REQUEST = "768Mi"
@@ -40,6 +44,9 @@ def wire_for_cluster(task: PipelineTask) -> PipelineTask:
     """Give one task the release's state volume, settings and database secret."""
     kubernetes.mount_pvc(task, pvc_name=STATE_VOLUME_CLAIM, mount_path=STATE_DIR)
     kubernetes.use_config_map_as_env(task, SETTINGS_CONFIG_MAP, {key: key for key in SETTINGS_ENV})
+    kubernetes.use_config_map_as_env(
+        task, SETTINGS_CONFIG_MAP, {key: key for key in OPTIONAL_SETTINGS_ENV}, optional=True
+    )
     kubernetes.use_secret_as_env(task, DATABASE_SECRET, SECRET_ENV)
     for key, value in POD_LABELS.items():
         kubernetes.add_pod_label(task, key, value)

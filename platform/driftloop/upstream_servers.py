@@ -6,9 +6,12 @@ both modes start the servers with the same arguments.
 
 from __future__ import annotations
 
+import resource
+import shlex
 import shutil
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from driftloop.core.errors import DriftloopError
@@ -99,3 +102,22 @@ def ray_head_command(settings: Settings) -> list[str]:
         "--disable-usage-stats",
         "--temp-dir", str(Path(tempfile.gettempdir()) / f"driftloop-ray-{settings.ray_port}"),
     ]  # fmt: skip
+
+
+KUBERAY_START_VARIABLE = "KUBERAY_GEN_RAY_START_CMD"
+
+
+def kuberay_node_command(environment: Mapping[str, str]) -> list[str]:
+    """The `ray start` KubeRay generated for this pod (its RayCluster sets `ray.io/overwrite-container-cmd`,
+    so the container runs our command and KubeRay hands its own over in an environment variable), with our
+    `ray`. Raises the soft open-files limit to the hard one first, as KubeRay's own command (`ulimit -n`) does."""
+    generated = environment.get(KUBERAY_START_VARIABLE, "").strip()
+    words = shlex.split(generated)
+    if words[:2] != ["ray", "start"]:
+        raise DriftloopError(
+            f"{KUBERAY_START_VARIABLE} should hold KubeRay's `ray start ...`, found {generated!r}: "
+            "`serve ray --kuberay` runs only in a RayCluster pod with ray.io/overwrite-container-cmd set"
+        )
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return [_console_script("ray"), *words[1:]]

@@ -13,7 +13,12 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "helm" / "driftloop"
-VALUE_FILES = {"default": None, "ci": CHART / "values-ci.yaml", "parity": CHART / "values-parity.yaml"}
+VALUE_FILES = {
+    "default": None,
+    "ci": CHART / "values-ci.yaml",
+    "parity": CHART / "values-parity.yaml",
+    "ray": CHART / "values-ray.yaml",
+}
 
 
 def pytest_configure(config: pytest.Config) -> None:

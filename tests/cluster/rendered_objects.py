@@ -14,6 +14,10 @@ def pod_specs(obj: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
         yield f"{kind}/{name}", spec["template"]["spec"]
     elif kind == "CronJob":
         yield f"{kind}/{name}", spec["jobTemplate"]["spec"]["template"]["spec"]
+    elif kind == "RayCluster":
+        yield f"{kind}/{name}/head", spec["headGroupSpec"]["template"]["spec"]
+        for group in spec.get("workerGroupSpecs", []):
+            yield f"{kind}/{name}/{group['groupName']}", group["template"]["spec"]
     elif kind == "InferenceService":
         for part in ("predictor", "transformer"):
             if part in spec:

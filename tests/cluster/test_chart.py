@@ -18,6 +18,7 @@ from tests.cluster.typed_schema import validate_object
 
 pytestmark = pytest.mark.cluster
 DRIFTLOOP = str(Path(sys.executable).with_name("driftloop"))
+CUSTOM_KINDS = {"InferenceService", "RayCluster"}
 
 
 @pytest.mark.parametrize("values", sorted(VALUE_FILES))
@@ -45,9 +46,10 @@ def test_every_object_validates_against_the_pinned_kubernetes_schema_and_kserve_
 ) -> None:
     kinds = {obj["kind"] for obj in rendered}
     assert {"InferenceService", "CronJob", "Deployment", "StatefulSet", "NetworkPolicy", "Secret", "ConfigMap"} <= kinds
-    builtin = [obj for obj in rendered if obj["kind"] != "InferenceService"]
+    builtin = [obj for obj in rendered if obj["kind"] not in CUSTOM_KINDS]
     assert [problem for obj in builtin for problem in _schema_problems(obj)] == []
-    # KServe's CRD is not in the Kubernetes schema: its own generated v1beta1 types check it instead.
+    # KServe's and KubeRay's CRDs are not in the Kubernetes schema: their own types check them instead (KServe's
+    # generated v1beta1 models; KubeRay's RayCluster fields, with the Kubernetes models for its pod templates).
     assert [problem for obj in rendered for problem in validate_object(obj)] == []
 
 
@@ -127,14 +129,22 @@ def test_resource_requests_fit_a_16_gib_laptop(rendered: list[dict[str, Any]]) -
         requests = [measure(c["resources"]["requests"][resource]) for c in pod.get("initContainers", [])]
         return max([sum(measure(c["resources"]["requests"][resource]) for c in pod["containers"]), *requests])
 
-    pods = [pod for obj in rendered for _, pod in pod_specs(obj)]
-    memory = sum(effective(pod, memory_mib, "memory") for pod in pods)
-    cpu = sum(effective(pod, cpu_millis, "cpu") for pod in pods)
+    pods = [(obj["kind"], pod) for obj in rendered for _, pod in pod_specs(obj)]
+    memory = sum(effective(pod, memory_mib, "memory") for kind, pod in pods if kind != "RayCluster")
+    cpu = sum(effective(pod, cpu_millis, "cpu") for kind, pod in pods if kind != "RayCluster")
     # Upstream on the same node (CLUSTER.md): KFP ~1 CPU / 3.5 GiB, KServe + cert-manager ~0.3 CPU / 0.6 GiB,
     # kind's control plane ~0.5 CPU / 1.5 GiB. All of it must leave headroom on a 16 GiB laptop.
     upstream_mib, upstream_millis = 5.6 * 1024, 1800
     assert memory < 4.5 * 1024, f"driftloop requests {memory:.0f} MiB"
     assert memory + upstream_mib < 12 * 1024 and cpu + upstream_millis < 6000, (memory, cpu)
+    # The optional RayCluster (values.yaml states its figure) and the KubeRay operator's 100m / 512Mi: what
+    # `make up RAY=1` asks Docker for beyond the default (PINS.ray_extra_docker_memory_gib).
+    ray_memory = sum(effective(pod, memory_mib, "memory") for kind, pod in pods if kind == "RayCluster")
+    ray_cpu = sum(effective(pod, cpu_millis, "cpu") for kind, pod in pods if kind == "RayCluster")
+    assert ray_memory <= 2.25 * 1024 and ray_cpu <= 750, (ray_memory, ray_cpu)
+    operator_mib, operator_millis = 512, 100
+    assert memory + ray_memory + operator_mib + upstream_mib < (12 + PINS.ray_extra_docker_memory_gib) * 1024
+    assert cpu + ray_cpu + operator_millis + upstream_millis < 6000
 
 
 def test_prometheus_rules_check_and_the_drift_alert_fires() -> None:
@@ -210,6 +220,9 @@ def test_training_tasks_get_the_release_volume_settings_and_secret(rendered: lis
         assert [m["constant"] for m in config["pvcMount"]] == [wiring.STATE_VOLUME_CLAIM], name
         assert config["pvcMount"][0]["mountPath"] == wiring.STATE_DIR, name
         assert {e["configMapKey"] for e in config["configMapAsEnv"][0]["keyToEnv"]} == set(wiring.SETTINGS_ENV)
+        optional = config["configMapAsEnv"][1]
+        assert {e["configMapKey"] for e in optional["keyToEnv"]} == set(wiring.OPTIONAL_SETTINGS_ENV)
+        assert optional["optional"] is True, "a release without the RayCluster has no Ray address"
         assert config["secretAsEnv"][0]["secretName"] == wiring.DATABASE_SECRET, name
         assert config["podMetadata"]["labels"] == wiring.POD_LABELS, name
         context = config["securityContext"]  # int64 fields arrive as JSON strings
@@ -267,3 +280,48 @@ def test_the_inference_service_asks_kserve_for_no_autoscaler(rendered: list[dict
     assert isvc["metadata"]["annotations"]["serving.kserve.io/autoscalerClass"] == "none"
     for part in ("predictor", "transformer"):
         assert isvc["spec"][part]["minReplicas"] == isvc["spec"][part]["maxReplicas"] == 1
+
+
+def test_the_ray_profile_points_the_engine_at_its_cluster_and_lets_the_drivers_in() -> None:
+    """With `ray.enabled` the settings name the `ray` engine and the RayCluster's head service on its Ray Client
+    port, the KFP tasks and the refresh CronJob (the drivers) may reach that port, the image's Ray is the version
+    the RayCluster declares, and without it nothing of Ray renders and the engine is pandas."""
+    from pipelines import cluster_wiring as wiring
+    from tests.cluster.rendered_objects import admits, pod_labels
+
+    rendered = render(VALUE_FILES["ray"])
+    objects = {(obj["kind"], obj["metadata"]["name"]): obj for obj in rendered}
+    cluster = objects[("RayCluster", "driftloop-ray")]
+    settings = objects[("ConfigMap", wiring.SETTINGS_CONFIG_MAP)]["data"]
+    assert settings["DRIFTLOOP_FEATURE_ENGINE"] == "ray"
+    # KubeRay names the head service `<RayCluster>-head-svc`; its ports are the head container's named ports.
+    head = cluster["spec"]["headGroupSpec"]["template"]
+    ports = {port["name"]: port["containerPort"] for port in head["spec"]["containers"][0]["ports"]}
+    expected = f"ray://driftloop-ray-head-svc.{PINS.kfp_namespace}.svc.cluster.local:{ports['client']}"
+    assert settings["DRIFTLOOP_RAY_ADDRESS"] == expected
+    assert cluster["metadata"]["annotations"]["ray.io/overwrite-container-cmd"] == "true", "else KubeRay runs its own"
+    for _, pod in pod_specs(cluster):
+        assert pod["containers"][0]["args"] == ["serve", "ray", "--kuberay"]
+        assert {"name": "shm", "mountPath": "/dev/shm"} in pod["containers"][0]["volumeMounts"]
+    lock = (REPO / "requirements-runtime.lock").read_text()
+    assert f"ray=={cluster['spec']['rayVersion']}\n" in lock, "KubeRay must be told the image's Ray version"
+
+    policies = [obj for obj in rendered if obj["kind"] == "NetworkPolicy"]
+    refresh = pod_labels(objects[("CronJob", "driftloop-feature-refresh")])
+    for driver in (wiring.POD_LABELS, refresh):
+        assert admits(policies, driver, head["metadata"]["labels"], ports["client"]), driver
+    assert not admits(policies, {"app": "ml-pipeline"}, head["metadata"]["labels"], ports["client"])
+
+    # The typed check reads KubeRay's types: a bare number in rayStartParams, an unknown or a missing field fail.
+    broken = json.loads(json.dumps(cluster))
+    broken["spec"]["headGroupSpec"]["rayStartParams"]["num-cpus"] = 1
+    broken["spec"]["workerGroupSpecs"][0]["replica"] = 1
+    del broken["spec"]["workerGroupSpecs"][0]["minReplicas"]
+    problems = " | ".join(validate_object(broken))
+    for expected_problem in ("num-cpus: expected str", "replica: not a field", "requires minReplicas"):
+        assert expected_problem in problems, problems
+
+    plain = render(None)
+    assert not [obj for obj in plain if obj["kind"] == "RayCluster"]
+    plain_settings = next(obj["data"] for obj in plain if obj["metadata"]["name"] == wiring.SETTINGS_CONFIG_MAP)
+    assert plain_settings["DRIFTLOOP_FEATURE_ENGINE"] == "pandas" and "DRIFTLOOP_RAY_ADDRESS" not in plain_settings

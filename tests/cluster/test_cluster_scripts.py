@@ -55,9 +55,11 @@ def _kind_config(tmp_path: Path, host_ports: list[int]) -> Path:
     return path
 
 
-def _up_check(env: dict[str, str], tmp_path: Path, kind_config: Path | None = None) -> subprocess.CompletedProcess[str]:
+def _up_check(
+    env: dict[str, str], tmp_path: Path, kind_config: Path | None = None, *extra: str
+) -> subprocess.CompletedProcess[str]:
     config = kind_config or _kind_config(tmp_path, [free_port(), free_port()])
-    command = ["bash", str(UP), "--check", "--kind-config", str(config)]
+    command = ["bash", str(UP), "--check", "--kind-config", str(config), *extra]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
 
 
@@ -83,6 +85,16 @@ def test_docker_memory_is_what_is_checked_not_the_hosts_free_memory(tmp_path: Pa
     assert f"Docker can use {PINS.min_docker_memory_gib - 4} GiB" in result.stderr and "Resources" in result.stderr
     macos = _up_check(_host(tmp_path, os_name="Darwin", docker_gib=PINS.min_docker_memory_gib - 4), tmp_path)
     assert macos.returncode == 1, "macOS is checked too"
+
+
+def test_the_ray_profile_asks_docker_for_the_raycluster_too(tmp_path: Path) -> None:
+    enough = _host(tmp_path, docker_gib=PINS.min_docker_memory_gib)
+    assert _up_check(enough, tmp_path).returncode == 0
+    with_ray = _up_check(enough, tmp_path, None, "--ray")
+    needed = PINS.min_docker_memory_gib + PINS.ray_extra_docker_memory_gib
+    assert with_ray.returncode == 1 and f"needs {needed} GiB with Ray" in with_ray.stderr, with_ray.stderr
+    roomy = _host(tmp_path, docker_gib=needed)
+    assert _up_check(roomy, tmp_path, None, "--ray").returncode == 0
 
 
 def test_a_host_port_the_cluster_maps_must_be_free(tmp_path: Path) -> None:
@@ -157,6 +169,10 @@ def test_up_script_waits_on_what_it_means_to() -> None:
     assert "--dry-run=server" in script, "cert-manager's API is waited for before KServe's chart"
     assert "--set image.tag=" in script, "a new commit rolls the pods"
     assert "|| \\\n  echo" not in script, "an InferenceService timeout is reported, not swallowed by fail()"
+    ray = script[script.index("if [[ $RAY ]]; then\n  step"):]
+    assert "--repo \"$KUBERAY_CHART_REPO\"" in ray and "--version \"$KUBERAY_VERSION\"" in ray
+    assert ray.index("kuberay-operator") < ray.index("helm/driftloop"), "the operator (and its CRD) comes first"
+    assert "--for=condition=RayClusterProvisioned" in ray and "values-ray.yaml" in ray
 
 
 def _pins(lock: Path) -> dict[str, str]:

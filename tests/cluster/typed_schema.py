@@ -1,6 +1,6 @@
 """Validate rendered objects against the typed API models shipped in Python packages we already pin:
-the `kubernetes` client's models (the Kubernetes API schema) and `kserve`'s v1beta1 models (KServe's own
-types for the InferenceService). Every field must be known to its type, nested types are checked all the
+the `kubernetes` client's models (the Kubernetes API schema), `kserve`'s v1beta1 models (KServe's own
+types for the InferenceService) and KubeRay's RayCluster fields (`kuberay_types.py`). Every field must be known to its type, nested types are checked all the
 way down, scalars must have the declared type, and fields the model marks as required must be present.
 
 The network is not needed: the models are the OpenAPI schema, generated into code.
@@ -21,11 +21,16 @@ QUANTITY_FIELDS = {"cpu", "memory", "storage"}
 def _model(name: str) -> Any:
     import kserve.models as kserve_models
 
-    return getattr(kserve_models, name, None) or getattr(k8s, name, None)
+    from tests.cluster.kuberay_types import KUBERAY_MODELS
+
+    return getattr(kserve_models, name, None) or getattr(k8s, name, None) or KUBERAY_MODELS.get(name)
 
 
 def _required(model: Any) -> set[str]:
-    """Fields whose setter rejects None: the generated code's way of marking `required`."""
+    """Fields whose setter rejects None: the generated code's way of marking `required` (KubeRay's models list
+    theirs)."""
+    if hasattr(model, "required_fields"):
+        return set(model.required_fields)
     required = set()
     for attr in model.openapi_types:
         source = (

@@ -74,3 +74,57 @@ Secret. The training pipeline's KFP task pods get the same two (pipelines/cluste
 - name: tmp
   mountPath: /tmp
 {{- end -}}
+
+{{/* A RayCluster pod (head or worker): our image running `driftloop serve ray --kuberay`, the release's settings
+and state volume, /dev/shm in memory for Ray's object store (a container's default 64 MiB would push it to
+disk), HOME on the writable /tmp. Called with (dict "root" $ "role" "head"|"worker" "node" <values of it>). */}}
+{{- define "driftloop.rayPod" -}}
+{{- $root := .root -}}
+metadata:
+  labels:
+    {{- include "driftloop.labels" $root | nindent 4 }}
+    app.kubernetes.io/component: {{ printf "ray-%s" .role }}
+spec:
+  serviceAccountName: {{ $root.Release.Name }}-workloads
+  automountServiceAccountToken: false
+  securityContext:
+    {{- include "driftloop.podSecurityContext" dict | nindent 4 }}
+  containers:
+    - name: {{ printf "ray-%s" .role }}
+      image: {{ include "driftloop.image" $root }}
+      imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+      args: ["serve", "ray", "--kuberay"]
+      securityContext:
+        {{- include "driftloop.securityContext" dict | nindent 8 }}
+      envFrom:
+        {{- include "driftloop.envFrom" $root | nindent 8 }}
+      env:
+        {{- include "driftloop.env" $root | nindent 8 }}
+        - name: HOME
+          value: /tmp
+      ports:
+        {{- if eq .role "head" }}
+        - {name: gcs-server, containerPort: 6379}
+        - {name: client, containerPort: 10001}
+        {{- end }}
+        - {name: raylet, containerPort: {{ $root.Values.ray.rayletPort }}}
+      readinessProbe:
+        tcpSocket: {port: {{ if eq .role "head" }}6379{{ else }}{{ $root.Values.ray.rayletPort }}{{ end }}}
+        periodSeconds: 10
+      livenessProbe:
+        tcpSocket: {port: {{ $root.Values.ray.rayletPort }}}
+        initialDelaySeconds: 30
+        periodSeconds: 20
+      resources:
+        {{- toYaml .node.resources | nindent 8 }}
+      volumeMounts:
+        {{- include "driftloop.stateMounts" $root | nindent 8 }}
+        - name: shm
+          mountPath: /dev/shm
+  volumes:
+    {{- include "driftloop.stateVolume" $root | nindent 4 }}
+    - name: shm
+      emptyDir:
+        medium: Memory
+        sizeLimit: {{ printf "%dMi" (int .node.objectStoreMiB) }}
+{{- end -}}

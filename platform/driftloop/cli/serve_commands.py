@@ -35,12 +35,16 @@ def evidently_ui() -> None:
 
 
 @app.command()
-def ray() -> None:
-    """A single-node Ray head for the `ray` feature engine (local mode starts it when the engine is `ray`)."""
+def ray(
+    kuberay: bool = typer.Option(
+        False, help="Run the `ray start` KubeRay generated for this pod (KUBERAY_GEN_RAY_START_CMD): a RayCluster pod."
+    ),
+) -> None:
+    """A Ray node for the `ray` feature engine: local mode's single-node head, or a KubeRay head or worker."""
     from driftloop.core.settings import get_settings
-    from driftloop.upstream_servers import ray_head_command
+    from driftloop.upstream_servers import kuberay_node_command, ray_head_command
 
-    _exec(ray_head_command(get_settings()))
+    _exec(kuberay_node_command(os.environ) if kuberay else ray_head_command(get_settings()))
 
 
 # KServe appends its own arguments to a custom container's (`--model_name`, `--predictor_host`,

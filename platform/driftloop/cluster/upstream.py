@@ -55,6 +55,14 @@ class UpstreamPins:
     # the rendered requests), KFP standalone, KServe, cert-manager and the node itself need the rest. Not
     # measured on a running cluster (kind cannot start where this was written): an estimate with headroom.
     min_docker_memory_gib: int = 12
+    # KubeRay operator for the optional RayCluster (`make up RAY=1`): its Helm chart, version 1.7.0 (supports the
+    # Ray 2.58.0 in our image; Ray >= 2.53 gets KubeRay's single HTTP health check, but our pods bring their own
+    # probes). The chart's default resources: 100m / 512Mi.
+    kuberay_version: str = "1.7.0"
+    kuberay_chart_repo: str = "https://ray-project.github.io/kuberay-helm/"
+    kuberay_namespace: str = "ray-system"
+    # What Docker must give beyond min_docker_memory_gib for the RayCluster (2.25 GiB requested) and the operator.
+    ray_extra_docker_memory_gib: int = 3
     # kind's documented minimums for the inotify limits of a Linux host (kind "known issues").
     min_inotify_instances: int = 512
     min_inotify_watches: int = 524288

@@ -2,7 +2,8 @@
 # `make up`: a kind cluster with cert-manager, KServe (Standard mode), Kubeflow Pipelines and driftloop.
 # Idempotent: every step checks what is there first; every wait names what it waits for, with a timeout.
 # `up.sh --check` only checks the prerequisites (CPU, Docker and its memory, kind, inotify limits, free host
-# ports); `--kind-config FILE` uses another cluster config than kind-config.yaml.
+# ports); `--kind-config FILE` uses another cluster config than kind-config.yaml; `--ray` (`make up RAY=1`) adds
+# the KubeRay operator and the chart's RayCluster, and runs the features and training sets on it.
 set -euo pipefail
 cd "$(dirname "$0")/../../../.."
 BIN=.venv/bin
@@ -15,14 +16,19 @@ HELM="$BIN/helm --kube-context kind-$CLUSTER"
 
 CHECK_ONLY=""
 KIND_CONFIG=kind-config.yaml
+RAY=""
 while (($#)); do
   case $1 in
     --check) CHECK_ONLY=1 ;;
     --kind-config) KIND_CONFIG=$2; shift ;;
-    *) echo "usage: up.sh [--check] [--kind-config FILE]" >&2; exit 2 ;;
+    --ray) RAY=1 ;;
+    *) echo "usage: up.sh [--check] [--kind-config FILE] [--ray]" >&2; exit 2 ;;
   esac
   shift
 done
+# The RayCluster (2.25 GiB requested) and its operator need more of Docker's memory than the default install.
+NEEDED_DOCKER_GIB=$MIN_DOCKER_MEMORY_GIB
+[[ $RAY ]] && NEEDED_DOCKER_GIB=$((MIN_DOCKER_MEMORY_GIB + RAY_EXTRA_DOCKER_MEMORY_GIB))
 
 step() { printf '\n==> %s\n' "$*"; }
 fail() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -42,7 +48,7 @@ command -v docker >/dev/null || fail "docker is not installed (https://docs.dock
 docker info >/dev/null 2>&1 || fail "docker is installed but not running: start Docker Desktop or the docker service"
 command -v kind >/dev/null || fail "kind is not installed: go install sigs.k8s.io/kind@${KIND_VERSION} (or brew install kind)"
 docker_gib=$(( $(docker info --format '{{.MemTotal}}') / 1024 / 1024 / 1024 ))
-((docker_gib >= MIN_DOCKER_MEMORY_GIB)) || fail "Docker can use ${docker_gib} GiB of memory; cluster mode needs ${MIN_DOCKER_MEMORY_GIB} GiB (Docker Desktop: Settings > Resources > Memory)"
+((docker_gib >= NEEDED_DOCKER_GIB)) || fail "Docker can use ${docker_gib} GiB of memory; cluster mode needs ${NEEDED_DOCKER_GIB} GiB${RAY:+ with Ray} (Docker Desktop: Settings > Resources > Memory)"
 if [[ $(uname -s) == Linux ]]; then
   instances=$(sysctl -n fs.inotify.max_user_instances 2>/dev/null || echo 0)
   watches=$(sysctl -n fs.inotify.max_user_watches 2>/dev/null || echo 0)
@@ -130,9 +136,23 @@ docker save -o "$archive" "driftloop:$TAG" "driftloop:$DRIFTLOOP_VERSION"
 kind load image-archive "$archive" --name "$CLUSTER"
 rm -f "$archive"
 
+CHART_VALUES=()
+if [[ $RAY ]]; then
+  step "KubeRay operator $KUBERAY_VERSION"
+  $HELM upgrade --install kuberay-operator kuberay-operator --repo "$KUBERAY_CHART_REPO" \
+    --version "$KUBERAY_VERSION" -n "$KUBERAY_NAMESPACE" --create-namespace --wait
+  wait_for "the KubeRay operator" 300s -n "$KUBERAY_NAMESPACE" --for=condition=Available deployment --all
+  CHART_VALUES=(-f helm/driftloop/values-ray.yaml)
+fi
+
 step "driftloop chart"
 $HELM upgrade --install driftloop helm/driftloop -n "$NAMESPACE" --create-namespace \
-  --set image.tag="$TAG" --wait --timeout 15m
+  ${CHART_VALUES[@]+"${CHART_VALUES[@]}"} --set image.tag="$TAG" --wait --timeout 15m  # (bash 3.2: empty array)
+if [[ $RAY ]]; then
+  # KubeRay reports RayClusterProvisioned once every Ray pod has been ready (its status conditions, on by default).
+  wait_for "the RayCluster (head and workers)" 600s -n "$NAMESPACE" --for=condition=RayClusterProvisioned \
+    raycluster/driftloop-ray
+fi
 wait_for "MLflow" 300s -n "$NAMESPACE" --for=condition=Available deployment/driftloop-mlflow
 echo "    waiting up to 600s for the InferenceService"
 if ! $KUBECTL wait -n "$NAMESPACE" --for=condition=Ready inferenceservice/fraud-detector --timeout=600s >/dev/null; then
