@@ -1,7 +1,8 @@
 """Validate rendered objects against the typed API models shipped in Python packages we already pin:
 the `kubernetes` client's models (the Kubernetes API schema), `kserve`'s v1beta1 models (KServe's own
-types for the InferenceService) and KubeRay's RayCluster fields (`kuberay_types.py`). Every field must be known to its type, nested types are checked all the
-way down, scalars must have the declared type, and fields the model marks as required must be present.
+types for the InferenceService) and KubeRay's RayCluster fields (`kuberay_types.py`). Every field must be
+known to its type, nested types are checked all the way down, scalars must have the declared type, and
+fields the model marks as required must be present.
 
 The network is not needed: the models are the OpenAPI schema, generated into code.
 """
