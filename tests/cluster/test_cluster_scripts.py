@@ -169,8 +169,8 @@ def test_up_script_waits_on_what_it_means_to() -> None:
     assert "--dry-run=server" in script, "cert-manager's API is waited for before KServe's chart"
     assert "--set image.tag=" in script, "a new commit rolls the pods"
     assert "|| \\\n  echo" not in script, "an InferenceService timeout is reported, not swallowed by fail()"
-    ray = script[script.index("if [[ $RAY ]]; then\n  step"):]
-    assert "--repo \"$KUBERAY_CHART_REPO\"" in ray and "--version \"$KUBERAY_VERSION\"" in ray
+    ray = script[script.index("if [[ $RAY ]]; then\n  step") :]
+    assert '--repo "$KUBERAY_CHART_REPO"' in ray and '--version "$KUBERAY_VERSION"' in ray
     assert ray.index("kuberay-operator") < ray.index("helm/driftloop"), "the operator (and its CRD) comes first"
     assert "--for=condition=RayClusterProvisioned" in ray and "values-ray.yaml" in ray
 
