@@ -130,7 +130,7 @@ def main() -> None:
         if "scale" in chosen:
             from bench.scale import run_scale_bench
 
-            sizes = ["events_0.5M", "events_2M"] + (["events_8M"] if args.full else [])
+            sizes = ["events_0.1M", "events_0.5M", "events_2M"] + (["events_8M"] if args.full else [])
             results["scale"] = run_scale_bench(folder, sizes)
         if "loop" in chosen:
             from bench.loop import run_loop_bench

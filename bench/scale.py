@@ -26,10 +26,11 @@ logger = logging.getLogger(__name__)
 END = datetime(2026, 11, 1, tzinfo=UTC)
 DAYS = 30
 EVENTS_PER_CUSTOMER = 98  # what the generator draws over 30 days with 200 merchants (5,494 customers: 538,700)
-SIZES = {"events_0.5M": 500_000, "events_2M": 2_000_000, "events_8M": 8_000_000}
+SIZES = {"events_0.1M": 100_000, "events_0.5M": 500_000, "events_2M": 2_000_000, "events_8M": 8_000_000}
 # A command whose tree grows past this is stopped and recorded as failed: on this 24 GiB machine the kernel's
-# out-of-memory killer would otherwise pick a victim (Feast's file-store join passes it at 2M events).
-MEMORY_CAP_MIB = 16_384
+# out-of-memory killer would otherwise pick a victim (Feast's file-store training-set join reaches it near 0.5M
+# events).
+MEMORY_CAP_MIB = 20_480
 
 
 def _tree_pss(root: psutil.Process) -> int:
