@@ -63,17 +63,26 @@ def _land(state_dir: Path, events_wanted: int, seed: int) -> int:
     return len(events)
 
 
-def _measure(state_dir: Path, engine: str, arguments: list[str]) -> dict[str, Any]:
-    """One `driftloop ...` command: wall seconds and the tree's peak PSS (MiB); a failure (say, out of memory)
-    is a result too, with the command's last words."""
+def _environment(state_dir: Path, engine: str) -> dict[str, str]:
+    """One state folder (the event store) for both engines, each with its own feature repo: each engine's
+    build and training set then run on the table layout it writes itself, as they do for a user who chose it
+    (a switch of engines rewrites the layout once; that is not what is measured)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLOOP_")}
     env.update(
         {
             "DRIFTLOOP_STATE_DIR": str(state_dir),
+            "DRIFTLOOP_FEAST_REPO_PATH": str(state_dir / f"feast-{engine}"),
             "DRIFTLOOP_FEATURE_ENGINE": engine,
             "DRIFTLOOP_LOG_LEVEL": "WARNING",
         }
     )
+    return env
+
+
+def _measure(state_dir: Path, engine: str, arguments: list[str]) -> dict[str, Any]:
+    """One `driftloop ...` command: wall seconds and the tree's peak PSS (MiB); a failure (say, out of memory)
+    is a result too, with the command's last words."""
+    env = _environment(state_dir, engine)
     began = time.perf_counter()
     command = [str(Path(sys.executable).with_name("driftloop")), *arguments]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -120,10 +129,11 @@ def run_scale_bench(folder: Path, sizes: list[str], engines: tuple[str, ...] = (
     for size in sizes:
         state = folder / f"scale-{size}"
         events = _land(state, SIZES[size], seed=17)
-        subprocess.run(
-            [str(Path(sys.executable).with_name("driftloop")), "features", "apply"],
-            env={**os.environ, "DRIFTLOOP_STATE_DIR": str(state)}, check=True, capture_output=True,
-        )  # fmt: skip
+        for engine in engines:
+            subprocess.run(
+                [str(Path(sys.executable).with_name("driftloop")), "features", "apply"],
+                env=_environment(state, engine), check=True, capture_output=True,
+            )  # fmt: skip
         runs = {engine: _engine_runs(state, engine, failed_before.get(engine, set())) for engine in engines}
         for engine, stages in runs.items():
             failed_before.setdefault(engine, set()).update(stage for stage, run in stages.items() if "failed" in run)

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+READ_BATCH_ROWS = 262_144  # rows of a file held at once while cutting out one partition
+
 
 def entity_partition(entity_ids: np.ndarray, partitions: int) -> np.ndarray:
     """Partition of each entity id: the id modulo `partitions`."""
@@ -31,12 +33,18 @@ class EntitySlice:
         return frame[entity_partition(frame[self.key].to_numpy(), self.count) == self.index]
 
     def read_parquet(self, path: Path) -> pd.DataFrame:
-        """A parquet file's rows in this slice. Rows are cut in Arrow before pandas sees them: the strings of
-        other partitions' rows never become Python objects, most of the cost of reading an event file."""
+        """A parquet file's rows in this slice. Rows are cut in Arrow, a batch at a time, before pandas sees
+        them: other partitions' rows are never all in memory at once, and their strings never become Python
+        objects (most of the cost of reading an event file)."""
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pq.read_table(path)
-        if self.count > 1:
-            ids = table.column(self.key).to_numpy()
-            table = table.filter(entity_partition(ids, self.count) == self.index)
+        if self.count == 1:
+            return pq.read_table(path).to_pandas()
+        source = pq.ParquetFile(path)
+        kept = [
+            batch.filter(entity_partition(batch.column(self.key).to_numpy(), self.count) == self.index)
+            for batch in source.iter_batches(batch_size=READ_BATCH_ROWS)
+        ]
+        table = pa.Table.from_batches(kept, schema=source.schema_arrow) if kept else source.schema_arrow.empty_table()
         return table.to_pandas()

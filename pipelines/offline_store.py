@@ -57,7 +57,7 @@ def read_partition(table: Path, part: EntitySlice) -> pd.DataFrame | None:
     if own.exists():
         return pd.read_parquet(own)
     sources = sorted(table.glob("part-*.parquet")) + [f for f in [_single_file_table(table)] if f.exists()]
-    frames = [part.select(pd.read_parquet(source)) for source in sources]
+    frames = [part.read_parquet(source) for source in sources]
     return pd.concat(frames, ignore_index=True) if frames else None
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from driftloop.core.errors import DriftloopError
 from driftloop.core.settings import Settings
 from pipelines.compute_engine import ComputeEngine
 from pipelines.training_set import build_training_set, in_training_order, labelled_events, log_coverage
@@ -17,15 +18,20 @@ def training_set_from_snapshot(
     settings: Settings, events_path: Path, labels_path: Path, label_maturity_days: int, engine: ComputeEngine
 ) -> pd.DataFrame:
     """The snapshot's labelled, mature events joined point-in-time to their features."""
+    from pipelines.offline_store import offline_table_paths
+
+    tables = offline_table_paths(settings.feast_path)
+    missing = [str(path) for path in tables.values() if not any(path.glob("part-*.parquet"))]
+    if missing:
+        raise DriftloopError(f"no offline feature table at {', '.join(missing)}: run `driftloop features build` first")
     if engine.name == "pandas":
         from driftloop.core.feature_store import open_feature_store
 
         events, labels = pd.read_parquet(events_path), pd.read_parquet(labels_path)
         return build_training_set(open_feature_store(settings), labelled_events(events, labels, label_maturity_days))
-    from pipelines.offline_store import offline_table_paths
     from pipelines.training_partitions import build_partitioned
 
-    tables, partitions = offline_table_paths(settings.feast_path), settings.feature_partitions
+    partitions = settings.feature_partitions
     joined = build_partitioned(events_path, labels_path, tables, label_maturity_days, engine, partitions)
     frame = in_training_order(joined)
     log_coverage(frame)

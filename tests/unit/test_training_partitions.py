@@ -119,3 +119,24 @@ def test_the_partitioned_join_matches_feast_on_the_edge_cases(tmp_path: Path, cl
     assert merchant.to_dict() == pytest.approx(
         {"e0": 0.25, "e1": 0.25, "e2": 0.75, "e3": np.nan, "e4": 0.5, "e5": np.nan, "e6": np.nan}, nan_ok=True
     )
+
+
+def test_a_training_set_before_any_feature_build_is_a_one_line_error(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    events = tmp_path / "events.parquet"
+    _transactions().to_parquet(events, index=False)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLOOP_")}
+    env.update({"DRIFTLOOP_STATE_DIR": str(tmp_path / "state"), "DRIFTLOOP_FEATURE_ENGINE": "ray"})
+    command = [str(Path(sys.executable).with_name("driftloop")), "features", "training-set",
+               "--events", str(events), "--labels", str(events), "--out", str(tmp_path / "t.parquet")]  # fmt: skip
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: no offline feature table at {tmp_path / 'state' / 'feast' / 'offline' / CUSTOMER_STATS}, "
+        f"{tmp_path / 'state' / 'feast' / 'offline' / MERCHANT_STATS}: run `driftloop features build` first"
+    )
+    assert not (tmp_path / "t.parquet").exists()
