@@ -130,16 +130,25 @@ def build_partitioned(
     label_maturity_days: int,
     engine: ComputeEngine,
     partitions: int,
+    scratch_root: Path,
 ) -> pd.DataFrame:
-    """The training set of a snapshot (events and labels parquet files), one task per customer partition."""
+    """The training set of a snapshot (events and labels parquet files), one task per customer partition.
+
+    The snapshot is first copied into a scratch folder under `scratch_root`, where the tasks also write their
+    parts: in the cluster the snapshot is a KFP artifact inside the step's pod, which Ray's pods cannot see,
+    while `scratch_root` is on the state volume every Ray pod mounts at the same path."""
     span = snapshot_span(events_path, label_maturity_days)
-    scratch = Path(tempfile.mkdtemp(prefix=".training-parts-", dir=events_path.parent))
+    scratch_root.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="training-set-", dir=scratch_root))
     try:
+        events_copy, labels_copy = scratch / "events.parquet", scratch / "labels.parquet"
+        shutil.copyfile(events_path, events_copy)
+        shutil.copyfile(labels_path, labels_copy)
         jobs = [
             TrainingPartitionJob(
                 EntitySlice(CUSTOMER_ID, index, partitions),
-                events_path,
-                labels_path,
+                events_copy,
+                labels_copy,
                 tables,
                 span,
                 label_maturity_days,

@@ -32,7 +32,8 @@ def training_set_from_snapshot(
     from pipelines.training_partitions import build_partitioned
 
     partitions = settings.feature_partitions
-    joined = build_partitioned(events_path, labels_path, tables, label_maturity_days, engine, partitions)
+    scratch = settings.state_dir / "scratch"
+    joined = build_partitioned(events_path, labels_path, tables, label_maturity_days, engine, partitions, scratch)
     frame = in_training_order(joined)
     log_coverage(frame)
     return frame
