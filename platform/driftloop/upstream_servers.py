@@ -79,11 +79,6 @@ def evidently_ui_command(settings: Settings) -> list[str]:
     ]
 
 
-def local_ray_address(settings: Settings) -> str:
-    """Where the local platform's Ray head listens (what the `ray` engine joins while it runs)."""
-    return f"{settings.host}:{settings.ray_port}"
-
-
 def ray_head_command(settings: Settings) -> list[str]:
     """A single-node Ray head in the foreground, bounded like the engine's own local Ray: `ray_cpus` CPUs and a
     `ray_object_store_mib` object store. No dashboard (it needs `ray[default]`, and only a cluster's job API

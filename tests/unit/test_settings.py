@@ -134,3 +134,12 @@ def test_every_setting_belongs_to_exactly_one_group() -> None:
 
     grouped = [name for group in SETTINGS_GROUPS.values() for name in group.model_fields]
     assert sorted(grouped) == sorted(Settings.model_fields) and len(grouped) == len(set(grouped))
+
+
+def test_a_ray_port_among_rays_own_ports_is_refused_when_read(clean_env: pytest.MonkeyPatch) -> None:
+    """`ray start` found the clash only when the platform started (a head on 16390 met its own worker range)."""
+    clean_env.setenv("DRIFTLOOP_RAY_PORT", "16390")
+    with pytest.raises(ValidationError, match="DRIFTLOOP_RAY_PORT=16390 is among the ports Ray keeps"):
+        Settings()
+    clean_env.setenv("DRIFTLOOP_RAY_PORT", "6391")
+    assert Settings().ray_port == 6391

@@ -106,6 +106,10 @@ class DataSettings(BaseModel):
     )
 
 
+# What `ray start --head` takes by default: the Ray Client server (10001) and the worker ports (10002-19999).
+RAY_RESERVED_PORTS = (10001, 19999)
+
+
 class ComputeSettings(BaseModel):
     """Where feature tables and training sets are computed: pandas in this process, or Ray tasks (a local Ray, or a
     cluster's)."""
@@ -264,10 +268,26 @@ class Settings(
                 )
         return self
 
+    @model_validator(mode="after")
+    def _ray_port_clear_of_rays_own(self) -> Settings:
+        """Ray's head takes 10001 for its client server and 10002-19999 for its workers; a head port among them
+        makes `ray start` fail with a port clash only when the platform starts."""
+        if RAY_RESERVED_PORTS[0] <= self.ray_port <= RAY_RESERVED_PORTS[1]:
+            raise ValueError(
+                f"DRIFTLOOP_RAY_PORT={self.ray_port} is among the ports Ray keeps for its client server and "
+                f"workers ({RAY_RESERVED_PORTS[0]}-{RAY_RESERVED_PORTS[1]}): choose another"
+            )
+        return self
+
     # Derived locations: one place computes them so every part agrees.
     @property
     def logs_dir(self) -> Path:
         return self.state_dir / "logs"
+
+    @property
+    def local_ray_address(self) -> str:
+        """Where the local platform's Ray head listens (what the `ray` engine joins while it runs)."""
+        return f"{self.host}:{self.ray_port}"
 
     @property
     def run_dir(self) -> Path:

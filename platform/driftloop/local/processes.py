@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import subprocess
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -139,16 +140,26 @@ def session_rss_bytes(record: ProcessRecord) -> int:
 
 
 def stop_tree(record: ProcessRecord, timeout: float) -> None:
-    """SIGTERM the service and all its descendants, then SIGKILL whatever outlives the timeout."""
+    """SIGTERM the service, then whatever of its session is left once it has gone (or after half the timeout),
+    then SIGKILL whatever outlives the timeout.
+
+    The service first, alone: a supervisor such as `ray start --block` stops its own processes in order (Ray's
+    node drains, then ends its GCS and raylet) and is confused, and slow, when they all get the signal at once.
+    """
     root = _process_of(record)
     if root is None:
         return
     session_id = record.pid
+    started = time.monotonic()
+    with contextlib.suppress(psutil.Error):
+        root.send_signal(signal.SIGTERM)
+    psutil.wait_procs([root], timeout=timeout / 2)
     victims = {p.pid: p for p in _tree(root) + _session_members(session_id)}
     for process in victims.values():
         with contextlib.suppress(psutil.Error):
             process.send_signal(signal.SIGTERM)
-    _, alive = psutil.wait_procs(list(victims.values()), timeout=timeout)
+    remaining = max(0.0, timeout - (time.monotonic() - started))
+    _, alive = psutil.wait_procs(list(victims.values()), timeout=remaining)
     survivors = {p.pid: p for p in alive + _session_members(session_id)}
     for process in survivors.values():
         logger.warning("%s (pid %d) ignored SIGTERM; killing it", record.name, process.pid)

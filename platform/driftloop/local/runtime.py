@@ -23,7 +23,6 @@ from driftloop.local.health import probe, wait_until_healthy
 from driftloop.local.ports import port_is_free
 from driftloop.local.processes import ProcessRecord
 from driftloop.local.services import RAY_HEAD, ServiceSpec, local_services
-from driftloop.upstream_servers import local_ray_address
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +78,7 @@ class LocalPlatform:
         env = processes.child_environment(settings_environment(self.settings, os.environ))
         env["PYTHONUNBUFFERED"] = "1"
         if any(spec.name == RAY_HEAD for spec in self.services):
-            env[env_var_name("ray_address")] = local_ray_address(self.settings)
+            env[env_var_name("ray_address")] = self.settings.local_ray_address
         return env
 
     def _live_record(self, name: str) -> ProcessRecord | None:
@@ -208,4 +207,4 @@ def join_platform_ray(settings: Settings) -> None:
         return
     record = ProcessRecord.load(processes.record_path(settings.run_dir, RAY_HEAD))
     if record is not None and processes.is_alive(record):
-        os.environ[env_var_name("ray_address")] = local_ray_address(settings)
+        os.environ[env_var_name("ray_address")] = settings.local_ray_address

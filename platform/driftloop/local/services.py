@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from driftloop.core.settings import Settings
-from driftloop.upstream_servers import local_ray_address
 
 RAY_HEAD = "ray"
 
@@ -87,7 +86,7 @@ def local_services(settings: Settings) -> list[ServiceSpec]:
 def _ray_head(settings: Settings) -> list[ServiceSpec]:
     """The `ray` engine's Ray head, when that engine is chosen and no cluster address is given: feature builds,
     the hourly refresh and training-set steps then join it instead of starting a Ray of their own each time."""
-    if settings.feature_engine != "ray" or settings.ray_address not in (None, local_ray_address(settings)):
+    if settings.feature_engine != "ray" or settings.ray_address not in (None, settings.local_ray_address):
         return []  # (the platform points its own commands at its head: that address is still ours)
     return [
         ServiceSpec(
