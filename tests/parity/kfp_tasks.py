@@ -37,6 +37,8 @@ def task_environment(platform_spec: dict[str, Any], chart: RenderedChart, table:
     for source in config.get("configMapAsEnv", []):
         values = chart.config_map(source["configMapName"])
         for pair in source["keyToEnv"]:
+            if pair["configMapKey"] not in values and source.get("optional"):
+                continue  # as Kubernetes does with an optional ConfigMap key that is absent
             if pair["configMapKey"] not in values:
                 raise ChartFinding(
                     f"task env {pair['envVar']}: {source['configMapName']} has no {pair['configMapKey']}"
