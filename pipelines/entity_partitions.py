@@ -1,10 +1,12 @@
-"""Entity partitions: which part of a keyed table an entity's rows belong to (its id modulo the part count).
+"""Entity partitions: which part of a keyed table an entity's rows belong to (its id modulo the part count),
+and reading only the rows a partition's task needs.
 
 The same in every process and on every node, so a task can read, compute and write its part alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,3 +50,18 @@ class EntitySlice:
         ]
         table = pa.Table.from_batches(kept, schema=source.schema_arrow) if kept else source.schema_arrow.empty_table()
         return table.to_pandas()
+
+
+def read_rows_where(paths: Sequence[Path], column: str, values: pd.Series) -> pd.DataFrame:
+    """The rows of these parquet files whose `column` is one of `values`, cut in Arrow before pandas sees them
+    (the other rows' strings never become Python objects). `paths` must not be empty."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    tables = [pq.read_table(path) for path in paths]
+    if values.empty:  # (an empty array has no type to compare a column with)
+        return pa.concat_tables([table.slice(0, 0) for table in tables]).to_pandas()
+    wanted = pa.array(values.drop_duplicates().to_numpy())
+    kept = [table.filter(pc.is_in(table.column(column).cast(wanted.type), value_set=wanted)) for table in tables]
+    return pa.concat_tables(kept).to_pandas()

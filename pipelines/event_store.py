@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from pipelines.entity_partitions import EntitySlice
+from pipelines.entity_partitions import EntitySlice, read_rows_where
 from pipelines.prediction_log_format import LOGGED_AT, ROLE, SERVED, read_prediction_log
 from pipelines.schema import (
     AMOUNT,
@@ -154,18 +154,7 @@ class EventStore:
             return _empty({**LABEL_COLUMNS, INGESTED_AT: "datetime64[ns, UTC]"})
         if event_ids is None:
             return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
-        import pyarrow as pa
-        import pyarrow.compute as pc
-        import pyarrow.parquet as pq
-
-        wanted = pa.array(event_ids.astype(str).to_numpy(), type=pa.string())
-        frames = []
-        for file in files:
-            table = pq.read_table(file)
-            frames.append(
-                table.filter(pc.is_in(table.column(EVENT_ID).cast(pa.string()), value_set=wanted)).to_pandas()
-            )
-        return pd.concat(frames, ignore_index=True)
+        return read_rows_where(files, EVENT_ID, event_ids.astype(str))
 
     def labels(self, known_at: pd.Timestamp | None = None, event_ids: pd.Series | None = None) -> pd.DataFrame:
         """The current label of each labelled event: the latest by label time (landing order breaks ties).

@@ -17,8 +17,14 @@ from pipelines.schema import (
     MERCHANT_STATS,
 )
 
-CUSTOMER_COLUMNS = tuple(f"{CUSTOMER_STATS}__{name}" for name in CUSTOMER_FEATURES)
-MERCHANT_COLUMNS = tuple(f"{MERCHANT_STATS}__{name}" for name in MERCHANT_FEATURES)
+
+def feature_column(view: str, feature: str) -> str:
+    """A feature's column in the model input and the training set: Feast's full feature name."""
+    return f"{view}__{feature}"
+
+
+CUSTOMER_COLUMNS = tuple(feature_column(CUSTOMER_STATS, name) for name in CUSTOMER_FEATURES)
+MERCHANT_COLUMNS = tuple(feature_column(MERCHANT_STATS, name) for name in MERCHANT_FEATURES)
 FEATURE_VIEW_COLUMNS = CUSTOMER_COLUMNS + MERCHANT_COLUMNS
 NUMERIC_COLUMNS = (AMOUNT, *FEATURE_VIEW_COLUMNS)
 CATEGORICAL_COLUMNS = (CHANNEL,)

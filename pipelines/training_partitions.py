@@ -22,7 +22,8 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.compute_engine import ComputeEngine
-from pipelines.entity_partitions import EntitySlice
+from pipelines.entity_partitions import EntitySlice, read_rows_where
+from pipelines.model_input import feature_column
 from pipelines.schema import (
     CREATED_TIMESTAMP,
     CUSTOMER_ID,
@@ -44,7 +45,7 @@ def as_of_join(rows: pd.DataFrame, table: pd.DataFrame, view: str, ttl: timedelt
     latest = table.sort_values([key, EVENT_TIMESTAMP, CREATED_TIMESTAMP], kind="stable").drop_duplicates(
         [key, EVENT_TIMESTAMP], keep="last"
     )
-    right = latest[[key, EVENT_TIMESTAMP, *names]].rename(columns={name: f"{view}__{name}" for name in names})
+    right = latest[[key, EVENT_TIMESTAMP, *names]].rename(columns={name: feature_column(view, name) for name in names})
     keys = rows[[key, EVENT_TIMESTAMP]].drop_duplicates().sort_values(EVENT_TIMESTAMP, kind="stable")
     found = pd.merge_asof(
         keys,
@@ -71,41 +72,19 @@ class TrainingPartitionJob:
     out_path: Path
 
 
-def _labels_of(labels_path: Path, event_ids: pd.Series) -> pd.DataFrame:
-    """The labels of these events only, cut in Arrow before pandas builds the other events' strings."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(labels_path)
-    wanted = pa.array(event_ids.astype(str).to_numpy(), type=pa.string())
-    return table.filter(pc.is_in(table.column(EVENT_ID).cast(pa.string()), value_set=wanted)).to_pandas()
-
-
-def _rows_of(table: Path, key: str, ids: pd.Series) -> pd.DataFrame:
-    """A view table's rows for these entities (every part read, cut in Arrow)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    wanted = pa.array(ids.unique().astype("int64"))
-    parts = [pq.read_table(path) for path in sorted(table.glob("part-*.parquet"))]
-    return pa.concat_tables([p.filter(pc.is_in(p.column(key), value_set=wanted)) for p in parts]).to_pandas()
-
-
 def join_partition(job: TrainingPartitionJob) -> int:
     """Rows written for one customer partition."""
     from pipelines.offline_store import read_partition
 
     events = job.part.read_parquet(job.events_path)
-    labelled = labelled_events(events, _labels_of(job.labels_path, events[EVENT_ID]), job.label_maturity_days,
-                               job.span)[ENTITY_COLUMNS]  # fmt: skip
+    labels = read_rows_where([job.labels_path], EVENT_ID, events[EVENT_ID].astype(str))
+    labelled = labelled_events(events, labels, job.label_maturity_days, job.span)[ENTITY_COLUMNS]
     frame = labelled.assign(**{EVENT_TIMESTAMP: pd.to_datetime(labelled[EVENT_TIMESTAMP], utc=True).dt.as_unit("ns")})
     for view, key in VIEW_KEYS.items():
         if key == job.part.key:
             table = read_partition(job.tables[view], job.part)
-        else:
-            table = _rows_of(job.tables[view], key, frame[key])
+        else:  # the other view's rows for the entities these events name
+            table = read_rows_where(sorted(job.tables[view].glob("part-*.parquet")), key, frame[key])
         if table is None:
             raise FileNotFoundError(f"no offline table at {job.tables[view]}; build features first")
         frame = as_of_join(frame, table, view)

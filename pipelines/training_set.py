@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from pipelines.model_input import feature_column
 from pipelines.schema import (
     AMOUNT,
     CHANNEL,
@@ -92,7 +93,7 @@ def in_training_order(frame: pd.DataFrame) -> pd.DataFrame:
     """One column order, one type per column whether or not a value is missing (a count with a missing value
     is a float), one row order: what both engines write, so their training sets compare equal."""
     features = {
-        f"{view}__{name}": "float64" if name in COUNT_FEATURES else "float32"
+        feature_column(view, name): "float64" if name in COUNT_FEATURES else "float32"
         for view, names in VIEW_FEATURES.items()
         for name in names
     }
