@@ -15,12 +15,13 @@ merchant_stats (entity `merchant`, ttl 7 days):
         arrived by the timestamp (labels arrive late; a label not yet known is not counted).
 """
 
-from feast import FeatureView, Field
+from feast import FeatureView, Field, FileSource
 from feast.types import Float32, Int64
 
-from feature_repo.data_sources import customer_stats_source, merchant_stats_source
 from feature_repo.entities import customer, merchant
 from pipelines.schema import COUNT_FEATURES, CUSTOMER_STATS, FEATURE_HISTORY, MERCHANT_STATS, VIEW_FEATURES, VIEW_KEYS
+
+ENTITIES = {CUSTOMER_STATS: customer, MERCHANT_STATS: merchant}
 
 
 def _schema(view: str) -> list[Field]:
@@ -29,22 +30,14 @@ def _schema(view: str) -> list[Field]:
     return [Field(name=VIEW_KEYS[view], dtype=Int64), *features]
 
 
-customer_stats = FeatureView(
-    name=CUSTOMER_STATS,
-    entities=[customer],
-    ttl=FEATURE_HISTORY,
-    schema=_schema(CUSTOMER_STATS),
-    source=customer_stats_source,
-    online=True,
-    tags={"owner": "driftloop", "use_case": "fraud"},
-)
-
-merchant_stats = FeatureView(
-    name=MERCHANT_STATS,
-    entities=[merchant],
-    ttl=FEATURE_HISTORY,
-    schema=_schema(MERCHANT_STATS),
-    source=merchant_stats_source,
-    online=True,
-    tags={"owner": "driftloop", "use_case": "fraud"},
-)
+def feature_view(view: str, source: FileSource) -> FeatureView:
+    """The view over its offline source (`feature_repo.data_sources`), keyed by its entity."""
+    return FeatureView(
+        name=view,
+        entities=[ENTITIES[view]],
+        ttl=FEATURE_HISTORY,
+        schema=_schema(view),
+        source=source,
+        online=True,
+        tags={"owner": "driftloop", "use_case": "fraud"},
+    )

@@ -23,6 +23,7 @@ from monitoring.policy import FAILED, NO_TRIGGER, PolicyInputs, RetrainPolicy, d
 from monitoring.skew import SkewResult
 from monitoring.state import MonitorStore
 from pipelines.prediction_log_format import LOGGED_AT, MODEL_VERSION, ROLE, SERVED, read_prediction_log
+from pipelines.storage import prediction_log_folder
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ def run_check(
     version = str(champion.version)
     start, end = _window(settings, now, since)
     key = f"v{version}:{start:%Y-%m-%dT%H:%M:%S}/{end:%Y-%m-%dT%H:%M}"
-    window = read_prediction_log(settings.prediction_log_path, since=pd.Timestamp(start))
+    window = read_prediction_log(prediction_log_folder(settings), since=pd.Timestamp(start))
     if len(window):
         window = window[(window[ROLE] == SERVED) & (window[LOGGED_AT] < pd.Timestamp(end))]
     log = window[window[MODEL_VERSION] == version] if len(window) else window

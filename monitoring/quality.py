@@ -16,6 +16,7 @@ from driftloop.core.settings import Settings
 from monitoring import metrics
 from pipelines.prediction_log_format import LOGGED_AT, MODEL_VERSION, PREDICTION, ROLE, SERVED, read_prediction_log
 from pipelines.schema import EVENT_ID, IS_FRAUD
+from pipelines.storage import prediction_log_folder
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def record_realised_quality(settings: Settings) -> pd.DataFrame:
     from pipelines.event_store import event_store_for
 
     labels = event_store_for(settings).labels()
-    answers = labelled_answers(read_prediction_log(settings.prediction_log_path), labels)
+    answers = labelled_answers(read_prediction_log(prediction_log_folder(settings)), labels)
     quality = realised_quality_of(answers)
     folder = settings.state_dir / "monitor"
     folder.mkdir(parents=True, exist_ok=True)

@@ -9,9 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
 READ_BATCH_ROWS = 262_144  # rows of a file held at once while cutting out one partition
 
@@ -34,16 +39,19 @@ class EntitySlice:
             return frame
         return frame[entity_partition(frame[self.key].to_numpy(), self.count) == self.index]
 
-    def read_parquet(self, path: Path) -> pd.DataFrame:
-        """A parquet file's rows in this slice. Rows are cut in Arrow, a batch at a time, before pandas sees
-        them: other partitions' rows are never all in memory at once, and their strings never become Python
-        objects (most of the cost of reading an event file)."""
+    def read_parquet(self, source: Path | pq.ParquetFile) -> pd.DataFrame:
+        """A parquet file's rows in this slice (a path, or a file opened on the object store).
+
+        Rows are cut in Arrow, a batch at a time, before pandas sees them: other partitions' rows are never
+        all in memory at once, and their strings never become Python objects (most of the cost
+        of reading an event file)."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        if not isinstance(source, pq.ParquetFile):
+            source = pq.ParquetFile(source)
         if self.count == 1:
-            return pq.read_table(path).to_pandas()
-        source = pq.ParquetFile(path)
+            return source.read().to_pandas()
         kept = [
             batch.filter(entity_partition(batch.column(self.key).to_numpy(), self.count) == self.index)
             for batch in source.iter_batches(batch_size=READ_BATCH_ROWS)
@@ -52,14 +60,15 @@ class EntitySlice:
         return table.to_pandas()
 
 
-def read_rows_where(paths: Sequence[Path], column: str, values: pd.Series) -> pd.DataFrame:
-    """The rows of these parquet files whose `column` is one of `values`, cut in Arrow before pandas sees them
-    (the other rows' strings never become Python objects). `paths` must not be empty."""
+def read_rows_where(sources: Sequence[Path | pa.Table], column: str, values: pd.Series) -> pd.DataFrame:
+    """The rows of these parquet files (paths, or tables read from the object store) whose `column` is one of
+    `values`, cut in Arrow before pandas sees them (the other rows' strings never become Python objects).
+    `sources` must not be empty."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    tables = [pq.read_table(path) for path in paths]
+    tables = [source if isinstance(source, pa.Table) else pq.read_table(source) for source in sources]
     if values.empty:  # (an empty array has no type to compare a column with)
         return pa.concat_tables([table.slice(0, 0) for table in tables]).to_pandas()
     wanted = pa.array(values.drop_duplicates().to_numpy())

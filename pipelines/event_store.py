@@ -1,26 +1,25 @@
 """The event store: every transaction the platform knows, and the labels that arrive for them later.
 
-Two ways in, one record each:
+It lives in a local folder, or under the object store's prefix (`pipelines.storage`). Two ways in, one record each:
 - *Landed* transactions (the lake's batch loads, `driftloop data ingest events`) are parquet parts under
   `landed/date=YYYY-MM-DD/`, with the time they landed (`ingested_at`).
 - *Served* transactions (every one the endpoint answered) are the prediction log's served rows: the log is
   their canonical record, read here, never copied, so the two can never disagree.
 
 Labels are append-only parts under `labels/`; a changed label is a new record with its own time and the
-latest one wins. Writers take a file lock, so a landing, the feedback endpoint and a refresh can run at once.
+latest one wins. Writers take the store's writer lock (`pipelines.writer_lock`), so a landing, the feedback
+endpoint and a refresh can run at once.
 Every landing is recorded in `landings.jsonl` (what landed, and the oldest event and label hour it touched),
 which is how the feature refresh knows what to recompute.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
-import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,6 +39,7 @@ from pipelines.schema import (
     LABEL_TIMESTAMP,
     MERCHANT_ID,
 )
+from pipelines.storage import Folder, unique_part_name
 
 if TYPE_CHECKING:
     from driftloop.core.settings import Settings
@@ -71,25 +71,31 @@ def _as_event_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype({name: dtype for name, dtype in EVENT_COLUMNS.items() if name in frame.columns})
 
 
-class EventStore:
-    def __init__(self, root: Path, prediction_log: Path) -> None:
-        self.root = root
-        self.prediction_log = prediction_log
-        self.landed_dir = root / "landed"
-        self.labels_dir = root / "labels"
-        self.quarantine_dir = root / "quarantine"
-        self.landings_path = root / "landings.jsonl"
+LANDINGS_LOG = "landings.jsonl"
+LOCK_NAME = "event-store"
 
-    @contextmanager
-    def locked(self) -> Iterator[None]:
-        """Serialise writers (landings, the feedback endpoint) across processes."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / ".lock").open("w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+
+class EventStore:
+    def __init__(
+        self,
+        root: Path | Folder,
+        prediction_log: Path | Folder,
+        lock: Callable[[], AbstractContextManager[None]] | None = None,
+    ) -> None:
+        self.root = Folder.at(root)
+        self.prediction_log = Folder.at(prediction_log)
+        self.landed_dir = self.root.child("landed")
+        self.labels_dir = self.root.child("labels")
+        self.quarantine_dir = self.root.child("quarantine")
+        self._lock = lock
+
+    def locked(self) -> AbstractContextManager[None]:
+        """Serialise writers (landings, the feedback endpoint) across processes, or nodes (`event_store_for`)."""
+        if self._lock is not None:
+            return self._lock()
+        from pipelines.writer_lock import file_lock
+
+        return file_lock(self.root.local_path / f".{LOCK_NAME}.lock")
 
     # Reading -------------------------------------------------------------------------------------------------
 
@@ -97,15 +103,18 @@ class EventStore:
         self, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None, entities: EntitySlice | None = None
     ) -> pd.DataFrame:
         """Landed records (each file cut to `entities` as it is read: a partition's reader never holds more)."""
-        files = sorted(self.landed_dir.glob("date=*/part-*.parquet"))
+        files = self.landed_dir.files("date=*/part-*.parquet")  # date=YYYY-MM-DD/part-...
         if start is not None:
-            files = [f for f in files if f.parent.name[5:] >= f"{start:%Y-%m-%d}"]
+            files = [f for f in files if f[5:15] >= f"{start:%Y-%m-%d}"]
         if end is not None:
-            files = [f for f in files if f.parent.name[5:] <= f"{end:%Y-%m-%d}"]
+            files = [f for f in files if f[5:15] <= f"{end:%Y-%m-%d}"]
         if not files:
             return _empty({**EVENT_COLUMNS, RECORDED_AT: "datetime64[ns, UTC]"})
-        read = pd.read_parquet if entities is None else entities.read_parquet
-        frame = pd.concat([read(f) for f in files], ignore_index=True)
+        if entities is None:
+            frames = [self.landed_dir.read_parquet(f) for f in files]
+        else:
+            frames = [entities.read_parquet(self.landed_dir.parquet_file(f)) for f in files]
+        frame = pd.concat(frames, ignore_index=True)
         return _as_event_frame(frame.rename(columns={INGESTED_AT: RECORDED_AT}))
 
     def served_events(self, start: pd.Timestamp | None = None, entities: EntitySlice | None = None) -> pd.DataFrame:
@@ -149,12 +158,12 @@ class EventStore:
     def label_records(self, event_ids: pd.Series | None = None) -> pd.DataFrame:
         """Every label record ever landed (a relabelled event has several), oldest landing first; with
         `event_ids`, only those events' records (cut in Arrow, before pandas builds their strings)."""
-        files = sorted(self.labels_dir.glob("part-*.parquet"))
+        files = self.labels_dir.files("part-*.parquet")
         if not files:
             return _empty({**LABEL_COLUMNS, INGESTED_AT: "datetime64[ns, UTC]"})
         if event_ids is None:
-            return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
-        return read_rows_where(files, EVENT_ID, event_ids.astype(str))
+            return pd.concat([self.labels_dir.read_parquet(f) for f in files], ignore_index=True)
+        return read_rows_where([self.labels_dir.read_table(f) for f in files], EVENT_ID, event_ids.astype(str))
 
     def labels(self, known_at: pd.Timestamp | None = None, event_ids: pd.Series | None = None) -> pd.DataFrame:
         """The current label of each labelled event: the latest by label time (landing order breaks ties).
@@ -168,32 +177,29 @@ class EventStore:
         return latest_labels(records)
 
     def landings(self) -> list[Landing]:
-        if not self.landings_path.exists():
-            return []
-        return [Landing(**json.loads(line)) for line in self.landings_path.read_text().splitlines() if line.strip()]
+        text = self.root.read_text(LANDINGS_LOG) or ""
+        return [Landing(**json.loads(line)) for line in text.splitlines() if line.strip()]
 
     # Writing (callers hold `locked()`) ------------------------------------------------------------------------
 
     def append_events(self, events: pd.DataFrame, landed_at: pd.Timestamp) -> None:
         frame = _as_event_frame(events[list(EVENT_COLUMNS)]).assign(**{INGESTED_AT: landed_at})
         for day, rows in frame.groupby(frame[EVENT_TIMESTAMP].dt.strftime("%Y-%m-%d"), sort=True):
-            _write_part(rows, self.landed_dir / f"date={day}")
+            self.landed_dir.write_parquet(rows, f"date={day}/{unique_part_name()}")
 
     def append_labels(self, labels: pd.DataFrame, landed_at: pd.Timestamp) -> None:
         frame = labels[list(LABEL_COLUMNS)].astype(LABEL_COLUMNS).assign(**{INGESTED_AT: landed_at})
-        _write_part(frame, self.labels_dir)
+        self.labels_dir.write_parquet(frame, unique_part_name())
 
     def record_landing(self, landing: Landing) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with self.landings_path.open("a") as log:
-            log.write(json.dumps(asdict(landing)) + "\n")
+        self.root.append_text(LANDINGS_LOG, json.dumps(asdict(landing)) + "\n")
 
-    def quarantine(self, rejected: pd.DataFrame, kind: str, landed_at: pd.Timestamp) -> Path:
-        """Keep rejected rows with their reasons, never drop them: a person can fix and land them again."""
-        self.quarantine_dir.mkdir(parents=True, exist_ok=True)
-        path = self.quarantine_dir / f"{kind}-{landed_at:%Y%m%dT%H%M%S}-{time.time_ns()}.parquet"
-        _frame_for_quarantine(rejected).to_parquet(path, index=False)
-        return path
+    def quarantine(self, rejected: pd.DataFrame, kind: str, landed_at: pd.Timestamp) -> str:
+        """Keep rejected rows with their reasons, never drop them: a person can fix and land them again.
+        Returns where they are."""
+        name = f"{kind}-{landed_at:%Y%m%dT%H%M%S}-{time.time_ns()}.parquet"
+        self.quarantine_dir.write_parquet(_frame_for_quarantine(rejected), name)
+        return self.quarantine_dir.uri(name)
 
 
 def latest_labels(records: pd.DataFrame) -> pd.DataFrame:
@@ -211,14 +217,11 @@ def _frame_for_quarantine(rejected: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _write_part(frame: pd.DataFrame, folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    name = f"part-{time.time_ns()}-{os.getpid()}.parquet"
-    temporary = folder / f".{name}.tmp"
-    frame.to_parquet(temporary, index=False)
-    os.replace(temporary, folder / name)
-
-
 def event_store_for(settings: Settings) -> EventStore:
-    """The event store the settings name (its folder and the prediction log it reads served events from)."""
-    return EventStore(settings.event_store_path, settings.prediction_log_path)
+    """The event store the settings name: its folder, the prediction log it reads served events from, and the
+    lock its writers take."""
+    from pipelines.storage import event_store_folder, prediction_log_folder
+    from pipelines.writer_lock import writer_lock
+
+    root = event_store_folder(settings)
+    return EventStore(root, prediction_log_folder(settings), lambda: writer_lock(settings, LOCK_NAME, root))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import pandas as pd
 
@@ -33,6 +32,7 @@ from pipelines.schema import (
     VIEW_KEYS,
     offline_table_columns,
 )
+from pipelines.storage import Folder
 
 # What each view reads of an event (less to hold and to serialise: event ids are strings).
 VIEW_EVENT_COLUMNS = {
@@ -62,9 +62,9 @@ class PartitionJob:
 
     view: str
     part: EntitySlice
-    event_store: Path
-    prediction_log: Path
-    table: Path
+    event_store: Folder  # folders travel as URLs: each task opens its own client, on whichever node it runs
+    prediction_log: Folder
+    table: Folder
     read_from: datetime  # events from here (the window start less the longest feature window)
     start: datetime
     end: datetime
@@ -89,9 +89,9 @@ def build_partition(job: PartitionJob) -> tuple[int, int]:
 
 
 def build_from_event_store(
-    event_store: Path,
-    prediction_log: Path,
-    tables: dict[str, Path],
+    event_store: Folder,
+    prediction_log: Folder,
+    tables: dict[str, Folder],
     read_from: datetime,
     start: datetime,
     end: datetime,

@@ -4,21 +4,19 @@ The watermark is the newest hour boundary whose features are final: a row stampe
 events strictly before H, so once H has passed (and the answers of that hour are in the event store) its
 rows never change again, unless a late batch lands. Every landing is in the event store's landings log
 with the oldest event and label it touched; the refresh recomputes from the oldest such hour, so a backfill
-or a late chargeback reaches the features as well as the new hours do. Runs are serialised by a file lock
-(the local scheduler, the cluster's CronJob, a training run and a person may all start one).
+or a late chargeback reaches the features as well as the new hours do. Runs are serialised by a writer lock
+(`pipelines.writer_lock`: the local scheduler, the cluster's CronJob, a training run and a person may all
+start one). The state sits beside the offline tables, locally or on the object store.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pandas as pd
 
@@ -26,6 +24,7 @@ from driftloop.core.settings import Settings
 from pipelines.compute_engine import ComputeEngine
 from pipelines.event_store import EventStore, event_store_for
 from pipelines.schema import EVENT_TIMESTAMP
+from pipelines.storage import Folder, event_store_folder, feature_data_folder, prediction_log_folder
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +32,7 @@ logger = logging.getLogger(__name__)
 # recomputed one, which decides whether that one changed.
 LOOKBACK = timedelta(days=30, hours=2)
 STATE_FILE = "refresh_state.json"
+LOCK_NAME = "refresh"
 
 
 @dataclass
@@ -60,28 +60,23 @@ def hour_floor(moment: datetime | pd.Timestamp) -> datetime:
 
 
 class RefreshStateStore:
-    def __init__(self, feast_path: Path) -> None:
-        self.path = feast_path / STATE_FILE
-        self.lock_path = feast_path / ".refresh.lock"
+    def __init__(self, folder: Folder, lock: Callable[[], AbstractContextManager[None]]) -> None:
+        self.folder = folder
+        self.locked = lock
 
     def load(self) -> RefreshState:
-        return RefreshState(**json.loads(self.path.read_text())) if self.path.exists() else RefreshState()
+        text = self.folder.read_text(STATE_FILE)
+        return RefreshState(**json.loads(text)) if text is not None else RefreshState()
 
     def save(self, state: RefreshState) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(asdict(state), indent=2))
-        os.replace(temporary, self.path)
+        self.folder.write_text(STATE_FILE, json.dumps(asdict(state), indent=2))
 
-    @contextmanager
-    def locked(self) -> Iterator[None]:
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.lock_path.open("w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+
+def refresh_state_store(settings: Settings) -> RefreshStateStore:
+    from pipelines.writer_lock import writer_lock
+
+    folder = feature_data_folder(settings)
+    return RefreshStateStore(folder, lambda: writer_lock(settings, LOCK_NAME, folder))
 
 
 def _recompute_from(store: EventStore, state: RefreshState) -> tuple[datetime | None, int]:
@@ -116,15 +111,16 @@ def build_features_from_store(
 
     if engine.name != "pandas":
         return build_from_event_store(
-            settings.event_store_path, settings.prediction_log_path, offline_table_paths(settings.feast_path),
-            read_from, start, end, computed_at, engine, settings.feature_partitions,
+            event_store_folder(settings), prediction_log_folder(settings),
+            offline_table_paths(feature_data_folder(settings)), read_from, start, end, computed_at, engine,
+            settings.feature_partitions,
         )  # fmt: skip
     store = event_store_for(settings)
     events = store.events(pd.Timestamp(read_from), pd.Timestamp(end))
     if events.empty:
         return 0, {}
     labels = store.labels(known_at=pd.Timestamp(end))
-    return len(events), build_offline_features(events, labels, settings.feast_path, start, end, computed_at)
+    return len(events), build_offline_features(events, labels, feature_data_folder(settings), start, end, computed_at)
 
 
 def refresh_features(settings: Settings, now: datetime | None = None) -> RefreshOutcome:
@@ -134,7 +130,7 @@ def refresh_features(settings: Settings, now: datetime | None = None) -> Refresh
 
     now = now or datetime.now(UTC)
     target = hour_floor(now)
-    store, states = event_store_for(settings), RefreshStateStore(settings.feast_path)
+    store, states = event_store_for(settings), refresh_state_store(settings)
     with states.locked():
         state = states.load()
         start, landings_seen = _recompute_from(store, state)
@@ -157,4 +153,4 @@ def refresh_features(settings: Settings, now: datetime | None = None) -> Refresh
 
 
 def current_watermark(settings: Settings) -> datetime | None:
-    return RefreshStateStore(settings.feast_path).load().watermark_time
+    return refresh_state_store(settings).load().watermark_time

@@ -2,13 +2,15 @@
 window, idempotently.
 
 Re-running a window (a retry, a late batch, a backfill) replaces the rows stamped inside it, so the table never
-holds two rows for one entity and hour. A part goes to a temporary file that replaces it in one rename, so a
-reader (a Feast retrieval) sees each part old or new, never half of one; an entity's rows all live in one part.
+holds two rows for one entity and hour. A part is published whole (`pipelines.storage`: a local rename, or an
+object store upload), so a reader (a Feast retrieval) sees each part old or new, never half of one; an
+entity's rows all live in one part.
 Parts are named `part-<index>-of-<count>.parquet`: the pandas engine writes one (`of-00001`), the ray engine
 one per partition. A build with another partition count first writes its own parts, each from the matching
 rows of the old layout, then removes the old parts (until then both hold the same rows, and Feast's
 point-in-time join keeps one of each: the latest `created_timestamp`). The single-file tables of earlier
-versions (`offline/<view>.parquet`) are read the same way and then removed.
+versions (`offline/<view>.parquet`) are read the same way and then removed. The tables live in a local folder
+or on the object store (`DRIFTLOOP_OBJECT_STORE_URL`), where tasks on every node read and write them.
 """
 
 from __future__ import annotations
@@ -23,45 +25,60 @@ import pandas as pd
 from pipelines.entity_partitions import EntitySlice
 from pipelines.feature_engineering import compute_customer_stats, compute_merchant_stats
 from pipelines.schema import CUSTOMER_STATS, EVENT_TIMESTAMP, MERCHANT_STATS, VIEW_KEYS, offline_table
+from pipelines.storage import Folder
 
 logger = logging.getLogger(__name__)
 
 
-def offline_table_paths(feast_repo_path: Path) -> dict[str, Path]:
-    """Where each feature view's offline table (a folder of parts) lives; the Feast sources read the same."""
-    return {view: feast_repo_path / offline_table(view) for view in VIEW_KEYS}
+PARTS = "part-*.parquet"
 
 
-def part_path(table: Path, part: EntitySlice) -> Path:
-    return table / f"part-{part.index:05d}-of-{part.count:05d}.parquet"
+def offline_table_paths(feature_data: Path | Folder) -> dict[str, Folder]:
+    """Where each feature view's offline table (a folder of parts) lives, under the feature data folder
+    (`pipelines.storage.feature_data_folder`); the Feast sources read the same."""
+    root = Folder.at(feature_data)
+    return {view: root.child(*offline_table(view).split("/")) for view in VIEW_KEYS}
 
 
-def _single_file_table(table: Path) -> Path:
-    """Where earlier versions kept the whole table in one file."""
-    return table.with_name(f"{table.name}.parquet")
+def missing_tables(feature_data: Path | Folder) -> list[str]:
+    """The views' tables that have no part yet (features never built there)."""
+    return [str(table) for table in offline_table_paths(feature_data).values() if not table.files(PARTS)]
 
 
-def read_offline_table(table: Path) -> pd.DataFrame:
+def part_name(part: EntitySlice) -> str:
+    return f"part-{part.index:05d}-of-{part.count:05d}.parquet"
+
+
+def _single_file_table(table: Folder) -> Path | None:
+    """Where earlier versions kept the whole table in one file (only ever on a local disk)."""
+    return None if table.remote else table.local_path.with_name(f"{table.name}.parquet")
+
+
+def read_offline_table(table: Path | Folder) -> pd.DataFrame:
     """Every row of a view's table (all parts), sorted by stamp then entity: one order whatever the layout."""
-    parts = sorted(table.glob("part-*.parquet"))
+    table = Folder.at(table)
+    parts = table.files(PARTS)
     if not parts:
         raise FileNotFoundError(f"no offline table at {table}; build features first")
-    frame = pd.concat([pd.read_parquet(path) for path in parts], ignore_index=True)
+    frame = pd.concat([table.read_parquet(name) for name in parts], ignore_index=True)
     return frame.sort_values([EVENT_TIMESTAMP, VIEW_KEYS[table.name]], kind="stable").reset_index(drop=True)
 
 
-def read_partition(table: Path, part: EntitySlice) -> pd.DataFrame | None:
+def read_partition(table: Path | Folder, part: EntitySlice) -> pd.DataFrame | None:
     """The part's rows as the table holds them now: its own file, or its entities' rows of another layout
     (None when the table has no rows anywhere)."""
-    own = part_path(table, part)
-    if own.exists():
-        return pd.read_parquet(own)
-    sources = sorted(table.glob("part-*.parquet")) + [f for f in [_single_file_table(table)] if f.exists()]
-    frames = [part.read_parquet(source) for source in sources]
+    table = Folder.at(table)
+    own = part_name(part)
+    if table.exists(own):
+        return table.read_parquet(own)
+    frames = [part.read_parquet(table.parquet_file(name)) for name in table.files(PARTS)]
+    single = _single_file_table(table)
+    if single is not None and single.exists():
+        frames.append(part.read_parquet(single))
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
-def write_window(rows: pd.DataFrame, table: Path, start: datetime, end: datetime, part: EntitySlice) -> int:
+def write_window(rows: pd.DataFrame, table: Path | Folder, start: datetime, end: datetime, part: EntitySlice) -> int:
     """Replace the part's rows stamped in [start, end] with `rows`; returns the part's row count afterwards."""
     outside = rows[(rows[EVENT_TIMESTAMP] < pd.Timestamp(start)) | (rows[EVENT_TIMESTAMP] > pd.Timestamp(end))]
     if len(outside):
@@ -72,38 +89,39 @@ def write_window(rows: pd.DataFrame, table: Path, start: datetime, end: datetime
         stamps = existing[EVENT_TIMESTAMP]
         parts.insert(0, existing[(stamps < pd.Timestamp(start)) | (stamps > pd.Timestamp(end))])
     written = pd.concat(parts, ignore_index=True).sort_values(EVENT_TIMESTAMP, kind="stable").reset_index(drop=True)
-    table.mkdir(parents=True, exist_ok=True)
-    target = part_path(table, part)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    written.to_parquet(temporary, index=False)
-    os.replace(temporary, target)
-    logger.debug("%s/%s: wrote %d rows in [%s, %s], %d in total", table.name, target.name, len(rows), start, end,
-                 len(written))  # fmt: skip
+    target = part_name(part)
+    Folder.at(table).write_parquet(written, target)
+    logger.debug("%s/%s: wrote %d rows in [%s, %s], %d in total", Folder.at(table).name, target, len(rows), start,
+                 end, len(written))  # fmt: skip
     return len(written)
 
 
-def adopt_single_file_tables(feast_repo_path: Path) -> None:
-    """Move an earlier version's single-file tables into their folders as the one part they are (exact)."""
-    for view, table in offline_table_paths(feast_repo_path).items():
+def adopt_single_file_tables(feature_data: Path | Folder) -> None:
+    """Move an earlier version's single-file tables into their folders as the one part they are (exact; local
+    folders only: no earlier version wrote to an object store)."""
+    for view, table in offline_table_paths(feature_data).items():
         single = _single_file_table(table)
-        if single.exists() and not any(table.glob("part-*.parquet")):
-            table.mkdir(parents=True, exist_ok=True)
-            os.replace(single, part_path(table, EntitySlice(VIEW_KEYS[view], 0, 1)))
+        if single is not None and single.exists() and not table.files(PARTS):
+            table.local_path.mkdir(parents=True, exist_ok=True)
+            os.replace(single, table.local_path / part_name(EntitySlice(VIEW_KEYS[view], 0, 1)))
             logger.info("moved %s into %s", single, table)
 
 
-def retire_other_layouts(table: Path, count: int) -> None:
+def retire_other_layouts(table: Path | Folder, count: int) -> None:
     """Remove the parts of other partition counts and an earlier version's single file (after a full write)."""
-    for path in table.glob("part-*.parquet"):
-        if not path.name.endswith(f"-of-{count:05d}.parquet"):
-            path.unlink()
-    _single_file_table(table).unlink(missing_ok=True)
+    table = Folder.at(table)
+    for name in table.files(PARTS):
+        if not name.endswith(f"-of-{count:05d}.parquet"):
+            table.delete(name)
+    single = _single_file_table(table)
+    if single is not None:
+        single.unlink(missing_ok=True)
 
 
 def build_offline_features(
     events: pd.DataFrame,
     labels: pd.DataFrame,
-    feast_repo_path: Path,
+    feature_data: Path | Folder,
     start: datetime,
     end: datetime,
     computed_at: datetime,
@@ -111,7 +129,7 @@ def build_offline_features(
     """Compute both feature views over [start, end] from the events given, in one pass each, and write each
     table as one part (the pandas engine); rows per view. The ray engine's partitioned build is
     `pipelines.feature_partitions.build_from_event_store`."""
-    paths = offline_table_paths(feast_repo_path)
+    paths = offline_table_paths(feature_data)
     computed = {
         CUSTOMER_STATS: compute_customer_stats(events, start, end, computed_at),
         MERCHANT_STATS: compute_merchant_stats(events, labels, start, end, computed_at),

@@ -17,6 +17,7 @@ import pandas as pd
 
 from pipelines.model_input import MODEL_INPUT_COLUMNS
 from pipelines.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
+from pipelines.storage import Folder
 
 LOGGED_AT = "logged_at"  # when the answer was logged (UTC)
 ROLE = "role"  # "served" (returned to the caller) or "shadow" (challenger, logged only)
@@ -90,37 +91,43 @@ class PendingRows:
         return rows
 
 
+def partition_name(moment: pd.Timestamp) -> str:
+    """The hour folder of rows logged at `moment`, relative to the log's root."""
+    return f"date={moment:%Y-%m-%d}/hour={moment:%H}"
+
+
 def partition_dir(root: Path, moment: pd.Timestamp) -> Path:
-    return root / f"date={moment:%Y-%m-%d}" / f"hour={moment:%H}"
+    return root / partition_name(moment)
 
 
-def _partition_hour(file: Path) -> pd.Timestamp:
-    return pd.Timestamp(f"{file.parent.parent.name[5:]} {file.parent.name[5:]}:00", tz="UTC")
+def _partition_hour(name: str) -> pd.Timestamp:
+    date, hour = name.split("/")[:2]  # date=YYYY-MM-DD/hour=HH/part-...
+    return pd.Timestamp(f"{date[5:]} {hour[5:]}:00", tz="UTC")
 
 
 def read_prediction_log(
-    root: Path, since: pd.Timestamp | None = None, columns: list[str] | None = None
+    root: Path | Folder, since: pd.Timestamp | None = None, columns: list[str] | None = None
 ) -> pd.DataFrame:
-    """Every logged row (optionally from `since` on, optionally only some columns), oldest first."""
-    files = sorted(root.glob("date=*/hour=*/part-*.parquet"))
+    """Every logged row (optionally from `since` on, optionally only some columns), oldest first. The log is a
+    local folder or a prefix on the object store (`pipelines.storage`)."""
+    folder = Folder.at(root)
+    files = folder.files("date=*/hour=*/part-*.parquet")
     if since is not None:
         floor = since.floor("h")
         files = [f for f in files if _partition_hour(f) >= floor]
     if not files:
         return pd.DataFrame()
     wanted = None if columns is None else sorted({*columns, LOGGED_AT})
-    frames = [pd.read_parquet(f, columns=_present(f, wanted)) for f in files]
+    frames = [folder.read_parquet(f, columns=_present(folder, f, wanted)) for f in files]
     frame = pd.concat(frames, ignore_index=True)
     if since is not None:
         frame = frame[frame[LOGGED_AT] >= since]
     return frame.sort_values(LOGGED_AT, kind="stable").reset_index(drop=True)
 
 
-def _present(file: Path, wanted: list[str] | None) -> list[str] | None:
+def _present(folder: Folder, file: str, wanted: list[str] | None) -> list[str] | None:
     """The wanted columns this file has (older files lack newer columns; the concat fills them with nulls)."""
     if wanted is None:
         return None
-    import pyarrow.parquet as pq
-
-    names = set(pq.read_schema(file).names)
+    names = set(folder.read_schema(file).names)
     return [c for c in wanted if c in names]

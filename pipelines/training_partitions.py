@@ -13,8 +13,7 @@ large-table join only matches rows within one hour window and one batch (see the
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -33,6 +32,7 @@ from pipelines.schema import (
     VIEW_FEATURES,
     VIEW_KEYS,
 )
+from pipelines.storage import Folder
 from pipelines.training_set import ENTITY_COLUMNS, Span, labelled_events, mature_span
 
 logger = logging.getLogger(__name__)
@@ -64,31 +64,38 @@ class TrainingPartitionJob:
     """One task of `build_partitioned`: join one customer partition's labelled events, write its part."""
 
     part: EntitySlice
-    events_path: Path
-    labels_path: Path
-    tables: dict[str, Path]
+    scratch: Folder  # the snapshot's copy (events, labels) and the parts the tasks write
+    tables: dict[str, Folder]
     span: Span
     label_maturity_days: int
-    out_path: Path
+
+    @property
+    def out_name(self) -> str:
+        return f"part-{self.part.index:05d}.parquet"
+
+
+EVENTS_COPY, LABELS_COPY = "events.parquet", "labels.parquet"
 
 
 def join_partition(job: TrainingPartitionJob) -> int:
     """Rows written for one customer partition."""
-    from pipelines.offline_store import read_partition
+    from pipelines.offline_store import PARTS, read_partition
 
-    events = job.part.read_parquet(job.events_path)
-    labels = read_rows_where([job.labels_path], EVENT_ID, events[EVENT_ID].astype(str))
+    events = job.part.read_parquet(job.scratch.parquet_file(EVENTS_COPY))
+    labels = read_rows_where([job.scratch.read_table(LABELS_COPY)], EVENT_ID, events[EVENT_ID].astype(str))
     labelled = labelled_events(events, labels, job.label_maturity_days, job.span)[ENTITY_COLUMNS]
     frame = labelled.assign(**{EVENT_TIMESTAMP: pd.to_datetime(labelled[EVENT_TIMESTAMP], utc=True).dt.as_unit("ns")})
     for view, key in VIEW_KEYS.items():
+        folder = job.tables[view]
         if key == job.part.key:
-            table = read_partition(job.tables[view], job.part)
+            table = read_partition(folder, job.part)
         else:  # the other view's rows for the entities these events name
-            table = read_rows_where(sorted(job.tables[view].glob("part-*.parquet")), key, frame[key])
+            parts = folder.files(PARTS)
+            table = read_rows_where([folder.read_table(name) for name in parts], key, frame[key]) if parts else None
         if table is None:
-            raise FileNotFoundError(f"no offline table at {job.tables[view]}; build features first")
+            raise FileNotFoundError(f"no offline table at {folder}; build features first")
         frame = as_of_join(frame, table, view)
-    frame.to_parquet(job.out_path, index=False)
+    job.scratch.write_parquet(frame, job.out_name)
     return len(frame)
 
 
@@ -105,38 +112,30 @@ def snapshot_span(events_path: Path, label_maturity_days: int) -> Span:
 def build_partitioned(
     events_path: Path,
     labels_path: Path,
-    tables: dict[str, Path],
+    tables: dict[str, Folder],
     label_maturity_days: int,
     engine: ComputeEngine,
     partitions: int,
-    scratch_root: Path,
+    scratch_root: Folder,
 ) -> pd.DataFrame:
     """The training set of a snapshot (events and labels parquet files), one task per customer partition.
 
     The snapshot is first copied into a scratch folder under `scratch_root`, where the tasks also write their
     parts: in the cluster the snapshot is a KFP artifact inside the step's pod, which Ray's pods cannot see,
-    while `scratch_root` is on the state volume every Ray pod mounts at the same path."""
+    while `scratch_root` is on the object store (or the state volume every Ray pod mounts at the same path)."""
     span = snapshot_span(events_path, label_maturity_days)
-    scratch_root.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="training-set-", dir=scratch_root))
+    scratch = scratch_root.child(f"training-set-{uuid.uuid4().hex}")
     try:
-        events_copy, labels_copy = scratch / "events.parquet", scratch / "labels.parquet"
-        shutil.copyfile(events_path, events_copy)
-        shutil.copyfile(labels_path, labels_copy)
+        scratch.put_file(events_path, EVENTS_COPY)
+        scratch.put_file(labels_path, LABELS_COPY)
         jobs = [
             TrainingPartitionJob(
-                EntitySlice(CUSTOMER_ID, index, partitions),
-                events_copy,
-                labels_copy,
-                tables,
-                span,
-                label_maturity_days,
-                scratch / f"part-{index:05d}.parquet",
-            )
+                EntitySlice(CUSTOMER_ID, index, partitions), scratch, tables, span, label_maturity_days
+            )  # fmt: skip
             for index in range(partitions)
         ]
         rows = engine.map(join_partition, [(job,) for job in jobs])
         logger.info("training set: %d rows from %d partitions", sum(rows), partitions)
-        return pd.concat([pd.read_parquet(job.out_path) for job in jobs], ignore_index=True)
+        return pd.concat([scratch.read_parquet(job.out_name) for job in jobs], ignore_index=True)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.delete_all()

@@ -18,10 +18,11 @@ def training_set_from_snapshot(
     settings: Settings, events_path: Path, labels_path: Path, label_maturity_days: int, engine: ComputeEngine
 ) -> pd.DataFrame:
     """The snapshot's labelled, mature events joined point-in-time to their features."""
-    from pipelines.offline_store import offline_table_paths
+    from pipelines.offline_store import missing_tables, offline_table_paths
+    from pipelines.storage import feature_data_folder, scratch_folder
 
-    tables = offline_table_paths(settings.feast_path)
-    missing = [str(path) for path in tables.values() if not any(path.glob("part-*.parquet"))]
+    tables = offline_table_paths(feature_data_folder(settings))
+    missing = missing_tables(feature_data_folder(settings))
     if missing:
         raise DriftloopError(f"no offline feature table at {', '.join(missing)}: run `driftloop features build` first")
     if engine.name == "pandas":
@@ -32,7 +33,7 @@ def training_set_from_snapshot(
     from pipelines.training_partitions import build_partitioned
 
     partitions = settings.feature_partitions
-    scratch = settings.state_dir / "scratch"
+    scratch = scratch_folder(settings)
     joined = build_partitioned(events_path, labels_path, tables, label_maturity_days, engine, partitions, scratch)
     frame = in_training_order(joined)
     log_coverage(frame)

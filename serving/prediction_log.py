@@ -1,25 +1,25 @@
 """The prediction log: every answered row, appended off the request path, partitioned by hour.
 
 Requests only append a frame to an in-memory buffer; a writer thread flushes it to parquet every
-`flush_s` seconds (`date=YYYY-MM-DD/hour=HH/part-*.parquet`, written to a temporary name and renamed, so
-readers never see half a file). `close()` flushes what is left: the servers call it on shutdown
-(SIGTERM included), so an answered request is never lost.
+`flush_s` seconds (`date=YYYY-MM-DD/hour=HH/part-*.parquet`, published whole: a local file is renamed into
+place, an object store's object appears when its upload completes, so readers never see half a file).
+`close()` flushes what is left: the servers call it on shutdown (SIGTERM included), so an answered request
+is never lost.
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
-import os
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
 
-from pipelines.prediction_log_format import LOGGED_AT, partition_dir
+from pipelines.prediction_log_format import LOGGED_AT, partition_name
+from pipelines.storage import Folder, unique_part_name
 from serving.metrics import PREDICTION_LOG_ROWS
 
 logger = logging.getLogger(__name__)
@@ -43,8 +43,8 @@ def _frames(pending: list[pd.DataFrame | PendingFrame]) -> list[pd.DataFrame]:
 
 
 class PredictionLog:
-    def __init__(self, root: Path, flush_s: float) -> None:
-        self.root = root
+    def __init__(self, root: Path | Folder, flush_s: float) -> None:
+        self.root = Folder.at(root)
         self.flush_s = flush_s
         self._buffer: list[pd.DataFrame | PendingFrame] = []
         self._lock = threading.Lock()
@@ -55,7 +55,8 @@ class PredictionLog:
         self.rows_written = 0
 
     def start(self) -> PredictionLog:
-        self.root.mkdir(parents=True, exist_ok=True)
+        if not self.root.remote:
+            self.root.local_path.mkdir(parents=True, exist_ok=True)
         self._thread.start()
         atexit.register(self.close)
         return self
@@ -85,12 +86,7 @@ class PredictionLog:
 
     def _write(self, frame: pd.DataFrame) -> None:
         for hour, rows in frame.groupby(frame[LOGGED_AT].dt.floor("h"), sort=True):
-            target = partition_dir(self.root, pd.Timestamp(hour))
-            target.mkdir(parents=True, exist_ok=True)
-            name = f"part-{time.time_ns()}-{os.getpid()}.parquet"
-            temporary = target / f".{name}.tmp"
-            rows.to_parquet(temporary, index=False)
-            os.replace(temporary, target / name)
+            self.root.write_parquet(rows, f"{partition_name(pd.Timestamp(hour))}/{unique_part_name()}")
 
     def _run(self) -> None:
         while not self._stop.wait(self.flush_s):

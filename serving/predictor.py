@@ -19,6 +19,7 @@ from driftloop.core.errors import RegistryUnreachableError
 from driftloop.core.settings import Settings
 from pipelines.prediction_log_format import Events
 from pipelines.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
+from pipelines.storage import prediction_log_folder
 from serving import metrics
 from serving.event_stamp import received_now, stamp_events
 from serving.model_slots import ModelSlots
@@ -66,7 +67,7 @@ class FraudPredictor(kserve.Model):
         self.slots.start_watching(settings.model_poll_interval_s)
         if self.with_features:
             self.features = OnlineFeatures(open_feature_store(settings))
-        self.log = PredictionLog(settings.prediction_log_path, settings.prediction_log_flush_s).start()
+        self.log = PredictionLog(prediction_log_folder(settings), settings.prediction_log_flush_s).start()
         self.scorer = Scorer(self.slots, self.log, settings.challenger_mode, settings.challenger_traffic, settings.seed)
         self.ready = True  # the server is up; `healthy()` says whether a champion can answer
         return True

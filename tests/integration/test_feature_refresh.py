@@ -13,7 +13,7 @@ import pytest
 from driftloop.core.settings import Settings
 from pipelines.data_generator import GeneratorConfig, generate
 from pipelines.event_store import EventStore, event_store_for
-from pipelines.feature_refresh import RefreshStateStore, refresh_features
+from pipelines.feature_refresh import refresh_features, refresh_state_store
 from pipelines.landing import land_events, land_labels
 from pipelines.schema import EVENT_TIMESTAMP
 
@@ -67,7 +67,7 @@ def test_refresh_follows_the_watermark_and_late_landings(settings: Settings) -> 
 
     first = refresh_features(settings, now=NOW)
     assert first.watermark == HOUR.isoformat() and first.rows_written["customer_stats"] > 0
-    assert RefreshStateStore(settings.feast_path).load().watermark == HOUR.isoformat()
+    assert refresh_state_store(settings).load().watermark == HOUR.isoformat()
     customer, merchant = int(events["customer_id"].iloc[-1]), int(events["merchant_id"].iloc[-1])
     online = _online(settings, customer, merchant)
     assert online == pytest.approx(_offline_at(settings, customer, merchant, NOW)), "online = offline as of now"

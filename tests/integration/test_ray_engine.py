@@ -66,7 +66,7 @@ def test_ray_engine_writes_the_pandas_engine_tables_and_training_set_and_leaves_
         assert read == len(events) and min(written.values()) > 0
         paths = offline_table_paths(settings.feast_path)
         tables[engine_name] = {view: read_offline_table(path) for view, path in paths.items()}
-        parts = {view: len(list(path.glob("part-*.parquet"))) for view, path in paths.items()}
+        parts = {view: len(path.files("part-*.parquet")) for view, path in paths.items()}
         assert set(parts.values()) == {1 if engine_name == "pandas" else 5}, parts
     for view, table in tables["pandas"].items():
         pd.testing.assert_frame_equal(tables["ray"][view], table, check_exact=True)

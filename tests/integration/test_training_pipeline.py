@@ -148,7 +148,7 @@ def test_corrupted_rows_are_quarantined_at_landing_and_change_nothing(
     assert result.returncode == 1, result.stdout + result.stderr
     assert CORRUPTIONS[how] in result.stdout and "quarantined" in result.stderr
     assert len(store.landed_events()) == before
-    quarantined = pd.concat([pd.read_parquet(f) for f in (store.quarantine_dir).glob("events-*.parquet")])
+    quarantined = pd.concat([pd.read_parquet(f) for f in store.quarantine_dir.local_path.glob("events-*.parquet")])
     assert quarantined["quarantine_reason"].str.contains(CORRUPTIONS[how], regex=False).any()
 
 

@@ -102,7 +102,7 @@ def test_served_transactions_come_from_the_prediction_log_once_each(
     served = world[0].tail(6).copy()
     rows = served.assign(logged_at=NOW, role="served", model_version="1", prediction=0.1)
     rows = pd.concat([rows, rows.head(1), rows.head(2).assign(role="shadow")], ignore_index=True)  # a retry
-    folder = partition_dir(store.prediction_log, NOW)
+    folder = partition_dir(store.prediction_log.local_path, NOW)
     folder.mkdir(parents=True)
     rows.to_parquet(folder / "part-1.parquet", index=False)
     assert sorted(store.events()[EVENT_ID]) == sorted(served[EVENT_ID])

@@ -14,6 +14,7 @@ from pipelines.data_generator import GeneratorConfig, generate
 from pipelines.entity_partitions import EntitySlice
 from pipelines.feature_engineering import compute_customer_stats, compute_merchant_stats
 from pipelines.offline_store import build_offline_features, offline_table_paths, read_offline_table, write_window
+from pipelines.storage import Folder
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 START = END - timedelta(days=12)
@@ -99,7 +100,7 @@ def test_rewriting_a_window_replaces_rows_instead_of_duplicating(
     events, labels = raw
     middle = END - timedelta(days=4)
     first = build_offline_features(events, labels, tmp_path, START, END, computed_at=END)
-    path = offline_table_paths(tmp_path)["customer_stats"]
+    path = offline_table_paths(tmp_path)["customer_stats"].local_path
     table = pd.read_parquet(path)
     assert len(table) == first["customer_stats"]
     build_offline_features(events, labels, tmp_path, middle, END, computed_at=END + timedelta(hours=1))
@@ -152,7 +153,7 @@ def test_feast_historical_retrieval_never_uses_events_at_or_after_the_row(
         _assert_close(merchant_row, merchant)
 
 
-def _event_store_with(root: Path, events: pd.DataFrame, labels: pd.DataFrame) -> tuple[Path, Path]:
+def _event_store_with(root: Path, events: pd.DataFrame, labels: pd.DataFrame) -> tuple[Folder, Folder]:
     from pipelines.event_store import EventStore
 
     store = EventStore(root / "events", root / "predictions")
@@ -182,7 +183,7 @@ def test_partition_tasks_reading_the_event_store_write_the_single_pass_tables(
                                            PandasEngine(), 4)  # fmt: skip
     assert read == len(events)
     for view, table in tables.items():
-        assert len(list(table.glob("part-*-of-00004.parquet"))) == 4
+        assert len(table.files("part-*-of-00004.parquet")) == 4
         expected = read_offline_table(offline_table_paths(single)[view])
         pd.testing.assert_frame_equal(read_offline_table(table), expected, check_exact=True)
         assert written[view] == len(expected)
@@ -191,7 +192,7 @@ def test_partition_tasks_reading_the_event_store_write_the_single_pass_tables(
     middle = END - timedelta(days=3)
     build_from_event_store(root, log, tables, START - timedelta(days=31), middle, END, END, PandasEngine(), 3)
     for view, table in tables.items():
-        names = [p.name for p in table.glob("part-*.parquet")]
+        names = table.files("part-*.parquet")
         assert len(names) == 3 and all(name.endswith("-of-00003.parquet") for name in names), names
         rebuilt = read_offline_table(table)
         pd.testing.assert_frame_equal(rebuilt, read_offline_table(offline_table_paths(single)[view]), check_exact=True)
@@ -200,11 +201,12 @@ def test_partition_tasks_reading_the_event_store_write_the_single_pass_tables(
     legacy = tmp_path / "legacy"
     build_offline_features(events, labels, legacy, START, END, computed_at=END)
     for table in offline_table_paths(legacy).values():
-        (table / "part-00000-of-00001.parquet").rename(table.with_name(f"{table.name}.parquet"))
-        table.rmdir()
+        folder = table.local_path
+        (folder / "part-00000-of-00001.parquet").rename(folder.with_name(f"{table.name}.parquet"))
+        folder.rmdir()
     adopt_single_file_tables(legacy)
     for view, table in offline_table_paths(legacy).items():
-        assert not table.with_name(f"{table.name}.parquet").exists()
+        assert not table.local_path.with_name(f"{table.name}.parquet").exists()
         pd.testing.assert_frame_equal(
             read_offline_table(table), read_offline_table(offline_table_paths(single)[view]), check_exact=True
         )

@@ -96,9 +96,8 @@ def test_the_partitioned_join_matches_feast_on_the_edge_cases(tmp_path: Path, cl
     settings = Settings()
     apply_feature_repo(settings)
     tables = _tables()
-    for view, path in offline_table_paths(settings.feast_path).items():
-        path.mkdir(parents=True, exist_ok=True)
-        tables[view].to_parquet(path / "part-00000-of-00001.parquet", index=False)
+    for view, table in offline_table_paths(settings.feast_path).items():
+        table.write_parquet(tables[view], "part-00000-of-00001.parquet")
     rows = _transactions()
 
     feast = point_in_time_features(open_feature_store(settings), rows)

@@ -64,7 +64,7 @@ def status(json_output: bool = typer.Option(False, "--json", help="Print as JSON
         "labels": len(store.labels()),
         "label_records": len(store.label_records()),
         "landings": len(store.landings()),
-        "quarantine_files": len(list(store.quarantine_dir.glob("*.parquet"))),
+        "quarantine_files": len(store.quarantine_dir.files("*.parquet")),
         "feature_watermark": watermark.isoformat() if watermark else None,
         "feature_freshness_s": round((datetime.now(UTC) - watermark).total_seconds(), 1) if watermark else None,
     }

@@ -31,11 +31,11 @@ def materialize() -> None:
     """
     from driftloop.core.feature_store import materialize_online
     from driftloop.core.settings import get_settings
-    from pipelines.offline_store import offline_table_paths
+    from pipelines.offline_store import missing_tables
+    from pipelines.storage import feature_data_folder
 
     settings = get_settings()
-    tables = offline_table_paths(settings.feast_path).values()
-    missing = [str(path) for path in tables if not any(path.glob("part-*.parquet"))]
+    missing = missing_tables(feature_data_folder(settings))
     if missing:
         typer.echo(f"nothing to materialise yet (no offline features at {', '.join(missing)}): train first")
         return

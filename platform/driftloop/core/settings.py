@@ -101,6 +101,17 @@ class DataSettings(BaseModel):
         description="Event store: landed transactions, their late labels and the quarantine of rejected rows. "
         "Served transactions are read from the prediction log. Default: `<state_dir>/events`.",
     )
+    object_store_url: str | None = Field(
+        None,
+        description="Keep the event store, the prediction log and the offline feature tables on an S3 object store "
+        "under this prefix (e.g. `s3://mlpipeline/driftloop`), so tasks on any node read them; credentials come from "
+        "`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`. Unset: local folders.",
+    )
+    object_store_endpoint: str | None = Field(
+        None,
+        description="S3 endpoint of the object store, with its scheme (e.g. `http://seaweedfs.kubeflow:9000`). "
+        "Unset: AWS S3.",
+    )
     data_max_age_hours: float = Field(
         72.0, gt=0, description="Data contract freshness: the newest event must be at most this old at validation."
     )
@@ -266,6 +277,22 @@ class Settings(
                     f"DRIFTLOOP_FEAST_ONLINE_STORE=redis needs DRIFTLOOP_FEAST_REDIS_URL as host:port, "
                     f"got {self.feast_redis_url!r}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _object_store_is_s3(self) -> Settings:
+        """An object store is an `s3://bucket/prefix` with an endpoint URL; in the cluster its writers, on any node,
+        serialise on PostgreSQL (the Feast registry's), so a file registry there cannot work."""
+        url, endpoint = self.object_store_url, self.object_store_endpoint
+        if url is not None and (not url.startswith("s3://") or not url[len("s3://") :].strip("/")):
+            raise ValueError(f"DRIFTLOOP_OBJECT_STORE_URL must be s3://<bucket>[/<prefix>], got {url!r}")
+        if endpoint is not None and not endpoint.startswith(("http://", "https://")):
+            raise ValueError(f"DRIFTLOOP_OBJECT_STORE_ENDPOINT must start with http:// or https://, got {endpoint!r}")
+        if url and self.mode == "kind" and not self.feast_registry.startswith("postgresql"):
+            raise ValueError(
+                "DRIFTLOOP_OBJECT_STORE_URL in kind mode needs a PostgreSQL DRIFTLOOP_FEAST_REGISTRY_URI: writers on "
+                "different nodes take its advisory locks"
+            )
         return self
 
     @model_validator(mode="after")

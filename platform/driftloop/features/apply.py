@@ -12,14 +12,18 @@ logger = logging.getLogger(__name__)
 
 def apply_feature_repo(settings: Settings) -> list[str]:
     """Apply every entity, source and feature view; returns the names registered. Idempotent."""
-    from feature_repo.registry_objects import ALL_OBJECTS
+    from feature_repo.registry_objects import registry_objects
     from pipelines.offline_store import adopt_single_file_tables
+    from pipelines.storage import feature_data_folder
 
-    (settings.feast_path / "offline").mkdir(parents=True, exist_ok=True)
-    adopt_single_file_tables(settings.feast_path)  # the sources now name folders of parts
+    feature_data = feature_data_folder(settings)
+    if not feature_data.remote:
+        (feature_data.local_path / "offline").mkdir(parents=True, exist_ok=True)
+        adopt_single_file_tables(feature_data)  # the sources now name folders of parts
     write_feature_store_yaml(settings)
     store = open_feature_store(settings)
-    store.apply(list(ALL_OBJECTS))  # a fresh list: feast types its parameter invariantly
-    names = [obj.name for obj in ALL_OBJECTS]
+    objects = registry_objects(feature_data.url if feature_data.remote else None, feature_data.endpoint)
+    store.apply(list(objects))  # a fresh list: feast types its parameter invariantly
+    names = [obj.name for obj in objects]
     logger.info("applied %d Feast objects to project %s", len(names), settings.feast_project)
     return names
