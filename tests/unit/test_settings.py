@@ -143,3 +143,23 @@ def test_a_ray_port_among_rays_own_ports_is_refused_when_read(clean_env: pytest.
         Settings()
     clean_env.setenv("DRIFTLOOP_RAY_PORT", "6391")
     assert Settings().ray_port == 6391
+
+
+def test_cluster_mode_with_an_object_store_needs_a_postgresql_registry(clean_env: pytest.MonkeyPatch) -> None:
+    """Writers on several nodes cannot share a file lock: the settings refuse that combination when read, and
+    a malformed object store URL or endpoint."""
+    clean_env.setenv("DRIFTLOOP_MODE", "kind")
+    clean_env.setenv("DRIFTLOOP_KFP_HOST", "http://ml-pipeline.kubeflow:8888")
+    clean_env.setenv("DRIFTLOOP_OBJECT_STORE_URL", "s3://mlpipeline/driftloop")
+    with pytest.raises(ValidationError, match="needs a PostgreSQL DRIFTLOOP_FEAST_REGISTRY_URI"):
+        Settings()
+    clean_env.setenv("DRIFTLOOP_FEAST_REGISTRY_URI", "postgresql+psycopg://feast@postgres:5432/feast")
+    assert Settings().object_store_url == "s3://mlpipeline/driftloop"
+    for url in ("mlpipeline/driftloop", "s3://", "s3:///x"):
+        clean_env.setenv("DRIFTLOOP_OBJECT_STORE_URL", url)
+        with pytest.raises(ValidationError, match="s3://<bucket>"):
+            Settings()
+    clean_env.setenv("DRIFTLOOP_OBJECT_STORE_URL", "s3://mlpipeline")
+    clean_env.setenv("DRIFTLOOP_OBJECT_STORE_ENDPOINT", "seaweedfs.kubeflow:9000")
+    with pytest.raises(ValidationError, match="must start with http"):
+        Settings()

@@ -284,7 +284,7 @@ class Settings(
         """An object store is an `s3://bucket/prefix` with an endpoint URL; in the cluster its writers, on any node,
         serialise on PostgreSQL (the Feast registry's), so a file registry there cannot work."""
         url, endpoint = self.object_store_url, self.object_store_endpoint
-        if url is not None and (not url.startswith("s3://") or not url[len("s3://") :].strip("/")):
+        if url is not None and (not url.startswith("s3://") or not url[len("s3://") :].split("/", 1)[0]):
             raise ValueError(f"DRIFTLOOP_OBJECT_STORE_URL must be s3://<bucket>[/<prefix>], got {url!r}")
         if endpoint is not None and not endpoint.startswith(("http://", "https://")):
             raise ValueError(f"DRIFTLOOP_OBJECT_STORE_ENDPOINT must start with http:// or https://, got {endpoint!r}")
