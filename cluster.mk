@@ -4,8 +4,8 @@ CLUSTER_CONTEXT := --context kind-driftloop
 CLUSTER_NAMESPACE := kubeflow
 PREDICT_TRIES ?= 30
 
-up: install ## Cluster mode: kind + cert-manager + KServe (Standard) + KFP + the driftloop chart (idempotent; RAY=1 adds KubeRay and a RayCluster)
-	bash platform/driftloop/cluster/scripts/up.sh $(if $(RAY),--ray)
+up: install ## Cluster mode: kind + cert-manager + KServe (Standard) + KFP + the driftloop chart (idempotent; RAY=1 adds KubeRay and a RayCluster; OBJECT_STORE=1 keeps the data on KFP's SeaweedFS)
+	bash platform/driftloop/cluster/scripts/up.sh $(if $(RAY),--ray) $(if $(OBJECT_STORE),--object-store)
 
 down: ## Cluster mode: delete the kind cluster
 	kind delete cluster --name driftloop

@@ -31,8 +31,14 @@ SETTINGS_ENV = (
     "DRIFTLOOP_FEATURE_ENGINE",
     "DRIFTLOOP_FEATURE_PARTITIONS",
 )
-# Only with the chart's RayCluster (ray.enabled): the feature and training-set steps then join it.
-OPTIONAL_SETTINGS_ENV = ("DRIFTLOOP_RAY_ADDRESS",)
+# Only with the chart's RayCluster (ray.enabled): the feature and training-set steps then join it; only with
+# the object store (objectStore.enabled): the steps read and write the data there.
+OPTIONAL_SETTINGS_ENV = ("DRIFTLOOP_RAY_ADDRESS", "DRIFTLOOP_OBJECT_STORE_URL", "DRIFTLOOP_OBJECT_STORE_ENDPOINT")
+# KFP's own object store credentials (its SeaweedFS), which the chart's pods read too when objectStore.enabled.
+OBJECT_STORE_SECRET = "mlpipeline-minio-artifact"
+OBJECT_STORE_SECRET_ENV = {"accesskey": "AWS_ACCESS_KEY_ID", "secretkey": "AWS_SECRET_ACCESS_KEY"}
+# No EC2 metadata probe for a region (kind is not EC2): the AWS SDKs would wait on it.
+OBJECT_STORE_ENV = {"AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
 IMAGE_UID = 10001  # Dockerfile `USER`, the chart's runAsUser
 TASK_CPU_REQUEST = "250m"
 TASK_MEMORY_REQUEST = "768Mi"
@@ -41,13 +47,16 @@ POD_LABELS = {"app.kubernetes.io/part-of": "driftloop", "app.kubernetes.io/compo
 
 
 def wire_for_cluster(task: PipelineTask) -> PipelineTask:
-    """Give one task the release's state volume, settings and database secret."""
+    """Give one task the release's state volume, settings, database secret and object store credentials."""
     kubernetes.mount_pvc(task, pvc_name=STATE_VOLUME_CLAIM, mount_path=STATE_DIR)
     kubernetes.use_config_map_as_env(task, SETTINGS_CONFIG_MAP, {key: key for key in SETTINGS_ENV})
     kubernetes.use_config_map_as_env(
         task, SETTINGS_CONFIG_MAP, {key: key for key in OPTIONAL_SETTINGS_ENV}, optional=True
     )
     kubernetes.use_secret_as_env(task, DATABASE_SECRET, SECRET_ENV)
+    kubernetes.use_secret_as_env(task, OBJECT_STORE_SECRET, OBJECT_STORE_SECRET_ENV, optional=True)
+    for name, value in OBJECT_STORE_ENV.items():
+        task.set_env_variable(name, value)
     for key, value in POD_LABELS.items():
         kubernetes.add_pod_label(task, key, value)
     # The image's own non-root user, the owner of what the chart's pods write on the shared volume.

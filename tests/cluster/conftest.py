@@ -18,6 +18,7 @@ VALUE_FILES = {
     "ci": CHART / "values-ci.yaml",
     "parity": CHART / "values-parity.yaml",
     "ray": CHART / "values-ray.yaml",
+    "object-store": CHART / "values-object-store.yaml",
 }
 
 

@@ -224,6 +224,9 @@ def test_training_tasks_get_the_release_volume_settings_and_secret(rendered: lis
         assert {e["configMapKey"] for e in optional["keyToEnv"]} == set(wiring.OPTIONAL_SETTINGS_ENV)
         assert optional["optional"] is True, "a release without the RayCluster has no Ray address"
         assert config["secretAsEnv"][0]["secretName"] == wiring.DATABASE_SECRET, name
+        store_secret = config["secretAsEnv"][1]  # only read when the release keeps its data on the object store
+        assert store_secret["secretName"] == wiring.OBJECT_STORE_SECRET and store_secret["optional"] is True, name
+        assert {e["secretKey"]: e["envVar"] for e in store_secret["keyToEnv"]} == wiring.OBJECT_STORE_SECRET_ENV
         assert config["podMetadata"]["labels"] == wiring.POD_LABELS, name
         context = config["securityContext"]  # int64 fields arrive as JSON strings
         assert int(context["runAsUser"]) == int(context["runAsGroup"]) == wiring.IMAGE_UID, name
@@ -325,3 +328,42 @@ def test_the_ray_profile_points_the_engine_at_its_cluster_and_lets_the_drivers_i
     assert not [obj for obj in plain if obj["kind"] == "RayCluster"]
     plain_settings = next(obj["data"] for obj in plain if obj["metadata"]["name"] == wiring.SETTINGS_CONFIG_MAP)
     assert plain_settings["DRIFTLOOP_FEATURE_ENGINE"] == "pandas" and "DRIFTLOOP_RAY_ADDRESS" not in plain_settings
+
+
+def _env_names(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {entry["name"]: entry for entry in container.get("env", [])}
+
+
+def test_the_object_store_profile_moves_the_data_off_the_state_volume() -> None:
+    """With `objectStore.enabled` the settings name the S3 prefix and endpoint (KFP's SeaweedFS), every driftloop
+    container (and so the KFP tasks, which read the same Secret: cluster_wiring) gets the credentials from KFP's
+    Secret, the Ray pods no longer mount the RWO state volume (so they can run on any node), and the model server
+    publishes its log less often; without it none of that renders."""
+    from pipelines import cluster_wiring as wiring
+
+    rendered = render(VALUE_FILES["object-store"], "--set", "ray.enabled=true")
+    objects = {(obj["kind"], obj["metadata"]["name"]): obj for obj in rendered}
+    settings = objects[("ConfigMap", wiring.SETTINGS_CONFIG_MAP)]["data"]
+    assert settings["DRIFTLOOP_OBJECT_STORE_URL"] == "s3://mlpipeline/driftloop"
+    assert settings["DRIFTLOOP_OBJECT_STORE_ENDPOINT"] == f"http://seaweedfs.{PINS.kfp_namespace}.svc.cluster.local:9000"
+    assert set(wiring.OPTIONAL_SETTINGS_ENV) <= set(settings)
+    ours = [(where, c) for where, c, _ in containers(rendered) if c["image"].startswith("driftloop:")]
+    assert len(ours) >= 8, [where for where, _ in ours]
+    for where, container in ours:
+        env = _env_names(container)
+        for key, name in wiring.OBJECT_STORE_SECRET_ENV.items():
+            assert env[name]["valueFrom"]["secretKeyRef"] == {"name": wiring.OBJECT_STORE_SECRET, "key": key}, where
+        for name, value in wiring.OBJECT_STORE_ENV.items():
+            assert env[name]["value"] == value, where
+    cluster = objects[("RayCluster", "driftloop-ray")]
+    for where, pod in pod_specs(cluster):
+        claims = [v for v in pod["volumes"] if "persistentVolumeClaim" in v]
+        assert claims == [], f"{where} pins Ray to the state volume's node"
+    predictor = objects[("InferenceService", "fraud-detector")]["spec"]["predictor"]["containers"][0]
+    assert float(_env_names(predictor)["DRIFTLOOP_PREDICTION_LOG_FLUSH_S"]["value"]) >= 10
+
+    plain = render(None)
+    plain_settings = next(obj["data"] for obj in plain if obj["metadata"]["name"] == wiring.SETTINGS_CONFIG_MAP)
+    assert not {"DRIFTLOOP_OBJECT_STORE_URL", "DRIFTLOOP_OBJECT_STORE_ENDPOINT"} & set(plain_settings)
+    assert not [where for where, c, _ in containers(plain) if "AWS_ACCESS_KEY_ID" in _env_names(c)]
+

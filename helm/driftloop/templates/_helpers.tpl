@@ -58,6 +58,30 @@ Secret. The training pipeline's KFP task pods get the same two (pipelines/cluste
     secretKeyRef:
       name: {{ include "driftloop.postgresSecret" . }}
       key: feast-registry-uri
+{{- if .Values.objectStore.enabled }}
+{{ include "driftloop.objectStoreEnv" . }}
+{{- end }}
+{{- end -}}
+
+{{/* The object store's credentials (KFP's own Secret, which the training tasks read too:
+pipelines/cluster_wiring.py) and what keeps the AWS SDKs from probing for an EC2 region. */}}
+{{- define "driftloop.objectStoreSecret" -}}mlpipeline-minio-artifact{{- end -}}
+
+{{- define "driftloop.objectStoreEnv" -}}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "driftloop.objectStoreSecret" . }}
+      key: accesskey
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "driftloop.objectStoreSecret" . }}
+      key: secretkey
+- name: AWS_REGION
+  value: us-east-1
+- name: AWS_EC2_METADATA_DISABLED
+  value: "true"
 {{- end -}}
 
 {{- define "driftloop.stateVolume" -}}
@@ -122,7 +146,15 @@ spec:
         - name: shm
           mountPath: /dev/shm
   volumes:
+    {{- if $root.Values.objectStore.enabled }}
+    {{- /* Tasks read and write the object store: no RWO state volume pins every Ray pod to one node. */}}
+    - name: state
+      emptyDir: {}
+    - name: tmp
+      emptyDir: {}
+    {{- else }}
     {{- include "driftloop.stateVolume" $root | nindent 4 }}
+    {{- end }}
     - name: shm
       emptyDir:
         medium: Memory

@@ -3,7 +3,9 @@
 # Idempotent: every step checks what is there first; every wait names what it waits for, with a timeout.
 # `up.sh --check` only checks the prerequisites (CPU, Docker and its memory, kind, inotify limits, free host
 # ports); `--kind-config FILE` uses another cluster config than kind-config.yaml; `--ray` (`make up RAY=1`) adds
-# the KubeRay operator and the chart's RayCluster, and runs the features and training sets on it.
+# the KubeRay operator and the chart's RayCluster, and runs the features and training sets on it;
+# `--object-store` (`make up OBJECT_STORE=1`) keeps the event store, prediction log and offline tables on KFP's
+# SeaweedFS (S3 API), which Ray pods on any node can read.
 set -euo pipefail
 cd "$(dirname "$0")/../../../.."
 BIN=.venv/bin
@@ -17,12 +19,14 @@ HELM="$BIN/helm --kube-context kind-$CLUSTER"
 CHECK_ONLY=""
 KIND_CONFIG=kind-config.yaml
 RAY=""
+OBJECT_STORE=""
 while (($#)); do
   case $1 in
     --check) CHECK_ONLY=1 ;;
     --kind-config) KIND_CONFIG=$2; shift ;;
     --ray) RAY=1 ;;
-    *) echo "usage: up.sh [--check] [--kind-config FILE] [--ray]" >&2; exit 2 ;;
+    --object-store) OBJECT_STORE=1 ;;
+    *) echo "usage: up.sh [--check] [--kind-config FILE] [--ray] [--object-store]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -143,6 +147,11 @@ if [[ $RAY ]]; then
     --version "$KUBERAY_VERSION" -n "$KUBERAY_NAMESPACE" --create-namespace --wait
   wait_for "the KubeRay operator" 300s -n "$KUBERAY_NAMESPACE" --for=condition=Available deployment --all
   CHART_VALUES=(-f helm/driftloop/values-ray.yaml)
+fi
+if [[ $OBJECT_STORE ]]; then
+  # KFP's SeaweedFS holds the data; its Secret (mlpipeline-minio-artifact) the credentials every pod reads.
+  wait_for "SeaweedFS (KFP's object store)" 300s -n "$NAMESPACE" --for=condition=Available deployment/seaweedfs
+  CHART_VALUES+=(-f helm/driftloop/values-object-store.yaml)
 fi
 
 step "driftloop chart"
