@@ -345,7 +345,9 @@ def test_the_object_store_profile_moves_the_data_off_the_state_volume() -> None:
     objects = {(obj["kind"], obj["metadata"]["name"]): obj for obj in rendered}
     settings = objects[("ConfigMap", wiring.SETTINGS_CONFIG_MAP)]["data"]
     assert settings["DRIFTLOOP_OBJECT_STORE_URL"] == "s3://mlpipeline/driftloop"
-    assert settings["DRIFTLOOP_OBJECT_STORE_ENDPOINT"] == f"http://seaweedfs.{PINS.kfp_namespace}.svc.cluster.local:9000"
+    assert (
+        settings["DRIFTLOOP_OBJECT_STORE_ENDPOINT"] == f"http://seaweedfs.{PINS.kfp_namespace}.svc.cluster.local:9000"
+    )
     assert set(wiring.OPTIONAL_SETTINGS_ENV) <= set(settings)
     ours = [(where, c) for where, c, _ in containers(rendered) if c["image"].startswith("driftloop:")]
     assert len(ours) >= 8, [where for where, _ in ours]
@@ -366,4 +368,3 @@ def test_the_object_store_profile_moves_the_data_off_the_state_volume() -> None:
     plain_settings = next(obj["data"] for obj in plain if obj["metadata"]["name"] == wiring.SETTINGS_CONFIG_MAP)
     assert not {"DRIFTLOOP_OBJECT_STORE_URL", "DRIFTLOOP_OBJECT_STORE_ENDPOINT"} & set(plain_settings)
     assert not [where for where, c, _ in containers(plain) if "AWS_ACCESS_KEY_ID" in _env_names(c)]
-
