@@ -96,10 +96,6 @@ def partition_name(moment: pd.Timestamp) -> str:
     return f"date={moment:%Y-%m-%d}/hour={moment:%H}"
 
 
-def partition_dir(root: Path, moment: pd.Timestamp) -> Path:
-    return root / partition_name(moment)
-
-
 def _partition_hour(name: str) -> pd.Timestamp:
     date, hour = name.split("/")[:2]  # date=YYYY-MM-DD/hour=HH/part-...
     return pd.Timestamp(f"{date[5:]} {hour[5:]}:00", tz="UTC")

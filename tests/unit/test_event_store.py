@@ -15,7 +15,7 @@ from pipelines.data_generator import GeneratorConfig, generate
 from pipelines.event_store import EventStore
 from pipelines.landing import REASON, land_events, land_labels
 from pipelines.lineage import frame_fingerprint
-from pipelines.prediction_log_format import partition_dir
+from pipelines.prediction_log_format import partition_name
 from pipelines.schema import EVENT_ID, EVENT_TIMESTAMP, IS_FRAUD, LABEL_TIMESTAMP
 
 NOW = pd.Timestamp(datetime.now(UTC).replace(minute=0, second=0, microsecond=0))
@@ -102,7 +102,7 @@ def test_served_transactions_come_from_the_prediction_log_once_each(
     served = world[0].tail(6).copy()
     rows = served.assign(logged_at=NOW, role="served", model_version="1", prediction=0.1)
     rows = pd.concat([rows, rows.head(1), rows.head(2).assign(role="shadow")], ignore_index=True)  # a retry
-    folder = partition_dir(store.prediction_log.local_path, NOW)
+    folder = store.prediction_log.local_path / partition_name(NOW)
     folder.mkdir(parents=True)
     rows.to_parquet(folder / "part-1.parquet", index=False)
     assert sorted(store.events()[EVENT_ID]) == sorted(served[EVENT_ID])
