@@ -3,6 +3,8 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -57,3 +59,18 @@ def test_children_do_not_inherit_feasts_private_metrics_folder() -> None:
     assert child_environment(inherited) == {"PATH": "/bin"}
     chosen = {"PROMETHEUS_MULTIPROC_DIR": "/var/run/metrics"}  # a user's own setting is kept
     assert child_environment(chosen) == chosen
+
+
+def test_a_spawned_command_keeps_its_exit_code_after_other_processes_start(tmp_path: Path) -> None:
+    """`local up` waits for `features apply` after starting the services: starting them must not reap the
+    finished apply (Python reaps dropped Popens' children), or its exit code is lost and `up` fails."""
+    from driftloop.local.processes import spawn
+
+    ok = spawn([sys.executable, "-c", "pass"], tmp_path / "ok.log", {})
+    failed = spawn([sys.executable, "-c", "raise SystemExit(3)"], tmp_path / "failed.log", {})
+    for process in (ok, failed):
+        while process.is_running() and process.status() != "zombie":
+            time.sleep(0.05)
+    subprocess.run([sys.executable, "-c", "pass"], check=True)  # a later start reaps what it can
+    assert ok.wait(timeout=10) == 0
+    assert failed.wait(timeout=10) == 3

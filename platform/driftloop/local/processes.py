@@ -92,12 +92,16 @@ def child_environment(env: dict[str, str]) -> dict[str, str]:
     }
 
 
-def spawn(command: list[str], log_path: Path, env: dict[str, str]) -> psutil.Process:
-    """Start command in a new session with stdout and stderr appended to log_path."""
+def spawn(command: list[str], log_path: Path, env: dict[str, str]) -> psutil.Popen:
+    """Start command in a new session with stdout and stderr appended to log_path.
+
+    The Popen itself is returned, not just its pid: Python's subprocess module reaps a dropped Popen's finished
+    child the next time any Popen starts, after which nobody can read its exit status (a psutil wait on the pid
+    then returns None). Keeping it lets `wait()` return the real code."""
     env = child_environment(env)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
-        popen = subprocess.Popen(  # noqa: S603 - our own CLI, no shell
+        popen = psutil.Popen(  # noqa: S603 - our own CLI, no shell
             command,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -106,7 +110,7 @@ def spawn(command: list[str], log_path: Path, env: dict[str, str]) -> psutil.Pro
             start_new_session=True,
         )
     logger.debug("started %s as pid %d", command, popen.pid)
-    return psutil.Process(popen.pid)
+    return popen
 
 
 def _tree(process: psutil.Process) -> list[psutil.Process]:

@@ -157,12 +157,12 @@ class LocalPlatform:
             raise ServiceStartError(f"{spec.name} {why}; see {record.log_path}\n{tail}".rstrip())
         report(f"{spec.name}: healthy at {spec.url}")
 
-    def _start_feature_apply(self, report: Reporter) -> psutil.Process:
+    def _start_feature_apply(self, report: Reporter) -> psutil.Popen:
         report("feast: applying the feature repo")
         command = [*driftloop_command(), "features", "apply"]
         return processes.spawn(command, self._log_path("feast-apply"), self.child_env())
 
-    def _await_feature_apply(self, process: psutil.Process) -> None:
+    def _await_feature_apply(self, process: psutil.Popen) -> None:
         code = process.wait(timeout=self.settings.startup_timeout_s)
         if code != 0:
             log_path = self._log_path("feast-apply")
