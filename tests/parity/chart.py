@@ -59,6 +59,9 @@ class RenderedChart:
                 return obj
         raise ChartFinding(f"the chart renders no {kind} {name!r}")
 
+    def renders(self, kind: str, name: str) -> bool:
+        return any(obj["kind"] == kind and obj["metadata"]["name"] == name for obj in self.objects)
+
     @property
     def inference_service(self) -> str:
         """The InferenceService's name (the chart renders one)."""

@@ -45,6 +45,8 @@ def task_environment(platform_spec: dict[str, Any], chart: RenderedChart, table:
                 )
             env[pair["envVar"]] = values[pair["configMapKey"]]
     for source in config.get("secretAsEnv", []):
+        if source.get("optional") and not chart.renders("Secret", source["secretName"]):
+            continue  # as Kubernetes does with an optional Secret that does not exist (KFP's own, here absent)
         values = chart.secret(source["secretName"])
         for pair in source["keyToEnv"]:
             if pair["secretKey"] not in values:
