@@ -103,11 +103,7 @@ class EventStore:
         self, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None, entities: EntitySlice | None = None
     ) -> pd.DataFrame:
         """Landed records (each file cut to `entities` as it is read: a partition's reader never holds more)."""
-        files = self.landed_dir.files("date=*/part-*.parquet")  # date=YYYY-MM-DD/part-...
-        if start is not None:
-            files = [f for f in files if f[5:15] >= f"{start:%Y-%m-%d}"]
-        if end is not None:
-            files = [f for f in files if f[5:15] <= f"{end:%Y-%m-%d}"]
+        files = self._landed_files(start, end)
         if not files:
             return _empty({**EVENT_COLUMNS, RECORDED_AT: "datetime64[ns, UTC]"})
         if entities is None:
@@ -116,6 +112,20 @@ class EventStore:
             frames = [entities.read_parquet(self.landed_dir.parquet_file(f)) for f in files]
         frame = pd.concat(frames, ignore_index=True)
         return _as_event_frame(frame.rename(columns={INGESTED_AT: RECORDED_AT}))
+
+    def _landed_files(self, start: pd.Timestamp | None, end: pd.Timestamp | None) -> list[str]:
+        """The landed parts (`date=YYYY-MM-DD/part-...`) of the days [start, end] touch. With both bounds only those
+        days' folders are listed: on an object store, listing the whole history costs a request per 1,000 parts
+        on every refresh."""
+        if start is not None and end is not None:
+            days = [f"date={day:%Y-%m-%d}" for day in pd.date_range(start.floor("D"), end.floor("D"), freq="D")]
+            return [f"{day}/{name}" for day in days for name in self.landed_dir.child(day).files("part-*.parquet")]
+        files = self.landed_dir.files("date=*/part-*.parquet")
+        if start is not None:
+            files = [f for f in files if f[5:15] >= f"{start:%Y-%m-%d}"]
+        if end is not None:
+            files = [f for f in files if f[5:15] <= f"{end:%Y-%m-%d}"]
+        return files
 
     def served_events(self, start: pd.Timestamp | None = None, entities: EntitySlice | None = None) -> pd.DataFrame:
         """Transactions the endpoint answered, from the prediction log's served rows (one per event id)."""

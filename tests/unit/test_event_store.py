@@ -134,3 +134,20 @@ def test_ingest_command_reports_counts_and_exits_1_on_quarantine(
     assert "error: 3 events rows were quarantined" in first.stderr
     second = ingest(good)
     assert second.returncode == 0 and "0 landed, 20 already present" in second.stdout
+
+
+def test_a_bounded_read_lists_only_the_days_it_covers(store: EventStore, world: tuple[pd.DataFrame, ...]) -> None:
+    """A window's reader (every refresh) opens only its days' folders: an unreadable part on another day breaks
+    the unbounded read but not the window's, and the window holds exactly its events."""
+    events = world[0]
+    land_events(store, events, "lake.parquet", NOW)
+    start, end = events[EVENT_TIMESTAMP].quantile(0.4), events[EVENT_TIMESTAMP].quantile(0.6)
+    outside = (events[EVENT_TIMESTAMP].min() - timedelta(days=3)).strftime("%Y-%m-%d")
+    broken = store.landed_dir.local_path / f"date={outside}" / "part-0-broken.parquet"
+    broken.parent.mkdir(parents=True)
+    broken.write_bytes(b"not parquet")
+    window = store.events(start, end)
+    expected = events[(events[EVENT_TIMESTAMP] >= start) & (events[EVENT_TIMESTAMP] < end)]
+    assert sorted(window[EVENT_ID]) == sorted(expected[EVENT_ID]) and len(window) > 100
+    with pytest.raises(Exception, match="(?i)parquet"):
+        store.events()
