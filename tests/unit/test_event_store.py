@@ -136,8 +136,8 @@ def test_ingest_command_reports_counts_and_exits_1_on_quarantine(
     assert second.returncode == 0 and "0 landed, 20 already present" in second.stdout
 
 
-def test_a_bounded_read_lists_only_the_days_it_covers(store: EventStore, world: tuple[pd.DataFrame, ...]) -> None:
-    """A window's reader (every refresh) opens only its days' folders: an unreadable part on another day breaks
+def test_a_bounded_read_opens_only_the_days_it_covers(store: EventStore, world: tuple[pd.DataFrame, ...]) -> None:
+    """A window's reader (every refresh) reads only its days' parts: an unreadable part on another day breaks
     the unbounded read but not the window's, and the window holds exactly its events."""
     events = world[0]
     land_events(store, events, "lake.parquet", NOW)
