@@ -93,9 +93,9 @@ class EventStore:
         """Serialise writers (landings, the feedback endpoint) across processes, or nodes (`event_store_for`)."""
         if self._lock is not None:
             return self._lock()
-        from pipelines.writer_lock import file_lock
+        from pipelines.writer_lock import folder_lock
 
-        return file_lock(self.root.local_path / f".{LOCK_NAME}.lock")
+        return folder_lock(self.root, LOCK_NAME)
 
     # Reading -------------------------------------------------------------------------------------------------
 

@@ -83,6 +83,7 @@ def write_window(rows: pd.DataFrame, table: Path | Folder, start: datetime, end:
     outside = rows[(rows[EVENT_TIMESTAMP] < pd.Timestamp(start)) | (rows[EVENT_TIMESTAMP] > pd.Timestamp(end))]
     if len(outside):
         raise ValueError(f"{len(outside)} rows fall outside the window [{start}, {end}]")
+    table = Folder.at(table)
     parts = [rows]
     existing = read_partition(table, part)
     if existing is not None:
@@ -90,9 +91,9 @@ def write_window(rows: pd.DataFrame, table: Path | Folder, start: datetime, end:
         parts.insert(0, existing[(stamps < pd.Timestamp(start)) | (stamps > pd.Timestamp(end))])
     written = pd.concat(parts, ignore_index=True).sort_values(EVENT_TIMESTAMP, kind="stable").reset_index(drop=True)
     target = part_name(part)
-    Folder.at(table).write_parquet(written, target)
-    logger.debug("%s/%s: wrote %d rows in [%s, %s], %d in total", Folder.at(table).name, target, len(rows), start,
-                 end, len(written))  # fmt: skip
+    table.write_parquet(written, target)
+    logger.debug("%s/%s: wrote %d rows in [%s, %s], %d in total", table.name, target, len(rows), start, end,
+                 len(written))  # fmt: skip
     return len(written)
 
 

@@ -10,14 +10,16 @@ store's writer lock). Credentials are not settings: the S3 clients read `AWS_ACC
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -158,10 +160,11 @@ class Folder:
         if not self.remote:
             path = self.local_path / name
             return path.read_text() if path.is_file() else None
-        if not self.exists(name):
+        try:
+            with self._s3().open_input_stream(self._fs_path(name)) as stream:
+                return bytes(stream.read()).decode()
+        except FileNotFoundError:
             return None
-        with self._s3().open_input_stream(self._fs_path(name)) as stream:
-            return bytes(stream.read()).decode()
 
     # Writing ------------------------------------------------------------------------------------------------
 
@@ -169,23 +172,23 @@ class Folder:
         """Publish `frame` as `name` whole (replacing it): readers see the old file or the new one."""
         if self.remote:
             frame.to_parquet(self._fs_path(name), index=False, filesystem=self._s3())
-            return
-        target = self.local_path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        frame.to_parquet(temporary, index=False)
-        os.replace(temporary, target)
+        else:
+            self._publish_locally(name, lambda temporary: frame.to_parquet(temporary, index=False))
 
     def write_text(self, name: str, text: str) -> None:
         """Publish `text` as `name` whole (replacing it)."""
         if self.remote:
             with self._s3().open_output_stream(self._fs_path(name)) as stream:
                 stream.write(text.encode())
-            return
+        else:
+            self._publish_locally(name, lambda temporary: temporary.write_text(text))
+
+    def _publish_locally(self, name: str, write: Callable[[Path], object]) -> None:
+        """`write` to a hidden temporary name beside `name`, then rename it into place (one atomic step)."""
         target = self.local_path / name
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        temporary.write_text(text)
+        write(temporary)
         os.replace(temporary, target)
 
     def put_file(self, source: Path, name: str) -> None:
@@ -216,7 +219,8 @@ class Folder:
         """Remove `name` if it is there."""
         if not self.remote:
             (self.local_path / name).unlink(missing_ok=True)
-        elif self.exists(name):
+            return
+        with contextlib.suppress(FileNotFoundError):
             self._s3().delete_file(self._fs_path(name))
 
     def delete_all(self) -> None:
@@ -232,11 +236,6 @@ class Folder:
 def unique_part_name(suffix: str = ".parquet") -> str:
     """A part name no other writer takes, on any node (a pid alone repeats across containers), in time order."""
     return f"part-{time.time_ns()}-{uuid.uuid4().hex[:12]}{suffix}"
-
-
-def storage_options(folder: Folder) -> dict[str, Any]:
-    """What fsspec-based readers (Feast's dask offline store) need to reach the folder's endpoint."""
-    return {"client_kwargs": {"endpoint_url": folder.endpoint}} if folder.remote and folder.endpoint else {}
 
 
 # The platform's folders, from the settings: local folders, or prefixes under `DRIFTLOOP_OBJECT_STORE_URL`.

@@ -21,8 +21,9 @@ def training_set_from_snapshot(
     from pipelines.offline_store import missing_tables, offline_table_paths
     from pipelines.storage import feature_data_folder, scratch_folder
 
-    tables = offline_table_paths(feature_data_folder(settings))
-    missing = missing_tables(feature_data_folder(settings))
+    feature_data = feature_data_folder(settings)
+    tables = offline_table_paths(feature_data)
+    missing = missing_tables(feature_data)
     if missing:
         raise DriftloopError(f"no offline feature table at {', '.join(missing)}: run `driftloop features build` first")
     if engine.name == "pandas":

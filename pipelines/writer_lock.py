@@ -57,10 +57,15 @@ def postgres_lock(url: str, name: str) -> Iterator[None]:
             connection.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
 
+def folder_lock(folder: Folder, name: str) -> AbstractContextManager[None]:
+    """The file lock `name` inside a local data folder."""
+    return file_lock(folder.local_path / f".{name}.lock")
+
+
 def uses_postgres_locks(settings: Settings) -> bool:
     """Writers on other nodes are possible only when the data is on the object store; the Feast registry's
     PostgreSQL then serialises them."""
-    return bool(settings.object_store_url) and settings.feast_registry.startswith("postgresql")
+    return bool(settings.object_store_url) and settings.feast_registry_is_postgresql
 
 
 def writer_lock(settings: Settings, name: str, folder: Folder) -> AbstractContextManager[None]:
@@ -68,5 +73,6 @@ def writer_lock(settings: Settings, name: str, folder: Folder) -> AbstractContex
     data folder when it is local, as before; in the state folder when this machine writes to an object store)."""
     if uses_postgres_locks(settings):
         return postgres_lock(settings.feast_registry, name)
-    where = settings.state_dir / "locks" / f"{name}.lock" if folder.remote else folder.local_path / f".{name}.lock"
-    return file_lock(where)
+    if folder.remote:
+        return file_lock(settings.state_dir / "locks" / f"{name}.lock")
+    return folder_lock(folder, name)

@@ -23,9 +23,11 @@ import pandas as pd
 import pytest
 
 from driftloop.core.settings import Settings
+from driftloop.local.ports import port_is_listening
 from pipelines.data_generator import GeneratorConfig, generate
 from pipelines.storage import Folder
 from tests.conftest import free_port
+from tests.parity.upstream_images import postgres_program
 
 pytestmark = [pytest.mark.integration, pytest.mark.contract]
 
@@ -41,14 +43,11 @@ S3_ENV = {
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str) -> None:
-    import socket
-
     for _ in range(300):
         if process.poll() is not None:
             raise RuntimeError(f"{what} exited with {process.returncode}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
+        if port_is_listening("127.0.0.1", port):
+            return
         time.sleep(0.1)
     raise TimeoutError(f"{what} did not listen on {port}")
 
@@ -59,36 +58,23 @@ def s3_endpoint() -> Iterator[str]:
     local Ray the tests start inherits them, as the cluster's pods get them from the object store's Secret)."""
     import boto3
 
-    saved = {name: os.environ.get(name) for name in S3_ENV}
-    os.environ.update(S3_ENV)
     port = free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_for_port(port, server, "moto_server")
-        endpoint = f"http://127.0.0.1:{port}"
-        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
-        yield endpoint
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def _postgres_program(name: str) -> str:
-    import glob
-
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    if not found:
-        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
-    return found[-1]
+    with pytest.MonkeyPatch.context() as environment:
+        for name, value in S3_ENV.items():
+            environment.setenv(name, value)
+        server = subprocess.Popen(
+            [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            _wait_for_port(port, server, "moto_server")
+            endpoint = f"http://127.0.0.1:{port}"
+            boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
+            yield endpoint
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
@@ -99,22 +85,24 @@ def postgres_url() -> Iterator[str]:
     home = Path(tempfile.mkdtemp(prefix="driftloop-postgres-"))  # not under pytest's root-only folder
     data = home / "data"
     owner = "postgres" if os.geteuid() == 0 else None  # PostgreSQL refuses to run as root
-    if owner:
-        shutil.chown(home, owner, owner)
-    subprocess.run([_postgres_program("initdb"), "-D", str(data), "-U", "driftloop", "--auth=trust"], check=True,
-                   capture_output=True, user=owner, env={**os.environ, "LANG": "C.UTF-8"})  # fmt: skip
-    port = free_port()
-    server = subprocess.Popen(
-        [_postgres_program("postgres"), "-D", str(data), "-c", "listen_addresses=127.0.0.1", "-p", str(port),
-         "-k", str(data)],
-        user=owner, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    server: subprocess.Popen[bytes] | None = None
     try:
+        if owner:
+            shutil.chown(home, owner, owner)
+        subprocess.run([postgres_program("initdb"), "-D", str(data), "-U", "driftloop", "--auth=trust"],
+                       check=True, capture_output=True, user=owner, env={**os.environ, "LANG": "C.UTF-8"})  # fmt: skip
+        port = free_port()
+        server = subprocess.Popen(
+            [postgres_program("postgres"), "-D", str(data), "-c", "listen_addresses=127.0.0.1", "-p", str(port),
+             "-k", str(data)],
+            user=owner, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
         _wait_for_port(port, server, "postgres")
         yield f"postgresql+psycopg://driftloop@127.0.0.1:{port}/postgres"
     finally:
-        server.send_signal(signal.SIGINT)  # fast shutdown
-        server.wait(timeout=30)
+        if server is not None:
+            server.send_signal(signal.SIGINT)  # fast shutdown
+            server.wait(timeout=30)
         shutil.rmtree(home, ignore_errors=True)
 
 

@@ -288,7 +288,7 @@ class Settings(
             raise ValueError(f"DRIFTLOOP_OBJECT_STORE_URL must be s3://<bucket>[/<prefix>], got {url!r}")
         if endpoint is not None and not endpoint.startswith(("http://", "https://")):
             raise ValueError(f"DRIFTLOOP_OBJECT_STORE_ENDPOINT must start with http:// or https://, got {endpoint!r}")
-        if url and self.mode == "kind" and not self.feast_registry.startswith("postgresql"):
+        if url and self.mode == "kind" and not self.feast_registry_is_postgresql:
             raise ValueError(
                 "DRIFTLOOP_OBJECT_STORE_URL in kind mode needs a PostgreSQL DRIFTLOOP_FEAST_REGISTRY_URI: writers on "
                 "different nodes take its advisory locks"
@@ -367,6 +367,11 @@ class Settings(
     @property
     def feast_registry(self) -> str:
         return self.feast_registry_uri or str(self.feast_path / "registry.db")
+
+    @property
+    def feast_registry_is_postgresql(self) -> bool:
+        """The registry is a PostgreSQL database (the cluster's), whose advisory locks writers can share."""
+        return self.feast_registry.startswith("postgresql")
 
 
 # The groups in the order the documentation lists them, each under its name.
