@@ -5,7 +5,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-UV_VERSION := 0.13.9
+# One owner of the uv version: the runtime install recipe (the image and the tests install through it).
+UV_VERSION := $(shell sed -n "s/^UV_VERSION=//p" platform/driftloop/cluster/scripts/install-runtime.sh)
 STAMP := $(VENV)/.installed
 # Test groups run side by side (tests/conftest.py groups them by the expensive fixture they share).
 TEST_WORKERS ?= 2

@@ -29,7 +29,13 @@ class CodeVersion:
 
 
 def code_version(repo_dir: Path, fallback: str | None = None) -> CodeVersion:
-    """The git commit of the code and whether the work tree had changes; fallback where there is no git."""
+    """The git commit of the code and whether the work tree had changes; fallback where there is no git.
+
+    Only a checkout of driftloop itself answers: an installed package (the image, a wheel in a user's venv)
+    lives in site-packages, and a git repository around that venv is somebody else's code."""
+    if not (repo_dir / ".git").exists():
+        logger.info("%s is not a checkout; code version from settings: %s", repo_dir, fallback)
+        return CodeVersion(commit=fallback or "unknown", dirty=False)
     try:
         commit = subprocess.run(
             ["git", "-C", str(repo_dir), "rev-parse", "HEAD"], capture_output=True, text=True, check=True

@@ -182,8 +182,10 @@ def _pins(lock: Path) -> dict[str, str]:
 
 def test_the_image_installs_the_runtime_lock_with_bytecode_and_takes_the_version_last() -> None:
     dockerfile = (REPO / "Dockerfile").read_text()
-    assert "-r requirements-runtime.lock" in dockerfile and "--compile-bytecode" in dockerfile
-    assert dockerfile.index("ARG DRIFTLOOP_CODE_VERSION") > dockerfile.rindex("uv pip install"), (
+    recipe = (REPO / "platform/driftloop/cluster/scripts/install-runtime.sh").read_text()
+    assert 'pip install --quiet --python "$python" --compile-bytecode -r "$input"' in recipe
+    assert recipe.count("--compile-bytecode") == 2, "both the dependencies and the project are compiled"
+    assert dockerfile.index("ARG DRIFTLOOP_CODE_VERSION") > dockerfile.rindex("install-runtime.sh"), (
         "the code version comes after every install layer"
     )
     runtime, full = _pins(REPO / "requirements-runtime.lock"), _pins(REPO / "requirements.lock")

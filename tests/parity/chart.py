@@ -47,6 +47,7 @@ class Container:
     ports: dict[str, int]  # port name -> containerPort
     readiness: dict[str, Any] | None
     init: bool = False
+    run_as: tuple[int, int] | None = None  # securityContext runAsUser, runAsGroup (None: the image's USER)
 
 
 @dataclass
@@ -146,6 +147,7 @@ class RenderedChart:
             },
             readiness=spec.get("readinessProbe"),
             init=init,
+            run_as=_run_as(spec.get("securityContext", {})),
         )
 
     def _env_value(self, where: str, variable: dict[str, Any]) -> str:
@@ -163,6 +165,12 @@ class RenderedChart:
         if ref["key"] not in values:
             raise ChartFinding(f"{where}: env {variable['name']} refers to key {ref['key']!r} that {ref['name']} lacks")
         return values[ref["key"]]
+
+
+def _run_as(context: dict[str, Any]) -> tuple[int, int] | None:
+    if "runAsUser" not in context:
+        return None
+    return int(context["runAsUser"]), int(context.get("runAsGroup", context["runAsUser"]))
 
 
 def render(helm: str, values: Path = PARITY_VALUES, *extra: str, chart: Path = CHART) -> RenderedChart:

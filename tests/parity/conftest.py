@@ -35,6 +35,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "parity: the chart's containers executed on loopback against real backends")
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    """Which interpreter runs the chart's containers and tasks: the image-equivalent environment, not .venv."""
+    from tests.image_env import run_as_image_user
+    from tests.parity.image import image
+
+    user = run_as_image_user()
+    return f"parity: containers and KFP tasks run {image().python} as uid {user[0] if user else os.geteuid()}"
+
+
 def require_programs() -> None:
     missing = [name for name in PROGRAMS if shutil.which(name) is None]
     if not glob.glob("/usr/lib/postgresql/*/bin/initdb"):

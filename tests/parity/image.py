@@ -1,19 +1,25 @@
-"""The driftloop image without a container engine: this checkout's venv is the image's Python environment and
-the Dockerfile's ENV lines are its environment; ENTRYPOINT is `driftloop`."""
+"""The driftloop image without a container engine: the image-equivalent environment (tests/image_env.py: the
+Dockerfile's own install recipe, the wheel installed non-editable, outside the checkout) is the image's Python
+environment, the Dockerfile's ENV lines are its environment, USER is the user its processes run as, and
+ENTRYPOINT is `driftloop`."""
 
 from __future__ import annotations
 
 import re
 import subprocess
-import sys
+from functools import cache
 from pathlib import Path
 
+from tests.image_env import DOCKERFILE, ImageEnvironment, image_environment
 from tests.parity.chart import REPO
 
-VENV_BIN = Path(sys.executable).parent
+
+@cache
+def image() -> ImageEnvironment:
+    return image_environment()
 
 
-def dockerfile_environment(dockerfile: Path = REPO / "Dockerfile") -> dict[str, str]:
+def dockerfile_environment(dockerfile: Path = DOCKERFILE) -> dict[str, str]:
     """The ENV the image sets, with ARG DRIFTLOOP_CODE_VERSION as `make up` passes it (the commit)."""
     text = re.sub(r"\\\n", " ", dockerfile.read_text())
     env: dict[str, str] = {}
@@ -27,12 +33,13 @@ def dockerfile_environment(dockerfile: Path = REPO / "Dockerfile") -> dict[str, 
     return env
 
 
-def entrypoint(image: str) -> list[str]:
-    if not image.split(":")[0].endswith("driftloop"):
-        raise ValueError(f"{image} is not the driftloop image")
-    return [str(VENV_BIN / "driftloop")]
+def entrypoint(image_name: str) -> list[str]:
+    if not image_name.split(":")[0].endswith("driftloop"):
+        raise ValueError(f"{image_name} is not the driftloop image")
+    return [str(image().driftloop)]
 
 
 def base_path() -> str:
-    """The image's PATH: its Python first (here the venv), then the system's (for pg_isready, redis-cli)."""
-    return f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin"
+    """The image's PATH: its Python first (the image-equivalent environment), then the system's (for
+    pg_isready, redis-cli)."""
+    return f"{image().bin}:/usr/local/bin:/usr/bin:/bin"

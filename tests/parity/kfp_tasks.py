@@ -1,21 +1,24 @@
 """What KFP's backend would do with a submitted run, done here: each task's environment from the run's
 Kubernetes platform config (ConfigMap and Secret keys as env, the state claim mounted) resolved against the
-rendered chart, then the IR's executors through kfp.local (run_ir). Labelled: this is a stand-in for the KFP
+rendered chart, then the IR's executors through kfp.local (run_ir) in the image-equivalent environment, as the
+image's user, with nothing of the checkout on their path. Labelled: this is a stand-in for the KFP
 backend; KFP's driver, launcher and Argo are not exercised."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tests.parity.chart import REPO, ChartFinding, RenderedChart, Volume
+from tests.image_env import image_user, user_options
+from tests.parity.chart import ChartFinding, RenderedChart, Volume
 from tests.parity.cluster_map import ClusterMap
-from tests.parity.image import base_path, dockerfile_environment
+from tests.parity.image import base_path, dockerfile_environment, image
+from tests.parity.pods import give_to
 
 TASK_POD = "kfp-task"
 
@@ -55,7 +58,16 @@ def task_environment(platform_spec: dict[str, Any], chart: RenderedChart, table:
     tmp = table.root / "pods" / TASK_POD / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     env["TMPDIR"] = str(tmp)
+    if user := task_user():
+        give_to(user, [tmp, *mounted.values()])
     return {name: table.rewrite(value, mounted, TASK_POD) for name, value in env.items()}
+
+
+def task_user() -> tuple[int, int] | None:
+    """The tasks run the driftloop image: as its USER when the harness is root."""
+    import os
+
+    return image_user() if os.geteuid() == 0 else None
 
 
 def run_submitted(run: dict[str, Any], chart: RenderedChart, table: ClusterMap, logs: Path) -> str:
@@ -66,12 +78,16 @@ def run_submitted(run: dict[str, Any], chart: RenderedChart, table: ClusterMap, 
     (folder / "pipeline.yaml").write_text(yaml.safe_dump(spec["pipeline_spec"]))
     (folder / "parameters.json").write_text(json.dumps(run["runtime_config"]["parameters"]))
     env = task_environment(spec["platform_spec"], chart, table)
-    env["PYTHONPATH"] = str(REPO)  # run_ir is a harness module; the tasks import only the installed packages
-    command = [sys.executable, "-m", "tests.parity.run_ir", str(folder / "pipeline.yaml"),
-               str(folder / "parameters.json"), str(folder / "root")]  # fmt: skip
+    # run_ir is a harness script, copied beside the run: the tasks import only what the image installed.
+    runner = shutil.copy(Path(__file__).with_name("run_ir.py"), folder / "run_ir.py")
+    if user := task_user():
+        give_to(user, [folder])
+    command = [str(image().python), runner, str(folder / "pipeline.yaml"), str(folder / "parameters.json"),
+               str(folder / "root")]  # fmt: skip
     log = logs / f"kfp-{run['run_id']}.log"
     with log.open("ab") as handle:
-        code = subprocess.run(
-            command, env=env, cwd=folder, stdout=handle, stderr=subprocess.STDOUT, timeout=1800
-        ).returncode
+        handle.write(f"kfp tasks run by {image().python}, uid {user or 'of the harness'}\n".encode())
+        handle.flush()
+        code = subprocess.run(command, env=env, cwd=folder, stdout=handle, stderr=subprocess.STDOUT, timeout=1800,
+                              **user_options(user)).returncode  # type: ignore[call-overload]  # fmt: skip
     return "SUCCEEDED" if code == 0 else "FAILED"

@@ -13,10 +13,18 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.image_env import image_user, user_options
 from tests.parity import upstream_images
 from tests.parity.chart import ChartFinding, Container
 from tests.parity.cluster_map import ClusterMap
 from tests.parity.image import base_path, dockerfile_environment, entrypoint
+
+
+def give_to(user: tuple[int, int], folders: list[Path]) -> None:
+    """What Kubernetes's fsGroup does for a pod's volumes: the pod's user can write them."""
+    for folder in folders:
+        for path in [folder, *folder.rglob("*")]:
+            os.chown(path, *user)
 
 
 @dataclass
@@ -59,15 +67,27 @@ class Pods:
         else:
             argv, workdir = upstream_images.program(container, args, self.table.pod_addresses[pod], mounted, env)
         workdir.mkdir(parents=True, exist_ok=True)
+        if ours and (user := self.image_user(container)):
+            writable = [tmp, workdir, *(mounted[path] for path, v in container.mounts.items() if v.kind != "configMap")]
+            give_to(user, writable)
         return argv, env, workdir
+
+    @staticmethod
+    def image_user(container: Container) -> tuple[int, int] | None:
+        """Our containers run as their rendered user (else the image's USER) when the harness is root; as the
+        harness's own non-root user otherwise."""
+        if os.geteuid() != 0:
+            return None
+        return container.run_as or image_user()
 
     def start(self, container: Container, appended_args: list[str] | None = None) -> Process:
         argv, env, workdir = self.launch_spec(container, appended_args)
         log = self.logs / f"{container.workload.replace('/', '_')}_{container.name}.log"
         handle = log.open("ab")
-        user = upstream_images.run_as(container)
-        popen = subprocess.Popen(argv, env=env, cwd=workdir, stdout=handle, stderr=subprocess.STDOUT, user=user,
-                                 start_new_session=True)  # fmt: skip
+        ours = container.image.split(":")[0].endswith("driftloop")
+        user = user_options(self.image_user(container)) if ours else {"user": upstream_images.run_as(container)}
+        popen = subprocess.Popen(argv, env=env, cwd=workdir, stdout=handle, stderr=subprocess.STDOUT,
+                                 start_new_session=True, **user)  # type: ignore[call-overload]  # fmt: skip
         handle.close()  # the child holds its own descriptor
         process = Process(container, popen, log, env)
         self.running.append(process)

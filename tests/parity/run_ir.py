@@ -1,4 +1,4 @@
-"""`python -m tests.parity.run_ir SPEC PARAMS ROOT`: run a submitted pipeline spec (the compiled IR, as KFP
+"""`python run_ir.py SPEC PARAMS ROOT`: run a submitted pipeline spec (the compiled IR, as KFP
 received it) with kfp.local, each executor's command in a subprocess of this environment."""
 
 from __future__ import annotations
