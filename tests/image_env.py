@@ -2,8 +2,8 @@
 engine by the Dockerfile's own recipe (platform/driftloop/cluster/scripts/install-runtime.sh): a fresh virtual
 environment outside the work tree, the runtime lock, then the project as a built wheel, never editable.
 
-It is cached under /var/tmp by the lock's, the recipe's and the interpreter's hash (the dependencies) and
-the source's hash (the project, reinstalled when the source changed), so a test run pays for it once per
+It is cached under /var/tmp by the lock's, the recipe's, the interpreter's and the checkout's hash (the
+dependencies) and the source's hash (the project, reinstalled when the source changed), so a test run pays for it once per
 change. Its processes run as the image's non-root user when the suite runs as root (the image's USER), with
 HOME=/tmp and a working folder outside the checkout: nothing of the repository is on their `sys.path`.
 
@@ -147,7 +147,9 @@ def image_environment() -> ImageEnvironment:
     """The environment, built or brought up to date: dependencies by the lock, the project by the source."""
     python = image_python()
     version = subprocess.run([python, "-c", "import sys; print(sys.version)"], capture_output=True, text=True)
-    key = _digest(RUNTIME_LOCK.read_bytes(), RECIPE.read_bytes(), python.encode(), version.stdout.encode())
+    # The checkout's path too: two checkouts (a CI clone beside a work tree) never reinstall each other's project.
+    key = _digest(RUNTIME_LOCK.read_bytes(), RECIPE.read_bytes(), python.encode(), version.stdout.encode(),
+                  str(REPO).encode())  # fmt: skip
     environment = ImageEnvironment(CACHE / key)
     with _locked(CACHE / f"{key}.lock"):
         dependencies_done = environment.root / ".dependencies-installed"
