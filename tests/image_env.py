@@ -3,9 +3,10 @@ engine by the Dockerfile's own recipe (platform/driftloop/cluster/scripts/instal
 environment outside the work tree, the runtime lock, then the project as a built wheel, never editable.
 
 It is cached under /var/tmp by the lock's, the recipe's, the interpreter's and the checkout's hash (the
-dependencies) and the source's hash (the project, reinstalled when the source changed), so a test run pays for it once per
-change. Its processes run as the image's non-root user when the suite runs as root (the image's USER), with
-HOME=/tmp and a working folder outside the checkout: nothing of the repository is on their `sys.path`.
+dependencies) and the source's hash (the project, reinstalled when the source changed), so a test run pays
+for it once per change. Its processes run as the image's non-root user when the suite runs as root (the
+image's USER), with HOME=/tmp and a working folder outside the checkout: nothing of the repository is on
+their `sys.path`.
 
 What differs from the image: the interpreter is this machine's CPython 3.11 that a non-root user can run
 (Debian's, here 3.11.2; the image has python:3.11-slim's), and the root file system is writable by root
