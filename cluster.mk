@@ -25,8 +25,11 @@ demo-cluster: install ## Cluster mode: the demo's story against the running clus
 	$(BIN)/driftloop demo --target cluster
 
 predict: ## Cluster mode: score a sample transaction on the inference endpoint (retries until the champion answers)
-	@for i in $$(seq 1 $(PREDICT_TRIES)); do \
+	@set -o pipefail; token=$$($(BIN)/kubectl $(CLUSTER_CONTEXT) -n $(CLUSTER_NAMESPACE) get secret driftloop-api-tokens -o jsonpath='{.data.score}' | base64 -d) || \
+	  { echo "error: no API token (Secret driftloop-api-tokens); is the release installed? (make up)" >&2; exit 1; }; \
+	for i in $$(seq 1 $(PREDICT_TRIES)); do \
 	  curl -sf 127.0.0.1:8080/v1/models/fraud-detector:predict -H 'content-type: application/json' \
+	    -H "Authorization: Bearer $$token" \
 	    -d '{"instances": [{"customer_id": 17, "merchant_id": 4, "amount": 42.5, "channel": "online"}]}' && echo && exit 0; \
 	  sleep 2; done; \
 	echo "error: no answer from 127.0.0.1:8080 after $(PREDICT_TRIES) tries (no champion yet? run make pipeline)" >&2; exit 1

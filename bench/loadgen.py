@@ -1,7 +1,8 @@
 """Load generator, run as its own process so it does not share a GIL with the server it measures.
 
-`python -m bench.loadgen --url URL --body FILE --concurrency N --seconds S` posts the JSON body from N
-threads for S seconds and prints throughput, latency percentiles and error count as JSON.
+`python -m bench.loadgen --url URL --body FILE --concurrency N --seconds S [--token T]` posts the JSON body
+from N threads for S seconds (with `Authorization: Bearer T` when given: every target gets it, the baselines
+ignore it) and prints throughput, latency percentiles and error count as JSON.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import httpx
 import numpy as np
 
 
-def run(url: str, body: bytes, concurrency: int, seconds: float, warmup: float = 1.0) -> dict[str, Any]:
+def run(
+    url: str, body: bytes, concurrency: int, seconds: float, warmup: float = 1.0, token: str = ""
+) -> dict[str, Any]:
     latencies: list[list[float]] = [[] for _ in range(concurrency)]
     errors = [0] * concurrency
     first_error: list[str] = []
@@ -25,7 +28,8 @@ def run(url: str, body: bytes, concurrency: int, seconds: float, warmup: float =
     stop_at = start_at + seconds
 
     def worker(index: int) -> None:
-        with httpx.Client(timeout=30, headers={"content-type": "application/json"}) as client:
+        headers = {"content-type": "application/json", **({"authorization": f"Bearer {token}"} if token else {})}
+        with httpx.Client(timeout=30, headers=headers) as client:
             while (now := time.perf_counter()) < stop_at:
                 began = time.perf_counter()
                 response = client.post(url, content=body)
@@ -63,10 +67,11 @@ def main() -> None:
     parser.add_argument("--body", required=True, help="file with the JSON request body")
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--token", default="", help="bearer token (the platform's score scope)")
     args = parser.parse_args()
     with open(args.body, "rb") as handle:
         body = handle.read()
-    json.dump(run(args.url, body, args.concurrency, args.seconds), sys.stdout)
+    json.dump(run(args.url, body, args.concurrency, args.seconds, token=args.token), sys.stdout)
 
 
 if __name__ == "__main__":

@@ -41,9 +41,9 @@ def _bodies(platform: BenchPlatform, folder: Path) -> dict[str, Path]:
     return paths
 
 
-def _load(url: str, body: Path, concurrency: int, seconds: float) -> dict[str, float]:
+def _load(url: str, body: Path, concurrency: int, seconds: float, token: str) -> dict[str, float]:
     command = [sys.executable, "-m", "bench.loadgen", "--url", url, "--body", str(body),
-               "--concurrency", str(concurrency), "--seconds", str(seconds)]  # fmt: skip
+               "--concurrency", str(concurrency), "--seconds", str(seconds), "--token", token]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 120)
     return dict(json.loads(result.stdout))
 
@@ -62,6 +62,7 @@ def run_serving_bench(
     platform: BenchPlatform, folder: Path, concurrency: list[int], seconds: float, rounds: int = 2
 ) -> dict[str, Any]:
     bodies = _bodies(platform, folder)
+    token = (platform.state_dir / "credentials" / "score").read_text().strip()  # what a client of ours sends
     env = {**platform.env, "DRIFTLOOP_PREDICTION_LOG_DIR": str(folder / "predictions-inprocess")}
     # `mlflow models serve` execs `uvicorn` by name: the venv's bin folder must be on PATH.
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
@@ -96,7 +97,7 @@ def run_serving_bench(
             measured: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
             for _ in range(rounds):
                 for name, (url, body) in targets.items():
-                    measured[name].append(_load(url, body, level, seconds))
+                    measured[name].append(_load(url, body, level, seconds, token))
             runs = {name: _best_of(rounds_of_target) for name, rounds_of_target in measured.items()}
             base = runs["b_plain_kserve"]
             for metrics in runs.values():

@@ -32,6 +32,7 @@ from pipelines.schema import (
     LABEL_TIMESTAMP,
     MAX_AMOUNT,
     MERCHANT_ID,
+    PLATFORM_EPOCH,
 )
 
 logger = logging.getLogger(__name__)
@@ -191,6 +192,10 @@ def event_row_checks(
             "events.event_timestamp.future", f"are stamped after {as_of.isoformat()} (+{skew})", (EVENT_TIMESTAMP,),
             events[EVENT_TIMESTAMP] > as_of + skew,
         ))  # fmt: skip
+        found.append(RowCheck(
+            "events.event_timestamp.epoch", f"are stamped before the platform's epoch {PLATFORM_EPOCH}",
+            (EVENT_TIMESTAMP,), events[EVENT_TIMESTAMP] < pd.Timestamp(PLATFORM_EPOCH),
+        ))  # fmt: skip
     return found
 
 
@@ -214,6 +219,10 @@ def label_row_checks(
         found.append(RowCheck(
             "labels.label_timestamp.future", f"are stamped after {as_of.isoformat()}", (LABEL_TIMESTAMP,),
             labels[LABEL_TIMESTAMP] > as_of + skew,
+        ))  # fmt: skip
+        found.append(RowCheck(
+            "labels.label_timestamp.epoch", f"are stamped before the platform's epoch {PLATFORM_EPOCH}",
+            (LABEL_TIMESTAMP,), labels[LABEL_TIMESTAMP] < pd.Timestamp(PLATFORM_EPOCH),
         ))  # fmt: skip
     if not usable(EVENT_ID):
         return found

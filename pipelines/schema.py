@@ -22,6 +22,10 @@ LABEL_TIMESTAMP = "label_timestamp"
 
 CHANNELS = ("online", "in_store", "contactless")
 
+# No time the platform stores is older than this: a time before it is a forgery or a unit error (a stamp of
+# 1816 was 9999-12-31 wrapped around in nanoseconds, and an hourly feature grid from it took a machine down).
+PLATFORM_EPOCH = "2000-01-01T00:00:00+00:00"
+
 # The raw data files in a raw-data folder (the generator writes them, the contract reads them).
 EVENTS_FILE = "events.parquet"
 LABELS_FILE = "labels.parquet"

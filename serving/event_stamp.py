@@ -30,9 +30,25 @@ def received_now() -> np.datetime64:
     return np.datetime64(time.time_ns(), "ns")
 
 
-def stamp_events(transactions: Columns, received_at: np.datetime64, given_times: Sequence[object] = ()) -> Events:
+class UntrustedTime(ValueError):
+    """A forwarded receipt time too far from this server's own clock: the server owns event time, so a caller
+    cannot backdate (or postdate) an event that becomes training data."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(f"row {index}: a forwarded receipt time outside the trusted window")
+        self.index = index
+
+
+def stamp_events(
+    transactions: Columns,
+    received_at: np.datetime64,
+    given_times: Sequence[object] = (),
+    trusted_within: np.timedelta64 = np.timedelta64(5, "s"),
+) -> Events:
     """The transactions with an id and a receipt time on every row: given ids are kept, and so are given times
-    (ISO strings in UTC) that parse; the rest get new ids and `received_at`."""
+    (ISO strings in UTC: the transformer's receipt time, forwarded) that parse, when they lie within
+    `trusted_within` of this server's own receipt time; one outside it raises UntrustedTime. The rest get new
+    ids and `received_at`."""
     size = len(transactions[CUSTOMER_ID])
     given_ids = transactions.get(EVENT_ID)
     ids = np.empty(size, dtype=object)
@@ -42,8 +58,11 @@ def stamp_events(transactions: Columns, received_at: np.datetime64, given_times:
     received = np.full(size, received_at, dtype="datetime64[ns]")
     for index, value in enumerate(given_times):
         parsed = _parse_utc(value)
-        if parsed is not None:
-            received[index] = parsed
+        if parsed is None:
+            continue
+        if abs(parsed - received_at.astype("datetime64[us]")) > trusted_within:
+            raise UntrustedTime(index)
+        received[index] = parsed
     return Events(
         np.asarray(transactions[CUSTOMER_ID], dtype=np.int64), np.asarray(transactions[MERCHANT_ID], dtype=np.int64),
         ids, received,
@@ -51,13 +70,14 @@ def stamp_events(transactions: Columns, received_at: np.datetime64, given_times:
 
 
 def _parse_utc(value: object) -> np.datetime64 | None:
-    """An ISO time in UTC (`...Z` or `...+00:00`), or None for anything else."""
-    if not isinstance(value, str):
+    """An ISO time in UTC (`...Z` or `...+00:00`) in microseconds (wide enough for year 9999: nanoseconds
+    would wrap around silently), or None for anything else."""
+    if not isinstance(value, str) or len(value) > 64:
         return None
     for suffix in UTC_SUFFIXES:
         if value.endswith(suffix):
             try:
-                return np.datetime64(value[: -len(suffix)], "ns")
+                return np.datetime64(value[: -len(suffix)], "us")
             except ValueError:
                 return None
     return None

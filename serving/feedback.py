@@ -20,12 +20,12 @@ from fastapi.responses import JSONResponse
 
 from driftloop.core.settings import Settings
 from pipelines.event_store import event_store_for
-from pipelines.schema import EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP
+from pipelines.schema import EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP, PLATFORM_EPOCH
 from serving import metrics
+from serving.request_guard import CREDENTIAL_HEADER, LABELS_PATH
 
 logger = logging.getLogger(__name__)
 
-LABELS_PATH = "/v1/labels"
 MAX_LABELS = 10_000
 UNKNOWN_EVENT = "labels.event_id.references"
 
@@ -34,21 +34,23 @@ class BadLabels(ValueError):
     """A request body that is not a list of labels; the message names the field."""
 
 
-def _label_time(value: Any, where: str, now: pd.Timestamp) -> pd.Timestamp:
+def _label_time(value: Any, where: str, now: pd.Timestamp, skew: pd.Timedelta) -> pd.Timestamp:
+    """The label's business time: between the platform's epoch and now (plus the allowed clock skew)."""
     if value is None:
         return now
-    if not isinstance(value, str):
+    if not isinstance(value, str) or len(value) > 64:
         raise BadLabels(f"{where}: expected an ISO-8601 string")
     try:
         moment = pd.Timestamp(value)
-    except ValueError as error:
-        raise BadLabels(f"{where}: not an ISO-8601 time ({error})") from error
-    if moment is pd.NaT:
-        raise BadLabels(f"{where}: not an ISO-8601 time")
-    return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
+        moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
+    except (ValueError, OverflowError) as error:  # OutOfBoundsDatetime is a ValueError
+        raise BadLabels(f"{where}: not an ISO-8601 time between {PLATFORM_EPOCH} and now ({error})") from error
+    if moment is pd.NaT or not pd.Timestamp(PLATFORM_EPOCH) <= moment <= now + skew:
+        raise BadLabels(f"{where}: must lie between {PLATFORM_EPOCH} and now (the server's clock, +{skew})")
+    return moment
 
 
-def parse_labels(body: Any, now: pd.Timestamp) -> pd.DataFrame:
+def parse_labels(body: Any, now: pd.Timestamp, skew: pd.Timedelta) -> pd.DataFrame:
     """The body as a labels frame (the contract's columns and types), or BadLabels naming the field."""
     if not isinstance(body, dict) or not isinstance(body.get("labels"), list):
         raise BadLabels('labels: expected {"labels": [{"event_id": ..., "is_fraud": 0|1}, ...]}')
@@ -67,7 +69,7 @@ def parse_labels(body: Any, now: pd.Timestamp) -> pd.DataFrame:
             raise BadLabels(f"{where}.is_fraud: must be 0 or 1")
         ids.append(event_id)
         flags.append(int(flag))
-        times.append(_label_time(item.get(LABEL_TIMESTAMP), f"{where}.label_timestamp", now))
+        times.append(_label_time(item.get(LABEL_TIMESTAMP), f"{where}.label_timestamp", now, skew))
     return pd.DataFrame({
         EVENT_ID: pd.array(ids, dtype="string"),
         IS_FRAUD: pd.array(flags, dtype="int64"),
@@ -75,19 +77,20 @@ def parse_labels(body: Any, now: pd.Timestamp) -> pd.DataFrame:
     })  # fmt: skip
 
 
-def receive_labels(settings: Settings, body: Any) -> tuple[int, dict[str, Any]]:
-    """(HTTP status, JSON body) for one feedback request."""
+def receive_labels(settings: Settings, body: Any, credential: str) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, JSON body) for one feedback request; `credential` (the scope the request guard saw) is
+    recorded with the landing."""
     from pipelines.landing import land_labels
 
     now = pd.Timestamp.now(tz="UTC")
     try:
-        labels = parse_labels(body, now)
+        labels = parse_labels(body, now, pd.Timedelta(seconds=settings.max_clock_skew_s))
     except BadLabels as error:
         metrics.LABELS_RECEIVED.labels("invalid").inc()
         return 400, {"error": str(error)}
     # An answer from a moment ago may still be in a server's log buffer: look again after one flush.
     result = land_labels(
-        event_store_for(settings), labels, "POST /v1/labels", now,
+        event_store_for(settings), labels, f"POST /v1/labels by credential {credential}", now,
         wait_for_events_s=2 * settings.prediction_log_flush_s, all_or_nothing=True,
     )  # fmt: skip
     if result.rejected_rows:
@@ -111,7 +114,8 @@ def install_label_route(app: Any, settings: Settings) -> None:
             body = await request.json()
         except ValueError:
             return JSONResponse(status_code=400, content={"error": "request body: not valid JSON"})
-        status, content = await anyio.to_thread.run_sync(receive_labels, settings, body)
+        credential = request.headers.get(CREDENTIAL_HEADER.decode(), "unknown")
+        status, content = await anyio.to_thread.run_sync(receive_labels, settings, body, credential)
         return JSONResponse(status_code=status, content=content)
 
     app.add_api_route(LABELS_PATH, post_labels, methods=["POST"])

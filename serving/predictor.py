@@ -21,7 +21,7 @@ from pipelines.prediction_log_format import Events
 from pipelines.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
 from pipelines.storage import prediction_log_folder
 from serving import metrics
-from serving.event_stamp import received_now, stamp_events
+from serving.event_stamp import UntrustedTime, received_now, stamp_events
 from serving.model_slots import ModelSlots
 from serving.online_features import OnlineFeatures
 from serving.prediction_log import PredictionLog
@@ -93,7 +93,7 @@ class FraudPredictor(kserve.Model):
             if self.with_features:  # a transaction: it becomes an event
                 events: Events | None = stamp_events(columns, received_at)
             else:
-                events = _events_if_given(payload, v2, received_at)
+                events = _events_if_given(payload, v2, received_at, self.settings.max_clock_skew_s)
             if self.features is not None:
                 lookup = self.features.lookup(columns[CUSTOMER_ID], columns[MERCHANT_ID])
                 metrics.FEATURE_LOOKUP_LATENCY.observe(lookup.seconds)
@@ -125,9 +125,10 @@ class FraudPredictor(kserve.Model):
             self.log.close()
 
 
-def _events_if_given(payload: Any, v2: bool, received_at: np.datetime64) -> Events | None:
+def _events_if_given(payload: Any, v2: bool, received_at: np.datetime64, skew_s: float) -> Events | None:
     """The events behind a feature request, when the transformer forwarded their entity ids, event ids and
-    receipt times beside the features (V1 only): for the prediction log and the event store."""
+    receipt times beside the features (V1 only): for the prediction log and the event store. A receipt time
+    more than `skew_s` from this server's clock is refused: a direct caller cannot backdate an event."""
     if v2 or not isinstance(payload, dict):
         return None
     instances = payload.get("instances") or []
@@ -140,4 +141,11 @@ def _events_if_given(payload: Any, v2: bool, received_at: np.datetime64) -> Even
         MERCHANT_ID: np.array([m for _, m in ids], dtype=np.int64),
         EVENT_ID: np.array([e if isinstance(e, str) else None for e in event_ids], dtype=object),
     }
-    return stamp_events(columns, received_at, given_times=[i.get(EVENT_TIMESTAMP) for i in instances])
+    given = [i.get(EVENT_TIMESTAMP) for i in instances]
+    try:
+        return stamp_events(columns, received_at, given, np.timedelta64(int(skew_s * 1e6), "us"))
+    except UntrustedTime as error:
+        raise InvalidInput(
+            f"instances[{error.index}].event_timestamp: the receipt time is the server's; a forwarded one may "
+            f"differ from the predictor's clock by at most {skew_s:g} s (DRIFTLOOP_MAX_CLOCK_SKEW_S)"
+        ) from error

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -71,12 +72,13 @@ def serve(model: Any, port: int) -> None:
 
     from serving.feedback import install_label_route
 
-    install_label_route(app, model.settings)
+    settings = model.settings
+    install_label_route(app, settings)
     model.load()
     logger.info("serving %s on port %d", model.name, port)
     # No per-request latency log line: our own histograms measure it (driftloop_inference_request_seconds).
-    lane_for = model if model.settings.fast_lane and getattr(model, "has_fast_lane", False) else None
-    server_class = bound_model_server(kserve, model.settings.bind_host, lane_for)
+    lane_for = model if settings.fast_lane and getattr(model, "has_fast_lane", False) else None
+    server_class = bound_model_server(kserve, settings.bind_host, lane_for, guarded(settings))
     use_uvloop()
     server_class(http_port=port, enable_grpc=False, workers=1, grace_period=10, enable_latency_logging=False).start(
         [model]
@@ -99,9 +101,20 @@ def use_uvloop() -> None:
     asyncio.set_event_loop(asyncio.new_event_loop())
 
 
-def bound_model_server(kserve: Any, host: str, lane_for: Any = None) -> Any:
-    """KServe's ModelServer with its REST server listening on `host` (DRIFTLOOP_BIND_ADDRESS), and with the
-    fast lane (`serving.fast_lane`) in front of KServe's app when `lane_for` names the model it serves.
+def guarded(settings: Any) -> Callable[[Any], Any]:
+    """Wraps an app in the request guard (`serving.request_guard`) with the platform's credentials."""
+    from driftloop.core.credentials import load_credentials
+    from serving.request_guard import RateLimit, RequestGuard
+
+    credentials = load_credentials(settings)
+    label_rate = RateLimit(settings.label_requests_per_minute)
+    return lambda app: RequestGuard(app, credentials, settings.max_request_bytes, label_rate)
+
+
+def bound_model_server(kserve: Any, host: str, lane_for: Any, guard: Callable[[Any], Any]) -> Any:
+    """KServe's ModelServer with its REST server listening on `host` (DRIFTLOOP_BIND_ADDRESS), with the
+    fast lane (`serving.fast_lane`) in front of KServe's app when `lane_for` names the model it serves, and
+    `guard` (credentials, body size) in front of everything.
 
     KServe's REST server always listens on 0.0.0.0, which in local mode would put the model servers on every
     interface of the laptop whatever the settings say (the parity run found it: two pods' servers on one port).
@@ -112,13 +125,14 @@ def bound_model_server(kserve: Any, host: str, lane_for: Any = None) -> Any:
     class BoundModelServer(kserve.ModelServer):
         def setup_event_loop(self) -> None:
             if self._rest_server is not None:
+                from kserve.model_server import app
+
                 self._rest_server.config.host = host
                 if lane_for is not None:
-                    from kserve.model_server import app
-
                     from serving.fast_lane import FastPredictLane
 
-                    self._rest_server.config.app = FastPredictLane(app, lane_for)
+                    app = FastPredictLane(app, lane_for)
+                self._rest_server.config.app = guard(app)
             super().setup_event_loop()
 
     return BoundModelServer

@@ -36,11 +36,14 @@ class FraudTransformer(kserve.Model):
         self.settings = settings
         self.features: OnlineFeatures | None = None
         self.client: httpx.AsyncClient | None = None
+        self.predictor_token = ""
 
     def load(self) -> bool:
+        from driftloop.core.credentials import Scope, load_credentials
         from driftloop.core.feature_store import open_feature_store
 
         self.features = OnlineFeatures(open_feature_store(self.settings))
+        self.predictor_token = load_credentials(self.settings).token(Scope.SCORE)
         self.ready = True
         return True
 
@@ -49,6 +52,7 @@ class FraudTransformer(kserve.Model):
             self.client = httpx.AsyncClient(
                 base_url=f"http://{self.settings.predictor_address}",
                 timeout=httpx.Timeout(10.0),
+                headers={"authorization": f"Bearer {self.predictor_token}"},  # the predictor needs `score` too
                 limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
             )
         return self.client

@@ -285,6 +285,33 @@ def test_the_inference_service_asks_kserve_for_no_autoscaler(rendered: list[dict
         assert isvc["spec"][part]["minReplicas"] == isvc["spec"][part]["maxReplicas"] == 1
 
 
+def test_both_model_servers_read_the_api_tokens_from_their_own_secret(rendered: list[dict[str, Any]]) -> None:
+    """Every write route needs a token (serving/request_guard.py): the chart generates one per scope, keeps them
+    on upgrade, and mounts them read-only where DRIFTLOOP_CREDENTIALS_DIR points, in both InferenceService
+    containers (the transformer calls the predictor with the score token). The demo reads the same Secret."""
+    import base64
+
+    from driftloop.core.credentials import Scope
+    from driftloop.demo.targets import API_TOKENS_SECRET
+
+    (secret,) = [o for o in rendered if o["kind"] == "Secret" and o["metadata"]["name"] == API_TOKENS_SECRET]
+    tokens = {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
+    assert set(tokens) == {scope.value for scope in Scope} and len(set(tokens.values())) == 3
+    assert all(len(token) >= 32 for token in tokens.values())
+    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    (isvc,) = [obj for obj in rendered if obj["kind"] == "InferenceService"]
+    for part in ("predictor", "transformer"):
+        pod = isvc["spec"][part]
+        (container,) = pod["containers"]
+        env = {variable["name"]: variable.get("value") for variable in container["env"]}
+        mounts = {mount["name"]: mount for mount in container["volumeMounts"]}
+        volumes = {volume["name"]: volume for volume in pod["volumes"]}
+        mount = mounts["api-tokens"]
+        assert mount["readOnly"] and env["DRIFTLOOP_CREDENTIALS_DIR"] == mount["mountPath"], part
+        assert volumes["api-tokens"]["secret"]["secretName"] == API_TOKENS_SECRET
+        assert volumes["api-tokens"]["secret"]["defaultMode"] == 0o440, "readable by the pod's group only"
+
+
 def test_the_ray_profile_points_the_engine_at_its_cluster_and_lets_the_drivers_in() -> None:
     """With `ray.enabled` the settings name the `ray` engine and the RayCluster's head service on its Ray Client
     port, the KFP tasks and the refresh CronJob (the drivers) may reach that port, the image's Ray is the version

@@ -64,7 +64,9 @@ def test_v2_carries_lineage_to_the_retraining_run_and_serves(demo: tuple[Platfor
     assert run.data.tags["gate_decision"] == "promote"
     assert summary["drift_check"]["window_key"] in v2.tags["trigger"]
     body = {"instances": [{"customer_id": 1, "merchant_id": 1, "amount": 12.5, "channel": "online"}]}
-    answer = httpx.post(summary["endpoints"]["inference_v1"], json=body).json()
+    endpoint = summary["endpoints"]["inference_v1"]
+    assert httpx.post(endpoint, json=body).status_code == 401, "the endpoint needs a credential"
+    answer = httpx.post(endpoint, json=body, headers=platform.headers("score")).json()
     assert answer["model_version"] == "2"
     status = platform.run("monitor", "status", "--json")
     decisions = json.loads(status.stdout)["decisions"]

@@ -71,3 +71,20 @@ def first_run(platform: PlatformUnderTest, raw_data: dict[str, Path], client: An
     assert code == 0, output
     assert client.get_model_version_by_alias(MODEL, "champion").version == "1"
     return run_id_of(output)
+
+
+@pytest.fixture(scope="module")
+def serving(platform: PlatformUnderTest, first_run: str) -> PlatformUnderTest:
+    """The platform once its transformer answers with the first champion."""
+    import time
+
+    import httpx
+
+    from tests.integration.local_platform import server_url
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if httpx.get(f"{server_url(platform, 'transformer')}/v2/models/{MODEL}/ready").status_code == 200:
+            return platform
+        time.sleep(0.5)
+    pytest.fail("the transformer never became ready")

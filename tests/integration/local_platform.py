@@ -6,9 +6,12 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 DRIFTLOOP = str(Path(sys.executable).with_name("driftloop"))
 
@@ -22,6 +25,11 @@ class PlatformUnderTest:
         return subprocess.run(
             [DRIFTLOOP, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
         )
+
+    def headers(self, scope: str) -> dict[str, str]:
+        """What a client holding the platform's `scope` token sends (the token `driftloop auth token` prints)."""
+        token = (self.state_dir / "credentials" / scope).read_text().strip()
+        return {"authorization": f"Bearer {token}"}
 
     def status(self) -> dict[str, Any]:
         result = self.run("local", "status", "--json")
@@ -44,3 +52,41 @@ def isolated_env(state_dir: Path, ports: dict[str, int]) -> dict[str, str]:
     for setting, port in ports.items():
         env[f"DRIFTLOOP_{setting.upper()}"] = str(port)
     return env
+
+
+def server_url(platform: PlatformUnderTest, server: str) -> str:
+    """The local platform's `transformer` or `predictor` on loopback."""
+    return f"http://127.0.0.1:{platform.env[f'DRIFTLOOP_{server.upper()}_PORT']}"
+
+
+def spawn_predictor(
+    platform: PlatformUnderTest,
+    tmp_path: Path,
+    with_features: bool = True,
+    model: str = "fraud-detector",
+    **settings: str,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """A predictor of its own over the platform's registry and credentials, logging into `tmp_path`."""
+    from tests.conftest import free_port
+
+    port = free_port()
+    env = {**platform.env, "DRIFTLOOP_PREDICTION_LOG_DIR": str(tmp_path / "predictions"), **settings}
+    log = (tmp_path / "predictor.log").open("wb")
+    process = subprocess.Popen(
+        [DRIFTLOOP, "serve", "predictor", *(["--with-features"] if with_features else []), "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=log,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/v2/models/{model}/ready").status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        assert process.poll() is None, (tmp_path / "predictor.log").read_text()[-2000:]
+        time.sleep(0.5)
+    process.kill()
+    raise AssertionError("the predictor never became ready")

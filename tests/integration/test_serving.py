@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -20,9 +19,8 @@ import pandas as pd
 import pytest
 
 from pipelines.onnx_model import PARITY_TOLERANCE
-from tests.conftest import free_port
 from tests.integration.conftest import MODEL
-from tests.integration.local_platform import DRIFTLOOP, PlatformUnderTest
+from tests.integration.local_platform import PlatformUnderTest, server_url, spawn_predictor
 
 pytestmark = pytest.mark.integration
 
@@ -30,8 +28,10 @@ V1_PATH = f"/v1/models/{MODEL}:predict"
 V2_PATH = f"/v2/models/{MODEL}/infer"
 
 
-def _url(platform: PlatformUnderTest, server: str) -> str:
-    return f"http://127.0.0.1:{platform.env[f'DRIFTLOOP_{server.upper()}_PORT']}"
+def post(platform: PlatformUnderTest, url: str, **kwargs: Any) -> httpx.Response:
+    """POST as a client holding the scope the route needs: `label` for /v1/labels, `score` for the rest."""
+    scope = "label" if url.endswith("/v1/labels") else "score"
+    return httpx.post(url, **{**kwargs, "headers": {**kwargs.get("headers", {}), **platform.headers(scope)}})
 
 
 @pytest.fixture(scope="module")
@@ -39,17 +39,6 @@ def transactions(raw_data: dict[str, Path]) -> list[dict[str, Any]]:
     events = pd.read_parquet(raw_data["events"]).tail(20)
     rows = events[["customer_id", "merchant_id", "amount", "channel"]].to_dict("records")
     return [{**row, "customer_id": int(row["customer_id"]), "merchant_id": int(row["merchant_id"])} for row in rows]
-
-
-@pytest.fixture(scope="module")
-def serving(platform: PlatformUnderTest, first_run: str) -> PlatformUnderTest:
-    """The platform once its predictor has picked up the first champion."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if httpx.get(f"{_url(platform, 'transformer')}/v2/models/{MODEL}/ready").status_code == 200:
-            return platform
-        time.sleep(0.5)
-    pytest.fail("the transformer never became ready")
 
 
 def _sample(url: str, name: str, **labels: str) -> float:
@@ -73,15 +62,17 @@ def test_v1_through_the_transformer_returns_scores_and_the_version(
     serving: PlatformUnderTest, transactions: list[dict[str, Any]], client: Any
 ) -> None:
     unknown = {**transactions[0], "customer_id": 987_654_321}
-    unknown_before = _sample(_url(serving, "transformer"), "driftloop_unknown_entities_total", entity="customer")
-    response = httpx.post(_url(serving, "transformer") + V1_PATH, json={"instances": [*transactions[:5], unknown]})
+    unknown_before = _sample(server_url(serving, "transformer"), "driftloop_unknown_entities_total", entity="customer")
+    response = post(
+        serving, server_url(serving, "transformer") + V1_PATH, json={"instances": [*transactions[:5], unknown]}
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert len(body["predictions"]) == 6
     assert all(0.0 <= p <= 1.0 for p in body["predictions"])
     assert body["model_version"] == _champion(client)
     assert response.headers["x-driftloop-model-version"] == body["model_version"]
-    unknown_after = _sample(_url(serving, "transformer"), "driftloop_unknown_entities_total", entity="customer")
+    unknown_after = _sample(server_url(serving, "transformer"), "driftloop_unknown_entities_total", entity="customer")
     assert unknown_after == unknown_before + 1, "the one unknown customer is counted"
 
 
@@ -105,7 +96,7 @@ def test_transformer_and_predictor_agree_with_the_registered_model(
         .head(200)
     )
     instances = json.loads(features.to_json(orient="records", double_precision=15))  # full float64 precision
-    response = httpx.post(_url(serving, "predictor") + V1_PATH, json={"instances": instances})
+    response = post(serving, server_url(serving, "predictor") + V1_PATH, json={"instances": instances})
     assert response.status_code == 200, response.text
     model = load_sklearn_version(client, MODEL, _champion(client))
     expected = model.predict_proba(features)[:, 1]
@@ -120,7 +111,7 @@ def test_v2_through_a_real_open_inference_client(
 ) -> None:
     import tritonclient.http as triton
 
-    server = triton.InferenceServerClient(url=_url(serving, "transformer").removeprefix("http://"))
+    server = triton.InferenceServerClient(url=server_url(serving, "transformer").removeprefix("http://"))
     assert server.is_server_live() and server.is_model_ready(MODEL)
     metadata = server.get_model_metadata(MODEL)
     assert {i["name"] for i in metadata["inputs"]} == {"customer_id", "merchant_id", "amount", "channel", "event_id"}
@@ -135,11 +126,12 @@ def test_v2_through_a_real_open_inference_client(
         tensor = triton.InferInput(name, [len(rows)], datatype)
         tensor.set_data_from_numpy(np.array([row[name] for row in rows], dtype=dtype), binary_data=False)
         inputs.append(tensor)
-    result = server.infer(MODEL, inputs, outputs=[triton.InferRequestedOutput("fraud_score", binary_data=False)])
+    wanted = [triton.InferRequestedOutput("fraud_score", binary_data=False)]
+    result = server.infer(MODEL, inputs, outputs=wanted, headers=serving.headers("score"))
     scores = result.as_numpy("fraud_score")
     assert scores.shape == (4,) and ((scores >= 0) & (scores <= 1)).all()
     assert result.get_response()["model_version"] == _champion(client)
-    v1 = httpx.post(_url(serving, "transformer") + V1_PATH, json={"instances": rows}).json()["predictions"]
+    v1 = post(serving, server_url(serving, "transformer") + V1_PATH, json={"instances": rows}).json()["predictions"]
     np.testing.assert_allclose(scores, v1, rtol=1e-9)
 
 
@@ -165,26 +157,28 @@ def test_bad_requests_are_400s_that_name_the_problem(serving: PlatformUnderTest,
     for body, message in BAD_V1:
         if server == "predictor" and message.startswith("instances[0]."):
             message = "instances[0]."  # the plain predictor expects feature fields instead
-        response = httpx.post(
-            _url(serving, server) + V1_PATH, content=body, headers={"content-type": "application/json"}
+        response = post(
+            serving, server_url(serving, server) + V1_PATH, content=body, headers={"content-type": "application/json"}
         )
         assert response.status_code == 400, (body, response.status_code, response.text)
         assert message in response.json()["error"], (body, response.text)
     oversized = {"instances": [{"customer_id": 1, "merchant_id": 1, "amount": 1.0, "channel": "online"}] * 1001}
-    response = httpx.post(_url(serving, server) + V1_PATH, json=oversized)
+    response = post(serving, server_url(serving, server) + V1_PATH, json=oversized)
     assert response.status_code == 400 and "exceeds the limit of 1000" in response.text
     v2_missing = {"inputs": [{"name": "amount", "shape": [1], "datatype": "FP64", "data": [1.0]}]}
-    response = httpx.post(_url(serving, server) + V2_PATH, json=v2_missing)
+    response = post(serving, server_url(serving, server) + V2_PATH, json=v2_missing)
     assert response.status_code == 400 and "inputs." in response.json()["error"], response.text
     v2_malformed = {"inputs": [{"name": "amount", "datatype": "FP64"}]}
-    response = httpx.post(_url(serving, server) + V2_PATH, json=v2_malformed)
+    response = post(serving, server_url(serving, server) + V2_PATH, json=v2_malformed)
     assert response.status_code == 400, response.text
     # What the parser's fuzz (tests/unit/test_request_fuzz.py) cannot send: bytes that are not JSON, and JSON
     # that is not an object, through each protocol's HTTP route and KServe's own decoding.
     for path, body in ((V1_PATH, b"\xff\x00{"), (V2_PATH, b"\xff\x00{"), (V1_PATH, b"[1, 2]"), (V2_PATH, b'"x"')):
-        response = httpx.post(_url(serving, server) + path, content=body, headers={"content-type": "application/json"})
+        response = post(
+            serving, server_url(serving, server) + path, content=body, headers={"content-type": "application/json"}
+        )
         assert 400 <= response.status_code < 500, (path, body, response.status_code, response.text)
-    assert httpx.get(_url(serving, server) + "/v2/health/live").status_code == 200
+    assert httpx.get(server_url(serving, server) + "/v2/health/live").status_code == 200
 
 
 def test_the_fast_lane_answers_as_kserve_does_and_skips_its_stack(serving: PlatformUnderTest, tmp_path: Path) -> None:
@@ -193,15 +187,15 @@ def test_the_fast_lane_answers_as_kserve_does_and_skips_its_stack(serving: Platf
     champion, same requests. KServe's `request_predict_seconds` counts only what its own route handled."""
     from pipelines.model_input import NUMERIC_COLUMNS
 
-    laned_url = _url(serving, "predictor")
-    process, routed_url = _spawn_predictor(serving, tmp_path, with_features=False, DRIFTLOOP_FAST_LANE="false")
+    laned_url = server_url(serving, "predictor")
+    process, routed_url = spawn_predictor(serving, tmp_path, with_features=False, DRIFTLOOP_FAST_LANE="false")
     try:
         good = {"instances": [{**{c: 0.0 for c in NUMERIC_COLUMNS}, "amount": 12.5, "channel": "online"}] * 3}
         bodies = [json.dumps(good).encode(), *(body for body, _ in BAD_V1), b"[1, 2]", b"\xff\x00{"]
         counted_before = {url: _sample(url, "request_predict_seconds_count") for url in (laned_url, routed_url)}
         for body in bodies:
             laned, routed = (
-                httpx.post(url + V1_PATH, content=body, headers={"content-type": "application/json"})
+                post(serving, url + V1_PATH, content=body, headers={"content-type": "application/json"})
                 for url in (laned_url, routed_url)
             )
             assert (laned.status_code, laned.json()) == (routed.status_code, routed.json()), body
@@ -220,9 +214,9 @@ def test_answers_name_each_event_and_labels_come_back_for_them(
 ) -> None:
     from pipelines.event_store import EventStore
 
-    url = _url(serving, "transformer")
+    url = server_url(serving, "transformer")
     mine = {**transactions[0], "event_id": "client-txn-0001"}
-    v1 = httpx.post(url + V1_PATH, json={"instances": [mine, transactions[1]]}).json()
+    v1 = post(serving, url + V1_PATH, json={"instances": [mine, transactions[1]]}).json()
     assert v1["event_ids"][0] == "client-txn-0001" and v1["event_ids"][1].startswith("evt-")
     v2_body = {"inputs": [
         {"name": "customer_id", "datatype": "INT64", "shape": [1], "data": [transactions[2]["customer_id"]]},
@@ -230,19 +224,21 @@ def test_answers_name_each_event_and_labels_come_back_for_them(
         {"name": "amount", "datatype": "FP64", "shape": [1], "data": [transactions[2]["amount"]]},
         {"name": "channel", "datatype": "BYTES", "shape": [1], "data": [transactions[2]["channel"]]},
     ]}  # fmt: skip
-    v2 = httpx.post(url + V2_PATH, json=v2_body).json()
+    v2 = post(serving, url + V2_PATH, json=v2_body).json()
     v2_ids = next(o["data"] for o in v2["outputs"] if o["name"] == "event_id")
     answered = [*v1["event_ids"], *v2_ids]
 
     labels = {"labels": [{"event_id": event_id, "is_fraud": 0} for event_id in answered]}
-    first = httpx.post(url + "/v1/labels", json=labels)  # right away: the answers may not be flushed yet
+    first = post(serving, url + "/v1/labels", json=labels)  # right away: the answers may not be flushed yet
     assert first.status_code == 200 and first.json() == {"landed": 3, "already_present": 0}, first.text
-    assert httpx.post(url + "/v1/labels", json=labels).json() == {"landed": 0, "already_present": 3}
-    predictor = _url(serving, "predictor")
+    assert post(serving, url + "/v1/labels", json=labels).json() == {"landed": 0, "already_present": 3}
+    predictor = server_url(serving, "predictor")
     chargeback = {"labels": [{"event_id": "client-txn-0001", "is_fraud": 1}]}
-    assert httpx.post(predictor + "/v1/labels", json=chargeback).json()["landed"] == 1
+    assert post(serving, predictor + "/v1/labels", json=chargeback).json()["landed"] == 1
 
-    unknown = httpx.post(url + "/v1/labels", json={"labels": [*labels["labels"], {"event_id": "nope", "is_fraud": 1}]})
+    unknown = post(
+        serving, url + "/v1/labels", json={"labels": [*labels["labels"], {"event_id": "nope", "is_fraud": 1}]}
+    )
     assert unknown.status_code == 404 and "nope" in unknown.json()["error"] and "nothing was stored" in unknown.text
     for body, field in (
         ({"labels": [{"event_id": "client-txn-0001", "is_fraud": 2}]}, "labels[0].is_fraud"),
@@ -250,10 +246,10 @@ def test_answers_name_each_event_and_labels_come_back_for_them(
         ({"labels": [{"event_id": "x", "is_fraud": 1, "label_timestamp": "soon"}]}, "labels[0].label_timestamp"),
         ({"rows": []}, "labels"),
     ):
-        response = httpx.post(url + "/v1/labels", json=body)
+        response = post(serving, url + "/v1/labels", json=body)
         assert response.status_code == 400 and field in response.json()["error"], (body, response.text)
     early = {"labels": [{"event_id": answered[1], "is_fraud": 1, "label_timestamp": "2001-01-01T00:00:00Z"}]}
-    refused = httpx.post(url + "/v1/labels", json=early)
+    refused = post(serving, url + "/v1/labels", json=early)
     assert refused.status_code == 422 and "labels.label_timestamp.order" in refused.text
 
     store = EventStore(serving.state_dir / "events", serving.state_dir / "predictions")
@@ -267,8 +263,8 @@ def test_answers_name_each_event_and_labels_come_back_for_them(
 class Load:
     """Threads sending requests until stopped, recording every status and answering version."""
 
-    def __init__(self, url: str, body: dict[str, Any], threads: int = 4) -> None:
-        self.url, self.body = url, body
+    def __init__(self, url: str, body: dict[str, Any], headers: dict[str, str], threads: int = 4) -> None:
+        self.url, self.body, self.headers = url, body, headers
         self.results: list[tuple[float, int, str, str]] = []  # (time, status, version, request id)
         self.event_ids: list[str] = []  # of every answered transaction
         self.errors: list[str] = []
@@ -282,7 +278,7 @@ class Load:
                 rid = f"load-{worker}-{sent}"
                 sent += 1
                 try:
-                    response = http.post(self.url, json=self.body, headers={"x-request-id": rid})
+                    response = http.post(self.url, json=self.body, headers={**self.headers, "x-request-id": rid})
                 except httpx.HTTPError as error:
                     self.errors.append(f"{rid}: {error!r}")
                     continue
@@ -315,7 +311,9 @@ def test_promoting_a_new_champion_under_load_fails_no_request(
     serving: PlatformUnderTest, transactions: list[dict[str, Any]], client: Any
 ) -> None:
     before = client.get_model_version_by_alias(MODEL, "champion")
-    with Load(_url(serving, "transformer") + V1_PATH, {"instances": transactions[:3]}) as load:
+    with Load(
+        server_url(serving, "transformer") + V1_PATH, {"instances": transactions[:3]}, serving.headers("score")
+    ) as load:
         time.sleep(3)
         new = _register_again(client, before)
         client.set_registered_model_alias(MODEL, "champion", new.version)
@@ -333,32 +331,6 @@ def test_promoting_a_new_champion_under_load_fails_no_request(
     assert len(load.results) > 100
 
 
-def _spawn_predictor(
-    platform: PlatformUnderTest, tmp_path: Path, with_features: bool = True, **settings: str
-) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**platform.env, "DRIFTLOOP_PREDICTION_LOG_DIR": str(tmp_path / "predictions"), **settings}
-    log = (tmp_path / "predictor.log").open("wb")
-    process = subprocess.Popen(
-        [DRIFTLOOP, "serve", "predictor", *(["--with-features"] if with_features else []), "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=log,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/v2/models/{MODEL}/ready").status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        assert process.poll() is None, (tmp_path / "predictor.log").read_text()[-2000:]
-        time.sleep(0.5)
-    process.kill()
-    pytest.fail("the predictor never became ready")
-
-
 def _logged(tmp_path: Path) -> pd.DataFrame:
     from pipelines.prediction_log_format import read_prediction_log
 
@@ -368,9 +340,9 @@ def _logged(tmp_path: Path) -> pd.DataFrame:
 def test_sigterm_under_load_loses_no_answered_prediction(
     serving: PlatformUnderTest, transactions: list[dict[str, Any]], tmp_path: Path
 ) -> None:
-    process, url = _spawn_predictor(serving, tmp_path, DRIFTLOOP_PREDICTION_LOG_FLUSH_S="30")
+    process, url = spawn_predictor(serving, tmp_path, DRIFTLOOP_PREDICTION_LOG_FLUSH_S="30")
     try:
-        with Load(url + V1_PATH, {"instances": transactions[:2]}) as load:
+        with Load(url + V1_PATH, {"instances": transactions[:2]}, serving.headers("score")) as load:
             time.sleep(3)
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=60)
@@ -405,11 +377,11 @@ def test_canary_answers_with_both_and_shadow_only_logs_the_challenger(
         for mode in ("canary", "shadow"):
             folder = tmp_path / mode
             folder.mkdir()
-            process, url = _spawn_predictor(
+            process, url = spawn_predictor(
                 serving, folder, DRIFTLOOP_CHALLENGER_MODE=mode, DRIFTLOOP_CHALLENGER_TRAFFIC="0.5"
             )
             try:
-                with httpx.Client() as http:
+                with httpx.Client(headers=serving.headers("score")) as http:
                     answers = [
                         http.post(url + V1_PATH, json={"instances": transactions[:1]}).json()["model_version"]
                         for _ in range(60)
@@ -430,18 +402,18 @@ def test_canary_answers_with_both_and_shadow_only_logs_the_challenger(
 
 
 def test_metrics_name_the_version_in_service(serving: PlatformUnderTest, client: Any) -> None:
-    text = httpx.get(_url(serving, "predictor") + "/metrics").text
+    text = httpx.get(server_url(serving, "predictor") + "/metrics").text
     version = _champion(client)
     assert f'driftloop_model_version_info{{alias="champion",model_version="{version}"}} 1.0' in text
-    predictor = _url(serving, "predictor")
+    predictor = server_url(serving, "predictor")
     assert _sample(predictor, "driftloop_inference_requests_total", server="predictor", status="200") > 0
     assert _sample(predictor, "driftloop_inference_request_seconds_count", server="predictor") > 0
     assert _sample(predictor, "driftloop_prediction_score_count", model_version=version) > 0
     assert _sample(predictor, "driftloop_prediction_log_rows_total") > 0, "the log has flushed rows"
-    transformer = _url(serving, "transformer")
+    transformer = server_url(serving, "transformer")
     assert _sample(transformer, "driftloop_feature_lookup_seconds_count") > 0
     rejected = _sample(transformer, "driftloop_inference_requests_total", server="transformer", status="400")
-    assert httpx.post(transformer + V1_PATH, json={"instances": [{"customer_id": 1}]}).status_code == 400
+    assert post(serving, transformer + V1_PATH, json={"instances": [{"customer_id": 1}]}).status_code == 400
     after = _sample(transformer, "driftloop_inference_requests_total", server="transformer", status="400")
     assert after == rejected + 1, "a rejected request is counted as a 400"
 
@@ -456,12 +428,12 @@ def test_the_skew_check_finds_no_skew_then_catches_a_changed_online_value(
     from driftloop.core.feature_store import open_feature_store
     from driftloop.core.settings import Settings
 
-    url = _url(serving, "transformer")
+    url = server_url(serving, "transformer")
 
     def send_and_check(rows: list[dict[str, Any]]) -> dict[str, Any]:
         since = datetime.now(UTC).replace(microsecond=0)
         for start in range(0, len(rows), 10):
-            assert httpx.post(url + V1_PATH, json={"instances": rows[start : start + 10]}).status_code == 200
+            assert post(serving, url + V1_PATH, json={"instances": rows[start : start + 10]}).status_code == 200
         time.sleep(2.5)  # one flush of the prediction log
         result = serving.run("monitor", "run", "--since", since.strftime("%Y-%m-%dT%H:%M:%S"), "--json")
         assert result.returncode == 0, result.stdout + result.stderr

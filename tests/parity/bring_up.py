@@ -59,6 +59,10 @@ class ParityRun:
     def settings_env(self) -> dict[str, str]:
         return self.chart.config_map(f"{RELEASE}-settings")
 
+    def token(self, scope: str) -> str:
+        """A token from the chart's API credentials Secret, as a user reads it with kubectl."""
+        return self.chart.secret(f"{RELEASE}-api-tokens")[scope]
+
     def url(self, service: str, port: int) -> str:
         return f"http://{self.table.address(service, port)}"
 
@@ -81,9 +85,12 @@ class ParityRun:
             logger.info("%s/%s done in %.0f s", workload, container.name, time.monotonic() - started)
 
 
-def http_json(url: str, body: dict[str, Any] | None = None, timeout: float = 30) -> tuple[int, dict[str, Any]]:
+def http_json(
+    url: str, body: dict[str, Any] | None = None, timeout: float = 30, token: str | None = None
+) -> tuple[int, dict[str, Any]]:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
+    headers = {"content-type": "application/json", **({"authorization": f"Bearer {token}"} if token else {})}
+    request = urllib.request.Request(url, data=data, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as reply:
             return reply.status, json.loads(reply.read() or b"{}")
@@ -138,16 +145,17 @@ def send_traffic(run: ParityRun, rows: int, seed: int = 7) -> None:
     isvc = run.chart.inference_service
     endpoint = run.url(f"{RELEASE}-inference", 8080)
     rng = random.Random(seed)
+    score = run.token("score")
     labels = []
     for index in range(rows):
         instance = {"customer_id": rng.randrange(1000), "merchant_id": rng.randrange(100),
                     "amount": round(rng.lognormvariate(3.5, 1.0), 2), "channel": rng.choice(CHANNELS),
                     "event_id": f"parity-{index:05d}"}  # fmt: skip
-        status, answer = http_json(f"{endpoint}/v1/models/{isvc}:predict", {"instances": [instance]})
+        status, answer = http_json(f"{endpoint}/v1/models/{isvc}:predict", {"instances": [instance]}, token=score)
         assert status == 200, f"predict answered {status}: {answer}"
         run.answers.append(answer)
         labels.append({"event_id": instance["event_id"], "is_fraud": int(answer["predictions"][0] > 0.5)})
-    status, answer = http_json(f"{endpoint}/v1/labels", {"labels": labels})
+    status, answer = http_json(f"{endpoint}/v1/labels", {"labels": labels}, token=run.token("label"))
     assert status == 200, f"labels answered {status}: {answer}"
 
 
@@ -158,7 +166,7 @@ def wait_for_champion(run: ParityRun, timeout: float = 180) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     answer: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        status, answer = http_json(f"{endpoint}/v1/models/{isvc}:predict", probe)
+        status, answer = http_json(f"{endpoint}/v1/models/{isvc}:predict", probe, token=run.token("score"))
         if status == 200:
             return answer
         time.sleep(1)

@@ -28,7 +28,7 @@ class Volume:
     """A pod volume: a claim (shared by every pod that mounts it), an emptyDir (the pod's own) or a ConfigMap."""
 
     name: str
-    kind: str  # persistentVolumeClaim, emptyDir, configMap
+    kind: str  # persistentVolumeClaim, emptyDir, configMap, secret
     source: str  # claim or ConfigMap name; the pod's name for an emptyDir
     files: dict[str, str] = field(default_factory=dict)  # a ConfigMap's keys
 
@@ -115,6 +115,9 @@ class RenderedChart:
         if "configMap" in volume:
             name = volume["configMap"]["name"]
             return Volume(volume["name"], "configMap", name, self.config_map(name))
+        if "secret" in volume:  # files like a ConfigMap's: the harness reads them as the pod's user would
+            name = volume["secret"]["secretName"]
+            return Volume(volume["name"], "secret", name, self.secret(name))
         raise ChartFinding(f"{pod}: volume {volume['name']!r} of a kind the harness does not know: {volume}")
 
     def _container(self, where: str, spec: dict[str, Any], volumes: dict[str, Volume], init: bool) -> Container:

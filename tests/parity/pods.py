@@ -68,7 +68,10 @@ class Pods:
             argv, workdir = upstream_images.program(container, args, self.table.pod_addresses[pod], mounted, env)
         workdir.mkdir(parents=True, exist_ok=True)
         if ours and (user := self.image_user(container)):
-            writable = [tmp, workdir, *(mounted[path] for path, v in container.mounts.items() if v.kind != "configMap")]
+            volumes = (
+                mounted[path] for path, v in container.mounts.items() if v.kind in ("persistentVolumeClaim", "emptyDir")
+            )
+            writable = [tmp, workdir, *volumes]
             give_to(user, writable)
         return argv, env, workdir
 

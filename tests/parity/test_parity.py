@@ -69,7 +69,7 @@ def test_the_endpoint_answers_with_the_registered_champion(parity: ParityRun) ->
     request = {"instances": [{"customer_id": 3, "merchant_id": 5, "amount": 20.0, "channel": "online"}]}
     deadline = time.monotonic() + 60
     while True:
-        status, answer = http_json(endpoint, request)
+        status, answer = http_json(endpoint, request, token=parity.token("score"))
         if (status == 200 and answer["model_version"] == champion) or time.monotonic() > deadline:
             break
         time.sleep(1)

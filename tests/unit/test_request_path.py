@@ -14,7 +14,7 @@ from kserve.errors import InvalidInput
 
 from pipelines.model_input import MODEL_INPUT_COLUMNS
 from pipelines.prediction_log_format import Events
-from serving.event_stamp import received_now, stamp_events
+from serving.event_stamp import UntrustedTime, received_now, stamp_events
 from serving.loaded_model import OnnxModel
 from serving.model_slots import ServingModel
 from serving.prediction_log import PredictionLog
@@ -67,13 +67,24 @@ def test_a_bad_field_is_named(body: dict[str, object], named: str) -> None:
 
 def test_events_keep_given_ids_and_utc_times_and_stamp_the_rest() -> None:
     columns, _ = parse_request(TRANSACTIONS, TRANSACTION_FIELDS, max_batch=10)
-    now = received_now()
+    now = np.datetime64("2027-01-15T10:00:00.300", "ns")
     events = stamp_events(columns, now, given_times=["2027-01-15T10:00:00.250000Z", "2027-01-15T10:00:00+02:00"])
     assert events.event_ids[0] == "pos-1" and events.event_ids[1].startswith("evt-")
     assert events.received[0] == np.datetime64("2027-01-15T10:00:00.25", "ns")
     assert events.received[1] == now  # not UTC: the server's receipt time instead
     assert events.received_iso()[0] == "2027-01-15T10:00:00.250000Z"
     assert events.customer_ids.tolist() == [7, 8]
+
+
+@pytest.mark.parametrize("given", ["2027-01-15T09:59:50Z", "2027-01-15T10:00:10Z", "9999-12-31T00:00:00Z",
+                                   "1500-01-01T00:00:00Z"])  # fmt: skip
+def test_a_forwarded_time_far_from_the_servers_clock_is_refused(given: str) -> None:
+    """A direct caller of the predictor cannot backdate an event (9999 used to wrap around to 1816)."""
+    columns, _ = parse_request(TRANSACTIONS, TRANSACTION_FIELDS, max_batch=10)
+    now = np.datetime64("2027-01-15T10:00:00", "ns")
+    with pytest.raises(UntrustedTime) as refused:
+        stamp_events(columns, now, given_times=["2027-01-15T10:00:01Z", given])
+    assert refused.value.index == 1
 
 
 @dataclass

@@ -42,6 +42,27 @@ seccompProfile:
 
 {{- define "driftloop.postgresSecret" -}}{{ .Release.Name }}-postgres{{- end -}}
 
+{{- define "driftloop.apiTokensSecret" -}}{{ .Release.Name }}-api-tokens{{- end -}}
+
+{{/* The API credentials for a model server: the Secret's files, readable by the pod's group only. */}}
+{{- define "driftloop.credentialsEnv" -}}
+- name: DRIFTLOOP_CREDENTIALS_DIR
+  value: /etc/driftloop/credentials
+{{- end -}}
+
+{{- define "driftloop.credentialsMount" -}}
+- name: api-tokens
+  mountPath: /etc/driftloop/credentials
+  readOnly: true
+{{- end -}}
+
+{{- define "driftloop.credentialsVolume" -}}
+- name: api-tokens
+  secret:
+    secretName: {{ include "driftloop.apiTokensSecret" . }}
+    defaultMode: 0440
+{{- end -}}
+
 {{- define "driftloop.settingsConfigMap" -}}{{ .Release.Name }}-settings{{- end -}}
 
 {{/* The environment every driftloop container shares: one settings object, configured by DRIFTLOOP_*

@@ -11,6 +11,7 @@ import typer
 from pydantic import ValidationError
 
 from driftloop.cli import (
+    auth_commands,
     config_commands,
     data_commands,
     demo_commands,
@@ -38,6 +39,7 @@ app.add_typer(pipeline_commands.app, name="pipeline")
 app.add_typer(monitor_commands.app, name="monitor")
 app.command("demo")(demo_commands.demo)
 app.add_typer(config_commands.app, name="config")
+app.add_typer(auth_commands.app, name="auth")
 
 
 @app.callback()

@@ -210,6 +210,31 @@ class ServingSettings(BaseModel):
     )
 
 
+class SecuritySettings(BaseModel):
+    """Who may write what the platform learns from and what it serves: credentials, limits, trusted time."""
+
+    credentials_dir: Path | None = Field(
+        None,
+        description="Folder of the API tokens, one file per scope (`score`, `label`, `admin`), readable by the "
+        "platform's user only. Default: `<state_dir>/credentials` (local mode creates it on first use); the "
+        "chart mounts its Secret here.",
+    )
+    max_request_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body the model servers read; a larger one is a 413 before it is read.",
+    )
+    label_requests_per_minute: int = Field(
+        120, ge=1, description="`POST /v1/labels` requests each credential may send per minute (then 429)."
+    )
+    max_clock_skew_s: float = Field(
+        5.0,
+        gt=0,
+        description="How far a forwarded receipt time may be from the predictor's own clock, and how far "
+        "into the future any time a client sends may lie.",
+    )
+
+
 class MonitoringSettings(BaseModel):
     """Drift checks (Evidently), the retraining policy and the metrics (Prometheus)."""
 
@@ -242,6 +267,7 @@ class Settings(
     ComputeSettings,
     TrainingSettings,
     ServingSettings,
+    SecuritySettings,
     MonitoringSettings,
     BaseSettings,
 ):
@@ -250,7 +276,14 @@ class Settings(
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
-    @field_validator("state_dir", "evidently_workspace", "feast_repo_path", "prediction_log_dir", "event_store_dir")
+    @field_validator(
+        "state_dir",
+        "evidently_workspace",
+        "feast_repo_path",
+        "prediction_log_dir",
+        "event_store_dir",
+        "credentials_dir",
+    )
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None
@@ -351,6 +384,10 @@ class Settings(
     @property
     def feast_path(self) -> Path:
         return self.feast_repo_path or self.state_dir / "feast"
+
+    @property
+    def credentials_path(self) -> Path:
+        return self.credentials_dir or self.state_dir / "credentials"
 
     @property
     def predictor_address(self) -> str:

@@ -38,11 +38,17 @@ class PlatformClient:
     """Talks to one running platform: its `driftloop` command (with the platform's environment) and its
     inference endpoint."""
 
-    def __init__(self, command: list[str], env: dict[str, str], endpoint: str, model: str) -> None:
+    def __init__(
+        self, command: list[str], env: dict[str, str], endpoint: str, model: str, tokens: dict[str, str]
+    ) -> None:
         self.command = command
         self.env = env
         self.endpoint = endpoint.rstrip("/")
         self.model = model
+        self.tokens = tokens  # scope -> bearer token (`driftloop auth token`)
+
+    def auth(self, scope: str) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.tokens[scope]}"}
 
     def run(self, *args: str, allow_failure: bool = False) -> subprocess.CompletedProcess[str]:
         result = subprocess.run([*self.command, *args], env=self.env, capture_output=True, text=True, check=False)
@@ -78,7 +84,7 @@ class PlatformClient:
              CHANNEL: str(row[CHANNEL]), EVENT_ID: str(row[EVENT_ID])}
             for row in transactions.to_dict("records")
         ]  # fmt: skip
-        with httpx.Client(base_url=self.endpoint, timeout=30) as client:
+        with httpx.Client(base_url=self.endpoint, timeout=30, headers=self.auth("score")) as client:
             for start in range(0, len(records), batch_size):
                 batch = records[start : start + batch_size]
                 response = client.post(f"/v1/models/{self.model}:predict", json={"instances": batch})
@@ -98,7 +104,7 @@ class PlatformClient:
         """Send labels back (`POST /v1/labels`), label time = now; returns how many landed."""
         landed = 0
         items = [{EVENT_ID: str(e), IS_FRAUD: int(f)} for e, f in zip(labels[EVENT_ID], labels[IS_FRAUD], strict=True)]
-        with httpx.Client(base_url=self.endpoint, timeout=60) as client:
+        with httpx.Client(base_url=self.endpoint, timeout=60, headers=self.auth("label")) as client:
             for start in range(0, len(items), batch_size):
                 response = client.post("/v1/labels", json={"labels": items[start : start + batch_size]})
                 if response.status_code != 200:
@@ -110,8 +116,9 @@ class PlatformClient:
         """The model version the endpoint answers with right now (None when it cannot answer)."""
         try:
             response = httpx.post(
-                f"{self.endpoint}/v1/models/{self.model}:predict", json={"instances": [probe]}, timeout=10
-            )
+                f"{self.endpoint}/v1/models/{self.model}:predict", json={"instances": [probe]}, timeout=10,
+                headers=self.auth("score"),
+            )  # fmt: skip
         except httpx.HTTPError:
             return None
         return str(response.json()["model_version"]) if response.status_code == 200 else None

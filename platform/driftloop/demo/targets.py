@@ -9,6 +9,7 @@ NodePort is mapped to the same host port by kind-config.yaml).
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import subprocess
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 CLUSTER_CONTEXT = "kind-driftloop"  # the cluster `make up` creates (cluster.mk)
 PREDICTOR_SELECTOR = "serving.kserve.io/inferenceservice={model},component=predictor"
 PREDICTOR_CONTAINER = "kserve-container"  # KServe's name for the model server container (the chart's too)
+API_TOKENS_SECRET = "driftloop-api-tokens"  # the chart's credentials (templates/api-tokens.yaml; tests/cluster)
 LANDING_IN_POD = "/tmp/demo-landing.parquet"  # the pod's /tmp is an emptyDir; its root file system is read-only
 
 
@@ -69,10 +71,12 @@ class LocalTarget:
         return {status.name: status.url for status in self.platform.status()}
 
     def client(self, endpoints: dict[str, str]) -> PlatformClient:
+        from driftloop.core.credentials import load_credentials
         from driftloop.local.runtime import driftloop_command
 
         env = self.platform.child_env()
-        return PlatformClient(driftloop_command(), env, endpoints["transformer"], self.settings.model_name)
+        tokens = {scope.value: token for scope, token in load_credentials(self.settings).tokens.items()}
+        return PlatformClient(driftloop_command(), env, endpoints["transformer"], self.settings.model_name, tokens)
 
     def train(self, client: PlatformClient, trigger: str) -> None:
         client.run_in_view("pipeline", "run", "training", "--trigger", trigger)
@@ -143,7 +147,18 @@ class ClusterTarget:
 
     def client(self, endpoints: dict[str, str]) -> PlatformClient:
         command = [*self.kubectl, "exec", "-i", self.predictor_pod(), "-c", PREDICTOR_CONTAINER, "--", "driftloop"]
-        return ClusterClient(command, dict(os.environ), endpoints["inference"], self.settings.model_name)
+        tokens = {scope: self.token(scope) for scope in ("score", "label")}
+        return ClusterClient(command, dict(os.environ), endpoints["inference"], self.settings.model_name, tokens)
+
+    def token(self, scope: str) -> str:
+        """A token from the chart's Secret (what a user reads with kubectl, README: credentials)."""
+        found = subprocess.run(
+            [*self.kubectl, "get", "secret", API_TOKENS_SECRET, "-o", f"jsonpath={{.data.{scope}}}"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if found.returncode != 0 or not found.stdout.strip():
+            raise DriftloopError(f"demo: no {scope} token in Secret {API_TOKENS_SECRET}: {found.stderr.strip()}")
+        return base64.b64decode(found.stdout.strip()).decode()
 
     def train(self, client: PlatformClient, trigger: str) -> None:
         client.run("pipeline", "submit", "--trigger", trigger, "--wait")  # the KFP API, from inside the cluster

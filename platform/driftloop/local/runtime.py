@@ -92,8 +92,11 @@ class LocalPlatform:
 
     def up(self, report: Reporter = logger.info) -> UpResult:
         """Start every service that is not running yet and wait until each answers its health check."""
+        from driftloop.core.credentials import load_credentials
+
         for folder in (self.settings.logs_dir, self.settings.run_dir):
             folder.mkdir(parents=True, exist_ok=True)
+        load_credentials(self.settings)  # the API tokens exist before any server or client asks for them
         result = UpResult()
         to_start: list[ServiceSpec] = []
         for spec in self.services:

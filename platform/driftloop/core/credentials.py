@@ -1,0 +1,91 @@
+"""API credentials: one bearer token per scope, in a folder only the platform's user can read.
+
+Why scopes: scoring writes events that become training data, labels decide what the next model learns, and
+admin may do anything. A leaked scoring token must not be able to relabel history. The folder holds one file
+per scope (`score`, `label`, `admin`) so the chart can mount its Secret there unchanged; local mode creates it
+on first use with fresh random tokens, 0700 and 0600. Tokens are compared in constant time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from driftloop.core.errors import DriftloopError
+from driftloop.core.settings import Settings
+
+TOKEN_BYTES = 32
+
+
+class Scope(StrEnum):
+    SCORE = "score"
+    LABEL = "label"
+    ADMIN = "admin"
+
+
+class CredentialsMissingError(DriftloopError):
+    """The credentials folder lacks a token (in the cluster: the Secret is not mounted)."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    tokens: dict[Scope, str]
+
+    def scope_of(self, token: str) -> Scope | None:
+        """The scope a presented token holds, or None. Every scope is compared, so timing tells nothing."""
+        found = None
+        for scope, expected in self.tokens.items():
+            if hmac.compare_digest(token.encode(), expected.encode()):
+                found = scope
+        return found
+
+    def token(self, scope: Scope) -> str:
+        return self.tokens[scope]
+
+
+def allows(held: Scope, needed: Scope) -> bool:
+    """admin may do what any scope may; otherwise a scope allows only itself."""
+    return held == needed or held == Scope.ADMIN
+
+
+def _create(folder: Path) -> None:
+    """Fresh tokens, written so that no other user can ever read them (the folder is 0700 before any file)."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.chmod(0o700)
+    for scope in Scope:
+        path = folder / scope.value
+        draft = folder / f".{scope.value}.{os.getpid()}.{secrets.token_hex(4)}"
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(TOKEN_BYTES))
+        # A hard link appears whole or not at all, and never replaces: two servers starting together (local up
+        # starts both) agree on the first one's token, and nobody reads a half-written file.
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+        draft.unlink()
+
+
+def load_credentials(settings: Settings) -> Credentials:
+    """The tokens; in local mode created on first use. In the cluster they come from the chart's Secret."""
+    folder = settings.credentials_path
+    if settings.mode == "local" and not all((folder / scope.value).exists() for scope in Scope):
+        _create(folder)
+    tokens = {}
+    for scope in Scope:
+        path = folder / scope.value
+        try:
+            token = path.read_text().strip()
+        except OSError as error:
+            raise CredentialsMissingError(
+                f"no {scope.value} token at {path} ({error.strerror}); set DRIFTLOOP_CREDENTIALS_DIR to the "
+                "folder of the platform's tokens"
+            ) from error
+        if len(token) < 16:
+            raise CredentialsMissingError(f"the {scope.value} token at {path} is shorter than 16 characters")
+        tokens[scope] = token
+    return Credentials(tokens)

@@ -1,0 +1,166 @@
+"""The platform's front door, attacked over HTTP as an outsider would: writes without a credential, with the
+wrong scope or a forged token, KServe's model repository routes, a 50 MB body, a burst of label requests,
+and a backdated event sent straight to the predictor. After each, the platform still serves and logs."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+from tests.integration.conftest import MODEL
+from tests.integration.local_platform import PlatformUnderTest, server_url, spawn_predictor
+
+pytestmark = pytest.mark.integration
+
+V1_PATH = f"/v1/models/{MODEL}:predict"
+V2_PATH = f"/v2/models/{MODEL}/infer"
+TRANSACTION = {"customer_id": 3, "merchant_id": 5, "amount": 20.0, "channel": "online"}
+V2_BODY = {"inputs": [
+    {"name": "customer_id", "datatype": "INT64", "shape": [1], "data": [3]},
+    {"name": "merchant_id", "datatype": "INT64", "shape": [1], "data": [5]},
+    {"name": "amount", "datatype": "FP64", "shape": [1], "data": [20.0]},
+    {"name": "channel", "datatype": "BYTES", "shape": [1], "data": ["online"]},
+]}  # fmt: skip
+
+
+def answered_event(platform: PlatformUnderTest, event_id: str) -> dict[str, Any]:
+    body = {"instances": [{**TRANSACTION, "event_id": event_id}]}
+    response = httpx.post(server_url(platform, "transformer") + V1_PATH, json=body, headers=platform.headers("score"))
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+@pytest.mark.parametrize("server", ["transformer", "predictor"])
+def test_writes_need_a_credential_of_their_scope_and_reads_stay_open(serving: PlatformUnderTest, server: str) -> None:
+    from pipelines.event_store import EventStore
+
+    base = server_url(serving, server)
+    answered_event(serving, f"guard-{server}")
+    labels_before = len(EventStore(serving.state_dir / "events", serving.state_dir / "predictions").label_records())
+    flip = {"labels": [{"event_id": f"guard-{server}", "is_fraud": 1}]}
+    predict_body = {"instances": [TRANSACTION]} if server == "transformer" else None
+    writes = [("/v1/labels", flip, "label"), (V2_PATH, V2_BODY, "score")]
+    if predict_body is not None:
+        writes.append((V1_PATH, predict_body, "score"))
+    for path, body, scope in writes:
+        missing = httpx.post(base + path, json=body)
+        assert missing.status_code == 401, (path, missing.text)
+        assert missing.headers["www-authenticate"].startswith("Bearer") and scope in missing.json()["error"]
+        forged = httpx.post(base + path, json=body, headers={"authorization": "Bearer not-a-token-of-ours"})
+        assert forged.status_code == 401 and "not a credential" in forged.json()["error"], forged.text
+        other = "score" if scope == "label" else "label"
+        wrong = httpx.post(base + path, json=body, headers=serving.headers(other))
+        assert wrong.status_code == 403, (path, wrong.text)
+        assert f"needs the {scope} scope" in wrong.json()["error"] and other in wrong.json()["error"]
+    store = EventStore(serving.state_dir / "events", serving.state_dir / "predictions")
+    assert len(store.label_records()) == labels_before, "a refused label landed"
+    for path in (f"/v2/models/{MODEL}", f"/v2/models/{MODEL}/ready", "/v2/health/live", "/metrics"):
+        assert httpx.get(base + path).status_code == 200, path
+
+
+def test_kserve_repository_routes_are_closed_and_the_platform_keeps_serving_and_logging(
+    serving: PlatformUnderTest,
+) -> None:
+    """Unloading the predictor used to leave the fast lane answering with a frozen model while its log stopped,
+    the probes green. Now nobody can: not without a token, not with score, not with admin."""
+    predictor = server_url(serving, "predictor")
+    logged_before = _sample(predictor, "driftloop_prediction_log_rows_total")
+    for server in ("predictor", "transformer"):
+        for action in ("unload", "load"):
+            for headers in ({}, serving.headers("score"), serving.headers("admin")):
+                response = httpx.post(
+                    f"{server_url(serving, server)}/v2/repository/models/{MODEL}/{action}", headers=headers
+                )
+                assert response.status_code == 403, (server, action, response.text)
+                assert "repository routes are disabled" in response.json()["error"]
+    assert httpx.get(f"{predictor}/v2/models/{MODEL}/ready").status_code == 200
+    answer = answered_event(serving, "after-unload-attempts")
+    assert answer["event_ids"] == ["after-unload-attempts"]
+    deadline = time.monotonic() + 10
+    while _sample(predictor, "driftloop_prediction_log_rows_total") <= logged_before and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert _sample(predictor, "driftloop_prediction_log_rows_total") > logged_before, "the log stopped"
+
+
+def test_a_50_mb_body_is_a_413_before_it_is_read(serving: PlatformUnderTest) -> None:
+    headers = {**serving.headers("score"), "content-type": "application/json"}
+    big = b'{"instances": [' + b" " * (50 * 2**20) + b"]}"
+    for server in ("predictor", "transformer"):
+        process = psutil.Process(serving.status()[server]["pid"])
+        before = process.memory_info().rss
+        declared = httpx.post(server_url(serving, server) + "/v1/labels", content=big, headers=serving.headers("label"))
+        assert declared.status_code == 413 and "DRIFTLOOP_MAX_REQUEST_BYTES" in declared.text
+        chunked = httpx.post(server_url(serving, server) + V2_PATH, content=_chunks(big), headers=headers)
+        assert chunked.status_code == 413, chunked.text
+        grown = process.memory_info().rss - before
+        assert grown < 10 * 2**20, f"{server} grew by {grown / 2**20:.1f} MiB"
+    answered_event(serving, "after-big-bodies")
+
+
+def _chunks(body: bytes, size: int = 2**20) -> Iterator[bytes]:
+    """A body without a Content-Length: the limit must hold while it streams."""
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+def test_label_requests_are_rate_limited_per_credential(serving: PlatformUnderTest, tmp_path: Path) -> None:
+    process, own = spawn_predictor(serving, tmp_path, DRIFTLOOP_LABEL_REQUESTS_PER_MINUTE="8")
+    try:
+        bad = {"rows": []}  # the guard counts the request before the body is looked at
+        statuses = [httpx.post(own + "/v1/labels", json=bad, headers=serving.headers("label")) for _ in range(4)]
+        assert [r.status_code for r in statuses][:2] == [400, 400]
+        limited = statuses[-1]
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1, limited.text
+        other = httpx.post(own + "/v1/labels", json=bad, headers=serving.headers("admin"))
+        assert other.status_code == 400, "another credential has a bucket of its own"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+
+
+def _sample(base: str, name: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(base + "/metrics").text
+    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == name)
+
+
+@pytest.mark.parametrize("stamp", ["days_ago", "9999-12-31T00:00:00Z", "1500-01-01T00:00:00Z"])
+def test_a_direct_caller_cannot_backdate_an_event(serving: PlatformUnderTest, stamp: str) -> None:
+    """The predictor takes a receipt time only from the transformer's hop: one far from its own clock is a 400
+    naming the field, and no event is stored."""
+    from datetime import UTC, datetime, timedelta
+
+    from pipelines.event_store import EventStore
+    from pipelines.model_input import NUMERIC_COLUMNS
+
+    if stamp == "days_ago":
+        stamp = (datetime.now(UTC) - timedelta(days=12)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    event_id = f"backdated-{stamp[:4]}"
+    instance = {**{c: 0.0 for c in NUMERIC_COLUMNS}, "amount": 12.5, "channel": "online", "customer_id": 3,
+                "merchant_id": 5, "event_id": event_id, "event_timestamp": stamp}  # fmt: skip
+    response = httpx.post(
+        server_url(serving, "predictor") + V1_PATH, json={"instances": [instance]}, headers=serving.headers("score")
+    )
+    assert response.status_code == 400, response.text
+    assert "instances[0].event_timestamp" in response.json()["error"]
+    time.sleep(1.5)  # one flush of the prediction log
+    events = EventStore(serving.state_dir / "events", serving.state_dir / "predictions").events()
+    assert event_id not in set(events["event_id"])
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00Z", "2999-01-01T00:00:00Z", "1999-12-31T23:59:59Z"])
+def test_a_label_time_outside_the_platforms_bounds_is_a_400(serving: PlatformUnderTest, stamp: str) -> None:
+    answered_event(serving, "bounded-label")
+    body = {"labels": [{"event_id": "bounded-label", "is_fraud": 1, "label_timestamp": stamp}]}
+    response = httpx.post(
+        server_url(serving, "transformer") + "/v1/labels", json=body, headers=serving.headers("label")
+    )
+    assert response.status_code == 400 and "labels[0].label_timestamp" in response.json()["error"], response.text
