@@ -3,6 +3,7 @@ CLUSTER_CONTEXT := --context kind-driftloop
 # The release lives in KFP's namespace (pipelines/cluster_wiring.py says why).
 CLUSTER_NAMESPACE := kubeflow
 PREDICT_TRIES ?= 30
+KUBECTL ?= $(BIN)/kubectl
 
 up: install ## Cluster mode: kind + cert-manager + KServe (Standard) + KFP + the driftloop chart (idempotent; RAY=1 adds KubeRay and a RayCluster; OBJECT_STORE=1 keeps the data on KFP's SeaweedFS)
 	bash platform/driftloop/cluster/scripts/up.sh $(if $(RAY),--ray) $(if $(OBJECT_STORE),--object-store)
@@ -25,7 +26,7 @@ demo-cluster: install ## Cluster mode: the demo's story against the running clus
 	$(BIN)/driftloop demo --target cluster
 
 predict: ## Cluster mode: score a sample transaction on the inference endpoint (retries until the champion answers)
-	@set -o pipefail; token=$$($(BIN)/kubectl $(CLUSTER_CONTEXT) -n $(CLUSTER_NAMESPACE) get secret driftloop-api-tokens -o jsonpath='{.data.score}' | base64 -d) || \
+	@set -o pipefail; token=$$($(KUBECTL) $(CLUSTER_CONTEXT) -n $(CLUSTER_NAMESPACE) get secret driftloop-api-tokens -o jsonpath='{.data.score}' | base64 -d) || \
 	  { echo "error: no API token (Secret driftloop-api-tokens); is the release installed? (make up)" >&2; exit 1; }; \
 	for i in $$(seq 1 $(PREDICT_TRIES)); do \
 	  curl -sf 127.0.0.1:8080/v1/models/fraud-detector:predict -H 'content-type: application/json' \

@@ -57,7 +57,7 @@ def _land(state_dir: Path, events_wanted: int, seed: int) -> int:
     landed_at = pd.Timestamp(END)
     with store.locked():
         store.append_events(events, landed_at)
-        store.append_labels(labels, landed_at)
+        store.append_labels(labels, landed_at, trusted_times=True)
     events.to_parquet(state_dir / "events.parquet", index=False)
     labels.to_parquet(state_dir / "labels.parquet", index=False)
     return len(events)

@@ -70,7 +70,8 @@ def read_rows_where(sources: Sequence[Path | pa.Table], column: str, values: pd.
 
     tables = [source if isinstance(source, pa.Table) else pq.read_table(source) for source in sources]
     if values.empty:  # (an empty array has no type to compare a column with)
-        return pa.concat_tables([table.slice(0, 0) for table in tables]).to_pandas()
+        return pa.concat_tables([table.slice(0, 0) for table in tables], promote_options="default").to_pandas()
     wanted = pa.array(values.drop_duplicates().to_numpy())
     kept = [table.filter(pc.is_in(table.column(column).cast(wanted.type), value_set=wanted)) for table in tables]
-    return pa.concat_tables(kept).to_pandas()
+    # Parts written before a column was added lack it: it reads as null there (promote_options).
+    return pa.concat_tables(kept, promote_options="default").to_pandas()

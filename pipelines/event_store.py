@@ -35,9 +35,11 @@ from pipelines.schema import (
     EVENT_COLUMNS,
     EVENT_ID,
     EVENT_TIMESTAMP,
+    IS_FRAUD,
     LABEL_COLUMNS,
     LABEL_TIMESTAMP,
     MERCHANT_ID,
+    UNTIL,
 )
 from pipelines.storage import Folder, unique_part_name
 
@@ -47,6 +49,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 INGESTED_AT = "ingested_at"
+# When the platform may use a label (point-in-time reads, chargeback features, training windows): the time it
+# arrived when a client sent it over HTTP (a client's label_timestamp is only its business time: a backdated
+# one must not reach into the past), its label_timestamp when a trusted batch landing (`driftloop data ingest`,
+# an operator's lake history) brought it. Parts written before this column read as their label_timestamp.
+KNOWN_AT = "known_at"
 RECORDED_AT = "recorded_at"  # when the platform learnt of an event: landing time, or answer time when served
 SERVED_COLUMNS = [EVENT_ID, EVENT_TIMESTAMP, CUSTOMER_ID, MERCHANT_ID, AMOUNT, CHANNEL, ROLE]
 
@@ -170,21 +177,27 @@ class EventStore:
         `event_ids`, only those events' records (cut in Arrow, before pandas builds their strings)."""
         files = self.labels_dir.files("part-*.parquet")
         if not files:
-            return _empty({**LABEL_COLUMNS, INGESTED_AT: "datetime64[ns, UTC]"})
+            return _empty({**LABEL_COLUMNS, INGESTED_AT: "datetime64[ns, UTC]", KNOWN_AT: "datetime64[ns, UTC]"})
         if event_ids is None:
             return pd.concat([self.labels_dir.read_parquet(f) for f in files], ignore_index=True)
         return read_rows_where([self.labels_dir.read_table(f) for f in files], EVENT_ID, event_ids.astype(str))
 
     def labels(self, known_at: pd.Timestamp | None = None, event_ids: pd.Series | None = None) -> pd.DataFrame:
-        """The current label of each labelled event: the latest by label time (landing order breaks ties).
+        """The current label of each labelled event: the latest by the time the platform knew it (landing order
+        breaks ties), its `label_timestamp` column holding that time (see KNOWN_AT).
 
-        `known_at` leaves out labels that arrived after it, as a point-in-time reader needs; `event_ids` keeps
-        only those events' labels (a partition's reader).
+        `known_at` leaves out labels the platform did not know yet at that time, as a point-in-time reader
+        needs; `event_ids` keeps only those events' labels (a partition's reader).
         """
-        records = self.label_records(event_ids)
+        records = usable_times(self.label_records(event_ids))
         if known_at is not None:
             records = records[records[LABEL_TIMESTAMP] < known_at]
         return latest_labels(records)
+
+    def fraud_spans(self, known_at: pd.Timestamp, event_ids: pd.Series | None = None) -> pd.DataFrame:
+        """When each event was known to be fraud, as of `known_at`: see `fraud_spans`."""
+        records = usable_times(self.label_records(event_ids))
+        return fraud_spans(records[records[LABEL_TIMESTAMP] < known_at])
 
     def landings(self) -> list[Landing]:
         text = self.root.read_text(LANDINGS_LOG) or ""
@@ -197,8 +210,11 @@ class EventStore:
         for day, rows in frame.groupby(frame[EVENT_TIMESTAMP].dt.strftime("%Y-%m-%d"), sort=True):
             self.landed_dir.write_parquet(rows, f"date={day}/{unique_part_name()}")
 
-    def append_labels(self, labels: pd.DataFrame, landed_at: pd.Timestamp) -> None:
+    def append_labels(self, labels: pd.DataFrame, landed_at: pd.Timestamp, trusted_times: bool) -> None:
+        """`trusted_times`: the labels' own stamps say when they were known (a batch landing); otherwise they
+        were known when they landed (a client over HTTP)."""
         frame = labels[list(LABEL_COLUMNS)].astype(LABEL_COLUMNS).assign(**{INGESTED_AT: landed_at})
+        frame[KNOWN_AT] = frame[LABEL_TIMESTAMP] if trusted_times else landed_at
         self.labels_dir.write_parquet(frame, unique_part_name())
 
     def record_landing(self, landing: Landing) -> None:
@@ -212,8 +228,32 @@ class EventStore:
         return self.quarantine_dir.uri(name)
 
 
+def usable_times(records: pd.DataFrame) -> pd.DataFrame:
+    """Label records with `label_timestamp` replaced by the time the platform may use each (KNOWN_AT; a part
+    without the column: its label_timestamp)."""
+    if KNOWN_AT not in records:
+        return records
+    known = records[KNOWN_AT].fillna(records[LABEL_TIMESTAMP]) if len(records) else records[LABEL_TIMESTAMP]
+    return records.assign(**{LABEL_TIMESTAMP: known.astype(records[LABEL_TIMESTAMP].dtype)})
+
+
+def fraud_spans(records: pd.DataFrame) -> pd.DataFrame:
+    """Each stretch of time an event was known to be fraud, from label records with usable times: its
+    `label_timestamp` (known from) and UNTIL (when a later label said otherwise; NaT while it still holds).
+
+    Why spans and not the latest verdict: a feature for a past hour must use what was known then. A fraud
+    verdict withdrawn today stays a known chargeback for the hours before today."""
+    ordered = records.sort_values([EVENT_ID, LABEL_TIMESTAMP, INGESTED_AT], kind="stable")
+    changed = ordered[IS_FRAUD].ne(ordered.groupby(EVENT_ID)[IS_FRAUD].shift())  # a verdict's first record
+    changes = ordered.loc[changed, [EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP]]
+    until = changes.groupby(EVENT_ID)[LABEL_TIMESTAMP].shift(-1)
+    spans = changes.assign(**{UNTIL: until})[changes[IS_FRAUD] == 1]
+    return spans[[EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP, UNTIL]].reset_index(drop=True)
+
+
 def latest_labels(records: pd.DataFrame) -> pd.DataFrame:
-    """Each event's current label among its records: the latest by label time (landing order breaks ties)."""
+    """Each event's current label among its records (usable_times first): the latest by label time, landing
+    order breaking ties."""
     latest = records.sort_values([LABEL_TIMESTAMP, INGESTED_AT], kind="stable").drop_duplicates(EVENT_ID, keep="last")
     return latest[list(LABEL_COLUMNS)].sort_values(EVENT_ID, kind="stable").reset_index(drop=True)
 

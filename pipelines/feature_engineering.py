@@ -27,6 +27,7 @@ from pipelines.schema import (
     IS_FRAUD,
     LABEL_TIMESTAMP,
     MERCHANT_ID,
+    UNTIL,
 )
 
 HOUR_NS = 3_600 * 10**9
@@ -155,7 +156,8 @@ def compute_customer_stats(events: pd.DataFrame, start: datetime, end: datetime,
 def compute_merchant_stats(
     events: pd.DataFrame, labels: pd.DataFrame, start: datetime, end: datetime, computed_at: datetime
 ) -> pd.DataFrame:
-    """merchant_stats rows stamped in [start, end]; a fraud label counts once it has arrived."""
+    """merchant_stats rows stamped in [start, end]; a fraud label counts once it has arrived, and until it was
+    withdrawn when `labels` are fraud spans (with UNTIL)."""
     times = events[EVENT_TIMESTAMP].to_numpy(dtype="datetime64[ns]").astype(np.int64)
     grid = _Grid(times, end)
     entity, entity_ids = pd.factorize(events[MERCHANT_ID].to_numpy(), sort=True)
@@ -164,12 +166,17 @@ def compute_merchant_stats(
     count = _bucketed(grid, entity, buckets, np.ones(len(events)), n)
     total = _bucketed(grid, entity, buckets, events[AMOUNT].to_numpy(dtype=np.float64), n)
 
+    spans = [EVENT_ID, LABEL_TIMESTAMP, *([UNTIL] if UNTIL in labels else [])]
     frauds = pd.DataFrame({EVENT_ID: events[EVENT_ID].to_numpy(), "e": entity, "b": buckets}).merge(
-        labels.loc[labels[IS_FRAUD] == 1, [EVENT_ID, LABEL_TIMESTAMP]], on=EVENT_ID, how="inner"
+        labels.loc[labels[IS_FRAUD] == 1, spans], on=EVENT_ID, how="inner"
     )
     label_bucket = grid.bucket(frauds[LABEL_TIMESTAMP].to_numpy(dtype="datetime64[ns]").astype(np.int64))
     first = np.maximum(frauds["b"].to_numpy(), label_bucket) + 1
     last = frauds["b"].to_numpy() + D_30
+    if UNTIL in frauds:  # a verdict withdrawn later stops counting from then on, never before (fraud_spans)
+        withdrawn = frauds[UNTIL].notna().to_numpy()
+        until = frauds.loc[withdrawn, UNTIL].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        last[withdrawn] = np.minimum(last[withdrawn], grid.bucket(until))
     known_chargebacks = _active_intervals(grid, frauds["e"].to_numpy(), first, last, n)
 
     features = {

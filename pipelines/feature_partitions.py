@@ -29,6 +29,7 @@ from pipelines.schema import (
     LABEL_TIMESTAMP,
     MERCHANT_ID,
     MERCHANT_STATS,
+    UNTIL,
     VIEW_KEYS,
     offline_table_columns,
 )
@@ -41,9 +42,9 @@ VIEW_EVENT_COLUMNS = {
 }
 
 
-def _fraud_labels(labels: pd.DataFrame) -> pd.DataFrame:
-    """The only labels the merchant view counts."""
-    return labels.loc[labels[IS_FRAUD] == 1, [EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP]]
+def _fraud_labels(spans: pd.DataFrame) -> pd.DataFrame:
+    """The only labels the merchant view counts: the fraud spans (EventStore.fraud_spans)."""
+    return spans.loc[spans[IS_FRAUD] == 1, [EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP, UNTIL]]
 
 
 def _view_rows(
@@ -79,7 +80,7 @@ def build_partition(job: PartitionJob) -> tuple[int, int]:
     store = EventStore(job.event_store, job.prediction_log)
     events = store.events(pd.Timestamp(job.read_from), pd.Timestamp(job.end), job.part)
     frauds = (
-        _fraud_labels(store.labels(known_at=pd.Timestamp(job.end), event_ids=events[EVENT_ID]))
+        _fraud_labels(store.fraud_spans(known_at=pd.Timestamp(job.end), event_ids=events[EVENT_ID]))
         if job.view == MERCHANT_STATS
         else pd.DataFrame({EVENT_ID: pd.Series(dtype="string")})
     )

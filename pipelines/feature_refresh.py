@@ -119,8 +119,8 @@ def build_features_from_store(
     events = store.events(pd.Timestamp(read_from), pd.Timestamp(end))
     if events.empty:
         return 0, {}
-    labels = store.labels(known_at=pd.Timestamp(end))
-    return len(events), build_offline_features(events, labels, feature_data_folder(settings), start, end, computed_at)
+    frauds = store.fraud_spans(known_at=pd.Timestamp(end))
+    return len(events), build_offline_features(events, frauds, feature_data_folder(settings), start, end, computed_at)
 
 
 def refresh_features(settings: Settings, now: datetime | None = None) -> RefreshOutcome:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.data_contract import KIND_CHECKS, RowCheck, event_row_checks, label_row_checks
-from pipelines.event_store import EventStore, Landing, latest_labels
+from pipelines.event_store import EventStore, Landing, latest_labels, usable_times
 from pipelines.schema import EVENT_COLUMNS, EVENT_ID, EVENT_TIMESTAMP, IS_FRAUD, LABEL_COLUMNS, LABEL_TIMESTAMP
 
 logger = logging.getLogger(__name__)
@@ -130,9 +130,13 @@ def land_labels(
     now: pd.Timestamp,
     wait_for_events_s: float = 0.0,
     all_or_nothing: bool = False,
+    trusted_times: bool = True,
 ) -> LandingResult:
     """Land labels: each must refer to a known event and arrive after it; a label that does not change the
     event's current verdict (the same label again, even re-stamped) lands nothing.
+
+    `trusted_times` (a batch landing by an operator): a label counts from its own label_timestamp. Otherwise
+    (a client over HTTP) it counts from now: its label_timestamp is kept as business time only.
 
     `wait_for_events_s`: when some events are unknown, look once more after this long (a server's answered
     transactions reach the event store within its prediction log's flush interval). `all_or_nothing` (the
@@ -159,16 +163,16 @@ def land_labels(
         records = store.label_records()
         identity = [EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP]
         known = pd.MultiIndex.from_frame(good[identity]).isin(pd.MultiIndex.from_frame(records[identity]))
-        current = latest_labels(records).set_index(EVENT_ID)[IS_FRAUD]
+        current = latest_labels(usable_times(records)).set_index(EVENT_ID)[IS_FRAUD]
         known |= (good[EVENT_ID].map(current) == good[IS_FRAUD]).fillna(False).to_numpy(dtype=bool)
         result.already_present = int(known.sum())
         new = good[~known]
         if len(new):
-            store.append_labels(new, now)
+            store.append_labels(new, now, trusted_times)
             oldest_event = event_times.reindex(new[EVENT_ID]).min()
+            oldest_known = new[LABEL_TIMESTAMP].min() if trusted_times else now  # the refresh recomputes from it
             store.record_landing(Landing(
-                "labels", source, now.isoformat(), len(new), oldest_event.isoformat(),
-                new[LABEL_TIMESTAMP].min().isoformat(),
+                "labels", source, now.isoformat(), len(new), oldest_event.isoformat(), oldest_known.isoformat(),
             ))  # fmt: skip
         result.landed = len(new)
     logger.info("%s", result.summary())

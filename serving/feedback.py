@@ -91,7 +91,7 @@ def receive_labels(settings: Settings, body: Any, credential: str) -> tuple[int,
     # An answer from a moment ago may still be in a server's log buffer: look again after one flush.
     result = land_labels(
         event_store_for(settings), labels, f"POST /v1/labels by credential {credential}", now,
-        wait_for_events_s=2 * settings.prediction_log_flush_s, all_or_nothing=True,
+        wait_for_events_s=2 * settings.prediction_log_flush_s, all_or_nothing=True, trusted_times=False,
     )  # fmt: skip
     if result.rejected_rows:
         unknown = UNKNOWN_EVENT in result.reasons

@@ -151,14 +151,28 @@ def test_a_download_whose_sum_differs_from_the_pin_is_refused(tmp_path: Path) ->
 
 
 def test_make_predict_fails_when_the_endpoint_does_not_answer_200(tmp_path: Path) -> None:
+    """It reads the score token from the release's Secret and sends it; a 503 on every try is an error."""
     env = _host(tmp_path)
-    _stub(tmp_path / "bin", "curl", "exit 22")  # what `curl -f` does on a 503
+    _stub(tmp_path / "bin", "kubectl", f'echo "$*" >> {tmp_path}/kubectl.log; printf %s c2NvcmUtdG9rZW4=')
+    _stub(tmp_path / "bin", "curl", f'echo "$*" >> {tmp_path}/curl.log; exit 22')  # `curl -f` on a 503
     result = subprocess.run(
-        ["make", "--no-print-directory", "predict", "PREDICT_TRIES=2"], cwd=REPO, env=env, capture_output=True,
-        text=True, timeout=60,
+        ["make", "--no-print-directory", "predict", "PREDICT_TRIES=2", f"KUBECTL={tmp_path}/bin/kubectl"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode != 0
     assert "no answer from 127.0.0.1:8080 after 2 tries" in result.stderr
+    assert "get secret driftloop-api-tokens -o jsonpath={.data.score}" in (tmp_path / "kubectl.log").read_text()
+    assert "Authorization: Bearer score-token" in (tmp_path / "curl.log").read_text()
+
+
+def test_make_predict_says_so_when_there_is_no_token(tmp_path: Path) -> None:
+    env = _host(tmp_path)
+    _stub(tmp_path / "bin", "kubectl", "echo 'secrets \"driftloop-api-tokens\" not found' >&2; exit 1")
+    result = subprocess.run(
+        ["make", "--no-print-directory", "predict", f"KUBECTL={tmp_path}/bin/kubectl"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode != 0 and "no API token (Secret driftloop-api-tokens)" in result.stderr
 
 
 def test_up_script_waits_on_what_it_means_to() -> None:

@@ -25,6 +25,7 @@ STAND_IN = """#!/usr/bin/env bash
 { printf '%q ' "$@"; echo; } >> "$KUBECTL_LOG"  # one line a call, each argument shell-quoted
 case "$*" in
   *"get pod"*) printf 'fraud-detector-predictor-7d9f';;
+  *"get secret driftloop-api-tokens"*) printf %s c3RhbmQtaW4tdG9rZW4=;;  # base64 of stand-in-token
   *"sh -c"*) cat > /dev/null; echo "/tmp/x.parquet: 3 events rows: 3 landed, 0 already present, 0 quarantined";;
   *"monitor run"*) echo '{"action": "no_trigger", "reason": "stand-in", "skew_share": 0.0}';;
   *) echo ok;;
@@ -116,3 +117,13 @@ def test_its_endpoints_are_the_host_ports_kind_maps() -> None:
 def test_make_demo_cluster_runs_the_cluster_demo() -> None:
     dry_run = subprocess.run(["make", "-n", "demo-cluster"], cwd=REPO, capture_output=True, text=True, check=True)
     assert ".venv/bin/driftloop demo --target cluster" in dry_run.stdout
+
+
+def test_the_demo_reads_its_tokens_from_the_charts_secret(calls: list[list[str]]) -> None:
+    """The demo sends traffic and labels with the release's own tokens (tests/cluster/test_chart.py holds the
+    Secret's name and keys against the rendered chart)."""
+    reads = [call[call.index("get") :] for call in calls if "secret" in call]
+    assert reads == [
+        ["get", "secret", "driftloop-api-tokens", "-o", "jsonpath={.data.score}"],
+        ["get", "secret", "driftloop-api-tokens", "-o", "jsonpath={.data.label}"],
+    ]

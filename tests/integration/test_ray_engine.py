@@ -39,7 +39,7 @@ def test_ray_engine_writes_the_pandas_engine_tables_and_training_set_and_leaves_
     store = event_store_for(base)
     with store.locked():
         store.append_events(events, pd.Timestamp(END))
-        store.append_labels(labels, pd.Timestamp(END))
+        store.append_labels(labels, pd.Timestamp(END), trusted_times=True)
     tables: dict[str, dict[str, pd.DataFrame]] = {}
     training_sets: dict[str, pd.DataFrame] = {}
     ray_processes: list[psutil.Process] = []

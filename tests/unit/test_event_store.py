@@ -151,3 +151,46 @@ def test_a_bounded_read_opens_only_the_days_it_covers(store: EventStore, world: 
     assert sorted(window[EVENT_ID]) == sorted(expected[EVENT_ID]) and len(window) > 100
     with pytest.raises(Exception, match="(?i)parquet"):
         store.events()
+
+
+def test_a_label_sent_over_http_counts_from_its_arrival_not_its_stamp(
+    store: EventStore, world: tuple[pd.DataFrame, ...]
+) -> None:
+    """A client's label_timestamp is business time only: a label backdated by its sender does not enter a
+    training window or a feature hour whose cutoff is before it arrived. A batch landing's stamps count."""
+    events, labels = world
+    land_events(store, events, "day.parquet", NOW)
+    land_labels(store, labels, "history.parquet", NOW)  # trusted: known at their own stamps
+    before = store.labels(known_at=NOW).set_index(EVENT_ID)[IS_FRAUD]
+    target = before.index[-1]
+    event_time = events.set_index(EVENT_ID).loc[target, EVENT_TIMESTAMP]
+    arrival = NOW + timedelta(hours=2)
+    backdated = pd.DataFrame({EVENT_ID: pd.array([target], dtype="string"), IS_FRAUD: [1 - int(before[target])],
+                              LABEL_TIMESTAMP: [event_time + timedelta(seconds=1)]})  # fmt: skip
+    result = land_labels(store, backdated, "POST /v1/labels", arrival, trusted_times=False)
+    assert result.landed == 1
+    assert store.labels(known_at=arrival).set_index(EVENT_ID)[IS_FRAUD][target] == before[target]
+    after = store.labels(known_at=arrival + timedelta(seconds=1)).set_index(EVENT_ID)
+    assert after[IS_FRAUD][target] == 1 - before[target] and after[LABEL_TIMESTAMP][target] == arrival
+    record = store.label_records().iloc[-1]
+    assert record[LABEL_TIMESTAMP] == backdated[LABEL_TIMESTAMP].iloc[0], "the business time is kept"
+    assert store.landings()[-1].oldest_label == arrival.isoformat(), "the refresh recomputes from its arrival"
+
+
+def test_a_withdrawn_fraud_verdict_stays_known_for_the_hours_before(store: EventStore) -> None:
+    """Fraud spans: 1 at t1, 0 at t2, 1 again at t3 is two spans; a re-sent 1 is not a new one."""
+    t0 = NOW - timedelta(days=3)
+    stamp = lambda hours: t0 + timedelta(hours=hours)  # noqa: E731
+    records = pd.DataFrame({
+        EVENT_ID: pd.array(["a", "a", "a", "a", "b", "c"], dtype="string"),
+        IS_FRAUD: [1, 1, 0, 1, 0, 1],
+        LABEL_TIMESTAMP: [stamp(1), stamp(2), stamp(5), stamp(9), stamp(1), stamp(3)],
+        "ingested_at": [stamp(10)] * 6,
+    })  # fmt: skip
+    from pipelines.event_store import fraud_spans
+    from pipelines.schema import UNTIL
+
+    spans = fraud_spans(records).sort_values([EVENT_ID, LABEL_TIMESTAMP]).reset_index(drop=True)
+    assert spans[EVENT_ID].tolist() == ["a", "a", "c"]
+    assert spans[LABEL_TIMESTAMP].tolist() == [stamp(1), stamp(9), stamp(3)]
+    assert spans[UNTIL].iloc[0] == stamp(5) and spans[UNTIL].iloc[1:].isna().all()

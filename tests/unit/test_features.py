@@ -159,7 +159,7 @@ def _event_store_with(root: Path, events: pd.DataFrame, labels: pd.DataFrame) ->
     store = EventStore(root / "events", root / "predictions")
     with store.locked():
         store.append_events(events, pd.Timestamp(END))
-        store.append_labels(labels, pd.Timestamp(END))
+        store.append_labels(labels, pd.Timestamp(END), trusted_times=True)
     return store.root, store.prediction_log
 
 
@@ -210,3 +210,35 @@ def test_partition_tasks_reading_the_event_store_write_the_single_pass_tables(
         pd.testing.assert_frame_equal(
             read_offline_table(table), read_offline_table(offline_table_paths(single)[view]), check_exact=True
         )
+
+
+def test_a_features_replay_for_a_past_hour_uses_only_what_was_known_then(
+    raw: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    """Withdrawing a fraud verdict today (a 1 -> 0 flip) leaves every earlier hour's chargeback rate as it was."""
+    from pipelines.event_store import fraud_spans
+    from pipelines.schema import EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP, UNTIL
+
+    events, labels = raw
+    records = labels.assign(ingested_at=labels[LABEL_TIMESTAMP])
+    before = compute_merchant_stats(events, fraud_spans(records), START, END, computed_at=END)
+    fraud = labels[labels[IS_FRAUD] == 1].iloc[0]
+    flip_at = pd.Timestamp(END) - pd.Timedelta(hours=3)
+    flipped = pd.DataFrame({EVENT_ID: pd.array([fraud[EVENT_ID]], dtype="string"), IS_FRAUD: [0],
+                            LABEL_TIMESTAMP: [flip_at], "ingested_at": [flip_at]})  # fmt: skip
+    spans = fraud_spans(pd.concat([records, flipped], ignore_index=True))
+    assert spans.set_index(EVENT_ID).loc[fraud[EVENT_ID], UNTIL] == flip_at
+    after = compute_merchant_stats(events, spans, START, END, computed_at=END)
+    key = ["merchant_id", "event_timestamp"]
+    merged = before.merge(after, on=key, how="outer", suffixes=("_before", "_after"), indicator=True)
+    merchant = events.set_index(EVENT_ID).loc[fraud[EVENT_ID], "merchant_id"]
+    past = merged[merged["event_timestamp"] <= flip_at.floor("h")]
+    assert (past["_merge"] == "both").all()
+    np.testing.assert_array_equal(past["chargeback_rate_30d_before"], past["chargeback_rate_30d_after"])
+    later = merged[
+        (merged["merchant_id"] == merchant) & (merged["event_timestamp"] > flip_at.floor("h") + pd.Timedelta(hours=1))
+    ]
+    assert (
+        len(later)
+        and (later["chargeback_rate_30d_after"].fillna(0) < later["chargeback_rate_30d_before"].fillna(1)).any()
+    )

@@ -420,6 +420,7 @@ SETTINGS_GROUPS: dict[str, type[BaseModel]] = {
     "compute": ComputeSettings,
     "training": TrainingSettings,
     "serving": ServingSettings,
+    "security": SecuritySettings,
     "monitoring": MonitoringSettings,
 }
 
