@@ -102,14 +102,12 @@ def evaluate_model(
 
 
 @_component
-def gate_model(
-    run_id: str, candidate_auc: float, champion_auc: float, champion_version: str, min_auc: float, margin: float
-) -> str:
-    """`promote` or `reject`, recorded with its reason on the MLflow run."""
+def gate_model(run_id: str, candidate_auc: float, champion_auc: float, champion_version: str) -> str:
+    """`promote` or `reject`, recorded with its reason on the MLflow run (thresholds from settings only)."""
     from driftloop.core.settings import get_settings
     from pipelines import steps
 
-    return steps.gate(get_settings(), run_id, candidate_auc, champion_auc, champion_version, min_auc, margin)
+    return steps.gate(get_settings(), run_id, candidate_auc, champion_auc, champion_version)
 
 
 @_component

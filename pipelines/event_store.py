@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -54,6 +54,8 @@ INGESTED_AT = "ingested_at"
 # one must not reach into the past), its label_timestamp when a trusted batch landing (`driftloop data ingest`,
 # an operator's lake history) brought it. Parts written before this column read as their label_timestamp.
 KNOWN_AT = "known_at"
+VIA = "via"  # how a label came: BATCH (`driftloop data ingest`) or HTTP (POST /v1/labels); older parts: BATCH
+BATCH, HTTP = "batch", "http"
 RECORDED_AT = "recorded_at"  # when the platform learnt of an event: landing time, or answer time when served
 SERVED_COLUMNS = [EVENT_ID, EVENT_TIMESTAMP, CUSTOMER_ID, MERCHANT_ID, AMOUNT, CHANNEL, ROLE]
 
@@ -214,7 +216,9 @@ class EventStore:
         """`trusted_times`: the labels' own stamps say when they were known (a batch landing); otherwise they
         were known when they landed (a client over HTTP)."""
         frame = labels[list(LABEL_COLUMNS)].astype(LABEL_COLUMNS).assign(**{INGESTED_AT: landed_at})
-        frame[KNOWN_AT] = frame[LABEL_TIMESTAMP] if trusted_times else landed_at
+        known = frame[LABEL_TIMESTAMP] if trusted_times else pd.Series(landed_at, index=frame.index)
+        frame[KNOWN_AT] = known.astype("datetime64[ns, UTC]")  # one type in every part: they are read together
+        frame[VIA] = BATCH if trusted_times else HTTP
         self.labels_dir.write_parquet(frame, unique_part_name())
 
     def record_landing(self, landing: Landing) -> None:
@@ -251,11 +255,11 @@ def fraud_spans(records: pd.DataFrame) -> pd.DataFrame:
     return spans[[EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP, UNTIL]].reset_index(drop=True)
 
 
-def latest_labels(records: pd.DataFrame) -> pd.DataFrame:
+def latest_labels(records: pd.DataFrame, extra: Sequence[str] = ()) -> pd.DataFrame:
     """Each event's current label among its records (usable_times first): the latest by label time, landing
-    order breaking ties."""
+    order breaking ties. `extra` keeps more of the records' columns."""
     latest = records.sort_values([LABEL_TIMESTAMP, INGESTED_AT], kind="stable").drop_duplicates(EVENT_ID, keep="last")
-    return latest[list(LABEL_COLUMNS)].sort_values(EVENT_ID, kind="stable").reset_index(drop=True)
+    return latest[[*LABEL_COLUMNS, *extra]].sort_values(EVENT_ID, kind="stable").reset_index(drop=True)
 
 
 def _frame_for_quarantine(rejected: pd.DataFrame) -> pd.DataFrame:

@@ -1,13 +1,18 @@
 """The quality gate: the only way to the `champion` alias.
 
-No champion yet: the candidate must reach an absolute ROC AUC floor. With a champion: the candidate must
-beat the champion's ROC AUC on the same holdout by more than the margin (and still reach the floor).
+In order, a candidate is rejected when: it was trained on shuffled labels (a test run, never served); its holdout
+is too small to judge; the labels it learnt from jumped away from the champion's (`pipelines.label_mix`: held,
+with the reason, for a person to look at); its ROC AUC is undefined or below the floor; a champion exists and it
+does not beat the champion's ROC AUC on the same holdout by more than the margin. The thresholds come from
+settings only (`GatePolicy.from_settings`): a run's parameters cannot lower them.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+from driftloop.core.settings import Settings
 
 PROMOTE = "promote"
 REJECT = "reject"
@@ -23,19 +28,59 @@ class GateDecision:
         return self.decision == PROMOTE
 
 
-def decide(candidate_auc: float, champion_auc: float | None, min_auc: float, margin: float) -> GateDecision:
-    if math.isnan(candidate_auc):
+@dataclass(frozen=True)
+class GatePolicy:
+    min_auc: float
+    margin: float
+    min_holdout_rows: int
+    min_holdout_positives: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GatePolicy:
+        return cls(
+            settings.gate_min_roc_auc,
+            settings.gate_margin,
+            settings.gate_min_holdout_rows,
+            settings.gate_min_holdout_positives,
+        )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What the gate knows of a candidate: its scores and how it was made."""
+
+    auc: float
+    champion_auc: float | None  # None: no champion yet
+    holdout_rows: int
+    holdout_positives: int
+    shuffled_labels: bool = False
+    label_shift: str | None = None  # the label-mix guard's reason, when it holds the run
+
+
+def decide(candidate: Candidate, policy: GatePolicy) -> GateDecision:
+    auc, champion_auc = candidate.auc, candidate.champion_auc
+    if candidate.shuffled_labels:
+        return GateDecision(REJECT, "trained on shuffled labels: a test run is never promoted")
+    if candidate.holdout_rows < policy.min_holdout_rows or candidate.holdout_positives < policy.min_holdout_positives:
+        return GateDecision(
+            REJECT,
+            f"holdout too small to judge: {candidate.holdout_rows} rows, {candidate.holdout_positives} fraud "
+            f"(needs {policy.min_holdout_rows} and {policy.min_holdout_positives})",
+        )
+    if candidate.label_shift:
+        return GateDecision(REJECT, f"held: {candidate.label_shift}")
+    if math.isnan(auc):
         return GateDecision(REJECT, "candidate ROC AUC is undefined (holdout has one class)")
-    if candidate_auc < min_auc:
-        return GateDecision(REJECT, f"candidate ROC AUC {candidate_auc:.4f} is below the floor {min_auc:.4f}")
+    if auc < policy.min_auc:
+        return GateDecision(REJECT, f"candidate ROC AUC {auc:.4f} is below the floor {policy.min_auc:.4f}")
     if champion_auc is None or math.isnan(champion_auc):
-        return GateDecision(PROMOTE, f"no champion; candidate ROC AUC {candidate_auc:.4f} >= floor {min_auc:.4f}")
-    if candidate_auc > champion_auc + margin:
+        return GateDecision(PROMOTE, f"no champion; candidate ROC AUC {auc:.4f} >= floor {policy.min_auc:.4f}")
+    if auc > champion_auc + policy.margin:
         return GateDecision(
             PROMOTE,
-            f"candidate ROC AUC {candidate_auc:.4f} beats champion {champion_auc:.4f} by more than {margin:.4f}",
+            f"candidate ROC AUC {auc:.4f} beats champion {champion_auc:.4f} by more than {policy.margin:.4f}",
         )
     return GateDecision(
         REJECT,
-        f"candidate ROC AUC {candidate_auc:.4f} does not beat champion {champion_auc:.4f} by more than {margin:.4f}",
+        f"candidate ROC AUC {auc:.4f} does not beat champion {champion_auc:.4f} by more than {policy.margin:.4f}",
     )

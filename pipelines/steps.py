@@ -73,6 +73,16 @@ def read_window(settings: Settings, start: pd.Timestamp, end: pd.Timestamp) -> t
     return events, labels[labels[EVENT_ID].isin(events[EVENT_ID])].reset_index(drop=True)
 
 
+def window_mix_metrics(settings: Settings, events: pd.DataFrame, end: pd.Timestamp) -> dict[str, float]:
+    """The window's label mix (all, batch-landed, sent over HTTP), for the gate's label-mix guard."""
+    from pipelines.event_store import event_store_for
+    from pipelines.label_mix import mix_metrics, window_label_mix
+    from pipelines.schema import EVENT_ID
+
+    records = event_store_for(settings).label_records(events[EVENT_ID])
+    return mix_metrics(window_label_mix(records, events[EVENT_ID], end))
+
+
 def validate(
     settings: Settings,
     window_days: int,
@@ -110,6 +120,7 @@ def validate(
         fingerprint = frame_fingerprint(events, labels)
         mlflow.set_tag(RunTag.DATA_FINGERPRINT, fingerprint)
         mlflow.log_metrics({"raw_events": len(events), "raw_labels": len(labels)})
+        mlflow.log_metrics(window_mix_metrics(settings, events, end))
     events.to_parquet(events_out, index=False)
     labels.to_parquet(labels_out, index=False)
     return fingerprint
@@ -238,24 +249,43 @@ def evaluate(
     )
 
 
-def gate(
-    settings: Settings,
-    run_id: str,
-    candidate_auc: float,
-    champion_auc: float,
-    champion_version: str,
-    min_auc: float,
-    margin: float,
-) -> str:
-    """Decide promote or reject, and record the decision and its reason on the run."""
-    from pipelines.gate import decide
+def gate(settings: Settings, run_id: str, candidate_auc: float, champion_auc: float, champion_version: str) -> str:
+    """Decide promote or reject with the settings' policy (never a run's parameters), and record the decision
+    and its reason on the run. The label mix of this run's window is held against the champion's."""
+    from pipelines.gate import Candidate, GatePolicy, decide
+    from pipelines.label_mix import mix_from_metrics, shift_reason
 
-    decision = decide(candidate_auc, champion_auc if champion_version else None, min_auc, margin)
+    client = tracking_client(settings.tracking_uri)
+    run = client.get_run(run_id)
+    metrics, params = run.data.metrics, run.data.params
+    shift = None
+    window = mix_from_metrics(metrics)
+    if champion_version and window is not None:
+        champion_run_id = client.get_model_version(settings.model_name, champion_version).run_id
+        reference = mix_from_metrics(client.get_run(champion_run_id).data.metrics) if champion_run_id else None
+        if reference is not None:
+            shift = shift_reason(window, reference, settings.gate_max_label_rate_ratio)
+    holdout_rows = int(metrics.get("holdout_rows", 0))
+    candidate = Candidate(
+        auc=candidate_auc,
+        champion_auc=champion_auc if champion_version else None,
+        holdout_rows=holdout_rows,
+        holdout_positives=round(holdout_rows * metrics.get("holdout_positive_rate", 0.0)),
+        shuffled_labels=params.get("shuffle_labels") == "True",
+        label_shift=shift,
+    )
+    policy = GatePolicy.from_settings(settings)
+    decision = decide(candidate, policy)
     with in_run(settings.tracking_uri, run_id):
         import mlflow
 
         mlflow.set_tags({RunTag.GATE_DECISION: decision.decision, RunTag.GATE_REASON: decision.reason})
-        mlflow.log_params({"gate_min_roc_auc": min_auc, "gate_margin": margin})
+        mlflow.log_params({
+            "gate_min_roc_auc": policy.min_auc, "gate_margin": policy.margin,
+            "gate_min_holdout_rows": policy.min_holdout_rows,
+            "gate_min_holdout_positives": policy.min_holdout_positives,
+            "gate_max_label_rate_ratio": settings.gate_max_label_rate_ratio,
+        })  # fmt: skip
     logger.info("gate: %s (%s)", decision.decision, decision.reason)
     return decision.decision
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -63,3 +64,28 @@ def load_sklearn_version(client: MlflowClient, name: str, version: str) -> Any:
     location = client.get_model_version_download_uri(name, version)
     local_path = mlflow.artifacts.download_artifacts(artifact_uri=location, tracking_uri=client.tracking_uri)
     return mlflow.sklearn.load_model(local_path)
+
+
+def gate_decisions(client: MlflowClient, experiment_name: str, last: int) -> list[dict[str, str]]:
+    """The latest training runs' gate decisions with their reasons (newest first): what `monitor status` shows
+    beside the drift decisions, so a held or rejected retraining is seen where the trigger was."""
+    from driftloop.core.registry_names import RunTag
+
+    experiment = client.get_experiment_by_name(experiment_name)
+    if experiment is None:
+        return []
+    runs = client.search_runs(
+        [experiment.experiment_id], f"tags.{RunTag.GATE_DECISION} != ''", max_results=last,
+        order_by=["attributes.start_time DESC"],
+    )  # fmt: skip
+    return [
+        {
+            "run_id": run.info.run_id,
+            "started_at": datetime.fromtimestamp(run.info.start_time / 1000, UTC).isoformat(),
+            "trigger": run.data.tags.get(RunTag.TRIGGER, ""),
+            "decision": run.data.tags[RunTag.GATE_DECISION],
+            "reason": run.data.tags.get(RunTag.GATE_REASON, ""),
+            "registered_version": run.data.tags.get(RunTag.REGISTERED_VERSION, ""),
+        }
+        for run in runs
+    ]

@@ -26,8 +26,6 @@ def training_pipeline(
     seed: int = 42,
     holdout_days: int = 5,
     label_maturity_days: int = 7,
-    min_auc: float = 0.75,
-    margin: float = 0.0,
     params_json: str = "{}",
     shuffle_labels: bool = False,
     mlflow_run_id: str = "",
@@ -67,8 +65,6 @@ def training_pipeline(
         candidate_auc=evaluate_task.outputs["candidate_auc"],
         champion_auc=evaluate_task.outputs["champion_auc"],
         champion_version=evaluate_task.outputs["champion_version"],
-        min_auc=min_auc,
-        margin=margin,
     )
     with dsl.If(gate_task.output == PROMOTE, name="gate-passed"):
         register_task = register_model(run_id=run_id, model_uri=train_task.outputs["Output"], decision=gate_task.output)

@@ -2,16 +2,26 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 
-from pipelines.gate import PROMOTE, REJECT, decide
+from pipelines.event_store import BATCH, HTTP, INGESTED_AT, KNOWN_AT, VIA
+from pipelines.gate import PROMOTE, REJECT, Candidate, GatePolicy, decide
+from pipelines.label_mix import ALL, LabelGroup, shift_reason, window_label_mix
+from pipelines.schema import EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP
+
+POLICY = GatePolicy(min_auc=0.75, margin=0.0, min_holdout_rows=500, min_holdout_positives=10)
+
+
+def judged(auc: float, champion: float | None = None, **more: object) -> Candidate:
+    return Candidate(**{"auc": auc, "champion_auc": champion, "holdout_rows": 5000, "holdout_positives": 100,
+                        **more})  # type: ignore[arg-type]  # fmt: skip
 
 
 def test_first_model_needs_the_floor() -> None:
-    assert decide(0.80, None, min_auc=0.75, margin=0.0).decision == PROMOTE
-    rejected = decide(0.70, None, min_auc=0.75, margin=0.0)
-    assert rejected.decision == REJECT
-    assert "below the floor" in rejected.reason
+    assert decide(judged(0.80), POLICY).decision == PROMOTE
+    rejected = decide(judged(0.70), POLICY)
+    assert rejected.decision == REJECT and "below the floor" in rejected.reason
 
 
 @pytest.mark.parametrize(
@@ -21,12 +31,72 @@ def test_first_model_needs_the_floor() -> None:
 def test_challenger_must_beat_the_champion_by_the_margin(
     candidate: float, champion: float, margin: float, expected: str
 ) -> None:
-    assert decide(candidate, champion, min_auc=0.5, margin=margin).decision == expected
+    policy = GatePolicy(min_auc=0.5, margin=margin, min_holdout_rows=500, min_holdout_positives=10)
+    assert decide(judged(candidate, champion), policy).decision == expected
 
 
 def test_a_better_challenger_still_needs_the_floor() -> None:
-    assert decide(0.6, 0.5, min_auc=0.75, margin=0.0).decision == REJECT
+    assert decide(judged(0.6, 0.5), POLICY).decision == REJECT
 
 
 def test_undefined_auc_is_rejected() -> None:
-    assert decide(math.nan, None, min_auc=0.5, margin=0.0).decision == REJECT
+    assert decide(judged(math.nan), POLICY).decision == REJECT
+
+
+def test_a_shuffled_label_run_is_never_promoted_however_it_scores() -> None:
+    decision = decide(judged(0.99, shuffled_labels=True), POLICY)
+    assert decision.decision == REJECT and "shuffled" in decision.reason
+
+
+@pytest.mark.parametrize(("rows", "positives"), [(499, 100), (5000, 9)])
+def test_a_holdout_too_small_to_judge_is_a_rejection(rows: int, positives: int) -> None:
+    decision = decide(judged(0.95, 0.80, holdout_rows=rows, holdout_positives=positives), POLICY)
+    assert decision.decision == REJECT and "holdout too small" in decision.reason
+
+
+def test_a_label_shift_holds_even_a_better_candidate() -> None:
+    decision = decide(judged(0.99, 0.80, label_shift="label mix: all labels' fraud rate ..."), POLICY)
+    assert decision.decision == REJECT and decision.reason.startswith("held: label mix")
+
+
+def mix(all_rows: int, all_pos: int, http_rows: int = 0, http_pos: int = 0) -> dict[str, LabelGroup]:
+    return {ALL: LabelGroup(all_rows, all_pos), BATCH: LabelGroup(all_rows - http_rows, all_pos - http_pos),
+            HTTP: LabelGroup(http_rows, http_pos)}  # fmt: skip
+
+
+REFERENCE = mix(47_000, 960)  # the demo's first window: 2.0% fraud, all batch-landed
+
+
+@pytest.mark.parametrize(
+    ("window", "held"),
+    [
+        (mix(72_000, 1_870, 1_200, 31), False),  # a real fraud wave (the demo's wallet feed): 2.6%, HTTP 2.6%
+        (mix(72_000, 2_700, 1_200, 31), False),  # 3.75%: 1.8x, within 3x
+        (mix(65_000, 13_300, 65_000, 13_300), True),  # 20% of the labels flipped over HTTP
+        (mix(65_000, 63_700, 65_000, 63_700), True),  # every label flipped
+        (mix(65_000, 0), True),  # every fraud label withdrawn
+        (mix(67_200, 2_330, 3_200, 1_031), True),  # 2,000 fabricated transactions with coin-flip labels
+        (mix(47_000, 960, 40, 3), False),  # 3 fraud in 40 HTTP labels (3.7x): too few to be certain
+    ],
+)
+def test_the_label_mix_guard_holds_jumps_and_lets_real_drift_through(window: dict[str, LabelGroup], held: bool) -> None:
+    reason = shift_reason(window, REFERENCE, max_ratio=3.0)
+    assert (reason is not None) == held, reason
+    if reason:
+        assert reason.startswith("label mix: ") and "champion's training window (2.04%)" in reason
+
+
+def test_the_window_mix_counts_current_labels_by_channel_as_known_then() -> None:
+    now = pd.Timestamp("2027-02-01", tz="UTC")
+    hour = pd.Timedelta(hours=1)
+    records = pd.DataFrame({
+        EVENT_ID: pd.array(["a", "b", "b", "c", "d"], dtype="string"),
+        IS_FRAUD: [0, 0, 1, 1, 1],
+        LABEL_TIMESTAMP: [now - 9 * hour, now - 9 * hour, now - 30 * hour, now - 8 * hour, now - 7 * hour],
+        INGESTED_AT: [now - 5 * hour] * 5,
+        KNOWN_AT: [now - 9 * hour, now - 9 * hour, now - 2 * hour, now - 8 * hour, now + hour],
+        VIA: [BATCH, BATCH, HTTP, None, HTTP],
+    })  # fmt: skip
+    found = window_label_mix(records, pd.Series(["a", "b", "c", "x"]), known_at=now)
+    assert found[ALL] == LabelGroup(3, 2)  # d is not known yet, b's HTTP relabel (known later) is current
+    assert found[BATCH] == LabelGroup(2, 1) and found[HTTP] == LabelGroup(1, 1)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from driftloop.core.settings import Settings
 
 app = typer.Typer(
     help="Drift monitoring: run a check, see the decisions, record realised quality.", no_args_is_help=True
@@ -58,10 +62,12 @@ def status(
     from driftloop.core.settings import get_settings
     from monitoring.check import monitor_store
 
-    store = monitor_store(get_settings())
+    settings = get_settings()
+    store = monitor_store(settings)
     state, decisions = store.load(), store.decisions(last)
+    gates = _gate_decisions(settings, last)
     if json_output:
-        typer.echo(json.dumps({"state": asdict(state), "decisions": decisions}, indent=2))
+        typer.echo(json.dumps({"state": asdict(state), "decisions": decisions, "gate_decisions": gates}, indent=2))
         return
     typer.echo(f"last trigger: {state.last_trigger_at or 'never'}; run in flight: {state.run_in_flight or 'none'}")
     for decision in decisions:
@@ -73,6 +79,27 @@ def status(
         )
     if not decisions:
         typer.echo("no drift check has run yet")
+    typer.echo("training runs (gate decisions, newest first):")
+    for gate in gates if isinstance(gates, list) else []:
+        version = f" -> v{gate['registered_version']}" if gate["registered_version"] else ""
+        typer.echo(f"  {gate['started_at'][:19]}  {gate['trigger']}  {gate['decision']}{version}: {gate['reason']}")
+    if isinstance(gates, str):
+        typer.echo(f"  {gates}")
+
+
+def _gate_decisions(settings: Settings, last: int) -> list[dict[str, str]] | str:
+    """The training runs' gate decisions from MLflow; a one-line note when the registry does not answer (the
+    drift decisions above need no registry)."""
+    from driftloop.core.errors import RegistryUnreachableError
+    from driftloop.core.registry_probe import check_reachable
+
+    try:
+        check_reachable(settings.tracking_uri)  # seconds, not MLflow's minutes of retries
+    except RegistryUnreachableError as error:
+        return error.message
+    from pipelines.tracking import gate_decisions, tracking_client
+
+    return gate_decisions(tracking_client(settings.tracking_uri), settings.mlflow_experiment, last)
 
 
 def _skew_line(decision: dict[str, object]) -> str:

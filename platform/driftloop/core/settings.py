@@ -166,6 +166,18 @@ class TrainingSettings(BaseModel):
     gate_margin: float = Field(
         0.0, description="Gate: a challenger must beat the champion's holdout ROC AUC by more than this."
     )
+    gate_min_holdout_rows: int = Field(
+        500, ge=1, description="Gate: a candidate is judged on at least this many holdout rows, or rejected."
+    )
+    gate_min_holdout_positives: int = Field(
+        10, ge=1, description="Gate: ...and at least this many fraud labels among them."
+    )
+    gate_max_label_rate_ratio: float = Field(
+        3.0,
+        gt=1,
+        description="Gate, label-mix guard: the window's fraud rate (all labels, batch-landed, sent over HTTP) "
+        "may differ from the champion's training window by at most this factor either way, or the run is held.",
+    )
     holdout_days: int = Field(5, ge=1, description="Days at the end of the labelled data kept for evaluation.")
     label_maturity_days: int = Field(
         7, ge=0, description="Events younger than this (vs the newest event) are left out of training: labels lag."

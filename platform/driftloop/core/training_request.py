@@ -11,14 +11,13 @@ from driftloop.core.settings import Settings
 @dataclass(frozen=True)
 class TrainingRequest:
     """The training pipeline's parameters; defaults come from settings. The data is the event store's
-    `window_days` ending at `window_end` (ISO, UTC; empty: when the run starts)."""
+    `window_days` ending at `window_end` (ISO, UTC; empty: when the run starts). The gate's thresholds are not
+    among them: the gate reads them from settings, so whoever submits a run cannot lower them."""
 
     window_days: int
     seed: int
     holdout_days: int
     label_maturity_days: int
-    min_auc: float
-    margin: float
     window_end: str = ""
     params_json: str = "{}"
     shuffle_labels: bool = False
@@ -31,8 +30,6 @@ class TrainingRequest:
             "seed": settings.seed,
             "holdout_days": settings.holdout_days,
             "label_maturity_days": settings.label_maturity_days,
-            "min_auc": settings.gate_min_roc_auc,
-            "margin": settings.gate_margin,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
