@@ -68,6 +68,21 @@ def _window(settings: Settings, now: datetime, since: datetime | None) -> tuple[
     return start, end
 
 
+def _export_gate_decision(settings: Settings, client: Any) -> None:
+    """The latest training run's gate decision as a gauge: a held or rejected retraining shows on the dashboard
+    and can alert, beside the drift that triggered it."""
+    from pipelines.tracking import gate_decisions
+
+    try:
+        latest = gate_decisions(client, settings.mlflow_experiment, 1)
+    except Exception:  # noqa: BLE001 - a metric; the drift check goes on without it
+        logger.warning("could not read the latest gate decision", exc_info=True)
+        return
+    if latest:
+        started = datetime.fromisoformat(latest[0]["started_at"]).timestamp()
+        metrics.record_gate_decision(started, latest[0]["decision"], latest[0]["check"])
+
+
 def run_check(
     settings: Settings, runner: PipelineRunner, now: datetime | None = None, since: datetime | None = None
 ) -> CheckOutcome:
@@ -84,6 +99,7 @@ def run_check(
         _record_failure(store, now, error.message)
         metrics.REGISTRY_UNREACHABLE.inc()
         raise
+    _export_gate_decision(settings, client)
     from monitoring.dashboard import DRIFT_TAG, version_tag
     from monitoring.drift import run_drift_report
     from monitoring.reference import load_reference

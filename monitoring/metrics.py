@@ -29,6 +29,21 @@ REALISED_QUALITY = Gauge(
 )  # fmt: skip
 
 
+GATE_DECISION = Gauge(
+    "driftloop_gate_last_decision_timestamp_seconds",
+    "When the latest training run's gate decided, by its decision and the check that decided it (label_mix, "
+    "frozen_set, holdout_size, not_better, beats_champion, ...).",
+    ["decision", "check"],
+    registry=REGISTRY,
+)
+
+
+def record_gate_decision(started_at_s: float, decision: str, check: str) -> None:
+    """One series: the latest decision (an earlier one's labels are cleared, so the panel shows the last)."""
+    GATE_DECISION.clear()
+    GATE_DECISION.labels(decision, check or "unknown").set(started_at_s)
+
+
 def record_feature_refresh(
     watermark_s: float | None, freshness_s: float | None, events: int, rows: dict[str, int]
 ) -> None:
@@ -80,6 +95,7 @@ JOB_METRICS = {
         RETRAIN_TRIGGERED,
         SKEW_SHARE,
         REGISTRY_UNREACHABLE,
+        GATE_DECISION,
     ),
     QUALITY_JOB: (REALISED_QUALITY,),
     FEATURE_REFRESH_JOB: (FEATURE_FRESHNESS, FEATURE_WATERMARK, FEATURE_REFRESH_EVENTS, FEATURE_REFRESH_ROWS),

@@ -18,7 +18,18 @@ import pandas as pd
 
 from pipelines.data_contract import KIND_CHECKS, RowCheck, event_row_checks, label_row_checks
 from pipelines.event_store import EventStore, Landing, latest_labels, usable_times
-from pipelines.schema import EVENT_COLUMNS, EVENT_ID, EVENT_TIMESTAMP, IS_FRAUD, LABEL_COLUMNS, LABEL_TIMESTAMP
+from pipelines.schema import (
+    AMOUNT,
+    CHANNEL,
+    CUSTOMER_ID,
+    EVENT_COLUMNS,
+    EVENT_ID,
+    EVENT_TIMESTAMP,
+    IS_FRAUD,
+    LABEL_COLUMNS,
+    LABEL_TIMESTAMP,
+    MERCHANT_ID,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +120,7 @@ def land_events(store: EventStore, frame: pd.DataFrame, source: str, now: pd.Tim
             reasons = pd.Series("; ".join(problems), index=frame.index, dtype="string")
             return _split(store, frame, "events", source, reasons, now)[1]
         frame = _exact_duplicates_once(frame[list(EVENT_COLUMNS)])
-        checks = event_row_checks(frame, now, FUTURE_TOLERANCE)
+        checks = [*event_row_checks(frame, now, FUTURE_TOLERANCE), _collisions(store, frame)]
         good, result = _split(store, frame, "events", source, _row_reasons(frame, "events", EVENT_COLUMNS, checks), now)
         known = good[EVENT_ID].isin(store.event_times().index)
         result.already_present = int(known.sum())
@@ -121,6 +132,27 @@ def land_events(store: EventStore, frame: pd.DataFrame, source: str, now: pd.Tim
         result.landed = len(new)
     logger.info("%s", result.summary())
     return result
+
+
+def _collisions(store: EventStore, frame: pd.DataFrame) -> RowCheck:
+    """Rows whose event_id the store holds for a different transaction (another customer, merchant, amount or
+    channel): quarantined, never counted as already present. A caller who chose an id first (over the
+    scoring endpoint) must not make a later real landing of that id vanish. The same transaction again (its
+    time may differ: a served event is stamped on receipt) is already present."""
+    what = [CUSTOMER_ID, MERCHANT_ID, AMOUNT, CHANNEL]
+    stored = store.events().drop_duplicates(EVENT_ID)[[EVENT_ID, *what]]
+    merged = frame[[EVENT_ID, *what]].merge(stored, on=EVENT_ID, how="left", suffixes=("", "_stored"))
+    known = merged[f"{CUSTOMER_ID}_stored"].notna()
+    same = (
+        (merged[CUSTOMER_ID] == merged[f"{CUSTOMER_ID}_stored"])
+        & (merged[MERCHANT_ID] == merged[f"{MERCHANT_ID}_stored"])
+        & (merged[CHANNEL] == merged[f"{CHANNEL}_stored"])
+        & ((merged[AMOUNT] - merged[f"{AMOUNT}_stored"]).abs() <= 1e-6)
+    ).fillna(False)
+    return RowCheck(
+        "events.event_id.collision", "reuse the event_id of a stored, different transaction", (EVENT_ID,),
+        pd.Series((known & ~same).to_numpy(dtype=bool), index=frame.index),
+    )  # fmt: skip
 
 
 def land_labels(

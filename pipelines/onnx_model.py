@@ -27,7 +27,10 @@ if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
 ONNX_ARTIFACT_PATH = "onnx/model.onnx"  # within the training run's artifacts
-PARITY_TOLERANCE = 1e-5
+# The tree ensemble sums its leaves in float32 in onnxruntime: over a few hundred trees that drifts from
+# scikit-learn's float64 by up to ~2e-5 in probability (1.91e-5 measured on a demo retrain). A broken export
+# (a column out of order, a category mapped wrong) is off by 1e-2 and more; 1e-4 tells the two apart.
+PARITY_TOLERANCE = 1e-4
 PARITY_METRIC = "onnx_parity_max_abs_diff"  # on the training run and, as a tag, on the model version
 ONNX_URI_TAG = "onnx_model_uri"  # model version tag: where serving finds the ONNX file
 PROBABILITIES_OUTPUT = "probabilities"

@@ -225,21 +225,40 @@ def evaluate(
     import mlflow
 
     from pipelines.evaluate import classification_metrics, holdout_labels, split_by_time
+    from pipelines.evaluation_set import current_set, freeze
     from pipelines.model_registry import current_champion
     from pipelines.train import fraud_scores
 
     _, holdout = split_by_time(pd.read_parquet(training_set_path), holdout_days)
     labels = holdout_labels(holdout)
-    candidate = classification_metrics(labels, fraud_scores(joblib.load(model_path), holdout))
+    candidate_model = joblib.load(model_path)
+    candidate = classification_metrics(labels, fraud_scores(candidate_model, holdout))
     client = tracking_client(settings.tracking_uri)
     champion_version = current_champion(client, settings.model_name)
     champion: dict[str, float] = {}
+    champion_model = None
     if champion_version is not None:
         champion_model = load_sklearn_version(client, settings.model_name, champion_version.version)
         champion = classification_metrics(labels, fraud_scores(champion_model, holdout))
+    if champion_version is None:  # the platform's first model: its holdout becomes the frozen set, once
+        freeze(settings, holdout, f"the holdout of the first run {run_id}", replace=False)
+    frozen_metrics: dict[str, float] = {}
+    frozen = current_set(settings)
+    if frozen is not None:
+        record, rows = frozen
+        truth = holdout_labels(rows)
+        frozen_metrics = {
+            f"frozen_{k}": v for k, v in classification_metrics(truth, fraud_scores(candidate_model, rows)).items()
+        }
+        if champion_model is not None:
+            scored = classification_metrics(truth, fraud_scores(champion_model, rows))
+            frozen_metrics |= {f"champion_frozen_{k}": v for k, v in scored.items()}
     with in_run(settings.tracking_uri, run_id):
         mlflow.log_metrics({f"holdout_{name}": value for name, value in candidate.items()})
         mlflow.log_metrics({f"champion_holdout_{name}": value for name, value in champion.items()})
+        mlflow.log_metrics(frozen_metrics)
+        if frozen is not None:
+            mlflow.set_tag(RunTag.EVALUATION_SET, frozen[0].fingerprint)
         if champion_version is not None:
             mlflow.set_tag(RunTag.CHAMPION_AT_EVALUATION, champion_version.version)
     return (
@@ -273,18 +292,25 @@ def gate(settings: Settings, run_id: str, candidate_auc: float, champion_auc: fl
         holdout_positives=round(holdout_rows * metrics.get("holdout_positive_rate", 0.0)),
         shuffled_labels=params.get("shuffle_labels") == "True",
         label_shift=shift,
+        frozen_auc=metrics.get("frozen_roc_auc"),
+        champion_frozen_auc=metrics.get("champion_frozen_roc_auc"),
+        evaluation_set=run.data.tags.get(RunTag.EVALUATION_SET, ""),
     )
     policy = GatePolicy.from_settings(settings)
     decision = decide(candidate, policy)
     with in_run(settings.tracking_uri, run_id):
         import mlflow
 
-        mlflow.set_tags({RunTag.GATE_DECISION: decision.decision, RunTag.GATE_REASON: decision.reason})
+        mlflow.set_tags({
+            RunTag.GATE_DECISION: decision.decision, RunTag.GATE_REASON: decision.reason,
+            RunTag.GATE_CHECK: decision.check,
+        })  # fmt: skip
         mlflow.log_params({
             "gate_min_roc_auc": policy.min_auc, "gate_margin": policy.margin,
             "gate_min_holdout_rows": policy.min_holdout_rows,
             "gate_min_holdout_positives": policy.min_holdout_positives,
             "gate_max_label_rate_ratio": settings.gate_max_label_rate_ratio,
+            "gate_frozen_tolerance": policy.frozen_tolerance,
         })  # fmt: skip
     logger.info("gate: %s (%s)", decision.decision, decision.reason)
     return decision.decision
@@ -312,6 +338,7 @@ def register_and_promote(settings: Settings, run_id: str, model_uri: str, decisi
         VersionTag.PARAMS: json.dumps({k: v for k, v in sorted(run.data.params.items())}),
         VersionTag.FEATURE_VIEWS: ",".join(sorted({ref.split(":")[0] for ref in FEATURE_REFS})),
         VersionTag.GATE_REASON: run.data.tags[RunTag.GATE_REASON],
+        VersionTag.EVALUATION_SET: run.data.tags.get(RunTag.EVALUATION_SET, ""),
         VersionTag.REFERENCE_SAMPLE: f"runs:/{run_id}/reference/reference_sample.parquet",
         **onnx_lineage(
             run_id, run.data.metrics[PARITY_METRIC], {key: run.data.tags[key] for key in runtime_versions()}

@@ -85,6 +85,7 @@ def gate_decisions(client: MlflowClient, experiment_name: str, last: int) -> lis
             "trigger": run.data.tags.get(RunTag.TRIGGER, ""),
             "decision": run.data.tags[RunTag.GATE_DECISION],
             "reason": run.data.tags.get(RunTag.GATE_REASON, ""),
+            "check": run.data.tags.get(RunTag.GATE_CHECK, ""),
             "registered_version": run.data.tags.get(RunTag.REGISTERED_VERSION, ""),
         }
         for run in runs

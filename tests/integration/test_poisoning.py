@@ -2,7 +2,8 @@
 
 A platform of its own (the attacks rewrite its labels): v1 from a clean landing; a clean retrain still
 promotes; then, each followed by a retraining run that must not promote and must name the label-mix guard:
-2,000 fabricated transactions with coin-flip labels, 20% of the historical labels flipped, then all of them.
+2,000 fabricated transactions with coin-flip labels, 20% of the historical labels flipped, then all of them;
+and with the label-mix guard turned off, the frozen evaluation set refuses the flipped world on its own.
 Without a credential none of it lands."""
 
 from __future__ import annotations
@@ -83,6 +84,23 @@ def test_1_a_clean_retrain_still_promotes(attacked: tuple[PlatformUnderTest, pd.
     decision, reason = decision_of(client, output)
     assert (decision, "held" in reason) == ("promote", False), reason
     assert client.get_model_version_by_alias(MODEL, "champion").version == "2"
+    frozen = {client.get_model_version(MODEL, v).tags["evaluation_set"] for v in ("1", "2")}
+    assert len(frozen) == 1 and len(frozen.pop()) == 64, "both judged on the set the first run froze"
+
+
+def test_1b_an_operator_refreshes_the_frozen_evaluation_set(
+    attacked: tuple[PlatformUnderTest, pd.DataFrame, Any],
+) -> None:
+    import json
+
+    platform, _, client = attacked
+    before = json.loads((platform.state_dir / "evaluation" / "current.json").read_text())
+    result = platform.run("data", "freeze-evaluation-set", "--days", "6")
+    assert result.returncode == 0, result.stderr
+    after = json.loads((platform.state_dir / "evaluation" / "current.json").read_text())
+    assert after["fingerprint"] != before["fingerprint"] and after["source"].startswith("operator: events")
+    assert f"evaluation set {after['fingerprint'][:12]} frozen: {after['rows']} rows" in result.stdout
+    assert (platform.state_dir / "evaluation" / before["file"]).exists(), "an earlier set is kept, not rewritten"
 
 
 def test_2_without_a_credential_nothing_lands(attacked: tuple[PlatformUnderTest, pd.DataFrame, Any]) -> None:
@@ -140,7 +158,19 @@ def test_4_flipped_historical_labels_are_held(
     assert client.get_model_version_by_alias(MODEL, "champion").version == champion
 
 
-def test_5_every_refusal_is_listed_with_its_reason_and_nothing_reached_the_registry(
+def test_5_with_the_label_mix_guard_off_the_frozen_set_still_refuses(
+    attacked: tuple[PlatformUnderTest, pd.DataFrame, Any],
+) -> None:
+    """Defence in depth: the labels are flipped (test 4); judged on labels no endpoint can write, the
+    candidate is far worse than the champion."""
+    platform, _, client = attacked
+    code, output = retrain(platform, DRIFTLOOP_GATE_MAX_LABEL_RATE_RATIO="1000")
+    assert code == 0, output
+    decision, reason = decision_of(client, output)
+    assert decision == "reject" and reason.startswith("frozen evaluation set "), reason
+
+
+def test_6_every_refusal_is_listed_with_its_reason_and_nothing_reached_the_registry(
     attacked: tuple[PlatformUnderTest, pd.DataFrame, Any],
 ) -> None:
     import json
@@ -151,8 +181,9 @@ def test_5_every_refusal_is_listed_with_its_reason_and_nothing_reached_the_regis
     status = platform.run("monitor", "status", "--json")
     assert status.returncode == 0, status.stderr
     gates = json.loads(status.stdout)["gate_decisions"]
-    assert [g["decision"] for g in gates] == ["reject", "reject", "reject", "promote", "promote"]
-    assert all(g["reason"].startswith("held: label mix") for g in gates[:3])
-    assert [g["registered_version"] for g in gates[3:]] == ["2", "1"]
+    assert [g["decision"] for g in gates] == ["reject", "reject", "reject", "reject", "promote", "promote"]
+    assert gates[0]["reason"].startswith("frozen evaluation set")
+    assert all(g["reason"].startswith("held: label mix") for g in gates[1:4])
+    assert [g["registered_version"] for g in gates[4:]] == ["2", "1"]
     text = platform.run("monitor", "status").stdout
     assert "training runs (gate decisions, newest first):" in text and "reject: held: label mix" in text

@@ -164,3 +164,25 @@ def test_a_label_time_outside_the_platforms_bounds_is_a_400(serving: PlatformUnd
         server_url(serving, "transformer") + "/v1/labels", json=body, headers=serving.headers("label")
     )
     assert response.status_code == 400 and "labels[0].label_timestamp" in response.json()["error"], response.text
+
+
+def test_an_id_claimed_over_the_endpoint_first_does_not_swallow_the_real_landing(
+    serving: PlatformUnderTest, tmp_path: Path
+) -> None:
+    """Someone scores a made-up transaction under the id a real one will have; the lake's landing of the real
+    one is quarantined with its reason (exit 1 naming it), never counted as already present and dropped."""
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    answered_event(serving, "pos-claimed-0001")
+    time.sleep(1.5)  # one flush of the prediction log
+    now = pd.Timestamp(datetime.now(UTC))
+    real = pd.DataFrame({"event_id": ["pos-claimed-0001"], "event_timestamp": [now], "customer_id": [7],
+                         "merchant_id": [9], "amount": [999.0], "channel": ["in_store"]})  # fmt: skip
+    real["event_id"] = real["event_id"].astype("string")
+    path = tmp_path / "lake.parquet"
+    real.to_parquet(path, index=False)
+    result = serving.run("data", "ingest", "events", str(path))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "1 quarantined [events.event_id.collision (1)]" in result.stdout

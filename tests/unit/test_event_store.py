@@ -194,3 +194,24 @@ def test_a_withdrawn_fraud_verdict_stays_known_for_the_hours_before(store: Event
     assert spans[EVENT_ID].tolist() == ["a", "a", "c"]
     assert spans[LABEL_TIMESTAMP].tolist() == [stamp(1), stamp(9), stamp(3)]
     assert spans[UNTIL].iloc[0] == stamp(5) and spans[UNTIL].iloc[1:].isna().all()
+
+
+def test_an_event_id_taken_by_a_different_transaction_is_quarantined_not_dropped(
+    store: EventStore, world: tuple[pd.DataFrame, ...]
+) -> None:
+    """Someone scored a made-up transaction under a real id first: the real landing of that id is kept in
+    quarantine with its reason; the same transaction again (even re-stamped) is already present."""
+    from pipelines.landing import land_events as land
+
+    events = world[0].head(20).reset_index(drop=True)
+    land(store, events.head(10), "first.parquet", NOW)
+    again = events.head(12).copy()
+    again.loc[0, EVENT_TIMESTAMP] = again.loc[0, EVENT_TIMESTAMP] + timedelta(seconds=3)  # re-stamped, same one
+    again.loc[1, "amount"] = again.loc[1, "amount"] + 100.0  # another transaction under a taken id
+    result = land(store, again, "second.parquet", NOW + timedelta(minutes=1))
+    assert (result.landed, result.already_present, result.quarantined) == (2, 9, 1)
+    assert result.reasons == {"events.event_id.collision": 1}
+    kept = pd.read_parquet(result.quarantine_path)
+    assert kept[EVENT_ID].tolist() == [again.loc[1, EVENT_ID]] and kept[REASON].iloc[0] == "events.event_id.collision"
+    stored = store.events().set_index(EVENT_ID)
+    assert stored.loc[again.loc[1, EVENT_ID], "amount"] == events.loc[1, "amount"], "the first one is untouched"

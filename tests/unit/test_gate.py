@@ -59,6 +59,28 @@ def test_a_label_shift_holds_even_a_better_candidate() -> None:
     assert decision.decision == REJECT and decision.reason.startswith("held: label mix")
 
 
+@pytest.mark.parametrize(
+    ("frozen", "champion_frozen", "expected"),
+    [
+        (0.84, 0.85, PROMOTE),
+        (0.82, 0.85, REJECT),
+        (0.17, 0.85, REJECT),
+        (math.nan, 0.85, REJECT),
+        (None, None, PROMOTE),
+    ],
+)
+def test_a_candidate_worse_than_the_champion_on_the_frozen_set_is_rejected(
+    frozen: float | None, champion_frozen: float | None, expected: str
+) -> None:
+    """Tolerance 0.02: a holdout cut from poisoned labels can make the candidate look better (0.88 vs 0.11);
+    the frozen set, which no endpoint writes, says otherwise."""
+    candidate = judged(0.88, 0.11, frozen_auc=frozen, champion_frozen_auc=champion_frozen, evaluation_set="ab" * 32)
+    decision = decide(candidate, GatePolicy(0.75, 0.0, 500, 10, frozen_tolerance=0.02))
+    assert decision.decision == expected, decision.reason
+    if expected == REJECT:
+        assert decision.reason.startswith("frozen evaluation set abababababab: candidate ROC AUC")
+
+
 def mix(all_rows: int, all_pos: int, http_rows: int = 0, http_pos: int = 0) -> dict[str, LabelGroup]:
     return {ALL: LabelGroup(all_rows, all_pos), BATCH: LabelGroup(all_rows - http_rows, all_pos - http_pos),
             HTTP: LabelGroup(http_rows, http_pos)}  # fmt: skip

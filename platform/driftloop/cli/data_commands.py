@@ -45,6 +45,22 @@ def _land(kind: str, files: list[Path]) -> None:
         )
 
 
+@app.command("freeze-evaluation-set")
+def freeze_evaluation_set(
+    days: int = typer.Option(7, min=1, help="Days of events, ending DRIFTLOOP_LABEL_MATURITY_DAYS ago."),
+) -> None:
+    """Replace the frozen evaluation set the gate judges every candidate on (an operator's command: no endpoint
+    writes it). Look at its rows and fraud share before you rely on it."""
+    from driftloop.core.settings import get_settings
+    from pipelines.evaluation_set import freeze_from_event_store
+
+    record = freeze_from_event_store(get_settings(), days)
+    typer.echo(
+        f"evaluation set {record.short()} frozen: {record.rows} rows, {record.positives} fraud "
+        f"({record.positives / record.rows:.2%}); {record.source}"
+    )
+
+
 @app.command()
 def status(json_output: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
     """What the event store holds (landed, served, labelled, quarantined) and how fresh the features are."""

@@ -27,6 +27,8 @@ class RunTag(StrEnum):
     CHAMPION_AT_EVALUATION = "champion_version_at_evaluation"
     GATE_DECISION = "gate_decision"
     GATE_REASON = "gate_reason"
+    GATE_CHECK = "gate_check"  # which of the gate's checks decided (pipelines/gate.py)
+    EVALUATION_SET = "evaluation_set"  # the frozen evaluation set's fingerprint (pipelines/evaluation_set.py)
     REGISTERED_VERSION = "registered_version"
 
 
@@ -43,6 +45,7 @@ class VersionTag(StrEnum):
     PARAMS = "params"
     FEATURE_VIEWS = "feature_views"
     GATE_REASON = "gate_reason"
+    EVALUATION_SET = "evaluation_set"
     REFERENCE_SAMPLE = "reference_sample"
     # `metric.<name>` for each holdout metric of the run; the one readers use:
     HOLDOUT_ROC_AUC = "metric.holdout_roc_auc"

@@ -178,6 +178,12 @@ class TrainingSettings(BaseModel):
         description="Gate, label-mix guard: the window's fraud rate (all labels, batch-landed, sent over HTTP) "
         "may differ from the champion's training window by at most this factor either way, or the run is held.",
     )
+    gate_frozen_tolerance: float = Field(
+        0.02,
+        ge=0,
+        description="Gate: on the frozen evaluation set a candidate's ROC AUC may be at most this much below the "
+        "champion's.",
+    )
     holdout_days: int = Field(5, ge=1, description="Days at the end of the labelled data kept for evaluation.")
     label_maturity_days: int = Field(
         7, ge=0, description="Events younger than this (vs the newest event) are left out of training: labels lag."
