@@ -179,7 +179,7 @@ class TrainingSettings(BaseModel):
         "may differ from the champion's training window by at most this factor either way, or the run is held.",
     )
     gate_frozen_tolerance: float = Field(
-        0.02,
+        0.05,
         ge=0,
         description="Gate: on the frozen evaluation set a candidate's ROC AUC may be at most this much below the "
         "champion's.",
