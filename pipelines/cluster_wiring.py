@@ -18,7 +18,7 @@ STATE_DIR = "/var/lib/driftloop"
 STATE_VOLUME_CLAIM = "driftloop-state"
 SETTINGS_CONFIG_MAP = "driftloop-settings"
 DATABASE_SECRET = "driftloop-postgres"
-SECRET_ENV = {"feast-registry-uri": "DRIFTLOOP_FEAST_REGISTRY_URI"}
+SECRET_ENV = {"feast-registry-uri": "DRIFTLOOP_FEAST_REGISTRY_URI", "redis-password": "DRIFTLOOP_FEAST_REDIS_PASSWORD"}
 SETTINGS_ENV = (
     "DRIFTLOOP_MODE",
     "DRIFTLOOP_STATE_DIR",

@@ -285,6 +285,30 @@ def test_the_inference_service_asks_kserve_for_no_autoscaler(rendered: list[dict
         assert isvc["spec"][part]["minReplicas"] == isvc["spec"][part]["maxReplicas"] == 1
 
 
+def test_redis_asks_for_a_password_every_driftloop_container_reads_from_the_secret(
+    rendered: list[dict[str, Any]],
+) -> None:
+    import base64
+
+    from pipelines import cluster_wiring as wiring
+
+    (secret,) = [o for o in rendered if o["kind"] == "Secret" and o["metadata"]["name"] == wiring.DATABASE_SECRET]
+    assert len(base64.b64decode(secret["data"]["redis-password"])) >= 32
+    for where, container, _ in containers(rendered):
+        references = {
+            variable["name"]: variable.get("valueFrom", {}).get("secretKeyRef", {})
+            for variable in container.get("env", [])
+        }
+        if container["image"].startswith("redis"):
+            assert "--requirepass" in container["args"] and "$(REDIS_PASSWORD)" in container["args"], where
+            assert references["REDIS_PASSWORD"] == references["REDISCLI_AUTH"] == {
+                "name": wiring.DATABASE_SECRET, "key": "redis-password"}  # fmt: skip
+        elif str(container["image"]).startswith("driftloop:"):
+            assert references.get("DRIFTLOOP_FEAST_REDIS_PASSWORD") == {
+                "name": wiring.DATABASE_SECRET, "key": "redis-password"}, where  # fmt: skip
+    assert wiring.SECRET_ENV["redis-password"] == "DRIFTLOOP_FEAST_REDIS_PASSWORD", "the training tasks get it too"
+
+
 def test_both_model_servers_read_the_api_tokens_from_their_own_secret(rendered: list[dict[str, Any]]) -> None:
     """Every write route needs a token (serving/request_guard.py): the chart generates one per scope, keeps them
     on upgrade, and mounts them read-only where DRIFTLOOP_CREDENTIALS_DIR points, in both InferenceService

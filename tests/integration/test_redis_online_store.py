@@ -2,7 +2,9 @@
 
 Cluster mode materialises into Redis (`DRIFTLOOP_FEAST_ONLINE_STORE=redis`); local mode into SQLite. Both
 are loaded here from the same offline tables the pipeline built, over the same window, and looked up for the
-same known and unknown entities: the features serving sees must not depend on the store.
+same known and unknown entities: the features serving sees must not depend on the store. The Redis server
+asks for a password, as the chart's does (`--requirepass`), and Feast is given it through
+DRIFTLOOP_FEAST_REDIS_PASSWORD.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from tests.integration.local_platform import PlatformUnderTest
 pytestmark = pytest.mark.integration
 
 
+PASSWORD = "a-password-for-the-online-store"
+
+
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     if shutil.which("redis-server") is None:
@@ -32,12 +37,24 @@ def redis_url() -> Iterator[str]:
 
     port = free_port()
     server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--requirepass",
+            PASSWORD,
+        ],  # fmt: skip
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        client = redis.Redis(port=port)
+        client = redis.Redis(port=port, password=PASSWORD)
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -68,7 +85,10 @@ def test_redis_and_sqlite_online_stores_serve_the_same_features(
     feast_copy = tmp_path / "feast"
     shutil.copytree(platform.state_dir / "feast", feast_copy, ignore=shutil.ignore_patterns("online_store.db"))
     sqlite = Settings(state_dir=platform.state_dir, feast_repo_path=feast_copy)
-    in_redis = sqlite.model_copy(update={"feast_online_store": "redis", "feast_redis_url": redis_url})
+    from pydantic import SecretStr
+
+    in_redis = sqlite.model_copy(update={"feast_online_store": "redis", "feast_redis_url": redis_url,
+                                         "feast_redis_password": SecretStr(PASSWORD)})  # fmt: skip
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     lookups = {}
     for name, settings in (("sqlite", sqlite), ("redis", in_redis)):
@@ -76,7 +96,10 @@ def test_redis_and_sqlite_online_stores_serve_the_same_features(
         materialize_online(settings, end)
         lookups[name] = OnlineFeatures(open_feature_store(settings))
 
-    assert redis.Redis(port=int(redis_url.rsplit(":", 1)[1])).dbsize() > 0, "nothing was materialised into Redis"
+    port = int(redis_url.rsplit(":", 1)[1])
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(port=port).dbsize()
+    assert redis.Redis(port=port, password=PASSWORD).dbsize() > 0, "nothing was materialised into Redis"
     events = pd.read_parquet(platform.state_dir / "data" / "raw" / "events.parquet")
     known = events[["customer_id", "merchant_id"]].drop_duplicates().tail(50)
     unknown = pd.DataFrame({"customer_id": [10_000_001, int(known.iloc[0, 0])], "merchant_id": [7, 10_000_002]})

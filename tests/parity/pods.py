@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -18,6 +19,16 @@ from tests.parity import upstream_images
 from tests.parity.chart import ChartFinding, Container
 from tests.parity.cluster_map import ClusterMap
 from tests.parity.image import base_path, dockerfile_environment, entrypoint
+
+
+def expand(value: str, env: dict[str, str]) -> str:
+    """The kubelet's `$(NAME)` expansion in command and args: a defined variable's value, `$$` for a literal
+    `$`, an undefined reference left as written."""
+    return re.sub(
+        r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
+        lambda m: "$" if m.group(0) == "$$" else env.get(m.group(1), m.group(0)),
+        value,
+    )
 
 
 def give_to(user: tuple[int, int], folders: list[Path]) -> None:
@@ -60,9 +71,10 @@ class Pods:
             env.update(self.image_env)
         env.update(container.env)
         env = {name: self.table.rewrite(value, mounted, pod) for name, value in env.items()}
-        args = [self.table.rewrite(arg, mounted, pod) for arg in [*container.args, *(appended_args or [])]]
+        args = [expand(arg, env) for arg in [*container.args, *(appended_args or [])]]
+        args = [self.table.rewrite(arg, mounted, pod) for arg in args]
         if ours:
-            argv = [*(container.command or entrypoint(container.image)), *args]
+            argv = [*([expand(part, env) for part in container.command] or entrypoint(container.image)), *args]
             workdir = self.table.root / "pods" / pod.replace("/", "_") / "workdir"
         else:
             argv, workdir = upstream_images.program(container, args, self.table.pod_addresses[pod], mounted, env)

@@ -50,7 +50,10 @@ def test_feast_registry_is_in_postgresql_and_online_values_in_redis(parity: Pari
     assert "feature_views" in tables, tables
     assert psql(parity.pods, "feast", "select count(*) from feature_views")[0][0] != "0"
     host, port = parity.table.address("driftloop-redis", 6379).split(":")
-    keys = redis.Redis(host=host, port=int(port)).dbsize()
+    with pytest.raises(redis.AuthenticationError):  # no password: nothing (the image's default is none)
+        redis.Redis(host=host, port=int(port)).dbsize()
+    password = parity.chart.secret("driftloop-postgres")["redis-password"]
+    keys = redis.Redis(host=host, port=int(port), password=password).dbsize()
     assert keys > 100, f"Redis holds {keys} keys"
 
 

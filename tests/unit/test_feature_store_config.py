@@ -56,3 +56,21 @@ def test_a_view_being_materialised_keeps_serving(clean_env: pytest.MonkeyPatch, 
         features=["customer_stats:txn_count_24h"], entity_rows=[{"customer_id": 1}]
     ).to_dict()
     assert values["txn_count_24h"] == [None]
+
+
+def test_the_redis_password_goes_into_feasts_connection_string_and_never_into_config_show(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    from pydantic import SecretStr
+
+    from driftloop.core.feature_store import repo_config_dict
+    from driftloop.settings_doc import effective_values
+
+    settings = Settings(  # type: ignore[call-arg]
+        feast_online_store="redis", feast_redis_url="redis:6379", feast_redis_password=SecretStr("s3cr3t"),
+        _env_file=None,
+    )  # fmt: skip
+    assert repo_config_dict(settings)["online_store"]["connection_string"] == "redis:6379,password=s3cr3t"
+    assert "s3cr3t" not in str(effective_values(settings))
+    without = Settings(feast_online_store="redis", feast_redis_url="redis:6379", _env_file=None)  # type: ignore[call-arg]
+    assert repo_config_dict(without)["online_store"]["connection_string"] == "redis:6379"

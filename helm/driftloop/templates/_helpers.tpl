@@ -66,8 +66,8 @@ seccompProfile:
 {{- define "driftloop.settingsConfigMap" -}}{{ .Release.Name }}-settings{{- end -}}
 
 {{/* The environment every driftloop container shares: one settings object, configured by DRIFTLOOP_*
-from the settings ConfigMap, plus the Feast registry address, which holds the database password, from the
-Secret. The training pipeline's KFP task pods get the same two (pipelines/cluster_wiring.py). */}}
+from the settings ConfigMap, plus the Feast registry address, which holds the database password, and the Redis
+password, from the Secret. The training pipeline's KFP task pods get the same (pipelines/cluster_wiring.py). */}}
 {{- define "driftloop.envFrom" -}}
 - configMapRef:
     name: {{ include "driftloop.settingsConfigMap" . }}
@@ -79,6 +79,11 @@ Secret. The training pipeline's KFP task pods get the same two (pipelines/cluste
     secretKeyRef:
       name: {{ include "driftloop.postgresSecret" . }}
       key: feast-registry-uri
+- name: DRIFTLOOP_FEAST_REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "driftloop.postgresSecret" . }}
+      key: redis-password
 {{- if .Values.objectStore.enabled }}
 {{ include "driftloop.objectStoreEnv" . }}
 {{- end }}

@@ -44,7 +44,10 @@ _FEAST_FLAG_FILTER = _WrongForFileRegistries()
 
 def _online_store_config(settings: Settings) -> dict[str, Any]:
     if settings.feast_online_store == "redis":
-        return {"type": "redis", "connection_string": settings.feast_redis_url}
+        connection = settings.feast_redis_url
+        if settings.feast_redis_password is not None:  # Feast's connection string takes options after the address
+            connection += f",password={settings.feast_redis_password.get_secret_value()}"
+        return {"type": "redis", "connection_string": connection}
     return {"type": "sqlite", "path": str(settings.feast_path / "online_store.db")}
 
 

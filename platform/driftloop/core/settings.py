@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Mode = Literal["local", "kind"]
@@ -80,6 +80,11 @@ class FeastSettings(BaseModel):
     )
     feast_redis_url: str = Field(
         "127.0.0.1:6379", description="Redis `host:port` when the Feast online store is `redis`."
+    )
+    feast_redis_password: SecretStr | None = Field(
+        None,
+        description="Password of the Redis online store (the chart passes its Secret's). Unset: none. Never "
+        "printed: `config show` masks it.",
     )
     feast_registry_uri: str | None = Field(
         None,
