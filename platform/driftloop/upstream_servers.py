@@ -64,6 +64,9 @@ def mlflow_server_command(settings: Settings) -> list[str]:
     return command
 
 
+EVIDENTLY_SECRET_VARIABLE = "EVIDENTLY_SECRET"  # Evidently's own: the token its write API asks for
+
+
 def evidently_ui_command(settings: Settings) -> list[str]:
     """Evidently UI over the workspace the drift job writes its snapshots to."""
     settings.evidently_workspace_path.mkdir(parents=True, exist_ok=True)

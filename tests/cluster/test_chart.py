@@ -336,6 +336,22 @@ def test_both_model_servers_read_the_api_tokens_from_their_own_secret(rendered: 
         assert volumes["api-tokens"]["secret"]["defaultMode"] == 0o440, "readable by the pod's group only"
 
 
+def test_the_evidently_ui_reads_its_write_secret_from_the_api_tokens(rendered: list[dict[str, Any]]) -> None:
+    """`driftloop serve evidently-ui` hands Evidently the admin token as its write secret: the pod mounts it."""
+    from driftloop.demo.targets import API_TOKENS_SECRET
+
+    (deployment,) = [
+        o for o in rendered if o["kind"] == "Deployment" and o["metadata"]["name"] == "driftloop-evidently"
+    ]
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {variable["name"]: variable.get("value") for variable in container["env"]}
+    mounts = {mount["name"]: mount for mount in container["volumeMounts"]}
+    assert mounts["api-tokens"]["readOnly"] and env["DRIFTLOOP_CREDENTIALS_DIR"] == mounts["api-tokens"]["mountPath"]
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    assert volumes["api-tokens"]["secret"]["secretName"] == API_TOKENS_SECRET
+
+
 def test_the_ray_profile_points_the_engine_at_its_cluster_and_lets_the_drivers_in() -> None:
     """With `ray.enabled` the settings name the `ray` engine and the RayCluster's head service on its Ray Client
     port, the KFP tasks and the refresh CronJob (the drivers) may reach that port, the image's Ray is the version
