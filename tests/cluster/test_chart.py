@@ -235,7 +235,7 @@ def test_training_tasks_get_the_release_volume_settings_and_secret(rendered: lis
     default_policy = objects[("NetworkPolicy", "driftloop-default-deny")]["spec"]
     admitted = [peer["podSelector"]["matchLabels"] for peer in default_policy["ingress"][0]["from"]]
     assert wiring.POD_LABELS in admitted
-    assert default_policy["podSelector"] == {"matchLabels": {"app.kubernetes.io/instance": "driftloop"}}, (
+    assert default_policy["podSelector"]["matchLabels"] == {"app.kubernetes.io/instance": "driftloop"}, (
         "the release shares KFP's namespace: our policies must select only our pods"
     )
 

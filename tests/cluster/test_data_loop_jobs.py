@@ -119,3 +119,21 @@ def test_the_policy_check_catches_what_it_should(rendered: list[dict[str, Any]])
     inference = {"serving.kserve.io/inferenceservice": "fraud-detector", "component": "transformer"}
     assert admits(policies, {"app": "curl"}, inference, 8080)
     assert not admits(policies, {"app": "curl"}, inference, 9000)
+
+
+def test_only_the_transformer_and_prometheus_reach_the_predictor(rendered: list[dict[str, Any]]) -> None:
+    """KServe gives the predictor's pods the InferenceService's labels (ours) plus its own
+    (`serving.kserve.io/inferenceservice`, `component: predictor`; kserve predictor.go buildObjectMeta)."""
+    policies = [obj for obj in rendered if obj["kind"] == "NetworkPolicy"]
+    (isvc,) = [obj for obj in rendered if obj["kind"] == "InferenceService"]
+    name = isvc["metadata"]["name"]
+    predictor = {**isvc["metadata"]["labels"], "serving.kserve.io/inferenceservice": name, "component": "predictor"}
+    transformer = {**predictor, "component": "transformer"}
+    workloads = _workloads(rendered)
+    assert admits(policies, transformer, predictor, 8080)
+    assert admits(policies, pod_labels(workloads["prometheus"]), predictor, 8080), "its /metrics are scraped"
+    assert not admits(policies, transformer, predictor, 9000)
+    for outsider in ({"app": "curl"}, pod_labels(workloads["drift"]), pod_labels(workloads["evidently-ui"]), predictor):
+        assert not admits(policies, outsider, predictor, 8080), outsider
+    assert admits(policies, {"app": "curl"}, transformer, 8080), "the transformer is the inference endpoint"
+    assert admits(policies, transformer, pod_labels(workloads["redis"]), 6379), "it still reads the online store"
