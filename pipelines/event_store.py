@@ -55,6 +55,7 @@ INGESTED_AT = "ingested_at"
 # an operator's lake history) brought it. Parts written before this column read as their label_timestamp.
 KNOWN_AT = "known_at"
 VIA = "via"  # how a label came: BATCH (`driftloop data ingest`) or HTTP (POST /v1/labels); older parts: BATCH
+SENT_BY = "sent_by"  # who: the landed file, or `POST /v1/labels by credential <scope>` (the landing's source)
 BATCH, HTTP = "batch", "http"
 RECORDED_AT = "recorded_at"  # when the platform learnt of an event: landing time, or answer time when served
 SERVED_COLUMNS = [EVENT_ID, EVENT_TIMESTAMP, CUSTOMER_ID, MERCHANT_ID, AMOUNT, CHANNEL, ROLE]
@@ -212,13 +213,16 @@ class EventStore:
         for day, rows in frame.groupby(frame[EVENT_TIMESTAMP].dt.strftime("%Y-%m-%d"), sort=True):
             self.landed_dir.write_parquet(rows, f"date={day}/{unique_part_name()}")
 
-    def append_labels(self, labels: pd.DataFrame, landed_at: pd.Timestamp, trusted_times: bool) -> None:
+    def append_labels(
+        self, labels: pd.DataFrame, landed_at: pd.Timestamp, trusted_times: bool, sent_by: str = "unknown"
+    ) -> None:
         """`trusted_times`: the labels' own stamps say when they were known (a batch landing); otherwise they
-        were known when they landed (a client over HTTP)."""
+        were known when they landed (a client over HTTP). `sent_by` stays with every label (SENT_BY)."""
         frame = labels[list(LABEL_COLUMNS)].astype(LABEL_COLUMNS).assign(**{INGESTED_AT: landed_at})
         known = frame[LABEL_TIMESTAMP] if trusted_times else pd.Series(landed_at, index=frame.index)
         frame[KNOWN_AT] = known.astype("datetime64[ns, UTC]")  # one type in every part: they are read together
         frame[VIA] = BATCH if trusted_times else HTTP
+        frame[SENT_BY] = sent_by
         self.labels_dir.write_parquet(frame, unique_part_name())
 
     def record_landing(self, landing: Landing) -> None:

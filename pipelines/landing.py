@@ -200,7 +200,7 @@ def land_labels(
         result.already_present = int(known.sum())
         new = good[~known]
         if len(new):
-            store.append_labels(new, now, trusted_times)
+            store.append_labels(new, now, trusted_times, sent_by=source)
             oldest_event = event_times.reindex(new[EVENT_ID]).min()
             oldest_known = new[LABEL_TIMESTAMP].min() if trusted_times else now  # the refresh recomputes from it
             store.record_landing(Landing(

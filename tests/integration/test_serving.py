@@ -253,6 +253,8 @@ def test_answers_name_each_event_and_labels_come_back_for_them(
     assert refused.status_code == 422 and "labels.label_timestamp.order" in refused.text
 
     store = EventStore(serving.state_dir / "events", serving.state_dir / "predictions")
+    sent = store.label_records().set_index("event_id")
+    assert set(sent.loc[list(answered), "sent_by"]) == {"POST /v1/labels by credential label"}
     current = store.labels().set_index("event_id")
     assert current.loc["client-txn-0001", "is_fraud"] == 1, "the later label wins"
     assert set(answered) <= set(current.index) and len(store.label_records()) >= 4

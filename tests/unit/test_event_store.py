@@ -174,6 +174,8 @@ def test_a_label_sent_over_http_counts_from_its_arrival_not_its_stamp(
     assert after[IS_FRAUD][target] == 1 - before[target] and after[LABEL_TIMESTAMP][target] == arrival
     record = store.label_records().iloc[-1]
     assert record[LABEL_TIMESTAMP] == backdated[LABEL_TIMESTAMP].iloc[0], "the business time is kept"
+    assert record["sent_by"] == "POST /v1/labels" and record["via"] == "http", "each label says who sent it"
+    assert set(store.label_records()["sent_by"].iloc[:-1]) == {"history.parquet"}
     assert store.landings()[-1].oldest_label == arrival.isoformat(), "the refresh recomputes from its arrival"
 
 
