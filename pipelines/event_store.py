@@ -180,27 +180,36 @@ class EventStore:
         `event_ids`, only those events' records (cut in Arrow, before pandas builds their strings)."""
         files = self.labels_dir.files("part-*.parquet")
         if not files:
-            return _empty({**LABEL_COLUMNS, INGESTED_AT: "datetime64[ns, UTC]", KNOWN_AT: "datetime64[ns, UTC]"})
+            return _empty({**LABEL_COLUMNS, INGESTED_AT: "datetime64[ns, UTC]", KNOWN_AT: "datetime64[ns, UTC]",
+                           VIA: "string", SENT_BY: "string"})  # fmt: skip
         if event_ids is None:
-            return pd.concat([self.labels_dir.read_parquet(f) for f in files], ignore_index=True)
-        return read_rows_where([self.labels_dir.read_table(f) for f in files], EVENT_ID, event_ids.astype(str))
+            records = pd.concat([self.labels_dir.read_parquet(f) for f in files], ignore_index=True)
+        else:
+            tables = [self.labels_dir.read_table(f) for f in files]
+            records = read_rows_where(tables, EVENT_ID, event_ids.astype(str))
+        # Parts written before the channel was recorded came from batch landings (the only way then).
+        return records.assign(**{VIA: records[VIA].fillna(BATCH) if VIA in records else BATCH})
 
-    def labels(self, known_at: pd.Timestamp | None = None, event_ids: pd.Series | None = None) -> pd.DataFrame:
+    def labels(
+        self, known_at: pd.Timestamp | None = None, event_ids: pd.Series | None = None, extra: Sequence[str] = ()
+    ) -> pd.DataFrame:
         """The current label of each labelled event: the latest by the time the platform knew it (landing order
         breaks ties), its `label_timestamp` column holding that time (see KNOWN_AT).
 
         `known_at` leaves out labels the platform did not know yet at that time, as a point-in-time reader
-        needs; `event_ids` keeps only those events' labels (a partition's reader).
+        needs; `event_ids` keeps only those events' labels (a partition's reader); `extra` keeps more of the
+        records' columns (VIA, SENT_BY).
         """
-        records = usable_times(self.label_records(event_ids))
-        if known_at is not None:
-            records = records[records[LABEL_TIMESTAMP] < known_at]
-        return latest_labels(records)
+        return latest_labels(self._known_records(known_at, event_ids), extra)
 
     def fraud_spans(self, known_at: pd.Timestamp, event_ids: pd.Series | None = None) -> pd.DataFrame:
         """When each event was known to be fraud, as of `known_at`: see `fraud_spans`."""
+        return fraud_spans(self._known_records(known_at, event_ids))
+
+    def _known_records(self, known_at: pd.Timestamp | None, event_ids: pd.Series | None) -> pd.DataFrame:
+        """Label records with their usable times, those known before `known_at` (all when None)."""
         records = usable_times(self.label_records(event_ids))
-        return fraud_spans(records[records[LABEL_TIMESTAMP] < known_at])
+        return records if known_at is None else records[records[LABEL_TIMESTAMP] < known_at]
 
     def landings(self) -> list[Landing]:
         text = self.root.read_text(LANDINGS_LOG) or ""

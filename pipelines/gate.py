@@ -37,7 +37,7 @@ class GatePolicy:
     margin: float
     min_holdout_rows: int
     min_holdout_positives: int
-    frozen_tolerance: float = 0.05
+    frozen_tolerance: float
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GatePolicy:

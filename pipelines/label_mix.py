@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from pipelines.event_store import BATCH, HTTP, VIA, latest_labels, usable_times
-from pipelines.schema import EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP
+from pipelines.event_store import BATCH, HTTP, VIA
+from pipelines.schema import IS_FRAUD
 
 ALL = "all"
 GROUPS = (ALL, BATCH, HTTP)
@@ -33,13 +33,8 @@ class LabelGroup:
         return self.positives / self.rows if self.rows else float("nan")
 
 
-def window_label_mix(records: pd.DataFrame, event_ids: pd.Series, known_at: pd.Timestamp) -> dict[str, LabelGroup]:
-    """The current labels of the window's events as known at `known_at`, counted in all and by channel."""
-    usable = usable_times(records)
-    usable = usable[(usable[LABEL_TIMESTAMP] < known_at) & usable[EVENT_ID].isin(event_ids)]
-    if VIA not in usable:
-        usable = usable.assign(**{VIA: BATCH})
-    current = latest_labels(usable.assign(**{VIA: usable[VIA].fillna(BATCH)}), extra=(VIA,))
+def label_mix(current: pd.DataFrame) -> dict[str, LabelGroup]:
+    """Current labels (`EventStore.labels(..., extra=(VIA,))`) counted in all and by channel."""
     groups = {ALL: current, BATCH: current[current[VIA] == BATCH], HTTP: current[current[VIA] == HTTP]}
     return {name: LabelGroup(len(frame), int(frame[IS_FRAUD].sum())) for name, frame in groups.items()}
 

@@ -62,25 +62,20 @@ def window_bounds(window_days: int, window_end: str, now: datetime | None = None
     return end - pd.Timedelta(days=window_days), end
 
 
-def read_window(settings: Settings, start: pd.Timestamp, end: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The window's events (landed and served) and their labels as known at its end, from the event store."""
-    from pipelines.event_store import event_store_for
+def read_window(
+    settings: Settings, start: pd.Timestamp, end: pd.Timestamp
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
+    """The window's events (landed and served), their labels as known at its end, and the labels' mix by channel
+    (the gate's label-mix guard compares it with the champion's), from one read of the event store."""
+    from pipelines.event_store import VIA, event_store_for
+    from pipelines.label_mix import label_mix, mix_metrics
     from pipelines.schema import EVENT_ID
 
     store = event_store_for(settings)
     events = store.events(start, end)
-    labels = store.labels(known_at=end)
-    return events, labels[labels[EVENT_ID].isin(events[EVENT_ID])].reset_index(drop=True)
-
-
-def window_mix_metrics(settings: Settings, events: pd.DataFrame, end: pd.Timestamp) -> dict[str, float]:
-    """The window's label mix (all, batch-landed, sent over HTTP), for the gate's label-mix guard."""
-    from pipelines.event_store import event_store_for
-    from pipelines.label_mix import mix_metrics, window_label_mix
-    from pipelines.schema import EVENT_ID
-
-    records = event_store_for(settings).label_records(events[EVENT_ID])
-    return mix_metrics(window_label_mix(records, events[EVENT_ID], end))
+    labels = store.labels(known_at=end, extra=(VIA,))
+    labels = labels[labels[EVENT_ID].isin(events[EVENT_ID])].reset_index(drop=True)
+    return events, labels.drop(columns=[VIA]), mix_metrics(label_mix(labels))
 
 
 def validate(
@@ -98,7 +93,7 @@ def validate(
     from pipelines.lineage import frame_fingerprint
 
     start, end = window_bounds(window_days, window_end)
-    events, labels = read_window(settings, start, end)
+    events, labels, mix = read_window(settings, start, end)
     report = validate_raw_data(
         events, labels, as_of=end.to_pydatetime(), max_event_age=timedelta(hours=settings.data_max_age_hours)
     )
@@ -120,7 +115,7 @@ def validate(
         fingerprint = frame_fingerprint(events, labels)
         mlflow.set_tag(RunTag.DATA_FINGERPRINT, fingerprint)
         mlflow.log_metrics({"raw_events": len(events), "raw_labels": len(labels)})
-        mlflow.log_metrics(window_mix_metrics(settings, events, end))
+        mlflow.log_metrics(mix)
     events.to_parquet(events_out, index=False)
     labels.to_parquet(labels_out, index=False)
     return fingerprint
@@ -225,7 +220,7 @@ def evaluate(
     import mlflow
 
     from pipelines.evaluate import classification_metrics, holdout_labels, split_by_time
-    from pipelines.evaluation_set import current_set, freeze
+    from pipelines.evaluation_set import freeze
     from pipelines.model_registry import current_champion
     from pipelines.train import fraud_scores
 
@@ -242,23 +237,13 @@ def evaluate(
         champion = classification_metrics(labels, fraud_scores(champion_model, holdout))
     if champion_version is None:  # the platform's first model: its holdout becomes the frozen set, once
         freeze(settings, holdout, f"the holdout of the first run {run_id}", replace=False)
-    frozen_metrics: dict[str, float] = {}
-    frozen = current_set(settings)
-    if frozen is not None:
-        record, rows = frozen
-        truth = holdout_labels(rows)
-        frozen_metrics = {
-            f"frozen_{k}": v for k, v in classification_metrics(truth, fraud_scores(candidate_model, rows)).items()
-        }
-        if champion_model is not None:
-            scored = classification_metrics(truth, fraud_scores(champion_model, rows))
-            frozen_metrics |= {f"champion_frozen_{k}": v for k, v in scored.items()}
+    frozen_metrics, evaluation_set = frozen_set_metrics(settings, candidate_model, champion_model)
     with in_run(settings.tracking_uri, run_id):
         mlflow.log_metrics({f"holdout_{name}": value for name, value in candidate.items()})
         mlflow.log_metrics({f"champion_holdout_{name}": value for name, value in champion.items()})
         mlflow.log_metrics(frozen_metrics)
-        if frozen is not None:
-            mlflow.set_tag(RunTag.EVALUATION_SET, frozen[0].fingerprint)
+        if evaluation_set:
+            mlflow.set_tag(RunTag.EVALUATION_SET, evaluation_set)
         if champion_version is not None:
             mlflow.set_tag(RunTag.CHAMPION_AT_EVALUATION, champion_version.version)
     return (
@@ -266,6 +251,25 @@ def evaluate(
         champion.get("roc_auc", float("nan")),
         champion_version.version if champion_version else "",
     )
+
+
+def frozen_set_metrics(settings: Settings, candidate: Any, champion: Any | None) -> tuple[dict[str, float], str]:
+    """Candidate (and champion) scored on the frozen evaluation set, and the set's fingerprint ("" before one
+    was frozen)."""
+    from pipelines.evaluate import classification_metrics, holdout_labels
+    from pipelines.evaluation_set import current_set
+    from pipelines.train import fraud_scores
+
+    frozen = current_set(settings)
+    if frozen is None:
+        return {}, ""
+    record, rows = frozen
+    truth = holdout_labels(rows)
+    metrics = {f"frozen_{k}": v for k, v in classification_metrics(truth, fraud_scores(candidate, rows)).items()}
+    if champion is not None:
+        scored = classification_metrics(truth, fraud_scores(champion, rows))
+        metrics |= {f"champion_frozen_{k}": v for k, v in scored.items()}
+    return metrics, record.fingerprint
 
 
 def gate(settings: Settings, run_id: str, candidate_auc: float, champion_auc: float, champion_version: str) -> str:

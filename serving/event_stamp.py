@@ -43,12 +43,12 @@ def stamp_events(
     transactions: Columns,
     received_at: np.datetime64,
     given_times: Sequence[object] = (),
-    trusted_within: np.timedelta64 = np.timedelta64(5, "s"),
+    trusted_within: np.timedelta64 = np.timedelta64(0, "s"),
 ) -> Events:
     """The transactions with an id and a receipt time on every row: given ids are kept, and so are given times
     (ISO strings in UTC: the transformer's receipt time, forwarded) that parse, when they lie within
-    `trusted_within` of this server's own receipt time; one outside it raises UntrustedTime. The rest get new
-    ids and `received_at`."""
+    `trusted_within` of this server's own receipt time (DRIFTLOOP_MAX_CLOCK_SKEW_S; by default none is trusted);
+    one outside it raises UntrustedTime. The rest get new ids and `received_at`."""
     size = len(transactions[CUSTOMER_ID])
     given_ids = transactions.get(EVENT_ID)
     ids = np.empty(size, dtype=object)

@@ -21,16 +21,14 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import orjson
 
 from driftloop.core.credentials import Credentials, Scope, allows
-
-AsgiScope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+from serving.fast_lane import Receive, Send
+from serving.fast_lane import Scope as AsgiScope
 
 CREDENTIAL_HEADER = b"x-driftloop-credential"
 OPEN_METHODS = frozenset({"GET", "HEAD"})

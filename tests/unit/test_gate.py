@@ -1,16 +1,17 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from pipelines.event_store import BATCH, HTTP, INGESTED_AT, KNOWN_AT, VIA
+from pipelines.event_store import BATCH, HTTP, VIA
 from pipelines.gate import PROMOTE, REJECT, Candidate, GatePolicy, decide
-from pipelines.label_mix import ALL, LabelGroup, shift_reason, window_label_mix
+from pipelines.label_mix import ALL, LabelGroup, label_mix, shift_reason
 from pipelines.schema import EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP
 
-POLICY = GatePolicy(min_auc=0.75, margin=0.0, min_holdout_rows=500, min_holdout_positives=10)
+POLICY = GatePolicy(min_auc=0.75, margin=0.0, min_holdout_rows=500, min_holdout_positives=10, frozen_tolerance=0.05)
 
 
 def judged(auc: float, champion: float | None = None, **more: object) -> Candidate:
@@ -31,7 +32,9 @@ def test_first_model_needs_the_floor() -> None:
 def test_challenger_must_beat_the_champion_by_the_margin(
     candidate: float, champion: float, margin: float, expected: str
 ) -> None:
-    policy = GatePolicy(min_auc=0.5, margin=margin, min_holdout_rows=500, min_holdout_positives=10)
+    policy = GatePolicy(
+        min_auc=0.5, margin=margin, min_holdout_rows=500, min_holdout_positives=10, frozen_tolerance=0.05
+    )
     assert decide(judged(candidate, champion), policy).decision == expected
 
 
@@ -108,17 +111,22 @@ def test_the_label_mix_guard_holds_jumps_and_lets_real_drift_through(window: dic
         assert reason.startswith("label mix: ") and "champion's training window (2.04%)" in reason
 
 
-def test_the_window_mix_counts_current_labels_by_channel_as_known_then() -> None:
+def test_the_window_mix_counts_current_labels_by_channel_as_known_then(tmp_path: Path) -> None:
+    """Through the event store: an HTTP label counts from its arrival, a batch one from its stamp, the
+    latest known verdict is the one counted, and its channel comes with it."""
+    from pipelines.event_store import EventStore
+
     now = pd.Timestamp("2027-02-01", tz="UTC")
     hour = pd.Timedelta(hours=1)
-    records = pd.DataFrame({
-        EVENT_ID: pd.array(["a", "b", "b", "c", "d"], dtype="string"),
-        IS_FRAUD: [0, 0, 1, 1, 1],
-        LABEL_TIMESTAMP: [now - 9 * hour, now - 9 * hour, now - 30 * hour, now - 8 * hour, now - 7 * hour],
-        INGESTED_AT: [now - 5 * hour] * 5,
-        KNOWN_AT: [now - 9 * hour, now - 9 * hour, now - 2 * hour, now - 8 * hour, now + hour],
-        VIA: [BATCH, BATCH, HTTP, None, HTTP],
-    })  # fmt: skip
-    found = window_label_mix(records, pd.Series(["a", "b", "c", "x"]), known_at=now)
-    assert found[ALL] == LabelGroup(3, 2)  # d is not known yet, b's HTTP relabel (known later) is current
+    store = EventStore(tmp_path / "events", tmp_path / "predictions")
+
+    def labels(ids: list[str], fraud: list[int], hours_ago: int) -> pd.DataFrame:
+        return pd.DataFrame({EVENT_ID: pd.array(ids, dtype="string"), IS_FRAUD: fraud,
+                             LABEL_TIMESTAMP: [now - hours_ago * hour] * len(ids)})  # fmt: skip
+
+    store.append_labels(labels(["a", "b", "c"], [0, 0, 1], 30), now - 20 * hour, trusted_times=True)
+    store.append_labels(labels(["b"], [1], 29), now - 2 * hour, trusted_times=False)  # arrived 2 h ago
+    store.append_labels(labels(["d"], [1], 29), now + hour, trusted_times=False)  # not arrived yet
+    found = label_mix(store.labels(known_at=now, extra=(VIA,)))
+    assert found[ALL] == LabelGroup(3, 2)
     assert found[BATCH] == LabelGroup(2, 1) and found[HTTP] == LabelGroup(1, 1)

@@ -68,7 +68,10 @@ def test_a_bad_field_is_named(body: dict[str, object], named: str) -> None:
 def test_events_keep_given_ids_and_utc_times_and_stamp_the_rest() -> None:
     columns, _ = parse_request(TRANSACTIONS, TRANSACTION_FIELDS, max_batch=10)
     now = np.datetime64("2027-01-15T10:00:00.300", "ns")
-    events = stamp_events(columns, now, given_times=["2027-01-15T10:00:00.250000Z", "2027-01-15T10:00:00+02:00"])
+    given = ["2027-01-15T10:00:00.250000Z", "2027-01-15T10:00:00+02:00"]
+    with pytest.raises(UntrustedTime):  # by default no forwarded time is trusted
+        stamp_events(columns, now, given_times=given)
+    events = stamp_events(columns, now, given_times=given, trusted_within=np.timedelta64(5, "s"))
     assert events.event_ids[0] == "pos-1" and events.event_ids[1].startswith("evt-")
     assert events.received[0] == np.datetime64("2027-01-15T10:00:00.25", "ns")
     assert events.received[1] == now  # not UTC: the server's receipt time instead
@@ -83,7 +86,7 @@ def test_a_forwarded_time_far_from_the_servers_clock_is_refused(given: str) -> N
     columns, _ = parse_request(TRANSACTIONS, TRANSACTION_FIELDS, max_batch=10)
     now = np.datetime64("2027-01-15T10:00:00", "ns")
     with pytest.raises(UntrustedTime) as refused:
-        stamp_events(columns, now, given_times=["2027-01-15T10:00:01Z", given])
+        stamp_events(columns, now, ["2027-01-15T10:00:01Z", given], trusted_within=np.timedelta64(5, "s"))
     assert refused.value.index == 1
 
 
