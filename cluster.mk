@@ -14,12 +14,17 @@ down: ## Cluster mode: delete the kind cluster
 cluster-status: ## Cluster mode: pods, the InferenceService and the drift CronJob
 	$(BIN)/kubectl $(CLUSTER_CONTEXT) -n $(CLUSTER_NAMESPACE) get pods,inferenceservice,cronjob -l app.kubernetes.io/part-of=driftloop
 
-pipeline: install ## Cluster mode: submit the training pipeline to KFP and wait for the gate (port-forwards the API)
+pipeline: install ## Cluster mode: submit the training pipeline to KFP and wait for the gate (port-forwards the API; reads MLflow as driftloop-monitor)
 	@port=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
 	  $(BIN)/kubectl $(CLUSTER_CONTEXT) -n $(CLUSTER_NAMESPACE) port-forward svc/ml-pipeline $$port:8888 >/dev/null & \
 	  trap "kill $$!" EXIT; \
 	  for i in $$(seq 1 30); do curl -sf 127.0.0.1:$$port/apis/v2beta1/healthz >/dev/null && break; \
 	    [ $$i = 30 ] && { echo "error: the KFP API did not answer on port $$port within 30s" >&2; exit 1; }; sleep 1; done; \
+	  export MLFLOW_TRACKING_USERNAME=driftloop-monitor; \
+	  MLFLOW_TRACKING_PASSWORD=$$($(KUBECTL) $(CLUSTER_CONTEXT) -n $(CLUSTER_NAMESPACE) get secret driftloop-mlflow-users \
+	    -o jsonpath='{.data.mlflow-monitor}' | base64 -d); \
+	  [ -n "$$MLFLOW_TRACKING_PASSWORD" ] || { echo "error: no MLflow login (Secret driftloop-mlflow-users); is the release installed? (make up)" >&2; exit 1; }; \
+	  export MLFLOW_TRACKING_PASSWORD; \
 	  $(BIN)/driftloop pipeline submit --kfp-host http://127.0.0.1:$$port --trigger "make pipeline" --wait
 
 demo-cluster: install ## Cluster mode: the demo's story against the running cluster (after `make up`)
@@ -38,6 +43,6 @@ predict: ## Cluster mode: score a sample transaction on the inference endpoint (
 dashboards: ## Cluster mode: print the dashboard URLs (and how to get the Grafana password)
 	@echo "Grafana       http://127.0.0.1:3000  (admin / kubectl -n $(CLUSTER_NAMESPACE) get secret driftloop-grafana -o jsonpath='{.data.admin-password}' | base64 -d)"
 	@echo "Evidently UI  http://127.0.0.1:8000"
-	@echo "MLflow        http://127.0.0.1:5000"
+	@echo "MLflow        http://127.0.0.1:5000  (admin / kubectl -n $(CLUSTER_NAMESPACE) get secret driftloop-mlflow-users -o jsonpath='{.data.mlflow-admin}' | base64 -d)"
 	@echo "KFP UI        http://127.0.0.1:8880"
 	@echo "Prometheus    http://127.0.0.1:9090  (alerts: /alerts)"

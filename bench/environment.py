@@ -65,6 +65,7 @@ def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, Path, pd
     import mlflow
 
     from driftloop.core.feature_store import materialize_online, open_feature_store
+    from driftloop.core.mlflow_users import MlflowUser, act_as
     from driftloop.core.settings import Settings
     from driftloop.features.apply import apply_feature_repo
     from pipelines.data_generator import GeneratorConfig, generate
@@ -85,6 +86,7 @@ def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, Path, pd
     store = open_feature_store(settings)
     training = build_training_set(store, labelled_events(events, labels, 7))
     model = train_model(training, TrainParams(), seed=11)
+    act_as(settings, MlflowUser.PIPELINE)  # the baseline's model is registered as the pipeline would
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_experiment("bench")
     onnx_bytes = export_onnx(model)

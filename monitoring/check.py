@@ -90,10 +90,11 @@ def run_check(
     store = monitor_store(settings)
     try:
         check_reachable(settings.tracking_uri)  # before MLflow's import: seconds, not its minutes of retries
+        from driftloop.core.mlflow_users import MlflowUser
         from pipelines.model_registry import current_champion
-        from pipelines.tracking import tracking_client
+        from pipelines.tracking import client_as
 
-        client = tracking_client(settings.tracking_uri)
+        client = client_as(settings, MlflowUser.MONITOR)
         champion = current_champion(client, settings.model_name)
     except RegistryUnreachableError as error:
         _record_failure(store, now, error.message)

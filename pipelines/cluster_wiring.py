@@ -12,6 +12,8 @@ from __future__ import annotations
 from kfp import kubernetes
 from kfp.dsl import PipelineTask
 
+from driftloop.core.mlflow_users import CLUSTER_SECRET, PASSWORD_VARIABLE, USERNAME_VARIABLE, MlflowUser
+
 # The release `make up` installs (helm/driftloop, release name "driftloop"); tests/cluster checks the chart
 # renders these names and keys.
 STATE_DIR = "/var/lib/driftloop"
@@ -19,6 +21,9 @@ STATE_VOLUME_CLAIM = "driftloop-state"
 SETTINGS_CONFIG_MAP = "driftloop-settings"
 DATABASE_SECRET = "driftloop-postgres"
 SECRET_ENV = {"feast-registry-uri": "DRIFTLOOP_FEAST_REGISTRY_URI", "redis-password": "DRIFTLOOP_FEAST_REDIS_PASSWORD"}
+# The pipeline's MLflow login (it registers versions and moves aliases): the chart's MLflow users Secret.
+MLFLOW_USERS_SECRET = CLUSTER_SECRET
+MLFLOW_USER = MlflowUser.PIPELINE
 SETTINGS_ENV = (
     "DRIFTLOOP_MODE",
     "DRIFTLOOP_STATE_DIR",
@@ -47,13 +52,16 @@ POD_LABELS = {"app.kubernetes.io/part-of": "driftloop", "app.kubernetes.io/compo
 
 
 def wire_for_cluster(task: PipelineTask) -> PipelineTask:
-    """Give one task the release's state volume, settings, database secret and object store credentials."""
+    """Give one task the release's state volume, settings, database secret, MLflow login and object store
+    credentials."""
     kubernetes.mount_pvc(task, pvc_name=STATE_VOLUME_CLAIM, mount_path=STATE_DIR)
     kubernetes.use_config_map_as_env(task, SETTINGS_CONFIG_MAP, {key: key for key in SETTINGS_ENV})
     kubernetes.use_config_map_as_env(
         task, SETTINGS_CONFIG_MAP, {key: key for key in OPTIONAL_SETTINGS_ENV}, optional=True
     )
     kubernetes.use_secret_as_env(task, DATABASE_SECRET, SECRET_ENV)
+    kubernetes.use_secret_as_env(task, MLFLOW_USERS_SECRET, {MLFLOW_USER.password_file: PASSWORD_VARIABLE})
+    task.set_env_variable(USERNAME_VARIABLE, MLFLOW_USER.value)
     kubernetes.use_secret_as_env(task, OBJECT_STORE_SECRET, OBJECT_STORE_SECRET_ENV, optional=True)
     for name, value in OBJECT_STORE_ENV.items():
         task.set_env_variable(name, value)

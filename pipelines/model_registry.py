@@ -84,6 +84,10 @@ def registered_alias(client: MlflowClient, name: str, alias: str) -> ModelVersio
     except MlflowException as error:
         if error.error_code in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}:
             return None
+        # MLflow's auth app denies a lookup on a model that does not exist yet (it cannot resolve a permission
+        # for it); a denial on one that exists is a real permission problem and is raised.
+        if error.error_code == "PERMISSION_DENIED" and not client.search_registered_models(f"name = '{name}'"):
+            return None
         raise
 
 

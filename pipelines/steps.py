@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from driftloop.core.errors import DriftloopError
+from driftloop.core.mlflow_users import MlflowUser, act_as
 from driftloop.core.registry_names import RunTag, VersionTag
 from driftloop.core.settings import Settings
 from pipelines.schema import EVENT_TIMESTAMP, FEATURE_REFS
-from pipelines.tracking import in_run, load_sklearn_version, tracking_client
+from pipelines.tracking import client_as, in_run, load_sklearn_version
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -39,6 +40,12 @@ class GateError(DriftloopError):
     """Registration was attempted without a passing gate decision."""
 
 
+def _in_pipeline_run(settings: Settings, run_id: str) -> Any:
+    """The run as MLflow's active run, logged to as the pipeline's MLflow user."""
+    act_as(settings, MlflowUser.PIPELINE)
+    return in_run(settings.tracking_uri, run_id)
+
+
 def training_experiment_id(client: MlflowClient, settings: Settings) -> str:
     experiment = client.get_experiment_by_name(settings.mlflow_experiment)
     return str(experiment.experiment_id) if experiment else str(client.create_experiment(settings.mlflow_experiment))
@@ -46,7 +53,7 @@ def training_experiment_id(client: MlflowClient, settings: Settings) -> str:
 
 def ensure_run(settings: Settings, run_id: str, pipeline_run_id: str, trigger: str) -> str:
     """The MLflow run of this pipeline run: the given one, or a new one in the training experiment."""
-    client = tracking_client(settings.tracking_uri)
+    client = client_as(settings, MlflowUser.PIPELINE)
     if not run_id:
         experiment_id = training_experiment_id(client, settings)
         run_id = client.create_run(experiment_id, run_name=f"training-{pipeline_run_id}").info.run_id
@@ -98,7 +105,7 @@ def validate(
         events, labels, as_of=end.to_pydatetime(), max_event_age=timedelta(hours=settings.data_max_age_hours)
     )
     write_report(report, Path(report_path))
-    with in_run(settings.tracking_uri, run_id) as run:
+    with _in_pipeline_run(settings, run_id) as run:
         import mlflow
 
         mlflow.log_artifact(report_path, artifact_path="validation")
@@ -126,7 +133,7 @@ def compute_features(settings: Settings, run_id: str) -> None:
     from pipelines.feature_refresh import refresh_features
 
     outcome = refresh_features(settings)
-    with in_run(settings.tracking_uri, run_id):
+    with _in_pipeline_run(settings, run_id):
         import mlflow
 
         mlflow.log_metrics({f"feature_rows_{table}": rows for table, rows in outcome.rows_written.items()})
@@ -146,7 +153,7 @@ def build_training_set(
             settings, Path(events_path), Path(labels_path), label_maturity_days, engine
         )
     training_set.to_parquet(out_path, index=False)
-    with in_run(settings.tracking_uri, run_id):
+    with _in_pipeline_run(settings, run_id):
         import mlflow
 
         mlflow.log_params({"label_maturity_days": label_maturity_days, "feature_engine": settings.feature_engine})
@@ -191,7 +198,7 @@ def train(
     # As serving sees it: a missing feature value is the documented default, so drift compares like with like.
     reference = reference[list(MODEL_INPUT_COLUMNS)].fillna({c: FEATURE_DEFAULT for c in FEATURE_VIEW_COLUMNS})
     reference = reference.assign(prediction=fraud_scores(model, reference))
-    with in_run(settings.tracking_uri, run_id):
+    with _in_pipeline_run(settings, run_id):
         import mlflow
 
         mlflow.log_params({"seed": seed, "holdout_days": holdout_days, "shuffle_labels": shuffle_labels})
@@ -228,7 +235,7 @@ def evaluate(
     labels = holdout_labels(holdout)
     candidate_model = joblib.load(model_path)
     candidate = classification_metrics(labels, fraud_scores(candidate_model, holdout))
-    client = tracking_client(settings.tracking_uri)
+    client = client_as(settings, MlflowUser.PIPELINE)
     champion_version = current_champion(client, settings.model_name)
     champion: dict[str, float] = {}
     champion_model = None
@@ -238,7 +245,7 @@ def evaluate(
     if champion_version is None:  # the platform's first model: its holdout becomes the frozen set, once
         freeze(settings, holdout, f"the holdout of the first run {run_id}", replace=False)
     frozen_metrics, evaluation_set = frozen_set_metrics(settings, candidate_model, champion_model)
-    with in_run(settings.tracking_uri, run_id):
+    with _in_pipeline_run(settings, run_id):
         mlflow.log_metrics({f"holdout_{name}": value for name, value in candidate.items()})
         mlflow.log_metrics({f"champion_holdout_{name}": value for name, value in champion.items()})
         mlflow.log_metrics(frozen_metrics)
@@ -278,7 +285,7 @@ def gate(settings: Settings, run_id: str, candidate_auc: float, champion_auc: fl
     from pipelines.gate import Candidate, GatePolicy, decide
     from pipelines.label_mix import mix_from_metrics, shift_reason
 
-    client = tracking_client(settings.tracking_uri)
+    client = client_as(settings, MlflowUser.PIPELINE)
     run = client.get_run(run_id)
     metrics, params = run.data.metrics, run.data.params
     shift = None
@@ -302,7 +309,7 @@ def gate(settings: Settings, run_id: str, candidate_auc: float, champion_auc: fl
     )
     policy = GatePolicy.from_settings(settings)
     decision = decide(candidate, policy)
-    with in_run(settings.tracking_uri, run_id):
+    with _in_pipeline_run(settings, run_id):
         import mlflow
 
         mlflow.set_tags({
@@ -327,7 +334,7 @@ def register_and_promote(settings: Settings, run_id: str, model_uri: str, decisi
     from pipelines.model_registry import promote, register
     from pipelines.onnx_model import PARITY_METRIC, onnx_lineage, runtime_versions
 
-    client = tracking_client(settings.tracking_uri)
+    client = client_as(settings, MlflowUser.PIPELINE)
     run = client.get_run(run_id)
     if decision != PROMOTE or run.data.tags.get(RunTag.GATE_DECISION) != PROMOTE:
         raise GateError(f"refusing to register: the gate decided {run.data.tags.get(RunTag.GATE_DECISION)!r}")

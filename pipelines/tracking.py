@@ -14,8 +14,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from driftloop.core.mlflow_users import MlflowUser, act_as
+
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
+
+    from driftloop.core.settings import Settings
 
 TRACKING_URI_VARIABLE = "MLFLOW_TRACKING_URI"  # MLflow's own, set by `mlflow.set_tracking_uri`
 
@@ -25,6 +29,12 @@ def tracking_client(tracking_uri: str) -> MlflowClient:
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+
+def client_as(settings: Settings, user: MlflowUser) -> MlflowClient:
+    """A client of the platform's server that talks as `user` (driftloop.core.mlflow_users.act_as)."""
+    act_as(settings, user)
+    return tracking_client(settings.tracking_uri)
 
 
 @contextmanager

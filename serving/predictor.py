@@ -49,11 +49,12 @@ class FraudPredictor(kserve.Model):
     def load(self) -> bool:
         """Connect to the registry and the online store; serve the champion once there is one."""
         from driftloop.core.feature_store import open_feature_store
-        from pipelines.tracking import tracking_client
+        from driftloop.core.mlflow_users import MlflowUser
+        from pipelines.tracking import client_as
 
         settings = self.settings
         self.slots = ModelSlots(
-            tracking_client(settings.tracking_uri),
+            client_as(settings, MlflowUser.SERVING),
             settings.model_name,
             with_challenger=settings.challenger_mode != "off",
             onnx_threads=settings.onnx_threads,

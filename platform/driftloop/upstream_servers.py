@@ -16,6 +16,7 @@ from pathlib import Path
 
 from driftloop.core.errors import DriftloopError
 from driftloop.core.settings import Settings
+from driftloop.mlflow_auth import APP_NAME
 
 
 def _console_script(name: str) -> str:
@@ -40,13 +41,16 @@ MLFLOW_SERVER_ENVIRONMENT = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 
 
 def mlflow_server_command(settings: Settings) -> list[str]:
-    """MLflow tracking server + registry; artifacts are proxied so clients need no storage credentials."""
+    """MLflow tracking server + registry behind its basic-auth app (driftloop.mlflow_auth sets it up); artifacts
+    are proxied, so clients need no storage credentials and every upload passes the auth app."""
     _ensure_sqlite_folder(settings.backend_store_uri)
     if "://" not in settings.artifacts_destination:
         Path(settings.artifacts_destination).mkdir(parents=True, exist_ok=True)
     command = [
         _console_script("mlflow"),
         "server",
+        "--app-name",
+        APP_NAME,
         "--backend-store-uri",
         settings.backend_store_uri,
         "--artifacts-destination",

@@ -224,7 +224,14 @@ def test_training_tasks_get_the_release_volume_settings_and_secret(rendered: lis
         assert {e["configMapKey"] for e in optional["keyToEnv"]} == set(wiring.OPTIONAL_SETTINGS_ENV)
         assert optional["optional"] is True, "a release without the RayCluster has no Ray address"
         assert config["secretAsEnv"][0]["secretName"] == wiring.DATABASE_SECRET, name
-        store_secret = config["secretAsEnv"][1]  # only read when the release keeps its data on the object store
+        secrets = {entry["secretName"]: entry for entry in config["secretAsEnv"]}
+        login = {e["secretKey"]: e["envVar"] for e in secrets[wiring.MLFLOW_USERS_SECRET]["keyToEnv"]}
+        assert login == {wiring.MLFLOW_USER.password_file: "MLFLOW_TRACKING_PASSWORD"}, name
+        username = {e["name"]: e["value"] for e in spec["deploymentSpec"]["executors"][name]["container"]["env"]}
+        assert username["MLFLOW_TRACKING_USERNAME"] == wiring.MLFLOW_USER.value, name
+        store_secret = secrets[
+            wiring.OBJECT_STORE_SECRET
+        ]  # only read when the release keeps its data on the object store
         assert store_secret["secretName"] == wiring.OBJECT_STORE_SECRET and store_secret["optional"] is True, name
         assert {e["secretKey"]: e["envVar"] for e in store_secret["keyToEnv"]} == wiring.OBJECT_STORE_SECRET_ENV
         assert config["podMetadata"]["labels"] == wiring.POD_LABELS, name
@@ -435,3 +442,41 @@ def test_the_object_store_profile_moves_the_data_off_the_state_volume() -> None:
     plain_settings = next(obj["data"] for obj in plain if obj["metadata"]["name"] == wiring.SETTINGS_CONFIG_MAP)
     assert not {"DRIFTLOOP_OBJECT_STORE_URL", "DRIFTLOOP_OBJECT_STORE_ENDPOINT"} & set(plain_settings)
     assert not [where for where, c, _ in containers(plain) if "AWS_ACCESS_KEY_ID" in _env_names(c)]
+
+
+def test_mlflow_runs_its_auth_app_with_one_user_per_component(rendered: list[dict[str, Any]], tmp_path: Path) -> None:
+    """MLflow's basic-auth app with generated passwords: only the MLflow pod holds them all (it creates the
+    users at start); every other MLflow client gets its own user's password from the Secret, never a literal:
+    the predictor reads as driftloop-serving, the drift job as driftloop-monitor, the training tasks write as
+    driftloop-pipeline (test_training_tasks_get_the_release_volume_settings_and_secret)."""
+    import base64
+
+    from driftloop.core.mlflow_users import CLUSTER_SECRET, SECRET_FILES, MlflowUser
+    from driftloop.core.settings import Settings
+    from driftloop.upstream_servers import mlflow_server_command
+
+    command = mlflow_server_command(Settings(state_dir=tmp_path))
+    assert command[command.index("--app-name") + 1] == "basic-auth"
+    (secret,) = [o for o in rendered if o["kind"] == "Secret" and o["metadata"]["name"] == CLUSTER_SECRET]
+    passwords = {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
+    assert set(passwords) == set(SECRET_FILES) and len(set(passwords.values())) == len(SECRET_FILES)
+    assert all(len(password) >= 32 for password in passwords.values())
+    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+
+    logins: dict[str, str] = {}
+    pods = [(where, pod) for obj in rendered for where, pod in pod_specs(obj)]
+    for where, pod, container in ((w, p, c) for w, p in pods for c in p["containers"] + p.get("initContainers", [])):
+        env = {variable["name"]: variable for variable in container.get("env", [])}
+        mounted = {v["name"] for v in pod.get("volumes", []) if v.get("secret", {}).get("secretName") == CLUSTER_SECRET}
+        if container.get("args", [])[:2] == ["serve", "mlflow"]:
+            (mount,) = [m for m in container["volumeMounts"] if m["name"] in mounted]
+            assert mount["readOnly"] and env["DRIFTLOOP_CREDENTIALS_DIR"]["value"] == mount["mountPath"]
+            continue
+        assert not mounted, (where, "only the MLflow pod mounts every MLflow password")
+        if "MLFLOW_TRACKING_USERNAME" in env:
+            user = MlflowUser(env["MLFLOW_TRACKING_USERNAME"]["value"])
+            assert user is not MlflowUser.ADMIN, where
+            reference = env["MLFLOW_TRACKING_PASSWORD"]["valueFrom"]["secretKeyRef"]
+            assert reference == {"name": CLUSTER_SECRET, "key": user.password_file}, where
+            logins[where] = user.value
+    assert sorted(set(logins.values())) == [MlflowUser.MONITOR.value, MlflowUser.SERVING.value], logins

@@ -53,10 +53,9 @@ def test_the_loop_closes_by_itself(demo: tuple[PlatformUnderTest, dict]) -> None
 
 
 def test_v2_carries_lineage_to_the_retraining_run_and_serves(demo: tuple[PlatformUnderTest, dict]) -> None:  # type: ignore[type-arg]
-    from mlflow.tracking import MlflowClient
-
     platform, summary = demo
-    client = MlflowClient(summary["endpoints"]["mlflow"])
+    assert httpx.get(f"{summary['endpoints']['mlflow']}/api/2.0/mlflow/registered-models/search").status_code == 401
+    client = platform.registry("driftloop-monitor")
     v2 = client.get_model_version_by_alias(MODEL, "champion")
     assert v2.version == "2"
     run = client.get_run(v2.tags["mlflow_run_id"])

@@ -49,9 +49,7 @@ def raw_data(platform: PlatformUnderTest) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def client(platform: PlatformUnderTest) -> Any:
-    from pipelines.tracking import tracking_client
-
-    return tracking_client(f"http://127.0.0.1:{platform.env['DRIFTLOOP_MLFLOW_PORT']}")
+    return platform.registry()
 
 
 def train(platform: PlatformUnderTest, *args: str) -> tuple[int, str]:

@@ -31,6 +31,16 @@ class PlatformUnderTest:
         token = (self.state_dir / "credentials" / scope).read_text().strip()
         return {"authorization": f"Bearer {token}"}
 
+    def registry(self, user: str = "admin") -> Any:
+        """An MLflow client of the platform's server logged in as `user` (the login `driftloop auth mlflow`
+        prints), carried in the URL so that two platforms in one test process never share MLflow's
+        process-wide login variables."""
+        from driftloop.core.mlflow_users import MlflowUser
+        from pipelines.tracking import tracking_client
+
+        password = (self.state_dir / "credentials" / MlflowUser(user).password_file).read_text().strip()
+        return tracking_client(f"http://{user}:{password}@127.0.0.1:{self.env['DRIFTLOOP_MLFLOW_PORT']}")
+
     def status(self) -> dict[str, Any]:
         result = self.run("local", "status", "--json")
         return {s["name"]: s for s in json.loads(result.stdout)["services"]}
@@ -47,7 +57,7 @@ def free_ports() -> dict[str, int]:
 
 
 def isolated_env(state_dir: Path, ports: dict[str, int]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLOOP_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DRIFTLOOP_", "MLFLOW_TRACKING_", "_DRIFTLOOP_"))}
     env["DRIFTLOOP_STATE_DIR"] = str(state_dir)
     for setting, port in ports.items():
         env[f"DRIFTLOOP_{setting.upper()}"] = str(port)

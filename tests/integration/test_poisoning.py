@@ -29,7 +29,6 @@ V1_PATH = f"/v1/models/{MODEL}:predict"
 def attacked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PlatformUnderTest, pd.DataFrame, Any]]:
     """A platform serving v1, trained on a clean landing; its labels, as landed."""
     from pipelines.data_generator import GeneratorConfig, generate, write_raw_data
-    from pipelines.tracking import tracking_client
 
     state = tmp_path_factory.mktemp("poisoned") / "state"
     platform = PlatformUnderTest(state, isolated_env(state, free_ports()))
@@ -45,7 +44,7 @@ def attacked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Platfor
             assert platform.run("data", "ingest", kind, str(paths[kind])).returncode == 0
         code, output = retrain(platform)
         assert code == 0, output
-        client = tracking_client(f"http://127.0.0.1:{platform.env['DRIFTLOOP_MLFLOW_PORT']}")
+        client = platform.registry()
         assert client.get_model_version_by_alias(MODEL, "champion").version == "1"
         yield platform, labels, client
     finally:

@@ -207,3 +207,38 @@ def test_evidentlys_write_api_needs_the_admin_token_and_reading_stays_open(servi
     assert created.status_code == 201, created.text
     assert httpx.delete(f"{base}/{created.json()}").status_code == 403, "deleting needs it too"
     assert httpx.delete(f"{base}/{created.json()}", headers={"evidently-secret": admin}).status_code in (200, 204)
+
+
+def test_mlflow_needs_a_login_and_only_the_pipeline_moves_aliases_or_uploads(serving: PlatformUnderTest) -> None:
+    """MLflow runs its basic-auth app with one user per component. An outsider gets 401 on an alias move, an
+    artifact upload and the UI; the model servers' and the monitor's users may read, not write (403); the
+    champion and its run's artifacts are untouched, and the platform still serves the same version."""
+    base = f"http://127.0.0.1:{serving.env['DRIFTLOOP_MLFLOW_PORT']}"
+    admin = serving.registry()
+    champion = admin.get_model_version_by_alias(MODEL, "champion")
+    alias_move = ("POST", "/api/2.0/mlflow/registered-models/alias",
+                  {"json": {"name": MODEL, "alias": "champion", "version": champion.version}})  # fmt: skip
+    upload = ("PUT", f"/api/2.0/mlflow-artifacts/artifacts/{admin.get_run(champion.run_id).info.experiment_id}/"
+              f"{champion.run_id}/artifacts/model/model.pkl", {"content": b"not a model"})  # fmt: skip
+    new_version = ("POST", "/api/2.0/mlflow/model-versions/create",
+                   {"json": {"name": MODEL, "source": f"runs:/{champion.run_id}/model"}})  # fmt: skip
+    for method, path, body in (alias_move, upload, new_version):
+        anonymous = httpx.request(method, base + path, **body)
+        assert anonymous.status_code == 401, (path, anonymous.text)
+        for user in ("driftloop-serving", "driftloop-monitor"):
+            login = serving.run("auth", "mlflow", user).stdout.strip().split(":", 1)
+            refused = httpx.request(method, base + path, auth=(login[0], login[1]), **body)
+            assert refused.status_code == 403, (user, path, refused.text)
+        forged = httpx.request(method, base + path, auth=("admin", "guessed-password"), **body)
+        assert forged.status_code == 401, (path, forged.text)
+    ui = httpx.get(base + "/")
+    assert ui.status_code == 401 and ui.headers["www-authenticate"].startswith("Basic"), "a browser asks for a login"
+    assert httpx.get(base + "/health").status_code == 200, "the probe stays open"
+    admin_login = serving.run("auth", "mlflow").stdout.strip().split(":", 1)
+    assert admin_login[0] == "admin" and httpx.get(base + "/", auth=tuple(admin_login)).status_code == 200
+    assert admin.get_model_version_by_alias(MODEL, "champion").version == champion.version
+    assert len(admin.search_model_versions(f"name='{MODEL}'")) == len(
+        serving.registry("driftloop-monitor").search_model_versions(f"name='{MODEL}'")
+    ), "the readers read the same registry"
+    served = answered_event(serving, "after-the-mlflow-attacks")
+    assert served["model_version"] == champion.version

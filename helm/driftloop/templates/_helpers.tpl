@@ -43,6 +43,19 @@ seccompProfile:
 {{- define "driftloop.postgresSecret" -}}{{ .Release.Name }}-postgres{{- end -}}
 
 {{- define "driftloop.apiTokensSecret" -}}{{ .Release.Name }}-api-tokens{{- end -}}
+{{- define "driftloop.mlflowUsersSecret" -}}{{ .Release.Name }}-mlflow-users{{- end -}}
+
+{{/* The MLflow login of one component (dict "root" . "user" "driftloop-serving"): MLflow's own client variables,
+the password from the release's MLflow users Secret. */}}
+{{- define "driftloop.mlflowLogin" -}}
+- name: MLFLOW_TRACKING_USERNAME
+  value: {{ .user | quote }}
+- name: MLFLOW_TRACKING_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "driftloop.mlflowUsersSecret" .root }}
+      key: {{ printf "mlflow-%s" (trimPrefix "driftloop-" .user) | quote }}
+{{- end -}}
 
 {{/* The API credentials for a model server: the Secret's files, readable by the pod's group only. */}}
 {{- define "driftloop.credentialsEnv" -}}

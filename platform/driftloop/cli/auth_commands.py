@@ -1,10 +1,12 @@
-"""`driftloop auth`: the platform's API credentials, for curl, scripts and clients."""
+"""`driftloop auth`: the platform's API tokens and MLflow logins, for curl, scripts, clients and the UI."""
 
 from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="API credentials: tokens for the model servers' write routes.", no_args_is_help=True)
+app = typer.Typer(
+    help="Credentials: API tokens for the model servers' write routes, MLflow logins.", no_args_is_help=True
+)
 
 
 @app.command()
@@ -21,3 +23,21 @@ def token(
     except ValueError:
         raise DriftloopError(f"unknown scope {scope!r}: expected one of {', '.join(s.value for s in Scope)}") from None
     typer.echo(load_credentials(get_settings()).token(wanted))
+
+
+@app.command("mlflow")
+def mlflow_login(
+    user: str = typer.Argument(
+        "admin", help="admin (the UI), driftloop-pipeline, driftloop-serving or driftloop-monitor."
+    ),
+) -> None:
+    """Print an MLflow login, `user:password`, for the UI or MLflow's own clients (local mode creates it)."""
+    from driftloop.core.errors import DriftloopError
+    from driftloop.core.mlflow_users import MlflowUser, mlflow_password
+    from driftloop.core.settings import get_settings
+
+    try:
+        wanted = MlflowUser(user)
+    except ValueError:
+        raise DriftloopError(f"unknown MLflow user {user!r}: expected one of {', '.join(MlflowUser)}") from None
+    typer.echo(f"{wanted.value}:{mlflow_password(get_settings(), wanted)}")

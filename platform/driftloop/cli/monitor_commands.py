@@ -97,9 +97,10 @@ def _gate_decisions(settings: Settings, last: int) -> list[dict[str, str]] | str
         check_reachable(settings.tracking_uri)  # seconds, not MLflow's minutes of retries
     except RegistryUnreachableError as error:
         return error.message
-    from pipelines.tracking import gate_decisions, tracking_client
+    from driftloop.core.mlflow_users import MlflowUser
+    from pipelines.tracking import client_as, gate_decisions
 
-    return gate_decisions(tracking_client(settings.tracking_uri), settings.mlflow_experiment, last)
+    return gate_decisions(client_as(settings, MlflowUser.MONITOR), settings.mlflow_experiment, last)
 
 
 def _skew_line(decision: dict[str, object]) -> str:

@@ -16,13 +16,18 @@ def _exec(command: list[str]) -> None:
 
 @app.command()
 def mlflow() -> None:
-    """MLflow tracking server and model registry."""
+    """MLflow tracking server and model registry, behind its basic-auth app: our users are created (or their
+    passwords brought up to date) first, so the server never runs without them."""
     from driftloop.core.settings import get_settings
+    from driftloop.mlflow_auth import auth_environment, bootstrap_users, write_auth_config
     from driftloop.upstream_servers import MLFLOW_SERVER_ENVIRONMENT, mlflow_server_command
 
+    settings = get_settings()
     for name, value in MLFLOW_SERVER_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
-    _exec(mlflow_server_command(get_settings()))
+    os.environ.update(auth_environment(settings, write_auth_config(settings)))
+    bootstrap_users(settings)
+    _exec(mlflow_server_command(settings))
 
 
 @app.command("evidently-ui")

@@ -53,39 +53,43 @@ def allows(held: Scope, needed: Scope) -> bool:
     return held == needed or held == Scope.ADMIN
 
 
-def _create(folder: Path) -> None:
-    """Fresh tokens, written so that no other user can ever read them (the folder is 0700 before any file)."""
+def write_secret_files(folder: Path, names: tuple[str, ...]) -> None:
+    """Fresh random secrets for the files of `names` that do not exist yet, written so that no other user can
+    ever read them (the folder is 0700 before any file)."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     folder.chmod(0o700)
-    for scope in Scope:
-        path = folder / scope.value
-        draft = folder / f".{scope.value}.{os.getpid()}.{secrets.token_hex(4)}"
+    for name in names:
+        path = folder / name
+        if path.exists():
+            continue
+        draft = folder / f".{name}.{os.getpid()}.{secrets.token_hex(4)}"
         descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as handle:
             handle.write(secrets.token_urlsafe(TOKEN_BYTES))
         # A hard link appears whole or not at all, and never replaces: two servers starting together (local up
-        # starts both) agree on the first one's token, and nobody reads a half-written file.
+        # starts both) agree on the first one's secret, and nobody reads a half-written file.
         with contextlib.suppress(FileExistsError):
             os.link(draft, path)
         draft.unlink()
 
 
+def read_secret_file(path: Path, what: str) -> str:
+    """One secret, at least 16 characters; a clear error naming the file when it is missing or too short."""
+    try:
+        secret = path.read_text().strip()
+    except OSError as error:
+        raise CredentialsMissingError(
+            f"no {what} at {path} ({error.strerror}); set DRIFTLOOP_CREDENTIALS_DIR to the folder of the "
+            "platform's credentials"
+        ) from error
+    if len(secret) < 16:
+        raise CredentialsMissingError(f"the {what} at {path} is shorter than 16 characters")
+    return secret
+
+
 def load_credentials(settings: Settings) -> Credentials:
     """The tokens; in local mode created on first use. In the cluster they come from the chart's Secret."""
     folder = settings.credentials_path
-    if settings.mode == "local" and not all((folder / scope.value).exists() for scope in Scope):
-        _create(folder)
-    tokens = {}
-    for scope in Scope:
-        path = folder / scope.value
-        try:
-            token = path.read_text().strip()
-        except OSError as error:
-            raise CredentialsMissingError(
-                f"no {scope.value} token at {path} ({error.strerror}); set DRIFTLOOP_CREDENTIALS_DIR to the "
-                "folder of the platform's tokens"
-            ) from error
-        if len(token) < 16:
-            raise CredentialsMissingError(f"the {scope.value} token at {path} is shorter than 16 characters")
-        tokens[scope] = token
-    return Credentials(tokens)
+    if settings.mode == "local":
+        write_secret_files(folder, tuple(scope.value for scope in Scope))
+    return Credentials({scope: read_secret_file(folder / scope.value, f"{scope.value} token") for scope in Scope})

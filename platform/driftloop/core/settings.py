@@ -63,6 +63,11 @@ class MlflowSettings(BaseModel):
         None,
         description="Comma-separated Host headers the MLflow server accepts (cluster: its service name).",
     )
+    mlflow_auth_database_uri: str | None = Field(
+        None,
+        description="The user store of MLflow's basic-auth app (users, passwords, permissions). Default: SQLite "
+        "at `<state_dir>/mlflow/auth.db`.",
+    )
     mlflow_workers: int = Field(1, ge=1, description="Worker processes of the MLflow server.")
     model_name: str = Field("fraud-detector", description="Registered model name in MLflow.")
     mlflow_experiment: str = Field("driftloop-training", description="MLflow experiment of training runs.")
@@ -387,6 +392,10 @@ class Settings(
     @property
     def backend_store_uri(self) -> str:
         return self.mlflow_backend_store_uri or f"sqlite:///{self.state_dir / 'mlflow' / 'mlflow.db'}"
+
+    @property
+    def auth_database_uri(self) -> str:
+        return self.mlflow_auth_database_uri or f"sqlite:///{self.state_dir / 'mlflow' / 'auth.db'}"
 
     @property
     def artifacts_destination(self) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from driftloop.core.errors import DriftloopError
+from driftloop.core.mlflow_users import MlflowUser
 from driftloop.core.registry_names import VersionTag
 from driftloop.core.settings import Settings
 from driftloop.demo.targets import DemoTarget
@@ -244,9 +245,9 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
 
 def _champion(settings: Settings) -> Any:
     from pipelines.model_registry import current_champion
-    from pipelines.tracking import tracking_client
+    from pipelines.tracking import client_as
 
-    return current_champion(tracking_client(settings.tracking_uri), settings.model_name)
+    return current_champion(client_as(settings, MlflowUser.MONITOR), settings.model_name)
 
 
 def _same_hour_ahead(margin_s: float) -> None:
@@ -259,9 +260,9 @@ def _same_hour_ahead(margin_s: float) -> None:
 
 def _model_figures(settings: Settings, before: str, after: str) -> dict[str, Any]:
     """Holdout figures from the registry: v1's own, v2's, and v1 scored on v2's (newer) holdout."""
-    from pipelines.tracking import tracking_client
+    from pipelines.tracking import client_as
 
-    client = tracking_client(settings.tracking_uri)
+    client = client_as(settings, MlflowUser.MONITOR)
     first = client.get_model_version(settings.model_name, before)
     figures: dict[str, Any] = {"v1_holdout_roc_auc": float(first.tags[VersionTag.HOLDOUT_ROC_AUC])}
     if after != before:

@@ -21,6 +21,7 @@ from typing import Protocol
 import httpx
 
 from driftloop.core.errors import DriftloopError
+from driftloop.core.mlflow_users import CLUSTER_SECRET, PASSWORD_VARIABLE, USERNAME_VARIABLE, MlflowUser
 from driftloop.core.settings import Settings
 from driftloop.demo.client import PlatformClient
 
@@ -133,6 +134,9 @@ class ClusterTarget:
             ready = False
         if not ready:
             raise DriftloopError(f"demo: no cluster answers at {endpoints['mlflow']}; run `make up` first")
+        if USERNAME_VARIABLE not in os.environ:  # the demo reads the registry as the monitor does
+            os.environ[USERNAME_VARIABLE] = MlflowUser.MONITOR.value
+            os.environ[PASSWORD_VARIABLE] = self._secret_value(CLUSTER_SECRET, MlflowUser.MONITOR.password_file)
         return endpoints
 
     def predictor_pod(self) -> str:
@@ -152,12 +156,15 @@ class ClusterTarget:
 
     def token(self, scope: str) -> str:
         """A token from the chart's Secret (what a user reads with kubectl, README: credentials)."""
+        return self._secret_value(API_TOKENS_SECRET, scope)
+
+    def _secret_value(self, secret: str, key: str) -> str:
         found = subprocess.run(
-            [*self.kubectl, "get", "secret", API_TOKENS_SECRET, "-o", f"jsonpath={{.data.{scope}}}"],
+            [*self.kubectl, "get", "secret", secret, "-o", f"jsonpath={{.data.{key}}}"],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         if found.returncode != 0 or not found.stdout.strip():
-            raise DriftloopError(f"demo: no {scope} token in Secret {API_TOKENS_SECRET}: {found.stderr.strip()}")
+            raise DriftloopError(f"demo: no {key} in Secret {secret}: {found.stderr.strip()}")
         return base64.b64decode(found.stdout.strip()).decode()
 
     def train(self, client: PlatformClient, trigger: str) -> None:

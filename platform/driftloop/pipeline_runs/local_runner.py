@@ -63,11 +63,14 @@ class LocalPipelineRunner:
     def run_training(self, request: TrainingRequest) -> TrainingOutcome:
         from kfp import local
 
+        from driftloop.core.mlflow_users import MlflowUser
         from pipelines.steps import training_experiment_id
-        from pipelines.tracking import tracking_client
+        from pipelines.tracking import client_as
         from pipelines.training_pipeline import training_pipeline
 
-        client = tracking_client(self.settings.tracking_uri)
+        # kfp.local's tasks inherit this process's environment, and with it the pipeline's MLflow user: in local
+        # mode this runner stands where KFP stands in the cluster, whose task pods get that user's Secret.
+        client = client_as(self.settings, MlflowUser.PIPELINE)
         experiment_id = training_experiment_id(client, self.settings)
         run = client.create_run(experiment_id, tags={RunTag.RUNNER: "kfp.local", RunTag.TRIGGER: request.trigger})
         run_id = run.info.run_id
