@@ -59,6 +59,9 @@ class PendingRows:
     request_id: str
     logged_at: float
 
+    def __len__(self) -> int:
+        return len(self.scores)
+
     @classmethod
     def batch_frame(cls, batch: Sequence[PendingRows]) -> pd.DataFrame:
         """The log rows of many requests at once: one concatenation per column, on the writer thread."""

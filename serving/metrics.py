@@ -17,6 +17,10 @@ REQUEST_LATENCY = Histogram(
 FEATURE_LOOKUP_LATENCY = Histogram(
     "driftloop_feature_lookup_seconds", "Feast online feature lookup latency per request.", buckets=LATENCY_BUCKETS
 )
+ONLINE_STORE_FAILURES = Counter(
+    "driftloop_online_store_failures_total", "Requests whose online-store read failed or timed out, by the policy "
+    "that answered them (fail_closed: 503; defaults: scored with default features, flagged).", ["policy"],
+)  # fmt: skip
 UNKNOWN_ENTITIES = Counter(
     "driftloop_unknown_entities_total", "Entities the online store did not know (served with defaults).", ["entity"]
 )
@@ -27,7 +31,20 @@ PREDICTION_SCORE = Histogram(
 MODEL_VERSION = Gauge(
     "driftloop_model_version_info", "1 for the model version serving each alias.", ["alias", "model_version"]
 )
-PREDICTION_LOG_ROWS = Counter("driftloop_prediction_log_rows_total", "Rows written to the prediction log.")
+PREDICTION_LOG_ROWS = Counter("driftloop_prediction_log_rows_total", "Rows published to the prediction log.")
+PREDICTION_LOG_WAITING = Gauge(
+    "driftloop_prediction_log_rows_waiting", "Answered rows not yet durable (memory) and closed segments not yet "
+    "published (segments).", ["stage"],
+)  # fmt: skip
+PREDICTION_LOG_DROPPED = Counter(
+    "driftloop_prediction_log_dropped_total", "Prediction log records that could not be read back, by reason "
+    "(a torn record: the batch being written when the process was killed).", ["reason"],
+)  # fmt: skip
+PREDICTION_LOG_REFUSED = Counter(
+    "driftloop_prediction_log_refused_requests_total",
+    "Scoring requests answered 503 because the prediction log "
+    "could not take more rows (its segments could not be written).",
+)
 SHADOW_PREDICTIONS = Counter(
     "driftloop_shadow_predictions_total", "Rows scored in shadow by the challenger.", ["model_version"]
 )

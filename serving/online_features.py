@@ -1,7 +1,9 @@
 """Online feature lookup through Feast: the same feature views the training set was built from.
 
 An entity Feast has never seen (or whose features expired with the view's ttl) gets the documented
-default (`FEATURE_DEFAULT`, zero activity) and is counted; it is never an error.
+default (`FEATURE_DEFAULT`, zero activity) and is counted; it is never an error. An online store that does not
+answer (within `DRIFTLOOP_ONLINE_STORE_TIMEOUT_S`: `open_feature_store(serving=True)`) is `OnlineStoreDown`;
+the servers then follow `DRIFTLOOP_ONLINE_STORE_DOWN_POLICY` (`features_or_policy`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import numpy as np
 
 from pipelines.model_input import CUSTOMER_COLUMNS, FEATURE_DEFAULT, FEATURE_VIEW_COLUMNS
 from pipelines.schema import CUSTOMER_ID, FEATURE_REFS, MERCHANT_ID
+from serving import metrics
+from serving.unavailable import Unavailable
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -48,6 +52,28 @@ def feature_matrix(response: OnlineResponse, columns: Sequence[str]) -> np.ndarr
     return matrix
 
 
+DEGRADED_DEFAULTS = "online_store_defaults"  # how an answer scored on default features is flagged
+PROBE_EVERY_S = 1.0  # readiness asks the store at most this often
+
+
+class OnlineStoreDown(Unavailable):
+    """The online store did not answer (refused, timed out, failed): a 503, unless the policy says defaults."""
+
+
+def _store_errors() -> tuple[type[BaseException], ...]:
+    """What a store that is down raises: sockets and Redis's own errors, SQLite's for the local store."""
+    import sqlite3
+
+    errors: list[type[BaseException]] = [OSError, sqlite3.Error, TimeoutError]
+    try:
+        from redis.exceptions import RedisError
+
+        errors.append(RedisError)
+    except ImportError:  # pragma: no cover - redis is in the lock
+        pass
+    return tuple(errors)
+
+
 @dataclass(frozen=True)
 class Lookup:
     """Feature values for a batch (one float64 array per column), and which entities the store did not know."""
@@ -56,12 +82,16 @@ class Lookup:
     unknown_customers: int
     unknown_merchants: int
     seconds: float
+    degraded: str | None = None  # set when these are defaults standing in for a store that did not answer
 
 
 class OnlineFeatures:
     def __init__(self, store: FeatureStore) -> None:
         self.store = store
         self.refs = list(FEATURE_REFS)
+        self._errors = _store_errors()
+        self._probed_at = -PROBE_EVERY_S
+        self._answering = True
 
     def lookup(self, customer_ids: np.ndarray, merchant_ids: np.ndarray) -> Lookup:
         """Feature columns (full names, as in training) for each transaction, defaults filled in.
@@ -69,7 +99,10 @@ class OnlineFeatures:
         One columnar call to Feast for the batch (no per-row dicts) and arrays straight out of its answer."""
         started = time.perf_counter()
         keys = {CUSTOMER_ID: customer_ids.tolist(), MERCHANT_ID: merchant_ids.tolist()}
-        response = self.store.get_online_features(features=self.refs, entity_rows=keys, full_feature_names=True)
+        try:
+            response = self.store.get_online_features(features=self.refs, entity_rows=keys, full_feature_names=True)
+        except self._errors as error:
+            raise OnlineStoreDown(f"the online store did not answer: {type(error).__name__}: {error}") from error
         matrix = feature_matrix(response, FEATURE_VIEW_COLUMNS)
         missing = np.isnan(matrix)
         filled = np.where(missing, FEATURE_DEFAULT, matrix)
@@ -80,3 +113,37 @@ class OnlineFeatures:
             unknown_merchants=int(missing[customers:].all(axis=0).sum()),
             seconds=time.perf_counter() - started,
         )
+
+    def defaults(self, customer_ids: np.ndarray) -> Lookup:
+        """Every feature at its documented default, flagged: what `defaults` policy scores with."""
+        rows = len(customer_ids)
+        columns = {column: np.full(rows, FEATURE_DEFAULT, dtype=np.float64) for column in FEATURE_VIEW_COLUMNS}
+        return Lookup(columns, 0, 0, 0.0, degraded=DEGRADED_DEFAULTS)
+
+    def answering(self) -> bool:
+        """Whether the store answers a one-entity read now (asked at most once per PROBE_EVERY_S: readiness)."""
+        now = time.monotonic()
+        if now - self._probed_at >= PROBE_EVERY_S:
+            self._probed_at = now
+            try:
+                self.lookup(np.array([0]), np.array([0]))
+                self._answering = True
+            except OnlineStoreDown:
+                self._answering = False
+        return self._answering
+
+
+def features_or_policy(features: OnlineFeatures, customer_ids: np.ndarray, merchant_ids: np.ndarray,
+                       policy: str) -> Lookup:  # fmt: skip
+    """The batch's features; when the store does not answer, the policy's answer: defaults, or the 503."""
+    try:
+        lookup = features.lookup(customer_ids, merchant_ids)
+    except OnlineStoreDown:
+        metrics.ONLINE_STORE_FAILURES.labels(policy).inc()
+        if policy == "defaults":
+            return features.defaults(customer_ids)
+        raise
+    metrics.FEATURE_LOOKUP_LATENCY.observe(lookup.seconds)
+    metrics.UNKNOWN_ENTITIES.labels("customer").inc(lookup.unknown_customers)
+    metrics.UNKNOWN_ENTITIES.labels("merchant").inc(lookup.unknown_merchants)
+    return lookup

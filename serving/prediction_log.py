@@ -1,17 +1,27 @@
-"""The prediction log: every answered row, appended off the request path, partitioned by hour.
+"""The prediction log: every answered row, made durable off the request path, published by the hour.
 
-Requests only append a frame to an in-memory buffer; a writer thread flushes it to parquet every
-`flush_s` seconds (`date=YYYY-MM-DD/hour=HH/part-*.parquet`, published whole: a local file is renamed into
-place, an object store's object appears when its upload completes, so readers never see half a file).
-`close()` flushes what is left: the servers call it on shutdown (SIGTERM included), so an answered request
-is never lost.
+Requests only append their rows to a bounded in-memory buffer. A committer thread writes whatever arrived
+every `commit_s` (default 0.05 s) as one record of an append-only segment on local disk and fsyncs it (group
+commit: one fsync per batch, not per request). When that thread falls behind (a busy machine, a long publish
+holding the interpreter), the request that finds rows waiting longer than `commit_s` commits them itself
+before it answers; a SIGKILL or an OOM kill therefore loses at most the rows answered in one commit interval. Every `flush_s` the open segment is closed and a publisher thread turns closed segments
+into parquet parts (`date=YYYY-MM-DD/hour=HH/part-*.parquet`, published whole) named after the segment, so
+publishing a segment again after a crash replaces the same files: no row is ever published twice.
+
+When segments cannot be written (a full disk) the rows wait in memory up to `max_waiting_rows`; past that
+`accepting()` is false: the model server answers 503 with Retry-After and reports not-ready instead of
+growing. `close()` (SIGTERM) commits and publishes everything. Segments of a process that died are published
+by the next one that starts over the same segments folder.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
+import os
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,17 +29,30 @@ from typing import Any, Protocol
 import pandas as pd
 
 from pipelines.prediction_log_format import LOGGED_AT, partition_name
-from pipelines.storage import Folder, unique_part_name
-from serving.metrics import PREDICTION_LOG_ROWS
+from pipelines.storage import Folder
+from serving import log_segments as segments
+from serving.metrics import PREDICTION_LOG_DROPPED, PREDICTION_LOG_ROWS, PREDICTION_LOG_WAITING
+from serving.unavailable import Unavailable
 
 logger = logging.getLogger(__name__)
 
+SEGMENTS_FOLDER = ".segments"  # inside a local log's root: readers list `date=*/hour=*` only
+
+
+class PredictionLogFull(Unavailable):
+    """The log cannot take more rows: the server refuses before scoring (503 with Retry-After: serving.server)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name}: the prediction log cannot record more answers now (its disk is full or failing)")
+
 
 class PendingFrame(Protocol):
-    """Rows kept as the request left them; their type builds the frame of a whole batch at flush time."""
+    """Rows kept as the request left them; their type builds the frame of a whole batch at commit time."""
 
     @classmethod
     def batch_frame(cls, batch: Sequence[Any]) -> pd.DataFrame: ...
+
+    def __len__(self) -> int: ...
 
 
 def _frames(pending: list[pd.DataFrame | PendingFrame]) -> list[pd.DataFrame]:
@@ -43,63 +66,205 @@ def _frames(pending: list[pd.DataFrame | PendingFrame]) -> list[pd.DataFrame]:
 
 
 class PredictionLog:
-    def __init__(self, root: Path | Folder, flush_s: float) -> None:
+    def __init__(
+        self,
+        root: Path | Folder,
+        flush_s: float,
+        segments_dir: Path | None = None,
+        commit_s: float = 0.05,
+        max_waiting_rows: int = 100_000,
+    ) -> None:
         self.root = Folder.at(root)
+        if segments_dir is None and self.root.remote:
+            raise ValueError("a prediction log on an object store needs a local segments folder")
+        self.segments_dir = segments_dir or self.root.local_path / SEGMENTS_FOLDER
         self.flush_s = flush_s
+        self.commit_s = commit_s
+        self.max_waiting_rows = max_waiting_rows
         self._buffer: list[pd.DataFrame | PendingFrame] = []
+        self._buffered_rows = 0
+        self._oldest_waiting: float | None = None  # monotonic time of the oldest uncommitted append
         self._lock = threading.Lock()
-        self._write_lock = threading.Lock()
+        self._commit_lock = threading.Lock()
+        self._publish_lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+        self._sealed = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._commit_loop, name="prediction-log-commit", daemon=True),
+            threading.Thread(target=self._publish_loop, name="prediction-log-publish", daemon=True),
+        ]
+        self._folder: Path | None = None
+        self._folder_lock: segments.FolderLock | None = None
+        self._writer: segments.SegmentWriter | None = None
         self._closed = False
-        self.rows_written = 0
+        self.rows_written = 0  # rows published as parquet by this process
 
     def start(self) -> PredictionLog:
         if not self.root.remote:
             self.root.local_path.mkdir(parents=True, exist_ok=True)
-        self._thread.start()
+        self._folder, self._folder_lock = segments.new_instance_folder(self.segments_dir)
+        self._writer = segments.SegmentWriter(self._folder)
+        for thread in self._threads:
+            thread.start()
         atexit.register(self.close)
         return self
 
+    # The request path --------------------------------------------------------------------------------------
+
+    def accepting(self) -> bool:
+        """False while the rows waiting in memory reach the bound (segments cannot be written)."""
+        return self._buffered_rows < self.max_waiting_rows
+
     def append(self, rows: pd.DataFrame | PendingFrame) -> None:
-        """Buffer rows: a frame, or a `PendingFrame` (built later, off the request path, a batch at a time)."""
+        """Buffer rows: a frame, or a `PendingFrame` (built later, off the request path, a batch at a time).
+        If the committer is late, commit here, so no answer goes out while rows older than `commit_s` wait."""
+        now = time.monotonic()
         with self._lock:
             self._buffer.append(rows)
+            self._buffered_rows += len(rows)
+            if self._oldest_waiting is None:
+                self._oldest_waiting = now
+            late = now - self._oldest_waiting > self.commit_s
+        if late and self._writer is not None and not self._closed:
+            with contextlib.suppress(Exception):  # a failing disk: the rows wait, bounded (`accepting`)
+                self.commit()
 
-    def flush(self) -> int:
-        """Write everything buffered so far; returns the rows written."""
-        with self._write_lock:
+    # Commit: memory -> an fsynced segment ------------------------------------------------------------------
+
+    def commit(self) -> int:
+        """Write everything buffered so far as one fsynced record; returns the rows committed. On failure the
+        rows go back to the front of the buffer (nothing is dropped) and the error is raised."""
+        with self._commit_lock:
             with self._lock:
                 pending, self._buffer = self._buffer, []
+                rows = sum(len(item) for item in pending)
+                oldest, self._oldest_waiting = self._oldest_waiting, None
             if not pending:
                 return 0
-            frame = pd.concat(_frames(pending), ignore_index=True)
             try:
-                self._write(frame)
+                assert self._writer is not None
+                self._writer.append(segments.encode(pd.concat(_frames(pending), ignore_index=True)))
             except Exception:
-                with self._lock:  # nothing is dropped: the rows go back to the front of the buffer
+                with self._lock:
                     self._buffer = pending + self._buffer
+                    self._oldest_waiting = oldest
                 raise
-            self.rows_written += len(frame)
-            PREDICTION_LOG_ROWS.inc(len(frame))
-            return len(frame)
+            with self._lock:
+                self._buffered_rows -= rows
+            PREDICTION_LOG_WAITING.labels("memory").set(self._buffered_rows)
+            return rows
 
-    def _write(self, frame: pd.DataFrame) -> None:
-        for hour, rows in frame.groupby(frame[LOGGED_AT].dt.floor("h"), sort=True):
-            self.root.write_parquet(rows, f"{partition_name(pd.Timestamp(hour))}/{unique_part_name()}")
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.flush_s):
+    def _commit_loop(self) -> None:
+        sealed_at = time.monotonic()
+        failing = False
+        while not self._stop.wait(self.commit_s):
             try:
-                self.flush()
-            except Exception:  # noqa: BLE001 - keep the rows buffered for the next try
-                logger.exception("prediction log flush failed; will retry")
+                self.commit()
+                failing = False
+            except Exception:  # noqa: BLE001 - the rows stay buffered; log once per failing stretch
+                if not failing:
+                    logger.exception("prediction log: writing a segment failed; rows wait in memory (bounded)")
+                failing = True
+                PREDICTION_LOG_WAITING.labels("memory").set(self._buffered_rows)
+                continue
+            if time.monotonic() - sealed_at >= self.flush_s:
+                self._seal()
+                sealed_at = time.monotonic()
+
+    def _seal(self) -> None:
+        with self._commit_lock:
+            assert self._writer is not None
+            if self._writer.seal() is not None:
+                self._sealed.set()
+
+    # Publish: closed segments -> parquet parts ---------------------------------------------------------------
+
+    def publish(self) -> int:
+        """Publish this process's closed segments and those of processes that died; returns the rows."""
+        assert self._folder is not None
+        with self._publish_lock:
+            published = sum(self._publish_segment(path) for path in segments.sealed_segments(self._folder))
+            with segments.orphaned_folders(self.segments_dir, self._folder) as orphans:
+                for folder in orphans:
+                    published += sum(
+                        self._publish_segment(path) for path in segments.sealed_segments(folder, including_open=True)
+                    )
+                    segments.retire_folder(folder)
+            return published
+
+    def _publish_segment(self, path: Path) -> int:
+        contents = segments.read_segment(path)
+        if contents.torn_bytes:
+            logger.warning("prediction log: %s ends in %d unreadable bytes (a torn record)", path, contents.torn_bytes)
+            PREDICTION_LOG_DROPPED.labels("torn_record").inc()
+        if contents.frames:
+            frame = pd.concat(contents.frames, ignore_index=True)
+            for hour, rows in frame.groupby(frame[LOGGED_AT].dt.floor("h"), sort=True):
+                name = f"{partition_name(pd.Timestamp(hour))}/{_part_name(rows, path)}"
+                self.root.write_parquet(rows, name)
+                if not self.root.remote:
+                    _fsync_file(self.root.local_path / name)
+            rows_published = len(frame)
+        else:
+            rows_published = 0
+        segments.remove_segment(path)
+        self.rows_written += rows_published
+        PREDICTION_LOG_ROWS.inc(rows_published)
+        return rows_published
+
+    def _publish_loop(self) -> None:
+        while not self._stop.is_set():
+            self._sealed.wait(self.flush_s)
+            self._sealed.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.publish()
+            except Exception:  # noqa: BLE001 - the segments stay on disk for the next try
+                logger.exception("prediction log: publishing failed; segments kept for the next try")
+            assert self._folder is not None
+            PREDICTION_LOG_WAITING.labels("segments").set(len(segments.sealed_segments(self._folder)))
+
+    # Shutdown ----------------------------------------------------------------------------------------------
+
+    def flush(self) -> int:
+        """Commit, close the segment and publish now; returns the rows published (tests, shutdown)."""
+        self.commit()
+        self._seal()
+        return self.publish()
 
     def close(self) -> None:
-        """Stop the writer and flush the rest (idempotent)."""
-        if self._closed:
+        """Stop both threads, then commit and publish the rest (idempotent); SIGTERM loses nothing."""
+        if self._closed or self._folder is None:
             return
         self._closed = True
         self._stop.set()
-        written = self.flush()
-        logger.info("prediction log closed (%d rows in the final flush, %d in total)", written, self.rows_written)
+        self._sealed.set()
+        for thread in self._threads:
+            if thread.is_alive() and thread is not threading.current_thread():
+                thread.join(timeout=30)
+        try:
+            published = self.flush()
+        except Exception:  # noqa: BLE001 - what could not be published stays in the segments folder
+            logger.exception("prediction log: the final publish failed; the next server start publishes it")
+            published = 0
+        if self._folder_lock is not None:
+            self._folder_lock.release()
+        with contextlib.suppress(OSError):
+            segments.retire_folder(self._folder)
+        logger.info("prediction log closed (%d rows in the final flush, %d in total)", published, self.rows_written)
+
+
+def _part_name(rows: pd.DataFrame, segment: Path) -> str:
+    """The same name every time this segment is published (so a second publish replaces, never duplicates),
+    in time order like every other part."""
+    return f"part-{pd.Timestamp(rows[LOGGED_AT].min()).value}-{segment.parent.name}-{segment.stem}.parquet"
+
+
+def _fsync_file(path: Path) -> None:
+    """A published part must be on disk before its segment goes."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -23,8 +23,8 @@ from pipelines.storage import prediction_log_folder
 from serving import metrics
 from serving.event_stamp import UntrustedTime, received_now, stamp_events
 from serving.model_slots import ModelSlots
-from serving.online_features import OnlineFeatures
-from serving.prediction_log import PredictionLog
+from serving.online_features import OnlineFeatures, OnlineStoreDown, features_or_policy
+from serving.prediction_log import PredictionLog, PredictionLogFull
 from serving.protocol import VERSION_HEADER, answer, parse_request, request_id, tensor_types
 from serving.request_schema import FEATURE_FIELDS, TRANSACTION_FIELDS
 from serving.scoring import NoChampionError, Scorer
@@ -67,14 +67,27 @@ class FraudPredictor(kserve.Model):
             logger.warning("registry not reachable yet; will keep trying", exc_info=True)
         self.slots.start_watching(settings.model_poll_interval_s)
         if self.with_features:
-            self.features = OnlineFeatures(open_feature_store(settings))
-        self.log = PredictionLog(prediction_log_folder(settings), settings.prediction_log_flush_s).start()
+            self.features = OnlineFeatures(open_feature_store(settings, serving=True))
+        self.log = PredictionLog(
+            prediction_log_folder(settings),
+            settings.prediction_log_flush_s,
+            settings.prediction_log_segments_path,
+            settings.prediction_log_commit_s,
+            settings.prediction_log_max_waiting_rows,
+        ).start()
         self.scorer = Scorer(self.slots, self.log, settings.challenger_mode, settings.challenger_traffic, settings.seed)
         self.ready = True  # the server is up; `healthy()` says whether a champion can answer
         return True
 
     async def healthy(self) -> bool:
-        return self.slots is not None and self.slots.champion is not None
+        """Readiness (`/v2/models/<name>/ready`, the chart's readiness probe): a champion to answer with, and a
+        prediction log that takes its rows. Liveness (`/v2/health/live`) stays a cheap answer."""
+        return (
+            self.slots is not None
+            and self.slots.champion is not None
+            and (self.log is None or self.log.accepting())
+            and (self.features is None or self.features.answering())
+        )
 
     def get_input_types(self) -> list[dict[str, Any]]:
         return tensor_types(self.fields)
@@ -89,18 +102,22 @@ class FraudPredictor(kserve.Model):
         started, received_at = time.perf_counter(), received_now()
         rid = request_id(headers)
         version = "none"
+        if self.log is not None and not self.log.accepting():  # before scoring: an answer must reach the log
+            metrics.PREDICTION_LOG_REFUSED.inc()
+            metrics.REQUESTS.labels(self.server_label, version, "503").inc()
+            raise PredictionLogFull(self.name)
         try:
             columns, v2 = parse_request(payload, self.fields, self.settings.max_batch_size)
             if self.with_features:  # a transaction: it becomes an event
                 events: Events | None = stamp_events(columns, received_at)
             else:
                 events = _events_if_given(payload, v2, received_at, self.settings.max_clock_skew_s)
-            if self.features is not None:
-                lookup = self.features.lookup(columns[CUSTOMER_ID], columns[MERCHANT_ID])
-                metrics.FEATURE_LOOKUP_LATENCY.observe(lookup.seconds)
-                metrics.UNKNOWN_ENTITIES.labels("customer").inc(lookup.unknown_customers)
-                metrics.UNKNOWN_ENTITIES.labels("merchant").inc(lookup.unknown_merchants)
-                columns = {**columns, **lookup.features}
+            degraded = None
+            if self.features is not None:  # the in-process chain: a read bounded by the online store's timeout
+                lookup = features_or_policy(
+                    self.features, columns[CUSTOMER_ID], columns[MERCHANT_ID], self.settings.online_store_down_policy
+                )
+                columns, degraded = {**columns, **lookup.features}, lookup.degraded
             scored = self.scorer.score(columns, events, rid)
         except InvalidInput:
             metrics.REQUESTS.labels(self.server_label, version, "400").inc()
@@ -108,13 +125,16 @@ class FraudPredictor(kserve.Model):
         except NoChampionError as error:
             metrics.REQUESTS.labels(self.server_label, version, "503").inc()
             raise ModelNotReady(self.name, str(error)) from error
+        except OnlineStoreDown:
+            metrics.REQUESTS.labels(self.server_label, version, "503").inc()
+            raise
         version = scored.served_by.version
         if response_headers is not None:
             response_headers[VERSION_HEADER] = version
         metrics.REQUESTS.labels(self.server_label, version, "200").inc()
         metrics.REQUEST_LATENCY.labels(self.server_label, version).observe(time.perf_counter() - started)
         event_ids = None if events is None else events.event_ids.tolist()
-        return answer(self.name, version, scored.served_by.alias, scored.scores, v2, rid, event_ids)
+        return answer(self.name, version, scored.served_by.alias, scored.scores, v2, rid, event_ids, degraded)
 
     def stop(self) -> None:
         """Graceful shutdown (KServe calls this on SIGTERM): stop watching, flush the prediction log."""

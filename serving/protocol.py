@@ -36,23 +36,27 @@ def parse_request(payload: Any, fields: Sequence[FieldSpec], max_batch: int) -> 
 
 def answer(
     model_name: str, version: str, alias: str, scores: np.ndarray | Iterable[float], v2: bool, rid: str,
-    event_ids: Sequence[str] | None = None,
+    event_ids: Sequence[str] | None = None, degraded: str | None = None,
 ) -> Any:  # fmt: skip
     """The response body: V1 `predictions` or a V2 `fraud_score` output, both naming the model version, and
-    for transactions the event id of each (the one a label refers to later)."""
+    for transactions the event id of each (the one a label refers to later); `degraded` flags an answer scored
+    on default features because the online store did not answer (DRIFTLOOP_ONLINE_STORE_DOWN_POLICY)."""
     values = np.asarray(scores, dtype=np.float64).tolist()
     if v2:
         outputs = [InferOutput(name=SCORE_OUTPUT, shape=[len(values)], datatype="FP64", data=values)]
         if event_ids is not None:
             ids = [str(i) for i in event_ids]
             outputs.append(InferOutput(name=EVENT_ID_OUTPUT, shape=[len(ids)], datatype="BYTES", data=ids))
+        parameters = {"model_alias": alias, **({"degraded": degraded} if degraded else {})}
         return InferResponse(
             response_id=rid, model_name=model_name, model_version=version, infer_outputs=outputs,
-            parameters={"model_alias": alias},
+            parameters=parameters,
         )  # fmt: skip
     body: dict[str, Any] = {"predictions": values}
     if event_ids is not None:
         body["event_ids"] = [str(i) for i in event_ids]
+    if degraded:
+        body["degraded"] = degraded
     return {**body, "model_name": model_name, "model_version": version, "model_alias": alias}
 
 

@@ -31,6 +31,8 @@ def _install_validation_handler() -> None:
     from fastapi.responses import JSONResponse
     from kserve.model_server import app
 
+    from serving.unavailable import RETRY_AFTER_S, Unavailable
+
     async def bad_request(_: Any, error: Exception) -> JSONResponse:
         problems = []
         for item in getattr(error, "errors", lambda: [])():
@@ -38,7 +40,12 @@ def _install_validation_handler() -> None:
             problems.append(f"{where or 'body'}: {item.get('msg', 'invalid')}")
         return JSONResponse(status_code=400, content={"error": "; ".join(problems) or "invalid request body"})
 
+    async def come_back_later(_: Any, error: Exception) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"error": str(error)},
+                            headers={"retry-after": str(RETRY_AFTER_S)})  # fmt: skip
+
     app.add_exception_handler(RequestValidationError, bad_request)
+    app.add_exception_handler(Unavailable, come_back_later)
     app.add_middleware(JsonByDefault)
 
 

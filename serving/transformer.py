@@ -7,9 +7,11 @@ log) and answers in the protocol the caller used, with the model version the pre
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -23,11 +25,14 @@ from pipelines.prediction_log_format import Events
 from pipelines.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
 from serving import metrics
 from serving.event_stamp import received_now, stamp_events
-from serving.online_features import OnlineFeatures
+from serving.online_features import OnlineFeatures, OnlineStoreDown, features_or_policy
 from serving.protocol import VERSION_HEADER, answer, parse_request, request_id, tensor_types
 from serving.request_schema import TRANSACTION_FIELDS
+from serving.unavailable import Unavailable
 
 logger = logging.getLogger(__name__)
+
+LOOKUP_THREADS = 4  # online-store reads in flight at once; each is bounded by DRIFTLOOP_ONLINE_STORE_TIMEOUT_S
 
 
 class FraudTransformer(kserve.Model):
@@ -37,12 +42,13 @@ class FraudTransformer(kserve.Model):
         self.features: OnlineFeatures | None = None
         self.client: httpx.AsyncClient | None = None
         self.predictor_token = ""
+        self._lookups = ThreadPoolExecutor(max_workers=LOOKUP_THREADS, thread_name_prefix="online-features")
 
     def load(self) -> bool:
         from driftloop.core.credentials import Scope, load_credentials
         from driftloop.core.feature_store import open_feature_store
 
-        self.features = OnlineFeatures(open_feature_store(self.settings))
+        self.features = OnlineFeatures(open_feature_store(self.settings, serving=True))
         self.predictor_token = load_credentials(self.settings).token(Scope.SCORE)
         self.ready = True
         return True
@@ -58,12 +64,15 @@ class FraudTransformer(kserve.Model):
         return self.client
 
     async def healthy(self) -> bool:
-        """Ready when the predictor is: a transformer without a model behind it cannot answer."""
+        """Readiness (`/v2/models/<name>/ready`, the chart's readiness probe): the predictor is ready (a champion,
+        a log that takes rows) and the online store answers. Liveness (`/v2/health/live`) stays cheap."""
         try:
-            response = await self._client().get(f"/v1/models/{self.name}")
+            response = await self._client().get(f"/v2/models/{self.name}/ready", timeout=2.0)
         except httpx.HTTPError:
             return False
-        return response.status_code == 200
+        if response.status_code != 200 or self.features is None:
+            return False
+        return await asyncio.get_running_loop().run_in_executor(self._lookups, self.features.answering)
 
     def get_input_types(self) -> list[dict[str, Any]]:
         return tensor_types(TRANSACTION_FIELDS)
@@ -83,10 +92,14 @@ class FraudTransformer(kserve.Model):
             metrics.REQUESTS.labels("transformer", "none", "400").inc()
             raise
         events = stamp_events(transactions, received_at)
-        lookup = self.features.lookup(events.customer_ids, events.merchant_ids)
-        metrics.FEATURE_LOOKUP_LATENCY.observe(lookup.seconds)
-        metrics.UNKNOWN_ENTITIES.labels("customer").inc(lookup.unknown_customers)
-        metrics.UNKNOWN_ENTITIES.labels("merchant").inc(lookup.unknown_merchants)
+        try:  # off the event loop: a slow store must not hold up health checks and other requests
+            lookup = await asyncio.get_running_loop().run_in_executor(
+                self._lookups, features_or_policy, self.features, events.customer_ids, events.merchant_ids,
+                self.settings.online_store_down_policy,
+            )  # fmt: skip
+        except OnlineStoreDown:
+            metrics.REQUESTS.labels("transformer", "none", "503").inc()
+            raise
         body = await self._forward(_forwarded_instances({**transactions, **lookup.features}, events), rid)
         version = str(body.get("model_version", "unknown"))
         if response_headers is not None:
@@ -94,7 +107,8 @@ class FraudTransformer(kserve.Model):
         metrics.REQUESTS.labels("transformer", version, "200").inc()
         metrics.REQUEST_LATENCY.labels("transformer", version).observe(time.perf_counter() - started)
         alias = str(body.get("model_alias", ""))
-        return answer(self.name, version, alias, body["predictions"], v2, rid, events.event_ids.tolist())
+        ids = events.event_ids.tolist()
+        return answer(self.name, version, alias, body["predictions"], v2, rid, ids, lookup.degraded)
 
     async def _forward(self, instances: list[dict[str, Any]], rid: str) -> dict[str, Any]:
         try:
@@ -106,6 +120,9 @@ class FraudTransformer(kserve.Model):
             raise ModelNotReady(self.name, f"predictor unreachable: {error}") from error
         if response.status_code == 400:
             raise InvalidInput(response.json().get("error", "rejected by the predictor"))
+        if response.status_code == 503 and "retry-after" in response.headers:  # the predictor asks us to wait
+            metrics.REQUESTS.labels("transformer", "none", "503").inc()
+            raise Unavailable(f"predictor: {response.json().get('error', 'unavailable')}")
         if response.status_code != 200:
             metrics.REQUESTS.labels("transformer", "none", "503").inc()
             raise ModelNotReady(self.name, f"predictor answered {response.status_code}: {response.text[:200]}")

@@ -480,3 +480,14 @@ def test_mlflow_runs_its_auth_app_with_one_user_per_component(rendered: list[dic
             assert reference == {"name": CLUSTER_SECRET, "key": user.password_file}, where
             logins[where] = user.value
     assert sorted(set(logins.values())) == [MlflowUser.MONITOR.value, MlflowUser.SERVING.value], logins
+
+
+def test_the_model_servers_are_ready_only_when_they_can_answer_and_record(rendered: list[dict[str, Any]]) -> None:
+    """Readiness is the model's own (`/v2/models/<name>/ready`: a champion, a prediction log that takes rows, an
+    online store that answers: serving/predictor.py and transformer.py `healthy`); liveness stays cheap."""
+    (isvc,) = [obj for obj in rendered if obj["kind"] == "InferenceService"]
+    name = isvc["metadata"]["name"]
+    for part in ("predictor", "transformer"):
+        (container,) = isvc["spec"][part]["containers"]
+        assert container["readinessProbe"]["httpGet"]["path"] == f"/v2/models/{name}/ready", part
+        assert container["livenessProbe"]["httpGet"]["path"] == "/v2/health/live", part

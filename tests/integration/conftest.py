@@ -6,6 +6,9 @@ move the `champion` alias compare before and after rather than assume a version 
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +17,7 @@ from typing import Any
 import pytest
 
 from pipelines.data_generator import GeneratorConfig, generate, write_raw_data
+from tests.conftest import free_port
 from tests.integration.local_platform import PlatformUnderTest, free_ports, isolated_env
 
 MODEL = "fraud-detector"
@@ -86,3 +90,48 @@ def serving(platform: PlatformUnderTest, first_run: str) -> PlatformUnderTest:
             return platform
         time.sleep(0.5)
     pytest.fail("the transformer never became ready")
+
+
+REDIS_PASSWORD = "a-password-for-the-online-store"
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A real `redis-server` on loopback asking for a password, as the chart's does (`--requirepass`)."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server; .ci/run installs it)")
+    import redis
+
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--requirepass",
+            REDIS_PASSWORD,
+        ],  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        client = redis.Redis(port=port, password=REDIS_PASSWORD)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -100,3 +100,29 @@ def spawn_predictor(
         time.sleep(0.5)
     process.kill()
     raise AssertionError("the predictor never became ready")
+
+
+def spawn_transformer(
+    platform: PlatformUnderTest, tmp_path: Path, model: str = "fraud-detector", **settings: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    """A transformer of its own in front of the platform's predictor, with its own settings (an online store)."""
+    from tests.conftest import free_port
+
+    port = free_port()
+    log = (tmp_path / "transformer.log").open("wb")
+    process = subprocess.Popen(
+        [DRIFTLOOP, "serve", "transformer", "--port", str(port)], env={**platform.env, **settings}, stdout=log,
+        stderr=log,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/v2/models/{model}/ready").status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        assert process.poll() is None, (tmp_path / "transformer.log").read_text()[-2000:]
+        time.sleep(0.5)
+    process.kill()
+    raise AssertionError("the transformer never became ready: " + (tmp_path / "transformer.log").read_text()[-2000:])

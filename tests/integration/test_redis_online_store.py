@@ -10,9 +10,6 @@ DRIFTLOOP_FEAST_REDIS_PASSWORD.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,54 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import free_port
+from tests.integration.conftest import REDIS_PASSWORD as PASSWORD
 from tests.integration.local_platform import PlatformUnderTest
 
 pytestmark = pytest.mark.integration
-
-
-PASSWORD = "a-password-for-the-online-store"
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server; .ci/run installs it)")
-    import redis
-
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--requirepass",
-            PASSWORD,
-        ],  # fmt: skip
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        client = redis.Redis(port=port, password=PASSWORD)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_redis_and_sqlite_online_stores_serve_the_same_features(

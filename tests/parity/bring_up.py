@@ -72,8 +72,8 @@ class ParityRun:
                 continue
             self.processes[workload] = self.pods.start(container, appended_args)
 
-    def wait_ready(self, workload: str, timeout: float = 240) -> None:
-        self.pods.wait_ready(self.processes[workload], timeout)
+    def wait_ready(self, workload: str, timeout: float = 240, live_only: bool = False) -> None:
+        self.pods.wait_ready(self.processes[workload], timeout, live_only)
 
     def run_job(self, workload: str, timeout: float = 900) -> None:
         """A Job's (or a CronJob's job's) containers: init containers in order, then the main one."""
@@ -113,8 +113,9 @@ def bring_up(run: ParityRun) -> None:
         run.wait_ready(workload)
     # Helm runs post-install hooks once the release's objects exist (make up passes --wait: once they are ready).
     run.run_job(HOOK_JOB)
+    # Up, not ready: readiness needs a champion, which the first training run makes (send_traffic waits for it).
     for part in ("predictor", "transformer"):
-        run.wait_ready(f"InferenceService/{isvc}/{part}")
+        run.wait_ready(f"InferenceService/{isvc}/{part}", live_only=True)
 
 
 def start_kfp_api(run: ParityRun, logs: Path) -> Any:

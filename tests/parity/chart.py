@@ -46,6 +46,7 @@ class Container:
     mounts: dict[str, Volume]  # mountPath -> volume
     ports: dict[str, int]  # port name -> containerPort
     readiness: dict[str, Any] | None
+    liveness: dict[str, Any] | None
     init: bool = False
     run_as: tuple[int, int] | None = None  # securityContext runAsUser, runAsGroup (None: the image's USER)
 
@@ -149,6 +150,7 @@ class RenderedChart:
                 port.get("name", str(port["containerPort"])): port["containerPort"] for port in spec.get("ports", [])
             },
             readiness=spec.get("readinessProbe"),
+            liveness=spec.get("livenessProbe"),
             init=init,
             run_as=_run_as(spec.get("securityContext", {})),
         )

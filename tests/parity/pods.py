@@ -122,12 +122,14 @@ class Pods:
             raise AssertionError(f"{container.workload}/{container.name} exited {code}:\n{process.tail()}")
         return process
 
-    def wait_ready(self, process: Process, timeout: float = 180) -> None:
-        """Poll the container's rendered readiness probe; fail early when the process has exited."""
+    def wait_ready(self, process: Process, timeout: float = 180, live_only: bool = False) -> None:
+        """Poll the container's rendered readiness probe (its liveness probe with `live_only`: up, though not
+        ready to serve yet); fail early when the process has exited."""
         container = process.container
-        probe = container.readiness
+        probe = container.liveness if live_only else container.readiness
         if probe is None:
-            raise ChartFinding(f"{container.workload}/{container.name} has no readinessProbe")
+            kind = "livenessProbe" if live_only else "readinessProbe"
+            raise ChartFinding(f"{container.workload}/{container.name} has no {kind}")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.popen.poll() is not None:

@@ -42,17 +42,21 @@ class _WrongForFileRegistries(logging.Filter):
 _FEAST_FLAG_FILTER = _WrongForFileRegistries()
 
 
-def _online_store_config(settings: Settings) -> dict[str, Any]:
+def _online_store_config(settings: Settings, read_timeout_s: float | None = None) -> dict[str, Any]:
     if settings.feast_online_store == "redis":
         connection = settings.feast_redis_url
         if settings.feast_redis_password is not None:  # Feast's connection string takes options after the address
             connection += f",password={settings.feast_redis_password.get_secret_value()}"
+        if read_timeout_s is not None:
+            # redis-py's own options (Feast passes them through, JSON-decoded): a bounded wait and no retries
+            # with backoff (its default retries a timeout three times, seconds apart).
+            connection += f",socket_timeout={read_timeout_s},socket_connect_timeout={read_timeout_s},retry=null"
         return {"type": "redis", "connection_string": connection}
     return {"type": "sqlite", "path": str(settings.feast_path / "online_store.db")}
 
 
-def repo_config_dict(settings: Settings) -> dict[str, Any]:
-    """The contents of `feature_store.yaml` for these settings."""
+def repo_config_dict(settings: Settings, read_timeout_s: float | None = None) -> dict[str, Any]:
+    """The contents of `feature_store.yaml` for these settings (`read_timeout_s`: a serving client's bound)."""
     feast_config_logger = logging.getLogger("feast.repo_config")
     if _FEAST_FLAG_FILTER not in feast_config_logger.filters:
         feast_config_logger.addFilter(_FEAST_FLAG_FILTER)
@@ -60,7 +64,7 @@ def repo_config_dict(settings: Settings) -> dict[str, Any]:
         "project": settings.feast_project,
         "provider": "local",
         "registry": _registry_config(settings),
-        "online_store": _online_store_config(settings),
+        "online_store": _online_store_config(settings, read_timeout_s),
         "offline_store": {"type": "file"},
         "entity_key_serialization_version": 3,
     }
@@ -74,12 +78,15 @@ def write_feature_store_yaml(settings: Settings) -> Path:
     return target
 
 
-def open_feature_store(settings: Settings) -> FeatureStore:
-    """A FeatureStore whose relative FileSource paths resolve under the Feast repo path."""
+def open_feature_store(settings: Settings, serving: bool = False) -> FeatureStore:
+    """A FeatureStore whose relative FileSource paths resolve under the Feast repo path. A `serving` store reads
+    the online store with `DRIFTLOOP_ONLINE_STORE_TIMEOUT_S` per call and no retries: a model server must
+    answer (or refuse) in bounded time; materialisation's big writes keep the client's defaults."""
     from feast import FeatureStore
     from feast.repo_config import RepoConfig
 
-    config = RepoConfig(repo_path=settings.feast_path, **repo_config_dict(settings))
+    timeout = settings.online_store_timeout_s if serving else None
+    config = RepoConfig(repo_path=settings.feast_path, **repo_config_dict(settings, timeout))
     return FeatureStore(config=config)
 
 

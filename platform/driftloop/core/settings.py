@@ -86,6 +86,17 @@ class FeastSettings(BaseModel):
     feast_redis_url: str = Field(
         "127.0.0.1:6379", description="Redis `host:port` when the Feast online store is `redis`."
     )
+    online_store_timeout_s: float = Field(
+        0.25,
+        gt=0,
+        le=5,
+        description="The model servers' bound on one online-store read (Redis: socket timeouts, no retries).",
+    )
+    online_store_down_policy: Literal["fail_closed", "defaults"] = Field(
+        "fail_closed",
+        description="When the online store does not answer: `fail_closed` answers 503 with Retry-After; `defaults` "
+        "scores with the documented default features, flags the answer (`degraded`) and counts it.",
+    )
     feast_redis_password: SecretStr | None = Field(
         None,
         description="Password of the Redis online store (the chart passes its Secret's). Unset: none. Never "
@@ -234,7 +245,25 @@ class ServingSettings(BaseModel):
         description="Prediction log (parquet, partitioned by hour). Default: `<state_dir>/predictions`.",
     )
     prediction_log_flush_s: float = Field(
-        1.0, gt=0, description="How often the prediction log writes buffered rows (off the request path)."
+        1.0, gt=0, description="How often the prediction log publishes its durable rows as parquet parts."
+    )
+    prediction_log_commit_s: float = Field(
+        0.05,
+        gt=0,
+        le=1.0,
+        description="How often answered rows are written and fsynced to the prediction log's segments (group "
+        "commit): the most a SIGKILL can lose.",
+    )
+    prediction_log_max_waiting_rows: int = Field(
+        100_000,
+        ge=1,
+        description="Answered rows the prediction log keeps in memory while its segments cannot be written (a full "
+        "disk); past it the predictor answers 503 with Retry-After and reports not-ready.",
+    )
+    prediction_log_segments_dir: Path | None = Field(
+        None,
+        description="Local folder of the prediction log's durable segments. Default: `<prediction_log_dir>/"
+        ".segments`, or `<state_dir>/prediction-log-segments` when the log is on the object store.",
     )
 
 
@@ -309,6 +338,7 @@ class Settings(
         "evidently_workspace",
         "feast_repo_path",
         "prediction_log_dir",
+        "prediction_log_segments_dir",
         "event_store_dir",
         "credentials_dir",
     )
@@ -428,6 +458,15 @@ class Settings(
     @property
     def prediction_log_path(self) -> Path:
         return self.prediction_log_dir or self.state_dir / "predictions"
+
+    @property
+    def prediction_log_segments_path(self) -> Path:
+        """Always on this machine's disk: an fsync is what makes a row durable."""
+        if self.prediction_log_segments_dir:
+            return self.prediction_log_segments_dir
+        if self.object_store_url:
+            return self.state_dir / "prediction-log-segments"
+        return self.prediction_log_path / ".segments"
 
     @property
     def event_store_path(self) -> Path:

@@ -1,0 +1,104 @@
+"""The prediction log's durability as pure logic on a real disk: segments survive a torn tail, a dead process's
+segments are adopted, publishing twice never duplicates, and the buffer is bounded (the kills, the full disk
+and the HTTP answers are in tests/integration/test_prediction_log_faults.py)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from pipelines.prediction_log_format import read_prediction_log
+from serving import log_segments as segments
+from serving.prediction_log import PredictionLog
+
+
+def _rows(first: int, n: int, hour: str = "2026-11-24 10:00") -> pd.DataFrame:
+    return pd.DataFrame({
+        "event_id": [f"e-{i}" for i in range(first, first + n)],
+        "prediction": [0.5] * n,
+        "role": "served",
+        "logged_at": pd.Timestamp(hour, tz="UTC") + pd.to_timedelta(range(n), unit="s"),
+    })  # fmt: skip
+
+
+def test_a_torn_tail_keeps_every_whole_record(tmp_path: Path) -> None:
+    writer = segments.SegmentWriter(tmp_path)
+    for first in (0, 10, 20):
+        writer.append(segments.encode(_rows(first, 10)))
+    path = writer.open_path
+    assert path is not None
+    with path.open("ab") as handle:
+        handle.write(segments.encode(_rows(30, 10))[:-7])  # a kill in the middle of a write
+    contents = segments.read_segment(path)
+    assert [len(frame) for frame in contents.frames] == [10, 10, 10] and contents.torn_bytes > 0
+    assert list(pd.concat(contents.frames)["event_id"]) == [f"e-{i}" for i in range(30)]
+    corrupt = bytearray(path.read_bytes())
+    corrupt[segments.HEADER.size + 5] ^= 0xFF  # a flipped bit in the first record: nothing after it is trusted
+    path.write_bytes(bytes(corrupt))
+    assert segments.read_segment(path).frames == []
+
+
+def test_a_dead_processes_segments_are_published_once_by_the_next(tmp_path: Path) -> None:
+    """A process appends and commits, then dies by SIGKILL (its lock goes with it); the next log over the same
+    segments folder publishes what was committed, and publishing the same segment again (a crash between
+    writing the parts and removing the segment) replaces the same parts."""
+    script = f"""
+import os, signal, sys
+sys.path[:0] = {sys.path!r}
+import pandas as pd
+from serving.prediction_log import PredictionLog
+from tests.unit.test_durable_log import _rows
+log = PredictionLog({str(tmp_path)!r}, flush_s=3600, commit_s=3600).start()
+log.append(_rows(0, 7)); log.commit()
+log.append(_rows(7, 5, "2026-11-24 11:00")); log.commit()
+log.append(_rows(12, 3))  # never committed: lost with the process
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).parents[2], capture_output=True)
+    assert result.returncode == -9, result.stderr.decode()[-2000:]
+    (orphan,) = [p for p in (tmp_path / ".segments").iterdir() if not p.name.startswith(".")]
+    (open_segment,) = orphan.glob("*.open")
+    kept = tmp_path / "kept.open"
+    shutil.copy(open_segment, kept)
+
+    log = PredictionLog(tmp_path, flush_s=3600, commit_s=3600).start()
+    assert log.publish() == 12
+    assert not orphan.exists(), "the adopted folder is retired once published"
+    first = read_prediction_log(tmp_path)
+    assert sorted(first["event_id"]) == sorted(f"e-{i}" for i in range(12))
+
+    orphan.mkdir()  # the same segment again, as if the first publish had died before removing it
+    shutil.copy(kept, orphan / open_segment.name)
+    assert log.publish() == 12
+    again = read_prediction_log(tmp_path)
+    assert len(again) == 12 and again["event_id"].is_unique, "published twice, stored once"
+    log.close()
+
+
+def test_the_buffer_is_bounded_and_a_commit_frees_it(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path, flush_s=3600, commit_s=3600, max_waiting_rows=10).start()
+    log.append(_rows(0, 6))
+    assert log.accepting()
+    log.append(_rows(6, 4))
+    assert not log.accepting(), "ten rows wait: the server must refuse before scoring more"
+    assert log.commit() == 10 and log.accepting()
+    log.close()
+    assert len(read_prediction_log(tmp_path)) == 10
+    assert not any((tmp_path / ".segments").iterdir()), "a clean close leaves no segment behind"
+
+
+def test_a_live_processes_folder_is_never_adopted(tmp_path: Path) -> None:
+    first = PredictionLog(tmp_path, flush_s=3600, commit_s=3600).start()
+    second = PredictionLog(tmp_path, flush_s=3600, commit_s=3600).start()
+    first.append(_rows(0, 4))
+    first.commit()
+    assert second.publish() == 0, "the first log still holds its folder"
+    first.close()
+    second.close()
+    assert len(read_prediction_log(tmp_path)) == 4
+    assert os.listdir(tmp_path / ".segments") == []
