@@ -4,9 +4,10 @@ Requests only append their rows to a bounded in-memory buffer. A committer threa
 every `commit_s` (default 0.05 s) as one record of an append-only segment on local disk and fsyncs it (group
 commit: one fsync per batch, not per request). When that thread falls behind (a busy machine, a long publish
 holding the interpreter), the request that finds rows waiting longer than `commit_s` commits them itself
-before it answers; a SIGKILL or an OOM kill therefore loses at most the rows answered in one commit interval. Every `flush_s` the open segment is closed and a publisher thread turns closed segments
-into parquet parts (`date=YYYY-MM-DD/hour=HH/part-*.parquet`, published whole) named after the segment, so
-publishing a segment again after a crash replaces the same files: no row is ever published twice.
+before it answers; a SIGKILL or an OOM kill therefore loses at most the rows answered in one commit interval.
+Every `flush_s` the open segment is closed and a publisher thread turns closed segments into parquet parts
+(`date=YYYY-MM-DD/hour=HH/part-*.parquet`, published whole) named after the segment, so publishing a segment
+again after a crash replaces the same files: no row is ever published twice.
 
 When segments cannot be written (a full disk) the rows wait in memory up to `max_waiting_rows`; past that
 `accepting()` is false: the model server answers 503 with Retry-After and reports not-ready instead of
