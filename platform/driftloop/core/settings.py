@@ -98,6 +98,25 @@ class FeastSettings(BaseModel):
     )
 
 
+class DatabaseSettings(BaseModel):
+    """PostgreSQL's roles in the cluster: only the migration job (`driftloop database migrate`) gets these."""
+
+    postgres_superuser_uri: SecretStr | None = Field(
+        None,
+        description="URL of PostgreSQL's bootstrap superuser (`postgresql://user:password@host:port/postgres`), which "
+        "creates the component roles. Never printed.",
+    )
+    postgres_mlflow_password: SecretStr | None = Field(
+        None, description="Password the migration gives the `mlflow` role. Never printed."
+    )
+    postgres_feast_writer_password: SecretStr | None = Field(
+        None, description="Password the migration gives the `feast_writer` role. Never printed."
+    )
+    postgres_feast_reader_password: SecretStr | None = Field(
+        None, description="Password the migration gives the `feast_reader` role. Never printed."
+    )
+
+
 class DataSettings(BaseModel):
     """The event store and the data contract."""
 
@@ -286,6 +305,7 @@ class Settings(
     PlatformSettings,
     MlflowSettings,
     FeastSettings,
+    DatabaseSettings,
     DataSettings,
     ComputeSettings,
     TrainingSettings,
@@ -439,6 +459,7 @@ SETTINGS_GROUPS: dict[str, type[BaseModel]] = {
     "platform": PlatformSettings,
     "mlflow": MlflowSettings,
     "feast": FeastSettings,
+    "database": DatabaseSettings,
     "data": DataSettings,
     "compute": ComputeSettings,
     "training": TrainingSettings,
