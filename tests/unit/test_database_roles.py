@@ -1,4 +1,5 @@
-"""The PostgreSQL roles' plan and the SQL the migration composes from it, without a server."""
+"""The PostgreSQL roles' plan and the SQL the migration composes from it, without a server; and that no
+password a setting holds reaches `driftloop config show`."""
 
 from __future__ import annotations
 
@@ -103,6 +104,21 @@ def test_the_migration_names_every_password_it_lacks(clean_env: pytest.MonkeyPat
         postgres_feast_reader_password=SecretStr("r"), _env_file=None,
     )  # fmt: skip
     assert role_passwords(full) == {"mlflow": "m", "feast_writer": "w", "feast_reader": "r"}
+
+
+def test_config_show_prints_no_database_password(clean_env: pytest.MonkeyPatch) -> None:
+    from driftloop.settings_doc import effective_values
+
+    host = "driftloop-postgres.kubeflow.svc.cluster.local:5432"
+    clean_env.setenv("DRIFTLOOP_FEAST_REGISTRY_URI", f"postgresql+psycopg://feast_reader:r3ader@{host}/feast")
+    clean_env.setenv("DRIFTLOOP_MLFLOW_BACKEND_STORE_URI", f"postgresql+psycopg://mlflow:ml0w@{host}/mlflow")
+    clean_env.setenv("DRIFTLOOP_POSTGRES_SUPERUSER_URI", f"postgresql://driftloop:sup3r@{host}/postgres")
+    clean_env.setenv("DRIFTLOOP_POSTGRES_FEAST_WRITER_PASSWORD", "wr1ter")
+    shown = effective_values(Settings())
+    for password in ("r3ader", "ml0w", "sup3r", "wr1ter"):
+        assert password not in str(shown)
+    assert shown["DRIFTLOOP_FEAST_REGISTRY_URI"] == f"postgresql+psycopg://feast_reader:***@{host}/feast"
+    assert shown["DRIFTLOOP_MLFLOW_BACKEND_STORE_URI"] == f"postgresql+psycopg://mlflow:***@{host}/mlflow"
 
 
 def test_urls_are_masked_only_where_they_hold_a_password() -> None:

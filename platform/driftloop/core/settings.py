@@ -88,7 +88,8 @@ class FeastSettings(BaseModel):
     )
     feast_registry_uri: str | None = Field(
         None,
-        description="Feast registry: a file path or a SQLAlchemy URL. Default: `<feast_repo_path>/registry.db`.",
+        description="Feast registry: a file path or a SQLAlchemy URL (the cluster's holds its role's password, "
+        "which `config show` masks). Default: `<feast_repo_path>/registry.db`.",
     )
     feast_project: str = Field("driftloop", description="Feast project name.")
     feature_refresh_interval_s: float = Field(
