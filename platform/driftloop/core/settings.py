@@ -359,13 +359,16 @@ class Settings(
     @model_validator(mode="after")
     def _object_store_is_s3(self) -> Settings:
         """An object store is an `s3://bucket/prefix` with an endpoint URL; in the cluster its writers, on any node,
-        serialise on PostgreSQL (the Feast registry's), so a file registry there cannot work."""
+        serialise on PostgreSQL (the Feast registry's), so a file registry there cannot work. A component that
+        neither writes nor reads features (MLflow, the Evidently UI) gets no registry URL at all: its writer lock
+        refuses to run without one (pipelines/writer_lock.py)."""
         url, endpoint = self.object_store_url, self.object_store_endpoint
         if url is not None and (not url.startswith("s3://") or not url[len("s3://") :].split("/", 1)[0]):
             raise ValueError(f"DRIFTLOOP_OBJECT_STORE_URL must be s3://<bucket>[/<prefix>], got {url!r}")
         if endpoint is not None and not endpoint.startswith(("http://", "https://")):
             raise ValueError(f"DRIFTLOOP_OBJECT_STORE_ENDPOINT must start with http:// or https://, got {endpoint!r}")
-        if url and self.mode == "kind" and not self.feast_registry_is_postgresql:
+        file_registry = self.feast_registry_uri is not None and not self.feast_registry_is_postgresql
+        if url and self.mode == "kind" and file_registry:
             raise ValueError(
                 "DRIFTLOOP_OBJECT_STORE_URL in kind mode needs a PostgreSQL DRIFTLOOP_FEAST_REGISTRY_URI: writers on "
                 "different nodes take its advisory locks"
