@@ -3,8 +3,8 @@
 KFP standalone starts every task pod in its own namespace, and `make up` installs the driftloop release
 there, because volumes, ConfigMaps and Secrets cannot be shared across namespaces. Each task mounts the
 release's state volume (raw data, the Feast offline store), reads its settings from the release's ConfigMap
-and the Feast registry address from its Secret, exactly as the chart's own pods do. `kfp.local` ignores this
-platform config, so local runs keep reading the local settings.
+and the Feast registry's writer URL from its Secret, exactly as the chart's own pods do. `kfp.local` ignores
+this platform config, so local runs keep reading the local settings.
 """
 
 from __future__ import annotations
@@ -20,7 +20,13 @@ STATE_DIR = "/var/lib/driftloop"
 STATE_VOLUME_CLAIM = "driftloop-state"
 SETTINGS_CONFIG_MAP = "driftloop-settings"
 DATABASE_SECRET = "driftloop-postgres"
-SECRET_ENV = {"feast-registry-uri": "DRIFTLOOP_FEAST_REGISTRY_URI", "redis-password": "DRIFTLOOP_FEAST_REDIS_PASSWORD"}
+# The Feast registry as its writer: the feature step materialises, which records its interval in the registry.
+# One Kubernetes config for every task (the parity harness runs them in one kfp.local environment), so the
+# steps that only read features log in as the writer too; none gets the superuser's URL.
+SECRET_ENV = {
+    "feast-registry-writer-uri": "DRIFTLOOP_FEAST_REGISTRY_URI",
+    "redis-password": "DRIFTLOOP_FEAST_REDIS_PASSWORD",
+}
 # The pipeline's MLflow login (it registers versions and moves aliases): the chart's MLflow users Secret.
 MLFLOW_USERS_SECRET = CLUSTER_SECRET
 MLFLOW_USER = MlflowUser.PIPELINE

@@ -15,6 +15,9 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from driftloop.core.database_url import libpq_url
+from driftloop.core.errors import DriftloopError
+
 if TYPE_CHECKING:
     from driftloop.core.settings import Settings
     from pipelines.storage import Folder
@@ -35,12 +38,6 @@ def file_lock(path: Path) -> Iterator[None]:
 def advisory_key(name: str) -> int:
     """A stable signed 64-bit key for a lock name (the same in every process and release)."""
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
-
-
-def libpq_url(sqlalchemy_url: str) -> str:
-    """A SQLAlchemy PostgreSQL URL (`postgresql+psycopg://...`) as libpq takes it."""
-    scheme, sep, rest = sqlalchemy_url.partition("://")
-    return f"{scheme.split('+', 1)[0]}{sep}{rest}"
 
 
 @contextmanager
@@ -71,6 +68,12 @@ def uses_postgres_locks(settings: Settings) -> bool:
 def writer_lock(settings: Settings, name: str, folder: Folder) -> AbstractContextManager[None]:
     """The lock `name`'s writers take: PostgreSQL's in a cluster with an object store, else a file lock (in the
     data folder when it is local, as before; in the state folder when this machine writes to an object store)."""
+    if settings.object_store_url and settings.mode == "kind" and not settings.feast_registry_is_postgresql:
+        raise DriftloopError(
+            f"writing to the object store in the cluster needs a PostgreSQL advisory lock ({name}), and "
+            "DRIFTLOOP_FEAST_REGISTRY_URI names no PostgreSQL database: give this workload the registry's reader URL "
+            "(the key feast-registry-reader-uri of the chart's database Secret)"
+        )
     if uses_postgres_locks(settings):
         return postgres_lock(settings.feast_registry, name)
     if folder.remote:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from driftloop.core.database_url import masked_url
 from driftloop.core.settings import SETTINGS_GROUPS, Settings, env_var_name
 
 
@@ -27,5 +28,6 @@ def markdown_table() -> str:
 
 
 def effective_values(settings: Settings) -> dict[str, str]:
-    """Every variable with the value in force now."""
-    return {env_var_name(name): str(getattr(settings, name)) for name in Settings.model_fields}
+    """Every variable with the value in force now, no password among them: secrets print as stars (SecretStr),
+    and so does the password of a URL (the cluster's database URLs hold their role's)."""
+    return {env_var_name(name): masked_url(str(getattr(settings, name))) for name in Settings.model_fields}

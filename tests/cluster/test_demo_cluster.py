@@ -23,14 +23,21 @@ DRIFTLOOP = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "driftlo
 
 STAND_IN = """#!/usr/bin/env bash
 { printf '%q ' "$@"; echo; } >> "$KUBECTL_LOG"  # one line a call, each argument shell-quoted
+case "$*" in  # a command given the registry's URL on stdin: its first line, recorded
+  *"read -r DRIFTLOOP_FEAST_REGISTRY_URI"*) IFS= read -r url; echo "$url" >> "$KUBECTL_STDIN_LOG";;
+esac
 case "$*" in
   *"get pod"*) printf 'fraud-detector-predictor-7d9f';;
   *"get secret driftloop-api-tokens"*) printf %s c3RhbmQtaW4tdG9rZW4=;;  # base64 of stand-in-token
-  *"sh -c"*) cat > /dev/null; echo "/tmp/x.parquet: 3 events rows: 3 landed, 0 already present, 0 quarantined";;
+  *"get secret driftloop-postgres"*"writer"*) printf %s 'postgresql+psycopg://feast_writer:w@pg/feast' | base64 -w0;;
+  *"get secret driftloop-postgres"*"reader"*) printf %s 'postgresql+psycopg://feast_reader:r@pg/feast' | base64 -w0;;
+  *"data ingest"*) cat > /dev/null; echo "/tmp/x.parquet: 3 events rows: 3 landed, 0 already present, 0 quarantined";;
   *"monitor run"*) echo '{"action": "no_trigger", "reason": "stand-in", "skew_share": 0.0}';;
   *) echo ok;;
 esac
 """
+WRITER_URL = "postgresql+psycopg://feast_writer:w@pg/feast"
+READER_URL = "postgresql+psycopg://feast_reader:r@pg/feast"
 
 
 @pytest.fixture
@@ -43,6 +50,7 @@ def calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     kubectl.chmod(0o755)
     log = tmp_path / "calls.log"
     monkeypatch.setenv("KUBECTL_LOG", str(log))
+    monkeypatch.setenv("KUBECTL_STDIN_LOG", str(tmp_path / "stdin.log"))
     target = ClusterTarget(Settings(), kubectl=str(kubectl))
     client = target.client(target.endpoints())
     landing = tmp_path / "events.parquet"
@@ -57,11 +65,15 @@ def calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 
 
 def _driftloop_args(call: list[str]) -> list[str]:
-    """The driftloop command an exec runs: after `-- driftloop`, or inside `sh -c '... exec driftloop ...'`."""
+    """The driftloop command an exec runs: after `-- driftloop`, after `sh -c '... exec driftloop "$@"' driftloop`,
+    or inside `sh -c '... exec driftloop ...'` (a landing)."""
     after = call[call.index("--") + 1 :]
     if after[0] == "driftloop":
         return after[1:]
-    script = after[after.index("-c") + 1]
+    script, rest = after[after.index("-c") + 1], after[after.index("-c") + 2 :]
+    if rest:
+        assert rest[0] == "driftloop" and script.endswith('exec driftloop "$@"'), call
+        return rest[1:]
     return shlex.split(script.split("exec driftloop", 1)[1])
 
 
@@ -122,8 +134,30 @@ def test_make_demo_cluster_runs_the_cluster_demo() -> None:
 def test_the_demo_reads_its_tokens_from_the_charts_secret(calls: list[list[str]]) -> None:
     """The demo sends traffic and labels with the release's own tokens (tests/cluster/test_chart.py holds the
     Secret's name and keys against the rendered chart)."""
-    reads = [call[call.index("get") :] for call in calls if "secret" in call]
+    reads = [call[call.index("get") :] for call in calls if "secret" in call and "driftloop-api-tokens" in call]
     assert reads == [
         ["get", "secret", "driftloop-api-tokens", "-o", "jsonpath={.data.score}"],
         ["get", "secret", "driftloop-api-tokens", "-o", "jsonpath={.data.label}"],
     ]
+
+
+def test_a_command_needing_the_registry_gets_its_roles_url_on_stdin_never_on_a_command_line(
+    calls: list[list[str]], tmp_path: Path
+) -> None:
+    """The predictor pod the demo execs into has no database login (an inference pod): the landings and the
+    drift check get the registry's reader URL, the refresh (it materialises) the writer's, read from the
+    release's Secret with kubectl; none of it appears in any argument (`ps` in the pod, the API's audit log)."""
+    import base64
+
+    from tests.cluster.conftest import render
+
+    given = (tmp_path / "stdin.log").read_text().splitlines()
+    assert given == [READER_URL, READER_URL, WRITER_URL, READER_URL]  # land events, land labels, refresh, drift
+    assert not [call for call in calls if any("postgresql" in argument for argument in call)]
+    reads = [call[call.index("secret") + 1 :] for call in calls if "driftloop-postgres" in call]
+    keys = {read[-1].removeprefix("jsonpath={.data.").removesuffix("}") for read in reads}
+    assert keys == {"feast-registry-reader-uri", "feast-registry-writer-uri"}, "never the superuser's"
+    (secret,) = [o for o in render(None) if o["kind"] == "Secret" and o["metadata"]["name"] == "driftloop-postgres"]
+    for key in keys:
+        role = "feast_writer" if "writer" in key else "feast_reader"
+        assert base64.b64decode(secret["data"][key]).decode().startswith(f"postgresql+psycopg://{role}:")

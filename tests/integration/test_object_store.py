@@ -150,7 +150,8 @@ def test_an_advisory_lock_excludes_other_writers_and_dies_with_its_holder(postgr
     """The lock the cluster's writers take: held, nobody else gets it; its holder killed, it is free again."""
     import psycopg
 
-    from pipelines.writer_lock import advisory_key, libpq_url, postgres_lock
+    from driftloop.core.database_url import libpq_url
+    from pipelines.writer_lock import advisory_key, postgres_lock
 
     key = advisory_key("driftloop:event-store")
 
@@ -285,7 +286,7 @@ def _database(postgres_url: str, name: str) -> str:
     """A new database on the server (each run its own Feast registry tables), as a URL."""
     import psycopg
 
-    from pipelines.writer_lock import libpq_url
+    from driftloop.core.database_url import libpq_url
 
     with psycopg.connect(libpq_url(postgres_url), autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')

@@ -1,4 +1,4 @@
-"""The chart brought up here in the order Kubernetes would: backends, servers, the post-install hook, then the
+"""The chart brought up here in the order Kubernetes would: backends, the post-install hooks, servers, then the
 loop driven through the chart's containers (training submitted to the KFP API, traffic through the
 InferenceService, each CronJob's command once). Every step writes its log under the run folder."""
 
@@ -32,7 +32,6 @@ SERVERS = (
 )
 # Every other workload of the chart is run above or by the harness; this one cannot be, and why.
 NOT_RUN = {"Deployment/driftloop-grafana": "Grafana is not in Debian: each panel's query runs against Prometheus"}
-HOOK_JOB = "Job/driftloop-feast-apply"
 CRONJOBS = ("CronJob/driftloop-feature-refresh", "CronJob/driftloop-drift", "CronJob/driftloop-quality")
 KFP_API_POD = "kfp-api (stand-in)"
 
@@ -67,8 +66,13 @@ class ParityRun:
         return f"http://{self.table.address(service, port)}"
 
     def start(self, workload: str, appended_args: list[str] | None = None) -> None:
+        """The pod's init containers to their end, in order, then its container (as the kubelet does)."""
         for container in self.chart.containers(workload):
-            if container.workload != workload or container.init:
+            if container.workload != workload:
+                continue
+            if container.init:
+                process = self.pods.run(container, timeout=120)
+                self.job_logs[f"{workload}/{container.name}"] = process.log.read_text(errors="replace")
                 continue
             self.processes[workload] = self.pods.start(container, appended_args)
 
@@ -98,12 +102,29 @@ def http_json(
         return error.code, json.loads(error.read() or b"{}")
 
 
+def hook_jobs(chart: RenderedChart) -> list[str]:
+    """The post-install hook Jobs in the order Helm runs them: by hook weight, then by name."""
+    hooks = [job for job in chart.of_kind("Job") if "post-install" in _annotation(job, "helm.sh/hook")]
+    hooks.sort(key=lambda job: (int(_annotation(job, "helm.sh/hook-weight") or 0), job["metadata"]["name"]))
+    return [f"Job/{job['metadata']['name']}" for job in hooks]
+
+
+def _annotation(obj: dict[str, Any], key: str) -> str:
+    return str(obj["metadata"].get("annotations", {}).get(key, ""))
+
+
 def bring_up(run: ParityRun) -> None:
     """Everything up to a served champion, in Kubernetes's order."""
     for workload in BACKENDS:
         run.start(workload)
     for workload in BACKENDS:
         run.wait_ready(workload)
+    # make up installs without --wait, so Helm runs the hooks, one after the other by weight, as soon as the
+    # release's objects exist: the database roles, then the Feast job. Meanwhile MLflow's pod waits in its init
+    # container for its role and the transformer restarts until the Feast registry exists (it reads it as
+    # feast_reader, which may not create it); here they start once the hooks have run.
+    for job in hook_jobs(run.chart):
+        run.run_job(job)
     for workload in SERVERS:
         run.start(workload)
     isvc = run.chart.inference_service
@@ -111,8 +132,6 @@ def bring_up(run: ParityRun) -> None:
     run.start(f"InferenceService/{isvc}/transformer", kserve_appended_args(run.chart, run.namespace))
     for workload in SERVERS:
         run.wait_ready(workload)
-    # Helm runs post-install hooks once the release's objects exist (make up passes --wait: once they are ready).
-    run.run_job(HOOK_JOB)
     # Up, not ready: readiness needs a champion, which the first training run makes (send_traffic waits for it).
     for part in ("predictor", "transformer"):
         run.wait_ready(f"InferenceService/{isvc}/{part}", live_only=True)

@@ -174,10 +174,12 @@ def test_a_drift_trigger_retrains_through_the_kfp_api(parity: ParityRun) -> None
 
 
 def test_every_workload_of_the_chart_ran_or_is_listed_with_its_reason(parity: ParityRun) -> None:
-    from tests.parity.bring_up import BACKENDS, CRONJOBS, HOOK_JOB, NOT_RUN, SERVERS
+    from tests.parity.bring_up import BACKENDS, CRONJOBS, NOT_RUN, SERVERS, hook_jobs
 
     isvc = parity.chart.inference_service
-    covered = {*BACKENDS, *SERVERS, HOOK_JOB, *CRONJOBS, *NOT_RUN}
+    hooks = hook_jobs(parity.chart)
+    assert hooks == ["Job/driftloop-database-roles", "Job/driftloop-feast-apply"], "the roles before feast apply"
+    covered = {*BACKENDS, *SERVERS, *hooks, *CRONJOBS, *NOT_RUN}
     covered |= {f"InferenceService/{isvc}/predictor", f"InferenceService/{isvc}/transformer"}
     assert {container.workload for container in parity.chart.containers()} == covered
 

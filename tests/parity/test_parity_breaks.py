@@ -33,7 +33,10 @@ def test_a_wrong_env_name_is_a_finding(tmp_path: Path) -> None:
         tmp_path, "templates/mlflow.yaml", "DRIFTLOOP_MLFLOW_BACKEND_STORE_URI", "DRIFTLOOP_MLFLOW_BACKEND_URI"
     )
     run = new_run(tmp_path / "run", chart)
-    assert unknown_settings(run.chart) == ["Deployment/driftloop-mlflow/mlflow: DRIFTLOOP_MLFLOW_BACKEND_URI"]
+    assert unknown_settings(run.chart) == [
+        "Deployment/driftloop-mlflow/wait-for-role: DRIFTLOOP_MLFLOW_BACKEND_URI",  # its init container's too
+        "Deployment/driftloop-mlflow/mlflow: DRIFTLOOP_MLFLOW_BACKEND_URI",
+    ]
 
 
 def test_a_wrong_arg_fails_the_container_before_it_is_ready() -> None:

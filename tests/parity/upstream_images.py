@@ -110,7 +110,8 @@ def _postgres(address: str, mounted: dict[str, Path], env: dict[str, str]) -> li
             time.sleep(0.1)
         subprocess.run([*psql, "-d", "postgres", "-c", f'CREATE DATABASE "{env["POSTGRES_DB"]}"'], check=True,
                        capture_output=True)  # fmt: skip
-        for script in sorted(mounted["/docker-entrypoint-initdb.d"].glob("*.sql")):
+        scripts = mounted.get("/docker-entrypoint-initdb.d")
+        for script in sorted(scripts.glob("*.sql")) if scripts else []:
             subprocess.run([*psql, "-d", env["POSTGRES_DB"], "-f", str(script)], check=True, capture_output=True)
     finally:
         first.terminate()

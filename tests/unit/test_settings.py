@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from driftloop.core.errors import DriftloopError
 from driftloop.core.settings import Settings, env_var_name
 from driftloop.settings_doc import markdown_table
 
@@ -145,12 +146,22 @@ def test_a_ray_port_among_rays_own_ports_is_refused_when_read(clean_env: pytest.
     assert Settings().ray_port == 6391
 
 
-def test_cluster_mode_with_an_object_store_needs_a_postgresql_registry(clean_env: pytest.MonkeyPatch) -> None:
-    """Writers on several nodes cannot share a file lock: the settings refuse that combination when read, and
-    a malformed object store URL or endpoint."""
+def test_cluster_mode_with_an_object_store_needs_a_postgresql_registry(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Writers on several nodes cannot share a file lock: the settings refuse a file registry in that
+    combination when read, and a malformed object store URL or endpoint. A component with no registry URL at all
+    (MLflow, the Evidently UI: they use no features) is fine until it would write, when its lock refuses."""
+    from pipelines.storage import Folder
+    from pipelines.writer_lock import writer_lock
+
     clean_env.setenv("DRIFTLOOP_MODE", "kind")
     clean_env.setenv("DRIFTLOOP_KFP_HOST", "http://ml-pipeline.kubeflow:8888")
     clean_env.setenv("DRIFTLOOP_OBJECT_STORE_URL", "s3://mlpipeline/driftloop")
+    without_registry = Settings()
+    with pytest.raises(DriftloopError, match="needs a PostgreSQL advisory lock .* feast-registry-reader-uri"):
+        writer_lock(without_registry, "event-store", Folder.at(tmp_path))
+    clean_env.setenv("DRIFTLOOP_FEAST_REGISTRY_URI", str(tmp_path / "registry.db"))
     with pytest.raises(ValidationError, match="needs a PostgreSQL DRIFTLOOP_FEAST_REGISTRY_URI"):
         Settings()
     clean_env.setenv("DRIFTLOOP_FEAST_REGISTRY_URI", "postgresql+psycopg://feast@postgres:5432/feast")

@@ -79,19 +79,16 @@ the password from the release's MLflow users Secret. */}}
 {{- define "driftloop.settingsConfigMap" -}}{{ .Release.Name }}-settings{{- end -}}
 
 {{/* The environment every driftloop container shares: one settings object, configured by DRIFTLOOP_*
-from the settings ConfigMap, plus the Feast registry address, which holds the database password, and the Redis
-password, from the Secret. The training pipeline's KFP task pods get the same (pipelines/cluster_wiring.py). */}}
+from the settings ConfigMap, plus the Redis password from the Secret. No database URL: each workload adds the
+PostgreSQL role it needs (driftloop.registryEnv, driftloop.lockEnv; MLflow its own), never the superuser's,
+which only PostgreSQL and the migration job get. The training pipeline's KFP task pods get the same
+(pipelines/cluster_wiring.py). */}}
 {{- define "driftloop.envFrom" -}}
 - configMapRef:
     name: {{ include "driftloop.settingsConfigMap" . }}
 {{- end -}}
 
 {{- define "driftloop.env" -}}
-- name: DRIFTLOOP_FEAST_REGISTRY_URI
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "driftloop.postgresSecret" . }}
-      key: feast-registry-uri
 - name: DRIFTLOOP_FEAST_REDIS_PASSWORD
   valueFrom:
     secretKeyRef:
@@ -99,6 +96,27 @@ password, from the Secret. The training pipeline's KFP task pods get the same (p
       key: redis-password
 {{- if .Values.objectStore.enabled }}
 {{ include "driftloop.objectStoreEnv" . }}
+{{- end }}
+{{- end -}}
+
+{{/* The Feast SQL registry's URL as one role, called with (dict "root" $ "access" "writer"|"reader"). Writers
+apply the feature repo and materialise (materialisation records its interval in the registry); readers look
+features up; platform/driftloop/database/roles.py says who is which and why. */}}
+{{- define "driftloop.registryEnv" -}}
+- name: DRIFTLOOP_FEAST_REGISTRY_URI
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "driftloop.postgresSecret" .root }}
+      key: {{ printf "feast-registry-%s-uri" .access }}
+{{- end -}}
+
+{{/* A writer of the event store that uses no features (a landing, the model servers' label route): with the
+data on the object store, writers on any node serialise on PostgreSQL advisory locks in the registry's
+database, which takes a login and no privilege, so the reader's URL; without it, file locks and no URL. Called
+with (dict "root" $ "indent" <the env list's indentation>). */}}
+{{- define "driftloop.lockEnv" -}}
+{{- if .root.Values.objectStore.enabled }}
+{{- include "driftloop.registryEnv" (dict "root" .root "access" "reader") | nindent .indent }}
 {{- end }}
 {{- end -}}
 

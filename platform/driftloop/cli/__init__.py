@@ -14,6 +14,7 @@ from driftloop.cli import (
     auth_commands,
     config_commands,
     data_commands,
+    database_commands,
     demo_commands,
     feature_commands,
     local_commands,
@@ -40,6 +41,7 @@ app.add_typer(monitor_commands.app, name="monitor")
 app.command("demo")(demo_commands.demo)
 app.add_typer(config_commands.app, name="config")
 app.add_typer(auth_commands.app, name="auth")
+app.add_typer(database_commands.app, name="database")
 
 
 @app.callback()

@@ -104,13 +104,33 @@ class FeastSettings(BaseModel):
     )
     feast_registry_uri: str | None = Field(
         None,
-        description="Feast registry: a file path or a SQLAlchemy URL. Default: `<feast_repo_path>/registry.db`.",
+        description="Feast registry: a file path or a SQLAlchemy URL (the cluster's holds its role's password, "
+        "which `config show` masks). Default: `<feast_repo_path>/registry.db`.",
     )
     feast_project: str = Field("driftloop", description="Feast project name.")
     feature_refresh_interval_s: float = Field(
         300.0,
         gt=0,
         description="How often the local scheduler refreshes features (and always just after each hour boundary).",
+    )
+
+
+class DatabaseSettings(BaseModel):
+    """PostgreSQL's roles in the cluster: only the migration job (`driftloop database migrate`) gets these."""
+
+    postgres_superuser_uri: SecretStr | None = Field(
+        None,
+        description="URL of PostgreSQL's bootstrap superuser (`postgresql://user:password@host:port/postgres`), which "
+        "creates the component roles. Never printed.",
+    )
+    postgres_mlflow_password: SecretStr | None = Field(
+        None, description="Password the migration gives the `mlflow` role. Never printed."
+    )
+    postgres_feast_writer_password: SecretStr | None = Field(
+        None, description="Password the migration gives the `feast_writer` role. Never printed."
+    )
+    postgres_feast_reader_password: SecretStr | None = Field(
+        None, description="Password the migration gives the `feast_reader` role. Never printed."
     )
 
 
@@ -320,6 +340,7 @@ class Settings(
     PlatformSettings,
     MlflowSettings,
     FeastSettings,
+    DatabaseSettings,
     DataSettings,
     ComputeSettings,
     TrainingSettings,
@@ -373,13 +394,16 @@ class Settings(
     @model_validator(mode="after")
     def _object_store_is_s3(self) -> Settings:
         """An object store is an `s3://bucket/prefix` with an endpoint URL; in the cluster its writers, on any node,
-        serialise on PostgreSQL (the Feast registry's), so a file registry there cannot work."""
+        serialise on PostgreSQL (the Feast registry's), so a file registry there cannot work. A component that
+        neither writes nor reads features (MLflow, the Evidently UI) gets no registry URL at all: its writer lock
+        refuses to run without one (pipelines/writer_lock.py)."""
         url, endpoint = self.object_store_url, self.object_store_endpoint
         if url is not None and (not url.startswith("s3://") or not url[len("s3://") :].split("/", 1)[0]):
             raise ValueError(f"DRIFTLOOP_OBJECT_STORE_URL must be s3://<bucket>[/<prefix>], got {url!r}")
         if endpoint is not None and not endpoint.startswith(("http://", "https://")):
             raise ValueError(f"DRIFTLOOP_OBJECT_STORE_ENDPOINT must start with http:// or https://, got {endpoint!r}")
-        if url and self.mode == "kind" and not self.feast_registry_is_postgresql:
+        file_registry = self.feast_registry_uri is not None and not self.feast_registry_is_postgresql
+        if url and self.mode == "kind" and file_registry:
             raise ValueError(
                 "DRIFTLOOP_OBJECT_STORE_URL in kind mode needs a PostgreSQL DRIFTLOOP_FEAST_REGISTRY_URI: writers on "
                 "different nodes take its advisory locks"
@@ -487,6 +511,7 @@ SETTINGS_GROUPS: dict[str, type[BaseModel]] = {
     "platform": PlatformSettings,
     "mlflow": MlflowSettings,
     "feast": FeastSettings,
+    "database": DatabaseSettings,
     "data": DataSettings,
     "compute": ComputeSettings,
     "training": TrainingSettings,

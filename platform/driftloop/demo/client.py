@@ -50,8 +50,13 @@ class PlatformClient:
     def auth(self, scope: str) -> dict[str, str]:
         return {"authorization": f"Bearer {self.tokens[scope]}"}
 
+    def invocation(self, args: tuple[str, ...]) -> tuple[list[str], str | None]:
+        """The argv that runs `driftloop <args>` on the platform, and what its stdin gets (None: nothing)."""
+        return [*self.command, *args], None
+
     def run(self, *args: str, allow_failure: bool = False) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([*self.command, *args], env=self.env, capture_output=True, text=True, check=False)
+        argv, stdin = self.invocation(args)
+        result = subprocess.run(argv, env=self.env, input=stdin, capture_output=True, text=True, check=False)
         if result.returncode != 0 and not allow_failure:
             detail = (result.stderr.strip().splitlines() or [""])[-1]
             raise DriftloopError(f"demo: `driftloop {' '.join(args)}` failed: {detail}")
@@ -59,7 +64,8 @@ class PlatformClient:
 
     def run_in_view(self, *args: str) -> None:
         """A command whose progress lines (stderr) the person running the demo should see as they come."""
-        result = subprocess.run([*self.command, *args], env=self.env, stdout=subprocess.PIPE, text=True, check=False)
+        argv, stdin = self.invocation(args)
+        result = subprocess.run(argv, env=self.env, input=stdin, stdout=subprocess.PIPE, text=True, check=False)
         if result.returncode != 0:
             raise DriftloopError(f"demo: `driftloop {' '.join(args)}` failed (its message is above)")
 

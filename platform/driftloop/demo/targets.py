@@ -31,7 +31,18 @@ CLUSTER_CONTEXT = "kind-driftloop"  # the cluster `make up` creates (cluster.mk)
 PREDICTOR_SELECTOR = "serving.kserve.io/inferenceservice={model},component=predictor"
 PREDICTOR_CONTAINER = "kserve-container"  # KServe's name for the model server container (the chart's too)
 API_TOKENS_SECRET = "driftloop-api-tokens"  # the chart's credentials (templates/api-tokens.yaml; tests/cluster)
+DATABASE_SECRET = "driftloop-postgres"  # the chart's database Secret (templates/secrets.yaml; tests/cluster)
 LANDING_IN_POD = "/tmp/demo-landing.parquet"  # the pod's /tmp is an emptyDir; its root file system is read-only
+# The Feast registry role a command needs (platform/driftloop/database/roles.py): the predictor pod the demo
+# execs into is an inference pod with no database login of its own. A refresh materialises; a drift check
+# looks features up; a landing takes the registry database's advisory locks when the data is on the object store.
+REGISTRY_ACCESS: dict[tuple[str, ...], str] = {
+    ("features", "refresh"): "writer",
+    ("monitor", "run"): "reader",
+    ("data", "ingest"): "reader",
+}
+# Reads the registry URL from stdin, so it is on no command line (`ps` in the pod, the API server's audit log).
+WITH_REGISTRY_URL = "IFS= read -r DRIFTLOOP_FEAST_REGISTRY_URI && export DRIFTLOOP_FEAST_REGISTRY_URI && "
 
 
 class DemoTarget(Protocol):
@@ -94,13 +105,33 @@ class LocalTarget:
 
 
 class ClusterClient(PlatformClient):
-    """Commands run in the predictor pod; a landing streams the file to the pod's /tmp first."""
+    """Commands run in the predictor pod; a landing streams the file to the pod's /tmp first. A command that
+    needs the Feast registry (REGISTRY_ACCESS) gets the URL of that role from the release's Secret, which the
+    person running the demo reads with kubectl as they read the tokens, on its stdin."""
+
+    def __init__(
+        self,
+        command: list[str],
+        env: dict[str, str],
+        endpoint: str,
+        model: str,
+        tokens: dict[str, str],
+        registry_url: Callable[[str], str],
+    ) -> None:
+        super().__init__(command, env, endpoint, model, tokens)
+        self.registry_url = registry_url
+
+    def invocation(self, args: tuple[str, ...]) -> tuple[list[str], str | None]:
+        access = REGISTRY_ACCESS.get(args[:2])
+        if access is None:
+            return super().invocation(args)
+        script = f'{WITH_REGISTRY_URL}exec driftloop "$@"'
+        return [*self.command[:-1], "sh", "-c", script, "driftloop", *args], self.registry_url(access) + "\n"
 
     def land(self, kind: str, path: Path) -> str:
-        script = f"cat > {LANDING_IN_POD} && exec driftloop data ingest {kind} {LANDING_IN_POD}"
-        result = subprocess.run(
-            [*self.command[:-1], "sh", "-c", script], input=path.read_bytes(), capture_output=True, check=False
-        )
+        script = f"{WITH_REGISTRY_URL}cat > {LANDING_IN_POD} && exec driftloop data ingest {kind} {LANDING_IN_POD}"
+        stdin = (self.registry_url(REGISTRY_ACCESS["data", "ingest"]) + "\n").encode() + path.read_bytes()
+        result = subprocess.run([*self.command[:-1], "sh", "-c", script], input=stdin, capture_output=True, check=False)
         if result.returncode != 0:
             raise DriftloopError(f"demo: landing {path.name} in the cluster failed: {result.stderr.decode()[-300:]}")
         return result.stdout.decode().strip().splitlines()[-1]
@@ -136,7 +167,7 @@ class ClusterTarget:
             raise DriftloopError(f"demo: no cluster answers at {endpoints['mlflow']}; run `make up` first")
         if USERNAME_VARIABLE not in os.environ:  # the demo reads the registry as the monitor does
             os.environ[USERNAME_VARIABLE] = MlflowUser.MONITOR.value
-            os.environ[PASSWORD_VARIABLE] = self._secret_value(CLUSTER_SECRET, MlflowUser.MONITOR.password_file)
+            os.environ[PASSWORD_VARIABLE] = self.secret_value(CLUSTER_SECRET, MlflowUser.MONITOR.password_file)
         return endpoints
 
     def predictor_pod(self) -> str:
@@ -152,13 +183,19 @@ class ClusterTarget:
     def client(self, endpoints: dict[str, str]) -> PlatformClient:
         command = [*self.kubectl, "exec", "-i", self.predictor_pod(), "-c", PREDICTOR_CONTAINER, "--", "driftloop"]
         tokens = {scope: self.token(scope) for scope in ("score", "label")}
-        return ClusterClient(command, dict(os.environ), endpoints["inference"], self.settings.model_name, tokens)
+        return ClusterClient(
+            command, dict(os.environ), endpoints["inference"], self.settings.model_name, tokens, self.registry_url
+        )
 
     def token(self, scope: str) -> str:
         """A token from the chart's Secret (what a user reads with kubectl, README: credentials)."""
-        return self._secret_value(API_TOKENS_SECRET, scope)
+        return self.secret_value(API_TOKENS_SECRET, scope)
 
-    def _secret_value(self, secret: str, key: str) -> str:
+    def registry_url(self, access: str) -> str:
+        """The Feast registry's URL as its `reader` or `writer` role, from the release's database Secret."""
+        return self.secret_value(DATABASE_SECRET, f"feast-registry-{access}-uri")
+
+    def secret_value(self, secret: str, key: str) -> str:
         found = subprocess.run(
             [*self.kubectl, "get", "secret", secret, "-o", f"jsonpath={{.data.{key}}}"],
             capture_output=True, text=True, check=False,

@@ -155,8 +155,11 @@ if [[ $OBJECT_STORE ]]; then
 fi
 
 step "driftloop chart"
+# No --wait: Helm would hold the post-install hooks until every Deployment is ready, and MLflow waits for the
+# database role the first hook makes. Helm still waits for the hooks (up to --timeout); the waits below do
+# the rest.
 $HELM upgrade --install driftloop helm/driftloop -n "$NAMESPACE" --create-namespace \
-  ${CHART_VALUES[@]+"${CHART_VALUES[@]}"} --set image.tag="$TAG" --wait --timeout 15m  # (bash 3.2: empty array)
+  ${CHART_VALUES[@]+"${CHART_VALUES[@]}"} --set image.tag="$TAG" --timeout 15m  # (bash 3.2: empty array)
 if [[ $RAY ]]; then
   # KubeRay reports RayClusterProvisioned once every Ray pod has been ready (its status conditions, on by default).
   wait_for "the RayCluster (head and workers)" 600s -n "$NAMESPACE" --for=condition=RayClusterProvisioned \
