@@ -1,6 +1,6 @@
-"""Command lines of the upstream servers we run (MLflow, Evidently UI, a Ray head), built from settings.
+"""Command lines of the upstream servers we run (MLflow, a Ray head), built from settings.
 
-`driftloop serve mlflow|evidently-ui|ray` exec these, in a local process or in a cluster container alike, so
+`driftloop serve mlflow|ray` exec these, in a local process or in a cluster container alike, so
 both modes start the servers with the same arguments.
 """
 
@@ -66,24 +66,6 @@ def mlflow_server_command(settings: Settings) -> list[str]:
     if settings.mlflow_allowed_hosts:
         command += ["--allowed-hosts", settings.mlflow_allowed_hosts]
     return command
-
-
-EVIDENTLY_SECRET_VARIABLE = "EVIDENTLY_SECRET"  # Evidently's own: the token its write API asks for
-
-
-def evidently_ui_command(settings: Settings) -> list[str]:
-    """Evidently UI over the workspace the drift job writes its snapshots to."""
-    settings.evidently_workspace_path.mkdir(parents=True, exist_ok=True)
-    return [
-        _console_script("evidently"),
-        "ui",
-        "--host",
-        settings.bind_host,
-        "--port",
-        str(settings.evidently_port),
-        "--workspace",
-        str(settings.evidently_workspace_path),
-    ]
 
 
 def ray_head_command(settings: Settings) -> list[str]:

@@ -189,13 +189,15 @@ def test_an_id_claimed_over_the_endpoint_first_does_not_swallow_the_real_landing
 
 
 def test_evidentlys_write_api_needs_the_admin_token_and_reading_stays_open(serving: PlatformUnderTest) -> None:
-    """The Evidently UI (a `driftloop local up` service) refuses writes without the secret (Evidently answers 403
-    "Not enough permissions"), takes the admin token as its secret, and keeps the dashboards readable."""
+    """The Evidently UI (a `driftloop local up` service) asks for a credential on a write without one (401), refuses
+    a wrong one (Evidently's own 403 "Not enough permissions"), takes the admin token as its secret, and keeps
+    the dashboards readable."""
     base = f"http://127.0.0.1:{serving.env['DRIFTLOOP_EVIDENTLY_PORT']}/api/projects"
     project = {"name": "written by an outsider", "description": ""}
     admin = serving.headers("admin")["authorization"].removeprefix("Bearer ")
+    anonymous = httpx.post(base, json=project)
+    assert anonymous.status_code == 401 and "evidently-secret" in anonymous.headers["www-authenticate"]
     for headers in (
-        {},
         {"evidently-secret": "guess"},
         {"evidently-secret": serving.headers("label")["authorization"][7:]},
     ):
@@ -205,7 +207,7 @@ def test_evidentlys_write_api_needs_the_admin_token_and_reading_stays_open(servi
     assert "written by an outsider" not in httpx.get(base).text
     created = httpx.post(base, json=project, headers={"evidently-secret": admin})
     assert created.status_code == 201, created.text
-    assert httpx.delete(f"{base}/{created.json()}").status_code == 403, "deleting needs it too"
+    assert httpx.delete(f"{base}/{created.json()}").status_code == 401, "deleting needs it too"
     assert httpx.delete(f"{base}/{created.json()}", headers={"evidently-secret": admin}).status_code in (200, 204)
 
 

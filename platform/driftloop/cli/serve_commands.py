@@ -33,15 +33,15 @@ def mlflow() -> None:
 @app.command("evidently-ui")
 def evidently_ui() -> None:
     """Evidently UI over the drift snapshots workspace. Its write API (projects, snapshots, dashboards) asks
-    for the platform's admin token in the `evidently-secret` header; reading and the dashboards stay open. The
-    drift job writes snapshots into the workspace folder, not through this API."""
+    for the platform's admin token in the `evidently-secret` header (none: 401; a wrong one: Evidently's 403);
+    reading and the dashboards stay open. The drift job writes snapshots into the workspace folder, not through
+    this API."""
     from driftloop.core.credentials import Scope, load_credentials
     from driftloop.core.settings import get_settings
-    from driftloop.upstream_servers import EVIDENTLY_SECRET_VARIABLE, evidently_ui_command
+    from driftloop.evidently_ui import serve_evidently_ui
 
     settings = get_settings()
-    os.environ[EVIDENTLY_SECRET_VARIABLE] = load_credentials(settings).token(Scope.ADMIN)  # not on the command line
-    _exec(evidently_ui_command(settings))
+    serve_evidently_ui(settings, load_credentials(settings).token(Scope.ADMIN))
 
 
 @app.command()

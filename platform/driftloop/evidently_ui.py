@@ -1,0 +1,55 @@
+"""The Evidently UI as driftloop serves it: Evidently's own app, with a missing write credential answered 401.
+
+Why not `evidently ui`: Evidently checks its write secret itself but answers a write without one 403, as it
+does a wrong one. A client (and our acceptance) must be able to tell "no credential" (401, ask for one) from
+"not allowed" (403). So `driftloop serve evidently-ui` builds Evidently's app from its own configuration
+functions, with the admin token as its secret, and puts one small ASGI layer in front: a write (any method but
+GET, HEAD, OPTIONS) without the `evidently-secret` header is a 401 with `WWW-Authenticate`; everything else,
+a wrong secret included, is Evidently's to answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from driftloop.core.settings import Settings
+
+SECRET_HEADER = b"evidently-secret"  # Evidently's own header (evidently.ui.service.security.token)
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class MissingSecretIs401:
+    """ASGI layer: a write that carries no secret at all is told to authenticate (401), not refused (403)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] not in READS:
+            if not any(name == SECRET_HEADER for name, _ in scope.get("headers", [])):
+                body = b'{"detail":"a write needs the platform\'s admin token in the evidently-secret header"}'
+                await send({"type": "http.response.start", "status": 401, "headers": [
+                    (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                    (b"www-authenticate", b'evidently-secret realm="driftloop"'),
+                ]})  # fmt: skip
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+def serve_evidently_ui(settings: Settings, secret: str) -> None:
+    """Evidently's UI over the drift snapshots workspace, in this process, until SIGTERM (uvicorn's)."""
+    import uvicorn
+    from evidently.ui.service.app import create_app, get_config
+
+    settings.evidently_workspace_path.mkdir(parents=True, exist_ok=True)
+    config = get_config(
+        host=settings.bind_host, port=settings.evidently_port, workspace=str(settings.evidently_workspace_path),
+        secret=secret,
+    )  # fmt: skip
+    uvicorn.run(MissingSecretIs401(create_app(config)), host=settings.bind_host, port=settings.evidently_port)
