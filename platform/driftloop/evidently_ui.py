@@ -30,16 +30,19 @@ class MissingSecretIs401:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] not in READS:
-            if not any(name == SECRET_HEADER for name, _ in scope.get("headers", [])):
-                body = b'{"detail":"a write needs the platform\'s admin token in the evidently-secret header"}'
-                await send({"type": "http.response.start", "status": 401, "headers": [
-                    (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                    (b"www-authenticate", b'evidently-secret realm="driftloop"'),
-                ]})  # fmt: skip
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http" or scope["method"] in READS or self._carries_secret(scope):
+            await self.app(scope, receive, send)
+            return
+        body = b'{"detail":"a write needs the platform\'s admin token in the evidently-secret header"}'
+        await send({"type": "http.response.start", "status": 401, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"www-authenticate", b'evidently-secret realm="driftloop"'),
+        ]})  # fmt: skip
+        await send({"type": "http.response.body", "body": body})
+
+    @staticmethod
+    def _carries_secret(scope: Scope) -> bool:
+        return any(name == SECRET_HEADER for name, _ in scope.get("headers", []))
 
 
 def serve_evidently_ui(settings: Settings, secret: str) -> None:
