@@ -97,10 +97,12 @@ def test_a_child_reads_exactly_the_settings_its_parent_was_given(clean_env: pyte
     given = Settings(
         state_dir=tmp_path, mode="kind", kfp_host="http://kfp:8888", drift_share_threshold=0.25,
         feast_online_store="redis", challenger_mode="shadow", mlflow_workers=3,
+        feast_redis_password="a-secret-the-child-needs-as-it-is",
     )  # fmt: skip
     base = {"PATH": "/bin", "DRIFTLOOP_MLFLOW_PORT": "5999", "DRIFTLOOP_SEED": "7"}
     environment = settings_environment(given, base)
     assert environment["PATH"] == "/bin"
+    assert environment["DRIFTLOOP_FEAST_REDIS_PASSWORD"] == "a-secret-the-child-needs-as-it-is", "not its mask"
     for name, value in environment.items():
         clean_env.setenv(name, value)
     assert Settings() == given

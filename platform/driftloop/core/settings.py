@@ -538,6 +538,8 @@ def settings_environment(settings: Settings, base: Mapping[str, str]) -> dict[st
     given, also when they were built in code rather than read from the environment."""
     environment = {name: value for name, value in base.items() if not name.startswith(ENV_PREFIX)}
     for name, value in settings.model_dump(exclude_none=True).items():
+        if isinstance(value, SecretStr):  # the child needs the secret itself, not its masked form
+            value = value.get_secret_value()
         environment[env_var_name(name)] = str(value).lower() if isinstance(value, bool) else str(value)
     return environment
 
