@@ -26,6 +26,12 @@ SECRET_KEY_VARIABLE = "MLFLOW_FLASK_SERVER_SECRET_KEY"
 APP_NAME = "basic-auth"
 
 DEFAULT_PERMISSION = "READ"
+# MLflow checks a password with PBKDF2 on every request unless it caches the result: the model servers poll the
+# champion alias every few seconds, and uncached each poll cost the server tens of milliseconds of CPU (two
+# MLflow servers took a third of a core each under the test suite). One worker per server (DRIFTLOOP_MLFLOW_
+# WORKERS may raise it: a password changed through MLflow's API then reaches other workers within the TTL; ours
+# change only at a restart).
+AUTH_CACHE_TTL_S = 300
 # (resource type, pattern, permission) per user beyond the default; MLflow grants a creator MANAGE on what it
 # creates, and these cover what was created before (an upgrade) or by someone else.
 GRANTS: dict[MlflowUser, tuple[tuple[str, str, str], ...]] = {
@@ -41,6 +47,7 @@ def write_auth_config(settings: Settings) -> Path:
         "database_uri": settings.auth_database_uri,
         "admin_username": MlflowUser.ADMIN.value,
         "authorization_function": "mlflow.server.auth:authenticate_request_basic_auth",
+        "auth_cache_ttl_seconds": str(AUTH_CACHE_TTL_S),
     }
     folder = settings.state_dir / "mlflow"
     folder.mkdir(parents=True, exist_ok=True)

@@ -69,9 +69,10 @@ def test_up_starts_healthy_services_and_applies_features(running: PlatformUnderT
     assert not [p.pid for p in mlflow_tree if "huey" in " ".join(p.cmdline())], "MLflow's job runner stays off"
     version = httpx.get(services["evidently-ui"]["url"] + "/api/version").json()
     assert version["application"] == "Evidently UI"
-    experiments = httpx.get(
-        services["mlflow"]["url"] + "/api/2.0/mlflow/experiments/search", params={"max_results": 10}
-    )
+    search = services["mlflow"]["url"] + "/api/2.0/mlflow/experiments/search"
+    assert httpx.get(search, params={"max_results": 10}).status_code == 401, "MLflow asks for a login"
+    login = running.run("auth", "mlflow", "driftloop-monitor").stdout.strip().split(":", 1)
+    experiments = httpx.get(search, params={"max_results": 10}, auth=(login[0], login[1]))
     assert experiments.status_code == 200
     assert (running.state_dir / "mlflow" / "mlflow.db").is_file()
 
