@@ -11,7 +11,9 @@ import os
 
 import psutil
 
+from driftloop.core.dependency_probes import check_online_store
 from driftloop.core.registry_names import RunTag
+from driftloop.core.registry_probe import check_reachable
 from driftloop.core.settings import Settings, exported, settings_environment
 from driftloop.core.training_request import TrainingOutcome, TrainingRequest
 from driftloop.local.process_identity import is_same_process
@@ -62,6 +64,10 @@ class LocalPipelineRunner:
             return False
 
     def run_training(self, request: TrainingRequest) -> TrainingOutcome:
+        """Run the pipeline here and report its outcome; fails within seconds, naming the address, when MLflow or
+        the online store does not answer (MLflow's client retried a refused connection for four minutes)."""
+        check_reachable(self.settings.tracking_uri)
+        check_online_store(self.settings)
         from kfp import local
 
         from driftloop.core.mlflow_users import MlflowUser
