@@ -40,7 +40,7 @@ class FastPredictLane:
         if not self._plain_json(headers):
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
+        body = await read_body(receive)
         try:
             content, response_headers = self._predict(body, headers)
         except Exception as error:  # noqa: BLE001 - answered by KServe's own handler for this error type
@@ -78,7 +78,7 @@ class FastPredictLane:
         await response(scope, receive, send)
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def read_body(receive: Receive) -> bytes:
     chunks = []
     while True:
         message = await receive()

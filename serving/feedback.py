@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -22,7 +23,9 @@ from driftloop.core.settings import Settings
 from pipelines.event_store import event_store_for
 from pipelines.schema import EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP, PLATFORM_EPOCH
 from serving import metrics
+from serving.json_body import NotJson, parse_json
 from serving.request_guard import CREDENTIAL_HEADER, LABELS_PATH
+from serving.request_schema import lone_surrogate_at
 
 logger = logging.getLogger(__name__)
 
@@ -35,19 +38,27 @@ class BadLabels(ValueError):
 
 
 def _label_time(value: Any, where: str, now: pd.Timestamp, skew: pd.Timedelta) -> pd.Timestamp:
-    """The label's business time: between the platform's epoch and now (plus the allowed clock skew)."""
+    """The label's business time: between the platform's epoch and now (plus the allowed clock skew).
+
+    Parsed by the standard library's ISO-8601 reader, not pandas': pandas also reads "now", "today" and "NaT",
+    and its nanosecond range (1677 to 2262) made a valid year such as 0001 or 2999 an error of its own. Compared
+    as a plain datetime first, so only a time within the bounds ever becomes a pandas timestamp."""
     if value is None:
         return now
     if not isinstance(value, str) or len(value) > 64:
         raise BadLabels(f"{where}: expected an ISO-8601 string")
     try:
-        moment = pd.Timestamp(value)
-        moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
-    except (ValueError, OverflowError) as error:  # OutOfBoundsDatetime is a ValueError
-        raise BadLabels(f"{where}: not an ISO-8601 time between {PLATFORM_EPOCH} and now ({error})") from error
-    if moment is pd.NaT or not pd.Timestamp(PLATFORM_EPOCH) <= moment <= now + skew:
-        raise BadLabels(f"{where}: must lie between {PLATFORM_EPOCH} and now (the server's clock, +{skew})")
-    return moment
+        moment = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise BadLabels(f"{where}: not an ISO-8601 time ({error})") from error
+    out_of_bounds = BadLabels(f"{where}: must lie between {PLATFORM_EPOCH} and now (the server's clock, +{skew})")
+    try:
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError as error:  # year 1 or 9999 moved across midnight into UTC
+        raise out_of_bounds from error
+    if not datetime.fromisoformat(PLATFORM_EPOCH) <= moment <= (now + skew).to_pydatetime():
+        raise out_of_bounds
+    return pd.Timestamp(moment)
 
 
 def parse_labels(body: Any, now: pd.Timestamp, skew: pd.Timedelta) -> pd.DataFrame:
@@ -65,6 +76,8 @@ def parse_labels(body: Any, now: pd.Timestamp, skew: pd.Timedelta) -> pd.DataFra
         event_id, flag = item.get(EVENT_ID), item.get(IS_FRAUD)
         if not isinstance(event_id, str) or not 0 < len(event_id) <= 200:
             raise BadLabels(f"{where}.event_id: expected a string of 1 to 200 characters")
+        if (position := lone_surrogate_at(event_id)) is not None:
+            raise BadLabels(f"{where}.event_id: not valid Unicode (a lone surrogate at position {position})")
         if isinstance(flag, bool) or flag not in (0, 1) or (isinstance(flag, float) and math.isnan(flag)):
             raise BadLabels(f"{where}.is_fraud: must be 0 or 1")
         ids.append(event_id)
@@ -111,9 +124,10 @@ def install_label_route(app: Any, settings: Settings) -> None:
 
     async def post_labels(request: Request) -> JSONResponse:
         try:
-            body = await request.json()
-        except ValueError:
-            return JSONResponse(status_code=400, content={"error": "request body: not valid JSON"})
+            body = parse_json(await request.body())
+        except NotJson as error:
+            metrics.LABELS_RECEIVED.labels("invalid").inc()
+            return JSONResponse(status_code=400, content={"error": str(error)})
         credential = request.headers.get(CREDENTIAL_HEADER.decode(), "unknown")
         status, content = await anyio.to_thread.run_sync(receive_labels, settings, body, credential)
         return JSONResponse(status_code=status, content=content)

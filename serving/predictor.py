@@ -26,7 +26,7 @@ from serving.model_slots import ModelSlots
 from serving.online_features import OnlineFeatures, OnlineStoreDown, features_or_policy
 from serving.prediction_log import PredictionLog, PredictionLogFull
 from serving.protocol import VERSION_HEADER, answer, parse_request, request_id, tensor_types
-from serving.request_schema import FEATURE_FIELDS, TRANSACTION_FIELDS
+from serving.request_schema import EVENT_ID_FIELD, FEATURE_FIELDS, TRANSACTION_FIELDS, check_value
 from serving.scoring import NoChampionError, Scorer
 
 logger = logging.getLogger(__name__)
@@ -149,18 +149,22 @@ class FraudPredictor(kserve.Model):
 def _events_if_given(payload: Any, v2: bool, received_at: np.datetime64, skew_s: float) -> Events | None:
     """The events behind a feature request, when the transformer forwarded their entity ids, event ids and
     receipt times beside the features (V1 only): for the prediction log and the event store. A receipt time
-    more than `skew_s` from this server's clock is refused: a direct caller cannot backdate an event."""
+    more than `skew_s` from this server's clock is refused: a direct caller cannot backdate an event; an event id
+    is checked as the transformer checks its own (what the log cannot store is refused here, not at its flush)."""
     if v2 or not isinstance(payload, dict):
         return None
     instances = payload.get("instances") or []
     ids = [(i.get(CUSTOMER_ID), i.get(MERCHANT_ID)) for i in instances if isinstance(i, dict)]
     if len(ids) != len(instances) or not all(isinstance(c, int) and isinstance(m, int) for c, m in ids):
         return None
-    event_ids = [i.get(EVENT_ID) for i in instances]
+    event_ids = [
+        check_value(EVENT_ID_FIELD, instance.get(EVENT_ID), f"instances[{index}].{EVENT_ID}")
+        for index, instance in enumerate(instances)
+    ]
     columns = {
         CUSTOMER_ID: np.array([c for c, _ in ids], dtype=np.int64),
         MERCHANT_ID: np.array([m for _, m in ids], dtype=np.int64),
-        EVENT_ID: np.array([e if isinstance(e, str) else None for e in event_ids], dtype=object),
+        EVENT_ID: np.array(event_ids, dtype=object),
     }
     given = [i.get(EVENT_TIMESTAMP) for i in instances]
     try:

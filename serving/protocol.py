@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -11,6 +10,7 @@ import numpy as np
 from kserve import InferOutput, InferRequest, InferResponse
 from kserve.errors import InvalidInput
 
+from serving.json_body import NotJson, parse_json
 from serving.request_schema import Columns, FieldSpec, parse_v1, parse_v2
 
 SCORE_OUTPUT = "fraud_score"
@@ -18,8 +18,13 @@ EVENT_ID_OUTPUT = "event_id"
 VERSION_HEADER = "x-driftloop-model-version"
 
 
+MAX_REQUEST_ID = 128
+
+
 def request_id(headers: dict[str, str] | None) -> str:
-    return (headers or {}).get("x-request-id") or uuid.uuid4().hex
+    """The caller's `x-request-id` when it is a short printable one (it is logged with every row), else a new id."""
+    given = (headers or {}).get("x-request-id", "")
+    return given if 0 < len(given) <= MAX_REQUEST_ID and given.isprintable() else uuid.uuid4().hex
 
 
 def parse_request(payload: Any, fields: Sequence[FieldSpec], max_batch: int) -> tuple[Columns, bool]:
@@ -28,9 +33,9 @@ def parse_request(payload: Any, fields: Sequence[FieldSpec], max_batch: int) -> 
         return parse_v2(payload.inputs, fields, max_batch), True
     if isinstance(payload, bytes | str):  # a V1 body sent without `content-type: application/json`
         try:
-            payload = json.loads(payload)
-        except ValueError as error:
-            raise InvalidInput(f"request body: not valid JSON ({error})") from error
+            payload = parse_json(payload)
+        except NotJson as error:
+            raise InvalidInput(str(error)) from error
     return parse_v1(payload, fields, max_batch), False
 
 

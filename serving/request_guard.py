@@ -82,7 +82,7 @@ class RequestGuard:
             return
         method, path = scope["method"], scope["path"]
         if path.startswith(REPOSITORY):
-            await _refuse(
+            await refuse(
                 send, 403, "the model repository routes are disabled: the registry's aliases decide what serves"
             )
             return
@@ -93,26 +93,26 @@ class RequestGuard:
             return
         held = self._held(headers)
         if held is None:
-            await _refuse(send, 401, f"{method} {path} needs a credential with the {needed} scope: send "
+            await refuse(send, 401, f"{method} {path} needs a credential with the {needed} scope: send "
                           "'Authorization: Bearer <token>' (driftloop auth token)",  # fmt: skip
                           [(b"www-authenticate", b'Bearer realm="driftloop"')])  # fmt: skip
             return
         if held == "invalid":
-            await _refuse(send, 401, "the bearer token is not a credential of this platform",
+            await refuse(send, 401, "the bearer token is not a credential of this platform",
                           [(b"www-authenticate", b'Bearer realm="driftloop", error="invalid_token"')])  # fmt: skip
             return
         if not allows(Scope(held), needed):
-            await _refuse(send, 403, f"{method} {path} needs the {needed} scope; this credential has {held}")
+            await refuse(send, 403, f"{method} {path} needs the {needed} scope; this credential has {held}")
             return
         if needed == Scope.LABEL and (wait := self.label_rate.wait_s(held)) > 0:
             retry = str(math.ceil(wait)).encode()
-            await _refuse(send, 429, "too many label requests for this credential", [(b"retry-after", retry)])
+            await refuse(send, 429, "too many label requests for this credential", [(b"retry-after", retry)])
             return
         body = await self._body(scope, headers, receive, send)
         if body is None:
             return
         headers.append((CREDENTIAL_HEADER, held.encode()))
-        await self.app({**scope, "headers": headers}, _replay(body, receive), send)
+        await self.app({**scope, "headers": headers}, replay(body, receive), send)
 
     def _held(self, headers: list[tuple[bytes, bytes]]) -> str | None:
         """The presented credential's scope, "invalid" for a token that is none of ours, None when absent."""
@@ -132,7 +132,7 @@ class RequestGuard:
         too_large = f"request body larger than {self.max_body} bytes (DRIFTLOOP_MAX_REQUEST_BYTES)"
         for key, value in headers:
             if key == b"content-length" and value.isdigit() and int(value) > self.max_body:
-                await _refuse(send, 413, too_large)
+                await refuse(send, 413, too_large)
                 return None
         chunks, size = [], 0
         while True:
@@ -142,28 +142,29 @@ class RequestGuard:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body:
-                await _refuse(send, 413, too_large)
+                await refuse(send, 413, too_large)
                 return None
             chunks.append(chunk)
             if not message.get("more_body"):
                 return b"".join(chunks)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay(body: bytes, receive: Receive) -> Receive:
     """A receive that hands the app the body read here, then whatever the connection says next."""
     delivered = False
 
-    async def replay() -> MutableMapping[str, Any]:
+    async def replayed() -> MutableMapping[str, Any]:
         nonlocal delivered
         if not delivered:
             delivered = True
             return {"type": "http.request", "body": body, "more_body": False}
         return await receive()
 
-    return replay
+    return replayed
 
 
-async def _refuse(send: Send, status: int, message: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+async def refuse(send: Send, status: int, message: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    """Answer `{"error": message}` with `status`."""
     body = orjson.dumps({"error": message})
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(extra or [])]
     await send({"type": "http.response.start", "status": status, "headers": headers})

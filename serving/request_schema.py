@@ -32,13 +32,14 @@ class FieldSpec:
     allowed: tuple[str, ...] = ()
 
 
+# Optional: the transaction id the fraud labels will refer to; logged so realised quality can be measured.
+EVENT_ID_FIELD = FieldSpec(EVENT_ID, "optional_text")
 TRANSACTION_FIELDS = (
     FieldSpec(CUSTOMER_ID, "int"),
     FieldSpec(MERCHANT_ID, "int"),
     FieldSpec(AMOUNT, "amount"),
     FieldSpec(CHANNEL, "category", CHANNELS),
-    # Optional: the transaction id the fraud labels will refer to; logged so realised quality can be measured.
-    FieldSpec(EVENT_ID, "optional_text"),
+    EVENT_ID_FIELD,
 )
 # Feature values may be null (an entity the store did not know): the model imputes the documented default.
 FEATURE_FIELDS = tuple(FieldSpec(name, "amount" if name == AMOUNT else "optional") for name in NUMERIC_COLUMNS) + tuple(
@@ -59,7 +60,8 @@ def _as_array(spec: FieldSpec, values: list[Any]) -> np.ndarray:
     return np.array(values, dtype=ARRAY_DTYPES.get(spec.kind, object))
 
 
-def _check_value(spec: FieldSpec, value: Any, where: str) -> Any:
+def check_value(spec: FieldSpec, value: Any, where: str) -> Any:
+    """`value` as the field takes it, or InvalidInput naming `where`."""
     if spec.kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             raise InvalidInput(f"{where}: expected an integer, got {type(value).__name__}")
@@ -71,7 +73,8 @@ def _check_value(spec: FieldSpec, value: Any, where: str) -> Any:
     if spec.kind in ("number", "amount", "optional"):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise InvalidInput(f"{where}: expected a number, got {type(value).__name__}")
-        number = float(value)
+        too_large = isinstance(value, int) and abs(value) > MAX_ABS_VALUE  # float(10**400) raises OverflowError
+        number = math.inf if too_large else float(value)
         if not math.isfinite(number) or abs(number) > MAX_ABS_VALUE:
             raise InvalidInput(f"{where}: must be a finite number")
         if spec.kind == "amount" and not 0 < number <= MAX_AMOUNT:
@@ -84,7 +87,7 @@ def _check_value(spec: FieldSpec, value: Any, where: str) -> Any:
             value = value.decode("utf-8", errors="replace")
         if not isinstance(value, str) or len(value) > 200:
             raise InvalidInput(f"{where}: expected a string of at most 200 characters")
-        return value
+        return check_text(value, where)
     if isinstance(value, bytes):
         try:
             value = value.decode("utf-8")
@@ -95,6 +98,29 @@ def _check_value(spec: FieldSpec, value: Any, where: str) -> Any:
     if value not in spec.allowed:
         raise InvalidInput(f"{where}: must be one of {list(spec.allowed)}")
     return value
+
+
+def lone_surrogate_at(value: str) -> int | None:
+    """Where `value` holds a lone surrogate, None when it is valid Unicode. Such a string (a JSON escape like
+    `\\ud800` that pairs with nothing) decodes but cannot be encoded again: not in the answer, not when the
+    transformer forwards the request, not in the prediction log or the event store."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return error.start
+    return None
+
+
+def check_text(value: str, where: str) -> str:
+    if (position := lone_surrogate_at(value)) is not None:
+        raise InvalidInput(f"{where}: not valid Unicode (a lone surrogate at position {position})")
+    return value
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """A caller's value inside an error message: its repr, cut short (a message is one short line)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}..."
 
 
 def _check_batch_size(size: int, max_batch: int, what: str) -> None:
@@ -124,8 +150,18 @@ def parse_v1(body: Any, fields: Sequence[FieldSpec], max_batch: int) -> Columns:
                     columns[spec.name].append(None)
                     continue
                 raise InvalidInput(f"instances[{index}].{spec.name}: missing")
-            columns[spec.name].append(_check_value(spec, instance[spec.name], f"instances[{index}].{spec.name}"))
+            columns[spec.name].append(check_value(spec, instance[spec.name], f"instances[{index}].{spec.name}"))
     return {spec.name: _as_array(spec, columns[spec.name]) for spec in fields}
+
+
+def _tensor_data(item: Any, name: str) -> Any:
+    """A V2 input's values. KServe converts binary tensor data when it is read; whatever that raises on bytes that
+    do not fit the datatype and shape is the caller's mistake, so it is a 400 naming the input."""
+    try:
+        return getattr(item, "data", None)
+    except Exception as error:  # noqa: BLE001 - KServe's conversion raises ValueError, struct.error, InferenceError
+        problem = f"inputs.{name}: its data does not fit its datatype and shape ({shown(error, 120)})"
+        raise InvalidInput(problem) from error
 
 
 def parse_v2(inputs: Sequence[Any], fields: Sequence[FieldSpec], max_batch: int) -> Columns:
@@ -144,23 +180,24 @@ def parse_v2(inputs: Sequence[Any], fields: Sequence[FieldSpec], max_batch: int)
             continue
         if item is None:
             raise InvalidInput(f"inputs.{spec.name}: missing")
-        datatype = str(getattr(item, "datatype", ""))
+        datatype = getattr(item, "datatype", "")
         if datatype not in V2_DATATYPES[spec.kind]:
-            raise InvalidInput(f"inputs.{spec.name}: datatype {datatype!r} not in {sorted(V2_DATATYPES[spec.kind])}")
-        data = getattr(item, "data", None)
+            allowed = sorted(V2_DATATYPES[spec.kind])
+            raise InvalidInput(f"inputs.{spec.name}: datatype {shown(datatype)} not in {allowed}")
+        data = _tensor_data(item, spec.name)
         if isinstance(data, tuple):
             data = list(data)
         if not isinstance(data, list) or any(isinstance(v, list) for v in data):
             raise InvalidInput(f"inputs.{spec.name}: expected a flat list of values")
-        shape = list(getattr(item, "shape", []) or [])
-        if shape not in ([len(data)], [len(data), 1]):
-            raise InvalidInput(f"inputs.{spec.name}: shape {shape} does not match {len(data)} values")
+        shape = getattr(item, "shape", None)
+        if not isinstance(shape, list | tuple) or list(shape) not in ([len(data)], [len(data), 1]):
+            raise InvalidInput(f"inputs.{spec.name}: shape {shown(shape)} does not match {len(data)} values")
         if length is None:
             _check_batch_size(len(data), max_batch, f"inputs.{spec.name}")
             length = len(data)
         elif len(data) != length:
             raise InvalidInput(f"inputs.{spec.name}: {len(data)} values, other inputs have {length}")
-        columns[spec.name] = [_check_value(spec, v, f"inputs.{spec.name}[{i}]") for i, v in enumerate(data)]
+        columns[spec.name] = [check_value(spec, v, f"inputs.{spec.name}[{i}]") for i, v in enumerate(data)]
     for spec in fields:
         if spec.name not in columns:
             columns[spec.name] = [None] * (length or 0)

@@ -2,7 +2,8 @@
 
 KServe's `model_server` module parses `sys.argv` when imported; our CLI's own arguments must not reach
 it, so it is imported with a clean argv. FastAPI's request validation (a V2 body of the wrong shape)
-answers 400 with the offending fields, like every other bad input, instead of FastAPI's default 422.
+answers 400 with the offending fields, like every other bad input, instead of FastAPI's default 422, and
+its other refusals (a body it could not read, an unknown route) answer `{"error": ...}` as KServe does.
 """
 
 from __future__ import annotations
@@ -26,19 +27,24 @@ def import_kserve() -> Any:
     return kserve
 
 
-def _install_validation_handler() -> None:
+def _install_error_handlers() -> None:
+    """Every refusal of FastAPI's own is `{"error": ...}` with one line naming the field, as KServe's are."""
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
     from kserve.model_server import app
+    from starlette.exceptions import HTTPException
 
+    from serving.body_framing import ScoringBodies, http_error_message, validation_message
     from serving.unavailable import RETRY_AFTER_S, Unavailable
 
     async def bad_request(_: Any, error: Exception) -> JSONResponse:
-        problems = []
-        for item in getattr(error, "errors", lambda: [])():
-            where = ".".join(str(part) for part in item.get("loc", ()) if part != "body")
-            problems.append(f"{where or 'body'}: {item.get('msg', 'invalid')}")
-        return JSONResponse(status_code=400, content={"error": "; ".join(problems) or "invalid request body"})
+        return JSONResponse(status_code=400, content={"error": validation_message(error)})
+
+    async def http_error(_: Any, error: Exception) -> JSONResponse:
+        assert isinstance(error, HTTPException)
+        return JSONResponse(
+            status_code=error.status_code, content={"error": http_error_message(error)}, headers=error.headers
+        )
 
     async def come_back_later(_: Any, error: Exception) -> JSONResponse:
         return JSONResponse(status_code=503, content={"error": str(error)},
@@ -46,26 +52,8 @@ def _install_validation_handler() -> None:
 
     app.add_exception_handler(RequestValidationError, bad_request)
     app.add_exception_handler(Unavailable, come_back_later)
-    app.add_middleware(JsonByDefault)
-
-
-class JsonByDefault:
-    """ASGI middleware: a V2 `/infer` body without a content type and without binary tensors is JSON.
-
-    KServe treats any body not labelled `application/json` as binary tensor data; Open Inference clients
-    such as tritonclient send plain JSON without that label when no tensor is binary.
-    """
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope.get("type") == "http" and str(scope.get("path", "")).endswith("/infer"):
-            headers = dict(scope.get("headers") or [])
-            if b"inference-header-content-length" not in headers and b"json" not in headers.get(b"content-type", b""):
-                kept = [(k, v) for k, v in scope.get("headers") or [] if k != b"content-type"]
-                scope = {**scope, "headers": [*kept, (b"content-type", b"application/json")]}
-        await self.app(scope, receive, send)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_middleware(ScoringBodies)
 
 
 def serve(model: Any, port: int) -> None:
@@ -74,7 +62,7 @@ def serve(model: Any, port: int) -> None:
     Both model servers also take labels (`POST /v1/labels`) for the transactions they answered.
     """
     kserve = import_kserve()
-    _install_validation_handler()
+    _install_error_handlers()
     from kserve.model_server import app
 
     from serving.feedback import install_label_route

@@ -35,3 +35,11 @@ class RegistryUnreachableError(DriftloopError):
     def __init__(self, tracking_uri: str, detail: str) -> None:
         super().__init__(f"the model registry at {tracking_uri} is not reachable ({detail}); is MLflow up?")
         self.tracking_uri = tracking_uri
+
+
+class DependencyUnreachableError(DriftloopError):
+    """A service a command needs (the online store, the KFP API) did not answer."""
+
+    def __init__(self, what: str, address: str, detail: str, setting: str) -> None:
+        super().__init__(f"{what} at {address} is not reachable ({detail}); is it up? (set by {setting})")
+        self.address = address

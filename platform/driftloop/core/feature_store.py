@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from driftloop.core.dependency_probes import check_online_store
 from driftloop.core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ def materialize_online(settings: Settings, end: datetime) -> None:
 
     A row older than the ttl is expired for serving just as it is for training, so it is not loaded.
     """
+    check_online_store(settings)  # seconds, not a Redis traceback after the whole store was read
     store = open_feature_store(settings)
     ttl = max(view.ttl for view in store.list_feature_views() if view.ttl)  # every view of ours has one
     store.materialize(start_date=end - ttl, end_date=end)

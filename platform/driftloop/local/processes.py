@@ -1,7 +1,8 @@
 """Start, track and stop our service processes, with every child they spawn.
 
-Each service runs in its own session (process group), and its pid record keeps the process start
-time, so a recycled pid is never mistaken for ours and `down` never kills a stranger.
+Each service runs in its own session (process group), and its pid record keeps the process's start marker
+(`process_identity`: its start in clock ticks since boot), so a recycled pid is never mistaken for ours, `down`
+never kills a stranger, and a wall-clock step (suspend, NTP) does not make a running service look stopped.
 """
 
 from __future__ import annotations
@@ -18,12 +19,17 @@ from pathlib import Path
 
 import psutil
 
+from driftloop.local.process_identity import is_same_process, start_marker
+
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class ProcessRecord:
-    """What we remember about a running service, stored as `<run_dir>/<name>.json`."""
+    """What we remember about a running service, stored as `<run_dir>/<name>.json`.
+
+    `create_time` is the wall-clock start psutil reported, for people; `start_marker` is what recognises the
+    process (empty in records written before it existed, which fall back to `create_time`)."""
 
     name: str
     pid: int
@@ -32,6 +38,23 @@ class ProcessRecord:
     health_url: str
     log_path: str
     command: list[str]
+    start_marker: str = ""
+
+    @classmethod
+    def of(
+        cls, process: psutil.Process, name: str, command: list[str], log_path: Path, url: str = "", health_url: str = ""
+    ) -> ProcessRecord:
+        """The record of a process we just started (a service has a URL and a health check)."""
+        return cls(
+            name=name,
+            pid=process.pid,
+            create_time=process.create_time(),
+            url=url,
+            health_url=health_url,
+            log_path=str(log_path),
+            command=command,
+            start_marker=start_marker(process.pid),
+        )
 
     def save(self, run_dir: Path) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -63,7 +86,10 @@ def _process_of(record: ProcessRecord) -> psutil.Process | None:
     """The live process the record describes, or None when it has exited (or its pid was reused)."""
     try:
         process = psutil.Process(record.pid)
-        if abs(process.create_time() - record.create_time) > 1.0:
+        if record.start_marker:
+            if not is_same_process(record.pid, record.start_marker):
+                return None
+        elif abs(process.create_time() - record.create_time) > 1.0:  # a record from before start markers
             return None
         if process.status() == psutil.STATUS_ZOMBIE:
             return None

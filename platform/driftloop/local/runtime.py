@@ -133,15 +133,7 @@ class LocalPlatform:
         command = [*driftloop_command(), *spec.cli_args]
         log_path = self._log_path(spec.name)
         process = processes.spawn(command, log_path, self.child_env())
-        record = ProcessRecord(
-            name=spec.name,
-            pid=process.pid,
-            create_time=process.create_time(),
-            url=spec.url,
-            health_url=spec.health_url,
-            log_path=str(log_path),
-            command=command,
-        )
+        record = ProcessRecord.of(process, spec.name, command, log_path, spec.url, spec.health_url)
         record.save(self.settings.run_dir)
         report(f"{spec.name}: starting (pid {process.pid}, log {log_path})")
         return record

@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from driftloop.core.dependency_probes import check_kfp_api
 from driftloop.core.errors import DriftloopError
 from driftloop.core.registry_names import RunTag
+from driftloop.core.registry_probe import check_reachable
 from driftloop.core.settings import Settings
 from driftloop.core.training_request import TrainingOutcome, TrainingRequest
 from pipelines.compile import COMPILED_PIPELINE
@@ -28,6 +30,9 @@ class KfpApiRunner:
         self.settings = settings
 
     def _client(self) -> Any:
+        """KFP's client, once its API answers (its own client raises a urllib3 traceback when it does not)."""
+        assert self.settings.kfp_host
+        check_kfp_api(self.settings.kfp_host)
         import kfp
 
         return kfp.Client(host=self.settings.kfp_host)
@@ -52,6 +57,7 @@ class KfpApiRunner:
         from driftloop.pipeline_runs.local_runner import run_url
         from pipelines.tracking import tracking_client
 
+        check_reachable(self.settings.tracking_uri)  # the outcome is read from MLflow: no run it could not report
         handle = self.submit(request)
         kfp_run_id = handle.removeprefix("kfp:")
         finished = self._client().wait_for_run_completion(kfp_run_id, timeout=3600)

@@ -11,9 +11,12 @@ import os
 
 import psutil
 
+from driftloop.core.dependency_probes import check_online_store
 from driftloop.core.registry_names import RunTag
+from driftloop.core.registry_probe import check_reachable
 from driftloop.core.settings import Settings, exported, settings_environment
 from driftloop.core.training_request import TrainingOutcome, TrainingRequest
+from driftloop.local.process_identity import is_same_process
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +32,8 @@ class LocalPipelineRunner:
         self.settings = settings
 
     def submit(self, request: TrainingRequest) -> str:
-        """Start `driftloop pipeline run training` as a background process; the handle is `local:<pid>:<start>`."""
+        """Start `driftloop pipeline run training` as a background process; the handle is `local:<pid>:<marker>`
+        (the process's start marker, `driftloop.local.process_identity`: a wall-clock step does not move it)."""
         import json
 
         from driftloop.local.processes import ProcessRecord, spawn
@@ -45,22 +49,25 @@ class LocalPipelineRunner:
         command = [*driftloop_command(), *arguments]
         process = spawn(command, log_path, settings_environment(self.settings, os.environ))
         # Recorded like a service, so `driftloop local down` stops a retraining run in flight too.
-        ProcessRecord(
-            name="retraining", pid=process.pid, create_time=process.create_time(), url="", health_url="",
-            log_path=str(log_path), command=command,
-        ).save(self.settings.run_dir)  # fmt: skip
+        record = ProcessRecord.of(process, "retraining", command, log_path)
+        record.save(self.settings.run_dir)
         logger.info("submitted retraining (pid %d, log %s): %s", process.pid, log_path, json.dumps(arguments))
-        return f"local:{process.pid}:{process.create_time()}"
+        return f"local:{process.pid}:{record.start_marker}"
 
     def is_active(self, handle: str) -> bool:
-        _, pid, started = handle.split(":", 2)
+        _, pid, marker = handle.split(":", 2)
+        if not marker.startswith(("ticks:", "ctime:")):  # a handle from before start markers: its create time
+            marker = f"ctime:{marker}"
         try:
-            process = psutil.Process(int(pid))
-            return abs(process.create_time() - float(started)) < 0.01 and process.status() != psutil.STATUS_ZOMBIE
-        except psutil.Error:
+            return is_same_process(int(pid), marker) and psutil.Process(int(pid)).status() != psutil.STATUS_ZOMBIE
+        except (psutil.Error, ValueError):
             return False
 
     def run_training(self, request: TrainingRequest) -> TrainingOutcome:
+        """Run the pipeline here and report its outcome; fails within seconds, naming the address, when MLflow or
+        the online store does not answer (MLflow's client retried a refused connection for four minutes)."""
+        check_reachable(self.settings.tracking_uri)
+        check_online_store(self.settings)
         from kfp import local
 
         from driftloop.core.mlflow_users import MlflowUser
