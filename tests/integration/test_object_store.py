@@ -210,7 +210,7 @@ def _run_platform(settings: Settings, events: pd.DataFrame, labels: pd.DataFrame
     store = event_store_for(settings)
     cut = len(events) - 200  # the last 200 were answered by the endpoint, never landed
     landed_at = pd.Timestamp(END)
-    log = PredictionLog(prediction_log_folder(settings), flush_s=0.05).start()
+    log = PredictionLog(prediction_log_folder(settings), 0.05, settings.prediction_log_segments_path).start()
     log.append(_served_rows(events.iloc[cut:], pd.Timestamp(END)))
     log.close()
     assert land_events(store, events.iloc[:cut], "lake.parquet", landed_at).quarantined == 0
