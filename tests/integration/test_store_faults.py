@@ -177,6 +177,14 @@ def test_unreadable_parts_and_torn_lines_stop_no_reader_and_are_listed_with_thei
                           check=False, timeout=120).stdout  # fmt: skip
     assert "unreadable files: 4" in text and "part-0-torn.parquet: ArrowInvalid" in text
 
+    # The metric the refresh's callers export (the scheduler serves it, the CronJob pushes it).
+    from monitoring import metrics
+
+    metrics.record_store_health(store.unreadable_counts(), {})
+    counted = {kind: metrics.REGISTRY.get_sample_value("driftloop_unreadable_files", {"store": kind})
+               for kind in ("events", "predictions")}  # fmt: skip
+    assert counted == {"events": 3, "predictions": 1}
+
 
 @pytest.mark.parametrize(
     ("kind", "point", "retry_says"),
