@@ -119,11 +119,13 @@ class EventStore:
         self, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None, entities: EntitySlice | None = None
     ) -> pd.DataFrame:
         """Landed records (each file cut to `entities` as it is read: a partition's reader never holds more)."""
-        if entities is None:
-            frames = self.landed.read(self.landed_dir.read_parquet, lambda: self._landed_files(start, end))
-        else:
-            read = lambda name: entities.read_parquet(self.landed_dir.parquet_file(name))  # noqa: E731
-            frames = self.landed.read(read, lambda: self._landed_files(start, end))
+
+        def read(name: str) -> pd.DataFrame:
+            if entities is None:
+                return self.landed_dir.read_parquet(name)
+            return entities.read_parquet(self.landed_dir.parquet_file(name))
+
+        frames = self.landed.read(read, lambda: self._landed_files(start, end))
         if not frames:
             return _empty({**EVENT_COLUMNS, RECORDED_AT: "datetime64[ns, UTC]"})
         frame = pd.concat(frames, ignore_index=True)
