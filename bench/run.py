@@ -1,7 +1,8 @@
 """`make bench`: run the benchmarks, write JSON to bench/results/, print a short table.
 
 `python -m bench.run` is the quick mode (serving, model cost, features, drift at 10k and 100k rows, drift alarm
-rates over 20 + 20 replayed windows, the feature build at 0.5M and 2M events per engine); `--full` adds more
+rates over 20 + 20 replayed windows, the feature build at 0.5M and 2M events per engine, label requests at 10
+and 5,000 parts of history); `--full` adds more
 concurrency levels and longer runs, 1M drift rows, 40 + 40 alarm windows, 8M events and the loop (the demo).
 """
 
@@ -73,6 +74,15 @@ def _table(results: dict[str, Any]) -> str:
                     else "a run failed (see the JSON)"
                 )
             )
+    if "labels" in results:
+        labels = results["labels"]
+        small, large = labels["parts_10"], labels["parts_5000"]
+        lines.append(
+            f"labels | POST /v1/labels at 10 / 5,000 parts | p50 {small['p50_ms']:.1f} / {large['p50_ms']:.1f} ms, "
+            f"p99 {small['p99_ms']:.1f} / {large['p99_ms']:.1f} ms; an unknown id's 404: p99 "
+            f"{small['unknown_id']['p99_ms']:.1f} / {large['unknown_id']['p99_ms']:.1f} ms | "
+            f"p99 {labels['p99_ratio']:.2f}x (target <= 1.5x)"
+        )
     if "loop" in results:
         loop = results["loop"]
         lines.append(f"loop | drifted traffic -> v{loop['champion_after']} serving | {loop['loop_seconds']} s | "
@@ -91,12 +101,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--full", action="store_true", help="longer runs, 1M drift rows, and the loop")
     parser.add_argument(
-        "--only", choices=["serving", "model", "features", "drift", "alarms", "scale", "loop"], action="append"
+        "--only",
+        choices=["serving", "model", "features", "drift", "alarms", "scale", "labels", "loop"],
+        action="append",
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     chosen = set(
-        args.only or ["serving", "model", "features", "drift", "alarms", "scale"] + (["loop"] if args.full else [])
+        args.only
+        or ["serving", "model", "features", "drift", "alarms", "scale", "labels"] + (["loop"] if args.full else [])
     )
     results: dict[str, Any] = {
         "mode": "full" if args.full else "quick",
@@ -132,6 +145,10 @@ def main() -> None:
 
             sizes = ["events_0.1M", "events_0.5M", "events_2M"] + (["events_8M"] if args.full else [])
             results["scale"] = run_scale_bench(folder, sizes)
+        if "labels" in chosen:
+            from bench.labels import run_label_bench
+
+            results["labels"] = run_label_bench(folder)
         if "loop" in chosen:
             from bench.loop import run_loop_bench
 

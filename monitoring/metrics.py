@@ -57,6 +57,14 @@ def record_feature_refresh(
         FEATURE_REFRESH_ROWS.labels(view).set(count)
 
 
+def record_store_health(unreadable: dict[str, int], compacted: dict[str, int]) -> None:
+    """The event store's gauges after a refresh: files in quarantine now, parts the compaction replaced."""
+    for store, count in unreadable.items():
+        UNREADABLE_FILES.labels(store).set(count)
+    for parts, count in compacted.items():
+        COMPACTED_PARTS.labels(parts).set(count)
+
+
 FEATURE_FRESHNESS = Gauge(
     "driftloop_feature_freshness_seconds",
     "Seconds between now and the newest hour boundary the online store holds features for.",
@@ -74,6 +82,16 @@ FEATURE_REFRESH_ROWS = Gauge(
     "driftloop_feature_refresh_rows", "Feature rows the last feature refresh wrote, by feature view.", ["view"],
     registry=REGISTRY,
 )  # fmt: skip
+UNREADABLE_FILES = Gauge(
+    "driftloop_unreadable_files",
+    "Files and log lines moved aside because no reader could parse them (listed with their reasons by "
+    "`driftloop data status`), by store: events (landed parts, labels, the landings log) or predictions.",
+    ["store"],
+    registry=REGISTRY,
+)
+COMPACTED_PARTS = Gauge(
+    "driftloop_compacted_parts", "Small parts the last compaction replaced, by part set.", ["parts"], registry=REGISTRY
+)
 SKEW_SHARE = Gauge(
     "driftloop_training_serving_skew_share",
     "Share of served, landed events whose served feature vector differs from the offline point-in-time one.",
@@ -98,7 +116,14 @@ JOB_METRICS = {
         GATE_DECISION,
     ),
     QUALITY_JOB: (REALISED_QUALITY,),
-    FEATURE_REFRESH_JOB: (FEATURE_FRESHNESS, FEATURE_WATERMARK, FEATURE_REFRESH_EVENTS, FEATURE_REFRESH_ROWS),
+    FEATURE_REFRESH_JOB: (
+        FEATURE_FRESHNESS,
+        FEATURE_WATERMARK,
+        FEATURE_REFRESH_EVENTS,
+        FEATURE_REFRESH_ROWS,
+        UNREADABLE_FILES,
+        COMPACTED_PARTS,
+    ),
 }
 
 

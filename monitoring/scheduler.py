@@ -1,9 +1,10 @@
 """The local scheduler: what the cluster's CronJobs do, on intervals, in one process.
 
 Two jobs: the drift check (with realised quality beside it) every DRIFTLOOP_DRIFT_CHECK_INTERVAL_S, and the
-feature refresh every DRIFTLOOP_FEATURE_REFRESH_INTERVAL_S and again just after each hour boundary, when the
-hour that ended becomes final. It serves the metrics on `/metrics` (the CronJobs push them instead) and keeps
-running when a job fails (no champion yet, registry briefly away): the failure is logged, the next tick retries.
+feature refresh (with the event store's compaction after it) every DRIFTLOOP_FEATURE_REFRESH_INTERVAL_S and
+again just after each hour boundary, when the hour that ended becomes final. It serves the metrics on
+`/metrics` (the CronJobs push them instead) and keeps running when a job fails (no champion yet, registry
+briefly away): the failure is logged, the next tick retries.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def run_scheduler(settings: Settings, runner: PipelineRunner) -> None:
     from monitoring import metrics
     from monitoring.check import run_check
     from monitoring.quality import record_realised_quality
+    from pipelines.event_store import event_store_for
     from pipelines.feature_refresh import current_watermark, refresh_features
 
     stop = threading.Event()
@@ -65,6 +67,8 @@ def run_scheduler(settings: Settings, runner: PipelineRunner) -> None:
         watermark = current_watermark(settings)
         stamp = watermark.timestamp() if watermark else None
         metrics.record_feature_refresh(stamp, None, outcome.events_read, outcome.rows_written)
+        compacted = {parts: run.parts_in for parts, run in outcome.compaction.items()}
+        metrics.record_store_health(event_store_for(settings).unreadable_counts(), compacted)
 
     def check() -> None:
         run_check(settings, runner)

@@ -1,17 +1,24 @@
 """The monitor's memory between runs: last trigger, the run in flight, decided windows, every decision.
 
 Kept as files in the state folder (a volume in the cluster), written atomically, so a CronJob pod that
-dies mid-run leaves either the old state or the new one.
+dies mid-run leaves either the old state or the new one. The decisions are a JSON-lines log
+(`pipelines.json_lines`): a line torn by a kill is skipped with its reason, and the next decision starts a line
+of its own.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from pipelines.json_lines import append_line, parse_lines
+
+logger = logging.getLogger(__name__)
 
 MAX_REMEMBERED_WINDOWS = 500
 
@@ -46,12 +53,12 @@ class MonitorStore:
         os.replace(temporary, self.state_path)
 
     def record(self, decision: dict[str, Any]) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with self.decisions_path.open("a") as log:
-            log.write(json.dumps(decision, default=str) + "\n")
+        append_line(self.decisions_path, decision)
 
     def decisions(self, last: int | None = None) -> list[dict[str, Any]]:
         if not self.decisions_path.exists():
             return []
-        lines = self.decisions_path.read_text().splitlines()
-        return [json.loads(line) for line in (lines[-last:] if last else lines)]
+        records, torn = parse_lines(self.decisions_path.read_text())
+        for line in torn:
+            logger.warning("skipping torn line %d of %s: %s", line.line, self.decisions_path, line.reason)
+        return records[-last:] if last else records

@@ -6,28 +6,36 @@ It lives in a local folder, or under the object store's prefix (`pipelines.stora
 - *Served* transactions (every one the endpoint answered) are the prediction log's served rows: the log is
   their canonical record, read here, never copied, so the two can never disagree.
 
-Labels are append-only parts under `labels/`; a changed label is a new record with its own time and the
-latest one wins. Writers take the store's writer lock (`pipelines.writer_lock`), so a landing, the feedback
-endpoint and a refresh can run at once.
-Every landing is recorded in `landings.jsonl` (what landed, and the oldest event and label hour it touched),
-which is how the feature refresh knows what to recompute.
+Labels are append-only parts under `labels/date=<landing day>/`; a changed label is a new record with its own
+time and the latest one wins. Writers take the store's writer lock (`pipelines.writer_lock`), so a landing, the
+feedback endpoint and a refresh can run at once.
+Every part a landing writes carries the landing's record (what landed, and the oldest event and label hour it
+touched: `pipelines.landing_records`), published with the rows in one durable step; the records are how the
+feature refresh knows what to recompute. Readers go through part sets (`pipelines.part_set`): an unreadable
+part is moved to `quarantine/unreadable/` with its reason and the read goes on; the parts a compaction replaced
+are left out.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from pipelines import landing_records
+from pipelines.crash_points import crash_point
 from pipelines.entity_partitions import EntitySlice, read_rows_where
-from pipelines.prediction_log_format import LOGGED_AT, ROLE, SERVED, read_prediction_log
+from pipelines.json_lines import parse_lines
+from pipelines.label_history import INGESTED_AT, KNOWN_AT, fraud_spans, latest_labels, usable_times
+from pipelines.landing_records import LEGACY_LOG, Landing
+from pipelines.part_set import PartSet
+from pipelines.prediction_log_format import LOGGED_AT, ROLE, SERVED, prediction_log_parts, read_prediction_log
 from pipelines.schema import (
     AMOUNT,
     CHANNEL,
@@ -35,42 +43,25 @@ from pipelines.schema import (
     EVENT_COLUMNS,
     EVENT_ID,
     EVENT_TIMESTAMP,
-    IS_FRAUD,
     LABEL_COLUMNS,
     LABEL_TIMESTAMP,
     MERCHANT_ID,
-    UNTIL,
 )
 from pipelines.storage import Folder, unique_part_name
+from pipelines.unreadable_files import UnreadableFile, record_torn_line, unreadable_files
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from driftloop.core.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-INGESTED_AT = "ingested_at"
-# When the platform may use a label (point-in-time reads, chargeback features, training windows): the time it
-# arrived when a client sent it over HTTP (a client's label_timestamp is only its business time: a backdated
-# one must not reach into the past), its label_timestamp when a trusted batch landing (`driftloop data ingest`,
-# an operator's lake history) brought it. Parts written before this column read as their label_timestamp.
-KNOWN_AT = "known_at"
 VIA = "via"  # how a label came: BATCH (`driftloop data ingest`) or HTTP (POST /v1/labels); older parts: BATCH
 SENT_BY = "sent_by"  # who: the landed file, or `POST /v1/labels by credential <scope>` (the landing's source)
 BATCH, HTTP = "batch", "http"
 RECORDED_AT = "recorded_at"  # when the platform learnt of an event: landing time, or answer time when served
 SERVED_COLUMNS = [EVENT_ID, EVENT_TIMESTAMP, CUSTOMER_ID, MERCHANT_ID, AMOUNT, CHANNEL, ROLE]
-
-
-@dataclass(frozen=True)
-class Landing:
-    """One landing, as recorded in the landings log."""
-
-    kind: str  # "events" or "labels"
-    source: str
-    landed_at: str
-    rows: int
-    oldest_event: str | None  # the oldest event timestamp the landing adds or relabels
-    oldest_label: str | None  # the oldest label timestamp it adds (labels only)
 
 
 def _empty(columns: dict[str, str]) -> pd.DataFrame:
@@ -81,11 +72,21 @@ def _as_event_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype({name: dtype for name, dtype in EVENT_COLUMNS.items() if name in frame.columns})
 
 
-LANDINGS_LOG = "landings.jsonl"
 LOCK_NAME = "event-store"
+LANDED_PATTERN = "date=*/part-*.parquet"
+LABELS_PATTERNS = ("date=*/part-*.parquet", "part-*.parquet")  # by landing day; at the top before they were
 
 
 class EventStore:
+    """The event store at `root`, reading served transactions from the prediction log at `prediction_log`.
+
+    Attributes:
+        landed, label_parts, served: the part sets readers read (landed transactions, label records, the
+            prediction log's parts).
+        quarantine_dir: rejected rows of landings, with their reasons; `unreadable_dir` below it: files no reader
+            could parse, with theirs.
+    """
+
     def __init__(
         self,
         root: Path | Folder,
@@ -97,10 +98,15 @@ class EventStore:
         self.landed_dir = self.root.child("landed")
         self.labels_dir = self.root.child("labels")
         self.quarantine_dir = self.root.child("quarantine")
+        self.unreadable_dir = self.quarantine_dir.child("unreadable")
+        self.landed = PartSet(self.landed_dir, (LANDED_PATTERN,), self.unreadable_dir, "landed")
+        self.label_parts = PartSet(self.labels_dir, LABELS_PATTERNS, self.unreadable_dir, "labels")
+        self.served = prediction_log_parts(self.prediction_log)
         self._lock = lock
 
     def locked(self) -> AbstractContextManager[None]:
-        """Serialise writers (landings, the feedback endpoint) across processes, or nodes (`event_store_for`)."""
+        """Serialise writers (landings, the feedback endpoint) across processes, or nodes (`event_store_for`);
+        a wait longer than the store's lock timeout raises `WriterLockTimeout`."""
         if self._lock is not None:
             return self._lock()
         from pipelines.writer_lock import folder_lock
@@ -113,13 +119,15 @@ class EventStore:
         self, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None, entities: EntitySlice | None = None
     ) -> pd.DataFrame:
         """Landed records (each file cut to `entities` as it is read: a partition's reader never holds more)."""
-        files = self._landed_files(start, end)
-        if not files:
+
+        def read(name: str) -> pd.DataFrame:
+            if entities is None:
+                return self.landed_dir.read_parquet(name)
+            return entities.read_parquet(self.landed_dir.parquet_file(name))
+
+        frames = self.landed.read(read, lambda: self._landed_files(start, end))
+        if not frames:
             return _empty({**EVENT_COLUMNS, RECORDED_AT: "datetime64[ns, UTC]"})
-        if entities is None:
-            frames = [self.landed_dir.read_parquet(f) for f in files]
-        else:
-            frames = [entities.read_parquet(self.landed_dir.parquet_file(f)) for f in files]
         frame = pd.concat(frames, ignore_index=True)
         return _as_event_frame(frame.rename(columns={INGESTED_AT: RECORDED_AT}))
 
@@ -130,7 +138,7 @@ class EventStore:
         if start is not None and end is not None:
             days = [f"date={day:%Y-%m-%d}" for day in pd.date_range(start.floor("D"), end.floor("D"), freq="D")]
             return [f"{day}/{name}" for day in days for name in self.landed_dir.child(day).files("part-*.parquet")]
-        files = self.landed_dir.files("date=*/part-*.parquet")
+        files = self.landed_dir.files(LANDED_PATTERN)
         if start is not None:
             files = [f for f in files if f[5:15] >= f"{start:%Y-%m-%d}"]
         if end is not None:
@@ -178,15 +186,15 @@ class EventStore:
     def label_records(self, event_ids: pd.Series | None = None) -> pd.DataFrame:
         """Every label record ever landed (a relabelled event has several), oldest landing first; with
         `event_ids`, only those events' records (cut in Arrow, before pandas builds their strings)."""
-        files = self.labels_dir.files("part-*.parquet")
-        if not files:
+        if event_ids is None:
+            frames = self.label_parts.read(self.labels_dir.read_parquet)
+            records = pd.concat(frames, ignore_index=True) if frames else None
+        else:
+            tables: list[pa.Table] = self.label_parts.read(self.labels_dir.read_table)
+            records = read_rows_where(tables, EVENT_ID, event_ids.astype(str)) if tables else None
+        if records is None:
             return _empty({**LABEL_COLUMNS, INGESTED_AT: "datetime64[ns, UTC]", KNOWN_AT: "datetime64[ns, UTC]",
                            VIA: "string", SENT_BY: "string"})  # fmt: skip
-        if event_ids is None:
-            records = pd.concat([self.labels_dir.read_parquet(f) for f in files], ignore_index=True)
-        else:
-            tables = [self.labels_dir.read_table(f) for f in files]
-            records = read_rows_where(tables, EVENT_ID, event_ids.astype(str))
         # Parts written before the channel was recorded came from batch landings (the only way then).
         return records.assign(**{VIA: records[VIA].fillna(BATCH) if VIA in records else BATCH})
 
@@ -212,30 +220,89 @@ class EventStore:
         return records if known_at is None else records[records[LABEL_TIMESTAMP] < known_at]
 
     def landings(self) -> list[Landing]:
-        text = self.root.read_text(LANDINGS_LOG) or ""
-        return [Landing(**json.loads(line)) for line in text.splitlines() if line.strip()]
+        """Every landing the store has a record of, oldest first: the legacy log's, then those in live parts
+        (one per landing, its parts' records merged; a compacted part's inputs are counted in it, not listed)."""
+        by_landing: dict[str, list[Landing]] = {}
+        for name, record in self.landing_records(self.part_names()).items():
+            if record is not None and record.kind != landing_records.COMPACTION:
+                by_landing.setdefault(record.landing_id or name, []).append(record)
+        current = sorted((landing_records.merged(parts) for parts in by_landing.values()),
+                         key=lambda landing: pd.Timestamp(landing.landed_at))  # fmt: skip
+        return self.legacy_landings() + current
+
+    def part_names(self) -> list[str]:
+        """Every live landed and label part, as `landed/<name>` and `labels/<name>`."""
+        return [f"{area}/{name}" for area, parts in self._areas().items() for name in parts.live()]
+
+    def landing_records(self, names: Sequence[str]) -> dict[str, Landing | None]:
+        """The record each named part (see `part_names`) carries, from its footer alone; None for a part written
+        before records lived in parts. An unreadable part is quarantined, a vanished one left out."""
+        found: dict[str, Landing | None] = {}
+        areas = self._areas()
+        for full in names:
+            area, name = full.split("/", 1)
+            parts = areas[area]
+            try:
+                ok, metadata = parts.read_one(name, parts.folder.read_footer)
+            except FileNotFoundError:
+                continue
+            if ok and metadata is not None:
+                found[full] = landing_records.decode(metadata.metadata)
+        return found
+
+    def _areas(self) -> dict[str, PartSet]:
+        return {"landed": self.landed, "labels": self.label_parts}
+
+    def legacy_landings(self) -> list[Landing]:
+        """The landings log of stores written before records lived in parts; a torn line is skipped, and
+        listed with its reason among the unreadable files."""
+        records, torn = parse_lines(self.root.read_text(LEGACY_LOG) or "")
+        for line in torn:
+            record_torn_line(self.root, LEGACY_LOG, line.line, line.reason, self.unreadable_dir)
+        return [landing_records.from_dict(record) for record in records]
+
+    def unreadable(self) -> list[UnreadableFile]:
+        """Files and log lines no reader could use, moved aside with their reasons (the event store's and the
+        prediction log's)."""
+        return unreadable_files(self.unreadable_dir) + unreadable_files(self.served.quarantine)
+
+    def unreadable_counts(self) -> dict[str, int]:
+        """How many files and log lines each store set aside (the metric's labels: events, predictions)."""
+        return {"events": len(unreadable_files(self.unreadable_dir)),
+                "predictions": len(unreadable_files(self.served.quarantine))}  # fmt: skip
 
     # Writing (callers hold `locked()`) ------------------------------------------------------------------------
 
-    def append_events(self, events: pd.DataFrame, landed_at: pd.Timestamp) -> None:
+    def append_events(self, events: pd.DataFrame, landed_at: pd.Timestamp, landing: Landing | None = None) -> None:
+        """One part per day, each carrying `landing` (with its own rows and oldest event): a crash between two
+        days leaves whole days, each with its record, and a retry lands the rest. Without `landing` (a
+        writer of test or benchmark data), a record of an unnamed landing."""
+        landing = landing or Landing("events", "unnamed", landed_at.isoformat(), len(events), None, None)
         frame = _as_event_frame(events[list(EVENT_COLUMNS)]).assign(**{INGESTED_AT: landed_at})
-        for day, rows in frame.groupby(frame[EVENT_TIMESTAMP].dt.strftime("%Y-%m-%d"), sort=True):
-            self.landed_dir.write_parquet(rows, f"date={day}/{unique_part_name()}")
+        for index, (day, rows) in enumerate(frame.groupby(frame[EVENT_TIMESTAMP].dt.strftime("%Y-%m-%d"), sort=True)):
+            if index:
+                crash_point("events.between_days")
+            record = replace(landing, rows=len(rows), oldest_event=rows[EVENT_TIMESTAMP].min().isoformat())
+            self.landed_dir.write_table(_with_record(rows, record), f"date={day}/{unique_part_name()}")
 
     def append_labels(
-        self, labels: pd.DataFrame, landed_at: pd.Timestamp, trusted_times: bool, sent_by: str = "unknown"
-    ) -> None:
-        """`trusted_times`: the labels' own stamps say when they were known (a batch landing); otherwise they
-        were known when they landed (a client over HTTP). `sent_by` stays with every label (SENT_BY)."""
+        self, labels: pd.DataFrame, landed_at: pd.Timestamp, trusted_times: bool, landing: Landing | None = None
+    ) -> str:
+        """The labels and their landing's record as one part, published durably in one step; returns its name.
+        `trusted_times`: the labels' own stamps say when they were known (a batch landing); otherwise they
+        were known when they landed (a client over HTTP). The landing's source stays with every label
+        (SENT_BY). Without `landing` (test or benchmark data), a record of an unnamed landing."""
         frame = labels[list(LABEL_COLUMNS)].astype(LABEL_COLUMNS).assign(**{INGESTED_AT: landed_at})
         known = frame[LABEL_TIMESTAMP] if trusted_times else pd.Series(landed_at, index=frame.index)
         frame[KNOWN_AT] = known.astype("datetime64[ns, UTC]")  # one type in every part: they are read together
         frame[VIA] = BATCH if trusted_times else HTTP
-        frame[SENT_BY] = sent_by
-        self.labels_dir.write_parquet(frame, unique_part_name())
-
-    def record_landing(self, landing: Landing) -> None:
-        self.root.append_text(LANDINGS_LOG, json.dumps(asdict(landing)) + "\n")
+        oldest = frame[KNOWN_AT].min().isoformat() if len(frame) else None
+        landing = landing or Landing("labels", "unknown", landed_at.isoformat(), len(frame), None, oldest)
+        frame[SENT_BY] = landing.source
+        name = f"date={landed_at:%Y-%m-%d}/{unique_part_name()}"  # a day's folder: the index lists only today's
+        self.labels_dir.write_table(_with_record(frame, landing), name)
+        crash_point("labels.published")
+        return name
 
     def quarantine(self, rejected: pd.DataFrame, kind: str, landed_at: pd.Timestamp) -> str:
         """Keep rejected rows with their reasons, never drop them: a person can fix and land them again.
@@ -245,34 +312,12 @@ class EventStore:
         return self.quarantine_dir.uri(name)
 
 
-def usable_times(records: pd.DataFrame) -> pd.DataFrame:
-    """Label records with `label_timestamp` replaced by the time the platform may use each (KNOWN_AT; a part
-    without the column: its label_timestamp)."""
-    if KNOWN_AT not in records:
-        return records
-    known = records[KNOWN_AT].fillna(records[LABEL_TIMESTAMP]) if len(records) else records[LABEL_TIMESTAMP]
-    return records.assign(**{LABEL_TIMESTAMP: known.astype(records[LABEL_TIMESTAMP].dtype)})
+def _with_record(frame: pd.DataFrame, landing: Landing) -> pa.Table:
+    """The rows as an Arrow table whose footer carries the landing's record."""
+    import pyarrow as pa
 
-
-def fraud_spans(records: pd.DataFrame) -> pd.DataFrame:
-    """Each stretch of time an event was known to be fraud, from label records with usable times: its
-    `label_timestamp` (known from) and UNTIL (when a later label said otherwise; NaT while it still holds).
-
-    Why spans and not the latest verdict: a feature for a past hour must use what was known then. A fraud
-    verdict withdrawn today stays a known chargeback for the hours before today."""
-    ordered = records.sort_values([EVENT_ID, LABEL_TIMESTAMP, INGESTED_AT], kind="stable")
-    changed = ordered[IS_FRAUD].ne(ordered.groupby(EVENT_ID)[IS_FRAUD].shift())  # a verdict's first record
-    changes = ordered.loc[changed, [EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP]]
-    until = changes.groupby(EVENT_ID)[LABEL_TIMESTAMP].shift(-1)
-    spans = changes.assign(**{UNTIL: until})[changes[IS_FRAUD] == 1]
-    return spans[[EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP, UNTIL]].reset_index(drop=True)
-
-
-def latest_labels(records: pd.DataFrame, extra: Sequence[str] = ()) -> pd.DataFrame:
-    """Each event's current label among its records (usable_times first): the latest by label time, landing
-    order breaking ties. `extra` keeps more of the records' columns."""
-    latest = records.sort_values([LABEL_TIMESTAMP, INGESTED_AT], kind="stable").drop_duplicates(EVENT_ID, keep="last")
-    return latest[[*LABEL_COLUMNS, *extra]].sort_values(EVENT_ID, kind="stable").reset_index(drop=True)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    return table.replace_schema_metadata({**(table.schema.metadata or {}), **landing_records.encode(landing)})
 
 
 def _frame_for_quarantine(rejected: pd.DataFrame) -> pd.DataFrame:
@@ -286,9 +331,10 @@ def _frame_for_quarantine(rejected: pd.DataFrame) -> pd.DataFrame:
 
 def event_store_for(settings: Settings) -> EventStore:
     """The event store the settings name: its folder, the prediction log it reads served events from, and the
-    lock its writers take."""
+    lock its writers take (a wait bounded by DRIFTLOOP_WRITER_LOCK_TIMEOUT_S)."""
     from pipelines.storage import event_store_folder, prediction_log_folder
     from pipelines.writer_lock import writer_lock
 
     root = event_store_folder(settings)
-    return EventStore(root, prediction_log_folder(settings), lambda: writer_lock(settings, LOCK_NAME, root))
+    timeout = settings.writer_lock_timeout_s
+    return EventStore(root, prediction_log_folder(settings), lambda: writer_lock(settings, LOCK_NAME, root, timeout))

@@ -2,11 +2,13 @@
 
 The watermark is the newest hour boundary whose features are final: a row stamped at hour H summarises
 events strictly before H, so once H has passed (and the answers of that hour are in the event store) its
-rows never change again, unless a late batch lands. Every landing is in the event store's landings log
-with the oldest event and label it touched; the refresh recomputes from the oldest such hour, so a backfill
-or a late chargeback reaches the features as well as the new hours do. Runs are serialised by a writer lock
+rows never change again, unless a late batch lands. Every part a landing wrote carries its record with the
+oldest event and label it touched; the refresh reads the records of the parts it has not seen yet and
+recomputes from the oldest such hour, so a backfill or a late chargeback reaches the features as well as the
+new hours do, also when its landing was retried after a crash. Runs are serialised by a writer lock
 (`pipelines.writer_lock`: the local scheduler, the cluster's CronJob, a training run and a person may all
-start one). The state sits beside the offline tables, locally or on the object store.
+start one). The state sits beside the offline tables, locally or on the object store. After a refresh, and
+under its lock, the event store's small parts are compacted (`pipelines.compaction`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 
 from driftloop.core.settings import Settings
+from pipelines.compaction import CompactionOutcome, compact_event_store
 from pipelines.compute_engine import ComputeEngine
 from pipelines.event_store import EventStore, event_store_for
 from pipelines.schema import EVENT_TIMESTAMP
@@ -38,7 +41,8 @@ LOCK_NAME = "refresh"
 @dataclass
 class RefreshState:
     watermark: str | None = None  # ISO hour boundary: features final up to here
-    landings_seen: int = 0  # landings log lines already taken into account
+    landings_seen: int = 0  # records of the legacy landings log already taken into account
+    parts_seen: list[str] = field(default_factory=list)  # landed and label parts whose records were taken in
 
     @property
     def watermark_time(self) -> datetime | None:
@@ -53,6 +57,7 @@ class RefreshOutcome:
     rows_written: dict[str, int] = field(default_factory=dict)
     freshness_s: float | None = None
     reason: str = ""
+    compaction: dict[str, CompactionOutcome] = field(default_factory=dict)
 
 
 def hour_floor(moment: datetime | pd.Timestamp) -> datetime:
@@ -65,8 +70,16 @@ class RefreshStateStore:
         self.locked = lock
 
     def load(self) -> RefreshState:
+        """The saved state; none yet, or unreadable (a person's edit gone wrong), is a first run: the refresh
+        then recomputes from the oldest event, which is slow but right."""
         text = self.folder.read_text(STATE_FILE)
-        return RefreshState(**json.loads(text)) if text is not None else RefreshState()
+        if text is None:
+            return RefreshState()
+        try:
+            return RefreshState(**json.loads(text))
+        except (ValueError, TypeError) as error:
+            logger.warning("%s is unreadable (%s): refreshing as on a first run", self.folder.uri(STATE_FILE), error)
+            return RefreshState()
 
     def save(self, state: RefreshState) -> None:
         self.folder.write_text(STATE_FILE, json.dumps(asdict(state), indent=2))
@@ -79,15 +92,16 @@ def refresh_state_store(settings: Settings) -> RefreshStateStore:
     return RefreshStateStore(folder, lambda: writer_lock(settings, LOCK_NAME, folder))
 
 
-def _recompute_from(store: EventStore, state: RefreshState) -> tuple[datetime | None, int]:
-    """The first hour to recompute (None: nothing new) and how many landings that accounts for."""
-    landings = store.landings()
-    touched = [
-        pd.Timestamp(moment)
-        for landing in landings[state.landings_seen :]
-        for moment in (landing.oldest_event, landing.oldest_label)
-        if moment
-    ]
+def _recompute_from(store: EventStore, state: RefreshState) -> tuple[datetime | None, int, list[str]]:
+    """The first hour to recompute (None: nothing new), the legacy log's records and the parts (see
+    `EventStore.part_names`) that accounts for. Listed before any event is read: a part landing meanwhile is
+    either read now and recomputed again next time, or taken in next time; never missed."""
+    legacy = store.legacy_landings()
+    names = store.part_names()
+    seen = set(state.parts_seen)
+    records = store.landing_records([name for name in names if name not in seen])
+    landings = [*legacy[state.landings_seen :], *(record for record in records.values() if record is not None)]
+    touched = [pd.Timestamp(moment) for landing in landings for moment in landing.touched]
     candidates = [hour_floor(moment) for moment in touched]
     if state.watermark_time is not None:
         candidates.append(state.watermark_time)
@@ -95,7 +109,7 @@ def _recompute_from(store: EventStore, state: RefreshState) -> tuple[datetime | 
         oldest = store.events()[EVENT_TIMESTAMP].min()
         if pd.notna(oldest):
             candidates.append(hour_floor(oldest))
-    return (min(candidates) if candidates else None), len(landings)
+    return (min(candidates) if candidates else None), len(legacy), names
 
 
 def build_features_from_store(
@@ -133,7 +147,7 @@ def refresh_features(settings: Settings, now: datetime | None = None) -> Refresh
     store, states = event_store_for(settings), refresh_state_store(settings)
     with states.locked():
         state = states.load()
-        start, landings_seen = _recompute_from(store, state)
+        start, landings_seen, parts = _recompute_from(store, state)
         if start is None:
             return RefreshOutcome(None, None, 0, reason="no events in the event store yet")
         start = min(start, target)
@@ -142,14 +156,15 @@ def refresh_features(settings: Settings, now: datetime | None = None) -> Refresh
         if events == 0:
             return RefreshOutcome(state.watermark, None, 0, reason="no events before the current hour yet")
         materialize_online(settings, target)
-        states.save(RefreshState(watermark=target.isoformat(), landings_seen=landings_seen))
+        states.save(RefreshState(target.isoformat(), landings_seen, parts))
+        compaction = compact_event_store(store, set(parts))
     freshness = (now - target).total_seconds()
     logger.info(
         "features refreshed over [%s, %s] from %d events: %s", start.isoformat(), target.isoformat(), events,
         written,
     )  # fmt: skip
     reason = f"recomputed [{start:%Y-%m-%d %H:%M}, {target:%Y-%m-%d %H:%M}] UTC"
-    return RefreshOutcome(target.isoformat(), start.isoformat(), events, written, freshness, reason)
+    return RefreshOutcome(target.isoformat(), start.isoformat(), events, written, freshness, reason, compaction)
 
 
 def current_watermark(settings: Settings) -> datetime | None:

@@ -3,13 +3,17 @@
 The checks are the data contract's own (`pipelines.data_contract`): the same rule that stops a training
 run stops a row at the door. Landing is idempotent by `event_id`: a row whose event (or, for labels, whose
 identical label) the store already holds is counted as already present and written nowhere, so landing
-the same file twice changes nothing.
+the same file twice changes nothing. What lands is published with its landing's record in one durable step
+(`EventStore.append_labels`), so a retry after a crash at any point lands exactly what is missing.
+
+A label landing looks its events and labels up in this process's index (`pipelines.event_index`), never in
+the whole history: its cost does not grow with the number of parts.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -17,7 +21,9 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.data_contract import KIND_CHECKS, RowCheck, event_row_checks, label_row_checks
-from pipelines.event_store import EventStore, Landing, latest_labels, usable_times
+from pipelines.event_index import EventIndex, index_for
+from pipelines.event_store import EventStore
+from pipelines.landing_records import Landing
 from pipelines.schema import (
     AMOUNT,
     CHANNEL,
@@ -126,9 +132,8 @@ def land_events(store: EventStore, frame: pd.DataFrame, source: str, now: pd.Tim
         result.already_present = int(known.sum())
         new = good[~known]
         if len(new):
-            store.append_events(new, now)
-            oldest = new[EVENT_TIMESTAMP].min()
-            store.record_landing(Landing("events", source, now.isoformat(), len(new), oldest.isoformat(), None))
+            oldest = new[EVENT_TIMESTAMP].min().isoformat()
+            store.append_events(new, now, Landing("events", source, now.isoformat(), len(new), oldest, None, _id()))
         result.landed = len(new)
     logger.info("%s", result.summary())
     return result
@@ -160,9 +165,9 @@ def land_labels(
     frame: pd.DataFrame,
     source: str,
     now: pd.Timestamp,
-    wait_for_events_s: float = 0.0,
     all_or_nothing: bool = False,
     trusted_times: bool = True,
+    index: EventIndex | None = None,
 ) -> LandingResult:
     """Land labels: each must refer to a known event and arrive after it; a label that does not change the
     event's current verdict (the same label again, even re-stamped) lands nothing.
@@ -170,13 +175,12 @@ def land_labels(
     `trusted_times` (a batch landing by an operator): a label counts from its own label_timestamp. Otherwise
     (a client over HTTP) it counts from now: its label_timestamp is kept as business time only.
 
-    `wait_for_events_s`: when some events are unknown, look once more after this long (a server's answered
-    transactions reach the event store within its prediction log's flush interval). `all_or_nothing` (the
-    feedback endpoint): one bad row rejects the batch, nothing lands or is quarantined, and the reasons are
-    returned for the caller to fix.
+    `all_or_nothing` (the feedback endpoint): one bad row rejects the batch, nothing lands or is quarantined,
+    and the reasons are returned for the caller to fix. Raises `WriterLockTimeout` when another writer holds
+    the store longer than its lock timeout.
     """
-    if wait_for_events_s > 0 and EVENT_ID in frame and not frame[EVENT_ID].isin(store.event_times().index).all():
-        time.sleep(wait_for_events_s)  # outside the lock: other writers go on meanwhile
+    index = index or index_for(store)
+    index.catch_up(events=False)  # outside the lock: the bulk of what other writers added, while they go on
     with store.locked():
         problems = _schema_problems(frame, LABEL_COLUMNS, "labels")
         if problems:
@@ -184,7 +188,8 @@ def land_labels(
             return _reject(frame, "labels", source, reasons) if all_or_nothing else _split(
                 store, frame, "labels", source, reasons, now)[1]  # fmt: skip
         frame = _exact_duplicates_once(frame[list(LABEL_COLUMNS)])
-        event_times = store.event_times()
+        index.catch_up(events=False)  # labels landed while this one waited: the duplicate check must see them
+        event_times = index.event_times(frame[EVENT_ID].dropna())  # (events it does not know: looked for)
         checks = label_row_checks(frame, event_times, now, FUTURE_TOLERANCE)
         reasons = _row_reasons(frame, "labels", LABEL_COLUMNS, checks)
         if all_or_nothing and (reasons != "").any():
@@ -192,23 +197,29 @@ def land_labels(
         good, result = _split(store, frame, "labels", source, reasons, now)
         # Already present: the identical record, or the same verdict the event holds now (a label re-sent
         # later is no change). A different verdict is a new record with its time; the latest wins.
-        records = store.label_records()
-        identity = [EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP]
-        known = pd.MultiIndex.from_frame(good[identity]).isin(pd.MultiIndex.from_frame(records[identity]))
-        current = latest_labels(usable_times(records)).set_index(EVENT_ID)[IS_FRAUD]
-        known |= (good[EVENT_ID].map(current) == good[IS_FRAUD]).fillna(False).to_numpy(dtype=bool)
+        known = index.recorded(good) | (index.current_verdicts(good[EVENT_ID]) == good[IS_FRAUD]).fillna(
+            False
+        ).to_numpy(dtype=bool)
         result.already_present = int(known.sum())
         new = good[~known]
         if len(new):
-            store.append_labels(new, now, trusted_times, sent_by=source)
-            oldest_event = event_times.reindex(new[EVENT_ID]).min()
+            oldest_event = event_times.reindex(new[EVENT_ID].astype(str)).min()
             oldest_known = new[LABEL_TIMESTAMP].min() if trusted_times else now  # the refresh recomputes from it
-            store.record_landing(Landing(
-                "labels", source, now.isoformat(), len(new), oldest_event.isoformat(), oldest_known.isoformat(),
-            ))  # fmt: skip
+            landing = Landing("labels", source, now.isoformat(), len(new), oldest_event.isoformat(),
+                              oldest_known.isoformat(), _id())  # fmt: skip
+            store.append_labels(new, now, trusted_times, landing)
         result.landed = len(new)
     logger.info("%s", result.summary())
     return result
+
+
+def unknown_events(store: EventStore, event_ids: pd.Series) -> pd.Series:
+    """The ids among `event_ids` the store does not know (yet): a quick look, outside the writer lock."""
+    return event_ids[~event_ids.astype(str).isin(index_for(store).event_times(event_ids).index)]
+
+
+def _id() -> str:
+    return uuid.uuid4().hex
 
 
 def _reject(frame: pd.DataFrame, kind: str, source: str, reasons: pd.Series) -> LandingResult:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.model_input import MODEL_INPUT_COLUMNS
+from pipelines.part_set import PartSet
 from pipelines.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
 from pipelines.storage import Folder
 
@@ -27,6 +28,7 @@ PREDICTION = "prediction"
 MODEL_VERSION = "model_version"
 MODEL_ALIAS = "model_alias"
 REQUEST_ID = "request_id"
+PARTS_PATTERN = "date=*/hour=*/part-*.parquet"
 
 
 @dataclass(frozen=True)
@@ -104,20 +106,29 @@ def _partition_hour(name: str) -> pd.Timestamp:
     return pd.Timestamp(f"{date[5:]} {hour[5:]}:00", tz="UTC")
 
 
+def prediction_log_parts(root: Path | Folder) -> PartSet:
+    """The log's parts as readers read them: an unreadable part is moved to `quarantine/unreadable/` under the
+    log's root, with its reason, and the read goes on; parts a compaction replaced are left out."""
+    folder = Folder.at(root)
+    return PartSet(folder, (PARTS_PATTERN,), folder.child("quarantine", "unreadable"), "predictions")
+
+
 def read_prediction_log(
     root: Path | Folder, since: pd.Timestamp | None = None, columns: list[str] | None = None
 ) -> pd.DataFrame:
     """Every logged row (optionally from `since` on, optionally only some columns), oldest first. The log is a
     local folder or a prefix on the object store (`pipelines.storage`)."""
-    folder = Folder.at(root)
-    files = folder.files("date=*/hour=*/part-*.parquet")
-    if since is not None:
-        floor = since.floor("h")
-        files = [f for f in files if _partition_hour(f) >= floor]
-    if not files:
-        return pd.DataFrame()
+    parts = prediction_log_parts(root)
+    folder = parts.folder
+
+    def listing() -> list[str]:
+        files = parts.listing()
+        return files if since is None else [f for f in files if _partition_hour(f) >= since.floor("h")]
+
     wanted = None if columns is None else sorted({*columns, LOGGED_AT})
-    frames = [folder.read_parquet(f, columns=_present(folder, f, wanted)) for f in files]
+    frames = parts.read(lambda f: folder.read_parquet(f, columns=_present(folder, f, wanted)), listing)
+    if not frames:
+        return pd.DataFrame()
     frame = pd.concat(frames, ignore_index=True)
     if since is not None:
         frame = frame[frame[LOGGED_AT] >= since]

@@ -2,7 +2,9 @@
 that tasks on any node read the same event store and offline tables), behind one small interface.
 
 Both publish a file whole: locally it is written under a temporary name and renamed into place; on S3 an object
-becomes visible only when its upload completes. A reader sees a file old or new, never half of one. S3 has no
+becomes visible only when its upload completes. A reader sees a file old or new, never half of one. A durable
+publish (`write_table`: the event store's landings and compacted parts) also fsyncs the file before the rename and
+its folder after, so what a writer reported stored survives a power cut as well as a kill. S3 has no
 append and no rename, so nothing here renames on S3 and `append_text` rewrites the object (its callers hold the
 store's writer lock). Credentials are not settings: the S3 clients read `AWS_ACCESS_KEY_ID` and
 `AWS_SECRET_ACCESS_KEY` from the environment (in the cluster, from the object store's Secret).
@@ -11,8 +13,10 @@ store's writer lock). Credentials are not settings: the S3 clients read `AWS_ACC
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import functools
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -20,6 +24,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from pipelines.crash_points import crash_point
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -103,8 +109,7 @@ class Folder:
         """Names (relative, `/`-separated, sorted) of the files matching `pattern`, whose `*` stays inside one
         path segment as in `Path.glob`; hidden files (temporary names) never match."""
         if not self.remote:
-            root = self.local_path
-            return sorted(path.relative_to(root).as_posix() for path in root.glob(pattern) if path.is_file())
+            return local_files(self.local_path, pattern.split("/"))
         import pyarrow.fs as pafs
 
         wanted = pattern.split("/")
@@ -150,6 +155,12 @@ class Folder:
 
         return pq.ParquetFile(self._fs_path(name), filesystem=self._filesystem())
 
+    def read_footer(self, name: str) -> pq.FileMetaData:
+        """The file's footer alone (row count, key-value metadata): one small read, no column data."""
+        import pyarrow.parquet as pq
+
+        return pq.read_metadata(self._fs_path(name), filesystem=self._filesystem())
+
     def read_schema(self, name: str) -> pa.Schema:
         import pyarrow.parquet as pq
 
@@ -175,6 +186,15 @@ class Folder:
         else:
             self._publish_locally(name, lambda temporary: frame.to_parquet(temporary, index=False))
 
+    def write_table(self, table: pa.Table, name: str) -> None:
+        """Publish an Arrow table (its schema's metadata included) as `name` whole and durably (fsynced)."""
+        import pyarrow.parquet as pq
+
+        if self.remote:
+            pq.write_table(table, self._fs_path(name), filesystem=self._s3())
+        else:
+            self._publish_locally(name, lambda temporary: pq.write_table(table, temporary), durable=True)
+
     def write_text(self, name: str, text: str) -> None:
         """Publish `text` as `name` whole (replacing it)."""
         if self.remote:
@@ -183,13 +203,19 @@ class Folder:
         else:
             self._publish_locally(name, lambda temporary: temporary.write_text(text))
 
-    def _publish_locally(self, name: str, write: Callable[[Path], object]) -> None:
-        """`write` to a hidden temporary name beside `name`, then rename it into place (one atomic step)."""
+    def _publish_locally(self, name: str, write: Callable[[Path], object], durable: bool = False) -> None:
+        """`write` to a hidden temporary name beside `name`, then rename it into place (one atomic step).
+        `durable`: the file's bytes reach the disk before the rename, and the rename before returning."""
         target = self.local_path / name
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         write(temporary)
+        if durable:
+            _fsync(temporary)
+            crash_point("publish.before_rename")
         os.replace(temporary, target)
+        if durable:
+            _fsync(target.parent)
 
     def put_file(self, source: Path, name: str) -> None:
         """Copy a local file in as `name`."""
@@ -215,6 +241,19 @@ class Folder:
         with target.open("a") as handle:
             handle.write(text)
 
+    def move(self, name: str, target: Folder, target_name: str) -> None:
+        """Move `name` to `target_name` in `target` (a rename on this machine; a copy then a delete on S3)."""
+        if not self.remote and not target.remote:
+            destination = target.local_path / target_name
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.local_path / name, destination)
+            return
+        if self.remote and target.remote and self.endpoint == target.endpoint:
+            self._s3().copy_file(self._fs_path(name), target._fs_path(target_name))
+            self.delete(name)
+            return
+        raise ValueError(f"cannot move {self.uri(name)} to {target.uri(target_name)}: not on one store")
+
     def delete(self, name: str) -> None:
         """Remove `name` if it is there."""
         if not self.remote:
@@ -231,6 +270,49 @@ class Folder:
             shutil.rmtree(self.local_path, ignore_errors=True)
             return
         self._s3().delete_dir_contents(self._fs_path(""), missing_dir_ok=True)
+
+
+def local_files(
+    root: Path, wanted: list[str], entries: Callable[[str], list[tuple[str, bool]]] | None = None
+) -> list[str]:
+    """The files under `root` matching the pattern's segments, one directory listing per folder visited (no
+    `stat` per file, which `Path.glob` pays: listing thousands of parts stays a millisecond or two).
+    `entries` lists a directory as (name, is a directory) pairs, hidden names left out (`directory_entries`)."""
+    entries = entries or directory_entries
+    matchers = [re.compile(fnmatch.translate(segment)).match for segment in wanted]
+    found: list[str] = []
+
+    def visit(folder: str, prefix: str, depth: int) -> None:
+        last = depth == len(wanted) - 1
+        match = matchers[depth]
+        for name, is_dir in entries(folder):
+            if match(name) is None or is_dir == last:
+                continue
+            if last:
+                found.append(prefix + name)
+            else:
+                visit(f"{folder}/{name}", f"{prefix}{name}/", depth + 1)
+
+    visit(str(root), "", 0)
+    return sorted(found)
+
+
+def directory_entries(folder: str) -> list[tuple[str, bool]]:
+    """A directory's entries as (name, is a directory), hidden names (temporaries) left out; none when absent."""
+    try:
+        with os.scandir(folder) as listing:
+            return [(entry.name, entry.is_dir()) for entry in listing if not entry.name.startswith(".")]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's (or a folder's entries') bytes to the disk."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def unique_part_name(suffix: str = ".parquet") -> str:

@@ -5,12 +5,20 @@ the label time defaults to the time of receipt. A batch lands whole or not at al
 400 naming it, an event id the platform has never seen is a 404 naming it, a label that breaks the data
 contract (e.g. stamped before its transaction) is a 422; a label sent twice is accepted once. Served by
 both model servers, so it sits on the inference endpoint a client already knows.
+
+A request's cost does not grow with the store's history: its events and labels are looked up in the process's
+index (`pipelines.event_index`). An event answered a moment ago may not be published yet: for ids it does not
+know, the route looks again for up to DRIFTLOOP_LABEL_EVENT_WAIT_S, sleeping on the event loop (no worker
+thread, no lock held), and lands as soon as they appear. When another writer holds the store longer than
+DRIFTLOOP_WRITER_LOCK_TIMEOUT_S, the answer is 503 with Retry-After and nothing lands.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,8 +28,11 @@ from fastapi import Request  # resolved by FastAPI from this module's names: not
 from fastapi.responses import JSONResponse
 
 from driftloop.core.settings import Settings
+from pipelines.event_index import index_for
 from pipelines.event_store import event_store_for
+from pipelines.landing import land_labels, unknown_events
 from pipelines.schema import EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP, PLATFORM_EPOCH
+from pipelines.writer_lock import WriterLockTimeout
 from serving import metrics
 from serving.json_body import NotJson, parse_json
 from serving.request_guard import CREDENTIAL_HEADER, LABELS_PATH
@@ -31,6 +42,8 @@ logger = logging.getLogger(__name__)
 
 MAX_LABELS = 10_000
 UNKNOWN_EVENT = "labels.event_id.references"
+WAIT_POLL_S = 0.2  # how often a request waiting for its events looks again
+Answer = tuple[int, dict[str, Any], dict[str, str]]  # HTTP status, JSON body, headers
 
 
 class BadLabels(ValueError):
@@ -90,22 +103,35 @@ def parse_labels(body: Any, now: pd.Timestamp, skew: pd.Timedelta) -> pd.DataFra
     })  # fmt: skip
 
 
-def receive_labels(settings: Settings, body: Any, credential: str) -> tuple[int, dict[str, Any]]:
-    """(HTTP status, JSON body) for one feedback request; `credential` (the scope the request guard saw) is
-    recorded with the landing."""
-    from pipelines.landing import land_labels
+def event_wait_s(settings: Settings) -> float:
+    """How long a request waits for events it does not know yet (by default, two prediction-log flushes)."""
+    wait = settings.label_event_wait_s
+    return 2 * settings.prediction_log_flush_s if wait is None else wait
 
-    now = pd.Timestamp.now(tz="UTC")
+
+def parsed_labels(settings: Settings, body: Any, now: pd.Timestamp) -> pd.DataFrame | Answer:
+    """The body's labels, or the 400 answer naming the field that is wrong."""
     try:
-        labels = parse_labels(body, now, pd.Timedelta(seconds=settings.max_clock_skew_s))
+        return parse_labels(body, now, pd.Timedelta(seconds=settings.max_clock_skew_s))
     except BadLabels as error:
         metrics.LABELS_RECEIVED.labels("invalid").inc()
-        return 400, {"error": str(error)}
-    # An answer from a moment ago may still be in a server's log buffer: look again after one flush.
-    result = land_labels(
-        event_store_for(settings), labels, f"POST /v1/labels by credential {credential}", now,
-        wait_for_events_s=2 * settings.prediction_log_flush_s, all_or_nothing=True, trusted_times=False,
-    )  # fmt: skip
+        return 400, {"error": str(error)}, {}
+
+
+def land_parsed(settings: Settings, labels: pd.DataFrame, credential: str, now: pd.Timestamp) -> Answer:
+    """Land parsed labels (the credential, the scope the request guard saw, is recorded with the landing)."""
+    try:
+        result = land_labels(
+            event_store_for(settings), labels, f"POST /v1/labels by credential {credential}", now,
+            all_or_nothing=True, trusted_times=False,
+        )  # fmt: skip
+    except WriterLockTimeout as error:
+        metrics.LABELS_RECEIVED.labels("busy").inc(len(labels))
+        return (
+            503,
+            {"error": f"{error.message}; nothing was stored"},
+            {"Retry-After": str(math.ceil(error.retry_after_s))},
+        )
     if result.rejected_rows:
         unknown = UNKNOWN_EVENT in result.reasons
         metrics.LABELS_RECEIVED.labels("unknown_event" if unknown else "invalid").inc(len(result.rejected_rows))
@@ -113,14 +139,47 @@ def receive_labels(settings: Settings, body: Any, credential: str) -> tuple[int,
         what = "unknown event_id" if unknown else "breaks the data contract"
         reasons = ", ".join(sorted(result.reasons))
         message = f"{len(result.rejected_rows)} of {len(labels)} labels rejected ({reasons}): {named}"
-        return (404 if unknown else 422), {"error": f"{message}; {what}; nothing was stored"}
+        return (404 if unknown else 422), {"error": f"{message}; {what}; nothing was stored"}, {}
     metrics.LABELS_RECEIVED.labels("landed").inc(result.landed)
     metrics.LABELS_RECEIVED.labels("already_present").inc(result.already_present)
-    return 200, {"landed": result.landed, "already_present": result.already_present}
+    return 200, {"landed": result.landed, "already_present": result.already_present}, {}
+
+
+def receive_labels(settings: Settings, body: Any, credential: str) -> Answer:
+    """One feedback request without waiting for unknown events: what the route does once they are known (or
+    its wait is over)."""
+    now = pd.Timestamp.now(tz="UTC")
+    labels = parsed_labels(settings, body, now)
+    return labels if isinstance(labels, tuple) else land_parsed(settings, labels, credential, now)
+
+
+async def receive_labels_waiting(settings: Settings, body: Any, credential: str) -> Answer:
+    """One feedback request: parse, wait (on the event loop) for events not published yet, land."""
+    now = pd.Timestamp.now(tz="UTC")
+    labels = await anyio.to_thread.run_sync(parsed_labels, settings, body, now)
+    if isinstance(labels, tuple):
+        return labels
+    deadline = time.monotonic() + event_wait_s(settings)
+    store = event_store_for(settings)
+    while time.monotonic() < deadline:
+        unknown = await anyio.to_thread.run_sync(unknown_events, store, labels[EVENT_ID])
+        if unknown.empty:
+            break
+        await anyio.sleep(min(WAIT_POLL_S, max(0.0, deadline - time.monotonic())))
+    return await anyio.to_thread.run_sync(land_parsed, settings, labels, credential, now)
+
+
+def _warm_up(settings: Settings) -> None:
+    """Build this process's event index before the first label request needs it."""
+    try:
+        read = index_for(event_store_for(settings)).catch_up()
+        logger.info("event index ready (%d parts read)", read)
+    except Exception:  # noqa: BLE001 - the first request builds it instead
+        logger.exception("event index warm-up failed; the first label request builds it")
 
 
 def install_label_route(app: Any, settings: Settings) -> None:
-    """Add `POST /v1/labels` to a model server's FastAPI app."""
+    """Add `POST /v1/labels` to a model server's FastAPI app (and build the event index in the background)."""
 
     async def post_labels(request: Request) -> JSONResponse:
         try:
@@ -129,7 +188,8 @@ def install_label_route(app: Any, settings: Settings) -> None:
             metrics.LABELS_RECEIVED.labels("invalid").inc()
             return JSONResponse(status_code=400, content={"error": str(error)})
         credential = request.headers.get(CREDENTIAL_HEADER.decode(), "unknown")
-        status, content = await anyio.to_thread.run_sync(receive_labels, settings, body, credential)
-        return JSONResponse(status_code=status, content=content)
+        status, content, headers = await receive_labels_waiting(settings, body, credential)
+        return JSONResponse(status_code=status, content=content, headers=headers)
 
     app.add_api_route(LABELS_PATH, post_labels, methods=["POST"])
+    threading.Thread(target=_warm_up, args=(settings,), name="event-index-warm-up", daemon=True).start()

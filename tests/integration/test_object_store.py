@@ -151,7 +151,7 @@ def test_an_advisory_lock_excludes_other_writers_and_dies_with_its_holder(postgr
     import psycopg
 
     from driftloop.core.database_url import libpq_url
-    from pipelines.writer_lock import advisory_key, postgres_lock
+    from pipelines.writer_lock import WriterLockTimeout, advisory_key, postgres_lock
 
     key = advisory_key("driftloop:event-store")
 
@@ -165,6 +165,10 @@ def test_an_advisory_lock_excludes_other_writers_and_dies_with_its_holder(postgr
     assert free()
     with postgres_lock(postgres_url, "event-store"):
         assert not free()
+        started = time.monotonic()
+        with pytest.raises(WriterLockTimeout, match="stayed busy"), postgres_lock(postgres_url, "event-store", 0.3):
+            pass  # a bounded wait gives up (the label route's 503)
+        assert time.monotonic() - started < 2
     assert free()
     holder = subprocess.Popen(
         [sys.executable, "-c",
@@ -184,6 +188,43 @@ def test_an_advisory_lock_excludes_other_writers_and_dies_with_its_holder(postgr
         assert free()
     finally:
         holder.kill()
+
+
+def test_on_s3_unreadable_parts_go_aside_and_compaction_replaces_parts_with_every_row_once(
+    tmp_path: Path, s3_endpoint: str
+) -> None:
+    """The part sets' rules hold on an object store (no rename there: a move is a copy and a delete): a garbage
+    part is moved to quarantine with its reason, compaction publishes one part and retires its inputs, and the
+    event index reads what a full read reads."""
+    from pipelines.compaction import compact_event_store
+    from pipelines.event_index import EventIndex
+    from pipelines.event_store import EventStore
+    from pipelines.landing import land_events, land_labels
+    from pipelines.schema import EVENT_ID
+    from pipelines.writer_lock import file_lock
+
+    events, labels = generate(GeneratorConfig(seed=4, days=2, customers=20, merchants=4, end=END))
+    root = Folder.at(f"s3://{BUCKET}/parts-test/events", s3_endpoint)
+    predictions = Folder.at(f"s3://{BUCKET}/parts-test/predictions", s3_endpoint)
+    store = EventStore(root, predictions, lambda: file_lock(tmp_path / "event-store.lock"))
+    land_events(store, events.iloc[::2], "one.parquet", pd.Timestamp(END))
+    land_events(store, events.iloc[1::2], "two.parquet", pd.Timestamp(END))
+    land_labels(store, labels, "labels.parquet", pd.Timestamp(END))
+    day = store.landed_dir.files("date=*/part-*.parquet")[0].split("/")[0]
+    store.landed_dir.write_text(f"{day}/part-0-garbage.parquet", "not parquet at all")
+
+    assert sorted(store.events()[EVENT_ID]) == sorted(events[EVENT_ID])
+    [moved] = store.unreadable()
+    assert moved.file.endswith(f"{day}/part-0-garbage.parquet") and "magic bytes" in moved.reason
+    assert not store.landed_dir.exists(f"{day}/part-0-garbage.parquet")
+    assert moved.moved_to is not None and store.unreadable_dir.exists(moved.moved_to.rsplit("/", 1)[1])
+
+    outcomes = compact_event_store(store, set(store.part_names()))
+    assert outcomes["landed"].parts_in == 2 * len(store.landed_dir.files("date=*/part-*.parquet"))
+    assert all(name.endswith(".compacted.parquet") for name in store.landed_dir.files("date=*/part-*.parquet"))
+    assert sorted(store.events()[EVENT_ID]) == sorted(events[EVENT_ID])
+    index = EventIndex(store)
+    assert set(index.event_times(events[EVENT_ID]).index) == set(events[EVENT_ID])
 
 
 def _served_rows(events: pd.DataFrame, logged_at: pd.Timestamp) -> pd.DataFrame:

@@ -147,3 +147,27 @@ def test_a_finished_run_is_cleared_and_the_cooldown_still_holds(
     assert later.drift_share is not None and later.drift_share >= 0.5
     assert later.action == NO_TRIGGER and "cooling down" in later.reason
     assert runner.submitted == []
+
+
+def test_an_unreadable_log_part_and_a_torn_decision_line_do_not_stop_the_check(
+    settings: Settings, registry: tuple[str, object]
+) -> None:
+    """A part of the window's log that cannot be parsed is set aside with its reason and the check judges the
+    rest; a torn line of the decisions log is skipped and the next decision is whole."""
+    import os
+
+    from pipelines.event_store import event_store_for
+    from pipelines.prediction_log_format import partition_name
+
+    _serve(settings, registry[1], _drifted(40, seed=8))
+    hour = settings.prediction_log_path / partition_name(pd.Timestamp(NOW - timedelta(minutes=5)))
+    (hour / "part-0-garbage.parquet").write_bytes(os.urandom(64))
+    store = monitor_store(settings)
+    store.record({"action": NO_TRIGGER, "reason": "earlier"})
+    with store.decisions_path.open("a") as log:
+        log.write('{"action": "trig')
+    outcome = run_check(settings, RecordingRunner(), now=NOW)
+    assert outcome.rows == 40 and "too few rows" in outcome.reason
+    assert [d["reason"] for d in store.decisions()] == ["earlier", outcome.reason]
+    [moved] = event_store_for(settings).unreadable()
+    assert moved.file.endswith("part-0-garbage.parquet") and "magic bytes" in moved.reason

@@ -216,7 +216,7 @@ def test_a_features_replay_for_a_past_hour_uses_only_what_was_known_then(
     raw: tuple[pd.DataFrame, pd.DataFrame],
 ) -> None:
     """Withdrawing a fraud verdict today (a 1 -> 0 flip) leaves every earlier hour's chargeback rate as it was."""
-    from pipelines.event_store import fraud_spans
+    from pipelines.label_history import fraud_spans
     from pipelines.schema import EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP, UNTIL
 
     events, labels = raw

@@ -63,8 +63,10 @@ def freeze_evaluation_set(
 
 @app.command()
 def status(json_output: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
-    """What the event store holds (landed, served, labelled, quarantined) and how fresh the features are."""
+    """What the event store holds (landed, served, labelled, quarantined), the files no reader could parse (with
+    their reasons), and how fresh the features are."""
     import json
+    from dataclasses import asdict
 
     from driftloop.core.settings import get_settings
     from pipelines.event_store import event_store_for
@@ -80,15 +82,44 @@ def status(json_output: bool = typer.Option(False, "--json", help="Print as JSON
         "labels": len(store.labels()),
         "label_records": len(store.label_records()),
         "landings": len(store.landings()),
+        "parts": {
+            "landed": len(store.landed.live()),
+            "labels": len(store.label_parts.live()),
+            "predictions": len(store.served.live()),
+        },  # fmt: skip
         "quarantine_files": len(store.quarantine_dir.files("*.parquet")),
         "feature_watermark": watermark.isoformat() if watermark else None,
         "feature_freshness_s": round((datetime.now(UTC) - watermark).total_seconds(), 1) if watermark else None,
     }
+    unreadable = store.unreadable()  # after the reads above: what they set aside is listed too
     if json_output:
-        typer.echo(json.dumps(figures, indent=2))
+        typer.echo(json.dumps({**figures, "unreadable_files": [asdict(record) for record in unreadable]}, indent=2))
         return
     for name, value in figures.items():
-        typer.echo(f"{name.replace('_', ' ')}: {value}")
+        shown = ", ".join(f"{k} {v}" for k, v in value.items()) if isinstance(value, dict) else value
+        typer.echo(f"{name.replace('_', ' ')}: {shown}")
+    typer.echo(f"unreadable files: {len(unreadable)}")
+    for record in unreadable:
+        where = f" (moved to {record.moved_to})" if record.moved_to else " (skipped by every reader)"
+        typer.echo(f"  {record.file}: {record.reason}{where}")
+
+
+@app.command()
+def compact() -> None:
+    """Compact the event store's small parts now (the feature refresh does it after every run), under the
+    refresh's lock: landed and label parts the refresh has taken in, and the prediction log's."""
+    from driftloop.core.settings import get_settings
+    from pipelines.compaction import compact_event_store
+    from pipelines.event_store import event_store_for
+    from pipelines.feature_refresh import refresh_state_store
+
+    settings = get_settings()
+    states = refresh_state_store(settings)
+    with states.locked():
+        outcomes = compact_event_store(event_store_for(settings), set(states.load().parts_seen))
+    for parts, outcome in outcomes.items():
+        problem = f"; stopped: {outcome.errors[0]}" if outcome.errors else ""
+        typer.echo(f"{parts}: {outcome.parts_in} parts into {outcome.parts_out} ({outcome.rows} rows){problem}")
 
 
 @ingest_app.command("events")

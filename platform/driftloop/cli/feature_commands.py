@@ -51,12 +51,15 @@ def refresh() -> None:
     """
     from driftloop.core.settings import get_settings
     from monitoring import metrics
+    from pipelines.event_store import event_store_for
     from pipelines.feature_refresh import refresh_features
 
     settings = get_settings()
     outcome = refresh_features(settings)
     watermark = datetime.fromisoformat(outcome.watermark).timestamp() if outcome.watermark else None
     metrics.record_feature_refresh(watermark, outcome.freshness_s, outcome.events_read, outcome.rows_written)
+    compacted = {parts: run.parts_in for parts, run in outcome.compaction.items()}
+    metrics.record_store_health(event_store_for(settings).unreadable_counts(), compacted)
     if settings.pushgateway_url:
         metrics.push(settings.pushgateway_url, job=metrics.FEATURE_REFRESH_JOB)
     if not outcome.rows_written:
@@ -65,6 +68,8 @@ def refresh() -> None:
     rows = ", ".join(f"{view} {count}" for view, count in outcome.rows_written.items())
     typer.echo(f"features {outcome.reason} from {outcome.events_read} events ({rows} rows); "
                f"online store fresh to {outcome.watermark}")  # fmt: skip
+    if any(compacted.values()):
+        typer.echo("compacted " + ", ".join(f"{parts} {count} parts" for parts, count in compacted.items() if count))
 
 
 @app.command()

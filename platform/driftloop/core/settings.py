@@ -156,6 +156,19 @@ class DataSettings(BaseModel):
     data_max_age_hours: float = Field(
         72.0, gt=0, description="Data contract freshness: the newest event must be at most this old at validation."
     )
+    writer_lock_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        description="Longest wait for the event store's writer lock (a landing, a label request): past it the "
+        "landing fails with a message and `POST /v1/labels` answers 503 with Retry-After.",
+    )
+    label_event_wait_s: float | None = Field(
+        None,
+        ge=0,
+        description="How long `POST /v1/labels` waits for event ids it does not know yet to reach the event "
+        "store (an answer from a moment ago may not be published yet), holding no worker and no lock; then "
+        "404. `0`: answer unknown ids at once. Default: twice DRIFTLOOP_PREDICTION_LOG_FLUSH_S.",
+    )
 
 
 # What `ray start --head` takes by default: the Ray Client server (10001) and the worker ports (10002-19999).
