@@ -179,12 +179,13 @@ class Folder:
 
     # Writing ------------------------------------------------------------------------------------------------
 
-    def write_parquet(self, frame: pd.DataFrame, name: str) -> None:
-        """Publish `frame` as `name` whole (replacing it): readers see the old file or the new one."""
+    def write_parquet(self, frame: pd.DataFrame, name: str, durable: bool = False) -> None:
+        """Publish `frame` as `name` whole (replacing it): readers see the old file or the new one; `durable`: on
+        the disk before this returns (an object store's upload is, once complete)."""
         if self.remote:
             frame.to_parquet(self._fs_path(name), index=False, filesystem=self._s3())
         else:
-            self._publish_locally(name, lambda temporary: frame.to_parquet(temporary, index=False))
+            self._publish_locally(name, lambda temporary: frame.to_parquet(temporary, index=False), durable)
 
     def write_table(self, table: pa.Table, name: str) -> None:
         """Publish an Arrow table (its schema's metadata included) as `name` whole and durably (fsynced)."""
@@ -211,11 +212,11 @@ class Folder:
         temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         write(temporary)
         if durable:
-            _fsync(temporary)
+            fsync_path(temporary)
             crash_point("publish.before_rename")
         os.replace(temporary, target)
         if durable:
-            _fsync(target.parent)
+            fsync_path(target.parent)
 
     def put_file(self, source: Path, name: str) -> None:
         """Copy a local file in as `name`."""
@@ -306,7 +307,7 @@ def directory_entries(folder: str) -> list[tuple[str, bool]]:
         return []
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: Path) -> None:
     """Flush a file's (or a folder's entries') bytes to the disk."""
     descriptor = os.open(path, os.O_RDONLY)
     try:

@@ -27,6 +27,8 @@ from typing import IO
 
 import pandas as pd
 
+from pipelines.storage import fsync_path
+
 logger = logging.getLogger(__name__)
 
 HEADER = struct.Struct("<II")  # payload length, crc32 of the payload
@@ -71,15 +73,6 @@ def read_segment(path: Path) -> SegmentContents:
     return SegmentContents(frames, len(data) - offset)
 
 
-def _fsync_folder(folder: Path) -> None:
-    """A new or removed file's name is durable only once its folder is synced."""
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 class SegmentWriter:
     """The open segment of one process: records appended and fsynced, rolled over on `seal`."""
 
@@ -98,7 +91,7 @@ class SegmentWriter:
             self.open_path = self.folder / f"{self._sequence:012d}{OPEN_SUFFIX}"
             self._handle = self.open_path.open("ab")
             self._good_size = 0
-            _fsync_folder(self.folder)
+            fsync_path(self.folder)
         try:
             self._handle.write(record)
             self._handle.flush()
@@ -118,7 +111,7 @@ class SegmentWriter:
         self._handle = None
         sealed = self.open_path.with_suffix(SEGMENT_SUFFIX)
         self.open_path.rename(sealed)
-        _fsync_folder(self.folder)
+        fsync_path(self.folder)
         self.open_path = None
         return sealed
 
@@ -133,7 +126,7 @@ def sealed_segments(folder: Path, including_open: bool = False) -> list[Path]:
 
 def remove_segment(path: Path) -> None:
     path.unlink(missing_ok=True)
-    _fsync_folder(path.parent)
+    fsync_path(path.parent)
 
 
 class FolderLock:
@@ -172,7 +165,7 @@ def new_instance_folder(wal_dir: Path) -> tuple[Path, FolderLock]:
     folder = wal_dir / name
     creating.rename(folder)
     lock.folder = folder
-    _fsync_folder(wal_dir)
+    fsync_path(wal_dir)
     return folder, lock
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -202,9 +201,7 @@ class PredictionLog:
             frame = pd.concat(contents.frames, ignore_index=True)
             for hour, rows in frame.groupby(frame[LOGGED_AT].dt.floor("h"), sort=True):
                 name = f"{partition_name(pd.Timestamp(hour))}/{_part_name(rows, path)}"
-                self.root.write_parquet(rows, name)
-                if not self.root.remote:
-                    _fsync_file(self.root.local_path / name)
+                self.root.write_parquet(rows, name, durable=True)  # on disk before its segment goes
             rows_published = len(frame)
         else:
             rows_published = 0
@@ -260,12 +257,3 @@ def _part_name(rows: pd.DataFrame, segment: Path) -> str:
     """The same name every time this segment is published (so a second publish replaces, never duplicates),
     in time order like every other part."""
     return f"part-{pd.Timestamp(rows[LOGGED_AT].min()).value}-{segment.parent.name}-{segment.stem}.parquet"
-
-
-def _fsync_file(path: Path) -> None:
-    """A published part must be on disk before its segment goes."""
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

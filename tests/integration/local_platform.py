@@ -69,6 +69,33 @@ def server_url(platform: PlatformUnderTest, server: str) -> str:
     return f"http://127.0.0.1:{platform.env[f'DRIFTLOOP_{server.upper()}_PORT']}"
 
 
+def _spawn_server(
+    platform: PlatformUnderTest, tmp_path: Path, server: str, args: list[str], model: str, env: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`driftloop serve <server>` on a free port, logging into `tmp_path`, once its model reports ready."""
+    from tests.conftest import free_port
+
+    port = free_port()
+    log_path = tmp_path / f"{server}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [DRIFTLOOP, "serve", server, *args, "--port", str(port)], env={**platform.env, **env}, stdout=log,
+            stderr=log,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/v2/models/{model}/ready").status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        assert process.poll() is None, log_path.read_text()[-2000:]
+        time.sleep(0.5)
+    process.kill()
+    raise AssertionError(f"the {server} never became ready: {log_path.read_text()[-2000:]}")
+
+
 def spawn_predictor(
     platform: PlatformUnderTest,
     tmp_path: Path,
@@ -77,52 +104,12 @@ def spawn_predictor(
     **settings: str,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """A predictor of its own over the platform's registry and credentials, logging into `tmp_path`."""
-    from tests.conftest import free_port
-
-    port = free_port()
-    env = {**platform.env, "DRIFTLOOP_PREDICTION_LOG_DIR": str(tmp_path / "predictions"), **settings}
-    log = (tmp_path / "predictor.log").open("wb")
-    process = subprocess.Popen(
-        [DRIFTLOOP, "serve", "predictor", *(["--with-features"] if with_features else []), "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=log,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/v2/models/{model}/ready").status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        assert process.poll() is None, (tmp_path / "predictor.log").read_text()[-2000:]
-        time.sleep(0.5)
-    process.kill()
-    raise AssertionError("the predictor never became ready")
+    env = {"DRIFTLOOP_PREDICTION_LOG_DIR": str(tmp_path / "predictions"), **settings}
+    return _spawn_server(platform, tmp_path, "predictor", ["--with-features"] if with_features else [], model, env)
 
 
 def spawn_transformer(
     platform: PlatformUnderTest, tmp_path: Path, model: str = "fraud-detector", **settings: str
 ) -> tuple[subprocess.Popen[bytes], str]:
     """A transformer of its own in front of the platform's predictor, with its own settings (an online store)."""
-    from tests.conftest import free_port
-
-    port = free_port()
-    log = (tmp_path / "transformer.log").open("wb")
-    process = subprocess.Popen(
-        [DRIFTLOOP, "serve", "transformer", "--port", str(port)], env={**platform.env, **settings}, stdout=log,
-        stderr=log,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/v2/models/{model}/ready").status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        assert process.poll() is None, (tmp_path / "transformer.log").read_text()[-2000:]
-        time.sleep(0.5)
-    process.kill()
-    raise AssertionError("the transformer never became ready: " + (tmp_path / "transformer.log").read_text()[-2000:])
+    return _spawn_server(platform, tmp_path, "transformer", [], model, settings)
