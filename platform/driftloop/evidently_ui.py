@@ -3,9 +3,9 @@
 Why not `evidently ui`: Evidently checks its write secret itself but answers a write without one 403, as it
 does a wrong one. A client (and our acceptance) must be able to tell "no credential" (401, ask for one) from
 "not allowed" (403). So `driftloop serve evidently-ui` builds Evidently's app from its own configuration
-functions, with the admin token as its secret, and puts one small ASGI layer in front: a write (any method but
-GET, HEAD, OPTIONS) without the `evidently-secret` header is a 401 with `WWW-Authenticate`; everything else,
-a wrong secret included, is Evidently's to answer.
+functions, with the admin token as its secret, and puts one small ASGI layer in front that turns Evidently's 403
+into a 401 with `WWW-Authenticate` when the request carried no `evidently-secret` header at all. Evidently alone
+decides what needs the secret.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from typing import Any
 from driftloop.core.settings import Settings
 
 SECRET_HEADER = b"evidently-secret"  # Evidently's own header (evidently.ui.service.security.token)
-READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -24,21 +23,25 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 class MissingSecretIs401:
-    """ASGI layer: a write that carries no secret at all is told to authenticate (401), not refused (403)."""
+    """ASGI layer: when Evidently refuses a request (403) that carried no secret at all, the answer becomes a 401
+    that asks for one. Evidently decides what needs the secret (some reads are POSTs: the dashboard's
+    `data_series_batch`); this layer only tells "no credential" from "a wrong one"."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in READS or self._carries_secret(scope):
+        if scope["type"] != "http" or self._carries_secret(scope):
             await self.app(scope, receive, send)
             return
-        body = b'{"detail":"a write needs the platform\'s admin token in the evidently-secret header"}'
-        await send({"type": "http.response.start", "status": 401, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"www-authenticate", b'evidently-secret realm="driftloop"'),
-        ]})  # fmt: skip
-        await send({"type": "http.response.body", "body": body})
+
+        async def asking_for_a_credential(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 403:
+                headers = [*message.get("headers", []), (b"www-authenticate", b'evidently-secret realm="driftloop"')]
+                message = {**message, "status": 401, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, asking_for_a_credential)
 
     @staticmethod
     def _carries_secret(scope: Scope) -> bool:
