@@ -4,6 +4,7 @@ cluster and runs in kfp.local."""
 
 from kfp import dsl
 
+from driftloop.core.training_request import TrainingRequest
 from pipelines.cluster_wiring import wire_for_cluster
 from pipelines.components import (
     build_training_set,
@@ -17,19 +18,22 @@ from pipelines.components import (
 from pipelines.gate import PROMOTE
 
 PIPELINE_NAME = "driftloop-training"
+# The parameters' defaults, owned by Settings (tests/unit/test_compiled_pipeline.py checks the parameters are the
+# request's fields); the runners always pass every one of them.
+DEFAULTS = TrainingRequest.defaults()
 
 
 @dsl.pipeline(name=PIPELINE_NAME, description="Train, evaluate and gate the fraud model; promote the winner.")
 def training_pipeline(
-    window_days: int = 30,
-    window_end: str = "",
-    seed: int = 42,
-    holdout_days: int = 5,
-    label_maturity_days: int = 7,
-    params_json: str = "{}",
-    shuffle_labels: bool = False,
+    window_days: int = DEFAULTS.window_days,
+    window_end: str = DEFAULTS.window_end,
+    seed: int = DEFAULTS.seed,
+    holdout_days: int = DEFAULTS.holdout_days,
+    label_maturity_days: int = DEFAULTS.label_maturity_days,
+    params_json: str = DEFAULTS.params_json,
+    shuffle_labels: bool = DEFAULTS.shuffle_labels,
     mlflow_run_id: str = "",
-    trigger: str = "manual",
+    trigger: str = DEFAULTS.trigger,
 ) -> None:
     validate_task = validate_data(
         window_days=window_days,

@@ -49,3 +49,27 @@ def test_ir_loads_with_the_sdk_and_names_every_component() -> None:
     executors = spec["deploymentSpec"]["executors"]
     assert all(e["container"]["image"].startswith("driftloop:") for e in executors.values())
     assert not any("pip install" in " ".join(e["container"]["command"]) for e in executors.values())
+
+
+def test_the_pipelines_parameters_are_the_training_requests_fields_with_the_settings_defaults() -> None:
+    """One owner for the training defaults: the pipeline takes exactly the request's fields (and the run id its
+    runner makes), and offers the declared settings' defaults, in the committed IR too."""
+    import inspect
+
+    from driftloop.core.settings import Settings
+    from driftloop.core.training_request import REQUEST_FIELDS, SETTING_OF_FIELD, TrainingRequest
+    from pipelines.training_pipeline import training_pipeline
+
+    signature = inspect.signature(training_pipeline.pipeline_func)
+    assert set(signature.parameters) == {*REQUEST_FIELDS, "mlflow_run_id"}
+    defaults = TrainingRequest.defaults()
+    for field in REQUEST_FIELDS:
+        assert signature.parameters[field].default == getattr(defaults, field), field
+    for field, setting in SETTING_OF_FIELD.items():
+        assert getattr(defaults, field) == Settings.model_fields[setting].default, field
+    assert set(TrainingRequest.from_settings(Settings()).pipeline_arguments()) == set(REQUEST_FIELDS)
+    spec, _ = yaml.safe_load_all(COMMITTED.read_text())
+    declared = spec["root"]["inputDefinitions"]["parameters"]
+    assert {name: declared[name].get("defaultValue") for name in SETTING_OF_FIELD} == {
+        field: getattr(defaults, field) for field in SETTING_OF_FIELD
+    }

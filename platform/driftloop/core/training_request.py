@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal, Protocol
 
 from driftloop.core.settings import Settings
@@ -25,17 +25,30 @@ class TrainingRequest:
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> TrainingRequest:
-        values: dict[str, Any] = {
-            "window_days": settings.training_window_days,
-            "seed": settings.seed,
-            "holdout_days": settings.holdout_days,
-            "label_maturity_days": settings.label_maturity_days,
-        }
+        values: dict[str, Any] = {field: getattr(settings, name) for field, name in SETTING_OF_FIELD.items()}
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
+    @classmethod
+    def defaults(cls) -> TrainingRequest:
+        """The request with every setting at its declared default: what the compiled pipeline offers a person
+        who starts a run from the KFP UI (its parameters' defaults), so the numbers have one owner, Settings."""
+        declared = Settings.model_fields
+        return cls(**{field: declared[name].default for field, name in SETTING_OF_FIELD.items()})
+
     def pipeline_arguments(self) -> dict[str, Any]:
+        """The training pipeline's arguments, by name (tests check the pipeline takes exactly these fields)."""
         return asdict(self)
+
+
+# The request fields that come from a setting, and the setting each comes from.
+SETTING_OF_FIELD = {
+    "window_days": "training_window_days",
+    "seed": "seed",
+    "holdout_days": "holdout_days",
+    "label_maturity_days": "label_maturity_days",
+}
+REQUEST_FIELDS = tuple(field.name for field in fields(TrainingRequest))
 
 
 @dataclass(frozen=True)
