@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CheckOutcome:
+    """What one drift check saw and decided: the record `monitor status` lists and the gauges report."""
+
     checked_at: str
     model_version: str
     window_key: str

@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DriftResult:
+    """Evidently's verdict on one window, reduced to what the policy and the dashboard need."""
+
     drift_share: float
     rows: int
     column_scores: dict[str, float]

@@ -16,6 +16,8 @@ FAILED = "failed"  # the check could not run (the registry did not answer); noth
 
 @dataclass(frozen=True)
 class RetrainPolicy:
+    """When drift is worth a retraining run: a threshold, enough rows to trust it, and a cooldown."""
+
     drift_share_threshold: float
     min_rows: int
     cooldown: timedelta
@@ -23,6 +25,8 @@ class RetrainPolicy:
 
 @dataclass(frozen=True)
 class PolicyInputs:
+    """Everything the policy decides from, so a decision can be replayed and tested without servers."""
+
     window_key: str
     drift_share: float
     rows: int
@@ -34,6 +38,8 @@ class PolicyInputs:
 
 @dataclass(frozen=True)
 class Decision:
+    """Trigger or not, with the reason a person reads in `monitor status`."""
+
     action: str  # TRIGGER or NO_TRIGGER
     reason: str
 

@@ -32,6 +32,8 @@ RELATIVE_TOLERANCE = 1e-6  # float32 storage on both sides; anything above is a 
 
 @dataclass(frozen=True)
 class SkewResult:
+    """Served features against the offline store's for the same transactions: training/serving skew."""
+
     rows: int  # served transactions compared
     mismatched_rows: int
     pending: int  # served transactions whose hour is not final yet (compared by a later check)

@@ -25,6 +25,8 @@ MAX_REMEMBERED_WINDOWS = 500
 
 @dataclass
 class MonitorState:
+    """What the monitor remembers between checks, so a window is acted on once and runs do not overlap."""
+
     last_trigger_at: str | None = None
     run_in_flight: str | None = None
     handled_windows: list[str] = field(default_factory=list)
@@ -35,6 +37,8 @@ class MonitorState:
 
 
 class MonitorStore:
+    """The monitor's state file and decisions log, in its own folder of the state directory."""
+
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.state_path = folder / "state.json"

@@ -22,6 +22,8 @@ Result = TypeVar("Result")
 
 
 class ComputeEngine(Protocol):
+    """Where partitioned feature and training-set work runs (in this process or on Ray), behind one call."""
+
     name: str
 
     def map(self, function: Callable[..., Result], calls: Sequence[tuple[Any, ...]]) -> list[Result]:

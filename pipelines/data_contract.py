@@ -66,6 +66,8 @@ KIND_CHECKS: dict[str, tuple[str, Callable[[pd.Series], bool]]] = {
 
 @dataclass
 class CheckResult:
+    """One data-contract check: passed or not, with the columns and row count a person can act on."""
+
     name: str
     passed: bool
     message: str
@@ -76,6 +78,8 @@ class CheckResult:
 
 @dataclass
 class ValidationReport:
+    """Every check of a training window, logged to the run; training stops when one fails."""
+
     checks: list[CheckResult]
     as_of: str
 

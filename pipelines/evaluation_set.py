@@ -33,6 +33,8 @@ CURRENT = "current.json"
 
 @dataclass(frozen=True)
 class FrozenSet:
+    """The frozen evaluation set's identity: its fingerprint goes on every model version it judged."""
+
     fingerprint: str
     file: str
     rows: int

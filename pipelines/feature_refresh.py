@@ -40,6 +40,8 @@ LOCK_NAME = "refresh"
 
 @dataclass
 class RefreshState:
+    """How far features are final and which landings were taken in: the refresh resumes from here."""
+
     watermark: str | None = None  # ISO hour boundary: features final up to here
     landings_seen: int = 0  # records of the legacy landings log already taken into account
     parts_seen: list[str] = field(default_factory=list)  # landed and label parts whose records were taken in
@@ -51,6 +53,8 @@ class RefreshState:
 
 @dataclass(frozen=True)
 class RefreshOutcome:
+    """What one refresh did, for its log line, its metrics and the CronJob's exit status."""
+
     watermark: str | None
     start: str | None
     events_read: int
@@ -65,6 +69,8 @@ def hour_floor(moment: datetime | pd.Timestamp) -> datetime:
 
 
 class RefreshStateStore:
+    """The refresh state, read and written under the refresh's lock so two refreshes never interleave."""
+
     def __init__(self, folder: Folder, lock: Callable[[], AbstractContextManager[None]]) -> None:
         self.folder = folder
         self.locked = lock

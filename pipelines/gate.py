@@ -22,6 +22,8 @@ REJECT = "reject"
 
 @dataclass(frozen=True)
 class GateDecision:
+    """Promote, reject or hold, with the reason and the check that decided (tags, metrics, alerts)."""
+
     decision: str
     reason: str
     check: str  # which check decided (a metric label: the dashboard and alerts tell a hold from a weak model)
@@ -33,6 +35,8 @@ class GateDecision:
 
 @dataclass(frozen=True)
 class GatePolicy:
+    """The gate's thresholds, from settings only: whoever submits a run cannot lower them."""
+
     min_auc: float
     margin: float
     min_holdout_rows: int

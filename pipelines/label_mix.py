@@ -25,6 +25,8 @@ Z_MIN = 4.0
 
 @dataclass(frozen=True)
 class LabelGroup:
+    """A group of labels and its positives: the unit the label-mix guard compares with the past."""
+
     rows: int
     positives: int
 

@@ -45,6 +45,8 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 
 @dataclass
 class LandingResult:
+    """What a landing stored, found already present or quarantined: the answer a caller acts on."""
+
     kind: str
     source: str
     rows: int = 0

@@ -24,6 +24,8 @@ def frame_fingerprint(*frames: pd.DataFrame) -> str:
 
 @dataclass(frozen=True)
 class CodeVersion:
+    """The commit a model was trained from, and whether the checkout had uncommitted changes."""
+
     commit: str
     dirty: bool
 

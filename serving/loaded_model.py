@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 
 
 class ScoringModel(Protocol):
+    """A registered version ready to score arrays: the ONNX export, or the scikit-learn fallback."""
+
     flavour: str
 
     def scores(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -29,6 +31,8 @@ class ScoringModel(Protocol):
 
 
 class OnnxModel:
+    """The version's ONNX export in onnxruntime: the fast path every exported version takes."""
+
     flavour = "onnx"
 
     def __init__(self, model_bytes: bytes, threads: int) -> None:
@@ -39,6 +43,8 @@ class OnnxModel:
 
 
 class SklearnModel:
+    """The version's scikit-learn flavour: only for a version registered without an ONNX export."""
+
     flavour = "sklearn"
 
     def __init__(self, model: Any) -> None:

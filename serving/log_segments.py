@@ -52,6 +52,8 @@ def encode(frame: pd.DataFrame) -> bytes:
 
 @dataclass(frozen=True)
 class SegmentContents:
+    """A segment's whole records, and how many bytes of a torn tail were skipped."""
+
     frames: list[pd.DataFrame]
     torn_bytes: int  # bytes after the last whole record (0 for a segment closed cleanly)
 

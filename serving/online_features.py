@@ -86,6 +86,8 @@ class Lookup:
 
 
 class OnlineFeatures:
+    """Feast online lookups for a batch, bounded in time, with defaults for unknown entities."""
+
     def __init__(self, store: FeatureStore) -> None:
         self.store = store
         self.refs = list(FEATURE_REFS)

@@ -66,6 +66,8 @@ def _frames(pending: list[pd.DataFrame | PendingFrame]) -> list[pd.DataFrame]:
 
 
 class PredictionLog:
+    """Every answered row, made durable in segments and published as parquet by the hour."""
+
     def __init__(
         self,
         root: Path | Folder,

@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 
 class FraudPredictor(kserve.Model):
+    """KServe's predictor for the champion: scores, logs every answer, swaps versions without a restart."""
+
     has_fast_lane = True  # `predict` is synchronous and needs no pre/postprocess: `serving.fast_lane` may call it
 
     def __init__(self, settings: Settings, with_features: bool) -> None:

@@ -70,6 +70,8 @@ class RateLimit:
 
 
 class RequestGuard:
+    """The outermost layer of both model servers: credentials, body size and label rate before any app code."""
+
     def __init__(self, app: Any, credentials: Credentials, max_body: int, label_rate: RateLimit) -> None:
         self.app = app
         self.credentials = credentials

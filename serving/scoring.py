@@ -30,11 +30,15 @@ class NoChampionError(RuntimeError):
 
 @dataclass(frozen=True)
 class Scored:
+    """A batch's scores and the model version that answered."""
+
     scores: np.ndarray
     served_by: ServingModel
 
 
 class Scorer:
+    """Picks the answering model (champion, canary or shadow challenger), scores and logs the rows."""
+
     def __init__(self, slots: ModelSlots, log: PredictionLog, mode: str, traffic: float, seed: int) -> None:
         self.slots = slots
         self.log = log

@@ -36,6 +36,8 @@ LOOKUP_THREADS = 4  # online-store reads in flight at once; each is bounded by D
 
 
 class FraudTransformer(kserve.Model):
+    """KServe's transformer: validates transactions, adds online features, asks the predictor."""
+
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings.model_name, return_response_headers=True)
         self.settings = settings

@@ -8,6 +8,9 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -47,60 +50,67 @@ def _with_redis(serving: PlatformUnderTest, redis_url: str, policy: str) -> dict
     }  # fmt: skip
 
 
-def test_a_frozen_then_killed_redis_fails_closed_fast_and_readiness_follows(
-    serving: PlatformUnderTest, redis_url: str, tmp_path: Path
-) -> None:
-    process, url = spawn_transformer(serving, tmp_path, **_with_redis(serving, redis_url, "fail_closed"))
-    redis_pid = _redis_pid(int(redis_url.rsplit(":", 1)[1]))
+@contextmanager
+def _transformer_over(
+    serving: PlatformUnderTest, redis_url: str, tmp_path: Path, policy: str
+) -> Iterator[tuple[httpx.Client, str, int]]:
+    """A transformer of its own reading this Redis with `policy`; a scoring client; the Redis server's pid."""
+    process, url = spawn_transformer(serving, tmp_path, **_with_redis(serving, redis_url, policy))
     try:
         with httpx.Client(headers=serving.headers("score"), timeout=5) as http:
-            answer = http.post(url + V1_PATH, json=TRANSACTION)
-            assert answer.status_code == 200 and "degraded" not in answer.json()
-            os.kill(redis_pid, signal.SIGSTOP)  # a black hole
-            try:
-                refused, took = _timed(lambda: http.post(url + V1_PATH, json=TRANSACTION))
-                assert refused.status_code == 503 and refused.headers["retry-after"] == "1", refused.text
-                assert "online store" in refused.json()["error"]
-                assert took < TIMEOUT_S + 0.5, f"answered after {took:.2f} s"
-                for _ in range(5):  # the event loop is free: health answers at once, even mid-lookup
-                    live, took = _timed(lambda: http.get(url + "/v2/health/live"))
-                    assert live.status_code == 200 and took < 0.1, took
-                deadline = time.monotonic() + 10
-                while http.get(f"{url}/v2/models/{MODEL}/ready").status_code != 503:
-                    assert time.monotonic() < deadline, "readiness never went false"
-                    time.sleep(0.2)
-            finally:
-                os.kill(redis_pid, signal.SIGCONT)
-            deadline = time.monotonic() + 10
-            while http.get(f"{url}/v2/models/{MODEL}/ready").status_code != 200:
-                assert time.monotonic() < deadline, "readiness never came back"
-                time.sleep(0.2)
-            assert http.post(url + V1_PATH, json=TRANSACTION).status_code == 200
-            os.kill(redis_pid, signal.SIGKILL)  # gone: connections refused
-            refused, took = _timed(lambda: http.post(url + V1_PATH, json=TRANSACTION))
-            assert refused.status_code == 503 and took < TIMEOUT_S + 0.5, (refused.status_code, took)
-            metrics = http.get(url + "/metrics").text
-            assert 'driftloop_online_store_failures_total{policy="fail_closed"}' in metrics
+            yield http, url, _redis_pid(int(redis_url.rsplit(":", 1)[1]))
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def test_a_frozen_then_killed_redis_fails_closed_fast_and_readiness_follows(
+    serving: PlatformUnderTest, redis_url: str, tmp_path: Path
+) -> None:
+    with _transformer_over(serving, redis_url, tmp_path, "fail_closed") as (http, url, redis_pid):
+        answer = http.post(url + V1_PATH, json=TRANSACTION)
+        assert answer.status_code == 200 and "degraded" not in answer.json()
+        os.kill(redis_pid, signal.SIGSTOP)  # a black hole
+        try:
+            refused, took = _timed(lambda: http.post(url + V1_PATH, json=TRANSACTION))
+            assert refused.status_code == 503 and refused.headers["retry-after"] == "1", refused.text
+            assert "online store" in refused.json()["error"]
+            assert took < TIMEOUT_S + 0.5, f"answered after {took:.2f} s"
+            with ThreadPoolExecutor(1) as background, httpx.Client() as probe:
+                waiting = background.submit(http.post, url + V1_PATH, json=TRANSACTION)  # a lookup hangs...
+                time.sleep(0.05)
+                for _ in range(3):  # ...while the event loop stays free: health answers at once
+                    live, took = _timed(lambda: probe.get(url + "/v2/health/live"))
+                    assert live.status_code == 200 and took < 0.1, took
+                assert not waiting.done() or waiting.result().status_code == 503
+                assert waiting.result().status_code == 503
+            deadline = time.monotonic() + 10
+            while http.get(f"{url}/v2/models/{MODEL}/ready").status_code != 503:
+                assert time.monotonic() < deadline, "readiness never went false"
+                time.sleep(0.2)
+        finally:
+            os.kill(redis_pid, signal.SIGCONT)
+        deadline = time.monotonic() + 10
+        while http.get(f"{url}/v2/models/{MODEL}/ready").status_code != 200:
+            assert time.monotonic() < deadline, "readiness never came back"
+            time.sleep(0.2)
+        assert http.post(url + V1_PATH, json=TRANSACTION).status_code == 200
+        os.kill(redis_pid, signal.SIGKILL)  # gone: connections refused
+        refused, took = _timed(lambda: http.post(url + V1_PATH, json=TRANSACTION))
+        assert refused.status_code == 503 and took < TIMEOUT_S + 0.5, (refused.status_code, took)
+        metrics = http.get(url + "/metrics").text
+        assert 'driftloop_online_store_failures_total{policy="fail_closed"}' in metrics
 
 
 def test_the_defaults_policy_scores_and_flags_the_answer(
     serving: PlatformUnderTest, redis_url: str, tmp_path: Path
 ) -> None:
-    process, url = spawn_transformer(serving, tmp_path, **_with_redis(serving, redis_url, "defaults"))
-    redis_pid = _redis_pid(int(redis_url.rsplit(":", 1)[1]))
-    try:
-        with httpx.Client(headers=serving.headers("score"), timeout=5) as http:
-            os.kill(redis_pid, signal.SIGSTOP)
-            try:
-                answer, took = _timed(lambda: http.post(url + V1_PATH, json=TRANSACTION))
-            finally:
-                os.kill(redis_pid, signal.SIGCONT)
-            assert answer.status_code == 200 and answer.json()["degraded"] == "online_store_defaults", answer.text
-            assert took < TIMEOUT_S + 0.5
-            assert 'driftloop_online_store_failures_total{policy="defaults"}' in http.get(url + "/metrics").text
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+    with _transformer_over(serving, redis_url, tmp_path, "defaults") as (http, url, redis_pid):
+        os.kill(redis_pid, signal.SIGSTOP)
+        try:
+            answer, took = _timed(lambda: http.post(url + V1_PATH, json=TRANSACTION))
+        finally:
+            os.kill(redis_pid, signal.SIGCONT)
+        assert answer.status_code == 200 and answer.json()["degraded"] == "online_store_defaults", answer.text
+        assert took < TIMEOUT_S + 0.5
+        assert 'driftloop_online_store_failures_total{policy="defaults"}' in http.get(url + "/metrics").text

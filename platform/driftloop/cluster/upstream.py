@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 
 @dataclass(frozen=True)
 class UpstreamPins:
+    """Every upstream version the cluster runs, pinned in one place so tests and scripts agree."""
+
     # kind node image: Kubernetes 1.33 (the schema version tests/cluster validates against), by digest
     # (the 1.33 image kind v0.31.0's release notes publish for that release).
     kind_node_image: str = (

@@ -23,6 +23,8 @@ TOKEN_BYTES = 32
 
 
 class Scope(StrEnum):
+    """What a token may do: score (predict), label (POST /v1/labels) or admin (everything)."""
+
     SCORE = "score"
     LABEL = "label"
     ADMIN = "admin"
@@ -34,6 +36,8 @@ class CredentialsMissingError(DriftloopError):
 
 @dataclass(frozen=True)
 class Credentials:
+    """The platform's tokens by scope, compared in constant time."""
+
     tokens: dict[Scope, str]
 
     def scope_of(self, token: str) -> Scope | None:

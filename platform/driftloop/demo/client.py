@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class TrafficResult:
+    """What the demo's traffic got back: counts, versions seen and the event ids labels refer to."""
+
     requests: int = 0
     rows: int = 0
     failures: int = 0

@@ -38,6 +38,8 @@ Say = Callable[[str], None]
 
 @dataclass(frozen=True)
 class DemoConfig:
+    """The demo's world and its pacing: sizes, when the drift starts, how much traffic."""
+
     days: int = 30
     customers: int = 500
     merchants: int = 80
@@ -48,6 +50,8 @@ class DemoConfig:
 
 
 class Timeline:
+    """Seconds since the demo started at each step, printed as it goes and kept for the summary."""
+
     def __init__(self, say: Say) -> None:
         self.started = time.monotonic()
         self.say = say

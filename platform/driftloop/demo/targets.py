@@ -46,6 +46,8 @@ WITH_REGISTRY_URL = "IFS= read -r DRIFTLOOP_FEAST_REGISTRY_URI && export DRIFTLO
 
 
 class DemoTarget(Protocol):
+    """Where the demo runs (local processes or a kind cluster): one story, two ways to reach it."""
+
     name: str
 
     def start(self) -> dict[str, str]:

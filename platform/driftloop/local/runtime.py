@@ -45,6 +45,8 @@ class ServiceStatus:
 
 @dataclass
 class UpResult:
+    """Which services `local up` started and which were already running."""
+
     started: list[str] = field(default_factory=list)
     already_running: list[str] = field(default_factory=list)
 

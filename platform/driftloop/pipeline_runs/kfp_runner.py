@@ -24,6 +24,8 @@ ACTIVE_STATES = {"PENDING", "RUNNING", "PAUSED", "CANCELING", "RUNTIME_STATE_UNS
 
 
 class KfpApiRunner:
+    """Runs training through the KFP API: cluster mode's runner, what the drift CronJob submits to."""
+
     def __init__(self, settings: Settings) -> None:
         if not settings.kfp_host:
             raise DriftloopError("cluster mode needs DRIFTLOOP_KFP_HOST (the KFP API, e.g. http://ml-pipeline:8888)")

@@ -27,6 +27,8 @@ REPORT = re.compile(r"^  [\w-]+ +(\d+\.\d s)? +\w+$")  # a line StepFollower rep
 
 @dataclass(frozen=True)
 class StepEvent:
+    """A pipeline step starting or ending, read from kfp.local's output for one progress line each."""
+
     step: str
     status: str | None  # None when the step starts
 
