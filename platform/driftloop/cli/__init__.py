@@ -3,14 +3,9 @@ commands, never here, so `driftloop --help` answers at once."""
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import logging
-import os
 import sys
-import threading
 import warnings
-from typing import NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -70,51 +65,19 @@ def _root(
 
 def main() -> None:
     """Entry point: run the CLI; a DriftloopError becomes a one-line message and its exit code."""
-    finish(_run())
-
-
-def _run() -> int:
     try:
         app()
-    except SystemExit as done:  # how click ends every command, successful or not
-        return _exit_status(done.code)
     except DriftloopError as error:
         typer.secho(f"error: {error.message}", err=True, fg=typer.colors.RED)
-        return error.exit_code
+        sys.exit(error.exit_code)
     except ValidationError as error:
         if error.title != "Settings":
             raise
         typer.secho(f"error: invalid settings: {settings_problem(error)}", err=True, fg=typer.colors.RED)
-        return 2
+        sys.exit(2)
     except KeyboardInterrupt:
         typer.secho("interrupted", err=True)
-        return 130
-    return 0
-
-
-def _exit_status(code: object) -> int:
-    if code is None:
-        return 0
-    if isinstance(code, int):
-        return code
-    typer.echo(str(code), err=True)
-    return 1
-
-
-def finish(code: int) -> NoReturn:
-    """End a finished command with `code`: its threads joined, every atexit handler run, output flushed, then
-    the process exits without the interpreter's native teardown. Why: pyarrow's thread pool can abort that
-    teardown after a command's work is done (SIGABRT, "terminate called without an active exception": apache/
-    arrow#34314; seen once from `data status` after it read unreadable parts), which would make a finished
-    CronJob look failed and be run again."""
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join()
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os._exit(code)
+        sys.exit(130)
 
 
 def settings_problem(error: ValidationError) -> str:
