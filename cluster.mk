@@ -1,6 +1,6 @@
 # Cluster mode (kind). Included by the Makefile; needs an x86-64 host, Docker with >= 12 GiB of memory and kind.
 CLUSTER_CONTEXT := --context kind-driftloop
-# The release lives in KFP's namespace (pipelines/cluster_wiring.py says why).
+# The release lives in KFP's namespace (pipelines/kfp/cluster_wiring.py says why).
 CLUSTER_NAMESPACE := kubeflow
 PREDICT_TRIES ?= 30
 KUBECTL ?= $(BIN)/kubectl

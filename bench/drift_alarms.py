@@ -3,7 +3,7 @@ real drift, over many replayed windows.
 
 The world is the demo's (same generator, sizes and seed). v1 is trained the pipeline's way on the card
 network's history (features from the platform's definitions, joined point-in-time, time-based holdout), and
-its drift reference is built the way `pipelines.steps.train` builds it. A window replays what the endpoint
+its drift reference is built the way `pipelines.training.steps.train` builds it. A window replays what the endpoint
 sees in one drift check: `rows` transactions of the hours after a moment H, scored with the features the
 online store holds at H (the latest hourly row at or before H, as the refresh materialises it). Healthy
 windows draw from the card network's feed; drifted windows from both feeds, with features that include the
@@ -26,7 +26,7 @@ VIEWS = {"customer_stats": "customer_id", "merchant_stats": "merchant_id"}
 
 
 def _feature_tables(events: pd.DataFrame, labels: pd.DataFrame, end: datetime) -> dict[str, pd.DataFrame]:
-    from pipelines.feature_engineering import compute_customer_stats, compute_merchant_stats
+    from pipelines.features.engineering import compute_customer_stats, compute_merchant_stats
 
     start = events["event_timestamp"].min().floor("h").to_pydatetime()
     return {
@@ -51,10 +51,10 @@ def _as_of(rows: pd.DataFrame, tables: dict[str, pd.DataFrame], stamps: pd.Serie
 
 
 def _train_v1(events: pd.DataFrame, labels: pd.DataFrame, tables: dict[str, pd.DataFrame], seed: int) -> Any:
-    from pipelines.evaluate import classification_metrics, split_by_time
-    from pipelines.model_input import FEATURE_DEFAULT, FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
-    from pipelines.train import TrainParams, fraud_scores, train_model
-    from pipelines.training_set import labelled_events
+    from pipelines.features.model_input import FEATURE_DEFAULT, FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
+    from pipelines.features.training_set import labelled_events
+    from pipelines.training.evaluate import classification_metrics, split_by_time
+    from pipelines.training.train import TrainParams, fraud_scores, train_model
 
     labelled = labelled_events(events, labels, label_maturity_days=7)
     training = _as_of(labelled, tables, labelled["event_timestamp"])
@@ -70,7 +70,7 @@ def _train_v1(events: pd.DataFrame, labels: pd.DataFrame, tables: dict[str, pd.D
 def _window(
     events: pd.DataFrame, tables: dict[str, pd.DataFrame], moment: pd.Timestamp, rows: int, hours: int, seed: int
 ) -> pd.DataFrame:
-    from pipelines.model_input import FEATURE_DEFAULT, FEATURE_VIEW_COLUMNS
+    from pipelines.features.model_input import FEATURE_DEFAULT, FEATURE_VIEW_COLUMNS
 
     ahead = events[
         (events["event_timestamp"] >= moment) & (events["event_timestamp"] < moment + pd.Timedelta(hours=hours))
@@ -84,9 +84,9 @@ def run_alarm_bench(windows: int = 20, rows: int = 600, seed: int = 42) -> dict[
     """False-alarm and detection rates over `windows` healthy and `windows` drifted replays."""
     from monitoring.drift import run_drift_report
     from monitoring.drift_tests import independent_values
-    from pipelines.data_generator import GeneratorConfig, generate_feeds
-    from pipelines.model_input import MODEL_INPUT_COLUMNS
-    from pipelines.train import fraud_scores
+    from pipelines.data.generator import GeneratorConfig, generate_feeds
+    from pipelines.features.model_input import MODEL_INPUT_COLUMNS
+    from pipelines.training.train import fraud_scores
 
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     end = now + timedelta(hours=24)
@@ -153,7 +153,7 @@ def rates(
 
 
 def summarise(results: dict[str, Any], share_threshold: float | None = None) -> dict[str, Any]:
-    from driftloop.core.settings import Settings
+    from pipelines.core.settings import Settings
 
     threshold = Settings().drift_share_threshold if share_threshold is None else share_threshold
     from monitoring.drift_tests import NOISE_MULTIPLE

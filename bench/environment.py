@@ -64,17 +64,24 @@ def spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Pope
 def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, Path, pd.DataFrame]:
     import mlflow
 
-    from driftloop.core.feature_store import materialize_online, open_feature_store
-    from driftloop.core.mlflow_users import MlflowUser, act_as
-    from driftloop.core.settings import Settings
     from driftloop.features.apply import apply_feature_repo
-    from pipelines.data_generator import GeneratorConfig, generate
-    from pipelines.model_input import MODEL_INPUT_COLUMNS
-    from pipelines.model_registry import log_model, log_onnx, promote, register
-    from pipelines.offline_store import build_offline_features
-    from pipelines.onnx_model import ONNX_URI_TAG, export_onnx, onnx_lineage, open_session, parity_gap, runtime_versions
-    from pipelines.train import TrainParams, train_model
-    from pipelines.training_set import build_training_set, labelled_events
+    from pipelines.core.settings import Settings
+    from pipelines.data.generator import GeneratorConfig, generate
+    from pipelines.features.model_input import MODEL_INPUT_COLUMNS
+    from pipelines.features.offline_store import build_offline_features
+    from pipelines.features.store import materialize_online, open_feature_store
+    from pipelines.features.training_set import build_training_set, labelled_events
+    from pipelines.registry.models import log_model, log_onnx, promote, register
+    from pipelines.registry.onnx_model import (
+        ONNX_URI_TAG,
+        export_onnx,
+        onnx_lineage,
+        open_session,
+        parity_gap,
+        runtime_versions,
+    )
+    from pipelines.registry.users import MlflowUser, act_as
+    from pipelines.training.train import TrainParams, fraud_scores, train_model
     from serving.online_features import OnlineFeatures
 
     settings = Settings()
@@ -90,7 +97,7 @@ def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, Path, pd
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_experiment("bench")
     onnx_bytes = export_onnx(model)
-    parity = parity_gap(model, open_session(onnx_bytes, threads=1), training.tail(2000))
+    parity = parity_gap(fraud_scores, model, open_session(onnx_bytes, threads=1), training.tail(2000))
     with mlflow.start_run() as run:
         inputs = training[list(MODEL_INPUT_COLUMNS)]
         uri = log_model(model, inputs.head(20), inputs.head(200))
@@ -135,7 +142,7 @@ def bench_platform(root: Path, customers: int = 300) -> Iterator[BenchPlatform]:
         subprocess.run([driftloop, "local", "up"], env=env, check=True, capture_output=True, timeout=300)
         os.environ.clear()
         os.environ.update(env)
-        from driftloop.core.settings import get_settings
+        from pipelines.core.settings import get_settings
 
         get_settings.cache_clear()
         model_dir, onnx_path, requests = _train_and_register(state, customers)

@@ -34,7 +34,7 @@ def _timed(call: Callable[[], object], repeats: int) -> dict[str, float]:
 
 def _measure(into: dict[str, Any], store: Any, entities: pd.DataFrame, repeats: int) -> None:
     """Ours and Feast's own call for 1 and 100 transactions; `ratio` is ours over Feast's (same call shape)."""
-    from pipelines.schema import FEATURE_REFS
+    from pipelines.data.schema import FEATURE_REFS
     from serving.online_features import OnlineFeatures
 
     ours, refs = OnlineFeatures(store), list(FEATURE_REFS)
@@ -58,8 +58,8 @@ def _measure(into: dict[str, Any], store: Any, entities: pd.DataFrame, repeats: 
 
 
 def run_feature_bench(platform: BenchPlatform, folder: Path, repeats: int) -> dict[str, Any]:
-    from driftloop.core.feature_store import materialize_online, open_feature_store
-    from driftloop.core.settings import Settings
+    from pipelines.core.settings import Settings
+    from pipelines.features.store import materialize_online, open_feature_store
 
     sqlite_settings = Settings()
     entities = platform.requests[["customer_id", "merchant_id"]]
@@ -93,7 +93,7 @@ def run_feature_bench(platform: BenchPlatform, folder: Path, repeats: int) -> di
         redis_settings = sqlite_settings.model_copy(
             update={"feast_online_store": "redis", "feast_redis_url": f"127.0.0.1:{port}"}
         )
-        from driftloop.core.feature_store import write_feature_store_yaml
+        from pipelines.features.store import write_feature_store_yaml
 
         write_feature_store_yaml(redis_settings)
         store = open_feature_store(redis_settings)

@@ -30,10 +30,10 @@ START = pd.Timestamp("2026-01-01", tz="UTC")
 def _build_store(root: Path, parts: int) -> tuple[Any, list[str]]:
     """Settings of a store with `parts` parts (40% landed days, 40% label landings, 20% prediction-log hours)
     and the ids of its events."""
-    from driftloop.core.settings import Settings
-    from pipelines.event_store import event_store_for
-    from pipelines.prediction_log_format import partition_name
-    from pipelines.storage import Folder, unique_part_name
+    from pipelines.core.settings import Settings
+    from pipelines.data.event_store import event_store_for
+    from pipelines.data.prediction_log_format import partition_name
+    from pipelines.data.storage import Folder, unique_part_name
 
     settings = Settings(state_dir=root, _env_file=None)  # type: ignore[call-arg]
     store = event_store_for(settings)

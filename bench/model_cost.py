@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from bench.environment import BenchPlatform
-from pipelines.model_input import MODEL_INPUT_COLUMNS
+from pipelines.features.model_input import MODEL_INPUT_COLUMNS
 
 
 def _median_us(call: Callable[[], object], budget_s: float) -> float:
@@ -29,7 +29,7 @@ def _median_us(call: Callable[[], object], budget_s: float) -> float:
 def run_model_cost_bench(platform: BenchPlatform, budget_s: float) -> dict[str, Any]:
     import mlflow.sklearn
 
-    from pipelines.onnx_model import onnx_scores, open_session
+    from pipelines.registry.onnx_model import onnx_scores, open_session
 
     model = mlflow.sklearn.load_model(str(platform.model_dir))
     session = open_session(platform.onnx_path.read_bytes(), threads=1)

@@ -48,8 +48,8 @@ def _land(state_dir: Path, events_wanted: int, seed: int) -> int:
     `labels.parquet`: what the pipeline's validation step hands on); returns the number of events."""
     import pandas as pd
 
-    from pipelines.data_generator import GeneratorConfig, generate
-    from pipelines.event_store import EventStore
+    from pipelines.data.event_store import EventStore
+    from pipelines.data.generator import GeneratorConfig, generate
 
     customers = max(1, events_wanted // EVENTS_PER_CUSTOMER)
     events, labels = generate(GeneratorConfig(end=END, days=DAYS, customers=customers, merchants=200, seed=seed))

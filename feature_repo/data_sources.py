@@ -9,7 +9,7 @@ row's own timestamp.
 
 from feast import FileSource
 
-from pipelines.schema import CREATED_TIMESTAMP, CUSTOMER_STATS, EVENT_TIMESTAMP, MERCHANT_STATS, offline_table
+from pipelines.data.schema import CREATED_TIMESTAMP, CUSTOMER_STATS, EVENT_TIMESTAMP, MERCHANT_STATS, offline_table
 
 DESCRIPTIONS = {
     CUSTOMER_STATS: "Rolling per-customer aggregates, one row per customer per hour with activity.",

@@ -2,7 +2,7 @@
 
 from feast import Entity, ValueType
 
-from pipelines.schema import CUSTOMER_ID, MERCHANT_ID
+from pipelines.data.schema import CUSTOMER_ID, MERCHANT_ID
 
 customer = Entity(
     name="customer",

@@ -19,13 +19,20 @@ from feast import FeatureView, Field, FileSource
 from feast.types import Float32, Int64
 
 from feature_repo.entities import customer, merchant
-from pipelines.schema import COUNT_FEATURES, CUSTOMER_STATS, FEATURE_HISTORY, MERCHANT_STATS, VIEW_FEATURES, VIEW_KEYS
+from pipelines.data.schema import (
+    COUNT_FEATURES,
+    CUSTOMER_STATS,
+    FEATURE_HISTORY,
+    MERCHANT_STATS,
+    VIEW_FEATURES,
+    VIEW_KEYS,
+)
 
 ENTITIES = {CUSTOMER_STATS: customer, MERCHANT_STATS: merchant}
 
 
 def _schema(view: str) -> list[Field]:
-    """The view's key and features, with the names and types `pipelines/schema.py` defines."""
+    """The view's key and features, with the names and types `pipelines/data/schema.py` defines."""
     features = [Field(name=name, dtype=Int64 if name in COUNT_FEATURES else Float32) for name in VIEW_FEATURES[view]]
     return [Field(name=VIEW_KEYS[view], dtype=Int64), *features]
 

@@ -5,7 +5,7 @@ from feast import Entity, FeatureView, FileSource
 from feature_repo.data_sources import offline_source
 from feature_repo.entities import customer, merchant
 from feature_repo.feature_views import feature_view
-from pipelines.schema import VIEW_KEYS
+from pipelines.data.schema import VIEW_KEYS
 
 
 def registry_objects(

@@ -14,16 +14,16 @@ from typing import Any
 
 import pandas as pd
 
-from driftloop.core.errors import RegistryUnreachableError
-from driftloop.core.registry_probe import check_reachable
-from driftloop.core.settings import Settings
-from driftloop.core.training_request import PipelineRunner, TrainingRequest
 from monitoring import metrics
 from monitoring.policy import FAILED, NO_TRIGGER, PolicyInputs, RetrainPolicy, decide
 from monitoring.skew import SkewResult
 from monitoring.state import MonitorStore
-from pipelines.prediction_log_format import LOGGED_AT, MODEL_VERSION, ROLE, SERVED, read_prediction_log
-from pipelines.storage import prediction_log_folder
+from pipelines.core.errors import RegistryUnreachableError
+from pipelines.core.settings import Settings
+from pipelines.core.training_request import PipelineRunner, TrainingRequest
+from pipelines.data.prediction_log_format import LOGGED_AT, MODEL_VERSION, ROLE, SERVED, read_prediction_log
+from pipelines.data.storage import prediction_log_folder
+from pipelines.registry.probe import check_reachable
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def _window(settings: Settings, now: datetime, since: datetime | None) -> tuple[
 def _export_gate_decision(settings: Settings, client: Any) -> None:
     """The latest training run's gate decision as a gauge: a held or rejected retraining shows on the dashboard
     and can alert, beside the drift that triggered it."""
-    from pipelines.tracking import gate_decisions
+    from pipelines.registry.tracking import gate_decisions
 
     try:
         latest = gate_decisions(client, settings.mlflow_experiment, 1)
@@ -92,9 +92,9 @@ def run_check(
     store = monitor_store(settings)
     try:
         check_reachable(settings.tracking_uri)  # before MLflow's import: seconds, not its minutes of retries
-        from driftloop.core.mlflow_users import MlflowUser
-        from pipelines.model_registry import current_champion
-        from pipelines.tracking import client_as
+        from pipelines.registry.models import current_champion
+        from pipelines.registry.tracking import client_as
+        from pipelines.registry.users import MlflowUser
 
         client = client_as(settings, MlflowUser.MONITOR)
         champion = current_champion(client, settings.model_name)
@@ -179,9 +179,9 @@ def run_check(
 
 def _skew(settings: Settings, served: pd.DataFrame) -> SkewResult:
     """The skew check over the window's served transactions (every version: skew is about features)."""
-    from driftloop.core.feature_store import open_feature_store
     from monitoring.skew import check_skew
-    from pipelines.feature_refresh import current_watermark
+    from pipelines.features.refresh import current_watermark
+    from pipelines.features.store import open_feature_store
 
     if served.empty:
         return SkewResult(0, 0, 0)

@@ -17,8 +17,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from pipelines.model_input import MODEL_INPUT_COLUMNS
-from pipelines.prediction_log_format import PREDICTION
+from pipelines.data.prediction_log_format import PREDICTION
+from pipelines.features.model_input import MODEL_INPUT_COLUMNS
 
 logger = logging.getLogger(__name__)
 

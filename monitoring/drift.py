@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from pipelines.model_input import CATEGORICAL_COLUMNS, NUMERIC_COLUMNS
-from pipelines.prediction_log_format import PREDICTION
+from pipelines.data.prediction_log_format import PREDICTION
+from pipelines.features.model_input import CATEGORICAL_COLUMNS, NUMERIC_COLUMNS
 
 logger = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ import math
 
 import pandas as pd
 
-from pipelines.model_input import CUSTOMER_COLUMNS, MERCHANT_COLUMNS
-from pipelines.schema import CUSTOMER_ID, MERCHANT_ID
+from pipelines.data.schema import CUSTOMER_ID, MERCHANT_ID
+from pipelines.features.model_input import CUSTOMER_COLUMNS, MERCHANT_COLUMNS
 
 NUMERIC_METHOD = "wasserstein"
 CATEGORICAL_METHOD = "jensenshannon"

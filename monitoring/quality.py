@@ -12,11 +12,11 @@ import logging
 
 import pandas as pd
 
-from driftloop.core.settings import Settings
 from monitoring import metrics
-from pipelines.prediction_log_format import LOGGED_AT, MODEL_VERSION, PREDICTION, ROLE, SERVED, read_prediction_log
-from pipelines.schema import EVENT_ID, IS_FRAUD
-from pipelines.storage import prediction_log_folder
+from pipelines.core.settings import Settings
+from pipelines.data.prediction_log_format import LOGGED_AT, MODEL_VERSION, PREDICTION, ROLE, SERVED, read_prediction_log
+from pipelines.data.schema import EVENT_ID, IS_FRAUD
+from pipelines.data.storage import prediction_log_folder
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def realised_quality_of(answers: pd.DataFrame) -> pd.DataFrame:
 def record_realised_quality(settings: Settings) -> pd.DataFrame:
     """Realised quality from the prediction log and the event store's labels: saved as CSV, exported as a gauge,
     and as Evidently snapshots (one per version and hour, replaced as more labels arrive) for the dashboard."""
-    from pipelines.event_store import event_store_for
+    from pipelines.data.event_store import event_store_for
 
     labels = event_store_for(settings).labels()
     answers = labelled_answers(read_prediction_log(prediction_log_folder(settings)), labels)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from driftloop.core.registry_names import VersionTag
+from pipelines.registry.names import VersionTag
 
 
 def load_reference(client: Any, model_name: str, version: str, cache_dir: Path) -> pd.DataFrame:

@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from driftloop.core.errors import DriftloopError
-from driftloop.core.settings import Settings
-from driftloop.core.training_request import PipelineRunner
+from pipelines.core.errors import DriftloopError
+from pipelines.core.settings import Settings
+from pipelines.core.training_request import PipelineRunner
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +49,8 @@ def run_scheduler(settings: Settings, runner: PipelineRunner) -> None:
     from monitoring import metrics
     from monitoring.check import run_check
     from monitoring.quality import record_realised_quality
-    from pipelines.event_store import event_store_for
-    from pipelines.feature_refresh import current_watermark, refresh_features
+    from pipelines.data.event_store import event_store_for
+    from pipelines.features.refresh import current_watermark, refresh_features
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from pipelines.model_input import FEATURE_DEFAULT, FEATURE_VIEW_COLUMNS
-from pipelines.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
+from pipelines.data.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
+from pipelines.features.model_input import FEATURE_DEFAULT, FEATURE_VIEW_COLUMNS
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -76,7 +76,7 @@ def check_skew(
     final = rows[rows[EVENT_TIMESTAMP].dt.floor("h") <= pd.Timestamp(watermark)]
     if final.empty:
         return SkewResult(0, 0, len(rows))
-    from pipelines.training_set import point_in_time_features
+    from pipelines.features.training_set import point_in_time_features
 
     keys = final[[EVENT_ID, CUSTOMER_ID, MERCHANT_ID, EVENT_TIMESTAMP]].drop_duplicates(EVENT_ID)
     offline = point_in_time_features(open_store(), keys.astype({CUSTOMER_ID: "int64", MERCHANT_ID: "int64"}))

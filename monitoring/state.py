@@ -2,7 +2,7 @@
 
 Kept as files in the state folder (a volume in the cluster), written atomically, so a CronJob pod that
 dies mid-run leaves either the old state or the new one. The decisions are a JSON-lines log
-(`pipelines.json_lines`): a line torn by a kill is skipped with its reason, and the next decision starts a line
+(`pipelines.data.json_lines`): a line torn by a kill is skipped with its reason, and the next decision starts a line
 of its own.
 """
 
@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pipelines.json_lines import append_line, parse_lines
+from pipelines.data.json_lines import append_line, parse_lines
 
 logger = logging.getLogger(__name__)
 

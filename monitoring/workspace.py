@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from driftloop.core.settings import Settings
 from monitoring.dashboard import QUALITY_TAG, SKEW_COLUMN, SKEW_TAG, ensure_dashboard, version_tag
+from pipelines.core.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -1,1 +1,12 @@
-"""KFP v2 components and pipelines: validate, build the training set, train, evaluate, gate, register."""
+"""The ML loop's library, one subpackage per concern, each importing only those listed after it.
+
+`kfp` (the KFP pipeline definition and its components) > `training` (fit, score, judge) > `registry` (MLflow
+runs, versions, aliases, the ONNX artifact) > `features` (Feast, offline tables, training sets, refresh) >
+`data` (the event store, landings, the data contract) > `core` (settings, errors, shared contracts).
+"""
+
+from pipelines.core.fast_imports import skip_runtime_typechecks
+
+# Every process of ours (CLI, servers, KFP tasks) imports this package before Feast or KServe: their runtime
+# type checks would cost seconds at each import.
+skip_runtime_typechecks()

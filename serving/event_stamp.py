@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pipelines.prediction_log_format import Events
-from pipelines.schema import CUSTOMER_ID, EVENT_ID, MERCHANT_ID
+from pipelines.data.prediction_log_format import Events
+from pipelines.data.schema import CUSTOMER_ID, EVENT_ID, MERCHANT_ID
 from serving.request_schema import Columns
 
 GENERATED_ID_PREFIX = "evt-"

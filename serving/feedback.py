@@ -7,7 +7,7 @@ contract (e.g. stamped before its transaction) is a 422; a label sent twice is a
 both model servers, so it sits on the inference endpoint a client already knows.
 
 A request's cost does not grow with the store's history: its events and labels are looked up in the process's
-index (`pipelines.event_index`). An event answered a moment ago may not be published yet: for ids it does not
+index (`pipelines.data.event_index`). An event answered a moment ago may not be published yet: for ids it does not
 know, the route looks again for up to DRIFTLOOP_LABEL_EVENT_WAIT_S, sleeping on the event loop (no worker
 thread, no lock held), and lands as soon as they appear. When another writer holds the store longer than
 DRIFTLOOP_WRITER_LOCK_TIMEOUT_S, the answer is 503 with Retry-After and nothing lands.
@@ -27,12 +27,12 @@ import pandas as pd
 from fastapi import Request  # resolved by FastAPI from this module's names: not under TYPE_CHECKING
 from fastapi.responses import JSONResponse
 
-from driftloop.core.settings import Settings
-from pipelines.event_index import index_for
-from pipelines.event_store import event_store_for
-from pipelines.landing import land_labels, unknown_events
-from pipelines.schema import EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP, PLATFORM_EPOCH
-from pipelines.writer_lock import WriterLockTimeout
+from pipelines.core.settings import Settings
+from pipelines.data.event_index import index_for
+from pipelines.data.event_store import event_store_for
+from pipelines.data.landing import land_labels, unknown_events
+from pipelines.data.schema import EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP, PLATFORM_EPOCH
+from pipelines.data.writer_lock import WriterLockTimeout
 from serving import metrics
 from serving.json_body import NotJson, parse_json
 from serving.request_guard import CREDENTIAL_HEADER, LABELS_PATH

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from pipelines.model_input import MODEL_INPUT_COLUMNS
-from pipelines.onnx_model import ONNX_URI_TAG, onnx_scores, open_session
-from pipelines.tracking import load_sklearn_version
+from pipelines.features.model_input import MODEL_INPUT_COLUMNS
+from pipelines.registry.onnx_model import ONNX_URI_TAG, onnx_scores, open_session
+from pipelines.registry.tracking import load_sklearn_version
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient

@@ -27,7 +27,7 @@ from typing import IO
 
 import pandas as pd
 
-from pipelines.storage import fsync_path
+from pipelines.data.storage import fsync_path
 
 logger = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from driftloop.core.errors import RegistryUnreachableError
-from driftloop.core.registry_names import Alias
-from pipelines.model_registry import registered_alias
+from pipelines.core.errors import RegistryUnreachableError
+from pipelines.registry.models import registered_alias
+from pipelines.registry.names import Alias
 from serving.loaded_model import ScoringModel, load_version
 from serving.metrics import MODEL_VERSION
 

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipelines.model_input import CUSTOMER_COLUMNS, FEATURE_DEFAULT, FEATURE_VIEW_COLUMNS
-from pipelines.schema import CUSTOMER_ID, FEATURE_REFS, MERCHANT_ID
+from pipelines.data.schema import CUSTOMER_ID, FEATURE_REFS, MERCHANT_ID
+from pipelines.features.model_input import CUSTOMER_COLUMNS, FEATURE_DEFAULT, FEATURE_VIEW_COLUMNS
 from serving import metrics
 from serving.unavailable import Unavailable
 

@@ -28,8 +28,8 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from pipelines.prediction_log_format import LOGGED_AT, partition_name
-from pipelines.storage import Folder
+from pipelines.data.prediction_log_format import LOGGED_AT, partition_name
+from pipelines.data.storage import Folder
 from serving import log_segments as segments
 from serving.metrics import PREDICTION_LOG_DROPPED, PREDICTION_LOG_ROWS, PREDICTION_LOG_WAITING
 from serving.unavailable import Unavailable

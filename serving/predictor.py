@@ -15,11 +15,11 @@ import kserve
 import numpy as np
 from kserve.errors import InvalidInput, ModelNotReady
 
-from driftloop.core.errors import RegistryUnreachableError
-from driftloop.core.settings import Settings
-from pipelines.prediction_log_format import Events
-from pipelines.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
-from pipelines.storage import prediction_log_folder
+from pipelines.core.errors import RegistryUnreachableError
+from pipelines.core.settings import Settings
+from pipelines.data.prediction_log_format import Events
+from pipelines.data.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
+from pipelines.data.storage import prediction_log_folder
 from serving import metrics
 from serving.event_stamp import UntrustedTime, received_now, stamp_events
 from serving.model_slots import ModelSlots
@@ -50,9 +50,9 @@ class FraudPredictor(kserve.Model):
 
     def load(self) -> bool:
         """Connect to the registry and the online store; serve the champion once there is one."""
-        from driftloop.core.feature_store import open_feature_store
-        from driftloop.core.mlflow_users import MlflowUser
-        from pipelines.tracking import client_as
+        from pipelines.features.store import open_feature_store
+        from pipelines.registry.tracking import client_as
+        from pipelines.registry.users import MlflowUser
 
         settings = self.settings
         self.slots = ModelSlots(

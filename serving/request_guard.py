@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from driftloop.core.credentials import Credentials, Scope, allows
+from pipelines.core.credentials import Credentials, Scope, allows
 from serving.fast_lane import Receive, Send
 from serving.fast_lane import Scope as AsgiScope
 

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from kserve.errors import InvalidInput
 
-from pipelines.model_input import CATEGORIES, NUMERIC_COLUMNS
-from pipelines.schema import AMOUNT, CHANNEL, CHANNELS, CUSTOMER_ID, EVENT_ID, MAX_AMOUNT, MERCHANT_ID
+from pipelines.data.schema import AMOUNT, CHANNEL, CHANNELS, CUSTOMER_ID, EVENT_ID, MAX_AMOUNT, MERCHANT_ID
+from pipelines.features.model_input import CATEGORIES, NUMERIC_COLUMNS
 
 MAX_ABS_VALUE = 1e12
 

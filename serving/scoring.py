@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipelines.prediction_log_format import SERVED, SHADOW, Events, PendingRows
+from pipelines.data.prediction_log_format import SERVED, SHADOW, Events, PendingRows
 from serving import metrics
 from serving.model_slots import ModelSlots, ServingModel
 from serving.prediction_log import PredictionLog

@@ -98,7 +98,7 @@ def use_uvloop() -> None:
 
 def guarded(settings: Any) -> Callable[[Any], Any]:
     """Wraps an app in the request guard (`serving.request_guard`) with the platform's credentials."""
-    from driftloop.core.credentials import load_credentials
+    from pipelines.core.credentials import load_credentials
     from serving.request_guard import RateLimit, RequestGuard
 
     credentials = load_credentials(settings)

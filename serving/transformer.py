@@ -19,10 +19,10 @@ import kserve
 import numpy as np
 from kserve.errors import InvalidInput, ModelNotReady
 
-from driftloop.core.settings import Settings
-from pipelines.model_input import MODEL_INPUT_COLUMNS
-from pipelines.prediction_log_format import Events
-from pipelines.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
+from pipelines.core.settings import Settings
+from pipelines.data.prediction_log_format import Events
+from pipelines.data.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
+from pipelines.features.model_input import MODEL_INPUT_COLUMNS
 from serving import metrics
 from serving.event_stamp import received_now, stamp_events
 from serving.online_features import OnlineFeatures, OnlineStoreDown, features_or_policy
@@ -47,8 +47,8 @@ class FraudTransformer(kserve.Model):
         self._lookups = ThreadPoolExecutor(max_workers=LOOKUP_THREADS, thread_name_prefix="online-features")
 
     def load(self) -> bool:
-        from driftloop.core.credentials import Scope, load_credentials
-        from driftloop.core.feature_store import open_feature_store
+        from pipelines.core.credentials import Scope, load_credentials
+        from pipelines.features.store import open_feature_store
 
         self.features = OnlineFeatures(open_feature_store(self.settings, serving=True))
         self.predictor_token = load_credentials(self.settings).token(Scope.SCORE)

@@ -17,8 +17,8 @@ def _scorer(model_path: Path) -> Callable[[list[dict[str, Any]]], list[float]]:
     if model_path.suffix == ".onnx":
         import numpy as np
 
-        from pipelines.model_input import MODEL_INPUT_COLUMNS
-        from pipelines.onnx_model import onnx_scores, open_session
+        from pipelines.features.model_input import MODEL_INPUT_COLUMNS
+        from pipelines.registry.onnx_model import onnx_scores, open_session
 
         session = open_session(model_path.read_bytes(), threads=1)
 

@@ -1,7 +1,5 @@
 """driftloop: the whole MLOps loop (train, serve, watch drift, retrain) on one machine or a kind cluster."""
 
-from driftloop.fast_imports import skip_runtime_typechecks
+from pipelines.core import __version__
 
-__version__ = "0.1.0"
-
-skip_runtime_typechecks()
+__all__ = ["__version__"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from driftloop.core.settings import Settings
+from pipelines.core.settings import Settings
 
 SECRET_HEADER = b"evidently-secret"  # Evidently's own header (evidently.ui.service.security.token)
 

@@ -14,8 +14,8 @@ import logging
 import os
 from pathlib import Path
 
-from driftloop.core.mlflow_users import MlflowUser, all_mlflow_passwords, flask_secret_key
-from driftloop.core.settings import Settings
+from pipelines.core.settings import Settings
+from pipelines.registry.users import MlflowUser, all_mlflow_passwords, flask_secret_key
 
 logger = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from driftloop.core.database_url import masked_url
-from driftloop.core.settings import SETTINGS_GROUPS, Settings, env_var_name
+from pipelines.core.database_url import masked_url
+from pipelines.core.settings import SETTINGS_GROUPS, Settings, env_var_name
 
 
 def _default(settings_field: object) -> str:

@@ -14,9 +14,9 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from driftloop.core.errors import DriftloopError
-from driftloop.core.settings import Settings
 from driftloop.mlflow_auth import APP_NAME
+from pipelines.core.errors import DriftloopError
+from pipelines.core.settings import Settings
 
 
 def _console_script(name: str) -> str:

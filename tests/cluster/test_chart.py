@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from driftloop.cluster.upstream import PINS
+from pipelines.kfp.compile import COMPILED_PIPELINE
 from tests.cluster.conftest import CHART, REPO, VALUE_FILES, render, tool
 from tests.cluster.rendered_objects import containers, pod_specs
 from tests.cluster.typed_schema import validate_object
@@ -184,7 +185,7 @@ def test_the_rules_and_dashboards_use_the_metrics_our_code_exports() -> None:
 def test_the_compiled_pipeline_the_cluster_submits_is_up_to_date(tmp_path: Path) -> None:
     out = tmp_path / "training_pipeline.yaml"
     subprocess.run([DRIFTLOOP, "pipeline", "compile", "--out", str(out)], check=True, capture_output=True)
-    committed = Path(__file__).resolve().parents[2] / "pipelines" / "compiled" / "training_pipeline.yaml"
+    committed = COMPILED_PIPELINE
     assert out.read_text() == committed.read_text(), "run `driftloop pipeline compile` and commit the result"
 
 
@@ -210,7 +211,7 @@ def test_training_tasks_get_the_release_volume_settings_and_secret(rendered: lis
 
     import yaml
 
-    from pipelines import cluster_wiring as wiring
+    from pipelines.kfp import cluster_wiring as wiring
 
     objects = {(obj["kind"], obj["metadata"]["name"]): obj for obj in rendered}
     settings = objects[("ConfigMap", wiring.SETTINGS_CONFIG_MAP)]["data"]
@@ -223,7 +224,7 @@ def test_training_tasks_get_the_release_volume_settings_and_secret(rendered: lis
     assert base64.b64decode(secret[registry_key]).decode().startswith("postgresql+psycopg://feast_writer:")
     assert ("PersistentVolumeClaim", wiring.STATE_VOLUME_CLAIM) in objects
 
-    spec, platform = yaml.safe_load_all((REPO / "pipelines" / "compiled" / "training_pipeline.yaml").read_text())
+    spec, platform = yaml.safe_load_all(COMPILED_PIPELINE.read_text())
     executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
     assert set(executors) == set(spec["deploymentSpec"]["executors"])
     for name, config in executors.items():
@@ -307,7 +308,7 @@ def test_redis_asks_for_a_password_every_driftloop_container_reads_from_the_secr
 ) -> None:
     import base64
 
-    from pipelines import cluster_wiring as wiring
+    from pipelines.kfp import cluster_wiring as wiring
 
     (secret,) = [o for o in rendered if o["kind"] == "Secret" and o["metadata"]["name"] == wiring.DATABASE_SECRET]
     assert len(base64.b64decode(secret["data"]["redis-password"])) >= 32
@@ -333,8 +334,8 @@ def test_both_model_servers_read_the_api_tokens_from_their_own_secret(rendered: 
     containers (the transformer calls the predictor with the score token). The demo reads the same Secret."""
     import base64
 
-    from driftloop.core.credentials import Scope
     from driftloop.demo.targets import API_TOKENS_SECRET
+    from pipelines.core.credentials import Scope
 
     (secret,) = [o for o in rendered if o["kind"] == "Secret" and o["metadata"]["name"] == API_TOKENS_SECRET]
     tokens = {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
@@ -374,7 +375,7 @@ def test_the_ray_profile_points_the_engine_at_its_cluster_and_lets_the_drivers_i
     """With `ray.enabled` the settings name the `ray` engine and the RayCluster's head service on its Ray Client
     port, the KFP tasks and the refresh CronJob (the drivers) may reach that port, the image's Ray is the version
     the RayCluster declares, and without it nothing of Ray renders and the engine is pandas."""
-    from pipelines import cluster_wiring as wiring
+    from pipelines.kfp import cluster_wiring as wiring
     from tests.cluster.rendered_objects import admits, pod_labels
 
     rendered = render(VALUE_FILES["ray"])
@@ -424,7 +425,7 @@ def test_the_object_store_profile_moves_the_data_off_the_state_volume() -> None:
     container (and so the KFP tasks, which read the same Secret: cluster_wiring) gets the credentials from KFP's
     Secret, the Ray pods no longer mount the RWO state volume (so they can run on any node), and the model server
     publishes its log less often; without it none of that renders."""
-    from pipelines import cluster_wiring as wiring
+    from pipelines.kfp import cluster_wiring as wiring
 
     rendered = render(VALUE_FILES["object-store"], "--set", "ray.enabled=true")
     objects = {(obj["kind"], obj["metadata"]["name"]): obj for obj in rendered}
@@ -467,9 +468,9 @@ def test_mlflow_runs_its_auth_app_with_one_user_per_component(rendered: list[dic
     driftloop-pipeline (test_training_tasks_get_the_release_volume_settings_and_secret)."""
     import base64
 
-    from driftloop.core.mlflow_users import CLUSTER_SECRET, SECRET_FILES, MlflowUser
-    from driftloop.core.settings import Settings
     from driftloop.upstream_servers import mlflow_server_command
+    from pipelines.core.settings import Settings
+    from pipelines.registry.users import CLUSTER_SECRET, SECRET_FILES, MlflowUser
 
     command = mlflow_server_command(Settings(state_dir=tmp_path))
     assert command[command.index("--app-name") + 1] == "basic-auth"

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from driftloop.core.settings import env_var_name
 from driftloop.database.roles import DATABASES, ROLES
-from pipelines import cluster_wiring as wiring
+from pipelines.core.settings import env_var_name
+from pipelines.kfp import cluster_wiring as wiring
 from tests.cluster.conftest import VALUE_FILES, render
 from tests.cluster.rendered_objects import admits, containers, pod_labels
 

@@ -42,8 +42,8 @@ READER_URL = "postgresql+psycopg://feast_reader:r@pg/feast"
 
 @pytest.fixture
 def calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    from driftloop.core.settings import Settings
     from driftloop.demo.targets import ClusterTarget
+    from pipelines.core.settings import Settings
 
     kubectl = tmp_path / "kubectl"
     kubectl.write_text(STAND_IN)
@@ -97,7 +97,7 @@ def test_the_pod_it_execs_into_is_the_charts_predictor_with_the_state_volume(
     calls: list[list[str]], rendered: list[dict[str, Any]]
 ) -> None:
     from driftloop.demo.targets import LANDING_IN_POD, PREDICTOR_CONTAINER, PREDICTOR_SELECTOR
-    from pipelines.cluster_wiring import STATE_DIR, STATE_VOLUME_CLAIM
+    from pipelines.kfp.cluster_wiring import STATE_DIR, STATE_VOLUME_CLAIM
 
     lookup = next(call for call in calls if "get" in call)
     values = yaml.safe_load((CHART / "values.yaml").read_text())
@@ -114,8 +114,8 @@ def test_the_pod_it_execs_into_is_the_charts_predictor_with_the_state_volume(
 
 
 def test_its_endpoints_are_the_host_ports_kind_maps() -> None:
-    from driftloop.core.settings import Settings
     from driftloop.demo.targets import ClusterTarget
+    from pipelines.core.settings import Settings
 
     kind = yaml.safe_load((REPO / "kind-config.yaml").read_text())
     host_port = {m["containerPort"]: m["hostPort"] for m in kind["nodes"][0]["extraPortMappings"]}

@@ -51,7 +51,7 @@ def test_the_wheel_holds_every_module_and_data_file_of_the_source_tree(image: Im
         and not path.relative_to(REPO).as_posix().startswith(CHECKOUT_ONLY)
     }
     assert expected - installed == set(), "source files the wheel leaves out"
-    assert "driftloop/core/settings.py" in installed and "pipelines/compiled/training_pipeline.yaml" in installed
+    assert "pipelines/core/settings.py" in installed and "pipelines/kfp/compiled/training_pipeline.yaml" in installed
     stray = {name for name in installed - expected if not name.startswith(("driftloop-", "../../../bin/"))}
     assert stray == set(), "files in the wheel that the source tree no longer has"
 

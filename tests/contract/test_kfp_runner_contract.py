@@ -28,11 +28,11 @@ def kfp_api() -> Iterator[tuple[StandInKfpApi, str]]:
 def test_cluster_runner_submits_the_compiled_pipeline_and_polls_its_state(
     kfp_api: tuple[StandInKfpApi, str], clean_env: pytest.MonkeyPatch
 ) -> None:
-    from driftloop.core.settings import Settings
-    from driftloop.core.training_request import TrainingRequest
     from driftloop.pipeline_runs.kfp_runner import KfpApiRunner
-    from pipelines.cluster_wiring import STATE_DIR
-    from pipelines.compile import COMPILED_PIPELINE
+    from pipelines.core.settings import Settings
+    from pipelines.core.training_request import TrainingRequest
+    from pipelines.kfp.cluster_wiring import STATE_DIR
+    from pipelines.kfp.compile import COMPILED_PIPELINE
 
     stand_in, url = kfp_api
     clean_env.setenv("DRIFTLOOP_MODE", "kind")
@@ -74,7 +74,7 @@ def test_pipeline_submit_asks_for_the_event_store_window_not_host_paths(
     from typer.testing import CliRunner
 
     from driftloop.cli import app
-    from driftloop.core.settings import Settings
+    from pipelines.core.settings import Settings
 
     stand_in, url = kfp_api
     result = CliRunner().invoke(app, ["pipeline", "submit", "--kfp-host", url, "--trigger", "make pipeline"])
@@ -89,9 +89,9 @@ def test_pipeline_submit_asks_for_the_event_store_window_not_host_paths(
 
 def test_cluster_runner_needs_the_kfp_host(clean_env: pytest.MonkeyPatch) -> None:
     """Local settings without a KFP address (`pipeline submit` without --kfp-host) cannot submit."""
-    from driftloop.core.errors import DriftloopError
-    from driftloop.core.settings import Settings
     from driftloop.pipeline_runs.kfp_runner import KfpApiRunner
+    from pipelines.core.errors import DriftloopError
+    from pipelines.core.settings import Settings
 
     with pytest.raises(DriftloopError, match="DRIFTLOOP_KFP_HOST"):
         KfpApiRunner(Settings())

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.data_generator import GeneratorConfig, generate, write_raw_data
+from pipelines.data.generator import GeneratorConfig, generate, write_raw_data
 from tests.conftest import free_port
 from tests.integration.local_platform import PlatformUnderTest, free_ports, isolated_env
 

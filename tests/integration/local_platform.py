@@ -35,8 +35,8 @@ class PlatformUnderTest:
         """An MLflow client of the platform's server logged in as `user` (the login `driftloop auth mlflow`
         prints), carried in the URL so that two platforms in one test process never share MLflow's
         process-wide login variables."""
-        from driftloop.core.mlflow_users import MlflowUser
-        from pipelines.tracking import tracking_client
+        from pipelines.registry.tracking import tracking_client
+        from pipelines.registry.users import MlflowUser
 
         password = (self.state_dir / "credentials" / MlflowUser(user).password_file).read_text().strip()
         return tracking_client(f"http://{user}:{password}@127.0.0.1:{self.env['DRIFTLOOP_MLFLOW_PORT']}")

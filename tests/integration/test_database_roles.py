@@ -18,10 +18,10 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from driftloop.core.errors import DriftloopError
 from driftloop.database.login_wait import wait_for_login
 from driftloop.database.migrate import MigrationReport, migrate
 from driftloop.local.ports import port_is_listening
+from pipelines.core.errors import DriftloopError
 from tests.conftest import free_port
 from tests.parity.upstream_images import postgres_program
 

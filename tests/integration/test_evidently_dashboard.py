@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.model_input import FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
-from pipelines.schema import AMOUNT, CHANNELS
+from pipelines.data.schema import AMOUNT, CHANNELS
+from pipelines.features.model_input import FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
 from tests.conftest import free_port
 from tests.integration.evidently_api import panel_points, project_id_of
 

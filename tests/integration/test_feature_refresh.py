@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from driftloop.core.settings import Settings
-from pipelines.data_generator import GeneratorConfig, generate
-from pipelines.event_store import EventStore, event_store_for
-from pipelines.feature_refresh import refresh_features, refresh_state_store
-from pipelines.landing import land_events, land_labels
-from pipelines.schema import EVENT_TIMESTAMP
+from pipelines.core.settings import Settings
+from pipelines.data.event_store import EventStore, event_store_for
+from pipelines.data.generator import GeneratorConfig, generate
+from pipelines.data.landing import land_events, land_labels
+from pipelines.data.schema import EVENT_TIMESTAMP
+from pipelines.features.refresh import refresh_features, refresh_state_store
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +34,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
 
 
 def _online(settings: Settings, customer: int, merchant: int) -> dict[str, float]:
-    from driftloop.core.feature_store import open_feature_store
+    from pipelines.features.store import open_feature_store
 
     values = (
         open_feature_store(settings)
@@ -48,8 +48,8 @@ def _online(settings: Settings, customer: int, merchant: int) -> dict[str, float
 
 
 def _offline_at(settings: Settings, customer: int, merchant: int, moment: datetime) -> dict[str, float]:
-    from driftloop.core.feature_store import open_feature_store
-    from pipelines.training_set import point_in_time_features
+    from pipelines.features.store import open_feature_store
+    from pipelines.features.training_set import point_in_time_features
 
     rows = pd.DataFrame({"customer_id": [customer], "merchant_id": [merchant], EVENT_TIMESTAMP: [pd.Timestamp(moment)]})
     found = point_in_time_features(open_feature_store(settings), rows).iloc[0]

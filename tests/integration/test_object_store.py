@@ -22,10 +22,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from driftloop.core.settings import Settings
 from driftloop.local.ports import port_is_listening
-from pipelines.data_generator import GeneratorConfig, generate
-from pipelines.storage import Folder
+from pipelines.core.settings import Settings
+from pipelines.data.generator import GeneratorConfig, generate
+from pipelines.data.storage import Folder
 from tests.conftest import free_port
 from tests.parity.upstream_images import postgres_program
 
@@ -150,8 +150,8 @@ def test_an_advisory_lock_excludes_other_writers_and_dies_with_its_holder(postgr
     """The lock the cluster's writers take: held, nobody else gets it; its holder killed, it is free again."""
     import psycopg
 
-    from driftloop.core.database_url import libpq_url
-    from pipelines.writer_lock import WriterLockTimeout, advisory_key, postgres_lock
+    from pipelines.core.database_url import libpq_url
+    from pipelines.data.writer_lock import WriterLockTimeout, advisory_key, postgres_lock
 
     key = advisory_key("driftloop:event-store")
 
@@ -172,7 +172,7 @@ def test_an_advisory_lock_excludes_other_writers_and_dies_with_its_holder(postgr
     assert free()
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time\nfrom pipelines.writer_lock import postgres_lock\n"
+         "import sys, time\nfrom pipelines.data.writer_lock import postgres_lock\n"
          f"with postgres_lock({postgres_url!r}, 'event-store'):\n    print('held', flush=True)\n    time.sleep(600)\n"],
         stdout=subprocess.PIPE,
     )  # fmt: skip
@@ -196,12 +196,12 @@ def test_on_s3_unreadable_parts_go_aside_and_compaction_replaces_parts_with_ever
     """The part sets' rules hold on an object store (no rename there: a move is a copy and a delete): a garbage
     part is moved to quarantine with its reason, compaction publishes one part and retires its inputs, and the
     event index reads what a full read reads."""
-    from pipelines.compaction import compact_event_store
-    from pipelines.event_index import EventIndex
-    from pipelines.event_store import EventStore
-    from pipelines.landing import land_events, land_labels
-    from pipelines.schema import EVENT_ID
-    from pipelines.writer_lock import file_lock
+    from pipelines.data.compaction import compact_event_store
+    from pipelines.data.event_index import EventIndex
+    from pipelines.data.event_store import EventStore
+    from pipelines.data.landing import land_events, land_labels
+    from pipelines.data.schema import EVENT_ID
+    from pipelines.data.writer_lock import file_lock
 
     events, labels = generate(GeneratorConfig(seed=4, days=2, customers=20, merchants=4, end=END))
     root = Folder.at(f"s3://{BUCKET}/parts-test/events", s3_endpoint)
@@ -229,22 +229,22 @@ def test_on_s3_unreadable_parts_go_aside_and_compaction_replaces_parts_with_ever
 
 def _served_rows(events: pd.DataFrame, logged_at: pd.Timestamp) -> pd.DataFrame:
     """Prediction-log rows of transactions the endpoint answered (what the model server writes)."""
-    from pipelines.prediction_log_format import LOGGED_AT, MODEL_VERSION, PREDICTION, ROLE, SERVED
+    from pipelines.data.prediction_log_format import LOGGED_AT, MODEL_VERSION, PREDICTION, ROLE, SERVED
 
     return events.assign(**{LOGGED_AT: logged_at, ROLE: SERVED, MODEL_VERSION: "1", PREDICTION: 0.1})
 
 
 def _run_platform(settings: Settings, events: pd.DataFrame, labels: pd.DataFrame, snapshot: dict[str, Path]) -> dict:
     """Land, serve, refresh and build a training set through the platform's own entry points; what they made."""
-    from driftloop.core.feature_store import open_feature_store
     from driftloop.features.apply import apply_feature_repo
-    from pipelines.compute_engine import open_engine
-    from pipelines.event_store import event_store_for
-    from pipelines.feature_refresh import current_watermark, refresh_features
-    from pipelines.landing import land_events, land_labels
-    from pipelines.offline_store import offline_table_paths, read_offline_table
-    from pipelines.storage import feature_data_folder, prediction_log_folder
-    from pipelines.training_set_build import training_set_from_snapshot
+    from pipelines.data.event_store import event_store_for
+    from pipelines.data.landing import land_events, land_labels
+    from pipelines.data.storage import feature_data_folder, prediction_log_folder
+    from pipelines.features.compute_engine import open_engine
+    from pipelines.features.offline_store import offline_table_paths, read_offline_table
+    from pipelines.features.refresh import current_watermark, refresh_features
+    from pipelines.features.store import open_feature_store
+    from pipelines.features.training_set_build import training_set_from_snapshot
     from serving.prediction_log import PredictionLog
 
     apply_feature_repo(settings)
@@ -327,7 +327,7 @@ def _database(postgres_url: str, name: str) -> str:
     """A new database on the server (each run its own Feast registry tables), as a URL."""
     import psycopg
 
-    from driftloop.core.database_url import libpq_url
+    from pipelines.core.database_url import libpq_url
 
     with psycopg.connect(libpq_url(postgres_url), autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')

@@ -28,7 +28,7 @@ V1_PATH = f"/v1/models/{MODEL}:predict"
 @pytest.fixture(scope="module")
 def attacked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PlatformUnderTest, pd.DataFrame, Any]]:
     """A platform serving v1, trained on a clean landing; its labels, as landed."""
-    from pipelines.data_generator import GeneratorConfig, generate, write_raw_data
+    from pipelines.data.generator import GeneratorConfig, generate, write_raw_data
 
     state = tmp_path_factory.mktemp("poisoned") / "state"
     platform = PlatformUnderTest(state, isolated_env(state, free_ports()))
@@ -103,7 +103,7 @@ def test_1b_an_operator_refreshes_the_frozen_evaluation_set(
 
 
 def test_2_without_a_credential_nothing_lands(attacked: tuple[PlatformUnderTest, pd.DataFrame, Any]) -> None:
-    from pipelines.event_store import EventStore
+    from pipelines.data.event_store import EventStore
 
     platform, labels, _ = attacked
     store = EventStore(platform.state_dir / "events", platform.state_dir / "predictions")

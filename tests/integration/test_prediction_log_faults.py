@@ -17,7 +17,7 @@ import httpx
 import psutil
 import pytest
 
-from pipelines.prediction_log_format import read_prediction_log
+from pipelines.data.prediction_log_format import read_prediction_log
 from tests.integration.conftest import MODEL
 from tests.integration.local_platform import PlatformUnderTest, spawn_predictor
 

@@ -12,13 +12,13 @@ import pandas as pd
 import psutil
 import pytest
 
-from driftloop.core.settings import Settings
-from pipelines.compute_engine import open_engine
-from pipelines.data_generator import GeneratorConfig, generate
-from pipelines.event_store import event_store_for
-from pipelines.feature_refresh import LOOKBACK, build_features_from_store
-from pipelines.offline_store import offline_table_paths, read_offline_table
-from pipelines.training_set_build import training_set_from_snapshot
+from pipelines.core.settings import Settings
+from pipelines.data.event_store import event_store_for
+from pipelines.data.generator import GeneratorConfig, generate
+from pipelines.features.compute_engine import open_engine
+from pipelines.features.offline_store import offline_table_paths, read_offline_table
+from pipelines.features.refresh import LOOKBACK, build_features_from_store
+from pipelines.features.training_set_build import training_set_from_snapshot
 
 pytestmark = pytest.mark.integration
 

@@ -28,10 +28,10 @@ def test_redis_and_sqlite_online_stores_serve_the_same_features(
 ) -> None:
     import redis
 
-    from driftloop.core.feature_store import materialize_online, open_feature_store
-    from driftloop.core.settings import Settings
     from driftloop.features.apply import apply_feature_repo
-    from pipelines.model_input import FEATURE_VIEW_COLUMNS
+    from pipelines.core.settings import Settings
+    from pipelines.features.model_input import FEATURE_VIEW_COLUMNS
+    from pipelines.features.store import materialize_online, open_feature_store
     from serving.online_features import OnlineFeatures, feature_matrix
 
     # A copy of the trained platform's Feast folder (offline tables, registry): the running servers keep theirs.

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.onnx_model import PARITY_TOLERANCE
+from pipelines.registry.onnx_model import PARITY_TOLERANCE
 from tests.integration.conftest import MODEL
 from tests.integration.local_platform import PlatformUnderTest, server_url, spawn_predictor
 
@@ -83,7 +83,7 @@ def test_transformer_and_predictor_agree_with_the_registered_model(
     scikit-learn pipeline's predict_proba within the parity tolerance, on rows of the version's reference."""
     import mlflow
 
-    from pipelines.tracking import load_sklearn_version
+    from pipelines.registry.tracking import load_sklearn_version
 
     features = (
         pd.read_parquet(
@@ -185,7 +185,7 @@ def test_the_fast_lane_answers_as_kserve_does_and_skips_its_stack(serving: Platf
     """The predictor's V1 fast lane (`serving.fast_lane`) gives every answer KServe's own route gives: the
     platform's predictor (lane on, the default) beside one started with `DRIFTLOOP_FAST_LANE=false`, same
     champion, same requests. KServe's `request_predict_seconds` counts only what its own route handled."""
-    from pipelines.model_input import NUMERIC_COLUMNS
+    from pipelines.features.model_input import NUMERIC_COLUMNS
 
     laned_url = server_url(serving, "predictor")
     process, routed_url = spawn_predictor(serving, tmp_path, with_features=False, DRIFTLOOP_FAST_LANE="false")
@@ -212,7 +212,7 @@ def test_the_fast_lane_answers_as_kserve_does_and_skips_its_stack(serving: Platf
 def test_answers_name_each_event_and_labels_come_back_for_them(
     serving: PlatformUnderTest, transactions: list[dict[str, Any]]
 ) -> None:
-    from pipelines.event_store import EventStore
+    from pipelines.data.event_store import EventStore
 
     url = server_url(serving, "transformer")
     mine = {**transactions[0], "event_id": "client-txn-0001"}
@@ -303,7 +303,7 @@ def _register_again(client: Any, version: Any) -> Any:
     """A new version of the same model (a stand-in for a retrained one; the pipeline tests cover those)."""
     import mlflow
 
-    from pipelines.tracking import fluent_tracking
+    from pipelines.registry.tracking import fluent_tracking
 
     with fluent_tracking(client.tracking_uri):
         return mlflow.register_model(version.source, MODEL, tags={"registered_by": "test_serving"})
@@ -334,7 +334,7 @@ def test_promoting_a_new_champion_under_load_fails_no_request(
 
 
 def _logged(tmp_path: Path) -> pd.DataFrame:
-    from pipelines.prediction_log_format import read_prediction_log
+    from pipelines.data.prediction_log_format import read_prediction_log
 
     return read_prediction_log(tmp_path / "predictions")
 
@@ -359,7 +359,7 @@ def test_sigterm_under_load_loses_no_answered_prediction(
     assert (served.groupby("request_id").size() == 2).all()
     assert {"customer_id", "merchant_id", "prediction", "model_version", "logged_at"} <= set(served.columns)
     # Every answered transaction is an event, exactly once, stamped when the server received it.
-    from pipelines.event_store import EventStore
+    from pipelines.data.event_store import EventStore
 
     events = EventStore(tmp_path / "events", tmp_path / "predictions").events()
     assert len(load.event_ids) == 2 * len(answered) == len(set(load.event_ids))
@@ -427,8 +427,8 @@ def test_the_skew_check_finds_no_skew_then_catches_a_changed_online_value(
     caught by the next check and named."""
     from datetime import UTC, datetime
 
-    from driftloop.core.feature_store import open_feature_store
-    from driftloop.core.settings import Settings
+    from pipelines.core.settings import Settings
+    from pipelines.features.store import open_feature_store
 
     url = server_url(serving, "transformer")
 

@@ -20,19 +20,19 @@ import httpx
 import pandas as pd
 import pytest
 
-from driftloop.core.settings import Settings
 from monitoring.state import MonitorStore
-from pipelines.crash_points import CRASH_AT_VARIABLE
-from pipelines.data_contract import validate_raw_data
-from pipelines.data_generator import GeneratorConfig, generate
-from pipelines.event_store import EventStore, event_store_for
-from pipelines.feature_refresh import hour_floor, refresh_features
-from pipelines.landing import land_events, land_labels
-from pipelines.landing_records import LEGACY_LOG
-from pipelines.prediction_log_format import partition_name, read_prediction_log
-from pipelines.schema import EVENT_ID, EVENT_TIMESTAMP, IS_FRAUD, LABEL_TIMESTAMP
-from pipelines.steps import read_window
-from pipelines.storage import Folder, unique_part_name
+from pipelines.core.settings import Settings
+from pipelines.data.contract import validate_raw_data
+from pipelines.data.crash_points import CRASH_AT_VARIABLE
+from pipelines.data.event_store import EventStore, event_store_for
+from pipelines.data.generator import GeneratorConfig, generate
+from pipelines.data.landing import land_events, land_labels
+from pipelines.data.landing_records import LEGACY_LOG
+from pipelines.data.prediction_log_format import partition_name, read_prediction_log
+from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP, IS_FRAUD, LABEL_TIMESTAMP
+from pipelines.data.storage import Folder, unique_part_name
+from pipelines.features.refresh import hour_floor, refresh_features
+from pipelines.training.steps import read_window
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines.onnx_model import PARITY_TOLERANCE
+from pipelines.registry.onnx_model import PARITY_TOLERANCE
 from tests.integration.conftest import run_id_of, train
 from tests.integration.local_platform import PlatformUnderTest
 
@@ -50,7 +50,7 @@ def test_first_run_registers_version_1_as_champion_with_lineage(first_run: str, 
     assert run.data.tags["kfp.pipeline_run_id"] == champion.tags["pipeline_run_id"] != ""
     import mlflow
 
-    from pipelines.tracking import fluent_tracking
+    from pipelines.registry.tracking import fluent_tracking
 
     with fluent_tracking(client.tracking_uri):  # what a user does: `models:/` through MLflow's own resolution
         model = mlflow.pyfunc.load_model("models:/fraud-detector@champion")
@@ -87,7 +87,7 @@ def test_same_data_and_seed_give_identical_metrics_and_predictions(
 
     import mlflow
 
-    from pipelines.tracking import fluent_tracking
+    from pipelines.registry.tracking import fluent_tracking
 
     with fluent_tracking(client.tracking_uri):
         one = mlflow.sklearn.load_model(first.tags["model_uri"])
@@ -139,7 +139,7 @@ def test_corrupted_rows_are_quarantined_at_landing_and_change_nothing(
     platform: PlatformUnderTest, first_run: str, raw_data: dict[str, Path], tmp_path: Path, how: str
 ) -> None:
     """Bad rows never reach the event store, so no training run can read them."""
-    from pipelines.event_store import EventStore
+    from pipelines.data.event_store import EventStore
 
     store = EventStore(platform.state_dir / "events", platform.state_dir / "predictions")
     before = len(store.landed_events())

@@ -39,7 +39,7 @@ def answered_event(platform: PlatformUnderTest, event_id: str) -> dict[str, Any]
 
 @pytest.mark.parametrize("server", ["transformer", "predictor"])
 def test_writes_need_a_credential_of_their_scope_and_reads_stay_open(serving: PlatformUnderTest, server: str) -> None:
-    from pipelines.event_store import EventStore
+    from pipelines.data.event_store import EventStore
 
     base = server_url(serving, server)
     answered_event(serving, f"guard-{server}")
@@ -138,8 +138,8 @@ def test_a_direct_caller_cannot_backdate_an_event(serving: PlatformUnderTest, st
     naming the field, and no event is stored."""
     from datetime import UTC, datetime, timedelta
 
-    from pipelines.event_store import EventStore
-    from pipelines.model_input import NUMERIC_COLUMNS
+    from pipelines.data.event_store import EventStore
+    from pipelines.features.model_input import NUMERIC_COLUMNS
 
     if stamp == "days_ago":
         stamp = (datetime.now(UTC) - timedelta(days=12)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

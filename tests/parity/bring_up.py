@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.schema import CHANNELS
+from pipelines.data.schema import CHANNELS
 from tests.kfp_api_stand_in import StandInKfpApi
 from tests.parity.chart import RELEASE, RenderedChart
 from tests.parity.cluster_map import ClusterMap

@@ -21,7 +21,7 @@ DASHBOARD = REPO / "helm" / "driftloop" / "files" / "grafana-dashboard.json"
 
 def unknown_settings(chart: RenderedChart) -> list[str]:
     """DRIFTLOOP_* variables our containers get that no setting reads: silently ignored on a real cluster."""
-    from driftloop.core.settings import Settings
+    from pipelines.core.settings import Settings
 
     known = {f"DRIFTLOOP_{name.upper()}" for name in Settings.model_fields}
     image = set(dockerfile_environment())

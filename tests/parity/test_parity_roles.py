@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from driftloop.core.database_url import libpq_url
 from driftloop.database.roles import DATABASES, ROLES
+from pipelines.core.database_url import libpq_url
 from tests.parity.bring_up import ParityRun
 from tests.parity.chart import REPO
 from tests.parity.checks import psql
@@ -78,7 +78,7 @@ def test_no_process_but_postgres_and_the_migration_was_given_the_superusers_pass
         if any(password in value for value in process.env.values())
     }
     assert holders == {"StatefulSet/driftloop-postgres/postgres", f"{MIGRATION}/migrate"}
-    _, platform = yaml.safe_load_all((REPO / "pipelines" / "compiled" / "training_pipeline.yaml").read_text())
+    _, platform = yaml.safe_load_all((REPO / "pipelines" / "kfp" / "compiled" / "training_pipeline.yaml").read_text())
     tasks = task_environment(platform, parity.chart, parity.table)
     assert password not in " ".join(tasks.values()) and "://feast_writer:" in tasks["DRIFTLOOP_FEAST_REGISTRY_URI"]
 

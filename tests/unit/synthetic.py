@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipelines.model_input import CATEGORICAL_COLUMNS, FEATURE_VIEW_COLUMNS
-from pipelines.schema import AMOUNT, CHANNELS, IS_FRAUD
+from pipelines.data.schema import AMOUNT, CHANNELS, IS_FRAUD
+from pipelines.features.model_input import CATEGORICAL_COLUMNS, FEATURE_VIEW_COLUMNS
 
 
 def model_input_frame(rows: int, seed: int) -> pd.DataFrame:

@@ -12,15 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftloop.core.registry_names import VersionTag
-from driftloop.core.settings import Settings
-from driftloop.core.training_request import TrainingOutcome, TrainingRequest
 from monitoring.check import monitor_store, run_check
 from monitoring.policy import NO_TRIGGER, TRIGGER
-from pipelines.model_input import FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
-from pipelines.prediction_log_format import SERVED, PendingRows
-from pipelines.schema import AMOUNT, CHANNEL
-from pipelines.train import TrainParams, fraud_scores, train_model
+from pipelines.core.settings import Settings
+from pipelines.core.training_request import TrainingOutcome, TrainingRequest
+from pipelines.data.prediction_log_format import SERVED, PendingRows
+from pipelines.data.schema import AMOUNT, CHANNEL
+from pipelines.features.model_input import FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
+from pipelines.registry.names import VersionTag
+from pipelines.training.train import TrainParams, fraud_scores, train_model
 from serving.prediction_log import PredictionLog
 from tests.unit.synthetic import model_input_frame
 
@@ -51,8 +51,8 @@ class RecordingRunner:
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, object]:
     """A champion with its drift reference, the way the pipeline registers one."""
-    from pipelines.model_registry import log_model, promote, register
-    from pipelines.tracking import in_run, tracking_client
+    from pipelines.registry.models import log_model, promote, register
+    from pipelines.registry.tracking import in_run, tracking_client
 
     folder = tmp_path_factory.mktemp("registry")
     uri = f"sqlite:///{folder / 'mlflow.db'}"
@@ -156,8 +156,8 @@ def test_an_unreadable_log_part_and_a_torn_decision_line_do_not_stop_the_check(
     rest; a torn line of the decisions log is skipped and the next decision is whole."""
     import os
 
-    from pipelines.event_store import event_store_for
-    from pipelines.prediction_log_format import partition_name
+    from pipelines.data.event_store import event_store_for
+    from pipelines.data.prediction_log_format import partition_name
 
     _serve(settings, registry[1], _drifted(40, seed=8))
     hour = settings.prediction_log_path / partition_name(pd.Timestamp(NOW - timedelta(minutes=5)))

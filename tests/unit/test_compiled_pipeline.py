@@ -6,10 +6,10 @@ from pathlib import Path
 
 import yaml
 
-from pipelines.compile import compile_training_pipeline
+from pipelines.kfp.compile import compile_training_pipeline
 
 REPO = Path(__file__).resolve().parents[2]
-COMMITTED = REPO / "pipelines" / "compiled" / "training_pipeline.yaml"
+COMMITTED = REPO / "pipelines" / "kfp" / "compiled" / "training_pipeline.yaml"
 COMPONENTS = {
     "validate-data",
     "compute-features",
@@ -24,7 +24,7 @@ COMPONENTS = {
 def test_committed_ir_is_up_to_date(tmp_path: Path) -> None:
     fresh = compile_training_pipeline(tmp_path / "training_pipeline.yaml")
     assert list(yaml.safe_load_all(fresh.read_text())) == list(yaml.safe_load_all(COMMITTED.read_text())), (
-        "pipelines/compiled/training_pipeline.yaml is stale: run `driftloop pipeline compile`"
+        "pipelines/kfp/compiled/training_pipeline.yaml is stale: run `driftloop pipeline compile`"
     )
 
 
@@ -33,7 +33,7 @@ def test_ir_loads_with_the_sdk_and_names_every_component() -> None:
 
     pipeline = components.load_component_from_file(str(COMMITTED))
     assert pipeline.name == "driftloop-training"
-    # Two documents: the pipeline spec, then the Kubernetes platform config (pipelines/cluster_wiring.py).
+    # Two documents: the pipeline spec, then the Kubernetes platform config (pipelines/kfp/cluster_wiring.py).
     spec, platform = yaml.safe_load_all(COMMITTED.read_text())
     assert set(platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]) == set(
         spec["deploymentSpec"]["executors"]
@@ -56,9 +56,9 @@ def test_the_pipelines_parameters_are_the_training_requests_fields_with_the_sett
     runner makes), and offers the declared settings' defaults, in the committed IR too."""
     import inspect
 
-    from driftloop.core.settings import Settings
-    from driftloop.core.training_request import REQUEST_FIELDS, SETTING_OF_FIELD, TrainingRequest
-    from pipelines.training_pipeline import training_pipeline
+    from pipelines.core.settings import Settings
+    from pipelines.core.training_request import REQUEST_FIELDS, SETTING_OF_FIELD, TrainingRequest
+    from pipelines.kfp.training_pipeline import training_pipeline
 
     signature = inspect.signature(training_pipeline.pipeline_func)
     assert set(signature.parameters) == {*REQUEST_FIELDS, "mlflow_run_id"}

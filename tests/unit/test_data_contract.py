@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from pipelines.data_contract import validate_raw_data
-from pipelines.data_generator import GeneratorConfig, generate
+from pipelines.data.contract import validate_raw_data
+from pipelines.data.generator import GeneratorConfig, generate
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines.data_contract import validate_raw_data
-from pipelines.data_generator import Batch, GeneratorConfig, generate, generate_feeds, write_raw_data
-from pipelines.schema import EVENT_COLUMNS, LABEL_COLUMNS
+from pipelines.data.contract import validate_raw_data
+from pipelines.data.generator import Batch, GeneratorConfig, generate, generate_feeds, write_raw_data
+from pipelines.data.schema import EVENT_COLUMNS, LABEL_COLUMNS
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 DRIFT_DAY = 5

@@ -8,13 +8,13 @@ import re
 import pytest
 from pydantic import SecretStr
 
-from driftloop.core.database_url import libpq_url, masked_url
-from driftloop.core.errors import DriftloopError
-from driftloop.core.settings import Settings
 from driftloop.database import statements
 from driftloop.database.migrate import role_passwords
 from driftloop.database.roles import DATABASES, FEAST_READER, FEAST_WRITER, MLFLOW, ROLES
 from driftloop.database.statements import CatalogObject
+from pipelines.core.database_url import libpq_url, masked_url
+from pipelines.core.errors import DriftloopError
+from pipelines.core.settings import Settings
 
 
 def text(statement: object) -> str:

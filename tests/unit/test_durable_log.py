@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.prediction_log_format import read_prediction_log
+from pipelines.data.prediction_log_format import read_prediction_log
 from serving import log_segments as segments
 from serving.prediction_log import PredictionLog
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipelines.evaluate import classification_metrics, expected_calibration_error, split_by_time
+from pipelines.training.evaluate import classification_metrics, expected_calibration_error, split_by_time
 
 
 def test_holdout_is_the_last_days_and_disjoint() -> None:

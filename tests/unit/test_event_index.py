@@ -10,15 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.compaction import compact_event_store
-from pipelines.data_generator import GeneratorConfig, generate
-from pipelines.event_index import EventIndex
-from pipelines.event_store import EventStore
-from pipelines.keyed_runs import KeyedRuns
-from pipelines.label_history import latest_labels, usable_times
-from pipelines.landing import land_events, land_labels
-from pipelines.prediction_log_format import partition_name
-from pipelines.schema import EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP
+from pipelines.data.compaction import compact_event_store
+from pipelines.data.event_index import EventIndex
+from pipelines.data.event_store import EventStore
+from pipelines.data.generator import GeneratorConfig, generate
+from pipelines.data.keyed_runs import KeyedRuns
+from pipelines.data.label_history import latest_labels, usable_times
+from pipelines.data.landing import land_events, land_labels
+from pipelines.data.prediction_log_format import partition_name
+from pipelines.data.schema import EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP
 
 NOW = pd.Timestamp(datetime.now(UTC).replace(minute=0, second=0, microsecond=0))
 
@@ -115,8 +115,8 @@ def test_a_listing_cache_reports_only_the_directories_whose_parts_changed(tmp_pa
     import os
     import time
 
-    from pipelines.listing_cache import ListingCache
-    from pipelines.storage import Folder
+    from pipelines.data.listing_cache import ListingCache
+    from pipelines.data.storage import Folder
 
     for day in ("date=1", "date=2"):
         (tmp_path / day).mkdir()

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.data_generator import GeneratorConfig, generate
-from pipelines.event_store import EventStore
-from pipelines.landing import REASON, land_events, land_labels
-from pipelines.lineage import frame_fingerprint
-from pipelines.prediction_log_format import partition_name
-from pipelines.schema import EVENT_ID, EVENT_TIMESTAMP, IS_FRAUD, LABEL_TIMESTAMP
+from pipelines.data.event_store import EventStore
+from pipelines.data.generator import GeneratorConfig, generate
+from pipelines.data.landing import REASON, land_events, land_labels
+from pipelines.data.prediction_log_format import partition_name
+from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP, IS_FRAUD, LABEL_TIMESTAMP
+from pipelines.registry.lineage import frame_fingerprint
 
 NOW = pd.Timestamp(datetime.now(UTC).replace(minute=0, second=0, microsecond=0))
 DRIFTLOOP = str(Path(sys.executable).with_name("driftloop"))
@@ -192,8 +192,8 @@ def test_a_withdrawn_fraud_verdict_stays_known_for_the_hours_before(store: Event
         LABEL_TIMESTAMP: [stamp(1), stamp(2), stamp(5), stamp(9), stamp(1), stamp(3)],
         "ingested_at": [stamp(10)] * 6,
     })  # fmt: skip
-    from pipelines.label_history import fraud_spans
-    from pipelines.schema import UNTIL
+    from pipelines.data.label_history import fraud_spans
+    from pipelines.data.schema import UNTIL
 
     spans = fraud_spans(records).sort_values([EVENT_ID, LABEL_TIMESTAMP]).reset_index(drop=True)
     assert spans[EVENT_ID].tolist() == ["a", "a", "c"]
@@ -206,7 +206,7 @@ def test_an_event_id_taken_by_a_different_transaction_is_quarantined_not_dropped
 ) -> None:
     """Someone scored a made-up transaction under a real id first: the real landing of that id is kept in
     quarantine with its reason; the same transaction again (even re-stamped) is already present."""
-    from pipelines.landing import land_events as land
+    from pipelines.data.landing import land_events as land
 
     events = world[0].head(20).reset_index(drop=True)
     land(store, events.head(10), "first.parquet", NOW)

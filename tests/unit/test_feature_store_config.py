@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from driftloop.core.feature_store import repo_config_dict
-from driftloop.core.settings import Settings
+from pipelines.core.settings import Settings
+from pipelines.features.store import repo_config_dict
 
 
 def test_local_mode_uses_sqlite_and_a_file_registry(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -40,8 +40,8 @@ def test_a_view_being_materialised_keeps_serving(clean_env: pytest.MonkeyPatch, 
     answered 500 before: Feast refuses lookups on a view marked MATERIALIZING unless told otherwise)."""
     from feast.feature_view import FeatureViewState
 
-    from driftloop.core.feature_store import open_feature_store
     from driftloop.features.apply import apply_feature_repo
+    from pipelines.features.store import open_feature_store
 
     clean_env.setenv("DRIFTLOOP_STATE_DIR", str(tmp_path))
     settings = Settings()
@@ -63,8 +63,8 @@ def test_the_redis_password_goes_into_feasts_connection_string_and_never_into_co
 ) -> None:
     from pydantic import SecretStr
 
-    from driftloop.core.feature_store import repo_config_dict
     from driftloop.settings_doc import effective_values
+    from pipelines.features.store import repo_config_dict
 
     settings = Settings(  # type: ignore[call-arg]
         feast_online_store="redis", feast_redis_url="redis:6379", feast_redis_password=SecretStr("s3cr3t"),

@@ -10,11 +10,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.data_generator import GeneratorConfig, generate
-from pipelines.entity_partitions import EntitySlice
-from pipelines.feature_engineering import compute_customer_stats, compute_merchant_stats
-from pipelines.offline_store import build_offline_features, offline_table_paths, read_offline_table, write_window
-from pipelines.storage import Folder
+from pipelines.data.entity_partitions import EntitySlice
+from pipelines.data.generator import GeneratorConfig, generate
+from pipelines.data.storage import Folder
+from pipelines.features.engineering import compute_customer_stats, compute_merchant_stats
+from pipelines.features.offline_store import (
+    build_offline_features,
+    offline_table_paths,
+    read_offline_table,
+    write_window,
+)
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 START = END - timedelta(days=12)
@@ -126,11 +131,11 @@ def test_feast_historical_retrieval_never_uses_events_at_or_after_the_row(
     tmp_path: Path, raw: tuple[pd.DataFrame, pd.DataFrame], clean_env: pytest.MonkeyPatch
 ) -> None:
     """The point-in-time test: each training row's features equal what the events strictly before it give."""
-    from driftloop.core.feature_store import open_feature_store
-    from driftloop.core.settings import Settings
     from driftloop.features.apply import apply_feature_repo
-    from pipelines.schema import FEATURE_REFS
-    from pipelines.training_set import build_training_set, labelled_events
+    from pipelines.core.settings import Settings
+    from pipelines.data.schema import FEATURE_REFS
+    from pipelines.features.store import open_feature_store
+    from pipelines.features.training_set import build_training_set, labelled_events
 
     events, labels = raw
     clean_env.setenv("DRIFTLOOP_STATE_DIR", str(tmp_path))
@@ -154,7 +159,7 @@ def test_feast_historical_retrieval_never_uses_events_at_or_after_the_row(
 
 
 def _event_store_with(root: Path, events: pd.DataFrame, labels: pd.DataFrame) -> tuple[Folder, Folder]:
-    from pipelines.event_store import EventStore
+    from pipelines.data.event_store import EventStore
 
     store = EventStore(root / "events", root / "predictions")
     with store.locked():
@@ -169,9 +174,9 @@ def test_partition_tasks_reading_the_event_store_write_the_single_pass_tables(
     """The ray engine's streaming build (each task reads, computes and writes one partition), run here with the
     pandas engine's sequential map: the tables equal the single pass's; a later build with another partition
     count replaces the layout without duplicating a row; an earlier version's single file is adopted."""
-    from pipelines.compute_engine import PandasEngine
-    from pipelines.feature_partitions import build_from_event_store
-    from pipelines.offline_store import adopt_single_file_tables
+    from pipelines.features.compute_engine import PandasEngine
+    from pipelines.features.offline_store import adopt_single_file_tables
+    from pipelines.features.partitions import build_from_event_store
 
     events, labels = raw
     root, log = _event_store_with(tmp_path, events, labels)
@@ -216,8 +221,8 @@ def test_a_features_replay_for_a_past_hour_uses_only_what_was_known_then(
     raw: tuple[pd.DataFrame, pd.DataFrame],
 ) -> None:
     """Withdrawing a fraud verdict today (a 1 -> 0 flip) leaves every earlier hour's chargeback rate as it was."""
-    from pipelines.label_history import fraud_spans
-    from pipelines.schema import EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP, UNTIL
+    from pipelines.data.label_history import fraud_spans
+    from pipelines.data.schema import EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP, UNTIL
 
     events, labels = raw
     records = labels.assign(ingested_at=labels[LABEL_TIMESTAMP])

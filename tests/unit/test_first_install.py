@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 @pytest.fixture
 def state_dir(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> Iterator[Path]:
-    from driftloop.core.settings import get_settings
+    from pipelines.core.settings import get_settings
 
     clean_env.setenv("DRIFTLOOP_STATE_DIR", str(tmp_path))
     get_settings.cache_clear()

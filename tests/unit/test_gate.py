@@ -6,10 +6,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines.event_store import BATCH, HTTP, VIA
-from pipelines.gate import PROMOTE, REJECT, Candidate, GatePolicy, decide
-from pipelines.label_mix import ALL, LabelGroup, label_mix, shift_reason
-from pipelines.schema import EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP
+from pipelines.data.event_store import BATCH, HTTP, VIA
+from pipelines.data.schema import EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP
+from pipelines.training.gate import PROMOTE, REJECT, Candidate, GatePolicy, decide
+from pipelines.training.label_mix import ALL, LabelGroup, label_mix, shift_reason
 
 POLICY = GatePolicy(min_auc=0.75, margin=0.0, min_holdout_rows=500, min_holdout_positives=10, frozen_tolerance=0.05)
 
@@ -114,7 +114,7 @@ def test_the_label_mix_guard_holds_jumps_and_lets_real_drift_through(window: dic
 def test_the_window_mix_counts_current_labels_by_channel_as_known_then(tmp_path: Path) -> None:
     """Through the event store: an HTTP label counts from its arrival, a batch one from its stamp, the
     latest known verdict is the one counted, and its channel comes with it."""
-    from pipelines.event_store import EventStore
+    from pipelines.data.event_store import EventStore
 
     now = pd.Timestamp("2027-02-01", tz="UTC")
     hour = pd.Timedelta(hours=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from pipelines.lineage import CodeVersion, code_version
+from pipelines.registry.lineage import CodeVersion, code_version
 
 REPO = Path(__file__).resolve().parents[2]
 

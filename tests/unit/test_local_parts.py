@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from driftloop.core.settings import Settings
 from driftloop.local.ports import port_is_free, port_is_listening
 from driftloop.local.services import local_services
+from pipelines.core.settings import Settings
 
 
 def test_port_checks_see_a_listening_socket() -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from driftloop.core.mlflow_users import (
+from pipelines.core.settings import Settings
+from pipelines.registry.users import (
     PASSWORD_VARIABLE,
     SECRET_FILES,
     SET_BY_US_VARIABLE,
@@ -17,7 +18,6 @@ from driftloop.core.mlflow_users import (
     act_as,
     mlflow_password,
 )
-from driftloop.core.settings import Settings
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.model_input import MODEL_INPUT_COLUMNS
-from pipelines.train import TrainParams, train_model
+from pipelines.features.model_input import MODEL_INPUT_COLUMNS
+from pipelines.training.train import TrainParams, train_model
 from tests.unit.synthetic import model_input_frame
 
 MODEL = "m"
@@ -23,9 +23,9 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, di
     without an export. Every call names the registry: MLflow's process-wide URI is never set."""
     import mlflow
 
-    from pipelines.model_registry import log_model, log_onnx, register
-    from pipelines.onnx_model import export_onnx, onnx_lineage, runtime_versions
-    from pipelines.tracking import in_run, tracking_client
+    from pipelines.registry.models import log_model, log_onnx, register
+    from pipelines.registry.onnx_model import export_onnx, onnx_lineage, runtime_versions
+    from pipelines.registry.tracking import in_run, tracking_client
 
     folder = tmp_path_factory.mktemp("registry")
     uri = f"sqlite:///{folder / 'mlflow.db'}"
@@ -61,7 +61,7 @@ def _slots(client: Any, with_challenger: bool = False) -> Any:
 
 
 def test_a_moved_champion_is_loaded_and_published(registry: tuple[Any, dict[str, str], pd.DataFrame]) -> None:
-    from pipelines.model_registry import promote
+    from pipelines.registry.models import promote
 
     client, versions, holdout = registry
     promote(client, MODEL, versions["good"])
@@ -76,7 +76,7 @@ def test_a_moved_champion_is_loaded_and_published(registry: tuple[Any, dict[str,
 
 
 def test_a_version_that_fails_to_load_keeps_the_old_model(registry: tuple[Any, dict[str, str], pd.DataFrame]) -> None:
-    from pipelines.model_registry import promote
+    from pipelines.registry.models import promote
 
     client, versions, _ = registry
     promote(client, MODEL, versions["good"])
@@ -91,8 +91,8 @@ def test_a_version_that_fails_to_load_keeps_the_old_model(registry: tuple[Any, d
 def test_a_removed_challenger_stops_serving_a_removed_champion_never_does(
     registry: tuple[Any, dict[str, str], pd.DataFrame],
 ) -> None:
-    from driftloop.core.registry_names import Alias
-    from pipelines.model_registry import promote
+    from pipelines.registry.models import promote
+    from pipelines.registry.names import Alias
 
     client, versions, _ = registry
     promote(client, MODEL, versions["good"])
@@ -112,7 +112,7 @@ def test_a_version_without_onnx_is_scored_by_its_sklearn_flavour_from_the_client
 ) -> None:
     import mlflow
 
-    from pipelines.model_registry import promote
+    from pipelines.registry.models import promote
 
     client, versions, holdout = registry
     found = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None

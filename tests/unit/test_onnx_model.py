@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.model_input import FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
-from pipelines.onnx_model import PARITY_TOLERANCE, export_onnx, onnx_scores, open_session, parity_gap
-from pipelines.train import TrainParams, fraud_scores, train_model
+from pipelines.features.model_input import FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
+from pipelines.registry.onnx_model import PARITY_TOLERANCE, export_onnx, onnx_scores, open_session, parity_gap
+from pipelines.training.train import TrainParams, fraud_scores, train_model
 from tests.unit.synthetic import model_input_frame
 
 
@@ -28,7 +28,7 @@ def fitted() -> tuple[object, pd.DataFrame]:
 def test_the_export_scores_like_the_pipeline_on_unseen_rows(fitted: tuple[object, pd.DataFrame]) -> None:
     model, holdout = fitted
     session = open_session(export_onnx(model), threads=1)  # type: ignore[arg-type]
-    gap = parity_gap(model, session, holdout)  # type: ignore[arg-type]
+    gap = parity_gap(fraud_scores, model, session, holdout)  # type: ignore[arg-type]
     assert gap <= PARITY_TOLERANCE
     assert holdout[list(FEATURE_VIEW_COLUMNS)].isna().any().any(), "the parity check must cover missing values"
     one_row = {name: holdout[name].to_numpy()[:1] for name in MODEL_INPUT_COLUMNS}
@@ -40,15 +40,17 @@ def test_the_gap_is_measured_not_assumed(fitted: tuple[object, pd.DataFrame]) ->
     """A different model's export scored against this pipeline shows a gap far above the tolerance."""
     model, holdout = fitted
     other = train_model(model_input_frame(3000, seed=9), TrainParams(max_iter=5), seed=9)
-    assert parity_gap(model, open_session(export_onnx(other), threads=1), holdout) > 100 * PARITY_TOLERANCE  # type: ignore[arg-type]
+    assert (
+        parity_gap(fraud_scores, model, open_session(export_onnx(other), threads=1), holdout) > 100 * PARITY_TOLERANCE
+    )  # type: ignore[arg-type]
 
 
 def test_a_version_loads_its_export_or_falls_back_to_scikit_learn_saying_so(
     fitted: tuple[object, pd.DataFrame], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from pipelines.model_registry import log_model, log_onnx, register
-    from pipelines.onnx_model import onnx_lineage, runtime_versions
-    from pipelines.tracking import in_run, tracking_client
+    from pipelines.registry.models import log_model, log_onnx, register
+    from pipelines.registry.onnx_model import onnx_lineage, runtime_versions
+    from pipelines.registry.tracking import in_run, tracking_client
     from serving.loaded_model import OnnxModel, SklearnModel, load_version
 
     model, holdout = fitted

@@ -12,17 +12,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines.compaction import compact, finish_retirements, remove_stale_temporaries
-from pipelines.crash_points import CRASH_AT_VARIABLE
-from pipelines.part_set import PartSet, is_compacted
-from pipelines.storage import Folder, unique_part_name
-from pipelines.unreadable_files import unreadable_files
+from pipelines.data.compaction import compact, finish_retirements, remove_stale_temporaries
+from pipelines.data.crash_points import CRASH_AT_VARIABLE
+from pipelines.data.part_set import PartSet, is_compacted
+from pipelines.data.storage import Folder, unique_part_name
+from pipelines.data.unreadable_files import unreadable_files
 
 CRASH_AFTER_PUBLISHING = """
 import sys
-from pipelines.compaction import compact
-from pipelines.part_set import PartSet
-from pipelines.storage import Folder
+from pipelines.data.compaction import compact
+from pipelines.data.part_set import PartSet
+from pipelines.data.storage import Folder
 
 folder = Folder.at(sys.argv[1])
 compact(PartSet(folder, ("day=*/part-*.parquet",), folder.child("quarantine"), "rows"))
@@ -107,7 +107,7 @@ def test_an_unreadable_part_is_moved_aside_with_its_reason_and_reads_and_compact
 def test_a_part_compacted_twice_that_comes_back_under_its_name_is_still_read_once(parts: PartSet) -> None:
     """The prediction log republishes a segment under the same part names after a crash; if those parts were
     compacted twice meanwhile, the second compacted file still names them (the first's list carried forward)."""
-    from pipelines.compaction import MIN_PARTS
+    from pipelines.data.compaction import MIN_PARTS
 
     first_name = parts.listing()[0]
     first_rows = parts.folder.read_parquet(first_name)

@@ -19,10 +19,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from driftloop.core.settings import Settings
 from driftloop.local.process_identity import is_same_process, start_marker
 from driftloop.local.processes import ProcessRecord
 from driftloop.local.runtime import LocalPlatform
+from pipelines.core.settings import Settings
 from tests.conftest import free_port
 
 DRIFTLOOP = str(Path(sys.executable).with_name("driftloop"))

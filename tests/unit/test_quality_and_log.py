@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from monitoring.quality import realised_quality
-from pipelines.prediction_log_format import read_prediction_log
+from pipelines.data.prediction_log_format import read_prediction_log
 from serving.prediction_log import PredictionLog
 
 
@@ -51,8 +51,8 @@ def test_realised_quality_joins_labels_per_version_and_hour() -> None:
 
 def test_pending_requests_become_log_rows_in_one_batch_with_their_ids_and_versions(tmp_path: Path) -> None:
     """The writer builds many requests' rows at once; each row keeps its own request's ids, model and time."""
-    from pipelines.model_input import MODEL_INPUT_COLUMNS
-    from pipelines.prediction_log_format import Events, PendingRows
+    from pipelines.data.prediction_log_format import Events, PendingRows
+    from pipelines.features.model_input import MODEL_INPUT_COLUMNS
 
     def inputs(n: int, offset: float) -> dict[str, np.ndarray]:
         columns = {c: np.arange(n, dtype=float) + offset for c in MODEL_INPUT_COLUMNS if c != "channel"}
@@ -83,9 +83,9 @@ def test_pending_requests_become_log_rows_in_one_batch_with_their_ids_and_versio
 
 def test_quality_snapshots_are_replaced_as_labels_arrive_not_duplicated(tmp_path: Path) -> None:
     """One Evidently snapshot per (version, hour): more labels for an hour replace its snapshot."""
-    from driftloop.core.settings import Settings
     from monitoring.quality import _save_quality_snapshots, realised_quality_of
     from monitoring.workspace import snapshot_count
+    from pipelines.core.settings import Settings
 
     settings = Settings(state_dir=tmp_path)
     rng = np.random.default_rng(5)

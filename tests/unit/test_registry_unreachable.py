@@ -39,7 +39,7 @@ def test_monitor_run_fails_fast_naming_the_registry_and_records_the_failed_check
 def test_model_slots_keep_serving_what_they_have_when_the_registry_is_away() -> None:
     from mlflow.tracking import MlflowClient
 
-    from driftloop.core.errors import RegistryUnreachableError
+    from pipelines.core.errors import RegistryUnreachableError
     from serving.model_slots import ModelSlots, ServingModel
 
     class Constant:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from driftloop.core.credentials import CredentialsMissingError, Scope, allows, load_credentials
-from driftloop.core.settings import Settings
+from pipelines.core.credentials import CredentialsMissingError, Scope, allows, load_credentials
+from pipelines.core.settings import Settings
 from serving.request_guard import RateLimit, required_scope
 
 

@@ -12,8 +12,8 @@ import pytest
 from kserve import InferInput, InferRequest
 from kserve.errors import InvalidInput
 
-from pipelines.model_input import MODEL_INPUT_COLUMNS
-from pipelines.prediction_log_format import Events
+from pipelines.data.prediction_log_format import Events
+from pipelines.features.model_input import MODEL_INPUT_COLUMNS
 from serving.event_stamp import UntrustedTime, received_now, stamp_events
 from serving.loaded_model import OnnxModel
 from serving.model_slots import ServingModel
@@ -100,8 +100,8 @@ class _Slots:
 
 @pytest.fixture(scope="module")
 def champion() -> ServingModel:
-    from pipelines.onnx_model import export_onnx
-    from pipelines.train import TrainParams, train_model
+    from pipelines.registry.onnx_model import export_onnx
+    from pipelines.training.train import TrainParams, train_model
 
     model = train_model(model_input_frame(2000, seed=3), TrainParams(max_iter=30), seed=3)
     return ServingModel("champion", "4", "run", OnnxModel(export_onnx(model), threads=1))

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from driftloop.core.errors import DriftloopError
-from driftloop.core.settings import Settings, env_var_name
 from driftloop.settings_doc import markdown_table
+from pipelines.core.errors import DriftloopError
+from pipelines.core.settings import Settings, env_var_name
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,7 +92,7 @@ def test_the_cli_reports_invalid_settings_in_one_line(clean_env: pytest.MonkeyPa
 def test_a_child_reads_exactly_the_settings_its_parent_was_given(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Settings built in code (not read from the environment) reach a child process unchanged, and a stale
     DRIFTLOOP_* variable of the parent's environment does not."""
-    from driftloop.core.settings import settings_environment
+    from pipelines.core.settings import settings_environment
 
     given = Settings(
         state_dir=tmp_path, mode="kind", kfp_host="http://kfp:8888", drift_share_threshold=0.25,
@@ -111,7 +111,7 @@ def test_a_child_reads_exactly_the_settings_its_parent_was_given(clean_env: pyte
 def test_exported_settings_last_for_the_block_only(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import os
 
-    from driftloop.core.settings import exported
+    from pipelines.core.settings import exported
 
     given = Settings(state_dir=tmp_path, predictor_port=9999)
     clean_env.setenv("DRIFTLOOP_SEED", "7")
@@ -133,7 +133,7 @@ def test_the_redis_online_store_needs_a_host_and_port(clean_env: pytest.MonkeyPa
 
 
 def test_every_setting_belongs_to_exactly_one_group() -> None:
-    from driftloop.core.settings import SETTINGS_GROUPS
+    from pipelines.core.settings import SETTINGS_GROUPS
 
     grouped = [name for group in SETTINGS_GROUPS.values() for name in group.model_fields]
     assert sorted(grouped) == sorted(Settings.model_fields) and len(grouped) == len(set(grouped))
@@ -154,8 +154,8 @@ def test_cluster_mode_with_an_object_store_needs_a_postgresql_registry(
     """Writers on several nodes cannot share a file lock: the settings refuse a file registry in that
     combination when read, and a malformed object store URL or endpoint. A component with no registry URL at all
     (MLflow, the Evidently UI: they use no features) is fine until it would write, when its lock refuses."""
-    from pipelines.storage import Folder
-    from pipelines.writer_lock import writer_lock
+    from pipelines.data.storage import Folder
+    from pipelines.data.writer_lock import writer_lock
 
     clean_env.setenv("DRIFTLOOP_MODE", "kind")
     clean_env.setenv("DRIFTLOOP_KFP_HOST", "http://ml-pipeline.kubeflow:8888")

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from monitoring.state import MonitorStore
-from pipelines.event_store import EventStore
-from pipelines.json_lines import append_line, joined, parse_lines
-from pipelines.landing_records import LEGACY_LOG
-from pipelines.storage import Folder
-from pipelines.writer_lock import WriterLockTimeout, file_lock
+from pipelines.data.event_store import EventStore
+from pipelines.data.json_lines import append_line, joined, parse_lines
+from pipelines.data.landing_records import LEGACY_LOG
+from pipelines.data.storage import Folder
+from pipelines.data.writer_lock import WriterLockTimeout, file_lock
 
 
 def test_a_torn_line_is_skipped_with_its_reason_and_the_next_append_starts_its_own_line(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from pipelines.tracking import TRACKING_URI_VARIABLE, fluent_tracking, tracking_client
+from pipelines.registry.tracking import TRACKING_URI_VARIABLE, fluent_tracking, tracking_client
 
 
 def test_fluent_tracking_sets_the_uri_for_the_block_only(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.schema import (
+from pipelines.data.schema import (
     CREATED_TIMESTAMP,
     CUSTOMER_ID,
     CUSTOMER_STATS,
@@ -25,7 +25,7 @@ from pipelines.schema import (
     VIEW_KEYS,
     offline_table_columns,
 )
-from pipelines.training_partitions import as_of_join
+from pipelines.features.training_partitions import as_of_join
 
 T0 = pd.Timestamp(datetime(2026, 10, 1, tzinfo=UTC))
 BUILT = pd.Timestamp(datetime(2026, 10, 20, tzinfo=UTC))
@@ -86,11 +86,11 @@ def _tables() -> dict[str, pd.DataFrame]:
 
 
 def test_the_partitioned_join_matches_feast_on_the_edge_cases(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
-    from driftloop.core.feature_store import open_feature_store
-    from driftloop.core.settings import Settings
     from driftloop.features.apply import apply_feature_repo
-    from pipelines.offline_store import offline_table_paths
-    from pipelines.training_set import point_in_time_features
+    from pipelines.core.settings import Settings
+    from pipelines.features.offline_store import offline_table_paths
+    from pipelines.features.store import open_feature_store
+    from pipelines.features.training_set import point_in_time_features
 
     clean_env.setenv("DRIFTLOOP_STATE_DIR", str(tmp_path))
     settings = Settings()

@@ -82,7 +82,7 @@ the password from the release's MLflow users Secret. */}}
 from the settings ConfigMap, plus the Redis password from the Secret. No database URL: each workload adds the
 PostgreSQL role it needs (driftloop.registryEnv, driftloop.lockEnv; MLflow its own), never the superuser's,
 which only PostgreSQL and the migration job get. The training pipeline's KFP task pods get the same
-(pipelines/cluster_wiring.py). */}}
+(pipelines/kfp/cluster_wiring.py). */}}
 {{- define "driftloop.envFrom" -}}
 - configMapRef:
     name: {{ include "driftloop.settingsConfigMap" . }}
@@ -121,7 +121,7 @@ with (dict "root" $ "indent" <the env list's indentation>). */}}
 {{- end -}}
 
 {{/* The object store's credentials (KFP's own Secret, which the training tasks read too:
-pipelines/cluster_wiring.py) and what keeps the AWS SDKs from probing for an EC2 region. */}}
+pipelines/kfp/cluster_wiring.py) and what keeps the AWS SDKs from probing for an EC2 region. */}}
 {{- define "driftloop.objectStoreSecret" -}}mlpipeline-minio-artifact{{- end -}}
 
 {{- define "driftloop.objectStoreEnv" -}}

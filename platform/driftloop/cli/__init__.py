@@ -22,8 +22,8 @@ from driftloop.cli import (
     pipeline_commands,
     serve_commands,
 )
-from driftloop.core.errors import DriftloopError
-from driftloop.core.settings import env_var_name
+from pipelines.core.errors import DriftloopError
+from pipelines.core.settings import env_var_name
 
 app = typer.Typer(
     name="driftloop",
@@ -48,7 +48,7 @@ app.add_typer(database_commands.app, name="database")
 def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG level."),
 ) -> None:
-    from driftloop.core.settings import get_settings
+    from pipelines.core.settings import get_settings
 
     settings = get_settings()
     if settings.feature_engine == "ray" and not settings.ray_address:

@@ -14,9 +14,9 @@ def token(
     scope: str = typer.Argument("score", help="score (predict), label (POST /v1/labels) or admin (everything)."),
 ) -> None:
     """Print the bearer token of one scope (local mode creates the tokens on first use)."""
-    from driftloop.core.credentials import Scope, load_credentials
-    from driftloop.core.errors import DriftloopError
-    from driftloop.core.settings import get_settings
+    from pipelines.core.credentials import Scope, load_credentials
+    from pipelines.core.errors import DriftloopError
+    from pipelines.core.settings import get_settings
 
     try:
         wanted = Scope(scope)
@@ -32,9 +32,9 @@ def mlflow_login(
     ),
 ) -> None:
     """Print an MLflow login, `user:password`, for the UI or MLflow's own clients (local mode creates it)."""
-    from driftloop.core.errors import DriftloopError
-    from driftloop.core.mlflow_users import MlflowUser, mlflow_password
-    from driftloop.core.settings import get_settings
+    from pipelines.core.errors import DriftloopError
+    from pipelines.core.settings import get_settings
+    from pipelines.registry.users import MlflowUser, mlflow_password
 
     try:
         wanted = MlflowUser(user)

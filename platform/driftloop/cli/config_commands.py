@@ -10,8 +10,8 @@ app = typer.Typer(help="Show the configuration (DRIFTLOOP_* environment variable
 @app.command()
 def show() -> None:
     """Every variable with its value in force."""
-    from driftloop.core.settings import get_settings
     from driftloop.settings_doc import effective_values
+    from pipelines.core.settings import get_settings
 
     for name, value in effective_values(get_settings()).items():
         typer.echo(f"{name}={value}")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from driftloop.core.errors import DriftloopError
-from pipelines.schema import EVENTS_FILE, LABELS_FILE
+from pipelines.core.errors import DriftloopError
+from pipelines.data.schema import EVENTS_FILE, LABELS_FILE
 
 app = typer.Typer(
     help="Data: land transactions and labels in the event store, generate demo data, validate any data.",
@@ -25,9 +25,9 @@ def _land(kind: str, files: list[Path]) -> None:
     """Land each file; report counts; exit 1 when any row was quarantined (the good rows still land)."""
     import pandas as pd
 
-    from driftloop.core.settings import get_settings
-    from pipelines.event_store import event_store_for
-    from pipelines.landing import land_events, land_labels, read_landing_file
+    from pipelines.core.settings import get_settings
+    from pipelines.data.event_store import event_store_for
+    from pipelines.data.landing import land_events, land_labels, read_landing_file
 
     store = event_store_for(get_settings())
     land = land_events if kind == "events" else land_labels
@@ -51,8 +51,8 @@ def freeze_evaluation_set(
 ) -> None:
     """Replace the frozen evaluation set the gate judges every candidate on (an operator's command: no endpoint
     writes it). Look at its rows and fraud share before you rely on it."""
-    from driftloop.core.settings import get_settings
-    from pipelines.evaluation_set import freeze_from_event_store
+    from pipelines.core.settings import get_settings
+    from pipelines.training.evaluation_set import freeze_from_event_store
 
     record = freeze_from_event_store(get_settings(), days)
     typer.echo(
@@ -68,9 +68,9 @@ def status(json_output: bool = typer.Option(False, "--json", help="Print as JSON
     import json
     from dataclasses import asdict
 
-    from driftloop.core.settings import get_settings
-    from pipelines.event_store import event_store_for
-    from pipelines.feature_refresh import current_watermark
+    from pipelines.core.settings import get_settings
+    from pipelines.data.event_store import event_store_for
+    from pipelines.features.refresh import current_watermark
 
     settings = get_settings()
     store = event_store_for(settings)
@@ -108,10 +108,10 @@ def status(json_output: bool = typer.Option(False, "--json", help="Print as JSON
 def compact() -> None:
     """Compact the event store's small parts now (the feature refresh does it after every run), under the
     refresh's lock: landed and label parts the refresh has taken in, and the prediction log's."""
-    from driftloop.core.settings import get_settings
-    from pipelines.compaction import compact_event_store
-    from pipelines.event_store import event_store_for
-    from pipelines.feature_refresh import refresh_state_store
+    from pipelines.core.settings import get_settings
+    from pipelines.data.compaction import compact_event_store
+    from pipelines.data.event_store import event_store_for
+    from pipelines.features.refresh import refresh_state_store
 
     settings = get_settings()
     states = refresh_state_store(settings)
@@ -162,8 +162,8 @@ def generate(
     ),
 ) -> None:
     """Write seeded transactions (events.parquet) and late fraud labels (labels.parquet)."""
-    from driftloop.core.settings import get_settings
-    from pipelines.data_generator import GeneratorConfig, generate, write_raw_data
+    from pipelines.core.settings import get_settings
+    from pipelines.data.generator import GeneratorConfig, generate, write_raw_data
 
     settings = get_settings()
     folder = out or settings.raw_data_dir
@@ -201,8 +201,8 @@ def validate(
     """Check raw data against the contract; exit 1 with the failed checks when it breaks it."""
     from datetime import timedelta
 
-    from driftloop.core.settings import get_settings
-    from pipelines.data_contract import load_raw_data, validate_raw_data, write_report
+    from pipelines.core.settings import get_settings
+    from pipelines.data.contract import load_raw_data, validate_raw_data, write_report
 
     settings = get_settings()
     frames = load_raw_data(events or settings.raw_data_dir / EVENTS_FILE, labels or settings.raw_data_dir / LABELS_FILE)

@@ -14,9 +14,9 @@ def demo(
     ),
 ) -> None:
     """Generate data, bring the platform up, train v1, serve, drift, retrain, serve v2; leave it running."""
-    from driftloop.core.settings import get_settings
     from driftloop.demo.story import DemoConfig, run_demo
     from driftloop.demo.targets import target_for
+    from pipelines.core.settings import get_settings
 
     # The demo drives its drift checks itself, so its timeline is deterministic; the platform's scheduler
     # still runs, on a long interval, and swaps arrive within two seconds. A variable the user set wins.

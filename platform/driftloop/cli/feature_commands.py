@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from driftloop.core.errors import DriftloopError
+from pipelines.core.errors import DriftloopError
 
 app = typer.Typer(help="Feature store: apply definitions, materialise features.", no_args_is_help=True)
 
@@ -15,8 +15,8 @@ app = typer.Typer(help="Feature store: apply definitions, materialise features."
 @app.command()
 def apply() -> None:
     """Register the entities, sources and feature views of `feature_repo/` (idempotent)."""
-    from driftloop.core.settings import get_settings
     from driftloop.features.apply import apply_feature_repo
+    from pipelines.core.settings import get_settings
 
     names = apply_feature_repo(get_settings())
     typer.echo(f"applied {len(names)} objects: {', '.join(names)}")
@@ -29,10 +29,10 @@ def materialize() -> None:
     Before the first feature build there is nothing to load: that is reported and is not an error, so a
     fresh install's Feast job succeeds and the first training run fills both stores.
     """
-    from driftloop.core.feature_store import materialize_online
-    from driftloop.core.settings import get_settings
-    from pipelines.offline_store import missing_tables
-    from pipelines.storage import feature_data_folder
+    from pipelines.core.settings import get_settings
+    from pipelines.data.storage import feature_data_folder
+    from pipelines.features.offline_store import missing_tables
+    from pipelines.features.store import materialize_online
 
     settings = get_settings()
     missing = missing_tables(feature_data_folder(settings))
@@ -49,10 +49,10 @@ def refresh() -> None:
 
     What the local scheduler runs every DRIFTLOOP_FEATURE_REFRESH_INTERVAL_S and the cluster's CronJob hourly.
     """
-    from driftloop.core.settings import get_settings
     from monitoring import metrics
-    from pipelines.event_store import event_store_for
-    from pipelines.feature_refresh import refresh_features
+    from pipelines.core.settings import get_settings
+    from pipelines.data.event_store import event_store_for
+    from pipelines.features.refresh import refresh_features
 
     settings = get_settings()
     outcome = refresh_features(settings)
@@ -79,9 +79,9 @@ def build(
 ) -> None:
     """Recompute the offline feature tables for a window from the event store, replacing what it held
     (a backfill; `refresh` already recomputes whatever a landing changed)."""
-    from driftloop.core.settings import get_settings
-    from pipelines.compute_engine import open_engine
-    from pipelines.feature_refresh import LOOKBACK, build_features_from_store, hour_floor
+    from pipelines.core.settings import get_settings
+    from pipelines.features.compute_engine import open_engine
+    from pipelines.features.refresh import LOOKBACK, build_features_from_store, hour_floor
 
     settings = get_settings()
     first = hour_floor(start.replace(tzinfo=start.tzinfo or UTC))
@@ -104,9 +104,9 @@ def training_set(
 ) -> None:
     """Join labelled events to their point-in-time features from the offline tables: what the training
     pipeline's training-set step runs, on the engine DRIFTLOOP_FEATURE_ENGINE chooses."""
-    from driftloop.core.settings import get_settings
-    from pipelines.compute_engine import open_engine
-    from pipelines.training_set_build import training_set_from_snapshot
+    from pipelines.core.settings import get_settings
+    from pipelines.features.compute_engine import open_engine
+    from pipelines.features.training_set_build import training_set_from_snapshot
 
     settings = get_settings()
     with open_engine(settings) as engine:

@@ -17,8 +17,8 @@ EXIT_NOT_ALL_HEALTHY = 3
 
 
 def _platform() -> LocalPlatform:
-    from driftloop.core.settings import get_settings
     from driftloop.local.runtime import LocalPlatform
+    from pipelines.core.settings import get_settings
 
     return LocalPlatform(get_settings())
 

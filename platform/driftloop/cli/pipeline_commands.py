@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from driftloop.core.errors import DriftloopError
+from pipelines.core.errors import DriftloopError
 
 app = typer.Typer(
     help="Training pipeline: run it locally with kfp.local, or compile it to KFP IR.", no_args_is_help=True
@@ -48,10 +48,10 @@ def run_training(
     window of the event store (land data first with `driftloop data ingest`)."""
     from rich.console import Console
 
-    from driftloop.core.settings import get_settings
-    from driftloop.core.training_request import TrainingRequest
     from driftloop.pipeline_runs.local_runner import LocalPipelineRunner
     from driftloop.pipeline_runs.step_progress import StepFollower, output_to
+    from pipelines.core.settings import get_settings
+    from pipelines.core.training_request import TrainingRequest
 
     settings = get_settings()
     request = TrainingRequest.from_settings(
@@ -92,9 +92,9 @@ def submit_training(
 
     The run reads the event store on the release's state volume, where the cluster's tasks mount it.
     """
-    from driftloop.core.settings import get_settings
-    from driftloop.core.training_request import TrainingRequest
     from driftloop.pipeline_runs.kfp_runner import KfpApiRunner
+    from pipelines.core.settings import get_settings
+    from pipelines.core.training_request import TrainingRequest
 
     settings = get_settings()
     if kfp_host:
@@ -114,11 +114,12 @@ def submit_training(
 @app.command("compile")
 def compile_pipeline(
     out: Path | None = typer.Option(
-        None, help="Where to write the KFP IR YAML. Default: the committed pipelines/compiled/training_pipeline.yaml."
+        None,
+        help="Where to write the KFP IR YAML. Default: the committed pipelines/kfp/compiled/training_pipeline.yaml.",
     ),
 ) -> None:
     """Compile the training pipeline to KFP IR YAML."""
-    from pipelines.compile import COMPILED_PIPELINE, compile_training_pipeline
+    from pipelines.kfp.compile import COMPILED_PIPELINE, compile_training_pipeline
 
     written = compile_training_pipeline(out or COMPILED_PIPELINE)
     typer.echo(f"wrote {written}")

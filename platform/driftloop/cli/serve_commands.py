@@ -18,9 +18,9 @@ def _exec(command: list[str]) -> None:
 def mlflow() -> None:
     """MLflow tracking server and model registry, behind its basic-auth app: our users are created (or their
     passwords brought up to date) first, so the server never runs without them."""
-    from driftloop.core.settings import get_settings
     from driftloop.mlflow_auth import auth_environment, bootstrap_users, write_auth_config
     from driftloop.upstream_servers import MLFLOW_SERVER_ENVIRONMENT, mlflow_server_command
+    from pipelines.core.settings import get_settings
 
     settings = get_settings()
     for name, value in MLFLOW_SERVER_ENVIRONMENT.items():
@@ -36,9 +36,9 @@ def evidently_ui() -> None:
     for the platform's admin token in the `evidently-secret` header (none: 401; a wrong one: Evidently's 403);
     reading and the dashboards stay open. The drift job writes snapshots into the workspace folder, not through
     this API."""
-    from driftloop.core.credentials import Scope, load_credentials
-    from driftloop.core.settings import get_settings
     from driftloop.evidently_ui import serve_evidently_ui
+    from pipelines.core.credentials import Scope, load_credentials
+    from pipelines.core.settings import get_settings
 
     settings = get_settings()
     serve_evidently_ui(settings, load_credentials(settings).token(Scope.ADMIN))
@@ -51,8 +51,8 @@ def ray(
     ),
 ) -> None:
     """A Ray node for the `ray` feature engine: local mode's single-node head, or a KubeRay head or worker."""
-    from driftloop.core.settings import get_settings
     from driftloop.upstream_servers import kuberay_node_command, ray_head_command
+    from pipelines.core.settings import get_settings
 
     _exec(kuberay_node_command(os.environ) if kuberay else ray_head_command(get_settings()))
 
@@ -80,7 +80,7 @@ def _kserve_arguments(extra: list[str]) -> dict[str, str]:
 
 def _apply_kserve_arguments(ctx: typer.Context) -> int | None:
     """Set DRIFTLOOP_PREDICTOR_HOST from `--predictor_host`; return KServe's `--http_port`, if given."""
-    from driftloop.core.settings import get_settings
+    from pipelines.core.settings import get_settings
 
     given = _kserve_arguments(list(ctx.args))
     if "predictor_host" in given:
@@ -101,7 +101,7 @@ def predictor(
     from serving.model_threads import one_model_thread
 
     one_model_thread()  # before scikit-learn loads its OpenMP runtime
-    from driftloop.core.settings import get_settings
+    from pipelines.core.settings import get_settings
     from serving.server import import_kserve, serve
 
     kserve_port = _apply_kserve_arguments(ctx)
@@ -118,7 +118,7 @@ def transformer(
     port: int | None = typer.Option(None, help="HTTP port. Default: DRIFTLOOP_TRANSFORMER_PORT."),
 ) -> None:
     """KServe transformer: online features from Feast, then the predictor (V1 and V2 REST)."""
-    from driftloop.core.settings import get_settings
+    from pipelines.core.settings import get_settings
     from serving.server import import_kserve, serve
 
     kserve_port = _apply_kserve_arguments(ctx)
@@ -132,9 +132,9 @@ def transformer(
 @app.command()
 def monitor() -> None:
     """Local scheduler: drift checks, feature refreshes and realised quality on intervals; metrics on /metrics."""
-    from driftloop.core.settings import get_settings
     from driftloop.pipeline_runs.factory import runner_for
     from monitoring.scheduler import run_scheduler
+    from pipelines.core.settings import get_settings
 
     settings = get_settings()
     run_scheduler(settings, runner_for(settings))

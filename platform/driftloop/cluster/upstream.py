@@ -33,7 +33,7 @@ class UpstreamPins:
     # Kubeflow Pipelines standalone: cluster-scoped resources, then env/platform-agnostic (not env/dev).
     kfp_version: str = "2.17.0"
     # KFP standalone runs every pipeline's pods in its own namespace; the driftloop release is installed
-    # there too, so training tasks can mount its state volume and read its settings (pipelines/cluster_wiring.py).
+    # there too, so training tasks can mount its state volume and read its settings (pipelines/kfp/cluster_wiring.py).
     kfp_namespace: str = "kubeflow"
     kfp_cluster_scoped: str = "github.com/kubeflow/pipelines/manifests/kustomize/cluster-scoped-resources?ref=2.17.0"
     kfp_platform_agnostic: str = "github.com/kubeflow/pipelines/manifests/kustomize/env/platform-agnostic?ref=2.17.0"

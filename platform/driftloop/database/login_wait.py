@@ -7,7 +7,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from driftloop.core.errors import DriftloopError
+from pipelines.core.errors import DriftloopError
 
 if TYPE_CHECKING:
     import psycopg

@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from driftloop.core.database_url import libpq_url
-from driftloop.core.errors import DriftloopError
-from driftloop.core.settings import Settings, env_var_name
 from driftloop.database import statements
 from driftloop.database.login_wait import connect_when_ready
 from driftloop.database.roles import DATABASES, ROLES, Database, Role
+from pipelines.core.database_url import libpq_url
+from pipelines.core.errors import DriftloopError
+from pipelines.core.settings import Settings, env_var_name
 
 if TYPE_CHECKING:
     import psycopg

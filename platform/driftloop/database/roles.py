@@ -7,7 +7,7 @@ the hourly feature refresh, the training pipeline's feature step) records its in
 row. Everyone else only reads it (the transformer's lookups, the drift job's skew check, the training set's
 point-in-time join): once `feast apply` has run, opening the registry issues only SELECTs. The registry's
 database also holds the advisory locks writers of the event store take when the data lives on the object
-store (pipelines/writer_lock.py); a lock needs a login, not a privilege, so those writers get the reader role.
+store (pipelines/data/writer_lock.py); a lock needs a login, not a privilege, so those writers get the reader role.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from driftloop.core.errors import DriftloopError
-from pipelines.schema import AMOUNT, CHANNEL, CUSTOMER_ID, EVENT_ID, IS_FRAUD, MERCHANT_ID
+from pipelines.core.errors import DriftloopError
+from pipelines.data.schema import AMOUNT, CHANNEL, CUSTOMER_ID, EVENT_ID, IS_FRAUD, MERCHANT_ID
 
 logger = logging.getLogger(__name__)
 

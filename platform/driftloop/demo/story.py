@@ -24,12 +24,12 @@ from typing import Any
 
 import pandas as pd
 
-from driftloop.core.errors import DriftloopError
-from driftloop.core.mlflow_users import MlflowUser
-from driftloop.core.registry_names import VersionTag
-from driftloop.core.settings import Settings
 from driftloop.demo.targets import DemoTarget
-from pipelines.schema import EVENT_ID, EVENT_TIMESTAMP, LABEL_TIMESTAMP
+from pipelines.core.errors import DriftloopError
+from pipelines.core.settings import Settings
+from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP, LABEL_TIMESTAMP
+from pipelines.registry.names import VersionTag
+from pipelines.registry.users import MlflowUser
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class World:
 
 
 def make_world(settings: Settings, config: DemoConfig, now: datetime) -> World:
-    from pipelines.data_generator import GeneratorConfig, generate_feeds
+    from pipelines.data.generator import GeneratorConfig, generate_feeds
 
     end = now + timedelta(hours=2 * config.live_hours)
     feeds = generate_feeds(GeneratorConfig(
@@ -248,8 +248,8 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
 
 
 def _champion(settings: Settings) -> Any:
-    from pipelines.model_registry import current_champion
-    from pipelines.tracking import client_as
+    from pipelines.registry.models import current_champion
+    from pipelines.registry.tracking import client_as
 
     return current_champion(client_as(settings, MlflowUser.MONITOR), settings.model_name)
 
@@ -264,7 +264,7 @@ def _same_hour_ahead(margin_s: float) -> None:
 
 def _model_figures(settings: Settings, before: str, after: str) -> dict[str, Any]:
     """Holdout figures from the registry: v1's own, v2's, and v1 scored on v2's (newer) holdout."""
-    from pipelines.tracking import client_as
+    from pipelines.registry.tracking import client_as
 
     client = client_as(settings, MlflowUser.MONITOR)
     first = client.get_model_version(settings.model_name, before)

@@ -20,10 +20,10 @@ from typing import Protocol
 
 import httpx
 
-from driftloop.core.errors import DriftloopError
-from driftloop.core.mlflow_users import CLUSTER_SECRET, PASSWORD_VARIABLE, USERNAME_VARIABLE, MlflowUser
-from driftloop.core.settings import Settings
 from driftloop.demo.client import PlatformClient
+from pipelines.core.errors import DriftloopError
+from pipelines.core.settings import Settings
+from pipelines.registry.users import CLUSTER_SECRET, PASSWORD_VARIABLE, USERNAME_VARIABLE, MlflowUser
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +85,8 @@ class LocalTarget:
         return {status.name: status.url for status in self.platform.status()}
 
     def client(self, endpoints: dict[str, str]) -> PlatformClient:
-        from driftloop.core.credentials import load_credentials
         from driftloop.local.runtime import driftloop_command
+        from pipelines.core.credentials import load_credentials
 
         env = self.platform.child_env()
         tokens = {scope.value: token for scope, token in load_credentials(self.settings).tokens.items()}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from driftloop.core.feature_store import open_feature_store, write_feature_store_yaml
-from driftloop.core.settings import Settings
+from pipelines.core.settings import Settings
+from pipelines.features.store import open_feature_store, write_feature_store_yaml
 
 logger = logging.getLogger(__name__)
 
@@ -13,8 +13,8 @@ logger = logging.getLogger(__name__)
 def apply_feature_repo(settings: Settings) -> list[str]:
     """Apply every entity, source and feature view; returns the names registered. Idempotent."""
     from feature_repo.registry_objects import registry_objects
-    from pipelines.offline_store import adopt_single_file_tables
-    from pipelines.storage import feature_data_folder
+    from pipelines.data.storage import feature_data_folder
+    from pipelines.features.offline_store import adopt_single_file_tables
 
     feature_data = feature_data_folder(settings)
     if not feature_data.remote:

@@ -16,13 +16,13 @@ from typing import Literal
 
 import psutil
 
-from driftloop.core.errors import CommandFailedError, PortInUseError, ServiceStartError
-from driftloop.core.settings import Settings, env_var_name, settings_environment
 from driftloop.local import processes
 from driftloop.local.health import probe, wait_until_healthy
 from driftloop.local.ports import port_is_free
 from driftloop.local.processes import ProcessRecord
 from driftloop.local.services import RAY_HEAD, ServiceSpec, local_services
+from pipelines.core.errors import CommandFailedError, PortInUseError, ServiceStartError
+from pipelines.core.settings import Settings, env_var_name, settings_environment
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class LocalPlatform:
 
     def up(self, report: Reporter = logger.info) -> UpResult:
         """Start every service that is not running yet and wait until each answers its health check."""
-        from driftloop.core.credentials import load_credentials
+        from pipelines.core.credentials import load_credentials
 
         for folder in (self.settings.logs_dir, self.settings.run_dir):
             folder.mkdir(parents=True, exist_ok=True)

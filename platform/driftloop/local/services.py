@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from driftloop.core.settings import Settings
+from pipelines.core.settings import Settings
 
 RAY_HEAD = "ray"
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from driftloop.core.settings import Settings
-from driftloop.core.training_request import PipelineRunner
+from pipelines.core.settings import Settings
+from pipelines.core.training_request import PipelineRunner
 
 
 def runner_for(settings: Settings) -> PipelineRunner:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from driftloop.core.dependency_probes import check_kfp_api
-from driftloop.core.errors import DriftloopError
-from driftloop.core.registry_names import RunTag
-from driftloop.core.registry_probe import check_reachable
-from driftloop.core.settings import Settings
-from driftloop.core.training_request import TrainingOutcome, TrainingRequest
-from pipelines.compile import COMPILED_PIPELINE
+from pipelines.core.dependency_probes import check_kfp_api
+from pipelines.core.errors import DriftloopError
+from pipelines.core.settings import Settings
+from pipelines.core.training_request import TrainingOutcome, TrainingRequest
+from pipelines.kfp.compile import COMPILED_PIPELINE
+from pipelines.registry.names import RunTag
+from pipelines.registry.probe import check_reachable
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class KfpApiRunner:
 
     def run_training(self, request: TrainingRequest) -> TrainingOutcome:
         from driftloop.pipeline_runs.local_runner import run_url
-        from pipelines.tracking import tracking_client
+        from pipelines.registry.tracking import tracking_client
 
         check_reachable(self.settings.tracking_uri)  # the outcome is read from MLflow: no run it could not report
         handle = self.submit(request)

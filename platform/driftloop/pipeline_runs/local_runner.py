@@ -11,12 +11,12 @@ import os
 
 import psutil
 
-from driftloop.core.dependency_probes import check_online_store
-from driftloop.core.registry_names import RunTag
-from driftloop.core.registry_probe import check_reachable
-from driftloop.core.settings import Settings, exported, settings_environment
-from driftloop.core.training_request import TrainingOutcome, TrainingRequest
 from driftloop.local.process_identity import is_same_process
+from pipelines.core.dependency_probes import check_online_store
+from pipelines.core.settings import Settings, exported, settings_environment
+from pipelines.core.training_request import TrainingOutcome, TrainingRequest
+from pipelines.registry.names import RunTag
+from pipelines.registry.probe import check_reachable
 
 logger = logging.getLogger(__name__)
 
@@ -70,10 +70,10 @@ class LocalPipelineRunner:
         check_online_store(self.settings)
         from kfp import local
 
-        from driftloop.core.mlflow_users import MlflowUser
-        from pipelines.steps import training_experiment_id
-        from pipelines.tracking import client_as
-        from pipelines.training_pipeline import training_pipeline
+        from pipelines.kfp.training_pipeline import training_pipeline
+        from pipelines.registry.tracking import client_as
+        from pipelines.registry.users import MlflowUser
+        from pipelines.training.steps import training_experiment_id
 
         # kfp.local's tasks inherit this process's environment, and with it the pipeline's MLflow user: in local
         # mode this runner stands where KFP stands in the cluster, whose task pods get that user's Secret.

@@ -1,0 +1,575 @@
+"""The one settings object: every knob of driftloop, read from `DRIFTLOOP_*` environment variables.
+
+Nothing else in the code reads the environment. Paths and URLs that derive from others (the MLflow
+backend under the state folder, the tracking URI from host and port) are computed here, so setting
+one variable moves everything that depends on it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Mode = Literal["local", "kind"]
+ENV_PREFIX = "DRIFTLOOP_"
+
+
+class PlatformSettings(BaseModel):
+    """Where the platform runs and how its processes are started and stopped."""
+
+    mode: Mode = Field(
+        "local",
+        description="Where the platform runs: `local` (plain processes on this machine) or `kind` (cluster).",
+    )
+    state_dir: Path = Field(
+        Path(".driftloop"),
+        description="Folder for all local state: databases, artifacts, logs, pid files. "
+        "Relative paths are taken from the working directory.",
+    )
+    host: str = Field("127.0.0.1", description="Host the services are reached on (and bind to by default).")
+    bind_address: str | None = Field(
+        None, description="Interface servers bind to. Default: `host`; containers set `0.0.0.0`."
+    )
+    startup_timeout_s: float = Field(
+        120.0, gt=0, description="Seconds `local up` waits for each service to become healthy."
+    )
+    stop_timeout_s: float = Field(
+        15.0, gt=0, description="Seconds `local down` waits after SIGTERM before it sends SIGKILL."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+
+
+class MlflowSettings(BaseModel):
+    """The tracking server, the model registry and the names in them."""
+
+    mlflow_port: int = Field(5000, ge=1, le=65535, description="Port of the MLflow tracking server.")
+    mlflow_tracking_uri: str | None = Field(
+        None, description="Tracking URI clients use. Default: `http://<host>:<mlflow_port>`."
+    )
+    mlflow_backend_store_uri: str | None = Field(
+        None, description="MLflow backend store. Default: SQLite at `<state_dir>/mlflow/mlflow.db`."
+    )
+    mlflow_artifacts_destination: str | None = Field(
+        None, description="Where the MLflow server stores artifacts. Default: `<state_dir>/mlflow/artifacts`."
+    )
+    mlflow_allowed_hosts: str | None = Field(
+        None,
+        description="Comma-separated Host headers the MLflow server accepts (cluster: its service name).",
+    )
+    mlflow_auth_database_uri: str | None = Field(
+        None,
+        description="The user store of MLflow's basic-auth app (users, passwords, permissions). Default: SQLite "
+        "at `<state_dir>/mlflow/auth.db`.",
+    )
+    mlflow_workers: int = Field(1, ge=1, description="Worker processes of the MLflow server.")
+    model_name: str = Field("fraud-detector", description="Registered model name in MLflow.")
+    mlflow_experiment: str = Field("driftloop-training", description="MLflow experiment of training runs.")
+
+
+class FeastSettings(BaseModel):
+    """Where features live, offline and online, and how often they are refreshed."""
+
+    feast_repo_path: Path | None = Field(
+        None,
+        description="Feast data folder (offline parquet, SQLite online store, registry). Default: `<state_dir>/feast`.",
+    )
+    feast_online_store: Literal["sqlite", "redis"] = Field(
+        "sqlite", description="Feast online store: `sqlite` (local default) or `redis` (cluster default)."
+    )
+    feast_redis_url: str = Field(
+        "127.0.0.1:6379", description="Redis `host:port` when the Feast online store is `redis`."
+    )
+    online_store_timeout_s: float = Field(
+        0.25,
+        gt=0,
+        le=5,
+        description="The model servers' bound on one online-store read (Redis: socket timeouts, no retries).",
+    )
+    online_store_down_policy: Literal["fail_closed", "defaults"] = Field(
+        "fail_closed",
+        description="When the online store does not answer: `fail_closed` answers 503 with Retry-After; `defaults` "
+        "scores with the documented default features, flags the answer (`degraded`) and counts it.",
+    )
+    feast_redis_password: SecretStr | None = Field(
+        None,
+        description="Password of the Redis online store (the chart passes its Secret's). Unset: none. Never "
+        "printed: `config show` masks it.",
+    )
+    feast_registry_uri: str | None = Field(
+        None,
+        description="Feast registry: a file path or a SQLAlchemy URL (the cluster's holds its role's password, "
+        "which `config show` masks). Default: `<feast_repo_path>/registry.db`.",
+    )
+    feast_project: str = Field("driftloop", description="Feast project name.")
+    feature_refresh_interval_s: float = Field(
+        300.0,
+        gt=0,
+        description="How often the local scheduler refreshes features (and always just after each hour boundary).",
+    )
+
+
+class DatabaseSettings(BaseModel):
+    """PostgreSQL's roles in the cluster: only the migration job (`driftloop database migrate`) gets these."""
+
+    postgres_superuser_uri: SecretStr | None = Field(
+        None,
+        description="URL of PostgreSQL's bootstrap superuser (`postgresql://user:password@host:port/postgres`), which "
+        "creates the component roles. Never printed.",
+    )
+    postgres_mlflow_password: SecretStr | None = Field(
+        None, description="Password the migration gives the `mlflow` role. Never printed."
+    )
+    postgres_feast_writer_password: SecretStr | None = Field(
+        None, description="Password the migration gives the `feast_writer` role. Never printed."
+    )
+    postgres_feast_reader_password: SecretStr | None = Field(
+        None, description="Password the migration gives the `feast_reader` role. Never printed."
+    )
+
+
+class DataSettings(BaseModel):
+    """The event store and the data contract."""
+
+    event_store_dir: Path | None = Field(
+        None,
+        description="Event store: landed transactions, their late labels and the quarantine of rejected rows. "
+        "Served transactions are read from the prediction log. Default: `<state_dir>/events`.",
+    )
+    object_store_url: str | None = Field(
+        None,
+        description="Keep the event store, the prediction log and the offline feature tables on an S3 object store "
+        "under this prefix (e.g. `s3://mlpipeline/driftloop`), so tasks on any node read them; credentials come from "
+        "`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`. Unset: local folders.",
+    )
+    object_store_endpoint: str | None = Field(
+        None,
+        description="S3 endpoint of the object store, with its scheme (e.g. `http://seaweedfs.kubeflow:9000`). "
+        "Unset: AWS S3.",
+    )
+    data_max_age_hours: float = Field(
+        72.0, gt=0, description="Data contract freshness: the newest event must be at most this old at validation."
+    )
+    writer_lock_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        description="Longest wait for the event store's writer lock (a landing, a label request): past it the "
+        "landing fails with a message and `POST /v1/labels` answers 503 with Retry-After.",
+    )
+    label_event_wait_s: float | None = Field(
+        None,
+        ge=0,
+        description="How long `POST /v1/labels` waits for event ids it does not know yet to reach the event "
+        "store (an answer from a moment ago may not be published yet), holding no worker and no lock; then "
+        "404. `0`: answer unknown ids at once. Default: twice DRIFTLOOP_PREDICTION_LOG_FLUSH_S.",
+    )
+
+
+# What `ray start --head` takes by default: the Ray Client server (10001) and the worker ports (10002-19999).
+RAY_RESERVED_PORTS = (10001, 19999)
+
+
+class ComputeSettings(BaseModel):
+    """Where feature tables and training sets are computed: pandas in this process, or Ray tasks (a local Ray, or a
+    cluster's)."""
+
+    feature_engine: Literal["pandas", "ray"] = Field(
+        "pandas",
+        description="`pandas` computes the feature views and training sets in one process (training sets through "
+        "Feast's `get_historical_features`); `ray` splits both by entity into `DRIFTLOOP_FEATURE_PARTITIONS` Ray "
+        "tasks (identical results; see the README's scale section).",
+    )
+    feature_partitions: int = Field(
+        16, ge=1, description="Entity partitions (id modulo this) the `ray` engine computes as separate tasks."
+    )
+    ray_address: str | None = Field(
+        None,
+        description="Ray cluster the `ray` engine joins, e.g. `ray://driftloop-ray-head:10001`. Unset: the local "
+        "platform's Ray when `driftloop local up` runs one, else a local Ray started for the run and stopped "
+        "after it, with the limits below.",
+    )
+    ray_port: int = Field(
+        6390, ge=1, le=65535, description="Port of the local platform's Ray head (its GCS), when the engine is `ray`."
+    )
+    ray_cpus: int = Field(2, ge=1, description="CPUs of a local Ray (its tasks take one each).")
+    ray_object_store_mib: int = Field(
+        1024, ge=128, description="Object store memory of a local Ray (MiB); beyond it Ray spills to disk."
+    )
+
+
+class TrainingSettings(BaseModel):
+    """Training runs (kfp.local here, the KFP API in the cluster), the gate and lineage."""
+
+    kfp_host: str | None = Field(
+        None,
+        description="KFP API for retraining runs, e.g. `http://ml-pipeline:8888`; required when `mode` is `kind`.",
+    )
+    seed: int = Field(42, description="Default random seed of data generation and training.")
+    code_version: str | None = Field(
+        None, description="Code version recorded on models when git is absent (the image sets it). Default: git."
+    )
+    gate_min_roc_auc: float = Field(
+        0.75, ge=0, le=1, description="Gate floor: a first model needs at least this holdout ROC AUC."
+    )
+    gate_margin: float = Field(
+        0.0, description="Gate: a challenger must beat the champion's holdout ROC AUC by more than this."
+    )
+    gate_min_holdout_rows: int = Field(
+        500, ge=1, description="Gate: a candidate is judged on at least this many holdout rows, or rejected."
+    )
+    gate_min_holdout_positives: int = Field(
+        10, ge=1, description="Gate: ...and at least this many fraud labels among them."
+    )
+    gate_max_label_rate_ratio: float = Field(
+        3.0,
+        gt=1,
+        description="Gate, label-mix guard: the window's fraud rate (all labels, batch-landed, sent over HTTP) "
+        "may differ from the champion's training window by at most this factor either way, or the run is held.",
+    )
+    gate_frozen_tolerance: float = Field(
+        0.05,
+        ge=0,
+        description="Gate: on the frozen evaluation set a candidate's ROC AUC may be at most this much below the "
+        "champion's.",
+    )
+    holdout_days: int = Field(5, ge=1, description="Days at the end of the labelled data kept for evaluation.")
+    label_maturity_days: int = Field(
+        7, ge=0, description="Events younger than this (vs the newest event) are left out of training: labels lag."
+    )
+    training_window_days: int = Field(
+        30, ge=8, description="Days of events (ending now) a training run reads from the event store."
+    )
+
+
+class ServingSettings(BaseModel):
+    """The KServe model servers: ports, hot swap, canary and shadow, the prediction log."""
+
+    transformer_port: int = Field(8080, ge=1, le=65535, description="Port of the KServe transformer.")
+    predictor_port: int = Field(8081, ge=1, le=65535, description="Port of the KServe predictor.")
+    predictor_host: str | None = Field(
+        None, description="`host:port` the transformer calls the predictor on. Default: `<host>:<predictor_port>`."
+    )
+    model_poll_interval_s: float = Field(
+        5.0, gt=0, description="How often model servers check the registry aliases (hot swap of a new champion)."
+    )
+    challenger_mode: Literal["off", "canary", "shadow"] = Field(
+        "off",
+        description="Serve the `challenger` alias too: `canary` answers a share of requests with it, "
+        "`shadow` scores a copy of every request with it and only logs the answers.",
+    )
+    challenger_traffic: float = Field(0.1, ge=0, le=1, description="Share of requests the canary challenger answers.")
+    max_batch_size: int = Field(1000, ge=1, description="Largest batch (instances per request) the servers accept.")
+    fast_lane: bool = Field(
+        True,
+        description="Answer V1 JSON `:predict` on the predictor in front of KServe's FastAPI stack (same calls, "
+        "same errors; V2 and everything else go through KServe). `false` sends every request through KServe.",
+    )
+    onnx_threads: int = Field(
+        1, ge=1, description="onnxruntime threads per scoring call (1 suits one-row requests; raise for big batches)."
+    )
+    prediction_log_dir: Path | None = Field(
+        None,
+        description="Prediction log (parquet, partitioned by hour). Default: `<state_dir>/predictions`.",
+    )
+    prediction_log_flush_s: float = Field(
+        1.0, gt=0, description="How often the prediction log publishes its durable rows as parquet parts."
+    )
+    prediction_log_commit_s: float = Field(
+        0.05,
+        gt=0,
+        le=1.0,
+        description="How often answered rows are written and fsynced to the prediction log's segments (group "
+        "commit): the most a SIGKILL can lose.",
+    )
+    prediction_log_max_waiting_rows: int = Field(
+        100_000,
+        ge=1,
+        description="Answered rows the prediction log keeps in memory while its segments cannot be written (a full "
+        "disk); past it the predictor answers 503 with Retry-After and reports not-ready.",
+    )
+    prediction_log_segments_dir: Path | None = Field(
+        None,
+        description="Local folder of the prediction log's durable segments. Default: `<prediction_log_dir>/"
+        ".segments`, or `<state_dir>/prediction-log-segments` when the log is on the object store.",
+    )
+
+
+class SecuritySettings(BaseModel):
+    """Who may write what the platform learns from and what it serves: credentials, limits, trusted time."""
+
+    credentials_dir: Path | None = Field(
+        None,
+        description="Folder of the API tokens, one file per scope (`score`, `label`, `admin`), readable by the "
+        "platform's user only. Default: `<state_dir>/credentials` (local mode creates it on first use); the "
+        "chart mounts its Secret here.",
+    )
+    max_request_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body the model servers read; a larger one is a 413 before it is read.",
+    )
+    label_requests_per_minute: int = Field(
+        120, ge=1, description="`POST /v1/labels` requests each credential may send per minute (then 429)."
+    )
+    max_clock_skew_s: float = Field(
+        5.0,
+        gt=0,
+        description="How far a forwarded receipt time may be from the predictor's own clock, and how far "
+        "into the future any time a client sends may lie.",
+    )
+
+
+class MonitoringSettings(BaseModel):
+    """Drift checks (Evidently), the retraining policy and the metrics (Prometheus)."""
+
+    evidently_port: int = Field(8000, ge=1, le=65535, description="Port of the Evidently UI.")
+    evidently_workspace: Path | None = Field(
+        None, description="Evidently UI workspace folder. Default: `<state_dir>/evidently`."
+    )
+    monitor_port: int = Field(9108, ge=1, le=65535, description="Port of the drift scheduler's `/metrics`.")
+    drift_window_minutes: int = Field(
+        60, ge=1, description="Prediction log window (minutes) each drift check analyses."
+    )
+    drift_check_interval_s: float = Field(
+        60.0, gt=0, description="How often the local scheduler runs a drift check (the cluster uses a CronJob)."
+    )
+    drift_share_threshold: float = Field(
+        0.5, ge=0, le=1, description="Retrain when at least this share of monitored columns drifted..."
+    )
+    drift_min_rows: int = Field(200, ge=1, description="...over at least this many logged predictions.")
+    retrain_cooldown_minutes: float = Field(30.0, ge=0, description="Minimum minutes between two retraining triggers.")
+    pushgateway_url: str | None = Field(
+        None, description="Prometheus Pushgateway the drift job pushes to (cluster). Unset: no push."
+    )
+
+
+class Settings(
+    PlatformSettings,
+    MlflowSettings,
+    FeastSettings,
+    DatabaseSettings,
+    DataSettings,
+    ComputeSettings,
+    TrainingSettings,
+    ServingSettings,
+    SecuritySettings,
+    MonitoringSettings,
+    BaseSettings,
+):
+    """driftloop configuration, one group per backend. Each field is the env var `DRIFTLOOP_<FIELD>` (upper
+    case): the groups structure the definition and the documentation, the variables stay flat."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    @field_validator(
+        "state_dir",
+        "evidently_workspace",
+        "feast_repo_path",
+        "prediction_log_dir",
+        "prediction_log_segments_dir",
+        "event_store_dir",
+        "credentials_dir",
+    )
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        return value.expanduser().resolve() if value is not None else None
+
+    @model_validator(mode="after")
+    def _kind_needs_the_kfp_api(self) -> Settings:
+        """Cluster mode retrains through KFP: without its address the first drift trigger would fail, so
+        settings that cannot work are refused when they are read, not an hour later."""
+        if self.mode == "kind" and not self.kfp_host:
+            raise ValueError(
+                "DRIFTLOOP_MODE=kind needs DRIFTLOOP_KFP_HOST (the KFP API retraining runs are submitted to, "
+                "e.g. http://ml-pipeline.kubeflow.svc.cluster.local:8888)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _redis_needs_its_address(self) -> Settings:
+        """The Redis online store is reached at `host:port`; a malformed address would fail only at the first
+        materialisation or lookup."""
+        if self.feast_online_store == "redis":
+            host, _, port = self.feast_redis_url.split(",", 1)[0].rpartition(":")  # Feast's options may follow
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(
+                    f"DRIFTLOOP_FEAST_ONLINE_STORE=redis needs DRIFTLOOP_FEAST_REDIS_URL as host:port, "
+                    f"got {self.feast_redis_url!r}"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _object_store_is_s3(self) -> Settings:
+        """An object store is an `s3://bucket/prefix` with an endpoint URL; in the cluster its writers, on any node,
+        serialise on PostgreSQL (the Feast registry's), so a file registry there cannot work. A component that
+        neither writes nor reads features (MLflow, the Evidently UI) gets no registry URL at all: its writer lock
+        refuses to run without one (pipelines/data/writer_lock.py)."""
+        url, endpoint = self.object_store_url, self.object_store_endpoint
+        if url is not None and (not url.startswith("s3://") or not url[len("s3://") :].split("/", 1)[0]):
+            raise ValueError(f"DRIFTLOOP_OBJECT_STORE_URL must be s3://<bucket>[/<prefix>], got {url!r}")
+        if endpoint is not None and not endpoint.startswith(("http://", "https://")):
+            raise ValueError(f"DRIFTLOOP_OBJECT_STORE_ENDPOINT must start with http:// or https://, got {endpoint!r}")
+        file_registry = self.feast_registry_uri is not None and not self.feast_registry_is_postgresql
+        if url and self.mode == "kind" and file_registry:
+            raise ValueError(
+                "DRIFTLOOP_OBJECT_STORE_URL in kind mode needs a PostgreSQL DRIFTLOOP_FEAST_REGISTRY_URI: writers on "
+                "different nodes take its advisory locks"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _ray_port_clear_of_rays_own(self) -> Settings:
+        """Ray's head takes 10001 for its client server and 10002-19999 for its workers; a head port among them
+        makes `ray start` fail with a port clash only when the platform starts."""
+        if RAY_RESERVED_PORTS[0] <= self.ray_port <= RAY_RESERVED_PORTS[1]:
+            raise ValueError(
+                f"DRIFTLOOP_RAY_PORT={self.ray_port} is among the ports Ray keeps for its client server and "
+                f"workers ({RAY_RESERVED_PORTS[0]}-{RAY_RESERVED_PORTS[1]}): choose another"
+            )
+        return self
+
+    # Derived locations: one place computes them so every part agrees.
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def local_ray_address(self) -> str:
+        """Where the local platform's Ray head listens (what the `ray` engine joins while it runs)."""
+        return f"{self.host}:{self.ray_port}"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.state_dir / "run"
+
+    @property
+    def bind_host(self) -> str:
+        return self.bind_address or self.host
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"http://{self.host}:{self.mlflow_port}"
+
+    @property
+    def backend_store_uri(self) -> str:
+        return self.mlflow_backend_store_uri or f"sqlite:///{self.state_dir / 'mlflow' / 'mlflow.db'}"
+
+    @property
+    def auth_database_uri(self) -> str:
+        return self.mlflow_auth_database_uri or f"sqlite:///{self.state_dir / 'mlflow' / 'auth.db'}"
+
+    @property
+    def artifacts_destination(self) -> str:
+        return self.mlflow_artifacts_destination or str(self.state_dir / "mlflow" / "artifacts")
+
+    @property
+    def raw_data_dir(self) -> Path:
+        return self.state_dir / "data" / "raw"
+
+    @property
+    def pipeline_root(self) -> Path:
+        return self.state_dir / "kfp"
+
+    @property
+    def evidently_workspace_path(self) -> Path:
+        return self.evidently_workspace or self.state_dir / "evidently"
+
+    @property
+    def feast_path(self) -> Path:
+        return self.feast_repo_path or self.state_dir / "feast"
+
+    @property
+    def credentials_path(self) -> Path:
+        return self.credentials_dir or self.state_dir / "credentials"
+
+    @property
+    def predictor_address(self) -> str:
+        return self.predictor_host or f"{self.host}:{self.predictor_port}"
+
+    @property
+    def prediction_log_path(self) -> Path:
+        return self.prediction_log_dir or self.state_dir / "predictions"
+
+    @property
+    def prediction_log_segments_path(self) -> Path:
+        """Always on this machine's disk: an fsync is what makes a row durable."""
+        if self.prediction_log_segments_dir:
+            return self.prediction_log_segments_dir
+        if self.object_store_url:
+            return self.state_dir / "prediction-log-segments"
+        return self.prediction_log_path / ".segments"
+
+    @property
+    def event_store_path(self) -> Path:
+        return self.event_store_dir or self.state_dir / "events"
+
+    @property
+    def feast_registry(self) -> str:
+        return self.feast_registry_uri or str(self.feast_path / "registry.db")
+
+    @property
+    def feast_registry_is_postgresql(self) -> bool:
+        """The registry is a PostgreSQL database (the cluster's), whose advisory locks writers can share."""
+        return self.feast_registry.startswith("postgresql")
+
+
+# The groups in the order the documentation lists them, each under its name.
+SETTINGS_GROUPS: dict[str, type[BaseModel]] = {
+    "platform": PlatformSettings,
+    "mlflow": MlflowSettings,
+    "feast": FeastSettings,
+    "database": DatabaseSettings,
+    "data": DataSettings,
+    "compute": ComputeSettings,
+    "training": TrainingSettings,
+    "serving": ServingSettings,
+    "security": SecuritySettings,
+    "monitoring": MonitoringSettings,
+}
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()
+
+
+def env_var_name(field_name: str) -> str:
+    """The environment variable that sets a settings field."""
+    return f"{ENV_PREFIX}{field_name.upper()}"
+
+
+def settings_environment(settings: Settings, base: Mapping[str, str]) -> dict[str, str]:
+    """The environment a child process of ours gets: `base` (PATH, HOME, libraries' variables) with every
+    `DRIFTLOOP_*` variable replaced by these settings, so the child reads exactly the settings its parent was
+    given, also when they were built in code rather than read from the environment."""
+    environment = {name: value for name, value in base.items() if not name.startswith(ENV_PREFIX)}
+    for name, value in settings.model_dump(exclude_none=True).items():
+        if isinstance(value, SecretStr):  # the child needs the secret itself, not its masked form
+            value = value.get_secret_value()
+        environment[env_var_name(name)] = str(value).lower() if isinstance(value, bool) else str(value)
+    return environment
+
+
+@contextmanager
+def exported(settings: Settings) -> Iterator[None]:
+    """These settings as this process's `DRIFTLOOP_*` variables for the block (the others untouched): for
+    launchers that start children with their parent's environment and take none (kfp.local's runner)."""
+    saved = {name: value for name, value in os.environ.items() if name.startswith(ENV_PREFIX)}
+    _replace_ours(settings_environment(settings, {}))
+    try:
+        yield
+    finally:
+        _replace_ours(saved)
+
+
+def _replace_ours(variables: Mapping[str, str]) -> None:
+    for name in [name for name in os.environ if name.startswith(ENV_PREFIX) and name not in variables]:
+        del os.environ[name]
+    os.environ.update(variables)

@@ -1,0 +1,1 @@
+"""The event store and what writes to it: landings, the data contract, the prediction log format, labels."""

@@ -1,0 +1,144 @@
+"""The prediction log's format: its columns, its row builder and partition layout, shared by the writer and
+every reader.
+
+The model servers write it (`serving.prediction_log`); the drift check, realised quality, the skew check
+and the event store read it. Served rows are the canonical record of every transaction the endpoint
+answered: the event store reads served transactions from here rather than keeping a second copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipelines.data.part_set import PartSet
+from pipelines.data.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
+from pipelines.data.storage import Folder
+
+LOGGED_AT = "logged_at"  # when the answer was logged (UTC)
+ROLE = "role"  # "served" (returned to the caller) or "shadow" (challenger, logged only)
+SERVED = "served"
+SHADOW = "shadow"
+PREDICTION = "prediction"
+MODEL_VERSION = "model_version"
+MODEL_ALIAS = "model_alias"
+REQUEST_ID = "request_id"
+PARTS_PATTERN = "date=*/hour=*/part-*.parquet"
+
+
+@dataclass(frozen=True)
+class Events:
+    """A request's transactions as events: entity ids, event ids and receipt times (UTC, datetime64[ns])."""
+
+    customer_ids: np.ndarray
+    merchant_ids: np.ndarray
+    event_ids: np.ndarray  # object array of str
+    received: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.event_ids)
+
+    def received_iso(self) -> list[str]:
+        """Receipt times as ISO strings ending in Z, the form they travel in between servers."""
+        return [f"{value}Z" for value in np.datetime_as_string(self.received, unit="us")]
+
+
+@dataclass(frozen=True)
+class PendingRows:
+    """One request's answered rows, as the request left them (arrays); the log's writer builds the rows later."""
+
+    inputs: Mapping[str, np.ndarray]  # one array per model input column
+    events: Events | None  # the transactions as events; None for a feature request without entity ids
+    scores: np.ndarray
+    model_version: str
+    model_alias: str
+    role: str
+    request_id: str
+    logged_at: float
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    @classmethod
+    def batch_frame(cls, batch: Sequence[PendingRows]) -> pd.DataFrame:
+        """The log rows of many requests at once: one concatenation per column, on the writer thread."""
+        lengths = [len(item.scores) for item in batch]
+
+        def event_column(field: str, missing: object, dtype: str) -> np.ndarray:
+            """One field of every request's events; rows of a request without events get `missing`."""
+            parts = [
+                getattr(item.events, field) if item.events is not None else np.full(n, missing, dtype=dtype)
+                for item, n in zip(batch, lengths, strict=True)
+            ]
+            return np.concatenate(parts).astype(dtype)
+
+        def per_row(values: list[object]) -> np.ndarray:
+            return np.repeat(np.array(values, dtype=object), lengths)
+
+        # The model input columns are whatever the requests carried, in their order (the model's input order).
+        columns = list(batch[0].inputs) if batch else []
+        rows = pd.DataFrame({c: np.concatenate([item.inputs[c] for item in batch]) for c in columns})
+        rows[CUSTOMER_ID] = event_column("customer_ids", -1, "int64")
+        rows[MERCHANT_ID] = event_column("merchant_ids", -1, "int64")
+        rows[EVENT_ID] = pd.array(event_column("event_ids", None, "object"), dtype="string")
+        rows[EVENT_TIMESTAMP] = pd.to_datetime(
+            event_column("received", np.datetime64("NaT"), "datetime64[ns]"), utc=True
+        )
+        rows[PREDICTION] = np.concatenate([item.scores for item in batch]).astype(np.float64)
+        rows[MODEL_VERSION] = per_row([item.model_version for item in batch])
+        rows[MODEL_ALIAS] = per_row([item.model_alias for item in batch])
+        rows[ROLE] = per_row([item.role for item in batch])
+        rows[REQUEST_ID] = per_row([item.request_id for item in batch])
+        rows[LOGGED_AT] = pd.to_datetime(np.repeat([item.logged_at for item in batch], lengths), unit="s", utc=True)
+        return rows
+
+
+def partition_name(moment: pd.Timestamp) -> str:
+    """The hour folder of rows logged at `moment`, relative to the log's root."""
+    return f"date={moment:%Y-%m-%d}/hour={moment:%H}"
+
+
+def _partition_hour(name: str) -> pd.Timestamp:
+    date, hour = name.split("/")[:2]  # date=YYYY-MM-DD/hour=HH/part-...
+    return pd.Timestamp(f"{date[5:]} {hour[5:]}:00", tz="UTC")
+
+
+def prediction_log_parts(root: Path | Folder) -> PartSet:
+    """The log's parts as readers read them: an unreadable part is moved to `quarantine/unreadable/` under the
+    log's root, with its reason, and the read goes on; parts a compaction replaced are left out."""
+    folder = Folder.at(root)
+    return PartSet(folder, (PARTS_PATTERN,), folder.child("quarantine", "unreadable"), "predictions")
+
+
+def read_prediction_log(
+    root: Path | Folder, since: pd.Timestamp | None = None, columns: list[str] | None = None
+) -> pd.DataFrame:
+    """Every logged row (optionally from `since` on, optionally only some columns), oldest first. The log is a
+    local folder or a prefix on the object store (`pipelines.data.storage`)."""
+    parts = prediction_log_parts(root)
+    folder = parts.folder
+
+    def listing() -> list[str]:
+        files = parts.listing()
+        return files if since is None else [f for f in files if _partition_hour(f) >= since.floor("h")]
+
+    wanted = None if columns is None else sorted({*columns, LOGGED_AT})
+    frames = parts.read(lambda f: folder.read_parquet(f, columns=_present(folder, f, wanted)), listing)
+    if not frames:
+        return pd.DataFrame()
+    frame = pd.concat(frames, ignore_index=True)
+    if since is not None:
+        frame = frame[frame[LOGGED_AT] >= since]
+    return frame.sort_values(LOGGED_AT, kind="stable").reset_index(drop=True)
+
+
+def _present(folder: Folder, file: str, wanted: list[str] | None) -> list[str] | None:
+    """The wanted columns this file has (older files lack newer columns; the concat fills them with nulls)."""
+    if wanted is None:
+        return None
+    names = set(folder.read_schema(file).names)
+    return [c for c in wanted if c in names]

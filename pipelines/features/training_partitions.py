@@ -1,0 +1,141 @@
+"""The point-in-time training set built partition by partition (the `ray` engine's build): Feast's join,
+done by us per customer partition, so no process holds more than one partition of the events.
+
+Each task reads its customers' labelled events from the snapshot the pipeline validated, its customers' rows
+of the customer table and the merchant table's rows for the merchants those events visit, and joins each
+event to the latest feature row stamped at or before it and no older than the view's ttl (rows sharing a
+stamp: the latest `created_timestamp` wins). That is the rule of Feast's file offline store
+(`get_historical_features`), which the pandas engine calls; the equality test holds the two to identical
+training sets. Why not Feast's Ray offline store: it has no ttl and no created-timestamp tie-break, and its
+large-table join only matches rows within one hour window and one batch (see the README's scale section).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from pipelines.data.entity_partitions import EntitySlice, read_rows_where
+from pipelines.data.schema import (
+    CREATED_TIMESTAMP,
+    CUSTOMER_ID,
+    EVENT_ID,
+    EVENT_TIMESTAMP,
+    FEATURE_HISTORY,
+    VIEW_FEATURES,
+    VIEW_KEYS,
+)
+from pipelines.data.storage import Folder
+from pipelines.features.compute_engine import ComputeEngine
+from pipelines.features.model_input import feature_column
+from pipelines.features.training_set import ENTITY_COLUMNS, Span, labelled_events, mature_span
+
+logger = logging.getLogger(__name__)
+
+
+def as_of_join(rows: pd.DataFrame, table: pd.DataFrame, view: str, ttl: timedelta = FEATURE_HISTORY) -> pd.DataFrame:
+    """`rows` with the view's features (`<view>__<feature>`) as of each row's timestamp: the entity's latest
+    feature row stamped in [ts - ttl, ts] (the latest created among rows sharing a stamp), NaN when none is."""
+    key, names = VIEW_KEYS[view], list(VIEW_FEATURES[view])
+    latest = table.sort_values([key, EVENT_TIMESTAMP, CREATED_TIMESTAMP], kind="stable").drop_duplicates(
+        [key, EVENT_TIMESTAMP], keep="last"
+    )
+    right = latest[[key, EVENT_TIMESTAMP, *names]].rename(columns={name: feature_column(view, name) for name in names})
+    keys = rows[[key, EVENT_TIMESTAMP]].drop_duplicates().sort_values(EVENT_TIMESTAMP, kind="stable")
+    found = pd.merge_asof(
+        keys,
+        right.sort_values(EVENT_TIMESTAMP, kind="stable"),
+        on=EVENT_TIMESTAMP,
+        by=key,
+        direction="backward",
+        tolerance=pd.Timedelta(ttl),
+        allow_exact_matches=True,
+    )
+    return rows.merge(found, on=[key, EVENT_TIMESTAMP], how="left", validate="m:1")
+
+
+@dataclass(frozen=True)
+class TrainingPartitionJob:
+    """One task of `build_partitioned`: join one customer partition's labelled events, write its part."""
+
+    part: EntitySlice
+    scratch: Folder  # the snapshot's copy (events, labels) and the parts the tasks write
+    tables: dict[str, Folder]
+    span: Span
+    label_maturity_days: int
+
+    @property
+    def out_name(self) -> str:
+        return f"part-{self.part.index:05d}.parquet"
+
+
+EVENTS_COPY, LABELS_COPY = "events.parquet", "labels.parquet"
+
+
+def join_partition(job: TrainingPartitionJob) -> int:
+    """Rows written for one customer partition."""
+    from pipelines.features.offline_store import PARTS, read_partition
+
+    events = job.part.read_parquet(job.scratch.parquet_file(EVENTS_COPY))
+    labels = read_rows_where([job.scratch.read_table(LABELS_COPY)], EVENT_ID, events[EVENT_ID].astype(str))
+    labelled = labelled_events(events, labels, job.label_maturity_days, job.span)[ENTITY_COLUMNS]
+    frame = labelled.assign(**{EVENT_TIMESTAMP: pd.to_datetime(labelled[EVENT_TIMESTAMP], utc=True).dt.as_unit("ns")})
+    for view, key in VIEW_KEYS.items():
+        folder = job.tables[view]
+        if key == job.part.key:
+            table = read_partition(folder, job.part)
+        else:  # the other view's rows for the entities these events name
+            parts = folder.files(PARTS)
+            table = read_rows_where([folder.read_table(name) for name in parts], key, frame[key]) if parts else None
+        if table is None:
+            raise FileNotFoundError(f"no offline table at {folder}; build features first")
+        frame = as_of_join(frame, table, view)
+    job.scratch.write_parquet(frame, job.out_name)
+    return len(frame)
+
+
+def snapshot_span(events_path: Path, label_maturity_days: int) -> Span:
+    """The `mature_span` of a snapshot's events, read from its timestamp column alone."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    stamps = pq.read_table(events_path, columns=[EVENT_TIMESTAMP]).column(EVENT_TIMESTAMP)
+    bounds = pc.min_max(stamps).as_py()
+    return mature_span(pd.Timestamp(bounds["min"]), pd.Timestamp(bounds["max"]), label_maturity_days)
+
+
+def build_partitioned(
+    events_path: Path,
+    labels_path: Path,
+    tables: dict[str, Folder],
+    label_maturity_days: int,
+    engine: ComputeEngine,
+    partitions: int,
+    scratch_root: Folder,
+) -> pd.DataFrame:
+    """The training set of a snapshot (events and labels parquet files), one task per customer partition.
+
+    The snapshot is first copied into a scratch folder under `scratch_root`, where the tasks also write their
+    parts: in the cluster the snapshot is a KFP artifact inside the step's pod, which Ray's pods cannot see,
+    while `scratch_root` is on the object store (or the state volume every Ray pod mounts at the same path)."""
+    span = snapshot_span(events_path, label_maturity_days)
+    scratch = scratch_root.child(f"training-set-{uuid.uuid4().hex}")
+    try:
+        scratch.put_file(events_path, EVENTS_COPY)
+        scratch.put_file(labels_path, LABELS_COPY)
+        jobs = [
+            TrainingPartitionJob(
+                EntitySlice(CUSTOMER_ID, index, partitions), scratch, tables, span, label_maturity_days
+            )  # fmt: skip
+            for index in range(partitions)
+        ]
+        rows = engine.map(join_partition, [(job,) for job in jobs])
+        logger.info("training set: %d rows from %d partitions", sum(rows), partitions)
+        return pd.concat([scratch.read_parquet(job.out_name) for job in jobs], ignore_index=True)
+    finally:
+        scratch.delete_all()

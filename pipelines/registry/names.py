@@ -1,0 +1,51 @@
+"""The names driftloop writes into MLflow and every reader looks up: registry aliases, run tags and model
+version tags. One owner for each, so a writer and its readers cannot drift apart; StrEnum members are the
+strings themselves, so they go straight into MLflow's API."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Alias(StrEnum):
+    """Registry aliases: `champion` answers traffic; `challenger` is served as canary or shadow when asked."""
+
+    CHAMPION = "champion"
+    CHALLENGER = "challenger"
+
+
+class RunTag(StrEnum):
+    """Tags on a training run (the MLflow run a pipeline run logs into)."""
+
+    RUNNER = "runner"
+    TRIGGER = "trigger"
+    PIPELINE_RUN_ID = "kfp.pipeline_run_id"
+    VALIDATION = "validation"
+    VALIDATION_FAILURES = "validation_failures"
+    DATA_FINGERPRINT = "data_fingerprint"
+    FEATURES_AS_OF = "features_as_of"
+    CHAMPION_AT_EVALUATION = "champion_version_at_evaluation"
+    GATE_DECISION = "gate_decision"
+    GATE_REASON = "gate_reason"
+    GATE_CHECK = "gate_check"  # which of the gate's checks decided (pipelines/training/gate.py)
+    EVALUATION_SET = "evaluation_set"  # the frozen evaluation set's fingerprint (pipelines/training/evaluation_set.py)
+    REGISTERED_VERSION = "registered_version"
+
+
+class VersionTag(StrEnum):
+    """Lineage tags on a registered model version (the ONNX ones live with the export, registry/onnx_model.py)."""
+
+    MLFLOW_RUN_ID = "mlflow_run_id"
+    DATA_FINGERPRINT = "data_fingerprint"
+    CODE_COMMIT = "code_commit"
+    CODE_DIRTY = "code_dirty"
+    PIPELINE_RUN_ID = "pipeline_run_id"
+    TRIGGER = "trigger"
+    SEED = "seed"
+    PARAMS = "params"
+    FEATURE_VIEWS = "feature_views"
+    GATE_REASON = "gate_reason"
+    EVALUATION_SET = "evaluation_set"
+    REFERENCE_SAMPLE = "reference_sample"
+    # `metric.<name>` for each holdout metric of the run; the one readers use:
+    HOLDOUT_ROC_AUC = "metric.holdout_roc_auc"

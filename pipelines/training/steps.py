@@ -1,0 +1,364 @@
+"""The training pipeline's steps as plain functions: the KFP components call these and nothing else.
+
+Every step logs into one MLflow run (created by the runner, or by the first step when a pipeline is
+started without one), so the run holds the whole story: validation report, data fingerprint, params,
+metrics, the model, the gate's decision and the registered version.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+import pipelines
+from pipelines.core.errors import DriftloopError
+from pipelines.core.settings import Settings
+from pipelines.data.schema import EVENT_TIMESTAMP, FEATURE_REFS
+from pipelines.registry.names import RunTag, VersionTag
+from pipelines.registry.tracking import client_as, in_run, load_sklearn_version
+from pipelines.registry.users import MlflowUser, act_as
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+logger = logging.getLogger(__name__)
+
+# The folder holding the `pipelines` package: a checkout of driftloop, or site-packages in the image.
+REPO_DIR = Path(pipelines.__file__).resolve().parents[1]
+REFERENCE_ROWS = 5000
+REFERENCE_WINDOW = timedelta(days=7)  # the drift reference: the latest week of training rows
+
+
+class DataContractError(DriftloopError):
+    """The raw data broke its contract; the pipeline stops before anything is trained."""
+
+
+class GateError(DriftloopError):
+    """Registration was attempted without a passing gate decision."""
+
+
+def _in_pipeline_run(settings: Settings, run_id: str) -> Any:
+    """The run as MLflow's active run, logged to as the pipeline's MLflow user."""
+    act_as(settings, MlflowUser.PIPELINE)
+    return in_run(settings.tracking_uri, run_id)
+
+
+def training_experiment_id(client: MlflowClient, settings: Settings) -> str:
+    experiment = client.get_experiment_by_name(settings.mlflow_experiment)
+    return str(experiment.experiment_id) if experiment else str(client.create_experiment(settings.mlflow_experiment))
+
+
+def ensure_run(settings: Settings, run_id: str, pipeline_run_id: str, trigger: str) -> str:
+    """The MLflow run of this pipeline run: the given one, or a new one in the training experiment."""
+    client = client_as(settings, MlflowUser.PIPELINE)
+    if not run_id:
+        experiment_id = training_experiment_id(client, settings)
+        run_id = client.create_run(experiment_id, run_name=f"training-{pipeline_run_id}").info.run_id
+    client.set_tag(run_id, RunTag.PIPELINE_RUN_ID, pipeline_run_id)
+    client.set_tag(run_id, RunTag.TRIGGER, trigger)
+    return run_id
+
+
+def window_bounds(window_days: int, window_end: str, now: datetime | None = None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """[start, end) of a training window: `window_days` ending at `window_end` (ISO, UTC), or now when empty."""
+    end = pd.Timestamp(window_end) if window_end else pd.Timestamp(now or datetime.now(UTC))
+    end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
+    return end - pd.Timedelta(days=window_days), end
+
+
+def read_window(
+    settings: Settings, start: pd.Timestamp, end: pd.Timestamp
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
+    """The window's events (landed and served), their labels as known at its end, and the labels' mix by channel
+    (the gate's label-mix guard compares it with the champion's), from one read of the event store."""
+    from pipelines.data.event_store import VIA, event_store_for
+    from pipelines.data.schema import EVENT_ID
+    from pipelines.training.label_mix import label_mix, mix_metrics
+
+    store = event_store_for(settings)
+    events = store.events(start, end)
+    labels = store.labels(known_at=end, extra=(VIA,))
+    labels = labels[labels[EVENT_ID].isin(events[EVENT_ID])].reset_index(drop=True)
+    return events, labels.drop(columns=[VIA]), mix_metrics(label_mix(labels))
+
+
+def validate(
+    settings: Settings,
+    window_days: int,
+    window_end: str,
+    run_id: str,
+    report_path: str,
+    events_out: str,
+    labels_out: str,
+) -> str:
+    """Read the training window from the event store, check the data contract and keep exactly what was read
+    (the snapshot every later step uses). On a violation log the report and stop. Returns the fingerprint."""
+    from pipelines.data.contract import validate_raw_data, write_report
+    from pipelines.registry.lineage import frame_fingerprint
+
+    start, end = window_bounds(window_days, window_end)
+    events, labels, mix = read_window(settings, start, end)
+    report = validate_raw_data(
+        events, labels, as_of=end.to_pydatetime(), max_event_age=timedelta(hours=settings.data_max_age_hours)
+    )
+    write_report(report, Path(report_path))
+    with _in_pipeline_run(settings, run_id) as run:
+        import mlflow
+
+        mlflow.log_artifact(report_path, artifact_path="validation")
+        mlflow.set_tag(RunTag.VALIDATION, "passed" if report.passed else "failed")
+        mlflow.log_params(
+            {"window_start": start.isoformat(), "window_end": end.isoformat(), "window_days": window_days}
+        )
+        if events.empty:
+            mlflow.set_tag(RunTag.VALIDATION_FAILURES, "events.window.empty")
+            raise DataContractError(f"the event store holds no events in [{start}, {end}): land some first")
+        if not report.passed:
+            mlflow.set_tag(RunTag.VALIDATION_FAILURES, ", ".join(c.name for c in report.failures))
+            raise DataContractError(f"data contract violated (run {run.info.run_id}):\n{report.summary()}")
+        fingerprint = frame_fingerprint(events, labels)
+        mlflow.set_tag(RunTag.DATA_FINGERPRINT, fingerprint)
+        mlflow.log_metrics({"raw_events": len(events), "raw_labels": len(labels)})
+        mlflow.log_metrics(mix)
+    events.to_parquet(events_out, index=False)
+    labels.to_parquet(labels_out, index=False)
+    return fingerprint
+
+
+def compute_features(settings: Settings, run_id: str) -> None:
+    """Bring the offline feature tables and the online store up to the current hour (the refresh job)."""
+    from pipelines.features.refresh import refresh_features
+
+    outcome = refresh_features(settings)
+    with _in_pipeline_run(settings, run_id):
+        import mlflow
+
+        mlflow.log_metrics({f"feature_rows_{table}": rows for table, rows in outcome.rows_written.items()})
+        mlflow.set_tag(RunTag.FEATURES_AS_OF, outcome.watermark or "")
+
+
+def build_training_set(
+    settings: Settings, events_path: str, labels_path: str, run_id: str, label_maturity_days: int, out_path: str
+) -> None:
+    """The window's labelled transactions joined point-in-time to their features, written as parquet (on the
+    engine the settings choose)."""
+    from pipelines.features.compute_engine import open_engine
+    from pipelines.features.training_set_build import training_set_from_snapshot
+
+    with open_engine(settings) as engine:
+        training_set = training_set_from_snapshot(
+            settings, Path(events_path), Path(labels_path), label_maturity_days, engine
+        )
+    training_set.to_parquet(out_path, index=False)
+    with _in_pipeline_run(settings, run_id):
+        import mlflow
+
+        mlflow.log_params({"label_maturity_days": label_maturity_days, "feature_engine": settings.feature_engine})
+        mlflow.log_metric("training_set_rows", len(training_set))
+
+
+def train(
+    settings: Settings,
+    training_set_path: str,
+    run_id: str,
+    seed: int,
+    params_json: str,
+    holdout_days: int,
+    shuffle_labels: bool,
+    model_path: str,
+) -> str:
+    """Fit on everything before the holdout; log the model and its drift reference. Returns the model URI."""
+    import joblib
+
+    from pipelines.features.model_input import FEATURE_DEFAULT, FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
+    from pipelines.registry.models import log_model, log_onnx
+    from pipelines.registry.onnx_model import (
+        PARITY_METRIC,
+        PARITY_TOLERANCE,
+        export_onnx,
+        open_session,
+        parity_gap,
+        runtime_versions,
+    )
+    from pipelines.training.evaluate import split_by_time
+    from pipelines.training.train import TrainParams, fraud_scores, train_model
+
+    params = TrainParams(**json.loads(params_json or "{}"))
+    train_rows, holdout = split_by_time(pd.read_parquet(training_set_path), holdout_days)
+    model = train_model(train_rows, params, seed, shuffle_labels=shuffle_labels)
+    joblib.dump(model, model_path)
+    onnx_bytes = export_onnx(model)
+    parity = parity_gap(fraud_scores, model, open_session(onnx_bytes, threads=1), holdout)
+    # The drift reference: the latest week of training rows, the closest to what serving sees next.
+    recent = train_rows[train_rows[EVENT_TIMESTAMP] >= train_rows[EVENT_TIMESTAMP].max() - REFERENCE_WINDOW]
+    reference = recent.sample(n=min(REFERENCE_ROWS, len(recent)), random_state=seed)
+    # As serving sees it: a missing feature value is the documented default, so drift compares like with like.
+    reference = reference[list(MODEL_INPUT_COLUMNS)].fillna({c: FEATURE_DEFAULT for c in FEATURE_VIEW_COLUMNS})
+    reference = reference.assign(prediction=fraud_scores(model, reference))
+    with _in_pipeline_run(settings, run_id):
+        import mlflow
+
+        mlflow.log_params({"seed": seed, "holdout_days": holdout_days, "shuffle_labels": shuffle_labels})
+        mlflow.log_params(params.as_dict())
+        mlflow.log_metric("train_rows", len(train_rows))
+        mlflow.log_metric(PARITY_METRIC, parity)
+        if parity > PARITY_TOLERANCE:
+            raise DriftloopError(
+                f"the ONNX export differs from the model by up to {parity:.2e} on the holdout "
+                f"(tolerance {PARITY_TOLERANCE:.0e}); nothing is registered"
+            )
+        model_uri = log_model(model, train_rows[list(MODEL_INPUT_COLUMNS)].head(50), reference.reset_index(drop=True))
+        log_onnx(onnx_bytes)
+        mlflow.set_tags({"model_uri": model_uri, **runtime_versions()})
+    return model_uri
+
+
+def evaluate(
+    settings: Settings, training_set_path: str, model_path: str, run_id: str, holdout_days: int
+) -> tuple[float, float, str]:
+    """Score the candidate and the current champion on the same holdout.
+
+    Returns (candidate ROC AUC, champion ROC AUC, champion version); the version is "" with no champion.
+    """
+    import joblib
+    import mlflow
+
+    from pipelines.registry.models import current_champion
+    from pipelines.training.evaluate import classification_metrics, holdout_labels, split_by_time
+    from pipelines.training.evaluation_set import freeze
+    from pipelines.training.train import fraud_scores
+
+    _, holdout = split_by_time(pd.read_parquet(training_set_path), holdout_days)
+    labels = holdout_labels(holdout)
+    candidate_model = joblib.load(model_path)
+    candidate = classification_metrics(labels, fraud_scores(candidate_model, holdout))
+    client = client_as(settings, MlflowUser.PIPELINE)
+    champion_version = current_champion(client, settings.model_name)
+    champion: dict[str, float] = {}
+    champion_model = None
+    if champion_version is not None:
+        champion_model = load_sklearn_version(client, settings.model_name, champion_version.version)
+        champion = classification_metrics(labels, fraud_scores(champion_model, holdout))
+    if champion_version is None:  # the platform's first model: its holdout becomes the frozen set, once
+        freeze(settings, holdout, f"the holdout of the first run {run_id}", replace=False)
+    frozen_metrics, evaluation_set = frozen_set_metrics(settings, candidate_model, champion_model)
+    with _in_pipeline_run(settings, run_id):
+        mlflow.log_metrics({f"holdout_{name}": value for name, value in candidate.items()})
+        mlflow.log_metrics({f"champion_holdout_{name}": value for name, value in champion.items()})
+        mlflow.log_metrics(frozen_metrics)
+        if evaluation_set:
+            mlflow.set_tag(RunTag.EVALUATION_SET, evaluation_set)
+        if champion_version is not None:
+            mlflow.set_tag(RunTag.CHAMPION_AT_EVALUATION, champion_version.version)
+    return (
+        candidate["roc_auc"],
+        champion.get("roc_auc", float("nan")),
+        champion_version.version if champion_version else "",
+    )
+
+
+def frozen_set_metrics(settings: Settings, candidate: Any, champion: Any | None) -> tuple[dict[str, float], str]:
+    """Candidate (and champion) scored on the frozen evaluation set, and the set's fingerprint ("" before one
+    was frozen)."""
+    from pipelines.training.evaluate import classification_metrics, holdout_labels
+    from pipelines.training.evaluation_set import current_set
+    from pipelines.training.train import fraud_scores
+
+    frozen = current_set(settings)
+    if frozen is None:
+        return {}, ""
+    record, rows = frozen
+    truth = holdout_labels(rows)
+    metrics = {f"frozen_{k}": v for k, v in classification_metrics(truth, fraud_scores(candidate, rows)).items()}
+    if champion is not None:
+        scored = classification_metrics(truth, fraud_scores(champion, rows))
+        metrics |= {f"champion_frozen_{k}": v for k, v in scored.items()}
+    return metrics, record.fingerprint
+
+
+def gate(settings: Settings, run_id: str, candidate_auc: float, champion_auc: float, champion_version: str) -> str:
+    """Decide promote or reject with the settings' policy (never a run's parameters), and record the decision
+    and its reason on the run. The label mix of this run's window is held against the champion's."""
+    from pipelines.training.gate import Candidate, GatePolicy, decide
+    from pipelines.training.label_mix import mix_from_metrics, shift_reason
+
+    client = client_as(settings, MlflowUser.PIPELINE)
+    run = client.get_run(run_id)
+    metrics, params = run.data.metrics, run.data.params
+    shift = None
+    window = mix_from_metrics(metrics)
+    if champion_version and window is not None:
+        champion_run_id = client.get_model_version(settings.model_name, champion_version).run_id
+        reference = mix_from_metrics(client.get_run(champion_run_id).data.metrics) if champion_run_id else None
+        if reference is not None:
+            shift = shift_reason(window, reference, settings.gate_max_label_rate_ratio)
+    holdout_rows = int(metrics.get("holdout_rows", 0))
+    candidate = Candidate(
+        auc=candidate_auc,
+        champion_auc=champion_auc if champion_version else None,
+        holdout_rows=holdout_rows,
+        holdout_positives=round(holdout_rows * metrics.get("holdout_positive_rate", 0.0)),
+        shuffled_labels=params.get("shuffle_labels") == "True",
+        label_shift=shift,
+        frozen_auc=metrics.get("frozen_roc_auc"),
+        champion_frozen_auc=metrics.get("champion_frozen_roc_auc"),
+        evaluation_set=run.data.tags.get(RunTag.EVALUATION_SET, ""),
+    )
+    policy = GatePolicy.from_settings(settings)
+    decision = decide(candidate, policy)
+    with _in_pipeline_run(settings, run_id):
+        import mlflow
+
+        mlflow.set_tags({
+            RunTag.GATE_DECISION: decision.decision, RunTag.GATE_REASON: decision.reason,
+            RunTag.GATE_CHECK: decision.check,
+        })  # fmt: skip
+        mlflow.log_params({
+            "gate_min_roc_auc": policy.min_auc, "gate_margin": policy.margin,
+            "gate_min_holdout_rows": policy.min_holdout_rows,
+            "gate_min_holdout_positives": policy.min_holdout_positives,
+            "gate_max_label_rate_ratio": settings.gate_max_label_rate_ratio,
+            "gate_frozen_tolerance": policy.frozen_tolerance,
+        })  # fmt: skip
+    logger.info("gate: %s (%s)", decision.decision, decision.reason)
+    return decision.decision
+
+
+def register_and_promote(settings: Settings, run_id: str, model_uri: str, decision: str) -> str:
+    """Register the candidate with its lineage and move `champion` to it, only after a passing gate."""
+    from pipelines.registry.lineage import code_version
+    from pipelines.registry.models import promote, register
+    from pipelines.registry.onnx_model import PARITY_METRIC, onnx_lineage, runtime_versions
+    from pipelines.training.gate import PROMOTE
+
+    client = client_as(settings, MlflowUser.PIPELINE)
+    run = client.get_run(run_id)
+    if decision != PROMOTE or run.data.tags.get(RunTag.GATE_DECISION) != PROMOTE:
+        raise GateError(f"refusing to register: the gate decided {run.data.tags.get(RunTag.GATE_DECISION)!r}")
+    code = code_version(REPO_DIR, fallback=settings.code_version)
+    tags: dict[str, Any] = {
+        VersionTag.DATA_FINGERPRINT: run.data.tags[RunTag.DATA_FINGERPRINT],
+        VersionTag.CODE_COMMIT: code.commit,
+        VersionTag.CODE_DIRTY: code.dirty,
+        VersionTag.PIPELINE_RUN_ID: run.data.tags.get(RunTag.PIPELINE_RUN_ID, ""),
+        VersionTag.TRIGGER: run.data.tags.get(RunTag.TRIGGER, ""),
+        VersionTag.SEED: run.data.params["seed"],
+        VersionTag.PARAMS: json.dumps({k: v for k, v in sorted(run.data.params.items())}),
+        VersionTag.FEATURE_VIEWS: ",".join(sorted({ref.split(":")[0] for ref in FEATURE_REFS})),
+        VersionTag.GATE_REASON: run.data.tags[RunTag.GATE_REASON],
+        VersionTag.EVALUATION_SET: run.data.tags.get(RunTag.EVALUATION_SET, ""),
+        VersionTag.REFERENCE_SAMPLE: f"runs:/{run_id}/reference/reference_sample.parquet",
+        **onnx_lineage(
+            run_id, run.data.metrics[PARITY_METRIC], {key: run.data.tags[key] for key in runtime_versions()}
+        ),
+        **{f"metric.{k}": round(v, 6) for k, v in run.data.metrics.items() if k.startswith("holdout_")},
+    }
+    version = register(client, model_uri, settings.model_name, run_id, tags)
+    promote(client, settings.model_name, version.version)
+    client.set_tag(run_id, RunTag.REGISTERED_VERSION, version.version)
+    return str(version.version)
