@@ -21,6 +21,8 @@ from pathlib import Path
 import httpx
 import pandas as pd
 
+from pipelines.core.layout import Layout
+
 logger = logging.getLogger(__name__)
 
 PORT_SETTINGS = ("mlflow_port", "evidently_port", "predictor_port", "transformer_port", "monitor_port")
@@ -88,7 +90,9 @@ def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, Path, pd
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     events, labels = generate(GeneratorConfig(end=end, days=21, customers=customers, merchants=50, seed=11))
     apply_feature_repo(settings)
-    build_offline_features(events, labels, settings.feast_path, end - timedelta(days=21), end, end)
+    build_offline_features(
+        events, labels, Layout.from_settings(settings).feast_repo, end - timedelta(days=21), end, end
+    )
     materialize_online(settings, end)
     store = open_feature_store(settings)
     training = build_training_set(store, labelled_events(events, labels, 7))

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from bench.environment import BenchPlatform, free_port
+from pipelines.core.layout import Layout
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def run_feature_bench(platform: BenchPlatform, folder: Path, repeats: int) -> di
     results: dict[str, Any] = {"sqlite": {}, "redis": {}}
     sqlite_store = open_feature_store(sqlite_settings)
     _measure(results["sqlite"], sqlite_store, entities, repeats)
-    database = sqlite3.connect(str(sqlite_settings.feast_path / "online_store.db"))
+    database = sqlite3.connect(str(Layout.from_settings(sqlite_settings).feast_repo / "online_store.db"))
     tables = [name for (name,) in database.execute("SELECT name FROM sqlite_master WHERE type='table'")]
     for size in (1, 100):
         keyed = {

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipelines.core.layout import Layout
+
 logger = logging.getLogger(__name__)
 
 ROWS_PER_PART = 20
@@ -53,7 +55,7 @@ def _build_store(root: Path, parts: int) -> tuple[Any, list[str]]:
             store.append_events(events, moment)
         else:
             rows = events.assign(role="served", logged_at=moment, prediction=0.1, model_version="1")
-            Folder.at(settings.prediction_log_path).write_parquet(
+            Folder.at(Layout.from_settings(settings).prediction_log.url).write_parquet(
                 rows, f"{partition_name(moment)}/{unique_part_name()}"
             )
     for index in range(labelled):

@@ -19,6 +19,7 @@ from monitoring.policy import FAILED, NO_TRIGGER, PolicyInputs, RetrainPolicy, d
 from monitoring.skew import SkewResult
 from monitoring.state import MonitorStore
 from pipelines.core.errors import RegistryUnreachableError
+from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
 from pipelines.core.training_request import PipelineRunner, TrainingRequest
 from pipelines.data.prediction_log_format import LOGGED_AT, MODEL_VERSION, ROLE, SERVED, read_prediction_log
@@ -61,7 +62,7 @@ def policy_from(settings: Settings) -> RetrainPolicy:
 
 
 def monitor_store(settings: Settings) -> MonitorStore:
-    return MonitorStore(settings.state_dir / "monitor")
+    return MonitorStore(Layout.from_settings(settings).monitor)
 
 
 def _window(settings: Settings, now: datetime, since: datetime | None) -> tuple[datetime, datetime]:
@@ -89,6 +90,7 @@ def run_check(
     settings: Settings, runner: PipelineRunner, now: datetime | None = None, since: datetime | None = None
 ) -> CheckOutcome:
     now = now or datetime.now(UTC)
+    layout = Layout.from_settings(settings)
     store = monitor_store(settings)
     try:
         check_reachable(settings.tracking_uri)  # before MLflow's import: seconds, not its minutes of retries
@@ -121,7 +123,7 @@ def run_check(
     if skew.share is not None:
         metrics.SKEW_SHARE.labels(version).set(skew.share)
         save_snapshot(
-            settings.evidently_workspace_path, project_name(settings),
+            layout.evidently_workspace, project_name(settings),
             skew_snapshot(skew.rows, skew.mismatched_rows, _skew_metadata(skew)), f"skew {key}",
             settings.drift_share_threshold,
         )  # fmt: skip
@@ -132,10 +134,10 @@ def run_check(
 
     drift, snapshot_id = None, None
     if len(log) >= settings.drift_min_rows:
-        reference = load_reference(client, settings.model_name, version, settings.state_dir / "monitor" / "reference")
+        reference = load_reference(client, settings.model_name, version, layout.monitor_references)
         drift = run_drift_report(reference, log, metadata=_skew_metadata(skew), tags=[DRIFT_TAG, version_tag(version)])
         snapshot_id = save_snapshot(
-            settings.evidently_workspace_path, project_name(settings), drift.snapshot, f"v{version} {key}",
+            layout.evidently_workspace, project_name(settings), drift.snapshot, f"v{version} {key}",
             settings.drift_share_threshold, version,
         )  # fmt: skip
         metrics.DRIFT_SHARE.labels(version).set(drift.drift_share)

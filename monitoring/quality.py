@@ -13,6 +13,7 @@ import logging
 import pandas as pd
 
 from monitoring import metrics
+from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
 from pipelines.data.prediction_log_format import LOGGED_AT, MODEL_VERSION, PREDICTION, ROLE, SERVED, read_prediction_log
 from pipelines.data.schema import EVENT_ID, IS_FRAUD
@@ -54,7 +55,7 @@ def record_realised_quality(settings: Settings) -> pd.DataFrame:
     labels = event_store_for(settings).labels()
     answers = labelled_answers(read_prediction_log(prediction_log_folder(settings)), labels)
     quality = realised_quality_of(answers)
-    folder = settings.state_dir / "monitor"
+    folder = Layout.from_settings(settings).monitor
     folder.mkdir(parents=True, exist_ok=True)
     quality.to_csv(folder / "realised_quality.csv", index=False)
     for version, group in quality.groupby(MODEL_VERSION):
@@ -69,7 +70,8 @@ def _save_quality_snapshots(settings: Settings, answers: pd.DataFrame, quality: 
     since its snapshot gets a new one in place of the old (labels keep arriving for days)."""
     from monitoring.workspace import delete_snapshot, project_name, quality_snapshot, save_snapshot
 
-    state_path = settings.state_dir / "monitor" / "quality_snapshots.json"
+    layout = Layout.from_settings(settings)
+    state_path = layout.quality_snapshots
     state_path.parent.mkdir(parents=True, exist_ok=True)
     saved: dict[str, dict[str, object]] = json.loads(state_path.read_text()) if state_path.exists() else {}
     groups = answers.groupby([MODEL_VERSION, "hour"])
@@ -79,11 +81,11 @@ def _save_quality_snapshots(settings: Settings, answers: pd.DataFrame, quality: 
         if saved.get(key, {}).get("rows") == rows:
             continue
         if key in saved:
-            delete_snapshot(settings.evidently_workspace_path, project_name(settings), str(saved[key]["snapshot"]))
+            delete_snapshot(layout.evidently_workspace, project_name(settings), str(saved[key]["snapshot"]))
         group = groups.get_group((row[MODEL_VERSION], row["hour"]))
         snapshot = quality_snapshot(version, group[PREDICTION], group[IS_FRAUD], hour)
         snapshot_id = save_snapshot(
-            settings.evidently_workspace_path, project_name(settings), snapshot, f"quality v{version} {key}",
+            layout.evidently_workspace, project_name(settings), snapshot, f"quality v{version} {key}",
             settings.drift_share_threshold, version,
         )  # fmt: skip
         saved[key] = {"rows": rows, "snapshot": snapshot_id}

@@ -16,6 +16,7 @@ import numpy as np
 from kserve.errors import InvalidInput, ModelNotReady
 
 from pipelines.core.errors import RegistryUnreachableError
+from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
 from pipelines.data.prediction_log_format import Events
 from pipelines.data.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
@@ -73,7 +74,7 @@ class FraudPredictor(kserve.Model):
         self.log = PredictionLog(
             prediction_log_folder(settings),
             settings.prediction_log_flush_s,
-            settings.prediction_log_segments_path,
+            Layout.from_settings(settings).prediction_log_segments,
             settings.prediction_log_commit_s,
             settings.prediction_log_max_waiting_rows,
         ).start()

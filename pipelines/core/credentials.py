@@ -17,6 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from pipelines.core.errors import DriftloopError
+from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
 
 TOKEN_BYTES = 32
@@ -93,7 +94,7 @@ def read_secret_file(path: Path, what: str) -> str:
 
 def load_credentials(settings: Settings) -> Credentials:
     """The tokens; in local mode created on first use. In the cluster they come from the chart's Secret."""
-    folder = settings.credentials_path
+    folder = Layout.from_settings(settings).credentials
     if settings.mode == "local":
         write_secret_files(folder, tuple(scope.value for scope in Scope))
     return Credentials({scope: read_secret_file(folder / scope.value, f"{scope.value} token") for scope in Scope})

@@ -415,7 +415,7 @@ class Settings(
             raise ValueError(f"DRIFTLOOP_OBJECT_STORE_URL must be s3://<bucket>[/<prefix>], got {url!r}")
         if endpoint is not None and not endpoint.startswith(("http://", "https://")):
             raise ValueError(f"DRIFTLOOP_OBJECT_STORE_ENDPOINT must start with http:// or https://, got {endpoint!r}")
-        file_registry = self.feast_registry_uri is not None and not self.feast_registry_is_postgresql
+        file_registry = self.feast_registry_uri is not None and not self.feast_registry_uri.startswith("postgresql")
         if url and self.mode == "kind" and file_registry:
             raise ValueError(
                 "DRIFTLOOP_OBJECT_STORE_URL in kind mode needs a PostgreSQL DRIFTLOOP_FEAST_REGISTRY_URI: writers on "
@@ -434,19 +434,12 @@ class Settings(
             )
         return self
 
-    # Derived locations: one place computes them so every part agrees.
-    @property
-    def logs_dir(self) -> Path:
-        return self.state_dir / "logs"
+    # Derived addresses (the folders are `pipelines.core.layout.Layout`'s).
 
     @property
     def local_ray_address(self) -> str:
         """Where the local platform's Ray head listens (what the `ray` engine joins while it runs)."""
         return f"{self.host}:{self.ray_port}"
-
-    @property
-    def run_dir(self) -> Path:
-        return self.state_dir / "run"
 
     @property
     def bind_host(self) -> str:
@@ -457,66 +450,8 @@ class Settings(
         return self.mlflow_tracking_uri or f"http://{self.host}:{self.mlflow_port}"
 
     @property
-    def backend_store_uri(self) -> str:
-        return self.mlflow_backend_store_uri or f"sqlite:///{self.state_dir / 'mlflow' / 'mlflow.db'}"
-
-    @property
-    def auth_database_uri(self) -> str:
-        return self.mlflow_auth_database_uri or f"sqlite:///{self.state_dir / 'mlflow' / 'auth.db'}"
-
-    @property
-    def artifacts_destination(self) -> str:
-        return self.mlflow_artifacts_destination or str(self.state_dir / "mlflow" / "artifacts")
-
-    @property
-    def raw_data_dir(self) -> Path:
-        return self.state_dir / "data" / "raw"
-
-    @property
-    def pipeline_root(self) -> Path:
-        return self.state_dir / "kfp"
-
-    @property
-    def evidently_workspace_path(self) -> Path:
-        return self.evidently_workspace or self.state_dir / "evidently"
-
-    @property
-    def feast_path(self) -> Path:
-        return self.feast_repo_path or self.state_dir / "feast"
-
-    @property
-    def credentials_path(self) -> Path:
-        return self.credentials_dir or self.state_dir / "credentials"
-
-    @property
     def predictor_address(self) -> str:
         return self.predictor_host or f"{self.host}:{self.predictor_port}"
-
-    @property
-    def prediction_log_path(self) -> Path:
-        return self.prediction_log_dir or self.state_dir / "predictions"
-
-    @property
-    def prediction_log_segments_path(self) -> Path:
-        """Always on this machine's disk: an fsync is what makes a row durable."""
-        if self.prediction_log_segments_dir:
-            return self.prediction_log_segments_dir
-        if self.object_store_url:
-            return self.state_dir / "prediction-log-segments"
-        return self.prediction_log_path / ".segments"
-
-    @property
-    def event_store_path(self) -> Path:
-        return self.event_store_dir or self.state_dir / "events"
-
-    @property
-    def feast_registry(self) -> str:
-        return self.feast_registry_uri or str(self.feast_path / "registry.db")
-
-    @property
-    def feast_registry_is_postgresql(self) -> bool:
-        """The registry is a PostgreSQL database (the cluster's), whose advisory locks writers can share."""
-        return self.feast_registry.startswith("postgresql")
 
 
 # The groups in the order the documentation lists them, each under its name.

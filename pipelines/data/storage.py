@@ -25,6 +25,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipelines.core.layout import Layout, Location
 from pipelines.data.crash_points import crash_point
 
 if TYPE_CHECKING:
@@ -321,28 +322,26 @@ def unique_part_name(suffix: str = ".parquet") -> str:
     return f"part-{time.time_ns()}-{uuid.uuid4().hex[:12]}{suffix}"
 
 
-# The platform's folders, from the settings: local folders, or prefixes under `DRIFTLOOP_OBJECT_STORE_URL`.
+# The platform's shared folders (the layout's): local folders, or prefixes under `DRIFTLOOP_OBJECT_STORE_URL`.
 
 
-def _data_folder(settings: Settings, prefix: str, local: Path) -> Folder:
-    if settings.object_store_url:
-        return Folder.at(f"{settings.object_store_url.rstrip('/')}/{prefix}", settings.object_store_endpoint)
-    return Folder.at(local)
+def folder_at(location: Location) -> Folder:
+    return Folder.at(location.url, location.endpoint)
 
 
 def event_store_folder(settings: Settings) -> Folder:
-    return _data_folder(settings, "events", settings.event_store_path)
+    return folder_at(Layout.from_settings(settings).event_store)
 
 
 def prediction_log_folder(settings: Settings) -> Folder:
-    return _data_folder(settings, "predictions", settings.prediction_log_path)
+    return folder_at(Layout.from_settings(settings).prediction_log)
 
 
 def feature_data_folder(settings: Settings) -> Folder:
     """The offline tables (`offline/<view>`) and the refresh state; the Feast repo's other files stay local."""
-    return _data_folder(settings, "feast", settings.feast_path)
+    return folder_at(Layout.from_settings(settings).feature_data)
 
 
 def scratch_folder(settings: Settings) -> Folder:
     """Where a partitioned job leaves what its tasks on other nodes read and write."""
-    return _data_folder(settings, "scratch", settings.state_dir / "scratch")
+    return folder_at(Layout.from_settings(settings).scratch)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from pipelines.core.database_url import libpq_url
 from pipelines.core.errors import DriftloopError
+from pipelines.core.layout import Layout
 
 if TYPE_CHECKING:
     from pipelines.core.settings import Settings
@@ -111,7 +112,7 @@ def folder_lock(folder: Folder, name: str, timeout_s: float | None = None) -> Ab
 def uses_postgres_locks(settings: Settings) -> bool:
     """Writers on other nodes are possible only when the data is on the object store; the Feast registry's
     PostgreSQL then serialises them."""
-    return bool(settings.object_store_url) and settings.feast_registry_is_postgresql
+    return bool(settings.object_store_url) and Layout.from_settings(settings).feast_registry_is_postgresql
 
 
 def writer_lock(
@@ -120,14 +121,15 @@ def writer_lock(
     """The lock `name`'s writers take: PostgreSQL's in a cluster with an object store, else a file lock (in the
     data folder when it is local, as before; in the state folder when this machine writes to an object store).
     `timeout_s` bounds the wait (None: wait as long as it takes)."""
-    if settings.object_store_url and settings.mode == "kind" and not settings.feast_registry_is_postgresql:
+    layout = Layout.from_settings(settings)
+    if settings.object_store_url and settings.mode == "kind" and not layout.feast_registry_is_postgresql:
         raise DriftloopError(
             f"writing to the object store in the cluster needs a PostgreSQL advisory lock ({name}), and "
             "DRIFTLOOP_FEAST_REGISTRY_URI names no PostgreSQL database: give this workload the registry's reader URL "
             "(the key feast-registry-reader-uri of the chart's database Secret)"
         )
     if uses_postgres_locks(settings):
-        return postgres_lock(settings.feast_registry, name, timeout_s)
+        return postgres_lock(layout.feast_registry, name, timeout_s)
     if folder.remote:
-        return file_lock(settings.state_dir / "locks" / f"{name}.lock", timeout_s)
+        return file_lock(layout.locks / f"{name}.lock", timeout_s)
     return folder_lock(folder, name, timeout_s)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from pipelines.core.dependency_probes import check_online_store
+from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ def _registry_config(settings: Settings) -> dict[str, Any]:
     """The registry. `serve_features_while_materializing`: Feast marks a view MATERIALIZING in the registry
     while it materialises, and a model server that reads the registry then refuses every lookup (a 500 per
     request for the whole refresh, every hour); with it, the servers keep serving the last values."""
-    uri = settings.feast_registry
+    uri = Layout.from_settings(settings).feast_registry
     kind = "sql" if "://" in uri else "file"
     return {"registry_type": kind, "path": uri, "cache_ttl_seconds": 60, "serve_features_while_materializing": True}
 
@@ -53,7 +54,7 @@ def _online_store_config(settings: Settings, read_timeout_s: float | None = None
             # with backoff (its default retries a timeout three times, seconds apart).
             connection += f",socket_timeout={read_timeout_s},socket_connect_timeout={read_timeout_s},retry=null"
         return {"type": "redis", "connection_string": connection}
-    return {"type": "sqlite", "path": str(settings.feast_path / "online_store.db")}
+    return {"type": "sqlite", "path": str(Layout.from_settings(settings).feast_repo / "online_store.db")}
 
 
 def repo_config_dict(settings: Settings, read_timeout_s: float | None = None) -> dict[str, Any]:
@@ -73,8 +74,9 @@ def repo_config_dict(settings: Settings, read_timeout_s: float | None = None) ->
 
 def write_feature_store_yaml(settings: Settings) -> Path:
     """Write `feature_store.yaml` into the Feast repo path, so the `feast` CLI sees the same store."""
-    settings.feast_path.mkdir(parents=True, exist_ok=True)
-    target = settings.feast_path / "feature_store.yaml"
+    repo = Layout.from_settings(settings).feast_repo
+    repo.mkdir(parents=True, exist_ok=True)
+    target = repo / "feature_store.yaml"
     target.write_text(yaml.safe_dump(repo_config_dict(settings), sort_keys=False))
     return target
 
@@ -87,7 +89,7 @@ def open_feature_store(settings: Settings, serving: bool = False) -> FeatureStor
     from feast.repo_config import RepoConfig
 
     timeout = settings.online_store_timeout_s if serving else None
-    config = RepoConfig(repo_path=settings.feast_path, **repo_config_dict(settings, timeout))
+    config = RepoConfig(repo_path=Layout.from_settings(settings).feast_repo, **repo_config_dict(settings, timeout))
     return FeatureStore(config=config)
 
 

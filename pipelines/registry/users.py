@@ -18,6 +18,7 @@ import os
 from enum import StrEnum
 
 from pipelines.core.credentials import read_secret_file, write_secret_files
+from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
 
 USERNAME_VARIABLE = "MLFLOW_TRACKING_USERNAME"  # MLflow's own client settings
@@ -46,7 +47,7 @@ SECRET_FILES = (*(user.password_file for user in MlflowUser), FLASK_SECRET_KEY_F
 
 
 def _files(settings: Settings) -> dict[str, str]:
-    folder = settings.credentials_path
+    folder = Layout.from_settings(settings).credentials
     if settings.mode == "local":
         write_secret_files(folder, SECRET_FILES)
     return {name: read_secret_file(folder / name, f"MLflow secret {name}") for name in SECRET_FILES}

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
 from pipelines.data.schema import IS_FRAUD
 from pipelines.registry.lineage import frame_fingerprint
@@ -47,7 +48,7 @@ class FrozenSet:
 
 
 def evaluation_folder(settings: Settings) -> Path:
-    return settings.state_dir / "evaluation"
+    return Layout.from_settings(settings).evaluation
 
 
 def current_set(settings: Settings) -> tuple[FrozenSet, pd.DataFrame] | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
 
 SECRET_HEADER = b"evidently-secret"  # Evidently's own header (evidently.ui.service.security.token)
@@ -53,9 +54,10 @@ def serve_evidently_ui(settings: Settings, secret: str) -> None:
     import uvicorn
     from evidently.ui.service.app import create_app, get_config
 
-    settings.evidently_workspace_path.mkdir(parents=True, exist_ok=True)
+    workspace = Layout.from_settings(settings).evidently_workspace
+    workspace.mkdir(parents=True, exist_ok=True)
     config = get_config(
-        host=settings.bind_host, port=settings.evidently_port, workspace=str(settings.evidently_workspace_path),
+        host=settings.bind_host, port=settings.evidently_port, workspace=str(workspace),
         secret=secret,
     )  # fmt: skip
     uvicorn.run(MissingSecretIs401(create_app(config)), host=settings.bind_host, port=settings.evidently_port)

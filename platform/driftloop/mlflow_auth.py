@@ -14,6 +14,7 @@ import logging
 import os
 from pathlib import Path
 
+from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
 from pipelines.registry.users import MlflowUser, all_mlflow_passwords, flask_secret_key
 
@@ -41,15 +42,16 @@ GRANTS: dict[MlflowUser, tuple[tuple[str, str, str], ...]] = {
 
 def write_auth_config(settings: Settings) -> Path:
     """The auth app's configuration file (0600: the database URI may hold a password)."""
+    layout = Layout.from_settings(settings)
     config = configparser.ConfigParser()
     config["mlflow"] = {
         "default_permission": DEFAULT_PERMISSION,
-        "database_uri": settings.auth_database_uri,
+        "database_uri": layout.mlflow_auth_database_uri,
         "admin_username": MlflowUser.ADMIN.value,
         "authorization_function": "mlflow.server.auth:authenticate_request_basic_auth",
         "auth_cache_ttl_seconds": str(AUTH_CACHE_TTL_S),
     }
-    folder = settings.state_dir / "mlflow"
+    folder = layout.mlflow
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "basic_auth.ini"
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -77,13 +79,14 @@ def _private_sqlite_file(path: Path) -> None:
 
 def bootstrap_users(settings: Settings) -> None:
     """Every user exists with its current password and grants (idempotent; runs at each server start)."""
-    if settings.auth_database_uri.startswith("sqlite:///"):
-        _private_sqlite_file(Path(settings.auth_database_uri.removeprefix("sqlite:///")))
+    database_uri = Layout.from_settings(settings).mlflow_auth_database_uri
+    if database_uri.startswith("sqlite:///"):
+        _private_sqlite_file(Path(database_uri.removeprefix("sqlite:///")))
     # The auth package reads its configuration when imported: the caller has exported CONFIG_PATH_VARIABLE.
     from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
 
     store = SqlAlchemyStore()
-    store.init_db(settings.auth_database_uri)
+    store.init_db(database_uri)
     for user, password in all_mlflow_passwords(settings).items():
         is_admin = user is MlflowUser.ADMIN
         if store.has_user(user.value, use_primary=True):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from driftloop.mlflow_auth import APP_NAME
 from pipelines.core.errors import DriftloopError
+from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
 
 
@@ -43,18 +44,19 @@ MLFLOW_SERVER_ENVIRONMENT = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 def mlflow_server_command(settings: Settings) -> list[str]:
     """MLflow tracking server + registry behind its basic-auth app (driftloop.mlflow_auth sets it up); artifacts
     are proxied, so clients need no storage credentials and every upload passes the auth app."""
-    _ensure_sqlite_folder(settings.backend_store_uri)
-    if "://" not in settings.artifacts_destination:
-        Path(settings.artifacts_destination).mkdir(parents=True, exist_ok=True)
+    layout = Layout.from_settings(settings)
+    _ensure_sqlite_folder(layout.mlflow_backend_store_uri)
+    if "://" not in layout.mlflow_artifacts_destination:
+        Path(layout.mlflow_artifacts_destination).mkdir(parents=True, exist_ok=True)
     command = [
         _console_script("mlflow"),
         "server",
         "--app-name",
         APP_NAME,
         "--backend-store-uri",
-        settings.backend_store_uri,
+        layout.mlflow_backend_store_uri,
         "--artifacts-destination",
-        settings.artifacts_destination,
+        layout.mlflow_artifacts_destination,
         "--serve-artifacts",
         "--host",
         settings.bind_host,

@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 
 from driftloop.local.ports import port_is_listening
+from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
 from pipelines.data.generator import GeneratorConfig, generate
 from pipelines.data.storage import Folder
@@ -251,7 +252,9 @@ def _run_platform(settings: Settings, events: pd.DataFrame, labels: pd.DataFrame
     store = event_store_for(settings)
     cut = len(events) - 200  # the last 200 were answered by the endpoint, never landed
     landed_at = pd.Timestamp(END)
-    log = PredictionLog(prediction_log_folder(settings), 0.05, settings.prediction_log_segments_path).start()
+    log = PredictionLog(
+        prediction_log_folder(settings), 0.05, Layout.from_settings(settings).prediction_log_segments
+    ).start()
     log.append(_served_rows(events.iloc[cut:], pd.Timestamp(END)))
     log.close()
     assert land_events(store, events.iloc[:cut], "lake.parquet", landed_at).quarantined == 0

@@ -12,6 +12,7 @@ import pandas as pd
 import psutil
 import pytest
 
+from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
 from pipelines.data.event_store import event_store_for
 from pipelines.data.generator import GeneratorConfig, generate
@@ -64,7 +65,7 @@ def test_ray_engine_writes_the_pandas_engine_tables_and_training_set_and_leaves_
                 settings, snapshot["events"], snapshot["labels"], 2, engine
             )
         assert read == len(events) and min(written.values()) > 0
-        paths = offline_table_paths(settings.feast_path)
+        paths = offline_table_paths(Layout.from_settings(settings).feast_repo)
         tables[engine_name] = {view: read_offline_table(path) for view, path in paths.items()}
         parts = {view: len(path.files("part-*.parquet")) for view, path in paths.items()}
         assert set(parts.values()) == {1 if engine_name == "pandas" else 5}, parts

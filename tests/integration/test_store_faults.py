@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 
 from monitoring.state import MonitorStore
+from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
 from pipelines.data.contract import validate_raw_data
 from pipelines.data.crash_points import CRASH_AT_VARIABLE
@@ -70,7 +71,7 @@ def settings(tmp_path: Path, world: tuple[pd.DataFrame, pd.DataFrame]) -> Settin
 def _serve(settings: Settings, events: pd.DataFrame, logged_at: datetime) -> None:
     """Answered transactions as the prediction log publishes them."""
     rows = events.assign(logged_at=pd.Timestamp(logged_at), role="served", model_version="1", prediction=0.2)
-    folder = Folder.at(settings.prediction_log_path)
+    folder = Folder.at(Layout.from_settings(settings).prediction_log.url)
     folder.write_parquet(rows, f"{partition_name(pd.Timestamp(logged_at))}/{unique_part_name()}")
 
 
@@ -122,12 +123,12 @@ def test_unreadable_parts_and_torn_lines_stop_no_reader_and_are_listed_with_thei
     (store.landed_dir.local_path / f"date={day:%Y-%m-%d}" / "part-0-garbage.parquet").write_bytes(os.urandom(100))
     whole = next(store.labels_dir.local_path.glob("*/part-*.parquet")).read_bytes()
     (store.labels_dir.local_path / "part-0-torn.parquet").write_bytes(whole[: len(whole) // 2])
-    served = Path(settings.prediction_log_path) / partition_name(pd.Timestamp(NOW))
+    served = Path(Layout.from_settings(settings).prediction_log.url) / partition_name(pd.Timestamp(NOW))
     (served / "part-0-garbage.parquet").write_bytes(b"PAR1" + os.urandom(60))
     legacy = {"kind": "events", "source": "older store", "landed_at": (NOW - timedelta(days=1)).isoformat(),
               "rows": 1, "oldest_event": (HOUR - timedelta(hours=5)).isoformat(), "oldest_label": None}  # fmt: skip
     store.root.write_text(LEGACY_LOG, json.dumps(legacy) + "\n" + '{"kind": "labels", "sour')
-    monitor = MonitorStore(settings.state_dir / "monitor")
+    monitor = MonitorStore(Layout.from_settings(settings).monitor)
     monitor.record({"action": "no_trigger", "reason": "before the fault"})
     with monitor.decisions_path.open("a") as log:
         log.write('{"action": "trig')
@@ -144,7 +145,9 @@ def test_unreadable_parts_and_torn_lines_stop_no_reader_and_are_listed_with_thei
     assert report.passed, report.summary()
 
     # The drift check's read of the log, and the monitor's decisions.
-    log = read_prediction_log(settings.prediction_log_path, since=pd.Timestamp(NOW - timedelta(hours=1)))
+    log = read_prediction_log(
+        Layout.from_settings(settings).prediction_log.url, since=pd.Timestamp(NOW - timedelta(hours=1))
+    )
     assert sorted(log[EVENT_ID]) == sorted(held_back[EVENT_ID])
     assert [d["reason"] for d in monitor.decisions()] == ["before the fault"]
 

@@ -14,6 +14,7 @@ import pytest
 
 from monitoring.check import monitor_store, run_check
 from monitoring.policy import NO_TRIGGER, TRIGGER
+from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
 from pipelines.core.training_request import TrainingOutcome, TrainingRequest
 from pipelines.data.prediction_log_format import SERVED, PendingRows
@@ -85,7 +86,7 @@ def _serve(settings: Settings, model: object, frame: pd.DataFrame, minutes_ago: 
     inputs = {column: frame[column].to_numpy() for column in MODEL_INPUT_COLUMNS}
     scores = fraud_scores(model, frame[list(MODEL_INPUT_COLUMNS)])
     logged_at = (NOW - timedelta(minutes=minutes_ago)).timestamp()
-    log = PredictionLog(settings.prediction_log_path, flush_s=60).start()
+    log = PredictionLog(Layout.from_settings(settings).prediction_log.url, flush_s=60).start()
     log.append(PendingRows(inputs, None, np.asarray(scores), "1", "champion", SERVED, "r", logged_at))
     log.close()
 
@@ -160,7 +161,7 @@ def test_an_unreadable_log_part_and_a_torn_decision_line_do_not_stop_the_check(
     from pipelines.data.prediction_log_format import partition_name
 
     _serve(settings, registry[1], _drifted(40, seed=8))
-    hour = settings.prediction_log_path / partition_name(pd.Timestamp(NOW - timedelta(minutes=5)))
+    hour = Path(Layout.from_settings(settings).prediction_log.url) / partition_name(pd.Timestamp(NOW - timedelta(minutes=5)))
     (hour / "part-0-garbage.parquet").write_bytes(os.urandom(64))
     store = monitor_store(settings)
     store.record({"action": NO_TRIGGER, "reason": "earlier"})

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipelines.core.layout import Layout
 from pipelines.data.entity_partitions import EntitySlice
 from pipelines.data.generator import GeneratorConfig, generate
 from pipelines.data.storage import Folder
@@ -141,7 +142,7 @@ def test_feast_historical_retrieval_never_uses_events_at_or_after_the_row(
     clean_env.setenv("DRIFTLOOP_STATE_DIR", str(tmp_path))
     settings = Settings()
     apply_feature_repo(settings)
-    build_offline_features(events, labels, settings.feast_path, START, END, computed_at=END)
+    build_offline_features(events, labels, Layout.from_settings(settings).feast_repo, START, END, computed_at=END)
     labelled = labelled_events(events, labels, label_maturity_days=2).sample(120, random_state=4)
     joined = build_training_set(open_feature_store(settings), labelled)
     assert len(joined) == len(labelled) and len(FEATURE_REFS) == 9

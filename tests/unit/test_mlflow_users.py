@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
 from pipelines.registry.users import (
     PASSWORD_VARIABLE,
@@ -32,7 +33,7 @@ def test_local_mode_creates_one_private_password_per_user(clean_env: pytest.Monk
     settings = Settings(state_dir=tmp_path)
     passwords = {user: mlflow_password(settings, user) for user in MlflowUser}
     assert len(set(passwords.values())) == len(MlflowUser) and all(len(p) >= 32 for p in passwords.values())
-    folder = settings.credentials_path
+    folder = Layout.from_settings(settings).credentials
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert {path.name for path in folder.iterdir()} >= set(SECRET_FILES)
     assert all(stat.S_IMODE((folder / name).stat().st_mode) == 0o600 for name in SECRET_FILES)
@@ -65,7 +66,7 @@ def test_cluster_mode_keeps_the_pods_own_login(no_login: pytest.MonkeyPatch, tmp
     settings = Settings(state_dir=tmp_path, mode="kind", kfp_host="http://kfp:8888")
     act_as(settings, MlflowUser.PIPELINE)
     assert USERNAME_VARIABLE not in os.environ, "the pod's environment decides, nothing is read from files"
-    assert not settings.credentials_path.exists()
+    assert not Layout.from_settings(settings).credentials.exists()
 
 
 def test_the_server_starts_with_every_user_and_the_current_passwords(
@@ -84,19 +85,19 @@ def test_the_server_starts_with_every_user_and_the_current_passwords(
     for name, value in environment.items():
         clean_env.setenv(name, value)
     bootstrap_users(settings)
-    auth_db = Path(settings.auth_database_uri.removeprefix("sqlite:///"))
+    auth_db = Path(Layout.from_settings(settings).mlflow_auth_database_uri.removeprefix("sqlite:///"))
     assert stat.S_IMODE(auth_db.stat().st_mode) == 0o600, "password hashes are for the platform's user only"
 
     from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
 
     store = SqlAlchemyStore()
-    store.init_db(settings.auth_database_uri)
+    store.init_db(Layout.from_settings(settings).mlflow_auth_database_uri)
     for user in MlflowUser:
         assert store.authenticate_user(user.value, mlflow_password(settings, user))
         assert store.get_user(user.value).is_admin == (user is MlflowUser.ADMIN)
     assert not store.authenticate_user("admin", "password1234"), "never a default password"
 
-    rotated = settings.credentials_path / MlflowUser.SERVING.password_file
+    rotated = Layout.from_settings(settings).credentials / MlflowUser.SERVING.password_file
     rotated.write_text("a-rotated-password-of-some-length")
     bootstrap_users(settings)  # the next start
     assert store.authenticate_user("driftloop-serving", "a-rotated-password-of-some-length")

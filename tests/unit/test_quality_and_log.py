@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from monitoring.quality import realised_quality
+from pipelines.core.layout import Layout
 from pipelines.data.prediction_log_format import read_prediction_log
 from serving.prediction_log import PredictionLog
 
@@ -106,9 +107,9 @@ def test_quality_snapshots_are_replaced_as_labels_arrive_not_duplicated(tmp_path
     _save_quality_snapshots(settings, first, realised_quality_of(first))
     _save_quality_snapshots(settings, first, realised_quality_of(first))  # nothing new: nothing saved
     project = "fraud-detector drift"
-    assert snapshot_count(settings.evidently_workspace_path, project) == 1
+    assert snapshot_count(Layout.from_settings(settings).evidently_workspace, project) == 1
     more = pd.concat([first, answers(40)], ignore_index=True)
     _save_quality_snapshots(settings, more, realised_quality_of(more))
-    assert snapshot_count(settings.evidently_workspace_path, project) == 1
+    assert snapshot_count(Layout.from_settings(settings).evidently_workspace, project) == 1
     saved = json.loads((tmp_path / "monitor" / "quality_snapshots.json").read_text())
     assert [entry["rows"] for entry in saved.values()] == [100]

@@ -24,18 +24,6 @@ def test_defaults_are_local_loopback(clean_env: pytest.MonkeyPatch, tmp_path: Pa
     assert settings.bind_host == "127.0.0.1"
 
 
-def test_derived_paths_follow_the_state_dir(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    clean_env.setenv("DRIFTLOOP_STATE_DIR", str(tmp_path / "state"))
-    settings = Settings()
-    state = tmp_path / "state"
-    assert settings.backend_store_uri == f"sqlite:///{state}/mlflow/mlflow.db"
-    assert settings.artifacts_destination == str(state / "mlflow" / "artifacts")
-    assert settings.evidently_workspace_path == state / "evidently"
-    assert settings.feast_path == state / "feast"
-    assert settings.feast_registry == str(state / "feast" / "registry.db")
-    assert settings.logs_dir == state / "logs"
-
-
 def test_env_overrides_win_over_derived_values(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("DRIFTLOOP_MLFLOW_PORT", "5999")
     clean_env.setenv("DRIFTLOOP_HOST", "localhost")

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipelines.core.layout import Layout
 from pipelines.data.schema import (
     CREATED_TIMESTAMP,
     CUSTOMER_ID,
@@ -96,7 +97,7 @@ def test_the_partitioned_join_matches_feast_on_the_edge_cases(tmp_path: Path, cl
     settings = Settings()
     apply_feature_repo(settings)
     tables = _tables()
-    for view, table in offline_table_paths(settings.feast_path).items():
+    for view, table in offline_table_paths(Layout.from_settings(settings).feast_repo).items():
         table.write_parquet(tables[view], "part-00000-of-00001.parquet")
     rows = _transactions()
 

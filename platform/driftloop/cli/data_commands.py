@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from pipelines.core.errors import DriftloopError
+from pipelines.core.layout import Layout
 from pipelines.data.schema import EVENTS_FILE, LABELS_FILE
 
 app = typer.Typer(
@@ -166,7 +167,7 @@ def generate(
     from pipelines.data.generator import GeneratorConfig, generate, write_raw_data
 
     settings = get_settings()
-    folder = out or settings.raw_data_dir
+    folder = out or Layout.from_settings(settings).raw_data
     if if_missing and all((folder / name).exists() for name in (EVENTS_FILE, LABELS_FILE)):
         typer.echo(f"raw data already in {folder}: left as it is")
         return
@@ -205,7 +206,11 @@ def validate(
     from pipelines.data.contract import load_raw_data, validate_raw_data, write_report
 
     settings = get_settings()
-    frames = load_raw_data(events or settings.raw_data_dir / EVENTS_FILE, labels or settings.raw_data_dir / LABELS_FILE)
+    raw_data = Layout.from_settings(settings).raw_data
+    frames = load_raw_data(
+        events or raw_data / EVENTS_FILE,
+        labels or raw_data / LABELS_FILE,
+    )
     result = validate_raw_data(
         *frames, as_of=_utc(as_of) or datetime.now(UTC), max_event_age=timedelta(hours=settings.data_max_age_hours)
     )

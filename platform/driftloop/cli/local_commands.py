@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from pipelines.core.layout import Layout
+
 if TYPE_CHECKING:
     from driftloop.local.runtime import LocalPlatform
 
@@ -33,7 +35,7 @@ def up() -> None:
     typer.echo("driftloop local platform is up:")
     for service in platform.status():
         typer.echo(f"  {service.name:<14} {service.url:<28} pid {service.pid}  {service.state}")
-    typer.echo(f"logs: {platform.settings.logs_dir}")
+    typer.echo(f"logs: {Layout.from_settings(platform.settings).logs}")
 
 
 @app.command()

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from pipelines.core.errors import DriftloopError
+from pipelines.core.layout import Layout
 
 app = typer.Typer(
     help="Training pipeline: run it locally with kfp.local, or compile it to KFP IR.", no_args_is_help=True
@@ -67,7 +68,7 @@ def run_training(
     if logging.getLogger().isEnabledFor(logging.DEBUG):  # -v: kfp.local's own output, as it comes
         outcome = runner.run_training(request)
     else:
-        log_path = settings.logs_dir / f"training-{datetime.now(UTC):%Y%m%dT%H%M%S}.log"
+        log_path = Layout.from_settings(settings).logs / f"training-{datetime.now(UTC):%Y%m%dT%H%M%S}.log"
         with output_to(log_path) as terminal:
             console = Console(file=terminal, soft_wrap=True)
             console.print(f"training pipeline (kfp.local); executor output: {log_path}")

@@ -26,6 +26,7 @@ import pandas as pd
 
 from driftloop.demo.targets import DemoTarget
 from pipelines.core.errors import DriftloopError
+from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
 from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP, LABEL_TIMESTAMP
 from pipelines.registry.names import VersionTag
@@ -136,14 +137,15 @@ def _write(frame: pd.DataFrame, folder: Path, name: str) -> Path:
 def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, target: DemoTarget) -> dict[str, Any]:
     from monitoring.workspace import project_name, snapshot_count
 
+    layout = Layout.from_settings(settings)
     if target.name == "local" and reset:
         _reset_state(settings, say)
-    elif target.name == "local" and (settings.state_dir / "mlflow").exists():
+    elif target.name == "local" and layout.local_mlflow_exists:
         raise DriftloopError(f"{settings.state_dir} already holds a platform; run `driftloop demo --reset`")
     timeline = Timeline(say)
     now = datetime.now(UTC)
     world = make_world(settings, config, now)
-    exports = settings.state_dir / "demo" / "lake"
+    exports = layout.demo_lake
     timeline.mark("data", f"generated the world: {len(world.history_events)} transactions of history, "
                   f"{len(world.drifted_events)} more from the wallet partner's feed (lands later)")  # fmt: skip
 
@@ -229,7 +231,7 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
         "feature_freshness_s": status["feature_freshness_s"],
         "normal_check": before,
         "drift_check": after,
-        "evidently_snapshots": snapshot_count(settings.evidently_workspace_path, project_name(settings))
+        "evidently_snapshots": snapshot_count(layout.evidently_workspace, project_name(settings))
         if target.name == "local"
         else None,
         "timeline": timeline.marks,
@@ -240,7 +242,7 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
             "labels": f"{client.endpoint}/v1/labels",
         },
     }
-    out = settings.state_dir / "demo" / "summary.json"
+    out = layout.demo_summary
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2, default=str) + "\n")
     say(f"summary: {out}")

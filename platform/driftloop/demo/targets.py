@@ -22,6 +22,7 @@ import httpx
 
 from driftloop.demo.client import PlatformClient
 from pipelines.core.errors import DriftloopError
+from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
 from pipelines.registry.users import CLUSTER_SECRET, PASSWORD_VARIABLE, USERNAME_VARIABLE, MlflowUser
 
@@ -78,6 +79,7 @@ class LocalTarget:
         from driftloop.local.runtime import LocalPlatform
 
         self.settings = settings
+        self.layout = Layout.from_settings(settings)
         self.platform = LocalPlatform(settings)
 
     def start(self) -> dict[str, str]:
@@ -103,7 +105,7 @@ class LocalTarget:
     def retraining_steps(self, say: Callable[[str], None]) -> AbstractContextManager[object]:
         from driftloop.pipeline_runs.step_progress import StepFollower
 
-        return StepFollower(self.settings.logs_dir / "retraining.log", say)
+        return StepFollower(self.layout.logs / "retraining.log", say)
 
 
 class ClusterClient(PlatformClient):
@@ -148,6 +150,7 @@ class ClusterTarget:
         from driftloop.cluster.upstream import PINS
 
         self.settings = settings
+        self.layout = Layout.from_settings(settings)
         self.kubectl = [kubectl, "--context", CLUSTER_CONTEXT, "-n", PINS.kfp_namespace]
 
     def endpoints(self) -> dict[str, str]:

@@ -22,6 +22,7 @@ from driftloop.local.ports import port_is_free
 from driftloop.local.processes import ProcessRecord
 from driftloop.local.services import RAY_HEAD, ServiceSpec, local_services
 from pipelines.core.errors import CommandFailedError, PortInUseError, ServiceStartError
+from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings, env_var_name, settings_environment
 
 logger = logging.getLogger(__name__)
@@ -69,10 +70,11 @@ class LocalPlatform:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.layout = Layout.from_settings(settings)
         self.services = local_services(settings)
 
     def _log_path(self, name: str) -> Path:
-        return self.settings.logs_dir / f"{name}.log"
+        return self.layout.logs / f"{name}.log"
 
     def child_env(self) -> dict[str, str]:
         """What every service and CLI call of this platform runs with: these settings, whatever the caller's
@@ -84,19 +86,19 @@ class LocalPlatform:
         return env
 
     def _live_record(self, name: str) -> ProcessRecord | None:
-        record = ProcessRecord.load(processes.record_path(self.settings.run_dir, name))
+        record = ProcessRecord.load(processes.record_path(self.layout.run, name))
         if record is None:
             return None
         if processes.is_alive(record):
             return record
-        processes.record_path(self.settings.run_dir, name).unlink(missing_ok=True)
+        processes.record_path(self.layout.run, name).unlink(missing_ok=True)
         return None
 
     def up(self, report: Reporter = logger.info) -> UpResult:
         """Start every service that is not running yet and wait until each answers its health check."""
         from pipelines.core.credentials import load_credentials
 
-        for folder in (self.settings.logs_dir, self.settings.run_dir):
+        for folder in (self.layout.logs, self.layout.run):
             folder.mkdir(parents=True, exist_ok=True)
         load_credentials(self.settings)  # the API tokens exist before any server or client asks for them
         result = UpResult()
@@ -127,7 +129,7 @@ class LocalPlatform:
         except BaseException:
             for record in started:
                 processes.stop_tree(record, self.settings.stop_timeout_s)
-                processes.record_path(self.settings.run_dir, record.name).unlink(missing_ok=True)
+                processes.record_path(self.layout.run, record.name).unlink(missing_ok=True)
             raise
         return result
 
@@ -136,7 +138,7 @@ class LocalPlatform:
         log_path = self._log_path(spec.name)
         process = processes.spawn(command, log_path, self.child_env())
         record = ProcessRecord.of(process, spec.name, command, log_path, spec.url, spec.health_url)
-        record.save(self.settings.run_dir)
+        record.save(self.layout.run)
         report(f"{spec.name}: starting (pid {process.pid}, log {log_path})")
         return record
 
@@ -188,12 +190,12 @@ class LocalPlatform:
     def down(self, report: Reporter = logger.info) -> list[str]:
         """Stop every service we started (and its children); returns the names stopped."""
         stopped = []
-        for record in processes.load_records(self.settings.run_dir):
+        for record in processes.load_records(self.layout.run):
             if processes.is_alive(record):
                 report(f"{record.name}: stopping (pid {record.pid})")
                 processes.stop_tree(record, self.settings.stop_timeout_s)
                 stopped.append(record.name)
-            processes.record_path(self.settings.run_dir, record.name).unlink(missing_ok=True)
+            processes.record_path(self.layout.run, record.name).unlink(missing_ok=True)
         return stopped
 
 
@@ -202,6 +204,6 @@ def join_platform_ray(settings: Settings) -> None:
     engine is `ray` with no address set: a command a user types joins it as the platform's own jobs do."""
     if settings.feature_engine != "ray" or settings.ray_address:
         return
-    record = ProcessRecord.load(processes.record_path(settings.run_dir, RAY_HEAD))
+    record = ProcessRecord.load(processes.record_path(Layout.from_settings(settings).run, RAY_HEAD))
     if record is not None and processes.is_alive(record):
         os.environ[env_var_name("ray_address")] = settings.local_ray_address

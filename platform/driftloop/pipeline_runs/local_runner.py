@@ -13,6 +13,7 @@ import psutil
 
 from driftloop.local.process_identity import is_same_process
 from pipelines.core.dependency_probes import check_online_store
+from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings, exported, settings_environment
 from pipelines.core.training_request import TrainingOutcome, TrainingRequest
 from pipelines.registry.names import RunTag
@@ -30,6 +31,7 @@ class LocalPipelineRunner:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.layout = Layout.from_settings(settings)
 
     def submit(self, request: TrainingRequest) -> str:
         """Start `driftloop pipeline run training` as a background process; the handle is `local:<pid>:<marker>`
@@ -45,12 +47,12 @@ class LocalPipelineRunner:
         ]  # fmt: skip
         if request.window_end:
             arguments += ["--window-end", request.window_end]
-        log_path = self.settings.logs_dir / "retraining.log"
+        log_path = self.layout.logs / "retraining.log"
         command = [*driftloop_command(), *arguments]
         process = spawn(command, log_path, settings_environment(self.settings, os.environ))
         # Recorded like a service, so `driftloop local down` stops a retraining run in flight too.
         record = ProcessRecord.of(process, "retraining", command, log_path)
-        record.save(self.settings.run_dir)
+        record.save(self.layout.run)
         logger.info("submitted retraining (pid %d, log %s): %s", process.pid, log_path, json.dumps(arguments))
         return f"local:{process.pid}:{record.start_marker}"
 
@@ -81,10 +83,10 @@ class LocalPipelineRunner:
         experiment_id = training_experiment_id(client, self.settings)
         run = client.create_run(experiment_id, tags={RunTag.RUNNER: "kfp.local", RunTag.TRIGGER: request.trigger})
         run_id = run.info.run_id
-        self.settings.pipeline_root.mkdir(parents=True, exist_ok=True)
+        self.layout.pipeline_root.mkdir(parents=True, exist_ok=True)
         local.init(
             runner=local.SubprocessRunner(use_venv=False),
-            pipeline_root=str(self.settings.pipeline_root),
+            pipeline_root=str(self.layout.pipeline_root),
             raise_on_error=True,
         )
         error: str | None = None
