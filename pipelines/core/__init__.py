@@ -1,0 +1,2 @@
+"""The bottom layer: settings, errors and the shared contracts every part reads; it imports nothing of ours
+outside itself."""
