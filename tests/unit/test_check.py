@@ -161,7 +161,8 @@ def test_an_unreadable_log_part_and_a_torn_decision_line_do_not_stop_the_check(
     from pipelines.data.prediction_log_format import partition_name
 
     _serve(settings, registry[1], _drifted(40, seed=8))
-    hour = Path(Layout.from_settings(settings).prediction_log.url) / partition_name(pd.Timestamp(NOW - timedelta(minutes=5)))
+    log_root = Path(Layout.from_settings(settings).prediction_log.url)
+    hour = log_root / partition_name(pd.Timestamp(NOW - timedelta(minutes=5)))
     (hour / "part-0-garbage.parquet").write_bytes(os.urandom(64))
     store = monitor_store(settings)
     store.record({"action": NO_TRIGGER, "reason": "earlier"})
