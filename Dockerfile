@@ -23,6 +23,7 @@ COPY pipelines /tmp/src/pipelines
 COPY feature_repo /tmp/src/feature_repo
 COPY serving /tmp/src/serving
 COPY monitoring /tmp/src/monitoring
+COPY use_cases /tmp/src/use_cases
 RUN UV_NO_CACHE=1 bash install-runtime.sh project "$(command -v python)" /tmp/src \
  && rm -rf /tmp/src \
  && useradd --uid 10001 --create-home --home-dir /home/driftloop driftloop \

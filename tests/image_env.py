@@ -34,7 +34,7 @@ RUNTIME_LOCK = REPO / "requirements-runtime.lock"
 DOCKERFILE = REPO / "Dockerfile"
 CACHE = Path("/var/tmp/driftloop-image-env")
 # The folders the wheel is built from (pyproject: tool.setuptools.packages.find), and the project's metadata.
-SOURCE_ROOTS = ("platform/driftloop", "pipelines", "serving", "monitoring", "feature_repo")
+SOURCE_ROOTS = ("platform/driftloop", "pipelines", "serving", "monitoring", "feature_repo", "use_cases")
 SOURCE_FILES = ("pyproject.toml", "README.md")
 # Interpreters a non-root user can run, the image's own place first; the running one last (it may live under
 # a home folder only root can enter, as pyenv's does here).

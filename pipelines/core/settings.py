@@ -21,12 +21,21 @@ Mode = Literal["local", "kind"]
 ENV_PREFIX = "DRIFTLOOP_"
 
 
+# The use cases every layer can run today (the others can be declared, shown and tested, not yet run).
+RUNNABLE_USE_CASES = ("fraud",)
+
+
 class PlatformSettings(BaseModel):
     """Where the platform runs and how its processes are started and stopped."""
 
     mode: Mode = Field(
         "local",
         description="Where the platform runs: `local` (plain processes on this machine) or `kind` (cluster).",
+    )
+    use_case: str = Field(
+        "fraud",
+        description="The use case the platform runs: an installed one's name (`driftloop use-case list`) or "
+        "`package.module:ATTR` for one on the Python path.",
     )
     state_dir: Path = Field(
         Path(".driftloop"),
@@ -379,6 +388,18 @@ class Settings(
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None
+
+    @field_validator("use_case")
+    @classmethod
+    def _runnable_use_case(cls, value: str) -> str:
+        """Until every layer reads the declaration (issue 29), the platform's code still runs fraud's columns:
+        another use case would be trained and served as if it were fraud, so it is refused here."""
+        if value not in RUNNABLE_USE_CASES:
+            raise ValueError(
+                f"the platform runs only {', '.join(RUNNABLE_USE_CASES)} end to end so far, not {value!r} "
+                "(`driftloop use-case show NAME` shows any use case's declaration)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _kind_needs_the_kfp_api(self) -> Settings:

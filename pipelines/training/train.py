@@ -7,7 +7,6 @@ unseen channel exactly as training did. The seed is explicit; the same data and 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -25,22 +24,9 @@ from pipelines.features.model_input import (
     MODEL_INPUT_COLUMNS,
     NUMERIC_COLUMNS,
 )
+from pipelines.training.params import TrainParams
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainParams:
-    """Hyperparameters of the gradient-boosted trees."""
-
-    max_iter: int = 200
-    learning_rate: float = 0.08
-    max_leaf_nodes: int = 31
-    min_samples_leaf: int = 40
-    l2_regularization: float = 1.0
-
-    def as_dict(self) -> dict[str, float | int]:
-        return asdict(self)
 
 
 def build_model(params: TrainParams, seed: int) -> Pipeline:

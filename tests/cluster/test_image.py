@@ -26,7 +26,7 @@ from tests.parity.image import dockerfile_environment
 
 # Files under the package folders that run from a checkout only (`make up`, CI), never inside the image.
 CHECKOUT_ONLY = ("platform/driftloop/cluster/scripts/",)
-PACKAGES = ("driftloop", "pipelines", "serving", "monitoring", "feature_repo")
+PACKAGES = ("driftloop", "pipelines", "serving", "monitoring", "feature_repo", "use_cases")
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,10 @@ for package in sys.argv[1:]:
         imported.append(found.name)
         if not (getattr(module, "__file__", "") or "").startswith(sys.prefix):
             outside.append(f"{found.name}: {module.__file__}")
-print(json.dumps({"imported": imported, "failed": failed, "outside": outside, "path": sys.path}))
+from pipelines.core.use_case import known_use_cases, load_use_case
+use_cases = {name: load_use_case(name).name for name in known_use_cases()}
+report = {"imported": imported, "failed": failed, "outside": outside, "path": sys.path, "use_cases": use_cases}
+print(json.dumps(report))
 """
 
 
@@ -94,6 +97,14 @@ def test_every_module_imports_from_the_installed_wheel_as_the_image_runs_it(imag
     assert report["outside"] == [], "modules imported from outside the environment"
     assert not any(entry.startswith(str(REPO)) for entry in report["path"]), report["path"]
     assert set(report["imported"]) == source_modules()
+    assert report["use_cases"] == {name: name for name in shipped_use_cases()}, "the wheel's use-case entry points"
+
+
+def shipped_use_cases() -> list[str]:
+    """The use cases pyproject declares as entry points (each must load from the wheel by its name)."""
+    text = (REPO / "pyproject.toml").read_text()
+    section = text.split('[project.entry-points."driftloop.use_cases"]', 1)[1].split("\n[", 1)[0]
+    return [line.split("=", 1)[0].strip() for line in section.splitlines() if "=" in line]
 
 
 def source_modules() -> set[str]:

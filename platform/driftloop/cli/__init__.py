@@ -21,6 +21,7 @@ from driftloop.cli import (
     monitor_commands,
     pipeline_commands,
     serve_commands,
+    use_case_commands,
 )
 from pipelines.core.errors import DriftloopError
 from pipelines.core.settings import env_var_name
@@ -42,6 +43,7 @@ app.command("demo")(demo_commands.demo)
 app.add_typer(config_commands.app, name="config")
 app.add_typer(auth_commands.app, name="auth")
 app.add_typer(database_commands.app, name="database")
+app.add_typer(use_case_commands.app, name="use-case")
 
 
 @app.callback()

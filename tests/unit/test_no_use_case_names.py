@@ -1,0 +1,185 @@
+"""Platform code names no use case's columns: it reads them from the declaration (issue 29).
+
+Every name a use case declares (its name, entities and their keys, fields, label, feature views and features)
+is searched for in the platform's code (identifiers and string literals, not comments or docstrings), in the
+chart's templates and files, and in the compiled KFP pipeline. An identifier offends when one of its
+`_`-separated parts runs spell a declared name (`customer_ids` names the entity `customer`); a category value
+offends only as a whole word of a string (`"online"`), since words like it are platform vocabulary too
+(`online_store`).
+
+While the layers learn to read the declaration, the files that still name fraud's columns are listed in
+KNOWN_OFFENDERS: the list may only shrink. A listed file that is clean fails the test until it is taken off.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+from collections.abc import Iterator
+from pathlib import Path
+
+from pipelines.core.use_case import UseCase, known_use_cases, load_use_case
+
+REPO = Path(__file__).resolve().parents[2]
+PLATFORM_PACKAGES = ("pipelines", "serving", "monitoring", "feature_repo", "platform/driftloop")
+PLATFORM_TEXT = ("helm/driftloop/templates", "helm/driftloop/files", "pipelines/kfp/compiled")
+WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+KNOWN_OFFENDERS = frozenset(
+    {
+        "feature_repo/data_sources.py",
+        "feature_repo/entities.py",
+        "feature_repo/feature_views.py",
+        "feature_repo/registry_objects.py",
+        "helm/driftloop/files/grafana-dashboard.json",
+        "helm/driftloop/files/prometheus-rules-test.yaml",
+        "helm/driftloop/files/prometheus-rules.yaml",
+        "helm/driftloop/templates/NOTES.txt",
+        "helm/driftloop/templates/feature-refresh-cronjob.yaml",
+        "helm/driftloop/templates/inferenceservice.yaml",
+        "monitoring/dashboard.py",
+        "monitoring/drift_tests.py",
+        "monitoring/metrics.py",
+        "monitoring/quality.py",
+        "monitoring/skew.py",
+        "pipelines/core/dependency_probes.py",
+        "pipelines/core/settings.py",
+        "pipelines/data/contract.py",
+        "pipelines/data/event_index.py",
+        "pipelines/data/event_store.py",
+        "pipelines/data/generator.py",
+        "pipelines/data/label_history.py",
+        "pipelines/data/landing.py",
+        "pipelines/data/prediction_log_format.py",
+        "pipelines/data/schema.py",
+        "pipelines/features/engineering.py",
+        "pipelines/features/model_input.py",
+        "pipelines/features/offline_store.py",
+        "pipelines/features/partitions.py",
+        "pipelines/features/refresh.py",
+        "pipelines/features/training_partitions.py",
+        "pipelines/features/training_set.py",
+        "pipelines/kfp/compiled/training_pipeline.yaml",
+        "pipelines/kfp/training_pipeline.py",
+        "pipelines/registry/models.py",
+        "pipelines/training/evaluate.py",
+        "pipelines/training/evaluation_set.py",
+        "pipelines/training/gate.py",
+        "pipelines/training/label_mix.py",
+        "pipelines/training/steps.py",
+        "pipelines/training/train.py",
+        "platform/driftloop/cli/data_commands.py",
+        "platform/driftloop/cli/feature_commands.py",
+        "platform/driftloop/demo/client.py",
+        "platform/driftloop/demo/story.py",
+        "serving/event_stamp.py",
+        "serving/feedback.py",
+        "serving/metrics.py",
+        "serving/online_features.py",
+        "serving/predictor.py",
+        "serving/protocol.py",
+        "serving/request_schema.py",
+        "serving/transformer.py",
+    }
+)
+
+
+def declared_names(use_case: UseCase) -> set[str]:
+    names = {use_case.name, use_case.label.name}
+    names.update(name for entity in use_case.entities for name in (entity.name, entity.key))
+    names.update(field.name for field in use_case.fields)
+    for view in use_case.views:
+        names.add(view.name)
+        names.update(feature.name for feature in view.features)
+    return {name.lower() for name in names}
+
+
+def category_values(use_case: UseCase) -> set[str]:
+    return {value.lower() for field in use_case.fields for value in field.allowed}
+
+
+def _spells(identifier: str, names: set[str]) -> str | None:
+    """The declared name a run of the identifier's parts spells, if any."""
+    parts = [part for part in identifier.lower().split("_") if part]
+    for start in range(len(parts)):
+        for end in range(start + 1, len(parts) + 1):
+            if "_".join(parts[start:end]) in names:
+                return "_".join(parts[start:end])
+    return None
+
+
+def _code_words(source: str) -> Iterator[tuple[int, str, bool]]:
+    """(line, word, came from a string) for identifiers and words of string literals, docstrings left out."""
+    previous = tokenize.NEWLINE
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.NAME:
+            yield token.start[0], token.string, False
+        elif token.type == tokenize.STRING:
+            is_docstring = previous in (tokenize.NEWLINE, tokenize.NL, tokenize.INDENT, tokenize.DEDENT)
+            if not is_docstring:
+                for word in WORD.findall(token.string):
+                    yield token.start[0], word, True
+        if token.type not in (tokenize.COMMENT, tokenize.NL):
+            previous = token.type
+
+
+def _text_words(text: str) -> Iterator[tuple[int, str, bool]]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.lstrip().startswith(("#", "{{/*", "//")):
+            continue
+        for word in WORD.findall(line):
+            yield number, word, True
+
+
+def offences(path: Path, names: set[str], values: set[str]) -> list[str]:
+    text = path.read_text()
+    words = _code_words(text) if path.suffix == ".py" else _text_words(text)
+    found = []
+    for line, word, in_string in words:
+        name = _spells(word, names)
+        if name is None and in_string and word.lower() in values:
+            name = word.lower()
+        if name is not None:
+            found.append(f"{path.relative_to(REPO)}:{line}: {word} ({name})")
+    return found
+
+
+def platform_files() -> list[Path]:
+    files = [path for root in PLATFORM_PACKAGES for path in sorted((REPO / root).rglob("*.py"))]
+    files += [path for root in PLATFORM_TEXT for path in sorted((REPO / root).rglob("*")) if path.is_file()]
+    return files
+
+
+def test_every_installed_use_case_is_searched_for() -> None:
+    assert "fraud" in known_use_cases()
+
+
+def test_platform_code_names_no_use_case_column_beyond_the_known_offenders() -> None:
+    names: set[str] = set()
+    values: set[str] = set()
+    for name in known_use_cases():
+        use_case = load_use_case(name)
+        names |= declared_names(use_case)
+        values |= category_values(use_case)
+    by_file = {str(path.relative_to(REPO)): offences(path, names, values) for path in platform_files()}
+    offending = {file for file, found in by_file.items() if found}
+    new = sorted(offending - KNOWN_OFFENDERS)
+    assert not new, "platform code names a use case's columns:\n" + "\n".join(
+        line for file in new for line in by_file[file][:5]
+    )
+    cleaned = sorted(KNOWN_OFFENDERS - offending)
+    assert not cleaned, f"no longer offend, take them off KNOWN_OFFENDERS: {cleaned}"
+
+
+def test_the_search_finds_what_it_must() -> None:
+    """The matcher itself: parts of identifiers, whole words of strings, and nothing in docstrings or comments."""
+    names, values = {"customer", "customer_id", "amount"}, {"online"}
+    source = '"""The customer docstring."""\nx = customer_ids  # a customer comment\ny = "online"\nz = online_store\n'
+    words = [
+        (line, word)
+        for line, word, in_string in _code_words(source)
+        if _spells(word, names) or (in_string and word.lower() in values)
+    ]
+    assert words == [(2, "customer_ids"), (3, "online")]
+    assert _spells("MAX_AMOUNT", names) == "amount" and _spells("timezone", {"zone"}) is None

@@ -1,0 +1,237 @@
+"""Card-fraud detection: the platform's first use case, declared in the shape every use case takes.
+
+A card transaction is scored for fraud when it is made; its label (a chargeback, or none) arrives days later.
+The declaration names today's columns, views, model and thresholds exactly, so state folders and model
+versions made before the plug-in keep working. Its code still lives in the platform's packages
+(`pipelines.data.schema`, `pipelines.features.engineering`, `pipelines.training.train`, the generator); it moves
+here as each layer learns to read the declaration instead (issue 29).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from pipelines.core.use_case import (
+    DataGenerator,
+    DemoPlan,
+    Entity,
+    Feature,
+    FeatureView,
+    Feeds,
+    Field,
+    GateThresholds,
+    GeneratorConfig,
+    Label,
+    Metric,
+    ModelInput,
+    ModelSpec,
+    OnnxSpec,
+    RateShift,
+    UseCase,
+    ViewInputs,
+)
+from pipelines.data import generator as fraud_world
+from pipelines.data.schema import (
+    AMOUNT,
+    CHANNEL,
+    CHANNELS,
+    COUNT_FEATURES,
+    CUSTOMER_ID,
+    CUSTOMER_STATS,
+    EVENT_ID,
+    EVENT_TIMESTAMP,
+    FEATURE_HISTORY,
+    IS_FRAUD,
+    MAX_AMOUNT,
+    MERCHANT_ID,
+    MERCHANT_STATS,
+    VIEW_FEATURES,
+)
+from pipelines.features.engineering import compute_customer_stats, compute_merchant_stats
+from pipelines.registry.onnx_model import PARITY_TOLERANCE, PROBABILITIES_OUTPUT, TARGET_OPSET
+from pipelines.training.params import TrainParams
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+CHARGEBACK_WINDOW = timedelta(days=30)  # chargeback_rate_30d reads this far back
+
+FEATURE_DESCRIPTIONS = {
+    (CUSTOMER_STATS, "txn_count_1h"): "transactions in the hour before the timestamp",
+    (CUSTOMER_STATS, "txn_count_24h"): "transactions in the 24 hours before",
+    (CUSTOMER_STATS, "amount_sum_24h"): "total amount spent in the 24 hours before",
+    (CUSTOMER_STATS, "amount_mean_7d"): "mean transaction amount over 7 days",
+    (CUSTOMER_STATS, "amount_max_7d"): "largest transaction amount over 7 days",
+    (CUSTOMER_STATS, "distinct_merchants_7d"): "merchants visited over 7 days",
+    (MERCHANT_STATS, "txn_count_24h"): "transactions at the merchant in the 24 hours before",
+    (MERCHANT_STATS, "amount_mean_7d"): "mean transaction amount at the merchant over 7 days",
+    (MERCHANT_STATS, "chargeback_rate_30d"): "share of the merchant's transactions over 30 days whose fraud label "
+    "had arrived by the timestamp",
+}
+
+
+def _features(view: str) -> tuple[Feature, ...]:
+    return tuple(
+        Feature(name, "int64" if name in COUNT_FEATURES else "float32", FEATURE_DESCRIPTIONS[(view, name)])
+        for name in VIEW_FEATURES[view]
+    )
+
+
+def _customer_stats(inputs: ViewInputs) -> pd.DataFrame:
+    return compute_customer_stats(inputs.events, inputs.start, inputs.end, inputs.computed_at)
+
+
+def _merchant_stats(inputs: ViewInputs) -> pd.DataFrame:
+    """Only fraud counts towards chargebacks: the positive spans of the labels of these events."""
+    spans = inputs.label_spans
+    assert spans is not None, "merchant_stats uses labels"
+    frauds = spans[(spans[IS_FRAUD] == 1) & spans[EVENT_ID].isin(inputs.events[EVENT_ID])]
+    return compute_merchant_stats(inputs.events, frauds, inputs.start, inputs.end, inputs.computed_at)
+
+
+# scikit-learn is imported when a model is built or scored, not when the use case is loaded (servers load it).
+
+
+def _build(params: TrainParams, seed: int, model_input: ModelInput) -> Any:
+    from pipelines.training.train import build_model
+
+    return build_model(params, seed)
+
+
+def _score(model: Any, frame: pd.DataFrame) -> np.ndarray:
+    from pipelines.training.train import fraud_scores
+
+    return fraud_scores(model, frame)
+
+
+def _holdout_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    from pipelines.training.evaluate import classification_metrics
+
+    return classification_metrics(labels, scores)
+
+
+def _realised_roc_auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
+    """ROC AUC of one (version, hour) group of served answers; undefined with one class."""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(labels, scores)) if len(set(labels.tolist())) == 2 else None
+
+
+@dataclass(frozen=True)
+class FraudConfig(GeneratorConfig):
+    """The card network's own knobs: `size` is the customers, beside them the merchants and the fraud rate."""
+
+    merchants: int = 100
+    fraud_rate: float = 0.02
+
+
+def _generate_feeds(config: FraudConfig) -> Feeds:
+    world = fraud_world.GeneratorConfig(
+        end=config.end, seed=config.seed, days=config.days, customers=config.size, merchants=config.merchants,
+        fraud_rate=config.fraud_rate, drift_start_day=config.drift_start_day, drift_strength=config.drift_strength,
+    )  # fmt: skip
+    feeds = fraud_world.generate_feeds(world)
+    return Feeds(feeds.base, feeds.drifted)  # type: ignore[arg-type]
+
+
+USE_CASE = UseCase(
+    name="fraud",
+    description="Card-transaction fraud score (probability), served with features from Feast.",
+    model_name="fraud-detector",
+    feast_project="driftloop",
+    experiment="driftloop-training",
+    entities=(
+        Entity("customer", CUSTOMER_ID, "A card holder. Features describe their recent spending."),
+        Entity(
+            "merchant", MERCHANT_ID, "A shop that accepts cards. Features describe its recent traffic and chargebacks."
+        ),
+    ),
+    fields=(
+        Field(AMOUNT, "number", "The transaction's amount.", minimum=0.0, open_minimum=True, maximum=MAX_AMOUNT),
+        Field(CHANNEL, "category", "How the card was used.", allowed=CHANNELS),
+    ),
+    label=Label(
+        IS_FRAUD,
+        "binary",
+        "1 when the transaction was charged back as fraud.",
+        positive="fraud",
+        typical_delay=timedelta(days=1.5),
+        maturity_days=7,
+    ),
+    views=(
+        FeatureView(
+            CUSTOMER_STATS,
+            "customer",
+            _features(CUSTOMER_STATS),
+            ttl=FEATURE_HISTORY,
+            lookback=FEATURE_HISTORY,
+            event_columns=(CUSTOMER_ID, MERCHANT_ID, AMOUNT, EVENT_TIMESTAMP),
+            uses_labels=False,
+            compute=_customer_stats,
+            description="A card holder's recent spending.",
+        ),
+        FeatureView(
+            MERCHANT_STATS,
+            "merchant",
+            _features(MERCHANT_STATS),
+            ttl=FEATURE_HISTORY,
+            lookback=CHARGEBACK_WINDOW,
+            event_columns=(MERCHANT_ID, AMOUNT, EVENT_TIMESTAMP, EVENT_ID),
+            uses_labels=True,
+            compute=_merchant_stats,
+            description="A merchant's recent traffic and chargebacks.",
+        ),
+    ),
+    model=ModelSpec(
+        params=TrainParams,
+        build=_build,
+        score=_score,
+        pyfunc_predict_fn="predict_proba",
+        onnx=OnnxSpec(
+            output=PROBABILITIES_OUTPUT,
+            column=1,
+            options={"zipmap": False},
+            target_opset=TARGET_OPSET,
+            parity_tolerance=PARITY_TOLERANCE,
+        ),
+        score_name="fraud_score",
+        score_buckets=(0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0),
+    ),
+    metric=Metric(
+        primary="roc_auc",
+        higher_is_better=True,
+        compute=_holdout_metrics,
+        realised=_realised_roc_auc,
+        realised_min_rows=2,
+        evidently="binary",
+        calibration=True,
+    ),
+    gate=GateThresholds(
+        floor=0.75,
+        margin=0.0,
+        min_holdout_rows=500,
+        min_holdout_positives=10,
+        frozen_tolerance=0.05,
+        label_guard=RateShift(max_ratio=3.0),
+        realised_alert=0.7,
+    ),
+    generator=DataGenerator(
+        config=FraudConfig,
+        generate_feeds=_generate_feeds,
+        demo=DemoPlan(
+            size=500,
+            drift_start_day=10,
+            knobs={"merchants": 80},
+            traffic_rows=600,
+            live_hours=12,
+            drifted_feed="wallet",
+            v1_primary=(0.85, 0.97),
+            healthy_drift_share_max=0.10,
+            drifted_drift_share_min=0.5,
+        ),
+    ),
+    example_request={CUSTOMER_ID: 7, MERCHANT_ID: 3, AMOUNT: 42.5, CHANNEL: "online"},
+)
