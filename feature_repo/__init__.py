@@ -1,5 +1,7 @@
-"""Feast definitions: the single source of the features used for training and for serving.
+"""Feast definitions built from the active use case's declaration: the single source of the features used for
+training and for serving.
 
-This folder holds declarations only (Feast imports every module in it). Code that computes the
-feature tables lives in `pipelines/`.
+This folder holds definitions only: the entities, offline sources and feature views a use case declares
+(`pipelines.core.use_case.FeatureView`), as Feast objects. Code that computes the feature tables lives in
+`pipelines/features/`.
 """

@@ -7,23 +7,21 @@ feature value became known; Feast's point-in-time join never hands a training ro
 row's own timestamp.
 """
 
+from __future__ import annotations
+
 from feast import FileSource
 
-from pipelines.data.schema import CREATED_TIMESTAMP, CUSTOMER_STATS, EVENT_TIMESTAMP, MERCHANT_STATS, offline_table
-
-DESCRIPTIONS = {
-    CUSTOMER_STATS: "Rolling per-customer aggregates, one row per customer per hour with activity.",
-    MERCHANT_STATS: "Rolling per-merchant aggregates, one row per merchant per hour with activity.",
-}
+from pipelines.core.use_case import CREATED_TIMESTAMP, EVENT_TIMESTAMP, FeatureView
+from pipelines.data.schema import offline_table
 
 
-def offline_source(view: str, root: str | None = None, endpoint: str | None = None) -> FileSource:
+def offline_source(view: FeatureView, root: str | None = None, endpoint: str | None = None) -> FileSource:
     """The view's offline table as Feast reads it: under `root` (an `s3://` prefix) or the repo path (None)."""
     return FileSource(
-        name=f"{view}_source",
-        path=offline_table(view) if root is None else f"{root}/{offline_table(view)}",
+        name=f"{view.name}_source",
+        path=offline_table(view.name) if root is None else f"{root}/{offline_table(view.name)}",
         timestamp_field=EVENT_TIMESTAMP,
         created_timestamp_column=CREATED_TIMESTAMP,
         s3_endpoint_override=endpoint,
-        description=DESCRIPTIONS[view],
+        description=view.description,
     )

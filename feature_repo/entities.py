@@ -1,19 +1,17 @@
-"""The two entities of the fraud use case. A transaction joins both."""
+"""The use case's entities as Feast entities: one int64 join key each (the contract's rule for keys)."""
+
+from __future__ import annotations
 
 from feast import Entity, ValueType
 
-from pipelines.data.schema import CUSTOMER_ID, MERCHANT_ID
+from pipelines.core.use_case import UseCase
 
-customer = Entity(
-    name="customer",
-    join_keys=[CUSTOMER_ID],
-    value_type=ValueType.INT64,
-    description="A card holder. Features describe their recent spending.",
-)
 
-merchant = Entity(
-    name="merchant",
-    join_keys=[MERCHANT_ID],
-    value_type=ValueType.INT64,
-    description="A shop that accepts cards. Features describe its recent traffic and chargebacks.",
-)
+def feast_entities(use_case: UseCase) -> dict[str, Entity]:
+    """Each declared entity by its name."""
+    return {
+        entity.name: Entity(
+            name=entity.name, join_keys=[entity.key], value_type=ValueType.INT64, description=entity.description
+        )
+        for entity in use_case.entities
+    }

@@ -1,17 +1,21 @@
-"""Everything `driftloop features apply` registers, in one list."""
+"""Everything `driftloop features apply` registers for a use case, in one list."""
+
+from __future__ import annotations
 
 from feast import Entity, FeatureView, FileSource
 
 from feature_repo.data_sources import offline_source
-from feature_repo.entities import customer, merchant
+from feature_repo.entities import feast_entities
 from feature_repo.feature_views import feature_view
-from pipelines.data.schema import VIEW_KEYS
+from pipelines.core.use_case import UseCase
 
 
 def registry_objects(
-    offline_root: str | None = None, endpoint: str | None = None
+    use_case: UseCase, offline_root: str | None = None, endpoint: str | None = None
 ) -> list[Entity | FileSource | FeatureView]:
-    """The entities, the views' offline sources (under `offline_root`, an `s3://` prefix, or the repo path when
-    None) and the feature views over them."""
-    sources = {view: offline_source(view, offline_root, endpoint) for view in VIEW_KEYS}
-    return [customer, merchant, *sources.values(), *(feature_view(view, source) for view, source in sources.items())]
+    """The use case's entities, its views' offline sources (under `offline_root`, an `s3://` prefix, or the
+    repo path when None) and the feature views over them."""
+    entities = feast_entities(use_case)
+    sources = {view.name: offline_source(view, offline_root, endpoint) for view in use_case.views}
+    views = [feature_view(use_case, view, sources[view.name], entities[view.entity]) for view in use_case.views]
+    return [*entities.values(), *sources.values(), *views]

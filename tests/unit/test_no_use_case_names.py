@@ -28,10 +28,6 @@ WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 KNOWN_OFFENDERS = frozenset(
     {
-        "feature_repo/data_sources.py",
-        "feature_repo/entities.py",
-        "feature_repo/feature_views.py",
-        "feature_repo/registry_objects.py",
         "helm/driftloop/files/grafana-dashboard.json",
         "helm/driftloop/files/prometheus-rules-test.yaml",
         "helm/driftloop/files/prometheus-rules.yaml",

@@ -51,16 +51,26 @@ def test_columns_views_and_model_input_equal_todays_in_their_order() -> None:
     assert USE_CASE.model.feature_default == model_input.FEATURE_DEFAULT
 
 
-def test_the_feast_objects_registered_today_are_the_declared_ones() -> None:
-    objects = {type(item).__name__: [] for item in registry_objects()}
-    for item in registry_objects():
-        objects[type(item).__name__].append(item)
-    assert {(e.name, e.join_key) for e in objects["Entity"]} == {(e.name, e.key) for e in USE_CASE.entities}
-    declared = {view.name: view for view in USE_CASE.views}
-    for view in objects["FeatureView"]:
-        assert view.ttl == declared[view.name].ttl
-        assert [f.name for f in view.features] == [f.name for f in declared[view.name].features]
-        assert [e for e in view.entities] == [declared[view.name].entity]
+def test_the_feast_objects_built_from_the_declaration_are_todays() -> None:
+    """Names, keys, types, ttl, tags and paths as feature_repo/ defined them by hand, so `features apply` on an
+    existing registry changes nothing."""
+    from feast import Entity, FeatureView, FileSource
+    from feast.types import Float32, Int64
+
+    objects = registry_objects(USE_CASE)
+    entities = {item.name: item.join_key for item in objects if isinstance(item, Entity)}
+    assert entities == {"customer": schema.CUSTOMER_ID, "merchant": schema.MERCHANT_ID}
+    sources = {item.name: item.path for item in objects if isinstance(item, FileSource)}
+    assert sources == {f"{view}_source": f"offline/{view}" for view in schema.VIEW_FEATURES}
+    views = [item for item in objects if isinstance(item, FeatureView)]
+    assert [view.name for view in views] == list(schema.VIEW_FEATURES)
+    for view in views:
+        assert view.ttl == schema.FEATURE_HISTORY and view.tags == {"owner": "driftloop", "use_case": "fraud"}
+        assert view.entity_columns[0].name == schema.VIEW_KEYS[view.name]
+        expected = [
+            (name, Int64 if name in schema.COUNT_FEATURES else Float32) for name in schema.VIEW_FEATURES[view.name]
+        ]
+        assert [(field.name, field.dtype) for field in view.features] == expected
 
 
 def test_gate_thresholds_equal_the_settings_defaults() -> None:

@@ -171,7 +171,7 @@ USE_CASE = UseCase(
             event_columns=(CUSTOMER_ID, MERCHANT_ID, AMOUNT, EVENT_TIMESTAMP),
             uses_labels=False,
             compute=_customer_stats,
-            description="A card holder's recent spending.",
+            description="Rolling per-customer aggregates, one row per customer per hour with activity.",
         ),
         FeatureView(
             MERCHANT_STATS,
@@ -182,7 +182,7 @@ USE_CASE = UseCase(
             event_columns=(MERCHANT_ID, AMOUNT, EVENT_TIMESTAMP, EVENT_ID),
             uses_labels=True,
             compute=_merchant_stats,
-            description="A merchant's recent traffic and chargebacks.",
+            description="Rolling per-merchant aggregates, one row per merchant per hour with activity.",
         ),
     ),
     model=ModelSpec(

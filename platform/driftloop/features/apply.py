@@ -1,4 +1,5 @@
-"""Register the definitions in `feature_repo/` with the Feast registry (what `feast apply` does)."""
+"""Register the active use case's Feast definitions (`feature_repo/`) with the Feast registry (what `feast apply`
+does)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ logger = logging.getLogger(__name__)
 def apply_feature_repo(settings: Settings) -> list[str]:
     """Apply every entity, source and feature view; returns the names registered. Idempotent."""
     from feature_repo.registry_objects import registry_objects
+    from pipelines.core.use_case import load_use_case
     from pipelines.data.storage import feature_data_folder
     from pipelines.features.offline_store import adopt_single_file_tables
 
@@ -22,7 +24,8 @@ def apply_feature_repo(settings: Settings) -> list[str]:
         adopt_single_file_tables(feature_data)  # the sources now name folders of parts
     write_feature_store_yaml(settings)
     store = open_feature_store(settings)
-    objects = registry_objects(feature_data.url if feature_data.remote else None, feature_data.endpoint)
+    use_case = load_use_case(settings.use_case)
+    objects = registry_objects(use_case, feature_data.url if feature_data.remote else None, feature_data.endpoint)
     store.apply(list(objects))  # a fresh list: feast types its parameter invariantly
     names = [obj.name for obj in objects]
     logger.info("applied %d Feast objects to project %s", len(names), settings.feast_project)
