@@ -84,13 +84,13 @@ def run_alarm_bench(windows: int = 20, rows: int = 600, seed: int = 42) -> dict[
     """False-alarm and detection rates over `windows` healthy and `windows` drifted replays."""
     from monitoring.drift import run_drift_report
     from monitoring.drift_tests import independent_values
-    from pipelines.data.generator import GeneratorConfig, generate_feeds
     from pipelines.features.model_input import MODEL_INPUT_COLUMNS
     from pipelines.training.train import fraud_scores
+    from use_cases.fraud.generator import FraudConfig, generate_feeds
 
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     end = now + timedelta(hours=24)
-    config = GeneratorConfig(end=end, seed=seed, days=30, customers=500, merchants=80, drift_start_day=10)
+    config = FraudConfig(end=end, seed=seed, days=30, size=500, merchants=80, drift_start_day=10)
     feeds = generate_feeds(config)
     base, both = feeds.base, pd.concat([feeds.base.events, feeds.drifted.events], ignore_index=True)
     all_labels = pd.concat([feeds.base.labels, feeds.drifted.labels], ignore_index=True)

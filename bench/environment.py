@@ -68,7 +68,6 @@ def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, Path, pd
 
     from driftloop.features.apply import apply_feature_repo
     from pipelines.core.settings import Settings
-    from pipelines.data.generator import GeneratorConfig, generate
     from pipelines.features.model_input import MODEL_INPUT_COLUMNS
     from pipelines.features.offline_store import build_offline_features
     from pipelines.features.store import materialize_online, open_feature_store
@@ -85,10 +84,11 @@ def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, Path, pd
     from pipelines.registry.users import MlflowUser, act_as
     from pipelines.training.train import TrainParams, fraud_scores, train_model
     from serving.online_features import OnlineFeatures
+    from use_cases.fraud.generator import FraudConfig, generate
 
     settings = Settings()
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    events, labels = generate(GeneratorConfig(end=end, days=21, customers=customers, merchants=50, seed=11))
+    events, labels = generate(FraudConfig(end=end, days=21, size=customers, merchants=50, seed=11))
     apply_feature_repo(settings)
     build_offline_features(
         events, labels, Layout.from_settings(settings).feast_repo, end - timedelta(days=21), end, end

@@ -49,10 +49,10 @@ def _land(state_dir: Path, events_wanted: int, seed: int) -> int:
     import pandas as pd
 
     from pipelines.data.event_store import EventStore
-    from pipelines.data.generator import GeneratorConfig, generate
+    from use_cases.fraud.generator import FraudConfig, generate
 
     customers = max(1, events_wanted // EVENTS_PER_CUSTOMER)
-    events, labels = generate(GeneratorConfig(end=END, days=DAYS, customers=customers, merchants=200, seed=seed))
+    events, labels = generate(FraudConfig(end=END, days=DAYS, size=customers, merchants=200, seed=seed))
     store = EventStore(state_dir / "events", state_dir / "predictions")
     landed_at = pd.Timestamp(END)
     with store.locked():

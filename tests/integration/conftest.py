@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from pipelines.data.generator import GeneratorConfig, generate, write_raw_data
+from pipelines.data.raw_data import write_raw_data
 from tests.conftest import free_port
 from tests.integration.local_platform import PlatformUnderTest, free_ports, isolated_env
+from use_cases.fraud.generator import FraudConfig, generate
 
 MODEL = "fraud-detector"
 
@@ -42,7 +43,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformUnder
 def raw_data(platform: PlatformUnderTest) -> dict[str, Path]:
     """Generated transactions and labels, landed in the platform's event store as a user lands a batch."""
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    config = GeneratorConfig(seed=7, days=21, customers=400, merchants=60, end=end)
+    config = FraudConfig(seed=7, days=21, size=400, merchants=60, end=end)
     events, labels = generate(config)
     paths = write_raw_data(events, labels, platform.state_dir / "data" / "raw", config)
     for kind in ("events", "labels"):

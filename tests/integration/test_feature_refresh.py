@@ -12,10 +12,10 @@ import pytest
 
 from pipelines.core.settings import Settings
 from pipelines.data.event_store import EventStore, event_store_for
-from pipelines.data.generator import GeneratorConfig, generate
 from pipelines.data.landing import land_events, land_labels
 from pipelines.data.schema import EVENT_TIMESTAMP
 from pipelines.features.refresh import refresh_features, refresh_state_store
+from use_cases.fraud.generator import FraudConfig, generate
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +61,7 @@ def _offline_at(settings: Settings, customer: int, merchant: int, moment: dateti
 
 def test_refresh_follows_the_watermark_and_late_landings(settings: Settings) -> None:
     store: EventStore = event_store_for(settings)
-    events, labels = generate(GeneratorConfig(end=HOUR, seed=5, days=10, customers=60, merchants=12))
+    events, labels = generate(FraudConfig(end=HOUR, seed=5, days=10, size=60, merchants=12))
     land_events(store, events, "history", pd.Timestamp(NOW))
     land_labels(store, labels, "history labels", pd.Timestamp(NOW))
 

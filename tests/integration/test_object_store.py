@@ -25,10 +25,10 @@ import pytest
 from driftloop.local.ports import port_is_listening
 from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
-from pipelines.data.generator import GeneratorConfig, generate
 from pipelines.data.storage import Folder
 from tests.conftest import free_port
 from tests.parity.upstream_images import postgres_program
+from use_cases.fraud.generator import FraudConfig, generate
 
 pytestmark = [pytest.mark.integration, pytest.mark.contract]
 
@@ -204,7 +204,7 @@ def test_on_s3_unreadable_parts_go_aside_and_compaction_replaces_parts_with_ever
     from pipelines.data.schema import EVENT_ID
     from pipelines.data.writer_lock import file_lock
 
-    events, labels = generate(GeneratorConfig(seed=4, days=2, customers=20, merchants=4, end=END))
+    events, labels = generate(FraudConfig(seed=4, days=2, size=20, merchants=4, end=END))
     root = Folder.at(f"s3://{BUCKET}/parts-test/events", s3_endpoint)
     predictions = Folder.at(f"s3://{BUCKET}/parts-test/predictions", s3_endpoint)
     store = EventStore(root, predictions, lambda: file_lock(tmp_path / "event-store.lock"))
@@ -291,7 +291,7 @@ def test_the_platform_keeps_its_data_on_the_object_store_with_the_same_results(
     is written), with PostgreSQL locks and the Feast SQL registry: every result equals a run on local folders,
     for the pandas engine (Feast reading the tables through s3fs) and the ray engine (tasks opening their own
     S3 clients)."""
-    events, labels = generate(GeneratorConfig(end=END, days=10, customers=200, merchants=20, seed=11))
+    events, labels = generate(FraudConfig(end=END, days=10, size=200, merchants=20, seed=11))
     snapshot = {"events": tmp_path / "events.parquet", "labels": tmp_path / "labels.parquet"}
     events.to_parquet(snapshot["events"], index=False)
     labels.to_parquet(snapshot["labels"], index=False)

@@ -28,7 +28,8 @@ V1_PATH = f"/v1/models/{MODEL}:predict"
 @pytest.fixture(scope="module")
 def attacked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PlatformUnderTest, pd.DataFrame, Any]]:
     """A platform serving v1, trained on a clean landing; its labels, as landed."""
-    from pipelines.data.generator import GeneratorConfig, generate, write_raw_data
+    from pipelines.data.raw_data import write_raw_data
+    from use_cases.fraud.generator import FraudConfig, generate
 
     state = tmp_path_factory.mktemp("poisoned") / "state"
     platform = PlatformUnderTest(state, isolated_env(state, free_ports()))
@@ -37,7 +38,7 @@ def attacked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Platfor
     try:
         assert platform.run("local", "up").returncode == 0
         end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-        config = GeneratorConfig(seed=11, days=21, customers=400, merchants=60, end=end)
+        config = FraudConfig(seed=11, days=21, size=400, merchants=60, end=end)
         events, labels = generate(config)
         paths = write_raw_data(events, labels, state / "data" / "raw", config)
         for kind in ("events", "labels"):

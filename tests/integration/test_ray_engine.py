@@ -15,11 +15,11 @@ import pytest
 from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
 from pipelines.data.event_store import event_store_for
-from pipelines.data.generator import GeneratorConfig, generate
 from pipelines.features.compute_engine import open_engine
 from pipelines.features.offline_store import offline_table_paths, read_offline_table
 from pipelines.features.refresh import LOOKBACK, build_features_from_store
 from pipelines.features.training_set_build import training_set_from_snapshot
+from use_cases.fraud.generator import FraudConfig, generate
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +32,7 @@ def test_ray_engine_writes_the_pandas_engine_tables_and_training_set_and_leaves_
 ) -> None:
     from driftloop.features.apply import apply_feature_repo
 
-    events, labels = generate(GeneratorConfig(end=END, days=14, customers=300, merchants=25, seed=5))
+    events, labels = generate(FraudConfig(end=END, days=14, size=300, merchants=25, seed=5))
     snapshot = {"events": tmp_path / "events.parquet", "labels": tmp_path / "labels.parquet"}
     events.to_parquet(snapshot["events"], index=False)
     labels.to_parquet(snapshot["labels"], index=False)

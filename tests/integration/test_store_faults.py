@@ -26,7 +26,6 @@ from pipelines.core.settings import Settings
 from pipelines.data.contract import validate_raw_data
 from pipelines.data.crash_points import CRASH_AT_VARIABLE
 from pipelines.data.event_store import EventStore, event_store_for
-from pipelines.data.generator import GeneratorConfig, generate
 from pipelines.data.landing import land_events, land_labels
 from pipelines.data.landing_records import LEGACY_LOG
 from pipelines.data.prediction_log_format import partition_name, read_prediction_log
@@ -35,6 +34,7 @@ from pipelines.data.storage import Folder, unique_part_name
 from pipelines.features.refresh import hour_floor, refresh_features
 from pipelines.training.steps import read_window
 from tests.conftest import free_port
+from use_cases.fraud.generator import FraudConfig, generate
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +45,7 @@ DRIFTLOOP = str(Path(sys.executable).with_name("driftloop"))
 
 @pytest.fixture(scope="module")
 def world() -> tuple[pd.DataFrame, pd.DataFrame]:
-    return generate(GeneratorConfig(end=HOUR, seed=9, days=6, customers=50, merchants=10))
+    return generate(FraudConfig(end=HOUR, seed=9, days=6, size=50, merchants=10))
 
 
 def _settings(state: Path, **overrides: object) -> Settings:

@@ -8,14 +8,14 @@ import pandas as pd
 import pytest
 
 from pipelines.data.contract import validate_raw_data
-from pipelines.data.generator import GeneratorConfig, generate
+from use_cases.fraud.generator import FraudConfig, generate
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
 def clean() -> tuple[pd.DataFrame, pd.DataFrame]:
-    return generate(GeneratorConfig(end=END, days=5, customers=50, merchants=10))
+    return generate(FraudConfig(end=END, days=5, size=50, merchants=10))
 
 
 def _failed(events: pd.DataFrame, labels: pd.DataFrame) -> dict[str, object]:

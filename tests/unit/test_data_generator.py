@@ -12,20 +12,22 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pipelines.core.use_case import Batch
 from pipelines.data.contract import validate_raw_data
-from pipelines.data.generator import Batch, GeneratorConfig, generate, generate_feeds, write_raw_data
+from pipelines.data.raw_data import write_raw_data
 from pipelines.data.schema import EVENT_COLUMNS, LABEL_COLUMNS
+from use_cases.fraud.generator import FraudConfig, generate, generate_feeds
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 DRIFT_DAY = 5
 
 
-def _small(**overrides: object) -> GeneratorConfig:
-    return GeneratorConfig(**{"end": END, "days": 10, "customers": 200, "merchants": 30, **overrides})  # type: ignore[arg-type]
+def _small(**overrides: object) -> FraudConfig:
+    return FraudConfig(**{"end": END, "days": 10, "size": 200, "merchants": 30, **overrides})  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
-def drifted_world() -> tuple[GeneratorConfig, Batch, Batch]:
+def drifted_world() -> tuple[FraudConfig, Batch, Batch]:
     config = _small(drift_start_day=DRIFT_DAY)
     feeds = generate_feeds(config)
     return config, feeds.base, feeds.drifted
@@ -41,7 +43,7 @@ def _with_labels(batch: Batch) -> pd.DataFrame:
 
 
 def test_same_config_gives_identical_feeds_and_another_seed_does_not(
-    drifted_world: tuple[GeneratorConfig, Batch, Batch],
+    drifted_world: tuple[FraudConfig, Batch, Batch],
 ) -> None:
     config, base, drifted = drifted_world
     again = generate_feeds(config)
@@ -53,7 +55,7 @@ def test_same_config_gives_identical_feeds_and_another_seed_does_not(
 
 
 def test_feeds_keep_the_contract_columns_sorted_by_time_with_one_label_per_event(
-    drifted_world: tuple[GeneratorConfig, Batch, Batch],
+    drifted_world: tuple[FraudConfig, Batch, Batch],
 ) -> None:
     _, base, drifted = drifted_world
     for batch in (base, drifted):
@@ -69,7 +71,7 @@ def test_feeds_keep_the_contract_columns_sorted_by_time_with_one_label_per_event
 
 
 def test_the_base_feed_does_not_depend_on_the_drift_settings(
-    drifted_world: tuple[GeneratorConfig, Batch, Batch],
+    drifted_world: tuple[FraudConfig, Batch, Batch],
 ) -> None:
     _, base, _ = drifted_world
     _assert_batches_equal(generate_feeds(_small()).base, base)
@@ -85,7 +87,7 @@ def test_without_drift_start_day_the_drifted_feed_is_empty_but_well_typed() -> N
 
 
 def test_labels_arrive_late_mostly_within_two_days_with_a_tail_to_the_maturity_window(
-    drifted_world: tuple[GeneratorConfig, Batch, Batch],
+    drifted_world: tuple[FraudConfig, Batch, Batch],
 ) -> None:
     _, base, drifted = drifted_world
     for batch in (base, drifted):
@@ -101,7 +103,7 @@ def test_labels_arrive_late_mostly_within_two_days_with_a_tail_to_the_maturity_w
 
 
 def test_generate_returns_both_feeds_and_only_the_labels_arrived_by_end(
-    drifted_world: tuple[GeneratorConfig, Batch, Batch],
+    drifted_world: tuple[FraudConfig, Batch, Batch],
 ) -> None:
     config, base, drifted = drifted_world
     events, labels = generate(config)
@@ -117,7 +119,7 @@ def test_generate_returns_both_feeds_and_only_the_labels_arrived_by_end(
 
 
 def test_base_fraud_leans_online_and_large_but_overlaps_with_legit_spending(
-    drifted_world: tuple[GeneratorConfig, Batch, Batch],
+    drifted_world: tuple[FraudConfig, Batch, Batch],
 ) -> None:
     _, base, _ = drifted_world
     frame = _with_labels(base)
@@ -132,7 +134,7 @@ def test_base_fraud_leans_online_and_large_but_overlaps_with_legit_spending(
 
 
 def test_the_wallet_feed_is_extra_busier_bigger_contactless_traffic_with_a_new_fraud_pattern(
-    drifted_world: tuple[GeneratorConfig, Batch, Batch],
+    drifted_world: tuple[FraudConfig, Batch, Batch],
 ) -> None:
     config, base, drifted = drifted_world
     assert config.drift_start is not None
@@ -141,7 +143,7 @@ def test_the_wallet_feed_is_extra_busier_bigger_contactless_traffic_with_a_new_f
     base_after = base_after[base_after["event_timestamp"] >= config.drift_start]
     wallet = _with_labels(drifted)
     assert len(wallet) > 0.5 * len(base_after)
-    assert set(wallet["customer_id"]) <= set(range(config.customers))
+    assert set(wallet["customer_id"]) <= set(range(config.size))
     assert set(wallet["merchant_id"]) <= set(range(config.merchants))
     wallet_legit, wallet_fraud = wallet[wallet["is_fraud"] == 0], wallet[wallet["is_fraud"] == 1]
     assert wallet_legit["amount"].median() > 1.4 * base_after[base_after["is_fraud"] == 0]["amount"].median()
@@ -157,7 +159,7 @@ def test_the_wallet_feed_is_extra_busier_bigger_contactless_traffic_with_a_new_f
 
 def test_invalid_configs_are_refused_and_write_leaves_a_manifest(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="timezone"):
-        GeneratorConfig(end=datetime(2026, 1, 1))
+        FraudConfig(end=datetime(2026, 1, 1))
     with pytest.raises(ValueError, match="drift_start_day"):
         _small(drift_start_day=10)
     with pytest.raises(ValueError, match="drift_start_day"):
@@ -168,7 +170,7 @@ def test_invalid_configs_are_refused_and_write_leaves_a_manifest(tmp_path: Path)
         _small(fraud_rate=0.0)
     with pytest.raises(ValueError, match="days"):
         _small(days=0)
-    config = _small(days=3, customers=50)
+    config = _small(days=3, size=50)
     paths = write_raw_data(*generate(config), tmp_path, config)
     assert '"seed": 42' in paths["manifest"].read_text()
     assert len(pd.read_parquet(paths["events"])) > 100

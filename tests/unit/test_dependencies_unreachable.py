@@ -58,7 +58,7 @@ def test_materialising_into_a_redis_that_is_down_fails_fast_naming_it(env: dict[
     """The refresh computes the offline tables, then names Redis instead of a Redis traceback; the watermark
     stays where it was, so the next refresh recomputes those hours."""
     for args in (
-        ("data", "generate", "--days", "2", "--customers", "30", "--merchants", "5", "--out", str(tmp_path / "raw")),
+        ("data", "generate", "--days", "2", "--size", "30", "--set", "merchants=5", "--out", str(tmp_path / "raw")),
         ("data", "ingest", "events", str(tmp_path / "raw" / "events.parquet")),
     ):
         prepared, _ = driftloop(env, *args)

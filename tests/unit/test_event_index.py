@@ -13,12 +13,12 @@ import pytest
 from pipelines.data.compaction import compact_event_store
 from pipelines.data.event_index import EventIndex
 from pipelines.data.event_store import EventStore
-from pipelines.data.generator import GeneratorConfig, generate
 from pipelines.data.keyed_runs import KeyedRuns
 from pipelines.data.label_history import latest_labels, usable_times
 from pipelines.data.landing import land_events, land_labels
 from pipelines.data.prediction_log_format import partition_name
 from pipelines.data.schema import EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP
+from use_cases.fraud.generator import FraudConfig, generate
 
 NOW = pd.Timestamp(datetime.now(UTC).replace(minute=0, second=0, microsecond=0))
 
@@ -80,7 +80,7 @@ def _assert_index_matches_history(index: EventIndex, store: EventStore, asked: p
 
 
 def test_the_index_answers_what_the_whole_history_says_after_every_kind_of_change(store: EventStore) -> None:
-    events, labels = generate(GeneratorConfig(end=NOW.to_pydatetime(), seed=11, days=3, customers=30, merchants=6))
+    events, labels = generate(FraudConfig(end=NOW.to_pydatetime(), seed=11, days=3, size=30, merchants=6))
     landed, served = events.iloc[: len(events) // 2], events.iloc[len(events) // 2 :]
     land_events(store, landed.iloc[::2], "lake.parquet", NOW)
     land_events(store, landed.iloc[1::2], "lake-2.parquet", NOW + timedelta(seconds=1))  # two parts a day

@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 
 from pipelines.data.event_store import EventStore
-from pipelines.data.generator import GeneratorConfig, generate
 from pipelines.data.landing import REASON, land_events, land_labels
 from pipelines.data.prediction_log_format import partition_name
 from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP, IS_FRAUD, LABEL_TIMESTAMP
 from pipelines.registry.lineage import frame_fingerprint
+from use_cases.fraud.generator import FraudConfig, generate
 
 NOW = pd.Timestamp(datetime.now(UTC).replace(minute=0, second=0, microsecond=0))
 DRIFTLOOP = str(Path(sys.executable).with_name("driftloop"))
@@ -24,7 +24,7 @@ DRIFTLOOP = str(Path(sys.executable).with_name("driftloop"))
 
 @pytest.fixture(scope="module")
 def world() -> tuple[pd.DataFrame, pd.DataFrame]:
-    return generate(GeneratorConfig(end=NOW.to_pydatetime(), seed=3, days=4, customers=40, merchants=8))
+    return generate(FraudConfig(end=NOW.to_pydatetime(), seed=3, days=4, size=40, merchants=8))
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import pytest
 
 from pipelines.core.layout import Layout
 from pipelines.data.entity_partitions import EntitySlice
-from pipelines.data.generator import GeneratorConfig, generate
 from pipelines.data.storage import Folder
 from pipelines.features.engineering import compute_customer_stats, compute_merchant_stats
 from pipelines.features.offline_store import (
@@ -21,6 +20,7 @@ from pipelines.features.offline_store import (
     read_offline_table,
     write_window,
 )
+from use_cases.fraud.generator import FraudConfig, generate
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 START = END - timedelta(days=12)
@@ -28,7 +28,7 @@ START = END - timedelta(days=12)
 
 @pytest.fixture(scope="module")
 def raw() -> tuple[pd.DataFrame, pd.DataFrame]:
-    return generate(GeneratorConfig(end=END, days=12, customers=120, merchants=15, seed=3))
+    return generate(FraudConfig(end=END, days=12, size=120, merchants=15, seed=3))
 
 
 def _window(frame: pd.DataFrame, moment: pd.Timestamp, span: pd.Timedelta) -> pd.DataFrame:

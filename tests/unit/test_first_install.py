@@ -29,11 +29,11 @@ def _driftloop(*args: str) -> str:
 
 def test_data_generate_if_missing_seeds_once_and_never_overwrites(state_dir: Path) -> None:
     events = state_dir / "data" / "raw" / "events.parquet"
-    assert "wrote" in _driftloop("data", "generate", "--if-missing", "--days", "2", "--customers", "20")
+    assert "wrote" in _driftloop("data", "generate", "--if-missing", "--days", "2", "--size", "20")
     first = events.read_bytes()
     output = _driftloop("data", "generate", "--if-missing", "--days", "3", "--seed", "7")
     assert "left as it is" in output and events.read_bytes() == first
-    assert "wrote" in _driftloop("data", "generate", "--days", "3", "--seed", "7", "--customers", "20")
+    assert "wrote" in _driftloop("data", "generate", "--days", "3", "--seed", "7", "--size", "20")
     assert events.read_bytes() != first
 
 

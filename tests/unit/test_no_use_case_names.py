@@ -44,7 +44,6 @@ KNOWN_OFFENDERS = frozenset(
         "pipelines/data/contract.py",
         "pipelines/data/event_index.py",
         "pipelines/data/event_store.py",
-        "pipelines/data/generator.py",
         "pipelines/data/label_history.py",
         "pipelines/data/landing.py",
         "pipelines/data/prediction_log_format.py",

@@ -14,14 +14,14 @@ import pytest
 from feature_repo.registry_objects import registry_objects
 from pipelines.core.settings import Settings
 from pipelines.core.use_case import ViewInputs, load_use_case, validate
-from pipelines.data import generator as world
 from pipelines.data import schema
 from pipelines.data.label_history import fraud_spans
 from pipelines.features import model_input
 from pipelines.features.engineering import compute_customer_stats, compute_merchant_stats
 from pipelines.features.partitions import VIEW_EVENT_COLUMNS
 from pipelines.features.refresh import LOOKBACK
-from use_cases.fraud import USE_CASE, FraudConfig
+from use_cases.fraud import USE_CASE
+from use_cases.fraud import generator as world
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -87,17 +87,13 @@ def test_gate_thresholds_equal_the_settings_defaults() -> None:
 
 @pytest.fixture(scope="module")
 def feeds() -> world.Feeds:
-    config = world.GeneratorConfig(end=END, days=12, customers=60, merchants=15, seed=5, drift_start_day=6)
+    config = world.FraudConfig(end=END, days=12, size=60, merchants=15, seed=5, drift_start_day=6)
     return world.generate_feeds(config)
 
 
-def test_the_declared_generator_makes_todays_world(feeds: world.Feeds) -> None:
-    declared = USE_CASE.generator.generate_feeds(
-        FraudConfig(end=END, days=12, size=60, merchants=15, seed=5, drift_start_day=6)
-    )
-    for ours, today in ((declared.base, feeds.base), (declared.drifted, feeds.drifted)):
-        pd.testing.assert_frame_equal(ours.events, today.events)
-        pd.testing.assert_frame_equal(ours.labels, today.labels)
+def test_the_declared_generator_is_the_fraud_world() -> None:
+    assert USE_CASE.generator.config is world.FraudConfig
+    assert USE_CASE.generator.generate_feeds is world.generate_feeds
 
 
 def test_the_declared_views_compute_todays_rows(feeds: world.Feeds) -> None:
@@ -125,3 +121,19 @@ def test_a_use_case_the_layers_cannot_run_yet_is_refused_by_name(clean_env: pyte
     clean_env.setenv("DRIFTLOOP_USE_CASE", "delivery")
     with pytest.raises(ValueError, match="runs only fraud end to end so far, not 'delivery'"):
         Settings()
+
+
+def test_generator_knobs_are_typed_by_the_use_cases_config_and_unknown_ones_refused() -> None:
+    from pipelines.core.errors import DriftloopError
+    from pipelines.data.raw_data import generator_config
+
+    config = generator_config(USE_CASE.generator, {"merchants": "7", "fraud_rate": "0.1"}, end=END, size=20, seed=None)
+    assert (config.size, config.merchants, config.fraud_rate, config.seed) == (20, 7, 0.1, 42)  # type: ignore[attr-defined]
+    with pytest.raises(
+        DriftloopError, match=r"unknown generator knob 'zones' \(this use case's knobs: fraud_rate, merchants\)"
+    ):
+        generator_config(USE_CASE.generator, {"zones": "3"}, end=END)
+    with pytest.raises(DriftloopError, match="merchants='many' is not of type int"):
+        generator_config(USE_CASE.generator, {"merchants": "many"}, end=END)
+    with pytest.raises(DriftloopError, match="fraud_rate must be in"):
+        generator_config(USE_CASE.generator, {"fraud_rate": "0.9"}, end=END)

@@ -2,14 +2,14 @@
 
 A card transaction is scored for fraud when it is made; its label (a chargeback, or none) arrives days later.
 The declaration names today's columns, views, model and thresholds exactly, so state folders and model
-versions made before the plug-in keep working. Its code still lives in the platform's packages
-(`pipelines.data.schema`, `pipelines.features.engineering`, `pipelines.training.train`, the generator); it moves
-here as each layer learns to read the declaration instead (issue 29).
+versions made before the plug-in keep working. Its world's generator is its own (`use_cases.fraud.generator`);
+the rest of its code still lives in the platform's packages (`pipelines.data.schema`,
+`pipelines.features.engineering`, `pipelines.training.train`) and moves here as each layer learns to read the
+declaration instead (issue 29).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -19,10 +19,8 @@ from pipelines.core.use_case import (
     Entity,
     Feature,
     FeatureView,
-    Feeds,
     Field,
     GateThresholds,
-    GeneratorConfig,
     Label,
     Metric,
     ModelInput,
@@ -32,7 +30,6 @@ from pipelines.core.use_case import (
     UseCase,
     ViewInputs,
 )
-from pipelines.data import generator as fraud_world
 from pipelines.data.schema import (
     AMOUNT,
     CHANNEL,
@@ -52,6 +49,7 @@ from pipelines.data.schema import (
 from pipelines.features.engineering import compute_customer_stats, compute_merchant_stats
 from pipelines.registry.onnx_model import PARITY_TOLERANCE, PROBABILITIES_OUTPUT, TARGET_OPSET
 from pipelines.training.params import TrainParams
+from use_cases.fraud.generator import FraudConfig, generate_feeds
 
 if TYPE_CHECKING:
     import numpy as np
@@ -118,23 +116,6 @@ def _realised_roc_auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
     from sklearn.metrics import roc_auc_score
 
     return float(roc_auc_score(labels, scores)) if len(set(labels.tolist())) == 2 else None
-
-
-@dataclass(frozen=True)
-class FraudConfig(GeneratorConfig):
-    """The card network's own knobs: `size` is the customers, beside them the merchants and the fraud rate."""
-
-    merchants: int = 100
-    fraud_rate: float = 0.02
-
-
-def _generate_feeds(config: FraudConfig) -> Feeds:
-    world = fraud_world.GeneratorConfig(
-        end=config.end, seed=config.seed, days=config.days, customers=config.size, merchants=config.merchants,
-        fraud_rate=config.fraud_rate, drift_start_day=config.drift_start_day, drift_strength=config.drift_strength,
-    )  # fmt: skip
-    feeds = fraud_world.generate_feeds(world)
-    return Feeds(feeds.base, feeds.drifted)  # type: ignore[arg-type]
 
 
 USE_CASE = UseCase(
@@ -220,7 +201,7 @@ USE_CASE = UseCase(
     ),
     generator=DataGenerator(
         config=FraudConfig,
-        generate_feeds=_generate_feeds,
+        generate_feeds=generate_feeds,
         demo=DemoPlan(
             size=500,
             drift_start_day=10,

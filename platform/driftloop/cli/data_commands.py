@@ -143,48 +143,59 @@ def _utc(moment: datetime | None) -> datetime | None:
     return None if moment is None else (moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
+def _knobs(pairs: list[str]) -> dict[str, str]:
+    """`--set name=value` options as a mapping (the use case's own generator knobs)."""
+    knobs = {}
+    for pair in pairs:
+        name, separator, value = pair.partition("=")
+        if not separator or not name:
+            raise DriftloopError(f"--set takes name=value, got {pair!r}")
+        knobs[name.strip()] = value.strip()
+    return knobs
+
+
 @app.command()
 def generate(
     out: Path | None = typer.Option(None, help="Output folder. Default: <state_dir>/data/raw."),
     seed: int | None = typer.Option(None, help="Random seed. Default: DRIFTLOOP_SEED."),
-    days: int = typer.Option(30, min=1, help="Days of transactions, ending at --end."),
-    customers: int = typer.Option(1000, min=1, help="Number of customers."),
-    merchants: int = typer.Option(100, min=2, help="Number of merchants."),
-    fraud_rate: float = typer.Option(0.02, min=0.0001, max=0.49, help="Share of fraudulent transactions."),
+    days: int = typer.Option(30, min=1, help="Days of events, ending at --end."),
+    size: int | None = typer.Option(
+        None, min=1, help="The main population (the use case's first entity). Default: the use case's."
+    ),
     end: datetime | None = typer.Option(None, help="End of the data (exclusive, UTC). Default: the current hour."),
     drift_start_day: int | None = typer.Option(
-        None,
-        help="Day (0-based) from which a second feed (a contactless wallet partner: busier, bigger, a new "
-        "fraud pattern) adds transactions.",
+        None, help="Day (0-based) from which the use case's drifted feed adds events (`driftloop use-case show`)."
     ),
-    drift_strength: float = typer.Option(1.0, min=0.0, help="How strong the second feed is (volume, amounts, fraud)."),
+    drift_strength: float = typer.Option(1.0, min=0.0, help="How strong the drifted feed is (0: none)."),
+    knob: list[str] = typer.Option(
+        [], "--set", help="One of the use case's own generator knobs, as name=value (repeatable)."
+    ),
     if_missing: bool = typer.Option(
         False, "--if-missing", help="Keep existing raw data and write nothing (the cluster's first-install seed)."
     ),
 ) -> None:
-    """Write seeded transactions (events.parquet) and late fraud labels (labels.parquet)."""
+    """Write the active use case's seeded events (events.parquet) and late labels (labels.parquet)."""
     from pipelines.core.settings import get_settings
-    from pipelines.data.generator import GeneratorConfig, generate, write_raw_data
+    from pipelines.core.use_case import load_use_case
+    from pipelines.data.raw_data import arrived, generator_config, write_raw_data
 
     settings = get_settings()
     folder = out or Layout.from_settings(settings).raw_data
     if if_missing and all((folder / name).exists() for name in (EVENTS_FILE, LABELS_FILE)):
         typer.echo(f"raw data already in {folder}: left as it is")
         return
-    try:
-        config = GeneratorConfig(
-            end=_utc(end) or datetime.now(UTC).replace(minute=0, second=0, microsecond=0),
-            seed=settings.seed if seed is None else seed,
-            days=days,
-            customers=customers,
-            merchants=merchants,
-            fraud_rate=fraud_rate,
-            drift_start_day=drift_start_day,
-            drift_strength=drift_strength,
-        )
-    except ValueError as error:
-        raise DriftloopError(str(error)) from error
-    events, labels = generate(config)
+    generator = load_use_case(settings.use_case).generator
+    config = generator_config(
+        generator,
+        _knobs(knob),
+        end=_utc(end) or datetime.now(UTC).replace(minute=0, second=0, microsecond=0),
+        seed=settings.seed if seed is None else seed,
+        days=days,
+        size=size,
+        drift_start_day=drift_start_day,
+        drift_strength=drift_strength,
+    )
+    events, labels = arrived(generator.generate_feeds(config), config.end)
     paths = write_raw_data(events, labels, folder, config)
     typer.echo(f"wrote {len(events)} events to {paths['events']}")
     typer.echo(f"wrote {len(labels)} labels to {paths['labels']}")

@@ -7,7 +7,9 @@ import typer
 
 def demo(
     reset: bool = typer.Option(False, "--reset", help="Stop the local platform and delete the state folder first."),
-    customers: int = typer.Option(500, min=10, help="Customers in the generated data."),
+    size: int | None = typer.Option(
+        None, min=10, help="The generated world's main population. Default: the use case's demo plan's."
+    ),
     traffic_rows: int = typer.Option(600, min=50, help="Transactions sent in each traffic phase."),
     target: str = typer.Option(
         "local", help="local (processes here), or cluster (the kind cluster `make up` built: `make demo-cluster`)."
@@ -23,7 +25,7 @@ def demo(
     given = get_settings()
     demo_defaults = {"drift_check_interval_s": 3600.0, "model_poll_interval_s": 2.0}
     settings = given.model_copy(update={k: v for k, v in demo_defaults.items() if k not in given.model_fields_set})
-    config = DemoConfig(customers=customers, traffic_rows=traffic_rows)
+    config = DemoConfig(size=size, traffic_rows=traffic_rows)
     summary = run_demo(settings, config, typer.echo, reset, target_for(target, settings))
     typer.echo(
         f"champion v{summary['champion_before']} -> v{summary['champion_after']}; "

@@ -42,8 +42,7 @@ class DemoConfig:
     """The demo's world and its pacing: sizes, when the drift starts, how much traffic."""
 
     days: int = 30
-    customers: int = 500
-    merchants: int = 80
+    size: int | None = None  # the world's main population; None: the use case's demo plan's
     drift_start_day: int = 10  # the wallet partner's feed starts 20 days before the end
     traffic_rows: int = 600
     live_hours: int = 12  # each traffic phase sends this many hours of the world's future
@@ -95,13 +94,20 @@ class World:
 
 
 def make_world(settings: Settings, config: DemoConfig, now: datetime) -> World:
-    from pipelines.data.generator import GeneratorConfig, generate_feeds
+    from pipelines.core.use_case import load_use_case
 
+    generator = load_use_case(settings.use_case).generator
     end = now + timedelta(hours=2 * config.live_hours)
-    feeds = generate_feeds(GeneratorConfig(
-        end=end, seed=settings.seed, days=config.days, customers=config.customers, merchants=config.merchants,
-        drift_start_day=config.drift_start_day,
-    ))  # fmt: skip
+    feeds = generator.generate_feeds(
+        generator.config(
+            end=end,
+            seed=settings.seed,
+            days=config.days,
+            size=config.size or generator.demo.size,
+            drift_start_day=config.drift_start_day,
+            **generator.demo.knobs,
+        )
+    )
     moment, later = pd.Timestamp(now), pd.Timestamp(now + timedelta(hours=config.live_hours))
 
     def before_now(frame: pd.DataFrame, column: str) -> pd.DataFrame:

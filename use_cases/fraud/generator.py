@@ -27,15 +27,14 @@ newest arrived labels of fraud (training waits out the maturity window; live lab
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import asdict, dataclass
-from datetime import datetime
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from pipelines.core.use_case import Batch, Feeds, GeneratorConfig
+from pipelines.data.raw_data import arrived
 from pipelines.data.schema import (
     AMOUNT,
     CHANNEL,
@@ -44,11 +43,9 @@ from pipelines.data.schema import (
     EVENT_COLUMNS,
     EVENT_ID,
     EVENT_TIMESTAMP,
-    EVENTS_FILE,
     IS_FRAUD,
     LABEL_COLUMNS,
     LABEL_TIMESTAMP,
-    LABELS_FILE,
     MERCHANT_ID,
 )
 
@@ -76,23 +73,19 @@ LEGIT_DELAY_DAYS, FRAUD_DELAY_DAYS, DELAY_SIGMA = 1.5, 2.0, 0.7
 
 
 @dataclass(frozen=True)
-class GeneratorConfig:
-    """What to generate over [end - days, end); `end` is exclusive, no event is stamped at or after it."""
+class FraudConfig(GeneratorConfig):
+    """What to generate over [end - days, end); `end` is exclusive, no event is stamped at or after it.
+    `size` is the customers; the merchants and the fraud rate are this world's own knobs."""
 
-    end: datetime
-    seed: int = 42
-    days: int = 30
-    customers: int = 1000
+    size: int = 1000
     merchants: int = 100
     fraud_rate: float = 0.02
-    drift_start_day: int | None = None
-    drift_strength: float = 1.0
 
     def __post_init__(self) -> None:
         if self.end.tzinfo is None:
             raise ValueError("end must be timezone-aware (UTC)")
-        if self.days < 1 or self.customers < 1 or self.merchants < 2:
-            raise ValueError("need days >= 1, customers >= 1 and merchants >= 2")
+        if self.days < 1 or self.size < 1 or self.merchants < 2:
+            raise ValueError("need days >= 1, size (customers) >= 1 and merchants >= 2")
         if not 0 < self.fraud_rate < 0.5:
             raise ValueError("fraud_rate must be in (0, 0.5)")
         if self.drift_start_day is not None and not 0 <= self.drift_start_day < self.days:
@@ -110,23 +103,6 @@ class GeneratorConfig:
 
 
 @dataclass(frozen=True)
-class Batch:
-    """One feed's events (EVENT_COLUMNS, sorted by time) and one label per event (LABEL_COLUMNS), including
-    labels arriving at or after `end`: a caller replaying the feed decides what is known when."""
-
-    events: pd.DataFrame
-    labels: pd.DataFrame
-
-
-@dataclass(frozen=True)
-class Feeds:
-    """The card network's stationary feed, and the wallet partner's (empty without `drift_start_day`)."""
-
-    base: Batch
-    drifted: Batch
-
-
-@dataclass(frozen=True)
 class _Population:
     amount_scale: np.ndarray  # per customer: typical amount
     daily_rate: np.ndarray  # per customer: transactions per day
@@ -137,7 +113,7 @@ class _Population:
     risky_phase: np.ndarray  # per merchant: where in its compromise cycle it starts (days)
 
 
-def _population(config: GeneratorConfig, rng: np.random.Generator) -> _Population:
+def _population(config: FraudConfig, rng: np.random.Generator) -> _Population:
     weight = rng.pareto(1.5, size=config.merchants) + 1.0
     risky = rng.choice(config.merchants, size=max(1, int(config.merchants * RISKY_MERCHANT_SHARE)), replace=False)
     # Staggered compromise cycles: each risky merchant comes and goes, but about as many are active at any time.
@@ -146,9 +122,9 @@ def _population(config: GeneratorConfig, rng: np.random.Generator) -> _Populatio
         rng.uniform(0, RISKY_CYCLE_DAYS) + np.arange(len(risky)) * RISKY_CYCLE_DAYS / len(risky)
     ) % RISKY_CYCLE_DAYS
     return _Population(
-        amount_scale=rng.lognormal(mean=3.6, sigma=0.6, size=config.customers),
-        daily_rate=rng.gamma(shape=2.0, scale=1.5, size=config.customers),
-        channel_pref=rng.dirichlet([2.0, 5.0, 3.0], size=config.customers),
+        amount_scale=rng.lognormal(mean=3.6, sigma=0.6, size=config.size),
+        daily_rate=rng.gamma(shape=2.0, scale=1.5, size=config.size),
+        channel_pref=rng.dirichlet([2.0, 5.0, 3.0], size=config.size),
         merchant_weight=weight / weight.sum(),
         price_level=rng.lognormal(0.0, PRICE_LEVEL_SIGMA, size=config.merchants),
         risky=np.sort(risky),
@@ -198,9 +174,9 @@ def _rows(
     return pd.DataFrame({**columns, IS_FRAUD: np.full(len(t), fraud)})
 
 
-def _base_rows(config: GeneratorConfig, pop: _Population, rng: np.random.Generator) -> pd.DataFrame:
+def _base_rows(config: FraudConfig, pop: _Population, rng: np.random.Generator) -> pd.DataFrame:
     start, span = config.start.value, config.days * DAY_NS
-    customer = np.repeat(np.arange(config.customers), rng.poisson(pop.daily_rate * config.days))
+    customer = np.repeat(np.arange(config.size), rng.poisson(pop.daily_rate * config.days))
     n = len(customer)
     merchant = _popular(rng, pop, n)
     big = rng.random(n) < BIG_TICKET_SHARE
@@ -208,17 +184,15 @@ def _base_rows(config: GeneratorConfig, pop: _Population, rng: np.random.Generat
     t = start + rng.integers(0, span, size=n)
     everyday = _rows(t, customer, merchant, amount, _channels(rng, pop.channel_pref[customer], n), 0)
     # Sprees: legit bursts, leaning online, a little above the usual amount, so velocity alone is no proof.
-    sprees_count = rng.poisson(SPREES_PER_CUSTOMER_DAY * config.customers * config.days)
-    customer, t = _bursts(rng, rng.integers(0, config.customers, size=sprees_count), start, span, 2.5, 2.0)
+    sprees_count = rng.poisson(SPREES_PER_CUSTOMER_DAY * config.size * config.days)
+    customer, t = _bursts(rng, rng.integers(0, config.size, size=sprees_count), start, span, 2.5, 2.0)
     n = len(customer)
     merchant = _popular(rng, pop, n)
     channel = _channels(rng, 0.5 * pop.channel_pref[customer] + 0.5 * np.eye(len(CHANNELS))[ONLINE], n)
     sprees = _rows(t, customer, merchant, _amounts(rng, pop, customer, merchant, 0.3, 0.6), channel, 0)
     # Fraud: a card in the wrong hands, often at a merchant that is compromised right now, often big.
     bursts = max(1, round(config.fraud_rate * (len(everyday) + len(sprees)) / (1 + FRAUD_EXTRA_MEAN)))
-    customer, t = _bursts(
-        rng, rng.integers(0, config.customers, size=bursts), start, span, FRAUD_EXTRA_MEAN, FRAUD_HOURS
-    )
+    customer, t = _bursts(rng, rng.integers(0, config.size, size=bursts), start, span, FRAUD_EXTRA_MEAN, FRAUD_HOURS)
     n = len(customer)
     merchant = rng.choice(pop.risky, size=n)
     cycle_day = (t / DAY_NS + pop.risky_phase[merchant]) % RISKY_CYCLE_DAYS
@@ -230,7 +204,7 @@ def _base_rows(config: GeneratorConfig, pop: _Population, rng: np.random.Generat
     return pd.concat([everyday, sprees, fraud], ignore_index=True)
 
 
-def _wallet_rows(config: GeneratorConfig, pop: _Population, rng: np.random.Generator) -> pd.DataFrame:
+def _wallet_rows(config: FraudConfig, pop: _Population, rng: np.random.Generator) -> pd.DataFrame:
     """The wallet partner's extra transactions from drift_start on, and its new kind of fraud."""
     if config.drift_start is None:
         empty = np.zeros(0, dtype=np.int64)
@@ -238,7 +212,7 @@ def _wallet_rows(config: GeneratorConfig, pop: _Population, rng: np.random.Gener
     start, strength = config.drift_start.value, config.drift_strength
     span = pd.Timestamp(config.end).value - start
     rate = pop.daily_rate * WALLET_ACTIVITY * strength * span / DAY_NS
-    customer = np.repeat(np.arange(config.customers), rng.poisson(rate))
+    customer = np.repeat(np.arange(config.size), rng.poisson(rate))
     n = len(customer)
     merchant = _popular(rng, pop, n)
     amount = _amounts(rng, pop, customer, merchant, np.log1p(WALLET_AMOUNT * strength), 0.5)
@@ -246,7 +220,7 @@ def _wallet_rows(config: GeneratorConfig, pop: _Population, rng: np.random.Gener
     legit = _rows(t, customer, merchant, amount, _channels(rng, np.array(WALLET_CHANNELS), n), 0)
     # Enrolled stolen cards: long contactless bursts at ordinary merchants, each tap under the no-PIN limit.
     bursts = round(WALLET_FRAUD_SHARE * strength * n / (1 + WALLET_FRAUD_EXTRA))
-    victims = rng.integers(0, config.customers, size=bursts)
+    victims = rng.integers(0, config.size, size=bursts)
     customer, t = _bursts(rng, victims, start, span, WALLET_FRAUD_EXTRA, WALLET_FRAUD_HOURS)
     n = len(customer)
     amount = CONTACTLESS_LIMIT * rng.uniform(0.5, 0.98, size=n)
@@ -254,7 +228,7 @@ def _wallet_rows(config: GeneratorConfig, pop: _Population, rng: np.random.Gener
     return pd.concat([legit, fraud], ignore_index=True)
 
 
-def _batch(rows: pd.DataFrame, config: GeneratorConfig, id_format: str, rng: np.random.Generator) -> Batch:
+def _batch(rows: pd.DataFrame, config: FraudConfig, id_format: str, rng: np.random.Generator) -> Batch:
     """Rows before `end`, sorted by time, with ids `id_format.format(i)` and a late label each."""
     rows = rows[rows["t"] < pd.Timestamp(config.end).value]
     rows = rows.sort_values(["t", CUSTOMER_ID, MERCHANT_ID], kind="stable").reset_index(drop=True)
@@ -281,7 +255,7 @@ def _batch(rows: pd.DataFrame, config: GeneratorConfig, id_format: str, rng: np.
     return Batch(events.astype(EVENT_COLUMNS), labels.astype(LABEL_COLUMNS))
 
 
-def generate_feeds(config: GeneratorConfig) -> Feeds:
+def generate_feeds(config: FraudConfig) -> Feeds:
     """Both feeds; the same config gives the same frames, and the base feed ignores the drift settings.
 
     Each part draws from its own seeded stream, so adding the wallet feed cannot shift the base feed.
@@ -298,35 +272,6 @@ def generate_feeds(config: GeneratorConfig) -> Feeds:
     return Feeds(base, drifted)
 
 
-def generate(config: GeneratorConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Both feeds' events sorted by time, and the labels that have arrived by `config.end`."""
-    feeds = generate_feeds(config)
-    events = pd.concat([feeds.base.events, feeds.drifted.events], ignore_index=True)
-    labels = pd.concat([feeds.base.labels, feeds.drifted.labels], ignore_index=True)
-    order = np.argsort(events[EVENT_TIMESTAMP].to_numpy(), kind="stable")
-    events, labels = events.iloc[order].reset_index(drop=True), labels.iloc[order]
-    labels = labels[labels[LABEL_TIMESTAMP] < pd.Timestamp(config.end)].reset_index(drop=True)
-    logger.info("generated %d events and %d arrived labels over %d days", len(events), len(labels), config.days)
-    return events, labels
-
-
-def write_raw_data(
-    events: pd.DataFrame, labels: pd.DataFrame, out_dir: Path, config: GeneratorConfig
-) -> dict[str, Path]:
-    """Write events, labels and a manifest of the config that made them; returns their paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "events": out_dir / EVENTS_FILE,
-        "labels": out_dir / LABELS_FILE,
-        "manifest": out_dir / "manifest.json",
-    }
-    events.to_parquet(paths["events"], index=False)
-    labels.to_parquet(paths["labels"], index=False)
-    manifest = {
-        **{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(config).items()},
-        "events": len(events),
-        "labels": len(labels),
-        "fraud_labels": int(labels[IS_FRAUD].sum()),
-    }
-    paths["manifest"].write_text(json.dumps(manifest, indent=2) + "\n")
-    return paths
+def generate(config: FraudConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both feeds' events sorted by time, and the labels that have arrived by `config.end` (tests, benches)."""
+    return arrived(generate_feeds(config), config.end)
