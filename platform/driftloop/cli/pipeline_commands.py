@@ -39,6 +39,12 @@ def run_training(
         "repeats it exactly. Default: now.",
     ),
     seed: int | None = typer.Option(None, help="Training seed. Default: DRIFTLOOP_SEED."),
+    holdout_days: int | None = typer.Option(
+        None, min=1, help="Days at the end of the window kept for evaluation. Default: DRIFTLOOP_HOLDOUT_DAYS."
+    ),
+    label_maturity_days: int | None = typer.Option(
+        None, min=0, help="Newest days left out of training (labels lag). Default: DRIFTLOOP_LABEL_MATURITY_DAYS."
+    ),
     params_json: str | None = typer.Option(
         None, "--params", help='Model hyperparameters as JSON, e.g. {"max_iter": 300}.'
     ),
@@ -60,6 +66,8 @@ def run_training(
         window_days=window_days,
         window_end=_utc_iso(window_end) if window_end else None,
         seed=seed,
+        holdout_days=holdout_days,
+        label_maturity_days=label_maturity_days,
         params_json=params_json,
         shuffle_labels=shuffle_labels,
         trigger=trigger,
@@ -86,6 +94,12 @@ def run_training(
 def submit_training(
     kfp_host: str | None = typer.Option(None, help="The KFP API. Default: DRIFTLOOP_KFP_HOST."),
     seed: int | None = typer.Option(None, help="Training seed. Default: DRIFTLOOP_SEED."),
+    holdout_days: int | None = typer.Option(
+        None, min=1, help="Days at the end of the window kept for evaluation. Default: DRIFTLOOP_HOLDOUT_DAYS."
+    ),
+    label_maturity_days: int | None = typer.Option(
+        None, min=0, help="Newest days left out of training (labels lag). Default: DRIFTLOOP_LABEL_MATURITY_DAYS."
+    ),
     trigger: str = typer.Option("manual", help="Why this run happens; recorded on the run and the model version."),
     wait: bool = typer.Option(False, help="Wait for the run and print the gate's decision (reads MLflow)."),
 ) -> None:

@@ -26,6 +26,21 @@ def run_url(settings: Settings, experiment_id: str, run_id: str) -> str:
     return f"{settings.tracking_uri}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
+def training_options(request: TrainingRequest) -> list[str]:
+    """`driftloop pipeline run training`'s options that carry every field of the request, so a run submitted in
+    the background (a drift-triggered retraining) trains exactly what was asked, not the child's settings."""
+    options = [
+        f"--window-days={request.window_days}",
+        f"--seed={request.seed}",
+        f"--holdout-days={request.holdout_days}",
+        f"--label-maturity-days={request.label_maturity_days}",
+        f"--params={request.params_json}",
+        f"--trigger={request.trigger}",
+        "--shuffle-labels" if request.shuffle_labels else "--no-shuffle-labels",
+    ]
+    return options + ([f"--window-end={request.window_end}"] if request.window_end else [])
+
+
 class LocalPipelineRunner:
     """kfp.local's SubprocessRunner in this interpreter's environment (no venv per task, no pip)."""
 
@@ -41,12 +56,7 @@ class LocalPipelineRunner:
         from driftloop.local.processes import ProcessRecord, spawn
         from driftloop.local.runtime import driftloop_command
 
-        arguments = [
-            "pipeline", "run", "training", "--window-days", str(request.window_days),
-            "--seed", str(request.seed), "--params", request.params_json, "--trigger", request.trigger,
-        ]  # fmt: skip
-        if request.window_end:
-            arguments += ["--window-end", request.window_end]
+        arguments = ["pipeline", "run", "training", *training_options(request)]
         log_path = self.layout.logs / "retraining.log"
         command = [*driftloop_command(), *arguments]
         process = spawn(command, log_path, settings_environment(self.settings, os.environ))
