@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from pipelines.core.use_case import CREATED_TIMESTAMP, EVENT_TIMESTAMP
+from pipelines.core.use_case import CREATED_TIMESTAMP, EVENT_ID, EVENT_TIMESTAMP, LABEL_TIMESTAMP
+from pipelines.data.schema import UNTIL
 
 HOUR_NS = 3_600 * 10**9
 H_1, H_24, D_7, D_30 = 1, 24, 7 * 24, 30 * 24
@@ -114,3 +115,35 @@ def changed_rows(
         frame[name] = stacked[index, rows, cols].astype(dtype)
     frame[CREATED_TIMESTAMP] = pd.Timestamp(computed_at).tz_convert("UTC").as_unit("ns")
     return frame.sort_values([EVENT_TIMESTAMP, entity_column], kind="stable").reset_index(drop=True)
+
+
+def known_labels(
+    grid: Grid,
+    entity: np.ndarray,
+    buckets: np.ndarray,
+    event_ids: np.ndarray,
+    spans: pd.DataFrame,
+    value: str,
+    window_hours: int,
+    entities: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(count, sum of `value`) at each boundary over the labels known then for the events of the last
+    `window_hours`.
+
+    `spans` are label spans (event id, the label, `label_timestamp` known from, UNTIL superseded at, NaT while
+    it holds), with any column to sum (`value`: the label itself, or an event's column joined to its spans).
+    A label counts from the first boundary after both its event and its arrival, stops at the boundary where a
+    later label superseded it, and leaves the window with its event: the mean a served event sees is what was
+    known before it."""
+    events = pd.DataFrame({EVENT_ID: event_ids, "e": entity, "b": buckets})
+    known = events.merge(spans[[EVENT_ID, value, LABEL_TIMESTAMP, UNTIL]], on=EVENT_ID, how="inner")
+    arrived = grid.bucket(known[LABEL_TIMESTAMP].to_numpy(dtype="datetime64[ns]").astype(np.int64))
+    first = np.maximum(known["b"].to_numpy(), arrived) + 1
+    last = known["b"].to_numpy() + window_hours
+    superseded = known[UNTIL].notna().to_numpy()
+    until = known.loc[superseded, UNTIL].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    last[superseded] = np.minimum(last[superseded], grid.bucket(until))
+    holders = known["e"].to_numpy()
+    count = active_intervals(grid, holders, first, last, entities)
+    total = active_intervals(grid, holders, first, last, entities, weights=known[value].to_numpy(np.float64))
+    return count, total

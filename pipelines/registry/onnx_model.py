@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipelines.features.model_input import CATEGORICAL_COLUMNS, MODEL_INPUT_COLUMNS, NUMERIC_COLUMNS
+from pipelines.core.use_case import ModelInput, OnnxSpec
+from pipelines.features.model_input import (
+    CATEGORICAL_COLUMNS,
+    CATEGORIES,
+    FEATURE_VIEW_COLUMNS,
+    MODEL_INPUT_COLUMNS,
+    NUMERIC_COLUMNS,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,21 +43,30 @@ ONNX_URI_TAG = "onnx_model_uri"  # model version tag: where serving finds the ON
 PROBABILITIES_OUTPUT = "probabilities"
 # ai.onnx.ml 3 holds the TreeEnsembleClassifier every onnxruntime release since 1.x runs.
 TARGET_OPSET = {"": 18, "ai.onnx.ml": 3}
+# The model the platform's own code still scores by name until serving reads the declaration (issue 29).
+CLASSIFIER_SPEC = OnnxSpec(PROBABILITIES_OUTPUT, 1, {"zipmap": False}, TARGET_OPSET, PARITY_TOLERANCE)
+MODEL_INPUT = ModelInput(NUMERIC_COLUMNS, CATEGORICAL_COLUMNS, CATEGORIES, FEATURE_VIEW_COLUMNS)
+
+
+def export_model(model: Pipeline, spec: OnnxSpec, model_input: ModelInput) -> bytes:
+    """A use case's fitted pipeline as a serialised ONNX graph, with the options its declaration asks for (a
+    classifier's probabilities as a plain tensor, `{"zipmap": False}`; a regressor's as is)."""
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    inputs = [(name, FloatTensorType([None, 1])) for name in model_input.numeric]
+    inputs += [(name, StringTensorType([None, 1])) for name in model_input.categorical]
+    with warnings.catch_warnings():  # skl2onnx passes booleans where onnx wants ints: noise in every run's log
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="onnx")
+        graph = convert_sklearn(
+            model, initial_types=inputs, options={id(model): dict(spec.options)}, target_opset=dict(spec.target_opset)
+        )
+    return bytes(graph.SerializeToString())
 
 
 def export_onnx(model: Pipeline) -> bytes:
     """The fitted pipeline as a serialised ONNX graph (probabilities as a plain [N, 2] tensor)."""
-    from skl2onnx import convert_sklearn
-    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
-
-    inputs = [(name, FloatTensorType([None, 1])) for name in NUMERIC_COLUMNS]
-    inputs += [(name, StringTensorType([None, 1])) for name in CATEGORICAL_COLUMNS]
-    with warnings.catch_warnings():  # skl2onnx passes booleans where onnx wants ints: noise in every run's log
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module="onnx")
-        graph = convert_sklearn(
-            model, initial_types=inputs, options={id(model): {"zipmap": False}}, target_opset=TARGET_OPSET
-        )
-    return bytes(graph.SerializeToString())
+    return export_model(model, CLASSIFIER_SPEC, MODEL_INPUT)
 
 
 def open_session(model_bytes: bytes, threads: int) -> InferenceSession:
@@ -66,16 +82,29 @@ def open_session(model_bytes: bytes, threads: int) -> InferenceSession:
 
 def onnx_feeds(columns: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """Model input columns (one array or list each) as the graph's named [N, 1] inputs."""
-    feeds = {name: np.asarray(columns[name], dtype=np.float32).reshape(-1, 1) for name in NUMERIC_COLUMNS}
-    for name in CATEGORICAL_COLUMNS:
+    return model_feeds(columns, MODEL_INPUT)
+
+
+def model_feeds(columns: Mapping[str, Any], model_input: ModelInput) -> dict[str, np.ndarray]:
+    """A use case's model input columns (one array or list each) as the graph's named [N, 1] inputs."""
+    feeds = {name: np.asarray(columns[name], dtype=np.float32).reshape(-1, 1) for name in model_input.numeric}
+    for name in model_input.categorical:
         feeds[name] = np.asarray(columns[name], dtype=object).reshape(-1, 1)
     return feeds
 
 
+def model_scores(
+    session: InferenceSession, columns: Mapping[str, Any], spec: OnnxSpec, model_input: ModelInput
+) -> np.ndarray:
+    """One score per row, as float64 like scikit-learn's: the declared output, and its column for a classifier."""
+    (output,) = session.run([spec.output], model_feeds(columns, model_input))
+    scores = output[:, spec.column] if spec.column is not None else np.asarray(output).reshape(-1)
+    return np.asarray(scores, dtype=np.float64)
+
+
 def onnx_scores(session: InferenceSession, columns: Mapping[str, Any]) -> np.ndarray:
     """Fraud probability per row, as float64 like the scikit-learn flavour's."""
-    (probabilities,) = session.run([PROBABILITIES_OUTPUT], onnx_feeds(columns))
-    return np.asarray(probabilities[:, 1], dtype=np.float64)
+    return model_scores(session, columns, CLASSIFIER_SPEC, MODEL_INPUT)
 
 
 def parity_gap(

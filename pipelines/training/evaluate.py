@@ -45,3 +45,22 @@ def classification_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, 
 
 def holdout_labels(holdout: pd.DataFrame) -> np.ndarray:
     return holdout[IS_FRAUD].to_numpy()
+
+
+def regression_metrics(labels: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
+    """MAE (the usual primary), RMSE, bias (mean of prediction - label: > 0 over-promises lateness, < 0
+    under-promises), the 90th percentile of the absolute error, and the rows and label mean they were taken on.
+    NaN when there are no rows."""
+    labels, predictions = np.asarray(labels, dtype=np.float64), np.asarray(predictions, dtype=np.float64)
+    if not len(labels):
+        nan = float("nan")
+        return {"mae": nan, "rmse": nan, "bias": nan, "p90_abs_error": nan, "rows": 0.0, "label_mean": nan}
+    error = predictions - labels
+    return {
+        "mae": float(np.abs(error).mean()),
+        "rmse": float(np.sqrt(np.mean(error**2))),
+        "bias": float(error.mean()),
+        "p90_abs_error": float(np.quantile(np.abs(error), 0.9)),
+        "rows": float(len(labels)),
+        "label_mean": float(labels.mean()),
+    }

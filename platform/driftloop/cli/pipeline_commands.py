@@ -35,7 +35,7 @@ def run_training(
     ),
     window_end: str | None = typer.Option(
         None,
-        help="End of the window, ISO-8601 (UTC unless it names a zone); a run's MLflow param `window_end` "
+        help="End of the window, ISO-8601 (UTC unless it carries an offset); a run's MLflow param `window_end` "
         "repeats it exactly. Default: now.",
     ),
     seed: int | None = typer.Option(None, help="Training seed. Default: DRIFTLOOP_SEED."),

@@ -1,0 +1,70 @@
+"""The delivery model: gradient-boosted regression trees on the request's fields and the views' features.
+
+Imputation and encoding live inside the scikit-learn pipeline, so the served model (exported to ONNX as a
+TreeEnsembleRegressor) treats a missing feature or an unseen vehicle exactly as training did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from pipelines.core.use_case import ModelInput
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+FEATURE_DEFAULT = 0.0  # no history: no orders, no known minutes
+
+
+@dataclass(frozen=True)
+class DeliveryParams:
+    """Hyperparameters of the regression trees (squared error: the mean minutes, which the ETA promises)."""
+
+    max_iter: int = 200
+    learning_rate: float = 0.08
+    max_leaf_nodes: int = 31
+    min_samples_leaf: int = 40
+    l2_regularization: float = 1.0
+
+    def as_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+def build_model(params: DeliveryParams, seed: int, model_input: ModelInput) -> Any:
+    """An unfitted pipeline over the model input columns, in the declaration's order."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    encoder = OneHotEncoder(
+        categories=[list(model_input.categories[c]) for c in model_input.categorical],
+        handle_unknown="ignore",
+        sparse_output=False,
+    )
+    preprocess = ColumnTransformer(
+        [
+            ("numeric", SimpleImputer(strategy="constant", fill_value=FEATURE_DEFAULT), list(model_input.numeric)),
+            ("categorical", encoder, list(model_input.categorical)),
+        ]
+    )
+    regressor = HistGradientBoostingRegressor(random_state=seed, early_stopping=False, **params.as_dict())
+    return Pipeline([("preprocess", preprocess), ("regressor", regressor)])
+
+
+def predicted_minutes(model: Any, frame: pd.DataFrame) -> np.ndarray:
+    """The ETA in minutes per row."""
+    import numpy as np
+
+    columns = [*model.feature_names_in_]
+    return np.asarray(model.predict(frame[columns]), dtype=np.float64)
+
+
+def realised_mae(labels: np.ndarray, predictions: np.ndarray) -> float | None:
+    """MAE of one (version, hour) group of served answers, in minutes."""
+    import numpy as np
+
+    return float(np.abs(np.asarray(predictions) - np.asarray(labels)).mean()) if len(labels) else None
