@@ -21,6 +21,11 @@ Mode = Literal["local", "kind"]
 ENV_PREFIX = "DRIFTLOOP_"
 
 
+# Variables that were renamed: still set under the old name, they would be ignored silently.
+RETIRED_VARIABLES = {
+    "DRIFTLOOP_GATE_MIN_ROC_AUC": "DRIFTLOOP_GATE_FLOOR",
+    "DRIFTLOOP_GATE_MAX_LABEL_RATE_RATIO": "DRIFTLOOP_GATE_LABEL_SHIFT_RATIO",
+}
 # The use cases every layer can run today (the others can be declared, shown and tested, not yet run).
 RUNNABLE_USE_CASES = ("fraud",)
 
@@ -223,29 +228,41 @@ class TrainingSettings(BaseModel):
     code_version: str | None = Field(
         None, description="Code version recorded on models when git is absent (the image sets it). Default: git."
     )
-    gate_min_roc_auc: float = Field(
-        0.75, ge=0, le=1, description="Gate floor: a first model needs at least this holdout ROC AUC."
+    gate_floor: float | None = Field(
+        None,
+        description="Gate floor on the use case's primary metric: a first model must reach it (at least it when "
+        "higher is better, at most it when lower is). Default: the use case's (fraud: ROC AUC 0.75).",
     )
-    gate_margin: float = Field(
-        0.0, description="Gate: a challenger must beat the champion's holdout ROC AUC by more than this."
-    )
-    gate_min_holdout_rows: int = Field(
-        500, ge=1, description="Gate: a candidate is judged on at least this many holdout rows, or rejected."
-    )
-    gate_min_holdout_positives: int = Field(
-        10, ge=1, description="Gate: ...and at least this many fraud labels among them."
-    )
-    gate_max_label_rate_ratio: float = Field(
-        3.0,
-        gt=1,
-        description="Gate, label-mix guard: the window's fraud rate (all labels, batch-landed, sent over HTTP) "
-        "may differ from the champion's training window by at most this factor either way, or the run is held.",
-    )
-    gate_frozen_tolerance: float = Field(
-        0.05,
+    gate_margin: float | None = Field(
+        None,
         ge=0,
-        description="Gate: on the frozen evaluation set a candidate's ROC AUC may be at most this much below the "
-        "champion's.",
+        description="Gate: a challenger must beat the champion's holdout metric by more than this. Default: the "
+        "use case's (fraud: 0).",
+    )
+    gate_min_holdout_rows: int | None = Field(
+        None,
+        ge=1,
+        description="Gate: a candidate is judged on at least this many holdout rows, or rejected. Default: the "
+        "use case's (fraud: 500).",
+    )
+    gate_min_holdout_positives: int | None = Field(
+        None,
+        ge=1,
+        description="Gate: ...and at least this many positive labels among them (a classifier's). Default: the use "
+        "case's (fraud: 10).",
+    )
+    gate_label_shift_ratio: float | None = Field(
+        None,
+        gt=1,
+        description="Gate, label-mix guard: the window's positive rate (all labels, batch-landed, sent over HTTP) "
+        "may differ from the champion's training window by at most this factor either way, or the run is held. "
+        "Default: the use case's (fraud: 3).",
+    )
+    gate_frozen_tolerance: float | None = Field(
+        None,
+        ge=0,
+        description="Gate: on the frozen evaluation set a candidate's metric may be at most this much worse than "
+        "the champion's. Default: the use case's (fraud: 0.05).",
     )
     holdout_days: int = Field(5, ge=1, description="Days at the end of the labelled data kept for evaluation.")
     label_maturity_days: int = Field(
@@ -400,6 +417,14 @@ class Settings(
                 "(`driftloop use-case show NAME` shows any use case's declaration)"
             )
         return value
+
+    @model_validator(mode="after")
+    def _no_retired_variable(self) -> Settings:
+        """A renamed setting still set under its old name would be ignored without a word: refuse it instead."""
+        for old, new in RETIRED_VARIABLES.items():
+            if old in os.environ:
+                raise ValueError(f"{old} was renamed {new} (the use case declares the default)")
+        return self
 
     @model_validator(mode="after")
     def _kind_needs_the_kfp_api(self) -> Settings:

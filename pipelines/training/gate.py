@@ -1,12 +1,13 @@
 """The quality gate: the only way to the `champion` alias.
 
 In order, a candidate is rejected when: it was trained on shuffled labels (a test run, never served); its holdout
-is too small to judge; the labels it learnt from jumped away from the champion's (`pipelines.training.label_mix`: held,
-with the reason, for a person to look at); it is worse than the champion on the frozen evaluation set
-(`pipelines.training.evaluation_set`: labels no endpoint can write) by more than the tolerance; its ROC AUC is undefined
-or below the floor; a champion exists and it does not beat the champion's ROC AUC on the same holdout by more
-than the margin. The thresholds come from
-settings only (`GatePolicy.from_settings`): a run's parameters cannot lower them.
+is too small to judge; the labels it learnt from jumped away from the champion's (`pipelines.training.label_mix`:
+held, with the reason, for a person to look at); it is worse than the champion on the frozen evaluation set
+(`pipelines.training.evaluation_set`: labels no endpoint can write) by more than the tolerance; its primary metric
+is undefined or worse than the floor; a champion exists and it does not beat the champion's metric on the same
+holdout by more than the margin. "Worse" and "beat" follow the use case's metric (ROC AUC: higher is better;
+MAE: lower is better). The thresholds are the use case's, which settings may override per deployment
+(`GatePolicy.of`): a run's parameters cannot change them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import math
 from dataclasses import dataclass
 
 from pipelines.core.settings import Settings
+from pipelines.core.use_case import Skip, UseCase
 
 PROMOTE = "promote"
 REJECT = "reject"
@@ -35,85 +37,131 @@ class GateDecision:
 
 @dataclass(frozen=True)
 class GatePolicy:
-    """The gate's thresholds, from settings only: whoever submits a run cannot lower them."""
+    """The gate's thresholds and the metric they apply to: the use case's, overridden by settings only."""
 
-    min_auc: float
+    metric: str  # the primary metric's name ("roc_auc", "mae")
+    higher_is_better: bool
+    floor: float  # the first model's bound: at least this (higher is better) or at most this
     margin: float
     min_holdout_rows: int
-    min_holdout_positives: int
+    min_holdout_positives: int | Skip
     frozen_tolerance: float
+    positive: str = "positive"  # what a positive label is called in messages
+
+    @property
+    def metric_label(self) -> str:
+        """The metric as people write it: ROC AUC, MAE."""
+        return self.metric.replace("_", " ").upper()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> GatePolicy:
+    def of(cls, use_case: UseCase, settings: Settings) -> GatePolicy:
+        """The use case's thresholds, each replaced by its setting when one is set (`DRIFTLOOP_GATE_*`)."""
+        gate, metric = use_case.gate, use_case.metric
+
+        def chosen(setting: float | None, declared: float) -> float:
+            return declared if setting is None else setting
+
+        positives = gate.min_holdout_positives
+        if settings.gate_min_holdout_positives is not None and not isinstance(positives, Skip):
+            positives = settings.gate_min_holdout_positives
         return cls(
-            settings.gate_min_roc_auc,
-            settings.gate_margin,
-            settings.gate_min_holdout_rows,
-            settings.gate_min_holdout_positives,
-            settings.gate_frozen_tolerance,
+            metric=metric.primary,
+            higher_is_better=metric.higher_is_better,
+            floor=chosen(settings.gate_floor, gate.floor),
+            margin=chosen(settings.gate_margin, gate.margin),
+            min_holdout_rows=int(chosen(settings.gate_min_holdout_rows, gate.min_holdout_rows)),
+            min_holdout_positives=positives,
+            frozen_tolerance=chosen(settings.gate_frozen_tolerance, gate.frozen_tolerance),
+            positive=use_case.label.positive or "positive",
         )
+
+    def better(self, score: float, than: float, by: float = 0.0) -> bool:
+        """`score` beats `than` by more than `by`, in the metric's direction."""
+        return score > than + by if self.higher_is_better else score < than - by
+
+    def worse(self, score: float, than: float, by: float = 0.0) -> bool:
+        """`score` falls behind `than` by more than `by`, in the metric's direction."""
+        return score < than - by if self.higher_is_better else score > than + by
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """What the gate knows of a candidate: its scores and how it was made."""
+    """What the gate knows of a candidate: its scores on the primary metric and how it was made."""
 
-    auc: float
-    champion_auc: float | None  # None: no champion yet
+    score: float
+    champion_score: float | None  # None: no champion yet
     holdout_rows: int
-    holdout_positives: int
+    holdout_positives: int | None = None  # None: not counted (a regression)
     shuffled_labels: bool = False
     label_shift: str | None = None  # the label-mix guard's reason, when it holds the run
-    frozen_auc: float | None = None  # ROC AUC on the frozen evaluation set (pipelines/training/evaluation_set.py)
-    champion_frozen_auc: float | None = None
+    frozen_score: float | None = None  # on the frozen evaluation set (pipelines/training/evaluation_set.py)
+    champion_frozen_score: float | None = None
     evaluation_set: str = ""  # its fingerprint
 
 
 def decide(candidate: Candidate, policy: GatePolicy) -> GateDecision:
-    auc, champion_auc = candidate.auc, candidate.champion_auc
+    score, champion, name = candidate.score, candidate.champion_score, policy.metric_label
     if candidate.shuffled_labels:
         return GateDecision(REJECT, "trained on shuffled labels: a test run is never promoted", "shuffled_labels")
-    if candidate.holdout_rows < policy.min_holdout_rows or candidate.holdout_positives < policy.min_holdout_positives:
-        return GateDecision(
-            REJECT,
-            f"holdout too small to judge: {candidate.holdout_rows} rows, {candidate.holdout_positives} fraud "
-            f"(needs {policy.min_holdout_rows} and {policy.min_holdout_positives})",
-            "holdout_size",
-        )
+    small = _too_small(candidate, policy)
+    if small:
+        return GateDecision(REJECT, small, "holdout_size")
     if candidate.label_shift:
         return GateDecision(REJECT, f"held: {candidate.label_shift}", "label_mix")
-    if _worse_on_the_frozen_set(candidate, policy.frozen_tolerance):
+    if _worse_on_the_frozen_set(candidate, policy):
         return GateDecision(
             REJECT,
-            f"frozen evaluation set {candidate.evaluation_set[:12]}: candidate ROC AUC {candidate.frozen_auc:.4f} is "
-            f"below the champion's {candidate.champion_frozen_auc:.4f} by more than {policy.frozen_tolerance:.4f}",
+            f"frozen evaluation set {candidate.evaluation_set[:12]}: candidate {name} {candidate.frozen_score:.4f} "
+            f"is worse than the champion's {candidate.champion_frozen_score:.4f} by more than "
+            f"{policy.frozen_tolerance:.4f}",
             "frozen_set",
         )
-    if math.isnan(auc):
-        return GateDecision(REJECT, "candidate ROC AUC is undefined (holdout has one class)", "undefined_auc")
-    if auc < policy.min_auc:
-        return GateDecision(REJECT, f"candidate ROC AUC {auc:.4f} is below the floor {policy.min_auc:.4f}", "floor")
-    if champion_auc is None or math.isnan(champion_auc):
+    if math.isnan(score):
+        return GateDecision(REJECT, f"candidate {name} is undefined on the holdout", "undefined_metric")
+    if policy.worse(score, policy.floor):
+        side = "below" if policy.higher_is_better else "above"
+        return GateDecision(REJECT, f"candidate {name} {score:.4f} is {side} the floor {policy.floor:.4f}", "floor")
+    if champion is None or math.isnan(champion):
+        bound = ">=" if policy.higher_is_better else "<="
         return GateDecision(
-            PROMOTE, f"no champion; candidate ROC AUC {auc:.4f} >= floor {policy.min_auc:.4f}", "first_model"
+            PROMOTE, f"no champion; candidate {name} {score:.4f} {bound} floor {policy.floor:.4f}", "first_model"
         )
-    if auc > champion_auc + policy.margin:
+    if policy.better(score, champion, policy.margin):
         return GateDecision(
             PROMOTE,
-            f"candidate ROC AUC {auc:.4f} beats champion {champion_auc:.4f} by more than {policy.margin:.4f}",
+            f"candidate {name} {score:.4f} beats champion {champion:.4f} by more than {policy.margin:.4f}",
             "beats_champion",
         )
     return GateDecision(
         REJECT,
-        f"candidate ROC AUC {auc:.4f} does not beat champion {champion_auc:.4f} by more than {policy.margin:.4f}",
+        f"candidate {name} {score:.4f} does not beat champion {champion:.4f} by more than {policy.margin:.4f}",
         "not_better",
     )
 
 
-def _worse_on_the_frozen_set(candidate: Candidate, tolerance: float) -> bool:
+def _too_small(candidate: Candidate, policy: GatePolicy) -> str | None:
+    """Why the holdout is too small to judge, or None."""
+    needs_positives = not isinstance(policy.min_holdout_positives, Skip)
+    positives = candidate.holdout_positives if candidate.holdout_positives is not None else 0
+    too_few_positives = needs_positives and positives < int(policy.min_holdout_positives)  # type: ignore[arg-type]
+    if candidate.holdout_rows >= policy.min_holdout_rows and not too_few_positives:
+        return None
+    if needs_positives:
+        return (
+            f"holdout too small to judge: {candidate.holdout_rows} rows, {positives} {policy.positive} "
+            f"(needs {policy.min_holdout_rows} and {policy.min_holdout_positives})"
+        )
+    reason = policy.min_holdout_positives.reason  # type: ignore[union-attr]
+    return (
+        f"holdout too small to judge: {candidate.holdout_rows} rows (needs {policy.min_holdout_rows}; "
+        f"positives: skipped, {reason})"
+    )
+
+
+def _worse_on_the_frozen_set(candidate: Candidate, policy: GatePolicy) -> bool:
     """Worse than the champion on the frozen set (an undefined score there counts as worse)."""
-    if candidate.champion_auc is None or candidate.champion_frozen_auc is None:
+    if candidate.champion_score is None or candidate.champion_frozen_score is None:
         return False  # no champion, or no frozen set yet: nothing to compare with
-    if candidate.frozen_auc is None or math.isnan(candidate.frozen_auc):
+    if candidate.frozen_score is None or math.isnan(candidate.frozen_score):
         return True
-    return candidate.frozen_auc < candidate.champion_frozen_auc - tolerance
+    return policy.worse(candidate.frozen_score, candidate.champion_frozen_score, policy.frozen_tolerance)

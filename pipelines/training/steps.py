@@ -282,34 +282,41 @@ def frozen_set_metrics(settings: Settings, candidate: Any, champion: Any | None)
 
 
 def gate(settings: Settings, run_id: str, candidate_auc: float, champion_auc: float, champion_version: str) -> str:
-    """Decide promote or reject with the settings' policy (never a run's parameters), and record the decision
-    and its reason on the run. The label mix of this run's window is held against the champion's."""
+    """Decide promote or reject with the use case's thresholds and the settings' overrides (never a run's
+    parameters), and record the decision and its reason on the run. The label mix of this run's window is held
+    against the champion's."""
+    from pipelines.core.use_case import RateShift, load_use_case
     from pipelines.training.gate import Candidate, GatePolicy, decide
     from pipelines.training.label_mix import mix_from_metrics, shift_reason
+
+    use_case = load_use_case(settings.use_case)
+    guard = use_case.gate.label_guard
+    shift_ratio = settings.gate_label_shift_ratio or (guard.max_ratio if isinstance(guard, RateShift) else None)
 
     client = client_as(settings, MlflowUser.PIPELINE)
     run = client.get_run(run_id)
     metrics, params = run.data.metrics, run.data.params
     shift = None
     window = mix_from_metrics(metrics)
-    if champion_version and window is not None:
+    if champion_version and window is not None and shift_ratio is not None:
         champion_run_id = client.get_model_version(settings.model_name, champion_version).run_id
         reference = mix_from_metrics(client.get_run(champion_run_id).data.metrics) if champion_run_id else None
         if reference is not None:
-            shift = shift_reason(window, reference, settings.gate_max_label_rate_ratio)
+            shift = shift_reason(window, reference, shift_ratio)
     holdout_rows = int(metrics.get("holdout_rows", 0))
+    primary = use_case.metric.primary
     candidate = Candidate(
-        auc=candidate_auc,
-        champion_auc=champion_auc if champion_version else None,
+        score=candidate_auc,
+        champion_score=champion_auc if champion_version else None,
         holdout_rows=holdout_rows,
         holdout_positives=round(holdout_rows * metrics.get("holdout_positive_rate", 0.0)),
         shuffled_labels=params.get("shuffle_labels") == "True",
         label_shift=shift,
-        frozen_auc=metrics.get("frozen_roc_auc"),
-        champion_frozen_auc=metrics.get("champion_frozen_roc_auc"),
+        frozen_score=metrics.get(f"frozen_{primary}"),
+        champion_frozen_score=metrics.get(f"champion_frozen_{primary}"),
         evaluation_set=run.data.tags.get(RunTag.EVALUATION_SET, ""),
     )
-    policy = GatePolicy.from_settings(settings)
+    policy = GatePolicy.of(use_case, settings)
     decision = decide(candidate, policy)
     with _in_pipeline_run(settings, run_id):
         import mlflow
@@ -318,13 +325,17 @@ def gate(settings: Settings, run_id: str, candidate_auc: float, champion_auc: fl
             RunTag.GATE_DECISION: decision.decision, RunTag.GATE_REASON: decision.reason,
             RunTag.GATE_CHECK: decision.check,
         })  # fmt: skip
-        mlflow.log_params({
-            "gate_min_roc_auc": policy.min_auc, "gate_margin": policy.margin,
-            "gate_min_holdout_rows": policy.min_holdout_rows,
-            "gate_min_holdout_positives": policy.min_holdout_positives,
-            "gate_max_label_rate_ratio": settings.gate_max_label_rate_ratio,
-            "gate_frozen_tolerance": policy.frozen_tolerance,
-        })  # fmt: skip
+        mlflow.log_params(
+            {
+                "gate_metric": policy.metric,
+                "gate_floor": policy.floor,
+                "gate_margin": policy.margin,
+                "gate_min_holdout_rows": policy.min_holdout_rows,
+                "gate_min_holdout_positives": str(policy.min_holdout_positives),
+                "gate_label_shift_ratio": shift_ratio,
+                "gate_frozen_tolerance": policy.frozen_tolerance,
+            }
+        )
     logger.info("gate: %s (%s)", decision.decision, decision.reason)
     return decision.decision
 

@@ -164,7 +164,7 @@ def test_5_with_the_label_mix_guard_off_the_frozen_set_still_refuses(
     """Defence in depth: the labels are flipped (test 4); judged on labels no endpoint can write, the
     candidate is far worse than the champion."""
     platform, _, client = attacked
-    code, output = retrain(platform, DRIFTLOOP_GATE_MAX_LABEL_RATE_RATIO="1000")
+    code, output = retrain(platform, DRIFTLOOP_GATE_LABEL_SHIFT_RATIO="1000")
     assert code == 0, output
     decision, reason = decision_of(client, output)
     assert decision == "reject" and reason.startswith("frozen evaluation set "), reason

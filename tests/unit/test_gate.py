@@ -1,21 +1,43 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from pipelines.core.use_case import Skip
 from pipelines.data.event_store import BATCH, HTTP, VIA
 from pipelines.data.schema import EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP
 from pipelines.training.gate import PROMOTE, REJECT, Candidate, GatePolicy, decide
 from pipelines.training.label_mix import ALL, LabelGroup, label_mix, shift_reason
 
-POLICY = GatePolicy(min_auc=0.75, margin=0.0, min_holdout_rows=500, min_holdout_positives=10, frozen_tolerance=0.05)
+POLICY = GatePolicy(
+    "roc_auc",
+    True,
+    floor=0.75,
+    margin=0.0,
+    min_holdout_rows=500,
+    min_holdout_positives=10,
+    frozen_tolerance=0.05,
+    positive="fraud",
+)
+# A regression: mean absolute error in minutes, lower is better; no positive class to count.
+NO_POSITIVE_CLASS = Skip("a regression target has no positive class")
+MAE_POLICY = GatePolicy(
+    "mae",
+    False,
+    floor=6.0,
+    margin=0.1,
+    min_holdout_rows=500,
+    min_holdout_positives=NO_POSITIVE_CLASS,
+    frozen_tolerance=0.5,
+)
 
 
-def judged(auc: float, champion: float | None = None, **more: object) -> Candidate:
-    return Candidate(**{"auc": auc, "champion_auc": champion, "holdout_rows": 5000, "holdout_positives": 100,
+def judged(score: float, champion: float | None = None, **more: object) -> Candidate:
+    return Candidate(**{"score": score, "champion_score": champion, "holdout_rows": 5000, "holdout_positives": 100,
                         **more})  # type: ignore[arg-type]  # fmt: skip
 
 
@@ -32,9 +54,7 @@ def test_first_model_needs_the_floor() -> None:
 def test_challenger_must_beat_the_champion_by_the_margin(
     candidate: float, champion: float, margin: float, expected: str
 ) -> None:
-    policy = GatePolicy(
-        min_auc=0.5, margin=margin, min_holdout_rows=500, min_holdout_positives=10, frozen_tolerance=0.05
-    )
+    policy = replace(POLICY, floor=0.5, margin=margin)
     assert decide(judged(candidate, champion), policy).decision == expected
 
 
@@ -43,7 +63,9 @@ def test_a_better_challenger_still_needs_the_floor() -> None:
 
 
 def test_undefined_auc_is_rejected() -> None:
-    assert decide(judged(math.nan), POLICY).decision == REJECT
+    decision = decide(judged(math.nan), POLICY)
+    expected = (REJECT, "undefined_metric", "candidate ROC AUC is undefined on the holdout")
+    assert (decision.decision, decision.check, decision.reason) == expected
 
 
 def test_a_shuffled_label_run_is_never_promoted_however_it_scores() -> None:
@@ -77,11 +99,68 @@ def test_a_candidate_worse_than_the_champion_on_the_frozen_set_is_rejected(
 ) -> None:
     """Tolerance 0.02: a holdout cut from poisoned labels can make the candidate look better (0.88 vs 0.11);
     the frozen set, which no endpoint writes, says otherwise."""
-    candidate = judged(0.88, 0.11, frozen_auc=frozen, champion_frozen_auc=champion_frozen, evaluation_set="ab" * 32)
-    decision = decide(candidate, GatePolicy(0.75, 0.0, 500, 10, frozen_tolerance=0.02))
+    candidate = judged(0.88, 0.11, frozen_score=frozen, champion_frozen_score=champion_frozen, evaluation_set="ab" * 32)
+    decision = decide(candidate, replace(POLICY, frozen_tolerance=0.02))
     assert decision.decision == expected, decision.reason
     if expected == REJECT:
         assert decision.reason.startswith("frozen evaluation set abababababab: candidate ROC AUC")
+
+
+@pytest.mark.parametrize(
+    ("score", "champion", "expected", "check"),
+    [
+        (5.0, None, PROMOTE, "first_model"),
+        (6.5, None, REJECT, "floor"),  # worse than the floor: more minutes off
+        (4.0, 4.5, PROMOTE, "beats_champion"),  # 0.5 minutes better, beyond the 0.1 margin
+        (4.45, 4.5, REJECT, "not_better"),  # better, but within the margin
+        (4.8, 4.5, REJECT, "not_better"),
+    ],
+)
+def test_lower_is_better_for_a_regression_metric(
+    score: float, champion: float | None, expected: str, check: str
+) -> None:
+    decision = decide(judged(score, champion, holdout_positives=None), MAE_POLICY)
+    assert (decision.decision, decision.check) == (expected, check), decision.reason
+    if check == "floor":
+        assert decision.reason == "candidate MAE 6.5000 is above the floor 6.0000"
+
+
+def test_a_regression_skips_the_positives_minimum_and_says_so() -> None:
+    decision = decide(judged(4.0, holdout_rows=300, holdout_positives=None), MAE_POLICY)
+    assert decision.check == "holdout_size"
+    assert decision.reason == (
+        "holdout too small to judge: 300 rows (needs 500; positives: skipped, a regression target has no positive "
+        "class)"
+    )
+    assert decide(judged(4.0, holdout_positives=None), MAE_POLICY).decision == PROMOTE
+
+
+def test_the_frozen_set_compares_in_the_metrics_direction() -> None:
+    worse = judged(4.0, 4.5, frozen_score=5.2, champion_frozen_score=4.6, evaluation_set="cd" * 32)
+    assert decide(worse, MAE_POLICY).check == "frozen_set"  # 0.6 minutes worse, beyond 0.5
+    within = judged(4.0, 4.5, frozen_score=5.0, champion_frozen_score=4.6, evaluation_set="cd" * 32)
+    assert decide(within, MAE_POLICY).decision == PROMOTE
+
+
+def test_the_policy_is_the_use_cases_unless_a_setting_overrides_it(clean_env: pytest.MonkeyPatch) -> None:
+    from pipelines.core.settings import Settings
+    from pipelines.core.use_case import load_use_case
+
+    fraud, delivery = load_use_case("fraud"), load_use_case("delivery")
+    assert GatePolicy.of(fraud, Settings()) == POLICY
+    assert GatePolicy.of(delivery, Settings()).floor == delivery.gate.floor
+    clean_env.setenv("DRIFTLOOP_GATE_FLOOR", "0.8")
+    clean_env.setenv("DRIFTLOOP_GATE_MIN_HOLDOUT_POSITIVES", "50")
+    assert GatePolicy.of(fraud, Settings()) == replace(POLICY, floor=0.8, min_holdout_positives=50)
+    assert isinstance(GatePolicy.of(delivery, Settings()).min_holdout_positives, Skip), "a skip stays a skip"
+
+
+def test_a_retired_gate_variable_is_refused_by_name(clean_env: pytest.MonkeyPatch) -> None:
+    from pipelines.core.settings import Settings
+
+    clean_env.setenv("DRIFTLOOP_GATE_MIN_ROC_AUC", "0.9")
+    with pytest.raises(ValueError, match="DRIFTLOOP_GATE_MIN_ROC_AUC was renamed DRIFTLOOP_GATE_FLOOR"):
+        Settings()
 
 
 def mix(all_rows: int, all_pos: int, http_rows: int = 0, http_pos: int = 0) -> dict[str, LabelGroup]:
