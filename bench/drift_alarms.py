@@ -54,12 +54,14 @@ def _train_v1(events: pd.DataFrame, labels: pd.DataFrame, tables: dict[str, pd.D
     from pipelines.features.model_input import FEATURE_DEFAULT, FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
     from pipelines.features.training_set import labelled_events
     from pipelines.training.evaluate import classification_metrics, split_by_time
-    from pipelines.training.train import TrainParams, fraud_scores, train_model
+    from pipelines.training.train import train_model
+    from use_cases.fraud import USE_CASE as FRAUD
+    from use_cases.fraud.model import TrainParams, fraud_scores
 
     labelled = labelled_events(events, labels, label_maturity_days=7)
     training = _as_of(labelled, tables, labelled["event_timestamp"])
     train_rows, holdout = split_by_time(training, 5)
-    model = train_model(train_rows, TrainParams(), seed)
+    model = train_model(train_rows, FRAUD, TrainParams(), seed)
     auc = classification_metrics(holdout["is_fraud"].to_numpy(), fraud_scores(model, holdout))["roc_auc"]
     recent = train_rows[train_rows["event_timestamp"] >= train_rows["event_timestamp"].max() - timedelta(days=7)]
     reference = recent.sample(n=min(5000, len(recent)), random_state=seed)[list(MODEL_INPUT_COLUMNS)]
@@ -85,8 +87,8 @@ def run_alarm_bench(windows: int = 20, rows: int = 600, seed: int = 42) -> dict[
     from monitoring.drift import run_drift_report
     from monitoring.drift_tests import independent_values
     from pipelines.features.model_input import MODEL_INPUT_COLUMNS
-    from pipelines.training.train import fraud_scores
     from use_cases.fraud.generator import FraudConfig, generate_feeds
+    from use_cases.fraud.model import fraud_scores
 
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     end = now + timedelta(hours=24)

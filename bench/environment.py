@@ -82,9 +82,11 @@ def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, Path, pd
         runtime_versions,
     )
     from pipelines.registry.users import MlflowUser, act_as
-    from pipelines.training.train import TrainParams, fraud_scores, train_model
+    from pipelines.training.train import train_model
     from serving.online_features import OnlineFeatures
+    from use_cases.fraud import USE_CASE as FRAUD
     from use_cases.fraud.generator import FraudConfig, generate
+    from use_cases.fraud.model import TrainParams, fraud_scores
 
     settings = Settings()
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -96,7 +98,7 @@ def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, Path, pd
     materialize_online(settings, end)
     store = open_feature_store(settings)
     training = build_training_set(store, labelled_events(events, labels, 7))
-    model = train_model(training, TrainParams(), seed=11)
+    model = train_model(training, FRAUD, TrainParams(), seed=11)
     act_as(settings, MlflowUser.PIPELINE)  # the baseline's model is registered as the pipeline would
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_experiment("bench")
@@ -108,7 +110,7 @@ def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, Path, pd
         log_onnx(onnx_bytes)
     client = mlflow.tracking.MlflowClient(settings.tracking_uri)
     tags = {"bench": "true", **onnx_lineage(run.info.run_id, parity, runtime_versions())}
-    version = register(client, uri, settings.model_name, run.info.run_id, tags)
+    version = register(client, uri, settings.model_name, run.info.run_id, tags, FRAUD.description)
     promote(client, settings.model_name, version.version)
     # The baselines serve this very model version, downloaded from the registry.
     model_dir = Path(

@@ -36,12 +36,15 @@ def pip_requirements() -> list[str]:
     return [f"{package}=={version(package)}" for package in SERVING_PACKAGES]
 
 
-def log_model(model: Pipeline, input_example: pd.DataFrame, reference_sample: pd.DataFrame) -> str:
-    """Log the model (fraud probability as pyfunc output) and its drift reference into the active run."""
+def log_model(
+    model: Pipeline, input_example: pd.DataFrame, reference_sample: pd.DataFrame, predict_fn: str = "predict_proba"
+) -> str:
+    """Log the model (its `predict_fn` as the pyfunc output: a use case's `pyfunc_predict_fn`) and its drift
+    reference into the active run."""
     import mlflow
     from mlflow.models import infer_signature
 
-    scores = model.predict_proba(input_example)
+    scores = getattr(model, predict_fn)(input_example)
     signature = infer_signature(input_example, scores)
     info = mlflow.sklearn.log_model(
         model,
@@ -49,7 +52,7 @@ def log_model(model: Pipeline, input_example: pd.DataFrame, reference_sample: pd
         signature=signature,
         input_example=input_example.head(5),
         pip_requirements=pip_requirements(),
-        pyfunc_predict_fn="predict_proba",
+        pyfunc_predict_fn=predict_fn,
         serialization_format="cloudpickle",
     )
     with tempfile.TemporaryDirectory() as folder:
@@ -96,8 +99,10 @@ def current_champion(client: MlflowClient, name: str) -> ModelVersion | None:
     return registered_alias(client, name, Alias.CHAMPION)
 
 
-def register(client: MlflowClient, model_uri: str, name: str, run_id: str, tags: dict[str, Any]) -> ModelVersion:
-    """Create a model version with its lineage tags."""
+def register(
+    client: MlflowClient, model_uri: str, name: str, run_id: str, tags: dict[str, Any], description: str
+) -> ModelVersion:
+    """Create a model version with its lineage tags (the registered model, the first time, with `description`)."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -105,7 +110,7 @@ def register(client: MlflowClient, model_uri: str, name: str, run_id: str, tags:
         client.get_registered_model(name)
     except MlflowException:
         client.create_registered_model(
-            name, description="Card-transaction fraud score. Trained and promoted by the driftloop pipeline."
+            name, description=f"{description} Trained and promoted by the driftloop pipeline."
         )
     with fluent_tracking(client.tracking_uri):  # registration has no client form that links the logged model
         model_version = mlflow.register_model(model_uri, name, tags={k: str(v) for k, v in tags.items()})

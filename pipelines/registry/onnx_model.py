@@ -24,7 +24,6 @@ from pipelines.features.model_input import (
     CATEGORICAL_COLUMNS,
     CATEGORIES,
     FEATURE_VIEW_COLUMNS,
-    MODEL_INPUT_COLUMNS,
     NUMERIC_COLUMNS,
 )
 
@@ -108,15 +107,19 @@ def onnx_scores(session: InferenceSession, columns: Mapping[str, Any]) -> np.nda
 
 
 def parity_gap(
-    score: Callable[[Pipeline, pd.DataFrame], np.ndarray], model: Pipeline, session: InferenceSession,
+    score: Callable[[Pipeline, pd.DataFrame], np.ndarray],
+    model: Pipeline,
+    session: InferenceSession,
     frame: pd.DataFrame,
-) -> float:  # fmt: skip
-    """Largest absolute difference in score between the pipeline (scored by `score`, training's own scorer)
+    spec: OnnxSpec = CLASSIFIER_SPEC,
+    model_input: ModelInput = MODEL_INPUT,
+) -> float:
+    """Largest absolute difference in score between the pipeline (scored by `score`, the use case's own scorer)
     and its export on `frame`."""
     if frame.empty:
         return 0.0
-    columns = {name: frame[name].to_numpy() for name in MODEL_INPUT_COLUMNS}
-    gap = np.abs(score(model, frame) - onnx_scores(session, columns))
+    columns = {name: frame[name].to_numpy() for name in model_input.columns}
+    gap = np.abs(score(model, frame) - model_scores(session, columns, spec, model_input))
     return float(gap.max())
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from pipelines.data.schema import EVENT_TIMESTAMP, IS_FRAUD
+from pipelines.data.schema import EVENT_TIMESTAMP
 
 
 def split_by_time(frame: pd.DataFrame, holdout_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -41,10 +41,6 @@ def classification_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, 
         "rows": float(len(labels)),
         "positive_rate": float(labels.mean()) if len(labels) else float("nan"),
     }
-
-
-def holdout_labels(holdout: pd.DataFrame) -> np.ndarray:
-    return holdout[IS_FRAUD].to_numpy()
 
 
 def regression_metrics(labels: np.ndarray, predictions: np.ndarray) -> dict[str, float]:

@@ -175,31 +175,27 @@ def train(
     """Fit on everything before the holdout; log the model and its drift reference. Returns the model URI."""
     import joblib
 
-    from pipelines.features.model_input import FEATURE_DEFAULT, FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
+    from pipelines.core.use_case import load_use_case
     from pipelines.registry.models import log_model, log_onnx
-    from pipelines.registry.onnx_model import (
-        PARITY_METRIC,
-        PARITY_TOLERANCE,
-        export_onnx,
-        open_session,
-        parity_gap,
-        runtime_versions,
-    )
+    from pipelines.registry.onnx_model import PARITY_METRIC, export_model, open_session, parity_gap, runtime_versions
     from pipelines.training.evaluate import split_by_time
-    from pipelines.training.train import TrainParams, fraud_scores, train_model
+    from pipelines.training.train import model_params, train_model
 
-    params = TrainParams(**json.loads(params_json or "{}"))
+    use_case = load_use_case(settings.use_case)
+    model_input, spec, score = use_case.model_input, use_case.model.onnx, use_case.model.score
+    params = model_params(use_case, params_json)
     train_rows, holdout = split_by_time(pd.read_parquet(training_set_path), holdout_days)
-    model = train_model(train_rows, params, seed, shuffle_labels=shuffle_labels)
+    model = train_model(train_rows, use_case, params, seed, shuffle_labels=shuffle_labels)
     joblib.dump(model, model_path)
-    onnx_bytes = export_onnx(model)
-    parity = parity_gap(fraud_scores, model, open_session(onnx_bytes, threads=1), holdout)
+    onnx_bytes = export_model(model, spec, model_input)
+    parity = parity_gap(score, model, open_session(onnx_bytes, threads=1), holdout, spec, model_input)
     # The drift reference: the latest week of training rows, the closest to what serving sees next.
     recent = train_rows[train_rows[EVENT_TIMESTAMP] >= train_rows[EVENT_TIMESTAMP].max() - REFERENCE_WINDOW]
     reference = recent.sample(n=min(REFERENCE_ROWS, len(recent)), random_state=seed)
     # As serving sees it: a missing feature value is the documented default, so drift compares like with like.
-    reference = reference[list(MODEL_INPUT_COLUMNS)].fillna({c: FEATURE_DEFAULT for c in FEATURE_VIEW_COLUMNS})
-    reference = reference.assign(prediction=fraud_scores(model, reference))
+    default = use_case.model.feature_default
+    reference = reference[list(model_input.columns)].fillna({c: default for c in model_input.feature_columns})
+    reference = reference.assign(prediction=score(model, reference))
     with _in_pipeline_run(settings, run_id):
         import mlflow
 
@@ -207,12 +203,13 @@ def train(
         mlflow.log_params(params.as_dict())
         mlflow.log_metric("train_rows", len(train_rows))
         mlflow.log_metric(PARITY_METRIC, parity)
-        if parity > PARITY_TOLERANCE:
+        if parity > spec.parity_tolerance:
             raise DriftloopError(
                 f"the ONNX export differs from the model by up to {parity:.2e} on the holdout "
-                f"(tolerance {PARITY_TOLERANCE:.0e}); nothing is registered"
+                f"(tolerance {spec.parity_tolerance:.0e}); nothing is registered"
             )
-        model_uri = log_model(model, train_rows[list(MODEL_INPUT_COLUMNS)].head(50), reference.reset_index(drop=True))
+        example = train_rows[list(model_input.columns)].head(50)
+        model_uri = log_model(model, example, reference.reset_index(drop=True), use_case.model.pyfunc_predict_fn)
         log_onnx(onnx_bytes)
         mlflow.set_tags({"model_uri": model_uri, **runtime_versions()})
     return model_uri
@@ -221,29 +218,31 @@ def train(
 def evaluate(
     settings: Settings, training_set_path: str, model_path: str, run_id: str, holdout_days: int
 ) -> tuple[float, float, str]:
-    """Score the candidate and the current champion on the same holdout.
+    """Score the candidate and the current champion on the same holdout with the use case's metrics.
 
-    Returns (candidate ROC AUC, champion ROC AUC, champion version); the version is "" with no champion.
+    Returns (candidate's primary metric, champion's, champion version); the version is "" with no champion.
     """
     import joblib
     import mlflow
 
+    from pipelines.core.use_case import load_use_case
     from pipelines.registry.models import current_champion
-    from pipelines.training.evaluate import classification_metrics, holdout_labels, split_by_time
+    from pipelines.training.evaluate import split_by_time
     from pipelines.training.evaluation_set import freeze
-    from pipelines.training.train import fraud_scores
 
+    use_case = load_use_case(settings.use_case)
+    judge, score, primary = use_case.metric.compute, use_case.model.score, use_case.metric.primary
     _, holdout = split_by_time(pd.read_parquet(training_set_path), holdout_days)
-    labels = holdout_labels(holdout)
+    labels = holdout[use_case.label.name].to_numpy()
     candidate_model = joblib.load(model_path)
-    candidate = classification_metrics(labels, fraud_scores(candidate_model, holdout))
+    candidate = judge(labels, score(candidate_model, holdout))
     client = client_as(settings, MlflowUser.PIPELINE)
     champion_version = current_champion(client, settings.model_name)
     champion: dict[str, float] = {}
     champion_model = None
     if champion_version is not None:
         champion_model = load_sklearn_version(client, settings.model_name, champion_version.version)
-        champion = classification_metrics(labels, fraud_scores(champion_model, holdout))
+        champion = judge(labels, score(champion_model, holdout))
     if champion_version is None:  # the platform's first model: its holdout becomes the frozen set, once
         freeze(settings, holdout, f"the holdout of the first run {run_id}", replace=False)
     frozen_metrics, evaluation_set = frozen_set_metrics(settings, candidate_model, champion_model)
@@ -256,8 +255,8 @@ def evaluate(
         if champion_version is not None:
             mlflow.set_tag(RunTag.CHAMPION_AT_EVALUATION, champion_version.version)
     return (
-        candidate["roc_auc"],
-        champion.get("roc_auc", float("nan")),
+        candidate[primary],
+        champion.get(primary, float("nan")),
         champion_version.version if champion_version else "",
     )
 
@@ -265,19 +264,19 @@ def evaluate(
 def frozen_set_metrics(settings: Settings, candidate: Any, champion: Any | None) -> tuple[dict[str, float], str]:
     """Candidate (and champion) scored on the frozen evaluation set, and the set's fingerprint ("" before one
     was frozen)."""
-    from pipelines.training.evaluate import classification_metrics, holdout_labels
+    from pipelines.core.use_case import load_use_case
     from pipelines.training.evaluation_set import current_set
-    from pipelines.training.train import fraud_scores
 
     frozen = current_set(settings)
     if frozen is None:
         return {}, ""
+    use_case = load_use_case(settings.use_case)
+    judge, score = use_case.metric.compute, use_case.model.score
     record, rows = frozen
-    truth = holdout_labels(rows)
-    metrics = {f"frozen_{k}": v for k, v in classification_metrics(truth, fraud_scores(candidate, rows)).items()}
+    truth = rows[use_case.label.name].to_numpy()
+    metrics = {f"frozen_{k}": v for k, v in judge(truth, score(candidate, rows)).items()}
     if champion is not None:
-        scored = classification_metrics(truth, fraud_scores(champion, rows))
-        metrics |= {f"champion_frozen_{k}": v for k, v in scored.items()}
+        metrics |= {f"champion_frozen_{k}": v for k, v in judge(truth, score(champion, rows)).items()}
     return metrics, record.fingerprint
 
 
@@ -342,6 +341,7 @@ def gate(settings: Settings, run_id: str, candidate_auc: float, champion_auc: fl
 
 def register_and_promote(settings: Settings, run_id: str, model_uri: str, decision: str) -> str:
     """Register the candidate with its lineage and move `champion` to it, only after a passing gate."""
+    from pipelines.core.use_case import load_use_case
     from pipelines.registry.lineage import code_version
     from pipelines.registry.models import promote, register
     from pipelines.registry.onnx_model import PARITY_METRIC, onnx_lineage, runtime_versions
@@ -369,7 +369,8 @@ def register_and_promote(settings: Settings, run_id: str, model_uri: str, decisi
         ),
         **{f"metric.{k}": round(v, 6) for k, v in run.data.metrics.items() if k.startswith("holdout_")},
     }
-    version = register(client, model_uri, settings.model_name, run_id, tags)
+    description = load_use_case(settings.use_case).description
+    version = register(client, model_uri, settings.model_name, run_id, tags, description)
     promote(client, settings.model_name, version.version)
     client.set_tag(run_id, RunTag.REGISTERED_VERSION, version.version)
     return str(version.version)

@@ -21,9 +21,11 @@ from pipelines.data.prediction_log_format import SERVED, PendingRows
 from pipelines.data.schema import AMOUNT, CHANNEL
 from pipelines.features.model_input import FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
 from pipelines.registry.names import VersionTag
-from pipelines.training.train import TrainParams, fraud_scores, train_model
+from pipelines.training.train import train_model
 from serving.prediction_log import PredictionLog
 from tests.unit.synthetic import model_input_frame
+from use_cases.fraud import USE_CASE as FRAUD
+from use_cases.fraud.model import TrainParams, fraud_scores
 
 MODEL = "checked"
 NOW = datetime(2026, 11, 26, 12, 30, tzinfo=UTC)
@@ -60,14 +62,14 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, object]:
     client = tracking_client(uri)
     experiment = client.create_experiment("check", artifact_location=str(folder / "artifacts"))
     training = model_input_frame(1500, seed=1)
-    model = train_model(training, TrainParams(max_iter=20), seed=1)
+    model = train_model(training, FRAUD, TrainParams(max_iter=20), seed=1)
     reference = training[list(MODEL_INPUT_COLUMNS)].head(800)
     reference = reference.assign(prediction=fraud_scores(model, reference))
     run_id = client.create_run(experiment).info.run_id
     with in_run(uri, run_id):
         model_uri = log_model(model, reference[list(MODEL_INPUT_COLUMNS)].head(5), reference)
     reference_uri = f"runs:/{run_id}/reference/reference_sample.parquet"
-    version = register(client, model_uri, MODEL, run_id, {VersionTag.REFERENCE_SAMPLE: reference_uri})
+    version = register(client, model_uri, MODEL, run_id, {VersionTag.REFERENCE_SAMPLE: reference_uri}, "test")
     promote(client, MODEL, version.version)
     return uri, model
 

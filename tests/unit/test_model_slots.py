@@ -11,8 +11,10 @@ import pandas as pd
 import pytest
 
 from pipelines.features.model_input import MODEL_INPUT_COLUMNS
-from pipelines.training.train import TrainParams, train_model
+from pipelines.training.train import train_model
 from tests.unit.synthetic import model_input_frame
+from use_cases.fraud import USE_CASE as FRAUD
+from use_cases.fraud.model import TrainParams
 
 MODEL = "m"
 
@@ -41,14 +43,14 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, di
         ("corrupt", 5, "corrupt"),
         ("plain", 7, ""),
     ):
-        model = train_model(model_input_frame(1500, seed=seed), TrainParams(max_iter=20), seed=seed)
+        model = train_model(model_input_frame(1500, seed=seed), FRAUD, TrainParams(max_iter=20), seed=seed)
         run_id = client.create_run(experiment).info.run_id
         with in_run(uri, run_id):
             model_uri = log_model(model, inputs.head(5), inputs.head(20))
             if onnx:
                 log_onnx(b"not an onnx model" if onnx == "corrupt" else export_onnx(model))
         lineage = onnx_lineage(run_id, 0.0, runtime_versions()) if onnx else {}
-        versions[name] = str(register(client, model_uri, MODEL, run_id, lineage).version)
+        versions[name] = str(register(client, model_uri, MODEL, run_id, lineage, "test").version)
     after = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
     assert after == found, "logging and registering left MLflow's process-wide URI changed"
     yield client, versions, holdout

@@ -15,13 +15,15 @@ import pytest
 
 from pipelines.features.model_input import FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
 from pipelines.registry.onnx_model import PARITY_TOLERANCE, export_onnx, onnx_scores, open_session, parity_gap
-from pipelines.training.train import TrainParams, fraud_scores, train_model
+from pipelines.training.train import train_model
 from tests.unit.synthetic import model_input_frame
+from use_cases.fraud import USE_CASE as FRAUD
+from use_cases.fraud.model import TrainParams, fraud_scores
 
 
 @pytest.fixture(scope="module")
 def fitted() -> tuple[object, pd.DataFrame]:
-    model = train_model(model_input_frame(3000, seed=1), TrainParams(max_iter=60), seed=1)
+    model = train_model(model_input_frame(3000, seed=1), FRAUD, TrainParams(max_iter=60), seed=1)
     return model, model_input_frame(2000, seed=2)
 
 
@@ -39,7 +41,7 @@ def test_the_export_scores_like_the_pipeline_on_unseen_rows(fitted: tuple[object
 def test_the_gap_is_measured_not_assumed(fitted: tuple[object, pd.DataFrame]) -> None:
     """A different model's export scored against this pipeline shows a gap far above the tolerance."""
     model, holdout = fitted
-    other = train_model(model_input_frame(3000, seed=9), TrainParams(max_iter=5), seed=9)
+    other = train_model(model_input_frame(3000, seed=9), FRAUD, TrainParams(max_iter=5), seed=9)
     assert (
         parity_gap(fraud_scores, model, open_session(export_onnx(other), threads=1), holdout) > 100 * PARITY_TOLERANCE
     )  # type: ignore[arg-type]
@@ -62,8 +64,8 @@ def test_a_version_loads_its_export_or_falls_back_to_scikit_learn_saying_so(
     with in_run(uri, run_id):
         model_uri = log_model(model, inputs.head(5), inputs.head(20))  # type: ignore[arg-type]
         log_onnx(export_onnx(model))  # type: ignore[arg-type]
-    with_onnx = register(client, model_uri, "m", run_id, onnx_lineage(run_id, 0.0, runtime_versions()))
-    without = register(client, model_uri, "m", run_id, {})
+    with_onnx = register(client, model_uri, "m", run_id, onnx_lineage(run_id, 0.0, runtime_versions()), "test")
+    without = register(client, model_uri, "m", run_id, {}, "test")
 
     columns = {name: inputs[name].to_numpy() for name in MODEL_INPUT_COLUMNS}
     expected = fraud_scores(model, holdout)  # type: ignore[arg-type]

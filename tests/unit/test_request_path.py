@@ -101,9 +101,11 @@ class _Slots:
 @pytest.fixture(scope="module")
 def champion() -> ServingModel:
     from pipelines.registry.onnx_model import export_onnx
-    from pipelines.training.train import TrainParams, train_model
+    from pipelines.training.train import train_model
+    from use_cases.fraud import USE_CASE as FRAUD
+    from use_cases.fraud.model import TrainParams
 
-    model = train_model(model_input_frame(2000, seed=3), TrainParams(max_iter=30), seed=3)
+    model = train_model(model_input_frame(2000, seed=3), FRAUD, TrainParams(max_iter=30), seed=3)
     return ServingModel("champion", "4", "run", OnnxModel(export_onnx(model), threads=1))
 
 

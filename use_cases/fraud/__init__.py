@@ -11,7 +11,7 @@ declaration instead (issue 29).
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pipelines.core.use_case import (
     DataGenerator,
@@ -23,7 +23,6 @@ from pipelines.core.use_case import (
     GateThresholds,
     Label,
     Metric,
-    ModelInput,
     ModelSpec,
     OnnxSpec,
     RateShift,
@@ -48,8 +47,8 @@ from pipelines.data.schema import (
 )
 from pipelines.features.engineering import compute_customer_stats, compute_merchant_stats
 from pipelines.registry.onnx_model import PARITY_TOLERANCE, PROBABILITIES_OUTPUT, TARGET_OPSET
-from pipelines.training.params import TrainParams
 from use_cases.fraud.generator import FraudConfig, generate_feeds
+from use_cases.fraud.model import FEATURE_DEFAULT, TrainParams, build_model, fraud_scores
 
 if TYPE_CHECKING:
     import numpy as np
@@ -88,21 +87,6 @@ def _merchant_stats(inputs: ViewInputs) -> pd.DataFrame:
     assert spans is not None, "merchant_stats uses labels"
     frauds = spans[(spans[IS_FRAUD] == 1) & spans[EVENT_ID].isin(inputs.events[EVENT_ID])]
     return compute_merchant_stats(inputs.events, frauds, inputs.start, inputs.end, inputs.computed_at)
-
-
-# scikit-learn is imported when a model is built or scored, not when the use case is loaded (servers load it).
-
-
-def _build(params: TrainParams, seed: int, model_input: ModelInput) -> Any:
-    from pipelines.training.train import build_model
-
-    return build_model(params, seed)
-
-
-def _score(model: Any, frame: pd.DataFrame) -> np.ndarray:
-    from pipelines.training.train import fraud_scores
-
-    return fraud_scores(model, frame)
 
 
 def _holdout_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
@@ -168,8 +152,8 @@ USE_CASE = UseCase(
     ),
     model=ModelSpec(
         params=TrainParams,
-        build=_build,
-        score=_score,
+        build=build_model,
+        score=fraud_scores,
         pyfunc_predict_fn="predict_proba",
         onnx=OnnxSpec(
             output=PROBABILITIES_OUTPUT,
@@ -180,6 +164,7 @@ USE_CASE = UseCase(
         ),
         score_name="fraud_score",
         score_buckets=(0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0),
+        feature_default=FEATURE_DEFAULT,
     ),
     metric=Metric(
         primary="roc_auc",

@@ -1,0 +1,61 @@
+"""The fraud model: gradient-boosted trees over the transaction and its customer's and merchant's features.
+
+Imputation and encoding live inside the scikit-learn pipeline, so the served model (exported to ONNX) treats a
+missing feature or an unseen channel exactly as training did. scikit-learn is imported when a model is built,
+not when the use case is loaded (the servers load it and never train).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from pipelines.core.use_case import ModelInput
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+FEATURE_DEFAULT = 0.0  # no history means zero activity
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """Hyperparameters of the gradient-boosted trees."""
+
+    max_iter: int = 200
+    learning_rate: float = 0.08
+    max_leaf_nodes: int = 31
+    min_samples_leaf: int = 40
+    l2_regularization: float = 1.0
+
+    def as_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+def build_model(params: TrainParams, seed: int, model_input: ModelInput) -> Any:
+    """An unfitted pipeline over the model input columns, in the declaration's order."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    encoder = OneHotEncoder(
+        categories=[list(model_input.categories[c]) for c in model_input.categorical],
+        handle_unknown="ignore",
+        sparse_output=False,
+    )
+    preprocess = ColumnTransformer(
+        [
+            ("numeric", SimpleImputer(strategy="constant", fill_value=FEATURE_DEFAULT), list(model_input.numeric)),
+            ("categorical", encoder, list(model_input.categorical)),
+        ]
+    )
+    classifier = HistGradientBoostingClassifier(random_state=seed, early_stopping=False, **params.as_dict())
+    return Pipeline([("preprocess", preprocess), ("classifier", classifier)])
+
+
+def fraud_scores(model: Any, frame: pd.DataFrame) -> np.ndarray:
+    """Probability of fraud per row (the columns the model was fitted on, in that order)."""
+    return model.predict_proba(frame[list(model.feature_names_in_)])[:, 1]
