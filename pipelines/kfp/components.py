@@ -85,8 +85,8 @@ def train_model(
 @_component
 def evaluate_model(
     training_set: Input[Dataset], model: Input[Model], run_id: str, holdout_days: int, metrics: Output[Metrics]
-) -> NamedTuple("EvaluationOutputs", candidate_auc=float, champion_auc=float, champion_version=str):
-    """Score the candidate and the champion on the same time-based holdout."""
+) -> NamedTuple("EvaluationOutputs", candidate_score=float, champion_score=float, champion_version=str):
+    """Score the candidate and the champion on the same time-based holdout (the use case's primary metric)."""
     import math
     from collections import namedtuple
 
@@ -94,20 +94,21 @@ def evaluate_model(
     from pipelines.training import steps
 
     candidate, champion, version = steps.evaluate(get_settings(), training_set.path, model.path, run_id, holdout_days)
-    metrics.log_metric("candidate_roc_auc", candidate)
+    metrics.log_metric("candidate_score", candidate)
     if version:
-        metrics.log_metric("champion_roc_auc", champion)
-    outputs = namedtuple("EvaluationOutputs", ["candidate_auc", "champion_auc", "champion_version"])
+        metrics.log_metric("champion_score", champion)
+    outputs = namedtuple("EvaluationOutputs", ["candidate_score", "champion_score", "champion_version"])
     return outputs(candidate, -1.0 if math.isnan(champion) else champion, version)
 
 
 @_component
-def gate_model(run_id: str, candidate_auc: float, champion_auc: float, champion_version: str) -> str:
-    """`promote` or `reject`, recorded with its reason on the MLflow run (thresholds from settings only)."""
+def gate_model(run_id: str, candidate_score: float, champion_score: float, champion_version: str) -> str:
+    """`promote` or `reject`, recorded with its reason on the MLflow run (the use case's thresholds and the
+    settings' overrides only)."""
     from pipelines.core.settings import get_settings
     from pipelines.training import steps
 
-    return steps.gate(get_settings(), run_id, candidate_auc, champion_auc, champion_version)
+    return steps.gate(get_settings(), run_id, candidate_score, champion_score, champion_version)
 
 
 @_component

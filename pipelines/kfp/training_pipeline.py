@@ -23,7 +23,9 @@ PIPELINE_NAME = "driftloop-training"
 DEFAULTS = TrainingRequest.defaults()
 
 
-@dsl.pipeline(name=PIPELINE_NAME, description="Train, evaluate and gate the fraud model; promote the winner.")
+@dsl.pipeline(
+    name=PIPELINE_NAME, description="Train, evaluate and gate the active use case's model; promote the winner."
+)
 def training_pipeline(
     window_days: int = DEFAULTS.window_days,
     window_end: str = DEFAULTS.window_end,
@@ -66,8 +68,8 @@ def training_pipeline(
     )
     gate_task = gate_model(
         run_id=run_id,
-        candidate_auc=evaluate_task.outputs["candidate_auc"],
-        champion_auc=evaluate_task.outputs["champion_auc"],
+        candidate_score=evaluate_task.outputs["candidate_score"],
+        champion_score=evaluate_task.outputs["champion_score"],
         champion_version=evaluate_task.outputs["champion_version"],
     )
     with dsl.If(gate_task.output == PROMOTE, name="gate-passed"):

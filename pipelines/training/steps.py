@@ -280,7 +280,7 @@ def frozen_set_metrics(settings: Settings, candidate: Any, champion: Any | None)
     return metrics, record.fingerprint
 
 
-def gate(settings: Settings, run_id: str, candidate_auc: float, champion_auc: float, champion_version: str) -> str:
+def gate(settings: Settings, run_id: str, candidate_score: float, champion_score: float, champion_version: str) -> str:
     """Decide promote or reject with the use case's thresholds and the settings' overrides (never a run's
     parameters), and record the decision and its reason on the run. The label mix of this run's window is held
     against the champion's."""
@@ -305,8 +305,8 @@ def gate(settings: Settings, run_id: str, candidate_auc: float, champion_auc: fl
     holdout_rows = int(metrics.get("holdout_rows", 0))
     primary = use_case.metric.primary
     candidate = Candidate(
-        score=candidate_auc,
-        champion_score=champion_auc if champion_version else None,
+        score=candidate_score,
+        champion_score=champion_score if champion_version else None,
         holdout_rows=holdout_rows,
         holdout_positives=round(holdout_rows * metrics.get("holdout_positive_rate", 0.0)),
         shuffled_labels=params.get("shuffle_labels") == "True",
