@@ -24,7 +24,7 @@ import pandas as pd
 
 from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
-from pipelines.data.schema import IS_FRAUD
+from pipelines.core.use_case import Label
 from pipelines.registry.lineage import frame_fingerprint
 
 logger = logging.getLogger(__name__)
@@ -39,12 +39,20 @@ class FrozenSet:
     fingerprint: str
     file: str
     rows: int
-    positives: int
+    positives: int  # rows labelled 1 (a classifier's); 0 for a regression
     frozen_at: str
     source: str  # what it was built from: "first run <id>" or the operator's window
+    label_mean: float | None = None  # the label's mean (None in a set frozen before it was recorded)
 
     def short(self) -> str:
         return self.fingerprint[:12]
+
+    def describe(self, label: Label) -> str:
+        """Its rows and what their labels hold, as a person reads it ("1200 rows, 24 fraud (2.00%)")."""
+        if label.kind == "binary":
+            return f"{self.rows} rows, {self.positives} {label.positive} ({self.positives / max(self.rows, 1):.2%})"
+        mean = "?" if self.label_mean is None else f"{self.label_mean:.2f}"
+        return f"{self.rows} rows, mean {label.name} {mean} {label.unit}".rstrip()
 
 
 def evaluation_folder(settings: Settings) -> Path:
@@ -61,7 +69,7 @@ def current_set(settings: Settings) -> tuple[FrozenSet, pd.DataFrame] | None:
     return record, pd.read_parquet(folder / record.file)
 
 
-def freeze(settings: Settings, rows: pd.DataFrame, source: str, replace: bool) -> FrozenSet | None:
+def freeze(settings: Settings, rows: pd.DataFrame, source: str, replace: bool, label: Label) -> FrozenSet | None:
     """Keep `rows` as the evaluation set. Without `replace` (the first run's bootstrap) only when none is in
     force: returns None and changes nothing otherwise."""
     folder = evaluation_folder(settings)
@@ -70,14 +78,19 @@ def freeze(settings: Settings, rows: pd.DataFrame, source: str, replace: bool) -
         return None
     rows = rows.reset_index(drop=True)
     fingerprint = frame_fingerprint(rows)
+    values = rows[label.name]
     record = FrozenSet(
-        fingerprint, f"frozen-{fingerprint[:16]}.parquet", len(rows), int(rows[IS_FRAUD].sum()),
-        pd.Timestamp.now(tz="UTC").isoformat(), source,
-    )  # fmt: skip
+        fingerprint=fingerprint,
+        file=f"frozen-{fingerprint[:16]}.parquet",
+        rows=len(rows),
+        positives=int((values == 1).sum()) if label.kind == "binary" else 0,
+        frozen_at=pd.Timestamp.now(tz="UTC").isoformat(),
+        source=source,
+        label_mean=float(values.mean()) if len(values) else None,
+    )
     _publish(folder / record.file, lambda path: rows.to_parquet(path, index=False))
     _publish(folder / CURRENT, lambda path: path.write_text(json.dumps(asdict(record), indent=2)))
-    logger.info("evaluation set %s frozen: %d rows, %d fraud (%s)", record.short(), record.rows, record.positives,
-                source)  # fmt: skip
+    logger.info("evaluation set %s frozen: %s (%s)", record.short(), record.describe(label), source)
     return record
 
 
@@ -93,8 +106,9 @@ def freeze_from_event_store(settings: Settings, days: int, now: pd.Timestamp | N
     import tempfile
 
     from pipelines.core.errors import DriftloopError
+    from pipelines.core.use_case import load_use_case
     from pipelines.data.event_store import event_store_for
-    from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP, FEATURE_HISTORY
+    from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP
     from pipelines.features.compute_engine import open_engine
     from pipelines.features.refresh import refresh_features
     from pipelines.features.training_set_build import training_set_from_snapshot
@@ -102,9 +116,11 @@ def freeze_from_event_store(settings: Settings, days: int, now: pd.Timestamp | N
     now = now if now is not None else pd.Timestamp.now(tz="UTC")
     end = now - pd.Timedelta(days=settings.label_maturity_days)
     start = end - pd.Timedelta(days=days)
+    use_case = load_use_case(settings.use_case)
+    label = use_case.label
     store = event_store_for(settings)
-    # A week more of events before the span: a training row needs its features' history (mature_span).
-    events = store.events(start - FEATURE_HISTORY, end)
+    # The views' history more of events before the span: a training row needs its features' (mature_span).
+    events = store.events(start - use_case.max_ttl, end)
     inside = events.loc[events[EVENT_TIMESTAMP] >= start, EVENT_ID]
     labels = store.labels(known_at=now)
     labels = labels[labels[EVENT_ID].isin(inside)].reset_index(drop=True)
@@ -116,9 +132,12 @@ def freeze_from_event_store(settings: Settings, days: int, now: pd.Timestamp | N
         events.to_parquet(events_path, index=False)
         labels.to_parquet(labels_path, index=False)
         rows = training_set_from_snapshot(settings, events_path, labels_path, 0, engine)
-    if rows.empty or rows[IS_FRAUD].nunique() < 2:
+    judged = rows[label.name] if not rows.empty else pd.Series(dtype="float64")
+    if label.kind == "binary" and judged.nunique() < 2:
         raise DriftloopError(f"the labelled events of [{start}, {end}) hold one class only: widen --days")
+    if label.kind == "regression" and (len(judged) < 2 or judged.std() == 0):
+        raise DriftloopError(f"the labelled events of [{start}, {end}) hold one {label.name} value only: widen --days")
     source = f"operator: events [{start.isoformat()}, {end.isoformat()}), labels as known at {now.isoformat()}"
-    record = freeze(settings, rows, source, replace=True)
+    record = freeze(settings, rows, source, replace=True, label=label)
     assert record is not None
     return record

@@ -244,7 +244,7 @@ def evaluate(
         champion_model = load_sklearn_version(client, settings.model_name, champion_version.version)
         champion = judge(labels, score(champion_model, holdout))
     if champion_version is None:  # the platform's first model: its holdout becomes the frozen set, once
-        freeze(settings, holdout, f"the holdout of the first run {run_id}", replace=False)
+        freeze(settings, holdout, f"the holdout of the first run {run_id}", replace=False, label=use_case.label)
     frozen_metrics, evaluation_set = frozen_set_metrics(settings, candidate_model, champion_model)
     with _in_pipeline_run(settings, run_id):
         mlflow.log_metrics({f"holdout_{name}": value for name, value in candidate.items()})

@@ -136,3 +136,18 @@ def test_regression_metrics_on_numbers_worked_by_hand() -> None:
     assert metrics["rmse"] == pytest.approx(np.sqrt((4 + 4 + 0 + 64) / 4))
     assert metrics["rows"] == 4 and metrics["label_mean"] == 25.0
     assert np.isnan(regression_metrics(np.array([]), np.array([]))["mae"])
+
+
+def test_a_regression_set_is_frozen_with_its_label_mean(clean_env: pytest.MonkeyPatch, tmp_path: object) -> None:
+    from pipelines.core.settings import Settings
+    from pipelines.training.evaluation_set import current_set, freeze
+
+    clean_env.setenv("DRIFTLOOP_STATE_DIR", str(tmp_path))
+    settings = Settings()
+    rows = pd.DataFrame({"event_id": ["a", "b", "c"], "delivery_minutes": [20.0, 30.0, 40.0]})
+    record = freeze(settings, rows, "test", replace=False, label=USE_CASE.label)
+    assert record is not None and (record.positives, record.label_mean) == (0, 30.0)
+    assert record.describe(USE_CASE.label) == "3 rows, mean delivery_minutes 30.00 minutes"
+    assert freeze(settings, rows.head(1), "again", replace=False, label=USE_CASE.label) is None, "frozen once"
+    found = current_set(settings)
+    assert found is not None and found[0] == record

@@ -51,15 +51,15 @@ def freeze_evaluation_set(
     days: int = typer.Option(7, min=1, help="Days of events, ending DRIFTLOOP_LABEL_MATURITY_DAYS ago."),
 ) -> None:
     """Replace the frozen evaluation set the gate judges every candidate on (an operator's command: no endpoint
-    writes it). Look at its rows and fraud share before you rely on it."""
+    writes it). Look at its rows and what their labels hold before you rely on it."""
     from pipelines.core.settings import get_settings
+    from pipelines.core.use_case import load_use_case
     from pipelines.training.evaluation_set import freeze_from_event_store
 
-    record = freeze_from_event_store(get_settings(), days)
-    typer.echo(
-        f"evaluation set {record.short()} frozen: {record.rows} rows, {record.positives} fraud "
-        f"({record.positives / record.rows:.2%}); {record.source}"
-    )
+    settings = get_settings()
+    record = freeze_from_event_store(settings, days)
+    label = load_use_case(settings.use_case).label
+    typer.echo(f"evaluation set {record.short()} frozen: {record.describe(label)}; {record.source}")
 
 
 @app.command()
