@@ -76,15 +76,17 @@ def read_window(
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
     """The window's events (landed and served), their labels as known at its end, and the labels' mix by channel
     (the gate's label-mix guard compares it with the champion's), from one read of the event store."""
+    from pipelines.core.use_case import load_use_case
     from pipelines.data.event_store import VIA, event_store_for
     from pipelines.data.schema import EVENT_ID
     from pipelines.training.label_mix import label_mix, mix_metrics
 
+    label = load_use_case(settings.use_case).label.name
     store = event_store_for(settings)
     events = store.events(start, end)
     labels = store.labels(known_at=end, extra=(VIA,))
     labels = labels[labels[EVENT_ID].isin(events[EVENT_ID])].reset_index(drop=True)
-    return events, labels.drop(columns=[VIA]), mix_metrics(label_mix(labels))
+    return events, labels.drop(columns=[VIA]), mix_metrics(label_mix(labels, label))
 
 
 def validate(
@@ -284,24 +286,27 @@ def gate(settings: Settings, run_id: str, candidate_score: float, champion_score
     """Decide promote or reject with the use case's thresholds and the settings' overrides (never a run's
     parameters), and record the decision and its reason on the run. The label mix of this run's window is held
     against the champion's."""
-    from pipelines.core.use_case import RateShift, load_use_case
+    from dataclasses import replace
+
+    from pipelines.core.use_case import Skip, load_use_case
     from pipelines.training.gate import Candidate, GatePolicy, decide
     from pipelines.training.label_mix import mix_from_metrics, shift_reason
 
     use_case = load_use_case(settings.use_case)
     guard = use_case.gate.label_guard
-    shift_ratio = settings.gate_label_shift_ratio or (guard.max_ratio if isinstance(guard, RateShift) else None)
+    if settings.gate_label_shift_ratio is not None and not isinstance(guard, Skip):
+        guard = replace(guard, max_ratio=settings.gate_label_shift_ratio)
 
     client = client_as(settings, MlflowUser.PIPELINE)
     run = client.get_run(run_id)
     metrics, params = run.data.metrics, run.data.params
     shift = None
     window = mix_from_metrics(metrics)
-    if champion_version and window is not None and shift_ratio is not None:
+    if champion_version and window is not None and not isinstance(guard, Skip):
         champion_run_id = client.get_model_version(settings.model_name, champion_version).run_id
         reference = mix_from_metrics(client.get_run(champion_run_id).data.metrics) if champion_run_id else None
         if reference is not None:
-            shift = shift_reason(window, reference, shift_ratio)
+            shift = shift_reason(window, reference, guard, use_case.label)
     holdout_rows = int(metrics.get("holdout_rows", 0))
     primary = use_case.metric.primary
     candidate = Candidate(
@@ -331,7 +336,7 @@ def gate(settings: Settings, run_id: str, candidate_score: float, champion_score
                 "gate_margin": policy.margin,
                 "gate_min_holdout_rows": policy.min_holdout_rows,
                 "gate_min_holdout_positives": str(policy.min_holdout_positives),
-                "gate_label_shift_ratio": shift_ratio,
+                "gate_label_guard": str(guard),
                 "gate_frozen_tolerance": policy.frozen_tolerance,
             }
         )

@@ -4,14 +4,15 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.core.use_case import Skip
+from pipelines.core.use_case import Label, MeanShift, RateShift, Skip
 from pipelines.data.event_store import BATCH, HTTP, VIA
 from pipelines.data.schema import EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP
 from pipelines.training.gate import PROMOTE, REJECT, Candidate, GatePolicy, decide
-from pipelines.training.label_mix import ALL, LabelGroup, label_mix, shift_reason
+from pipelines.training.label_mix import ALL, LabelGroup, label_mix, mix_from_metrics, shift_reason
 
 POLICY = GatePolicy(
     "roc_auc",
@@ -168,6 +169,7 @@ def mix(all_rows: int, all_pos: int, http_rows: int = 0, http_pos: int = 0) -> d
             HTTP: LabelGroup(http_rows, http_pos)}  # fmt: skip
 
 
+FRAUD_LABEL = Label("is_fraud", "binary", "charged back as fraud", positive="fraud")
 REFERENCE = mix(47_000, 960)  # the demo's first window: 2.0% fraud, all batch-landed
 
 
@@ -184,7 +186,7 @@ REFERENCE = mix(47_000, 960)  # the demo's first window: 2.0% fraud, all batch-l
     ],
 )
 def test_the_label_mix_guard_holds_jumps_and_lets_real_drift_through(window: dict[str, LabelGroup], held: bool) -> None:
-    reason = shift_reason(window, REFERENCE, max_ratio=3.0)
+    reason = shift_reason(window, REFERENCE, RateShift(max_ratio=3.0), FRAUD_LABEL)
     assert (reason is not None) == held, reason
     if reason:
         assert reason.startswith("label mix: ") and "champion's training window (2.04%)" in reason
@@ -206,6 +208,34 @@ def test_the_window_mix_counts_current_labels_by_channel_as_known_then(tmp_path:
     store.append_labels(labels(["a", "b", "c"], [0, 0, 1], 30), now - 20 * hour, trusted_times=True)
     store.append_labels(labels(["b"], [1], 29), now - 2 * hour, trusted_times=False)  # arrived 2 h ago
     store.append_labels(labels(["d"], [1], 29), now + hour, trusted_times=False)  # not arrived yet
-    found = label_mix(store.labels(known_at=now, extra=(VIA,)))
-    assert found[ALL] == LabelGroup(3, 2)
-    assert found[BATCH] == LabelGroup(2, 1) and found[HTTP] == LabelGroup(1, 1)
+    found = label_mix(store.labels(known_at=now, extra=(VIA,)), IS_FRAUD)
+    assert found[ALL] == LabelGroup(3, 2, 2.0, 2.0)
+    assert found[BATCH] == LabelGroup(2, 1, 1.0, 1.0) and found[HTTP] == LabelGroup(1, 1, 1.0, 1.0)
+
+
+MINUTES = Label("delivery_minutes", "regression", "minutes to the door", minimum=0, maximum=240, unit="minutes")
+
+
+def minutes_group(values: list[float]) -> LabelGroup:
+    array = np.asarray(values, dtype=float)
+    return LabelGroup(len(array), 0, float(array.sum()), float((array**2).sum()))
+
+
+def test_a_regression_mean_jump_is_held_and_a_wobble_is_not() -> None:
+    rng = np.random.default_rng(3)
+    reference = minutes_group(list(rng.normal(30, 8, 20_000)))
+    assert reference.mean == pytest.approx(30, abs=0.2) and reference.sd == pytest.approx(8, abs=0.2)
+    guard = MeanShift(max_ratio=1.5)
+    past = {ALL: reference, BATCH: reference, HTTP: LabelGroup(0, 0)}
+    calm = minutes_group(list(rng.normal(33, 8, 5_000)))  # rain: 10% slower, within 1.5x
+    assert shift_reason({ALL: calm, BATCH: calm, HTTP: LabelGroup(0, 0)}, past, guard, MINUTES) is None
+    forged = minutes_group([200.0] * 600)  # 600 deliveries relabelled to 200 minutes over HTTP
+    reason = shift_reason({ALL: forged, BATCH: LabelGroup(0, 0), HTTP: forged}, past, guard, MINUTES)
+    assert reason is not None and "http labels' mean delivery_minutes 200.00 over 600 rows is 6.7x" in reason
+
+
+def test_a_run_logged_before_sums_were_recorded_reads_back_for_a_classifier() -> None:
+    """Older runs logged rows and positives only: for 0/1 labels the sums are the positives."""
+    old = {"labels_all": 100.0, "labels_all_positives": 4.0, "labels_batch": 100.0, "labels_batch_positives": 4.0}
+    mix = mix_from_metrics(old)
+    assert mix is not None and mix[ALL] == LabelGroup(100, 4, 4.0, 4.0) and mix[HTTP] == LabelGroup(0, 0, 0.0, 0.0)

@@ -56,7 +56,6 @@ KNOWN_OFFENDERS = frozenset(
         "pipelines/features/training_partitions.py",
         "pipelines/features/training_set.py",
         "pipelines/kfp/compiled/training_pipeline.yaml",
-        "pipelines/training/label_mix.py",
         "platform/driftloop/cli/data_commands.py",
         "platform/driftloop/cli/feature_commands.py",
         "platform/driftloop/demo/client.py",
