@@ -38,10 +38,10 @@ def main() -> None:
 
     started = time.perf_counter()
     if implementation == "ours":
-        from monitoring.drift import run_drift_report
+        from monitoring.drift import MonitoredColumns, run_drift_report
         from monitoring.workspace import save_snapshot
 
-        result = run_drift_report(reference, current, numeric_columns=names, categorical_columns=())
+        result = run_drift_report(reference, current, MonitoredColumns(tuple(names), ()))
         with tempfile.TemporaryDirectory() as workspace:
             save_snapshot(Path(workspace), "bench", result.snapshot, "bench", drift_threshold=0.5)
         share = result.drift_share

@@ -22,6 +22,7 @@ from pipelines.core.errors import RegistryUnreachableError
 from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
 from pipelines.core.training_request import PipelineRunner, TrainingRequest
+from pipelines.core.use_case import load_use_case
 from pipelines.data.prediction_log_format import LOGGED_AT, MODEL_VERSION, ROLE, SERVED, read_prediction_log
 from pipelines.data.storage import prediction_log_folder
 from pipelines.registry.probe import check_reachable
@@ -106,7 +107,7 @@ def run_check(
         raise
     _export_gate_decision(settings, client)
     from monitoring.dashboard import DRIFT_TAG, version_tag
-    from monitoring.drift import run_drift_report
+    from monitoring.drift import MonitoredColumns, run_drift_report
     from monitoring.reference import load_reference
     from monitoring.workspace import project_name, save_snapshot, skew_snapshot
 
@@ -135,7 +136,10 @@ def run_check(
     drift, snapshot_id = None, None
     if len(log) >= settings.drift_min_rows:
         reference = load_reference(client, settings.model_name, version, layout.monitor_references)
-        drift = run_drift_report(reference, log, metadata=_skew_metadata(skew), tags=[DRIFT_TAG, version_tag(version)])
+        watched = MonitoredColumns.of(load_use_case(settings.use_case))
+        drift = run_drift_report(
+            reference, log, watched, metadata=_skew_metadata(skew), tags=[DRIFT_TAG, version_tag(version)]
+        )
         snapshot_id = save_snapshot(
             layout.evidently_workspace, project_name(settings), drift.snapshot, f"v{version} {key}",
             settings.drift_share_threshold, version,
@@ -187,7 +191,8 @@ def _skew(settings: Settings, served: pd.DataFrame) -> SkewResult:
 
     if served.empty:
         return SkewResult(0, 0, 0)
-    return check_skew(lambda: open_feature_store(settings), served, current_watermark(settings))
+    use_case = load_use_case(settings.use_case)
+    return check_skew(lambda: open_feature_store(settings), served, current_watermark(settings), use_case)
 
 
 def _skew_metadata(skew: SkewResult) -> dict[str, str]:

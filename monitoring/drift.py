@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
+from pipelines.core.use_case import UseCase
 from pipelines.data.prediction_log_format import PREDICTION
-from pipelines.features.model_input import CATEGORICAL_COLUMNS, NUMERIC_COLUMNS
 
 logger = logging.getLogger(__name__)
 
@@ -39,32 +39,49 @@ def _drifted(method: str, score: float, threshold: float) -> bool:
     return score < threshold if "test" in method.lower() or "p_value" in method.lower() else score >= threshold
 
 
+@dataclass(frozen=True)
+class MonitoredColumns:
+    """What the drift report watches: the model's numeric inputs and its prediction, its categories, and which
+    entity each feature column belongs to (its threshold follows the number of distinct entities)."""
+
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+    entity_of: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, use_case: UseCase) -> MonitoredColumns:
+        from monitoring.drift_tests import entity_keys_of_features
+
+        model_input = use_case.model_input
+        return cls((*model_input.numeric, PREDICTION), model_input.categorical, entity_keys_of_features(use_case))
+
+
 def run_drift_report(
     reference: pd.DataFrame,
     current: pd.DataFrame,
-    numeric_columns: Sequence[str] = (*NUMERIC_COLUMNS, PREDICTION),
-    categorical_columns: Sequence[str] = CATEGORICAL_COLUMNS,
+    columns: MonitoredColumns,
     metadata: dict[str, str] | None = None,
     tags: Sequence[str] = (),
 ) -> DriftResult:
+    """Drift of each monitored column, with its test and threshold, over the reference and the window."""
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset, DataSummaryPreset
 
     from monitoring.drift_tests import column_methods, column_thresholds
 
-    numeric = [c for c in numeric_columns if c in reference.columns and c in current.columns]
-    categorical = [c for c in categorical_columns if c in reference.columns and c in current.columns]
-    columns = numeric + categorical
+    numeric = [c for c in columns.numeric if c in reference.columns and c in current.columns]
+    categorical = [c for c in columns.categorical if c in reference.columns and c in current.columns]
+    watched = numeric + categorical
     definition = DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
     started = time.perf_counter()
     drift_preset = DataDriftPreset(
-        columns=columns,
+        columns=watched,
         per_column_method=column_methods(numeric, categorical),
-        per_column_threshold=column_thresholds(current, numeric, categorical),
+        per_column_threshold=column_thresholds(current, numeric, categorical, columns.entity_of),
     )
     snapshot = Report([drift_preset, DataSummaryPreset()], metadata=dict(metadata or {}), tags=list(tags)).run(
-        current_data=Dataset.from_pandas(current[columns].reset_index(drop=True), data_definition=definition),
-        reference_data=Dataset.from_pandas(reference[columns].reset_index(drop=True), data_definition=definition),
+        current_data=Dataset.from_pandas(current[watched].reset_index(drop=True), data_definition=definition),
+        reference_data=Dataset.from_pandas(reference[watched].reset_index(drop=True), data_definition=definition),
         timestamp=datetime.now(UTC).replace(tzinfo=None),  # naive UTC, like every snapshot of ours
     )
     seconds = time.perf_counter() - started

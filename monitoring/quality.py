@@ -1,7 +1,8 @@
 """Realised model quality: once labels arrive, how good were the predictions we actually served?
 
-Requests may carry an `event_id` (the transaction id the labels refer to); it is logged with the
-prediction, and here joined to the labels. The result, ROC AUC per model version and hour, is saved
+Requests may carry an `event_id` (the event id the labels refer to); it is logged with the prediction, and
+here joined to the labels. The result, the use case's realised metric per model version and hour (fraud: ROC
+AUC; delivery: MAE), is saved
 beside the drift checks and exported as a gauge, so a dashboard shows quality next to drift.
 """
 
@@ -15,36 +16,38 @@ import pandas as pd
 from monitoring import metrics
 from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
+from pipelines.core.use_case import EVENT_ID, UseCase, load_use_case
 from pipelines.data.prediction_log_format import LOGGED_AT, MODEL_VERSION, PREDICTION, ROLE, SERVED, read_prediction_log
-from pipelines.data.schema import EVENT_ID, IS_FRAUD
 from pipelines.data.storage import prediction_log_folder
 
 logger = logging.getLogger(__name__)
 
 
-def labelled_answers(log: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
-    """Served answers whose label arrived: model_version, hour (of the answer), prediction, is_fraud."""
+def labelled_answers(log: pd.DataFrame, labels: pd.DataFrame, label: str) -> pd.DataFrame:
+    """Served answers whose label arrived: model_version, hour (of the answer), prediction, the label."""
     if log.empty or EVENT_ID not in log.columns:
-        return pd.DataFrame(columns=[MODEL_VERSION, "hour", PREDICTION, IS_FRAUD])
+        return pd.DataFrame(columns=[MODEL_VERSION, "hour", PREDICTION, label])
     served = log[(log[ROLE] == SERVED) & log[EVENT_ID].notna()]
-    joined = served.merge(labels[[EVENT_ID, IS_FRAUD]], on=EVENT_ID, how="inner")
-    return joined.assign(hour=joined[LOGGED_AT].dt.floor("h"))[[MODEL_VERSION, "hour", PREDICTION, IS_FRAUD]]
+    joined = served.merge(labels[[EVENT_ID, label]], on=EVENT_ID, how="inner")
+    return joined.assign(hour=joined[LOGGED_AT].dt.floor("h"))[[MODEL_VERSION, "hour", PREDICTION, label]]
 
 
-def realised_quality(log: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
-    """ROC AUC of served predictions per model version and hour, where both classes are present."""
-    return realised_quality_of(labelled_answers(log, labels))
+def realised_quality(log: pd.DataFrame, labels: pd.DataFrame, use_case: UseCase) -> pd.DataFrame:
+    """The use case's realised metric of served predictions per model version and hour, where it is defined."""
+    return realised_quality_of(labelled_answers(log, labels, use_case.label.name), use_case)
 
 
-def realised_quality_of(answers: pd.DataFrame) -> pd.DataFrame:
-    from sklearn.metrics import roc_auc_score
-
+def realised_quality_of(answers: pd.DataFrame, use_case: UseCase) -> pd.DataFrame:
+    """One row per (version, hour) with enough labelled answers for the metric to mean something."""
+    metric, label = use_case.metric, use_case.label.name
     rows = []
     for (version, hour), group in answers.groupby([MODEL_VERSION, "hour"]):
-        if group[IS_FRAUD].nunique() == 2:
-            auc = float(roc_auc_score(group[IS_FRAUD], group[PREDICTION]))
-            rows.append({MODEL_VERSION: version, "hour": hour, "rows": len(group), "roc_auc": auc})
-    return pd.DataFrame(rows, columns=[MODEL_VERSION, "hour", "rows", "roc_auc"])
+        if len(group) < metric.realised_min_rows:
+            continue
+        value = metric.realised(group[label].to_numpy(), group[PREDICTION].to_numpy())
+        if value is not None:
+            rows.append({MODEL_VERSION: version, "hour": hour, "rows": len(group), metric.primary: value})
+    return pd.DataFrame(rows, columns=[MODEL_VERSION, "hour", "rows", metric.primary])
 
 
 def record_realised_quality(settings: Settings) -> pd.DataFrame:
@@ -52,21 +55,24 @@ def record_realised_quality(settings: Settings) -> pd.DataFrame:
     and as Evidently snapshots (one per version and hour, replaced as more labels arrive) for the dashboard."""
     from pipelines.data.event_store import event_store_for
 
+    use_case = load_use_case(settings.use_case)
     labels = event_store_for(settings).labels()
-    answers = labelled_answers(read_prediction_log(prediction_log_folder(settings)), labels)
-    quality = realised_quality_of(answers)
+    answers = labelled_answers(read_prediction_log(prediction_log_folder(settings)), labels, use_case.label.name)
+    quality = realised_quality_of(answers, use_case)
     folder = Layout.from_settings(settings).monitor
     folder.mkdir(parents=True, exist_ok=True)
     quality.to_csv(folder / "realised_quality.csv", index=False)
     for version, group in quality.groupby(MODEL_VERSION):
-        metrics.REALISED_QUALITY.labels(str(version)).set(float(group.iloc[-1]["roc_auc"]))
-    _save_quality_snapshots(settings, answers, quality)
+        metrics.REALISED_QUALITY.labels(str(version)).set(float(group.iloc[-1][use_case.metric.primary]))
+    _save_quality_snapshots(settings, answers, quality, use_case)
     logger.info("realised quality: %d (version, hour) windows", len(quality))
     return quality
 
 
-def _save_quality_snapshots(settings: Settings, answers: pd.DataFrame, quality: pd.DataFrame) -> None:
-    """One Evidently snapshot per (version, hour) with a realised ROC AUC; an hour whose labelled rows grew
+def _save_quality_snapshots(
+    settings: Settings, answers: pd.DataFrame, quality: pd.DataFrame, use_case: UseCase
+) -> None:
+    """One Evidently snapshot per (version, hour) with a realised metric; an hour whose labelled rows grew
     since its snapshot gets a new one in place of the old (labels keep arriving for days)."""
     from monitoring.workspace import delete_snapshot, project_name, quality_snapshot, save_snapshot
 
@@ -83,7 +89,8 @@ def _save_quality_snapshots(settings: Settings, answers: pd.DataFrame, quality: 
         if key in saved:
             delete_snapshot(layout.evidently_workspace, project_name(settings), str(saved[key]["snapshot"]))
         group = groups.get_group((row[MODEL_VERSION], row["hour"]))
-        snapshot = quality_snapshot(version, group[PREDICTION], group[IS_FRAUD], hour)
+        label = group[use_case.label.name]
+        snapshot = quality_snapshot(version, group[PREDICTION], label, hour, use_case.metric.evidently)
         snapshot_id = save_snapshot(
             layout.evidently_workspace, project_name(settings), snapshot, f"quality v{version} {key}",
             settings.drift_share_threshold, version,

@@ -11,7 +11,7 @@ feature computed two ways.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from pipelines.data.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
-from pipelines.features.model_input import FEATURE_DEFAULT, FEATURE_VIEW_COLUMNS
+from pipelines.core.use_case import EVENT_ID, EVENT_TIMESTAMP, UseCase
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -45,13 +44,16 @@ class SkewResult:
         return self.mismatched_rows / self.rows if self.rows else None
 
 
-def compare_vectors(served: pd.DataFrame, offline: pd.DataFrame) -> SkewResult:
-    """Served vs offline feature vectors, aligned by `event_id` (pure: the check's arithmetic)."""
+def compare_vectors(
+    served: pd.DataFrame, offline: pd.DataFrame, feature_columns: Sequence[str], default: float
+) -> SkewResult:
+    """Served vs offline feature vectors, aligned by `event_id` (pure: the check's arithmetic); a missing value
+    on either side is the model's feature default."""
     served = served.drop_duplicates(EVENT_ID).set_index(EVENT_ID)
     offline = offline.drop_duplicates(EVENT_ID).set_index(EVENT_ID).reindex(served.index)
-    columns = list(FEATURE_VIEW_COLUMNS)
-    left = served[columns].astype("float64").fillna(FEATURE_DEFAULT).to_numpy()
-    right = offline[columns].astype("float64").fillna(FEATURE_DEFAULT).to_numpy()
+    columns = list(feature_columns)
+    left = served[columns].astype("float64").fillna(default).to_numpy()
+    right = offline[columns].astype("float64").fillna(default).to_numpy()
     differs = ~np.isclose(left, right, rtol=RELATIVE_TOLERANCE, atol=1e-9)
     per_row = differs.any(axis=1)
     per_column = {column: int(count) for column, count in zip(columns, differs.sum(axis=0), strict=True) if count}
@@ -62,15 +64,16 @@ def compare_vectors(served: pd.DataFrame, offline: pd.DataFrame) -> SkewResult:
 
 
 def check_skew(
-    open_store: Callable[[], FeatureStore], served_rows: pd.DataFrame, watermark: datetime | None
+    open_store: Callable[[], FeatureStore], served_rows: pd.DataFrame, watermark: datetime | None, use_case: UseCase
 ) -> SkewResult:
     """Compare the served rows (prediction log rows with event ids and receipt times) whose hour is final.
     The store is opened only when there is something to compare."""
-    needed = {EVENT_ID, EVENT_TIMESTAMP, CUSTOMER_ID, MERCHANT_ID, *FEATURE_VIEW_COLUMNS}
+    keys, features = list(use_case.entity_keys), use_case.feature_columns
+    needed = {EVENT_ID, EVENT_TIMESTAMP, *keys, *features}
     if served_rows.empty or not needed <= set(served_rows.columns):
         return SkewResult(0, 0, 0)
     rows = served_rows[served_rows[EVENT_ID].notna() & served_rows[EVENT_TIMESTAMP].notna()]
-    rows = rows[rows[CUSTOMER_ID] >= 0]
+    rows = rows[(rows[keys] >= 0).all(axis=1)]  # a row without entity ids (-1) is no event
     if watermark is None:
         return SkewResult(0, 0, len(rows))
     final = rows[rows[EVENT_TIMESTAMP].dt.floor("h") <= pd.Timestamp(watermark)]
@@ -78,9 +81,9 @@ def check_skew(
         return SkewResult(0, 0, len(rows))
     from pipelines.features.training_set import point_in_time_features
 
-    keys = final[[EVENT_ID, CUSTOMER_ID, MERCHANT_ID, EVENT_TIMESTAMP]].drop_duplicates(EVENT_ID)
-    offline = point_in_time_features(open_store(), keys.astype({CUSTOMER_ID: "int64", MERCHANT_ID: "int64"}))
-    result = compare_vectors(final, offline)
+    events = final[[EVENT_ID, *keys, EVENT_TIMESTAMP]].drop_duplicates(EVENT_ID)
+    offline = point_in_time_features(open_store(), events.astype(dict.fromkeys(keys, "int64")))
+    result = compare_vectors(final, offline, features, use_case.model.feature_default)
     result = SkewResult(result.rows, result.mismatched_rows, len(rows) - len(final), result.columns, result.examples)
     logger.info(
         "skew: %d of %d served transactions differ from offline point-in-time features (%s); %d pending",

@@ -64,17 +64,30 @@ def skew_snapshot(compared: int, mismatched: int, metadata: dict[str, str]) -> A
     return report.run(dataset, timestamp=naive_utc(pd.Timestamp.now(tz="UTC")))
 
 
-def quality_snapshot(version: str, scores: pd.Series, labels: pd.Series, hour: pd.Timestamp) -> Any:
-    """Realised quality of one version's answers in one hour, as Evidently computes it (ROC AUC, rows)."""
-    from evidently import BinaryClassification, DataDefinition, Dataset, Report
-    from evidently.metrics import RocAuc, RowCount
+def quality_snapshot(
+    version: str, scores: pd.Series, labels: pd.Series, hour: pd.Timestamp, kind: str = "binary"
+) -> Any:
+    """Realised quality of one version's answers in one hour, as Evidently computes it: a classifier's ROC AUC
+    (`kind` "binary") or a regression's MAE, and the rows."""
+    from evidently import BinaryClassification, DataDefinition, Dataset, Regression, Report
+    from evidently.metrics import MAE, RocAuc, RowCount
 
-    frame = pd.DataFrame({"target": labels.to_numpy(dtype=int), "prediction": scores.to_numpy(dtype=float)})
-    definition = DataDefinition(
-        classification=[BinaryClassification(target="target", prediction_probas="prediction")],
-        numerical_columns=["prediction"], categorical_columns=["target"],
-    )  # fmt: skip
-    report = Report([RocAuc(), RowCount()], tags=[QUALITY_TAG, version_tag(version)])
+    if kind == "binary":
+        frame = pd.DataFrame({"target": labels.to_numpy(dtype=int), "prediction": scores.to_numpy(dtype=float)})
+        definition = DataDefinition(
+            classification=[BinaryClassification(target="target", prediction_probas="prediction")],
+            numerical_columns=["prediction"],
+            categorical_columns=["target"],
+        )
+        judged: Any = RocAuc()
+    else:
+        frame = pd.DataFrame({"target": labels.to_numpy(dtype=float), "prediction": scores.to_numpy(dtype=float)})
+        definition = DataDefinition(
+            regression=[Regression(target="target", prediction="prediction")],
+            numerical_columns=["target", "prediction"],
+        )
+        judged = MAE()
+    report = Report([judged, RowCount()], tags=[QUALITY_TAG, version_tag(version)])
     return report.run(Dataset.from_pandas(frame, data_definition=definition), timestamp=naive_utc(hour))
 
 

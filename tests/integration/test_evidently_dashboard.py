@@ -45,14 +45,18 @@ def _window(rows: int, shift: float, seed: int) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from monitoring.dashboard import DRIFT_TAG, version_tag
-    from monitoring.drift import run_drift_report
+    from monitoring.drift import MonitoredColumns, run_drift_report
     from monitoring.workspace import quality_snapshot, save_snapshot, skew_snapshot
+    from use_cases.fraud import USE_CASE as FRAUD
 
     folder = tmp_path_factory.mktemp("evidently")
     reference = _window(600, 0.0, seed=1)
     for check, (version, shift) in enumerate([("1", 0.0), ("1", 0.1), ("1", 0.8), ("2", 0.0)]):
         drift = run_drift_report(
-            reference, _window(400, shift, seed=10 + check), tags=[DRIFT_TAG, version_tag(version)]
+            reference,
+            _window(400, shift, seed=10 + check),
+            MonitoredColumns.of(FRAUD),
+            tags=[DRIFT_TAG, version_tag(version)],
         )
         save_snapshot(folder, PROJECT, drift.snapshot, f"check {check}", 0.5, version)
         save_snapshot(folder, PROJECT, skew_snapshot(400, check, {}), f"skew {check}", 0.5)

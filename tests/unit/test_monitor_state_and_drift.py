@@ -47,11 +47,12 @@ def _frame(rows: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
 
 
 def test_the_report_calls_same_data_quiet_and_shifted_data_drifted() -> None:
-    from monitoring.drift import run_drift_report
+    from monitoring.drift import MonitoredColumns, run_drift_report
 
     reference = _frame(3000, seed=1)
-    same = run_drift_report(reference, _frame(1000, seed=2), ["amount", "prediction"], ["channel"])
-    shifted = run_drift_report(reference, _frame(1000, seed=3, shift=1.0), ["amount", "prediction"], ["channel"])
+    columns = MonitoredColumns(("amount", "prediction"), ("channel",))
+    same = run_drift_report(reference, _frame(1000, seed=2), columns)
+    shifted = run_drift_report(reference, _frame(1000, seed=3, shift=1.0), columns)
     assert same.rows == 1000 and same.drift_share == 0.0 and same.drifted_columns == []
     assert shifted.drift_share == 1.0 and sorted(shifted.drifted_columns) == ["amount", "channel", "prediction"]
     assert set(shifted.column_scores) == {"amount", "prediction", "channel"}

@@ -7,11 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from monitoring.quality import realised_quality
 from pipelines.core.layout import Layout
 from pipelines.data.prediction_log_format import read_prediction_log
 from serving.prediction_log import PredictionLog
+from use_cases.delivery import USE_CASE as DELIVERY
+from use_cases.fraud import USE_CASE as FRAUD
 
 
 def _rows(n: int, hour: str, version: str, rng: np.random.Generator) -> pd.DataFrame:
@@ -43,11 +46,21 @@ def test_realised_quality_joins_labels_per_version_and_hour() -> None:
     rng = np.random.default_rng(1)
     log = pd.concat([_rows(200, "2026-11-24 10:00", "1", rng), _rows(200, "2026-11-24 11:00", "2", rng)])
     labels = pd.DataFrame({"event_id": log["event_id"], "is_fraud": (log["prediction"] > 0.8).astype(int)})
-    quality = realised_quality(log, labels.iloc[:300])  # the newest labels have not arrived
+    quality = realised_quality(log, labels.iloc[:300], FRAUD)  # the newest labels have not arrived
     assert list(quality["model_version"]) == ["1", "2"]
     assert list(quality["rows"]) == [200, 100]
     assert (quality["roc_auc"] == 1.0).all()
-    assert realised_quality(log.drop(columns="event_id"), labels).empty
+    assert realised_quality(log.drop(columns="event_id"), labels, FRAUD).empty
+
+
+def test_realised_quality_of_a_regression_is_its_mae_once_an_hour_has_enough_rows() -> None:
+    rng = np.random.default_rng(2)
+    log = pd.concat([_rows(30, "2026-11-24 10:00", "1", rng), _rows(10, "2026-11-24 11:00", "1", rng)])
+    minutes = log["prediction"].to_numpy() + 2.0  # every prediction two minutes early
+    labels = pd.DataFrame({"event_id": log["event_id"], "delivery_minutes": minutes})
+    quality = realised_quality(log, labels, DELIVERY)
+    assert list(quality["rows"]) == [30], "an hour under realised_min_rows (20) is not reported"
+    assert quality["mae"].iloc[0] == pytest.approx(2.0)
 
 
 def test_pending_requests_become_log_rows_in_one_batch_with_their_ids_and_versions(tmp_path: Path) -> None:
@@ -104,12 +117,29 @@ def test_quality_snapshots_are_replaced_as_labels_arrive_not_duplicated(tmp_path
         )
 
     first = answers(60)
-    _save_quality_snapshots(settings, first, realised_quality_of(first))
-    _save_quality_snapshots(settings, first, realised_quality_of(first))  # nothing new: nothing saved
+    _save_quality_snapshots(settings, first, realised_quality_of(first, FRAUD), FRAUD)
+    _save_quality_snapshots(settings, first, realised_quality_of(first, FRAUD), FRAUD)  # nothing new: nothing saved
     project = "fraud-detector drift"
     assert snapshot_count(Layout.from_settings(settings).evidently_workspace, project) == 1
     more = pd.concat([first, answers(40)], ignore_index=True)
-    _save_quality_snapshots(settings, more, realised_quality_of(more))
+    _save_quality_snapshots(settings, more, realised_quality_of(more, FRAUD), FRAUD)
     assert snapshot_count(Layout.from_settings(settings).evidently_workspace, project) == 1
     saved = json.loads((tmp_path / "monitor" / "quality_snapshots.json").read_text())
     assert [entry["rows"] for entry in saved.values()] == [100]
+
+
+def test_a_regression_quality_snapshot_is_evidently_mae(tmp_path: Path) -> None:
+    from monitoring.workspace import quality_snapshot, save_snapshot, snapshot_count
+
+    labels = pd.Series([20.0, 30.0, 40.0, 50.0])
+    snapshot = quality_snapshot(
+        "3",
+        labels + pd.Series([1.0, -3.0, 2.0, -2.0]),
+        labels,
+        pd.Timestamp("2026-11-26T09:00", tz="UTC"),
+        "regression",
+    )
+    values = [metric["value"] for metric in snapshot.dict()["metrics"] if "MAE" in str(metric["config"].get("type"))]
+    assert values and values[0]["mean"] == pytest.approx(2.0)
+    save_snapshot(tmp_path, "delivery-eta drift", snapshot, "quality v3", 0.5, "3")
+    assert snapshot_count(tmp_path, "delivery-eta drift") == 1

@@ -21,7 +21,7 @@ def test_equal_vectors_have_no_skew_and_defaults_match_missing_values() -> None:
     offline = served.sample(frac=1.0, random_state=1).copy()  # order does not matter, ids do
     served.loc[3, FEATURE_VIEW_COLUMNS[0]] = 0.0  # served the default for an unknown entity...
     offline.loc[3, FEATURE_VIEW_COLUMNS[0]] = np.nan  # ...where training has no row either
-    result = compare_vectors(served, offline)
+    result = compare_vectors(served, offline, FEATURE_VIEW_COLUMNS, default=0.0)
     assert (result.rows, result.mismatched_rows, result.share, result.columns) == (20, 0, 0.0, {})
 
 
@@ -32,7 +32,7 @@ def test_a_changed_value_is_caught_and_named() -> None:
     served.loc[[2, 5], column] += 1
     served.loc[5, "merchant_stats__amount_mean_7d"] *= 1.001
     offline.loc[7, "customer_stats__amount_max_7d"] = np.nan  # training sees nothing where serving saw a value
-    result = compare_vectors(served, offline)
+    result = compare_vectors(served, offline, FEATURE_VIEW_COLUMNS, default=0.0)
     assert result.mismatched_rows == 3 and result.share == 0.3
     assert result.columns == {column: 2, "merchant_stats__amount_mean_7d": 1, "customer_stats__amount_max_7d": 1}
     assert result.examples == ["e2", "e5", "e7"]
