@@ -50,10 +50,11 @@ def _land(state_dir: Path, events_wanted: int, seed: int) -> int:
 
     from pipelines.data.event_store import EventStore
     from pipelines.data.generator import GeneratorConfig, generate
+    from use_cases.fraud import USE_CASE
 
     customers = max(1, events_wanted // EVENTS_PER_CUSTOMER)
     events, labels = generate(GeneratorConfig(end=END, days=DAYS, customers=customers, merchants=200, seed=seed))
-    store = EventStore(state_dir / "events", state_dir / "predictions")
+    store = EventStore(state_dir / "events", state_dir / "predictions", USE_CASE)
     landed_at = pd.Timestamp(END)
     with store.locked():
         store.append_events(events, landed_at)

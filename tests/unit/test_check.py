@@ -24,6 +24,7 @@ from pipelines.registry.names import VersionTag
 from pipelines.training.train import TrainParams, fraud_scores, train_model
 from serving.prediction_log import PredictionLog
 from tests.unit.synthetic import model_input_frame
+from use_cases.fraud import USE_CASE as FRAUD
 
 MODEL = "checked"
 NOW = datetime(2026, 11, 26, 12, 30, tzinfo=UTC)
@@ -87,7 +88,8 @@ def _serve(settings: Settings, model: object, frame: pd.DataFrame, minutes_ago: 
     scores = fraud_scores(model, frame[list(MODEL_INPUT_COLUMNS)])
     logged_at = (NOW - timedelta(minutes=minutes_ago)).timestamp()
     log = PredictionLog(Layout.from_settings(settings).prediction_log.url, flush_s=60).start()
-    log.append(PendingRows(inputs, None, np.asarray(scores), "1", "champion", SERVED, "r", logged_at))
+    keys = FRAUD.entity_keys
+    log.append(PendingRows(inputs, None, np.asarray(scores), "1", "champion", SERVED, "r", logged_at, keys))
     log.close()
 
 
