@@ -1,5 +1,5 @@
-"""Every answered transaction becomes an event: it keeps the caller's `event_id` or gets a new one, and is
-stamped with the time the server received it (UTC).
+"""Every answered row becomes an event: it keeps the caller's `event_id` or gets a new one, and is stamped with
+the time the server received it (UTC).
 
 The stamp is taken by the first server a request reaches (the transformer, or the in-process predictor) and
 travels with the request, so the event's time is the receipt time wherever it is logged. The id is returned
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from pipelines.data.prediction_log_format import Events
-from pipelines.data.schema import CUSTOMER_ID, EVENT_ID, MERCHANT_ID
+from pipelines.data.schema import EVENT_ID
 from serving.request_schema import Columns
 
 GENERATED_ID_PREFIX = "evt-"
@@ -40,17 +40,19 @@ class UntrustedTime(ValueError):
 
 
 def stamp_events(
-    transactions: Columns,
+    rows: Columns,
+    entity_keys: Sequence[str],
     received_at: np.datetime64,
     given_times: Sequence[object] = (),
     trusted_within: np.timedelta64 = np.timedelta64(0, "s"),
 ) -> Events:
-    """The transactions with an id and a receipt time on every row: given ids are kept, and so are given times
-    (ISO strings in UTC: the transformer's receipt time, forwarded) that parse, when they lie within
-    `trusted_within` of this server's own receipt time (DRIFTLOOP_MAX_CLOCK_SKEW_S; by default none is trusted);
-    one outside it raises UntrustedTime. The rest get new ids and `received_at`."""
-    size = len(transactions[CUSTOMER_ID])
-    given_ids = transactions.get(EVENT_ID)
+    """The rows as events, with their `entity_keys` (the use case's), an id and a receipt time on every row:
+    given ids are kept, and so are given times (ISO strings in UTC: the transformer's receipt time, forwarded)
+    that parse, when they lie within `trusted_within` of this server's own receipt time
+    (DRIFTLOOP_MAX_CLOCK_SKEW_S; by default none is trusted); one outside it raises UntrustedTime. The rest get
+    new ids and `received_at`."""
+    size = len(rows[entity_keys[0]])
+    given_ids = rows.get(EVENT_ID)
     ids = np.empty(size, dtype=object)
     for index in range(size):
         value = None if given_ids is None else given_ids[index]
@@ -63,10 +65,8 @@ def stamp_events(
         if abs(parsed - received_at.astype("datetime64[us]")) > trusted_within:
             raise UntrustedTime(index)
         received[index] = parsed
-    return Events(
-        np.asarray(transactions[CUSTOMER_ID], dtype=np.int64), np.asarray(transactions[MERCHANT_ID], dtype=np.int64),
-        ids, received,
-    )  # fmt: skip
+    entity_ids = {key: np.asarray(rows[key], dtype=np.int64) for key in entity_keys}
+    return Events(entity_ids, ids, received)
 
 
 def _parse_utc(value: object) -> np.datetime64 | None:

@@ -18,6 +18,7 @@ from kserve.errors import InvalidInput, ModelNotReady
 from pipelines.core.errors import RegistryUnreachableError
 from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
+from pipelines.core.use_case import load_use_case
 from pipelines.data.prediction_log_format import Events
 from pipelines.data.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
 from pipelines.data.storage import prediction_log_folder
@@ -41,6 +42,7 @@ class FraudPredictor(kserve.Model):
     def __init__(self, settings: Settings, with_features: bool) -> None:
         super().__init__(settings.model_name, return_response_headers=True)
         self.settings = settings
+        self.use_case = load_use_case(settings.use_case)
         self.with_features = with_features
         self.server_label = "predictor-inprocess" if with_features else "predictor"
         self.fields = TRANSACTION_FIELDS if with_features else FEATURE_FIELDS
@@ -78,7 +80,8 @@ class FraudPredictor(kserve.Model):
             settings.prediction_log_commit_s,
             settings.prediction_log_max_waiting_rows,
         ).start()
-        self.scorer = Scorer(self.slots, self.log, settings.challenger_mode, settings.challenger_traffic, settings.seed)
+        mode, traffic = settings.challenger_mode, settings.challenger_traffic
+        self.scorer = Scorer(self.slots, self.log, mode, traffic, settings.seed, self.use_case.entity_keys)
         self.ready = True  # the server is up; `healthy()` says whether a champion can answer
         return True
 
@@ -111,10 +114,11 @@ class FraudPredictor(kserve.Model):
             raise PredictionLogFull(self.name)
         try:
             columns, v2 = parse_request(payload, self.fields, self.settings.max_batch_size)
+            keys = self.use_case.entity_keys
             if self.with_features:  # a transaction: it becomes an event
-                events: Events | None = stamp_events(columns, received_at)
+                events: Events | None = stamp_events(columns, keys, received_at)
             else:
-                events = _events_if_given(payload, v2, received_at, self.settings.max_clock_skew_s)
+                events = _events_if_given(payload, v2, keys, received_at, self.settings.max_clock_skew_s)
             degraded = None
             if self.features is not None:  # the in-process chain: a read bounded by the online store's timeout
                 lookup = features_or_policy(
@@ -149,29 +153,31 @@ class FraudPredictor(kserve.Model):
             self.log.close()
 
 
-def _events_if_given(payload: Any, v2: bool, received_at: np.datetime64, skew_s: float) -> Events | None:
-    """The events behind a feature request, when the transformer forwarded their entity ids, event ids and
-    receipt times beside the features (V1 only): for the prediction log and the event store. A receipt time
-    more than `skew_s` from this server's clock is refused: a direct caller cannot backdate an event; an event id
-    is checked as the transformer checks its own (what the log cannot store is refused here, not at its flush)."""
+def _events_if_given(
+    payload: Any, v2: bool, entity_keys: tuple[str, ...], received_at: np.datetime64, skew_s: float
+) -> Events | None:
+    """The events behind a feature request, when the transformer forwarded their entity ids (every one of
+    `entity_keys`, an int), event ids and receipt times beside the features (V1 only): for the prediction log
+    and the event store. A receipt time more than `skew_s` from this server's clock is refused: a direct caller
+    cannot backdate an event; an event id is checked as the transformer checks its own (what the log cannot
+    store is refused here, not at its flush)."""
     if v2 or not isinstance(payload, dict):
         return None
     instances = payload.get("instances") or []
-    ids = [(i.get(CUSTOMER_ID), i.get(MERCHANT_ID)) for i in instances if isinstance(i, dict)]
-    if len(ids) != len(instances) or not all(isinstance(c, int) and isinstance(m, int) for c, m in ids):
+    if not all(isinstance(instance, dict) for instance in instances):
+        return None
+    ids = {key: [instance.get(key) for instance in instances] for key in entity_keys}
+    if not all(isinstance(value, int) for values in ids.values() for value in values):
         return None
     event_ids = [
         check_value(EVENT_ID_FIELD, instance.get(EVENT_ID), f"instances[{index}].{EVENT_ID}")
         for index, instance in enumerate(instances)
     ]
-    columns = {
-        CUSTOMER_ID: np.array([c for c, _ in ids], dtype=np.int64),
-        MERCHANT_ID: np.array([m for _, m in ids], dtype=np.int64),
-        EVENT_ID: np.array(event_ids, dtype=object),
-    }
+    columns = {key: np.array(values, dtype=np.int64) for key, values in ids.items()}
+    columns[EVENT_ID] = np.array(event_ids, dtype=object)
     given = [i.get(EVENT_TIMESTAMP) for i in instances]
     try:
-        return stamp_events(columns, received_at, given, np.timedelta64(int(skew_s * 1e6), "us"))
+        return stamp_events(columns, entity_keys, received_at, given, np.timedelta64(int(skew_s * 1e6), "us"))
     except UntrustedTime as error:
         raise InvalidInput(
             f"instances[{error.index}].event_timestamp: the receipt time is the server's; a forwarded one may "

@@ -39,9 +39,18 @@ class Scored:
 class Scorer:
     """Picks the answering model (champion, canary or shadow challenger), scores and logs the rows."""
 
-    def __init__(self, slots: ModelSlots, log: PredictionLog, mode: str, traffic: float, seed: int) -> None:
+    def __init__(
+        self,
+        slots: ModelSlots,
+        log: PredictionLog,
+        mode: str,
+        traffic: float,
+        seed: int,
+        entity_keys: tuple[str, ...],
+    ) -> None:
         self.slots = slots
         self.log = log
+        self.entity_keys = entity_keys  # the use case's: the prediction log's entity columns
         self.mode = mode
         self.traffic = traffic
         self._random = random.Random(seed)
@@ -67,7 +76,11 @@ class Scorer:
         role: str, request_id: str,
     ) -> None:  # fmt: skip
         # Only references and scalars on the request path; the frame is built by the log's writer thread.
-        self.log.append(PendingRows(inputs, events, scores, model.version, model.alias, role, request_id, time.time()))
+        self.log.append(
+            PendingRows(
+                inputs, events, scores, model.version, model.alias, role, request_id, time.time(), self.entity_keys
+            )
+        )
 
     def _shadow(
         self, challenger: ServingModel, inputs: Mapping[str, np.ndarray], events: Events | None, rid: str

@@ -20,6 +20,7 @@ import numpy as np
 from kserve.errors import InvalidInput, ModelNotReady
 
 from pipelines.core.settings import Settings
+from pipelines.core.use_case import load_use_case
 from pipelines.data.prediction_log_format import Events
 from pipelines.data.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
 from pipelines.features.model_input import MODEL_INPUT_COLUMNS
@@ -41,6 +42,7 @@ class FraudTransformer(kserve.Model):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings.model_name, return_response_headers=True)
         self.settings = settings
+        self.use_case = load_use_case(settings.use_case)
         self.features: OnlineFeatures | None = None
         self.client: httpx.AsyncClient | None = None
         self.predictor_token = ""
@@ -93,11 +95,11 @@ class FraudTransformer(kserve.Model):
         except InvalidInput:
             metrics.REQUESTS.labels("transformer", "none", "400").inc()
             raise
-        events = stamp_events(transactions, received_at)
+        events = stamp_events(transactions, self.use_case.entity_keys, received_at)
         try:  # off the event loop: a slow store must not hold up health checks and other requests
             lookup = await asyncio.get_running_loop().run_in_executor(
-                self._lookups, features_or_policy, self.features, events.customer_ids, events.merchant_ids,
-                self.settings.online_store_down_policy,
+                self._lookups, features_or_policy, self.features, events.entity_ids[CUSTOMER_ID],
+                events.entity_ids[MERCHANT_ID], self.settings.online_store_down_policy,
             )  # fmt: skip
         except OnlineStoreDown:
             metrics.REQUESTS.labels("transformer", "none", "503").inc()
@@ -136,8 +138,7 @@ def _forwarded_instances(inputs: Mapping[str, np.ndarray], events: Events) -> li
     """The predictor's V1 instances: every model input, and the entity ids, event id and receipt time (which
     travels with the request, so the predictor logs the event as received here)."""
     columns: dict[str, list[Any]] = {name: inputs[name].tolist() for name in MODEL_INPUT_COLUMNS}
-    columns[CUSTOMER_ID] = events.customer_ids.tolist()
-    columns[MERCHANT_ID] = events.merchant_ids.tolist()
+    columns.update((key, ids.tolist()) for key, ids in events.entity_ids.items())
     columns[EVENT_ID] = events.event_ids.tolist()
     columns[EVENT_TIMESTAMP] = events.received_iso()
     names = list(columns)

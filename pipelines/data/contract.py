@@ -2,38 +2,30 @@
 
 `validate_raw_data` never raises on bad data: it returns a report. The pipeline's validation step turns a
 failed report into a stop, so nothing downstream (features, training, the registry) sees broken data.
-Check names read `<table>.<column>.<check>` so a report line says where to look.
+Check names read `<table>.<column>.<check>` so a report line says where to look. The columns and their rules
+come from the use case's declaration: each field's range or allowed values, each entity key >= 0, the label's
+domain.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
 from pipelines.core.errors import DriftloopError
-from pipelines.data.schema import (
-    AMOUNT,
-    CHANNEL,
-    CHANNELS,
-    CUSTOMER_ID,
-    EVENT_COLUMNS,
-    EVENT_ID,
-    EVENT_TIMESTAMP,
-    IS_FRAUD,
-    LABEL_COLUMNS,
-    LABEL_TIMESTAMP,
-    MAX_AMOUNT,
-    MERCHANT_ID,
-    PLATFORM_EPOCH,
-)
+from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP, LABEL_TIMESTAMP, PLATFORM_EPOCH
+
+if TYPE_CHECKING:
+    from pipelines.core.use_case import Field, Label, UseCase
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +118,7 @@ class _Checks:
         self.results.append(CheckResult(name, count == 0, message, columns, count, sample))
 
 
-def _check_schema(checks: _Checks, table_name: str, table: pd.DataFrame, expected: dict[str, str]) -> None:
+def _check_schema(checks: _Checks, table_name: str, table: pd.DataFrame, expected: Mapping[str, str]) -> None:
     missing = [column for column in expected if column not in table.columns]
     checks.add(
         f"{table_name}.columns",
@@ -166,26 +158,56 @@ class RowCheck:
 Usable = Callable[..., bool]
 
 
+def _outside(values: pd.Series, minimum: float | None, maximum: float | None, open_minimum: bool) -> pd.Series:
+    """Values that are not finite or fall outside the range (missing values are the nulls check's)."""
+    numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    inside = np.isfinite(numbers)
+    if minimum is not None:
+        inside &= numbers > minimum if open_minimum else numbers >= minimum
+    if maximum is not None:
+        inside &= numbers <= maximum
+    return values.notna() & ~pd.Series(inside, index=values.index)
+
+
+def _range(minimum: float | None, maximum: float | None, open_minimum: bool) -> str:
+    """A range as a report writes it: `(0, 1000000]`, `[0, inf]` (whole numbers without an exponent)."""
+    low = "-inf" if minimum is None else f"{minimum:.15g}"
+    high = "inf" if maximum is None else f"{maximum:.15g}"
+    return f"{'(' if open_minimum else '['}{low}, {high}]"
+
+
+def _a(noun: str) -> str:
+    """The noun with its article, so a report line reads `have an amount outside ...`."""
+    return f"an {noun}" if noun[:1].lower() in "aeiou" else f"a {noun}"
+
+
+def _range_check(events: pd.DataFrame, spec: Field) -> RowCheck:
+    """A number or integer field's declared range (finite values only)."""
+    domain = _range(spec.minimum, spec.maximum, spec.open_minimum)
+    offending = _outside(events[spec.name], spec.minimum, spec.maximum, spec.open_minimum)
+    return RowCheck(f"events.{spec.name}.range", f"have {_a(spec.name)} outside {domain}", (spec.name,), offending)
+
+
+def _domain_check(events: pd.DataFrame, spec: Field) -> RowCheck:
+    """A category field's allowed values."""
+    column = events[spec.name]
+    offending = column.notna() & ~column.isin(spec.allowed)
+    what = f"have {_a(spec.name)} outside {list(spec.allowed)}"
+    return RowCheck(f"events.{spec.name}.domain", what, (spec.name,), offending)
+
+
 def event_row_checks(
-    events: pd.DataFrame, as_of: pd.Timestamp, skew: timedelta, usable: Usable | None = None
+    events: pd.DataFrame, use_case: UseCase, as_of: pd.Timestamp, skew: timedelta, usable: Usable | None = None
 ) -> list[RowCheck]:
-    """Every row-level check of the events contract (the report and the landing quarantine share them)."""
+    """Every row-level check of the events contract (the report and the landing quarantine share them): each
+    field's declared values, each entity key >= 0, unique ids and plausible times."""
     usable = usable or (lambda *columns: all(c in events.columns for c in columns))
-    found: list[RowCheck] = []
-    if usable(AMOUNT):
-        amount = events[AMOUNT]
-        found.append(RowCheck(
-            "events.amount.range", f"have an amount outside (0, {MAX_AMOUNT:.0f}]", (AMOUNT,),
-            amount.notna() & ~amount.between(0, MAX_AMOUNT, inclusive="right"),
-        ))  # fmt: skip
-    for column in (CUSTOMER_ID, MERCHANT_ID):
-        if usable(column):
-            found.append(RowCheck(f"events.{column}.range", f"have a negative {column}", (column,), events[column] < 0))
-    if usable(CHANNEL):
-        found.append(RowCheck(
-            "events.channel.domain", f"have a channel outside {list(CHANNELS)}", (CHANNEL,),
-            events[CHANNEL].notna() & ~events[CHANNEL].isin(CHANNELS),
-        ))  # fmt: skip
+    fields = [spec for spec in use_case.fields if usable(spec.name)]
+    found = [_range_check(events, spec) for spec in fields if spec.kind != "category"]
+    for key in use_case.entity_keys:
+        if usable(key):
+            found.append(RowCheck(f"events.{key}.range", f"have a negative {key}", (key,), events[key] < 0))
+    found += [_domain_check(events, spec) for spec in fields if spec.kind == "category"]
     if usable(EVENT_ID):
         found.append(RowCheck(
             "events.event_id.unique", "share an event_id with another row", (EVENT_ID,),
@@ -203,8 +225,20 @@ def event_row_checks(
     return found
 
 
+def _label_check(labels: pd.DataFrame, label: Label) -> RowCheck:
+    """A binary label is 0 or 1; a regression label a finite number in its declared range."""
+    values = labels[label.name]
+    name = f"labels.{label.name}.domain"
+    if label.kind == "binary":
+        return RowCheck(name, f"have {label.name} not 0/1", (label.name,), values.notna() & ~values.isin([0, 1]))
+    domain = _range(label.minimum, label.maximum, open_minimum=False)
+    offending = _outside(values, label.minimum, label.maximum, open_minimum=False)
+    return RowCheck(name, f"have {label.name} not a finite number in {domain}", (label.name,), offending)
+
+
 def label_row_checks(
     labels: pd.DataFrame,
+    use_case: UseCase,
     event_times: pd.Series | None,
     as_of: pd.Timestamp,
     skew: timedelta,
@@ -214,11 +248,8 @@ def label_row_checks(
     (None when the events cannot be used: the reference checks are then left out)."""
     usable = usable or (lambda *columns: all(c in labels.columns for c in columns))
     found: list[RowCheck] = []
-    if usable(IS_FRAUD):
-        found.append(RowCheck(
-            "labels.is_fraud.domain", "have is_fraud not 0/1", (IS_FRAUD,),
-            labels[IS_FRAUD].notna() & ~labels[IS_FRAUD].isin([0, 1]),
-        ))  # fmt: skip
+    if usable(use_case.label.name):
+        found.append(_label_check(labels, use_case.label))
     if usable(LABEL_TIMESTAMP):
         found.append(RowCheck(
             "labels.label_timestamp.future", f"are stamped after {as_of.isoformat()}", (LABEL_TIMESTAMP,),
@@ -244,16 +275,16 @@ def label_row_checks(
     if usable(LABEL_TIMESTAMP):
         event_time = labels[EVENT_ID].map(event_times)
         found.append(RowCheck(
-            "labels.label_timestamp.order", "arrive before their transaction happened", (LABEL_TIMESTAMP,),
+            "labels.label_timestamp.order", "arrive before their event happened", (LABEL_TIMESTAMP,),
             known & (labels[LABEL_TIMESTAMP] < event_time),
         ))  # fmt: skip
     return found
 
 
 def _check_events(
-    checks: _Checks, events: pd.DataFrame, as_of: pd.Timestamp, max_age: timedelta, skew: timedelta
+    checks: _Checks, events: pd.DataFrame, use_case: UseCase, as_of: pd.Timestamp, max_age: timedelta, skew: timedelta
 ) -> None:
-    for row_check in event_row_checks(events, as_of, skew, lambda *c: _usable(checks, events, *c)):
+    for row_check in event_row_checks(events, use_case, as_of, skew, lambda *c: _usable(checks, events, *c)):
         checks.rows(row_check.name, events, row_check.offending, row_check.what, list(row_check.columns))
     if _usable(checks, events, EVENT_TIMESTAMP):
         stamps = events[EVENT_TIMESTAMP]
@@ -268,31 +299,39 @@ def _check_events(
 
 
 def _check_labels(
-    checks: _Checks, events: pd.DataFrame, labels: pd.DataFrame, as_of: pd.Timestamp, skew: timedelta
+    checks: _Checks,
+    events: pd.DataFrame,
+    labels: pd.DataFrame,
+    use_case: UseCase,
+    as_of: pd.Timestamp,
+    skew: timedelta,
 ) -> None:
     event_times = None
     if _usable(checks, events, EVENT_ID, EVENT_TIMESTAMP) and not events[EVENT_ID].duplicated().any():
         event_times = events.set_index(EVENT_ID)[EVENT_TIMESTAMP]
     elif _usable(checks, events, EVENT_ID):
         event_times = pd.Series(pd.NaT, index=events[EVENT_ID].drop_duplicates(), dtype="datetime64[ns, UTC]")
-    for row_check in label_row_checks(labels, event_times, as_of, skew, lambda *c: _usable(checks, labels, *c)):
+    row_checks = label_row_checks(labels, use_case, event_times, as_of, skew, lambda *c: _usable(checks, labels, *c))
+    for row_check in row_checks:
         checks.rows(row_check.name, labels, row_check.offending, row_check.what, list(row_check.columns))
 
 
 def validate_raw_data(
     events: pd.DataFrame,
     labels: pd.DataFrame,
+    use_case: UseCase,
     as_of: datetime,
     max_event_age: timedelta = timedelta(days=3),
     future_tolerance: timedelta = timedelta(minutes=5),
 ) -> ValidationReport:
-    """Run every check; a check that cannot run (its column is missing or mistyped) is left out, not crashed."""
+    """Run every check of `use_case`'s contract; a check that cannot run (its column is missing or mistyped) is
+    left out, not crashed."""
     checks = _Checks()
     moment = pd.Timestamp(as_of).tz_convert("UTC")
-    _check_schema(checks, "events", events, EVENT_COLUMNS)
-    _check_schema(checks, "labels", labels, LABEL_COLUMNS)
-    _check_events(checks, events, moment, max_event_age, future_tolerance)
-    _check_labels(checks, events, labels, moment, future_tolerance)
+    _check_schema(checks, "events", events, use_case.event_columns)
+    _check_schema(checks, "labels", labels, use_case.label_columns)
+    _check_events(checks, events, use_case, moment, max_event_age, future_tolerance)
+    _check_labels(checks, events, labels, use_case, moment, future_tolerance)
     report = ValidationReport(checks.results, moment.isoformat())
     logger.info("data contract: %s", report.summary() if report.passed else f"{len(report.failures)} checks failed")
     return report

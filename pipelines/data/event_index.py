@@ -1,7 +1,7 @@
 """An index of known events and their labels, so a label request costs the same at 10 parts as at 5,000.
 
 A label request needs, for its few event ids: whether each event exists and when it happened, whether the
-identical label is recorded already, and the event's current verdict. Reading every part for that made each
+identical label is recorded already, and the event's current label. Reading every part for that made each
 request read the whole history, twice, under the writer lock. The index keeps those facts per event id in memory,
 built once per process and caught up from the parts it has not read: parts never change once published, so only
 new names are read, and a compacted part whose inputs were all read is taken as read. A request then pays for
@@ -10,7 +10,9 @@ lookups.
 
 Event ids are kept as 64-bit hashes (pandas' stable `hash_array`, the same in every process): among 10 million
 events the chance that any two share one is about 3 in a million, and a shared hash could only let a label for
-an unknown id through, or take a new label for one already recorded.
+an unknown id through, or take a new label for one already recorded. Label values are kept bit-exactly in the
+index's int64 payload: a binary label as the integer it is, a regression label as its float64 bits, so a value
+read back (and the identity hashed from it) is the value that landed.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -27,8 +30,11 @@ from pipelines.data.keyed_runs import KeyedRuns
 from pipelines.data.label_history import INGESTED_AT, KNOWN_AT
 from pipelines.data.listing_cache import ListingCache
 from pipelines.data.part_set import PartSet, PartVanished, is_compacted
-from pipelines.data.prediction_log_format import LOGGED_AT, ROLE, SERVED
-from pipelines.data.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, IS_FRAUD, LABEL_TIMESTAMP
+from pipelines.data.prediction_log_format import LOGGED_AT, ROLE, served_event_rows
+from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP, LABEL_TIMESTAMP
+
+if TYPE_CHECKING:
+    from pipelines.core.use_case import Label
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +46,23 @@ def event_keys(ids: pd.Series) -> np.ndarray:
     return pd.util.hash_array(np.asarray(ids.astype(str), dtype=object))
 
 
-def label_keys(ids: pd.Series, flags: pd.Series, stamps: pd.Series) -> np.ndarray:
-    """The key of each label record's identity: (event id, verdict, its own label_timestamp)."""
-    frame = pd.DataFrame({"e": np.asarray(ids.astype(str), dtype=object), "f": flags.to_numpy(dtype=np.int64),
+def label_bits(values: pd.Series, label: Label) -> np.ndarray:
+    """Label values as int64, bit-exactly: a binary label's integer, a regression label's float64 bits."""
+    if label.kind == "regression":
+        return values.to_numpy(dtype=np.float64).view(np.int64)
+    return values.to_numpy(dtype=np.int64)
+
+
+def label_values(bits: np.ndarray, label: Label) -> pd.Series:
+    """The values `label_bits` stored, in the label's (nullable) dtype."""
+    if label.kind == "regression":
+        return pd.Series(bits.view(np.float64), dtype="Float64")
+    return pd.Series(bits, dtype="Int64")
+
+
+def label_keys(ids: pd.Series, values: pd.Series, stamps: pd.Series, label: Label) -> np.ndarray:
+    """The key of each label record's identity: (event id, value, its own label_timestamp)."""
+    frame = pd.DataFrame({"e": np.asarray(ids.astype(str), dtype=object), "v": label_bits(values, label),
                           "t": _ns(stamps)})  # fmt: skip
     return pd.util.hash_pandas_object(frame, index=False).to_numpy()
 
@@ -57,13 +77,14 @@ class EventIndex:
     Attributes:
         events: event key -> (first recorded at, event time), in ns; the first record wins, as in
             `EventStore.event_times`.
-        verdicts: event key -> (usable time, landed at, is_fraud) of its current label: the latest by the time
+        verdicts: event key -> (usable time, landed at, value bits) of its current label: the latest by the time
             the platform may use it, landing time breaking ties, as in `latest_labels(usable_times(...))`.
         identities: the identity key of every label record.
     """
 
     def __init__(self, store: EventStore) -> None:
         self.store = store
+        self.label = store.use_case.label
         self.events = KeyedRuns(width=2, rank=1, keep="min")
         self.verdicts = KeyedRuns(width=3, rank=2, keep="max")
         self.identities = KeyedRuns(width=0)
@@ -123,11 +144,11 @@ class EventIndex:
     def _add_served(self, name: str) -> None:
         folder = self.store.served.folder
         present = set(folder.read_schema(name).names)
-        wanted = [EVENT_ID, EVENT_TIMESTAMP, ROLE, CUSTOMER_ID, LOGGED_AT]
+        keys = self.store.use_case.entity_keys
+        wanted = [EVENT_ID, EVENT_TIMESTAMP, ROLE, *keys, LOGGED_AT]
         if not set(wanted) <= present:
             return  # a part logged before answers carried event ids
-        log = folder.read_parquet(name, columns=wanted)
-        served = log[(log[ROLE] == SERVED) & log[EVENT_ID].notna() & (log[CUSTOMER_ID] >= 0)]
+        served = served_event_rows(folder.read_parquet(name, columns=wanted), keys)
         self._add_events(served[EVENT_ID], served[LOGGED_AT], served[EVENT_TIMESTAMP])
 
     def _add_events(self, ids: pd.Series, recorded: pd.Series, stamps: pd.Series) -> None:
@@ -136,14 +157,15 @@ class EventIndex:
     def _add_labels(self, name: str) -> None:
         folder = self.store.labels_dir
         present = set(folder.read_schema(name).names)
-        wanted = [EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP, INGESTED_AT, *([KNOWN_AT] if KNOWN_AT in present else [])]
+        label = self.label.name
+        wanted = [EVENT_ID, label, LABEL_TIMESTAMP, INGESTED_AT, *([KNOWN_AT] if KNOWN_AT in present else [])]
         records = folder.read_parquet(name, columns=wanted)
         usable = records[KNOWN_AT].fillna(records[LABEL_TIMESTAMP]) if KNOWN_AT in records else records[LABEL_TIMESTAMP]
-        flags = records[IS_FRAUD].astype("int64")
+        bits = label_bits(records[label], self.label)
         self.verdicts.add(
-            event_keys(records[EVENT_ID]), np.column_stack([_ns(usable), _ns(records[INGESTED_AT]), flags.to_numpy()])
+            event_keys(records[EVENT_ID]), np.column_stack([_ns(usable), _ns(records[INGESTED_AT]), bits])
         )
-        self.identities.add(label_keys(records[EVENT_ID], flags, records[LABEL_TIMESTAMP]))
+        self.identities.add(label_keys(records[EVENT_ID], records[label], records[LABEL_TIMESTAMP], self.label))
 
     # Lookups --------------------------------------------------------------------------------------------------
 
@@ -159,17 +181,19 @@ class EventIndex:
         return pd.Series(stamps, index=pd.Index(ids[found].astype(str), name=EVENT_ID), name=EVENT_TIMESTAMP)
 
     def current_verdicts(self, ids: pd.Series) -> pd.Series:
-        """Each id's current verdict (0 or 1), NA when it has no label; aligned with `ids`."""
+        """Each id's current label value in the label's nullable dtype (Int64 for binary, Float64 for
+        regression), NA when it has no label; aligned with `ids`."""
         with self._lock:
             found, payload = self.verdicts.lookup(event_keys(ids))
-        verdicts = pd.Series(payload[:, 2], index=ids.index, dtype="Int64")
+        verdicts = label_values(np.ascontiguousarray(payload[:, 2]), self.label).set_axis(ids.index)
         verdicts[~found] = pd.NA
         return verdicts
 
     def recorded(self, labels: pd.DataFrame) -> np.ndarray:
-        """Per label row, whether the identical record (event id, verdict, label_timestamp) is stored."""
+        """Per label row, whether the identical record (event id, value, label_timestamp) is stored."""
+        keys = label_keys(labels[EVENT_ID], labels[self.label.name], labels[LABEL_TIMESTAMP], self.label)
         with self._lock:
-            found, _ = self.identities.lookup(label_keys(labels[EVENT_ID], labels[IS_FRAUD], labels[LABEL_TIMESTAMP]))
+            found, _ = self.identities.lookup(keys)
         return found
 
 

@@ -1,10 +1,13 @@
-"""The event store: every transaction the platform knows, and the labels that arrive for them later.
+"""The event store: every event the platform knows, and the labels that arrive for them later.
 
 It lives in a local folder, or under the object store's prefix (`pipelines.data.storage`). Two ways in, one record each:
-- *Landed* transactions (the lake's batch loads, `driftloop data ingest events`) are parquet parts under
+- *Landed* events (the lake's batch loads, `driftloop data ingest events`) are parquet parts under
   `landed/date=YYYY-MM-DD/`, with the time they landed (`ingested_at`).
-- *Served* transactions (every one the endpoint answered) are the prediction log's served rows: the log is
+- *Served* events (every one the endpoint answered) are the prediction log's served rows: the log is
   their canonical record, read here, never copied, so the two can never disagree.
+
+Its columns are the use case's (`UseCase.event_columns`, `UseCase.label_columns`): the store is given the
+declaration and names none of them.
 
 Labels are append-only parts under `labels/date=<landing day>/`; a changed label is a new record with its own
 time and the latest one wins. Writers take the store's writer lock (`pipelines.data.writer_lock`), so a landing, the
@@ -20,11 +23,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import pandas as pd
 
@@ -32,21 +35,17 @@ from pipelines.data import landing_records
 from pipelines.data.crash_points import crash_point
 from pipelines.data.entity_partitions import EntitySlice, read_rows_where
 from pipelines.data.json_lines import parse_lines
-from pipelines.data.label_history import INGESTED_AT, KNOWN_AT, fraud_spans, latest_labels, usable_times
+from pipelines.data.label_history import INGESTED_AT, KNOWN_AT, label_spans, latest_labels, usable_times
 from pipelines.data.landing_records import LEGACY_LOG, Landing
 from pipelines.data.part_set import PartSet
-from pipelines.data.prediction_log_format import LOGGED_AT, ROLE, SERVED, prediction_log_parts, read_prediction_log
-from pipelines.data.schema import (
-    AMOUNT,
-    CHANNEL,
-    CUSTOMER_ID,
-    EVENT_COLUMNS,
-    EVENT_ID,
-    EVENT_TIMESTAMP,
-    LABEL_COLUMNS,
-    LABEL_TIMESTAMP,
-    MERCHANT_ID,
+from pipelines.data.prediction_log_format import (
+    LOGGED_AT,
+    ROLE,
+    prediction_log_parts,
+    read_prediction_log,
+    served_event_rows,
 )
+from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP, LABEL_TIMESTAMP
 from pipelines.data.storage import Folder, unique_part_name
 from pipelines.data.unreadable_files import UnreadableFile, record_torn_line, unreadable_files
 
@@ -54,6 +53,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from pipelines.core.settings import Settings
+    from pipelines.core.use_case import UseCase
 
 logger = logging.getLogger(__name__)
 
@@ -61,15 +61,16 @@ VIA = "via"  # how a label came: BATCH (`driftloop data ingest`) or HTTP (POST /
 SENT_BY = "sent_by"  # who: the landed file, or `POST /v1/labels by credential <scope>` (the landing's source)
 BATCH, HTTP = "batch", "http"
 RECORDED_AT = "recorded_at"  # when the platform learnt of an event: landing time, or answer time when served
-SERVED_COLUMNS = [EVENT_ID, EVENT_TIMESTAMP, CUSTOMER_ID, MERCHANT_ID, AMOUNT, CHANNEL, ROLE]
+UTC_TIMES: Final = "datetime64[ns, UTC]"
 
 
-def _empty(columns: dict[str, str]) -> pd.DataFrame:
+def _empty(columns: Mapping[str, str]) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
 
 
-def _as_event_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.astype({name: dtype for name, dtype in EVENT_COLUMNS.items() if name in frame.columns})
+def _typed(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
+    """The frame with the declared dtype on each declared column it has."""
+    return frame.astype({name: dtype for name, dtype in columns.items() if name in frame.columns})
 
 
 LOCK_NAME = "event-store"
@@ -78,10 +79,11 @@ LABELS_PATTERNS = ("date=*/part-*.parquet", "part-*.parquet")  # by landing day;
 
 
 class EventStore:
-    """The event store at `root`, reading served transactions from the prediction log at `prediction_log`.
+    """The event store at `root`, reading served events from the prediction log at `prediction_log`, holding the
+    events and labels of `use_case`.
 
     Attributes:
-        landed, label_parts, served: the part sets readers read (landed transactions, label records, the
+        landed, label_parts, served: the part sets readers read (landed events, label records, the
             prediction log's parts).
         quarantine_dir: rejected rows of landings, with their reasons; `unreadable_dir` below it: files no reader
             could parse, with theirs.
@@ -91,8 +93,10 @@ class EventStore:
         self,
         root: Path | Folder,
         prediction_log: Path | Folder,
+        use_case: UseCase,
         lock: Callable[[], AbstractContextManager[None]] | None = None,
     ) -> None:
+        self.use_case = use_case
         self.root = Folder.at(root)
         self.prediction_log = Folder.at(prediction_log)
         self.landed_dir = self.root.child("landed")
@@ -103,6 +107,21 @@ class EventStore:
         self.label_parts = PartSet(self.labels_dir, LABELS_PATTERNS, self.unreadable_dir, "labels")
         self.served = prediction_log_parts(self.prediction_log)
         self._lock = lock
+
+    @property
+    def event_columns(self) -> Mapping[str, str]:
+        """An event's columns and dtypes (the use case's)."""
+        return self.use_case.event_columns
+
+    @property
+    def label_columns(self) -> Mapping[str, str]:
+        """A label's columns and dtypes (the use case's)."""
+        return self.use_case.label_columns
+
+    @property
+    def label_column(self) -> str:
+        """The column holding the label's value."""
+        return self.use_case.label.name
 
     def locked(self) -> AbstractContextManager[None]:
         """Serialise writers (landings, the feedback endpoint) across processes, or nodes (`event_store_for`);
@@ -127,9 +146,9 @@ class EventStore:
 
         frames = self.landed.read(read, lambda: self._landed_files(start, end))
         if not frames:
-            return _empty({**EVENT_COLUMNS, RECORDED_AT: "datetime64[ns, UTC]"})
+            return _empty({**self.event_columns, RECORDED_AT: UTC_TIMES})
         frame = pd.concat(frames, ignore_index=True)
-        return _as_event_frame(frame.rename(columns={INGESTED_AT: RECORDED_AT}))
+        return _typed(frame.rename(columns={INGESTED_AT: RECORDED_AT}), self.event_columns)
 
     def _landed_files(self, start: pd.Timestamp | None, end: pd.Timestamp | None) -> list[str]:
         """The landed parts (`date=YYYY-MM-DD/part-...`) of the days [start, end] touch. With both bounds only those
@@ -146,16 +165,16 @@ class EventStore:
         return files
 
     def served_events(self, start: pd.Timestamp | None = None, entities: EntitySlice | None = None) -> pd.DataFrame:
-        """Transactions the endpoint answered, from the prediction log's served rows (one per event id)."""
+        """Events the endpoint answered, from the prediction log's served rows (one per event id)."""
         since = None if start is None else start - pd.Timedelta(hours=1)  # answers are logged after receipt
-        log = read_prediction_log(self.prediction_log, since=since, columns=SERVED_COLUMNS)
+        log = read_prediction_log(self.prediction_log, since=since, columns=[*self.event_columns, ROLE])
         if log.empty or EVENT_TIMESTAMP not in log.columns:
-            return _empty({**EVENT_COLUMNS, RECORDED_AT: "datetime64[ns, UTC]"})
-        served = log[(log[ROLE] == SERVED) & log[EVENT_ID].notna() & (log[CUSTOMER_ID] >= 0)]
+            return _empty({**self.event_columns, RECORDED_AT: UTC_TIMES})
+        served = served_event_rows(log, self.use_case.entity_keys)
         if entities is not None:
             served = entities.select(served)
-        served = served.rename(columns={LOGGED_AT: RECORDED_AT})[[*EVENT_COLUMNS, RECORDED_AT]]
-        return _as_event_frame(served.drop_duplicates(EVENT_ID, keep="first"))
+        served = served.rename(columns={LOGGED_AT: RECORDED_AT})[[*self.event_columns, RECORDED_AT]]
+        return _typed(served.drop_duplicates(EVENT_ID, keep="first"), self.event_columns)
 
     def events(
         self, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None, entities: EntitySlice | None = None
@@ -193,8 +212,8 @@ class EventStore:
             tables: list[pa.Table] = self.label_parts.read(self.labels_dir.read_table)
             records = read_rows_where(tables, EVENT_ID, event_ids.astype(str)) if tables else None
         if records is None:
-            return _empty({**LABEL_COLUMNS, INGESTED_AT: "datetime64[ns, UTC]", KNOWN_AT: "datetime64[ns, UTC]",
-                           VIA: "string", SENT_BY: "string"})  # fmt: skip
+            return _empty({**self.label_columns, INGESTED_AT: UTC_TIMES, KNOWN_AT: UTC_TIMES, VIA: "string",
+                           SENT_BY: "string"})  # fmt: skip
         # Parts written before the channel was recorded came from batch landings (the only way then).
         return records.assign(**{VIA: records[VIA].fillna(BATCH) if VIA in records else BATCH})
 
@@ -208,11 +227,11 @@ class EventStore:
         needs; `event_ids` keeps only those events' labels (a partition's reader); `extra` keeps more of the
         records' columns (VIA, SENT_BY).
         """
-        return latest_labels(self._known_records(known_at, event_ids), extra)
+        return latest_labels(self._known_records(known_at, event_ids), self.label_column, extra)
 
-    def fraud_spans(self, known_at: pd.Timestamp, event_ids: pd.Series | None = None) -> pd.DataFrame:
-        """When each event was known to be fraud, as of `known_at`: see `fraud_spans`."""
-        return fraud_spans(self._known_records(known_at, event_ids))
+    def label_spans(self, known_at: pd.Timestamp, event_ids: pd.Series | None = None) -> pd.DataFrame:
+        """When each event held each of its label's values, as of `known_at`: see `label_spans`."""
+        return label_spans(self._known_records(known_at, event_ids), self.label_column)
 
     def _known_records(self, known_at: pd.Timestamp | None, event_ids: pd.Series | None) -> pd.DataFrame:
         """Label records with their usable times, those known before `known_at` (all when None)."""
@@ -278,7 +297,7 @@ class EventStore:
         days leaves whole days, each with its record, and a retry lands the rest. Without `landing` (a
         writer of test or benchmark data), a record of an unnamed landing."""
         landing = landing or Landing("events", "unnamed", landed_at.isoformat(), len(events), None, None)
-        frame = _as_event_frame(events[list(EVENT_COLUMNS)]).assign(**{INGESTED_AT: landed_at})
+        frame = _typed(events[list(self.event_columns)], self.event_columns).assign(**{INGESTED_AT: landed_at})
         for index, (day, rows) in enumerate(frame.groupby(frame[EVENT_TIMESTAMP].dt.strftime("%Y-%m-%d"), sort=True)):
             if index:
                 crash_point("events.between_days")
@@ -292,9 +311,10 @@ class EventStore:
         `trusted_times`: the labels' own stamps say when they were known (a batch landing); otherwise they
         were known when they landed (a client over HTTP). The landing's source stays with every label
         (SENT_BY). Without `landing` (test or benchmark data), a record of an unnamed landing."""
-        frame = labels[list(LABEL_COLUMNS)].astype(LABEL_COLUMNS).assign(**{INGESTED_AT: landed_at})
+        columns = self.label_columns
+        frame = labels[list(columns)].astype(dict(columns)).assign(**{INGESTED_AT: landed_at})
         known = frame[LABEL_TIMESTAMP] if trusted_times else pd.Series(landed_at, index=frame.index)
-        frame[KNOWN_AT] = known.astype("datetime64[ns, UTC]")  # one type in every part: they are read together
+        frame[KNOWN_AT] = known.astype(UTC_TIMES)  # one type in every part: they are read together
         frame[VIA] = BATCH if trusted_times else HTTP
         oldest = frame[KNOWN_AT].min().isoformat() if len(frame) else None
         landing = landing or Landing("labels", "unknown", landed_at.isoformat(), len(frame), None, oldest)
@@ -330,11 +350,17 @@ def _frame_for_quarantine(rejected: pd.DataFrame) -> pd.DataFrame:
 
 
 def event_store_for(settings: Settings) -> EventStore:
-    """The event store the settings name: its folder, the prediction log it reads served events from, and the
-    lock its writers take (a wait bounded by DRIFTLOOP_WRITER_LOCK_TIMEOUT_S)."""
+    """The event store the settings name: its folder, the prediction log it reads served events from, the use
+    case whose events it holds, and the lock its writers take (a wait bounded by DRIFTLOOP_WRITER_LOCK_TIMEOUT_S)."""
+    from pipelines.core.use_case import load_use_case
     from pipelines.data.storage import event_store_folder, prediction_log_folder
     from pipelines.data.writer_lock import writer_lock
 
     root = event_store_folder(settings)
     timeout = settings.writer_lock_timeout_s
-    return EventStore(root, prediction_log_folder(settings), lambda: writer_lock(settings, LOCK_NAME, root, timeout))
+    return EventStore(
+        root,
+        prediction_log_folder(settings),
+        load_use_case(settings.use_case),
+        lambda: writer_lock(settings, LOCK_NAME, root, timeout),
+    )

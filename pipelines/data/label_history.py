@@ -1,4 +1,4 @@
-"""A label history's meaning: which label holds now, which held at a past moment, and when fraud was known.
+"""A label history's meaning: which label holds now, which held at a past moment, and when each value was known.
 
 Pure functions over label records (every record ever landed, a relabelled event having several), shared by the
 event store's readers and the refresh; kept apart from the store so they read in one sitting.
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from pipelines.data.schema import EVENT_ID, IS_FRAUD, LABEL_COLUMNS, LABEL_TIMESTAMP, UNTIL
+from pipelines.data.schema import EVENT_ID, LABEL_TIMESTAMP, UNTIL
 
 INGESTED_AT = "ingested_at"  # when a record landed: the tie-break between records of the same time
 # When the platform may use a label (point-in-time reads, chargeback features, training windows): the time it
@@ -29,22 +29,25 @@ def usable_times(records: pd.DataFrame) -> pd.DataFrame:
     return records.assign(**{LABEL_TIMESTAMP: known.astype(records[LABEL_TIMESTAMP].dtype)})
 
 
-def fraud_spans(records: pd.DataFrame) -> pd.DataFrame:
-    """Each stretch of time an event was known to be fraud, from label records with usable times: its
-    `label_timestamp` (known from) and UNTIL (when a later label said otherwise; NaT while it still holds).
+def label_spans(records: pd.DataFrame, label: str) -> pd.DataFrame:
+    """Each stretch of time an event held one value of its `label` column, from label records with usable times:
+    its `label_timestamp` (known from) and UNTIL (when a later label said otherwise; NaT while it still holds).
+    A record that repeats the value before it starts no new span.
 
-    Why spans and not the latest verdict: a feature for a past hour must use what was known then. A fraud
-    verdict withdrawn today stays a known chargeback for the hours before today."""
+    Why spans and not the latest value: a feature for a past hour must use what was known then. A verdict
+    withdrawn today stays known for the hours before today. A view that counts one value only (fraud's
+    chargebacks: the 1s) picks its spans out itself."""
     ordered = records.sort_values([EVENT_ID, LABEL_TIMESTAMP, INGESTED_AT], kind="stable")
-    changed = ordered[IS_FRAUD].ne(ordered.groupby(EVENT_ID)[IS_FRAUD].shift())  # a verdict's first record
-    changes = ordered.loc[changed, [EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP]]
+    changed = ordered[label].ne(ordered.groupby(EVENT_ID)[label].shift())  # a value's first record
+    changes = ordered.loc[changed, [EVENT_ID, label, LABEL_TIMESTAMP]]
     until = changes.groupby(EVENT_ID)[LABEL_TIMESTAMP].shift(-1)
-    spans = changes.assign(**{UNTIL: until})[changes[IS_FRAUD] == 1]
-    return spans[[EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP, UNTIL]].reset_index(drop=True)
+    spans = changes.assign(**{UNTIL: until})
+    return spans[[EVENT_ID, label, LABEL_TIMESTAMP, UNTIL]].reset_index(drop=True)
 
 
-def latest_labels(records: pd.DataFrame, extra: Sequence[str] = ()) -> pd.DataFrame:
+def latest_labels(records: pd.DataFrame, label: str, extra: Sequence[str] = ()) -> pd.DataFrame:
     """Each event's current label among its records (usable_times first): the latest by label time, landing
-    order breaking ties. `extra` keeps more of the records' columns."""
+    order breaking ties; the `label` column is the label's value. `extra` keeps more of the records' columns."""
     latest = records.sort_values([LABEL_TIMESTAMP, INGESTED_AT], kind="stable").drop_duplicates(EVENT_ID, keep="last")
-    return latest[[*LABEL_COLUMNS, *extra]].sort_values(EVENT_ID, kind="stable").reset_index(drop=True)
+    columns = [EVENT_ID, label, LABEL_TIMESTAMP, *extra]
+    return latest[columns].sort_values(EVENT_ID, kind="stable").reset_index(drop=True)

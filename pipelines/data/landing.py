@@ -7,40 +7,34 @@ the same file twice changes nothing. What lands is published with its landing's 
 (`EventStore.append_labels`), so a retry after a crash at any point lands exactly what is missing.
 
 A label landing looks its events and labels up in this process's index (`pipelines.data.event_index`), never in
-the whole history: its cost does not grow with the number of parts.
+the whole history: its cost does not grow with the number of parts. The columns and rules are the use case's,
+as the store holds it (`EventStore.use_case`).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipelines.data.contract import KIND_CHECKS, RowCheck, event_row_checks, label_row_checks
 from pipelines.data.event_index import EventIndex, index_for
 from pipelines.data.event_store import EventStore
 from pipelines.data.landing_records import Landing
-from pipelines.data.schema import (
-    AMOUNT,
-    CHANNEL,
-    CUSTOMER_ID,
-    EVENT_COLUMNS,
-    EVENT_ID,
-    EVENT_TIMESTAMP,
-    IS_FRAUD,
-    LABEL_COLUMNS,
-    LABEL_TIMESTAMP,
-    MERCHANT_ID,
-)
+from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP, LABEL_TIMESTAMP
 
 logger = logging.getLogger(__name__)
 
 REASON = "quarantine_reason"
 FUTURE_TOLERANCE = timedelta(minutes=5)
+NUMBER_TOLERANCE = 1e-6  # two number fields this close are the same value (a float's round trip through text)
+STORED = "_stored"
 
 
 @dataclass
@@ -68,7 +62,7 @@ class LandingResult:
         return line
 
 
-def _schema_problems(table: pd.DataFrame, expected: dict[str, str], table_name: str) -> list[str]:
+def _schema_problems(table: pd.DataFrame, expected: Mapping[str, str], table_name: str) -> list[str]:
     """Whole-file problems: a missing column or a column of the wrong type rejects every row."""
     problems = [f"{table_name}.columns: missing {column}" for column in expected if column not in table.columns]
     for column, dtype in expected.items():
@@ -79,7 +73,9 @@ def _schema_problems(table: pd.DataFrame, expected: dict[str, str], table_name: 
     return problems
 
 
-def _row_reasons(table: pd.DataFrame, table_name: str, expected: dict[str, str], checks: list[RowCheck]) -> pd.Series:
+def _row_reasons(
+    table: pd.DataFrame, table_name: str, expected: Mapping[str, str], checks: list[RowCheck]
+) -> pd.Series:
     """Per row, the names of the checks it fails, joined by '; ' ('' for a good row)."""
     reasons = pd.Series("", index=table.index, dtype="string")
 
@@ -121,15 +117,16 @@ def _exact_duplicates_once(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def land_events(store: EventStore, frame: pd.DataFrame, source: str, now: pd.Timestamp) -> LandingResult:
-    """Land transactions: contract-checked, deduplicated against the store, bad rows quarantined."""
+    """Land events: contract-checked, deduplicated against the store, bad rows quarantined."""
+    columns = store.event_columns
     with store.locked():
-        problems = _schema_problems(frame, EVENT_COLUMNS, "events")
+        problems = _schema_problems(frame, columns, "events")
         if problems:
             reasons = pd.Series("; ".join(problems), index=frame.index, dtype="string")
             return _split(store, frame, "events", source, reasons, now)[1]
-        frame = _exact_duplicates_once(frame[list(EVENT_COLUMNS)])
-        checks = [*event_row_checks(frame, now, FUTURE_TOLERANCE), _collisions(store, frame)]
-        good, result = _split(store, frame, "events", source, _row_reasons(frame, "events", EVENT_COLUMNS, checks), now)
+        frame = _exact_duplicates_once(frame[list(columns)])
+        checks = [*event_row_checks(frame, store.use_case, now, FUTURE_TOLERANCE), _collisions(store, frame)]
+        good, result = _split(store, frame, "events", source, _row_reasons(frame, "events", columns, checks), now)
         known = good[EVENT_ID].isin(store.event_times().index)
         result.already_present = int(known.sum())
         new = good[~known]
@@ -142,24 +139,28 @@ def land_events(store: EventStore, frame: pd.DataFrame, source: str, now: pd.Tim
 
 
 def _collisions(store: EventStore, frame: pd.DataFrame) -> RowCheck:
-    """Rows whose event_id the store holds for a different transaction (another customer, merchant, amount or
-    channel): quarantined, never counted as already present. A caller who chose an id first (over the
-    scoring endpoint) must not make a later real landing of that id vanish. The same transaction again (its
-    time may differ: a served event is stamped on receipt) is already present."""
-    what = [CUSTOMER_ID, MERCHANT_ID, AMOUNT, CHANNEL]
-    stored = store.events().drop_duplicates(EVENT_ID)[[EVENT_ID, *what]]
-    merged = frame[[EVENT_ID, *what]].merge(stored, on=EVENT_ID, how="left", suffixes=("", "_stored"))
-    known = merged[f"{CUSTOMER_ID}_stored"].notna()
-    same = (
-        (merged[CUSTOMER_ID] == merged[f"{CUSTOMER_ID}_stored"])
-        & (merged[MERCHANT_ID] == merged[f"{MERCHANT_ID}_stored"])
-        & (merged[CHANNEL] == merged[f"{CHANNEL}_stored"])
-        & ((merged[AMOUNT] - merged[f"{AMOUNT}_stored"]).abs() <= 1e-6)
-    ).fillna(False)
+    """Rows whose event_id the store holds for a different event (other values in any identity column: entity
+    keys and fields): quarantined, never counted as already present. A caller who chose an id first (over the
+    scoring endpoint) must not make a later real landing of that id vanish. The same event again (its time may
+    differ: a served event is stamped on receipt) is already present."""
+    identity = list(store.use_case.identity_columns)
+    numbers = {spec.name for spec in store.use_case.fields if spec.kind == "number"}
+    stored = store.events().drop_duplicates(EVENT_ID)[[EVENT_ID, *identity]]
+    merged = frame[[EVENT_ID, *identity]].merge(stored, on=EVENT_ID, how="left", suffixes=("", STORED), indicator=True)
+    known = (merged["_merge"] == "both").to_numpy(dtype=bool)
+    same = np.logical_and.reduce(
+        [_same_values(merged[column], merged[column + STORED], column in numbers) for column in identity]
+    )
     return RowCheck(
-        "events.event_id.collision", "reuse the event_id of a stored, different transaction", (EVENT_ID,),
-        pd.Series((known & ~same).to_numpy(dtype=bool), index=frame.index),
+        "events.event_id.collision", "reuse the event_id of a stored, different event", (EVENT_ID,),
+        pd.Series(known & ~same, index=frame.index),
     )  # fmt: skip
+
+
+def _same_values(ours: pd.Series, stored: pd.Series, is_number: bool) -> np.ndarray:
+    """Per row, whether a landed value equals the stored one: numbers within NUMBER_TOLERANCE, others exactly."""
+    same = (ours - stored).abs() <= NUMBER_TOLERANCE if is_number else ours == stored
+    return same.fillna(False).to_numpy(dtype=bool)
 
 
 def land_labels(
@@ -182,26 +183,25 @@ def land_labels(
     the store longer than its lock timeout.
     """
     index = index or index_for(store)
+    columns, label = store.label_columns, store.label_column
     index.catch_up(events=False)  # outside the lock: the bulk of what other writers added, while they go on
     with store.locked():
-        problems = _schema_problems(frame, LABEL_COLUMNS, "labels")
+        problems = _schema_problems(frame, columns, "labels")
         if problems:
             reasons = pd.Series("; ".join(problems), index=frame.index, dtype="string")
             return _reject(frame, "labels", source, reasons) if all_or_nothing else _split(
                 store, frame, "labels", source, reasons, now)[1]  # fmt: skip
-        frame = _exact_duplicates_once(frame[list(LABEL_COLUMNS)])
+        frame = _exact_duplicates_once(frame[list(columns)])
         index.catch_up(events=False)  # labels landed while this one waited: the duplicate check must see them
         event_times = index.event_times(frame[EVENT_ID].dropna())  # (events it does not know: looked for)
-        checks = label_row_checks(frame, event_times, now, FUTURE_TOLERANCE)
-        reasons = _row_reasons(frame, "labels", LABEL_COLUMNS, checks)
+        checks = label_row_checks(frame, store.use_case, event_times, now, FUTURE_TOLERANCE)
+        reasons = _row_reasons(frame, "labels", columns, checks)
         if all_or_nothing and (reasons != "").any():
             return _reject(frame, "labels", source, reasons)
         good, result = _split(store, frame, "labels", source, reasons, now)
-        # Already present: the identical record, or the same verdict the event holds now (a label re-sent
-        # later is no change). A different verdict is a new record with its time; the latest wins.
-        known = index.recorded(good) | (index.current_verdicts(good[EVENT_ID]) == good[IS_FRAUD]).fillna(
-            False
-        ).to_numpy(dtype=bool)
+        # Already present: the identical record, or the same value the event holds now (a label re-sent
+        # later is no change). A different value is a new record with its time; the latest wins.
+        known = index.recorded(good) | _holds_already(index.current_verdicts(good[EVENT_ID]), good[label])
         result.already_present = int(known.sum())
         new = good[~known]
         if len(new):
@@ -213,6 +213,13 @@ def land_labels(
         result.landed = len(new)
     logger.info("%s", result.summary())
     return result
+
+
+def _holds_already(current: pd.Series, landing: pd.Series) -> np.ndarray:
+    """Per label row, whether its event's current label is this value (a float compared exactly: the label's
+    value as stored, not rounded to an integer); False where the event has no label yet."""
+    same = current.to_numpy(dtype=np.float64, na_value=np.nan) == landing.to_numpy(dtype=np.float64)
+    return np.asarray(same, dtype=bool)
 
 
 def unknown_events(store: EventStore, event_ids: pd.Series) -> pd.Series:

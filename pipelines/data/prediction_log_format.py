@@ -2,13 +2,15 @@
 every reader.
 
 The model servers write it (`serving.prediction_log`); the drift check, realised quality, the skew check
-and the event store read it. Served rows are the canonical record of every transaction the endpoint
-answered: the event store reads served transactions from here rather than keeping a second copy.
+and the event store read it. Served rows are the canonical record of every event the endpoint answered: the
+event store reads served events from here rather than keeping a second copy. Beside the model input, a row
+holds one column per entity key of the use case (`Events.entity_ids`; MISSING_ENTITY when a request carried
+none), the event's id and receipt time, and the answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.data.part_set import PartSet
-from pipelines.data.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
+from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP
 from pipelines.data.storage import Folder
 
 LOGGED_AT = "logged_at"  # when the answer was logged (UTC)
@@ -28,14 +30,14 @@ MODEL_VERSION = "model_version"
 MODEL_ALIAS = "model_alias"
 REQUEST_ID = "request_id"
 PARTS_PATTERN = "date=*/hour=*/part-*.parquet"
+MISSING_ENTITY = -1  # an entity key of a row answered without its entity ids (entity keys are >= 0)
 
 
 @dataclass(frozen=True)
 class Events:
-    """A request's transactions as events: entity ids, event ids and receipt times (UTC, datetime64[ns])."""
+    """A request's rows as events: entity ids, event ids and receipt times (UTC, datetime64[ns])."""
 
-    customer_ids: np.ndarray
-    merchant_ids: np.ndarray
+    entity_ids: Mapping[str, np.ndarray]  # one int64 array per entity key of the use case, in declaration order
     event_ids: np.ndarray  # object array of str
     received: np.ndarray
 
@@ -52,13 +54,14 @@ class PendingRows:
     """One request's answered rows, as the request left them (arrays); the log's writer builds the rows later."""
 
     inputs: Mapping[str, np.ndarray]  # one array per model input column
-    events: Events | None  # the transactions as events; None for a feature request without entity ids
+    events: Events | None  # the rows as events; None for a feature request without entity ids
     scores: np.ndarray
     model_version: str
     model_alias: str
     role: str
     request_id: str
     logged_at: float
+    entity_keys: tuple[str, ...]  # the log's entity columns: rows without events hold MISSING_ENTITY
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -68,13 +71,16 @@ class PendingRows:
         """The log rows of many requests at once: one concatenation per column, on the writer thread."""
         lengths = [len(item.scores) for item in batch]
 
-        def event_column(field: str, missing: object, dtype: str) -> np.ndarray:
-            """One field of every request's events; rows of a request without events get `missing`."""
+        def event_column(read: Callable[[Events], np.ndarray], missing: object, dtype: str) -> np.ndarray:
+            """One column of every request's events; rows of a request without events get `missing`."""
             parts = [
-                getattr(item.events, field) if item.events is not None else np.full(n, missing, dtype=dtype)
+                read(item.events) if item.events is not None else np.full(n, missing, dtype=dtype)
                 for item, n in zip(batch, lengths, strict=True)
             ]
             return np.concatenate(parts).astype(dtype)
+
+        def entity_column(key: str) -> np.ndarray:
+            return event_column(lambda events: events.entity_ids[key], MISSING_ENTITY, "int64")
 
         def per_row(values: list[object]) -> np.ndarray:
             return np.repeat(np.array(values, dtype=object), lengths)
@@ -82,11 +88,11 @@ class PendingRows:
         # The model input columns are whatever the requests carried, in their order (the model's input order).
         columns = list(batch[0].inputs) if batch else []
         rows = pd.DataFrame({c: np.concatenate([item.inputs[c] for item in batch]) for c in columns})
-        rows[CUSTOMER_ID] = event_column("customer_ids", -1, "int64")
-        rows[MERCHANT_ID] = event_column("merchant_ids", -1, "int64")
-        rows[EVENT_ID] = pd.array(event_column("event_ids", None, "object"), dtype="string")
+        for key in dict.fromkeys(key for item in batch for key in item.entity_keys):
+            rows[key] = entity_column(key)
+        rows[EVENT_ID] = pd.array(event_column(lambda events: events.event_ids, None, "object"), dtype="string")
         rows[EVENT_TIMESTAMP] = pd.to_datetime(
-            event_column("received", np.datetime64("NaT"), "datetime64[ns]"), utc=True
+            event_column(lambda events: events.received, np.datetime64("NaT"), "datetime64[ns]"), utc=True
         )
         rows[PREDICTION] = np.concatenate([item.scores for item in batch]).astype(np.float64)
         rows[MODEL_VERSION] = per_row([item.model_version for item in batch])
@@ -95,6 +101,15 @@ class PendingRows:
         rows[REQUEST_ID] = per_row([item.request_id for item in batch])
         rows[LOGGED_AT] = pd.to_datetime(np.repeat([item.logged_at for item in batch], lengths), unit="s", utc=True)
         return rows
+
+
+def served_event_rows(log: pd.DataFrame, entity_keys: Sequence[str]) -> pd.DataFrame:
+    """The log's rows that record an event: served answers (not shadow ones) with an event id and every entity
+    key (a row answered without its entity ids holds MISSING_ENTITY there)."""
+    served = (log[ROLE] == SERVED) & log[EVENT_ID].notna()
+    for key in entity_keys:
+        served &= log[key] >= 0
+    return log[served]
 
 
 def partition_name(moment: pd.Timestamp) -> str:

@@ -19,7 +19,7 @@ AMOUNT = "amount"
 CHANNEL = "channel"
 IS_FRAUD = "is_fraud"
 LABEL_TIMESTAMP = "label_timestamp"
-UNTIL = "until"  # the end of a span of time a fraud verdict was known (EventStore.fraud_spans)
+UNTIL = "until"  # the end of a span of time a label value was known (EventStore.label_spans)
 
 CHANNELS = ("online", "in_store", "contactless")
 

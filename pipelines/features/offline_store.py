@@ -128,8 +128,9 @@ def build_offline_features(
     computed_at: datetime,
 ) -> dict[str, int]:
     """Compute both feature views over [start, end] from the events given, in one pass each, and write each
-    table as one part (the pandas engine); rows per view. The ray engine's partitioned build is
-    `pipelines.features.partitions.build_from_event_store`."""
+    table as one part (the pandas engine); rows per view. `labels` are label spans (`EventStore.label_spans`,
+    every value's) or plain labels: a view that counts one value picks it out itself. The ray engine's
+    partitioned build is `pipelines.features.partitions.build_from_event_store`."""
     paths = offline_table_paths(feature_data)
     computed = {
         CUSTOMER_STATS: compute_customer_stats(events, start, end, computed_at),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -23,17 +24,17 @@ from pipelines.data.schema import (
     CUSTOMER_STATS,
     EVENT_ID,
     EVENT_TIMESTAMP,
-    IS_FRAUD,
-    LABEL_TIMESTAMP,
     MERCHANT_ID,
     MERCHANT_STATS,
-    UNTIL,
     VIEW_KEYS,
     offline_table_columns,
 )
 from pipelines.data.storage import Folder
 from pipelines.features.compute_engine import ComputeEngine
 from pipelines.features.engineering import compute_customer_stats, compute_merchant_stats
+
+if TYPE_CHECKING:
+    from pipelines.core.use_case import UseCase
 
 # What each view reads of an event (less to hold and to serialise: event ids are strings).
 VIEW_EVENT_COLUMNS = {
@@ -42,19 +43,15 @@ VIEW_EVENT_COLUMNS = {
 }
 
 
-def _fraud_labels(spans: pd.DataFrame) -> pd.DataFrame:
-    """The only labels the merchant view counts: the fraud spans (EventStore.fraud_spans)."""
-    return spans.loc[spans[IS_FRAUD] == 1, [EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP, UNTIL]]
-
-
 def _view_rows(
-    view: str, events: pd.DataFrame, frauds: pd.DataFrame, start: datetime, end: datetime, computed_at: datetime
+    view: str, events: pd.DataFrame, spans: pd.DataFrame, start: datetime, end: datetime, computed_at: datetime
 ) -> pd.DataFrame:
+    """The view's rows from its events and their label spans (every value's: the view picks what it counts)."""
     if events.empty:
         return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in offline_table_columns(view).items()})
     if view == CUSTOMER_STATS:
         return compute_customer_stats(events, start, end, computed_at)
-    return compute_merchant_stats(events, frauds[frauds[EVENT_ID].isin(events[EVENT_ID])], start, end, computed_at)
+    return compute_merchant_stats(events, spans[spans[EVENT_ID].isin(events[EVENT_ID])], start, end, computed_at)
 
 
 @dataclass(frozen=True)
@@ -65,6 +62,7 @@ class PartitionJob:
     part: EntitySlice
     event_store: Folder  # folders travel as URLs: each task opens its own client, on whichever node it runs
     prediction_log: Folder
+    use_case: UseCase  # whose events the store holds (Ray ships it with cloudpickle)
     table: Folder
     read_from: datetime  # events from here (the window start less the longest feature window)
     start: datetime
@@ -77,14 +75,14 @@ def build_partition(job: PartitionJob) -> tuple[int, int]:
     from pipelines.data.event_store import EventStore
     from pipelines.features.offline_store import write_window
 
-    store = EventStore(job.event_store, job.prediction_log)
+    store = EventStore(job.event_store, job.prediction_log, job.use_case)
     events = store.events(pd.Timestamp(job.read_from), pd.Timestamp(job.end), job.part)
-    frauds = (
-        _fraud_labels(store.fraud_spans(known_at=pd.Timestamp(job.end), event_ids=events[EVENT_ID]))
-        if job.view == MERCHANT_STATS
+    spans = (
+        store.label_spans(known_at=pd.Timestamp(job.end), event_ids=events[EVENT_ID])
+        if job.use_case.view_of(job.view).uses_labels
         else pd.DataFrame({EVENT_ID: pd.Series(dtype="string")})
     )
-    rows = _view_rows(job.view, events[VIEW_EVENT_COLUMNS[job.view]], frauds, job.start, job.end, job.computed_at)
+    rows = _view_rows(job.view, events[VIEW_EVENT_COLUMNS[job.view]], spans, job.start, job.end, job.computed_at)
     write_window(rows, job.table, job.start, job.end, job.part)
     return len(events), len(rows)
 
@@ -92,6 +90,7 @@ def build_partition(job: PartitionJob) -> tuple[int, int]:
 def build_from_event_store(
     event_store: Folder,
     prediction_log: Folder,
+    use_case: UseCase,
     tables: dict[str, Folder],
     read_from: datetime,
     start: datetime,
@@ -109,6 +108,7 @@ def build_from_event_store(
             EntitySlice(key, index, partitions),
             event_store,
             prediction_log,
+            use_case,
             tables[view],
             read_from,
             start,

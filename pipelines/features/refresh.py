@@ -26,7 +26,7 @@ from pipelines.core.settings import Settings
 from pipelines.data.compaction import CompactionOutcome, compact_event_store
 from pipelines.data.event_store import EventStore, event_store_for
 from pipelines.data.schema import EVENT_TIMESTAMP
-from pipelines.data.storage import Folder, event_store_folder, feature_data_folder, prediction_log_folder
+from pipelines.data.storage import Folder, feature_data_folder
 from pipelines.features.compute_engine import ComputeEngine
 
 logger = logging.getLogger(__name__)
@@ -129,18 +129,17 @@ def build_features_from_store(
     from pipelines.features.offline_store import build_offline_features, offline_table_paths
     from pipelines.features.partitions import build_from_event_store
 
+    store = event_store_for(settings)
     if engine.name != "pandas":
         return build_from_event_store(
-            event_store_folder(settings), prediction_log_folder(settings),
-            offline_table_paths(feature_data_folder(settings)), read_from, start, end, computed_at, engine,
-            settings.feature_partitions,
+            store.root, store.prediction_log, store.use_case, offline_table_paths(feature_data_folder(settings)),
+            read_from, start, end, computed_at, engine, settings.feature_partitions,
         )  # fmt: skip
-    store = event_store_for(settings)
     events = store.events(pd.Timestamp(read_from), pd.Timestamp(end))
     if events.empty:
         return 0, {}
-    frauds = store.fraud_spans(known_at=pd.Timestamp(end))
-    return len(events), build_offline_features(events, frauds, feature_data_folder(settings), start, end, computed_at)
+    spans = store.label_spans(known_at=pd.Timestamp(end))
+    return len(events), build_offline_features(events, spans, feature_data_folder(settings), start, end, computed_at)
 
 
 def refresh_features(settings: Settings, now: datetime | None = None) -> RefreshOutcome:

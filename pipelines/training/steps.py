@@ -100,14 +100,14 @@ def validate(
 ) -> str:
     """Read the training window from the event store, check the data contract and keep exactly what was read
     (the snapshot every later step uses). On a violation log the report and stop. Returns the fingerprint."""
+    from pipelines.core.use_case import load_use_case
     from pipelines.data.contract import validate_raw_data, write_report
     from pipelines.registry.lineage import frame_fingerprint
 
     start, end = window_bounds(window_days, window_end)
     events, labels, mix = read_window(settings, start, end)
-    report = validate_raw_data(
-        events, labels, as_of=end.to_pydatetime(), max_event_age=timedelta(hours=settings.data_max_age_hours)
-    )
+    use_case, max_age = load_use_case(settings.use_case), timedelta(hours=settings.data_max_age_hours)
+    report = validate_raw_data(events, labels, use_case, as_of=end.to_pydatetime(), max_event_age=max_age)
     write_report(report, Path(report_path))
     with _in_pipeline_run(settings, run_id) as run:
         import mlflow

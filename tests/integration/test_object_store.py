@@ -29,6 +29,7 @@ from pipelines.data.storage import Folder
 from tests.conftest import free_port
 from tests.parity.upstream_images import postgres_program
 from use_cases.fraud.generator import FraudConfig, generate
+from use_cases.fraud import USE_CASE as FRAUD
 
 pytestmark = [pytest.mark.integration, pytest.mark.contract]
 
@@ -207,7 +208,7 @@ def test_on_s3_unreadable_parts_go_aside_and_compaction_replaces_parts_with_ever
     events, labels = generate(FraudConfig(seed=4, days=2, size=20, merchants=4, end=END))
     root = Folder.at(f"s3://{BUCKET}/parts-test/events", s3_endpoint)
     predictions = Folder.at(f"s3://{BUCKET}/parts-test/predictions", s3_endpoint)
-    store = EventStore(root, predictions, lambda: file_lock(tmp_path / "event-store.lock"))
+    store = EventStore(root, predictions, FRAUD, lambda: file_lock(tmp_path / "event-store.lock"))
     land_events(store, events.iloc[::2], "one.parquet", pd.Timestamp(END))
     land_events(store, events.iloc[1::2], "two.parquet", pd.Timestamp(END))
     land_labels(store, labels, "labels.parquet", pd.Timestamp(END))

@@ -19,6 +19,7 @@ import pytest
 
 from tests.integration.conftest import MODEL, run_id_of
 from tests.integration.local_platform import PlatformUnderTest, free_ports, isolated_env, server_url
+from use_cases.fraud import USE_CASE as FRAUD
 
 pytestmark = pytest.mark.integration
 
@@ -107,7 +108,7 @@ def test_2_without_a_credential_nothing_lands(attacked: tuple[PlatformUnderTest,
     from pipelines.data.event_store import EventStore
 
     platform, labels, _ = attacked
-    store = EventStore(platform.state_dir / "events", platform.state_dir / "predictions")
+    store = EventStore(platform.state_dir / "events", platform.state_dir / "predictions", FRAUD)
     before = len(store.label_records())
     flipped = [
         {"event_id": e, "is_fraud": 1 - int(f)} for e, f in zip(labels["event_id"], labels["is_fraud"], strict=True)

@@ -21,6 +21,7 @@ import pytest
 from pipelines.registry.onnx_model import PARITY_TOLERANCE
 from tests.integration.conftest import MODEL
 from tests.integration.local_platform import PlatformUnderTest, server_url, spawn_predictor
+from use_cases.fraud import USE_CASE as FRAUD
 
 pytestmark = pytest.mark.integration
 
@@ -252,7 +253,7 @@ def test_answers_name_each_event_and_labels_come_back_for_them(
     refused = post(serving, url + "/v1/labels", json=early)
     assert refused.status_code == 422 and "labels.label_timestamp.order" in refused.text
 
-    store = EventStore(serving.state_dir / "events", serving.state_dir / "predictions")
+    store = EventStore(serving.state_dir / "events", serving.state_dir / "predictions", FRAUD)
     sent = store.label_records().set_index("event_id")
     assert set(sent.loc[list(answered), "sent_by"]) == {"POST /v1/labels by credential label"}
     current = store.labels().set_index("event_id")
@@ -361,7 +362,7 @@ def test_sigterm_under_load_loses_no_answered_prediction(
     # Every answered transaction is an event, exactly once, stamped when the server received it.
     from pipelines.data.event_store import EventStore
 
-    events = EventStore(tmp_path / "events", tmp_path / "predictions").events()
+    events = EventStore(tmp_path / "events", tmp_path / "predictions", FRAUD).events()
     assert len(load.event_ids) == 2 * len(answered) == len(set(load.event_ids))
     assert set(load.event_ids) <= set(events["event_id"]) and events["event_id"].is_unique
     received = events.set_index("event_id").loc[load.event_ids, "event_timestamp"]

@@ -35,6 +35,7 @@ from pipelines.features.refresh import hour_floor, refresh_features
 from pipelines.training.steps import read_window
 from tests.conftest import free_port
 from use_cases.fraud.generator import FraudConfig, generate
+from use_cases.fraud import USE_CASE as FRAUD
 
 pytestmark = pytest.mark.integration
 
@@ -141,7 +142,7 @@ def test_unreadable_parts_and_torn_lines_stop_no_reader_and_are_listed_with_thei
     # The training window's read and its data contract.
     window_events, window_labels, _ = read_window(settings, pd.Timestamp(HOUR - timedelta(days=5)), pd.Timestamp(NOW))
     assert set(held_back[EVENT_ID]) <= set(window_events[EVENT_ID]) and len(window_labels) > 0
-    report = validate_raw_data(window_events, window_labels, as_of=NOW, max_event_age=timedelta(hours=72))
+    report = validate_raw_data(window_events, window_labels, FRAUD, as_of=NOW, max_event_age=timedelta(hours=72))
     assert report.passed, report.summary()
 
     # The drift check's read of the log, and the monitor's decisions.

@@ -14,6 +14,7 @@ import pytest
 from pipelines.registry.onnx_model import PARITY_TOLERANCE
 from tests.integration.conftest import run_id_of, train
 from tests.integration.local_platform import PlatformUnderTest
+from use_cases.fraud import USE_CASE as FRAUD
 
 pytestmark = pytest.mark.integration
 
@@ -141,7 +142,7 @@ def test_corrupted_rows_are_quarantined_at_landing_and_change_nothing(
     """Bad rows never reach the event store, so no training run can read them."""
     from pipelines.data.event_store import EventStore
 
-    store = EventStore(platform.state_dir / "events", platform.state_dir / "predictions")
+    store = EventStore(platform.state_dir / "events", platform.state_dir / "predictions", FRAUD)
     before = len(store.landed_events())
     events, _ = _corrupt(pd.read_parquet(raw_data["events"]), pd.read_parquet(raw_data["labels"]), how)
     events.to_parquet(tmp_path / "events.parquet", index=False)

@@ -16,6 +16,7 @@ import pytest
 
 from tests.integration.conftest import MODEL
 from tests.integration.local_platform import PlatformUnderTest, server_url, spawn_predictor
+from use_cases.fraud import USE_CASE as FRAUD
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +44,8 @@ def test_writes_need_a_credential_of_their_scope_and_reads_stay_open(serving: Pl
 
     base = server_url(serving, server)
     answered_event(serving, f"guard-{server}")
-    labels_before = len(EventStore(serving.state_dir / "events", serving.state_dir / "predictions").label_records())
+    store = EventStore(serving.state_dir / "events", serving.state_dir / "predictions", FRAUD)
+    labels_before = len(store.label_records())
     flip = {"labels": [{"event_id": f"guard-{server}", "is_fraud": 1}]}
     predict_body = {"instances": [TRANSACTION]} if server == "transformer" else None
     writes = [("/v1/labels", flip, "label"), (V2_PATH, V2_BODY, "score")]
@@ -59,7 +61,6 @@ def test_writes_need_a_credential_of_their_scope_and_reads_stay_open(serving: Pl
         wrong = httpx.post(base + path, json=body, headers=serving.headers(other))
         assert wrong.status_code == 403, (path, wrong.text)
         assert f"needs the {scope} scope" in wrong.json()["error"] and other in wrong.json()["error"]
-    store = EventStore(serving.state_dir / "events", serving.state_dir / "predictions")
     assert len(store.label_records()) == labels_before, "a refused label landed"
     for path in (f"/v2/models/{MODEL}", f"/v2/models/{MODEL}/ready", "/v2/health/live", "/metrics"):
         assert httpx.get(base + path).status_code == 200, path
@@ -152,7 +153,7 @@ def test_a_direct_caller_cannot_backdate_an_event(serving: PlatformUnderTest, st
     assert response.status_code == 400, response.text
     assert "instances[0].event_timestamp" in response.json()["error"]
     time.sleep(1.5)  # one flush of the prediction log
-    events = EventStore(serving.state_dir / "events", serving.state_dir / "predictions").events()
+    events = EventStore(serving.state_dir / "events", serving.state_dir / "predictions", FRAUD).events()
     assert event_id not in set(events["event_id"])
 
 

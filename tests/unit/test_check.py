@@ -89,7 +89,8 @@ def _serve(settings: Settings, model: object, frame: pd.DataFrame, minutes_ago: 
     scores = fraud_scores(model, frame[list(MODEL_INPUT_COLUMNS)])
     logged_at = (NOW - timedelta(minutes=minutes_ago)).timestamp()
     log = PredictionLog(Layout.from_settings(settings).prediction_log.url, flush_s=60).start()
-    log.append(PendingRows(inputs, None, np.asarray(scores), "1", "champion", SERVED, "r", logged_at))
+    keys = FRAUD.entity_keys
+    log.append(PendingRows(inputs, None, np.asarray(scores), "1", "champion", SERVED, "r", logged_at, keys))
     log.close()
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from pipelines.data.contract import validate_raw_data
 from use_cases.fraud.generator import FraudConfig, generate
+from use_cases.fraud import USE_CASE as FRAUD
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -19,13 +20,13 @@ def clean() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _failed(events: pd.DataFrame, labels: pd.DataFrame) -> dict[str, object]:
-    report = validate_raw_data(events, labels, as_of=END)
+    report = validate_raw_data(events, labels, FRAUD, as_of=END)
     assert not report.passed
     return {check.name: check for check in report.failures}
 
 
 def test_clean_data_passes_every_check(clean: tuple[pd.DataFrame, pd.DataFrame]) -> None:
-    report = validate_raw_data(*clean, as_of=END)
+    report = validate_raw_data(*clean, FRAUD, as_of=END)
     assert report.passed and len(report.checks) > 20
     assert report.to_dict()["passed"] is True
 
@@ -68,7 +69,7 @@ def test_timestamps_future_stale_and_label_order(clean: tuple[pd.DataFrame, pd.D
     future = events.copy()
     future.loc[future.index[:2], "event_timestamp"] = pd.Timestamp(END) + pd.Timedelta(days=2)
     assert _failed(future, labels)["events.event_timestamp.future"].offending_count == 2  # type: ignore[attr-defined]
-    stale = validate_raw_data(events, labels, as_of=datetime(2026, 11, 10, tzinfo=UTC))
+    stale = validate_raw_data(events, labels, FRAUD, as_of=datetime(2026, 11, 10, tzinfo=UTC))
     assert [c.name for c in stale.failures] == ["events.freshness"]
     early = labels.copy()
     early.loc[early.index[:3], "label_timestamp"] = pd.Timestamp("2000-01-01", tz="UTC")

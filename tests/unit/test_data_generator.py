@@ -17,6 +17,7 @@ from pipelines.data.contract import validate_raw_data
 from pipelines.data.raw_data import write_raw_data
 from pipelines.data.schema import EVENT_COLUMNS, LABEL_COLUMNS
 from use_cases.fraud.generator import FraudConfig, generate, generate_feeds
+from use_cases.fraud import USE_CASE as FRAUD
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 DRIFT_DAY = 5
@@ -114,7 +115,7 @@ def test_generate_returns_both_feeds_and_only_the_labels_arrived_by_end(
     arrived = every_label[every_label["label_timestamp"] < pd.Timestamp(END)]
     assert set(labels["event_id"]) == set(arrived["event_id"]) and len(labels) == len(arrived)
     assert len(labels) < len(events), "the newest transactions have no label yet"
-    report = validate_raw_data(events, labels, as_of=END)
+    report = validate_raw_data(events, labels, FRAUD, as_of=END)
     assert report.passed, report.summary()
 
 

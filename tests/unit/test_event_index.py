@@ -19,6 +19,7 @@ from pipelines.data.landing import land_events, land_labels
 from pipelines.data.prediction_log_format import partition_name
 from pipelines.data.schema import EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP
 from use_cases.fraud.generator import FraudConfig, generate
+from use_cases.fraud import USE_CASE as FRAUD
 
 NOW = pd.Timestamp(datetime.now(UTC).replace(minute=0, second=0, microsecond=0))
 
@@ -49,7 +50,7 @@ def test_keyed_runs_keep_the_winner_of_each_key_across_any_number_of_adds() -> N
 
 @pytest.fixture
 def store(tmp_path: Path) -> EventStore:
-    return EventStore(tmp_path / "events", tmp_path / "predictions")
+    return EventStore(tmp_path / "events", tmp_path / "predictions", FRAUD)
 
 
 def _serve(store: EventStore, events: pd.DataFrame, logged_at: pd.Timestamp) -> None:
@@ -67,7 +68,7 @@ def _assert_index_matches_history(index: EventIndex, store: EventStore, asked: p
     expected = times[times.index.isin(asked)]
     got = index.event_times(asked)
     assert dict(zip(got.index, got, strict=True)) == dict(zip(expected.index, expected, strict=True))
-    current = latest_labels(usable_times(store.label_records())).set_index(EVENT_ID)[IS_FRAUD]
+    current = latest_labels(usable_times(store.label_records()), IS_FRAUD).set_index(EVENT_ID)[IS_FRAUD]
     verdicts = index.current_verdicts(asked)
     assert [None if pd.isna(v) else int(v) for v in verdicts] == [
         int(current[i]) if i in current.index else None for i in asked

@@ -17,6 +17,7 @@ from pipelines.data.prediction_log_format import partition_name
 from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP, IS_FRAUD, LABEL_TIMESTAMP
 from pipelines.registry.lineage import frame_fingerprint
 from use_cases.fraud.generator import FraudConfig, generate
+from use_cases.fraud import USE_CASE as FRAUD
 
 NOW = pd.Timestamp(datetime.now(UTC).replace(minute=0, second=0, microsecond=0))
 DRIFTLOOP = str(Path(sys.executable).with_name("driftloop"))
@@ -29,7 +30,7 @@ def world() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 @pytest.fixture
 def store(tmp_path: Path) -> EventStore:
-    return EventStore(tmp_path / "events", tmp_path / "predictions")
+    return EventStore(tmp_path / "events", tmp_path / "predictions", FRAUD)
 
 
 def test_landing_the_same_events_twice_changes_nothing(store: EventStore, world: tuple[pd.DataFrame, ...]) -> None:
@@ -183,7 +184,8 @@ def test_a_label_sent_over_http_counts_from_its_arrival_not_its_stamp(
 
 
 def test_a_withdrawn_fraud_verdict_stays_known_for_the_hours_before(store: EventStore) -> None:
-    """Fraud spans: 1 at t1, 0 at t2, 1 again at t3 is two spans; a re-sent 1 is not a new one."""
+    """Label spans: 1 at t1, 0 at t2, 1 again at t3 is three spans, two of them fraud; a re-sent 1 is not a new
+    one."""
     t0 = NOW - timedelta(days=3)
     stamp = lambda hours: t0 + timedelta(hours=hours)  # noqa: E731
     records = pd.DataFrame({
@@ -192,10 +194,13 @@ def test_a_withdrawn_fraud_verdict_stays_known_for_the_hours_before(store: Event
         LABEL_TIMESTAMP: [stamp(1), stamp(2), stamp(5), stamp(9), stamp(1), stamp(3)],
         "ingested_at": [stamp(10)] * 6,
     })  # fmt: skip
-    from pipelines.data.label_history import fraud_spans
+    from pipelines.data.label_history import label_spans
     from pipelines.data.schema import UNTIL
 
-    spans = fraud_spans(records).sort_values([EVENT_ID, LABEL_TIMESTAMP]).reset_index(drop=True)
+    every = label_spans(records, IS_FRAUD).sort_values([EVENT_ID, LABEL_TIMESTAMP]).reset_index(drop=True)
+    assert every[EVENT_ID].tolist() == ["a", "a", "a", "b", "c"] and every[IS_FRAUD].tolist() == [1, 0, 1, 0, 1]
+    assert every[UNTIL].iloc[1] == stamp(9), "the withdrawal holds until the verdict came back"
+    spans = every[every[IS_FRAUD] == 1].reset_index(drop=True)
     assert spans[EVENT_ID].tolist() == ["a", "a", "c"]
     assert spans[LABEL_TIMESTAMP].tolist() == [stamp(1), stamp(9), stamp(3)]
     assert spans[UNTIL].iloc[0] == stamp(5) and spans[UNTIL].iloc[1:].isna().all()

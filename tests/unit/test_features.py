@@ -21,6 +21,7 @@ from pipelines.features.offline_store import (
     write_window,
 )
 from use_cases.fraud.generator import FraudConfig, generate
+from use_cases.fraud import USE_CASE as FRAUD
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 START = END - timedelta(days=12)
@@ -162,7 +163,7 @@ def test_feast_historical_retrieval_never_uses_events_at_or_after_the_row(
 def _event_store_with(root: Path, events: pd.DataFrame, labels: pd.DataFrame) -> tuple[Folder, Folder]:
     from pipelines.data.event_store import EventStore
 
-    store = EventStore(root / "events", root / "predictions")
+    store = EventStore(root / "events", root / "predictions", FRAUD)
     with store.locked():
         store.append_events(events, pd.Timestamp(END))
         store.append_labels(labels, pd.Timestamp(END), trusted_times=True)
@@ -185,7 +186,7 @@ def test_partition_tasks_reading_the_event_store_write_the_single_pass_tables(
     build_offline_features(events, labels, single, START, END, computed_at=END)
     parted = tmp_path / "parted"
     tables = offline_table_paths(parted)
-    read, written = build_from_event_store(root, log, tables, START - timedelta(days=31), START, END, END,
+    read, written = build_from_event_store(root, log, FRAUD, tables, START - timedelta(days=31), START, END, END,
                                            PandasEngine(), 4)  # fmt: skip
     assert read == len(events)
     for view, table in tables.items():
@@ -196,7 +197,7 @@ def test_partition_tasks_reading_the_event_store_write_the_single_pass_tables(
 
     # Another partition count over the last days: old parts gone, rows once each, values unchanged.
     middle = END - timedelta(days=3)
-    build_from_event_store(root, log, tables, START - timedelta(days=31), middle, END, END, PandasEngine(), 3)
+    build_from_event_store(root, log, FRAUD, tables, START - timedelta(days=31), middle, END, END, PandasEngine(), 3)
     for view, table in tables.items():
         names = table.files("part-*.parquet")
         assert len(names) == 3 and all(name.endswith("-of-00003.parquet") for name in names), names
@@ -222,18 +223,19 @@ def test_a_features_replay_for_a_past_hour_uses_only_what_was_known_then(
     raw: tuple[pd.DataFrame, pd.DataFrame],
 ) -> None:
     """Withdrawing a fraud verdict today (a 1 -> 0 flip) leaves every earlier hour's chargeback rate as it was."""
-    from pipelines.data.label_history import fraud_spans
+    from pipelines.data.label_history import label_spans
     from pipelines.data.schema import EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP, UNTIL
 
     events, labels = raw
     records = labels.assign(ingested_at=labels[LABEL_TIMESTAMP])
-    before = compute_merchant_stats(events, fraud_spans(records), START, END, computed_at=END)
+    before = compute_merchant_stats(events, label_spans(records, IS_FRAUD), START, END, computed_at=END)
     fraud = labels[labels[IS_FRAUD] == 1].iloc[0]
     flip_at = pd.Timestamp(END) - pd.Timedelta(hours=3)
     flipped = pd.DataFrame({EVENT_ID: pd.array([fraud[EVENT_ID]], dtype="string"), IS_FRAUD: [0],
                             LABEL_TIMESTAMP: [flip_at], "ingested_at": [flip_at]})  # fmt: skip
-    spans = fraud_spans(pd.concat([records, flipped], ignore_index=True))
-    assert spans.set_index(EVENT_ID).loc[fraud[EVENT_ID], UNTIL] == flip_at
+    spans = label_spans(pd.concat([records, flipped], ignore_index=True), IS_FRAUD)
+    frauds = spans[spans[IS_FRAUD] == 1]
+    assert frauds.set_index(EVENT_ID).loc[fraud[EVENT_ID], UNTIL] == flip_at
     after = compute_merchant_stats(events, spans, START, END, computed_at=END)
     key = ["merchant_id", "event_timestamp"]
     merged = before.merge(after, on=key, how="outer", suffixes=("_before", "_after"), indicator=True)

@@ -13,6 +13,7 @@ from pipelines.data.event_store import BATCH, HTTP, VIA
 from pipelines.data.schema import EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP
 from pipelines.training.gate import PROMOTE, REJECT, Candidate, GatePolicy, decide
 from pipelines.training.label_mix import ALL, LabelGroup, label_mix, mix_from_metrics, shift_reason
+from use_cases.fraud import USE_CASE as FRAUD
 
 POLICY = GatePolicy(
     "roc_auc",
@@ -199,7 +200,7 @@ def test_the_window_mix_counts_current_labels_by_channel_as_known_then(tmp_path:
 
     now = pd.Timestamp("2027-02-01", tz="UTC")
     hour = pd.Timedelta(hours=1)
-    store = EventStore(tmp_path / "events", tmp_path / "predictions")
+    store = EventStore(tmp_path / "events", tmp_path / "predictions", FRAUD)
 
     def labels(ids: list[str], fraud: list[int], hours_ago: int) -> pd.DataFrame:
         return pd.DataFrame({EVENT_ID: pd.array(ids, dtype="string"), IS_FRAUD: fraud,

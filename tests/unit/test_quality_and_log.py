@@ -73,10 +73,12 @@ def test_pending_requests_become_log_rows_in_one_batch_with_their_ids_and_versio
         return {**columns, "channel": np.array(["online"] * n, dtype=object)}
 
     received = np.array(["2027-01-15T10:00:00.5", "2027-01-15T10:00:01"], dtype="datetime64[ns]")
-    events = Events(np.array([7, 8]), np.array([3, 4]), np.array(["e-1", "e-2"], dtype=object), received)
+    entity_ids = {"customer_id": np.array([7, 8]), "merchant_id": np.array([3, 4])}
+    events = Events(entity_ids, np.array(["e-1", "e-2"], dtype=object), received)
+    keys = FRAUD.entity_keys
     batch = [
-        PendingRows(inputs(2, 0), events, np.array([0.1, 0.2]), "1", "champion", "served", "r1", 1.8e9),
-        PendingRows(inputs(1, 10), None, np.array([0.9]), "2", "challenger", "shadow", "r2", 1.8e9 + 3600),
+        PendingRows(inputs(2, 0), events, np.array([0.1, 0.2]), "1", "champion", "served", "r1", 1.8e9, keys),
+        PendingRows(inputs(1, 10), None, np.array([0.9]), "2", "challenger", "shadow", "r2", 1.8e9 + 3600, keys),
     ]
     log = PredictionLog(tmp_path, flush_s=3600).start()
     for item in batch:
@@ -85,6 +87,9 @@ def test_pending_requests_become_log_rows_in_one_batch_with_their_ids_and_versio
     rows = read_prediction_log(tmp_path)
     assert list(rows["request_id"]) == ["r1", "r1", "r2"]
     assert list(rows["customer_id"]) == [7, 8, -1] and list(rows["merchant_id"]) == [3, 4, -1]
+    expected = [*MODEL_INPUT_COLUMNS, "customer_id", "merchant_id", "event_id", "event_timestamp", "prediction"]
+    expected += ["model_version", "model_alias", "role", "request_id", "logged_at"]
+    assert list(rows.columns) == expected, "the log's columns, in today's order"
     assert rows["event_id"].tolist()[:2] == ["e-1", "e-2"] and rows["event_id"].isna().tolist() == [False, False, True]
     stamps = rows["event_timestamp"]
     assert stamps.tolist()[:2] == list(pd.to_datetime(received, utc=True)) and stamps.isna().tolist()[2]

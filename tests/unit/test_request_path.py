@@ -22,6 +22,7 @@ from serving.protocol import answer, parse_request
 from serving.request_schema import FEATURE_FIELDS, TRANSACTION_FIELDS
 from serving.scoring import Scorer
 from tests.unit.synthetic import model_input_frame
+from use_cases.fraud import USE_CASE as FRAUD
 
 TRANSACTIONS = {
     "instances": [
@@ -70,13 +71,13 @@ def test_events_keep_given_ids_and_utc_times_and_stamp_the_rest() -> None:
     now = np.datetime64("2027-01-15T10:00:00.300", "ns")
     given = ["2027-01-15T10:00:00.250000Z", "2027-01-15T10:00:00+02:00"]
     with pytest.raises(UntrustedTime):  # by default no forwarded time is trusted
-        stamp_events(columns, now, given_times=given)
-    events = stamp_events(columns, now, given_times=given, trusted_within=np.timedelta64(5, "s"))
+        stamp_events(columns, FRAUD.entity_keys, now, given_times=given)
+    events = stamp_events(columns, FRAUD.entity_keys, now, given_times=given, trusted_within=np.timedelta64(5, "s"))
     assert events.event_ids[0] == "pos-1" and events.event_ids[1].startswith("evt-")
     assert events.received[0] == np.datetime64("2027-01-15T10:00:00.25", "ns")
     assert events.received[1] == now  # not UTC: the server's receipt time instead
     assert events.received_iso()[0] == "2027-01-15T10:00:00.250000Z"
-    assert events.customer_ids.tolist() == [7, 8]
+    assert events.entity_ids["customer_id"].tolist() == [7, 8] and events.entity_ids["merchant_id"].tolist() == [3, 4]
 
 
 @pytest.mark.parametrize("given", ["2027-01-15T09:59:50Z", "2027-01-15T10:00:10Z", "9999-12-31T00:00:00Z",
@@ -86,7 +87,7 @@ def test_a_forwarded_time_far_from_the_servers_clock_is_refused(given: str) -> N
     columns, _ = parse_request(TRANSACTIONS, TRANSACTION_FIELDS, max_batch=10)
     now = np.datetime64("2027-01-15T10:00:00", "ns")
     with pytest.raises(UntrustedTime) as refused:
-        stamp_events(columns, now, ["2027-01-15T10:00:01Z", given], trusted_within=np.timedelta64(5, "s"))
+        stamp_events(columns, FRAUD.entity_keys, now, ["2027-01-15T10:00:01Z", given], np.timedelta64(5, "s"))
     assert refused.value.index == 1
 
 
@@ -113,7 +114,7 @@ def test_a_request_is_scored_answered_and_logged_without_a_dataframe(
     champion: ServingModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     log = PredictionLog(tmp_path, flush_s=3600)  # not started: nothing flushes while the frame is forbidden
-    scorer = Scorer(_Slots(champion), log, mode="off", traffic=0.0, seed=0)  # type: ignore[arg-type]
+    scorer = Scorer(_Slots(champion), log, "off", 0.0, 0, FRAUD.entity_keys)  # type: ignore[arg-type]
     features = {name: [1.0] * 2 for name in MODEL_INPUT_COLUMNS if name != "channel"}
     body = {"instances": [{**row, "channel": "online"} for row in pd.DataFrame(features).to_dict("records")]}
 
@@ -123,9 +124,8 @@ def test_a_request_is_scored_answered_and_logged_without_a_dataframe(
     with monkeypatch.context() as patch:
         patch.setattr(pd.DataFrame, "__init__", no_frames)
         columns, v2 = parse_request(body, FEATURE_FIELDS, max_batch=10)
-        events = Events(
-            np.array([7, 8]), np.array([3, 4]), np.array(["a", "b"], dtype=object), np.full(2, received_now())
-        )
+        entity_ids = {"customer_id": np.array([7, 8]), "merchant_id": np.array([3, 4])}
+        events = Events(entity_ids, np.array(["a", "b"], dtype=object), np.full(2, received_now()))
         scored = scorer.score(columns, events, "rid-1")
         reply = answer("m", scored.served_by.version, scored.served_by.alias, scored.scores, v2, "rid-1", ["a", "b"])
     assert reply["model_version"] == "4" and reply["event_ids"] == ["a", "b"]

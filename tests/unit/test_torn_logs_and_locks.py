@@ -15,6 +15,7 @@ from pipelines.data.json_lines import append_line, joined, parse_lines
 from pipelines.data.landing_records import LEGACY_LOG
 from pipelines.data.storage import Folder
 from pipelines.data.writer_lock import WriterLockTimeout, file_lock
+from use_cases.fraud import USE_CASE as FRAUD
 
 
 def test_a_torn_line_is_skipped_with_its_reason_and_the_next_append_starts_its_own_line(tmp_path: Path) -> None:
@@ -40,7 +41,7 @@ def test_the_monitor_reads_its_decisions_past_a_torn_line(tmp_path: Path) -> Non
 
 
 def test_a_torn_line_of_the_legacy_landings_log_is_skipped_and_listed_once(tmp_path: Path) -> None:
-    store = EventStore(tmp_path / "events", tmp_path / "predictions")
+    store = EventStore(tmp_path / "events", tmp_path / "predictions", FRAUD)
     record = {"kind": "events", "source": "lake", "landed_at": "2026-12-01T00:00:00+00:00", "rows": 3,
               "oldest_event": "2026-11-30T10:00:00+00:00", "oldest_label": None}  # fmt: skip
     store.root.write_text(LEGACY_LOG, json.dumps(record) + "\n" + '{"kind": "lab')

@@ -15,7 +15,7 @@ from feature_repo.registry_objects import registry_objects
 from pipelines.core.settings import Settings
 from pipelines.core.use_case import ViewInputs, load_use_case, validate
 from pipelines.data import schema
-from pipelines.data.label_history import fraud_spans
+from pipelines.data.label_history import label_spans
 from pipelines.features import model_input
 from pipelines.features.engineering import compute_customer_stats, compute_merchant_stats
 from pipelines.features.partitions import VIEW_EVENT_COLUMNS
@@ -108,7 +108,7 @@ def test_the_declared_views_compute_todays_rows(feeds: world.Feeds) -> None:
     columns = list(merchant.event_columns)
     pd.testing.assert_frame_equal(
         merchant.compute(ViewInputs(events[columns], spans, start, END, computed_at)),
-        compute_merchant_stats(events[columns], fraud_spans(records), start, END, computed_at),
+        compute_merchant_stats(events[columns], label_spans(records, schema.IS_FRAUD), start, END, computed_at),
     )
 
 

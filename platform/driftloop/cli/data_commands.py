@@ -214,6 +214,7 @@ def validate(
     from datetime import timedelta
 
     from pipelines.core.settings import get_settings
+    from pipelines.core.use_case import load_use_case
     from pipelines.data.contract import load_raw_data, validate_raw_data, write_report
 
     settings = get_settings()
@@ -222,9 +223,8 @@ def validate(
         events or raw_data / EVENTS_FILE,
         labels or raw_data / LABELS_FILE,
     )
-    result = validate_raw_data(
-        *frames, as_of=_utc(as_of) or datetime.now(UTC), max_event_age=timedelta(hours=settings.data_max_age_hours)
-    )
+    use_case, max_age = load_use_case(settings.use_case), timedelta(hours=settings.data_max_age_hours)
+    result = validate_raw_data(*frames, use_case, as_of=_utc(as_of) or datetime.now(UTC), max_event_age=max_age)
     if report:
         write_report(result, report)
     if not result.passed:
