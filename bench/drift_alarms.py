@@ -26,7 +26,7 @@ VIEWS = {"customer_stats": "customer_id", "merchant_stats": "merchant_id"}
 
 
 def _feature_tables(events: pd.DataFrame, labels: pd.DataFrame, end: datetime) -> dict[str, pd.DataFrame]:
-    from pipelines.features.engineering import compute_customer_stats, compute_merchant_stats
+    from use_cases.fraud.features import compute_customer_stats, compute_merchant_stats
 
     start = events["event_timestamp"].min().floor("h").to_pydatetime()
     return {
@@ -58,7 +58,7 @@ def _train_v1(events: pd.DataFrame, labels: pd.DataFrame, tables: dict[str, pd.D
     from use_cases.fraud import USE_CASE as FRAUD
     from use_cases.fraud.model import TrainParams, fraud_scores
 
-    labelled = labelled_events(events, labels, label_maturity_days=7)
+    labelled = labelled_events(events, labels, 7, FRAUD)
     training = _as_of(labelled, tables, labelled["event_timestamp"])
     train_rows, holdout = split_by_time(training, 5)
     model = train_model(train_rows, FRAUD, TrainParams(), seed)

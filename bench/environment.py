@@ -93,11 +93,11 @@ def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, Path, pd
     events, labels = generate(FraudConfig(end=end, days=21, size=customers, merchants=50, seed=11))
     apply_feature_repo(settings)
     build_offline_features(
-        events, labels, Layout.from_settings(settings).feast_repo, end - timedelta(days=21), end, end
+        events, labels, Layout.from_settings(settings).feast_repo, end - timedelta(days=21), end, end, use_case=FRAUD
     )
     materialize_online(settings, end)
     store = open_feature_store(settings)
-    training = build_training_set(store, labelled_events(events, labels, 7))
+    training = build_training_set(store, labelled_events(events, labels, 7, FRAUD), FRAUD)
     model = train_model(training, FRAUD, TrainParams(), seed=11)
     act_as(settings, MlflowUser.PIPELINE)  # the baseline's model is registered as the pipeline would
     mlflow.set_tracking_uri(settings.tracking_uri)

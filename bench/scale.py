@@ -54,6 +54,7 @@ def _land(state_dir: Path, events_wanted: int, seed: int) -> int:
     customers = max(1, events_wanted // EVENTS_PER_CUSTOMER)
     events, labels = generate(FraudConfig(end=END, days=DAYS, size=customers, merchants=200, seed=seed))
     from use_cases.fraud import USE_CASE
+
     store = EventStore(state_dir / "events", state_dir / "predictions", USE_CASE)
     landed_at = pd.Timestamp(END)
     with store.locked():

@@ -82,7 +82,7 @@ def check_skew(
     from pipelines.features.training_set import point_in_time_features
 
     events = final[[EVENT_ID, *keys, EVENT_TIMESTAMP]].drop_duplicates(EVENT_ID)
-    offline = point_in_time_features(open_store(), events.astype(dict.fromkeys(keys, "int64")))
+    offline = point_in_time_features(open_store(), events.astype(dict.fromkeys(keys, "int64")), use_case)
     result = compare_vectors(final, offline, features, use_case.model.feature_default)
     result = SkewResult(result.rows, result.mismatched_rows, len(rows) - len(final), result.columns, result.examples)
     logger.info(

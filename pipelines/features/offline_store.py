@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipelines.core.use_case import EVENT_ID, UseCase, ViewInputs
 from pipelines.data.entity_partitions import EntitySlice
-from pipelines.data.schema import CUSTOMER_STATS, EVENT_TIMESTAMP, MERCHANT_STATS, VIEW_KEYS, offline_table
+from pipelines.data.schema import EVENT_TIMESTAMP, UNTIL, offline_table
 from pipelines.data.storage import Folder
-from pipelines.features.engineering import compute_customer_stats, compute_merchant_stats
 
 logger = logging.getLogger(__name__)
 
@@ -33,16 +33,16 @@ logger = logging.getLogger(__name__)
 PARTS = "part-*.parquet"
 
 
-def offline_table_paths(feature_data: Path | Folder) -> dict[str, Folder]:
+def offline_table_paths(feature_data: Path | Folder, use_case: UseCase) -> dict[str, Folder]:
     """Where each feature view's offline table (a folder of parts) lives, under the feature data folder
     (`pipelines.data.storage.feature_data_folder`); the Feast sources read the same."""
     root = Folder.at(feature_data)
-    return {view: root.child(*offline_table(view).split("/")) for view in VIEW_KEYS}
+    return {view.name: root.child(*offline_table(view.name).split("/")) for view in use_case.views}
 
 
-def missing_tables(feature_data: Path | Folder) -> list[str]:
+def missing_tables(feature_data: Path | Folder, use_case: UseCase) -> list[str]:
     """The views' tables that have no part yet (features never built there)."""
-    return [str(table) for table in offline_table_paths(feature_data).values() if not table.files(PARTS)]
+    return [str(table) for table in offline_table_paths(feature_data, use_case).values() if not table.files(PARTS)]
 
 
 def part_name(part: EntitySlice) -> str:
@@ -54,14 +54,15 @@ def _single_file_table(table: Folder) -> Path | None:
     return None if table.remote else table.local_path.with_name(f"{table.name}.parquet")
 
 
-def read_offline_table(table: Path | Folder) -> pd.DataFrame:
-    """Every row of a view's table (all parts), sorted by stamp then entity: one order whatever the layout."""
+def read_offline_table(table: Path | Folder, key: str) -> pd.DataFrame:
+    """Every row of a view's table (all parts), sorted by stamp then entity (`key`): one order whatever the
+    layout."""
     table = Folder.at(table)
     parts = table.files(PARTS)
     if not parts:
         raise FileNotFoundError(f"no offline table at {table}; build features first")
     frame = pd.concat([table.read_parquet(name) for name in parts], ignore_index=True)
-    return frame.sort_values([EVENT_TIMESTAMP, VIEW_KEYS[table.name]], kind="stable").reset_index(drop=True)
+    return frame.sort_values([EVENT_TIMESTAMP, key], kind="stable").reset_index(drop=True)
 
 
 def read_partition(table: Path | Folder, part: EntitySlice) -> pd.DataFrame | None:
@@ -97,14 +98,14 @@ def write_window(rows: pd.DataFrame, table: Path | Folder, start: datetime, end:
     return len(written)
 
 
-def adopt_single_file_tables(feature_data: Path | Folder) -> None:
+def adopt_single_file_tables(feature_data: Path | Folder, use_case: UseCase) -> None:
     """Move an earlier version's single-file tables into their folders as the one part they are (exact; local
     folders only: no earlier version wrote to an object store)."""
-    for view, table in offline_table_paths(feature_data).items():
+    for view, table in offline_table_paths(feature_data, use_case).items():
         single = _single_file_table(table)
         if single is not None and single.exists() and not table.files(PARTS):
             table.local_path.mkdir(parents=True, exist_ok=True)
-            os.replace(single, table.local_path / part_name(EntitySlice(VIEW_KEYS[view], 0, 1)))
+            os.replace(single, table.local_path / part_name(EntitySlice(use_case.key_of(view), 0, 1)))
             logger.info("moved %s into %s", single, table)
 
 
@@ -119,6 +120,34 @@ def retire_other_layouts(table: Path | Folder, count: int) -> None:
         single.unlink(missing_ok=True)
 
 
+def as_spans(labels: pd.DataFrame) -> pd.DataFrame:
+    """Label spans from spans (`EventStore.label_spans`) or plain labels (each holds from its arrival on)."""
+    if UNTIL in labels.columns:
+        return labels
+    return labels.assign(**{UNTIL: pd.Series(pd.NaT, index=labels.index, dtype="datetime64[ns, UTC]")})
+
+
+def view_rows(
+    use_case: UseCase,
+    view: str,
+    events: pd.DataFrame,
+    spans: pd.DataFrame | None,
+    start: datetime,
+    end: datetime,
+    computed_at: datetime,
+) -> pd.DataFrame:
+    """One view's rows stamped in [start, end] from its events (and their label spans, when it uses labels); an
+    empty frame of the table's columns without events."""
+    declared = use_case.view_of(view)
+    if events.empty:
+        columns = use_case.offline_table_columns(view)
+        return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
+    mine = None
+    if declared.uses_labels and spans is not None:
+        mine = spans[spans[EVENT_ID].isin(events[EVENT_ID])] if EVENT_ID in events.columns else spans
+    return declared.compute(ViewInputs(events[list(declared.event_columns)], mine, start, end, computed_at))
+
+
 def build_offline_features(
     events: pd.DataFrame,
     labels: pd.DataFrame,
@@ -126,18 +155,19 @@ def build_offline_features(
     start: datetime,
     end: datetime,
     computed_at: datetime,
+    use_case: UseCase,
 ) -> dict[str, int]:
-    """Compute both feature views over [start, end] from the events given, in one pass each, and write each
-    table as one part (the pandas engine); rows per view. `labels` are label spans (`EventStore.label_spans`,
-    every value's) or plain labels: a view that counts one value picks it out itself. The ray engine's
-    partitioned build is `pipelines.features.partitions.build_from_event_store`."""
-    paths = offline_table_paths(feature_data)
+    """Compute every feature view of the use case over [start, end] from the events given, in one pass each,
+    and write each table as one part (the pandas engine); rows per view. `labels` are label spans
+    (`EventStore.label_spans`, every value's) or plain labels: a view that counts one value picks it out itself.
+    The ray engine's partitioned build is `pipelines.features.partitions.build_from_event_store`."""
+    paths = offline_table_paths(feature_data, use_case)
+    spans = as_spans(labels)
     computed = {
-        CUSTOMER_STATS: compute_customer_stats(events, start, end, computed_at),
-        MERCHANT_STATS: compute_merchant_stats(events, labels, start, end, computed_at),
+        view.name: view_rows(use_case, view.name, events, spans, start, end, computed_at) for view in use_case.views
     }
     for view, rows in computed.items():
-        write_window(rows, paths[view], start, end, EntitySlice(VIEW_KEYS[view], 0, 1))
+        write_window(rows, paths[view], start, end, EntitySlice(use_case.key_of(view), 0, 1))
         retire_other_layouts(paths[view], 1)
     logger.info("offline tables over [%s, %s]: %s", start, end, {view: len(rows) for view, rows in computed.items()})
     return {view: len(rows) for view, rows in computed.items()}

@@ -4,7 +4,7 @@ on its own (the `ray` engine's build).
 Each task of `build_from_event_store` reads its own entities' events (and their labels) from the event store,
 computes its rows of one view and writes that part of the offline table, so no process holds more than one
 partition; the driver holds none. Why the rows equal the single pass's: every feature of an entity depends
-only on that entity's own events (and, for merchants, the labels of those events), the hour lattice is the
+only on that entity's own events (and, for a view that uses labels, the labels of those events), the hour lattice is the
 same whole hours in every part, and a part keeps its events in their original order, so the per-cell sums add
 in the same order.
 """
@@ -17,41 +17,13 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from pipelines.core.use_case import EVENT_ID
 from pipelines.data.entity_partitions import EntitySlice
-from pipelines.data.schema import (
-    AMOUNT,
-    CUSTOMER_ID,
-    CUSTOMER_STATS,
-    EVENT_ID,
-    EVENT_TIMESTAMP,
-    MERCHANT_ID,
-    MERCHANT_STATS,
-    VIEW_KEYS,
-    offline_table_columns,
-)
 from pipelines.data.storage import Folder
 from pipelines.features.compute_engine import ComputeEngine
-from pipelines.features.engineering import compute_customer_stats, compute_merchant_stats
 
 if TYPE_CHECKING:
     from pipelines.core.use_case import UseCase
-
-# What each view reads of an event (less to hold and to serialise: event ids are strings).
-VIEW_EVENT_COLUMNS = {
-    CUSTOMER_STATS: [CUSTOMER_ID, MERCHANT_ID, AMOUNT, EVENT_TIMESTAMP],
-    MERCHANT_STATS: [MERCHANT_ID, AMOUNT, EVENT_TIMESTAMP, EVENT_ID],
-}
-
-
-def _view_rows(
-    view: str, events: pd.DataFrame, spans: pd.DataFrame, start: datetime, end: datetime, computed_at: datetime
-) -> pd.DataFrame:
-    """The view's rows from its events and their label spans (every value's: the view picks what it counts)."""
-    if events.empty:
-        return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in offline_table_columns(view).items()})
-    if view == CUSTOMER_STATS:
-        return compute_customer_stats(events, start, end, computed_at)
-    return compute_merchant_stats(events, spans[spans[EVENT_ID].isin(events[EVENT_ID])], start, end, computed_at)
 
 
 @dataclass(frozen=True)
@@ -73,7 +45,7 @@ class PartitionJob:
 def build_partition(job: PartitionJob) -> tuple[int, int]:
     """(events read, rows written in the window) for one partition of one view."""
     from pipelines.data.event_store import EventStore
-    from pipelines.features.offline_store import write_window
+    from pipelines.features.offline_store import view_rows, write_window
 
     store = EventStore(job.event_store, job.prediction_log, job.use_case)
     events = store.events(pd.Timestamp(job.read_from), pd.Timestamp(job.end), job.part)
@@ -82,7 +54,7 @@ def build_partition(job: PartitionJob) -> tuple[int, int]:
         if job.use_case.view_of(job.view).uses_labels
         else pd.DataFrame({EVENT_ID: pd.Series(dtype="string")})
     )
-    rows = _view_rows(job.view, events[VIEW_EVENT_COLUMNS[job.view]], spans, job.start, job.end, job.computed_at)
+    rows = view_rows(job.use_case, job.view, events, spans, job.start, job.end, job.computed_at)
     write_window(rows, job.table, job.start, job.end, job.part)
     return len(events), len(rows)
 
@@ -115,13 +87,15 @@ def build_from_event_store(
             end,
             computed_at,
         )  # fmt: skip
-        for view, key in VIEW_KEYS.items()
+        for view, key in ((view.name, use_case.key_of(view.name)) for view in use_case.views)
         for index in range(partitions)
     ]
     results = engine.map(build_partition, [(job,) for job in jobs])
-    for view in VIEW_KEYS:
+    names = [view.name for view in use_case.views]
+    for view in names:
         retire_other_layouts(tables[view], partitions)
-    written = {view: sum(rows for job, (_, rows) in zip(jobs, results, strict=True) if job.view == view)
-               for view in VIEW_KEYS}  # fmt: skip
-    events = sum(read for job, (read, _) in zip(jobs, results, strict=True) if job.view == CUSTOMER_STATS)
+    outcomes = list(zip(jobs, results, strict=True))
+    written = {view: sum(rows for job, (_, rows) in outcomes if job.view == view) for view in names}
+    # Every view's jobs read the same events (split by their own key): count them once, by the first view's.
+    events = sum(read for job, (read, _) in outcomes if job.view == names[0])
     return events, written

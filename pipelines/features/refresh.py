@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 
 from pipelines.core.settings import Settings
+from pipelines.core.use_case import UseCase
 from pipelines.data.compaction import CompactionOutcome, compact_event_store
 from pipelines.data.event_store import EventStore, event_store_for
 from pipelines.data.schema import EVENT_TIMESTAMP
@@ -31,9 +32,16 @@ from pipelines.features.compute_engine import ComputeEngine
 
 logger = logging.getLogger(__name__)
 
-# The longest window any feature looks back over (chargebacks, 30 days), plus the boundary before the first
-# recomputed one, which decides whether that one changed.
-LOOKBACK = timedelta(days=30, hours=2)
+# Beyond the longest window any feature looks back over (the use case's `max_lookback`): the boundary before the
+# first recomputed one, which decides whether that one changed, and an hour's slack.
+LOOKBACK_MARGIN = timedelta(hours=2)
+
+
+def lookback(use_case: UseCase) -> timedelta:
+    """How far before the first recomputed hour a build reads events."""
+    return use_case.max_lookback + LOOKBACK_MARGIN
+
+
 STATE_FILE = "refresh_state.json"
 LOCK_NAME = "refresh"
 
@@ -132,14 +140,16 @@ def build_features_from_store(
     store = event_store_for(settings)
     if engine.name != "pandas":
         return build_from_event_store(
-            store.root, store.prediction_log, store.use_case, offline_table_paths(feature_data_folder(settings)),
+            store.root, store.prediction_log, store.use_case,
+            offline_table_paths(feature_data_folder(settings), store.use_case),
             read_from, start, end, computed_at, engine, settings.feature_partitions,
         )  # fmt: skip
     events = store.events(pd.Timestamp(read_from), pd.Timestamp(end))
     if events.empty:
         return 0, {}
     spans = store.label_spans(known_at=pd.Timestamp(end))
-    return len(events), build_offline_features(events, spans, feature_data_folder(settings), start, end, computed_at)
+    tables = feature_data_folder(settings)
+    return len(events), build_offline_features(events, spans, tables, start, end, computed_at, store.use_case)
 
 
 def refresh_features(settings: Settings, now: datetime | None = None) -> RefreshOutcome:
@@ -157,7 +167,8 @@ def refresh_features(settings: Settings, now: datetime | None = None) -> Refresh
             return RefreshOutcome(None, None, 0, reason="no events in the event store yet")
         start = min(start, target)
         with open_engine(settings) as engine:
-            events, written = build_features_from_store(settings, start - LOOKBACK, start, target, now, engine)
+            read_from = start - lookback(store.use_case)
+            events, written = build_features_from_store(settings, read_from, start, target, now, engine)
         if events == 0:
             return RefreshOutcome(state.watermark, None, 0, reason="no events before the current hour yet")
         materialize_online(settings, target)

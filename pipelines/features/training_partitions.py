@@ -1,8 +1,8 @@
 """The point-in-time training set built partition by partition (the `ray` engine's build): Feast's join,
-done by us per customer partition, so no process holds more than one partition of the events.
+done by us per partition of the first entity's keys, so no process holds more than one partition of the events.
 
-Each task reads its customers' labelled events from the snapshot the pipeline validated, its customers' rows
-of the customer table and the merchant table's rows for the merchants those events visit, and joins each
+Each task reads its entities' labelled events from the snapshot the pipeline validated, its entities' rows of
+their view's table and the other views' rows for the entities those events name, and joins each
 event to the latest feature row stamped at or before it and no older than the view's ttl (rows sharing a
 stamp: the latest `created_timestamp` wins). That is the rule of Feast's file offline store
 (`get_historical_features`), which the pandas engine calls; the equality test holds the two to identical
@@ -20,28 +20,20 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipelines.core.use_case import CREATED_TIMESTAMP, EVENT_ID, EVENT_TIMESTAMP, UseCase, feature_column
 from pipelines.data.entity_partitions import EntitySlice, read_rows_where
-from pipelines.data.schema import (
-    CREATED_TIMESTAMP,
-    CUSTOMER_ID,
-    EVENT_ID,
-    EVENT_TIMESTAMP,
-    FEATURE_HISTORY,
-    VIEW_FEATURES,
-    VIEW_KEYS,
-)
 from pipelines.data.storage import Folder
 from pipelines.features.compute_engine import ComputeEngine
-from pipelines.features.model_input import feature_column
-from pipelines.features.training_set import ENTITY_COLUMNS, Span, labelled_events, mature_span
+from pipelines.features.training_set import Span, labelled_events, mature_span, training_columns
 
 logger = logging.getLogger(__name__)
 
 
-def as_of_join(rows: pd.DataFrame, table: pd.DataFrame, view: str, ttl: timedelta = FEATURE_HISTORY) -> pd.DataFrame:
+def as_of_join(rows: pd.DataFrame, table: pd.DataFrame, use_case: UseCase, view: str) -> pd.DataFrame:
     """`rows` with the view's features (`<view>__<feature>`) as of each row's timestamp: the entity's latest
     feature row stamped in [ts - ttl, ts] (the latest created among rows sharing a stamp), NaN when none is."""
-    key, names = VIEW_KEYS[view], list(VIEW_FEATURES[view])
+    declared = use_case.view_of(view)
+    key, names, ttl = use_case.key_of(view), [feature.name for feature in declared.features], declared.ttl
     latest = table.sort_values([key, EVENT_TIMESTAMP, CREATED_TIMESTAMP], kind="stable").drop_duplicates(
         [key, EVENT_TIMESTAMP], keep="last"
     )
@@ -61,9 +53,10 @@ def as_of_join(rows: pd.DataFrame, table: pd.DataFrame, view: str, ttl: timedelt
 
 @dataclass(frozen=True)
 class TrainingPartitionJob:
-    """One task of `build_partitioned`: join one customer partition's labelled events, write its part."""
+    """One task of `build_partitioned`: join one partition's labelled events, write its part."""
 
     part: EntitySlice
+    use_case: UseCase  # Ray ships it with cloudpickle
     scratch: Folder  # the snapshot's copy (events, labels) and the parts the tasks write
     tables: dict[str, Folder]
     span: Span
@@ -78,35 +71,37 @@ EVENTS_COPY, LABELS_COPY = "events.parquet", "labels.parquet"
 
 
 def join_partition(job: TrainingPartitionJob) -> int:
-    """Rows written for one customer partition."""
+    """Rows written for one partition (of the first entity's keys)."""
     from pipelines.features.offline_store import PARTS, read_partition
 
     events = job.part.read_parquet(job.scratch.parquet_file(EVENTS_COPY))
     labels = read_rows_where([job.scratch.read_table(LABELS_COPY)], EVENT_ID, events[EVENT_ID].astype(str))
-    labelled = labelled_events(events, labels, job.label_maturity_days, job.span)[ENTITY_COLUMNS]
+    use_case = job.use_case
+    labelled = labelled_events(events, labels, job.label_maturity_days, use_case, job.span)
+    labelled = labelled[training_columns(use_case)]
     frame = labelled.assign(**{EVENT_TIMESTAMP: pd.to_datetime(labelled[EVENT_TIMESTAMP], utc=True).dt.as_unit("ns")})
-    for view, key in VIEW_KEYS.items():
+    for view, key in ((view.name, use_case.key_of(view.name)) for view in use_case.views):
         folder = job.tables[view]
         if key == job.part.key:
             table = read_partition(folder, job.part)
-        else:  # the other view's rows for the entities these events name
+        else:  # another view's rows for the entities these events name
             parts = folder.files(PARTS)
             table = read_rows_where([folder.read_table(name) for name in parts], key, frame[key]) if parts else None
         if table is None:
             raise FileNotFoundError(f"no offline table at {folder}; build features first")
-        frame = as_of_join(frame, table, view)
+        frame = as_of_join(frame, table, use_case, view)
     job.scratch.write_parquet(frame, job.out_name)
     return len(frame)
 
 
-def snapshot_span(events_path: Path, label_maturity_days: int) -> Span:
+def snapshot_span(events_path: Path, label_maturity_days: int, history: timedelta) -> Span:
     """The `mature_span` of a snapshot's events, read from its timestamp column alone."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     stamps = pq.read_table(events_path, columns=[EVENT_TIMESTAMP]).column(EVENT_TIMESTAMP)
     bounds = pc.min_max(stamps).as_py()
-    return mature_span(pd.Timestamp(bounds["min"]), pd.Timestamp(bounds["max"]), label_maturity_days)
+    return mature_span(pd.Timestamp(bounds["min"]), pd.Timestamp(bounds["max"]), label_maturity_days, history)
 
 
 def build_partitioned(
@@ -117,20 +112,27 @@ def build_partitioned(
     engine: ComputeEngine,
     partitions: int,
     scratch_root: Folder,
+    use_case: UseCase,
 ) -> pd.DataFrame:
-    """The training set of a snapshot (events and labels parquet files), one task per customer partition.
+    """The training set of a snapshot (events and labels parquet files), one task per partition of the first
+    entity's keys.
 
     The snapshot is first copied into a scratch folder under `scratch_root`, where the tasks also write their
     parts: in the cluster the snapshot is a KFP artifact inside the step's pod, which Ray's pods cannot see,
     while `scratch_root` is on the object store (or the state volume every Ray pod mounts at the same path)."""
-    span = snapshot_span(events_path, label_maturity_days)
+    span = snapshot_span(events_path, label_maturity_days, use_case.max_ttl)
     scratch = scratch_root.child(f"training-set-{uuid.uuid4().hex}")
     try:
         scratch.put_file(events_path, EVENTS_COPY)
         scratch.put_file(labels_path, LABELS_COPY)
         jobs = [
             TrainingPartitionJob(
-                EntitySlice(CUSTOMER_ID, index, partitions), scratch, tables, span, label_maturity_days
+                EntitySlice(use_case.entity_keys[0], index, partitions),
+                use_case,
+                scratch,
+                tables,
+                span,
+                label_maturity_days,
             )  # fmt: skip
             for index in range(partitions)
         ]

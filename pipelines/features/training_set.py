@@ -1,9 +1,10 @@
 """Build the training set through Feast: point-in-time correct by construction (the `pandas` engine's
-build; `pipelines.features.training_partitions` does the same join per customer partition for the `ray` engine).
+build; `pipelines.features.training_partitions` does the same join per partition of the first entity for the
+`ray` engine).
 
-Each labelled transaction asks Feast for the feature values as of its own timestamp; Feast joins the
-latest feature row stamped at or before it (within the view's ttl). Feature rows only summarise events
-strictly before their stamp, so no row sees its own transaction or anything later.
+Each labelled event asks Feast for the feature values as of its own timestamp; Feast joins the latest
+feature row stamped at or before it (within the view's ttl). Feature rows only summarise events strictly
+before their stamp, so no row sees its own event or anything later.
 """
 
 from __future__ import annotations
@@ -14,51 +15,45 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from pipelines.data.schema import (
-    AMOUNT,
-    CHANNEL,
-    COUNT_FEATURES,
-    CUSTOMER_ID,
-    EVENT_ID,
-    EVENT_TIMESTAMP,
-    FEATURE_HISTORY,
-    IS_FRAUD,
-    MERCHANT_ID,
-    VIEW_FEATURES,
-    VIEW_KEYS,
-)
-from pipelines.features.model_input import feature_column
+from pipelines.core.use_case import EVENT_ID, EVENT_TIMESTAMP, UseCase, feature_column
 
 if TYPE_CHECKING:
     from feast import FeatureStore
 
 logger = logging.getLogger(__name__)
 
-ENTITY_COLUMNS = [EVENT_ID, CUSTOMER_ID, MERCHANT_ID, EVENT_TIMESTAMP, AMOUNT, CHANNEL, IS_FRAUD]
+
+def training_columns(use_case: UseCase) -> list[str]:
+    """A training row's own columns, before its features: the event (id, entity keys, time, fields) and its
+    label."""
+    fields = [field.name for field in use_case.fields]
+    return [EVENT_ID, *use_case.entity_keys, EVENT_TIMESTAMP, *fields, use_case.label.name]
 
 
 Span = tuple[pd.Timestamp, pd.Timestamp]
 
 
-def mature_span(oldest: pd.Timestamp, newest: pd.Timestamp, label_maturity_days: int) -> Span:
+def mature_span(oldest: pd.Timestamp, newest: pd.Timestamp, label_maturity_days: int, history: timedelta) -> Span:
     """[first, last] event timestamps a training row may have, given the window's oldest and newest events: not
-    the first week, whose 7-day features lack history (serving never sees such truncated windows), nor the
-    newest days, whose labels are still incomplete."""
-    return oldest + FEATURE_HISTORY, newest - timedelta(days=label_maturity_days)
+    the first `history` (the views' longest ttl), whose features lack history (serving never sees such truncated
+    windows), nor the newest days, whose labels are still incomplete."""
+    return oldest + history, newest - timedelta(days=label_maturity_days)
 
 
 def labelled_events(
     events: pd.DataFrame,
     labels: pd.DataFrame,
     label_maturity_days: int,
+    use_case: UseCase,
     span: Span | None = None,
 ) -> pd.DataFrame:
     """Events whose label has arrived, inside `span` (by default the `mature_span` of these events; a partition
     of a window passes the whole window's)."""
     stamps = events[EVENT_TIMESTAMP]
-    first, last = span or mature_span(stamps.min(), stamps.max(), label_maturity_days)
+    first, last = span or mature_span(stamps.min(), stamps.max(), label_maturity_days, use_case.max_ttl)
     mature = events[(stamps <= last) & (stamps >= first)]
-    joined = mature.merge(labels[[EVENT_ID, IS_FRAUD]], on=EVENT_ID, how="inner", validate="one_to_one")
+    label = use_case.label.name
+    joined = mature.merge(labels[[EVENT_ID, label]], on=EVENT_ID, how="inner", validate="one_to_one")
     logger.debug("%d of %d events are labelled and mature", len(joined), len(events))
     return joined
 
@@ -78,32 +73,39 @@ def _view_features(store: FeatureStore, labelled: pd.DataFrame, key: str, refs: 
     return keys.merge(found[[key, EVENT_TIMESTAMP, *columns]], on=[key, EVENT_TIMESTAMP], how="left", validate="1:1")
 
 
-def point_in_time_features(store: FeatureStore, rows: pd.DataFrame) -> pd.DataFrame:
-    """`rows` (customer_id, merchant_id, event_timestamp, ...) with every feature column as of its timestamp:
-    what training sees, and what the skew check holds served features against."""
+def point_in_time_features(store: FeatureStore, rows: pd.DataFrame, use_case: UseCase) -> pd.DataFrame:
+    """`rows` (entity keys, event_timestamp, ...) with every feature column as of its timestamp: what training
+    sees, and what the skew check holds served features against."""
     frame = rows.copy()
     frame[EVENT_TIMESTAMP] = pd.to_datetime(frame[EVENT_TIMESTAMP], utc=True).dt.as_unit("ns")
-    for view, key in VIEW_KEYS.items():
-        refs = [f"{view}:{name}" for name in VIEW_FEATURES[view]]
+    for view in use_case.views:
+        refs = [f"{view.name}:{feature.name}" for feature in view.features]
+        key = use_case.key_of(view.name)
         frame = frame.merge(_view_features(store, frame, key, refs), on=[key, EVENT_TIMESTAMP], how="left")
     return frame
 
 
-def in_training_order(frame: pd.DataFrame) -> pd.DataFrame:
-    """One column order, one type per column whether or not a value is missing (a count with a missing value
-    is a float), one row order: what both engines write, so their training sets compare equal."""
-    features = {
-        feature_column(view, name): "float64" if name in COUNT_FEATURES else "float32"
-        for view, names in VIEW_FEATURES.items()
-        for name in names
+def feature_dtypes(use_case: UseCase) -> dict[str, str]:
+    """Each feature column's type in a training set: a count with a missing value is a float."""
+    return {
+        feature_column(view.name, feature.name): "float64" if feature.dtype == "int64" else "float32"
+        for view in use_case.views
+        for feature in view.features
     }
-    frame = frame[[*ENTITY_COLUMNS, *features]].astype(features)
+
+
+def in_training_order(frame: pd.DataFrame, use_case: UseCase) -> pd.DataFrame:
+    """One column order, one type per column whether or not a value is missing, one row order: what both
+    engines write, so their training sets compare equal."""
+    features = feature_dtypes(use_case)
+    frame = frame[[*training_columns(use_case), *features]].astype(features)
     return frame.sort_values([EVENT_TIMESTAMP, EVENT_ID], kind="stable").reset_index(drop=True)
 
 
-def build_training_set(store: FeatureStore, labelled: pd.DataFrame) -> pd.DataFrame:
-    """Labelled transactions with their point-in-time feature values (through Feast), in a stable order."""
-    frame = in_training_order(point_in_time_features(store, labelled[ENTITY_COLUMNS]))
+def build_training_set(store: FeatureStore, labelled: pd.DataFrame, use_case: UseCase) -> pd.DataFrame:
+    """Labelled events with their point-in-time feature values (through Feast), in a stable order."""
+    rows = labelled[training_columns(use_case)]
+    frame = in_training_order(point_in_time_features(store, rows, use_case), use_case)
     log_coverage(frame)
     return frame
 

@@ -1,6 +1,6 @@
 """Which engine builds the training set of a validated snapshot: one setting (`DRIFTLOOP_FEATURE_ENGINE`)
-chooses Feast's `get_historical_features` in this process (`pandas`) or the same join per customer partition
-(`ray`); both write the same rows, columns and types in the same order."""
+chooses Feast's `get_historical_features` in this process (`pandas`) or the same join per partition of the
+first entity (`ray`); both write the same rows, columns and types in the same order."""
 
 from __future__ import annotations
 
@@ -18,24 +18,29 @@ def training_set_from_snapshot(
     settings: Settings, events_path: Path, labels_path: Path, label_maturity_days: int, engine: ComputeEngine
 ) -> pd.DataFrame:
     """The snapshot's labelled, mature events joined point-in-time to their features."""
+    from pipelines.core.use_case import load_use_case
     from pipelines.data.storage import feature_data_folder, scratch_folder
     from pipelines.features.offline_store import missing_tables, offline_table_paths
 
+    use_case = load_use_case(settings.use_case)
     feature_data = feature_data_folder(settings)
-    tables = offline_table_paths(feature_data)
-    missing = missing_tables(feature_data)
+    tables = offline_table_paths(feature_data, use_case)
+    missing = missing_tables(feature_data, use_case)
     if missing:
         raise DriftloopError(f"no offline feature table at {', '.join(missing)}: run `driftloop features build` first")
     if engine.name == "pandas":
         from pipelines.features.store import open_feature_store
 
         events, labels = pd.read_parquet(events_path), pd.read_parquet(labels_path)
-        return build_training_set(open_feature_store(settings), labelled_events(events, labels, label_maturity_days))
+        labelled = labelled_events(events, labels, label_maturity_days, use_case)
+        return build_training_set(open_feature_store(settings), labelled, use_case)
     from pipelines.features.training_partitions import build_partitioned
 
     partitions = settings.feature_partitions
     scratch = scratch_folder(settings)
-    joined = build_partitioned(events_path, labels_path, tables, label_maturity_days, engine, partitions, scratch)
-    frame = in_training_order(joined)
+    joined = build_partitioned(
+        events_path, labels_path, tables, label_maturity_days, engine, partitions, scratch, use_case
+    )
+    frame = in_training_order(joined, use_case)
     log_coverage(frame)
     return frame

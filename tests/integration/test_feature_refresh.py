@@ -15,6 +15,7 @@ from pipelines.data.event_store import EventStore, event_store_for
 from pipelines.data.landing import land_events, land_labels
 from pipelines.data.schema import EVENT_TIMESTAMP
 from pipelines.features.refresh import refresh_features, refresh_state_store
+from use_cases.fraud import USE_CASE as FRAUD
 from use_cases.fraud.generator import FraudConfig, generate
 
 pytestmark = pytest.mark.integration
@@ -52,7 +53,7 @@ def _offline_at(settings: Settings, customer: int, merchant: int, moment: dateti
     from pipelines.features.training_set import point_in_time_features
 
     rows = pd.DataFrame({"customer_id": [customer], "merchant_id": [merchant], EVENT_TIMESTAMP: [pd.Timestamp(moment)]})
-    found = point_in_time_features(open_feature_store(settings), rows).iloc[0]
+    found = point_in_time_features(open_feature_store(settings), rows, FRAUD).iloc[0]
     return {
         "txn_count_24h": found["customer_stats__txn_count_24h"],
         "chargeback_rate_30d": found["merchant_stats__chargeback_rate_30d"],

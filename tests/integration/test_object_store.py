@@ -28,8 +28,8 @@ from pipelines.core.settings import Settings
 from pipelines.data.storage import Folder
 from tests.conftest import free_port
 from tests.parity.upstream_images import postgres_program
-from use_cases.fraud.generator import FraudConfig, generate
 from use_cases.fraud import USE_CASE as FRAUD
+from use_cases.fraud.generator import FraudConfig, generate
 
 pytestmark = [pytest.mark.integration, pytest.mark.contract]
 
@@ -273,13 +273,13 @@ def _run_platform(settings: Settings, events: pd.DataFrame, labels: pd.DataFrame
     )
     with open_engine(settings) as engine:
         training = training_set_from_snapshot(settings, snapshot["events"], snapshot["labels"], 2, engine)
-    tables = offline_table_paths(feature_data_folder(settings))
+    tables = offline_table_paths(feature_data_folder(settings), FRAUD)
     return {
         "served": len(store.served_events()),
         "events": len(store.events()),
         "outcome": (outcome.watermark, outcome.start, outcome.events_read, outcome.rows_written),
         "watermark": current_watermark(settings),
-        "tables": {view: read_offline_table(table) for view, table in tables.items()},
+        "tables": {view: read_offline_table(table, FRAUD.key_of(table.name)) for view, table in tables.items()},
         "online": features.sort_values("customer_id").reset_index(drop=True),
         "training": training,
     }

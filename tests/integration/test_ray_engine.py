@@ -17,8 +17,9 @@ from pipelines.core.settings import Settings
 from pipelines.data.event_store import event_store_for
 from pipelines.features.compute_engine import open_engine
 from pipelines.features.offline_store import offline_table_paths, read_offline_table
-from pipelines.features.refresh import LOOKBACK, build_features_from_store
+from pipelines.features.refresh import build_features_from_store, lookback
 from pipelines.features.training_set_build import training_set_from_snapshot
+from use_cases.fraud import USE_CASE as FRAUD
 from use_cases.fraud.generator import FraudConfig, generate
 
 pytestmark = pytest.mark.integration
@@ -59,14 +60,14 @@ def test_ray_engine_writes_the_pandas_engine_tables_and_training_set_and_leaves_
             if engine_name == "ray":
                 ray_processes = psutil.Process().children(recursive=True)
                 assert any(p.name() == "raylet" for p in ray_processes), "no local Ray was started"
-            read, written = build_features_from_store(settings, START - LOOKBACK, START, END, END, engine)
+            read, written = build_features_from_store(settings, START - lookback(FRAUD), START, END, END, engine)
             apply_feature_repo(settings)
             training_sets[engine_name] = training_set_from_snapshot(
                 settings, snapshot["events"], snapshot["labels"], 2, engine
             )
         assert read == len(events) and min(written.values()) > 0
-        paths = offline_table_paths(Layout.from_settings(settings).feast_repo)
-        tables[engine_name] = {view: read_offline_table(path) for view, path in paths.items()}
+        paths = offline_table_paths(Layout.from_settings(settings).feast_repo, FRAUD)
+        tables[engine_name] = {view: read_offline_table(path, FRAUD.key_of(path.name)) for view, path in paths.items()}
         parts = {view: len(path.files("part-*.parquet")) for view, path in paths.items()}
         assert set(parts.values()) == {1 if engine_name == "pandas" else 5}, parts
     for view, table in tables["pandas"].items():

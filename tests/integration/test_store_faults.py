@@ -34,8 +34,8 @@ from pipelines.data.storage import Folder, unique_part_name
 from pipelines.features.refresh import hour_floor, refresh_features
 from pipelines.training.steps import read_window
 from tests.conftest import free_port
-from use_cases.fraud.generator import FraudConfig, generate
 from use_cases.fraud import USE_CASE as FRAUD
+from use_cases.fraud.generator import FraudConfig, generate
 
 pytestmark = pytest.mark.integration
 

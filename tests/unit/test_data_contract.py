@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from pipelines.data.contract import validate_raw_data
-from use_cases.fraud.generator import FraudConfig, generate
 from use_cases.fraud import USE_CASE as FRAUD
+from use_cases.fraud.generator import FraudConfig, generate
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -13,17 +13,24 @@ import pytest
 from pipelines.core.layout import Layout
 from pipelines.data.entity_partitions import EntitySlice
 from pipelines.data.storage import Folder
-from pipelines.features.engineering import compute_customer_stats, compute_merchant_stats
 from pipelines.features.offline_store import (
     build_offline_features,
     offline_table_paths,
     read_offline_table,
     write_window,
 )
-from use_cases.fraud.generator import FraudConfig, generate
 from use_cases.fraud import USE_CASE as FRAUD
+from use_cases.fraud.features import compute_customer_stats, compute_merchant_stats
+from use_cases.fraud.generator import FraudConfig, generate
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def table_rows(table: Folder) -> pd.DataFrame:
+    """A fraud view's offline table, in its one order."""
+    return read_offline_table(table, FRAUD.key_of(table.name))
+
+
 START = END - timedelta(days=12)
 
 
@@ -106,11 +113,11 @@ def test_rewriting_a_window_replaces_rows_instead_of_duplicating(
 ) -> None:
     events, labels = raw
     middle = END - timedelta(days=4)
-    first = build_offline_features(events, labels, tmp_path, START, END, computed_at=END)
-    path = offline_table_paths(tmp_path)["customer_stats"].local_path
+    first = build_offline_features(events, labels, tmp_path, START, END, computed_at=END, use_case=FRAUD)
+    path = offline_table_paths(tmp_path, FRAUD)["customer_stats"].local_path
     table = pd.read_parquet(path)
     assert len(table) == first["customer_stats"]
-    build_offline_features(events, labels, tmp_path, middle, END, computed_at=END + timedelta(hours=1))
+    build_offline_features(events, labels, tmp_path, middle, END, computed_at=END + timedelta(hours=1), use_case=FRAUD)
     again = pd.read_parquet(path)
     assert len(again) == len(table)
     assert not again.duplicated(["customer_id", "event_timestamp"]).any()
@@ -123,7 +130,7 @@ def test_rewriting_a_window_replaces_rows_instead_of_duplicating(
     late = events.sample(50, random_state=2).assign(
         event_id=lambda f: "late-" + f["event_id"], event_timestamp=pd.Timestamp(middle) + pd.Timedelta(hours=5)
     )
-    build_offline_features(pd.concat([events, late]), labels, tmp_path, middle, END, computed_at=END)
+    build_offline_features(pd.concat([events, late]), labels, tmp_path, middle, END, computed_at=END, use_case=FRAUD)
     assert not pd.read_parquet(path).duplicated(["customer_id", "event_timestamp"]).any()
     with pytest.raises(ValueError, match="outside the window"):
         write_window(table, path, middle, END, EntitySlice("customer_id", 0, 1))
@@ -143,9 +150,11 @@ def test_feast_historical_retrieval_never_uses_events_at_or_after_the_row(
     clean_env.setenv("DRIFTLOOP_STATE_DIR", str(tmp_path))
     settings = Settings()
     apply_feature_repo(settings)
-    build_offline_features(events, labels, Layout.from_settings(settings).feast_repo, START, END, computed_at=END)
-    labelled = labelled_events(events, labels, label_maturity_days=2).sample(120, random_state=4)
-    joined = build_training_set(open_feature_store(settings), labelled)
+    build_offline_features(
+        events, labels, Layout.from_settings(settings).feast_repo, START, END, computed_at=END, use_case=FRAUD
+    )
+    labelled = labelled_events(events, labels, 2, FRAUD).sample(120, random_state=4)
+    joined = build_training_set(open_feature_store(settings), labelled, FRAUD)
     assert len(joined) == len(labelled) and len(FEATURE_REFS) == 9
     for _, row in joined.iterrows():
         # The newest feature row Feast may use is stamped at the hour boundary at or before the
@@ -183,16 +192,20 @@ def test_partition_tasks_reading_the_event_store_write_the_single_pass_tables(
     events, labels = raw
     root, log = _event_store_with(tmp_path, events, labels)
     single = tmp_path / "single"
-    build_offline_features(events, labels, single, START, END, computed_at=END)
+    build_offline_features(events, labels, single, START, END, computed_at=END, use_case=FRAUD)
     parted = tmp_path / "parted"
-    tables = offline_table_paths(parted)
+    tables = offline_table_paths(parted, FRAUD)
+
+    def single_table(view: str) -> pd.DataFrame:
+        return table_rows(offline_table_paths(single, FRAUD)[view])
+
     read, written = build_from_event_store(root, log, FRAUD, tables, START - timedelta(days=31), START, END, END,
                                            PandasEngine(), 4)  # fmt: skip
     assert read == len(events)
     for view, table in tables.items():
         assert len(table.files("part-*-of-00004.parquet")) == 4
-        expected = read_offline_table(offline_table_paths(single)[view])
-        pd.testing.assert_frame_equal(read_offline_table(table), expected, check_exact=True)
+        expected = single_table(view)
+        pd.testing.assert_frame_equal(table_rows(table), expected, check_exact=True)
         assert written[view] == len(expected)
 
     # Another partition count over the last days: old parts gone, rows once each, values unchanged.
@@ -201,21 +214,23 @@ def test_partition_tasks_reading_the_event_store_write_the_single_pass_tables(
     for view, table in tables.items():
         names = table.files("part-*.parquet")
         assert len(names) == 3 and all(name.endswith("-of-00003.parquet") for name in names), names
-        rebuilt = read_offline_table(table)
-        pd.testing.assert_frame_equal(rebuilt, read_offline_table(offline_table_paths(single)[view]), check_exact=True)
+        rebuilt = table_rows(table)
+        pd.testing.assert_frame_equal(rebuilt, single_table(view), check_exact=True)
 
     # An earlier version's single-file table becomes the folder's one part.
     legacy = tmp_path / "legacy"
-    build_offline_features(events, labels, legacy, START, END, computed_at=END)
-    for table in offline_table_paths(legacy).values():
+    build_offline_features(events, labels, legacy, START, END, computed_at=END, use_case=FRAUD)
+    for table in offline_table_paths(legacy, FRAUD).values():
         folder = table.local_path
         (folder / "part-00000-of-00001.parquet").rename(folder.with_name(f"{table.name}.parquet"))
         folder.rmdir()
-    adopt_single_file_tables(legacy)
-    for view, table in offline_table_paths(legacy).items():
+    adopt_single_file_tables(legacy, FRAUD)
+    for view, table in offline_table_paths(legacy, FRAUD).items():
         assert not table.local_path.with_name(f"{table.name}.parquet").exists()
         pd.testing.assert_frame_equal(
-            read_offline_table(table), read_offline_table(offline_table_paths(single)[view]), check_exact=True
+            table_rows(table),
+            single_table(view),
+            check_exact=True,
         )
 
 

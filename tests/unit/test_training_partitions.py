@@ -27,6 +27,7 @@ from pipelines.data.schema import (
     offline_table_columns,
 )
 from pipelines.features.training_partitions import as_of_join
+from use_cases.fraud import USE_CASE as FRAUD
 
 T0 = pd.Timestamp(datetime(2026, 10, 1, tzinfo=UTC))
 BUILT = pd.Timestamp(datetime(2026, 10, 20, tzinfo=UTC))
@@ -97,14 +98,14 @@ def test_the_partitioned_join_matches_feast_on_the_edge_cases(tmp_path: Path, cl
     settings = Settings()
     apply_feature_repo(settings)
     tables = _tables()
-    for view, table in offline_table_paths(Layout.from_settings(settings).feast_repo).items():
+    for view, table in offline_table_paths(Layout.from_settings(settings).feast_repo, FRAUD).items():
         table.write_parquet(tables[view], "part-00000-of-00001.parquet")
     rows = _transactions()
 
-    feast = point_in_time_features(open_feature_store(settings), rows)
+    feast = point_in_time_features(open_feature_store(settings), rows, FRAUD)
     ours = rows
     for view, table in tables.items():
-        ours = as_of_join(ours, table, view)
+        ours = as_of_join(ours, table, FRAUD, view)
 
     order = ["event_id"]
     feast = feast.sort_values(order).reset_index(drop=True)

@@ -17,11 +17,9 @@ from pipelines.core.use_case import ViewInputs, load_use_case, validate
 from pipelines.data import schema
 from pipelines.data.label_history import label_spans
 from pipelines.features import model_input
-from pipelines.features.engineering import compute_customer_stats, compute_merchant_stats
-from pipelines.features.partitions import VIEW_EVENT_COLUMNS
-from pipelines.features.refresh import LOOKBACK
 from use_cases.fraud import USE_CASE
 from use_cases.fraud import generator as world
+from use_cases.fraud.features import compute_customer_stats, compute_merchant_stats
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -45,9 +43,12 @@ def test_columns_views_and_model_input_equal_todays_in_their_order() -> None:
     assert {view.name: USE_CASE.key_of(view.name) for view in USE_CASE.views} == schema.VIEW_KEYS
     for view in USE_CASE.views:
         assert USE_CASE.offline_table_columns(view.name) == schema.offline_table_columns(view.name)
-        assert list(view.event_columns) == VIEW_EVENT_COLUMNS[view.name]
+    assert [list(view.event_columns) for view in USE_CASE.views] == [
+        [schema.CUSTOMER_ID, schema.MERCHANT_ID, schema.AMOUNT, schema.EVENT_TIMESTAMP],
+        [schema.MERCHANT_ID, schema.AMOUNT, schema.EVENT_TIMESTAMP, schema.EVENT_ID],
+    ]
     assert USE_CASE.max_ttl == schema.FEATURE_HISTORY
-    assert USE_CASE.max_lookback + timedelta(hours=2) == LOOKBACK
+    assert USE_CASE.max_lookback == timedelta(days=30), "chargebacks: the refresh recomputes 30 days back"
     assert USE_CASE.model.feature_default == model_input.FEATURE_DEFAULT
 
 

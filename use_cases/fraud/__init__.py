@@ -4,7 +4,7 @@ A card transaction is scored for fraud when it is made; its label (a chargeback,
 The declaration names today's columns, views, model and thresholds exactly, so state folders and model
 versions made before the plug-in keep working. Its world's generator is its own (`use_cases.fraud.generator`);
 the rest of its code still lives in the platform's packages (`pipelines.data.schema`,
-`pipelines.features.engineering`, `pipelines.training.train`) and moves here as each layer learns to read the
+`pipelines.features.training_set`) and moves here as each layer learns to read the
 declaration instead (issue 29).
 """
 
@@ -45,8 +45,8 @@ from pipelines.data.schema import (
     MERCHANT_STATS,
     VIEW_FEATURES,
 )
-from pipelines.features.engineering import compute_customer_stats, compute_merchant_stats
 from pipelines.registry.onnx_model import PARITY_TOLERANCE, PROBABILITIES_OUTPUT, TARGET_OPSET
+from use_cases.fraud.features import compute_customer_stats, compute_merchant_stats
 from use_cases.fraud.generator import FraudConfig, generate_feeds
 from use_cases.fraud.model import FEATURE_DEFAULT, TrainParams, build_model, fraud_scores
 

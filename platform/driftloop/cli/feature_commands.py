@@ -30,12 +30,13 @@ def materialize() -> None:
     fresh install's Feast job succeeds and the first training run fills both stores.
     """
     from pipelines.core.settings import get_settings
+    from pipelines.core.use_case import load_use_case
     from pipelines.data.storage import feature_data_folder
     from pipelines.features.offline_store import missing_tables
     from pipelines.features.store import materialize_online
 
     settings = get_settings()
-    missing = missing_tables(feature_data_folder(settings))
+    missing = missing_tables(feature_data_folder(settings), load_use_case(settings.use_case))
     if missing:
         typer.echo(f"nothing to materialise yet (no offline features at {', '.join(missing)}): train first")
         return
@@ -80,8 +81,9 @@ def build(
     """Recompute the offline feature tables for a window from the event store, replacing what it held
     (a backfill; `refresh` already recomputes whatever a landing changed)."""
     from pipelines.core.settings import get_settings
+    from pipelines.core.use_case import load_use_case
     from pipelines.features.compute_engine import open_engine
-    from pipelines.features.refresh import LOOKBACK, build_features_from_store, hour_floor
+    from pipelines.features.refresh import build_features_from_store, hour_floor, lookback
 
     settings = get_settings()
     first = hour_floor(start.replace(tzinfo=start.tzinfo or UTC))
@@ -89,7 +91,8 @@ def build(
     if first > last:
         raise DriftloopError(f"--start {first} is after --end {last}")
     with open_engine(settings) as engine:
-        events, written = build_features_from_store(settings, first - LOOKBACK, first, last, datetime.now(UTC), engine)
+        read_from = first - lookback(load_use_case(settings.use_case))
+        events, written = build_features_from_store(settings, read_from, first, last, datetime.now(UTC), engine)
     if events == 0:
         raise DriftloopError("the event store holds no events before --end; land some with `driftloop data ingest`")
     typer.echo(", ".join(f"{table}: {rows} rows" for table, rows in written.items()) + f" in [{first}, {last}]")

@@ -18,13 +18,13 @@ def apply_feature_repo(settings: Settings) -> list[str]:
     from pipelines.data.storage import feature_data_folder
     from pipelines.features.offline_store import adopt_single_file_tables
 
+    use_case = load_use_case(settings.use_case)
     feature_data = feature_data_folder(settings)
     if not feature_data.remote:
         (feature_data.local_path / "offline").mkdir(parents=True, exist_ok=True)
-        adopt_single_file_tables(feature_data)  # the sources now name folders of parts
+        adopt_single_file_tables(feature_data, use_case)  # the sources now name folders of parts
     write_feature_store_yaml(settings)
     store = open_feature_store(settings)
-    use_case = load_use_case(settings.use_case)
     objects = registry_objects(use_case, feature_data.url if feature_data.remote else None, feature_data.endpoint)
     store.apply(list(objects))  # a fresh list: feast types its parameter invariantly
     names = [obj.name for obj in objects]

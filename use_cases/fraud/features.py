@@ -1,5 +1,11 @@
 """Rolling per-customer and per-merchant features of the fraud use case, on the platform's hourly grid
-(`pipelines.features.rolling`: point-in-time correct by construction)."""
+(`pipelines.features.rolling`: point-in-time correct by construction).
+
+customer_stats (entity `customer`, ttl 7 days): transactions in the last hour and day, the amount spent in
+the last day, the mean and largest amount over 7 days, the merchants visited over 7 days. merchant_stats
+(entity `merchant`, ttl 7 days): transactions in the last day, the mean amount over 7 days, and the share of
+its transactions over 30 days whose fraud label had arrived by the timestamp (a verdict withdrawn later stops
+counting from then on)."""
 
 from __future__ import annotations
 
