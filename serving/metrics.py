@@ -24,10 +24,22 @@ ONLINE_STORE_FAILURES = Counter(
 UNKNOWN_ENTITIES = Counter(
     "driftloop_unknown_entities_total", "Entities the online store did not know (served with defaults).", ["entity"]
 )
-PREDICTION_SCORE = Histogram(
-    "driftloop_prediction_score", "Fraud scores returned, by model version.", ["model_version"],
-    buckets=(0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0),
-)  # fmt: skip
+_PREDICTION_SCORES: dict[tuple[float, ...], Histogram] = {}  # created once a server knows its use case
+
+
+def prediction_scores(buckets: tuple[float, ...]) -> Histogram:
+    """The histogram of served scores (`driftloop_prediction_score`), with the use case's buckets (a probability's
+    or minutes'): one per process, as a process serves one use case."""
+    if buckets not in _PREDICTION_SCORES:
+        if _PREDICTION_SCORES:
+            raise ValueError("this process already serves another use case's scores")
+        help_text = "Scores returned (the use case's score), by model version."
+        _PREDICTION_SCORES[buckets] = Histogram(
+            "driftloop_prediction_score", help_text, ["model_version"], buckets=buckets
+        )
+    return _PREDICTION_SCORES[buckets]
+
+
 MODEL_VERSION = Gauge(
     "driftloop_model_version_info", "1 for the model version serving each alias.", ["alias", "model_version"]
 )

@@ -1,7 +1,7 @@
 """Online feature lookup through Feast: the same feature views the training set was built from.
 
-An entity Feast has never seen (or whose features expired with the view's ttl) gets the documented
-default (`FEATURE_DEFAULT`, zero activity) and is counted; it is never an error. An online store that does not
+An entity Feast has never seen (or whose features expired with the view's ttl) gets the use case's documented
+default (`ModelSpec.feature_default`) and is counted, by entity; it is never an error. An online store that does not
 answer (within `DRIFTLOOP_ONLINE_STORE_TIMEOUT_S`: `open_feature_store(serving=True)`) is `OnlineStoreDown`;
 the servers then follow `DRIFTLOOP_ONLINE_STORE_DOWN_POLICY` (`features_or_policy`).
 """
@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipelines.data.schema import CUSTOMER_ID, FEATURE_REFS, MERCHANT_ID
-from pipelines.features.model_input import CUSTOMER_COLUMNS, FEATURE_DEFAULT, FEATURE_VIEW_COLUMNS
+from pipelines.core.use_case import UseCase, feature_column
 from serving import metrics
 from serving.unavailable import Unavailable
 
@@ -76,51 +75,59 @@ def _store_errors() -> tuple[type[BaseException], ...]:
 
 @dataclass(frozen=True)
 class Lookup:
-    """Feature values for a batch (one float64 array per column), and which entities the store did not know."""
+    """Feature values for a batch (one float64 array per column), and how many rows each entity the store did
+    not know (by entity name)."""
 
     features: dict[str, np.ndarray]
-    unknown_customers: int
-    unknown_merchants: int
+    unknown: dict[str, int]
     seconds: float
     degraded: str | None = None  # set when these are defaults standing in for a store that did not answer
 
 
 class OnlineFeatures:
-    """Feast online lookups for a batch, bounded in time, with defaults for unknown entities."""
+    """Feast online lookups of a use case's views for a batch, bounded in time, with defaults for unknown
+    entities."""
 
-    def __init__(self, store: FeatureStore) -> None:
+    def __init__(self, store: FeatureStore, use_case: UseCase) -> None:
         self.store = store
-        self.refs = list(FEATURE_REFS)
+        self.refs = list(use_case.feature_refs)
+        self.columns = use_case.feature_columns
+        self.entity_keys = use_case.entity_keys
+        self.default = use_case.model.feature_default
+        # Which rows of the feature matrix belong to each entity (an entity with no row is unknown when all are
+        # missing).
+        rows: dict[str, list[int]] = {entity.name: [] for entity in use_case.entities}
+        position = {column: index for index, column in enumerate(self.columns)}
+        for view in use_case.views:
+            rows[view.entity] += [position[feature_column(view.name, f.name)] for f in view.features]
+        self.entity_rows = {name: indices for name, indices in rows.items() if indices}
         self._errors = _store_errors()
         self._probed_at = -PROBE_EVERY_S
         self._answering = True
 
-    def lookup(self, customer_ids: np.ndarray, merchant_ids: np.ndarray) -> Lookup:
-        """Feature columns (full names, as in training) for each transaction, defaults filled in.
+    def lookup(self, entity_ids: Mapping[str, np.ndarray]) -> Lookup:
+        """Feature columns (full names, as in training) for each event, defaults filled in.
 
         One columnar call to Feast for the batch (no per-row dicts) and arrays straight out of its answer."""
         started = time.perf_counter()
-        keys = {CUSTOMER_ID: customer_ids.tolist(), MERCHANT_ID: merchant_ids.tolist()}
+        keys = {key: entity_ids[key].tolist() for key in self.entity_keys}
         try:
             response = self.store.get_online_features(features=self.refs, entity_rows=keys, full_feature_names=True)
         except self._errors as error:
             raise OnlineStoreDown(f"the online store did not answer: {type(error).__name__}: {error}") from error
-        matrix = feature_matrix(response, FEATURE_VIEW_COLUMNS)
+        matrix = feature_matrix(response, self.columns)
         missing = np.isnan(matrix)
-        filled = np.where(missing, FEATURE_DEFAULT, matrix)
-        customers = len(CUSTOMER_COLUMNS)
+        filled = np.where(missing, self.default, matrix)
         return Lookup(
-            features=dict(zip(FEATURE_VIEW_COLUMNS, filled, strict=True)),
-            unknown_customers=int(missing[:customers].all(axis=0).sum()),
-            unknown_merchants=int(missing[customers:].all(axis=0).sum()),
+            features=dict(zip(self.columns, filled, strict=True)),
+            unknown={name: int(missing[rows].all(axis=0).sum()) for name, rows in self.entity_rows.items()},
             seconds=time.perf_counter() - started,
         )
 
-    def defaults(self, customer_ids: np.ndarray) -> Lookup:
+    def defaults(self, rows: int) -> Lookup:
         """Every feature at its documented default, flagged: what `defaults` policy scores with."""
-        rows = len(customer_ids)
-        columns = {column: np.full(rows, FEATURE_DEFAULT, dtype=np.float64) for column in FEATURE_VIEW_COLUMNS}
-        return Lookup(columns, 0, 0, 0.0, degraded=DEGRADED_DEFAULTS)
+        columns = {column: np.full(rows, self.default, dtype=np.float64) for column in self.columns}
+        return Lookup(columns, {}, 0.0, degraded=DEGRADED_DEFAULTS)
 
     def answering(self) -> bool:
         """Whether the store answers a one-entity read now (asked at most once per PROBE_EVERY_S: readiness)."""
@@ -128,24 +135,23 @@ class OnlineFeatures:
         if now - self._probed_at >= PROBE_EVERY_S:
             self._probed_at = now
             try:
-                self.lookup(np.array([0]), np.array([0]))
+                self.lookup({key: np.array([0]) for key in self.entity_keys})
                 self._answering = True
             except OnlineStoreDown:
                 self._answering = False
         return self._answering
 
 
-def features_or_policy(features: OnlineFeatures, customer_ids: np.ndarray, merchant_ids: np.ndarray,
-                       policy: str) -> Lookup:  # fmt: skip
+def features_or_policy(features: OnlineFeatures, entity_ids: Mapping[str, np.ndarray], policy: str) -> Lookup:
     """The batch's features; when the store does not answer, the policy's answer: defaults, or the 503."""
     try:
-        lookup = features.lookup(customer_ids, merchant_ids)
+        lookup = features.lookup(entity_ids)
     except OnlineStoreDown:
         metrics.ONLINE_STORE_FAILURES.labels(policy).inc()
         if policy == "defaults":
-            return features.defaults(customer_ids)
+            return features.defaults(len(entity_ids[features.entity_keys[0]]))
         raise
     metrics.FEATURE_LOOKUP_LATENCY.observe(lookup.seconds)
-    metrics.UNKNOWN_ENTITIES.labels("customer").inc(lookup.unknown_customers)
-    metrics.UNKNOWN_ENTITIES.labels("merchant").inc(lookup.unknown_merchants)
+    for entity, count in lookup.unknown.items():
+        metrics.UNKNOWN_ENTITIES.labels(entity).inc(count)
     return lookup

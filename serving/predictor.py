@@ -1,8 +1,8 @@
 """The KServe predictor: serves `models:/<name>@champion` from the MLflow registry.
 
 Without `with_features` it takes every model input in the request (the classic KServe predictor, which
-the separate transformer calls). With `with_features` it takes transactions and looks their features up
-in Feast itself: the in-process chain, one network hop less.
+the separate transformer calls). With `with_features` it takes events (entity ids and request fields) and
+looks their features up in Feast itself: the in-process chain, one network hop less.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from kserve.errors import InvalidInput, ModelNotReady
 from pipelines.core.errors import RegistryUnreachableError
 from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
-from pipelines.core.use_case import load_use_case
+from pipelines.core.use_case import EVENT_ID, EVENT_TIMESTAMP, load_use_case
 from pipelines.data.prediction_log_format import Events
-from pipelines.data.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
 from pipelines.data.storage import prediction_log_folder
 from serving import metrics
 from serving.event_stamp import UntrustedTime, received_now, stamp_events
@@ -28,13 +27,13 @@ from serving.model_slots import ModelSlots
 from serving.online_features import OnlineFeatures, OnlineStoreDown, features_or_policy
 from serving.prediction_log import PredictionLog, PredictionLogFull
 from serving.protocol import VERSION_HEADER, answer, parse_request, request_id, tensor_types
-from serving.request_schema import EVENT_ID_FIELD, FEATURE_FIELDS, TRANSACTION_FIELDS, check_value
+from serving.request_schema import EVENT_ID_FIELD, check_value, event_fields, feature_fields
 from serving.scoring import NoChampionError, Scorer
 
 logger = logging.getLogger(__name__)
 
 
-class FraudPredictor(kserve.Model):
+class ChampionPredictor(kserve.Model):
     """KServe's predictor for the champion: scores, logs every answer, swaps versions without a restart."""
 
     has_fast_lane = True  # `predict` is synchronous and needs no pre/postprocess: `serving.fast_lane` may call it
@@ -45,7 +44,7 @@ class FraudPredictor(kserve.Model):
         self.use_case = load_use_case(settings.use_case)
         self.with_features = with_features
         self.server_label = "predictor-inprocess" if with_features else "predictor"
-        self.fields = TRANSACTION_FIELDS if with_features else FEATURE_FIELDS
+        self.fields = event_fields(self.use_case) if with_features else feature_fields(self.use_case)
         self.slots: ModelSlots | None = None
         self.features: OnlineFeatures | None = None
         self.scorer: Scorer | None = None
@@ -72,7 +71,7 @@ class FraudPredictor(kserve.Model):
             logger.warning("registry not reachable yet; will keep trying", exc_info=True)
         self.slots.start_watching(settings.model_poll_interval_s)
         if self.with_features:
-            self.features = OnlineFeatures(open_feature_store(settings, serving=True))
+            self.features = OnlineFeatures(open_feature_store(settings, serving=True), self.use_case)
         self.log = PredictionLog(
             prediction_log_folder(settings),
             settings.prediction_log_flush_s,
@@ -81,7 +80,8 @@ class FraudPredictor(kserve.Model):
             settings.prediction_log_max_waiting_rows,
         ).start()
         mode, traffic = settings.challenger_mode, settings.challenger_traffic
-        self.scorer = Scorer(self.slots, self.log, mode, traffic, settings.seed, self.use_case.entity_keys)
+        seen = metrics.prediction_scores(self.use_case.model.score_buckets)
+        self.scorer = Scorer(self.slots, self.log, mode, traffic, settings.seed, self.use_case.entity_keys, seen)
         self.ready = True  # the server is up; `healthy()` says whether a champion can answer
         return True
 
@@ -99,7 +99,7 @@ class FraudPredictor(kserve.Model):
         return tensor_types(self.fields)
 
     def get_output_types(self) -> list[dict[str, Any]]:
-        return [{"name": "fraud_score", "datatype": "FP64", "shape": [-1]}]
+        return [{"name": self.use_case.model.score_name, "datatype": "FP64", "shape": [-1]}]
 
     def predict(
         self, payload: Any, headers: dict[str, str] | None = None, response_headers: dict[str, str] | None = None
@@ -115,15 +115,14 @@ class FraudPredictor(kserve.Model):
         try:
             columns, v2 = parse_request(payload, self.fields, self.settings.max_batch_size)
             keys = self.use_case.entity_keys
-            if self.with_features:  # a transaction: it becomes an event
+            if self.with_features:  # an event request: it becomes an event
                 events: Events | None = stamp_events(columns, keys, received_at)
             else:
                 events = _events_if_given(payload, v2, keys, received_at, self.settings.max_clock_skew_s)
             degraded = None
             if self.features is not None:  # the in-process chain: a read bounded by the online store's timeout
-                lookup = features_or_policy(
-                    self.features, columns[CUSTOMER_ID], columns[MERCHANT_ID], self.settings.online_store_down_policy
-                )
+                entity_ids = {key: columns[key] for key in keys}
+                lookup = features_or_policy(self.features, entity_ids, self.settings.online_store_down_policy)
                 columns, degraded = {**columns, **lookup.features}, lookup.degraded
             scored = self.scorer.score(columns, events, rid)
         except InvalidInput:
@@ -141,7 +140,8 @@ class FraudPredictor(kserve.Model):
         metrics.REQUESTS.labels(self.server_label, version, "200").inc()
         metrics.REQUEST_LATENCY.labels(self.server_label, version).observe(time.perf_counter() - started)
         event_ids = None if events is None else events.event_ids.tolist()
-        return answer(self.name, version, scored.served_by.alias, scored.scores, v2, rid, event_ids, degraded)
+        alias, score_name = scored.served_by.alias, self.use_case.model.score_name
+        return answer(self.name, version, alias, scored.scores, v2, rid, event_ids, degraded, score_name=score_name)
 
     def stop(self) -> None:
         """Graceful shutdown (KServe calls this on SIGTERM): stop watching, flush the prediction log."""

@@ -13,7 +13,6 @@ from kserve.errors import InvalidInput
 from serving.json_body import NotJson, parse_json
 from serving.request_schema import Columns, FieldSpec, parse_v1, parse_v2
 
-SCORE_OUTPUT = "fraud_score"
 EVENT_ID_OUTPUT = "event_id"
 VERSION_HEADER = "x-driftloop-model-version"
 
@@ -41,14 +40,15 @@ def parse_request(payload: Any, fields: Sequence[FieldSpec], max_batch: int) -> 
 
 def answer(
     model_name: str, version: str, alias: str, scores: np.ndarray | Iterable[float], v2: bool, rid: str,
-    event_ids: Sequence[str] | None = None, degraded: str | None = None,
+    event_ids: Sequence[str] | None = None, degraded: str | None = None, *, score_name: str,
 ) -> Any:  # fmt: skip
-    """The response body: V1 `predictions` or a V2 `fraud_score` output, both naming the model version, and
-    for transactions the event id of each (the one a label refers to later); `degraded` flags an answer scored
+    """The response body: V1 `predictions` or a V2 output named after the use case's score (`score_name`), both
+    naming the model version, and for events the event id of each (the one a label refers to later); `degraded`
+    flags an answer scored
     on default features because the online store did not answer (DRIFTLOOP_ONLINE_STORE_DOWN_POLICY)."""
     values = np.asarray(scores, dtype=np.float64).tolist()
     if v2:
-        outputs = [InferOutput(name=SCORE_OUTPUT, shape=[len(values)], datatype="FP64", data=values)]
+        outputs = [InferOutput(name=score_name, shape=[len(values)], datatype="FP64", data=values)]
         if event_ids is not None:
             ids = [str(i) for i in event_ids]
             outputs.append(InferOutput(name=EVENT_ID_OUTPUT, shape=[len(ids)], datatype="BYTES", data=ids))
@@ -71,7 +71,6 @@ def tensor_types(fields: Sequence[FieldSpec]) -> list[dict[str, Any]]:
         "int": "INT64",
         "number": "FP64",
         "optional": "FP64",
-        "amount": "FP64",
         "category": "BYTES",
         "optional_text": "BYTES",
     }

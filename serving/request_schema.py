@@ -1,7 +1,8 @@
 """Request validation: turn a V1 or V2 body into typed column arrays, or a 400 that names the problem.
 
-Two request shapes exist. A *transaction* request (transformer, in-process predictor) carries entity ids
-and request-time fields; a *feature* request (plain predictor) carries every model input column. Both
+Two request shapes exist, both derived from the use case's declaration: an *event* request (transformer,
+in-process predictor) carries entity ids and request-time fields (`event_fields`); a *feature* request (plain
+predictor) carries every model input column (`feature_fields`). Both
 arrive as KServe V1 `{"instances": [{...}]}` or V2 Open Inference Protocol named inputs.
 No input may make the server fail: every check here raises `InvalidInput`, which KServe answers with 400.
 The result is one numpy array per field (int64, float64, or object for text): no DataFrame on the request path.
@@ -17,40 +18,64 @@ from typing import Any
 import numpy as np
 from kserve.errors import InvalidInput
 
-from pipelines.data.schema import AMOUNT, CHANNEL, CHANNELS, CUSTOMER_ID, EVENT_ID, MAX_AMOUNT, MERCHANT_ID
-from pipelines.features.model_input import CATEGORIES, NUMERIC_COLUMNS
+from pipelines.core.use_case import EVENT_ID, Field, UseCase
 
 MAX_ABS_VALUE = 1e12
 
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One request field: its kind ("int", "number", "category") and, for categories, the allowed values."""
+    """One request field: its kind ("int" for entity keys and integers, "number", "optional" for a feature
+    value that may be null, "category", "optional_text"), its bounds and, for categories, the allowed values."""
 
     name: str
     kind: str
     allowed: tuple[str, ...] = ()
+    minimum: float | None = None  # one rule for requests and landed events: the use case's field bounds
+    maximum: float | None = None
+    open_minimum: bool = False
+
+    @classmethod
+    def of(cls, field: Field) -> FieldSpec:
+        """A declared field as requests carry it (an integer field stays an integer, bounds and all)."""
+        kind = {"integer": "int", "number": "number", "category": "category"}[field.kind]
+        return cls(field.name, kind, field.allowed, field.minimum, field.maximum, field.open_minimum)
+
+    def out_of_bounds(self, number: float) -> str | None:
+        """Why `number` is outside the field's bounds, or None."""
+        low, high = self.minimum, self.maximum
+        below = low is not None and (number <= low if self.open_minimum else number < low)
+        if not below and (high is None or number <= high):
+            return None
+        rules = [f"{'>' if self.open_minimum else '>='} {low:g}"] if low is not None else []
+        rules += [f"<= {high:g}"] if high is not None else []
+        return "must be " + " and ".join(rules)
 
 
-# Optional: the transaction id the fraud labels will refer to; logged so realised quality can be measured.
+# Optional: the event id the labels will refer to; logged so realised quality can be measured.
 EVENT_ID_FIELD = FieldSpec(EVENT_ID, "optional_text")
-TRANSACTION_FIELDS = (
-    FieldSpec(CUSTOMER_ID, "int"),
-    FieldSpec(MERCHANT_ID, "int"),
-    FieldSpec(AMOUNT, "amount"),
-    FieldSpec(CHANNEL, "category", CHANNELS),
-    EVENT_ID_FIELD,
-)
-# Feature values may be null (an entity the store did not know): the model imputes the documented default.
-FEATURE_FIELDS = tuple(FieldSpec(name, "amount" if name == AMOUNT else "optional") for name in NUMERIC_COLUMNS) + tuple(
-    FieldSpec(name, "category", values) for name, values in CATEGORIES.items()
-)
+
+
+def event_fields(use_case: UseCase) -> tuple[FieldSpec, ...]:
+    """An event request's fields: each entity key (an integer >= 0), the request-time fields, the event id."""
+    return (*(FieldSpec.of(field) for field in use_case.request_fields), EVENT_ID_FIELD)
+
+
+def feature_fields(use_case: UseCase) -> tuple[FieldSpec, ...]:
+    """A feature request's fields: every model input column. Feature values may be null (an entity the store did
+    not know): the model imputes the documented default."""
+    declared = {field.name: FieldSpec.of(field) for field in use_case.fields}
+    model_input = use_case.model_input
+    numeric = tuple(declared.get(name) or FieldSpec(name, "optional") for name in model_input.numeric)
+    return numeric + tuple(declared[name] for name in model_input.categorical)
+
+
 V2_DATATYPES = {"int": {"INT64", "INT32", "INT16", "INT8", "UINT64", "UINT32", "UINT16", "UINT8"}}
 V2_DATATYPES["number"] = V2_DATATYPES["int"] | {"FP64", "FP32", "FP16"}
-V2_DATATYPES["amount"] = V2_DATATYPES["optional"] = V2_DATATYPES["number"]
+V2_DATATYPES["optional"] = V2_DATATYPES["number"]
 V2_DATATYPES["category"] = V2_DATATYPES["optional_text"] = {"BYTES"}
 OPTIONAL_KINDS = {"optional_text"}  # may be left out of a request entirely
-ARRAY_DTYPES: dict[str, type] = {"int": np.int64, "number": np.float64, "amount": np.float64, "optional": np.float64}
+ARRAY_DTYPES: dict[str, type] = {"int": np.int64, "number": np.float64, "optional": np.float64}
 
 Columns = dict[str, np.ndarray]  # one array per field (or model input column), all of the batch's length
 
@@ -65,20 +90,22 @@ def check_value(spec: FieldSpec, value: Any, where: str) -> Any:
     if spec.kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             raise InvalidInput(f"{where}: expected an integer, got {type(value).__name__}")
-        if not 0 <= value < 2**63:
-            raise InvalidInput(f"{where}: must be a non-negative 64-bit integer")
+        if not -(2**63) <= value < 2**63:
+            raise InvalidInput(f"{where}: must be a 64-bit integer")
+        if (problem := spec.out_of_bounds(value)) is not None:
+            raise InvalidInput(f"{where}: {problem}")
         return value
     if spec.kind == "optional" and value is None:
         return math.nan
-    if spec.kind in ("number", "amount", "optional"):
+    if spec.kind in ("number", "optional"):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise InvalidInput(f"{where}: expected a number, got {type(value).__name__}")
         too_large = isinstance(value, int) and abs(value) > MAX_ABS_VALUE  # float(10**400) raises OverflowError
         number = math.inf if too_large else float(value)
         if not math.isfinite(number) or abs(number) > MAX_ABS_VALUE:
             raise InvalidInput(f"{where}: must be a finite number")
-        if spec.kind == "amount" and not 0 < number <= MAX_AMOUNT:
-            raise InvalidInput(f"{where}: must be > 0 and <= {MAX_AMOUNT:.0f}")
+        if (problem := spec.out_of_bounds(number)) is not None:
+            raise InvalidInput(f"{where}: {problem}")
         return number
     if spec.kind == "optional_text":
         if value is None:

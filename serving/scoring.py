@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from pipelines.data.prediction_log_format import SERVED, SHADOW, Events, Pending
 from serving import metrics
 from serving.model_slots import ModelSlots, ServingModel
 from serving.prediction_log import PredictionLog
+
+if TYPE_CHECKING:
+    from prometheus_client import Histogram
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +51,10 @@ class Scorer:
         traffic: float,
         seed: int,
         entity_keys: tuple[str, ...],
+        scores_seen: Histogram,
     ) -> None:
         self.slots = slots
+        self.scores_seen = scores_seen  # the served scores' histogram, with the use case's buckets
         self.log = log
         self.entity_keys = entity_keys  # the use case's: the prediction log's entity columns
         self.mode = mode
@@ -101,7 +107,7 @@ class Scorer:
         started = time.perf_counter()
         scores = model.scores(inputs)
         self._log_rows(inputs, events, scores, model, SERVED, request_id)
-        histogram = metrics.PREDICTION_SCORE.labels(model.version)
+        histogram = self.scores_seen.labels(model.version)
         for value in scores.tolist():
             histogram.observe(value)
         if shadow is not None:

@@ -1,4 +1,4 @@
-"""The KServe transformer: transactions in, online features from Feast, the predictor's answer out.
+"""The KServe transformer: events in, online features from Feast, the predictor's answer out.
 
 KServe's transformer pattern: a separate server in front of the predictor. It validates the request
 (V1 or V2), looks up features, forwards a V1 feature request (with the entity ids, for the prediction
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -20,15 +20,13 @@ import numpy as np
 from kserve.errors import InvalidInput, ModelNotReady
 
 from pipelines.core.settings import Settings
-from pipelines.core.use_case import load_use_case
+from pipelines.core.use_case import EVENT_ID, EVENT_TIMESTAMP, load_use_case
 from pipelines.data.prediction_log_format import Events
-from pipelines.data.schema import CUSTOMER_ID, EVENT_ID, EVENT_TIMESTAMP, MERCHANT_ID
-from pipelines.features.model_input import MODEL_INPUT_COLUMNS
 from serving import metrics
 from serving.event_stamp import received_now, stamp_events
 from serving.online_features import OnlineFeatures, OnlineStoreDown, features_or_policy
 from serving.protocol import VERSION_HEADER, answer, parse_request, request_id, tensor_types
-from serving.request_schema import TRANSACTION_FIELDS
+from serving.request_schema import event_fields
 from serving.unavailable import Unavailable
 
 logger = logging.getLogger(__name__)
@@ -37,12 +35,13 @@ LOOKUP_THREADS = 4  # online-store reads in flight at once; each is bounded by D
 
 
 class FraudTransformer(kserve.Model):
-    """KServe's transformer: validates transactions, adds online features, asks the predictor."""
+    """KServe's transformer: validates events, adds online features, asks the predictor."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings.model_name, return_response_headers=True)
         self.settings = settings
         self.use_case = load_use_case(settings.use_case)
+        self.fields = event_fields(self.use_case)
         self.features: OnlineFeatures | None = None
         self.client: httpx.AsyncClient | None = None
         self.predictor_token = ""
@@ -52,7 +51,7 @@ class FraudTransformer(kserve.Model):
         from pipelines.core.credentials import Scope, load_credentials
         from pipelines.features.store import open_feature_store
 
-        self.features = OnlineFeatures(open_feature_store(self.settings, serving=True))
+        self.features = OnlineFeatures(open_feature_store(self.settings, serving=True), self.use_case)
         self.predictor_token = load_credentials(self.settings).token(Scope.SCORE)
         self.ready = True
         return True
@@ -79,10 +78,10 @@ class FraudTransformer(kserve.Model):
         return await asyncio.get_running_loop().run_in_executor(self._lookups, self.features.answering)
 
     def get_input_types(self) -> list[dict[str, Any]]:
-        return tensor_types(TRANSACTION_FIELDS)
+        return tensor_types(self.fields)
 
     def get_output_types(self) -> list[dict[str, Any]]:
-        return [{"name": "fraud_score", "datatype": "FP64", "shape": [-1]}]
+        return [{"name": self.use_case.model.score_name, "datatype": "FP64", "shape": [-1]}]
 
     async def predict(
         self, payload: Any, headers: dict[str, str] | None = None, response_headers: dict[str, str] | None = None
@@ -91,20 +90,21 @@ class FraudTransformer(kserve.Model):
         started, received_at = time.perf_counter(), received_now()
         rid = request_id(headers)
         try:
-            transactions, v2 = parse_request(payload, TRANSACTION_FIELDS, self.settings.max_batch_size)
+            transactions, v2 = parse_request(payload, self.fields, self.settings.max_batch_size)
         except InvalidInput:
             metrics.REQUESTS.labels("transformer", "none", "400").inc()
             raise
         events = stamp_events(transactions, self.use_case.entity_keys, received_at)
         try:  # off the event loop: a slow store must not hold up health checks and other requests
             lookup = await asyncio.get_running_loop().run_in_executor(
-                self._lookups, features_or_policy, self.features, events.entity_ids[CUSTOMER_ID],
-                events.entity_ids[MERCHANT_ID], self.settings.online_store_down_policy,
+                self._lookups, features_or_policy, self.features, events.entity_ids,
+                self.settings.online_store_down_policy,
             )  # fmt: skip
         except OnlineStoreDown:
             metrics.REQUESTS.labels("transformer", "none", "503").inc()
             raise
-        body = await self._forward(_forwarded_instances({**transactions, **lookup.features}, events), rid)
+        inputs = {**transactions, **lookup.features}
+        body = await self._forward(_forwarded_instances(inputs, self.use_case.model_input.columns, events), rid)
         version = str(body.get("model_version", "unknown"))
         if response_headers is not None:
             response_headers[VERSION_HEADER] = version
@@ -112,7 +112,10 @@ class FraudTransformer(kserve.Model):
         metrics.REQUEST_LATENCY.labels("transformer", version).observe(time.perf_counter() - started)
         alias = str(body.get("model_alias", ""))
         ids = events.event_ids.tolist()
-        return answer(self.name, version, alias, body["predictions"], v2, rid, ids, lookup.degraded)
+        score_name = self.use_case.model.score_name
+        return answer(
+            self.name, version, alias, body["predictions"], v2, rid, ids, lookup.degraded, score_name=score_name
+        )
 
     async def _forward(self, instances: list[dict[str, Any]], rid: str) -> dict[str, Any]:
         try:
@@ -134,10 +137,12 @@ class FraudTransformer(kserve.Model):
         return result
 
 
-def _forwarded_instances(inputs: Mapping[str, np.ndarray], events: Events) -> list[dict[str, Any]]:
+def _forwarded_instances(
+    inputs: Mapping[str, np.ndarray], model_input: Sequence[str], events: Events
+) -> list[dict[str, Any]]:
     """The predictor's V1 instances: every model input, and the entity ids, event id and receipt time (which
     travels with the request, so the predictor logs the event as received here)."""
-    columns: dict[str, list[Any]] = {name: inputs[name].tolist() for name in MODEL_INPUT_COLUMNS}
+    columns: dict[str, list[Any]] = {name: inputs[name].tolist() for name in model_input}
     columns.update((key, ids.tolist()) for key, ids in events.entity_ids.items())
     columns[EVENT_ID] = events.event_ids.tolist()
     columns[EVENT_TIMESTAMP] = events.received_iso()

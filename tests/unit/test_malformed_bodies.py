@@ -16,7 +16,10 @@ from serving.body_framing import binary_request_problem
 from serving.feedback import BadLabels, parse_labels
 from serving.json_body import NotJson, parse_json
 from serving.protocol import parse_request
-from serving.request_schema import TRANSACTION_FIELDS
+from serving.request_schema import event_fields
+from use_cases.fraud import USE_CASE as FRAUD
+
+TRANSACTION_FIELDS = event_fields(FRAUD)
 
 NOW = pd.Timestamp("2026-06-01T12:00:00Z")
 SKEW = pd.Timedelta(seconds=5)

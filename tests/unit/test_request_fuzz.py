@@ -15,7 +15,11 @@ from kserve import InferInput, InferRequest
 from kserve.errors import InvalidInput
 
 from serving.protocol import parse_request
-from serving.request_schema import FEATURE_FIELDS, TRANSACTION_FIELDS
+from serving.request_schema import event_fields, feature_fields
+from use_cases.fraud import USE_CASE as FRAUD
+
+TRANSACTION_FIELDS = event_fields(FRAUD)
+FEATURE_FIELDS = feature_fields(FRAUD)
 
 FIELD_SETS = {"transformer": TRANSACTION_FIELDS, "predictor": FEATURE_FIELDS}
 MAX_BATCH = 4

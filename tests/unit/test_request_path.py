@@ -14,15 +14,19 @@ from kserve.errors import InvalidInput
 
 from pipelines.data.prediction_log_format import Events
 from pipelines.features.model_input import MODEL_INPUT_COLUMNS
+from serving import metrics
 from serving.event_stamp import UntrustedTime, received_now, stamp_events
 from serving.loaded_model import OnnxModel
 from serving.model_slots import ServingModel
 from serving.prediction_log import PredictionLog
 from serving.protocol import answer, parse_request
-from serving.request_schema import FEATURE_FIELDS, TRANSACTION_FIELDS
+from serving.request_schema import event_fields, feature_fields
 from serving.scoring import Scorer
 from tests.unit.synthetic import model_input_frame
 from use_cases.fraud import USE_CASE as FRAUD
+
+TRANSACTION_FIELDS = event_fields(FRAUD)
+FEATURE_FIELDS = feature_fields(FRAUD)
 
 TRANSACTIONS = {
     "instances": [
@@ -114,7 +118,8 @@ def test_a_request_is_scored_answered_and_logged_without_a_dataframe(
     champion: ServingModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     log = PredictionLog(tmp_path, flush_s=3600)  # not started: nothing flushes while the frame is forbidden
-    scorer = Scorer(_Slots(champion), log, "off", 0.0, 0, FRAUD.entity_keys)  # type: ignore[arg-type]
+    seen = metrics.prediction_scores(FRAUD.model.score_buckets)
+    scorer = Scorer(_Slots(champion), log, "off", 0.0, 0, FRAUD.entity_keys, seen)  # type: ignore[arg-type]
     features = {name: [1.0] * 2 for name in MODEL_INPUT_COLUMNS if name != "channel"}
     body = {"instances": [{**row, "channel": "online"} for row in pd.DataFrame(features).to_dict("records")]}
 
@@ -127,7 +132,16 @@ def test_a_request_is_scored_answered_and_logged_without_a_dataframe(
         entity_ids = {"customer_id": np.array([7, 8]), "merchant_id": np.array([3, 4])}
         events = Events(entity_ids, np.array(["a", "b"], dtype=object), np.full(2, received_now()))
         scored = scorer.score(columns, events, "rid-1")
-        reply = answer("m", scored.served_by.version, scored.served_by.alias, scored.scores, v2, "rid-1", ["a", "b"])
+        reply = answer(
+            "m",
+            scored.served_by.version,
+            scored.served_by.alias,
+            scored.scores,
+            v2,
+            "rid-1",
+            ["a", "b"],
+            score_name=FRAUD.model.score_name,
+        )
     assert reply["model_version"] == "4" and reply["event_ids"] == ["a", "b"]
     assert all(0.0 <= p <= 1.0 for p in reply["predictions"]) and reply["predictions"][0] == reply["predictions"][1]
     log.start()

@@ -106,10 +106,10 @@ def predictor(
 
     kserve_port = _apply_kserve_arguments(ctx)
     import_kserve()
-    from serving.predictor import FraudPredictor
+    from serving.predictor import ChampionPredictor
 
     settings = get_settings()
-    serve(FraudPredictor(settings, with_features=with_features), port or kserve_port or settings.predictor_port)
+    serve(ChampionPredictor(settings, with_features=with_features), port or kserve_port or settings.predictor_port)
 
 
 @app.command(**KSERVE_ARGS)  # type: ignore[arg-type]
