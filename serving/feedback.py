@@ -23,15 +23,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import anyio
+import numpy as np
 import pandas as pd
 from fastapi import Request  # resolved by FastAPI from this module's names: not under TYPE_CHECKING
 from fastapi.responses import JSONResponse
 
 from pipelines.core.settings import Settings
+from pipelines.core.use_case import EVENT_ID, LABEL_TIMESTAMP, Label, load_use_case
 from pipelines.data.event_index import index_for
 from pipelines.data.event_store import event_store_for
 from pipelines.data.landing import land_labels, unknown_events
-from pipelines.data.schema import EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP, PLATFORM_EPOCH
+from pipelines.data.schema import PLATFORM_EPOCH
 from pipelines.data.writer_lock import WriterLockTimeout
 from serving import metrics
 from serving.json_body import NotJson, parse_json
@@ -74,33 +76,56 @@ def _label_time(value: Any, where: str, now: pd.Timestamp, skew: pd.Timedelta) -
     return pd.Timestamp(moment)
 
 
-def parse_labels(body: Any, now: pd.Timestamp, skew: pd.Timedelta) -> pd.DataFrame:
+def _label_value(value: Any, label: Label, where: str) -> float | int:
+    """A label's value as the use case declares it: 0 or 1 for a classifier, a finite number in its domain for a
+    regression; or BadLabels naming the field."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or (isinstance(value, float) and not math.isfinite(value))
+    ):
+        wanted = "0 or 1" if label.kind == "binary" else "a finite number"
+        raise BadLabels(f"{where}.{label.name}: must be {wanted}")
+    if label.kind == "binary":
+        if value not in (0, 1):
+            raise BadLabels(f"{where}.{label.name}: must be 0 or 1")
+        return int(value)
+    low, high = label.minimum, label.maximum
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise BadLabels(f"{where}.{label.name}: must lie in [{low}, {high}]")
+    return float(value)
+
+
+def parse_labels(body: Any, now: pd.Timestamp, skew: pd.Timedelta, label: Label) -> pd.DataFrame:
     """The body as a labels frame (the contract's columns and types), or BadLabels naming the field."""
+    example = "0|1" if label.kind == "binary" else "<number>"
     if not isinstance(body, dict) or not isinstance(body.get("labels"), list):
-        raise BadLabels('labels: expected {"labels": [{"event_id": ..., "is_fraud": 0|1}, ...]}')
+        raise BadLabels(f'labels: expected {{"labels": [{{"event_id": ..., "{label.name}": {example}}}, ...]}}')
     items = body["labels"]
     if not 0 < len(items) <= MAX_LABELS:
         raise BadLabels(f"labels: expected 1 to {MAX_LABELS} labels, got {len(items)}")
-    ids, flags, times = [], [], []
+    ids: list[str] = []
+    values: list[float | int] = []
+    times: list[pd.Timestamp] = []
     for index, item in enumerate(items):
         where = f"labels[{index}]"
         if not isinstance(item, dict):
-            raise BadLabels(f"{where}: expected an object with event_id and is_fraud")
-        event_id, flag = item.get(EVENT_ID), item.get(IS_FRAUD)
+            raise BadLabels(f"{where}: expected an object with event_id and {label.name}")
+        event_id = item.get(EVENT_ID)
         if not isinstance(event_id, str) or not 0 < len(event_id) <= 200:
             raise BadLabels(f"{where}.event_id: expected a string of 1 to 200 characters")
         if (position := lone_surrogate_at(event_id)) is not None:
             raise BadLabels(f"{where}.event_id: not valid Unicode (a lone surrogate at position {position})")
-        if isinstance(flag, bool) or flag not in (0, 1) or (isinstance(flag, float) and math.isnan(flag)):
-            raise BadLabels(f"{where}.is_fraud: must be 0 or 1")
         ids.append(event_id)
-        flags.append(int(flag))
+        values.append(_label_value(item.get(label.name), label, where))
         times.append(_label_time(item.get(LABEL_TIMESTAMP), f"{where}.label_timestamp", now, skew))
-    return pd.DataFrame({
-        EVENT_ID: pd.array(ids, dtype="string"),
-        IS_FRAUD: pd.array(flags, dtype="int64"),
-        LABEL_TIMESTAMP: pd.DatetimeIndex(times).as_unit("ns"),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            EVENT_ID: pd.array(ids, dtype="string"),
+            label.name: np.asarray(values, dtype=label.dtype),
+            LABEL_TIMESTAMP: pd.DatetimeIndex(times).as_unit("ns"),
+        }
+    )
 
 
 def event_wait_s(settings: Settings) -> float:
@@ -112,7 +137,8 @@ def event_wait_s(settings: Settings) -> float:
 def parsed_labels(settings: Settings, body: Any, now: pd.Timestamp) -> pd.DataFrame | Answer:
     """The body's labels, or the 400 answer naming the field that is wrong."""
     try:
-        return parse_labels(body, now, pd.Timedelta(seconds=settings.max_clock_skew_s))
+        label = load_use_case(settings.use_case).label
+        return parse_labels(body, now, pd.Timedelta(seconds=settings.max_clock_skew_s), label)
     except BadLabels as error:
         metrics.LABELS_RECEIVED.labels("invalid").inc()
         return 400, {"error": str(error)}, {}

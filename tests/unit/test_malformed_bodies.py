@@ -5,6 +5,7 @@ test_http_fuzz.py` sends the same and worse over HTTP."""
 from __future__ import annotations
 
 import json
+import re
 import struct
 
 import pandas as pd
@@ -73,7 +74,7 @@ def test_a_lone_surrogate_in_an_event_id_is_refused_where_it_arrives(text: str) 
     with pytest.raises(InvalidInput, match=r"inputs.event_id\[0\]: not valid Unicode"):
         parse_request(InferRequest("m", inputs), TRANSACTION_FIELDS, max_batch=10)
     with pytest.raises(BadLabels, match=r"labels\[0\].event_id: not valid Unicode"):
-        parse_labels({"labels": [{"event_id": text, "is_fraud": 1}]}, NOW, SKEW)
+        parse_labels({"labels": [{"event_id": text, "is_fraud": 1}]}, NOW, SKEW, FRAUD.label)
 
 
 def test_an_integer_past_float_range_is_a_refused_number() -> None:
@@ -103,12 +104,34 @@ def test_deep_nesting_and_nan_literals_are_not_json(body: bytes) -> None:
 )
 def test_a_label_time_is_read_as_iso_8601_and_bounded_before_pandas_sees_it(stamp: str, problem: str) -> None:
     with pytest.raises(BadLabels, match=rf"labels\[0\].label_timestamp: {problem}"):
-        parse_labels({"labels": [{"event_id": "x", "is_fraud": 1, "label_timestamp": stamp}]}, NOW, SKEW)
+        parse_labels({"labels": [{"event_id": "x", "is_fraud": 1, "label_timestamp": stamp}]}, NOW, SKEW, FRAUD.label)
 
 
 def test_a_label_time_within_bounds_keeps_its_instant() -> None:
     labels = parse_labels(
-        {"labels": [{"event_id": "x", "is_fraud": 1, "label_timestamp": "2026-06-01T13:00:00+02:00"}]}, NOW, SKEW
+        {"labels": [{"event_id": "x", "is_fraud": 1, "label_timestamp": "2026-06-01T13:00:00+02:00"}]},
+        NOW,
+        SKEW,
+        FRAUD.label,
     )
     assert labels["label_timestamp"].iloc[0] == pd.Timestamp("2026-06-01T11:00:00Z")
     assert str(labels["label_timestamp"].dtype) == "datetime64[ns, UTC]"
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (True, "must be a finite number"),
+        ("12", "must be a finite number"),
+        (float("inf"), "must be a finite number"),
+        (10**400, "must lie in [0.0, 240.0]"),
+        (-1.0, "must lie in [0.0, 240.0]"),
+    ],
+)
+def test_a_regression_label_is_a_finite_number_in_its_domain(value: object, problem: str) -> None:
+    from use_cases.delivery import USE_CASE as DELIVERY
+
+    with pytest.raises(BadLabels, match=re.escape(f"labels[0].delivery_minutes: {problem}")):
+        parse_labels({"labels": [{"event_id": "x", "delivery_minutes": value}]}, NOW, SKEW, DELIVERY.label)
+    labels = parse_labels({"labels": [{"event_id": "x", "delivery_minutes": 31.5}]}, NOW, SKEW, DELIVERY.label)
+    assert labels["delivery_minutes"].tolist() == [31.5] and str(labels["delivery_minutes"].dtype) == "float64"
