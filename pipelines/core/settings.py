@@ -235,9 +235,8 @@ class TrainingSettings(BaseModel):
     )
     gate_margin: float | None = Field(
         None,
-        ge=0,
-        description="Gate: a challenger must beat the champion's holdout metric by more than this. Default: the "
-        "use case's (fraud: 0).",
+        description="Gate: a challenger must beat the champion's holdout metric by more than this (negative: it may "
+        "fall behind by at most that much). Default: the use case's (fraud: 0).",
     )
     gate_min_holdout_rows: int | None = Field(
         None,
