@@ -51,12 +51,12 @@ def _as_of(rows: pd.DataFrame, tables: dict[str, pd.DataFrame], stamps: pd.Serie
 
 
 def _train_v1(events: pd.DataFrame, labels: pd.DataFrame, tables: dict[str, pd.DataFrame], seed: int) -> Any:
-    from pipelines.features.model_input import FEATURE_DEFAULT, FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
     from pipelines.features.training_set import labelled_events
     from pipelines.training.evaluate import classification_metrics, split_by_time
     from pipelines.training.train import train_model
     from use_cases.fraud import USE_CASE as FRAUD
-    from use_cases.fraud.model import TrainParams, fraud_scores
+    from use_cases.fraud.model import FEATURE_DEFAULT, TrainParams, fraud_scores
+    from use_cases.fraud.schema import FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
 
     labelled = labelled_events(events, labels, 7, FRAUD)
     training = _as_of(labelled, tables, labelled["event_timestamp"])
@@ -72,7 +72,8 @@ def _train_v1(events: pd.DataFrame, labels: pd.DataFrame, tables: dict[str, pd.D
 def _window(
     events: pd.DataFrame, tables: dict[str, pd.DataFrame], moment: pd.Timestamp, rows: int, hours: int, seed: int
 ) -> pd.DataFrame:
-    from pipelines.features.model_input import FEATURE_DEFAULT, FEATURE_VIEW_COLUMNS
+    from use_cases.fraud.model import FEATURE_DEFAULT
+    from use_cases.fraud.schema import FEATURE_VIEW_COLUMNS
 
     ahead = events[
         (events["event_timestamp"] >= moment) & (events["event_timestamp"] < moment + pd.Timedelta(hours=hours))
@@ -86,10 +87,10 @@ def run_alarm_bench(windows: int = 20, rows: int = 600, seed: int = 42) -> dict[
     """False-alarm and detection rates over `windows` healthy and `windows` drifted replays."""
     from monitoring.drift import MonitoredColumns, run_drift_report
     from monitoring.drift_tests import independent_values
-    from pipelines.features.model_input import MODEL_INPUT_COLUMNS
     from use_cases.fraud import USE_CASE as FRAUD
     from use_cases.fraud.generator import FraudConfig, generate_feeds
     from use_cases.fraud.model import fraud_scores
+    from use_cases.fraud.schema import MODEL_INPUT_COLUMNS
 
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     end = now + timedelta(hours=24)

@@ -38,12 +38,14 @@ def main() -> None:
 
     started = time.perf_counter()
     if implementation == "ours":
+        from monitoring.dashboard import DashboardPlan
         from monitoring.drift import MonitoredColumns, run_drift_report
         from monitoring.workspace import save_snapshot
 
         result = run_drift_report(reference, current, MonitoredColumns(tuple(names), ()))
         with tempfile.TemporaryDirectory() as workspace:
-            save_snapshot(Path(workspace), "bench", result.snapshot, "bench", drift_threshold=0.5)
+            plan = DashboardPlan(tuple(names), "score", "RocAuc", "realised ROC AUC")
+            save_snapshot(Path(workspace), "bench", result.snapshot, "bench", drift_threshold=0.5, plan=plan)
         share = result.drift_share
     elif implementation == "evidently":
         from evidently import DataDefinition, Dataset, Report

@@ -68,14 +68,13 @@ def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, Path, pd
 
     from driftloop.features.apply import apply_feature_repo
     from pipelines.core.settings import Settings
-    from pipelines.features.model_input import MODEL_INPUT_COLUMNS
     from pipelines.features.offline_store import build_offline_features
     from pipelines.features.store import materialize_online, open_feature_store
     from pipelines.features.training_set import build_training_set, labelled_events
     from pipelines.registry.models import log_model, log_onnx, promote, register
     from pipelines.registry.onnx_model import (
         ONNX_URI_TAG,
-        export_onnx,
+        export_model,
         onnx_lineage,
         open_session,
         parity_gap,
@@ -87,6 +86,7 @@ def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, Path, pd
     from use_cases.fraud import USE_CASE as FRAUD
     from use_cases.fraud.generator import FraudConfig, generate
     from use_cases.fraud.model import TrainParams, fraud_scores
+    from use_cases.fraud.schema import MODEL_INPUT_COLUMNS
 
     settings = Settings()
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -102,8 +102,15 @@ def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, Path, pd
     act_as(settings, MlflowUser.PIPELINE)  # the baseline's model is registered as the pipeline would
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_experiment("bench")
-    onnx_bytes = export_onnx(model)
-    parity = parity_gap(fraud_scores, model, open_session(onnx_bytes, threads=1), training.tail(2000))
+    onnx_bytes = export_model(model, FRAUD.model.onnx, FRAUD.model_input)
+    parity = parity_gap(
+        fraud_scores,
+        model,
+        open_session(onnx_bytes, threads=1),
+        training.tail(2000),
+        FRAUD.model.onnx,
+        FRAUD.model_input,
+    )
     with mlflow.start_run() as run:
         inputs = training[list(MODEL_INPUT_COLUMNS)]
         uri = log_model(model, inputs.head(20), inputs.head(200))

@@ -35,8 +35,8 @@ def _timed(call: Callable[[], object], repeats: int) -> dict[str, float]:
 
 def _measure(into: dict[str, Any], store: Any, entities: pd.DataFrame, repeats: int) -> None:
     """Ours and Feast's own call for 1 and 100 transactions; `ratio` is ours over Feast's (same call shape)."""
-    from pipelines.data.schema import FEATURE_REFS
     from serving.online_features import OnlineFeatures
+    from use_cases.fraud.schema import FEATURE_REFS
 
     ours, refs = OnlineFeatures(store), list(FEATURE_REFS)
     for size in (1, 100):

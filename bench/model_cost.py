@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from bench.environment import BenchPlatform
-from pipelines.features.model_input import MODEL_INPUT_COLUMNS
+from use_cases.fraud.schema import MODEL_INPUT_COLUMNS
 
 
 def _median_us(call: Callable[[], object], budget_s: float) -> float:
@@ -29,8 +29,10 @@ def _median_us(call: Callable[[], object], budget_s: float) -> float:
 def run_model_cost_bench(platform: BenchPlatform, budget_s: float) -> dict[str, Any]:
     import mlflow.sklearn
 
-    from pipelines.registry.onnx_model import onnx_scores, open_session
+    from pipelines.registry.onnx_model import model_scores, open_session
+    from use_cases.fraud import USE_CASE as FRAUD
 
+    spec, model_input = FRAUD.model.onnx, FRAUD.model_input
     model = mlflow.sklearn.load_model(str(platform.model_dir))
     session = open_session(platform.onnx_path.read_bytes(), threads=1)
     requests = platform.requests[list(MODEL_INPUT_COLUMNS)]
@@ -39,11 +41,14 @@ def run_model_cost_bench(platform: BenchPlatform, budget_s: float) -> dict[str, 
     for size, frame in (("1_row", rows.head(1)), ("1000_rows", rows)):
         arrays = {name: frame[name].to_numpy() for name in MODEL_INPUT_COLUMNS}
         sklearn_us = _median_us(lambda f=frame: model.predict_proba(f), budget_s)
-        onnx_us = _median_us(lambda a=arrays: onnx_scores(session, a), budget_s)
+        onnx_us = _median_us(lambda a=arrays: model_scores(session, a, spec, model_input), budget_s)
         onnx_from_frame_us = _median_us(
-            lambda f=frame: onnx_scores(session, {name: f[name].to_numpy() for name in MODEL_INPUT_COLUMNS}), budget_s
+            lambda f=frame: model_scores(
+                session, {name: f[name].to_numpy() for name in MODEL_INPUT_COLUMNS}, spec, model_input
+            ),
+            budget_s,
         )
-        gap = float(np.abs(model.predict_proba(frame)[:, 1] - onnx_scores(session, arrays)).max())
+        gap = float(np.abs(model.predict_proba(frame)[:, 1] - model_scores(session, arrays, spec, model_input)).max())
         results[size] = {
             "sklearn_us": sklearn_us,
             "onnx_us": onnx_us,

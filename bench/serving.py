@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.environment import BenchPlatform, free_port, spawn, wait_ready
-from pipelines.features.model_input import MODEL_INPUT_COLUMNS
+from use_cases.fraud.schema import MODEL_INPUT_COLUMNS
 
 logger = logging.getLogger(__name__)
 MODEL = "fraud-detector"

@@ -106,7 +106,7 @@ def run_check(
         metrics.REGISTRY_UNREACHABLE.inc()
         raise
     _export_gate_decision(settings, client)
-    from monitoring.dashboard import DRIFT_TAG, version_tag
+    from monitoring.dashboard import DRIFT_TAG, DashboardPlan, version_tag
     from monitoring.drift import MonitoredColumns, run_drift_report
     from monitoring.reference import load_reference
     from monitoring.workspace import project_name, save_snapshot, skew_snapshot
@@ -121,12 +121,14 @@ def run_check(
         window = window[(window[ROLE] == SERVED) & (window[LOGGED_AT] < pd.Timestamp(end))]
     log = window[window[MODEL_VERSION] == version] if len(window) else window
     skew = _skew(settings, window)
+    use_case = load_use_case(settings.use_case)
+    plan = DashboardPlan.of(use_case)
     if skew.share is not None:
         metrics.SKEW_SHARE.labels(version).set(skew.share)
         save_snapshot(
             layout.evidently_workspace, project_name(settings),
             skew_snapshot(skew.rows, skew.mismatched_rows, _skew_metadata(skew)), f"skew {key}",
-            settings.drift_share_threshold,
+            settings.drift_share_threshold, plan=plan,
         )  # fmt: skip
     state = store.load()
     if state.run_in_flight and not runner.is_active(state.run_in_flight):
@@ -136,13 +138,13 @@ def run_check(
     drift, snapshot_id = None, None
     if len(log) >= settings.drift_min_rows:
         reference = load_reference(client, settings.model_name, version, layout.monitor_references)
-        watched = MonitoredColumns.of(load_use_case(settings.use_case))
+        watched = MonitoredColumns.of(use_case)
         drift = run_drift_report(
             reference, log, watched, metadata=_skew_metadata(skew), tags=[DRIFT_TAG, version_tag(version)]
         )
         snapshot_id = save_snapshot(
             layout.evidently_workspace, project_name(settings), drift.snapshot, f"v{version} {key}",
-            settings.drift_share_threshold, version,
+            settings.drift_share_threshold, version, plan=plan,
         )  # fmt: skip
         metrics.DRIFT_SHARE.labels(version).set(drift.drift_share)
         for column, score in drift.column_scores.items():

@@ -15,18 +15,37 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from pipelines.core.use_case import UseCase
 from pipelines.data.prediction_log_format import PREDICTION
-from pipelines.features.model_input import MODEL_INPUT_COLUMNS
 
 logger = logging.getLogger(__name__)
 
-PANEL_SET = "driftloop-panels-1"  # bump when the panels below change: existing projects are rebuilt
+PANEL_SET = "driftloop-panels-2"  # bump when the panels below change: existing projects are rebuilt
 DRIFT_TAG, SKEW_TAG, QUALITY_TAG = "drift", "skew", "quality"
 SKEW_COLUMN = "served_differs"  # the skew snapshot's column: 1 where the served vector differed
-VERSION_PANEL_TITLE = "Model version {version}: mean fraud score and realised ROC AUC"
-VERSION_PANEL = re.compile(r"^Model version (\S+): mean fraud score")
+VERSION_PANEL_TITLE = "Model version {version}: mean score and realised quality"
+VERSION_PANEL = re.compile(r"^Model version (\S+): mean score")
+# The Evidently metric each kind of target's realised-quality snapshot holds (monitoring.workspace).
+QUALITY_METRICS = {"binary": "RocAuc", "regression": "MAE"}
+
+
+@dataclass(frozen=True)
+class DashboardPlan:
+    """What the panels show for one use case: its monitored columns, its score, its realised-quality metric."""
+
+    columns: tuple[str, ...]  # the model input columns whose drift scores are drawn
+    score_name: str
+    quality_metric: str  # Evidently's metric type in the quality snapshots
+    quality_legend: str
+
+    @classmethod
+    def of(cls, use_case: UseCase) -> DashboardPlan:
+        metric = use_case.metric
+        legend = f"realised {metric.primary.replace('_', ' ').upper()}"
+        return cls(use_case.model_input.columns, use_case.model.score_name, QUALITY_METRICS[metric.evidently], legend)
 
 
 def version_tag(version: str) -> str:
@@ -44,7 +63,7 @@ def _drifted_columns_panel(title: str, legend: str, value_type: str, description
     return line_plot_panel(title=title, description=description, values=[metric], size="half")
 
 
-def _panels(drift_threshold: float, versions: Sequence[str]) -> list[Any]:
+def _panels(drift_threshold: float, versions: Sequence[str], plan: DashboardPlan) -> list[Any]:
     from evidently.sdk.models import PanelMetric
     from evidently.sdk.panels import bar_plot_panel, line_plot_panel, text_panel
 
@@ -78,7 +97,7 @@ def _panels(drift_threshold: float, versions: Sequence[str]) -> list[Any]:
             description="per-column test statistic (Wasserstein distance for numbers, Jensen-Shannon for categories)",
             values=[
                 PanelMetric(legend=column, metric="ValueDrift", metric_labels={"column": column}, tags=drift)
-                for column in (*MODEL_INPUT_COLUMNS, PREDICTION)
+                for column in (*plan.columns, PREDICTION)
             ],
             size="full",
         ),
@@ -88,13 +107,14 @@ def _panels(drift_threshold: float, versions: Sequence[str]) -> list[Any]:
         panels.append(
             line_plot_panel(
                 title=VERSION_PANEL_TITLE.format(version=version),
-                description="mean score per drift check; ROC AUC of its served answers once their labels arrived",
+                description="mean score per drift check; the realised metric of its served answers once their "
+                "labels arrived",
                 values=[
                     PanelMetric(
-                        legend="mean fraud score", metric="MeanValue", metric_labels={"column": PREDICTION},
+                        legend=f"mean {plan.score_name}", metric="MeanValue", metric_labels={"column": PREDICTION},
                         tags=[DRIFT_TAG, tag],
                     ),
-                    PanelMetric(legend="realised ROC AUC", metric="RocAuc", tags=[QUALITY_TAG, tag]),
+                    PanelMetric(legend=plan.quality_legend, metric=plan.quality_metric, tags=[QUALITY_TAG, tag]),
                 ],
                 size="half",
             )
@@ -107,7 +127,9 @@ def shown_versions(dashboard: Any) -> set[str]:
     return {found.group(1) for panel in dashboard.panels if (found := VERSION_PANEL.match(panel.title))}
 
 
-def ensure_dashboard(workspace: Any, project_id: Any, drift_threshold: float, version: str | None) -> bool:
+def ensure_dashboard(
+    workspace: Any, project_id: Any, drift_threshold: float, version: str | None, plan: DashboardPlan
+) -> bool:
     """Give the project the wanted panels (one tab, a panel per version seen), replacing what it had; True when
     it had to change them."""
     from evidently.sdk.models import DashboardModel, DashboardTabModel
@@ -115,7 +137,7 @@ def ensure_dashboard(workspace: Any, project_id: Any, drift_threshold: float, ve
     current = workspace.get_project(project_id).dashboard.model()
     versions = shown_versions(current) | ({version} if version else set())
     ordered = sorted(versions, key=lambda v: (len(v), v))  # numeric versions in numeric order
-    wanted = _panels(drift_threshold, ordered)
+    wanted = _panels(drift_threshold, ordered, plan)
     if [panel.title for panel in current.panels] == [panel.title for panel in wanted]:
         return False
     tab = DashboardTabModel(title="Drift", panels=[panel.id for panel in wanted])

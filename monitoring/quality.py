@@ -74,6 +74,7 @@ def _save_quality_snapshots(
 ) -> None:
     """One Evidently snapshot per (version, hour) with a realised metric; an hour whose labelled rows grew
     since its snapshot gets a new one in place of the old (labels keep arriving for days)."""
+    from monitoring.dashboard import DashboardPlan
     from monitoring.workspace import delete_snapshot, project_name, quality_snapshot, save_snapshot
 
     layout = Layout.from_settings(settings)
@@ -93,7 +94,7 @@ def _save_quality_snapshots(
         snapshot = quality_snapshot(version, group[PREDICTION], label, hour, use_case.metric.evidently)
         snapshot_id = save_snapshot(
             layout.evidently_workspace, project_name(settings), snapshot, f"quality v{version} {key}",
-            settings.drift_share_threshold, version,
+            settings.drift_share_threshold, version, plan=DashboardPlan.of(use_case),
         )  # fmt: skip
         saved[key] = {"rows": rows, "snapshot": snapshot_id}
         state_path.write_text(json.dumps(saved, indent=1))

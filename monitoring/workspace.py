@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from monitoring.dashboard import QUALITY_TAG, SKEW_COLUMN, SKEW_TAG, ensure_dashboard, version_tag
+from monitoring.dashboard import QUALITY_TAG, SKEW_COLUMN, SKEW_TAG, DashboardPlan, ensure_dashboard, version_tag
 from pipelines.core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def _project_id(workspace: Any, project_name: str) -> Any:
 
 def save_snapshot(
     workspace_path: Path, project_name: str, snapshot: Any, run_name: str, drift_threshold: float,
-    version: str | None = None,
+    version: str | None = None, *, plan: DashboardPlan,
 ) -> str:  # fmt: skip
     """Add the snapshot to the model's project (created on first use) and keep its dashboard in step; returns
     the snapshot id."""
@@ -47,7 +47,7 @@ def save_snapshot(
     workspace = Workspace(str(workspace_path))
     project_id = _project_id(workspace, project_name)
     reference = workspace.add_run(project_id, snapshot, name=run_name)
-    ensure_dashboard(workspace, project_id, drift_threshold, version)
+    ensure_dashboard(workspace, project_id, drift_threshold, version, plan)
     logger.info("saved snapshot %s to Evidently project %s", reference.id, project_name)
     return str(reference.id)
 

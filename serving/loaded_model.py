@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from pipelines.features.model_input import MODEL_INPUT_COLUMNS
-from pipelines.registry.onnx_model import ONNX_URI_TAG, onnx_scores, open_session
+from pipelines.core.use_case import ModelInput, ModelSpec
+from pipelines.registry.onnx_model import ONNX_URI_TAG, model_scores, open_session
 from pipelines.registry.tracking import load_sklearn_version
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ class ScoringModel(Protocol):
     flavour: str
 
     def scores(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Fraud probability per row, from one array per model input column."""
+        """The use case's score per row, from one array per model input column."""
         ...
 
 
@@ -35,11 +35,12 @@ class OnnxModel:
 
     flavour = "onnx"
 
-    def __init__(self, model_bytes: bytes, threads: int) -> None:
+    def __init__(self, model_bytes: bytes, threads: int, spec: ModelSpec, model_input: ModelInput) -> None:
         self.session = open_session(model_bytes, threads)
+        self.spec, self.model_input = spec.onnx, model_input
 
     def scores(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
-        return onnx_scores(self.session, inputs)
+        return model_scores(self.session, inputs, self.spec, self.model_input)
 
 
 class SklearnModel:
@@ -47,24 +48,26 @@ class SklearnModel:
 
     flavour = "sklearn"
 
-    def __init__(self, model: Any) -> None:
-        self.model = model
+    def __init__(self, model: Any, spec: ModelSpec, model_input: ModelInput) -> None:
+        self.model, self.spec, self.model_input = model, spec, model_input
 
     def scores(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
         import pandas as pd
 
-        frame = pd.DataFrame({column: inputs[column] for column in MODEL_INPUT_COLUMNS})
-        return np.asarray(self.model.predict_proba(frame)[:, 1], dtype=np.float64)
+        frame = pd.DataFrame({column: inputs[column] for column in self.model_input.columns})
+        return np.asarray(self.spec.score(self.model, frame), dtype=np.float64)
 
 
-def load_version(client: MlflowClient, model_name: str, version: str, onnx_threads: int) -> ScoringModel:
-    """The version's ONNX export when it has one, else its scikit-learn flavour."""
+def load_version(
+    client: MlflowClient, model_name: str, version: str, onnx_threads: int, spec: ModelSpec, model_input: ModelInput
+) -> ScoringModel:
+    """The version's ONNX export when it has one, else its scikit-learn flavour (scored as the use case says)."""
     import mlflow.artifacts
 
     registered = client.get_model_version(model_name, version)
     onnx_uri = (registered.tags or {}).get(ONNX_URI_TAG)
     if onnx_uri:
         path = mlflow.artifacts.download_artifacts(artifact_uri=onnx_uri, tracking_uri=client.tracking_uri)
-        return OnnxModel(Path(path).read_bytes(), onnx_threads)
+        return OnnxModel(Path(path).read_bytes(), onnx_threads, spec, model_input)
     logger.warning("%s version %s has no ONNX export: scoring with its scikit-learn flavour", model_name, version)
-    return SklearnModel(load_sklearn_version(client, model_name, version))
+    return SklearnModel(load_sklearn_version(client, model_name, version), spec, model_input)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pipelines.core.errors import RegistryUnreachableError
+from pipelines.core.use_case import UseCase
 from pipelines.registry.models import registered_alias
 from pipelines.registry.names import Alias
 from serving.loaded_model import ScoringModel, load_version
@@ -44,8 +45,11 @@ class ServingModel:
 class ModelSlots:
     """Champion and (optional) challenger, kept in step with the registry."""
 
-    def __init__(self, client: MlflowClient, model_name: str, with_challenger: bool, onnx_threads: int = 1) -> None:
+    def __init__(
+        self, client: MlflowClient, model_name: str, with_challenger: bool, use_case: UseCase, onnx_threads: int = 1
+    ) -> None:
         self.client = client
+        self.use_case = use_case  # how its versions score (ONNX output, scikit-learn scorer) and on which columns
         self.model_name = model_name
         self.onnx_threads = onnx_threads
         self.aliases = (Alias.CHAMPION, Alias.CHALLENGER) if with_challenger else (Alias.CHAMPION,)
@@ -81,7 +85,8 @@ class ModelSlots:
                 continue
             if current is not None and current.version == registered[0]:
                 continue
-            model = load_version(self.client, self.model_name, registered[0], self.onnx_threads)
+            spec, model_input = self.use_case.model, self.use_case.model_input
+            model = load_version(self.client, self.model_name, registered[0], self.onnx_threads, spec, model_input)
             self._models[alias] = ServingModel(alias, registered[0], registered[1], model)
             if current is not None:
                 MODEL_VERSION.remove(alias, current.version)

@@ -61,6 +61,7 @@ class ChampionPredictor(kserve.Model):
             client_as(settings, MlflowUser.SERVING),
             settings.model_name,
             with_challenger=settings.challenger_mode != "off",
+            use_case=self.use_case,
             onnx_threads=settings.onnx_threads,
         )
         try:

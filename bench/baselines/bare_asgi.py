@@ -17,14 +17,16 @@ def _scorer(model_path: Path) -> Callable[[list[dict[str, Any]]], list[float]]:
     if model_path.suffix == ".onnx":
         import numpy as np
 
-        from pipelines.features.model_input import MODEL_INPUT_COLUMNS
-        from pipelines.registry.onnx_model import onnx_scores, open_session
+        from pipelines.registry.onnx_model import model_scores, open_session
+        from use_cases.fraud import USE_CASE as FRAUD
+
+        spec, model_input = FRAUD.model.onnx, FRAUD.model_input
 
         session = open_session(model_path.read_bytes(), threads=1)
 
         def onnx(instances: list[dict[str, Any]]) -> list[float]:
-            columns = {name: np.array([row[name] for row in instances]) for name in MODEL_INPUT_COLUMNS}
-            return list(onnx_scores(session, columns).tolist())
+            columns = {name: np.array([row[name] for row in instances]) for name in model_input.columns}
+            return list(model_scores(session, columns, spec, model_input).tolist())
 
         return onnx
     import mlflow.sklearn

@@ -1,9 +1,9 @@
-"""The fraud model as ONNX: exported once by the training pipeline, scored by onnxruntime in serving.
+"""A use case's model as ONNX: exported once by the training pipeline, scored by onnxruntime in serving.
 
 The scikit-learn pipeline costs milliseconds per row (most of it pandas in the ColumnTransformer); the same
 pipeline in onnxruntime costs tens of microseconds from arrays. The export is held to the original on the
-holdout (largest absolute difference in fraud probability, `PARITY_TOLERANCE`) before a version can be
-registered, and the registered version keeps both: the ONNX file is an artifact of its run
+holdout (largest absolute difference in score, the declaration's `OnnxSpec.parity_tolerance`) before a version
+can be registered, and the registered version keeps both: the ONNX file is an artifact of its run
 (`ONNX_ARTIFACT_PATH`), the scikit-learn flavour stays the version's model for everything else.
 
 Inputs are one `[N, 1]` tensor per model input column, named like the column: numeric columns as float32
@@ -20,12 +20,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipelines.core.use_case import ModelInput, OnnxSpec
-from pipelines.features.model_input import (
-    CATEGORICAL_COLUMNS,
-    CATEGORIES,
-    FEATURE_VIEW_COLUMNS,
-    NUMERIC_COLUMNS,
-)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,18 +27,10 @@ if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
 ONNX_ARTIFACT_PATH = "onnx/model.onnx"  # within the training run's artifacts
-# The tree ensemble sums its leaves in float32 in onnxruntime: over a few hundred trees that drifts from
-# scikit-learn's float64 by up to ~2e-5 in probability (1.91e-5 measured on a demo retrain). A broken export
-# (a column out of order, a category mapped wrong) is off by 1e-2 and more; 1e-4 tells the two apart.
-PARITY_TOLERANCE = 1e-4
 PARITY_METRIC = "onnx_parity_max_abs_diff"  # on the training run and, as a tag, on the model version
 ONNX_URI_TAG = "onnx_model_uri"  # model version tag: where serving finds the ONNX file
-PROBABILITIES_OUTPUT = "probabilities"
 # ai.onnx.ml 3 holds the TreeEnsembleClassifier every onnxruntime release since 1.x runs.
 TARGET_OPSET = {"": 18, "ai.onnx.ml": 3}
-# The model the platform's own code still scores by name until serving reads the declaration (issue 29).
-CLASSIFIER_SPEC = OnnxSpec(PROBABILITIES_OUTPUT, 1, {"zipmap": False}, TARGET_OPSET, PARITY_TOLERANCE)
-MODEL_INPUT = ModelInput(NUMERIC_COLUMNS, CATEGORICAL_COLUMNS, CATEGORIES, FEATURE_VIEW_COLUMNS)
 
 
 def export_model(model: Pipeline, spec: OnnxSpec, model_input: ModelInput) -> bytes:
@@ -63,11 +49,6 @@ def export_model(model: Pipeline, spec: OnnxSpec, model_input: ModelInput) -> by
     return bytes(graph.SerializeToString())
 
 
-def export_onnx(model: Pipeline) -> bytes:
-    """The fitted pipeline as a serialised ONNX graph (probabilities as a plain [N, 2] tensor)."""
-    return export_model(model, CLASSIFIER_SPEC, MODEL_INPUT)
-
-
 def open_session(model_bytes: bytes, threads: int) -> InferenceSession:
     """An onnxruntime session with its thread pools sized explicitly (the default takes every core)."""
     import onnxruntime
@@ -77,11 +58,6 @@ def open_session(model_bytes: bytes, threads: int) -> InferenceSession:
     options.inter_op_num_threads = 1
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     return onnxruntime.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
-
-
-def onnx_feeds(columns: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """Model input columns (one array or list each) as the graph's named [N, 1] inputs."""
-    return model_feeds(columns, MODEL_INPUT)
 
 
 def model_feeds(columns: Mapping[str, Any], model_input: ModelInput) -> dict[str, np.ndarray]:
@@ -101,18 +77,13 @@ def model_scores(
     return np.asarray(scores, dtype=np.float64)
 
 
-def onnx_scores(session: InferenceSession, columns: Mapping[str, Any]) -> np.ndarray:
-    """Fraud probability per row, as float64 like the scikit-learn flavour's."""
-    return model_scores(session, columns, CLASSIFIER_SPEC, MODEL_INPUT)
-
-
 def parity_gap(
     score: Callable[[Pipeline, pd.DataFrame], np.ndarray],
     model: Pipeline,
     session: InferenceSession,
     frame: pd.DataFrame,
-    spec: OnnxSpec = CLASSIFIER_SPEC,
-    model_input: ModelInput = MODEL_INPUT,
+    spec: OnnxSpec,
+    model_input: ModelInput,
 ) -> float:
     """Largest absolute difference in score between the pipeline (scored by `score`, the use case's own scorer)
     and its export on `frame`."""

@@ -18,7 +18,7 @@ import pandas as pd
 import pipelines
 from pipelines.core.errors import DriftloopError
 from pipelines.core.settings import Settings
-from pipelines.data.schema import EVENT_TIMESTAMP, FEATURE_REFS
+from pipelines.data.schema import EVENT_TIMESTAMP
 from pipelines.registry.names import RunTag, VersionTag
 from pipelines.registry.tracking import client_as, in_run, load_sklearn_version
 from pipelines.registry.users import MlflowUser, act_as
@@ -352,6 +352,7 @@ def register_and_promote(settings: Settings, run_id: str, model_uri: str, decisi
     from pipelines.registry.onnx_model import PARITY_METRIC, onnx_lineage, runtime_versions
     from pipelines.training.gate import PROMOTE
 
+    use_case = load_use_case(settings.use_case)
     client = client_as(settings, MlflowUser.PIPELINE)
     run = client.get_run(run_id)
     if decision != PROMOTE or run.data.tags.get(RunTag.GATE_DECISION) != PROMOTE:
@@ -365,7 +366,7 @@ def register_and_promote(settings: Settings, run_id: str, model_uri: str, decisi
         VersionTag.TRIGGER: run.data.tags.get(RunTag.TRIGGER, ""),
         VersionTag.SEED: run.data.params["seed"],
         VersionTag.PARAMS: json.dumps({k: v for k, v in sorted(run.data.params.items())}),
-        VersionTag.FEATURE_VIEWS: ",".join(sorted({ref.split(":")[0] for ref in FEATURE_REFS})),
+        VersionTag.FEATURE_VIEWS: ",".join(sorted(view.name for view in use_case.views)),
         VersionTag.GATE_REASON: run.data.tags[RunTag.GATE_REASON],
         VersionTag.EVALUATION_SET: run.data.tags.get(RunTag.EVALUATION_SET, ""),
         VersionTag.REFERENCE_SAMPLE: f"runs:/{run_id}/reference/reference_sample.parquet",
@@ -374,7 +375,7 @@ def register_and_promote(settings: Settings, run_id: str, model_uri: str, decisi
         ),
         **{f"metric.{k}": round(v, 6) for k, v in run.data.metrics.items() if k.startswith("holdout_")},
     }
-    description = load_use_case(settings.use_case).description
+    description = use_case.description
     version = register(client, model_uri, settings.model_name, run_id, tags, description)
     promote(client, settings.model_name, version.version)
     client.set_tag(run_id, RunTag.REGISTERED_VERSION, version.version)

@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipelines.features.model_input import CATEGORIES, NUMERIC_COLUMNS
+from use_cases.fraud.schema import CATEGORIES, NUMERIC_COLUMNS
 
 MAX_BODY = 3 * 2**20  # under the servers' DRIFTLOOP_MAX_REQUEST_BYTES default (4 MiB): the parser is under test
 

@@ -20,10 +20,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.data.schema import AMOUNT, CHANNELS
-from pipelines.features.model_input import FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
 from tests.conftest import free_port
 from tests.integration.evidently_api import panel_points, project_id_of
+from use_cases.fraud.schema import AMOUNT, CHANNELS, FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
 
 pytestmark = pytest.mark.integration
 
@@ -44,12 +43,13 @@ def _window(rows: int, shift: float, seed: int) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from monitoring.dashboard import DRIFT_TAG, version_tag
+    from monitoring.dashboard import DRIFT_TAG, DashboardPlan, version_tag
     from monitoring.drift import MonitoredColumns, run_drift_report
     from monitoring.workspace import quality_snapshot, save_snapshot, skew_snapshot
     from use_cases.fraud import USE_CASE as FRAUD
 
     folder = tmp_path_factory.mktemp("evidently")
+    plan = DashboardPlan.of(FRAUD)
     reference = _window(600, 0.0, seed=1)
     for check, (version, shift) in enumerate([("1", 0.0), ("1", 0.1), ("1", 0.8), ("2", 0.0)]):
         drift = run_drift_report(
@@ -58,15 +58,21 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
             MonitoredColumns.of(FRAUD),
             tags=[DRIFT_TAG, version_tag(version)],
         )
-        save_snapshot(folder, PROJECT, drift.snapshot, f"check {check}", 0.5, version)
-        save_snapshot(folder, PROJECT, skew_snapshot(400, check, {}), f"skew {check}", 0.5)
+        save_snapshot(folder, PROJECT, drift.snapshot, f"check {check}", 0.5, version, plan=plan)
+        save_snapshot(folder, PROJECT, skew_snapshot(400, check, {}), f"skew {check}", 0.5, plan=plan)
     rng = np.random.default_rng(3)
     for hour, version in enumerate(["1", "1", "2"]):
         labels = pd.Series(rng.integers(0, 2, 200))
         scores = pd.Series(np.clip(labels * 0.3 + rng.random(200) * 0.7, 0, 1))
         stamp = pd.Timestamp("2026-11-26T10:00", tz="UTC") + pd.Timedelta(hours=hour)
         save_snapshot(
-            folder, PROJECT, quality_snapshot(version, scores, labels, stamp), f"quality {hour}", 0.5, version
+            folder,
+            PROJECT,
+            quality_snapshot(version, scores, labels, stamp),
+            f"quality {hour}",
+            0.5,
+            version,
+            plan=plan,
         )
     return folder
 

@@ -30,9 +30,9 @@ def test_redis_and_sqlite_online_stores_serve_the_same_features(
 
     from driftloop.features.apply import apply_feature_repo
     from pipelines.core.settings import Settings
-    from pipelines.features.model_input import FEATURE_VIEW_COLUMNS
     from pipelines.features.store import materialize_online, open_feature_store
     from serving.online_features import OnlineFeatures, feature_matrix
+    from use_cases.fraud.schema import FEATURE_VIEW_COLUMNS
 
     # A copy of the trained platform's Feast folder (offline tables, registry): the running servers keep theirs.
     feast_copy = tmp_path / "feast"

@@ -186,7 +186,7 @@ def test_the_fast_lane_answers_as_kserve_does_and_skips_its_stack(serving: Platf
     """The predictor's V1 fast lane (`serving.fast_lane`) gives every answer KServe's own route gives: the
     platform's predictor (lane on, the default) beside one started with `DRIFTLOOP_FAST_LANE=false`, same
     champion, same requests. KServe's `request_predict_seconds` counts only what its own route handled."""
-    from pipelines.features.model_input import NUMERIC_COLUMNS
+    from use_cases.fraud.schema import NUMERIC_COLUMNS
 
     laned_url = server_url(serving, "predictor")
     process, routed_url = spawn_predictor(serving, tmp_path, with_features=False, DRIFTLOOP_FAST_LANE="false")

@@ -29,13 +29,14 @@ from pipelines.data.event_store import EventStore, event_store_for
 from pipelines.data.landing import land_events, land_labels
 from pipelines.data.landing_records import LEGACY_LOG
 from pipelines.data.prediction_log_format import partition_name, read_prediction_log
-from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP, IS_FRAUD, LABEL_TIMESTAMP
+from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP, LABEL_TIMESTAMP
 from pipelines.data.storage import Folder, unique_part_name
 from pipelines.features.refresh import hour_floor, refresh_features
 from pipelines.training.steps import read_window
 from tests.conftest import free_port
 from use_cases.fraud import USE_CASE as FRAUD
 from use_cases.fraud.generator import FraudConfig, generate
+from use_cases.fraud.schema import IS_FRAUD
 
 pytestmark = pytest.mark.integration
 

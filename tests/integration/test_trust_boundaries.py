@@ -140,7 +140,7 @@ def test_a_direct_caller_cannot_backdate_an_event(serving: PlatformUnderTest, st
     from datetime import UTC, datetime, timedelta
 
     from pipelines.data.event_store import EventStore
-    from pipelines.features.model_input import NUMERIC_COLUMNS
+    from use_cases.fraud.schema import NUMERIC_COLUMNS
 
     if stamp == "days_ago":
         stamp = (datetime.now(UTC) - timedelta(days=12)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.data.schema import CHANNELS
 from tests.kfp_api_stand_in import StandInKfpApi
 from tests.parity.chart import RELEASE, RenderedChart
 from tests.parity.cluster_map import ClusterMap
 from tests.parity.kfp_tasks import run_submitted
 from tests.parity.pods import Pods, Process
+from use_cases.fraud.schema import CHANNELS
 
 logger = logging.getLogger(__name__)
 

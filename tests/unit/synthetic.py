@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipelines.data.schema import AMOUNT, CHANNELS, IS_FRAUD
-from pipelines.features.model_input import CATEGORICAL_COLUMNS, FEATURE_VIEW_COLUMNS
+from use_cases.fraud.schema import AMOUNT, CATEGORICAL_COLUMNS, CHANNELS, FEATURE_VIEW_COLUMNS, IS_FRAUD
 
 
 def model_input_frame(rows: int, seed: int) -> pd.DataFrame:

@@ -18,14 +18,13 @@ from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
 from pipelines.core.training_request import TrainingOutcome, TrainingRequest
 from pipelines.data.prediction_log_format import SERVED, PendingRows
-from pipelines.data.schema import AMOUNT, CHANNEL
-from pipelines.features.model_input import FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
 from pipelines.registry.names import VersionTag
 from pipelines.training.train import train_model
 from serving.prediction_log import PredictionLog
 from tests.unit.synthetic import model_input_frame
 from use_cases.fraud import USE_CASE as FRAUD
 from use_cases.fraud.model import TrainParams, fraud_scores
+from use_cases.fraud.schema import AMOUNT, CHANNEL, FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
 
 MODEL = "checked"
 NOW = datetime(2026, 11, 26, 12, 30, tzinfo=UTC)

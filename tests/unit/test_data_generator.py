@@ -15,9 +15,9 @@ import pytest
 from pipelines.core.use_case import Batch
 from pipelines.data.contract import validate_raw_data
 from pipelines.data.raw_data import write_raw_data
-from pipelines.data.schema import EVENT_COLUMNS, LABEL_COLUMNS
 from use_cases.fraud import USE_CASE as FRAUD
 from use_cases.fraud.generator import FraudConfig, generate, generate_feeds
+from use_cases.fraud.schema import EVENT_COLUMNS, LABEL_COLUMNS
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 DRIFT_DAY = 5

@@ -17,9 +17,10 @@ from pipelines.data.keyed_runs import KeyedRuns
 from pipelines.data.label_history import latest_labels, usable_times
 from pipelines.data.landing import land_events, land_labels
 from pipelines.data.prediction_log_format import partition_name
-from pipelines.data.schema import EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP
+from pipelines.data.schema import EVENT_ID, LABEL_TIMESTAMP
 from use_cases.fraud import USE_CASE as FRAUD
 from use_cases.fraud.generator import FraudConfig, generate
+from use_cases.fraud.schema import IS_FRAUD
 
 NOW = pd.Timestamp(datetime.now(UTC).replace(minute=0, second=0, microsecond=0))
 

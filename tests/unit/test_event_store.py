@@ -14,10 +14,11 @@ import pytest
 from pipelines.data.event_store import EventStore
 from pipelines.data.landing import REASON, land_events, land_labels
 from pipelines.data.prediction_log_format import partition_name
-from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP, IS_FRAUD, LABEL_TIMESTAMP
+from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP, LABEL_TIMESTAMP
 from pipelines.registry.lineage import frame_fingerprint
 from use_cases.fraud import USE_CASE as FRAUD
 from use_cases.fraud.generator import FraudConfig, generate
+from use_cases.fraud.schema import IS_FRAUD
 
 NOW = pd.Timestamp(datetime.now(UTC).replace(minute=0, second=0, microsecond=0))
 DRIFTLOOP = str(Path(sys.executable).with_name("driftloop"))

@@ -142,9 +142,9 @@ def test_feast_historical_retrieval_never_uses_events_at_or_after_the_row(
     """The point-in-time test: each training row's features equal what the events strictly before it give."""
     from driftloop.features.apply import apply_feature_repo
     from pipelines.core.settings import Settings
-    from pipelines.data.schema import FEATURE_REFS
     from pipelines.features.store import open_feature_store
     from pipelines.features.training_set import build_training_set, labelled_events
+    from use_cases.fraud.schema import FEATURE_REFS
 
     events, labels = raw
     clean_env.setenv("DRIFTLOOP_STATE_DIR", str(tmp_path))
@@ -239,7 +239,8 @@ def test_a_features_replay_for_a_past_hour_uses_only_what_was_known_then(
 ) -> None:
     """Withdrawing a fraud verdict today (a 1 -> 0 flip) leaves every earlier hour's chargeback rate as it was."""
     from pipelines.data.label_history import label_spans
-    from pipelines.data.schema import EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP, UNTIL
+    from pipelines.data.schema import EVENT_ID, LABEL_TIMESTAMP, UNTIL
+    from use_cases.fraud.schema import IS_FRAUD
 
     events, labels = raw
     records = labels.assign(ingested_at=labels[LABEL_TIMESTAMP])

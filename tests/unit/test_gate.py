@@ -10,10 +10,11 @@ import pytest
 
 from pipelines.core.use_case import Label, MeanShift, RateShift, Skip
 from pipelines.data.event_store import BATCH, HTTP, VIA
-from pipelines.data.schema import EVENT_ID, IS_FRAUD, LABEL_TIMESTAMP
+from pipelines.data.schema import EVENT_ID, LABEL_TIMESTAMP
 from pipelines.training.gate import PROMOTE, REJECT, Candidate, GatePolicy, decide
 from pipelines.training.label_mix import ALL, LabelGroup, label_mix, mix_from_metrics, shift_reason
 from use_cases.fraud import USE_CASE as FRAUD
+from use_cases.fraud.schema import IS_FRAUD
 
 POLICY = GatePolicy(
     "roc_auc",

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.features.model_input import MODEL_INPUT_COLUMNS
 from pipelines.training.train import train_model
 from tests.unit.synthetic import model_input_frame
 from use_cases.fraud import USE_CASE as FRAUD
 from use_cases.fraud.model import TrainParams
+from use_cases.fraud.schema import MODEL_INPUT_COLUMNS
 
 MODEL = "m"
 
@@ -26,7 +26,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, di
     import mlflow
 
     from pipelines.registry.models import log_model, log_onnx, register
-    from pipelines.registry.onnx_model import export_onnx, onnx_lineage, runtime_versions
+    from pipelines.registry.onnx_model import export_model, onnx_lineage, runtime_versions
     from pipelines.registry.tracking import in_run, tracking_client
 
     folder = tmp_path_factory.mktemp("registry")
@@ -48,7 +48,11 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, di
         with in_run(uri, run_id):
             model_uri = log_model(model, inputs.head(5), inputs.head(20))
             if onnx:
-                log_onnx(b"not an onnx model" if onnx == "corrupt" else export_onnx(model))
+                log_onnx(
+                    b"not an onnx model"
+                    if onnx == "corrupt"
+                    else export_model(model, FRAUD.model.onnx, FRAUD.model_input)
+                )
         lineage = onnx_lineage(run_id, 0.0, runtime_versions()) if onnx else {}
         versions[name] = str(register(client, model_uri, MODEL, run_id, lineage, "test").version)
     after = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
@@ -59,7 +63,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, di
 def _slots(client: Any, with_challenger: bool = False) -> Any:
     from serving.model_slots import ModelSlots
 
-    return ModelSlots(client, MODEL, with_challenger=with_challenger)
+    return ModelSlots(client, MODEL, with_challenger=with_challenger, use_case=FRAUD)
 
 
 def test_a_moved_champion_is_loaded_and_published(registry: tuple[Any, dict[str, str], pd.DataFrame]) -> None:

@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.features.model_input import FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
-from pipelines.registry.onnx_model import PARITY_TOLERANCE, export_onnx, onnx_scores, open_session, parity_gap
+from pipelines.registry.onnx_model import export_model, model_scores, open_session, parity_gap
 from pipelines.training.train import train_model
 from tests.unit.synthetic import model_input_frame
 from use_cases.fraud import USE_CASE as FRAUD
-from use_cases.fraud.model import TrainParams, fraud_scores
+from use_cases.fraud.model import PARITY_TOLERANCE, TrainParams, fraud_scores
+from use_cases.fraud.schema import FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +29,13 @@ def fitted() -> tuple[object, pd.DataFrame]:
 
 def test_the_export_scores_like_the_pipeline_on_unseen_rows(fitted: tuple[object, pd.DataFrame]) -> None:
     model, holdout = fitted
-    session = open_session(export_onnx(model), threads=1)  # type: ignore[arg-type]
-    gap = parity_gap(fraud_scores, model, session, holdout)  # type: ignore[arg-type]
+    session = open_session(export_model(model, FRAUD.model.onnx, FRAUD.model_input), threads=1)  # type: ignore[arg-type]
+    gap = parity_gap(fraud_scores, model, session, holdout, FRAUD.model.onnx, FRAUD.model_input)  # type: ignore[arg-type]
     assert gap <= PARITY_TOLERANCE
     assert holdout[list(FEATURE_VIEW_COLUMNS)].isna().any().any(), "the parity check must cover missing values"
     one_row = {name: holdout[name].to_numpy()[:1] for name in MODEL_INPUT_COLUMNS}
     expected = fraud_scores(model, holdout.head(1))  # type: ignore[arg-type]
-    assert abs(onnx_scores(session, one_row)[0] - expected[0]) <= PARITY_TOLERANCE
+    assert abs(model_scores(session, one_row, FRAUD.model.onnx, FRAUD.model_input)[0] - expected[0]) <= PARITY_TOLERANCE
 
 
 def test_the_gap_is_measured_not_assumed(fitted: tuple[object, pd.DataFrame]) -> None:
@@ -43,7 +43,15 @@ def test_the_gap_is_measured_not_assumed(fitted: tuple[object, pd.DataFrame]) ->
     model, holdout = fitted
     other = train_model(model_input_frame(3000, seed=9), FRAUD, TrainParams(max_iter=5), seed=9)
     assert (
-        parity_gap(fraud_scores, model, open_session(export_onnx(other), threads=1), holdout) > 100 * PARITY_TOLERANCE
+        parity_gap(
+            fraud_scores,
+            model,
+            open_session(export_model(other, FRAUD.model.onnx, FRAUD.model_input), threads=1),
+            holdout,
+            FRAUD.model.onnx,
+            FRAUD.model_input,
+        )
+        > 100 * PARITY_TOLERANCE
     )  # type: ignore[arg-type]
 
 
@@ -63,17 +71,17 @@ def test_a_version_loads_its_export_or_falls_back_to_scikit_learn_saying_so(
     run_id = client.create_run(experiment).info.run_id
     with in_run(uri, run_id):
         model_uri = log_model(model, inputs.head(5), inputs.head(20))  # type: ignore[arg-type]
-        log_onnx(export_onnx(model))  # type: ignore[arg-type]
+        log_onnx(export_model(model, FRAUD.model.onnx, FRAUD.model_input))  # type: ignore[arg-type]
     with_onnx = register(client, model_uri, "m", run_id, onnx_lineage(run_id, 0.0, runtime_versions()), "test")
     without = register(client, model_uri, "m", run_id, {}, "test")
 
     columns = {name: inputs[name].to_numpy() for name in MODEL_INPUT_COLUMNS}
     expected = fraud_scores(model, holdout)  # type: ignore[arg-type]
-    loaded = load_version(client, "m", with_onnx.version, onnx_threads=1)
+    loaded = load_version(client, "m", with_onnx.version, 1, FRAUD.model, FRAUD.model_input)
     assert isinstance(loaded, OnnxModel)
     np.testing.assert_allclose(loaded.scores(columns), expected, atol=PARITY_TOLERANCE, rtol=0)
     with caplog.at_level(logging.WARNING, logger="serving.loaded_model"):
-        fallback = load_version(client, "m", without.version, onnx_threads=1)
+        fallback = load_version(client, "m", without.version, 1, FRAUD.model, FRAUD.model_input)
     assert isinstance(fallback, SklearnModel)
     assert "has no ONNX export" in caplog.text
     np.testing.assert_allclose(fallback.scores(columns), expected, rtol=1e-12)

@@ -66,7 +66,7 @@ def test_realised_quality_of_a_regression_is_its_mae_once_an_hour_has_enough_row
 def test_pending_requests_become_log_rows_in_one_batch_with_their_ids_and_versions(tmp_path: Path) -> None:
     """The writer builds many requests' rows at once; each row keeps its own request's ids, model and time."""
     from pipelines.data.prediction_log_format import Events, PendingRows
-    from pipelines.features.model_input import MODEL_INPUT_COLUMNS
+    from use_cases.fraud.schema import MODEL_INPUT_COLUMNS
 
     def inputs(n: int, offset: float) -> dict[str, np.ndarray]:
         columns = {c: np.arange(n, dtype=float) + offset for c in MODEL_INPUT_COLUMNS if c != "channel"}
@@ -134,6 +134,7 @@ def test_quality_snapshots_are_replaced_as_labels_arrive_not_duplicated(tmp_path
 
 
 def test_a_regression_quality_snapshot_is_evidently_mae(tmp_path: Path) -> None:
+    from monitoring.dashboard import DashboardPlan
     from monitoring.workspace import quality_snapshot, save_snapshot, snapshot_count
 
     labels = pd.Series([20.0, 30.0, 40.0, 50.0])
@@ -146,5 +147,5 @@ def test_a_regression_quality_snapshot_is_evidently_mae(tmp_path: Path) -> None:
     )
     values = [metric["value"] for metric in snapshot.dict()["metrics"] if "MAE" in str(metric["config"].get("type"))]
     assert values and values[0]["mean"] == pytest.approx(2.0)
-    save_snapshot(tmp_path, "delivery-eta drift", snapshot, "quality v3", 0.5, "3")
+    save_snapshot(tmp_path, "delivery-eta drift", snapshot, "quality v3", 0.5, "3", plan=DashboardPlan.of(DELIVERY))
     assert snapshot_count(tmp_path, "delivery-eta drift") == 1

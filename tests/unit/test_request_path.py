@@ -13,7 +13,6 @@ from kserve import InferInput, InferRequest
 from kserve.errors import InvalidInput
 
 from pipelines.data.prediction_log_format import Events
-from pipelines.features.model_input import MODEL_INPUT_COLUMNS
 from serving import metrics
 from serving.event_stamp import UntrustedTime, received_now, stamp_events
 from serving.loaded_model import OnnxModel
@@ -24,6 +23,7 @@ from serving.request_schema import event_fields, feature_fields
 from serving.scoring import Scorer
 from tests.unit.synthetic import model_input_frame
 from use_cases.fraud import USE_CASE as FRAUD
+from use_cases.fraud.schema import MODEL_INPUT_COLUMNS
 
 TRANSACTION_FIELDS = event_fields(FRAUD)
 FEATURE_FIELDS = feature_fields(FRAUD)
@@ -105,13 +105,18 @@ class _Slots:
 
 @pytest.fixture(scope="module")
 def champion() -> ServingModel:
-    from pipelines.registry.onnx_model import export_onnx
+    from pipelines.registry.onnx_model import export_model
     from pipelines.training.train import train_model
     from use_cases.fraud import USE_CASE as FRAUD
     from use_cases.fraud.model import TrainParams
 
     model = train_model(model_input_frame(2000, seed=3), FRAUD, TrainParams(max_iter=30), seed=3)
-    return ServingModel("champion", "4", "run", OnnxModel(export_onnx(model), threads=1))
+    return ServingModel(
+        "champion",
+        "4",
+        "run",
+        OnnxModel(export_model(model, FRAUD.model.onnx, FRAUD.model_input), 1, FRAUD.model, FRAUD.model_input),
+    )
 
 
 def test_a_request_is_scored_answered_and_logged_without_a_dataframe(

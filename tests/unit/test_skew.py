@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from monitoring.skew import compare_vectors
-from pipelines.features.model_input import FEATURE_VIEW_COLUMNS
+from use_cases.fraud.schema import FEATURE_VIEW_COLUMNS
 
 
 def _vectors(rows: int) -> pd.DataFrame:

@@ -14,11 +14,12 @@ import pandas as pd
 import pytest
 
 from pipelines.core.layout import Layout
-from pipelines.data.schema import (
-    CREATED_TIMESTAMP,
+from pipelines.data.schema import CREATED_TIMESTAMP, EVENT_TIMESTAMP
+from pipelines.features.training_partitions import as_of_join
+from use_cases.fraud import USE_CASE as FRAUD
+from use_cases.fraud.schema import (
     CUSTOMER_ID,
     CUSTOMER_STATS,
-    EVENT_TIMESTAMP,
     FEATURE_HISTORY,
     MERCHANT_ID,
     MERCHANT_STATS,
@@ -26,8 +27,6 @@ from pipelines.data.schema import (
     VIEW_KEYS,
     offline_table_columns,
 )
-from pipelines.features.training_partitions import as_of_join
-from use_cases.fraud import USE_CASE as FRAUD
 
 T0 = pd.Timestamp(datetime(2026, 10, 1, tzinfo=UTC))
 BUILT = pd.Timestamp(datetime(2026, 10, 20, tzinfo=UTC))

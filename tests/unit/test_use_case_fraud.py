@@ -14,11 +14,11 @@ import pytest
 from feature_repo.registry_objects import registry_objects
 from pipelines.core.settings import Settings
 from pipelines.core.use_case import ViewInputs, load_use_case, validate
-from pipelines.data import schema
 from pipelines.data.label_history import label_spans
-from pipelines.features import model_input
-from use_cases.fraud import USE_CASE
+from pipelines.data.schema import UNTIL
+from use_cases.fraud import USE_CASE, schema
 from use_cases.fraud import generator as world
+from use_cases.fraud import schema as model_input
 from use_cases.fraud.features import compute_customer_stats, compute_merchant_stats
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
@@ -49,7 +49,7 @@ def test_columns_views_and_model_input_equal_todays_in_their_order() -> None:
     ]
     assert USE_CASE.max_ttl == schema.FEATURE_HISTORY
     assert USE_CASE.max_lookback == timedelta(days=30), "chargebacks: the refresh recomputes 30 days back"
-    assert USE_CASE.model.feature_default == model_input.FEATURE_DEFAULT
+    assert USE_CASE.model.feature_default == 0.0, "no history means zero activity"
 
 
 def test_the_feast_objects_built_from_the_declaration_are_todays() -> None:
@@ -96,9 +96,7 @@ def test_the_declared_views_compute_todays_rows(feeds: world.Feeds) -> None:
     events, labels = feeds.base.events, feeds.base.labels
     assert labels[schema.IS_FRAUD].sum() > 0, "the merchant view must see some fraud"
     records = labels.assign(ingested_at=labels[schema.LABEL_TIMESTAMP])
-    spans = records.assign(**{schema.UNTIL: pd.NaT})[
-        [schema.EVENT_ID, schema.IS_FRAUD, schema.LABEL_TIMESTAMP, schema.UNTIL]
-    ]
+    spans = records.assign(**{UNTIL: pd.NaT})[[schema.EVENT_ID, schema.IS_FRAUD, schema.LABEL_TIMESTAMP, UNTIL]]
     start, computed_at = END - timedelta(days=3), END
     customer, merchant = (USE_CASE.view_of(name) for name in (schema.CUSTOMER_STATS, schema.MERCHANT_STATS))
     columns = list(customer.event_columns)

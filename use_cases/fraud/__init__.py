@@ -29,15 +29,25 @@ from pipelines.core.use_case import (
     UseCase,
     ViewInputs,
 )
-from pipelines.data.schema import (
+from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP
+from pipelines.registry.onnx_model import TARGET_OPSET
+from use_cases.fraud.features import compute_customer_stats, compute_merchant_stats
+from use_cases.fraud.generator import FraudConfig, generate_feeds
+from use_cases.fraud.model import (
+    FEATURE_DEFAULT,
+    PARITY_TOLERANCE,
+    PROBABILITIES_OUTPUT,
+    TrainParams,
+    build_model,
+    fraud_scores,
+)
+from use_cases.fraud.schema import (
     AMOUNT,
     CHANNEL,
     CHANNELS,
     COUNT_FEATURES,
     CUSTOMER_ID,
     CUSTOMER_STATS,
-    EVENT_ID,
-    EVENT_TIMESTAMP,
     FEATURE_HISTORY,
     IS_FRAUD,
     MAX_AMOUNT,
@@ -45,10 +55,6 @@ from pipelines.data.schema import (
     MERCHANT_STATS,
     VIEW_FEATURES,
 )
-from pipelines.registry.onnx_model import PARITY_TOLERANCE, PROBABILITIES_OUTPUT, TARGET_OPSET
-from use_cases.fraud.features import compute_customer_stats, compute_merchant_stats
-from use_cases.fraud.generator import FraudConfig, generate_feeds
-from use_cases.fraud.model import FEATURE_DEFAULT, TrainParams, build_model, fraud_scores
 
 if TYPE_CHECKING:
     import numpy as np

@@ -14,16 +14,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from pipelines.data.schema import (
-    AMOUNT,
-    CUSTOMER_ID,
-    EVENT_ID,
-    EVENT_TIMESTAMP,
-    IS_FRAUD,
-    LABEL_TIMESTAMP,
-    MERCHANT_ID,
-    UNTIL,
-)
+from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP, LABEL_TIMESTAMP, UNTIL
 from pipelines.features.rolling import (
     D_7,
     D_30,
@@ -37,6 +28,7 @@ from pipelines.features.rolling import (
     window_max,
     window_sum,
 )
+from use_cases.fraud.schema import AMOUNT, CUSTOMER_ID, IS_FRAUD, MERCHANT_ID
 
 
 def compute_customer_stats(events: pd.DataFrame, start: datetime, end: datetime, computed_at: datetime) -> pd.DataFrame:

@@ -35,17 +35,15 @@ import pandas as pd
 
 from pipelines.core.use_case import Batch, Feeds, GeneratorConfig
 from pipelines.data.raw_data import arrived
-from pipelines.data.schema import (
+from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP, LABEL_TIMESTAMP
+from use_cases.fraud.schema import (
     AMOUNT,
     CHANNEL,
     CHANNELS,
     CUSTOMER_ID,
     EVENT_COLUMNS,
-    EVENT_ID,
-    EVENT_TIMESTAMP,
     IS_FRAUD,
     LABEL_COLUMNS,
-    LABEL_TIMESTAMP,
     MERCHANT_ID,
 )
 

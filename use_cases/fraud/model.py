@@ -17,6 +17,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 FEATURE_DEFAULT = 0.0  # no history means zero activity
+PROBABILITIES_OUTPUT = "probabilities"  # the classifier's ONNX output ([N, 2] with zipmap off)
+# The tree ensemble sums its leaves in float32 in onnxruntime: over a few hundred trees that drifts from
+# scikit-learn's float64 by up to ~2e-5 in probability (1.91e-5 measured on a demo retrain). A broken export
+# (a column out of order, a category mapped wrong) is off by 1e-2 and more; 1e-4 tells the two apart.
+PARITY_TOLERANCE = 1e-4
 
 
 @dataclass(frozen=True)

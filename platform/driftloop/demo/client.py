@@ -20,7 +20,7 @@ import httpx
 import pandas as pd
 
 from pipelines.core.errors import DriftloopError
-from pipelines.data.schema import AMOUNT, CHANNEL, CUSTOMER_ID, EVENT_ID, IS_FRAUD, MERCHANT_ID
+from pipelines.core.use_case import EVENT_ID, UseCase
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +41,11 @@ class PlatformClient:
     inference endpoint."""
 
     def __init__(
-        self, command: list[str], env: dict[str, str], endpoint: str, model: str, tokens: dict[str, str]
-    ) -> None:
+        self, command: list[str], env: dict[str, str], endpoint: str, model: str, tokens: dict[str, str],
+        use_case: UseCase,
+    ) -> None:  # fmt: skip
         self.command = command
+        self.use_case = use_case  # what a request carries and what a label is
         self.env = env
         self.endpoint = endpoint.rstrip("/")
         self.model = model
@@ -84,14 +86,15 @@ class PlatformClient:
         outcome: dict[str, Any] = json.loads(result.stdout)
         return outcome
 
-    def send(self, transactions: pd.DataFrame, batch_size: int = 20) -> TrafficResult:
-        """POST the transactions (with their own ids, as a card processor sends them) in V1 batches."""
+    def send(self, events: pd.DataFrame, batch_size: int = 20) -> TrafficResult:
+        """POST the events (with their own ids, as the source system sends them) in V1 batches."""
         result = TrafficResult()
+        kinds = {field.name: {"integer": int, "number": float, "category": str}[field.kind]
+                 for field in self.use_case.request_fields}  # fmt: skip
         records = [
-            {CUSTOMER_ID: int(row[CUSTOMER_ID]), MERCHANT_ID: int(row[MERCHANT_ID]), AMOUNT: float(row[AMOUNT]),
-             CHANNEL: str(row[CHANNEL]), EVENT_ID: str(row[EVENT_ID])}
-            for row in transactions.to_dict("records")
-        ]  # fmt: skip
+            {**{name: kind(row[name]) for name, kind in kinds.items()}, EVENT_ID: str(row[EVENT_ID])}
+            for row in events.to_dict("records")
+        ]
         with httpx.Client(base_url=self.endpoint, timeout=30, headers=self.auth("score")) as client:
             for start in range(0, len(records), batch_size):
                 batch = records[start : start + batch_size]
@@ -111,7 +114,11 @@ class PlatformClient:
     def post_labels(self, labels: pd.DataFrame, batch_size: int = 500) -> int:
         """Send labels back (`POST /v1/labels`), label time = now; returns how many landed."""
         landed = 0
-        items = [{EVENT_ID: str(e), IS_FRAUD: int(f)} for e, f in zip(labels[EVENT_ID], labels[IS_FRAUD], strict=True)]
+        label = self.use_case.label
+        value = int if label.kind == "binary" else float
+        items = [
+            {EVENT_ID: str(e), label.name: value(v)} for e, v in zip(labels[EVENT_ID], labels[label.name], strict=True)
+        ]
         with httpx.Client(base_url=self.endpoint, timeout=60, headers=self.auth("label")) as client:
             for start in range(0, len(items), batch_size):
                 response = client.post("/v1/labels", json={"labels": items[start : start + batch_size]})

@@ -24,6 +24,7 @@ from driftloop.demo.client import PlatformClient
 from pipelines.core.errors import DriftloopError
 from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
+from pipelines.core.use_case import UseCase, load_use_case
 from pipelines.registry.users import CLUSTER_SECRET, PASSWORD_VARIABLE, USERNAME_VARIABLE, MlflowUser
 
 logger = logging.getLogger(__name__)
@@ -92,7 +93,10 @@ class LocalTarget:
 
         env = self.platform.child_env()
         tokens = {scope.value: token for scope, token in load_credentials(self.settings).tokens.items()}
-        return PlatformClient(driftloop_command(), env, endpoints["transformer"], self.settings.model_name, tokens)
+        use_case = load_use_case(self.settings.use_case)
+        return PlatformClient(
+            driftloop_command(), env, endpoints["transformer"], self.settings.model_name, tokens, use_case
+        )
 
     def train(self, client: PlatformClient, trigger: str) -> None:
         client.run_in_view("pipeline", "run", "training", "--trigger", trigger)
@@ -120,9 +124,10 @@ class ClusterClient(PlatformClient):
         endpoint: str,
         model: str,
         tokens: dict[str, str],
+        use_case: UseCase,
         registry_url: Callable[[str], str],
     ) -> None:
-        super().__init__(command, env, endpoint, model, tokens)
+        super().__init__(command, env, endpoint, model, tokens, use_case)
         self.registry_url = registry_url
 
     def invocation(self, args: tuple[str, ...]) -> tuple[list[str], str | None]:
@@ -188,9 +193,11 @@ class ClusterTarget:
     def client(self, endpoints: dict[str, str]) -> PlatformClient:
         command = [*self.kubectl, "exec", "-i", self.predictor_pod(), "-c", PREDICTOR_CONTAINER, "--", "driftloop"]
         tokens = {scope: self.token(scope) for scope in ("score", "label")}
+        use_case = load_use_case(self.settings.use_case)
         return ClusterClient(
-            command, dict(os.environ), endpoints["inference"], self.settings.model_name, tokens, self.registry_url
-        )
+            command, dict(os.environ), endpoints["inference"], self.settings.model_name, tokens, use_case,
+            self.registry_url,
+        )  # fmt: skip
 
     def token(self, scope: str) -> str:
         """A token from the chart's Secret (what a user reads with kubectl, README: credentials)."""
