@@ -132,7 +132,8 @@ def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, Path, pd
         )
     )
     recent = events.tail(500).reset_index(drop=True)
-    looked_up = OnlineFeatures(store).lookup(recent["customer_id"].to_numpy(), recent["merchant_id"].to_numpy())
+    entity_ids = {key: recent[key].to_numpy() for key in FRAUD.entity_keys}
+    looked_up = OnlineFeatures(store, FRAUD).lookup(entity_ids)
     return model_dir, onnx_path, recent.join(pd.DataFrame(looked_up.features))
 
 

@@ -36,16 +36,17 @@ def _timed(call: Callable[[], object], repeats: int) -> dict[str, float]:
 def _measure(into: dict[str, Any], store: Any, entities: pd.DataFrame, repeats: int) -> None:
     """Ours and Feast's own call for 1 and 100 transactions; `ratio` is ours over Feast's (same call shape)."""
     from serving.online_features import OnlineFeatures
+    from use_cases.fraud import USE_CASE as FRAUD
     from use_cases.fraud.schema import FEATURE_REFS
 
-    ours, refs = OnlineFeatures(store), list(FEATURE_REFS)
+    ours, refs = OnlineFeatures(store, FRAUD), list(FEATURE_REFS)
     for size in (1, 100):
         batch = entities.head(size)
         customers, merchants = batch["customer_id"].to_numpy(), batch["merchant_id"].to_numpy()
         columns = {"customer_id": customers.tolist(), "merchant_id": merchants.tolist()}
         rows = [{"customer_id": int(c), "merchant_id": int(m)} for c, m in zip(customers, merchants, strict=True)]
         figures = {
-            "ours": _timed(lambda c=customers, m=merchants: ours.lookup(c, m), repeats),
+            "ours": _timed(lambda c=customers, m=merchants: ours.lookup({"customer_id": c, "merchant_id": m}), repeats),
             "feast_columns": _timed(
                 lambda k=columns: store.get_online_features(features=refs, entity_rows=k, full_feature_names=True),
                 repeats,

@@ -19,6 +19,7 @@ import pytest
 
 from tests.integration.conftest import REDIS_PASSWORD as PASSWORD
 from tests.integration.local_platform import PlatformUnderTest
+from use_cases.fraud import USE_CASE as FRAUD
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +48,7 @@ def test_redis_and_sqlite_online_stores_serve_the_same_features(
     for name, settings in (("sqlite", sqlite), ("redis", in_redis)):
         apply_feature_repo(settings)
         materialize_online(settings, end)
-        lookups[name] = OnlineFeatures(open_feature_store(settings))
+        lookups[name] = OnlineFeatures(open_feature_store(settings), FRAUD)
 
     port = int(redis_url.rsplit(":", 1)[1])
     with pytest.raises(redis.AuthenticationError):
@@ -60,16 +61,13 @@ def test_redis_and_sqlite_online_stores_serve_the_same_features(
 
     customers, merchants = batch["customer_id"].to_numpy(), batch["merchant_id"].to_numpy()
     from_sqlite, from_redis = (
-        lookups["sqlite"].lookup(customers, merchants),
-        lookups["redis"].lookup(customers, merchants),
+        lookups["sqlite"].lookup({"customer_id": customers, "merchant_id": merchants}),
+        lookups["redis"].lookup({"customer_id": customers, "merchant_id": merchants}),
     )
     in_sqlite, in_redis_frame = pd.DataFrame(from_sqlite.features), pd.DataFrame(from_redis.features)
     pd.testing.assert_frame_equal(in_sqlite, in_redis_frame)
-    assert (from_redis.unknown_customers, from_redis.unknown_merchants) == (
-        from_sqlite.unknown_customers,
-        from_sqlite.unknown_merchants,
-    )
-    assert from_redis.unknown_customers >= 1 and from_redis.unknown_merchants >= 1
+    assert from_redis.unknown == from_sqlite.unknown
+    assert from_redis.unknown["customer"] >= 1 and from_redis.unknown["merchant"] >= 1
     # Our read of Feast's answer (`feature_matrix`, from the response proto) equals Feast's own `to_dict()`.
     keys = {"customer_id": customers.tolist(), "merchant_id": merchants.tolist()}
     for lookup in lookups.values():
