@@ -29,9 +29,7 @@ WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 KNOWN_OFFENDERS = frozenset(
     {
-        "helm/driftloop/templates/NOTES.txt",
         "pipelines/core/settings.py",
-        "platform/driftloop/cli/data_commands.py",
         "platform/driftloop/demo/story.py",
     }
 )

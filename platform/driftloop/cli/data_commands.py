@@ -127,13 +127,13 @@ def compact() -> None:
 def ingest_events(
     files: list[Path] = typer.Argument(..., help="Parquet files of transactions (the events contract)."),
 ) -> None:
-    """Land transactions (idempotent by event_id: landing a file twice changes nothing)."""
+    """Land events (idempotent by event_id: landing a file twice changes nothing)."""
     _land("events", files)
 
 
 @ingest_app.command("labels")
 def ingest_labels(
-    files: list[Path] = typer.Argument(..., help="Parquet files of labels: event_id, is_fraud, label_timestamp."),
+    files: list[Path] = typer.Argument(..., help="Parquet files of labels: event_id, the use case's label (`driftloop use-case show`), label_timestamp."),
 ) -> None:
     """Land late labels for known events (a changed label is kept with its time; the latest wins)."""
     _land("labels", files)
