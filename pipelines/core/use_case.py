@@ -289,6 +289,31 @@ class GeneratorConfig:
     drift_start_day: int | None = None  # the drifted feed starts here (None: no drift)
     drift_strength: float = 1.0  # 0 = no drift, 1 = the demo's
 
+    def __post_init__(self) -> None:
+        """The common knobs' rules (a use case's config adds its own after calling this)."""
+        if self.end.tzinfo is None:
+            raise ValueError("end must be timezone-aware (UTC)")
+        if self.days < 1 or self.size < 1:
+            raise ValueError("need days >= 1 and size >= 1")
+        if self.drift_start_day is not None and not 0 <= self.drift_start_day < self.days:
+            raise ValueError(f"drift_start_day must be in [0, {self.days})")
+        if self.drift_strength < 0:
+            raise ValueError("drift_strength must be >= 0")
+
+    @property
+    def start(self) -> pd.Timestamp:
+        """The first instant generated: `end` less `days`."""
+        import pandas as pd
+
+        return pd.Timestamp(self.end) - pd.Timedelta(days=self.days)
+
+    @property
+    def drift_start(self) -> pd.Timestamp | None:
+        """When the drifted feed starts (None: no drift)."""
+        import pandas as pd
+
+        return None if self.drift_start_day is None else self.start + pd.Timedelta(days=self.drift_start_day)
+
 
 @dataclass(frozen=True)
 class Batch:

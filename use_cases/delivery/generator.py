@@ -126,22 +126,9 @@ class DeliveryConfig(GeneratorConfig):
     zones: int = 40
 
     def __post_init__(self) -> None:
-        if self.end.tzinfo is None:
-            raise ValueError("end must be timezone-aware (UTC)")
-        if self.days < 1 or self.size < 1 or self.zones < 2:
-            raise ValueError("need days >= 1, size >= 1 and zones >= 2")
-        if self.drift_start_day is not None and not 0 <= self.drift_start_day < self.days:
-            raise ValueError(f"drift_start_day must be in [0, {self.days})")
-        if self.drift_strength < 0:
-            raise ValueError("drift_strength must be >= 0")
-
-    @property
-    def start(self) -> pd.Timestamp:
-        return pd.Timestamp(self.end) - pd.Timedelta(days=self.days)
-
-    @property
-    def drift_start(self) -> pd.Timestamp | None:
-        return None if self.drift_start_day is None else self.start + pd.Timedelta(days=self.drift_start_day)
+        super().__post_init__()
+        if self.zones < 2:
+            raise ValueError("need zones >= 2")
 
 
 @dataclass(frozen=True)

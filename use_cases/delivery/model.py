@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipelines.core.use_case import ModelInput
+from pipelines.training.model_pipeline import with_preprocessing
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,27 +33,12 @@ class DeliveryParams:
         return asdict(self)
 
 
-def build_model(params: DeliveryParams, seed: int, model_input: ModelInput) -> Any:
+def build_model(params: Any, seed: int, model_input: ModelInput) -> Any:
     """An unfitted pipeline over the model input columns, in the declaration's order."""
-    from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingRegressor
-    from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder
 
-    encoder = OneHotEncoder(
-        categories=[list(model_input.categories[c]) for c in model_input.categorical],
-        handle_unknown="ignore",
-        sparse_output=False,
-    )
-    preprocess = ColumnTransformer(
-        [
-            ("numeric", SimpleImputer(strategy="constant", fill_value=FEATURE_DEFAULT), list(model_input.numeric)),
-            ("categorical", encoder, list(model_input.categorical)),
-        ]
-    )
     regressor = HistGradientBoostingRegressor(random_state=seed, early_stopping=False, **params.as_dict())
-    return Pipeline([("preprocess", preprocess), ("regressor", regressor)])
+    return with_preprocessing(regressor, model_input, FEATURE_DEFAULT)
 
 
 def predicted_minutes(model: Any, frame: pd.DataFrame) -> np.ndarray:

@@ -80,24 +80,11 @@ class FraudConfig(GeneratorConfig):
     fraud_rate: float = 0.02
 
     def __post_init__(self) -> None:
-        if self.end.tzinfo is None:
-            raise ValueError("end must be timezone-aware (UTC)")
-        if self.days < 1 or self.size < 1 or self.merchants < 2:
-            raise ValueError("need days >= 1, size (customers) >= 1 and merchants >= 2")
+        super().__post_init__()
+        if self.merchants < 2:
+            raise ValueError("need merchants >= 2")
         if not 0 < self.fraud_rate < 0.5:
             raise ValueError("fraud_rate must be in (0, 0.5)")
-        if self.drift_start_day is not None and not 0 <= self.drift_start_day < self.days:
-            raise ValueError(f"drift_start_day must be in [0, {self.days})")
-        if self.drift_strength < 0:
-            raise ValueError("drift_strength must be >= 0")
-
-    @property
-    def start(self) -> pd.Timestamp:
-        return pd.Timestamp(self.end) - pd.Timedelta(days=self.days)
-
-    @property
-    def drift_start(self) -> pd.Timestamp | None:
-        return None if self.drift_start_day is None else self.start + pd.Timedelta(days=self.drift_start_day)
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,10 @@ def ingest_events(
 
 @ingest_app.command("labels")
 def ingest_labels(
-    files: list[Path] = typer.Argument(..., help="Parquet files of labels: event_id, the use case's label (`driftloop use-case show`), label_timestamp."),
+    files: list[Path] = typer.Argument(
+        ...,
+        help="Parquet files of labels: event_id, the use case's label (`driftloop use-case show`), label_timestamp.",
+    ),
 ) -> None:
     """Land late labels for known events (a changed label is kept with its time; the latest wins)."""
     _land("labels", files)

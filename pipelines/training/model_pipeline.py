@@ -1,0 +1,40 @@
+"""The scikit-learn pipeline a use case's model factory wraps its estimator in: imputation and encoding travel
+with the model, so the served model (its ONNX export included) treats a missing feature or an unseen category
+exactly as training did.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipelines.core.use_case import ModelInput
+
+
+def with_preprocessing(estimator: Any, model_input: ModelInput, feature_default: float) -> Any:
+    """`estimator` after the model input's preprocessing: numeric columns with a missing value imputed as
+    `feature_default` (an unknown entity's features), categories one-hot in the declared order (an unseen one
+    is all zeros)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    encoder = OneHotEncoder(
+        categories=[list(model_input.categories[c]) for c in model_input.categorical],
+        handle_unknown="ignore",
+        sparse_output=False,
+    )
+    preprocess = ColumnTransformer(
+        [
+            ("numeric", SimpleImputer(strategy="constant", fill_value=feature_default), list(model_input.numeric)),
+            ("categorical", encoder, list(model_input.categorical)),
+        ]
+    )
+    return Pipeline([("preprocess", preprocess), (_step_name(estimator), estimator)])
+
+
+def _step_name(estimator: Any) -> str:
+    """The estimator's step name: `classifier` or `regressor` (as the models registered before were named)."""
+    from sklearn.base import is_classifier
+
+    return "classifier" if is_classifier(estimator) else "regressor"
