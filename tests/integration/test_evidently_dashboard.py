@@ -22,6 +22,7 @@ import pytest
 
 from tests.conftest import free_port
 from tests.integration.evidently_api import panel_points, project_id_of
+from use_cases.fraud import USE_CASE as FRAUD
 from use_cases.fraud.schema import AMOUNT, CHANNELS, FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
 
 pytestmark = pytest.mark.integration
@@ -118,13 +119,13 @@ def test_every_panel_of_the_dashboard_has_data(ui: str) -> None:
 def test_the_dashboard_is_rebuilt_only_when_the_wanted_panels_change(workspace: Path, tmp_path: Path) -> None:
     from evidently.ui.workspace import Workspace
 
-    from monitoring.dashboard import ensure_dashboard
+    from monitoring.dashboard import DashboardPlan, ensure_dashboard
 
     copy = shutil.copytree(workspace, tmp_path / "workspace")  # the UI's workspace keeps its panels
     evidently = Workspace(str(copy))
     project_id = evidently.search_project(PROJECT)[0].id
-    assert ensure_dashboard(evidently, project_id, 0.5, "2") is False
-    assert ensure_dashboard(evidently, project_id, 0.5, "3") is True
+    assert ensure_dashboard(evidently, project_id, 0.5, "2", DashboardPlan.of(FRAUD)) is False
+    assert ensure_dashboard(evidently, project_id, 0.5, "3", DashboardPlan.of(FRAUD)) is True
     titles = [p.title for p in evidently.get_project(project_id).dashboard.model().panels]
     assert [t.split(":")[0] for t in titles if t.startswith("Model version")] == [
         "Model version 1",

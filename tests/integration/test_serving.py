@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.registry.onnx_model import PARITY_TOLERANCE
 from tests.integration.conftest import MODEL
 from tests.integration.local_platform import PlatformUnderTest, server_url, spawn_predictor
 from use_cases.fraud import USE_CASE as FRAUD
+from use_cases.fraud.model import PARITY_TOLERANCE
 
 pytestmark = pytest.mark.integration
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines.registry.onnx_model import PARITY_TOLERANCE
 from tests.integration.conftest import run_id_of, train
 from tests.integration.local_platform import PlatformUnderTest
 from use_cases.fraud import USE_CASE as FRAUD
+from use_cases.fraud.model import PARITY_TOLERANCE
 
 pytestmark = pytest.mark.integration
 
