@@ -30,7 +30,6 @@ WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 KNOWN_OFFENDERS = frozenset(
     {
         "pipelines/core/settings.py",
-        "platform/driftloop/demo/story.py",
     }
 )
 

@@ -28,6 +28,7 @@ from driftloop.demo.targets import DemoTarget
 from pipelines.core.errors import DriftloopError
 from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
+from pipelines.core.use_case import load_use_case
 from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP, LABEL_TIMESTAMP
 from pipelines.registry.names import VersionTag
 from pipelines.registry.users import MlflowUser
@@ -172,9 +173,11 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
     timeline.mark("v1", f"trained and promoted v{first.version} ({first.tags.get('gate_reason', '')})")
 
     probe = world.normal_live.iloc[0]
-    # One transaction, sent until the expected version answers: its fixed id keeps it one event.
-    probe_row = {"customer_id": int(probe["customer_id"]), "merchant_id": int(probe["merchant_id"]),
-                 "amount": 25.0, "channel": "online", "event_id": "demo-probe"}  # fmt: skip
+    # One event (the use case's example, for entities of this world), sent until the expected version answers:
+    # its fixed id keeps it one event.
+    use_case = load_use_case(settings.use_case)
+    entities = {key: int(probe[key]) for key in use_case.entity_keys}
+    probe_row = {**use_case.example_request, **entities, EVENT_ID: "demo-probe"}
     champion_before = _wait("v1 to serve", lambda: client.served_version(probe_row), 300)
     timeline.mark("v1_serving", f"endpoint {client.endpoint} answers with v{champion_before}")
 
