@@ -95,7 +95,6 @@ class World:
 
 
 def make_world(settings: Settings, config: DemoConfig, now: datetime) -> World:
-    from pipelines.core.use_case import load_use_case
 
     generator = load_use_case(settings.use_case).generator
     end = now + timedelta(hours=2 * config.live_hours)
