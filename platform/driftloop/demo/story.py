@@ -95,7 +95,6 @@ class World:
 
 
 def make_world(settings: Settings, config: DemoConfig, now: datetime) -> World:
-
     generator = load_use_case(settings.use_case).generator
     end = now + timedelta(hours=2 * config.live_hours)
     feeds = generator.generate_feeds(
