@@ -53,7 +53,15 @@ def write_raw_data(
     return paths
 
 
-KNOB_TYPES: dict[str, type] = {"int": int, "float": float, "str": str, "bool": bool}
+def _boolean(text: str) -> bool:
+    """`true`/`false` (or 1/0, yes/no): `bool("false")` would be True."""
+    words = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+    if text.lower() not in words:
+        raise ValueError(text)
+    return words[text.lower()]
+
+
+KNOB_TYPES: dict[str, Any] = {"int": int, "float": float, "str": str, "bool": _boolean}
 
 
 def generator_config(generator: DataGenerator[Any], knobs: Mapping[str, str], **common: Any) -> GeneratorConfig:

@@ -5,9 +5,25 @@ exactly as training did.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from pipelines.core.use_case import ModelInput
+
+
+@dataclass(frozen=True)
+class BoostedTreeParams:
+    """Hyperparameters of scikit-learn's histogram gradient-boosted trees (classifier or regressor): a use case
+    that builds on them declares this as its `ModelSpec.params`, and a run's `--params` JSON overrides them."""
+
+    max_iter: int = 200
+    learning_rate: float = 0.08
+    max_leaf_nodes: int = 31
+    min_samples_leaf: int = 40
+    l2_regularization: float = 1.0
+
+    def as_dict(self) -> dict[str, float | int]:
+        return asdict(self)
 
 
 def with_preprocessing(estimator: Any, model_input: ModelInput, feature_default: float) -> Any:

@@ -131,3 +131,21 @@ def test_generator_knobs_are_typed_by_the_use_cases_config_and_unknown_ones_refu
         generator_config(USE_CASE.generator, {"merchants": "many"}, end=END)
     with pytest.raises(DriftloopError, match="fraud_rate must be in"):
         generator_config(USE_CASE.generator, {"fraud_rate": "0.9"}, end=END)
+
+
+def test_a_boolean_knob_reads_its_word_and_refuses_others() -> None:
+    from dataclasses import dataclass
+
+    from pipelines.core.errors import DriftloopError
+    from pipelines.core.use_case import DataGenerator, GeneratorConfig
+    from pipelines.data.raw_data import generator_config
+
+    @dataclass(frozen=True)
+    class Weekend(GeneratorConfig):
+        weekends_only: bool = False
+
+    generator = DataGenerator(Weekend, USE_CASE.generator.generate_feeds, USE_CASE.generator.demo)
+    assert generator_config(generator, {"weekends_only": "false"}, end=END).weekends_only is False  # type: ignore[attr-defined]
+    assert generator_config(generator, {"weekends_only": "Yes"}, end=END).weekends_only is True  # type: ignore[attr-defined]
+    with pytest.raises(DriftloopError, match="weekends_only='maybe' is not of type bool"):
+        generator_config(generator, {"weekends_only": "maybe"}, end=END)

@@ -6,11 +6,10 @@ TreeEnsembleRegressor) treats a missing feature or an unseen vehicle exactly as 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipelines.core.use_case import ModelInput
-from pipelines.training.model_pipeline import with_preprocessing
+from pipelines.training.model_pipeline import BoostedTreeParams, with_preprocessing
 
 if TYPE_CHECKING:
     import numpy as np
@@ -19,18 +18,7 @@ if TYPE_CHECKING:
 FEATURE_DEFAULT = 0.0  # no history: no orders, no known minutes
 
 
-@dataclass(frozen=True)
-class DeliveryParams:
-    """Hyperparameters of the regression trees (squared error: the mean minutes, which the ETA promises)."""
-
-    max_iter: int = 200
-    learning_rate: float = 0.08
-    max_leaf_nodes: int = 31
-    min_samples_leaf: int = 40
-    l2_regularization: float = 1.0
-
-    def as_dict(self) -> dict[str, float | int]:
-        return asdict(self)
+DeliveryParams = BoostedTreeParams  # the trees' hyperparameters (pipelines.training.model_pipeline)
 
 
 def build_model(params: Any, seed: int, model_input: ModelInput) -> Any:

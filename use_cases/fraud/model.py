@@ -7,11 +7,10 @@ not when the use case is loaded (the servers load it and never train).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipelines.core.use_case import ModelInput
-from pipelines.training.model_pipeline import with_preprocessing
+from pipelines.training.model_pipeline import BoostedTreeParams, with_preprocessing
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,18 +24,7 @@ PROBABILITIES_OUTPUT = "probabilities"  # the classifier's ONNX output ([N, 2] w
 PARITY_TOLERANCE = 1e-4
 
 
-@dataclass(frozen=True)
-class TrainParams:
-    """Hyperparameters of the gradient-boosted trees."""
-
-    max_iter: int = 200
-    learning_rate: float = 0.08
-    max_leaf_nodes: int = 31
-    min_samples_leaf: int = 40
-    l2_regularization: float = 1.0
-
-    def as_dict(self) -> dict[str, float | int]:
-        return asdict(self)
+TrainParams = BoostedTreeParams  # the trees' hyperparameters (pipelines.training.model_pipeline)
 
 
 def build_model(params: Any, seed: int, model_input: ModelInput) -> Any:
