@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 
 from pipelines.core.use_case import UseCase
-from pipelines.registry.onnx_model import as_served
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +29,7 @@ def train_model(
     if shuffle_labels:
         labels = np.random.default_rng(seed).permutation(labels)
     model = use_case.model.build(params, seed, use_case.model_input)
-    # Fitted on the inputs as serving reads them (float32), so its splits fall where the ONNX export's do.
-    model.fit(as_served(training_set, use_case.model_input)[list(use_case.model_input.columns)], labels)
+    model.fit(training_set[list(use_case.model_input.columns)], labels)
     if use_case.label.kind == "binary":
         logger.info("trained on %d rows (%d %s)", len(training_set), int(labels.sum()), use_case.label.positive)
     else:
