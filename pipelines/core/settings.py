@@ -12,10 +12,12 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pipelines.core.use_case import UseCase, load_use_case
 
 Mode = Literal["local", "kind"]
 ENV_PREFIX = "DRIFTLOOP_"
@@ -26,8 +28,18 @@ RETIRED_VARIABLES = {
     "DRIFTLOOP_GATE_MIN_ROC_AUC": "DRIFTLOOP_GATE_FLOOR",
     "DRIFTLOOP_GATE_MAX_LABEL_RATE_RATIO": "DRIFTLOOP_GATE_LABEL_SHIFT_RATIO",
 }
-# The use cases every layer can run today (the others can be declared, shown and tested, not yet run).
-RUNNABLE_USE_CASES = ("fraud",)
+USE_CASE_FIELDS = ("model_name", "mlflow_experiment", "feast_project", "label_maturity_days")
+
+
+def use_case_defaults(use_case: UseCase) -> dict[str, Any]:
+    """The settings whose default is the use case's own: its registry, tracking and Feast names and how long
+    its labels take to mature."""
+    return {
+        "model_name": use_case.model_name,
+        "mlflow_experiment": use_case.experiment,
+        "feast_project": use_case.feast_project,
+        "label_maturity_days": use_case.label.maturity_days,
+    }
 
 
 class PlatformSettings(BaseModel):
@@ -83,8 +95,8 @@ class MlflowSettings(BaseModel):
         "at `<state_dir>/mlflow/auth.db`.",
     )
     mlflow_workers: int = Field(1, ge=1, description="Worker processes of the MLflow server.")
-    model_name: str = Field("fraud-detector", description="Registered model name in MLflow.")
-    mlflow_experiment: str = Field("driftloop-training", description="MLflow experiment of training runs.")
+    model_name: str = Field(description="Registered model name in MLflow. Default: the use case's.")
+    mlflow_experiment: str = Field(description="MLflow experiment of training runs. Default: the use case's.")
 
 
 class FeastSettings(BaseModel):
@@ -121,7 +133,7 @@ class FeastSettings(BaseModel):
         description="Feast registry: a file path or a SQLAlchemy URL (the cluster's holds its role's password, "
         "which `config show` masks). Default: `<feast_repo_path>/registry.db`.",
     )
-    feast_project: str = Field("driftloop", description="Feast project name.")
+    feast_project: str = Field(description="Feast project name. Default: the use case's.")
     feature_refresh_interval_s: float = Field(
         300.0,
         gt=0,
@@ -265,7 +277,9 @@ class TrainingSettings(BaseModel):
     )
     holdout_days: int = Field(5, ge=1, description="Days at the end of the labelled data kept for evaluation.")
     label_maturity_days: int = Field(
-        7, ge=0, description="Events younger than this (vs the newest event) are left out of training: labels lag."
+        ge=0,
+        description="Events younger than this (vs the newest event) are left out of training: labels lag. "
+        "Default: the use case's.",
     )
     training_window_days: int = Field(
         30, ge=8, description="Days of events (ending now) a training run reads from the event store."
@@ -405,17 +419,17 @@ class Settings(
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None
 
-    @field_validator("use_case")
+    @model_validator(mode="before")
     @classmethod
-    def _runnable_use_case(cls, value: str) -> str:
-        """Until every layer reads the declaration (issue 29), the platform's code still runs fraud's columns:
-        another use case would be trained and served as if it were fraud, so it is refused here."""
-        if value not in RUNNABLE_USE_CASES:
-            raise ValueError(
-                f"the platform runs only {', '.join(RUNNABLE_USE_CASES)} end to end so far, not {value!r} "
-                "(`driftloop use-case show NAME` shows any use case's declaration)"
-            )
-        return value
+    def _use_case_defaults(cls, data: Any) -> Any:
+        """Names and label maturity nobody set come from the use case's declaration (loaded only then)."""
+        if not isinstance(data, dict):
+            return data
+        missing = [name for name in USE_CASE_FIELDS if data.get(name) is None]
+        if not missing:
+            return data
+        declared = use_case_defaults(load_use_case(data.get("use_case") or cls.model_fields["use_case"].default))
+        return {**data, **{name: declared[name] for name in missing}}
 
     @model_validator(mode="after")
     def _no_retired_variable(self) -> Settings:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal, Protocol
 
-from pipelines.core.settings import Settings
+from pipelines.core.settings import Settings, use_case_defaults
+from pipelines.core.use_case import load_use_case
 
 
 @dataclass(frozen=True)
@@ -30,11 +31,13 @@ class TrainingRequest:
         return cls(**values)
 
     @classmethod
-    def defaults(cls) -> TrainingRequest:
-        """The request with every setting at its declared default: what the compiled pipeline offers a person
-        who starts a run from the KFP UI (its parameters' defaults), so the numbers have one owner, Settings."""
-        declared = Settings.model_fields
-        return cls(**{field: declared[name].default for field, name in SETTING_OF_FIELD.items()})
+    def defaults(cls, use_case: str | None = None) -> TrainingRequest:
+        """The request with every setting at its declared default (the use case's where it owns one, the default
+        use case's unless named): what the compiled pipeline offers a person who starts a run from the KFP UI
+        (its parameters' defaults), so the numbers have one owner, Settings."""
+        declared = {name: field.default for name, field in Settings.model_fields.items() if not field.is_required()}
+        declared |= use_case_defaults(load_use_case(use_case or declared["use_case"]))
+        return cls(**{field: declared[name] for field, name in SETTING_OF_FIELD.items()})
 
     def pipeline_arguments(self) -> dict[str, Any]:
         """The training pipeline's arguments, by name (tests check the pipeline takes exactly these fields)."""

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pydantic.fields import FieldInfo
+
 from pipelines.core.database_url import masked_url
 from pipelines.core.settings import SETTINGS_GROUPS, Settings, env_var_name
 
 
-def _default(settings_field: object) -> str:
-    value = getattr(settings_field, "default", None)
+def _default(settings_field: FieldInfo) -> str:
+    if settings_field.is_required():  # filled from the use case's declaration (its description says so)
+        return "use case"
+    value = settings_field.default
     return "—" if value is None else f"`{value}`"
 
 

@@ -66,7 +66,7 @@ def test_the_pipelines_parameters_are_the_training_requests_fields_with_the_sett
     for field in REQUEST_FIELDS:
         assert signature.parameters[field].default == getattr(defaults, field), field
     for field, setting in SETTING_OF_FIELD.items():
-        assert getattr(defaults, field) == Settings.model_fields[setting].default, field
+        assert getattr(defaults, field) == getattr(Settings(), setting), field
     assert set(TrainingRequest.from_settings(Settings()).pipeline_arguments()) == set(REQUEST_FIELDS)
     spec, _ = yaml.safe_load_all(COMMITTED.read_text())
     declared = spec["root"]["inputDefinitions"]["parameters"]

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from feature_repo.registry_objects import registry_objects
+from pipelines.core.errors import DriftloopError
 from pipelines.core.settings import Settings
 from pipelines.core.use_case import ViewInputs, load_use_case, validate
 from pipelines.data.label_history import label_spans
@@ -111,9 +112,15 @@ def test_the_declared_views_compute_todays_rows(feeds: world.Feeds) -> None:
     )
 
 
-def test_a_use_case_the_layers_cannot_run_yet_is_refused_by_name(clean_env: pytest.MonkeyPatch) -> None:
+def test_settings_defaults_follow_the_selected_use_case(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("DRIFTLOOP_USE_CASE", "delivery")
-    with pytest.raises(ValueError, match="runs only fraud end to end so far, not 'delivery'"):
+    settings = Settings()
+    named = (settings.model_name, settings.mlflow_experiment, settings.feast_project, settings.label_maturity_days)
+    assert named == ("delivery-eta", "driftloop-training-delivery", "driftloop_delivery", 1)
+    clean_env.setenv("DRIFTLOOP_MODEL_NAME", "eta")
+    assert Settings().model_name == "eta", "a setting someone gave wins over the declaration"
+    clean_env.setenv("DRIFTLOOP_USE_CASE", "nope")
+    with pytest.raises(DriftloopError, match="unknown use case 'nope'"):
         Settings()
 
 

@@ -3,8 +3,7 @@
 A food order is scored with its ETA (minutes to the door) when it is placed; its label, the real minutes,
 arrives when the courier's app syncs after the handover. The world (`generator`) drifts when it rains and
 dark kitchens open; the features (`features`) are a kitchen's and a drop-off zone's recent load and pace.
-Until every layer reads the declaration (issue 29) the platform runs it only through the tests that check it;
-`DRIFTLOOP_USE_CASE=delivery` is refused with that reason.
+`DRIFTLOOP_USE_CASE=delivery` selects it.
 """
 
 from __future__ import annotations
