@@ -10,6 +10,9 @@ UV_VERSION := $(shell sed -n "s/^UV_VERSION=//p" platform/driftloop/cluster/scri
 STAMP := $(VENV)/.installed
 # Test groups run side by side (tests/conftest.py groups them by the expensive fixture they share).
 TEST_WORKERS ?= 2
+# The use case `make demo` plays (`driftloop use-case list`); unset: DRIFTLOOP_USE_CASE's, else fraud.
+USE_CASE ?=
+USE_CASE_ENV := $(if $(USE_CASE),DRIFTLOOP_USE_CASE=$(USE_CASE))
 
 .PHONY: help install lock bench bench-full demo local-up local-down status test e2e test-all test-unit test-fast coverage parity lint clean-state
 
@@ -39,8 +42,8 @@ bench: install ## Benchmarks, quick mode (about 12 min): JSON to bench/results/,
 bench-full: install ## Benchmarks, full mode: more load, 1M drift rows, and the loop (the demo)
 	$(BIN)/python -m bench.run --full
 
-demo: install ## The whole loop from an empty state folder: train, serve, drift, retrain, serve v2 (leaves it running)
-	$(BIN)/driftloop demo --reset
+demo: install ## The whole loop from an empty state folder: train, serve, drift, retrain, serve v2 (leaves it running); USE_CASE=delivery for the other use case
+	$(USE_CASE_ENV) $(BIN)/driftloop demo --reset
 
 local-up: install ## Start the local platform (MLflow, Feast, Evidently UI, model servers, drift monitor)
 	$(BIN)/driftloop local up

@@ -1,6 +1,7 @@
-"""`POST /v1/labels`: late labels (chargebacks, confirmed fraud, settled transactions) sent back over HTTP.
+"""`POST /v1/labels`: late labels (fraud's chargebacks, delivery's handover times) sent back over HTTP.
 
-Body: `{"labels": [{"event_id": "...", "is_fraud": 0 or 1, "label_timestamp": "<ISO-8601, optional>"}]}`;
+Body: `{"labels": [{"event_id": "...", "<label>": <value>, "label_timestamp": "<ISO-8601, optional>"}]}`, the
+label named and typed as the use case declares it (a 0/1 class or a number in its domain);
 the label time defaults to the time of receipt. A batch lands whole or not at all: a malformed field is a
 400 naming it, an event id the platform has never seen is a 404 naming it, a label that breaks the data
 contract (e.g. stamped before its transaction) is a 422; a label sent twice is accepted once. Served by

@@ -38,7 +38,7 @@ class ServingModel:
     model: ScoringModel
 
     def scores(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Fraud probability per row, from one array per model input column."""
+        """The model's score per row (a probability, a number of minutes...), from one array per input column."""
         return self.model.scores(inputs)
 
 

@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 LOOKUP_THREADS = 4  # online-store reads in flight at once; each is bounded by DRIFTLOOP_ONLINE_STORE_TIMEOUT_S
 
 
-class FraudTransformer(kserve.Model):
+class FeatureTransformer(kserve.Model):
     """KServe's transformer: validates events, adds online features, asks the predictor."""
 
     def __init__(self, settings: Settings) -> None:

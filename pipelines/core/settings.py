@@ -28,6 +28,8 @@ RETIRED_VARIABLES = {
     "DRIFTLOOP_GATE_MIN_ROC_AUC": "DRIFTLOOP_GATE_FLOOR",
     "DRIFTLOOP_GATE_MAX_LABEL_RATE_RATIO": "DRIFTLOOP_GATE_LABEL_SHIFT_RATIO",
 }
+# The one place the platform names a use case: the one it runs when DRIFTLOOP_USE_CASE is not set.
+DEFAULT_USE_CASE = "fraud"
 USE_CASE_FIELDS = ("model_name", "mlflow_experiment", "feast_project", "label_maturity_days")
 
 
@@ -50,7 +52,7 @@ class PlatformSettings(BaseModel):
         description="Where the platform runs: `local` (plain processes on this machine) or `kind` (cluster).",
     )
     use_case: str = Field(
-        "fraud",
+        DEFAULT_USE_CASE,
         description="The use case the platform runs: an installed one's name (`driftloop use-case list`) or "
         "`package.module:ATTR` for one on the Python path.",
     )
@@ -243,37 +245,37 @@ class TrainingSettings(BaseModel):
     gate_floor: float | None = Field(
         None,
         description="Gate floor on the use case's primary metric: a first model must reach it (at least it when "
-        "higher is better, at most it when lower is). Default: the use case's (fraud: ROC AUC 0.75).",
+        "higher is better, at most it when lower is). Default: the use case's (`driftloop use-case show`).",
     )
     gate_margin: float | None = Field(
         None,
         description="Gate: a challenger must beat the champion's holdout metric by more than this (negative: it may "
-        "fall behind by at most that much). Default: the use case's (fraud: 0).",
+        "fall behind by at most that much). Default: the use case's (`driftloop use-case show`).",
     )
     gate_min_holdout_rows: int | None = Field(
         None,
         ge=1,
         description="Gate: a candidate is judged on at least this many holdout rows, or rejected. Default: the "
-        "use case's (fraud: 500).",
+        "use case's (`driftloop use-case show`).",
     )
     gate_min_holdout_positives: int | None = Field(
         None,
         ge=1,
         description="Gate: ...and at least this many positive labels among them (a classifier's). Default: the use "
-        "case's (fraud: 10).",
+        "case's (`driftloop use-case show`).",
     )
     gate_label_shift_ratio: float | None = Field(
         None,
         gt=1,
         description="Gate, label-mix guard: the window's positive rate (all labels, batch-landed, sent over HTTP) "
         "may differ from the champion's training window by at most this factor either way, or the run is held. "
-        "Default: the use case's (fraud: 3).",
+        "Default: the use case's (`driftloop use-case show`).",
     )
     gate_frozen_tolerance: float | None = Field(
         None,
         ge=0,
         description="Gate: on the frozen evaluation set a candidate's metric may be at most this much worse than "
-        "the champion's. Default: the use case's (fraud: 0.05).",
+        "the champion's. Default: the use case's (`driftloop use-case show`).",
     )
     holdout_days: int = Field(5, ge=1, description="Days at the end of the labelled data kept for evaluation.")
     label_maturity_days: int = Field(

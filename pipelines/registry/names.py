@@ -47,5 +47,9 @@ class VersionTag(StrEnum):
     GATE_REASON = "gate_reason"
     EVALUATION_SET = "evaluation_set"
     REFERENCE_SAMPLE = "reference_sample"
-    # `metric.<name>` for each holdout metric of the run; the one readers use:
-    HOLDOUT_ROC_AUC = "metric.holdout_roc_auc"
+    # and `metric.holdout_<name>` for each holdout metric of the run (holdout_tag)
+
+
+def holdout_tag(metric: str) -> str:
+    """The version tag holding a holdout metric (each of the run's `holdout_<metric>` metrics is copied)."""
+    return f"metric.holdout_{metric}"

@@ -19,7 +19,7 @@ def split_by_time(frame: pd.DataFrame, holdout_days: int) -> tuple[pd.DataFrame,
 
 
 def expected_calibration_error(labels: np.ndarray, scores: np.ndarray, bins: int = 10) -> float:
-    """Mean gap between predicted and observed fraud rate over equal-width score bins, weighted by size."""
+    """Mean gap between predicted and observed positive rate over equal-width score bins, weighted by size."""
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(scores, edges[1:-1]), 0, bins - 1)
     error = 0.0

@@ -19,7 +19,7 @@ import pipelines
 from pipelines.core.errors import DriftloopError
 from pipelines.core.settings import Settings
 from pipelines.data.schema import EVENT_TIMESTAMP
-from pipelines.registry.names import RunTag, VersionTag
+from pipelines.registry.names import RunTag, VersionTag, holdout_tag
 from pipelines.registry.tracking import client_as, in_run, load_sklearn_version
 from pipelines.registry.users import MlflowUser, act_as
 
@@ -373,7 +373,11 @@ def register_and_promote(settings: Settings, run_id: str, model_uri: str, decisi
         **onnx_lineage(
             run_id, run.data.metrics[PARITY_METRIC], {key: run.data.tags[key] for key in runtime_versions()}
         ),
-        **{f"metric.{k}": round(v, 6) for k, v in run.data.metrics.items() if k.startswith("holdout_")},
+        **{
+            holdout_tag(name.removeprefix("holdout_")): round(value, 6)
+            for name, value in run.data.metrics.items()
+            if name.startswith("holdout_")
+        },
     }
     description = use_case.description
     version = register(client, model_uri, settings.model_name, run_id, tags, description)

@@ -10,7 +10,9 @@ def demo(
     size: int | None = typer.Option(
         None, min=10, help="The generated world's main population. Default: the use case's demo plan's."
     ),
-    traffic_rows: int = typer.Option(600, min=50, help="Transactions sent in each traffic phase."),
+    traffic_rows: int | None = typer.Option(
+        None, min=50, help="Events sent in each traffic phase. Default: the use case's demo plan's."
+    ),
     target: str = typer.Option(
         "local", help="local (processes here), or cluster (the kind cluster `make up` built: `make demo-cluster`)."
     ),
@@ -19,13 +21,14 @@ def demo(
     from driftloop.demo.story import DemoConfig, run_demo
     from driftloop.demo.targets import target_for
     from pipelines.core.settings import get_settings
+    from pipelines.core.use_case import load_use_case
 
     # The demo drives its drift checks itself, so its timeline is deterministic; the platform's scheduler
     # still runs, on a long interval, and swaps arrive within two seconds. A variable the user set wins.
     given = get_settings()
     demo_defaults = {"drift_check_interval_s": 3600.0, "model_poll_interval_s": 2.0}
     settings = given.model_copy(update={k: v for k, v in demo_defaults.items() if k not in given.model_fields_set})
-    config = DemoConfig(size=size, traffic_rows=traffic_rows)
+    config = DemoConfig.of(load_use_case(settings.use_case).generator.demo, size, traffic_rows)
     summary = run_demo(settings, config, typer.echo, reset, target_for(target, settings))
     typer.echo(
         f"champion v{summary['champion_before']} -> v{summary['champion_after']}; "

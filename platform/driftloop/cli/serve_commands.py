@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from pipelines.core.settings import Settings
 
 app = typer.Typer(help="Run one server in the foreground (what each container runs).", no_args_is_help=True)
 
@@ -78,15 +82,16 @@ def _kserve_arguments(extra: list[str]) -> dict[str, str]:
     return found
 
 
-def _apply_kserve_arguments(ctx: typer.Context) -> int | None:
-    """Set DRIFTLOOP_PREDICTOR_HOST from `--predictor_host`; return KServe's `--http_port`, if given."""
+def _kserve_settings(ctx: typer.Context) -> tuple[Settings, int | None]:
+    """The settings with KServe's `--predictor_host` in force, and its `--http_port`, if given: handed to the
+    server, not written into the environment."""
     from pipelines.core.settings import get_settings
 
     given = _kserve_arguments(list(ctx.args))
+    settings = get_settings()
     if "predictor_host" in given:
-        os.environ["DRIFTLOOP_PREDICTOR_HOST"] = given["predictor_host"]
-        get_settings.cache_clear()
-    return int(given["http_port"]) if given.get("http_port", "").isdigit() else None
+        settings = settings.model_copy(update={"predictor_host": given["predictor_host"]})
+    return settings, int(given["http_port"]) if given.get("http_port", "").isdigit() else None
 
 
 @app.command(**KSERVE_ARGS)  # type: ignore[arg-type]
@@ -101,14 +106,12 @@ def predictor(
     from serving.model_threads import one_model_thread
 
     one_model_thread()  # before scikit-learn loads its OpenMP runtime
-    from pipelines.core.settings import get_settings
     from serving.server import import_kserve, serve
 
-    kserve_port = _apply_kserve_arguments(ctx)
+    settings, kserve_port = _kserve_settings(ctx)
     import_kserve()
     from serving.predictor import ChampionPredictor
 
-    settings = get_settings()
     serve(ChampionPredictor(settings, with_features=with_features), port or kserve_port or settings.predictor_port)
 
 
@@ -118,15 +121,13 @@ def transformer(
     port: int | None = typer.Option(None, help="HTTP port. Default: DRIFTLOOP_TRANSFORMER_PORT."),
 ) -> None:
     """KServe transformer: online features from Feast, then the predictor (V1 and V2 REST)."""
-    from pipelines.core.settings import get_settings
     from serving.server import import_kserve, serve
 
-    kserve_port = _apply_kserve_arguments(ctx)
+    settings, kserve_port = _kserve_settings(ctx)
     import_kserve()
-    from serving.transformer import FraudTransformer
+    from serving.transformer import FeatureTransformer
 
-    settings = get_settings()
-    serve(FraudTransformer(settings), port or kserve_port or settings.transformer_port)
+    serve(FeatureTransformer(settings), port or kserve_port or settings.transformer_port)
 
 
 @app.command()

@@ -1,10 +1,11 @@
 """The demo story, step by step, with a timeline and a summary a test (or a person) can check.
 
-The demo is a client of the platform (see `client.py`): it generates a world of card transactions, lands
-the history as a lake would, lets the platform train v1, sends live traffic to the endpoint and labels back
-through the feedback endpoint, lands the drifted period (a newly connected wallet partner's feed), sends
-drifted traffic, and watches the platform's own drift check trigger a retraining run on the event store's
-rolling window that promotes v2, which the endpoint then serves.
+The demo is a client of the platform (see `client.py`): it generates the use case's world (its demo plan says
+how big, when the drift starts and what the drifted feed is called: fraud's wallet partner, delivery's rain),
+lands the history as a lake would, lets the platform train v1, sends live traffic to the endpoint and labels
+back through the feedback endpoint, lands the drifted feed's backlog, sends drifted traffic, and watches the
+platform's own drift check trigger a retraining run on the event store's rolling window that promotes v2,
+which the endpoint then serves.
 
 Time is compressed in one way only: live traffic is the next hours of the generated world, sent within
 seconds (the servers stamp it with the time they received it), and its labels are sent right after.
@@ -28,9 +29,9 @@ from driftloop.demo.targets import DemoTarget
 from pipelines.core.errors import DriftloopError
 from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
-from pipelines.core.use_case import load_use_case
+from pipelines.core.use_case import DemoPlan, UseCase, load_use_case
 from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP, LABEL_TIMESTAMP
-from pipelines.registry.names import VersionTag
+from pipelines.registry.names import VersionTag, holdout_tag
 from pipelines.registry.users import MlflowUser
 
 logger = logging.getLogger(__name__)
@@ -40,14 +41,26 @@ Say = Callable[[str], None]
 
 @dataclass(frozen=True)
 class DemoConfig:
-    """The demo's world and its pacing: sizes, when the drift starts, how much traffic."""
+    """The demo's world and its pacing: sizes, when the drift starts, how much traffic (the use case's demo plan,
+    which a person may override)."""
 
+    size: int
+    drift_start_day: int  # the drifted feed starts this many days into the world
+    traffic_rows: int  # events sent in each traffic phase
+    live_hours: int  # each traffic phase sends this many hours of the world's future
+    drifted_feed: str  # what the drifted feed is called (timeline, lake files)
     days: int = 30
-    size: int | None = None  # the world's main population; None: the use case's demo plan's
-    drift_start_day: int = 10  # the wallet partner's feed starts 20 days before the end
-    traffic_rows: int = 600
-    live_hours: int = 12  # each traffic phase sends this many hours of the world's future
     timeout_s: float = 600.0
+
+    @classmethod
+    def of(cls, plan: DemoPlan, size: int | None = None, traffic_rows: int | None = None) -> DemoConfig:
+        return cls(
+            size=size or plan.size,
+            drift_start_day=plan.drift_start_day,
+            traffic_rows=traffic_rows or plan.traffic_rows,
+            live_hours=plan.live_hours,
+            drifted_feed=plan.drifted_feed,
+        )
 
 
 class Timeline:
@@ -85,10 +98,10 @@ def _reset_state(settings: Settings, say: Say) -> None:
 class World:
     """The generated world, split the way it reaches the platform."""
 
-    history_events: pd.DataFrame  # the card network's feed before now
+    history_events: pd.DataFrame  # the base feed before now
     history_labels: pd.DataFrame  # its labels that arrived before now
-    normal_live: pd.DataFrame  # the card network's next hours, sent live
-    drifted_events: pd.DataFrame  # the wallet partner's feed before now (lands late, as one batch)
+    normal_live: pd.DataFrame  # the base feed's next hours, sent live
+    drifted_events: pd.DataFrame  # the drifted feed before now (lands late, as one batch)
     drifted_labels: pd.DataFrame
     drifted_live: pd.DataFrame  # both feeds' hours after that, sent live
     live_labels: pd.DataFrame  # every label, for the live transactions sent
@@ -102,7 +115,7 @@ def make_world(settings: Settings, config: DemoConfig, now: datetime) -> World:
             end=end,
             seed=settings.seed,
             days=config.days,
-            size=config.size or generator.demo.size,
+            size=config.size,
             drift_start_day=config.drift_start_day,
             **generator.demo.knobs,
         )
@@ -118,14 +131,14 @@ def make_world(settings: Settings, config: DemoConfig, now: datetime) -> World:
 
     base, drifted = feeds.base, feeds.drifted
     history = before_now(base.events, EVENT_TIMESTAMP)
-    wallet = before_now(drifted.events, EVENT_TIMESTAMP)
+    backlog = before_now(drifted.events, EVENT_TIMESTAMP)
     both = pd.concat([base.events, drifted.events], ignore_index=True)
     return World(
         history_events=history,
         history_labels=before_now(base.labels[base.labels[EVENT_ID].isin(history[EVENT_ID])], LABEL_TIMESTAMP),
         normal_live=between(base.events, moment, later, seed=1),
-        drifted_events=wallet,
-        drifted_labels=before_now(drifted.labels[drifted.labels[EVENT_ID].isin(wallet[EVENT_ID])], LABEL_TIMESTAMP),
+        drifted_events=backlog,
+        drifted_labels=before_now(drifted.labels[drifted.labels[EVENT_ID].isin(backlog[EVENT_ID])], LABEL_TIMESTAMP),
         drifted_live=between(both, later, later + timedelta(hours=config.live_hours), seed=2),
         live_labels=pd.concat([base.labels, drifted.labels], ignore_index=True),
     )
@@ -149,10 +162,11 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
         raise DriftloopError(f"{settings.state_dir} already holds a platform; run `driftloop demo --reset`")
     timeline = Timeline(say)
     now = datetime.now(UTC)
+    use_case = load_use_case(settings.use_case)
     world = make_world(settings, config, now)
-    exports = layout.demo_lake
-    timeline.mark("data", f"generated the world: {len(world.history_events)} transactions of history, "
-                  f"{len(world.drifted_events)} more from the wallet partner's feed (lands later)")  # fmt: skip
+    exports, feed = layout.demo_lake, config.drifted_feed
+    timeline.mark("data", f"generated the {use_case.name} world: {len(world.history_events)} events of history, "
+                  f"{len(world.drifted_events)} more from the {feed} feed (lands later)")  # fmt: skip
 
     endpoints = target.start()
     client = target.client(endpoints)
@@ -173,7 +187,6 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
     probe = world.normal_live.iloc[0]
     # One event (the use case's example, for entities of this world), sent until the expected version answers:
     # its fixed id keeps it one event.
-    use_case = load_use_case(settings.use_case)
     entities = {key: int(probe[key]) for key in use_case.entity_keys}
     probe_row = {**use_case.example_request, **entities, EVENT_ID: "demo-probe"}
     champion_before = _wait("v1 to serve", lambda: client.served_version(probe_row), 300)
@@ -190,17 +203,17 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
         labels = world.live_labels[world.live_labels[EVENT_ID].isin(sent.event_ids)]
         labelled = client.post_labels(labels)
         outcome = client.check_drift(since)
-        timeline.mark(f"{name}_check", f"{name} traffic ({sent.rows} transactions, {labelled} labels back): "
+        timeline.mark(f"{name}_check", f"{name} traffic ({sent.rows} events, {labelled} labels back): "
                       f"{outcome['action']} ({outcome['reason']}); skew {outcome['skew_share']}")  # fmt: skip
         return outcome
 
     before = traffic_then_check(world.normal_live, "normal")
 
     landed = [
-        client.land("events", _write(world.drifted_events, exports, "wallet-events")),
-        client.land("labels", _write(world.drifted_labels, exports, "wallet-labels")),
+        client.land("events", _write(world.drifted_events, exports, f"{feed}-events")),
+        client.land("labels", _write(world.drifted_labels, exports, f"{feed}-labels")),
     ]
-    timeline.mark("drift_data", "the wallet partner's feed landed: " + "; ".join(
+    timeline.mark("drift_data", f"the {feed} feed landed: " + "; ".join(
         line.split(": ", 1)[1] for line in landed))  # fmt: skip
 
     loop_started = time.monotonic()
@@ -219,10 +232,12 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
     loop_seconds = round(time.monotonic() - loop_started, 1)
     timeline.mark("v2_serving", f"endpoint answers with v{champion_after}, {loop_seconds}s after drifted traffic began")
 
-    client.run("monitor", "quality")  # the quality job's command: realised ROC AUC of the labelled answers
+    client.run("monitor", "quality")  # the quality job's command: the realised primary metric of labelled answers
     status = json.loads(client.run("data", "status", "--json").stdout)
     summary = {
         "target": target.name,
+        "use_case": use_case.name,
+        "drifted_feed": feed,
         "champion_before": champion_before,
         "champion_after": champion_after,
         "drift_share_before": before["drift_share"],
@@ -232,7 +247,7 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
         "retrain_reason": after["reason"],
         "retraining_run": handle,
         "loop_seconds": loop_seconds,
-        **_model_figures(settings, champion_before, champion_after),
+        **_model_figures(settings, use_case, champion_before, champion_after),
         "events_ingested": status["events"],
         "labels_ingested": status["labels"],
         "feature_freshness_s": status["feature_freshness_s"],
@@ -271,16 +286,22 @@ def _same_hour_ahead(margin_s: float) -> None:
         time.sleep(3600 - into_hour + 5)
 
 
-def _model_figures(settings: Settings, before: str, after: str) -> dict[str, Any]:
-    """Holdout figures from the registry: v1's own, v2's, and v1 scored on v2's (newer) holdout."""
+def _model_figures(settings: Settings, use_case: UseCase, before: str, after: str) -> dict[str, Any]:
+    """Holdout figures of the use case's primary metric from the registry: v1's own, v2's, and v1 scored on v2's
+    (newer) holdout."""
     from pipelines.registry.tracking import client_as
 
+    primary = use_case.metric.primary
     client = client_as(settings, MlflowUser.MONITOR)
     first = client.get_model_version(settings.model_name, before)
-    figures: dict[str, Any] = {"v1_holdout_roc_auc": float(first.tags[VersionTag.HOLDOUT_ROC_AUC])}
+    figures: dict[str, Any] = {
+        "primary_metric": primary,
+        "higher_is_better": use_case.metric.higher_is_better,
+        "v1_holdout": float(first.tags[holdout_tag(primary)]),
+    }
     if after != before:
         second = client.get_model_version(settings.model_name, after)
         run = client.get_run(second.tags[VersionTag.MLFLOW_RUN_ID])
-        figures["v2_holdout_roc_auc"] = float(second.tags[VersionTag.HOLDOUT_ROC_AUC])
-        figures["champion_auc_on_new_holdout"] = run.data.metrics.get("champion_holdout_roc_auc")
+        figures["v2_holdout"] = float(second.tags[holdout_tag(primary)])
+        figures["champion_on_new_holdout"] = run.data.metrics.get(f"champion_holdout_{primary}")
     return figures
