@@ -219,7 +219,7 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
     loop_seconds = round(time.monotonic() - loop_started, 1)
     timeline.mark("v2_serving", f"endpoint answers with v{champion_after}, {loop_seconds}s after drifted traffic began")
 
-    client.run("monitor", "quality")  # the quality job's command: realised ROC AUC of the labelled answers
+    client.run("monitor", "quality")  # the quality job's command: realised quality of the labelled answers
     status = json.loads(client.run("data", "status", "--json").stdout)
     summary = {
         "target": target.name,
