@@ -5,8 +5,8 @@ CLUSTER_NAMESPACE := kubeflow
 PREDICT_TRIES ?= 30
 KUBECTL ?= $(BIN)/kubectl
 
-up: install ## Cluster mode: kind + cert-manager + KServe (Standard) + KFP + the driftloop chart (idempotent; RAY=1 adds KubeRay and a RayCluster; OBJECT_STORE=1 keeps the data on KFP's SeaweedFS)
-	bash platform/driftloop/cluster/scripts/up.sh $(if $(RAY),--ray) $(if $(OBJECT_STORE),--object-store)
+up: install ## Cluster mode: kind + cert-manager + KServe (Standard) + KFP + the driftloop chart (idempotent; USE_CASE=delivery runs that use case, fraud by default; RAY=1 adds KubeRay and a RayCluster; OBJECT_STORE=1 keeps the data on KFP's SeaweedFS)
+	bash platform/driftloop/cluster/scripts/up.sh $(if $(RAY),--ray) $(if $(OBJECT_STORE),--object-store) $(if $(USE_CASE),--use-case $(USE_CASE))
 
 down: ## Cluster mode: delete the kind cluster
 	kind delete cluster --name driftloop
@@ -30,13 +30,18 @@ pipeline: install ## Cluster mode: submit the training pipeline to KFP and wait 
 demo-cluster: install ## Cluster mode: the demo's story against the running cluster (after `make up`)
 	$(BIN)/driftloop demo --target cluster
 
-predict: ## Cluster mode: score a sample transaction on the inference endpoint (retries until the champion answers)
+predict: ## Cluster mode: score the release's use case's example request on the inference endpoint (retries until the champion answers)
 	@set -o pipefail; token=$$($(KUBECTL) $(CLUSTER_CONTEXT) -n $(CLUSTER_NAMESPACE) get secret driftloop-api-tokens -o jsonpath='{.data.score}' | base64 -d) || \
 	  { echo "error: no API token (Secret driftloop-api-tokens); is the release installed? (make up)" >&2; exit 1; }; \
+	settings=$$($(KUBECTL) $(CLUSTER_CONTEXT) -n $(CLUSTER_NAMESPACE) get configmap driftloop-settings \
+	  -o jsonpath='{.data.DRIFTLOOP_USE_CASE} {.data.DRIFTLOOP_MODEL_NAME}') || \
+	  { echo "error: no settings (ConfigMap driftloop-settings); is the release installed? (make up)" >&2; exit 1; }; \
+	use_case=$${settings% *}; model=$${settings#* }; \
+	body=$$($(BIN)/python -c 'import json, sys; from pipelines.core.use_case import load_use_case; \
+	  print(json.dumps({"instances": [dict(load_use_case(sys.argv[1]).example_request)]}))' "$$use_case") || exit 1; \
 	for i in $$(seq 1 $(PREDICT_TRIES)); do \
-	  curl -sf 127.0.0.1:8080/v1/models/fraud-detector:predict -H 'content-type: application/json' \
-	    -H "Authorization: Bearer $$token" \
-	    -d '{"instances": [{"customer_id": 17, "merchant_id": 4, "amount": 42.5, "channel": "online"}]}' && echo && exit 0; \
+	  curl -sf "127.0.0.1:8080/v1/models/$$model:predict" -H 'content-type: application/json' \
+	    -H "Authorization: Bearer $$token" -d "$$body" && echo && exit 0; \
 	  sleep 2; done; \
 	echo "error: no answer from 127.0.0.1:8080 after $(PREDICT_TRIES) tries (no champion yet? run make pipeline)" >&2; exit 1
 

@@ -23,10 +23,14 @@ REGISTRY_UNREACHABLE = Counter(
     "driftloop_registry_unreachable", "Drift checks that failed because the model registry did not answer.",
     registry=REGISTRY,
 )  # fmt: skip
+# One name for every use case: `metric` says which (the use case's primary metric), so rules and panels need
+# no per-use-case metric names and an alert can never compare one metric with another's threshold.
 REALISED_QUALITY = Gauge(
-    "driftloop_realised_roc_auc", "ROC AUC of logged predictions once their labels arrived.",
-    ["model_version"], registry=REGISTRY,
-)  # fmt: skip
+    "driftloop_realised_quality",
+    "The use case's primary metric (label `metric`) over served predictions once their labels arrived.",
+    ["model_version", "metric"],
+    registry=REGISTRY,
+)
 
 
 GATE_DECISION = Gauge(

@@ -62,11 +62,16 @@ def record_realised_quality(settings: Settings) -> pd.DataFrame:
     folder = Layout.from_settings(settings).monitor
     folder.mkdir(parents=True, exist_ok=True)
     quality.to_csv(folder / "realised_quality.csv", index=False)
-    for version, group in quality.groupby(MODEL_VERSION):
-        metrics.REALISED_QUALITY.labels(str(version)).set(float(group.iloc[-1][use_case.metric.primary]))
+    export_realised_quality(quality, use_case.metric.primary)
     _save_quality_snapshots(settings, answers, quality, use_case)
     logger.info("realised quality: %d (version, hour) windows", len(quality))
     return quality
+
+
+def export_realised_quality(quality: pd.DataFrame, primary: str) -> None:
+    """Each version's latest hour as the gauge, labelled with the metric so a rule compares like with like."""
+    for version, group in quality.groupby(MODEL_VERSION):
+        metrics.REALISED_QUALITY.labels(str(version), primary).set(float(group.iloc[-1][primary]))
 
 
 def _save_quality_snapshots(

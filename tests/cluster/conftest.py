@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -42,6 +43,19 @@ def render(values: Path | None, *extra: str) -> list[dict[str, Any]]:
         command += ["-f", str(values)]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     return [doc for doc in yaml.safe_load_all(output) if doc]
+
+
+def chart_use_cases() -> list[str]:
+    """The use cases the chart accepts: values.schema.json's `useCase` enum."""
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    return list(schema["properties"]["useCase"]["enum"])
+
+
+def rendered_rules(use_case: str) -> str:
+    """The alert rules Prometheus loads for a use case: the rules.yaml of the rendered Prometheus ConfigMap."""
+    objects = render(None, "--set", f"useCase={use_case}", "--show-only", "templates/prometheus.yaml")
+    (config,) = [obj for obj in objects if obj["kind"] == "ConfigMap"]
+    return str(config["data"]["rules.yaml"])
 
 
 def chart_values(values: Path | None) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 `up.sh --check` refuses what would fail half-way through `make up` (an arm64 host, too little memory for
 Docker, low inotify limits) before creating anything; `install-tools.sh` picks the official binary for the
-host's OS and CPU and refuses one whose sha256 differs from the pin; `make predict` fails on a non-200.
+host's OS and CPU and refuses one whose sha256 differs from the pin; `make predict` scores the release's use case
+and fails on a non-200; `make up USE_CASE=...` runs that use case and refuses one the chart does not.
 """
 
 from __future__ import annotations
@@ -150,10 +151,20 @@ def test_a_download_whose_sum_differs_from_the_pin_is_refused(tmp_path: Path) ->
     assert not (into / "helm").exists()
 
 
+def _release_kubectl(tmp_path: Path, use_case: str = "fraud", model: str = "fraud-detector") -> None:
+    """A kubectl stand-in for an installed release: the score token, the settings' use case and model name."""
+    _stub(
+        tmp_path / "bin",
+        "kubectl",
+        f"""echo "$*" >> {tmp_path}/kubectl.log
+case $* in *configmap*) printf '%s' '{use_case} {model}' ;; *) printf %s c2NvcmUtdG9rZW4= ;; esac""",
+    )
+
+
 def test_make_predict_fails_when_the_endpoint_does_not_answer_200(tmp_path: Path) -> None:
     """It reads the score token from the release's Secret and sends it; a 503 on every try is an error."""
     env = _host(tmp_path)
-    _stub(tmp_path / "bin", "kubectl", f'echo "$*" >> {tmp_path}/kubectl.log; printf %s c2NvcmUtdG9rZW4=')
+    _release_kubectl(tmp_path)
     _stub(tmp_path / "bin", "curl", f'echo "$*" >> {tmp_path}/curl.log; exit 22')  # `curl -f` on a 503
     result = subprocess.run(
         ["make", "--no-print-directory", "predict", "PREDICT_TRIES=2", f"KUBECTL={tmp_path}/bin/kubectl"],
@@ -165,6 +176,27 @@ def test_make_predict_fails_when_the_endpoint_does_not_answer_200(tmp_path: Path
     assert "Authorization: Bearer score-token" in (tmp_path / "curl.log").read_text()
 
 
+@pytest.mark.parametrize("use_case", ["fraud", "delivery"])
+def test_make_predict_scores_the_release_use_cases_example_on_its_model(tmp_path: Path, use_case: str) -> None:
+    """The model and the request follow the use case the release runs (its settings ConfigMap), not fraud's."""
+    import json
+
+    from pipelines.core.use_case import load_use_case
+
+    declared = load_use_case(use_case)
+    env = _host(tmp_path)
+    _release_kubectl(tmp_path, use_case, declared.model_name)
+    _stub(tmp_path / "bin", "curl", f"""printf '%s\\n' "$@" > {tmp_path}/curl.args; echo '{{"predictions": [1]}}'""")
+    result = subprocess.run(
+        ["make", "--no-print-directory", "predict", f"KUBECTL={tmp_path}/bin/kubectl"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    args = (tmp_path / "curl.args").read_text().splitlines()
+    assert f"127.0.0.1:8080/v1/models/{declared.model_name}:predict" in args
+    assert json.loads(args[args.index("-d") + 1]) == {"instances": [dict(declared.example_request)]}
+
+
 def test_make_predict_says_so_when_there_is_no_token(tmp_path: Path) -> None:
     env = _host(tmp_path)
     _stub(tmp_path / "bin", "kubectl", "echo 'secrets \"driftloop-api-tokens\" not found' >&2; exit 1")
@@ -173,6 +205,26 @@ def test_make_predict_says_so_when_there_is_no_token(tmp_path: Path) -> None:
         cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode != 0 and "no API token (Secret driftloop-api-tokens)" in result.stderr
+
+
+def test_a_use_case_the_chart_does_not_run_is_refused_before_anything_is_created(tmp_path: Path) -> None:
+    assert _up_check(_host(tmp_path), tmp_path, None, "--use-case", "delivery").returncode == 0
+    result = _up_check(_host(tmp_path), tmp_path, None, "--use-case", "churn")
+    assert result.returncode == 1
+    assert "the chart runs no use case 'churn': choose one of fraud delivery" in result.stderr
+
+
+def test_make_up_passes_the_use_case_and_the_script_waits_on_its_model() -> None:
+    """`make up USE_CASE=delivery` installs the chart with that use case; without it the chart's default (fraud)."""
+    dry_run = subprocess.run(["make", "-n", "up", "USE_CASE=delivery"], cwd=REPO, capture_output=True, text=True)
+    assert "up.sh" in dry_run.stdout and "--use-case delivery" in dry_run.stdout, dry_run.stdout + dry_run.stderr
+    unset = {name: value for name, value in os.environ.items() if name != "USE_CASE"}
+    default = subprocess.run(["make", "-n", "up"], cwd=REPO, capture_output=True, text=True, env=unset)
+    assert "--use-case" not in default.stdout
+    script = UP.read_text()
+    assert '--set "useCase=$USE_CASE"' in script
+    assert "fraud-detector" not in script, "the InferenceService and the endpoint are the release's model"
+    assert "jsonpath='{.data.DRIFTLOOP_MODEL_NAME}'" in script and '"inferenceservice/$MODEL"' in script
 
 
 def test_up_script_waits_on_what_it_means_to() -> None:

@@ -100,10 +100,8 @@ def test_the_pod_it_execs_into_is_the_charts_predictor_with_the_state_volume(
     from pipelines.kfp.cluster_wiring import STATE_DIR, STATE_VOLUME_CLAIM
 
     lookup = next(call for call in calls if "get" in call)
-    values = yaml.safe_load((CHART / "values.yaml").read_text())
-    assert lookup[lookup.index("-l") + 1] == PREDICTOR_SELECTOR.format(model=values["modelName"])
     isvc = next(obj for obj in rendered if obj["kind"] == "InferenceService")
-    assert isvc["metadata"]["name"] == values["modelName"]
+    assert lookup[lookup.index("-l") + 1] == PREDICTOR_SELECTOR.format(model=isvc["metadata"]["name"])
     predictor = isvc["spec"]["predictor"]
     container = next(c for c in predictor["containers"] if c["name"] == PREDICTOR_CONTAINER)
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}

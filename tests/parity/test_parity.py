@@ -91,7 +91,7 @@ def test_the_drift_job_recorded_a_decision_and_pushed_its_metrics(parity: Parity
     assert decision["action"] in {TRIGGER, NO_TRIGGER} and decision["rows"] > 0, decision
     metrics = _text(f"{parity.url('driftloop-pushgateway', 9091)}/metrics")
     for name in ("driftloop_drift_share", "driftloop_drift_last_run_timestamp_seconds",
-                 "driftloop_feature_watermark_timestamp_seconds", "driftloop_realised_roc_auc"):  # fmt: skip
+                 "driftloop_feature_watermark_timestamp_seconds", "driftloop_realised_quality"):  # fmt: skip
         assert f"\n{name}{{" in metrics, f"{name} was not pushed"
 
 

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitoring.quality import realised_quality
+from monitoring.quality import export_realised_quality, realised_quality
 from pipelines.core.layout import Layout
+from pipelines.core.use_case import UseCase
 from pipelines.data.prediction_log_format import read_prediction_log
 from serving.prediction_log import PredictionLog
 from use_cases.delivery import USE_CASE as DELIVERY
@@ -61,6 +62,27 @@ def test_realised_quality_of_a_regression_is_its_mae_once_an_hour_has_enough_row
     quality = realised_quality(log, labels, DELIVERY)
     assert list(quality["rows"]) == [30], "an hour under realised_min_rows (20) is not reported"
     assert quality["mae"].iloc[0] == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("use_case", [FRAUD, DELIVERY], ids=lambda use_case: use_case.name)
+def test_realised_quality_is_exported_under_one_name_labelled_with_the_primary_metric(use_case: UseCase) -> None:
+    """The alert and the panel read driftloop_realised_quality{metric=<primary>}: each version's newest hour."""
+    from monitoring import metrics
+
+    primary = use_case.metric.primary
+    quality = pd.DataFrame(
+        {
+            "model_version": ["7", "7", "8"],
+            "hour": pd.to_datetime(["2026-11-24 10:00", "2026-11-24 11:00", "2026-11-24 11:00"], utc=True),
+            "rows": [50, 50, 50],
+            primary: [0.5, 0.25, 0.75],
+        }
+    )
+    export_realised_quality(quality, primary)
+    read = metrics.REGISTRY.get_sample_value
+    assert read("driftloop_realised_quality", {"model_version": "7", "metric": primary}) == 0.25
+    assert read("driftloop_realised_quality", {"model_version": "8", "metric": primary}) == 0.75
+    assert metrics.REALISED_QUALITY in metrics.JOB_METRICS[metrics.QUALITY_JOB]
 
 
 def test_pending_requests_become_log_rows_in_one_batch_with_their_ids_and_versions(tmp_path: Path) -> None:

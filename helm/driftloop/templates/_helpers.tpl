@@ -16,6 +16,44 @@ app.kubernetes.io/instance: {{ $.root.Release.Name }}
 app.kubernetes.io/component: {{ $.component }}
 {{- end -}}
 
+{{/* The selected use case's row of files/use-cases.yaml, as JSON (`include ... | fromJson`): a chart cannot import the
+declaration, so it keeps the few facts it renders from, checked against the declarations by tests/cluster. */}}
+{{- define "driftloop.useCase" -}}
+{{- $row := get (.Files.Get "files/use-cases.yaml" | fromYaml) .Values.useCase -}}
+{{- if not $row -}}
+{{- fail (printf "useCase %q has no row in files/use-cases.yaml: add it beside the schema's enum" .Values.useCase) -}}
+{{- end -}}
+{{- toJson $row -}}
+{{- end -}}
+
+{{/* The registered model's name, which is also the InferenceService's: `modelName`, else the use case's. */}}
+{{- define "driftloop.modelName" -}}
+{{- .Values.modelName | default (include "driftloop.useCase" . | fromJson).modelName -}}
+{{- end -}}
+
+{{/* The realised-quality alert of the selected use case, as a rule group to append to files/prometheus-rules.yaml:
+the worst version's realised primary metric (min when higher is better, max when lower is) past the use case's
+threshold. Only series of that metric count, so a threshold is never compared with another metric's values. */}}
+{{- define "driftloop.realisedQualityRules" -}}
+{{- $useCase := include "driftloop.useCase" . | fromJson -}}
+{{- $worst := ternary "min" "max" $useCase.higherIsBetter -}}
+{{- $past := ternary "<" ">" $useCase.higherIsBetter -}}
+- name: driftloop-realised-quality
+  rules:
+    - alert: DriftloopRealisedQualityLow
+      expr: {{ printf "%s by (model_version, metric) (driftloop_realised_quality{metric=%q}) %s %v" $worst $useCase.primaryMetric $past $useCase.realisedAlert }}
+      for: 0m
+      labels: {severity: critical}
+      annotations:
+        summary: {{ printf "Model version {{ $labels.model_version }} realised %s {{ $value }} once labels arrived (alert %s %v)" $useCase.primaryMetric $past $useCase.realisedAlert | quote }}
+{{- end -}}
+
+{{/* Every alert rule Prometheus loads: the plain rules file, then the use case's realised-quality group. */}}
+{{- define "driftloop.prometheusRules" -}}
+{{ .Files.Get "files/prometheus-rules.yaml" | trimSuffix "\n" }}
+{{ include "driftloop.realisedQualityRules" . | indent 2 }}
+{{- end -}}
+
 {{- define "driftloop.image" -}}
 {{ printf "%s:%s" .Values.image.repository .Values.image.tag }}
 {{- end -}}

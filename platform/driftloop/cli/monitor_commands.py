@@ -113,7 +113,7 @@ def _skew_line(decision: dict[str, object]) -> str:
 
 @app.command()
 def quality() -> None:
-    """Join the event store's labels to logged predictions: realised ROC AUC per model version and hour."""
+    """Join the event store's labels to logged predictions: the realised primary metric per model version and hour."""
     from monitoring import metrics
     from monitoring.quality import record_realised_quality
     from pipelines.core.settings import get_settings

@@ -5,7 +5,8 @@
 # ports); `--kind-config FILE` uses another cluster config than kind-config.yaml; `--ray` (`make up RAY=1`) adds
 # the KubeRay operator and the chart's RayCluster, and runs the features and training sets on it;
 # `--object-store` (`make up OBJECT_STORE=1`) keeps the event store, prediction log and offline tables on KFP's
-# SeaweedFS (S3 API), which Ray pods on any node can read.
+# SeaweedFS (S3 API), which Ray pods on any node can read; `--use-case NAME` (`make up USE_CASE=delivery`) runs
+# that use case instead of the chart's default (fraud).
 set -euo pipefail
 cd "$(dirname "$0")/../../../.."
 BIN=.venv/bin
@@ -20,13 +21,15 @@ CHECK_ONLY=""
 KIND_CONFIG=kind-config.yaml
 RAY=""
 OBJECT_STORE=""
+USE_CASE=""
 while (($#)); do
   case $1 in
     --check) CHECK_ONLY=1 ;;
     --kind-config) KIND_CONFIG=$2; shift ;;
     --ray) RAY=1 ;;
     --object-store) OBJECT_STORE=1 ;;
-    *) echo "usage: up.sh [--check] [--kind-config FILE] [--ray] [--object-store]" >&2; exit 2 ;;
+    --use-case) USE_CASE=$2; shift ;;
+    *) echo "usage: up.sh [--check] [--kind-config FILE] [--ray] [--object-store] [--use-case NAME]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -43,6 +46,14 @@ wait_for() {  # wait_for <what> <timeout> <kubectl wait args...>
 }
 
 step "checking prerequisites"
+if [[ $USE_CASE ]]; then  # the chart's schema says which it runs; refused now, not after the cluster is built
+  accepted=$($BIN/python - helm/driftloop/values.schema.json <<'PY'
+import json, sys
+print(" ".join(json.load(open(sys.argv[1]))["properties"]["useCase"]["enum"]))
+PY
+)
+  [[ " $accepted " == *" $USE_CASE "* ]] || fail "the chart runs no use case '$USE_CASE': choose one of ${accepted} (USE_CASE=...)"
+fi
 # What can only fail later (and then half-way through) is refused here, before anything is created.
 case "$(uname -m)" in
   arm64 | aarch64)
@@ -148,6 +159,7 @@ if [[ $RAY ]]; then
   wait_for "the KubeRay operator" 300s -n "$KUBERAY_NAMESPACE" --for=condition=Available deployment --all
   CHART_VALUES=(-f helm/driftloop/values-ray.yaml)
 fi
+[[ $USE_CASE ]] && CHART_VALUES+=(--set "useCase=$USE_CASE")
 if [[ $OBJECT_STORE ]]; then
   # KFP's SeaweedFS holds the data; its Secret (mlpipeline-minio-artifact) the credentials every pod reads.
   wait_for "SeaweedFS (KFP's object store)" 300s -n "$NAMESPACE" --for=condition=Available deployment/seaweedfs
@@ -166,14 +178,16 @@ if [[ $RAY ]]; then
     raycluster/driftloop-ray
 fi
 wait_for "MLflow" 300s -n "$NAMESPACE" --for=condition=Available deployment/driftloop-mlflow
-echo "    waiting up to 600s for the InferenceService"
-if ! $KUBECTL wait -n "$NAMESPACE" --for=condition=Ready inferenceservice/fraud-detector --timeout=600s >/dev/null; then
+# The InferenceService is named after the use case's model (or `modelName`): read what the chart rendered.
+MODEL=$($KUBECTL get -n "$NAMESPACE" configmap driftloop-settings -o jsonpath='{.data.DRIFTLOOP_MODEL_NAME}')
+echo "    waiting up to 600s for the InferenceService $MODEL"
+if ! $KUBECTL wait -n "$NAMESPACE" --for=condition=Ready "inferenceservice/$MODEL" --timeout=600s >/dev/null; then
   echo "    not ready yet: the predictor answers once a champion exists (make pipeline, then make predict)"
 fi
 
 step "endpoints"
 cat <<ENDPOINTS
-  inference     http://127.0.0.1:8080/v1/models/fraud-detector:predict   (make predict)
+  inference     http://127.0.0.1:8080/v1/models/$MODEL:predict   (make predict)
   MLflow        http://127.0.0.1:5000
   Evidently UI  http://127.0.0.1:8000
   Grafana       http://127.0.0.1:3000                                     (make dashboards)
