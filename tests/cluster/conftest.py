@@ -20,6 +20,7 @@ VALUE_FILES = {
     "parity": CHART / "values-parity.yaml",
     "ray": CHART / "values-ray.yaml",
     "object-store": CHART / "values-object-store.yaml",
+    "delivery": CHART / "values-delivery.yaml",
 }
 
 
@@ -75,3 +76,8 @@ def chart_values(values: Path | None) -> dict[str, Any]:
 @pytest.fixture(scope="session", params=sorted(VALUE_FILES))
 def rendered(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
     return render(VALUE_FILES[request.param])
+
+
+def model_name(rendered: list[dict[str, Any]]) -> str:
+    """The release's registered model: its InferenceService's name (the use case's unless `modelName` is set)."""
+    return str(next(obj for obj in rendered if obj["kind"] == "InferenceService")["metadata"]["name"])

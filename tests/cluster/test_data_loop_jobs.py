@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.cluster.conftest import VALUE_FILES, chart_values, render
+from tests.cluster.conftest import VALUE_FILES, chart_values, model_name, render
 from tests.cluster.rendered_objects import admits, pod_labels, pod_specs
 
 pytestmark = pytest.mark.cluster
@@ -95,8 +95,8 @@ def test_every_driftloop_container_but_mlflow_and_the_database_roles_mounts_the_
                 checked.add(where)
     # The transformer serves POST /v1/labels (the label store) and records served events: both on the volume.
     assert {
-        "InferenceService/fraud-detector/transformer",
-        "InferenceService/fraud-detector/predictor",
+        f"InferenceService/{model_name(rendered)}/transformer",
+        f"InferenceService/{model_name(rendered)}/predictor",
         *(f"CronJob/{RELEASE}-{name}" for name in LOOP_JOBS),
     } <= checked
 
@@ -120,7 +120,7 @@ def test_the_policy_check_catches_what_it_should(rendered: list[dict[str, Any]])
     assert not admits(policies, {"app": "ml-pipeline"}, redis, 6379), "KFP's own pods share the namespace"
     assert not admits(policies, {"app.kubernetes.io/component": "feature-refresh"}, redis, 6379)
     assert admits([], {"app": "ml-pipeline"}, redis, 6379), "no policy selects the pod: no isolation"
-    inference = {"serving.kserve.io/inferenceservice": "fraud-detector", "component": "transformer"}
+    inference = {"serving.kserve.io/inferenceservice": model_name(rendered), "component": "transformer"}
     assert admits(policies, {"app": "curl"}, inference, 8080)
     assert not admits(policies, {"app": "curl"}, inference, 9000)
 

@@ -12,14 +12,13 @@ import pytest
 from driftloop.database.roles import DATABASES, ROLES
 from pipelines.core.settings import env_var_name
 from pipelines.kfp import cluster_wiring as wiring
-from tests.cluster.conftest import VALUE_FILES, render
+from tests.cluster.conftest import VALUE_FILES, model_name, render
 from tests.cluster.rendered_objects import admits, containers, pod_labels
 
 pytestmark = pytest.mark.cluster
 SUPERUSER = "driftloop"
 MIGRATION = "Job/driftloop-database-roles/migrate"
 POSTGRES = "StatefulSet/driftloop-postgres/postgres"
-ISVC = "InferenceService/fraud-detector"
 # The URL keys of the database Secret: whose login, to which database.
 URL_KEYS = {
     "superuser-database-uri": (SUPERUSER, "postgres"),
@@ -31,7 +30,7 @@ URL_KEYS = {
 URL = re.compile(r"^postgresql(\+psycopg)?://(?P<user>[^:@/]+):(?P<password>[^@]+)@(?P<host>[^/]+)/(?P<database>\w+)$")
 
 
-def expected_logins(object_store: bool) -> dict[str, set[str]]:
+def expected_logins(object_store: bool, isvc: str) -> dict[str, set[str]]:
     """Who may log in as whom; every other container of the chart as nobody. With the data on the object store,
     event-store writers that use no features take advisory locks in the registry's database: as its reader."""
     lock = {"feast_reader"} if object_store else set()
@@ -46,8 +45,8 @@ def expected_logins(object_store: bool) -> dict[str, set[str]]:
         "Job/driftloop-feast-apply/materialize": {"feast_writer"},
         "CronJob/driftloop-feature-refresh/feature-refresh": {"feast_writer"},
         "CronJob/driftloop-drift/drift": {"feast_reader"},
-        f"{ISVC}/predictor/kserve-container": lock,
-        f"{ISVC}/transformer/kserve-container": {"feast_reader"},
+        f"InferenceService/{isvc}/predictor/kserve-container": lock,
+        f"InferenceService/{isvc}/transformer/kserve-container": {"feast_reader"},
     }
 
 
@@ -99,7 +98,7 @@ def test_no_superuser_url_outside_the_migration_job_and_each_workload_logs_in_as
     secrets = _secrets(rendered)
     passwords = _role_passwords(secrets[wiring.DATABASE_SECRET])
     assert len(set(passwords.values())) == len(passwords), "one password per role"
-    expected = expected_logins(object_store=values == "object-store")
+    expected = expected_logins(object_store=values == "object-store", isvc=model_name(rendered))
     seen = {}
     for where, container, _ in containers(rendered):
         env = _resolved_env(container, secrets)

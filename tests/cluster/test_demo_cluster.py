@@ -11,13 +11,12 @@ import shlex
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
 import yaml
 
-from tests.cluster.conftest import CHART, REPO
+from tests.cluster.conftest import CHART, REPO, VALUE_FILES, render
 
 DRIFTLOOP = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "driftloop")
 
@@ -93,12 +92,12 @@ def test_every_command_the_cluster_demo_runs_exists_with_its_options(calls: list
             assert option in result.stdout, (args, option)
 
 
-def test_the_pod_it_execs_into_is_the_charts_predictor_with_the_state_volume(
-    calls: list[list[str]], rendered: list[dict[str, Any]]
-) -> None:
+def test_the_pod_it_execs_into_is_the_charts_predictor_with_the_state_volume(calls: list[list[str]]) -> None:
+    """The default release (the demo's settings are the default use case's)."""
     from driftloop.demo.targets import LANDING_IN_POD, PREDICTOR_CONTAINER, PREDICTOR_SELECTOR
     from pipelines.kfp.cluster_wiring import STATE_DIR, STATE_VOLUME_CLAIM
 
+    rendered = render(VALUE_FILES["default"])
     lookup = next(call for call in calls if "get" in call)
     isvc = next(obj for obj in rendered if obj["kind"] == "InferenceService")
     assert lookup[lookup.index("-l") + 1] == PREDICTOR_SELECTOR.format(model=isvc["metadata"]["name"])
