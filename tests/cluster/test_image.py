@@ -52,6 +52,7 @@ def test_the_wheel_holds_every_module_and_data_file_of_the_source_tree(image: Im
     }
     assert expected - installed == set(), "source files the wheel leaves out"
     assert "pipelines/core/settings.py" in installed and "pipelines/kfp/compiled/training_pipeline.yaml" in installed
+    assert "driftloop/use_case_template/__init__.py.tmpl" in installed  # `driftloop use-case new` reads it
     stray = {name for name in installed - expected if not name.startswith(("driftloop-", "../../../bin/"))}
     assert stray == set(), "files in the wheel that the source tree no longer has"
 

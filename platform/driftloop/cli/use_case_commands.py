@@ -1,8 +1,13 @@
-"""`driftloop use-case`: which use cases are installed, and what the active one declares."""
+"""`driftloop use-case`: which use cases are installed, what the active one declares, and a new one."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from driftloop.use_case_scaffold import next_steps, write_use_case
+from pipelines.core.use_case import TargetKind
 
 app = typer.Typer(help="The use cases the platform can run (DRIFTLOOP_USE_CASE).", no_args_is_help=True)
 
@@ -30,4 +35,22 @@ def show(
     from pipelines.core.use_case import load_use_case
 
     for line in describe(load_use_case(name or get_settings().use_case)):
+        typer.echo(line)
+
+
+@app.command()
+def new(
+    name: str = typer.Argument(
+        ..., help="The new use case's name, a lowercase Python identifier: its package and DRIFTLOOP_USE_CASE."
+    ),
+    directory: Path = typer.Option(Path("."), "--dir", help="Where the project folder NAME/ is written."),
+    kind: TargetKind = typer.Option("binary", help="The label's kind: a classifier's or a regression's."),
+) -> None:
+    """Write a new use case, DIR/NAME/, from the template driftloop ships: an installable package with its
+    declaration, a seeded world with a drift knob, feature views and a model. Prints the next steps."""
+    scaffold = write_use_case(name, directory, kind)
+    typer.echo(f"wrote use case {name} ({kind} label) in {scaffold.project}:")
+    for path in scaffold.files:
+        typer.echo(f"  {path}")
+    for line in next_steps(scaffold):
         typer.echo(line)
