@@ -118,6 +118,8 @@ def bound_model_server(kserve: Any, host: str, lane_for: Any, guard: Callable[[A
     """
 
     class BoundModelServer(kserve.ModelServer):
+        """KServe's server, bound to our host, with the fast lane and the guard in front of its app."""
+
         def setup_event_loop(self) -> None:
             if self._rest_server is not None:
                 from kserve.model_server import app
