@@ -7,18 +7,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from driftloop.evidently_ui import serve_evidently_ui
-from driftloop.mlflow_auth import auth_environment, bootstrap_users, write_auth_config
-from driftloop.upstream_servers import (
-    MLFLOW_SERVER_ENVIRONMENT,
-    kuberay_node_command,
-    mlflow_server_command,
-    ray_head_command,
-)
 from pipelines.core.credentials import Scope, load_credentials
 from pipelines.core.settings import get_settings
-from serving.model_threads import one_model_thread
-from serving.server import import_kserve, serve
 
 if TYPE_CHECKING:
     from pipelines.core.settings import Settings
@@ -35,6 +25,9 @@ def _exec(command: list[str]) -> None:
 def mlflow() -> None:
     """MLflow tracking server and model registry, behind its basic-auth app: our users are created (or their
     passwords brought up to date) first, so the server never runs without them."""
+    from driftloop.mlflow_auth import auth_environment, bootstrap_users, write_auth_config  # lazy: --help budget
+    from driftloop.upstream_servers import MLFLOW_SERVER_ENVIRONMENT, mlflow_server_command  # lazy: --help budget
+
     settings = get_settings()
     for name, value in MLFLOW_SERVER_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
@@ -49,6 +42,8 @@ def evidently_ui() -> None:
     for the platform's admin token in the `evidently-secret` header (none: 401; a wrong one: Evidently's 403);
     reading and the dashboards stay open. The drift job writes snapshots into the workspace folder, not through
     this API."""
+    from driftloop.evidently_ui import serve_evidently_ui  # lazy: --help budget
+
     settings = get_settings()
     serve_evidently_ui(settings, load_credentials(settings).token(Scope.ADMIN))
 
@@ -60,6 +55,8 @@ def ray(
     ),
 ) -> None:
     """A Ray node for the `ray` feature engine: local mode's single-node head, or a KubeRay head or worker."""
+    from driftloop.upstream_servers import kuberay_node_command, ray_head_command  # lazy: --help budget
+
     _exec(kuberay_node_command(os.environ) if kuberay else ray_head_command(get_settings()))
 
 
@@ -103,7 +100,11 @@ def predictor(
     port: int | None = typer.Option(None, help="HTTP port. Default: DRIFTLOOP_PREDICTOR_PORT."),
 ) -> None:
     """KServe predictor serving the `champion` model version (V1 and V2 REST)."""
+    from serving.model_threads import one_model_thread  # lazy: --help budget
+
     one_model_thread()  # before scikit-learn loads its OpenMP runtime
+    from serving.server import import_kserve, serve  # lazy: --help budget
+
     settings, kserve_port = _kserve_settings(ctx)
     import_kserve()
     from serving.predictor import ChampionPredictor  # lazy: pulls kserve
@@ -117,6 +118,8 @@ def transformer(
     port: int | None = typer.Option(None, help="HTTP port. Default: DRIFTLOOP_TRANSFORMER_PORT."),
 ) -> None:
     """KServe transformer: online features from Feast, then the predictor (V1 and V2 REST)."""
+    from serving.server import import_kserve, serve  # lazy: --help budget
+
     settings, kserve_port = _kserve_settings(ctx)
     import_kserve()
     from serving.transformer import FeatureTransformer  # lazy: pulls kserve
