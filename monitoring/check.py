@@ -15,9 +15,13 @@ from typing import Any
 import pandas as pd
 
 from monitoring import metrics
+from monitoring.dashboard import DRIFT_TAG, DashboardPlan, version_tag
+from monitoring.drift import MonitoredColumns, run_drift_report
 from monitoring.policy import FAILED, NO_TRIGGER, PolicyInputs, RetrainPolicy, decide
-from monitoring.skew import SkewResult
+from monitoring.reference import load_reference
+from monitoring.skew import SkewResult, check_skew
 from monitoring.state import MonitorStore
+from monitoring.workspace import project_name, save_snapshot, skew_snapshot
 from pipelines.core.errors import RegistryUnreachableError
 from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
@@ -25,7 +29,12 @@ from pipelines.core.training_request import PipelineRunner, TrainingRequest
 from pipelines.core.use_case import load_use_case
 from pipelines.data.prediction_log_format import LOGGED_AT, MODEL_VERSION, ROLE, SERVED, read_prediction_log
 from pipelines.data.storage import prediction_log_folder
+from pipelines.features.refresh import current_watermark
+from pipelines.features.store import open_feature_store
+from pipelines.registry.models import current_champion
 from pipelines.registry.probe import check_reachable
+from pipelines.registry.tracking import client_as, gate_decisions
+from pipelines.registry.users import MlflowUser
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +84,6 @@ def _window(settings: Settings, now: datetime, since: datetime | None) -> tuple[
 def _export_gate_decision(settings: Settings, client: Any) -> None:
     """The latest training run's gate decision as a gauge: a held or rejected retraining shows on the dashboard
     and can alert, beside the drift that triggered it."""
-    from pipelines.registry.tracking import gate_decisions
-
     try:
         latest = gate_decisions(client, settings.mlflow_experiment, 1)
     except Exception:  # noqa: BLE001 - a metric; the drift check goes on without it
@@ -95,10 +102,6 @@ def run_check(
     store = monitor_store(settings)
     try:
         check_reachable(settings.tracking_uri)  # before MLflow's import: seconds, not its minutes of retries
-        from pipelines.registry.models import current_champion
-        from pipelines.registry.tracking import client_as
-        from pipelines.registry.users import MlflowUser
-
         client = client_as(settings, MlflowUser.MONITOR)
         champion = current_champion(client, settings.model_name)
     except RegistryUnreachableError as error:
@@ -106,11 +109,6 @@ def run_check(
         metrics.REGISTRY_UNREACHABLE.inc()
         raise
     _export_gate_decision(settings, client)
-    from monitoring.dashboard import DRIFT_TAG, DashboardPlan, version_tag
-    from monitoring.drift import MonitoredColumns, run_drift_report
-    from monitoring.reference import load_reference
-    from monitoring.workspace import project_name, save_snapshot, skew_snapshot
-
     if champion is None:
         return _record_without_champion(settings, store, now)
     version = str(champion.version)
@@ -187,10 +185,6 @@ def run_check(
 
 def _skew(settings: Settings, served: pd.DataFrame) -> SkewResult:
     """The skew check over the window's served transactions (every version: skew is about features)."""
-    from monitoring.skew import check_skew
-    from pipelines.features.refresh import current_watermark
-    from pipelines.features.store import open_feature_store
-
     if served.empty:
         return SkewResult(0, 0, 0)
     use_case = load_use_case(settings.use_case)

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from monitoring.drift_tests import column_methods, column_thresholds, entity_keys_of_features
 from pipelines.core.use_case import UseCase
 from pipelines.data.prediction_log_format import PREDICTION
 
@@ -50,8 +51,6 @@ class MonitoredColumns:
 
     @classmethod
     def of(cls, use_case: UseCase) -> MonitoredColumns:
-        from monitoring.drift_tests import entity_keys_of_features
-
         model_input = use_case.model_input
         return cls((*model_input.numeric, PREDICTION), model_input.categorical, entity_keys_of_features(use_case))
 
@@ -66,8 +65,6 @@ def run_drift_report(
     """Drift of each monitored column, with its test and threshold, over the reference and the window."""
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset, DataSummaryPreset
-
-    from monitoring.drift_tests import column_methods, column_thresholds
 
     numeric = [c for c in columns.numeric if c in reference.columns and c in current.columns]
     categorical = [c for c in columns.categorical if c in reference.columns and c in current.columns]

@@ -14,9 +14,12 @@ import logging
 import pandas as pd
 
 from monitoring import metrics
+from monitoring.dashboard import DashboardPlan
+from monitoring.workspace import delete_snapshot, project_name, quality_snapshot, save_snapshot
 from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
 from pipelines.core.use_case import EVENT_ID, UseCase, load_use_case
+from pipelines.data.event_store import event_store_for
 from pipelines.data.prediction_log_format import LOGGED_AT, MODEL_VERSION, PREDICTION, ROLE, SERVED, read_prediction_log
 from pipelines.data.storage import prediction_log_folder
 
@@ -53,8 +56,6 @@ def realised_quality_of(answers: pd.DataFrame, use_case: UseCase) -> pd.DataFram
 def record_realised_quality(settings: Settings) -> pd.DataFrame:
     """Realised quality from the prediction log and the event store's labels: saved as CSV, exported as a gauge,
     and as Evidently snapshots (one per version and hour, replaced as more labels arrive) for the dashboard."""
-    from pipelines.data.event_store import event_store_for
-
     use_case = load_use_case(settings.use_case)
     labels = event_store_for(settings).labels()
     answers = labelled_answers(read_prediction_log(prediction_log_folder(settings)), labels, use_case.label.name)
@@ -79,9 +80,6 @@ def _save_quality_snapshots(
 ) -> None:
     """One Evidently snapshot per (version, hour) with a realised metric; an hour whose labelled rows grew
     since its snapshot gets a new one in place of the old (labels keep arriving for days)."""
-    from monitoring.dashboard import DashboardPlan
-    from monitoring.workspace import delete_snapshot, project_name, quality_snapshot, save_snapshot
-
     layout = Layout.from_settings(settings)
     state_path = layout.quality_snapshots
     state_path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,9 +16,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from monitoring import metrics
+from monitoring.check import run_check
+from monitoring.quality import record_realised_quality
 from pipelines.core.errors import DriftloopError
 from pipelines.core.settings import Settings
 from pipelines.core.training_request import PipelineRunner
+from pipelines.data.event_store import event_store_for
+from pipelines.features.refresh import current_watermark, refresh_features
 
 logger = logging.getLogger(__name__)
 
@@ -45,12 +50,6 @@ def _guarded(name: str, job: Callable[[], None]) -> None:
 
 def run_scheduler(settings: Settings, runner: PipelineRunner) -> None:
     from prometheus_client import start_http_server
-
-    from monitoring import metrics
-    from monitoring.check import run_check
-    from monitoring.quality import record_realised_quality
-    from pipelines.data.event_store import event_store_for
-    from pipelines.features.refresh import current_watermark, refresh_features
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

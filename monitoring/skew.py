@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.core.use_case import EVENT_ID, EVENT_TIMESTAMP, UseCase
+from pipelines.features.training_set import point_in_time_features
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -79,8 +80,6 @@ def check_skew(
     final = rows[rows[EVENT_TIMESTAMP].dt.floor("h") <= pd.Timestamp(watermark)]
     if final.empty:
         return SkewResult(0, 0, len(rows))
-    from pipelines.features.training_set import point_in_time_features
-
     events = final[[EVENT_ID, *keys, EVENT_TIMESTAMP]].drop_duplicates(EVENT_ID)
     offline = point_in_time_features(open_store(), events.astype(dict.fromkeys(keys, "int64")), use_case)
     result = compare_vectors(final, offline, features, use_case.model.feature_default)

@@ -21,6 +21,9 @@ from pipelines.core.settings import Settings
 from pipelines.core.use_case import EVENT_ID, EVENT_TIMESTAMP, load_use_case
 from pipelines.data.prediction_log_format import Events
 from pipelines.data.storage import prediction_log_folder
+from pipelines.features.store import open_feature_store
+from pipelines.registry.tracking import client_as
+from pipelines.registry.users import MlflowUser
 from serving import metrics
 from serving.event_stamp import UntrustedTime, received_now, stamp_events
 from serving.model_slots import ModelSlots
@@ -52,10 +55,6 @@ class ChampionPredictor(kserve.Model):
 
     def load(self) -> bool:
         """Connect to the registry and the online store; serve the champion once there is one."""
-        from pipelines.features.store import open_feature_store
-        from pipelines.registry.tracking import client_as
-        from pipelines.registry.users import MlflowUser
-
         settings = self.settings
         self.slots = ModelSlots(
             client_as(settings, MlflowUser.SERVING),

@@ -14,6 +14,11 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from pipelines.core.credentials import load_credentials
+from serving.fast_lane import FastPredictLane
+from serving.request_guard import RateLimit, RequestGuard
+from serving.unavailable import RETRY_AFTER_S, Unavailable
+
 logger = logging.getLogger(__name__)
 
 
@@ -34,8 +39,7 @@ def _install_error_handlers() -> None:
     from kserve.model_server import app
     from starlette.exceptions import HTTPException
 
-    from serving.body_framing import ScoringBodies, http_error_message, validation_message
-    from serving.unavailable import RETRY_AFTER_S, Unavailable
+    from serving.body_framing import ScoringBodies, http_error_message, validation_message  # lazy: pulls kserve
 
     async def bad_request(_: Any, error: Exception) -> JSONResponse:
         return JSONResponse(status_code=400, content={"error": validation_message(error)})
@@ -65,7 +69,7 @@ def serve(model: Any, port: int) -> None:
     _install_error_handlers()
     from kserve.model_server import app
 
-    from serving.feedback import install_label_route
+    from serving.feedback import install_label_route  # lazy: pulls kserve
 
     settings = model.settings
     install_label_route(app, settings)
@@ -98,9 +102,6 @@ def use_uvloop() -> None:
 
 def guarded(settings: Any) -> Callable[[Any], Any]:
     """Wraps an app in the request guard (`serving.request_guard`) with the platform's credentials."""
-    from pipelines.core.credentials import load_credentials
-    from serving.request_guard import RateLimit, RequestGuard
-
     credentials = load_credentials(settings)
     label_rate = RateLimit(settings.label_requests_per_minute)
     return lambda app: RequestGuard(app, credentials, settings.max_request_bytes, label_rate)
@@ -126,8 +127,6 @@ def bound_model_server(kserve: Any, host: str, lane_for: Any, guard: Callable[[A
 
                 self._rest_server.config.host = host
                 if lane_for is not None:
-                    from serving.fast_lane import FastPredictLane
-
                     app = FastPredictLane(app, lane_for)
                 self._rest_server.config.app = guard(app)
             super().setup_event_loop()

@@ -19,9 +19,11 @@ import kserve
 import numpy as np
 from kserve.errors import InvalidInput, ModelNotReady
 
+from pipelines.core.credentials import Scope, load_credentials
 from pipelines.core.settings import Settings
 from pipelines.core.use_case import EVENT_ID, EVENT_TIMESTAMP, load_use_case
 from pipelines.data.prediction_log_format import Events
+from pipelines.features.store import open_feature_store
 from serving import metrics
 from serving.event_stamp import received_now, stamp_events
 from serving.online_features import OnlineFeatures, OnlineStoreDown, features_or_policy
@@ -48,9 +50,6 @@ class FeatureTransformer(kserve.Model):
         self._lookups = ThreadPoolExecutor(max_workers=LOOKUP_THREADS, thread_name_prefix="online-features")
 
     def load(self) -> bool:
-        from pipelines.core.credentials import Scope, load_credentials
-        from pipelines.features.store import open_feature_store
-
         self.features = OnlineFeatures(open_feature_store(self.settings, serving=True), self.use_case)
         self.predictor_token = load_credentials(self.settings).token(Scope.SCORE)
         self.ready = True

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Final
 
 import pandas as pd
 
+from pipelines.core.use_case import load_use_case
 from pipelines.data import landing_records
 from pipelines.data.crash_points import crash_point
 from pipelines.data.entity_partitions import EntitySlice, read_rows_where
@@ -46,8 +47,9 @@ from pipelines.data.prediction_log_format import (
     served_event_rows,
 )
 from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP, LABEL_TIMESTAMP
-from pipelines.data.storage import Folder, unique_part_name
+from pipelines.data.storage import Folder, event_store_folder, prediction_log_folder, unique_part_name
 from pipelines.data.unreadable_files import UnreadableFile, record_torn_line, unreadable_files
+from pipelines.data.writer_lock import folder_lock, writer_lock
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -128,8 +130,6 @@ class EventStore:
         a wait longer than the store's lock timeout raises `WriterLockTimeout`."""
         if self._lock is not None:
             return self._lock()
-        from pipelines.data.writer_lock import folder_lock
-
         return folder_lock(self.root, LOCK_NAME)
 
     # Reading -------------------------------------------------------------------------------------------------
@@ -352,10 +352,6 @@ def _frame_for_quarantine(rejected: pd.DataFrame) -> pd.DataFrame:
 def event_store_for(settings: Settings) -> EventStore:
     """The event store the settings name: its folder, the prediction log it reads served events from, the use
     case whose events it holds, and the lock its writers take (a wait bounded by DRIFTLOOP_WRITER_LOCK_TIMEOUT_S)."""
-    from pipelines.core.use_case import load_use_case
-    from pipelines.data.storage import event_store_folder, prediction_log_folder
-    from pipelines.data.writer_lock import writer_lock
-
     root = event_store_folder(settings)
     timeout = settings.writer_lock_timeout_s
     return EventStore(

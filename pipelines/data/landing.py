@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipelines.core.errors import DriftloopError
 from pipelines.data.contract import KIND_CHECKS, RowCheck, event_row_checks, label_row_checks
 from pipelines.data.event_index import EventIndex, index_for
 from pipelines.data.event_store import EventStore
@@ -240,8 +241,6 @@ def _reject(frame: pd.DataFrame, kind: str, source: str, reasons: pd.Series) -> 
 
 def read_landing_file(path: Path) -> pd.DataFrame:
     """A parquet file as delivered; the contract judges its types, nothing is coerced."""
-    from pipelines.core.errors import DriftloopError
-
     if not path.is_file():
         raise DriftloopError(f"{path} does not exist")
     try:

@@ -19,8 +19,10 @@ import pandas as pd
 
 from pipelines.core.use_case import EVENT_ID
 from pipelines.data.entity_partitions import EntitySlice
+from pipelines.data.event_store import EventStore
 from pipelines.data.storage import Folder
 from pipelines.features.compute_engine import ComputeEngine
+from pipelines.features.offline_store import retire_other_layouts, view_rows, write_window
 
 if TYPE_CHECKING:
     from pipelines.core.use_case import UseCase
@@ -44,9 +46,6 @@ class PartitionJob:
 
 def build_partition(job: PartitionJob) -> tuple[int, int]:
     """(events read, rows written in the window) for one partition of one view."""
-    from pipelines.data.event_store import EventStore
-    from pipelines.features.offline_store import view_rows, write_window
-
     store = EventStore(job.event_store, job.prediction_log, job.use_case)
     events = store.events(pd.Timestamp(job.read_from), pd.Timestamp(job.end), job.part)
     spans = (
@@ -72,8 +71,6 @@ def build_from_event_store(
     partitions: int,
 ) -> tuple[int, dict[str, int]]:
     """(events read, rows written per view) for [start, end], every partition a task of `engine`."""
-    from pipelines.features.offline_store import retire_other_layouts
-
     jobs = [
         PartitionJob(
             view,

@@ -28,7 +28,11 @@ from pipelines.data.compaction import CompactionOutcome, compact_event_store
 from pipelines.data.event_store import EventStore, event_store_for
 from pipelines.data.schema import EVENT_TIMESTAMP
 from pipelines.data.storage import Folder, feature_data_folder
-from pipelines.features.compute_engine import ComputeEngine
+from pipelines.data.writer_lock import writer_lock
+from pipelines.features.compute_engine import ComputeEngine, open_engine
+from pipelines.features.offline_store import build_offline_features, offline_table_paths
+from pipelines.features.partitions import build_from_event_store
+from pipelines.features.store import materialize_online
 
 logger = logging.getLogger(__name__)
 
@@ -100,8 +104,6 @@ class RefreshStateStore:
 
 
 def refresh_state_store(settings: Settings) -> RefreshStateStore:
-    from pipelines.data.writer_lock import writer_lock
-
     folder = feature_data_folder(settings)
     return RefreshStateStore(folder, lambda: writer_lock(settings, LOCK_NAME, folder))
 
@@ -134,9 +136,6 @@ def build_features_from_store(
     `read_from`. The pandas engine reads them here and computes each view in one pass; another engine leaves
     reading, computing and writing to its partition tasks (`pipelines.features.partitions`). No events: nothing
     is written."""
-    from pipelines.features.offline_store import build_offline_features, offline_table_paths
-    from pipelines.features.partitions import build_from_event_store
-
     store = event_store_for(settings)
     if engine.name != "pandas":
         return build_from_event_store(
@@ -154,9 +153,6 @@ def build_features_from_store(
 
 def refresh_features(settings: Settings, now: datetime | None = None) -> RefreshOutcome:
     """Recompute the feature rows from the oldest changed hour to the current hour boundary; materialise."""
-    from pipelines.features.compute_engine import open_engine
-    from pipelines.features.store import materialize_online
-
     now = now or datetime.now(UTC)
     target = hour_floor(now)
     store, states = event_store_for(settings), refresh_state_store(settings)

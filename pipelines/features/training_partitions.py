@@ -24,6 +24,7 @@ from pipelines.core.use_case import CREATED_TIMESTAMP, EVENT_ID, EVENT_TIMESTAMP
 from pipelines.data.entity_partitions import EntitySlice, read_rows_where
 from pipelines.data.storage import Folder
 from pipelines.features.compute_engine import ComputeEngine
+from pipelines.features.offline_store import PARTS, read_partition
 from pipelines.features.training_set import Span, labelled_events, mature_span, training_columns
 
 logger = logging.getLogger(__name__)
@@ -72,8 +73,6 @@ EVENTS_COPY, LABELS_COPY = "events.parquet", "labels.parquet"
 
 def join_partition(job: TrainingPartitionJob) -> int:
     """Rows written for one partition (of the first entity's keys)."""
-    from pipelines.features.offline_store import PARTS, read_partition
-
     events = job.part.read_parquet(job.scratch.parquet_file(EVENTS_COPY))
     labels = read_rows_where([job.scratch.read_table(LABELS_COPY)], EVENT_ID, events[EVENT_ID].astype(str))
     use_case = job.use_case

@@ -10,7 +10,12 @@ import pandas as pd
 
 from pipelines.core.errors import DriftloopError
 from pipelines.core.settings import Settings
+from pipelines.core.use_case import load_use_case
+from pipelines.data.storage import feature_data_folder, scratch_folder
 from pipelines.features.compute_engine import ComputeEngine
+from pipelines.features.offline_store import missing_tables, offline_table_paths
+from pipelines.features.store import open_feature_store
+from pipelines.features.training_partitions import build_partitioned
 from pipelines.features.training_set import build_training_set, in_training_order, labelled_events, log_coverage
 
 
@@ -18,10 +23,6 @@ def training_set_from_snapshot(
     settings: Settings, events_path: Path, labels_path: Path, label_maturity_days: int, engine: ComputeEngine
 ) -> pd.DataFrame:
     """The snapshot's labelled, mature events joined point-in-time to their features."""
-    from pipelines.core.use_case import load_use_case
-    from pipelines.data.storage import feature_data_folder, scratch_folder
-    from pipelines.features.offline_store import missing_tables, offline_table_paths
-
     use_case = load_use_case(settings.use_case)
     feature_data = feature_data_folder(settings)
     tables = offline_table_paths(feature_data, use_case)
@@ -29,13 +30,9 @@ def training_set_from_snapshot(
     if missing:
         raise DriftloopError(f"no offline feature table at {', '.join(missing)}: run `driftloop features build` first")
     if engine.name == "pandas":
-        from pipelines.features.store import open_feature_store
-
         events, labels = pd.read_parquet(events_path), pd.read_parquet(labels_path)
         labelled = labelled_events(events, labels, label_maturity_days, use_case)
         return build_training_set(open_feature_store(settings), labelled, use_case)
-    from pipelines.features.training_partitions import build_partitioned
-
     partitions = settings.feature_partitions
     scratch = scratch_folder(settings)
     joined = build_partitioned(

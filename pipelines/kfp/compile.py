@@ -11,7 +11,7 @@ COMPILED_PIPELINE = Path(__file__).resolve().parent / "compiled" / "training_pip
 def compile_training_pipeline(out: Path) -> Path:
     from kfp import compiler
 
-    from pipelines.kfp.training_pipeline import training_pipeline
+    from pipelines.kfp.training_pipeline import training_pipeline  # lazy: pulls kfp and pandas
 
     out.parent.mkdir(parents=True, exist_ok=True)
     compiler.Compiler().compile(training_pipeline, str(out))

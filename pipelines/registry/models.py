@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from pipelines.registry.names import Alias, VersionTag
+from pipelines.registry.onnx_model import ONNX_ARTIFACT_PATH
 from pipelines.registry.probe import check_reachable
 from pipelines.registry.tracking import fluent_tracking
 
@@ -66,8 +67,6 @@ def log_model(
 def log_onnx(model_bytes: bytes) -> None:
     """The model's ONNX export, as an artifact of the active run (`ONNX_ARTIFACT_PATH`)."""
     import mlflow
-
-    from pipelines.registry.onnx_model import ONNX_ARTIFACT_PATH
 
     folder_name, file_name = ONNX_ARTIFACT_PATH.rsplit("/", 1)
     with tempfile.TemporaryDirectory() as folder:

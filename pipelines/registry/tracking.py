@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from pipelines.registry.names import RunTag
 from pipelines.registry.users import MlflowUser, act_as
 
 if TYPE_CHECKING:
@@ -79,8 +80,6 @@ def load_sklearn_version(client: MlflowClient, name: str, version: str) -> Any:
 def gate_decisions(client: MlflowClient, experiment_name: str, last: int) -> list[dict[str, str]]:
     """The latest training runs' gate decisions with their reasons (newest first): what `monitor status` shows
     beside the drift decisions, so a held or rejected retraining is seen where the trigger was."""
-    from pipelines.registry.names import RunTag
-
     experiment = client.get_experiment_by_name(experiment_name)
     if experiment is None:
         return []

@@ -22,9 +22,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipelines.core.errors import DriftloopError
 from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
-from pipelines.core.use_case import Label
+from pipelines.core.use_case import Label, load_use_case
+from pipelines.data.event_store import event_store_for
+from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP
+from pipelines.features.compute_engine import open_engine
+from pipelines.features.refresh import refresh_features
+from pipelines.features.training_set_build import training_set_from_snapshot
 from pipelines.registry.lineage import frame_fingerprint
 
 logger = logging.getLogger(__name__)
@@ -104,14 +110,6 @@ def freeze_from_event_store(settings: Settings, days: int, now: pd.Timestamp | N
     """An operator's refresh: the `days` of events that end `label_maturity_days` ago (their labels had time to
     arrive), with their labels as known now and their point-in-time features, replace the set in force."""
     import tempfile
-
-    from pipelines.core.errors import DriftloopError
-    from pipelines.core.use_case import load_use_case
-    from pipelines.data.event_store import event_store_for
-    from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP
-    from pipelines.features.compute_engine import open_engine
-    from pipelines.features.refresh import refresh_features
-    from pipelines.features.training_set_build import training_set_from_snapshot
 
     now = now if now is not None else pd.Timestamp.now(tz="UTC")
     end = now - pd.Timedelta(days=settings.label_maturity_days)

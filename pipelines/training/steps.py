@@ -18,10 +18,30 @@ import pandas as pd
 import pipelines
 from pipelines.core.errors import DriftloopError
 from pipelines.core.settings import Settings
-from pipelines.data.schema import EVENT_TIMESTAMP
+from pipelines.core.use_case import Skip, load_use_case
+from pipelines.data.contract import validate_raw_data, write_report
+from pipelines.data.event_store import VIA, event_store_for
+from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP
+from pipelines.features.compute_engine import open_engine
+from pipelines.features.refresh import refresh_features
+from pipelines.features.training_set_build import training_set_from_snapshot
+from pipelines.registry.lineage import code_version, frame_fingerprint
+from pipelines.registry.models import current_champion, log_model, log_onnx, promote, register
 from pipelines.registry.names import RunTag, VersionTag, holdout_tag
+from pipelines.registry.onnx_model import (
+    PARITY_METRIC,
+    export_model,
+    onnx_lineage,
+    open_session,
+    parity_gap,
+    runtime_versions,
+)
 from pipelines.registry.tracking import client_as, in_run, load_sklearn_version
 from pipelines.registry.users import MlflowUser, act_as
+from pipelines.training.evaluation_set import current_set, freeze
+from pipelines.training.gate import PROMOTE, Candidate, GatePolicy, decide
+from pipelines.training.label_mix import label_mix, mix_from_metrics, mix_metrics, shift_reason
+from pipelines.training.train import model_params, train_model
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -76,11 +96,6 @@ def read_window(
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
     """The window's events (landed and served), their labels as known at its end, and the labels' mix by channel
     (the gate's label-mix guard compares it with the champion's), from one read of the event store."""
-    from pipelines.core.use_case import load_use_case
-    from pipelines.data.event_store import VIA, event_store_for
-    from pipelines.data.schema import EVENT_ID
-    from pipelines.training.label_mix import label_mix, mix_metrics
-
     label = load_use_case(settings.use_case).label.name
     store = event_store_for(settings)
     events = store.events(start, end)
@@ -100,10 +115,6 @@ def validate(
 ) -> str:
     """Read the training window from the event store, check the data contract and keep exactly what was read
     (the snapshot every later step uses). On a violation log the report and stop. Returns the fingerprint."""
-    from pipelines.core.use_case import load_use_case
-    from pipelines.data.contract import validate_raw_data, write_report
-    from pipelines.registry.lineage import frame_fingerprint
-
     start, end = window_bounds(window_days, window_end)
     events, labels, mix = read_window(settings, start, end)
     use_case, max_age = load_use_case(settings.use_case), timedelta(hours=settings.data_max_age_hours)
@@ -134,8 +145,6 @@ def validate(
 
 def compute_features(settings: Settings, run_id: str) -> None:
     """Bring the offline feature tables and the online store up to the current hour (the refresh job)."""
-    from pipelines.features.refresh import refresh_features
-
     outcome = refresh_features(settings)
     with _in_pipeline_run(settings, run_id):
         import mlflow
@@ -149,9 +158,6 @@ def build_training_set(
 ) -> None:
     """The window's labelled transactions joined point-in-time to their features, written as parquet (on the
     engine the settings choose)."""
-    from pipelines.features.compute_engine import open_engine
-    from pipelines.features.training_set_build import training_set_from_snapshot
-
     with open_engine(settings) as engine:
         training_set = training_set_from_snapshot(
             settings, Path(events_path), Path(labels_path), label_maturity_days, engine
@@ -177,11 +183,7 @@ def train(
     """Fit on everything before the holdout; log the model and its drift reference. Returns the model URI."""
     import joblib
 
-    from pipelines.core.use_case import load_use_case
-    from pipelines.registry.models import log_model, log_onnx
-    from pipelines.registry.onnx_model import PARITY_METRIC, export_model, open_session, parity_gap, runtime_versions
-    from pipelines.training.evaluate import split_by_time
-    from pipelines.training.train import model_params, train_model
+    from pipelines.training.evaluate import split_by_time  # lazy: pulls sklearn
 
     use_case = load_use_case(settings.use_case)
     model_input, spec, score = use_case.model_input, use_case.model.onnx, use_case.model.score
@@ -227,10 +229,7 @@ def evaluate(
     import joblib
     import mlflow
 
-    from pipelines.core.use_case import load_use_case
-    from pipelines.registry.models import current_champion
-    from pipelines.training.evaluate import split_by_time
-    from pipelines.training.evaluation_set import freeze
+    from pipelines.training.evaluate import split_by_time  # lazy: pulls sklearn
 
     use_case = load_use_case(settings.use_case)
     judge, score, primary = use_case.metric.compute, use_case.model.score, use_case.metric.primary
@@ -266,9 +265,6 @@ def evaluate(
 def frozen_set_metrics(settings: Settings, candidate: Any, champion: Any | None) -> tuple[dict[str, float], str]:
     """Candidate (and champion) scored on the frozen evaluation set, and the set's fingerprint ("" before one
     was frozen)."""
-    from pipelines.core.use_case import load_use_case
-    from pipelines.training.evaluation_set import current_set
-
     frozen = current_set(settings)
     if frozen is None:
         return {}, ""
@@ -287,10 +283,6 @@ def gate(settings: Settings, run_id: str, candidate_score: float, champion_score
     parameters), and record the decision and its reason on the run. The label mix of this run's window is held
     against the champion's."""
     from dataclasses import replace
-
-    from pipelines.core.use_case import Skip, load_use_case
-    from pipelines.training.gate import Candidate, GatePolicy, decide
-    from pipelines.training.label_mix import mix_from_metrics, shift_reason
 
     use_case = load_use_case(settings.use_case)
     guard = use_case.gate.label_guard
@@ -346,12 +338,6 @@ def gate(settings: Settings, run_id: str, candidate_score: float, champion_score
 
 def register_and_promote(settings: Settings, run_id: str, model_uri: str, decision: str) -> str:
     """Register the candidate with its lineage and move `champion` to it, only after a passing gate."""
-    from pipelines.core.use_case import load_use_case
-    from pipelines.registry.lineage import code_version
-    from pipelines.registry.models import promote, register
-    from pipelines.registry.onnx_model import PARITY_METRIC, onnx_lineage, runtime_versions
-    from pipelines.training.gate import PROMOTE
-
     use_case = load_use_case(settings.use_case)
     client = client_as(settings, MlflowUser.PIPELINE)
     run = client.get_run(run_id)

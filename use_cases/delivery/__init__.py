@@ -63,7 +63,7 @@ PARITY_TOLERANCE_MINUTES = 1e-3
 
 
 def _holdout_metrics(labels: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
-    from pipelines.training.evaluate import regression_metrics
+    from pipelines.training.evaluate import regression_metrics  # lazy: pulls sklearn
 
     return regression_metrics(labels, predictions)
 

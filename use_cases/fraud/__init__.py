@@ -96,7 +96,7 @@ def _merchant_stats(inputs: ViewInputs) -> pd.DataFrame:
 
 
 def _holdout_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-    from pipelines.training.evaluate import classification_metrics
+    from pipelines.training.evaluate import classification_metrics  # lazy: pulls sklearn
 
     return classification_metrics(labels, scores)
 

@@ -24,7 +24,7 @@ from driftloop.cli import (
     use_case_commands,
 )
 from pipelines.core.errors import DriftloopError
-from pipelines.core.settings import env_var_name
+from pipelines.core.settings import env_var_name, get_settings
 
 app = typer.Typer(
     name="driftloop",
@@ -50,11 +50,9 @@ app.add_typer(use_case_commands.app, name="use-case")
 def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG level."),
 ) -> None:
-    from pipelines.core.settings import get_settings
-
     settings = get_settings()
     if settings.feature_engine == "ray" and not settings.ray_address:
-        from driftloop.local.runtime import join_platform_ray
+        from driftloop.local.runtime import join_platform_ray  # lazy: pulls httpx
 
         join_platform_ray(settings)
         get_settings.cache_clear()

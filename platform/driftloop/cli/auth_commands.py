@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from pipelines.core.credentials import Scope, load_credentials
+from pipelines.core.errors import DriftloopError
+from pipelines.core.settings import get_settings
+from pipelines.registry.users import MlflowUser, mlflow_password
+
 app = typer.Typer(
     help="Credentials: API tokens for the model servers' write routes, MLflow logins.", no_args_is_help=True
 )
@@ -14,10 +19,6 @@ def token(
     scope: str = typer.Argument("score", help="score (predict), label (POST /v1/labels) or admin (everything)."),
 ) -> None:
     """Print the bearer token of one scope (local mode creates the tokens on first use)."""
-    from pipelines.core.credentials import Scope, load_credentials
-    from pipelines.core.errors import DriftloopError
-    from pipelines.core.settings import get_settings
-
     try:
         wanted = Scope(scope)
     except ValueError:
@@ -32,10 +33,6 @@ def mlflow_login(
     ),
 ) -> None:
     """Print an MLflow login, `user:password`, for the UI or MLflow's own clients (local mode creates it)."""
-    from pipelines.core.errors import DriftloopError
-    from pipelines.core.settings import get_settings
-    from pipelines.registry.users import MlflowUser, mlflow_password
-
     try:
         wanted = MlflowUser(user)
     except ValueError:

@@ -9,6 +9,8 @@ import typer
 
 from pipelines.core.errors import DriftloopError
 from pipelines.core.layout import Layout
+from pipelines.core.settings import get_settings
+from pipelines.core.use_case import load_use_case
 from pipelines.data.schema import EVENTS_FILE, LABELS_FILE
 
 app = typer.Typer(
@@ -26,9 +28,8 @@ def _land(kind: str, files: list[Path]) -> None:
     """Land each file; report counts; exit 1 when any row was quarantined (the good rows still land)."""
     import pandas as pd
 
-    from pipelines.core.settings import get_settings
-    from pipelines.data.event_store import event_store_for
-    from pipelines.data.landing import land_events, land_labels, read_landing_file
+    from pipelines.data.event_store import event_store_for  # lazy: pulls pandas
+    from pipelines.data.landing import land_events, land_labels, read_landing_file  # lazy: pulls pandas
 
     store = event_store_for(get_settings())
     land = land_events if kind == "events" else land_labels
@@ -52,9 +53,7 @@ def freeze_evaluation_set(
 ) -> None:
     """Replace the frozen evaluation set the gate judges every candidate on (an operator's command: no endpoint
     writes it). Look at its rows and what their labels hold before you rely on it."""
-    from pipelines.core.settings import get_settings
-    from pipelines.core.use_case import load_use_case
-    from pipelines.training.evaluation_set import freeze_from_event_store
+    from pipelines.training.evaluation_set import freeze_from_event_store  # lazy: pulls pandas
 
     settings = get_settings()
     record = freeze_from_event_store(settings, days)
@@ -69,9 +68,8 @@ def status(json_output: bool = typer.Option(False, "--json", help="Print as JSON
     import json
     from dataclasses import asdict
 
-    from pipelines.core.settings import get_settings
-    from pipelines.data.event_store import event_store_for
-    from pipelines.features.refresh import current_watermark
+    from pipelines.data.event_store import event_store_for  # lazy: pulls pandas
+    from pipelines.features.refresh import current_watermark  # lazy: pulls pandas
 
     settings = get_settings()
     store = event_store_for(settings)
@@ -109,10 +107,9 @@ def status(json_output: bool = typer.Option(False, "--json", help="Print as JSON
 def compact() -> None:
     """Compact the event store's small parts now (the feature refresh does it after every run), under the
     refresh's lock: landed and label parts the refresh has taken in, and the prediction log's."""
-    from pipelines.core.settings import get_settings
-    from pipelines.data.compaction import compact_event_store
-    from pipelines.data.event_store import event_store_for
-    from pipelines.features.refresh import refresh_state_store
+    from pipelines.data.compaction import compact_event_store  # lazy: pulls pandas
+    from pipelines.data.event_store import event_store_for  # lazy: pulls pandas
+    from pipelines.features.refresh import refresh_state_store  # lazy: pulls pandas
 
     settings = get_settings()
     states = refresh_state_store(settings)
@@ -178,9 +175,7 @@ def generate(
     ),
 ) -> None:
     """Write the active use case's seeded events (events.parquet) and late labels (labels.parquet)."""
-    from pipelines.core.settings import get_settings
-    from pipelines.core.use_case import load_use_case
-    from pipelines.data.raw_data import arrived, generator_config, write_raw_data
+    from pipelines.data.raw_data import arrived, generator_config, write_raw_data  # lazy: pulls pandas
 
     settings = get_settings()
     folder = out or Layout.from_settings(settings).raw_data
@@ -216,9 +211,7 @@ def validate(
     """Check raw data against the contract; exit 1 with the failed checks when it breaks it."""
     from datetime import timedelta
 
-    from pipelines.core.settings import get_settings
-    from pipelines.core.use_case import load_use_case
-    from pipelines.data.contract import load_raw_data, validate_raw_data, write_report
+    from pipelines.data.contract import load_raw_data, validate_raw_data, write_report  # lazy: pulls pandas
 
     settings = get_settings()
     raw_data = Layout.from_settings(settings).raw_data

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import typer
 
+from driftloop.database.login_wait import described, wait_for_login
+from pipelines.core.database_url import is_postgresql, libpq_url
 from pipelines.core.errors import DriftloopError
+from pipelines.core.settings import env_var_name, get_settings
 
 app = typer.Typer(help="PostgreSQL roles: one per component, made by the migration job.", no_args_is_help=True)
 
@@ -16,9 +19,8 @@ def migrate(
 ) -> None:
     """Create or update the component roles and their databases as the bootstrap superuser (idempotent; the
     chart's migration hook runs it on every install and upgrade)."""
-    from driftloop.database.migrate import migrate as run_migration
-    from driftloop.database.migrate import role_passwords
-    from pipelines.core.settings import env_var_name, get_settings
+    from driftloop.database.migrate import migrate as run_migration  # lazy: pulls psycopg
+    from driftloop.database.migrate import role_passwords  # lazy: pulls psycopg
 
     settings = get_settings()
     if settings.postgres_superuser_uri is None:
@@ -37,10 +39,6 @@ def wait(
 ) -> None:
     """Wait until every PostgreSQL URL of the settings (MLflow's backend store, the Feast registry) accepts its
     login: a component's role may log in only once the migration has run."""
-    from driftloop.database.login_wait import described, wait_for_login
-    from pipelines.core.database_url import is_postgresql, libpq_url
-    from pipelines.core.settings import get_settings
-
     settings = get_settings()
     urls = [url for url in (settings.mlflow_backend_store_uri, settings.feast_registry_uri) if is_postgresql(url)]
     if not urls:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from pipelines.core.settings import get_settings
+from pipelines.core.use_case import load_use_case
+
 
 def demo(
     reset: bool = typer.Option(False, "--reset", help="Stop the local platform and delete the state folder first."),
@@ -18,10 +21,8 @@ def demo(
     ),
 ) -> None:
     """Generate data, bring the platform up, train v1, serve, drift, retrain, serve v2; leave it running."""
-    from driftloop.demo.story import DemoConfig, run_demo
-    from driftloop.demo.targets import target_for
-    from pipelines.core.settings import get_settings
-    from pipelines.core.use_case import load_use_case
+    from driftloop.demo.story import DemoConfig, run_demo  # lazy: pulls pandas
+    from driftloop.demo.targets import target_for  # lazy: pulls pandas
 
     # The demo drives its drift checks itself, so its timeline is deterministic; the platform's scheduler
     # still runs, on a long interval, and swaps arrive within two seconds. A variable the user set wins.

@@ -8,6 +8,10 @@ from pathlib import Path
 import typer
 
 from pipelines.core.errors import DriftloopError
+from pipelines.core.settings import get_settings
+from pipelines.core.use_case import load_use_case
+from pipelines.data.storage import feature_data_folder
+from pipelines.features.compute_engine import open_engine
 
 app = typer.Typer(help="Feature store: apply definitions, materialise features.", no_args_is_help=True)
 
@@ -15,8 +19,7 @@ app = typer.Typer(help="Feature store: apply definitions, materialise features."
 @app.command()
 def apply() -> None:
     """Register the entities, sources and feature views of `feature_repo/` (idempotent)."""
-    from driftloop.features.apply import apply_feature_repo
-    from pipelines.core.settings import get_settings
+    from driftloop.features.apply import apply_feature_repo  # lazy: pulls pandas
 
     names = apply_feature_repo(get_settings())
     typer.echo(f"applied {len(names)} objects: {', '.join(names)}")
@@ -29,11 +32,8 @@ def materialize() -> None:
     Before the first feature build there is nothing to load: that is reported and is not an error, so a
     fresh install's Feast job succeeds and the first training run fills both stores.
     """
-    from pipelines.core.settings import get_settings
-    from pipelines.core.use_case import load_use_case
-    from pipelines.data.storage import feature_data_folder
-    from pipelines.features.offline_store import missing_tables
-    from pipelines.features.store import materialize_online
+    from pipelines.features.offline_store import missing_tables  # lazy: pulls pandas
+    from pipelines.features.store import materialize_online  # lazy: pulls yaml
 
     settings = get_settings()
     missing = missing_tables(feature_data_folder(settings), load_use_case(settings.use_case))
@@ -50,10 +50,9 @@ def refresh() -> None:
 
     What the local scheduler runs every DRIFTLOOP_FEATURE_REFRESH_INTERVAL_S and the cluster's CronJob hourly.
     """
-    from monitoring import metrics
-    from pipelines.core.settings import get_settings
-    from pipelines.data.event_store import event_store_for
-    from pipelines.features.refresh import refresh_features
+    from monitoring import metrics  # lazy: pulls prometheus_client
+    from pipelines.data.event_store import event_store_for  # lazy: pulls pandas
+    from pipelines.features.refresh import refresh_features  # lazy: pulls pandas
 
     settings = get_settings()
     outcome = refresh_features(settings)
@@ -80,10 +79,7 @@ def build(
 ) -> None:
     """Recompute the offline feature tables for a window from the event store, replacing what it held
     (a backfill; `refresh` already recomputes whatever a landing changed)."""
-    from pipelines.core.settings import get_settings
-    from pipelines.core.use_case import load_use_case
-    from pipelines.features.compute_engine import open_engine
-    from pipelines.features.refresh import build_features_from_store, hour_floor, lookback
+    from pipelines.features.refresh import build_features_from_store, hour_floor, lookback  # lazy: pulls pandas
 
     settings = get_settings()
     first = hour_floor(start.replace(tzinfo=start.tzinfo or UTC))
@@ -107,9 +103,7 @@ def training_set(
 ) -> None:
     """Join labelled events to their point-in-time features from the offline tables: what the training
     pipeline's training-set step runs, on the engine DRIFTLOOP_FEATURE_ENGINE chooses."""
-    from pipelines.core.settings import get_settings
-    from pipelines.features.compute_engine import open_engine
-    from pipelines.features.training_set_build import training_set_from_snapshot
+    from pipelines.features.training_set_build import training_set_from_snapshot  # lazy: pulls pandas
 
     settings = get_settings()
     with open_engine(settings) as engine:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from pipelines.core.layout import Layout
+from pipelines.core.settings import get_settings
 
 if TYPE_CHECKING:
     from driftloop.local.runtime import LocalPlatform
@@ -19,8 +20,7 @@ EXIT_NOT_ALL_HEALTHY = 3
 
 
 def _platform() -> LocalPlatform:
-    from driftloop.local.runtime import LocalPlatform
-    from pipelines.core.settings import get_settings
+    from driftloop.local.runtime import LocalPlatform  # lazy: pulls httpx
 
     return LocalPlatform(get_settings())
 

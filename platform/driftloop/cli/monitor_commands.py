@@ -8,6 +8,12 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from pipelines.core.errors import RegistryUnreachableError
+from pipelines.core.settings import get_settings
+from pipelines.registry.probe import check_reachable
+from pipelines.registry.tracking import client_as, gate_decisions
+from pipelines.registry.users import MlflowUser
+
 if TYPE_CHECKING:
     from pipelines.core.settings import Settings
 
@@ -24,10 +30,9 @@ def run(
     json_output: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
 ) -> None:
     """Check the prediction log for drift against the champion's reference; maybe trigger retraining."""
-    from driftloop.pipeline_runs.factory import runner_for
-    from monitoring import metrics
-    from monitoring.check import run_check
-    from pipelines.core.settings import get_settings
+    from driftloop.pipeline_runs.factory import runner_for  # lazy: pulls httpx
+    from monitoring import metrics  # lazy: pulls prometheus_client
+    from monitoring.check import run_check  # lazy: pulls pandas
 
     settings = get_settings()
     try:
@@ -59,8 +64,7 @@ def status(
     """The monitor's state (last trigger, run in flight) and its recent decisions with their reasons."""
     from dataclasses import asdict
 
-    from monitoring.check import monitor_store
-    from pipelines.core.settings import get_settings
+    from monitoring.check import monitor_store  # lazy: pulls pandas
 
     settings = get_settings()
     store = monitor_store(settings)
@@ -90,16 +94,10 @@ def status(
 def _gate_decisions(settings: Settings, last: int) -> list[dict[str, str]] | str:
     """The training runs' gate decisions from MLflow; a one-line note when the registry does not answer (the
     drift decisions above need no registry)."""
-    from pipelines.core.errors import RegistryUnreachableError
-    from pipelines.registry.probe import check_reachable
-
     try:
         check_reachable(settings.tracking_uri)  # seconds, not MLflow's minutes of retries
     except RegistryUnreachableError as error:
         return error.message
-    from pipelines.registry.tracking import client_as, gate_decisions
-    from pipelines.registry.users import MlflowUser
-
     return gate_decisions(client_as(settings, MlflowUser.MONITOR), settings.mlflow_experiment, last)
 
 
@@ -114,9 +112,8 @@ def _skew_line(decision: dict[str, object]) -> str:
 @app.command()
 def quality() -> None:
     """Join the event store's labels to logged predictions: the realised primary metric per model version and hour."""
-    from monitoring import metrics
-    from monitoring.quality import record_realised_quality
-    from pipelines.core.settings import get_settings
+    from monitoring import metrics  # lazy: pulls prometheus_client
+    from monitoring.quality import record_realised_quality  # lazy: pulls pandas
 
     settings = get_settings()
     rows = record_realised_quality(settings)

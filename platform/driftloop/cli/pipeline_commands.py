@@ -10,6 +10,7 @@ import typer
 
 from pipelines.core.errors import DriftloopError
 from pipelines.core.layout import Layout
+from pipelines.core.settings import get_settings
 
 app = typer.Typer(
     help="Training pipeline: run it locally with kfp.local, or compile it to KFP IR.", no_args_is_help=True
@@ -55,10 +56,9 @@ def run_training(
     window of the event store (land data first with `driftloop data ingest`)."""
     from rich.console import Console
 
-    from driftloop.pipeline_runs.local_runner import LocalPipelineRunner
-    from driftloop.pipeline_runs.step_progress import StepFollower, output_to
-    from pipelines.core.settings import get_settings
-    from pipelines.core.training_request import TrainingRequest
+    from driftloop.pipeline_runs.local_runner import LocalPipelineRunner  # lazy: pulls httpx
+    from driftloop.pipeline_runs.step_progress import StepFollower, output_to  # lazy: --help budget
+    from pipelines.core.training_request import TrainingRequest  # lazy: --help budget
 
     settings = get_settings()
     request = TrainingRequest.from_settings(
@@ -107,9 +107,8 @@ def submit_training(
 
     The run reads the event store on the release's state volume, where the cluster's tasks mount it.
     """
-    from driftloop.pipeline_runs.kfp_runner import KfpApiRunner
-    from pipelines.core.settings import get_settings
-    from pipelines.core.training_request import TrainingRequest
+    from driftloop.pipeline_runs.kfp_runner import KfpApiRunner  # lazy: pulls httpx
+    from pipelines.core.training_request import TrainingRequest  # lazy: --help budget
 
     settings = get_settings()
     if kfp_host:
@@ -134,7 +133,7 @@ def compile_pipeline(
     ),
 ) -> None:
     """Compile the training pipeline to KFP IR YAML."""
-    from pipelines.kfp.compile import COMPILED_PIPELINE, compile_training_pipeline
+    from pipelines.kfp.compile import COMPILED_PIPELINE, compile_training_pipeline  # lazy: --help budget
 
     written = compile_training_pipeline(out or COMPILED_PIPELINE)
     typer.echo(f"wrote {written}")

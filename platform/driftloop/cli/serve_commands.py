@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from pipelines.core.credentials import Scope, load_credentials
+from pipelines.core.settings import get_settings
+
 if TYPE_CHECKING:
     from pipelines.core.settings import Settings
 
@@ -22,9 +25,8 @@ def _exec(command: list[str]) -> None:
 def mlflow() -> None:
     """MLflow tracking server and model registry, behind its basic-auth app: our users are created (or their
     passwords brought up to date) first, so the server never runs without them."""
-    from driftloop.mlflow_auth import auth_environment, bootstrap_users, write_auth_config
-    from driftloop.upstream_servers import MLFLOW_SERVER_ENVIRONMENT, mlflow_server_command
-    from pipelines.core.settings import get_settings
+    from driftloop.mlflow_auth import auth_environment, bootstrap_users, write_auth_config  # lazy: --help budget
+    from driftloop.upstream_servers import MLFLOW_SERVER_ENVIRONMENT, mlflow_server_command  # lazy: --help budget
 
     settings = get_settings()
     for name, value in MLFLOW_SERVER_ENVIRONMENT.items():
@@ -40,9 +42,7 @@ def evidently_ui() -> None:
     for the platform's admin token in the `evidently-secret` header (none: 401; a wrong one: Evidently's 403);
     reading and the dashboards stay open. The drift job writes snapshots into the workspace folder, not through
     this API."""
-    from driftloop.evidently_ui import serve_evidently_ui
-    from pipelines.core.credentials import Scope, load_credentials
-    from pipelines.core.settings import get_settings
+    from driftloop.evidently_ui import serve_evidently_ui  # lazy: --help budget
 
     settings = get_settings()
     serve_evidently_ui(settings, load_credentials(settings).token(Scope.ADMIN))
@@ -55,8 +55,7 @@ def ray(
     ),
 ) -> None:
     """A Ray node for the `ray` feature engine: local mode's single-node head, or a KubeRay head or worker."""
-    from driftloop.upstream_servers import kuberay_node_command, ray_head_command
-    from pipelines.core.settings import get_settings
+    from driftloop.upstream_servers import kuberay_node_command, ray_head_command  # lazy: --help budget
 
     _exec(kuberay_node_command(os.environ) if kuberay else ray_head_command(get_settings()))
 
@@ -85,8 +84,6 @@ def _kserve_arguments(extra: list[str]) -> dict[str, str]:
 def _kserve_settings(ctx: typer.Context) -> tuple[Settings, int | None]:
     """The settings with KServe's `--predictor_host` in force, and its `--http_port`, if given: handed to the
     server, not written into the environment."""
-    from pipelines.core.settings import get_settings
-
     given = _kserve_arguments(list(ctx.args))
     settings = get_settings()
     if "predictor_host" in given:
@@ -103,14 +100,14 @@ def predictor(
     port: int | None = typer.Option(None, help="HTTP port. Default: DRIFTLOOP_PREDICTOR_PORT."),
 ) -> None:
     """KServe predictor serving the `champion` model version (V1 and V2 REST)."""
-    from serving.model_threads import one_model_thread
+    from serving.model_threads import one_model_thread  # lazy: --help budget
 
     one_model_thread()  # before scikit-learn loads its OpenMP runtime
-    from serving.server import import_kserve, serve
+    from serving.server import import_kserve, serve  # lazy: --help budget
 
     settings, kserve_port = _kserve_settings(ctx)
     import_kserve()
-    from serving.predictor import ChampionPredictor
+    from serving.predictor import ChampionPredictor  # lazy: pulls kserve
 
     serve(ChampionPredictor(settings, with_features=with_features), port or kserve_port or settings.predictor_port)
 
@@ -121,11 +118,11 @@ def transformer(
     port: int | None = typer.Option(None, help="HTTP port. Default: DRIFTLOOP_TRANSFORMER_PORT."),
 ) -> None:
     """KServe transformer: online features from Feast, then the predictor (V1 and V2 REST)."""
-    from serving.server import import_kserve, serve
+    from serving.server import import_kserve, serve  # lazy: --help budget
 
     settings, kserve_port = _kserve_settings(ctx)
     import_kserve()
-    from serving.transformer import FeatureTransformer
+    from serving.transformer import FeatureTransformer  # lazy: pulls kserve
 
     serve(FeatureTransformer(settings), port or kserve_port or settings.transformer_port)
 
@@ -133,9 +130,8 @@ def transformer(
 @app.command()
 def monitor() -> None:
     """Local scheduler: drift checks, feature refreshes and realised quality on intervals; metrics on /metrics."""
-    from driftloop.pipeline_runs.factory import runner_for
-    from monitoring.scheduler import run_scheduler
-    from pipelines.core.settings import get_settings
+    from driftloop.pipeline_runs.factory import runner_for  # lazy: pulls httpx
+    from monitoring.scheduler import run_scheduler  # lazy: pulls pandas
 
     settings = get_settings()
     run_scheduler(settings, runner_for(settings))

@@ -26,12 +26,16 @@ from typing import Any
 import pandas as pd
 
 from driftloop.demo.targets import DemoTarget
+from driftloop.local.runtime import LocalPlatform
+from monitoring.workspace import project_name, snapshot_count
 from pipelines.core.errors import DriftloopError
 from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
 from pipelines.core.use_case import DemoPlan, UseCase, load_use_case
 from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP, LABEL_TIMESTAMP
+from pipelines.registry.models import current_champion
 from pipelines.registry.names import VersionTag, holdout_tag
+from pipelines.registry.tracking import client_as
 from pipelines.registry.users import MlflowUser
 
 logger = logging.getLogger(__name__)
@@ -87,8 +91,6 @@ def _wait(what: str, condition: Callable[[], Any], timeout_s: float, interval: f
 
 
 def _reset_state(settings: Settings, say: Say) -> None:
-    from driftloop.local.runtime import LocalPlatform
-
     LocalPlatform(settings).down(say)
     if settings.state_dir.exists():
         shutil.rmtree(settings.state_dir)
@@ -153,8 +155,6 @@ def _write(frame: pd.DataFrame, folder: Path, name: str) -> Path:
 
 
 def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, target: DemoTarget) -> dict[str, Any]:
-    from monitoring.workspace import project_name, snapshot_count
-
     layout = Layout.from_settings(settings)
     if target.name == "local" and reset:
         _reset_state(settings, say)
@@ -272,9 +272,6 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
 
 
 def _champion(settings: Settings) -> Any:
-    from pipelines.registry.models import current_champion
-    from pipelines.registry.tracking import client_as
-
     return current_champion(client_as(settings, MlflowUser.MONITOR), settings.model_name)
 
 
@@ -289,8 +286,6 @@ def _same_hour_ahead(margin_s: float) -> None:
 def _model_figures(settings: Settings, use_case: UseCase, before: str, after: str) -> dict[str, Any]:
     """Holdout figures of the use case's primary metric from the registry: v1's own, v2's, and v1 scored on v2's
     (newer) holdout."""
-    from pipelines.registry.tracking import client_as
-
     primary = use_case.metric.primary
     client = client_as(settings, MlflowUser.MONITOR)
     first = client.get_model_version(settings.model_name, before)

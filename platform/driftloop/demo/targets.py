@@ -20,7 +20,12 @@ from typing import Protocol
 
 import httpx
 
+from driftloop.cluster.upstream import PINS
 from driftloop.demo.client import PlatformClient
+from driftloop.local.runtime import LocalPlatform, driftloop_command
+from driftloop.pipeline_runs.local_runner import LocalPipelineRunner
+from driftloop.pipeline_runs.step_progress import StepFollower
+from pipelines.core.credentials import load_credentials
 from pipelines.core.errors import DriftloopError
 from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
@@ -77,8 +82,6 @@ class LocalTarget:
     name = "local"
 
     def __init__(self, settings: Settings) -> None:
-        from driftloop.local.runtime import LocalPlatform
-
         self.settings = settings
         self.layout = Layout.from_settings(settings)
         self.platform = LocalPlatform(settings)
@@ -88,9 +91,6 @@ class LocalTarget:
         return {status.name: status.url for status in self.platform.status()}
 
     def client(self, endpoints: dict[str, str]) -> PlatformClient:
-        from driftloop.local.runtime import driftloop_command
-        from pipelines.core.credentials import load_credentials
-
         env = self.platform.child_env()
         tokens = {scope.value: token for scope, token in load_credentials(self.settings).tokens.items()}
         use_case = load_use_case(self.settings.use_case)
@@ -102,13 +102,9 @@ class LocalTarget:
         client.run_in_view("pipeline", "run", "training", "--trigger", trigger)
 
     def retraining_finished(self, handle: str) -> bool:
-        from driftloop.pipeline_runs.local_runner import LocalPipelineRunner
-
         return not LocalPipelineRunner(self.settings).is_active(handle)
 
     def retraining_steps(self, say: Callable[[str], None]) -> AbstractContextManager[object]:
-        from driftloop.pipeline_runs.step_progress import StepFollower
-
         return StepFollower(self.layout.logs / "retraining.log", say)
 
 
@@ -152,8 +148,6 @@ class ClusterTarget:
     name = "cluster"
 
     def __init__(self, settings: Settings, kubectl: str = "kubectl") -> None:
-        from driftloop.cluster.upstream import PINS
-
         self.settings = settings
         self.layout = Layout.from_settings(settings)
         self.kubectl = [kubectl, "--context", CLUSTER_CONTEXT, "-n", PINS.kfp_namespace]

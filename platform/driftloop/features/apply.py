@@ -6,6 +6,9 @@ from __future__ import annotations
 import logging
 
 from pipelines.core.settings import Settings
+from pipelines.core.use_case import load_use_case
+from pipelines.data.storage import feature_data_folder
+from pipelines.features.offline_store import adopt_single_file_tables
 from pipelines.features.store import open_feature_store, write_feature_store_yaml
 
 logger = logging.getLogger(__name__)
@@ -13,10 +16,7 @@ logger = logging.getLogger(__name__)
 
 def apply_feature_repo(settings: Settings) -> list[str]:
     """Apply every entity, source and feature view; returns the names registered. Idempotent."""
-    from feature_repo.registry_objects import registry_objects
-    from pipelines.core.use_case import load_use_case
-    from pipelines.data.storage import feature_data_folder
-    from pipelines.features.offline_store import adopt_single_file_tables
+    from feature_repo.registry_objects import registry_objects  # lazy: pulls feast
 
     use_case = load_use_case(settings.use_case)
     feature_data = feature_data_folder(settings)

@@ -21,6 +21,7 @@ from driftloop.local.health import probe, wait_until_healthy
 from driftloop.local.ports import port_is_free
 from driftloop.local.processes import ProcessRecord
 from driftloop.local.services import RAY_HEAD, ServiceSpec, local_services
+from pipelines.core.credentials import load_credentials
 from pipelines.core.errors import CommandFailedError, PortInUseError, ServiceStartError
 from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings, env_var_name, settings_environment
@@ -96,8 +97,6 @@ class LocalPlatform:
 
     def up(self, report: Reporter = logger.info) -> UpResult:
         """Start every service that is not running yet and wait until each answers its health check."""
-        from pipelines.core.credentials import load_credentials
-
         for folder in (self.layout.logs, self.layout.run):
             folder.mkdir(parents=True, exist_ok=True)
         load_credentials(self.settings)  # the API tokens exist before any server or client asks for them

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from driftloop.pipeline_runs.local_runner import run_url
 from pipelines.core.dependency_probes import check_kfp_api
 from pipelines.core.errors import DriftloopError
 from pipelines.core.settings import Settings
@@ -17,6 +18,7 @@ from pipelines.core.training_request import TrainingOutcome, TrainingRequest
 from pipelines.kfp.compile import COMPILED_PIPELINE
 from pipelines.registry.names import RunTag
 from pipelines.registry.probe import check_reachable
+from pipelines.registry.tracking import tracking_client
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +58,6 @@ class KfpApiRunner:
         return str(run.state) in ACTIVE_STATES
 
     def run_training(self, request: TrainingRequest) -> TrainingOutcome:
-        from driftloop.pipeline_runs.local_runner import run_url
-        from pipelines.registry.tracking import tracking_client
-
         check_reachable(self.settings.tracking_uri)  # the outcome is read from MLflow: no run it could not report
         handle = self.submit(request)
         kfp_run_id = handle.removeprefix("kfp:")

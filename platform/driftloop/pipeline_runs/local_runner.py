@@ -12,12 +12,16 @@ import os
 import psutil
 
 from driftloop.local.process_identity import is_same_process
+from driftloop.local.processes import ProcessRecord, spawn
+from driftloop.local.runtime import driftloop_command
 from pipelines.core.dependency_probes import check_online_store
 from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings, exported, settings_environment
 from pipelines.core.training_request import TrainingOutcome, TrainingRequest
 from pipelines.registry.names import RunTag
 from pipelines.registry.probe import check_reachable
+from pipelines.registry.tracking import client_as
+from pipelines.registry.users import MlflowUser
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +57,6 @@ class LocalPipelineRunner:
         (the process's start marker, `driftloop.local.process_identity`: a wall-clock step does not move it)."""
         import json
 
-        from driftloop.local.processes import ProcessRecord, spawn
-        from driftloop.local.runtime import driftloop_command
-
         arguments = ["pipeline", "run", "training", *training_options(request)]
         log_path = self.layout.logs / "retraining.log"
         command = [*driftloop_command(), *arguments]
@@ -82,10 +83,8 @@ class LocalPipelineRunner:
         check_online_store(self.settings)
         from kfp import local
 
-        from pipelines.kfp.training_pipeline import training_pipeline
-        from pipelines.registry.tracking import client_as
-        from pipelines.registry.users import MlflowUser
-        from pipelines.training.steps import training_experiment_id
+        from pipelines.kfp.training_pipeline import training_pipeline  # lazy: pulls kfp and pandas
+        from pipelines.training.steps import training_experiment_id  # lazy: pulls pandas
 
         # kfp.local's tasks inherit this process's environment, and with it the pipeline's MLflow user: in local
         # mode this runner stands where KFP stands in the cluster, whose task pods get that user's Secret.
