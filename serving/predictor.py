@@ -124,7 +124,10 @@ class ChampionPredictor(kserve.Model):
                 entity_ids = {key: columns[key] for key in keys}
                 lookup = features_or_policy(self.features, entity_ids, self.settings.online_store_down_policy)
                 columns, degraded = {**columns, **lookup.features}, lookup.degraded
-            scored = self.scorer.score(columns, events, rid)
+            # The model's inputs alone: the entity ids and the event id travel in `events`, and the log's rows
+            # are built from these (extra request columns would be concatenated and then overwritten per batch).
+            inputs = {column: columns[column] for column in self.use_case.model_input.columns}
+            scored = self.scorer.score(inputs, events, rid)
         except InvalidInput:
             metrics.REQUESTS.labels(self.server_label, version, "400").inc()
             raise
