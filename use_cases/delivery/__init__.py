@@ -179,7 +179,7 @@ USE_CASE = UseCase(
             drift_start_day=10,
             knobs={"zones": 40},
             traffic_rows=600,
-            live_hours=12,
+            live_hours=24,  # a whole day per traffic phase: orders follow the time of day (quiet nights)
             drifted_feed="rain",
             v1_primary=(3.0, 6.0),
             # The demo sends 12 hours of the world in seconds, served with the online features of the hour it
