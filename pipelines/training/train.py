@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.core.use_case import UseCase
+from pipelines.training.float32_splits import snap_split_thresholds
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,8 @@ def train_model(
         labels = np.random.default_rng(seed).permutation(labels)
     model = use_case.model.build(params, seed, use_case.model_input)
     model.fit(training_set[list(use_case.model_input.columns)], labels)
+    moved = snap_split_thresholds(model)  # so the ONNX export splits every row as scikit-learn does
+    logger.debug("%d split thresholds moved to float32 midpoints", moved)
     if use_case.label.kind == "binary":
         logger.info("trained on %d rows (%d %s)", len(training_set), int(labels.sum()), use_case.label.positive)
     else:

@@ -57,8 +57,8 @@ if TYPE_CHECKING:
 
 # The largest |scikit-learn - onnxruntime| in minutes a version may show on its holdout: the trees sum their
 # leaves in float32 (3.3e-5 to 3.6e-5 minutes measured, 200 trees, 3 seeds); a broken export is off by minutes.
-# Inputs must be float32-exact or have few decimals (Feast serves float32; distances have two): a float64 value
-# between a threshold and its float32 rounding flips a split (0.08 minutes seen on random float64 inputs).
+# A float64 value between a split threshold and its float32 rounding flipped a split (0.08 minutes seen on random
+# float64 inputs) until training snapped the thresholds (pipelines/training/float32_splits.py).
 PARITY_TOLERANCE_MINUTES = 1e-3
 
 
