@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import pandas as pd
 
 from monitoring import metrics
 from monitoring.dashboard import DashboardPlan
+from monitoring.label_maturity import cohort_maturity, delay_model_of, save_label_maturity
 from monitoring.workspace import delete_snapshot, project_name, quality_snapshot, save_snapshot
 from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
 from pipelines.core.use_case import EVENT_ID, UseCase, load_use_case
-from pipelines.data.event_store import event_store_for
+from pipelines.data.event_store import EventStore, event_store_for
 from pipelines.data.prediction_log_format import LOGGED_AT, MODEL_VERSION, PREDICTION, ROLE, SERVED, read_prediction_log
 from pipelines.data.storage import prediction_log_folder
 
@@ -57,8 +59,10 @@ def record_realised_quality(settings: Settings) -> pd.DataFrame:
     """Realised quality from the prediction log and the event store's labels: saved as CSV, exported as a gauge,
     and as Evidently snapshots (one per version and hour, replaced as more labels arrive) for the dashboard."""
     use_case = load_use_case(settings.use_case)
-    labels = event_store_for(settings).labels()
-    answers = labelled_answers(read_prediction_log(prediction_log_folder(settings)), labels, use_case.label.name)
+    store = event_store_for(settings)
+    labels = store.labels()
+    log = read_prediction_log(prediction_log_folder(settings))
+    answers = labelled_answers(log, labels, use_case.label.name)
     quality = realised_quality_of(answers, use_case)
     folder = Layout.from_settings(settings).monitor
     folder.mkdir(parents=True, exist_ok=True)
@@ -66,7 +70,24 @@ def record_realised_quality(settings: Settings) -> pd.DataFrame:
     export_realised_quality(quality, use_case.metric.primary)
     _save_quality_snapshots(settings, answers, quality, use_case)
     logger.info("realised quality: %d (version, hour) windows", len(quality))
+    _record_label_maturity(store, log, labels, use_case, folder)
     return quality
+
+
+def _record_label_maturity(
+    store: EventStore, log: pd.DataFrame, labels: pd.DataFrame, use_case: UseCase, folder: Path
+) -> None:
+    """The labels' arrival curves over the event store's history and each served cohort's maturity, saved
+    beside realised quality (monitoring/label_maturity.py)."""
+    event_times = store.event_times()
+    if event_times.empty:
+        return
+    now = pd.Timestamp.now(tz="UTC")
+    model = delay_model_of(event_times, store.label_records(), use_case, now)
+    save_label_maturity(folder, model, cohort_maturity(log, labels, model, now))
+    logger.info(
+        "label delay: median %.1f h over %d events (%d labelled)", model.overall.median_h, model.events, model.arrived
+    )
 
 
 def export_realised_quality(quality: pd.DataFrame, primary: str) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from pipelines.core.errors import RegistryUnreachableError
+from pipelines.core.layout import Layout
 from pipelines.core.settings import get_settings
 from pipelines.registry.probe import check_reachable
 from pipelines.registry.tracking import client_as, gate_decisions
@@ -65,15 +66,19 @@ def status(
     from dataclasses import asdict
 
     from monitoring.check import monitor_store  # lazy: pulls pandas
+    from monitoring.label_maturity import load_delay_summary  # lazy: pulls pandas
 
     settings = get_settings()
     store = monitor_store(settings)
     state, decisions = store.load(), store.decisions(last)
     gates = _gate_decisions(settings, last)
+    delay = load_delay_summary(Layout.from_settings(settings).monitor)
     if json_output:
-        typer.echo(json.dumps({"state": asdict(state), "decisions": decisions, "gate_decisions": gates}, indent=2))
+        shown = {"state": asdict(state), "decisions": decisions, "gate_decisions": gates, "label_delay": delay}
+        typer.echo(json.dumps(shown, indent=2))
         return
     typer.echo(f"last trigger: {state.last_trigger_at or 'never'}; run in flight: {state.run_in_flight or 'none'}")
+    typer.echo(_delay_line(delay))
     for decision in decisions:
         share = decision["drift_share"]
         typer.echo(
@@ -89,6 +94,15 @@ def status(
         typer.echo(f"  {gate['started_at'][:19]}  {gate['trigger']}  {gate['decision']}{version}: {gate['reason']}")
     if isinstance(gates, str):
         typer.echo(f"  {gates}")
+
+
+def _delay_line(delay: dict[str, Any] | None) -> str:
+    """The labels' arrival in one line, from the quality job's last fit."""
+    if delay is None:
+        return "labels: no arrival curve yet (`driftloop monitor quality` fits one)"
+    by_class = ", ".join(f"class {k} {v} h" for k, v in delay["median_delay_h_by_class"].items())
+    return (f"labels: {delay['arrived']} of {delay['events']} events labelled, median delay {delay['median_delay_h']} h"
+            + (f" ({by_class})" if by_class else ""))  # fmt: skip
 
 
 def _gate_decisions(settings: Settings, last: int) -> list[dict[str, str]] | str:
