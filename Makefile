@@ -57,7 +57,7 @@ status: install ## Show each local service with URL, pid and health
 test: install ## The test suite: unit, contract, cluster (static), integration (real servers); test groups side by side (TEST_WORKERS, default 2)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder tests/unit tests/contract tests/cluster tests/integration
 
-e2e: install ## The demo end to end from an empty state folder, every step of the loop asserted (about 4 minutes)
+e2e: install ## The demo end to end from an empty state folder for each use case, every step of the loop asserted (about 5 minutes)
 	$(BIN)/python -m pytest tests/e2e
 
 test-all: test e2e parity ## Everything CI runs: make test, make e2e, make parity

@@ -20,7 +20,6 @@ import pandas as pd
 
 from monitoring.label_delay import HOUR_S, DelayModel, fit_delay_model
 from pipelines.core.use_case import EVENT_ID, EVENT_TIMESTAMP, LABEL_TIMESTAMP, UseCase
-from pipelines.data.label_history import usable_times
 from pipelines.data.prediction_log_format import LOGGED_AT, MODEL_VERSION, ROLE, SERVED
 
 logger = logging.getLogger(__name__)
@@ -28,15 +27,15 @@ logger = logging.getLogger(__name__)
 MATURITY_COLUMNS = [MODEL_VERSION, "hour", "answers", "labelled", "arrived_share", "expected_share"]
 
 
-def delay_model_of(event_times: pd.Series, records: pd.DataFrame, use_case: UseCase, now: pd.Timestamp) -> DelayModel:
-    """The arrival curves from every known event (`event_times`: id -> event_timestamp) and every label record:
-    an event's delay is its first usable label time minus its event time; a classifier's class is its current
-    label. Events from the future (clock skew) count as age zero."""
-    label = use_case.label.name
-    usable = usable_times(records)
-    first = usable.groupby(EVENT_ID)[LABEL_TIMESTAMP].min()
-    current = usable.sort_values(LABEL_TIMESTAMP, kind="stable").drop_duplicates(EVENT_ID, keep="last")
-    current_class = current.set_index(EVENT_ID)[label]
+def delay_model_of(
+    event_times: pd.Series, records: pd.DataFrame, labels: pd.DataFrame, use_case: UseCase, now: pd.Timestamp
+) -> DelayModel:
+    """The arrival curves from every known event (`event_times`: id -> event_timestamp), its label records with
+    their usable times (`usable_times`) and the current labels (`latest_labels`): an event's delay is its first
+    usable label time minus its event time; a classifier's class is its current label. Events from the future
+    (clock skew) count as age zero."""
+    first = records.groupby(EVENT_ID)[LABEL_TIMESTAMP].min()
+    current_class = labels.set_index(EVENT_ID)[use_case.label.name]
     frame = pd.DataFrame({EVENT_TIMESTAMP: event_times})
     ages = np.maximum((now - frame[EVENT_TIMESTAMP]).dt.total_seconds().to_numpy() / HOUR_S, 0.0)
     arrival = first.reindex(frame.index)

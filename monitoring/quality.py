@@ -22,6 +22,7 @@ from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
 from pipelines.core.use_case import EVENT_ID, UseCase, load_use_case
 from pipelines.data.event_store import EventStore, event_store_for
+from pipelines.data.label_history import latest_labels, usable_times
 from pipelines.data.prediction_log_format import LOGGED_AT, MODEL_VERSION, PREDICTION, ROLE, SERVED, read_prediction_log
 from pipelines.data.storage import prediction_log_folder
 
@@ -60,7 +61,8 @@ def record_realised_quality(settings: Settings) -> pd.DataFrame:
     and as Evidently snapshots (one per version and hour, replaced as more labels arrive) for the dashboard."""
     use_case = load_use_case(settings.use_case)
     store = event_store_for(settings)
-    labels = store.labels()
+    records = usable_times(store.label_records())  # read once: current labels and first arrivals both come from it
+    labels = latest_labels(records, use_case.label.name)
     log = read_prediction_log(prediction_log_folder(settings))
     answers = labelled_answers(log, labels, use_case.label.name)
     quality = realised_quality_of(answers, use_case)
@@ -70,12 +72,12 @@ def record_realised_quality(settings: Settings) -> pd.DataFrame:
     export_realised_quality(quality, use_case.metric.primary)
     _save_quality_snapshots(settings, answers, quality, use_case)
     logger.info("realised quality: %d (version, hour) windows", len(quality))
-    _record_label_maturity(store, log, labels, use_case, folder)
+    _record_label_maturity(store, records, log, labels, use_case, folder)
     return quality
 
 
 def _record_label_maturity(
-    store: EventStore, log: pd.DataFrame, labels: pd.DataFrame, use_case: UseCase, folder: Path
+    store: EventStore, records: pd.DataFrame, log: pd.DataFrame, labels: pd.DataFrame, use_case: UseCase, folder: Path
 ) -> None:
     """The labels' arrival curves over the event store's history and each served cohort's maturity, saved
     beside realised quality (monitoring/label_maturity.py)."""
@@ -83,7 +85,7 @@ def _record_label_maturity(
     if event_times.empty:
         return
     now = pd.Timestamp.now(tz="UTC")
-    model = delay_model_of(event_times, store.label_records(), use_case, now)
+    model = delay_model_of(event_times, records, labels, use_case, now)
     save_label_maturity(folder, model, cohort_maturity(log, labels, model, now))
     logger.info(
         "label delay: median %.1f h over %d events (%d labelled)", model.overall.median_h, model.events, model.arrived

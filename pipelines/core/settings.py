@@ -8,7 +8,7 @@ one variable moves everything that depends on it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -30,18 +30,19 @@ RETIRED_VARIABLES = {
 }
 # The one place the platform names a use case: the one it runs when DRIFTLOOP_USE_CASE is not set.
 DEFAULT_USE_CASE = "fraud"
-USE_CASE_FIELDS = ("model_name", "mlflow_experiment", "feast_project", "label_maturity_days")
+# The settings whose default is the use case's own (its registry, tracking and Feast names and how long its
+# labels take to mature), and where its declaration gives each.
+USE_CASE_DEFAULTS: dict[str, Callable[[UseCase], Any]] = {
+    "model_name": lambda use_case: use_case.model_name,
+    "mlflow_experiment": lambda use_case: use_case.experiment,
+    "feast_project": lambda use_case: use_case.feast_project,
+    "label_maturity_days": lambda use_case: use_case.label.maturity_days,
+}
 
 
 def use_case_defaults(use_case: UseCase) -> dict[str, Any]:
-    """The settings whose default is the use case's own: its registry, tracking and Feast names and how long
-    its labels take to mature."""
-    return {
-        "model_name": use_case.model_name,
-        "mlflow_experiment": use_case.experiment,
-        "feast_project": use_case.feast_project,
-        "label_maturity_days": use_case.label.maturity_days,
-    }
+    """The use case's defaults of the settings it owns (USE_CASE_DEFAULTS)."""
+    return {name: read(use_case) for name, read in USE_CASE_DEFAULTS.items()}
 
 
 class PlatformSettings(BaseModel):
@@ -427,7 +428,7 @@ class Settings(
         """Names and label maturity nobody set come from the use case's declaration (loaded only then)."""
         if not isinstance(data, dict):
             return data
-        missing = [name for name in USE_CASE_FIELDS if data.get(name) is None]
+        missing = [name for name in USE_CASE_DEFAULTS if data.get(name) is None]
         if not missing:
             return data
         declared = use_case_defaults(load_use_case(data.get("use_case") or cls.model_fields["use_case"].default))

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from monitoring.label_delay import DelayModel
 from monitoring.label_maturity import (
     cohort_maturity,
     delay_model_of,
@@ -17,13 +18,19 @@ from monitoring.label_maturity import (
     load_delay_summary,
     save_label_maturity,
 )
-from pipelines.core.use_case import EVENT_ID, EVENT_TIMESTAMP, LABEL_TIMESTAMP
-from pipelines.data.label_history import KNOWN_AT
+from pipelines.core.use_case import EVENT_ID, EVENT_TIMESTAMP, LABEL_TIMESTAMP, UseCase
+from pipelines.data.label_history import INGESTED_AT, KNOWN_AT, latest_labels, usable_times
 from pipelines.data.prediction_log_format import LOGGED_AT, MODEL_VERSION, ROLE, SERVED
 from use_cases.delivery import USE_CASE as DELIVERY
 from use_cases.fraud import USE_CASE as FRAUD
 
 NOW = pd.Timestamp("2026-12-05 12:00", tz="UTC")
+
+
+def _fit(event_times: pd.Series, records: pd.DataFrame, use_case: UseCase) -> DelayModel:
+    """As the quality job fits: usable times first, the current labels from them."""
+    usable = usable_times(records)
+    return delay_model_of(event_times, usable, latest_labels(usable, use_case.label.name), use_case, NOW)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +47,8 @@ def history() -> tuple[pd.Series, pd.DataFrame, pd.DataFrame]:
     arrives = times + delay
     due = (arrives <= NOW).to_numpy()
     records = pd.DataFrame({EVENT_ID: np.array(ids)[due], FRAUD.label.name: positive[due].astype(int),
-                            LABEL_TIMESTAMP: arrives[due].to_numpy(), KNOWN_AT: arrives[due].to_numpy()})  # fmt: skip
+                            LABEL_TIMESTAMP: arrives[due].to_numpy(), KNOWN_AT: arrives[due].to_numpy(),
+                            INGESTED_AT: arrives[due].to_numpy()})  # fmt: skip
     log = pd.DataFrame({EVENT_ID: ids, ROLE: SERVED, LOGGED_AT: times.to_numpy(),
                         MODEL_VERSION: np.where(times >= NOW - pd.Timedelta(days=1), "2", "1")})  # fmt: skip
     return event_times, records, log
@@ -50,7 +58,7 @@ def test_young_cohorts_are_immature_and_old_ones_complete(
     history: tuple[pd.Series, pd.DataFrame, pd.DataFrame],
 ) -> None:
     event_times, records, log = history
-    model = delay_model_of(event_times, records, FRAUD, NOW)
+    model = _fit(event_times, records, FRAUD)
     labels = records[[EVENT_ID, FRAUD.label.name, LABEL_TIMESTAMP]]
     maturity = cohort_maturity(log, labels, model, NOW)
     assert len(maturity) == 8 * 24 and set(maturity[MODEL_VERSION]) == {"1", "2"}
@@ -67,7 +75,7 @@ def test_the_summary_and_files_say_what_the_curves_are(
     history: tuple[pd.Series, pd.DataFrame, pd.DataFrame], tmp_path: Path
 ) -> None:
     event_times, records, log = history
-    model = delay_model_of(event_times, records, FRAUD, NOW)
+    model = _fit(event_times, records, FRAUD)
     summary = delay_summary(model)
     assert summary["events"] == len(event_times) and summary["arrived"] == len(records)
     assert set(summary["median_delay_h_by_class"]) == {"0", "1"} and 0.07 < summary["class_shares"]["1"] < 0.13
@@ -82,9 +90,9 @@ def test_a_regression_label_gets_one_curve_and_no_labels_mean_nothing_arrived(
 ) -> None:
     event_times, records, log = history
     minutes = records.rename(columns={FRAUD.label.name: DELIVERY.label.name}).astype({DELIVERY.label.name: float})
-    model = delay_model_of(event_times, minutes, DELIVERY, NOW)
+    model = _fit(event_times, minutes, DELIVERY)
     assert model.per_class == {} and 30 < model.overall.median_h < 70
     empty = records.iloc[:0]
-    nothing = delay_model_of(event_times, empty, FRAUD, NOW)
+    nothing = _fit(event_times, empty, FRAUD)
     assert nothing.arrived == 0 and nothing.expected_arrived(np.array([100.0])) == 0.0
     assert cohort_maturity(log.iloc[:0], empty, nothing, NOW).empty
