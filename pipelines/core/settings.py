@@ -278,6 +278,12 @@ class TrainingSettings(BaseModel):
         description="Gate: on the frozen evaluation set a candidate's metric may be at most this much worse than "
         "the champion's. Default: the use case's (`driftloop use-case show`).",
     )
+    alert_budget_per_day: int | None = Field(
+        None,
+        ge=1,
+        description="Alerts a team works per day: precision and value caught are measured on each day's top this "
+        "many scores (the gate's `precision_at_budget`, estimated quality). Default: the use case's.",
+    )
     holdout_days: int = Field(5, ge=1, description="Days at the end of the labelled data kept for evaluation.")
     label_maturity_days: int = Field(
         ge=0,

@@ -263,6 +263,18 @@ class Metric:
     realised_min_rows: int  # rows a (version, hour) needs before it is reported
     evidently: TargetKind  # which Evidently preset judges quality snapshots
     calibration: bool | Skip  # ECE and Brier among the holdout metrics
+    # The metric the gate's paired bootstrap compares candidate and champion on ("" = `primary`). A classifier may
+    # name "precision_at_budget": the share of each day's top `alert_budget` scores that are positive.
+    evidence: str = ""
+    # Alerts a team works per day (the top-k of each day's scores): precision and value caught at this budget.
+    alert_budget: int | Skip = Skip("no alerts: the label is not a positive class to alert on")
+    # The request field whose sum over caught positives is the money at stake (fraud: the amount).
+    value_field: str | Skip = Skip("no value field declared")
+
+    @property
+    def evidence_metric(self) -> str:
+        """The gate's comparison metric: `evidence`, or the primary metric when none is named."""
+        return self.evidence or self.primary
 
 
 @dataclass(frozen=True)
@@ -520,7 +532,13 @@ def _identity(use_case: UseCase) -> dict[str, object]:
             }
             for view in use_case.views
         ],
-        "metric": [use_case.metric.primary, use_case.metric.higher_is_better],
+        "metric": [
+            use_case.metric.primary,
+            use_case.metric.higher_is_better,
+            use_case.metric.evidence_metric,
+            _skippable(use_case.metric.alert_budget),
+            _skippable(use_case.metric.value_field),
+        ],
         "gate": {
             "floor": gate.floor,
             "margin": gate.margin,
@@ -612,6 +630,27 @@ def _kind_problems(use_case: UseCase) -> Iterator[str]:
         yield f"{which} is guarded by its positive rate: gate.label_guard cannot be a MeanShift"
     if label.kind == "regression" and use_case.metric.calibration is True:
         yield f"{which} has no probabilities to calibrate: metric.calibration must be a Skip"
+    yield from _alert_problems(use_case, which)
+
+
+EVIDENCE_METRICS = {"binary": ("roc_auc", "precision_at_budget"), "regression": ("mae",)}
+
+
+def _alert_problems(use_case: UseCase, which: str) -> Iterator[str]:
+    """The gate's evidence metric, the alert budget and the value field fit the label's kind and the fields."""
+    metric, kind = use_case.metric, use_case.label.kind
+    if metric.evidence_metric not in EVIDENCE_METRICS[kind]:
+        yield f"{which} can be compared on {EVIDENCE_METRICS[kind]} (metric.evidence), not {metric.evidence_metric!r}"
+    budget = metric.alert_budget
+    if kind == "regression" and not isinstance(budget, Skip):
+        yield f"{which} has no positives to alert on: metric.alert_budget must be a Skip, not {budget!r}"
+    if not isinstance(budget, Skip) and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
+        yield f"metric.alert_budget must be a count of alerts per day (>= 1), not {budget!r}"
+    if metric.evidence_metric == "precision_at_budget" and isinstance(budget, Skip):
+        yield f"{which} is compared at its alert budget (metric.evidence): metric.alert_budget must be a count"
+    value = metric.value_field
+    if not isinstance(value, Skip) and value not in {field.name for field in use_case.fields if field.kind == "number"}:
+        yield f"metric.value_field {value!r} must name a number field of the request"
 
 
 def _domain_problems(use_case: UseCase) -> Iterator[str]:

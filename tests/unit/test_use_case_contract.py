@@ -385,6 +385,8 @@ IDENTITY_CHANGES: dict[str, Callable[[UseCase], UseCase]] = {
     "gate margin": lambda u: replace(u, gate=replace(u.gate, margin=0.02)),
     "gate positives": lambda u: replace(u, gate=replace(u.gate, min_holdout_positives=11)),
     "gate label guard": lambda u: replace(u, gate=replace(u.gate, label_guard=RateShift(2.0))),
+    "evidence metric": lambda u: replace(u, metric=replace(u.metric, evidence="precision_at_budget", alert_budget=5)),
+    "value field": lambda u: replace(u, metric=replace(u.metric, value_field="spend")),
     "gate realised alert": lambda u: replace(u, gate=replace(u.gate, realised_alert=0.6)),
 }
 
@@ -501,6 +503,23 @@ INVALID: dict[str, tuple[Callable[[UseCase], UseCase], str]] = {
     "regression label calibrated": (
         lambda u: replace(as_regression(u), metric=replace(as_regression(u).metric, calibration=True)),
         "metric.calibration",
+    ),
+    "evidence metric of another kind": (
+        lambda u: replace(u, metric=replace(u.metric, evidence="mae")),
+        "metric.evidence",
+    ),
+    "budget on a regression": (
+        lambda u: replace(as_regression(u), metric=replace(as_regression(u).metric, alert_budget=20)),
+        "metric.alert_budget must be a Skip",
+    ),
+    "budget of no alerts": (lambda u: replace(u, metric=replace(u.metric, alert_budget=0)), "(>= 1), not 0"),
+    "precision at no budget": (
+        lambda u: replace(u, metric=replace(u.metric, evidence="precision_at_budget")),
+        "metric.alert_budget must be a count",
+    ),
+    "value field not a number": (
+        lambda u: replace(u, metric=replace(u.metric, value_field="device")),
+        "'device' must name a number field",
     ),
     "category without values": (lambda u: with_field(u, "device", allowed=()), "'device' allows no value"),
     "category value twice": (lambda u: with_field(u, "device", allowed=("web", "app", "web")), "allows 'web' 2 times"),
