@@ -17,16 +17,28 @@ import pandas as pd
 from monitoring import metrics
 from monitoring.dashboard import DRIFT_TAG, DashboardPlan, version_tag
 from monitoring.drift import MonitoredColumns, run_drift_report
+from monitoring.estimation_inputs import (
+    ChampionEstimate,
+    EstimationSettings,
+    estimate_champion,
+    load_calibration_sample,
+    reference_of,
+    served_answers,
+)
+from monitoring.label_maturity import delay_model_of
 from monitoring.policy import FAILED, NO_TRIGGER, PolicyInputs, RetrainPolicy, decide
 from monitoring.reference import load_reference
 from monitoring.skew import SkewResult, check_skew
 from monitoring.state import MonitorStore
 from monitoring.workspace import project_name, save_snapshot, skew_snapshot
+from pipelines.core.alert_budget import alert_budget
 from pipelines.core.errors import RegistryUnreachableError
 from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
 from pipelines.core.training_request import PipelineRunner, TrainingRequest
-from pipelines.core.use_case import load_use_case
+from pipelines.core.use_case import Skip, UseCase, load_use_case
+from pipelines.data.event_store import event_store_for
+from pipelines.data.label_history import latest_labels, usable_times
 from pipelines.data.prediction_log_format import LOGGED_AT, MODEL_VERSION, ROLE, SERVED, read_prediction_log
 from pipelines.data.storage import prediction_log_folder
 from pipelines.features.refresh import current_watermark
@@ -58,6 +70,8 @@ class CheckOutcome:
     skew_share: float | None = None
     skew_rows: int = 0
     skew_columns: dict[str, int] = field(default_factory=dict)
+    signal: str = "none"  # which signal fired: drift, estimated_harm, both, or none
+    estimate: dict[str, Any] | None = None  # the champion's estimated quality (ChampionEstimate.as_dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,6 +82,8 @@ def policy_from(settings: Settings) -> RetrainPolicy:
         drift_share_threshold=settings.drift_share_threshold,
         min_rows=settings.drift_min_rows,
         cooldown=timedelta(minutes=settings.retrain_cooldown_minutes),
+        harm_margin=settings.harm_margin,
+        retrain_on_drift=settings.retrain_on_drift,
     )
 
 
@@ -147,6 +163,7 @@ def run_check(
         metrics.DRIFT_SHARE.labels(version).set(drift.drift_share)
         for column, score in drift.column_scores.items():
             metrics.FEATURE_DRIFT.labels(version, column).set(score)
+    estimate = _champion_estimate(settings, client, version, use_case, now)
     decision = decide(
         policy_from(settings),
         PolicyInputs(
@@ -157,6 +174,7 @@ def run_check(
             last_trigger_at=state.last_trigger_time,
             run_in_flight=state.run_in_flight,
             handled_windows=frozenset(state.handled_windows),
+            harm=estimate.harm if estimate else None,
         ),
     )
     handle = None
@@ -173,7 +191,7 @@ def run_check(
         window_end=end.isoformat(), rows=len(log), drift_share=drift.drift_share if drift else None,
         drifted_columns=drift.drifted_columns if drift else [], action=decision.action, reason=decision.reason,
         retraining_run=handle, snapshot_id=snapshot_id, skew_share=skew.share, skew_rows=skew.rows,
-        skew_columns=skew.columns,
+        skew_columns=skew.columns, signal=decision.signal, estimate=estimate.as_dict() if estimate else None,
     )  # fmt: skip
     store.record(outcome.as_dict())
     metrics.ROWS_ANALYSED.set(len(log))
@@ -181,6 +199,43 @@ def run_check(
     metrics.LAST_RUN.set(now.timestamp())
     logger.info("drift check %s: %s (%s)", key, decision.action, decision.reason)
     return outcome
+
+
+def _champion_estimate(
+    settings: Settings, client: Any, version: str, use_case: UseCase, now: datetime
+) -> ChampionEstimate | None:
+    """The champion's estimated quality over its answers of the last `estimate_window_hours`, exported as gauges;
+    None for a use case without alerts to estimate, a champion without a calibration sample, or a failure (logged:
+    the check goes on, and drift decides alone)."""
+    budget = alert_budget(use_case, settings)
+    if use_case.label.kind != "binary" or isinstance(budget, Skip):
+        return None
+    try:
+        layout = Layout.from_settings(settings)
+        sample = load_calibration_sample(client, settings.model_name, version, layout.monitor_references)
+        if sample is None:
+            return None
+        since = pd.Timestamp(now) - pd.Timedelta(hours=settings.estimate_window_hours)
+        served = served_answers(read_prediction_log(prediction_log_folder(settings), since=since), version)
+        if served.empty:
+            return None
+        store = event_store_for(settings)
+        records = usable_times(store.label_records())
+        labels = latest_labels(records, use_case.label.name)
+        stamp = pd.Timestamp(now)
+        delay = delay_model_of(store.event_times(), records, labels, use_case, stamp)
+        how = EstimationSettings(budget, settings.estimate_draws, settings.estimate_confidence, settings.seed)
+        reference = reference_of(client, settings.model_name, version, use_case.metric.primary)
+        estimate = estimate_champion(served, labels, delay, sample, reference, use_case, how, stamp)
+    except Exception:  # noqa: BLE001 - an estimate informs the decision; its failure must not stop the check
+        logger.warning("could not estimate the champion's quality; drift decides alone", exc_info=True)
+        return None
+    if estimate is not None:
+        for name, value in estimate.estimates.items():
+            for bound in ("value", "low", "high"):
+                metrics.ESTIMATED_QUALITY.labels(version, name, bound).set(getattr(value, bound))
+        metrics.LABELS_ARRIVED_SHARE.labels(version).set(estimate.arrived_share)
+    return estimate
 
 
 def _skew(settings: Settings, served: pd.DataFrame) -> SkewResult:

@@ -32,6 +32,20 @@ REALISED_QUALITY = Gauge(
     registry=REGISTRY,
 )
 
+ESTIMATED_QUALITY = Gauge(
+    "driftloop_estimated_quality",
+    "The champion's estimated quality over its recent served answers before their labels arrived: `metric` "
+    "(roc_auc, precision_at_budget, value_caught), `bound` (value, low, high of the interval).",
+    ["model_version", "metric", "bound"],
+    registry=REGISTRY,
+)
+LABELS_ARRIVED_SHARE = Gauge(
+    "driftloop_estimate_labels_arrived_share",
+    "The share of the estimated answers' labels in when the estimate was made.",
+    ["model_version"],
+    registry=REGISTRY,
+)
+
 
 GATE_DECISION = Gauge(
     "driftloop_gate_last_decision_timestamp_seconds",
@@ -118,6 +132,8 @@ JOB_METRICS = {
         SKEW_SHARE,
         REGISTRY_UNREACHABLE,
         GATE_DECISION,
+        ESTIMATED_QUALITY,
+        LABELS_ARRIVED_SHARE,
     ),
     QUALITY_JOB: (REALISED_QUALITY,),
     FEATURE_REFRESH_JOB: (

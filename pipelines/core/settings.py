@@ -392,6 +392,29 @@ class MonitoringSettings(BaseModel):
     )
     drift_min_rows: int = Field(200, ge=1, description="...over at least this many logged predictions.")
     retrain_cooldown_minutes: float = Field(30.0, ge=0, description="Minimum minutes between two retraining triggers.")
+    retrain_on_drift: bool = Field(
+        False,
+        description="Retrain on drift alone. By default drift without estimated harm is recorded as `drifted_harmless` "
+        "and only an estimated drop retrains (a use case without an estimate: drift decides).",
+    )
+    harm_margin: float = Field(
+        0.0,
+        ge=0,
+        description="Estimated harm: the interval of the champion's estimated primary metric must lie this far past "
+        "its holdout value (in the metric's units) for a window to retrain.",
+    )
+    estimate_window_hours: float = Field(
+        48.0,
+        gt=0,
+        description="Hours of the champion's served answers (with an event id) whose quality is estimated for the "
+        "retraining decision.",
+    )
+    estimate_confidence: float = Field(
+        0.90, gt=0.5, lt=1, description="Confidence of the intervals of estimated quality (two-sided)."
+    )
+    estimate_draws: int = Field(
+        200, ge=20, description="Draws of the missing labels behind each estimate and its interval."
+    )
     pushgateway_url: str | None = Field(
         None, description="Prometheus Pushgateway the drift job pushes to (cluster). Unset: no push."
     )

@@ -13,6 +13,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from pipelines.registry.names import Alias, VersionTag
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 # Pinned from the running environment: inferring requirements would cost seconds per model.
 REFERENCE_ARTIFACT_DIR = "reference"
 REFERENCE_SAMPLE_FILE = "reference_sample.parquet"
+CALIBRATION_SAMPLE_PATH = "calibration/holdout_scores.parquet"  # columns score, label (monitoring reads them)
 SERVING_PACKAGES = ("scikit-learn", "numpy", "pandas", "scipy", "cloudpickle")
 
 
@@ -62,6 +64,20 @@ def log_model(
         mlflow.log_artifact(str(path), artifact_path=REFERENCE_ARTIFACT_DIR)
     logger.info("logged model %s", info.model_uri)
     return str(info.model_uri)
+
+
+def log_calibration_sample(labels: np.ndarray, scores: np.ndarray) -> None:
+    """The holdout's scores and labels, as an artifact of the active run: estimated quality calibrates the served
+    scores on them (monitoring/calibration.py), as labels of served answers take days to mature."""
+    import mlflow
+
+    folder_name, file_name = CALIBRATION_SAMPLE_PATH.rsplit("/", 1)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / file_name
+        pd.DataFrame({"score": np.asarray(scores, np.float64), "label": np.asarray(labels, np.float64)}).to_parquet(
+            path, index=False
+        )
+        mlflow.log_artifact(str(path), artifact_path=folder_name)
 
 
 def log_onnx(model_bytes: bytes) -> None:

@@ -47,6 +47,7 @@ class VersionTag(StrEnum):
     GATE_REASON = "gate_reason"
     EVALUATION_SET = "evaluation_set"
     REFERENCE_SAMPLE = "reference_sample"
+    CALIBRATION_SAMPLE = "calibration_sample"  # the holdout's scores and labels: estimated quality calibrates on it
     # and `metric.holdout_<name>` for each holdout metric of the run (holdout_tag)
 
 

@@ -26,7 +26,15 @@ from pipelines.features.compute_engine import open_engine
 from pipelines.features.refresh import refresh_features
 from pipelines.features.training_set_build import training_set_from_snapshot
 from pipelines.registry.lineage import code_version, frame_fingerprint
-from pipelines.registry.models import current_champion, log_model, log_onnx, promote, register
+from pipelines.registry.models import (
+    CALIBRATION_SAMPLE_PATH,
+    current_champion,
+    log_calibration_sample,
+    log_model,
+    log_onnx,
+    promote,
+    register,
+)
 from pipelines.registry.names import RunTag, VersionTag, holdout_tag
 from pipelines.registry.onnx_model import (
     PARITY_METRIC,
@@ -215,6 +223,8 @@ def train(
         example = train_rows[list(model_input.columns)].head(50)
         model_uri = log_model(model, example, reference.reset_index(drop=True), use_case.model.pyfunc_predict_fn)
         log_onnx(onnx_bytes)
+        if use_case.label.kind == "binary":
+            log_calibration_sample(holdout[use_case.label.name].to_numpy(), score(model, holdout))
         mlflow.set_tags({"model_uri": model_uri, **runtime_versions()})
     return model_uri
 
@@ -356,6 +366,11 @@ def register_and_promote(settings: Settings, run_id: str, model_uri: str, decisi
         VersionTag.GATE_REASON: run.data.tags[RunTag.GATE_REASON],
         VersionTag.EVALUATION_SET: run.data.tags.get(RunTag.EVALUATION_SET, ""),
         VersionTag.REFERENCE_SAMPLE: f"runs:/{run_id}/reference/reference_sample.parquet",
+        **(
+            {VersionTag.CALIBRATION_SAMPLE: f"runs:/{run_id}/{CALIBRATION_SAMPLE_PATH}"}
+            if use_case.label.kind == "binary"
+            else {}
+        ),
         **onnx_lineage(
             run_id, run.data.metrics[PARITY_METRIC], {key: run.data.tags[key] for key in runtime_versions()}
         ),

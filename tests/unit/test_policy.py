@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from monitoring.policy import PolicyInputs, RetrainPolicy, decide
+from monitoring.policy import DRIFTED_HARMLESS, HARM, NO_TRIGGER, HarmSignal, PolicyInputs, RetrainPolicy, decide
 
 POLICY = RetrainPolicy(drift_share_threshold=0.3, min_rows=200, cooldown=timedelta(minutes=30))
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -13,6 +13,34 @@ DRIFTED = PolicyInputs(
     window_key="1:2026-11-24T12:00", drift_share=0.6, rows=1000, now=NOW, last_trigger_at=None,
     run_in_flight=None, handled_windows=frozenset(),
 )  # fmt: skip
+
+
+HEALTHY_ESTIMATE = HarmSignal("roc_auc", 0.91, 0.86, 0.95, 0.917, True, 0.12)
+HARMED_ESTIMATE = HarmSignal("roc_auc", 0.80, 0.74, 0.86, 0.917, True, 0.18)
+
+
+def test_drift_without_estimated_harm_is_recorded_as_harmless_and_does_not_retrain() -> None:
+    decision = decide(POLICY, replace(DRIFTED, harm=HEALTHY_ESTIMATE))
+    assert decision.action == DRIFTED_HARMLESS and not decision.triggers and decision.signal == "drift"
+    assert "drifted, harmless" in decision.reason and "0.910 [0.860, 0.950] vs reference 0.917" in decision.reason
+    assert decide(replace(POLICY, retrain_on_drift=True), replace(DRIFTED, harm=HEALTHY_ESTIMATE)).triggers
+
+
+def test_estimated_harm_retrains_without_drift_and_names_its_signal() -> None:
+    calm = replace(DRIFTED, drift_share=0.05, harm=HARMED_ESTIMATE)
+    decision = decide(POLICY, calm)
+    assert decision.triggers and decision.signal == HARM
+    assert "estimated ROC AUC 0.800 [0.740, 0.860] vs reference 0.917 with 18% of labels in: harm" in decision.reason
+    both = decide(POLICY, replace(DRIFTED, harm=HARMED_ESTIMATE))
+    assert both.triggers and both.signal == "drift+estimated_harm"
+
+
+def test_harm_needs_the_whole_interval_past_the_margin() -> None:
+    near = replace(HARMED_ESTIMATE, high=0.90)
+    assert decide(POLICY, replace(DRIFTED, drift_share=0.05, harm=near)).triggers
+    assert decide(replace(POLICY, harm_margin=0.02), replace(DRIFTED, drift_share=0.05, harm=near)).action == NO_TRIGGER
+    lower_is_better = HarmSignal("mae", 9.0, 8.0, 10.0, 7.0, False, 0.3)
+    assert lower_is_better.harmed(0.5) and not lower_is_better.harmed(1.0)
 
 
 def test_enough_drift_over_enough_rows_triggers() -> None:
