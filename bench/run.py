@@ -1,9 +1,10 @@
 """`make bench`: run the benchmarks, write JSON to bench/results/, print a short table.
 
 `python -m bench.run` is the quick mode (serving, model cost, features, drift at 10k and 100k rows, drift alarm
-rates over 20 + 20 replayed windows, the feature build at 0.5M and 2M events per engine, label requests at 10
-and 5,000 parts of history); `--full` adds more
-concurrency levels and longer runs, 1M drift rows, 40 + 40 alarm windows, 8M events and the loop (the demo).
+rates over 20 + 20 replayed windows, estimated quality over 20 + 20 days and 5 drifted worlds, the feature build
+at 0.5M and 2M events per engine, label requests at 10 and 5,000 parts of history); `--full` adds more
+concurrency levels and longer runs, 1M drift rows, 40 + 40 alarm windows, 10 drifted worlds, 8M events and the
+loop (the demo).
 """
 
 from __future__ import annotations
@@ -51,6 +52,21 @@ def _table(results: dict[str, Any]) -> str:
             f"drift {rows} | ours / evidently / ks | {ours['seconds']:.1f} / {runs['evidently']['seconds']:.1f} / "
             f"{runs['ks']['seconds']:.2f} s, peak {ours['peak_rss_mib']:.0f} MiB"
             f" | {ours['time_vs_evidently']:.2f}x time, {ours['memory_vs_evidently']:.2f}x memory of Evidently"
+        )
+    if "quality" in results:
+        q = results["quality"]["summary"]
+        gained = [h for h in q["drift_hours_gained"] if h is not None]
+        lines.append(
+            f"estimated quality | {q['windows']} healthy + {q['windows']} harmlessly shifted days, "
+            f"~{q['healthy_arrived_share_mean']:.0%} of labels in | ROC AUC inside the interval "
+            f"{q['healthy_coverage']['roc_auc']:.0%} / {q['harmless_coverage']['roc_auc']:.0%}, precision at budget "
+            f"{q['healthy_coverage']['precision_at_budget']:.0%} / {q['harmless_coverage']['precision_at_budget']:.0%};"
+            f" shifted days drifted {q['harmless_drifted_windows']}, retrained {q['harmless_retrains']}"
+        )
+        lines.append(
+            f"estimated harm | wallet drift, {q['drift_detected']} seeds | reported with at most "
+            f"{q['drift_detected_at_arrived_share_max']:.0%} of labels in, {min(gained, default=0)}-"
+            f"{max(gained, default=0)} h before realised ROC AUC over the arrived labels shows it"
         )
     if "alarms" in results:
         alarms, windows = results["alarms"]["summary"], results["alarms"]["windows"]
@@ -102,14 +118,15 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="longer runs, 1M drift rows, and the loop")
     parser.add_argument(
         "--only",
-        choices=["serving", "model", "features", "drift", "alarms", "scale", "labels", "loop"],
+        choices=["serving", "model", "features", "drift", "alarms", "quality", "scale", "labels", "loop"],
         action="append",
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     chosen = set(
         args.only
-        or ["serving", "model", "features", "drift", "alarms", "scale", "labels"] + (["loop"] if args.full else [])
+        or ["serving", "model", "features", "drift", "alarms", "quality", "scale", "labels"]
+        + (["loop"] if args.full else [])
     )
     results: dict[str, Any] = {
         "mode": "full" if args.full else "quick",
@@ -140,6 +157,10 @@ def main() -> None:
             from bench.drift_alarms import run_alarm_bench
 
             results["alarms"] = run_alarm_bench(windows=40 if args.full else 20)
+        if "quality" in chosen:
+            from bench.quality_estimation import run_quality_estimation_bench
+
+            results["quality"] = run_quality_estimation_bench(drift_seeds=10 if args.full else 5)
         if "scale" in chosen:
             from bench.scale import run_scale_bench
 

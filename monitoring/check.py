@@ -163,7 +163,7 @@ def run_check(
         metrics.DRIFT_SHARE.labels(version).set(drift.drift_share)
         for column, score in drift.column_scores.items():
             metrics.FEATURE_DRIFT.labels(version, column).set(score)
-    estimate = _champion_estimate(settings, client, version, use_case, now)
+    estimate = _champion_estimate(settings, client, version, use_case, now, since)
     decision = decide(
         policy_from(settings),
         PolicyInputs(
@@ -183,8 +183,10 @@ def run_check(
         handle = runner.submit(request)
         state.last_trigger_at = now.isoformat()
         state.run_in_flight = handle
-    if len(log) >= settings.drift_min_rows and key not in state.handled_windows:
-        state.handled_windows.append(key)  # decided on enough rows: a re-run of this window changes nothing
+    if decision.triggers and key not in state.handled_windows:
+        # A window triggers once. One that did not is decided again on a re-run: labels that arrived since may
+        # show the harm its first estimate could not.
+        state.handled_windows.append(key)
     store.save(state)
     outcome = CheckOutcome(
         checked_at=now.isoformat(), model_version=version, window_key=key, window_start=start.isoformat(),
@@ -202,11 +204,12 @@ def run_check(
 
 
 def _champion_estimate(
-    settings: Settings, client: Any, version: str, use_case: UseCase, now: datetime
+    settings: Settings, client: Any, version: str, use_case: UseCase, now: datetime, since: datetime | None
 ) -> ChampionEstimate | None:
-    """The champion's estimated quality over its answers of the last `estimate_window_hours`, exported as gauges;
-    None for a use case without alerts to estimate, a champion without a calibration sample, or a failure (logged:
-    the check goes on, and drift decides alone)."""
+    """The champion's estimated quality over its answers since `since` (an operator's "judge from here") or of
+    the last `estimate_window_hours` (a scheduled check: a drift window's hour holds too few positives to judge),
+    exported as gauges; None for a use case without alerts to estimate, a champion without a calibration sample,
+    or a failure (logged: the check goes on, and drift decides alone)."""
     budget = alert_budget(use_case, settings)
     if use_case.label.kind != "binary" or isinstance(budget, Skip):
         return None
@@ -215,8 +218,9 @@ def _champion_estimate(
         sample = load_calibration_sample(client, settings.model_name, version, layout.monitor_references)
         if sample is None:
             return None
-        since = pd.Timestamp(now) - pd.Timedelta(hours=settings.estimate_window_hours)
-        served = served_answers(read_prediction_log(prediction_log_folder(settings), since=since), version)
+        start = pd.Timestamp(since) if since else pd.Timestamp(now) - pd.Timedelta(hours=settings.estimate_window_hours)
+        log = read_prediction_log(prediction_log_folder(settings), since=start)
+        served = served_answers(log[log[LOGGED_AT] >= start] if len(log) else log, version)
         if served.empty:
             return None
         store = event_store_for(settings)

@@ -133,9 +133,15 @@ class ChampionEstimate:
     harm: HarmSignal | None
     rows: int
     arrived_share: float
+    start: str = ""  # the answers estimated: the version's, logged in [start, end) (ISO, UTC)
+    end: str = ""
+    budget: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "start": self.start,
+            "end": self.end,
+            "budget": self.budget,
             "rows": self.rows,
             "arrived_share": round(self.arrived_share, 4),
             "estimates": {name: estimate.as_dict() for name, estimate in self.estimates.items()},
@@ -159,5 +165,7 @@ def estimate_champion(
         return None
     rows = cohort_rows(served, labels, use_case, now)
     estimates = estimate_rows(rows, calibration, delay, how)
-    return ChampionEstimate(estimates, harm_signal(estimates, use_case, reference, rows.arrived_share),
-                            int(rows.scores.size), rows.arrived_share)  # fmt: skip
+    return ChampionEstimate(
+        estimates, harm_signal(estimates, use_case, reference, rows.arrived_share), int(rows.scores.size),
+        rows.arrived_share, served[LOGGED_AT].min().isoformat(), now.isoformat(), how.budget,
+    )  # fmt: skip

@@ -46,6 +46,19 @@ LABELS_ARRIVED_SHARE = Gauge(
     registry=REGISTRY,
 )
 
+ESTIMATION_ERROR = Gauge(
+    "driftloop_estimation_error",
+    "Estimated minus realised quality of the latest estimate whose answers' labels came in (label `metric`).",
+    ["model_version", "metric"],
+    registry=REGISTRY,
+)
+ESTIMATE_COVERED = Gauge(
+    "driftloop_estimate_covered",
+    "1 when the latest reconciled estimate's interval held the realised value, else 0.",
+    ["model_version", "metric"],
+    registry=REGISTRY,
+)
+
 
 GATE_DECISION = Gauge(
     "driftloop_gate_last_decision_timestamp_seconds",
@@ -135,7 +148,7 @@ JOB_METRICS = {
         ESTIMATED_QUALITY,
         LABELS_ARRIVED_SHARE,
     ),
-    QUALITY_JOB: (REALISED_QUALITY,),
+    QUALITY_JOB: (REALISED_QUALITY, ESTIMATION_ERROR, ESTIMATE_COVERED),
     FEATURE_REFRESH_JOB: (
         FEATURE_FRESHNESS,
         FEATURE_WATERMARK,

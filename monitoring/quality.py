@@ -17,6 +17,8 @@ import pandas as pd
 from monitoring import metrics
 from monitoring.dashboard import DashboardPlan
 from monitoring.label_maturity import cohort_maturity, delay_model_of, save_label_maturity
+from monitoring.reconciliation import RECONCILIATION_FILE, reconcile
+from monitoring.state import MonitorStore
 from monitoring.workspace import delete_snapshot, project_name, quality_snapshot, save_snapshot
 from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
@@ -73,7 +75,28 @@ def record_realised_quality(settings: Settings) -> pd.DataFrame:
     _save_quality_snapshots(settings, answers, quality, use_case)
     logger.info("realised quality: %d (version, hour) windows", len(quality))
     _record_label_maturity(store, records, log, labels, use_case, folder)
+    _reconcile_estimates(folder, log, labels, use_case)
     return quality
+
+
+RECONCILED_DECISIONS = 500  # the drift checks whose estimates are held to their realised values
+
+
+def _reconcile_estimates(folder: Path, log: pd.DataFrame, labels: pd.DataFrame, use_case: UseCase) -> None:
+    """The drift checks' estimates whose answers' labels are in, beside the realised values
+    (`estimation_error.csv`); the latest per version and metric as gauges."""
+    reconciled = reconcile(MonitorStore(folder).decisions(RECONCILED_DECISIONS), log, labels, use_case)
+    reconciled.to_csv(folder / RECONCILIATION_FILE, index=False)
+    for (version, metric), group in reconciled.groupby(["model_version", "metric"]):
+        latest = group.iloc[-1]
+        metrics.ESTIMATION_ERROR.labels(str(version), str(metric)).set(float(latest["error"]))
+        metrics.ESTIMATE_COVERED.labels(str(version), str(metric)).set(1.0 if latest["covered"] else 0.0)
+    if len(reconciled):
+        logger.info(
+            "estimates reconciled: %d, %.0f%% inside their interval",
+            len(reconciled),
+            100 * reconciled["covered"].mean(),
+        )
 
 
 def _record_label_maturity(

@@ -64,6 +64,24 @@ def test_the_loop_closes_by_itself(demo: Demo) -> None:
     assert summary["labels_ingested"] == labels + sent
 
 
+def test_the_retrain_says_which_signal_fired_and_the_estimate_came_before_the_labels(demo: Demo) -> None:
+    """A classifier's champion is estimated while the drifted traffic's labels come back: the drop is reported
+    with part of them in, and the retrain names estimated harm. A use case without an estimate retrains on drift,
+    and says so."""
+    _, summary, use_case = demo
+    check = summary["drift_check"]
+    if use_case.label.kind == "binary":
+        assert "estimated_harm" in summary["retrain_signal"], summary["retrain_reason"]
+        assert 0 < summary["estimated_drop_detected_at_maturity"] < 1, "reported before every label was in"
+        estimate = check["estimate"]["estimates"][use_case.metric.primary]
+        assert estimate["high"] < check["estimate"]["reference"], estimate
+        assert "estimated ROC AUC" in summary["retrain_reason"]
+        assert summary["normal_check"]["estimate"] is not None, "healthy traffic was estimated too, without harm"
+    else:
+        assert summary["retrain_signal"] == "drift" and summary["estimated_drop_detected_at_maturity"] is None
+        assert check["estimate"] is None and "no quality estimate" not in summary["retrain_reason"]
+
+
 def test_v2_carries_lineage_to_the_retraining_run_and_serves(demo: Demo) -> None:
     platform, summary, use_case = demo
     assert httpx.get(f"{summary['endpoints']['mlflow']}/api/2.0/mlflow/registered-models/search").status_code == 401

@@ -67,18 +67,27 @@ def status(
 
     from monitoring.check import monitor_store  # lazy: pulls pandas
     from monitoring.label_maturity import load_delay_summary  # lazy: pulls pandas
+    from monitoring.reconciliation import load_reconciliation  # lazy: pulls pandas
 
     settings = get_settings()
     store = monitor_store(settings)
     state, decisions = store.load(), store.decisions(last)
     gates = _gate_decisions(settings, last)
-    delay = load_delay_summary(Layout.from_settings(settings).monitor)
+    folder = Layout.from_settings(settings).monitor
+    delay = load_delay_summary(folder)
+    estimate = next((d for d in reversed(store.decisions()) if d.get("estimate")), None)
+    reconciled = load_reconciliation(folder)
     if json_output:
-        shown = {"state": asdict(state), "decisions": decisions, "gate_decisions": gates, "label_delay": delay}
+        shown = {"state": asdict(state), "decisions": decisions, "gate_decisions": gates, "label_delay": delay,
+                 "latest_estimate": estimate and {"model_version": estimate["model_version"],
+                                                  "checked_at": estimate["checked_at"], **estimate["estimate"]},
+                 "reconciliation": reconciled}  # fmt: skip
         typer.echo(json.dumps(shown, indent=2))
         return
     typer.echo(f"last trigger: {state.last_trigger_at or 'never'}; run in flight: {state.run_in_flight or 'none'}")
     typer.echo(_delay_line(delay))
+    typer.echo(_estimate_line(estimate))
+    typer.echo(_reconciliation_line(reconciled))
     for decision in decisions:
         share = decision["drift_share"]
         typer.echo(
@@ -103,6 +112,30 @@ def _delay_line(delay: dict[str, Any] | None) -> str:
     by_class = ", ".join(f"class {k} {v} h" for k, v in delay["median_delay_h_by_class"].items())
     return (f"labels: {delay['arrived']} of {delay['events']} events labelled, median delay {delay['median_delay_h']} h"
             + (f" ({by_class})" if by_class else ""))  # fmt: skip
+
+
+def _estimate_line(decision: dict[str, Any] | None) -> str:
+    """The latest estimate of the champion's quality, as the drift check made it."""
+    if decision is None:
+        return "estimated quality: none yet (a classifier's champion with a calibration sample, once it served)"
+    made = decision["estimate"]
+    shown = ", ".join(
+        f"{name.replace('_', ' ')} {e['value']:.3f} [{e['low']:.3f}, {e['high']:.3f}]"
+        for name, e in made["estimates"].items()
+    )
+    reference = "" if made.get("reference") is None else f"; reference {made['reference']:.3f}"
+    return (f"estimated quality of v{decision['model_version']} at {decision['checked_at'][:19]} over {made['rows']} "
+            f"answers, {made['arrived_share']:.0%} of labels in: {shown}{reference}")  # fmt: skip
+
+
+def _reconciliation_line(reconciled: list[dict[str, Any]]) -> str:
+    """How the estimates fared once their labels came in."""
+    if not reconciled:
+        return "estimates reconciled: none yet (an estimate is held to the truth once 95% of its labels are in)"
+    inside = sum(bool(row["covered"]) for row in reconciled)
+    last = reconciled[-1]
+    return (f"estimates reconciled: {len(reconciled)}, {inside} inside their interval; latest {last['metric']} "
+            f"{last['estimate']:.3f} vs realised {last['realised']:.3f} (error {last['error']:+.3f})")  # fmt: skip
 
 
 def _gate_decisions(settings: Settings, last: int) -> list[dict[str, str]] | str:

@@ -8,7 +8,10 @@ platform's own drift check trigger a retraining run on the event store's rolling
 which the endpoint then serves.
 
 Time is compressed in one way only: live traffic is the next hours of the generated world, sent within
-seconds (the servers stamp it with the time they received it), and its labels are sent right after.
+seconds (the servers stamp it with the time they received it). The normal traffic's labels are sent right
+after it. The drifted traffic's come back in the order the world delivers them (the fastest first: a
+chargeback takes days), a share at a time with a drift check after each, so the timeline shows what the
+platform knew, and decided, with a tenth of them in, a fifth, and so on; the rest follow once it acted.
 """
 
 from __future__ import annotations
@@ -146,6 +149,17 @@ def make_world(settings: Settings, config: DemoConfig, now: datetime) -> World:
     )
 
 
+LABEL_STAGES = (0.1, 0.2, 0.35, 0.5, 0.75, 1.0)  # shares of the drifted traffic's labels in, a check after each
+
+
+def in_arrival_order(labels: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """The labels of `events` in the order the world delivers them (by their delay after the event), with the
+    delay in hours."""
+    joined = labels.merge(events[[EVENT_ID, EVENT_TIMESTAMP]], on=EVENT_ID)
+    delay = (joined[LABEL_TIMESTAMP] - joined[EVENT_TIMESTAMP]).dt.total_seconds() / 3600.0
+    return joined.assign(delay_h=delay).sort_values("delay_h", kind="stable").reset_index(drop=True)
+
+
 def _write(frame: pd.DataFrame, folder: Path, name: str) -> Path:
     """The demo's own lake export (a client-side file), which a landing then reads."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -192,19 +206,34 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
     champion_before = _wait("v1 to serve", lambda: client.served_version(probe_row), 300)
     timeline.mark("v1_serving", f"endpoint {client.endpoint} answers with v{champion_before}")
 
-    def traffic_then_check(transactions: pd.DataFrame, name: str) -> dict[str, Any]:
-        """Fresh features, live transactions, their labels back, then one drift check over those answers."""
-        _same_hour_ahead(60.0)
+    def traffic_then_check(transactions: pd.DataFrame, name: str, stages: tuple[float, ...] = (1.0,)) -> dict[str, Any]:
+        """Fresh features, live transactions, then their labels back a share at a time (in the world's arrival
+        order) with a drift check over those answers after each share, until one triggers; then the rest."""
+        _same_hour_ahead(60.0 + 10.0 * len(stages))
         client.refresh_features()
         since = datetime.now(UTC).replace(microsecond=0)
         sent = client.send(transactions)
         if sent.failures:
             raise DriftloopError(f"demo: {sent.failures} of {sent.requests} requests failed")
-        labels = world.live_labels[world.live_labels[EVENT_ID].isin(sent.event_ids)]
-        labelled = client.post_labels(labels)
-        outcome = client.check_drift(since)
-        timeline.mark(f"{name}_check", f"{name} traffic ({sent.rows} events, {labelled} labels back): "
-                      f"{outcome['action']} ({outcome['reason']}); skew {outcome['skew_share']}")  # fmt: skip
+        labels = in_arrival_order(world.live_labels[world.live_labels[EVENT_ID].isin(sent.event_ids)], transactions)
+        posted = 0
+        outcome: dict[str, Any] = {}
+        for share in stages:
+            upto = round(share * len(labels))
+            chunk = labels.iloc[posted:upto]
+            client.post_labels(chunk)
+            posted = upto
+            outcome = client.check_drift(since)
+            waited = f"up to {chunk['delay_h'].max():.0f} h after their transactions" if len(chunk) else "none new"
+            timeline.mark(f"{name}_check" if share == stages[-1] or outcome["action"] == "trigger"
+                          else f"{name}_check_{share:.2f}",
+                          f"{name} traffic ({sent.rows} events, {posted} labels back, {waited}): "
+                          f"{outcome['action']} ({outcome['reason']}); skew {outcome['skew_share']}")  # fmt: skip
+            outcome["labels_in_share"] = posted / len(labels) if len(labels) else None
+            if outcome["action"] == "trigger":
+                break
+        if posted < len(labels):
+            client.post_labels(labels.iloc[posted:])  # the rest arrive: realised quality gets every label
         return outcome
 
     before = traffic_then_check(world.normal_live, "normal")
@@ -217,7 +246,7 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
         line.split(": ", 1)[1] for line in landed))  # fmt: skip
 
     loop_started = time.monotonic()
-    after = traffic_then_check(world.drifted_live, "drift")
+    after = traffic_then_check(world.drifted_live, "drift", LABEL_STAGES)
     handle = after.get("retraining_run")
     if handle:
         with target.retraining_steps(say):
@@ -234,6 +263,10 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
 
     client.run("monitor", "quality")  # the quality job's command: the realised primary metric of labelled answers
     status = json.loads(client.run("data", "status", "--json").stdout)
+    monitor = json.loads(client.run("monitor", "status", "--json").stdout)
+    judged = after.get("estimate") or {}
+    reconciled = [row for row in monitor["reconciliation"] if row["start"] == judged.get("start")
+                  and row["end"] == judged.get("end")]  # fmt: skip
     summary = {
         "target": target.name,
         "use_case": use_case.name,
@@ -245,9 +278,18 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
         "skew_share": max(before["skew_share"] or 0.0, after["skew_share"] or 0.0),
         "retrain_triggered": bool(handle),
         "retrain_reason": after["reason"],
+        "retrain_signal": after.get("signal"),
+        # The share of the drifted traffic's labels in when the estimate reported the drop (None: it did not).
+        "estimated_drop_detected_at_maturity": after["labels_in_share"]
+        if "estimated_harm" in str(after.get("signal")) and after["action"] == "trigger"
+        else None,  # fmt: skip
         "retraining_run": handle,
         "loop_seconds": loop_seconds,
         **_model_figures(settings, use_case, champion_before, champion_after),
+        # The drift check's estimate held to the realised values once every label came back.
+        "estimate_reconciled": {
+            row["metric"]: {k: row[k] for k in ("estimate", "low", "high", "realised", "covered")} for row in reconciled
+        },  # fmt: skip
         "events_ingested": status["events"],
         "labels_ingested": status["labels"],
         "feature_freshness_s": status["feature_freshness_s"],
