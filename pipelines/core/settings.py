@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pipelines.core.use_case import UseCase, load_use_case
+from pipelines.core.use_case import EVIDENCE_METRICS, Skip, UseCase, load_use_case
 
 Mode = Literal["local", "kind"]
 ENV_PREFIX = "DRIFTLOOP_"
@@ -250,8 +250,24 @@ class TrainingSettings(BaseModel):
     )
     gate_margin: float | None = Field(
         None,
-        description="Gate: a challenger must beat the champion's holdout metric by more than this (negative: it may "
-        "fall behind by at most that much). Default: the use case's (`driftloop use-case show`).",
+        description="Gate: a challenger is promoted only when the lower bound of its improvement over the champion "
+        "on the evidence metric (same holdout, paired bootstrap) is above this (negative: it may fall behind by at "
+        "most that much). Default: the use case's (`driftloop use-case show`).",
+    )
+    gate_evidence_metric: str | None = Field(
+        None,
+        description="Gate: the metric candidate and champion are compared on: `precision_at_budget` or `roc_auc` "
+        "for a binary label, `mae` for a regression. Default: the use case's (`driftloop use-case show`).",
+    )
+    gate_resamples: int = Field(
+        1000, ge=100, le=100_000, description="Gate: bootstrap resamples of the holdout behind the interval."
+    )
+    gate_confidence: float = Field(
+        0.90,
+        gt=0.5,
+        lt=1,
+        description="Gate: two-sided confidence of the improvement's interval (0.90: the lower bound is the 5th "
+        "percentile).",
     )
     gate_min_holdout_rows: int | None = Field(
         None,
@@ -469,6 +485,28 @@ class Settings(
         for old, new in RETIRED_VARIABLES.items():
             if old in os.environ:
                 raise ValueError(f"{old} was renamed {new} (the use case declares the default)")
+        return self
+
+    @model_validator(mode="after")
+    def _evidence_metric_fits_the_label(self) -> Settings:
+        """A metric the label cannot have (a regression's precision) would fail only at the first retraining."""
+        metric = self.gate_evidence_metric
+        if metric is None:
+            return self
+        use_case = load_use_case(self.use_case)
+        kind, allowed = use_case.label.kind, EVIDENCE_METRICS[use_case.label.kind]
+        if metric not in allowed:
+            raise ValueError(
+                f"DRIFTLOOP_GATE_EVIDENCE_METRIC={metric} does not fit use case {use_case.name!r} ({kind} label): "
+                f"use one of {', '.join(allowed)}"
+            )
+        budget = use_case.metric.alert_budget
+        if metric == "precision_at_budget" and isinstance(budget, Skip):
+            raise ValueError(
+                f"DRIFTLOOP_GATE_EVIDENCE_METRIC=precision_at_budget needs an alert budget and use case "
+                f"{use_case.name!r} declares none ({budget.reason}): use one of "
+                f"{', '.join(m for m in allowed if m != metric)}"
+            )
         return self
 
     @model_validator(mode="after")

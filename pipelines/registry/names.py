@@ -1,6 +1,6 @@
-"""The names driftloop writes into MLflow and every reader looks up: registry aliases, run tags and model
-version tags. One owner for each, so a writer and its readers cannot drift apart; StrEnum members are the
-strings themselves, so they go straight into MLflow's API."""
+"""The names driftloop writes into MLflow and every reader looks up: registry aliases, run tags, the gate's run
+metrics and model version tags. One owner for each, so a writer and its readers cannot drift apart; StrEnum
+members are the strings themselves, so they go straight into MLflow's API."""
 
 from __future__ import annotations
 
@@ -30,6 +30,23 @@ class RunTag(StrEnum):
     GATE_CHECK = "gate_check"  # which of the gate's checks decided (pipelines/training/gate.py)
     EVALUATION_SET = "evaluation_set"  # the frozen evaluation set's fingerprint (pipelines/training/evaluation_set.py)
     REGISTERED_VERSION = "registered_version"
+    EVIDENCE_METRIC = "gate_evidence_metric"  # the metric the gate's evidence compares (pipelines/training/evidence.py)
+    EVIDENCE_UNDEFINED = "gate_evidence_undefined"  # why the evidence has no interval (too few positives), if so
+
+
+class RunMetric(StrEnum):
+    """The gate's evidence on a training run: evaluate writes it, the gate, the registry and `monitor status` read
+    it (the improvement is oriented so that positive means the candidate is better)."""
+
+    CANDIDATE = "gate_evidence_candidate"  # the evidence metric on the holdout, the candidate's
+    CHAMPION = "gate_evidence_champion"
+    IMPROVEMENT = "gate_improvement_point"
+    IMPROVEMENT_LOW = "gate_improvement_low"
+    IMPROVEMENT_HIGH = "gate_improvement_high"
+    CONFIDENCE = "gate_evidence_confidence"
+    POSITIVES = "gate_evidence_positives"  # absent for a regression
+    ROWS = "gate_evidence_rows"
+    RESAMPLES = "gate_evidence_resamples"
 
 
 class VersionTag(StrEnum):
@@ -48,6 +65,11 @@ class VersionTag(StrEnum):
     EVALUATION_SET = "evaluation_set"
     REFERENCE_SAMPLE = "reference_sample"
     CALIBRATION_SAMPLE = "calibration_sample"  # the holdout's scores and labels: estimated quality calibrates on it
+    EVIDENCE_METRIC = "gate.evidence_metric"  # what the gate compared the version and the champion on
+    IMPROVEMENT = "gate.improvement"  # the point difference, positive = this version better
+    IMPROVEMENT_CI = "gate.improvement_ci"  # "[low, high]"
+    EVIDENCE_CONFIDENCE = "gate.evidence_confidence"
+    EVIDENCE_POSITIVES = "gate.evidence_positives"  # a classifier's; a regression's evidence counts rows
     # and `metric.holdout_<name>` for each holdout metric of the run (holdout_tag)
 
 

@@ -8,13 +8,14 @@ process-wide URI at our server for that block alone and puts back what was there
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from pipelines.registry.names import RunTag
+from pipelines.registry.names import RunMetric, RunTag
 from pipelines.registry.users import MlflowUser, act_as
 
 if TYPE_CHECKING:
@@ -77,9 +78,10 @@ def load_sklearn_version(client: MlflowClient, name: str, version: str) -> Any:
     return mlflow.sklearn.load_model(local_path)
 
 
-def gate_decisions(client: MlflowClient, experiment_name: str, last: int) -> list[dict[str, str]]:
-    """The latest training runs' gate decisions with their reasons (newest first): what `monitor status` shows
-    beside the drift decisions, so a held or rejected retraining is seen where the trigger was."""
+def gate_decisions(client: MlflowClient, experiment_name: str, last: int) -> list[dict[str, Any]]:
+    """The latest training runs' gate decisions with their reasons and the evidence they weighed (newest first):
+    what `monitor status` shows beside the drift decisions, so a held or rejected retraining is seen where the
+    trigger was."""
     experiment = client.get_experiment_by_name(experiment_name)
     if experiment is None:
         return []
@@ -96,6 +98,30 @@ def gate_decisions(client: MlflowClient, experiment_name: str, last: int) -> lis
             "reason": run.data.tags.get(RunTag.GATE_REASON, ""),
             "check": run.data.tags.get(RunTag.GATE_CHECK, ""),
             "registered_version": run.data.tags.get(RunTag.REGISTERED_VERSION, ""),
+            "evidence": _evidence(run.data.metrics, run.data.tags),
         }
         for run in runs
     ]
+
+
+def _evidence(metrics: dict[str, float], tags: dict[str, str]) -> dict[str, Any] | None:
+    """The improvement over the champion a run's evaluation measured (None: no champion, or an older run)."""
+    metric = tags.get(RunTag.EVIDENCE_METRIC)
+    if not metric or RunMetric.IMPROVEMENT not in metrics:
+        return None
+    positives = metrics.get(RunMetric.POSITIVES)
+
+    def number(name: RunMetric) -> float | None:  # NaN (an undefined bound) is not JSON: None instead
+        value = metrics.get(name)
+        return None if value is None or math.isnan(value) else value
+
+    return {
+        "metric": metric,
+        "improvement": number(RunMetric.IMPROVEMENT),
+        "low": number(RunMetric.IMPROVEMENT_LOW),
+        "high": number(RunMetric.IMPROVEMENT_HIGH),
+        "confidence": number(RunMetric.CONFIDENCE),
+        "positives": None if positives is None else int(positives),
+        "rows": int(metrics.get(RunMetric.ROWS, 0)),
+        "undefined": tags.get(RunTag.EVIDENCE_UNDEFINED, ""),
+    }

@@ -4,10 +4,12 @@ In order, a candidate is rejected when: it was trained on shuffled labels (a tes
 is too small to judge; the labels it learnt from jumped away from the champion's (`pipelines.training.label_mix`:
 held, with the reason, for a person to look at); it is worse than the champion on the frozen evaluation set
 (`pipelines.training.evaluation_set`: labels no endpoint can write) by more than the tolerance; its primary metric
-is undefined or worse than the floor; a champion exists and it does not beat the champion's metric on the same
-holdout by more than the margin. "Worse" and "beat" follow the use case's metric (ROC AUC: higher is better;
-MAE: lower is better). The thresholds are the use case's, which settings may override per deployment
-(`GatePolicy.of`): a run's parameters cannot change them.
+is undefined or worse than the floor; a champion exists and the evidence that it is better is not there: the
+lower bound of the paired bootstrap interval of its improvement on the evidence metric, on the same holdout
+(`pipelines.training.evidence`), is not above the margin, or too few positives leave the interval undefined.
+"Worse" and "better" follow the metric's direction (ROC AUC, precision at budget: higher is better; MAE: lower is
+better). The thresholds are the use case's, which settings may override per deployment (`GatePolicy.of`,
+`EvidencePlan.of`): a run's parameters cannot change them.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from pipelines.core.alert_budget import alert_budget
 from pipelines.core.settings import Settings
 from pipelines.core.use_case import Skip, UseCase
+from pipelines.training.evidence import HIGHER_IS_BETTER, Improvement
 
 PROMOTE = "promote"
 REJECT = "reject"
@@ -85,6 +89,30 @@ class GatePolicy:
 
 
 @dataclass(frozen=True)
+class EvidencePlan:
+    """How candidate and champion are compared on the holdout: the evidence metric (the use case's, or
+    `DRIFTLOOP_GATE_EVIDENCE_METRIC`), the alert budget precision at budget reads, and the bootstrap's size and
+    confidence (`DRIFTLOOP_GATE_RESAMPLES`, `DRIFTLOOP_GATE_CONFIDENCE`)."""
+
+    metric: str
+    budget: int | None  # alerts per day; None unless the metric is precision_at_budget
+    resamples: int
+    confidence: float
+
+    @property
+    def higher_is_better(self) -> bool:
+        return HIGHER_IS_BETTER[self.metric]
+
+    @classmethod
+    def of(cls, use_case: UseCase, settings: Settings) -> EvidencePlan:
+        """The use case's evidence metric unless a setting names another (settings validate it fits the label)."""
+        metric = settings.gate_evidence_metric or use_case.metric.evidence_metric
+        budget = alert_budget(use_case, settings)
+        chosen_budget = None if metric != "precision_at_budget" or isinstance(budget, Skip) else budget
+        return cls(metric, chosen_budget, settings.gate_resamples, settings.gate_confidence)
+
+
+@dataclass(frozen=True)
 class Candidate:
     """What the gate knows of a candidate: its scores on the primary metric and how it was made."""
 
@@ -97,6 +125,7 @@ class Candidate:
     frozen_score: float | None = None  # on the frozen evaluation set (pipelines/training/evaluation_set.py)
     champion_frozen_score: float | None = None
     evaluation_set: str = ""  # its fingerprint
+    improvement: Improvement | None = None  # over the champion on the same holdout; None: not measured (older runs)
 
 
 def decide(candidate: Candidate, policy: GatePolicy) -> GateDecision:
@@ -126,6 +155,8 @@ def decide(candidate: Candidate, policy: GatePolicy) -> GateDecision:
         return GateDecision(
             PROMOTE, f"no champion; candidate {name} {score:.4f} {bound} floor {policy.floor:.4f}", "first_model"
         )
+    if candidate.improvement is not None:
+        return _on_the_evidence(candidate.improvement, policy)
     if policy.better(score, champion, policy.margin):
         return GateDecision(
             PROMOTE,
@@ -137,6 +168,38 @@ def decide(candidate: Candidate, policy: GatePolicy) -> GateDecision:
         f"candidate {name} {score:.4f} does not beat champion {champion:.4f} by more than {policy.margin:.4f}",
         "not_better",
     )
+
+
+def _on_the_evidence(improvement: Improvement, policy: GatePolicy) -> GateDecision:
+    """Promote only when even the interval's lower bound of the improvement is above the margin: a candidate that
+    merely scored higher on this holdout, by chance, is not promoted."""
+    if improvement.undefined:
+        holds = f"{improvement.rows} rows"
+        if improvement.positives is not None:
+            holds = f"{improvement.positives} {policy.positive} in {holds}"
+        return GateDecision(
+            REJECT,
+            f"too few {policy.positive} to decide: {improvement.undefined}; the holdout holds {holds}",
+            "too_few_positives",
+        )
+    said = evidence_text(improvement, policy.positive)
+    if improvement.low > policy.margin:
+        return GateDecision(PROMOTE, f"{said} > margin {policy.margin:.4f}", "beats_champion")
+    return GateDecision(REJECT, f"{said}: its lower bound is not above the margin {policy.margin:.4f}", "not_better")
+
+
+def evidence_text(improvement: Improvement, positive: str = "positives") -> str:
+    """The improvement as the gate's reason says it: metric, point, interval, confidence and what it rests on."""
+    return (
+        f"{improvement.label} {improvement.candidate:.4f} vs the champion's {improvement.champion:.4f}: improvement "
+        f"{improvement.point:+.4f} [{improvement.confidence:.0%} CI {improvement.low:+.4f}, {improvement.high:+.4f}] "
+        f"over {_rested_on(improvement, positive)}"
+    )
+
+
+def _rested_on(improvement: Improvement, positive: str) -> str:
+    """What the evidence rests on: the positives for a classifier, the rows for a regression."""
+    return f"{improvement.rows} rows" if improvement.positives is None else f"{improvement.positives} {positive}"
 
 
 def _too_small(candidate: Candidate, policy: GatePolicy) -> str | None:

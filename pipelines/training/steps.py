@@ -47,7 +47,9 @@ from pipelines.registry.onnx_model import (
 from pipelines.registry.tracking import client_as, in_run, load_sklearn_version
 from pipelines.registry.users import MlflowUser, act_as
 from pipelines.training.evaluation_set import current_set, freeze
-from pipelines.training.gate import PROMOTE, Candidate, GatePolicy, decide
+from pipelines.training.evidence import Improvement, paired_improvement
+from pipelines.training.evidence_record import from_run, run_record, version_tags
+from pipelines.training.gate import PROMOTE, Candidate, EvidencePlan, GatePolicy, decide
 from pipelines.training.label_mix import label_mix, mix_from_metrics, mix_metrics, shift_reason
 from pipelines.training.train import model_params, train_model
 
@@ -232,7 +234,8 @@ def train(
 def evaluate(
     settings: Settings, training_set_path: str, model_path: str, run_id: str, holdout_days: int
 ) -> tuple[float, float, str]:
-    """Score the candidate and the current champion on the same holdout with the use case's metrics.
+    """Score the candidate and the current champion on the same holdout with the use case's metrics, and measure
+    the candidate's improvement on the gate's evidence metric (a paired bootstrap over the same rows).
 
     Returns (candidate's primary metric, champion's, champion version); the version is "" with no champion.
     """
@@ -246,14 +249,18 @@ def evaluate(
     _, holdout = split_by_time(pd.read_parquet(training_set_path), holdout_days)
     labels = holdout[use_case.label.name].to_numpy()
     candidate_model = joblib.load(model_path)
-    candidate = judge(labels, score(candidate_model, holdout))
+    candidate_scores = score(candidate_model, holdout)
+    candidate = judge(labels, candidate_scores)
     client = client_as(settings, MlflowUser.PIPELINE)
     champion_version = current_champion(client, settings.model_name)
     champion: dict[str, float] = {}
-    champion_model = None
+    champion_model, improvement = None, None
     if champion_version is not None:
         champion_model = load_sklearn_version(client, settings.model_name, champion_version.version)
-        champion = judge(labels, score(champion_model, holdout))
+        champion_scores = score(champion_model, holdout)
+        champion = judge(labels, champion_scores)
+        seed = int(client.get_run(run_id).data.params.get("seed", settings.seed))
+        improvement = measure_improvement(settings, holdout, labels, candidate_scores, champion_scores, seed)
     if champion_version is None:  # the platform's first model: its holdout becomes the frozen set, once
         freeze(settings, holdout, f"the holdout of the first run {run_id}", replace=False, label=use_case.label)
     frozen_metrics, evaluation_set = frozen_set_metrics(settings, candidate_model, champion_model)
@@ -261,6 +268,10 @@ def evaluate(
         mlflow.log_metrics({f"holdout_{name}": value for name, value in candidate.items()})
         mlflow.log_metrics({f"champion_holdout_{name}": value for name, value in champion.items()})
         mlflow.log_metrics(frozen_metrics)
+        if improvement is not None:
+            metrics, tags = run_record(improvement)
+            mlflow.log_metrics(metrics)
+            mlflow.set_tags(tags)
         if evaluation_set:
             mlflow.set_tag(RunTag.EVALUATION_SET, evaluation_set)
         if champion_version is not None:
@@ -270,6 +281,29 @@ def evaluate(
         champion.get(primary, float("nan")),
         champion_version.version if champion_version else "",
     )
+
+
+def measure_improvement(
+    settings: Settings, holdout: pd.DataFrame, labels: Any, candidate_scores: Any, champion_scores: Any, seed: int
+) -> Improvement:
+    """The candidate's improvement over the champion on the evidence metric, days being the holdout's UTC
+    calendar days (precision at budget spends each day's alerts on that day's rows)."""
+    plan = EvidencePlan.of(load_use_case(settings.use_case), settings)
+    days = pd.to_datetime(holdout[EVENT_TIMESTAMP], utc=True).dt.floor("D").to_numpy()
+    improvement = paired_improvement(
+        labels,
+        candidate_scores,
+        champion_scores,
+        days,
+        plan.metric,
+        budget=plan.budget,
+        higher_is_better=plan.higher_is_better,
+        resamples=plan.resamples,
+        confidence=plan.confidence,
+        seed=seed,
+    )
+    logger.info("evidence: %s", improvement)
+    return improvement
 
 
 def frozen_set_metrics(settings: Settings, candidate: Any, champion: Any | None) -> tuple[dict[str, float], str]:
@@ -321,6 +355,7 @@ def gate(settings: Settings, run_id: str, candidate_score: float, champion_score
         frozen_score=metrics.get(f"frozen_{primary}"),
         champion_frozen_score=metrics.get(f"champion_frozen_{primary}"),
         evaluation_set=run.data.tags.get(RunTag.EVALUATION_SET, ""),
+        improvement=from_run(metrics, run.data.tags) if champion_version else None,
     )
     policy = GatePolicy.of(use_case, settings)
     decision = decide(candidate, policy)
@@ -354,6 +389,7 @@ def register_and_promote(settings: Settings, run_id: str, model_uri: str, decisi
     if decision != PROMOTE or run.data.tags.get(RunTag.GATE_DECISION) != PROMOTE:
         raise GateError(f"refusing to register: the gate decided {run.data.tags.get(RunTag.GATE_DECISION)!r}")
     code = code_version(REPO_DIR, fallback=settings.code_version)
+    evidence = from_run(run.data.metrics, run.data.tags)
     tags: dict[str, Any] = {
         VersionTag.DATA_FINGERPRINT: run.data.tags[RunTag.DATA_FINGERPRINT],
         VersionTag.CODE_COMMIT: code.commit,
@@ -371,6 +407,7 @@ def register_and_promote(settings: Settings, run_id: str, model_uri: str, decisi
             if use_case.label.kind == "binary"
             else {}
         ),
+        **(version_tags(evidence) if evidence else {}),
         **onnx_lineage(
             run_id, run.data.metrics[PARITY_METRIC], {key: run.data.tags[key] for key in runtime_versions()}
         ),

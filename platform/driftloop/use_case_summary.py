@@ -31,6 +31,9 @@ def describe(use_case: UseCase) -> Iterator[str]:
         yield f"view       {view.name} by {view.entity} (ttl {view.ttl}, lookback {view.lookback}{uses}): {features}"
     direction = "higher" if metric.higher_is_better else "lower"
     yield f"metric     {metric.primary} ({direction} is better), calibration {_skipped(metric.calibration)}"
+    budget = metric.alert_budget
+    alerts = "" if isinstance(budget, Skip) else f" at {budget} alerts a day"
+    yield f"evidence   the gate compares candidate and champion on {metric.evidence_metric}{alerts} (paired bootstrap)"
     yield f"score      {use_case.model.score_name} (MLflow predict fn {use_case.model.pyfunc_predict_fn})"
     yield (
         f"gate       floor {gate.floor}, margin {gate.margin}, holdout rows >= {gate.min_holdout_rows}, "

@@ -11,7 +11,8 @@ import pytest
 from pipelines.core.use_case import Label, MeanShift, RateShift, Skip
 from pipelines.data.event_store import BATCH, HTTP, VIA
 from pipelines.data.schema import EVENT_ID, LABEL_TIMESTAMP
-from pipelines.training.gate import PROMOTE, REJECT, Candidate, GatePolicy, decide
+from pipelines.training.evidence import Improvement
+from pipelines.training.gate import PROMOTE, REJECT, Candidate, EvidencePlan, GatePolicy, decide
 from pipelines.training.label_mix import ALL, LabelGroup, label_mix, mix_from_metrics, shift_reason
 from use_cases.fraud import USE_CASE as FRAUD
 from use_cases.fraud.schema import IS_FRAUD
@@ -156,6 +157,91 @@ def test_the_policy_is_the_use_cases_unless_a_setting_overrides_it(clean_env: py
     clean_env.setenv("DRIFTLOOP_GATE_MIN_HOLDOUT_POSITIVES", "50")
     assert GatePolicy.of(fraud, Settings()) == replace(POLICY, floor=0.8, min_holdout_positives=50)
     assert isinstance(GatePolicy.of(delivery, Settings()).min_holdout_positives, Skip), "a skip stays a skip"
+
+
+def evidence(point: float, low: float, high: float, **more: object) -> Improvement:
+    fields = {
+        "metric": "precision_at_budget",
+        "candidate": 0.40 + point,
+        "champion": 0.40,
+        "point": point,
+        "low": low,
+        "high": high,
+        "confidence": 0.9,
+        "positives": 143,
+        "rows": 3000,
+        "resamples": 1000,
+        **more,
+    }
+    return Improvement(**fields)  # type: ignore[arg-type]
+
+
+def test_with_evidence_a_challenger_is_promoted_only_when_its_lower_bound_clears_the_margin() -> None:
+    promoted = decide(judged(0.90, 0.88, improvement=evidence(0.06, 0.02, 0.10)), POLICY)
+    assert (promoted.decision, promoted.check) == (PROMOTE, "beats_champion")
+    assert promoted.reason == (
+        "precision at budget 0.4600 vs the champion's 0.4000: improvement +0.0600 [90% CI +0.0200, +0.1000] "
+        "over 143 fraud > margin 0.0000"
+    )
+    # Ahead on the holdout, and on ROC AUC too, but the interval reaches below 0: chance cannot be ruled out.
+    rejected = decide(judged(0.90, 0.88, improvement=evidence(0.02, -0.01, 0.05)), POLICY)
+    assert (rejected.decision, rejected.check) == (REJECT, "not_better")
+    assert rejected.reason.endswith("over 143 fraud: its lower bound is not above the margin 0.0000")
+    assert decide(judged(0.90, 0.88, improvement=evidence(0.06, 0.02, 0.10)), replace(POLICY, margin=0.03)).check == (
+        "not_better"
+    )
+    tie = decide(judged(0.88, 0.88, improvement=evidence(0.0, 0.0, 0.0)), POLICY)
+    assert tie.decision == REJECT, "the same model twice is no evidence"
+
+
+def test_evidence_overrules_the_primary_metrics_point_comparison() -> None:
+    """Behind on ROC AUC by a hair, clearly ahead where the alerts are worked: the evidence metric decides."""
+    decision = decide(judged(0.879, 0.880, improvement=evidence(0.08, 0.04, 0.12)), POLICY)
+    assert decision.decision == PROMOTE
+
+
+def test_too_few_positives_to_decide_is_a_decision_with_that_reason() -> None:
+    undefined = evidence(0.01, math.nan, math.nan, undefined="roc_auc is undefined on 3 of 1000 resamples")
+    decision = decide(judged(0.95, 0.80, improvement=undefined), POLICY)
+    assert (decision.decision, decision.check) == (REJECT, "too_few_positives")
+    assert decision.reason == (
+        "too few fraud to decide: roc_auc is undefined on 3 of 1000 resamples; the holdout holds 143 fraud in 3000 rows"
+    )
+
+
+def test_the_earlier_checks_still_come_before_the_evidence() -> None:
+    strong = evidence(0.2, 0.1, 0.3)
+    assert decide(judged(0.95, 0.80, holdout_positives=9, improvement=strong), POLICY).check == "holdout_size"
+    assert decide(judged(0.70, 0.60, improvement=strong), POLICY).check == "floor"
+    assert decide(judged(0.95, 0.80, shuffled_labels=True, improvement=strong), POLICY).check == "shuffled_labels"
+    held = judged(0.95, 0.80, label_shift="label mix: ...", improvement=strong)
+    assert decide(held, POLICY).check == "label_mix"
+
+
+def test_a_regressions_evidence_rests_on_its_rows() -> None:
+    minutes = evidence(0.3, 0.15, 0.45, metric="mae", candidate=4.2, champion=4.5, positives=None, rows=2400)
+    decision = decide(judged(4.2, 4.5, holdout_positives=None, improvement=minutes), MAE_POLICY)
+    assert decision.decision == PROMOTE
+    assert decision.reason == (
+        "MAE 4.2000 vs the champion's 4.5000: improvement +0.3000 [90% CI +0.1500, +0.4500] over 2400 rows "
+        "> margin 0.1000"
+    )
+
+
+def test_the_evidence_plan_is_the_use_cases_unless_a_setting_names_another(clean_env: pytest.MonkeyPatch) -> None:
+    from pipelines.core.settings import Settings
+    from pipelines.core.use_case import load_use_case
+
+    fraud, delivery = load_use_case("fraud"), load_use_case("delivery")
+    assert EvidencePlan.of(fraud, Settings()) == EvidencePlan("precision_at_budget", 50, 1000, 0.90)
+    assert EvidencePlan.of(delivery, Settings()) == EvidencePlan("mae", None, 1000, 0.90)
+    assert not EvidencePlan.of(delivery, Settings()).higher_is_better
+    clean_env.setenv("DRIFTLOOP_ALERT_BUDGET_PER_DAY", "80")
+    clean_env.setenv("DRIFTLOOP_GATE_CONFIDENCE", "0.95")
+    assert EvidencePlan.of(fraud, Settings()) == EvidencePlan("precision_at_budget", 80, 1000, 0.95)
+    clean_env.setenv("DRIFTLOOP_GATE_EVIDENCE_METRIC", "roc_auc")
+    clean_env.setenv("DRIFTLOOP_GATE_RESAMPLES", "2000")
+    assert EvidencePlan.of(fraud, Settings()) == EvidencePlan("roc_auc", None, 2000, 0.95)
 
 
 def test_a_retired_gate_variable_is_refused_by_name(clean_env: pytest.MonkeyPatch) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ from pydantic import ValidationError
 from driftloop.settings_doc import markdown_table
 from pipelines.core.errors import DriftloopError
 from pipelines.core.settings import Settings, env_var_name
+from pipelines.core.use_case import Skip
+from use_cases.fraud import USE_CASE as FRAUD
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -164,3 +167,52 @@ def test_cluster_mode_with_an_object_store_needs_a_postgresql_registry(
     clean_env.setenv("DRIFTLOOP_OBJECT_STORE_ENDPOINT", "seaweedfs.kubeflow:9000")
     with pytest.raises(ValidationError, match="must start with http"):
         Settings()
+
+
+# A classifier that alerts on nothing: precision at an alert budget has no budget to read.
+NO_ALERTS = replace(FRAUD, metric=replace(FRAUD.metric, evidence="", alert_budget=Skip("nobody works these alerts")))
+
+
+def test_the_gate_evidence_metric_must_fit_the_label(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("DRIFTLOOP_GATE_EVIDENCE_METRIC", "roc_auc")
+    assert Settings().gate_evidence_metric == "roc_auc"
+    clean_env.setenv("DRIFTLOOP_USE_CASE", "delivery")
+    with pytest.raises(ValidationError) as error:
+        Settings()
+    assert (
+        "DRIFTLOOP_GATE_EVIDENCE_METRIC=roc_auc does not fit use case 'delivery' (regression label): use one of mae"
+        in str(error.value)
+    )
+    clean_env.setenv("DRIFTLOOP_GATE_EVIDENCE_METRIC", "mae")
+    assert Settings().gate_evidence_metric == "mae"
+
+
+def test_precision_at_budget_needs_a_use_case_that_alerts(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("DRIFTLOOP_USE_CASE", f"{__name__}:NO_ALERTS")
+    assert Settings().gate_evidence_metric is None, "its own evidence metric is ROC AUC"
+    clean_env.setenv("DRIFTLOOP_GATE_EVIDENCE_METRIC", "precision_at_budget")
+    with pytest.raises(ValidationError, match="needs an alert budget and use case 'fraud' declares none"):
+        Settings()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), [("DRIFTLOOP_GATE_CONFIDENCE", "1.0"), ("DRIFTLOOP_GATE_RESAMPLES", "10")]
+)
+def test_an_interval_that_cannot_decide_is_refused(clean_env: pytest.MonkeyPatch, variable: str, value: str) -> None:
+    clean_env.setenv(variable, value)
+    with pytest.raises(ValidationError, match=variable.removeprefix("DRIFTLOOP_").lower()):
+        Settings()
+
+
+def test_the_cli_reports_a_wrong_evidence_metric_in_one_line(clean_env: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    clean_env.setenv("DRIFTLOOP_GATE_EVIDENCE_METRIC", "mae")
+    command = [str(Path(sys.executable).with_name("driftloop")), "config", "show"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: invalid settings: DRIFTLOOP_GATE_EVIDENCE_METRIC=mae does not fit use case 'fraud' (binary label): "
+        "use one of roc_auc, precision_at_budget"
+    ]

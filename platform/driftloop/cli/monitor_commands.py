@@ -101,6 +101,8 @@ def status(
     for gate in gates if isinstance(gates, list) else []:
         version = f" -> v{gate['registered_version']}" if gate["registered_version"] else ""
         typer.echo(f"  {gate['started_at'][:19]}  {gate['trigger']}  {gate['decision']}{version}: {gate['reason']}")
+        if gate.get("evidence"):
+            typer.echo(f"    evidence: {_evidence_line(gate['evidence'])}")
     if isinstance(gates, str):
         typer.echo(f"  {gates}")
 
@@ -138,7 +140,18 @@ def _reconciliation_line(reconciled: list[dict[str, Any]]) -> str:
             f"{last['estimate']:.3f} vs realised {last['realised']:.3f} (error {last['error']:+.3f})")  # fmt: skip
 
 
-def _gate_decisions(settings: Settings, last: int) -> list[dict[str, str]] | str:
+def _evidence_line(evidence: dict[str, Any]) -> str:
+    """The improvement a run's gate weighed: metric, point, interval and what it rests on."""
+    counted = f"{evidence['rows']} rows" if evidence["positives"] is None else f"{evidence['positives']} positives"
+    if evidence["low"] is None or evidence["high"] is None:
+        return f"{evidence['metric']} no interval: {evidence['undefined'] or 'not computed'} ({counted})"
+    return (
+        f"{evidence['metric']} {evidence['improvement']:+.4f} [{evidence['confidence']:.0%} CI "
+        f"{evidence['low']:+.4f}, {evidence['high']:+.4f}] over {counted}"
+    )
+
+
+def _gate_decisions(settings: Settings, last: int) -> list[dict[str, Any]] | str:
     """The training runs' gate decisions from MLflow; a one-line note when the registry does not answer (the
     drift decisions above need no registry)."""
     try:
