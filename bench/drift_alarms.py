@@ -20,46 +20,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.fraud_world import as_of, feature_tables, training_set
+
 logger = logging.getLogger(__name__)
-
-VIEWS = {"customer_stats": "customer_id", "merchant_stats": "merchant_id"}
-
-
-def _feature_tables(events: pd.DataFrame, labels: pd.DataFrame, end: datetime) -> dict[str, pd.DataFrame]:
-    from use_cases.fraud.features import compute_customer_stats, compute_merchant_stats
-
-    start = events["event_timestamp"].min().floor("h").to_pydatetime()
-    return {
-        "customer_stats": compute_customer_stats(events, start, end, end),
-        "merchant_stats": compute_merchant_stats(events, labels, start, end, end),
-    }
-
-
-def _as_of(rows: pd.DataFrame, tables: dict[str, pd.DataFrame], stamps: pd.Series) -> pd.DataFrame:
-    """`rows` with each view's latest feature row stamped at or before `stamps` (within the 7-day ttl)."""
-    out = rows.assign(_at=stamps.to_numpy()).reset_index(drop=True)
-    out["_order"] = np.arange(len(out))
-    for view, key in VIEWS.items():
-        table = tables[view].drop(columns=["created_timestamp"]).sort_values("event_timestamp")
-        table = table.rename(columns={c: f"{view}__{c}" for c in table.columns if c not in (key, "event_timestamp")})
-        merged = pd.merge_asof(
-            out.sort_values("_at"), table.rename(columns={"event_timestamp": "_row_at"}), left_on="_at",
-            right_on="_row_at", by=key, direction="backward", tolerance=pd.Timedelta(days=7),
-        )  # fmt: skip
-        out = merged.drop(columns=["_row_at"]).sort_values("_order").reset_index(drop=True)
-    return out.drop(columns=["_at", "_order"])
 
 
 def _train_v1(events: pd.DataFrame, labels: pd.DataFrame, tables: dict[str, pd.DataFrame], seed: int) -> Any:
-    from pipelines.features.training_set import labelled_events
     from pipelines.training.evaluate import classification_metrics, split_by_time
     from pipelines.training.train import train_model
     from use_cases.fraud import USE_CASE as FRAUD
     from use_cases.fraud.model import FEATURE_DEFAULT, TrainParams, fraud_scores
     from use_cases.fraud.schema import FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
 
-    labelled = labelled_events(events, labels, 7, FRAUD)
-    training = _as_of(labelled, tables, labelled["event_timestamp"])
+    training = training_set(events, labels, tables)
     train_rows, holdout = split_by_time(training, 5)
     model = train_model(train_rows, FRAUD, TrainParams(), seed)
     auc = classification_metrics(holdout["is_fraud"].to_numpy(), fraud_scores(model, holdout))["roc_auc"]
@@ -79,7 +52,7 @@ def _window(
         (events["event_timestamp"] >= moment) & (events["event_timestamp"] < moment + pd.Timedelta(hours=hours))
     ]
     sample = ahead.sample(n=min(rows, len(ahead)), random_state=seed)
-    frame = _as_of(sample, tables, pd.Series(moment.floor("h"), index=sample.index))
+    frame = as_of(sample, tables, pd.Series(moment.floor("h"), index=sample.index))
     return frame.fillna({c: FEATURE_DEFAULT for c in FEATURE_VIEW_COLUMNS})
 
 
@@ -100,11 +73,11 @@ def run_alarm_bench(windows: int = 20, rows: int = 600, seed: int = 42) -> dict[
     all_labels = pd.concat([feeds.base.labels, feeds.drifted.labels], ignore_index=True)
     history = base.events[base.events["event_timestamp"] < pd.Timestamp(now)]
     known = base.labels[base.labels["label_timestamp"] < pd.Timestamp(now)]
-    model, reference, v1_auc = _train_v1(history, known, _feature_tables(history, known, now), seed)
+    model, reference, v1_auc = _train_v1(history, known, feature_tables(history, known, now), seed)
     arrived = pd.Timestamp(end)
     tables = {
-        "healthy": _feature_tables(base.events, base.labels[base.labels["label_timestamp"] < arrived], end),
-        "drifted": _feature_tables(
+        "healthy": feature_tables(base.events, base.labels[base.labels["label_timestamp"] < arrived], end),
+        "drifted": feature_tables(
             both.sort_values("event_timestamp"), all_labels[all_labels["label_timestamp"] < arrived], end
         ),
     }

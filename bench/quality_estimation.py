@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.drift_alarms import _as_of, _feature_tables
+from bench.fraud_world import as_of, feature_tables
 from monitoring.calibration import Calibration, fit_calibration
 from monitoring.estimated_quality import ArrivalOdds, CohortRows, estimate_cohort, realised_metrics
 from monitoring.label_delay import HOUR_S, DelayModel, fit_delay_model
@@ -79,7 +79,7 @@ def build_world(seed: int) -> FraudWorld:
     history = base.events[base.events["event_timestamp"] < start]
     known = base.labels[base.labels["label_timestamp"] < start]
     labelled = labelled_events(history, known, MATURITY_DAYS, FRAUD)
-    training = _as_of(labelled, _feature_tables(history, known, start.to_pydatetime()), labelled["event_timestamp"])
+    training = as_of(labelled, feature_tables(history, known, start.to_pydatetime()), labelled["event_timestamp"])
     train_rows, holdout = split_by_time(training, HOLDOUT_DAYS)
     model = train_model(train_rows, FRAUD, TrainParams(), seed)
     scores, truth = fraud_scores(model, holdout), holdout["is_fraud"].to_numpy()
@@ -97,8 +97,8 @@ def build_world(seed: int) -> FraudWorld:
         events={"healthy": base.events, "drifted": both},
         labels={"healthy": base.labels.set_index("event_id"), "drifted": all_labels.set_index("event_id")},
         tables={
-            "healthy": _feature_tables(base.events, base.labels[base.labels["label_timestamp"] < end], END),
-            "drifted": _feature_tables(both, all_labels[all_labels["label_timestamp"] < end], END),
+            "healthy": feature_tables(base.events, base.labels[base.labels["label_timestamp"] < end], END),
+            "drifted": feature_tables(both, all_labels[all_labels["label_timestamp"] < end], END),
         },
     )  # fmt: skip
 
@@ -117,7 +117,7 @@ def _served(world: FraudWorld, feed: str, events: pd.DataFrame) -> pd.DataFrame:
     from use_cases.fraud.model import FEATURE_DEFAULT, fraud_scores
     from use_cases.fraud.schema import FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
 
-    frame = _as_of(events, world.tables[feed], events["event_timestamp"].dt.floor("h"))
+    frame = as_of(events, world.tables[feed], events["event_timestamp"].dt.floor("h"))
     frame = frame.fillna({c: FEATURE_DEFAULT for c in FEATURE_VIEW_COLUMNS})
     frame = frame.join(world.labels[feed][["is_fraud", "label_timestamp"]], on="event_id")
     return frame.assign(score=fraud_scores(world.model, frame[list(MODEL_INPUT_COLUMNS)]))

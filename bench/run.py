@@ -1,10 +1,10 @@
 """`make bench`: run the benchmarks, write JSON to bench/results/, print a short table.
 
 `python -m bench.run` is the quick mode (serving, model cost, features, drift at 10k and 100k rows, drift alarm
-rates over 20 + 20 replayed windows, estimated quality over 20 + 20 days and 5 drifted worlds, the feature build
-at 0.5M and 2M events per engine, label requests at 10 and 5,000 parts of history); `--full` adds more
-concurrency levels and longer runs, 1M drift rows, 40 + 40 alarm windows, 10 drifted worlds, 8M events and the
-loop (the demo).
+rates over 20 + 20 replayed windows, estimated quality over 20 + 20 days and 5 drifted worlds, the gate's promote
+rates over 20 worlds, the feature build at 0.5M and 2M events per engine, label requests at 10 and 5,000 parts of
+history); `--full` adds more concurrency levels and longer runs, 1M drift rows, 40 + 40 alarm windows, 10 drifted
+worlds, 40 gate worlds, 8M events and the loop (the demo).
 """
 
 from __future__ import annotations
@@ -77,6 +77,10 @@ def _table(results: dict[str, Any]) -> str:
             f"drifted windows triggering {alarms['drifted_windows_triggering']:.0%} (min share "
             f"{alarms['drifted_share_min']:.2f}) | targets >= 95%, >= 95%"
         )
+    if "gate" in results:
+        from bench.gate_evidence import table_lines
+
+        lines += table_lines(results["gate"])
     for size, runs in results.get("scale", {}).items():
         for stage, title in (("features", "features build"), ("training_set", "training set")):
             pandas_run, ray_run = runs["pandas"][stage], runs["ray"][stage]
@@ -118,14 +122,14 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="longer runs, 1M drift rows, and the loop")
     parser.add_argument(
         "--only",
-        choices=["serving", "model", "features", "drift", "alarms", "quality", "scale", "labels", "loop"],
+        choices=["serving", "model", "features", "drift", "alarms", "quality", "gate", "scale", "labels", "loop"],
         action="append",
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     chosen = set(
         args.only
-        or ["serving", "model", "features", "drift", "alarms", "quality", "scale", "labels"]
+        or ["serving", "model", "features", "drift", "alarms", "quality", "gate", "scale", "labels"]
         + (["loop"] if args.full else [])
     )
     results: dict[str, Any] = {
@@ -161,6 +165,10 @@ def main() -> None:
             from bench.quality_estimation import run_quality_estimation_bench
 
             results["quality"] = run_quality_estimation_bench(drift_seeds=10 if args.full else 5)
+        if "gate" in chosen:
+            from bench.gate_evidence import run_gate_bench
+
+            results["gate"] = run_gate_bench(pairs=40 if args.full else 20)
         if "scale" in chosen:
             from bench.scale import run_scale_bench
 
