@@ -85,6 +85,13 @@ def test_1_a_clean_retrain_still_promotes(attacked: tuple[PlatformUnderTest, pd.
     decision, reason = decision_of(client, output)
     assert (decision, "held" in reason) == ("promote", False), reason
     assert client.get_model_version_by_alias(MODEL, "champion").version == "2"
+    # The same model twice: an improvement of exactly 0 on every resample, above the margin of -0.001.
+    evidence = client.get_model_version(MODEL, "2").tags
+    assert (evidence["gate.evidence_metric"], evidence["gate.improvement_ci"]) == (
+        "precision_at_budget",
+        "[+0.0000, +0.0000]",
+    ), reason
+    assert int(evidence["gate.evidence_positives"]) >= 10
     frozen = {client.get_model_version(MODEL, v).tags["evaluation_set"] for v in ("1", "2")}
     assert len(frozen) == 1 and len(frozen.pop()) == 64, "both judged on the set the first run froze"
 
@@ -186,5 +193,8 @@ def test_6_every_refusal_is_listed_with_its_reason_and_nothing_reached_the_regis
     assert gates[0]["reason"].startswith("frozen evaluation set")
     assert all(g["reason"].startswith("held: label mix") for g in gates[1:4])
     assert [g["registered_version"] for g in gates[4:]] == ["2", "1"]
+    assert gates[4]["evidence"]["metric"] == "precision_at_budget"
+    assert gates[5]["evidence"] is None, "v1 was judged without a champion"
     text = platform.run("monitor", "status").stdout
     assert "training runs (gate decisions, newest first):" in text and "reject: held: label mix" in text
+    assert "    evidence: precision_at_budget +0.0000 [90% CI +0.0000, +0.0000] over " in text

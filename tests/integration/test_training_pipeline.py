@@ -82,8 +82,11 @@ def test_same_data_and_seed_give_identical_metrics_and_predictions(
     holdout = {k: v for k, v in first.metrics.items() if k.startswith("holdout_")}
     assert holdout and holdout == {k: second.metrics[k] for k in holdout}
     assert first.tags["data_fingerprint"] == second.tags["data_fingerprint"]
-    # An equal model does not beat the champion: the alias stays.
+    # An equal model does not beat the champion: the alias stays. Its improvement is exactly 0 on every resample.
     assert second.tags["gate_decision"] == "reject"
+    assert second.tags["gate_check"] == "not_better" and second.tags["gate_evidence_metric"] == "precision_at_budget"
+    assert "improvement +0.0000 [90% CI +0.0000, +0.0000] over " in second.tags["gate_reason"]
+    assert second.metrics["gate_evidence_positives"] >= 10
     assert client.get_model_version_by_alias("fraud-detector", "champion").version == champion_before
 
     import mlflow
