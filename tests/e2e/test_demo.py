@@ -52,6 +52,9 @@ def test_the_loop_closes_by_itself(demo: Demo) -> None:
     low, high = plan.v1_primary
     assert low <= summary["v1_holdout"] <= high
     assert _better(use_case, summary["v2_holdout"], summary["champion_on_new_holdout"]), "v2 beats v1 on new data"
+    evidence = summary["v2_evidence"]  # the gate promoted v2 on evidence: its interval's lower bound above the margin
+    assert evidence["metric"] == use_case.metric.evidence_metric, summary["v2_gate_reason"]
+    assert float(evidence["interval"].strip("[]").split(",")[0]) > use_case.gate.margin, summary["v2_gate_reason"]
     assert summary["feature_freshness_s"] < 3600
     assert summary["evidently_snapshots"] >= 2
     # Every event reached the platform through its interfaces: the history and the drifted feed landed, the live

@@ -259,7 +259,10 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
     else:
         champion_after = champion_before
     loop_seconds = round(time.monotonic() - loop_started, 1)
-    timeline.mark("v2_serving", f"endpoint answers with v{champion_after}, {loop_seconds}s after drifted traffic began")
+    promoted = f" (gate: {_champion(settings).tags.get(VersionTag.GATE_REASON, '')})" if handle else ""
+    timeline.mark(
+        "v2_serving", f"endpoint answers with v{champion_after}, {loop_seconds}s after drifted traffic began{promoted}"
+    )
 
     client.run("monitor", "quality")  # the quality job's command: the realised primary metric of labelled answers
     status = json.loads(client.run("data", "status", "--json").stdout)
@@ -327,7 +330,7 @@ def _same_hour_ahead(margin_s: float) -> None:
 
 def _model_figures(settings: Settings, use_case: UseCase, before: str, after: str) -> dict[str, Any]:
     """Holdout figures of the use case's primary metric from the registry: v1's own, v2's, and v1 scored on v2's
-    (newer) holdout."""
+    (newer) holdout; and the gate's evidence that promoted v2."""
     primary = use_case.metric.primary
     client = client_as(settings, MlflowUser.MONITOR)
     first = client.get_model_version(settings.model_name, before)
@@ -341,4 +344,12 @@ def _model_figures(settings: Settings, use_case: UseCase, before: str, after: st
         run = client.get_run(second.tags[VersionTag.MLFLOW_RUN_ID])
         figures["v2_holdout"] = float(second.tags[holdout_tag(primary)])
         figures["champion_on_new_holdout"] = run.data.metrics.get(f"champion_holdout_{primary}")
+        figures["v2_gate_reason"] = second.tags.get(VersionTag.GATE_REASON, "")
+        figures["v2_evidence"] = {  # what promoted v2 over v1 (pipelines/training/evidence.py)
+            "metric": second.tags.get(VersionTag.EVIDENCE_METRIC),
+            "improvement": second.tags.get(VersionTag.IMPROVEMENT),
+            "interval": second.tags.get(VersionTag.IMPROVEMENT_CI),
+            "confidence": second.tags.get(VersionTag.EVIDENCE_CONFIDENCE),
+            "positives": second.tags.get(VersionTag.EVIDENCE_POSITIVES),
+        }
     return figures
