@@ -29,7 +29,7 @@ import logging
 import sys
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,8 @@ from use_cases.fraud.model import TrainParams, fraud_scores
 logger = logging.getLogger(__name__)
 
 RESULTS = Path(__file__).resolve().parent / "results"
-END = datetime(2026, 12, 1, tzinfo=UTC)  # a fixed end: the same seeds give the same worlds on any day
+NOW = datetime(2026, 12, 1, tzinfo=UTC)  # fixed: the same seeds give the same worlds on any day
+AHEAD = timedelta(hours=24)  # the demo generates its world a day past now (two 12-hour phases of live traffic)
 METRICS = ("precision_at_budget", "roc_auc")
 KINDS = ("same_model", "equal_skill", "truly_better")
 FRESH_OFFSET = 50_000  # the fresh world of a pair's world seed s is s + this
@@ -57,12 +58,15 @@ TARGETS = {"same_model": "<= 10%", "equal_skill": "<= 10%", "truly_better": ">= 
 
 
 def _world(seed: int) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
-    """(training rows, holdout) of the card network's feed alone and of both feeds, labels as known at the end."""
-    base_events, base_labels, both_events, both_labels = demo_feeds(END, seed)
-    split = {}
+    """(training rows, holdout) of the card network's feed alone and of both feeds, as the demo's retraining run
+    sees them: the events before now and the labels that arrived before now."""
+    base_events, base_labels, both_events, both_labels = demo_feeds(NOW + AHEAD, seed)
+    now, split = pd.Timestamp(NOW), {}
     for name, events, labels in (("base", base_events, base_labels), ("both", both_events, both_labels)):
-        known = labels[labels["label_timestamp"] < pd.Timestamp(END)]
-        split[name] = split_by_time(training_set(events, known, feature_tables(events, known, END)), HOLDOUT_DAYS)
+        seen = events[events["event_timestamp"] < now].reset_index(drop=True)
+        known = labels[(labels["label_timestamp"] < now) & labels["event_id"].isin(seen["event_id"])]
+        rows = training_set(seen, known, feature_tables(seen, known, NOW))
+        split[name] = split_by_time(rows, HOLDOUT_DAYS)
     return split
 
 
