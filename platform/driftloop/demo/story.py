@@ -38,8 +38,9 @@ from pipelines.core.use_case import DemoPlan, UseCase, load_use_case
 from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP, LABEL_TIMESTAMP
 from pipelines.registry.models import current_champion
 from pipelines.registry.names import VersionTag, holdout_tag
-from pipelines.registry.tracking import client_as
+from pipelines.registry.tracking import client_as, gate_decisions
 from pipelines.registry.users import MlflowUser
+from pipelines.training.gate import PROMOTE
 
 logger = logging.getLogger(__name__)
 
@@ -251,7 +252,10 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
     if handle:
         with target.retraining_steps(say):
             _wait("the retraining run", lambda: target.retraining_finished(handle), config.timeout_s, interval=2.0)
-        timeline.mark("retrained", "retraining run finished")
+        gate = _latest_gate_decision(settings)
+        timeline.mark("retrained", f"retraining run finished: {gate['decision']} ({gate['reason']})")
+        if gate["decision"] != PROMOTE:  # no new champion will serve: say why now, not after the timeout
+            raise DriftloopError(f"demo: the retraining run's gate did not promote it: {gate['reason']}")
         champion_after = _wait(
             "the new champion to serve (the retraining run's log or KFP run says why not)",
             lambda: (v := client.served_version(probe_row)) != champion_before and v, config.timeout_s,
@@ -318,6 +322,14 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
 
 def _champion(settings: Settings) -> Any:
     return current_champion(client_as(settings, MlflowUser.MONITOR), settings.model_name)
+
+
+def _latest_gate_decision(settings: Settings) -> dict[str, Any]:
+    """The newest training run's gate decision (the retraining run that just finished)."""
+    latest = gate_decisions(client_as(settings, MlflowUser.MONITOR), settings.mlflow_experiment, 1)
+    if not latest:
+        raise DriftloopError("demo: the retraining run recorded no gate decision (see its MLflow run)")
+    return latest[0]
 
 
 def _same_hour_ahead(margin_s: float) -> None:
