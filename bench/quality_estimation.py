@@ -13,10 +13,12 @@ store holds at each transaction's hour.
 - Harmless shift: the same days, resampled towards big amounts and online payments (60% of each day's
   transactions, drawn with weights amount x 3 for online): the inputs move, fraud given the inputs does not.
   Each goes through the real drift check's report against v1's reference and the retraining policy.
-- Harmful drift: everything served since the partner joined, estimated every 3 hours; the estimate reports
+- Harmful drift: everything served since the partner joined, estimated every hour; the estimate reports
   harm when its interval lies below v1's holdout ROC AUC. Realised quality "shows it" when the ROC AUC over the
-  arrived labels is below the reference with at least 10 positives in (the gate's bar for judging an AUC): an
-  early, biased view (the fast labels only). The timeline also notes when half the labels are in.
+  arrived labels (with at least 10 positives in, the gate's bar for judging an AUC) is below the reference
+  with the same confidence, its interval from resampling the arrived rows: the same bar of evidence. The
+  timeline also notes when its point value first dipped below (no interval: it would cry wolf on healthy
+  traffic too) and when half the labels were in.
 """
 
 from __future__ import annotations
@@ -35,15 +37,19 @@ from monitoring.calibration import Calibration, fit_calibration
 from monitoring.estimated_quality import ArrivalOdds, CohortRows, estimate_cohort, realised_metrics
 from monitoring.label_delay import HOUR_S, DelayModel, fit_delay_model
 from monitoring.policy import HarmSignal, PolicyInputs, RetrainPolicy, decide
+from pipelines.core.settings import Settings
+from use_cases.fraud import USE_CASE as FRAUD
 
 logger = logging.getLogger(__name__)
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 DAYS, DRIFT_DAY, HOLDOUT_DAYS, MATURITY_DAYS = 40, 30, 5, 7
-BUDGET, DRAWS, CONFIDENCE, RESAMPLES = 50, 200, 0.90, 40
+BUDGET = int(FRAUD.metric.alert_budget)  # type: ignore[arg-type]  # fraud declares a count
+DRAWS, RESAMPLES = 200, 40
+CONFIDENCE = Settings.model_fields["estimate_confidence"].default  # the platform's
 HEALTHY_DELAY_H = 6  # a healthy day is estimated this long after it ended
 HARMLESS_KEEP, ONLINE_WEIGHT = 0.6, 3.0
-DRIFT_STEP_H, DRIFT_HORIZON_H = 3, 120
+DRIFT_STEP_H, DRIFT_HORIZON_H = 1, 120
 MIN_POSITIVES_TO_JUDGE = 10
 
 
@@ -67,7 +73,6 @@ def build_world(seed: int) -> FraudWorld:
     from pipelines.features.training_set import labelled_events
     from pipelines.training.evaluate import split_by_time
     from pipelines.training.train import train_model
-    from use_cases.fraud import USE_CASE as FRAUD
     from use_cases.fraud.generator import FraudConfig, generate_feeds
     from use_cases.fraud.model import FEATURE_DEFAULT, TrainParams, fraud_scores
     from use_cases.fraud.schema import FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
@@ -175,7 +180,6 @@ def _harmless_decision(world: FraudWorld, served: pd.DataFrame, record: dict[str
     """The real drift report on the shifted day against v1's reference, and the policy's decision with the
     estimate."""
     from monitoring.drift import MonitoredColumns, run_drift_report
-    from use_cases.fraud import USE_CASE as FRAUD
     from use_cases.fraud.schema import MODEL_INPUT_COLUMNS
 
     current = served[list(MODEL_INPUT_COLUMNS)].assign(prediction=served["score"].to_numpy())
@@ -190,6 +194,21 @@ def _harmless_decision(world: FraudWorld, served: pd.DataFrame, record: dict[str
     return {"drift_share": round(drift.drift_share, 3), "action": decision.action, "reason": decision.reason}
 
 
+def _realised_upper_bound(arrived: pd.DataFrame, seed: int, resamples: int = 200) -> float:
+    """The upper bound of the interval (the estimate's confidence) of ROC AUC over the arrived labels, by
+    resampling them: realised quality held to the same bar of evidence as the estimate."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(seed)
+    labels, scores = arrived["is_fraud"].to_numpy(), arrived["score"].to_numpy()
+    values = []
+    for _ in range(resamples):
+        pick = rng.integers(0, len(labels), len(labels))
+        if 0 < labels[pick].sum() < len(pick):
+            values.append(roc_auc_score(labels[pick], scores[pick]))
+    return float(np.quantile(values, 1 - (1 - CONFIDENCE) / 2)) if values else float("nan")
+
+
 def _drift_timeline(world: FraudWorld) -> dict[str, Any]:
     """The partner's traffic since it joined, estimated every few hours until harm shows and realised shows it."""
     events = world.events["drifted"]
@@ -197,7 +216,7 @@ def _drift_timeline(world: FraudWorld) -> dict[str, Any]:
     served_all = _served(world, "drifted", events[(events["event_timestamp"] >= world.start) &
                                                  (events["event_timestamp"] < horizon)])  # fmt: skip
     reference = world.reference["roc_auc"]
-    estimated_at = realised_at = half_in_at = None
+    estimated_at = realised_at = naive_at = half_in_at = None
     steps = []
     for hours in range(DRIFT_STEP_H, DRIFT_HORIZON_H + 1, DRIFT_STEP_H):
         now = world.start + pd.Timedelta(hours=hours)
@@ -213,12 +232,18 @@ def _drift_timeline(world: FraudWorld) -> dict[str, Any]:
             if positives >= MIN_POSITIVES_TO_JUDGE and positives < len(inside)
             else float("nan")
         )
+        realised_high = (
+            _realised_upper_bound(inside, hours) if realised_at is None and realised_in < reference else float("nan")
+        )
         step = {"hours": hours, "rows": len(served), "arrived_share": round(arrived, 4), "positives_in": positives,
-                "estimate": auc.as_dict() if auc else None, "realised_over_arrived": realised_in}  # fmt: skip
+                "estimate": auc.as_dict() if auc else None, "realised_over_arrived": realised_in,
+                "realised_over_arrived_high": realised_high}  # fmt: skip
         steps.append(step)
         if estimated_at is None and auc is not None and auc.high < reference:
             estimated_at = step
-        if realised_at is None and realised_in < reference:
+        if realised_at is None and realised_in < reference and naive_at is None:
+            naive_at = step
+        if realised_at is None and realised_high < reference:
             realised_at = step
         if half_in_at is None and arrived >= 0.5:
             half_in_at = step
@@ -231,6 +256,7 @@ def _drift_timeline(world: FraudWorld) -> dict[str, Any]:
         "realised_roc_auc_all_labels": final,
         "estimated_at": estimated_at,
         "realised_at": realised_at,
+        "naive_at_hours": naive_at["hours"] if naive_at else None,
         "half_in_at_hours": half_in_at["hours"] if half_in_at else None,
         "hours_gained": (realised_at["hours"] - estimated_at["hours"]) if estimated_at and realised_at else None,
         "steps": steps,
@@ -283,6 +309,7 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
         ),
         "drift_detected_at_hours": [d["estimated_at"]["hours"] for d in detected],
         "drift_realised_at_hours": [d["realised_at"]["hours"] if d["realised_at"] else None for d in drift],
+        "drift_naive_realised_at_hours": [d["naive_at_hours"] for d in drift],
         "drift_hours_gained": [d["hours_gained"] for d in drift],
         "drift_half_labels_in_at_hours": [d["half_in_at_hours"] for d in drift],
     }

@@ -136,12 +136,14 @@ class ChampionEstimate:
     start: str = ""  # the answers estimated: the version's, logged in [start, end) (ISO, UTC)
     end: str = ""
     budget: int = 0
+    calibration: dict[str, float | int] | None = None  # the map's rows, positives and ECE before and after
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "start": self.start,
             "end": self.end,
             "budget": self.budget,
+            "calibration": self.calibration,
             "rows": self.rows,
             "arrived_share": round(self.arrived_share, 4),
             "estimates": {name: estimate.as_dict() for name, estimate in self.estimates.items()},
@@ -167,5 +169,5 @@ def estimate_champion(
     estimates = estimate_rows(rows, calibration, delay, how)
     return ChampionEstimate(
         estimates, harm_signal(estimates, use_case, reference, rows.arrived_share), int(rows.scores.size),
-        rows.arrived_share, served[LOGGED_AT].min().isoformat(), now.isoformat(), how.budget,
+        rows.arrived_share, served[LOGGED_AT].min().isoformat(), now.isoformat(), how.budget, calibration.summary(),
     )  # fmt: skip

@@ -75,4 +75,4 @@ def load_reconciliation(folder: Path) -> list[dict[str, Any]]:
     path = folder / RECONCILIATION_FILE
     if not path.exists() or path.stat().st_size == 0:
         return []
-    return list(pd.read_csv(path).to_dict("records"))
+    return [{str(key): value for key, value in row.items()} for row in pd.read_csv(path).to_dict("records")]

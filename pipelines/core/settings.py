@@ -426,7 +426,7 @@ class MonitoringSettings(BaseModel):
         "retraining decision.",
     )
     estimate_confidence: float = Field(
-        0.90, gt=0.5, lt=1, description="Confidence of the intervals of estimated quality (two-sided)."
+        0.95, gt=0.5, lt=1, description="Confidence of the intervals of estimated quality (two-sided)."
     )
     estimate_draws: int = Field(
         200, ge=20, description="Draws of the missing labels behind each estimate and its interval."

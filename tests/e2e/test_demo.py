@@ -54,7 +54,8 @@ def test_the_loop_closes_by_itself(demo: Demo) -> None:
     assert _better(use_case, summary["v2_holdout"], summary["champion_on_new_holdout"]), "v2 beats v1 on new data"
     evidence = summary["v2_evidence"]  # the gate promoted v2 on evidence: its interval's lower bound above the margin
     assert evidence["metric"] == use_case.metric.evidence_metric, summary["v2_gate_reason"]
-    assert float(evidence["interval"].strip("[]").split(",")[0]) > use_case.gate.margin, summary["v2_gate_reason"]
+    low_bound, high_bound = summary["gate_improvement_ci"]
+    assert use_case.gate.margin < low_bound <= high_bound, summary["v2_gate_reason"]
     assert summary["feature_freshness_s"] < 3600
     assert summary["evidently_snapshots"] >= 2
     # Every event reached the platform through its interfaces: the history and the drifted feed landed, the live
@@ -102,7 +103,11 @@ def test_v2_carries_lineage_to_the_retraining_run_and_serves(demo: Demo) -> None
     assert answer["model_version"] == "2" and len(answer["predictions"]) == 1
     status = platform.run("monitor", "status", "--json")
     decisions = json.loads(status.stdout)["decisions"]
-    assert [d["action"] for d in decisions][-2:] == ["no_trigger", "trigger"]
+    actions = [d["action"] for d in decisions if d["model_version"] == "1"]
+    # The normal traffic's check, then the drifted traffic's as its labels came back: drifted but not (yet) shown
+    # harmful while few were in, until one triggered.
+    assert actions[0] == "no_trigger" and actions[-1] == "trigger", actions
+    assert set(actions[1:-1]) <= {"drifted_harmless"}, actions
     snapshots = list((platform.state_dir / "evidently").rglob("snapshots/*.json"))
     assert len(snapshots) >= 2, "the Evidently workspace holds the drift snapshots"
 

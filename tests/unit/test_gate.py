@@ -233,7 +233,7 @@ def test_the_evidence_plan_is_the_use_cases_unless_a_setting_names_another(clean
     from pipelines.core.use_case import load_use_case
 
     fraud, delivery = load_use_case("fraud"), load_use_case("delivery")
-    assert EvidencePlan.of(fraud, Settings()) == EvidencePlan("precision_at_budget", 50, 1000, 0.90)
+    assert EvidencePlan.of(fraud, Settings()) == EvidencePlan("precision_at_budget", 100, 1000, 0.90)
     assert EvidencePlan.of(delivery, Settings()) == EvidencePlan("mae", None, 1000, 0.90)
     assert not EvidencePlan.of(delivery, Settings()).higher_is_better
     clean_env.setenv("DRIFTLOOP_ALERT_BUDGET_PER_DAY", "80")

@@ -126,6 +126,10 @@ def _estimate_line(decision: dict[str, Any] | None) -> str:
         for name, e in made["estimates"].items()
     )
     reference = "" if made.get("reference") is None else f"; reference {made['reference']:.3f}"
+    calibration = made.get("calibration")
+    if calibration:
+        reference += (f"; scores calibrated on {calibration['rows']} holdout rows, ECE {calibration['ece_before']:.4f}"
+                      f" -> {calibration['ece_after']:.4f}")  # fmt: skip
     return (f"estimated quality of v{decision['model_version']} at {decision['checked_at'][:19]} over {made['rows']} "
             f"answers, {made['arrived_share']:.0%} of labels in: {shown}{reference}")  # fmt: skip
 

@@ -364,4 +364,9 @@ def _model_figures(settings: Settings, use_case: UseCase, before: str, after: st
             "confidence": second.tags.get(VersionTag.EVIDENCE_CONFIDENCE),
             "positives": second.tags.get(VersionTag.EVIDENCE_POSITIVES),
         }
+        interval = figures["v2_evidence"]["interval"]
+        # The gate's interval of v2's improvement over v1, as numbers: [low, high] in the evidence metric.
+        figures["gate_improvement_ci"] = (
+            [float(bound) for bound in interval.strip("[]").split(",")] if interval else None
+        )
     return figures
