@@ -65,8 +65,8 @@ def _table(results: dict[str, Any]) -> str:
         )
         lines.append(
             f"estimated harm | wallet drift, {q['drift_detected']} seeds | reported with at most "
-            f"{q['drift_detected_at_arrived_share_max']:.0%} of labels in, {min(gained, default=0)}-"
-            f"{max(gained, default=0)} h before realised ROC AUC over the arrived labels shows it"
+            f"{q['drift_detected_at_arrived_share_max']:.0%} of labels in; hours gained on realised ROC AUC over the "
+            f"arrived labels at the same confidence: {', '.join(str(h) for h in gained)}"
         )
     if "alarms" in results:
         alarms, windows = results["alarms"]["summary"], results["alarms"]["windows"]
