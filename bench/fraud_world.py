@@ -9,6 +9,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from pipelines.core.settings import Settings
 from pipelines.features.training_set import labelled_events
 from use_cases.fraud import USE_CASE as FRAUD
 from use_cases.fraud.features import compute_customer_stats, compute_merchant_stats
@@ -16,7 +17,7 @@ from use_cases.fraud.generator import FraudConfig, generate_feeds
 
 VIEWS = {"customer_stats": "customer_id", "merchant_stats": "merchant_id"}
 LABEL_MATURITY_DAYS = FRAUD.label.maturity_days
-HOLDOUT_DAYS = 5  # the pipeline's default (DRIFTLOOP_HOLDOUT_DAYS)
+HOLDOUT_DAYS = Settings.model_fields["holdout_days"].default  # the pipeline's default (DRIFTLOOP_HOLDOUT_DAYS)
 
 
 def demo_config(end: datetime, seed: int, drift_start_day: int | None = 10) -> FraudConfig:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.fraud_world import as_of, feature_tables
+from bench.fraud_world import HOLDOUT_DAYS, as_of, feature_tables
 from monitoring.calibration import Calibration, fit_calibration
 from monitoring.estimated_quality import ArrivalOdds, CohortRows, estimate_cohort, realised_metrics
 from monitoring.label_delay import HOUR_S, DelayModel, fit_delay_model
@@ -43,7 +43,7 @@ from use_cases.fraud import USE_CASE as FRAUD
 logger = logging.getLogger(__name__)
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
-DAYS, DRIFT_DAY, HOLDOUT_DAYS, MATURITY_DAYS = 40, 30, 5, 7
+DAYS, DRIFT_DAY, MATURITY_DAYS = 40, 30, 7
 BUDGET = int(FRAUD.metric.alert_budget)  # type: ignore[arg-type]  # fraud declares a count
 DRAWS, RESAMPLES = 200, 40
 CONFIDENCE = Settings.model_fields["estimate_confidence"].default  # the platform's
