@@ -134,7 +134,7 @@ def fit_cohort_shift(
     wait (maximum a posteriori around "no shift"), and its Laplace variance."""
     from scipy.optimize import minimize_scalar  # lazy: only the quality job estimates
 
-    log_odds = np.log(probabilities / (1.0 - probabilities))
+    log_odds = _log_odds(probabilities)
     edges = np.unique(np.quantile(log_odds, bands)) if log_odds.size else np.zeros(0)
     band = np.searchsorted(edges, log_odds, side="right")
     offsets, variances = np.zeros(edges.size + 1), np.full(edges.size + 1, prior_sd**2)
