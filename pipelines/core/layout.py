@@ -48,6 +48,7 @@ class Layout:
     mlflow_artifacts_destination: str
     feast_registry: str
     prediction_log_segments: Path  # always on this machine's disk: an fsync is what makes a row durable
+    stream: Path  # the local stream of answered transactions (SQLite), when no stream URL is set
     event_store: Location
     prediction_log: Location
     feature_data: Location  # the offline tables (`offline/<view>`) and the refresh state
@@ -117,6 +118,7 @@ class Layout:
             mlflow_artifacts_destination=settings.mlflow_artifacts_destination or str(mlflow / "artifacts"),
             feast_registry=settings.feast_registry_uri or str(feast_repo / "registry.db"),
             prediction_log_segments=segments,
+            stream=state / "stream",
             event_store=shared("events", settings.event_store_dir or state / "events"),
             prediction_log=shared("predictions", prediction_log),
             feature_data=shared("feast", feast_repo),

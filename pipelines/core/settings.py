@@ -369,6 +369,35 @@ class ServingSettings(BaseModel):
     )
 
 
+class StreamSettings(BaseModel):
+    """The stream of answered transactions and the worker that keeps the streamed feature views fresh."""
+
+    stream_url: str | None = Field(
+        None,
+        description="Where answered and landed transactions stream: unset, a SQLite log at `<state_dir>/stream/"
+        "stream.db` (local); `redis://host:port[/db]`, Redis Streams with consumer groups (cluster).",
+    )
+    stream_password: SecretStr | None = Field(None, description="Password of the stream's Redis (AUTH), if any.")
+    stream_partitions: int = Field(
+        8, ge=1, le=1024, description="Partitions of each entity's stream (an entity's events stay in order in one)."
+    )
+    stream_workers: int = Field(
+        1, ge=1, description="Stream workers sharing the partitions (worker i keeps those with number % workers == i)."
+    )
+    stream_worker_index: int = Field(0, ge=0, description="This stream worker's number, in [0, stream_workers).")
+    stream_retention_s: float = Field(
+        7200.0,
+        ge=60,
+        description="Seconds an entry stays in the stream: a restarted worker rebuilds its windows from them, so "
+        "it must cover the longest window of any streamed view.",
+    )
+    stream_read_batch: int = Field(500, ge=1, description="Entries a stream worker reads and pushes at a time.")
+    stream_port: int = Field(9109, ge=1, le=65535, description="Port of the stream worker's `/metrics` and health.")
+    freshness_objective_s: float = Field(
+        1.0, gt=0, description="Service level: seconds from an answer to its effect in the online store (p99)."
+    )
+
+
 class SecuritySettings(BaseModel):
     """Who may write what the platform learns from and what it serves: credentials, limits, trusted time."""
 
@@ -452,6 +481,7 @@ class Settings(
     ServingSettings,
     SecuritySettings,
     MonitoringSettings,
+    StreamSettings,
     BaseSettings,
 ):
     """driftloop configuration, one group per backend. Each field is the env var `DRIFTLOOP_<FIELD>` (upper
@@ -565,6 +595,19 @@ class Settings(
             raise ValueError(
                 f"DRIFTLOOP_RAY_PORT={self.ray_port} is among the ports Ray keeps for its client server and "
                 f"workers ({RAY_RESERVED_PORTS[0]}-{RAY_RESERVED_PORTS[1]}): choose another"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _stream_worker_among_the_workers(self) -> Settings:
+        if self.stream_worker_index >= self.stream_workers:
+            raise ValueError(
+                f"DRIFTLOOP_STREAM_WORKER_INDEX={self.stream_worker_index} is not below "
+                f"DRIFTLOOP_STREAM_WORKERS={self.stream_workers}"
+            )
+        if self.stream_url is not None and not self.stream_url.startswith(("redis://", "sqlite:///")):
+            raise ValueError(
+                f"DRIFTLOOP_STREAM_URL must be redis://host:port[/db] or sqlite:///path, got {self.stream_url!r}"
             )
         return self
 

@@ -160,13 +160,36 @@ class Label:
         return LABEL_DTYPES[self.kind]
 
 
+AggregateKind = Literal["count", "sum", "distinct", "gap"]
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """How a streamed feature is kept: a sliding window over an entity's events, ending at its latest event.
+
+    count: events in the window. sum: the total of a number field over them (kept exactly, in millionths).
+    distinct: how many different values a column takes in the window. gap: seconds between the latest event and
+    the one before it (0 for two at the same instant), or the window's length when there is none inside it.
+    The window is (latest - window, latest]; the stream worker (online) and the replay (offline) read the same
+    definition (`pipelines.features.stream_windows`)."""
+
+    kind: AggregateKind
+    window: timedelta
+    column: str | None = None  # sum: a number field; distinct: an entity key or a field; None for count and gap
+
+    @property
+    def dtype(self) -> Literal["int64", "float64"]:
+        return "int64" if self.kind in ("count", "distinct") else "float64"
+
+
 @dataclass(frozen=True)
 class Feature:
-    """One feature of a view, with the Feast type it is served as."""
+    """One feature of a view, with the Feast type it is served as; a streamed view's carry their aggregate."""
 
     name: str
-    dtype: Literal["int64", "float32"]  # Feast Int64 / Float32; training sets read int64 as float64
+    dtype: Literal["int64", "float32", "float64"]  # Feast Int64 / Float32 / Float64; training reads int64 as float64
     description: str
+    aggregate: Aggregate | None = None  # set on every feature of a streamed view, and only there
 
 
 @dataclass(frozen=True)
@@ -182,8 +205,9 @@ class ViewInputs:
 
 @dataclass(frozen=True)
 class FeatureView:
-    """A Feast feature view keyed by one entity, computed on the platform's hourly grid (point in time by
-    construction)."""
+    """A Feast feature view keyed by one entity, point in time by construction: computed on the platform's hourly
+    grid, or streamed (its features carry an `Aggregate`: the stream worker pushes each entity's row as its events
+    arrive, and the same windows replayed over the event store write the offline table)."""
 
     name: str  # also its offline table folder
     entity: str  # Entity.name
@@ -194,6 +218,11 @@ class FeatureView:
     uses_labels: bool  # label-derived features: compute gets label spans
     compute: Callable[[ViewInputs], pd.DataFrame]  # key, event_timestamp, features, created_timestamp
     description: str  # Feast source and view description
+
+    @property
+    def streamed(self) -> bool:
+        """Whether the stream worker keeps this view online (its features are aggregates over a stream)."""
+        return any(feature.aggregate is not None for feature in self.features)
 
 
 @dataclass(frozen=True)
@@ -508,6 +537,13 @@ def _guard(guard: RateShift | MeanShift | Skip) -> object:
     return {"kind": type(guard).__name__, "max_ratio": guard.max_ratio, "z_min": guard.z_min}
 
 
+def _feature_identity(feature: Feature) -> list[object]:
+    aggregate = feature.aggregate
+    if aggregate is None:
+        return [feature.name, feature.dtype]
+    return [feature.name, feature.dtype, aggregate.kind, aggregate.window.total_seconds(), aggregate.column]
+
+
 def _identity(use_case: UseCase) -> dict[str, object]:
     """What the fingerprint covers, as plain JSON values in declaration order."""
     label = use_case.label
@@ -524,7 +560,7 @@ def _identity(use_case: UseCase) -> dict[str, object]:
             {
                 "name": view.name,
                 "entity": view.entity,
-                "features": [[feature.name, feature.dtype] for feature in view.features],
+                "features": [_feature_identity(feature) for feature in view.features],
                 "ttl": view.ttl.total_seconds(),
                 "lookback": view.lookback.total_seconds(),
                 "event_columns": list(view.event_columns),
@@ -605,6 +641,41 @@ def _view_problems(use_case: UseCase) -> Iterator[str]:
         for column in view.event_columns:
             if column not in use_case.event_columns:
                 yield f"feature view {view.name!r} reads {column!r}, which is not an event column"
+        if view.streamed:
+            yield from _stream_problems(use_case, view)
+
+
+def _stream_problems(use_case: UseCase, view: FeatureView) -> Iterator[str]:
+    """A streamed view: every feature an aggregate of the right type over columns it reads, no labels, and a
+    lookback that is its longest window (what the refresh and the worker keep of each entity)."""
+    which = f"streamed view {view.name!r}"
+    if view.uses_labels:
+        yield f"{which} cannot use labels: its events stream in as they are answered, before any label"
+    numbers = {field.name for field in use_case.fields if field.kind != "category"}
+    windows = []
+    for feature in view.features:
+        aggregate = feature.aggregate
+        if aggregate is None:
+            yield f"{which}: feature {feature.name!r} has no aggregate (a streamed view's features all have one)"
+            continue
+        windows.append(aggregate.window)
+        if aggregate.window <= timedelta(0):
+            yield f"{which}: feature {feature.name!r} has a window of {aggregate.window}; it must be positive"
+        if feature.dtype != aggregate.dtype:
+            yield f"{which}: {feature.name!r} is a {aggregate.kind}, served as {aggregate.dtype}, not {feature.dtype}"
+        needs_column = aggregate.kind in ("sum", "distinct")
+        if needs_column != (aggregate.column is not None):
+            yield f"{which}: a {aggregate.kind} {'needs' if needs_column else 'takes no'} column ({feature.name!r})"
+        elif aggregate.kind == "sum" and aggregate.column not in numbers:
+            yield f"{which}: feature {feature.name!r} sums {aggregate.column!r}, which is not a number field"
+        if aggregate.column is not None and aggregate.column not in view.event_columns:
+            yield f"{which}: feature {feature.name!r} reads {aggregate.column!r}, missing from its event_columns"
+    if windows and view.lookback != max(windows):
+        yield f"{which} looks back {view.lookback}; it must be its longest window, {max(windows)}"
+    key = next((entity.key for entity in use_case.entities if entity.name == view.entity), None)
+    for column in (EVENT_ID, EVENT_TIMESTAMP, key):
+        if column is not None and column not in view.event_columns:
+            yield f"{which} must read {column!r} (its event_columns)"
 
 
 def _kind_problems(use_case: UseCase) -> Iterator[str]:
