@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -96,9 +97,10 @@ def serving(platform: PlatformUnderTest, first_run: str) -> PlatformUnderTest:
 REDIS_PASSWORD = "a-password-for-the-online-store"
 
 
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """A real `redis-server` on loopback asking for a password, as the chart's does (`--requirepass`)."""
+@contextmanager
+def running_redis() -> Iterator[str]:
+    """A real `redis-server` on loopback asking for a password, as the chart's does (`--requirepass`): its
+    "127.0.0.1:port" while the block runs."""
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed (apt-get install redis-server; .ci/run installs it)")
     import redis
@@ -136,3 +138,10 @@ def redis_url() -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A `redis-server` of the test's own (see `running_redis`)."""
+    with running_redis() as address:
+        yield address
