@@ -25,7 +25,7 @@ from pipelines.core.layout import Layout
 
 logger = logging.getLogger(__name__)
 
-PORT_SETTINGS = ("mlflow_port", "evidently_port", "predictor_port", "transformer_port", "monitor_port")
+PORT_SETTINGS = ("mlflow_port", "evidently_port", "predictor_port", "transformer_port", "monitor_port", "stream_port")
 
 
 def free_port() -> int:

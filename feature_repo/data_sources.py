@@ -9,7 +9,7 @@ row's own timestamp.
 
 from __future__ import annotations
 
-from feast import FileSource
+from feast import FileSource, PushSource
 
 from pipelines.core.use_case import CREATED_TIMESTAMP, EVENT_TIMESTAMP, FeatureView
 from pipelines.data.schema import offline_table
@@ -25,3 +25,9 @@ def offline_source(view: FeatureView, root: str | None = None, endpoint: str | N
         s3_endpoint_override=endpoint,
         description=view.description,
     )
+
+
+def push_source(view: FeatureView, batch: FileSource) -> PushSource:
+    """A streamed view's push source: the stream worker pushes rows through it into the online store; its batch
+    source is the view's offline table, which the refresh writes by replaying the same windows."""
+    return PushSource(name=view.push_source, batch_source=batch, description=view.description)

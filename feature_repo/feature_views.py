@@ -6,17 +6,18 @@ becomes Feast's, keyed by its entity's join key, over its offline source, served
 
 from __future__ import annotations
 
-from feast import Entity, FeatureView, Field, FileSource
-from feast.types import Float32, Int64
+from feast import Entity, FeatureView, Field, FileSource, PushSource
+from feast.types import Float32, Float64, Int64
 
 from pipelines.core.use_case import FeatureView as DeclaredView
 from pipelines.core.use_case import UseCase
 
-FEAST_TYPES = {"int64": Int64, "float32": Float32}
+FEAST_TYPES = {"int64": Int64, "float32": Float32, "float64": Float64}
 
 
-def feature_view(use_case: UseCase, view: DeclaredView, source: FileSource, entity: Entity) -> FeatureView:
-    """The declared view over its offline source, keyed by its entity."""
+def feature_view(use_case: UseCase, view: DeclaredView, source: FileSource | PushSource, entity: Entity) -> FeatureView:
+    """The declared view over its source (a streamed view's is its push source, over the offline table), keyed by
+    its entity."""
     schema = [
         Field(name=use_case.key_of(view.name), dtype=Int64),
         *(Field(name=feature.name, dtype=FEAST_TYPES[feature.dtype]) for feature in view.features),

@@ -13,6 +13,10 @@ When segments cannot be written (a full disk) the rows wait in memory up to `max
 `accepting()` is false: the model server answers 503 with Retry-After and reports not-ready instead of
 growing. `close()` (SIGTERM) commits and publishes everything. Segments of a process that died are published
 by the next one that starts over the same segments folder.
+
+A `listener` hears every committed batch (the stream of answers: `serving.answer_stream`), after its fsync, so
+nothing reaches the stream that the log could lose; the segments of a process that died are heard again when
+they are published (the stream's readers count an event once), so nothing the log kept is missing there either.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -75,8 +79,10 @@ class PredictionLog:
         segments_dir: Path | None = None,
         commit_s: float = 0.05,
         max_waiting_rows: int = 100_000,
+        listener: Callable[[pd.DataFrame], None] | None = None,
     ) -> None:
         self.root = Folder.at(root)
+        self.listener = listener
         if segments_dir is None and self.root.remote:
             raise ValueError("a prediction log on an object store needs a local segments folder")
         self.segments_dir = segments_dir or self.root.local_path / SEGMENTS_FOLDER
@@ -145,7 +151,8 @@ class PredictionLog:
                 return 0
             try:
                 assert self._writer is not None
-                self._writer.append(segments.encode(pd.concat(_frames(pending), ignore_index=True)))
+                frame = pd.concat(_frames(pending), ignore_index=True)
+                self._writer.append(segments.encode(frame))
             except Exception:
                 with self._lock:
                     self._buffer = pending + self._buffer
@@ -154,7 +161,15 @@ class PredictionLog:
             with self._lock:
                 self._buffered_rows -= rows
             PREDICTION_LOG_WAITING.labels("memory").set(self._buffered_rows)
+            self._tell(frame)
             return rows
+
+    def _tell(self, frame: pd.DataFrame) -> None:
+        if self.listener is not None:
+            try:
+                self.listener(frame)
+            except Exception:  # noqa: BLE001 - the rows are durable; a listener never fails the log
+                logger.exception("prediction log: the listener failed on %d rows", len(frame))
 
     def _commit_loop(self) -> None:
         sealed_at = time.monotonic()
@@ -189,12 +204,15 @@ class PredictionLog:
             with segments.orphaned_folders(self.segments_dir, self._folder) as orphans:
                 for folder in orphans:
                     published += sum(
-                        self._publish_segment(path) for path in segments.sealed_segments(folder, including_open=True)
+                        self._publish_segment(path, heard=False)
+                        for path in segments.sealed_segments(folder, including_open=True)
                     )
                     segments.retire_folder(folder)
             return published
 
-    def _publish_segment(self, path: Path) -> int:
+    def _publish_segment(self, path: Path, heard: bool = True) -> int:
+        """Publish one segment as parquet parts; a dead process's (`heard=False`) is told to the listener too: it
+        may have died before its listener heard the segment's last batches."""
         contents = segments.read_segment(path)
         if contents.torn_bytes:
             logger.warning("prediction log: %s ends in %d unreadable bytes (a torn record)", path, contents.torn_bytes)
@@ -204,6 +222,8 @@ class PredictionLog:
             for hour, rows in frame.groupby(frame[LOGGED_AT].dt.floor("h"), sort=True):
                 name = f"{partition_name(pd.Timestamp(hour))}/{_part_name(rows, path)}"
                 self.root.write_parquet(rows, name, durable=True)  # on disk before its segment goes
+            if not heard:
+                self._tell(frame)
             rows_published = len(frame)
         else:
             rows_published = 0

@@ -25,6 +25,7 @@ from pipelines.features.store import open_feature_store
 from pipelines.registry.tracking import client_as
 from pipelines.registry.users import MlflowUser
 from serving import metrics
+from serving.answer_stream import answer_stream
 from serving.event_stamp import UntrustedTime, received_now, stamp_events
 from serving.model_slots import ModelSlots
 from serving.online_features import OnlineFeatures, OnlineStoreDown, features_or_policy
@@ -78,6 +79,7 @@ class ChampionPredictor(kserve.Model):
             Layout.from_settings(settings).prediction_log_segments,
             settings.prediction_log_commit_s,
             settings.prediction_log_max_waiting_rows,
+            listener=answer_stream(settings, self.use_case),
         ).start()
         mode, traffic = settings.challenger_mode, settings.challenger_traffic
         seen = metrics.prediction_scores(self.use_case.model.score_buckets)

@@ -643,6 +643,7 @@ SETTINGS_GROUPS: dict[str, type[BaseModel]] = {
     "serving": ServingSettings,
     "security": SecuritySettings,
     "monitoring": MonitoringSettings,
+    "stream": StreamSettings,
 }
 
 

@@ -224,6 +224,11 @@ class FeatureView:
         """Whether the stream worker keeps this view online (its features are aggregates over a stream)."""
         return any(feature.aggregate is not None for feature in self.features)
 
+    @property
+    def push_source(self) -> str:
+        """The Feast push source a streamed view is written through (`FeatureStore.push`)."""
+        return f"{self.name}_push"
+
 
 @dataclass(frozen=True)
 class ModelInput:

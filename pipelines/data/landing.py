@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -117,8 +117,15 @@ def _exact_duplicates_once(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop_duplicates()
 
 
-def land_events(store: EventStore, frame: pd.DataFrame, source: str, now: pd.Timestamp) -> LandingResult:
-    """Land events: contract-checked, deduplicated against the store, bad rows quarantined."""
+def land_events(
+    store: EventStore,
+    frame: pd.DataFrame,
+    source: str,
+    now: pd.Timestamp,
+    on_landed: Callable[[pd.DataFrame], object] | None = None,
+) -> LandingResult:
+    """Land events: contract-checked, deduplicated against the store, bad rows quarantined. `on_landed` hears the
+    new events once they are durable (the stream of events: `pipelines.streaming.publisher`)."""
     columns = store.event_columns
     with store.locked():
         problems = _schema_problems(frame, columns, "events")
@@ -134,6 +141,8 @@ def land_events(store: EventStore, frame: pd.DataFrame, source: str, now: pd.Tim
         if len(new):
             oldest = new[EVENT_TIMESTAMP].min().isoformat()
             store.append_events(new, now, Landing("events", source, now.isoformat(), len(new), oldest, None, _id()))
+            if on_landed is not None:
+                on_landed(new)
         result.landed = len(new)
     logger.info("%s", result.summary())
     return result

@@ -44,7 +44,9 @@ class _WrongForFileRegistries(logging.Filter):
 _FEAST_FLAG_FILTER = _WrongForFileRegistries()
 
 
-def _online_store_config(settings: Settings, read_timeout_s: float | None = None) -> dict[str, Any]:
+def _online_store_config(
+    settings: Settings, read_timeout_s: float | None = None, last_write_wins: bool = False
+) -> dict[str, Any]:
     if settings.feast_online_store == "redis":
         connection = settings.feast_redis_url
         if settings.feast_redis_password is not None:  # Feast's connection string takes options after the address
@@ -53,12 +55,17 @@ def _online_store_config(settings: Settings, read_timeout_s: float | None = None
             # redis-py's own options (Feast passes them through, JSON-decoded): a bounded wait and no retries
             # with backoff (its default retries a timeout three times, seconds apart).
             connection += f",socket_timeout={read_timeout_s},socket_connect_timeout={read_timeout_s},retry=null"
-        return {"type": "redis", "connection_string": connection}
+        # The stream worker re-pushes an entity's row at the same stamp when a late event changed it; Feast's
+        # Redis store skips a write whose timestamp is not newer than the stored one unless told not to check.
+        return {"type": "redis", "connection_string": connection, **({"skip_dedup": True} if last_write_wins else {})}
     return {"type": "sqlite", "path": str(Layout.from_settings(settings).feast_repo / "online_store.db")}
 
 
-def repo_config_dict(settings: Settings, read_timeout_s: float | None = None) -> dict[str, Any]:
-    """The contents of `feature_store.yaml` for these settings (`read_timeout_s`: a serving client's bound)."""
+def repo_config_dict(
+    settings: Settings, read_timeout_s: float | None = None, last_write_wins: bool = False
+) -> dict[str, Any]:
+    """The contents of `feature_store.yaml` for these settings (`read_timeout_s`: a serving client's bound;
+    `last_write_wins`: the stream worker's writes replace a row whatever its timestamp)."""
     feast_config_logger = logging.getLogger("feast.repo_config")
     if _FEAST_FLAG_FILTER not in feast_config_logger.filters:
         feast_config_logger.addFilter(_FEAST_FLAG_FILTER)
@@ -66,7 +73,7 @@ def repo_config_dict(settings: Settings, read_timeout_s: float | None = None) ->
         "project": settings.feast_project,
         "provider": "local",
         "registry": _registry_config(settings),
-        "online_store": _online_store_config(settings, read_timeout_s),
+        "online_store": _online_store_config(settings, read_timeout_s, last_write_wins),
         "offline_store": {"type": "file"},
         "entity_key_serialization_version": 3,
     }
@@ -81,25 +88,30 @@ def write_feature_store_yaml(settings: Settings) -> Path:
     return target
 
 
-def open_feature_store(settings: Settings, serving: bool = False) -> FeatureStore:
+def open_feature_store(settings: Settings, serving: bool = False, last_write_wins: bool = False) -> FeatureStore:
     """A FeatureStore whose relative FileSource paths resolve under the Feast repo path. A `serving` store reads
     the online store with `DRIFTLOOP_ONLINE_STORE_TIMEOUT_S` per call and no retries: a model server must
-    answer (or refuse) in bounded time; materialisation's big writes keep the client's defaults."""
+    answer (or refuse) in bounded time; materialisation's big writes keep the client's defaults. The stream
+    worker's store is `last_write_wins` (it alone writes its views' rows, always its latest)."""
     from feast import FeatureStore
     from feast.repo_config import RepoConfig
 
     timeout = settings.online_store_timeout_s if serving else None
-    config = RepoConfig(repo_path=Layout.from_settings(settings).feast_repo, **repo_config_dict(settings, timeout))
+    options = repo_config_dict(settings, timeout, last_write_wins)
+    config = RepoConfig(repo_path=Layout.from_settings(settings).feast_repo, **options)
     return FeatureStore(config=config)
 
 
 def materialize_online(settings: Settings, end: datetime) -> None:
-    """Materialise every feature view over its ttl window ending at `end` (idempotent).
+    """Materialise every feature view but the streamed ones over its ttl window ending at `end` (idempotent).
 
-    A row older than the ttl is expired for serving just as it is for training, so it is not loaded.
+    A row older than the ttl is expired for serving just as it is for training, so it is not loaded. A streamed
+    view's online rows are the stream worker's, fresher than any refresh: materialising its offline table would
+    put older rows over them (SQLite's online store keeps the last write, whatever its timestamp).
     """
     check_online_store(settings)  # seconds, not a Redis traceback after the whole store was read
     store = open_feature_store(settings)
-    ttl = max(view.ttl for view in store.list_feature_views() if view.ttl)  # every view of ours has one
-    store.materialize(start_date=end - ttl, end_date=end)
+    views = [view for view in store.list_feature_views() if view.stream_source is None]
+    ttl = max(view.ttl for view in views if view.ttl)  # every view of ours has one
+    store.materialize(start_date=end - ttl, end_date=end, feature_views=[view.name for view in views])
     logger.info("materialised feature views over (%s, %s]", (end - ttl).isoformat(), end.isoformat())

@@ -88,7 +88,7 @@ def point_in_time_features(store: FeatureStore, rows: pd.DataFrame, use_case: Us
 def feature_dtypes(use_case: UseCase) -> dict[str, str]:
     """Each feature column's type in a training set: a count with a missing value is a float."""
     return {
-        feature_column(view.name, feature.name): "float64" if feature.dtype == "int64" else "float32"
+        feature_column(view.name, feature.name): "float32" if feature.dtype == "float32" else "float64"
         for view in use_case.views
         for feature in view.features
     }

@@ -113,9 +113,7 @@ class SqliteStream:
                     ).fetchall()
                     if rows:
                         self._read[(group, stream)] = int(rows[-1][0])
-                        found += [
-                            Record(stream, str(position), payload, appended) for position, payload, appended in rows
-                        ]
+                        found += [Record(stream, str(at), payload, appended) for at, payload, appended in rows]
             if found or time.monotonic() >= deadline:
                 return found
             time.sleep(POLL_S)

@@ -46,7 +46,15 @@ class PlatformUnderTest:
         return {s["name"]: s for s in json.loads(result.stdout)["services"]}
 
 
-PORT_SETTINGS = ("mlflow_port", "evidently_port", "predictor_port", "transformer_port", "monitor_port", "ray_port")
+PORT_SETTINGS = (
+    "mlflow_port",
+    "evidently_port",
+    "predictor_port",
+    "transformer_port",
+    "monitor_port",
+    "ray_port",
+    "stream_port",
+)
 
 
 def free_ports() -> dict[str, int]:

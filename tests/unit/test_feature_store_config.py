@@ -22,6 +22,9 @@ def test_cluster_settings_select_redis_and_a_sql_registry(clean_env: pytest.Monk
     clean_env.setenv("DRIFTLOOP_FEAST_REGISTRY_URI", "postgresql+psycopg://feast@pg:5432/feast")
     config = repo_config_dict(Settings())
     assert config["online_store"] == {"type": "redis", "connection_string": "redis.driftloop:6379"}
+    # The stream worker alone writes its views' rows, and re-writes one at the same stamp after a late event.
+    worker = repo_config_dict(Settings(), last_write_wins=True)["online_store"]
+    assert worker == {"type": "redis", "connection_string": "redis.driftloop:6379", "skip_dedup": True}
     assert config["registry"]["registry_type"] == "sql"
     assert config["registry"]["path"].startswith("postgresql")
 

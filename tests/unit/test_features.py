@@ -44,6 +44,24 @@ def _window(frame: pd.DataFrame, moment: pd.Timestamp, span: pd.Timedelta) -> pd
     return frame[(stamps >= moment - span) & (stamps < moment)]
 
 
+def _velocity_truth(events: pd.DataFrame, key: str, entity: int, moment: pd.Timestamp) -> dict[str, float]:
+    """The streamed views' definition read literally: the entity's events strictly before `moment`, windows ending
+    at the latest of them (NaN when there is none: the row does not exist)."""
+    before = events[(events[key] == entity) & (events["event_timestamp"] < moment)]
+    if before.empty:
+        return {}
+    latest = before["event_timestamp"].max()
+    five = before[before["event_timestamp"] > latest - pd.Timedelta(minutes=5)]
+    hour = before[before["event_timestamp"] > latest - pd.Timedelta(hours=1)]
+    truth = {"txn_count_5m": len(five), "amount_sum_5m": five["amount"].sum(), "txn_count_1h": len(hour),
+             "amount_sum_1h": hour["amount"].sum()}  # fmt: skip
+    if key == "customer_id":
+        times = hour["event_timestamp"].sort_values()
+        gap = (latest - times.iloc[-2]).total_seconds() if len(times) > 1 else 3600.0
+        truth |= {"distinct_merchants_1h": hour["merchant_id"].nunique(), "seconds_since_previous": gap}
+    return truth
+
+
 def _customer_truth(events: pd.DataFrame, customer: int, moment: pd.Timestamp) -> dict[str, float]:
     own = events[events["customer_id"] == customer]
     hour, day, week = (_window(own, moment, pd.Timedelta(hours=h)) for h in (1, 24, 168))
@@ -155,7 +173,7 @@ def test_feast_historical_retrieval_never_uses_events_at_or_after_the_row(
     )
     labelled = labelled_events(events, labels, 2, FRAUD).sample(120, random_state=4)
     joined = build_training_set(open_feature_store(settings), labelled, FRAUD)
-    assert len(joined) == len(labelled) and len(FEATURE_REFS) == 9
+    assert len(joined) == len(labelled) and len(FEATURE_REFS) == 19
     for _, row in joined.iterrows():
         # The newest feature row Feast may use is stamped at the hour boundary at or before the
         # transaction and summarises events strictly before that boundary: never the row's own event,
@@ -167,6 +185,11 @@ def test_feast_historical_retrieval_never_uses_events_at_or_after_the_row(
         merchant_row = pd.Series({k: row[f"merchant_stats__{k}"] for k in merchant}).fillna(0)
         _assert_close(customer_row, customer)
         _assert_close(merchant_row, merchant)
+        # The streamed views: the windows at the entity's latest event strictly before this one (not the hour).
+        for view, key in (("card_velocity", "customer_id"), ("merchant_velocity", "merchant_id")):
+            truth = _velocity_truth(events, key, int(row[key]), row["event_timestamp"])
+            for name, value in truth.items():
+                assert row[f"{view}__{name}"] == pytest.approx(value, rel=1e-9, abs=1e-6), (view, name)
 
 
 def _event_store_with(root: Path, events: pd.DataFrame, labels: pd.DataFrame) -> tuple[Folder, Folder]:

@@ -18,11 +18,15 @@ from pipelines.data.schema import CREATED_TIMESTAMP, EVENT_TIMESTAMP
 from pipelines.features.training_partitions import as_of_join
 from use_cases.fraud import USE_CASE as FRAUD
 from use_cases.fraud.schema import (
+    CARD_VELOCITY,
     CUSTOMER_ID,
     CUSTOMER_STATS,
     FEATURE_HISTORY,
     MERCHANT_ID,
     MERCHANT_STATS,
+    MERCHANT_VELOCITY,
+    STREAM_VIEW_FEATURES,
+    STREAM_VIEW_KEYS,
     VIEW_FEATURES,
     VIEW_KEYS,
     offline_table_columns,
@@ -34,12 +38,13 @@ BUILT = pd.Timestamp(datetime(2026, 10, 20, tzinfo=UTC))
 
 def _rows(view: str, specs: list[tuple[int, pd.Timestamp, float, pd.Timestamp]]) -> pd.DataFrame:
     """Feature rows (entity, stamp, value of every feature, created)."""
-    key = VIEW_KEYS[view]
+    key = {**VIEW_KEYS, **STREAM_VIEW_KEYS}[view]
+    names = {**VIEW_FEATURES, **STREAM_VIEW_FEATURES}[view]
     frame = pd.DataFrame(
         {
             key: [entity for entity, *_ in specs],
             EVENT_TIMESTAMP: [stamp for _, stamp, *_ in specs],
-            **{name: [value for *_, value, _ in specs] for name in VIEW_FEATURES[view]},
+            **{name: [value for *_, value, _ in specs] for name in names},
             CREATED_TIMESTAMP: [created for *_, created in specs],
         }
     )
@@ -83,7 +88,17 @@ def _tables() -> dict[str, pd.DataFrame]:
         MERCHANT_STATS,
         [(10, T0, 0.5, BUILT), (10, T0 + 4 * hour, 0.25, BUILT), (11, T0 + hour, 0.75, BUILT)],
     )
-    return {CUSTOMER_STATS: customer, MERCHANT_STATS: merchant}
+    # Streamed rows are stamped a microsecond after their latest event: one stamped at a transaction's very
+    # instant summarises only what came before it, and is joined.
+    micro = timedelta(microseconds=1)
+    card = _rows(CARD_VELOCITY, [(1, T0 + 5 * hour, 3.0, BUILT), (1, T0 + 5 * hour + micro, 9.0, BUILT)])
+    merchant_velocity = _rows(MERCHANT_VELOCITY, [(10, T0 + 3 * hour, 2.0, BUILT)])
+    return {
+        CUSTOMER_STATS: customer,
+        MERCHANT_STATS: merchant,
+        CARD_VELOCITY: card,
+        MERCHANT_VELOCITY: merchant_velocity,
+    }
 
 
 def test_the_partitioned_join_matches_feast_on_the_edge_cases(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
@@ -115,6 +130,10 @@ def test_the_partitioned_join_matches_feast_on_the_edge_cases(tmp_path: Path, cl
     assert customer.to_dict() == pytest.approx(
         {"e0": 5.0, "e1": 5.0, "e2": 4.0, "e3": np.nan, "e4": 21.0, "e5": np.nan, "e6": np.nan}, nan_ok=True
     )
+    card = ours.set_index("event_id")["card_velocity__txn_count_5m"]
+    assert card.to_dict() == pytest.approx(
+        {"e0": 9.0, "e1": 3.0, "e2": np.nan, "e3": np.nan, "e4": np.nan, "e5": np.nan, "e6": np.nan}, nan_ok=True
+    )
     merchant = ours.set_index("event_id")["merchant_stats__chargeback_rate_30d"]
     assert merchant.to_dict() == pytest.approx(
         {"e0": 0.25, "e1": 0.25, "e2": 0.75, "e3": np.nan, "e4": 0.5, "e5": np.nan, "e6": np.nan}, nan_ok=True
@@ -137,6 +156,8 @@ def test_a_training_set_before_any_feature_build_is_a_one_line_error(tmp_path: P
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: no offline feature table at {tmp_path / 'state' / 'feast' / 'offline' / CUSTOMER_STATS}, "
-        f"{tmp_path / 'state' / 'feast' / 'offline' / MERCHANT_STATS}: run `driftloop features build` first"
+        f"{tmp_path / 'state' / 'feast' / 'offline' / MERCHANT_STATS}, "
+        f"{tmp_path / 'state' / 'feast' / 'offline' / CARD_VELOCITY}, "
+        f"{tmp_path / 'state' / 'feast' / 'offline' / MERCHANT_VELOCITY}: run `driftloop features build` first"
     )
     assert not (tmp_path / "t.parquet").exists()

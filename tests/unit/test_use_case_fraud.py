@@ -41,12 +41,17 @@ def test_columns_views_and_model_input_equal_todays_in_their_order() -> None:
     assert USE_CASE.model_input.categorical == model_input.CATEGORICAL_COLUMNS
     assert dict(USE_CASE.model_input.categories) == model_input.CATEGORIES
     assert USE_CASE.model_input.columns == model_input.MODEL_INPUT_COLUMNS
-    assert {view.name: USE_CASE.key_of(view.name) for view in USE_CASE.views} == schema.VIEW_KEYS
+    assert {view.name: USE_CASE.key_of(view.name) for view in USE_CASE.views} == {
+        **schema.VIEW_KEYS,
+        **schema.STREAM_VIEW_KEYS,
+    }
     for view in USE_CASE.views:
         assert USE_CASE.offline_table_columns(view.name) == schema.offline_table_columns(view.name)
     assert [list(view.event_columns) for view in USE_CASE.views] == [
         [schema.CUSTOMER_ID, schema.MERCHANT_ID, schema.AMOUNT, schema.EVENT_TIMESTAMP],
         [schema.MERCHANT_ID, schema.AMOUNT, schema.EVENT_TIMESTAMP, schema.EVENT_ID],
+        [schema.EVENT_ID, schema.EVENT_TIMESTAMP, schema.CUSTOMER_ID, schema.AMOUNT, schema.MERCHANT_ID],
+        [schema.EVENT_ID, schema.EVENT_TIMESTAMP, schema.MERCHANT_ID, schema.AMOUNT],
     ]
     assert USE_CASE.max_ttl == schema.FEATURE_HISTORY
     assert USE_CASE.max_lookback == timedelta(days=30), "chargebacks: the refresh recomputes 30 days back"
@@ -56,17 +61,28 @@ def test_columns_views_and_model_input_equal_todays_in_their_order() -> None:
 def test_the_feast_objects_built_from_the_declaration_are_todays() -> None:
     """Names, keys, types, ttl, tags and paths as feature_repo/ defined them by hand, so `features apply` on an
     existing registry changes nothing."""
-    from feast import Entity, FeatureView, FileSource
-    from feast.types import Float32, Int64
+    from feast import Entity, FeatureView, FileSource, PushSource
+    from feast.types import Float32, Float64, Int64
 
     objects = registry_objects(USE_CASE)
     entities = {item.name: item.join_key for item in objects if isinstance(item, Entity)}
     assert entities == {"customer": schema.CUSTOMER_ID, "merchant": schema.MERCHANT_ID}
+    all_views = [*schema.VIEW_FEATURES, *schema.STREAM_VIEW_FEATURES]
     sources = {item.name: item.path for item in objects if isinstance(item, FileSource)}
-    assert sources == {f"{view}_source": f"offline/{view}" for view in schema.VIEW_FEATURES}
+    assert sources == {f"{view}_source": f"offline/{view}" for view in all_views}
     views = [item for item in objects if isinstance(item, FeatureView)]
-    assert [view.name for view in views] == list(schema.VIEW_FEATURES)
-    for view in views:
+    assert [view.name for view in views] == all_views
+    pushes = {item.name: item.batch_source.name for item in objects if isinstance(item, PushSource)}
+    assert pushes == {f"{view}_push": f"{view}_source" for view in schema.STREAM_VIEW_FEATURES}
+    for view in views[len(schema.VIEW_FEATURES) :]:  # the streamed ones: written through their push source
+        assert view.stream_source is not None and view.stream_source.name == f"{view.name}_push"
+        assert view.ttl == schema.FEATURE_HISTORY and view.entity_columns[0].name == schema.STREAM_VIEW_KEYS[view.name]
+        expected_streamed = [
+            (name, Float64 if name in schema.STREAM_FLOAT_FEATURES else Int64)
+            for name in schema.STREAM_VIEW_FEATURES[view.name]
+        ]
+        assert [(field.name, field.dtype) for field in view.features] == expected_streamed
+    for view in views[: len(schema.VIEW_FEATURES)]:
         assert view.ttl == schema.FEATURE_HISTORY and view.tags == {"owner": "driftloop", "use_case": "fraud"}
         assert view.entity_columns[0].name == schema.VIEW_KEYS[view.name]
         expected = [

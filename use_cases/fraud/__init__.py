@@ -55,6 +55,7 @@ from use_cases.fraud.schema import (
     MERCHANT_STATS,
     VIEW_FEATURES,
 )
+from use_cases.fraud.streaming import STREAM_VIEWS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -155,6 +156,7 @@ USE_CASE = UseCase(
             compute=_merchant_stats,
             description="Rolling per-merchant aggregates, one row per merchant per hour with activity.",
         ),
+        *STREAM_VIEWS,  # fresh within a second: the stream worker keeps them (use_cases/fraud/streaming.py)
     ),
     model=ModelSpec(
         params=TrainParams,

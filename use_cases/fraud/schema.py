@@ -60,14 +60,35 @@ VIEW_FEATURES = {CUSTOMER_STATS: CUSTOMER_FEATURES, MERCHANT_STATS: MERCHANT_FEA
 FEATURE_HISTORY = timedelta(days=7)
 COUNT_FEATURES = frozenset({"txn_count_1h", "txn_count_24h", "distinct_merchants_7d"})  # integers; others float
 
-FEATURE_REFS = tuple(f"{view}:{name}" for view, names in VIEW_FEATURES.items() for name in names)
+# The streamed views (kept fresh by the stream worker; their aggregates are declared in `use_cases.fraud.streaming`).
+CARD_VELOCITY = "card_velocity"
+MERCHANT_VELOCITY = "merchant_velocity"
+CARD_VELOCITY_FEATURES = (
+    "txn_count_5m",
+    "amount_sum_5m",
+    "txn_count_1h",
+    "amount_sum_1h",
+    "distinct_merchants_1h",
+    "seconds_since_previous",
+)
+MERCHANT_VELOCITY_FEATURES = ("txn_count_5m", "amount_sum_5m", "txn_count_1h", "amount_sum_1h")
+STREAM_VIEW_FEATURES = {CARD_VELOCITY: CARD_VELOCITY_FEATURES, MERCHANT_VELOCITY: MERCHANT_VELOCITY_FEATURES}
+STREAM_VIEW_KEYS = {CARD_VELOCITY: CUSTOMER_ID, MERCHANT_VELOCITY: MERCHANT_ID}
+STREAM_FLOAT_FEATURES = frozenset({"amount_sum_5m", "amount_sum_1h", "seconds_since_previous"})  # Feast Float64
+
+FEATURE_REFS = tuple(
+    f"{view}:{name}" for view, names in {**VIEW_FEATURES, **STREAM_VIEW_FEATURES}.items() for name in names
+)
 
 
 def offline_table_columns(view: str) -> dict[str, str]:
     """A view's offline table columns and their types (what a partition without rows writes)."""
-    features = {name: "int64" if name in COUNT_FEATURES else "float32" for name in VIEW_FEATURES[view]}
+    if view in STREAM_VIEW_FEATURES:
+        features = {n: "float64" if n in STREAM_FLOAT_FEATURES else "int64" for n in STREAM_VIEW_FEATURES[view]}
+    else:
+        features = {name: "int64" if name in COUNT_FEATURES else "float32" for name in VIEW_FEATURES[view]}
     return {
-        VIEW_KEYS[view]: "int64",
+        {**VIEW_KEYS, **STREAM_VIEW_KEYS}[view]: "int64",
         EVENT_TIMESTAMP: "datetime64[ns, UTC]",
         **features,
         CREATED_TIMESTAMP: "datetime64[ns, UTC]",
@@ -77,7 +98,10 @@ def offline_table_columns(view: str) -> dict[str, str]:
 # The model's input columns, in the order the model reads them (what the declaration's `model_input` derives).
 CUSTOMER_COLUMNS = tuple(feature_column(CUSTOMER_STATS, name) for name in CUSTOMER_FEATURES)
 MERCHANT_COLUMNS = tuple(feature_column(MERCHANT_STATS, name) for name in MERCHANT_FEATURES)
-FEATURE_VIEW_COLUMNS = CUSTOMER_COLUMNS + MERCHANT_COLUMNS
+STREAMED_COLUMNS = tuple(feature_column(CARD_VELOCITY, name) for name in CARD_VELOCITY_FEATURES) + tuple(
+    feature_column(MERCHANT_VELOCITY, name) for name in MERCHANT_VELOCITY_FEATURES
+)
+FEATURE_VIEW_COLUMNS = CUSTOMER_COLUMNS + MERCHANT_COLUMNS + STREAMED_COLUMNS
 NUMERIC_COLUMNS = (AMOUNT, *FEATURE_VIEW_COLUMNS)
 CATEGORICAL_COLUMNS = (CHANNEL,)
 MODEL_INPUT_COLUMNS = NUMERIC_COLUMNS + CATEGORICAL_COLUMNS

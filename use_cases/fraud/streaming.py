@@ -12,10 +12,17 @@ from datetime import timedelta
 
 from pipelines.core.use_case import Aggregate
 from pipelines.features.stream_windows import stream_view
-from use_cases.fraud.schema import AMOUNT, CUSTOMER_ID, FEATURE_HISTORY, MERCHANT_ID
+from use_cases.fraud.schema import (
+    AMOUNT,
+    CARD_VELOCITY,
+    CARD_VELOCITY_FEATURES,
+    CUSTOMER_ID,
+    FEATURE_HISTORY,
+    MERCHANT_ID,
+    MERCHANT_VELOCITY,
+    MERCHANT_VELOCITY_FEATURES,
+)
 
-CARD_VELOCITY = "card_velocity"
-MERCHANT_VELOCITY = "merchant_velocity"
 FIVE_MINUTES, HOUR = timedelta(minutes=5), timedelta(hours=1)
 
 CARD_VELOCITY_VIEW = stream_view(
@@ -57,3 +64,5 @@ MERCHANT_VELOCITY_VIEW = stream_view(
 )
 
 STREAM_VIEWS = (CARD_VELOCITY_VIEW, MERCHANT_VELOCITY_VIEW)
+assert tuple(f.name for f in CARD_VELOCITY_VIEW.features) == CARD_VELOCITY_FEATURES
+assert tuple(f.name for f in MERCHANT_VELOCITY_VIEW.features) == MERCHANT_VELOCITY_FEATURES

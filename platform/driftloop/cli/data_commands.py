@@ -30,12 +30,19 @@ def _land(kind: str, files: list[Path]) -> None:
 
     from pipelines.data.event_store import event_store_for  # lazy: pulls pandas
     from pipelines.data.landing import land_events, land_labels, read_landing_file  # lazy: pulls pandas
+    from pipelines.streaming.publisher import landing_publisher  # lazy: pulls pandas
 
-    store = event_store_for(get_settings())
-    land = land_events if kind == "events" else land_labels
+    settings = get_settings()
+    store = event_store_for(settings)
+    on_landed = landing_publisher(settings, store.use_case) if kind == "events" else None
     totals = {"landed": 0, "already_present": 0, "quarantined": 0}
     for path in files:
-        result = land(store, read_landing_file(path), str(path), pd.Timestamp.now(tz="UTC"))
+        frame, now = read_landing_file(path), pd.Timestamp.now(tz="UTC")
+        result = (
+            land_events(store, frame, str(path), now, on_landed)
+            if kind == "events"
+            else land_labels(store, frame, str(path), now)
+        )
         typer.echo(result.summary())
         for key in totals:
             totals[key] += getattr(result, key)

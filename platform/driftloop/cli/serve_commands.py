@@ -135,3 +135,12 @@ def monitor() -> None:
 
     settings = get_settings()
     run_scheduler(settings, runner_for(settings))
+
+
+@app.command()
+def stream() -> None:
+    """Stream worker: keeps the streamed feature views (per-card and per-merchant windows) in the online store as
+    answered and landed transactions arrive; metrics (freshness, backlog) on /metrics at DRIFTLOOP_STREAM_PORT."""
+    from pipelines.streaming.service import run_stream_worker  # lazy: pulls pandas and Feast
+
+    run_stream_worker(get_settings())

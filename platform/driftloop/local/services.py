@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipelines.core.settings import Settings
+from pipelines.core.use_case import load_use_case
 
 RAY_HEAD = "ray"
 
@@ -80,6 +81,23 @@ def local_services(settings: Settings) -> list[ServiceSpec]:
             port_setting="monitor_port",
             health_path="/metrics",
         ),
+        *_stream_worker(settings),
+    ]
+
+
+def _stream_worker(settings: Settings) -> list[ServiceSpec]:
+    """The stream worker, when the use case has streamed views (it keeps them fresh in the online store)."""
+    if not any(view.streamed for view in load_use_case(settings.use_case).views):
+        return []
+    return [
+        ServiceSpec(
+            name="stream-worker",
+            cli_args=("serve", "stream"),
+            host=settings.host,
+            port=settings.stream_port,
+            port_setting="stream_port",
+            health_path="/metrics",
+        )
     ]
 
 
