@@ -56,6 +56,11 @@ class StreamBackend(Protocol):
         """Records of each stream the group has not acknowledged yet (its lag, in records)."""
         ...
 
+    def oldest_unacknowledged_us(self, group: str, stream: str) -> int | None:
+        """When the oldest record the group has not acknowledged was appended (None: it is caught up): the
+        worker's lag is now minus this."""
+        ...
+
     def trim(self, streams: Sequence[str], older_than_us: int) -> int:
         """Drop records appended before `older_than_us`; returns how many were dropped (when the backend knows)."""
         ...

@@ -214,6 +214,18 @@ class RedisStream:
             counts[stream] = int(lag) + int(info["pending"])
         return counts
 
+    def oldest_unacknowledged_us(self, group: str, stream: str) -> int | None:
+        try:
+            summary = self._client.xpending(stream, group)
+        except redis.ResponseError:  # no stream or no group yet: the oldest retained record waits
+            first = self._client.xrange(stream, "-", "+", count=1)
+            return _appended_us(_text(first[0][0])) if first else None
+        if int(summary["pending"]):
+            return _appended_us(_text(summary["min"]))
+        info = next(each for each in self._client.xinfo_groups(stream) if _text(each["name"]) == group)
+        after = self._client.xrange(stream, f"({_text(info['last-delivered-id'])}", "+", count=1)
+        return _appended_us(_text(after[0][0])) if after else None
+
     def trim(self, streams: Sequence[str], older_than_us: int) -> int:
         # Exact, not `~`: approximate trimming drops only whole internal nodes (100 entries each), so a stream
         # would keep older records than the retention says and `retained` would differ from SQLite's. Trimming

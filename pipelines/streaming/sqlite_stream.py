@@ -138,6 +138,14 @@ class SqliteStream:
                 for stream in streams
             }
 
+    def oldest_unacknowledged_us(self, group: str, stream: str) -> int | None:
+        with self._lock:
+            row = self._connection.execute(
+                "SELECT MIN(appended_us) FROM records WHERE stream = ? AND position > ?",
+                (stream, self._acknowledged(group, stream)),
+            ).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
     def trim(self, streams: Sequence[str], older_than_us: int) -> int:
         with self._lock:
             cursor = self._connection.execute("DELETE FROM records WHERE appended_us < ?", (older_than_us,))

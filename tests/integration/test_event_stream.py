@@ -240,6 +240,23 @@ def test_backlog_counts_what_the_group_has_not_acknowledged(open_backend: Opener
     assert backend.backlog(group, [stream]) == {stream: 2}
 
 
+def test_the_oldest_unacknowledged_record_dates_the_lag(open_backend: Opener, names: Callable[[str], str]) -> None:
+    backend = open_backend()
+    stream, group, empty = names("s"), names("g"), names("never-appended")
+    assert backend.oldest_unacknowledged_us(group, empty) is None
+    backend.append([(stream, b"0")])
+    time.sleep(0.01)
+    backend.append([(stream, b"1")])
+    records = backend.retained(stream)
+    assert backend.oldest_unacknowledged_us(group, stream) == records[0].appended_us  # no group yet
+    read = backend.read(group, [stream], count=1, block_s=0)
+    assert backend.oldest_unacknowledged_us(group, stream) == records[0].appended_us  # read, not done
+    backend.acknowledge(group, stream, read[0].position)
+    assert backend.oldest_unacknowledged_us(group, stream) == records[1].appended_us  # never delivered yet
+    backend.acknowledge(group, stream, backend.read(group, [stream], count=1, block_s=0)[0].position)
+    assert backend.oldest_unacknowledged_us(group, stream) is None
+
+
 def test_read_waits_block_s_when_there_is_nothing(open_backend: Opener, names: Callable[[str], str]) -> None:
     backend = open_backend()
     stream, group = names("s"), names("g")

@@ -88,6 +88,19 @@ def test_the_worker_pushes_the_replay_whatever_the_order_and_redeliveries(
     assert sum(worker.backend.backlog(GROUP, worker.streams).values()) == 0
     assert_online_equals_replay(settings, world)
 
+    # What an operator runs: the stream is caught up, and live rows sampled against the event store's replay.
+    from pipelines.data.event_store import event_store_for
+    from pipelines.streaming.status import feature_status, live_parity
+
+    status = feature_status(settings)
+    assert status["stream_backlog"] == 0 and status["stream_lag_s"] == 0.0
+    assert len(status["streams"]) == 2 * settings.stream_partitions  # a card's and a merchant's per partition
+    store = event_store_for(settings)
+    with store.locked():
+        store.append_events(world, pd.Timestamp.now(tz="UTC"))
+    for result in live_parity(settings, sample=1000):
+        assert result.mismatched == 0 and result.equal == result.sampled > 0, result
+
 
 def test_three_sigkills_mid_stream_leave_the_online_rows_equal_to_the_replay(
     registered: Settings, world: pd.DataFrame, tmp_path: Path

@@ -26,6 +26,36 @@ def apply() -> None:
 
 
 @app.command()
+def status() -> None:
+    """The features' freshness: the hourly refresh's watermark and age, and each stream's backlog and lag (how far
+    the stream worker is behind the answers), as JSON."""
+    import json
+
+    from pipelines.streaming.status import feature_status  # lazy: pulls pandas
+
+    typer.echo(json.dumps(feature_status(get_settings()), indent=2))
+
+
+@app.command()
+def parity(
+    sample: int = typer.Option(1000, min=1, help="Online rows to sample per streamed view."),
+    seed: int = typer.Option(0, help="Seed of the sample."),
+) -> None:
+    """Hold live online rows of each streamed view against the replay of the event store; exit 1 on any
+    mismatch (rows still waiting for the event store are `pending`, rows the worker had not caught up `behind`)."""
+    import json
+
+    from pipelines.streaming.status import live_parity  # lazy: pulls pandas and Feast
+
+    results = live_parity(get_settings(), sample, seed)
+    for result in results:
+        typer.echo(json.dumps(result.__dict__))
+    mismatched = sum(result.mismatched for result in results)
+    if mismatched:
+        raise DriftloopError(f"{mismatched} online rows differ from the replay (examples above)")
+
+
+@app.command()
 def materialize() -> None:
     """Load the latest offline feature values into the online store (what the cluster's Feast job runs).
 
