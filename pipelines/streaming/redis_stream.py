@@ -216,14 +216,15 @@ class RedisStream:
 
     def oldest_unacknowledged_us(self, group: str, stream: str) -> int | None:
         try:
-            summary = self._client.xpending(stream, group)
+            summary = cast(dict[str, Any], self._client.xpending(stream, group))
         except redis.ResponseError:  # no stream or no group yet: the oldest retained record waits
-            first = self._client.xrange(stream, "-", "+", count=1)
+            first = cast(list[Entry], self._client.xrange(stream, "-", "+", count=1))
             return _appended_us(_text(first[0][0])) if first else None
         if int(summary["pending"]):
             return _appended_us(_text(summary["min"]))
-        info = next(each for each in self._client.xinfo_groups(stream) if _text(each["name"]) == group)
-        after = self._client.xrange(stream, f"({_text(info['last-delivered-id'])}", "+", count=1)
+        groups = cast(list[dict[str, Any]], self._client.xinfo_groups(stream))
+        info = next(each for each in groups if _text(each["name"]) == group)
+        after = cast(list[Entry], self._client.xrange(stream, f"({_text(info['last-delivered-id'])}", "+", count=1))
         return _appended_us(_text(after[0][0])) if after else None
 
     def trim(self, streams: Sequence[str], older_than_us: int) -> int:
