@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 
 from pipelines.core.settings import Settings
+from pipelines.features.offline_store import as_spans, view_rows
 from pipelines.features.training_set import labelled_events
 from use_cases.fraud import USE_CASE as FRAUD
-from use_cases.fraud.features import compute_customer_stats, compute_merchant_stats
 from use_cases.fraud.generator import FraudConfig, generate_feeds
 
-VIEWS = {"customer_stats": "customer_id", "merchant_stats": "merchant_id"}
+VIEWS = {view.name: FRAUD.key_of(view.name) for view in FRAUD.views}
 LABEL_MATURITY_DAYS = FRAUD.label.maturity_days
 HOLDOUT_DAYS = Settings.model_fields["holdout_days"].default  # the pipeline's default (DRIFTLOOP_HOLDOUT_DAYS)
 
@@ -36,12 +36,11 @@ def demo_feeds(end: datetime, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd
 
 
 def feature_tables(events: pd.DataFrame, labels: pd.DataFrame, end: datetime) -> dict[str, pd.DataFrame]:
-    """Both views' hourly rows over the events, with the labels as they arrived (chargebacks)."""
+    """Every view's rows over the events (the hourly ones with the labels as they arrived, the streamed ones
+    replayed), computed by the views' own definitions."""
     start = events["event_timestamp"].min().floor("h").to_pydatetime()
-    return {
-        "customer_stats": compute_customer_stats(events, start, end, end),
-        "merchant_stats": compute_merchant_stats(events, labels, start, end, end),
-    }
+    spans = as_spans(labels)
+    return {view: view_rows(FRAUD, view, events, spans, start, end, end) for view in VIEWS}
 
 
 def as_of(rows: pd.DataFrame, tables: dict[str, pd.DataFrame], stamps: pd.Series) -> pd.DataFrame:
