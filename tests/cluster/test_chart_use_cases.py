@@ -56,7 +56,8 @@ def test_the_selected_use_case_names_the_model_everywhere(name: str) -> None:
     prometheus = named[("ConfigMap", "driftloop-prometheus")]["data"]["prometheus.yml"]
     assert f"{model}-predictor:80" in prometheus and f"{model}-transformer:80" in prometheus
     policies = json.dumps([obj for obj in objects if obj["kind"] == "NetworkPolicy"])
-    assert policies.count(f'"serving.kserve.io/inferenceservice": "{model}"') == 4
+    # The default policy, the endpoint's, the predictor's (itself and its caller) and the stream's (a publisher).
+    assert policies.count(f'"serving.kserve.io/inferenceservice": "{model}"') == 5
     everything = json.dumps(objects)
     for other in set(chart_use_cases()) - {name}:
         assert load_use_case(other).model_name not in everything, other

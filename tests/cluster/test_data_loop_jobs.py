@@ -28,12 +28,17 @@ LOOP_PATHS = [
     ("drift", "pushgateway", 9091),
     ("prometheus", "pushgateway", 9091),  # the pushed gauges reach the rules and dashboards
     ("prometheus", "alertmanager", 9093),  # firing alerts are routed
+    ("stream-worker", "stream-redis", 6379),  # reads the stream
+    ("stream-worker", "redis", 6379),  # pushes the windows into the online store
+    ("stream-worker", "postgres", 5432),  # reads the Feast SQL registry
+    ("feast-apply", "stream-redis", 6379),  # the demo's landings publish their transactions
+    ("prometheus", "stream-worker", 9109),  # backlog and freshness
 ]
 
 
 def _workloads(rendered: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Workload objects by their pods' component label."""
-    kinds = ("Deployment", "StatefulSet", "CronJob")
+    kinds = ("Deployment", "StatefulSet", "CronJob", "Job")
     return {pod_labels(obj)["app.kubernetes.io/component"]: obj for obj in rendered if obj["kind"] in kinds}
 
 
@@ -98,6 +103,7 @@ def test_every_driftloop_container_but_mlflow_and_the_database_roles_mounts_the_
         f"InferenceService/{model_name(rendered)}/transformer",
         f"InferenceService/{model_name(rendered)}/predictor",
         *(f"CronJob/{RELEASE}-{name}" for name in LOOP_JOBS),
+        f"StatefulSet/{RELEASE}-stream-worker",  # the Feast repo it pushes through is on the volume
     } <= checked
 
 

@@ -47,6 +47,8 @@ def expected_logins(object_store: bool, isvc: str) -> dict[str, set[str]]:
         "CronJob/driftloop-drift/drift": {"feast_reader"},
         f"InferenceService/{isvc}/predictor/kserve-container": lock,
         f"InferenceService/{isvc}/transformer/kserve-container": {"feast_reader"},
+        # A push through Feast's push source reads the registry, as the transformer's lookups do.
+        "StatefulSet/driftloop-stream-worker/stream-worker": {"feast_reader"},
     }
 
 

@@ -23,12 +23,19 @@ from use_cases.fraud.schema import CHANNELS
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("StatefulSet/driftloop-postgres", "Deployment/driftloop-redis", "Deployment/driftloop-pushgateway")
+BACKENDS = (
+    "StatefulSet/driftloop-postgres",
+    "Deployment/driftloop-redis",
+    "StatefulSet/driftloop-stream-redis",
+    "Deployment/driftloop-pushgateway",
+)
+# The stream worker reads the Feast registry the hooks make, as the servers do.
 SERVERS = (
     "Deployment/driftloop-mlflow",
     "Deployment/driftloop-evidently",
     "Deployment/driftloop-alertmanager",
     "Deployment/driftloop-prometheus",
+    "StatefulSet/driftloop-stream-worker",
 )
 # Every other workload of the chart is run above or by the harness; this one cannot be, and why.
 NOT_RUN = {"Deployment/driftloop-grafana": "Grafana is not in Debian: each panel's query runs against Prometheus"}

@@ -17,6 +17,8 @@ REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "helm" / "driftloop"
 PARITY_VALUES = CHART / "values-parity.yaml"
 RELEASE = "driftloop"
+# The downward API's view of a StatefulSet pod's ordinal (the label its controller sets, Kubernetes >= 1.28).
+POD_INDEX_FIELD = "metadata.labels['apps.kubernetes.io/pod-index']"
 
 
 class ChartFinding(AssertionError):
@@ -165,6 +167,8 @@ class RenderedChart:
         elif "configMapKeyRef" in reference:
             ref = reference["configMapKeyRef"]
             values = self.config_map(ref["name"])
+        elif reference.get("fieldRef", {}).get("fieldPath") == POD_INDEX_FIELD:
+            return "0"  # a StatefulSet's pod here is its first (its claims are `<claim>-<name>-0` too)
         else:
             raise ChartFinding(f"{where}: env {variable['name']} has a source the harness does not know: {reference}")
         if ref["key"] not in values:

@@ -4,7 +4,9 @@
   chart gives it; "all interfaces" inside a pod (0.0.0.0) is that address.
 - Service DNS: every Service name (short, `.namespace`, `.svc`, `.svc.cluster.local`) with its port becomes the
   selected pod's address and target port, as kube-proxy would route it. KServe's controller creates the
-  `<isvc>-predictor` and `<isvc>-transformer` Services (port 80 -> 8080); the table adds those two.
+  `<isvc>-predictor` and `<isvc>-transformer` Services (port 80 -> 8080); the table adds those two. A
+  StatefulSet's pod is also reached by its own name under its governing Service (`<name>-0.<service>`): its
+  only pod here is its first.
 - Volumes: a claim is one folder shared by every pod that mounts it, an emptyDir a folder of the pod's own, a
   ConfigMap a folder holding its keys as files; a path under a mount point is re-rooted at that folder.
 
@@ -90,6 +92,11 @@ class ClusterMap:
                 if target_port is None:
                     raise ChartFinding(f"Service {name} targets port {target!r}, which {workload} does not name")
                 self.routes.append(Route(name, port["port"], workload, self.pod_addresses[workload], target_port))
+                if obj["kind"] == "StatefulSet" and obj["spec"].get("serviceName") == name:
+                    pod_name = f"{obj['metadata']['name']}-0.{name}"
+                    self.routes.append(
+                        Route(pod_name, port["port"], workload, self.pod_addresses[workload], target_port)
+                    )
             return
         if "serving.kserve.io/inferenceservice" in selector["matchLabels"]:
             isvc = selector["matchLabels"]["serving.kserve.io/inferenceservice"]

@@ -57,6 +57,20 @@ def test_feast_registry_is_in_postgresql_and_online_values_in_redis(parity: Pari
     assert keys > 100, f"Redis holds {keys} keys"
 
 
+def test_the_answers_were_published_to_the_streams_own_redis_behind_its_own_password(parity: ParityRun) -> None:
+    """The predictor publishes every answer to the stream (stream-redis.yaml): the parity traffic is there, and
+    neither no password nor the online store's opens it."""
+    import redis
+
+    host, port = parity.table.address("driftloop-stream-redis", 6379).split(":")
+    passwords = parity.chart.secret("driftloop-postgres")
+    for wrong in (None, passwords["redis-password"]):
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(host=host, port=int(port), password=wrong).dbsize()
+    keys = redis.Redis(host=host, port=int(port), password=passwords["stream-password"]).dbsize()
+    assert keys > 0, "the stream's Redis holds nothing of the parity traffic"
+
+
 def test_the_endpoint_answers_with_the_registered_champion(parity: ParityRun) -> None:
     """The traffic was answered by the first version; after the retraining moved `champion`, the predictor
     (polling the registry at the chart's interval) answers with the new one."""

@@ -48,10 +48,49 @@ threshold. Only series of that metric count, so a threshold is never compared wi
         summary: {{ printf "Model version {{ $labels.model_version }} realised %s {{ $value }} once labels arrived (alert %s %v)" $useCase.primaryMetric $past $useCase.realisedAlert | quote }}
 {{- end -}}
 
-{{/* Every alert rule Prometheus loads: the plain rules file, then the use case's realised-quality group. */}}
+{{/* The stream's service level, as a rule group to append to files/prometheus-rules.yaml (values name its
+objective and backlog threshold). The objective is also a recorded series, so the dashboard draws the line the alert
+uses. Histogram series only (`_bucket`): the feature refresh pushes a gauge of the same base name. */}}
+{{- define "driftloop.streamRules" -}}
+{{- $objective := .Values.stream.freshnessObjectiveSeconds -}}
+{{- $backlog := .Values.stream.backlogAlertRecords -}}
+- name: driftloop-stream
+  rules:
+    - record: driftloop:feature_freshness_objective_seconds
+      expr: {{ printf "vector(%v)" $objective }}
+    - alert: FeatureFreshnessSlow
+      expr: {{ printf "histogram_quantile(0.99, sum by (le, view) (rate(driftloop_feature_freshness_seconds_bucket[5m]))) > %v" $objective }}
+      for: 5m
+      labels: {severity: warning}
+      annotations:
+        summary: {{ printf "{{ $labels.view }}: p99 seconds from an answer to the online store is {{ $value | humanize }}, above the objective of %v s" $objective | quote }}
+        description: "The streamed features the transformer serves lag the traffic. Look at the stream workers' backlog (StreamWorkerBehind), their push time (driftloop_stream_push_seconds) and the online store's Redis."
+    - alert: StreamWorkerBehind
+      expr: |
+        max by (stream) (driftloop_stream_backlog_records) > {{ $backlog }}
+          and max by (stream) (delta(driftloop_stream_backlog_records[10m])) >= 0
+      for: 10m
+      labels: {severity: warning}
+      annotations:
+        summary: {{ printf "Stream {{ $labels.stream }}: {{ $value }} records not acknowledged, above %v and not shrinking" $backlog | quote }}
+        description: "The stream workers fall behind the publishers: `kubectl logs -l app.kubernetes.io/component=stream-worker`; more workers (`stream.workers`, at most `stream.partitions`) share the partitions."
+    - alert: StreamWorkerDown
+      expr: up{job="driftloop-stream-worker"} == 0
+      for: 5m
+      labels: {severity: critical}
+      annotations:
+        summary: "Stream worker {{ "{{ $labels.instance }}" }} does not answer its /metrics: its partitions' features stay as they were"
+        description: "Its backlog and freshness series stop with it, so FeatureFreshnessSlow cannot fire for its partitions. Read `kubectl describe pod` and its logs."
+{{- end -}}
+
+{{/* Every alert rule Prometheus loads: the plain rules file, the use case's realised-quality group, then the
+stream's (when it runs). */}}
 {{- define "driftloop.prometheusRules" -}}
 {{ .Files.Get "files/prometheus-rules.yaml" | trimSuffix "\n" }}
 {{ include "driftloop.realisedQualityRules" . | indent 2 }}
+{{- if .Values.stream.enabled }}
+{{ include "driftloop.streamRules" . | indent 2 }}
+{{- end }}
 {{- end -}}
 
 {{- define "driftloop.image" -}}
@@ -177,6 +216,29 @@ pipelines/kfp/cluster_wiring.py) and what keeps the AWS SDKs from probing for an
   value: us-east-1
 - name: AWS_EC2_METADATA_DISABLED
   value: "true"
+{{- end -}}
+
+{{/* The stream (stream-redis.yaml, stream-worker.yaml): its Redis's Service and the workers' /metrics port, which
+is also their liveness. DRIFTLOOP_STREAM_URL is in the settings ConfigMap (every container reads the same stream,
+never a local SQLite log of its own); the password only where records are published or read: the predictor (its
+answers, and `driftloop data ingest` exec'd in its pod), the Feast job's landings, the stream workers. */}}
+{{- define "driftloop.streamRedis" -}}{{ .Release.Name }}-stream-redis{{- end -}}
+{{- define "driftloop.streamWorker" -}}{{ .Release.Name }}-stream-worker{{- end -}}
+{{- define "driftloop.streamPort" -}}9109{{- end -}}
+
+{{- define "driftloop.streamPassword" -}}
+- name: DRIFTLOOP_STREAM_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "driftloop.postgresSecret" . }}
+      key: stream-password
+{{- end -}}
+
+{{/* The stream's password for a publisher, when the stream runs: (dict "root" $ "indent" <the env list's indentation>). */}}
+{{- define "driftloop.streamEnv" -}}
+{{- if .root.Values.stream.enabled }}
+{{- include "driftloop.streamPassword" .root | nindent .indent }}
+{{- end }}
 {{- end -}}
 
 {{- define "driftloop.stateVolume" -}}
