@@ -81,3 +81,14 @@ def rendered(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
 def model_name(rendered: list[dict[str, Any]]) -> str:
     """The release's registered model: its InferenceService's name (the use case's unless `modelName` is set)."""
     return str(next(obj for obj in rendered if obj["kind"] == "InferenceService")["metadata"]["name"])
+
+
+def streams(rendered: list[dict[str, Any]]) -> bool:
+    """Whether the release's use case (its settings' DRIFTLOOP_USE_CASE) declares streamed views, so the stream's
+    Redis and workers must render (every value file keeps `stream.enabled`)."""
+    from pipelines.core.use_case import load_use_case
+
+    settings = next(
+        obj["data"] for obj in rendered if obj["kind"] == "ConfigMap" and obj["metadata"]["name"].endswith("-settings")
+    )
+    return any(view.streamed for view in load_use_case(settings["DRIFTLOOP_USE_CASE"]).views)

@@ -34,6 +34,7 @@ def test_the_charts_row_of_a_use_case_is_its_declaration(name: str) -> None:
         "primaryMetric": declared.metric.primary,
         "higherIsBetter": declared.metric.higher_is_better,
         "realisedAlert": declared.gate.realised_alert,
+        "streamed": any(view.streamed for view in declared.views),
     }
 
 
@@ -56,8 +57,10 @@ def test_the_selected_use_case_names_the_model_everywhere(name: str) -> None:
     prometheus = named[("ConfigMap", "driftloop-prometheus")]["data"]["prometheus.yml"]
     assert f"{model}-predictor:80" in prometheus and f"{model}-transformer:80" in prometheus
     policies = json.dumps([obj for obj in objects if obj["kind"] == "NetworkPolicy"])
-    # The default policy, the endpoint's, the predictor's (itself and its caller) and the stream's (a publisher).
-    assert policies.count(f'"serving.kserve.io/inferenceservice": "{model}"') == 5
+    # The default policy, the endpoint's, the predictor's (itself and its caller), and the stream's (a publisher)
+    # when the use case streams.
+    streamed = any(view.streamed for view in load_use_case(name).views)
+    assert policies.count(f'"serving.kserve.io/inferenceservice": "{model}"') == 4 + streamed
     everything = json.dumps(objects)
     for other in set(chart_use_cases()) - {name}:
         assert load_use_case(other).model_name not in everything, other

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.cluster.conftest import VALUE_FILES, chart_values, model_name, render
+from tests.cluster.conftest import VALUE_FILES, chart_values, model_name, render, streams
 from tests.cluster.rendered_objects import admits, pod_labels, pod_specs
 
 pytestmark = pytest.mark.cluster
@@ -28,10 +28,13 @@ LOOP_PATHS = [
     ("drift", "pushgateway", 9091),
     ("prometheus", "pushgateway", 9091),  # the pushed gauges reach the rules and dashboards
     ("prometheus", "alertmanager", 9093),  # firing alerts are routed
+]
+# With a use case that streams (the stream's Redis and workers render).
+STREAM_PATHS = [
     ("stream-worker", "stream-redis", 6379),  # reads the stream
     ("stream-worker", "redis", 6379),  # pushes the windows into the online store
     ("stream-worker", "postgres", 5432),  # reads the Feast SQL registry
-    ("feast-apply", "stream-redis", 6379),  # the demo's landings publish their transactions
+    ("feast-apply", "stream-redis", 6379),  # the demo's landing of events publishes them
     ("prometheus", "stream-worker", 9109),  # backlog and freshness
 ]
 
@@ -103,8 +106,9 @@ def test_every_driftloop_container_but_mlflow_and_the_database_roles_mounts_the_
         f"InferenceService/{model_name(rendered)}/transformer",
         f"InferenceService/{model_name(rendered)}/predictor",
         *(f"CronJob/{RELEASE}-{name}" for name in LOOP_JOBS),
-        f"StatefulSet/{RELEASE}-stream-worker",  # the Feast repo it pushes through is on the volume
     } <= checked
+    if streams(rendered):
+        assert f"StatefulSet/{RELEASE}-stream-worker" in checked, "the Feast repo it pushes through is on the volume"
 
 
 def test_network_policies_admit_the_loop_jobs_to_the_stores_and_the_pushgateway(
@@ -113,7 +117,7 @@ def test_network_policies_admit_the_loop_jobs_to_the_stores_and_the_pushgateway(
     policies = [obj for obj in rendered if obj["kind"] == "NetworkPolicy"]
     assert policies, "both value files keep the NetworkPolicies on"
     workloads = _workloads(rendered)
-    for source, target, port in LOOP_PATHS:
+    for source, target, port in LOOP_PATHS + (STREAM_PATHS if streams(rendered) else []):
         source_labels, target_labels = pod_labels(workloads[source]), pod_labels(workloads[target])
         allowed = admits(policies, source_labels, target_labels, port, _port_names(workloads[target]))
         assert allowed, f"{source} -> {target}:{port} is denied"

@@ -12,7 +12,7 @@ import pytest
 from driftloop.database.roles import DATABASES, ROLES
 from pipelines.core.settings import env_var_name
 from pipelines.kfp import cluster_wiring as wiring
-from tests.cluster.conftest import VALUE_FILES, model_name, render
+from tests.cluster.conftest import VALUE_FILES, model_name, render, streams
 from tests.cluster.rendered_objects import admits, containers, pod_labels
 
 pytestmark = pytest.mark.cluster
@@ -30,11 +30,13 @@ URL_KEYS = {
 URL = re.compile(r"^postgresql(\+psycopg)?://(?P<user>[^:@/]+):(?P<password>[^@]+)@(?P<host>[^/]+)/(?P<database>\w+)$")
 
 
-def expected_logins(object_store: bool, isvc: str) -> dict[str, set[str]]:
+def expected_logins(object_store: bool, isvc: str, streamed: bool) -> dict[str, set[str]]:
     """Who may log in as whom; every other container of the chart as nobody. With the data on the object store,
-    event-store writers that use no features take advisory locks in the registry's database: as its reader."""
+    event-store writers that use no features take advisory locks in the registry's database: as its reader. A
+    stream worker's push through Feast's push source reads the registry, as the transformer's lookups do."""
     lock = {"feast_reader"} if object_store else set()
-    return {
+    workers = {"StatefulSet/driftloop-stream-worker/stream-worker": {"feast_reader"}} if streamed else {}
+    return workers | {
         POSTGRES: {SUPERUSER},
         MIGRATION: {SUPERUSER, "mlflow", "feast_writer", "feast_reader"},
         "Deployment/driftloop-mlflow/wait-for-role": {"mlflow"},
@@ -47,8 +49,6 @@ def expected_logins(object_store: bool, isvc: str) -> dict[str, set[str]]:
         "CronJob/driftloop-drift/drift": {"feast_reader"},
         f"InferenceService/{isvc}/predictor/kserve-container": lock,
         f"InferenceService/{isvc}/transformer/kserve-container": {"feast_reader"},
-        # A push through Feast's push source reads the registry, as the transformer's lookups do.
-        "StatefulSet/driftloop-stream-worker/stream-worker": {"feast_reader"},
     }
 
 
@@ -100,7 +100,9 @@ def test_no_superuser_url_outside_the_migration_job_and_each_workload_logs_in_as
     secrets = _secrets(rendered)
     passwords = _role_passwords(secrets[wiring.DATABASE_SECRET])
     assert len(set(passwords.values())) == len(passwords), "one password per role"
-    expected = expected_logins(object_store=values == "object-store", isvc=model_name(rendered))
+    expected = expected_logins(
+        object_store=values == "object-store", isvc=model_name(rendered), streamed=streams(rendered)
+    )
     seen = {}
     for where, container, _ in containers(rendered):
         env = _resolved_env(container, secrets)

@@ -1,5 +1,6 @@
 """The stream in the chart: its own Redis with its records on a volume, the workers as a StatefulSet whose pod ordinal
-is the worker index, the settings publishers and workers read, who may reach the stream, and its service level."""
+is the worker index, the settings publishers and workers read, who may reach the stream, and its service level. It
+runs for a use case with streamed views (fraud's card and merchant velocity), which the default values select."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import base64
 import json
 import os
 import re
+import shutil
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +18,19 @@ import yaml
 
 from driftloop.cluster.upstream import PINS
 from pipelines.core.settings import Settings, env_var_name
+from pipelines.core.use_case import load_use_case
 from pipelines.kfp import cluster_wiring as wiring
-from tests.cluster.conftest import CHART, VALUE_FILES, chart_values, model_name, render, tool
+from tests.cluster.conftest import (
+    CHART,
+    VALUE_FILES,
+    chart_use_cases,
+    chart_values,
+    model_name,
+    render,
+    rendered_rules,
+    streams,
+    tool,
+)
 from tests.cluster.rendered_objects import admits, containers, pod_labels, selects
 
 pytestmark = pytest.mark.cluster
@@ -109,6 +123,9 @@ def test_every_driftloop_variable_is_a_setting_and_each_worker_reads_its_own_ind
             named += [f"{where}: {v['name']}" for v in container.get("env", []) if v["name"].startswith("DRIFTLOOP_")]
     assert [entry for entry in named if entry.rsplit(": ", 1)[1] not in known] == []
 
+    if not streams(rendered):
+        assert [name for name in settings_map if "STREAM" in name or "FRESHNESS" in name] == []
+        return
     predictor = objects[("InferenceService", model_name(rendered))]["spec"]["predictor"]["containers"][0]
     pods = [(predictor, 0)] + [(_worker_container(objects), index) for index in range(stream["workers"])]
     for container, index in pods:
@@ -177,9 +194,12 @@ def test_the_stream_has_a_redis_of_its_own_that_keeps_its_records_on_a_volume() 
 
 
 def test_only_the_publishers_and_the_workers_reach_the_stream(rendered: list[dict[str, Any]]) -> None:
-    """The predictor (its answers; `driftloop data ingest` exec'd in its pod), the Feast job's landings and the
-    workers; not the transformer, the jobs, Prometheus, KFP's training tasks or KFP's own pods."""
+    """The predictor (its answers; `driftloop data ingest` exec'd in its pod), the Feast job (its landing of events)
+    and the workers; not the transformer, the jobs, Prometheus, KFP's training tasks or KFP's own pods."""
     policies = [obj for obj in rendered if obj["kind"] == "NetworkPolicy"]
+    if not streams(rendered):
+        assert not [p for p in policies if p["metadata"]["name"] == f"{RELEASE}-allow-stream"]
+        return
     workloads = _workloads(rendered)
     stream = pod_labels(workloads["stream-redis"])
     (isvc,) = [obj for obj in rendered if obj["kind"] == "InferenceService"]
@@ -200,12 +220,12 @@ def test_the_stream_password_goes_to_the_publishers_and_the_workers_only(rendere
         for variable in container.get("env", []):
             if variable["name"] == "DRIFTLOOP_STREAM_PASSWORD":
                 holders[where] = variable["valueFrom"]["secretKeyRef"]
-    assert set(holders) == {
+    publishers = {
         f"InferenceService/{model_name(rendered)}/predictor/kserve-container",
-        f"Job/{RELEASE}-feast-apply/land-demo-events",
-        f"Job/{RELEASE}-feast-apply/land-demo-labels",
+        f"Job/{RELEASE}-feast-apply/land-demo-events",  # a landing of labels publishes nothing
         f"StatefulSet/{WORKER}/stream-worker",
     }
+    assert set(holders) == (publishers if streams(rendered) else set())
     assert all(ref == {"name": wiring.DATABASE_SECRET, "key": "stream-password"} for ref in holders.values())
 
 
@@ -216,17 +236,20 @@ def test_the_freshness_objective_is_one_value_for_the_settings_the_alert_and_the
     (group,) = [group for group in rules["groups"] if group["name"] == "driftloop-stream"]
     by_name = {rule.get("alert") or rule.get("record"): rule for rule in group["rules"]}
     assert by_name["FeatureFreshnessSlow"]["expr"].endswith("> 0.5")
-    assert "driftloop_feature_freshness_seconds_bucket" in by_name["FeatureFreshnessSlow"]["expr"]
+    assert "driftloop_stream_freshness_seconds_bucket" in by_name["FeatureFreshnessSlow"]["expr"]
     (objective,) = [name for name in by_name if name.endswith("objective_seconds")]
     assert by_name[objective]["expr"] == "vector(0.5)"
     dashboard = json.loads((CHART / "files" / "grafana-dashboard.json").read_text())
-    (panel,) = [p for p in dashboard["panels"] if "driftloop_feature_freshness_seconds_bucket" in json.dumps(p)]
+    (panel,) = [p for p in dashboard["panels"] if "driftloop_stream_freshness_seconds_bucket" in json.dumps(p)]
     assert {target["expr"] for target in panel["targets"]} >= {objective}, "the objective's line is the alert's"
     assert {"StreamWorkerBehind", "StreamWorkerDown"} <= set(by_name)
 
 
-def test_without_the_stream_nothing_of_it_renders() -> None:
-    rendered = render(None, "--set", "stream.enabled=false")
+@pytest.mark.parametrize("setting", ["stream.enabled=false", "useCase=delivery"])
+def test_without_the_stream_or_a_streamed_view_nothing_of_it_renders(setting: str) -> None:
+    """Turned off, or a use case without streamed views (`driftloop serve stream` would have nothing to keep)."""
+    assert not any(view.streamed for view in load_use_case("delivery").views), "pick a use case that streams nothing"
+    rendered = render(None, "--set", setting)
     assert [name for (_, name) in _objects(rendered) if "stream" in name] == []
     assert [name for name in _settings(rendered) if "STREAM" in name or "FRESHNESS" in name] == []
     assert not [where for where, c, _ in containers(rendered) if "stream" in json.dumps(c.get("env", []))]
@@ -239,3 +262,26 @@ def test_more_workers_than_partitions_is_refused() -> None:
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode != 0
     assert "stream.workers (9) is above stream.partitions (8)" in result.stderr
+
+
+def test_the_stream_alerts_fire_when_they_should(tmp_path: Path) -> None:
+    """promtool on the rules as rendered for each use case with streamed views: files/prometheus-rules-stream-test.yaml
+    (FeatureFreshnessSlow, StreamWorkerBehind, StreamWorkerDown, the recorded objective)."""
+    promtool = tool("promtool")
+    streaming = [name for name in chart_use_cases() if any(view.streamed for view in load_use_case(name).views)]
+    assert streaming, "no use case streams: nothing renders the stream's rules"
+    for name in streaming:
+        (tmp_path / "prometheus-rules.yaml").write_text(rendered_rules(name))
+        shutil.copy(CHART / "files" / "prometheus-rules-stream-test.yaml", tmp_path)
+        checked = subprocess.run(
+            [promtool, "check", "rules", "prometheus-rules.yaml"], cwd=tmp_path, capture_output=True, text=True
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        tested = subprocess.run(
+            [promtool, "test", "rules", "prometheus-rules-stream-test.yaml"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+        )
+        assert tested.returncode == 0, name + tested.stdout + tested.stderr
+        assert "SUCCESS" in tested.stdout, tested.stdout

@@ -49,17 +49,18 @@ threshold. Only series of that metric count, so a threshold is never compared wi
 {{- end -}}
 
 {{/* The stream's service level, as a rule group to append to files/prometheus-rules.yaml (values name its
-objective and backlog threshold). The objective is also a recorded series, so the dashboard draws the line the alert
-uses. Histogram series only (`_bucket`): the feature refresh pushes a gauge of the same base name. */}}
+objective and backlog threshold), over the stream worker's metrics (pipelines/streaming/metrics.py). The objective is
+also a recorded series, so the dashboard draws the line the alert uses. files/prometheus-rules-stream-test.yaml
+tests it. */}}
 {{- define "driftloop.streamRules" -}}
 {{- $objective := .Values.stream.freshnessObjectiveSeconds -}}
 {{- $backlog := .Values.stream.backlogAlertRecords -}}
 - name: driftloop-stream
   rules:
-    - record: driftloop:feature_freshness_objective_seconds
+    - record: driftloop:stream_freshness_objective_seconds
       expr: {{ printf "vector(%v)" $objective }}
     - alert: FeatureFreshnessSlow
-      expr: {{ printf "histogram_quantile(0.99, sum by (le, view) (rate(driftloop_feature_freshness_seconds_bucket[5m]))) > %v" $objective }}
+      expr: {{ printf "histogram_quantile(0.99, sum by (le, view) (rate(driftloop_stream_freshness_seconds_bucket[5m]))) > %v" $objective }}
       for: 5m
       labels: {severity: warning}
       annotations:
@@ -88,7 +89,7 @@ stream's (when it runs). */}}
 {{- define "driftloop.prometheusRules" -}}
 {{ .Files.Get "files/prometheus-rules.yaml" | trimSuffix "\n" }}
 {{ include "driftloop.realisedQualityRules" . | indent 2 }}
-{{- if .Values.stream.enabled }}
+{{- if include "driftloop.streaming" . }}
 {{ include "driftloop.streamRules" . | indent 2 }}
 {{- end }}
 {{- end -}}
@@ -221,7 +222,13 @@ pipelines/kfp/cluster_wiring.py) and what keeps the AWS SDKs from probing for an
 {{/* The stream (stream-redis.yaml, stream-worker.yaml): its Redis's Service and the workers' /metrics port, which
 is also their liveness. DRIFTLOOP_STREAM_URL is in the settings ConfigMap (every container reads the same stream,
 never a local SQLite log of its own); the password only where records are published or read: the predictor (its
-answers, and `driftloop data ingest` exec'd in its pod), the Feast job's landings, the stream workers. */}}
+answers, and `driftloop data ingest` exec'd in its pod), the Feast job's landing of events, the stream workers. */}}
+{{/* Non-empty when the stream runs: `stream.enabled` and a use case with streamed views (files/use-cases.yaml
+`streamed`; without one, `driftloop serve stream` has nothing to keep and exits). */}}
+{{- define "driftloop.streaming" -}}
+{{- if and .Values.stream.enabled (include "driftloop.useCase" . | fromJson).streamed -}}true{{- end -}}
+{{- end -}}
+
 {{- define "driftloop.streamRedis" -}}{{ .Release.Name }}-stream-redis{{- end -}}
 {{- define "driftloop.streamWorker" -}}{{ .Release.Name }}-stream-worker{{- end -}}
 {{- define "driftloop.streamPort" -}}9109{{- end -}}
@@ -236,7 +243,7 @@ answers, and `driftloop data ingest` exec'd in its pod), the Feast job's landing
 
 {{/* The stream's password for a publisher, when the stream runs: (dict "root" $ "indent" <the env list's indentation>). */}}
 {{- define "driftloop.streamEnv" -}}
-{{- if .root.Values.stream.enabled }}
+{{- if include "driftloop.streaming" .root }}
 {{- include "driftloop.streamPassword" .root | nindent .indent }}
 {{- end }}
 {{- end -}}
