@@ -3,8 +3,8 @@
 `python -m bench.run` is the quick mode (serving, model cost, features, drift at 10k and 100k rows, drift alarm
 rates over 20 + 20 replayed windows, estimated quality over 20 + 20 days and 5 drifted worlds, the gate's promote
 rates over 20 worlds, the feature build at 0.5M and 2M events per engine, label requests at 10 and 5,000 parts of
-history); `--full` adds more concurrency levels and longer runs, 1M drift rows, 40 + 40 alarm windows, 10 drifted
-worlds, 40 gate worlds, 8M events and the loop (the demo).
+history, the streamed views' lift on card testing over 3 worlds); `--full` adds more concurrency levels and longer
+runs, 1M drift rows, 40 + 40 alarm windows, 10 drifted worlds, 40 gate worlds, 8M events and the loop (the demo).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# Every benchmark, in the order they run; `loop` (the demo) only with --full.
+BENCHES = ("serving", "model", "features", "drift", "alarms", "quality", "gate", "streaming", "scale", "labels", "loop")
 
 
 def _table(results: dict[str, Any]) -> str:
@@ -81,6 +83,10 @@ def _table(results: dict[str, Any]) -> str:
         from bench.gate_evidence import table_lines
 
         lines += table_lines(results["gate"])
+    if "streaming" in results:
+        from bench.streaming_lift import table_lines as streaming_lines
+
+        lines += streaming_lines(results["streaming"])
     for size, runs in results.get("scale", {}).items():
         for stage, title in (("features", "features build"), ("training_set", "training set")):
             pandas_run, ray_run = runs["pandas"][stage], runs["ray"][stage]
@@ -122,16 +128,12 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="longer runs, 1M drift rows, and the loop")
     parser.add_argument(
         "--only",
-        choices=["serving", "model", "features", "drift", "alarms", "quality", "gate", "scale", "labels", "loop"],
+        choices=BENCHES,
         action="append",
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
-    chosen = set(
-        args.only
-        or ["serving", "model", "features", "drift", "alarms", "quality", "gate", "scale", "labels"]
-        + (["loop"] if args.full else [])
-    )
+    chosen = set(args.only or [name for name in BENCHES if name != "loop" or args.full])
     results: dict[str, Any] = {
         "mode": "full" if args.full else "quick",
         "started_at": datetime.now(UTC).isoformat(),
@@ -169,6 +171,10 @@ def main() -> None:
             from bench.gate_evidence import run_gate_bench
 
             results["gate"] = run_gate_bench(pairs=40 if args.full else 20)
+        if "streaming" in chosen:
+            from bench.streaming_lift import run_streaming_lift_bench
+
+            results["streaming"] = run_streaming_lift_bench()
         if "scale" in chosen:
             from bench.scale import run_scale_bench
 

@@ -69,6 +69,16 @@ def precision_at_budget(labels: Any, scores: Any, days: Any, budget: int) -> flo
     return float(rows.precision_at_budget(np.ones((1, len(labels)), dtype=np.int32), budget)[0])
 
 
+def alerts_at_budget(scores: Any, days: Any, budget: int) -> NDArray[np.bool_]:
+    """Which rows are alerts: each day's top-`budget` scores (all its rows when fewer), ties in row order. The
+    rows `precision_at_budget` counts, for a reader who asks which positives were caught, not only how many."""
+    scores = np.asarray(scores, dtype=np.float64)
+    rows = _Rows.of(np.zeros(len(scores)), scores, _day_codes(days))
+    alerted = np.zeros(len(scores), dtype=bool)
+    alerted[rows.by_day_top] = np.arange(len(scores)) - rows.day_start < budget
+    return alerted
+
+
 def paired_improvement(
     labels: Any,
     candidate_scores: Any,

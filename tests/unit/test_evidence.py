@@ -16,6 +16,7 @@ from pipelines.training.evidence import (
     _day_codes,
     _resample_counts,
     _Rows,
+    alerts_at_budget,
     paired_improvement,
     precision_at_budget,
 )
@@ -38,6 +39,17 @@ def test_precision_at_budget_takes_each_days_top_not_the_overall_top() -> None:
     scores = [0.9, 0.8, 0.2, 0.1]
     days = [1, 1, 2, 2]
     assert precision_at_budget(labels, scores, days, budget=1) == pytest.approx(1 / 2)
+
+
+def test_alerts_at_budget_are_the_rows_precision_at_budget_counts() -> None:
+    """By hand on the first test's frame, then on simulated days: the alerts' positive share is the precision."""
+    days = ["2027-01-01", "2027-01-01", "2027-01-01", "2027-01-01", "2027-01-02"]
+    assert alerts_at_budget([0.9, 0.8, 0.3, 0.1, 0.2], days, budget=2).tolist() == [True, True, False, False, True]
+    assert alerts_at_budget([0.5, 0.5, 0.5], [1, 1, 1], budget=2).tolist() == [True, True, False], "ties: row order"
+    labels, scores, _, sim_days = _simulated(3000, 7, (1.5, 1.5))
+    alerted = alerts_at_budget(scores, sim_days, budget=50)
+    assert alerted.sum() == 6 * 50
+    assert labels[alerted].mean() == pytest.approx(precision_at_budget(labels, scores, sim_days, budget=50))
 
 
 def _simulated(rows: int, seed: int, skill: tuple[float, float]) -> tuple[np.ndarray, ...]:

@@ -147,7 +147,8 @@ def test_generator_knobs_are_typed_by_the_use_cases_config_and_unknown_ones_refu
     config = generator_config(USE_CASE.generator, {"merchants": "7", "fraud_rate": "0.1"}, end=END, size=20, seed=None)
     assert (config.size, config.merchants, config.fraud_rate, config.seed) == (20, 7, 0.1, 42)  # type: ignore[attr-defined]
     with pytest.raises(
-        DriftloopError, match=r"unknown generator knob 'zones' \(this use case's knobs: fraud_rate, merchants\)"
+        DriftloopError,
+        match=r"unknown generator knob 'zones' \(this use case's knobs: card_testing_rate, fraud_rate, merchants\)",
     ):
         generator_config(USE_CASE.generator, {"zones": "3"}, end=END)
     with pytest.raises(DriftloopError, match="merchants='many' is not of type int"):

@@ -7,8 +7,21 @@ above the customer's usual (amount vs `amount_mean_7d`), often at a risky mercha
 whose chargebacks pile up as labels arrive (`chargeback_rate_30d`). But a fifth of the bursts are a single
 transaction, a quarter of the fraud is of an ordinary amount, more than half is at ordinary merchants, a
 risky merchant is compromised only 6 days in 10, merchants have their own price levels, and legit
-customers go on online shopping sprees and make big-ticket purchases. A first model (30 days, 500
-customers) scores a holdout ROC AUC of about 0.90-0.93, not 1.0.
+customers go on online shopping sprees and make big-ticket purchases.
+
+The base feed also holds card testing, fraud that plays out within minutes: a stolen card is tested with 2-5
+small payments (0.5-5.0, mostly online) within 1-4 minutes, then drained with 1-3 payments far above the
+customer's usual, the first 2-15 minutes after the first test (and after the last). The hourly views see the
+burst only once the card is drained; velocity as of the card's latest transaction (`use_cases.fraud.streaming`)
+sees it as it happens. `card_testing_rate` is its share of the base feed's fraud events (default 0.2, which
+takes the base feed's fraud from about 2.0% to 2.3%; 0 turns it off). Legit customers make runs of small
+payments too (transit taps, vending, in-app purchases: 2 + Poisson(1.5) at one merchant within ~20 minutes),
+so small payments in a row are no proof alone. These short bursts come from a seeded stream of their own, with
+ids `txn-{seed}-c{n:07d}` in the base feed's batch: the rest of the base feed is what it was before them, row
+for row (`card_testing_bursts` finds a feed's bursts again).
+
+A first model (30 days, 500 customers, the hourly views) scores a holdout ROC AUC of about 0.87-0.93, not 1.0;
+with the streamed views too, 0.01-0.04 more (`bench/streaming_lift.py`).
 
 From `drift_start_day` a second feed starts: a newly connected contactless wallet partner. Its EXTRA
 transactions come from the same customers at the same merchants: more activity, bigger amounts, mostly
@@ -62,10 +75,21 @@ SPREES_PER_CUSTOMER_DAY = 0.06  # legit bursts: 1 + Poisson(2.5) purchases over 
 FRAUD_EXTRA_MEAN, FRAUD_HOURS = 1.5, 3.0  # burst size 1 + Poisson(1.5); spread over ~3 hours
 FRAUD_AT_RISKY, FRAUD_BIG_SHARE, FRAUD_BIG_LOG = 0.7, 0.75, 1.5  # big: ~exp(1.5) = 4.5x the usual
 FRAUD_CHANNELS = (0.7, 0.1, 0.2)  # online, in_store, contactless
+CARD_TESTS, CARD_DRAINS = (2, 5), (1, 3)  # per stolen card, inclusive
+CARD_TEST_AMOUNT = (0.5, 5.0)  # a drain is always above the top: the amount tells the stages apart
+CARD_TEST_MINUTES, CARD_DRAIN_MINUTES = (1.0, 4.0), (2.0, 15.0)  # the tests' span; first drain after 1st test
+CARD_TEST_CHANNELS = (0.85, 0.05, 0.1)
+CARD_TEST_SAME_MERCHANT = 0.6  # a tester mostly reuses one merchant that accepts tiny payments
+CARD_DRAIN_LOG = 1.5  # ~exp(1.5) = 4.5x the usual, as the other fraud's big payments
+CARD_BURST_GAP_MINUTES = 60.0  # a card's card-testing events further apart than this are two bursts
+MICRO_RUNS_PER_CUSTOMER_DAY = 0.03  # legit runs of 2 + Poisson(1.5) small payments at one merchant
+MICRO_RUN_MINUTES = (2.0, 20.0)
+MICRO_RUN_CHANNELS = (0.35, 0.15, 0.5)  # in-app purchases; vending; transit taps
 WALLET_ACTIVITY, WALLET_AMOUNT = 0.8, 0.8  # per unit of drift_strength: extra rate, amount uplift
 WALLET_CHANNELS = (0.1, 0.05, 0.85)
 WALLET_FRAUD_SHARE, WALLET_FRAUD_EXTRA, WALLET_FRAUD_HOURS = 0.04, 6.0, 6.0
 WALLET_FRAUD_CHANNELS = (0.03, 0.02, 0.95)
+SHORT_BURST_MARK = "-c"  # ids of the short-burst stream: txn-{seed}-c{n:07d}
 CONTACTLESS_LIMIT = 50.0
 LEGIT_DELAY_DAYS, FRAUD_DELAY_DAYS, DELAY_SIGMA = 1.5, 2.0, 0.7
 
@@ -73,11 +97,13 @@ LEGIT_DELAY_DAYS, FRAUD_DELAY_DAYS, DELAY_SIGMA = 1.5, 2.0, 0.7
 @dataclass(frozen=True)
 class FraudConfig(GeneratorConfig):
     """What to generate over [end - days, end); `end` is exclusive, no event is stamped at or after it.
-    `size` is the customers; the merchants and the fraud rate are this world's own knobs."""
+    `size` is the customers; the merchants, the fraud rate and card testing's share of it are this world's own
+    knobs."""
 
     size: int = 1000
     merchants: int = 100
     fraud_rate: float = 0.02
+    card_testing_rate: float = 0.2  # card testing's share of the base feed's fraud events
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -85,6 +111,8 @@ class FraudConfig(GeneratorConfig):
             raise ValueError("need merchants >= 2")
         if not 0 < self.fraud_rate < 0.5:
             raise ValueError("fraud_rate must be in (0, 0.5)")
+        if not 0 <= self.card_testing_rate < 1:
+            raise ValueError("card_testing_rate must be in [0, 1)")
 
 
 @dataclass(frozen=True)
@@ -213,6 +241,77 @@ def _wallet_rows(config: FraudConfig, pop: _Population, rng: np.random.Generator
     return pd.concat([legit, fraud], ignore_index=True)
 
 
+def _minutes(rng: np.random.Generator, bounds: tuple[float, float], n: int) -> np.ndarray:
+    """`n` durations drawn uniformly within `bounds` minutes, in nanoseconds."""
+    return (rng.uniform(*bounds, size=n) * 60e9).astype(np.int64)
+
+
+def _firsts(groups: np.ndarray) -> np.ndarray:
+    """Where each run of equal consecutive `groups` starts."""
+    return np.diff(groups, prepend=-1) != 0
+
+
+def _steps_within(groups: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """Running sums of `steps` restarting at each run of equal `groups` (its first step ignored)."""
+    first = _firsts(groups)
+    running = np.cumsum(np.where(first, 0, steps))
+    return running - running[np.flatnonzero(first)][np.cumsum(first) - 1]
+
+
+def _card_testing_rows(config: FraudConfig, pop: _Population, rng: np.random.Generator, other: int) -> pd.DataFrame:
+    """Stolen cards tested with small payments, then drained minutes later: `card_testing_rate` of the base
+    feed's fraud events, beside its `other` fraud events."""
+    rate, mean_size = config.card_testing_rate, float(np.mean(CARD_TESTS) + np.mean(CARD_DRAINS))
+    cards = round(rate / (1 - rate) * other / mean_size)
+    victim = rng.integers(0, config.size, size=cards)
+    begin = config.start.value + rng.integers(0, config.days * DAY_NS, size=cards)
+    tests, last_test = _card_tests(pop, rng, victim, begin)
+    # The first drain a few minutes after the first test, and after the last.
+    after_tests = last_test + _minutes(rng, (0.5, 2.0), cards)
+    first_drain = np.maximum(begin + _minutes(rng, CARD_DRAIN_MINUTES, cards), after_tests)
+    return pd.concat([tests, _card_drains(pop, rng, victim, first_drain)], ignore_index=True)
+
+
+def _card_tests(
+    pop: _Population, rng: np.random.Generator, victim: np.ndarray, begin: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Each card's tests (the first at `begin`, the others within minutes, mostly at one merchant), and each
+    card's last test time."""
+    card = np.repeat(np.arange(len(victim)), rng.integers(CARD_TESTS[0], CARD_TESTS[1] + 1, size=len(victim)))
+    span = _minutes(rng, CARD_TEST_MINUTES, len(victim))[card]
+    t = begin[card] + np.where(_firsts(card), 0, (rng.random(len(card)) * span).astype(np.int64))
+    last = begin.copy()
+    np.maximum.at(last, card, t)
+    favourite = _popular(rng, pop, len(victim))[card]
+    merchant = np.where(rng.random(len(card)) < CARD_TEST_SAME_MERCHANT, favourite, _popular(rng, pop, len(card)))
+    amount = rng.uniform(*CARD_TEST_AMOUNT, size=len(card))
+    channel = _channels(rng, np.array(CARD_TEST_CHANNELS), len(card))
+    return _rows(t, victim[card], merchant, amount, channel, 1), last
+
+
+def _card_drains(
+    pop: _Population, rng: np.random.Generator, victim: np.ndarray, first_drain: np.ndarray
+) -> pd.DataFrame:
+    """Each card's large payments, a minute or so apart from `first_drain` on, always above any test's amount."""
+    card = np.repeat(np.arange(len(victim)), rng.integers(CARD_DRAINS[0], CARD_DRAINS[1] + 1, size=len(victim)))
+    t = first_drain[card] + _steps_within(card, _minutes(rng, (0.5, 3.0), len(card)))
+    customer, merchant = victim[card], _popular(rng, pop, len(card))
+    amount = np.maximum(_amounts(rng, pop, customer, merchant, CARD_DRAIN_LOG, 0.4), 2 * CARD_TEST_AMOUNT[1])
+    return _rows(t, customer, merchant, amount, _channels(rng, np.array(FRAUD_CHANNELS), len(card)), 1)
+
+
+def _micro_runs(config: FraudConfig, pop: _Population, rng: np.random.Generator) -> pd.DataFrame:
+    """Legit runs of small payments at one merchant within minutes: transit taps, vending, in-app purchases."""
+    runs = rng.poisson(MICRO_RUNS_PER_CUSTOMER_DAY * config.size * config.days)
+    who = rng.integers(0, config.size, size=runs)
+    begin = config.start.value + rng.integers(0, config.days * DAY_NS, size=runs)
+    run = np.repeat(np.arange(runs), 2 + rng.poisson(1.5, size=runs))
+    t = begin[run] + (rng.random(len(run)) * _minutes(rng, MICRO_RUN_MINUTES, runs)[run]).astype(np.int64)
+    merchant = _popular(rng, pop, runs)[run]
+    channel = _channels(rng, np.array(MICRO_RUN_CHANNELS), runs)[run]
+    return _rows(t, who[run], merchant, rng.uniform(*CARD_TEST_AMOUNT, size=len(run)), channel, 0)
+
+
 def _batch(rows: pd.DataFrame, config: FraudConfig, id_format: str, rng: np.random.Generator) -> Batch:
     """Rows before `end`, sorted by time, with ids `id_format.format(i)` and a late label each."""
     rows = rows[rows["t"] < pd.Timestamp(config.end).value]
@@ -240,21 +339,48 @@ def _batch(rows: pd.DataFrame, config: FraudConfig, id_format: str, rng: np.rand
     return Batch(events.astype(EVENT_COLUMNS), labels.astype(LABEL_COLUMNS))
 
 
+def _merged(one: Batch, other: Batch) -> Batch:
+    """Two batches as one, sorted by time (ties: customer, merchant, then `one` first)."""
+    events = pd.concat([one.events, other.events], ignore_index=True)
+    order = np.lexsort((events[MERCHANT_ID], events[CUSTOMER_ID], events[EVENT_TIMESTAMP]))
+    labels = pd.concat([one.labels, other.labels], ignore_index=True)
+    return Batch(events.iloc[order].reset_index(drop=True), labels.iloc[order].reset_index(drop=True))
+
+
 def generate_feeds(config: FraudConfig) -> Feeds:
     """Both feeds; the same config gives the same frames, and the base feed ignores the drift settings.
 
-    Each part draws from its own seeded stream, so adding the wallet feed cannot shift the base feed.
+    Each part draws from its own seeded stream, so adding the wallet feed cannot shift the base feed, nor the
+    short bursts (spawned last, with ids of their own) the rest of it.
     """
-    population_rng, base_rng, wallet_rng = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(3)
+    population_rng, base_rng, wallet_rng, short_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(4)
     )
     pop = _population(config, population_rng)
-    base = _batch(_base_rows(config, pop, base_rng), config, f"txn-{config.seed}-{{:08d}}", base_rng)
+    rows = _base_rows(config, pop, base_rng)
+    base = _batch(rows, config, f"txn-{config.seed}-{{:08d}}", base_rng)
+    short = pd.concat(
+        [_card_testing_rows(config, pop, short_rng, int(rows[IS_FRAUD].sum())), _micro_runs(config, pop, short_rng)],
+        ignore_index=True,
+    )
+    base = _merged(base, _batch(short, config, f"txn-{config.seed}{SHORT_BURST_MARK}{{:07d}}", short_rng))
     drifted = _batch(_wallet_rows(config, pop, wallet_rng), config, f"txn-{config.seed}-d{{:07d}}", wallet_rng)
     for name, batch in (("base", base), ("drifted", drifted)):
         fraud = batch.labels[IS_FRAUD].mean() if len(batch.labels) else 0.0
         logger.info("%s feed: %d events (%.2f%% fraud)", name, len(batch.events), 100 * fraud)
     return Feeds(base, drifted)
+
+
+def card_testing_bursts(events: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """A base feed's card-testing events (the short-burst stream's fraud), each with its `burst` (0, 1, ... per
+    feed) and `stage` ("test" or "drain"): what benches and tests measure the fresh features on."""
+    fraud = labels.loc[labels[IS_FRAUD] == 1, EVENT_ID]
+    mine = events[events[EVENT_ID].str.contains(rf"{SHORT_BURST_MARK}\d{{7}}$") & events[EVENT_ID].isin(fraud)]
+    mine = mine.sort_values([CUSTOMER_ID, EVENT_TIMESTAMP], kind="stable")
+    gap = mine.groupby(CUSTOMER_ID)[EVENT_TIMESTAMP].diff()
+    new = (gap.isna() | (gap > pd.Timedelta(minutes=CARD_BURST_GAP_MINUTES))).to_numpy()
+    stage = np.where(mine[AMOUNT].to_numpy() > CARD_TEST_AMOUNT[1], "drain", "test")
+    return mine.assign(burst=np.cumsum(new) - 1, stage=stage).reset_index(drop=True)
 
 
 def generate(config: FraudConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
