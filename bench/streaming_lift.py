@@ -7,8 +7,8 @@ events (`view_rows`: the hourly grid for customer_stats and merchant_stats, the 
 windows for card_velocity and merchant_velocity), joined point in time (`as_of_join`: the latest row stamped at
 or before the transaction; a streamed row is stamped 1 us after the event it ends on, so a transaction never
 sees itself), labels matured, the pipeline's time-split holdout. The fraud model (`build_model`, its default
-params) is fitted twice on the same rows: (a) on the hourly views, the use case as declared today, and (b) on
-the hourly and the streamed views (`USE_CASE` with `STREAM_VIEWS` added).
+params) is fitted twice on the same rows: (a) on the hourly views alone, the use case before its streamed views,
+and (b) on the hourly and the streamed views (`STREAM_VIEWS`), the use case as declared.
 
 Both are judged on the holdout at the use case's alert budget, the gate's evidence: precision at budget (each
 day's top-`alert_budget` scores are the alerts), the fraud caught per day, ROC AUC; and on card testing: the
@@ -52,10 +52,18 @@ NOW = datetime(2026, 12, 1, 9, tzinfo=UTC)  # fixed: the same seeds give the sam
 AHEAD = timedelta(hours=24)  # the world runs a day past now, as the demo's does
 SEEDS = (42, 43, 44)  # 42: the demo's world (DRIFTLOOP_SEED's default)
 BUDGET = int(FRAUD.metric.alert_budget)  # type: ignore[arg-type]  # fraud declares a count
-HOURLY = FRAUD
-STREAMING = replace(FRAUD, views=FRAUD.views + STREAM_VIEWS)
+HOURLY = replace(FRAUD, views=tuple(view for view in FRAUD.views if not view.streamed))
+STREAMING = replace(HOURLY, views=HOURLY.views + STREAM_VIEWS)  # fraud's views as declared today
 MODELS = {"hourly": HOURLY, "streaming": STREAMING}
-LIFTED = ("precision_at_budget", "caught_per_day", "roc_auc", "card_testing_recall", "bursts_stopped")
+LIFTED = (
+    "precision_at_budget",
+    "caught_per_day",
+    "roc_auc",
+    "card_testing_recall",
+    "card_testing_caught_per_day",
+    "large_payments_flagged",
+    "bursts_stopped",
+)
 
 
 @dataclass(frozen=True)
@@ -102,13 +110,15 @@ def judge(holdout: pd.DataFrame, scores: np.ndarray, bursts: pd.DataFrame) -> di
         "roc_auc": classification_metrics(labels, scores)["roc_auc"],
         "card_testing_events": len(tested),
         "card_testing_recall": float(hit.mean()) if len(hit) else float("nan"),
+        "card_testing_caught_per_day": float(hit.sum()) / HOLDOUT_DAYS,
         "large_payments_flagged": float(hit[drain].mean()) if drain.any() else float("nan"),
         **_bursts_stopped(tested.assign(alerted=hit)),
     }
 
 
 def _bursts_stopped(tested: pd.DataFrame) -> dict[str, float]:
-    """Bursts wholly in the holdout with an alert at or before their first large payment: stopped undrained."""
+    """Bursts with tests and a large payment in the holdout, and those with an alert at or before their first
+    large payment: stopped before the card was drained."""
     stopped, whole = 0, 0
     for _, burst in tested.groupby("burst"):
         drains = burst.loc[burst["stage"] == "drain", EVENT_TIMESTAMP]
@@ -157,7 +167,7 @@ def run_streaming_lift_bench(seeds: tuple[int, ...] = SEEDS) -> dict[str, Any]:
         "holdout_days": HOLDOUT_DAYS,
         "runs": runs,
         "mean_lift": mean,
-        "streaming_not_worse": all(run["lift"]["precision_at_budget"] >= 0 for run in runs),
+        "streaming_not_worse": all(run["lift"][m] >= 0 for run in runs for m in ("precision_at_budget", "roc_auc")),
         "seconds": round(time.perf_counter() - started, 1),
     }
 
@@ -180,7 +190,9 @@ def table_lines(results: dict[str, Any]) -> list[str]:
     lines.append(
         f"streaming lift | mean over seeds {', '.join(str(s) for s in results['seeds'])} | precision at budget "
         f"{lift['precision_at_budget']:+.3f} ({lift['caught_per_day']:+.1f} fraud a day), ROC AUC "
-        f"{lift['roc_auc']:+.3f}, card testing recall {lift['card_testing_recall']:+.0%}, bursts stopped "
+        f"{lift['roc_auc']:+.3f}; card testing recall {lift['card_testing_recall']:+.0%} "
+        f"({lift['card_testing_caught_per_day']:+.1f} a day), large payments flagged "
+        f"{lift['large_payments_flagged']:+.0%}, bursts stopped "
         f"{lift['bursts_stopped']:+.1f} a world | {results['seconds']:.0f} s, "
         f"{'not worse on every seed' if results['streaming_not_worse'] else 'WORSE on a seed'}"
     )

@@ -14,7 +14,7 @@ small payments (0.5-5.0, mostly online) within 1-4 minutes, then drained with 1-
 customer's usual, the first 2-15 minutes after the first test (and after the last). The hourly views see the
 burst only once the card is drained; velocity as of the card's latest transaction (`use_cases.fraud.streaming`)
 sees it as it happens. `card_testing_rate` is its share of the base feed's fraud events (default 0.2, which
-takes the base feed's fraud from about 2.0% to 2.3%; 0 turns it off). Legit customers make runs of small
+takes the base feed's fraud from about 2.0% to 2.3-2.5%; 0 turns it off). Legit customers make runs of small
 payments too (transit taps, vending, in-app purchases: 2 + Poisson(1.5) at one merchant within ~20 minutes),
 so small payments in a row are no proof alone. These short bursts come from a seeded stream of their own, with
 ids `txn-{seed}-c{n:07d}` in the base feed's batch: the rest of the base feed is what it was before them, row
