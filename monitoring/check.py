@@ -70,6 +70,7 @@ class CheckOutcome:
     skew_share: float | None = None
     skew_rows: int = 0
     skew_columns: dict[str, int] = field(default_factory=dict)
+    skew_stale: int = 0  # served from a streamed row the worker had not replaced yet (freshness, not skew)
     signal: str = "none"  # which signal fired: drift, estimated_harm, both, or none
     estimate: dict[str, Any] | None = None  # the champion's estimated quality (ChampionEstimate.as_dict)
 
@@ -193,7 +194,8 @@ def run_check(
         window_end=end.isoformat(), rows=len(log), drift_share=drift.drift_share if drift else None,
         drifted_columns=drift.drifted_columns if drift else [], action=decision.action, reason=decision.reason,
         retraining_run=handle, snapshot_id=snapshot_id, skew_share=skew.share, skew_rows=skew.rows,
-        skew_columns=skew.columns, signal=decision.signal, estimate=estimate.as_dict() if estimate else None,
+        skew_columns=skew.columns, skew_stale=skew.stale, signal=decision.signal,
+        estimate=estimate.as_dict() if estimate else None,
     )  # fmt: skip
     store.record(outcome.as_dict())
     metrics.ROWS_ANALYSED.set(len(log))
@@ -247,7 +249,11 @@ def _skew(settings: Settings, served: pd.DataFrame) -> SkewResult:
     if served.empty:
         return SkewResult(0, 0, 0)
     use_case = load_use_case(settings.use_case)
-    return check_skew(lambda: open_feature_store(settings), served, current_watermark(settings), use_case)
+    store = event_store_for(settings)
+    return check_skew(
+        lambda: open_feature_store(settings), served, current_watermark(settings), use_case,
+        lambda since: store.events(start=since),
+    )  # fmt: skip
 
 
 def _skew_metadata(skew: SkewResult) -> dict[str, str]:
@@ -258,6 +264,8 @@ def _skew_metadata(skew: SkewResult) -> dict[str, str]:
         "training_serving_skew_share": f"{skew.share:.4f}",
         "training_serving_skew_rows": str(skew.rows),
         "training_serving_skew_columns": columns,
+        "training_serving_stale_rows": f"{skew.stale} (served before the stream worker caught up, up to "
+        f"{skew.stale_behind_s:.1f}s)",
     }
 
 

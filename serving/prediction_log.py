@@ -17,6 +17,7 @@ by the next one that starts over the same segments folder.
 A `listener` hears every committed batch (the stream of answers: `serving.answer_stream`), after its fsync, so
 nothing reaches the stream that the log could lose; the segments of a process that died are heard again when
 they are published (the stream's readers count an event once), so nothing the log kept is missing there either.
+It hears them on a thread of its own: a slow stream never lengthens a commit (which bounds what a SIGKILL loses).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -83,6 +85,7 @@ class PredictionLog:
     ) -> None:
         self.root = Folder.at(root)
         self.listener = listener
+        self._heard: queue.Queue[pd.DataFrame | None] = queue.Queue()
         if segments_dir is None and self.root.remote:
             raise ValueError("a prediction log on an object store needs a local segments folder")
         self.segments_dir = segments_dir or self.root.local_path / SEGMENTS_FOLDER
@@ -101,6 +104,7 @@ class PredictionLog:
             threading.Thread(target=self._commit_loop, name="prediction-log-commit", daemon=True),
             threading.Thread(target=self._publish_loop, name="prediction-log-publish", daemon=True),
         ]
+        self._listener_thread = threading.Thread(target=self._listen_loop, name="prediction-log-listener", daemon=True)
         self._folder: Path | None = None
         self._folder_lock: segments.FolderLock | None = None
         self._writer: segments.SegmentWriter | None = None
@@ -114,6 +118,8 @@ class PredictionLog:
         self._writer = segments.SegmentWriter(self._folder)
         for thread in self._threads:
             thread.start()
+        if self.listener is not None:
+            self._listener_thread.start()
         atexit.register(self.close)
         return self
 
@@ -166,6 +172,12 @@ class PredictionLog:
 
     def _tell(self, frame: pd.DataFrame) -> None:
         if self.listener is not None:
+            self._heard.put(frame)
+
+    def _listen_loop(self) -> None:
+        """Hand committed batches to the listener, in commit order, until `close` says there are no more."""
+        assert self.listener is not None
+        while (frame := self._heard.get()) is not None:
             try:
                 self.listener(frame)
             except Exception:  # noqa: BLE001 - the rows are durable; a listener never fails the log
@@ -268,6 +280,9 @@ class PredictionLog:
         except Exception:  # noqa: BLE001 - what could not be published stays in the segments folder
             logger.exception("prediction log: the final publish failed; the next server start publishes it")
             published = 0
+        if self._listener_thread.is_alive():
+            self._heard.put(None)  # after the final flush's batches: the listener hears them all, then stops
+            self._listener_thread.join(timeout=30)
         if self._folder_lock is not None:
             self._folder_lock.release()
         with contextlib.suppress(OSError):

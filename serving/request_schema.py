@@ -157,6 +157,12 @@ def _check_batch_size(size: int, max_batch: int, what: str) -> None:
         raise InvalidInput(f"{what}: batch of {size} exceeds the limit of {max_batch}")
 
 
+def _named(fields: Sequence[FieldSpec], shown: int = 4) -> str:
+    """The fields an instance needs, the first few by name: a refusal stays one short line."""
+    names = ", ".join(spec.name for spec in fields[:shown])
+    return f"{names} and {len(fields) - shown} more" if len(fields) > shown else names
+
+
 def parse_v1(body: Any, fields: Sequence[FieldSpec], max_batch: int) -> Columns:
     """`{"instances": [{field: value}, ...]}` -> one array per field."""
     if not isinstance(body, Mapping):
@@ -170,7 +176,7 @@ def parse_v1(body: Any, fields: Sequence[FieldSpec], max_batch: int) -> Columns:
     columns: dict[str, list[Any]] = {spec.name: [] for spec in fields}
     for index, instance in enumerate(instances):
         if not isinstance(instance, Mapping):
-            raise InvalidInput(f"instances[{index}]: expected an object with fields {[s.name for s in fields]}")
+            raise InvalidInput(f"instances[{index}]: expected an object with fields {_named(fields)}")
         for spec in fields:
             if spec.name not in instance:
                 if spec.kind in OPTIONAL_KINDS:

@@ -72,6 +72,20 @@ def isolated_env(state_dir: Path, ports: dict[str, int]) -> dict[str, str]:
     return env
 
 
+def stream_caught_up(platform: PlatformUnderTest, timeout_s: float = 30.0) -> None:
+    """Wait until the stream worker has acknowledged every record (answers reach the stream within a commit
+    interval of the prediction log, then the worker pushes them)."""
+    time.sleep(0.5)  # what was just answered is committed and published by then
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = platform.run("features", "status")
+        assert result.returncode == 0, result.stderr
+        if json.loads(result.stdout)["stream_backlog"] == 0:
+            return
+        assert time.monotonic() < deadline, result.stdout
+        time.sleep(0.5)
+
+
 def server_url(platform: PlatformUnderTest, server: str) -> str:
     """The local platform's `transformer` or `predictor` on loopback."""
     return f"http://127.0.0.1:{platform.env[f'DRIFTLOOP_{server.upper()}_PORT']}"

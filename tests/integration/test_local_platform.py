@@ -53,7 +53,8 @@ def _tree_pids(pid: int) -> set[int]:
 
 def test_up_starts_healthy_services_and_applies_features(running: PlatformUnderTest) -> None:
     services = running.status()
-    assert set(services) == {"ray", "mlflow", "evidently-ui", "predictor", "transformer", "drift-monitor", "stream-worker"}
+    expected = {"ray", "mlflow", "evidently-ui", "predictor", "transformer", "drift-monitor", "stream-worker"}
+    assert set(services) == expected
     for service in services.values():
         assert service["healthy"] is True
         assert service["state"] == "running"
