@@ -390,6 +390,21 @@ class DemoPlan:
     v1_primary: tuple[float, float]  # the range the first model's holdout primary metric must fall in
     healthy_drift_share_max: float
     drifted_drift_share_min: float
+    # A pattern only fresh (streamed) features can see, played live at the end: from the world's history, the
+    # requests that build it up, the one it should be caught at, and the same request for a quiet twin entity.
+    burst: Callable[[pd.DataFrame], Burst] | None = None
+
+
+@dataclass(frozen=True)
+class Burst:
+    """A live pattern for the demo: `build_up` sent `pause_s` apart, then `caught` (and `twin`, the same request
+    for an entity without the build-up) once the stream worker has folded them."""
+
+    name: str  # the timeline's wording
+    build_up: pd.DataFrame  # request rows (entity keys, fields, event_id)
+    caught: pd.DataFrame  # one request row
+    twin: pd.DataFrame  # one request row
+    pause_s: float = 1.0
 
 
 ConfigT = TypeVar("ConfigT", bound=GeneratorConfig)

@@ -125,8 +125,14 @@ def spawn_predictor(
     model: str = "fraud-detector",
     **settings: str,
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """A predictor of its own over the platform's registry and credentials, logging into `tmp_path`."""
-    env = {"DRIFTLOOP_PREDICTION_LOG_DIR": str(tmp_path / "predictions"), **settings}
+    """A predictor of its own over the platform's registry and credentials, logging into `tmp_path`, and
+    streaming its answers there too: the platform's stream carries only what the platform's event store holds
+    (the stream worker's online rows must equal the replay of that store)."""
+    env = {
+        "DRIFTLOOP_PREDICTION_LOG_DIR": str(tmp_path / "predictions"),
+        "DRIFTLOOP_STREAM_URL": f"sqlite:///{tmp_path / 'stream.db'}",
+        **settings,
+    }
     return _spawn_server(platform, tmp_path, "predictor", ["--with-features"] if with_features else [], model, env)
 
 

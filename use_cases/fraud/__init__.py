@@ -31,6 +31,7 @@ from pipelines.core.use_case import (
 )
 from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP
 from pipelines.registry.onnx_model import TARGET_OPSET
+from use_cases.fraud.demo_burst import card_testing_burst
 from use_cases.fraud.features import compute_customer_stats, compute_merchant_stats
 from use_cases.fraud.generator import FraudConfig, generate_feeds
 from use_cases.fraud.model import (
@@ -214,6 +215,7 @@ USE_CASE = UseCase(
             v1_primary=(0.85, 0.97),
             healthy_drift_share_max=0.10,
             drifted_drift_share_min=0.5,
+            burst=card_testing_burst,
         ),
     ),
     example_request={CUSTOMER_ID: 7, MERCHANT_ID: 3, AMOUNT: 42.5, CHANNEL: "online"},

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +35,7 @@ class TrafficResult:
     failures: int = 0
     versions: dict[str, int] = field(default_factory=dict)
     event_ids: list[str] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)  # the answers, in the events' order
 
 
 class PlatformClient:
@@ -107,9 +109,22 @@ class PlatformClient:
                 body = response.json()
                 result.rows += len(batch)
                 result.event_ids.extend(body["event_ids"])
+                result.scores.extend(float(score) for score in body["predictions"])
                 version = str(body["model_version"])
                 result.versions[version] = result.versions.get(version, 0) + 1
         return result
+
+    def stream_caught_up(self, timeout_s: float = 30.0) -> float:
+        """Wait until the stream worker has folded every answer so far; returns the seconds waited."""
+        started = time.monotonic()
+        time.sleep(0.2)  # the answers just sent are committed and published by then
+        while True:
+            status = json.loads(self.run("features", "status").stdout)
+            if not status.get("streams") or status["stream_backlog"] == 0:
+                return time.monotonic() - started
+            if time.monotonic() - started > timeout_s:
+                raise DriftloopError(f"demo: the stream worker is {status['stream_backlog']} records behind")
+            time.sleep(0.2)
 
     def post_labels(self, labels: pd.DataFrame, batch_size: int = 500) -> int:
         """Send labels back (`POST /v1/labels`), label time = now; returns how many landed."""

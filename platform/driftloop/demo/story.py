@@ -26,8 +26,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from driftloop.demo.client import PlatformClient
 from driftloop.demo.targets import DemoTarget
 from driftloop.local.runtime import LocalPlatform
 from monitoring.workspace import project_name, snapshot_count
@@ -214,6 +216,7 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
         client.refresh_features()
         since = datetime.now(UTC).replace(microsecond=0)
         sent = client.send(transactions)
+        served_scores[name] = sent.scores
         if sent.failures:
             raise DriftloopError(f"demo: {sent.failures} of {sent.requests} requests failed")
         labels = in_arrival_order(world.live_labels[world.live_labels[EVENT_ID].isin(sent.event_ids)], transactions)
@@ -237,6 +240,7 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
             client.post_labels(labels.iloc[posted:])  # the rest arrive: realised quality gets every label
         return outcome
 
+    served_scores: dict[str, list[float]] = {}
     before = traffic_then_check(world.normal_live, "normal")
 
     landed = [
@@ -268,6 +272,7 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
         "v2_serving", f"endpoint answers with v{champion_after}, {loop_seconds}s after drifted traffic began{promoted}"
     )
 
+    burst = _play_burst(client, use_case, world, config, served_scores.get("normal", []), timeline)
     client.run("monitor", "quality")  # the quality job's command: the realised primary metric of labelled answers
     status = json.loads(client.run("data", "status", "--json").stdout)
     monitor = json.loads(client.run("monitor", "status", "--json").stdout)
@@ -297,6 +302,7 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
         "estimate_reconciled": {
             row["metric"]: {k: row[k] for k in ("estimate", "low", "high", "realised", "covered")} for row in reconciled
         },  # fmt: skip
+        "burst": burst,
         "events_ingested": status["events"],
         "labels_ingested": status["labels"],
         "feature_freshness_s": status["feature_freshness_s"],
@@ -318,6 +324,45 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
     out.write_text(json.dumps(summary, indent=2, default=str) + "\n")
     say(f"summary: {out}")
     return summary
+
+
+def _play_burst(
+    client: PlatformClient,
+    use_case: UseCase,
+    world: World,
+    config: DemoConfig,
+    normal_scores: list[float],
+    timeline: Timeline,
+) -> dict[str, Any] | None:
+    """The use case's live burst (`DemoPlan.burst`): its build-up a pause apart, then, once the stream worker has
+    folded it, the request it should be caught at and the same request for a quiet twin. Caught means scored
+    within the daily alert budget: above the normal traffic's score that many alerts a day would reach."""
+    plan = use_case.generator.demo
+    if plan is None or plan.burst is None or not normal_scores:
+        return None
+    burst = plan.burst(world.history_events)
+    for index in range(len(burst.build_up)):
+        client.send(burst.build_up.iloc[index : index + 1])
+        time.sleep(burst.pause_s)
+    waited = client.stream_caught_up()
+    caught = client.send(burst.caught).scores[0]
+    twin = client.send(burst.twin).scores[0]
+    per_day = len(world.history_events) / config.days
+    budget = use_case.metric.alert_budget
+    share = min(1.0, budget / per_day) if isinstance(budget, int) and per_day else 0.05
+    threshold = float(np.quantile(normal_scores, 1.0 - share))
+    result = {
+        "name": burst.name, "build_up": len(burst.build_up), "score": round(caught, 4), "twin_score": round(twin, 4),
+        "alert_threshold": round(threshold, 4), "alert_share": round(share, 4), "caught": caught >= threshold,
+        "stream_caught_up_s": round(waited, 2),
+    }  # fmt: skip
+    timeline.mark(
+        "burst",
+        f"{burst.name}: {len(burst.build_up)} requests {burst.pause_s:g}s apart, then scored {caught:.3f} "
+        f"(the same request for a quiet twin: {twin:.3f}; the alert budget's threshold {threshold:.3f}): "
+        + ("caught" if result["caught"] else "missed"),
+    )
+    return result
 
 
 def _champion(settings: Settings) -> Any:
