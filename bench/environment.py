@@ -68,7 +68,7 @@ def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, Path, pd
 
     from driftloop.features.apply import apply_feature_repo
     from pipelines.core.settings import Settings
-    from pipelines.features.offline_store import build_offline_features
+    from pipelines.features.offline_store import build_offline_features, streamed_tables
     from pipelines.features.store import materialize_online, open_feature_store
     from pipelines.features.training_set import build_training_set, labelled_events
     from pipelines.registry.models import log_model, log_onnx, promote, register
@@ -97,7 +97,8 @@ def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, Path, pd
     )
     materialize_online(settings, end)
     store = open_feature_store(settings)
-    training = build_training_set(store, labelled_events(events, labels, 7, FRAUD), FRAUD)
+    streamed = streamed_tables(Layout.from_settings(settings).feast_repo, FRAUD)
+    training = build_training_set(store, labelled_events(events, labels, 7, FRAUD), FRAUD, streamed)
     model = train_model(training, FRAUD, TrainParams(), seed=11)
     act_as(settings, MlflowUser.PIPELINE)  # the baseline's model is registered as the pipeline would
     mlflow.set_tracking_uri(settings.tracking_uri)

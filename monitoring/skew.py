@@ -104,6 +104,7 @@ def check_skew(
         return SkewResult(0, 0, len(rows))
     events = final[[EVENT_ID, *keys, EVENT_TIMESTAMP]].drop_duplicates(EVENT_ID)
     offline = point_in_time_features(open_store(), events.astype(dict.fromkeys(keys, "int64")), use_case)
+    offline = offline.reindex(columns=[*offline.columns, *(c for c in features if c not in offline.columns)])
     default = use_case.model.feature_default
     staleness = Staleness(frozenset(), 0.0)
     views = streamed_views(use_case)

@@ -45,6 +45,16 @@ def missing_tables(feature_data: Path | Folder, use_case: UseCase) -> list[str]:
     return [str(table) for table in offline_table_paths(feature_data, use_case).values() if not table.files(PARTS)]
 
 
+def streamed_tables(feature_data: Path | Folder, use_case: UseCase) -> dict[str, pd.DataFrame]:
+    """The streamed views' offline tables, whole: what `point_in_time_features` joins them from."""
+    paths = offline_table_paths(feature_data, use_case)
+    return {
+        view.name: read_offline_table(paths[view.name], use_case.key_of(view.name))
+        for view in use_case.views
+        if view.streamed
+    }
+
+
 def part_name(part: EntitySlice) -> str:
     return f"part-{part.index:05d}-of-{part.count:05d}.parquet"
 

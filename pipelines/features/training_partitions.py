@@ -20,36 +20,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.core.use_case import CREATED_TIMESTAMP, EVENT_ID, EVENT_TIMESTAMP, UseCase, feature_column
+from pipelines.core.use_case import EVENT_ID, EVENT_TIMESTAMP, UseCase
 from pipelines.data.entity_partitions import EntitySlice, read_rows_where
 from pipelines.data.storage import Folder
 from pipelines.features.compute_engine import ComputeEngine
 from pipelines.features.offline_store import PARTS, read_partition
-from pipelines.features.training_set import Span, labelled_events, mature_span, training_columns
+from pipelines.features.training_set import Span, as_of_join, labelled_events, mature_span, training_columns
 
 logger = logging.getLogger(__name__)
-
-
-def as_of_join(rows: pd.DataFrame, table: pd.DataFrame, use_case: UseCase, view: str) -> pd.DataFrame:
-    """`rows` with the view's features (`<view>__<feature>`) as of each row's timestamp: the entity's latest
-    feature row stamped in [ts - ttl, ts] (the latest created among rows sharing a stamp), NaN when none is."""
-    declared = use_case.view_of(view)
-    key, names, ttl = use_case.key_of(view), [feature.name for feature in declared.features], declared.ttl
-    latest = table.sort_values([key, EVENT_TIMESTAMP, CREATED_TIMESTAMP], kind="stable").drop_duplicates(
-        [key, EVENT_TIMESTAMP], keep="last"
-    )
-    right = latest[[key, EVENT_TIMESTAMP, *names]].rename(columns={name: feature_column(view, name) for name in names})
-    keys = rows[[key, EVENT_TIMESTAMP]].drop_duplicates().sort_values(EVENT_TIMESTAMP, kind="stable")
-    found = pd.merge_asof(
-        keys,
-        right.sort_values(EVENT_TIMESTAMP, kind="stable"),
-        on=EVENT_TIMESTAMP,
-        by=key,
-        direction="backward",
-        tolerance=pd.Timedelta(ttl),
-        allow_exact_matches=True,
-    )
-    return rows.merge(found, on=[key, EVENT_TIMESTAMP], how="left", validate="m:1")
 
 
 @dataclass(frozen=True)

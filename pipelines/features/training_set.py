@@ -10,12 +10,13 @@ before their stamp, so no row sees its own event or anything later.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from pipelines.core.use_case import EVENT_ID, EVENT_TIMESTAMP, UseCase, feature_column
+from pipelines.core.use_case import CREATED_TIMESTAMP, EVENT_ID, EVENT_TIMESTAMP, UseCase, feature_column
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -73,12 +74,45 @@ def _view_features(store: FeatureStore, labelled: pd.DataFrame, key: str, refs: 
     return keys.merge(found[[key, EVENT_TIMESTAMP, *columns]], on=[key, EVENT_TIMESTAMP], how="left", validate="1:1")
 
 
-def point_in_time_features(store: FeatureStore, rows: pd.DataFrame, use_case: UseCase) -> pd.DataFrame:
+def as_of_join(rows: pd.DataFrame, table: pd.DataFrame, use_case: UseCase, view: str) -> pd.DataFrame:
+    """`rows` with the view's features (`<view>__<feature>`) as of each row's timestamp: the entity's latest
+    feature row stamped in [ts - ttl, ts] (the latest created among rows sharing a stamp), NaN when none is."""
+    declared = use_case.view_of(view)
+    key, names, ttl = use_case.key_of(view), [feature.name for feature in declared.features], declared.ttl
+    latest = table.sort_values([key, EVENT_TIMESTAMP, CREATED_TIMESTAMP], kind="stable").drop_duplicates(
+        [key, EVENT_TIMESTAMP], keep="last"
+    )
+    right = latest[[key, EVENT_TIMESTAMP, *names]].rename(columns={name: feature_column(view, name) for name in names})
+    keys = rows[[key, EVENT_TIMESTAMP]].drop_duplicates().sort_values(EVENT_TIMESTAMP, kind="stable")
+    found = pd.merge_asof(
+        keys,
+        right.sort_values(EVENT_TIMESTAMP, kind="stable"),
+        on=EVENT_TIMESTAMP,
+        by=key,
+        direction="backward",
+        tolerance=pd.Timedelta(ttl),
+        allow_exact_matches=True,
+    )
+    return rows.merge(found, on=[key, EVENT_TIMESTAMP], how="left", validate="m:1")
+
+
+def point_in_time_features(
+    store: FeatureStore, rows: pd.DataFrame, use_case: UseCase, streamed: Mapping[str, pd.DataFrame] | None = None
+) -> pd.DataFrame:
     """`rows` (entity keys, event_timestamp, ...) with every feature column as of its timestamp: what training
-    sees, and what the skew check holds served features against."""
+    sees, and what the skew check holds served features against.
+
+    A streamed view's table has a row per event, and Feast 0.67's file offline store joins each training row
+    with every row of its entity before picking the latest (quadratic: it ran the demo's training step out of
+    memory); its rows (`streamed`, each view's offline table) are joined here by the same rule with an as-of
+    merge. Without them its columns are left out (the skew check replays the event store instead)."""
     frame = rows.copy()
     frame[EVENT_TIMESTAMP] = pd.to_datetime(frame[EVENT_TIMESTAMP], utc=True).dt.as_unit("ns")
     for view in use_case.views:
+        if view.streamed:
+            if streamed is not None:
+                frame = as_of_join(frame, streamed[view.name], use_case, view.name)
+            continue
         refs = [f"{view.name}:{feature.name}" for feature in view.features]
         key = use_case.key_of(view.name)
         frame = frame.merge(_view_features(store, frame, key, refs), on=[key, EVENT_TIMESTAMP], how="left")
@@ -102,10 +136,13 @@ def in_training_order(frame: pd.DataFrame, use_case: UseCase) -> pd.DataFrame:
     return frame.sort_values([EVENT_TIMESTAMP, EVENT_ID], kind="stable").reset_index(drop=True)
 
 
-def build_training_set(store: FeatureStore, labelled: pd.DataFrame, use_case: UseCase) -> pd.DataFrame:
-    """Labelled events with their point-in-time feature values (through Feast), in a stable order."""
+def build_training_set(
+    store: FeatureStore, labelled: pd.DataFrame, use_case: UseCase, streamed: Mapping[str, pd.DataFrame]
+) -> pd.DataFrame:
+    """Labelled events with their point-in-time feature values (through Feast; the streamed views' from their
+    `streamed` tables), in a stable order."""
     rows = labelled[training_columns(use_case)]
-    frame = in_training_order(point_in_time_features(store, rows, use_case), use_case)
+    frame = in_training_order(point_in_time_features(store, rows, use_case, streamed), use_case)
     log_coverage(frame)
     return frame
 

@@ -13,7 +13,7 @@ from pipelines.core.settings import Settings
 from pipelines.core.use_case import load_use_case
 from pipelines.data.storage import feature_data_folder, scratch_folder
 from pipelines.features.compute_engine import ComputeEngine
-from pipelines.features.offline_store import missing_tables, offline_table_paths
+from pipelines.features.offline_store import missing_tables, offline_table_paths, streamed_tables
 from pipelines.features.store import open_feature_store
 from pipelines.features.training_partitions import build_partitioned
 from pipelines.features.training_set import build_training_set, in_training_order, labelled_events, log_coverage
@@ -32,7 +32,8 @@ def training_set_from_snapshot(
     if engine.name == "pandas":
         events, labels = pd.read_parquet(events_path), pd.read_parquet(labels_path)
         labelled = labelled_events(events, labels, label_maturity_days, use_case)
-        return build_training_set(open_feature_store(settings), labelled, use_case)
+        streamed = streamed_tables(feature_data, use_case)
+        return build_training_set(open_feature_store(settings), labelled, use_case, streamed)
     partitions = settings.feature_partitions
     scratch = scratch_folder(settings)
     joined = build_partitioned(

@@ -17,6 +17,7 @@ from pipelines.features.offline_store import (
     build_offline_features,
     offline_table_paths,
     read_offline_table,
+    streamed_tables,
     write_window,
 )
 from use_cases.fraud import USE_CASE as FRAUD
@@ -172,7 +173,8 @@ def test_feast_historical_retrieval_never_uses_events_at_or_after_the_row(
         events, labels, Layout.from_settings(settings).feast_repo, START, END, computed_at=END, use_case=FRAUD
     )
     labelled = labelled_events(events, labels, 2, FRAUD).sample(120, random_state=4)
-    joined = build_training_set(open_feature_store(settings), labelled, FRAUD)
+    streamed = streamed_tables(Layout.from_settings(settings).feast_repo, FRAUD)
+    joined = build_training_set(open_feature_store(settings), labelled, FRAUD, streamed)
     assert len(joined) == len(labelled) and len(FEATURE_REFS) == 19
     for _, row in joined.iterrows():
         # The newest feature row Feast may use is stamped at the hour boundary at or before the
