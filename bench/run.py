@@ -1,10 +1,12 @@
 """`make bench`: run the benchmarks, write JSON to bench/results/, print a short table.
 
-`python -m bench.run` is the quick mode (serving, model cost, features, drift at 10k and 100k rows, drift alarm
-rates over 20 + 20 replayed windows, estimated quality over 20 + 20 days and 5 drifted worlds, the gate's promote
-rates over 20 worlds, the feature build at 0.5M and 2M events per engine, label requests at 10 and 5,000 parts of
-history, the streamed views' lift on card testing over 3 worlds); `--full` adds more concurrency levels and longer
-runs, 1M drift rows, 40 + 40 alarm windows, 10 drifted worlds, 40 gate worlds, 8M events and the loop (the demo).
+`python -m bench.run` is the quick mode (serving, model cost, features, the streamed views' freshness beside the
+in-process chain at its maximum throughput for 45 s, drift at 10k and 100k rows, drift alarm rates over 20 + 20
+replayed windows, estimated quality over 20 + 20 days and 5 drifted worlds, the gate's promote rates over 20
+worlds, the feature build at 0.5M and 2M events per engine, label requests at 10 and 5,000 parts of history, the
+streamed views' lift on card testing over 3 worlds); `--full` adds more concurrency levels and longer runs
+(freshness: 90 s at concurrency 16), 1M drift rows, 40 + 40 alarm windows, 10 drifted worlds, 40 gate worlds, 8M
+events and the loop (the demo).
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # Every benchmark, in the order they run; `loop` (the demo) only with --full.
-BENCHES = ("serving", "model", "features", "drift", "alarms", "quality", "gate", "streaming", "scale", "labels", "loop")
+BENCHES = (
+    "serving", "model", "features", "freshness", "drift", "alarms", "quality", "gate", "streaming", "scale", "labels",
+    "loop",
+)  # fmt: skip
 
 
 def _table(results: dict[str, Any]) -> str:
@@ -79,6 +84,10 @@ def _table(results: dict[str, Any]) -> str:
             f"drifted windows triggering {alarms['drifted_windows_triggering']:.0%} (min share "
             f"{alarms['drifted_share_min']:.2f}) | targets >= 95%, >= 95%"
         )
+    if "freshness" in results:
+        from bench.stream_freshness import table_lines as freshness_lines
+
+        lines += freshness_lines(results["freshness"])
     if "gate" in results:
         from bench.gate_evidence import table_lines
 
@@ -141,20 +150,31 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory(prefix="driftloop-bench-") as tmp:
         folder = Path(tmp)
-        if {"serving", "features", "model"} & chosen:
+        if {"serving", "features", "model", "freshness"} & chosen:
             from bench.environment import bench_platform
             from bench.features import run_feature_bench
             from bench.model_cost import run_model_cost_bench
             from bench.serving import run_serving_bench
 
+            levels, seconds, rounds = ([1, 4, 16], 10.0, 3) if args.full else ([1, 8], 3.5, 2)
             with bench_platform(folder) as platform_under_bench:
                 if "serving" in chosen:
-                    levels, seconds, rounds = ([1, 4, 16], 10.0, 3) if args.full else ([1, 8], 3.5, 2)
                     results["serving"] = run_serving_bench(platform_under_bench, folder, levels, seconds, rounds)
                 if "features" in chosen:
                     results["features"] = run_feature_bench(platform_under_bench, folder, 500 if args.full else 100)
                 if "model" in chosen:
                     results["model"] = run_model_cost_bench(platform_under_bench, 5.0 if args.full else 2.0)
+                if "freshness" in chosen:  # last: it stops the platform's stream worker
+                    from bench.stream_freshness import run_stream_freshness_bench
+
+                    results["freshness"] = run_stream_freshness_bench(
+                        platform_under_bench,
+                        folder,
+                        concurrency=max(levels),
+                        seconds=90.0 if args.full else 45.0,
+                        alone_seconds=20.0 if args.full else 15.0,
+                        serving=results.get("serving"),
+                    )
         if "drift" in chosen:
             from bench.drift import run_drift_bench
 
