@@ -11,7 +11,7 @@ local disk (`sqlite_stream`, local mode's default: durable, no server to run).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -50,6 +50,11 @@ class StreamBackend(Protocol):
 
     def acknowledge(self, group: str, stream: str, position: str) -> None:
         """The group is done with `stream` up to and including `position`."""
+        ...
+
+    def acknowledge_many(self, group: str, positions: Mapping[str, str]) -> None:
+        """`acknowledge` for each (stream, position), in one write where the backend can (a worker's batch spans
+        many streams: one durable write per stream would stall every appender behind the worker)."""
         ...
 
     def backlog(self, group: str, streams: Sequence[str]) -> dict[str, int]:

@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, cast
 
 import redis
@@ -182,6 +182,10 @@ class RedisStream:
 
     def acknowledge(self, group: str, stream: str, position: str) -> None:
         self._forget_pending(group, stream, up_to=position)
+
+    def acknowledge_many(self, group: str, positions: Mapping[str, str]) -> None:
+        for stream, position in positions.items():  # each XACK is already a single write
+            self._forget_pending(group, stream, up_to=position)
 
     def _after_delivered(self, stream: str, last_delivered: str) -> int:
         return sum(len(chunk) for chunk in self._range(stream, last_delivered))

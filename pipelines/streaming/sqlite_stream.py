@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pipelines.streaming.backend import Record
@@ -119,12 +119,23 @@ class SqliteStream:
             time.sleep(POLL_S)
 
     def acknowledge(self, group: str, stream: str, position: str) -> None:
+        self.acknowledge_many(group, {stream: position})
+
+    def acknowledge_many(self, group: str, positions: Mapping[str, str]) -> None:
+        if not positions:
+            return
         with self._lock:
-            self._connection.execute(
-                "INSERT INTO acknowledged (grp, stream, position) VALUES (?, ?, ?) "
-                "ON CONFLICT (grp, stream) DO UPDATE SET position = max(position, excluded.position)",
-                (group, stream, int(position)),
-            )
+            self._connection.execute("BEGIN IMMEDIATE")
+            try:
+                self._connection.executemany(
+                    "INSERT INTO acknowledged (grp, stream, position) VALUES (?, ?, ?) "
+                    "ON CONFLICT (grp, stream) DO UPDATE SET position = max(position, excluded.position)",
+                    [(group, stream, int(position)) for stream, position in positions.items()],
+                )
+                self._connection.execute("COMMIT")
+            except BaseException:
+                self._connection.execute("ROLLBACK")
+                raise
 
     def backlog(self, group: str, streams: Sequence[str]) -> dict[str, int]:
         with self._lock:

@@ -240,6 +240,25 @@ def test_backlog_counts_what_the_group_has_not_acknowledged(open_backend: Opener
     assert backend.backlog(group, [stream]) == {stream: 2}
 
 
+def test_acknowledge_many_moves_each_stream_named_as_acknowledge_would(
+    open_backend: Opener, names: Callable[[str], str]
+) -> None:
+    backend = open_backend()
+    one, two, untouched, group = names("one"), names("two"), names("untouched"), names("g")
+    backend.append([(stream, f"{i}".encode()) for i in range(4) for stream in (one, two, untouched)])
+    read = backend.read(group, [one, two, untouched], count=12, block_s=0)
+    last = {stream: [r for r in read if r.stream == stream] for stream in (one, two)}
+    backend.acknowledge_many(group, {one: last[one][2].position, two: last[two][0].position})
+    assert backend.backlog(group, [one, two, untouched]) == {one: 1, two: 3, untouched: 4}
+    backend.acknowledge_many(group, {one: last[one][0].position})  # an older position moves nothing back
+    backend.acknowledge_many(group, {})
+    assert backend.backlog(group, [one, two, untouched]) == {one: 1, two: 3, untouched: 4}
+    restarted = open_backend()  # what was acknowledged stays so; the rest is read again
+    again = restarted.read(group, [one, two], count=10, block_s=0)
+    assert payloads([r for r in again if r.stream == one]) == [b"3"]
+    assert payloads([r for r in again if r.stream == two]) == [b"1", b"2", b"3"]
+
+
 def test_the_oldest_unacknowledged_record_dates_the_lag(open_backend: Opener, names: Callable[[str], str]) -> None:
     backend = open_backend()
     stream, group, empty = names("s"), names("g"), names("never-appended")
