@@ -9,6 +9,8 @@ so that "alone" means no worker at all. Requests walk the bench's recent transac
 spread over the known entities), closed loop from the load generator's process at the serving bench's highest
 concurrency:
 
+0. a 5 s warm-up beside a first worker, so the streamed views hold rows for these entities as they do in service
+   (a lookup that finds them costs the chain more than one that finds none);
 1. the chain alone (`alone_seconds`): its maximum throughput, the answers going to the stream unread;
 2. the worker starts, rebuilds from what (1) left in the stream, and the chain runs again at the same concurrency
    for `seconds`, the worker beside it: its throughput, the CPU of the worker, the chain and the load generator,
@@ -60,6 +62,7 @@ V1 = f"/v1/models/{MODEL}:predict"
 OBJECTIVE_S = 1.0  # the freshness objective (DRIFTLOOP_FRESHNESS_OBJECTIVE_S's default)
 SAMPLE_EVERY_S = 5.0
 DRAIN_TIMEOUT_S = 300.0
+WARMUP_S = 5.0
 
 Buckets = list[tuple[float, float]]  # (upper bound, cumulative count), ascending, +Inf last
 
@@ -286,6 +289,37 @@ def _wait_for_log(log: Path, pattern: str, process: subprocess.Popen[bytes], tim
     raise RuntimeError(f"the stream worker did not log {pattern!r} within {timeout:.0f} s; see {log}")
 
 
+def _start_worker(
+    driftloop: str, env: dict[str, str], log: Path
+) -> tuple[subprocess.Popen[bytes], str, dict[str, Any]]:
+    """`driftloop serve stream` on a free port of its own, once it has rebuilt and its `/metrics` answers: the
+    process, its metrics URL, and how its rebuild went."""
+    port = free_port()
+    started = time.monotonic()
+    worker_env = {**env, "DRIFTLOOP_STREAM_PORT": str(port), "DRIFTLOOP_LOG_LEVEL": "INFO"}
+    worker = spawn([driftloop, "serve", "stream"], worker_env, log)
+    try:
+        rebuilt = _wait_for_log(log, r"rebuilt (\d+) entities' windows from (\d+) retained records", worker, 180)
+        metrics_url = f"http://127.0.0.1:{port}/metrics"
+        wait_ready(metrics_url)
+    except BaseException:
+        _terminate(worker)
+        raise
+    seconds = round(time.monotonic() - started, 2)
+    return worker, metrics_url, {"seconds_from_start": seconds, "entities": int(rebuilt[1]), "records": int(rebuilt[2])}
+
+
+def _wait_drained(db: Path, backlog: float | None = None) -> tuple[float, float]:
+    """Wait until the worker's group has acknowledged everything (at most DRAIN_TIMEOUT_S): the seconds it took
+    and the records left."""
+    started = time.monotonic()
+    remaining = _stream_counts(db, 0, 0)["backlog"] if backlog is None else backlog
+    while remaining and time.monotonic() - started < DRAIN_TIMEOUT_S:
+        time.sleep(0.2)
+        remaining = _stream_counts(db, 0, 0)["backlog"]
+    return time.monotonic() - started, remaining
+
+
 def _terminate(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
@@ -331,21 +365,20 @@ def run_stream_freshness_bench(
         wait_ready(f"http://127.0.0.1:{port}/v2/models/{MODEL}/ready")
         chain = psutil.Process(predictor.pid)
 
+        # 0. A warm-up beside a first worker: the streamed views then hold rows for the entities, as they do in
+        # service (an entity's lookup costs more with them than without), before anything is measured.
+        worker, _, _ = _start_worker(driftloop, env, folder / "freshness-stream-worker-warmup.log")
+        _load(url, bodies, concurrency, WARMUP_S, token, {})
+        _wait_drained(stream_db)
+        _terminate(worker)
+        worker = None
+
         # 1. The chain alone.
         alone_first, _ = _load(url, bodies, concurrency, alone_seconds, token, {"chain": chain})
         logger.info("freshness: the chain alone: %.0f rps", alone_first["rps"])
 
-        # 2. The worker starts (and rebuilds from what the chain alone left), then the chain beside it.
-        worker_port = free_port()
-        worker_env = {**env, "DRIFTLOOP_STREAM_PORT": str(worker_port), "DRIFTLOOP_LOG_LEVEL": "INFO"}
-        worker_log = folder / "freshness-stream-worker.log"
-        started = time.monotonic()
-        worker = spawn([driftloop, "serve", "stream"], worker_env, worker_log)
-        rebuilt = _wait_for_log(worker_log, r"rebuilt (\d+) entities' windows from (\d+) retained records", worker, 180)
-        results["rebuild"] = {"seconds_from_start": round(time.monotonic() - started, 2),
-                              "entities": int(rebuilt[1]), "records": int(rebuilt[2])}  # fmt: skip
-        metrics_url = f"http://127.0.0.1:{worker_port}/metrics"
-        wait_ready(metrics_url)
+        # 2. The worker starts (and rebuilds from what the stream holds), then the chain beside it.
+        worker, metrics_url, results["rebuild"] = _start_worker(driftloop, env, folder / "freshness-stream-worker.log")
         before = scrape(metrics_url)
         cpu_of = {"chain": chain, "worker": psutil.Process(worker.pid)}
         load_started_us, load_started = time.time_ns() // 1000, time.monotonic()
@@ -359,12 +392,7 @@ def run_stream_freshness_bench(
                     beside["rps"], status["stream_backlog"], status["stream_lag_s"])  # fmt: skip
 
         # 3. The drain, then the worker's histograms (every answer of the load observed once per view).
-        drained_at = time.monotonic()
-        remaining = at_end["backlog"]
-        while remaining and time.monotonic() - drained_at < DRAIN_TIMEOUT_S:
-            time.sleep(0.2)
-            remaining = _stream_counts(stream_db, 0, 0)["backlog"]
-        drain_seconds = time.monotonic() - drained_at
+        drain_seconds, remaining = _wait_drained(stream_db, at_end["backlog"])
         time.sleep(5.5)  # one more backlog refresh of the worker's gauge
         after = scrape(metrics_url)
         publish_delay = _publish_delays(stream_db, load_started_us, load_ended_us)
