@@ -36,7 +36,7 @@ lock: ## Re-resolve requirements.lock from pyproject.toml, and the image's runti
 	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --constraint requirements.lock \
 		--no-header --custom-compile-command "make lock" -o requirements-runtime.lock
 
-bench: install ## Benchmarks, quick mode (about 16 min): JSON to bench/results/, a table to stdout
+bench: install ## Benchmarks, quick mode (about 18 min): JSON to bench/results/, a table to stdout
 	$(BIN)/python -m bench.run
 
 bench-full: install ## Benchmarks, full mode: more load, 1M drift rows, and the loop (the demo)
