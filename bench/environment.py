@@ -83,10 +83,10 @@ def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, Path, pd
     from pipelines.registry.users import MlflowUser, act_as
     from pipelines.training.train import train_model
     from serving.online_features import OnlineFeatures
-    from use_cases.fraud import USE_CASE as FRAUD
     from use_cases.fraud.generator import FraudConfig, generate
     from use_cases.fraud.model import TrainParams, fraud_scores
     from use_cases.fraud.schema import MODEL_INPUT_COLUMNS
+    from use_cases.fraud.streamed import USE_CASE as FRAUD
 
     settings = Settings()
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -149,7 +149,14 @@ def bench_platform(root: Path, customers: int = 300) -> Iterator[BenchPlatform]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLOOP_")}
     env.update({f"DRIFTLOOP_{s.upper()}": str(free_port()) for s in PORT_SETTINGS})
     env.update(
-        {"DRIFTLOOP_STATE_DIR": str(state), "DRIFTLOOP_MODEL_POLL_INTERVAL_S": "1", "DRIFTLOOP_LOG_LEVEL": "WARNING"}
+        # fraud_streaming: the serving chain looks its streamed views up too, and the stream worker runs beside it
+        # (bench/stream_freshness.py measures that worker).
+        {
+            "DRIFTLOOP_STATE_DIR": str(state),
+            "DRIFTLOOP_MODEL_POLL_INTERVAL_S": "1",
+            "DRIFTLOOP_LOG_LEVEL": "WARNING",
+            "DRIFTLOOP_USE_CASE": "fraud_streaming",
+        }
     )
     driftloop = str(Path(sys.executable).with_name("driftloop"))
     saved = dict(os.environ)

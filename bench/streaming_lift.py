@@ -53,7 +53,7 @@ AHEAD = timedelta(hours=24)  # the world runs a day past now, as the demo's does
 SEEDS = (42, 43, 44)  # 42: the demo's world (DRIFTLOOP_SEED's default)
 BUDGET = int(FRAUD.metric.alert_budget)  # type: ignore[arg-type]  # fraud declares a count
 HOURLY = replace(FRAUD, views=tuple(view for view in FRAUD.views if not view.streamed))
-STREAMING = replace(HOURLY, views=HOURLY.views + STREAM_VIEWS)  # fraud's views as declared today
+STREAMING = replace(HOURLY, views=HOURLY.views + STREAM_VIEWS)  # fraud_streaming's views
 MODELS = {"hourly": HOURLY, "streaming": STREAMING}
 LIFTED = (
     "precision_at_budget",

@@ -211,7 +211,7 @@ def test_a_use_case_the_chart_does_not_run_is_refused_before_anything_is_created
     assert _up_check(_host(tmp_path), tmp_path, None, "--use-case", "delivery").returncode == 0
     result = _up_check(_host(tmp_path), tmp_path, None, "--use-case", "churn")
     assert result.returncode == 1
-    assert "the chart runs no use case 'churn': choose one of fraud delivery" in result.stderr
+    assert "the chart runs no use case 'churn': choose one of fraud fraud_streaming delivery" in result.stderr
 
 
 def test_make_up_passes_the_use_case_and_the_script_waits_on_its_model() -> None:

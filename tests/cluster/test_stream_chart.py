@@ -1,6 +1,6 @@
 """The stream in the chart: its own Redis with its records on a volume, the workers as a StatefulSet whose pod ordinal
 is the worker index, the settings publishers and workers read, who may reach the stream, and its service level. It
-runs for a use case with streamed views (fraud's card and merchant velocity), which the default values select."""
+runs for a use case with streamed views (fraud_streaming's card and merchant velocity, `STREAMING`)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ WORKER = f"{RELEASE}-stream-worker"
 STREAM_REDIS = f"{RELEASE}-stream-redis"
 POD_INDEX = "metadata.labels['apps.kubernetes.io/pod-index']"
 SCRAPE_JOB = "driftloop-stream-worker"
+STREAMING = ("--set", "useCase=fraud_streaming")  # the shipped use case with streamed views
 
 
 def _objects(rendered: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -80,7 +81,7 @@ def test_the_workers_are_a_statefulset_whose_pod_ordinal_is_the_worker_index(wor
     ordinal (the pod-index label, which the StatefulSet controller sets from Kubernetes 1.28, GA in 1.32), and
     Prometheus scrapes each worker by its own pod name on the port of its /metrics, which is also its health."""
     assert tuple(map(int, PINS.kubernetes_version.split("."))) >= (1, 28), "no pod-index label before 1.28"
-    objects = _objects(render(None, "--set", f"stream.workers={workers}"))
+    objects = _objects(render(None, *STREAMING, "--set", f"stream.workers={workers}"))
     worker = objects[("StatefulSet", WORKER)]
     spec = worker["spec"]
     assert spec["replicas"] == workers and spec["podManagementPolicy"] == "Parallel"
@@ -113,7 +114,7 @@ def test_every_driftloop_variable_is_a_setting_and_each_worker_reads_its_own_ind
     """The settings ConfigMap and every driftloop container name only real settings (extra variables would be
     ignored silently), and what a worker pod and the predictor get reads as valid settings: the stream's URL and
     password, the values' partitions, retention and objective, and each pod's index below the count."""
-    rendered = render(VALUE_FILES[values])
+    rendered = render(VALUE_FILES[values], *STREAMING)
     objects, settings_map, secrets = _objects(rendered), _settings(rendered), _secrets(rendered)
     stream = chart_values(VALUE_FILES[values])["stream"]
     known = {env_var_name(name) for name in Settings.model_fields}
@@ -163,7 +164,7 @@ def test_the_stream_has_a_redis_of_its_own_that_keeps_its_records_on_a_volume() 
     """A restarted worker rebuilds its windows from the retained records: append-only file (fsync'd as values
     say) on a claim of the StatefulSet, never evicted, its ceiling under the memory limit (a rewrite forks); its
     own Service and password. The online store's Redis stays without persistence."""
-    rendered = render(None)
+    rendered = render(None, *STREAMING)
     objects, values = _objects(rendered), chart_values(None)["stream"]["redis"]
     redis = objects[("StatefulSet", STREAM_REDIS)]
     (container,) = redis["spec"]["template"]["spec"]["containers"]
@@ -230,7 +231,7 @@ def test_the_stream_password_goes_to_the_publishers_and_the_workers_only(rendere
 
 
 def test_the_freshness_objective_is_one_value_for_the_settings_the_alert_and_the_dashboard() -> None:
-    rendered = render(None, "--set-json", "stream.freshnessObjectiveSeconds=0.5")
+    rendered = render(None, *STREAMING, "--set-json", "stream.freshnessObjectiveSeconds=0.5")
     assert _settings(rendered)["DRIFTLOOP_FRESHNESS_OBJECTIVE_S"] == "0.5"
     rules = yaml.safe_load(_objects(rendered)[("ConfigMap", f"{RELEASE}-prometheus")]["data"]["rules.yaml"])
     (group,) = [group for group in rules["groups"] if group["name"] == "driftloop-stream"]
@@ -258,7 +259,7 @@ def test_without_the_stream_or_a_streamed_view_nothing_of_it_renders(setting: st
 
 
 def test_more_workers_than_partitions_is_refused() -> None:
-    command = [tool("helm"), "template", RELEASE, str(CHART), "--set", "stream.workers=9"]
+    command = [tool("helm"), "template", RELEASE, str(CHART), *STREAMING, "--set", "stream.workers=9"]
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode != 0
     assert "stream.workers (9) is above stream.partitions (8)" in result.stderr

@@ -28,7 +28,7 @@ from use_cases.fraud.generator import FraudConfig, generate
 
 pytestmark = pytest.mark.integration
 
-FRAUD = load_use_case("fraud")
+FRAUD = load_use_case("fraud_streaming")
 STREAMED = [view for view in FRAUD.views if view.streamed]
 
 
@@ -38,7 +38,7 @@ def registered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     from driftloop.features.apply import apply_feature_repo
 
     state = tmp_path_factory.mktemp("stream") / "state"
-    settings = Settings(state_dir=state, stream_partitions=4)
+    settings = Settings(state_dir=state, stream_partitions=4, use_case="fraud_streaming")
     apply_feature_repo(settings)
     yield settings
 
@@ -110,6 +110,7 @@ def test_three_sigkills_mid_stream_leave_the_online_rows_equal_to_the_replay(
     port = free_port()
     env.update(
         DRIFTLOOP_STATE_DIR=str(registered.state_dir),
+        DRIFTLOOP_USE_CASE="fraud_streaming",
         DRIFTLOOP_STREAM_URL=f"sqlite:///{db}",
         DRIFTLOOP_STREAM_PARTITIONS="4",
         DRIFTLOOP_STREAM_PORT=str(port),

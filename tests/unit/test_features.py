@@ -158,24 +158,27 @@ def test_rewriting_a_window_replaces_rows_instead_of_duplicating(
 def test_feast_historical_retrieval_never_uses_events_at_or_after_the_row(
     tmp_path: Path, raw: tuple[pd.DataFrame, pd.DataFrame], clean_env: pytest.MonkeyPatch
 ) -> None:
-    """The point-in-time test: each training row's features equal what the events strictly before it give."""
+    """The point-in-time test: each training row's features equal what the events strictly before it give (the
+    hourly views through Feast, the streamed ones by their as-of join; fraud_streaming declares both)."""
     from driftloop.features.apply import apply_feature_repo
     from pipelines.core.settings import Settings
     from pipelines.features.store import open_feature_store
     from pipelines.features.training_set import build_training_set, labelled_events
-    from use_cases.fraud.schema import FEATURE_REFS
+    from use_cases.fraud.schema import STREAMED_FEATURE_REFS
+    from use_cases.fraud.streamed import USE_CASE as STREAMING
 
     events, labels = raw
     clean_env.setenv("DRIFTLOOP_STATE_DIR", str(tmp_path))
+    clean_env.setenv("DRIFTLOOP_USE_CASE", STREAMING.name)
     settings = Settings()
     apply_feature_repo(settings)
     build_offline_features(
-        events, labels, Layout.from_settings(settings).feast_repo, START, END, computed_at=END, use_case=FRAUD
+        events, labels, Layout.from_settings(settings).feast_repo, START, END, computed_at=END, use_case=STREAMING
     )
-    labelled = labelled_events(events, labels, 2, FRAUD).sample(120, random_state=4)
-    streamed = streamed_tables(Layout.from_settings(settings).feast_repo, FRAUD)
-    joined = build_training_set(open_feature_store(settings), labelled, FRAUD, streamed)
-    assert len(joined) == len(labelled) and len(FEATURE_REFS) == 19
+    labelled = labelled_events(events, labels, 2, STREAMING).sample(120, random_state=4)
+    streamed = streamed_tables(Layout.from_settings(settings).feast_repo, STREAMING)
+    joined = build_training_set(open_feature_store(settings), labelled, STREAMING, streamed)
+    assert len(joined) == len(labelled) and len(STREAMED_FEATURE_REFS) == 19
     for _, row in joined.iterrows():
         # The newest feature row Feast may use is stamped at the hour boundary at or before the
         # transaction and summarises events strictly before that boundary: never the row's own event,

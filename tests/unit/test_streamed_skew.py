@@ -9,7 +9,7 @@ import pandas as pd
 from monitoring.streamed_skew import stale_rows, streamed_offline
 from pipelines.core.use_case import EVENT_ID, EVENT_TIMESTAMP, load_use_case
 
-FRAUD = load_use_case("fraud")
+FRAUD = load_use_case("fraud_streaming")
 T0 = pd.Timestamp("2026-12-01T12:00:00Z")
 
 

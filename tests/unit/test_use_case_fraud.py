@@ -41,17 +41,12 @@ def test_columns_views_and_model_input_equal_todays_in_their_order() -> None:
     assert USE_CASE.model_input.categorical == model_input.CATEGORICAL_COLUMNS
     assert dict(USE_CASE.model_input.categories) == model_input.CATEGORIES
     assert USE_CASE.model_input.columns == model_input.MODEL_INPUT_COLUMNS
-    assert {view.name: USE_CASE.key_of(view.name) for view in USE_CASE.views} == {
-        **schema.VIEW_KEYS,
-        **schema.STREAM_VIEW_KEYS,
-    }
+    assert {view.name: USE_CASE.key_of(view.name) for view in USE_CASE.views} == schema.VIEW_KEYS
     for view in USE_CASE.views:
         assert USE_CASE.offline_table_columns(view.name) == schema.offline_table_columns(view.name)
     assert [list(view.event_columns) for view in USE_CASE.views] == [
         [schema.CUSTOMER_ID, schema.MERCHANT_ID, schema.AMOUNT, schema.EVENT_TIMESTAMP],
         [schema.MERCHANT_ID, schema.AMOUNT, schema.EVENT_TIMESTAMP, schema.EVENT_ID],
-        [schema.EVENT_ID, schema.EVENT_TIMESTAMP, schema.CUSTOMER_ID, schema.AMOUNT, schema.MERCHANT_ID],
-        [schema.EVENT_ID, schema.EVENT_TIMESTAMP, schema.MERCHANT_ID, schema.AMOUNT],
     ]
     assert USE_CASE.max_ttl == schema.FEATURE_HISTORY
     assert USE_CASE.max_lookback == timedelta(days=30), "chargebacks: the refresh recomputes 30 days back"
@@ -61,32 +56,53 @@ def test_columns_views_and_model_input_equal_todays_in_their_order() -> None:
 def test_the_feast_objects_built_from_the_declaration_are_todays() -> None:
     """Names, keys, types, ttl, tags and paths as feature_repo/ defined them by hand, so `features apply` on an
     existing registry changes nothing."""
-    from feast import Entity, FeatureView, FileSource, PushSource
-    from feast.types import Float32, Float64, Int64
+    from feast import Entity, FeatureView, FileSource
+    from feast.types import Float32, Int64
 
     objects = registry_objects(USE_CASE)
     entities = {item.name: item.join_key for item in objects if isinstance(item, Entity)}
     assert entities == {"customer": schema.CUSTOMER_ID, "merchant": schema.MERCHANT_ID}
-    all_views = [*schema.VIEW_FEATURES, *schema.STREAM_VIEW_FEATURES]
     sources = {item.name: item.path for item in objects if isinstance(item, FileSource)}
-    assert sources == {f"{view}_source": f"offline/{view}" for view in all_views}
+    assert sources == {f"{view}_source": f"offline/{view}" for view in schema.VIEW_FEATURES}
     views = [item for item in objects if isinstance(item, FeatureView)]
-    assert [view.name for view in views] == all_views
-    pushes = {item.name: item.batch_source.name for item in objects if isinstance(item, PushSource)}
-    assert pushes == {f"{view}_push": f"{view}_source" for view in schema.STREAM_VIEW_FEATURES}
-    for view in views[len(schema.VIEW_FEATURES) :]:  # the streamed ones: written through their push source
-        assert view.stream_source is not None and view.stream_source.name == f"{view.name}_push"
-        assert view.ttl == schema.FEATURE_HISTORY and view.entity_columns[0].name == schema.STREAM_VIEW_KEYS[view.name]
-        expected_streamed = [
-            (name, Float64 if name in schema.STREAM_FLOAT_FEATURES else Int64)
-            for name in schema.STREAM_VIEW_FEATURES[view.name]
-        ]
-        assert [(field.name, field.dtype) for field in view.features] == expected_streamed
-    for view in views[: len(schema.VIEW_FEATURES)]:
+    assert [view.name for view in views] == list(schema.VIEW_FEATURES)
+    for view in views:
         assert view.ttl == schema.FEATURE_HISTORY and view.tags == {"owner": "driftloop", "use_case": "fraud"}
         assert view.entity_columns[0].name == schema.VIEW_KEYS[view.name]
         expected = [
             (name, Int64 if name in schema.COUNT_FEATURES else Float32) for name in schema.VIEW_FEATURES[view.name]
+        ]
+        assert [(field.name, field.dtype) for field in view.features] == expected
+
+
+def test_fraud_streaming_is_fraud_with_its_streamed_views_pushed_through_feast() -> None:
+    """The same declaration plus card and merchant velocity: their columns after the hourly ones, each view
+    written through its push source over its offline table, sums and gaps as Float64."""
+    from feast import FeatureView, PushSource
+    from feast.types import Float64, Int64
+
+    from use_cases.fraud.streamed import USE_CASE as STREAMING
+
+    assert STREAMING.name == "fraud_streaming" and STREAMING.views[:2] == USE_CASE.views
+    assert STREAMING.feature_refs == schema.STREAMED_FEATURE_REFS
+    assert STREAMING.feature_columns == schema.FEATURE_VIEW_COLUMNS + schema.STREAMED_COLUMNS
+    assert [list(view.event_columns) for view in STREAMING.views[2:]] == [
+        [schema.EVENT_ID, schema.EVENT_TIMESTAMP, schema.CUSTOMER_ID, schema.AMOUNT, schema.MERCHANT_ID],
+        [schema.EVENT_ID, schema.EVENT_TIMESTAMP, schema.MERCHANT_ID, schema.AMOUNT],
+    ]
+    for view in STREAMING.views[2:]:
+        assert STREAMING.offline_table_columns(view.name) == schema.offline_table_columns(view.name)
+    assert STREAMING.generator.demo is not None and STREAMING.generator.demo.burst is not None
+    objects = registry_objects(STREAMING)
+    pushes = {item.name: item.batch_source.name for item in objects if isinstance(item, PushSource)}
+    assert pushes == {f"{view}_push": f"{view}_source" for view in schema.STREAM_VIEW_FEATURES}
+    streamed = [item for item in objects if isinstance(item, FeatureView) and item.name in schema.STREAM_VIEW_FEATURES]
+    for view in streamed:
+        assert view.stream_source is not None and view.stream_source.name == f"{view.name}_push"
+        assert view.ttl == schema.FEATURE_HISTORY and view.entity_columns[0].name == schema.STREAM_VIEW_KEYS[view.name]
+        expected = [
+            (name, Float64 if name in schema.STREAM_FLOAT_FEATURES else Int64)
+            for name in schema.STREAM_VIEW_FEATURES[view.name]
         ]
         assert [(field.name, field.dtype) for field in view.features] == expected
 

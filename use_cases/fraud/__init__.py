@@ -31,7 +31,6 @@ from pipelines.core.use_case import (
 )
 from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP
 from pipelines.registry.onnx_model import TARGET_OPSET
-from use_cases.fraud.demo_burst import card_testing_burst
 from use_cases.fraud.features import compute_customer_stats, compute_merchant_stats
 from use_cases.fraud.generator import FraudConfig, generate_feeds
 from use_cases.fraud.model import (
@@ -56,7 +55,6 @@ from use_cases.fraud.schema import (
     MERCHANT_STATS,
     VIEW_FEATURES,
 )
-from use_cases.fraud.streaming import STREAM_VIEWS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -157,7 +155,6 @@ USE_CASE = UseCase(
             compute=_merchant_stats,
             description="Rolling per-merchant aggregates, one row per merchant per hour with activity.",
         ),
-        *STREAM_VIEWS,  # fresh within a second: the stream worker keeps them (use_cases/fraud/streaming.py)
     ),
     model=ModelSpec(
         params=TrainParams,
@@ -215,7 +212,6 @@ USE_CASE = UseCase(
             v1_primary=(0.85, 0.97),
             healthy_drift_share_max=0.10,
             drifted_drift_share_min=0.5,
-            burst=card_testing_burst,
         ),
     ),
     example_request={CUSTOMER_ID: 7, MERCHANT_ID: 3, AMOUNT: 42.5, CHANNEL: "online"},

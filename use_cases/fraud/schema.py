@@ -76,9 +76,10 @@ STREAM_VIEW_FEATURES = {CARD_VELOCITY: CARD_VELOCITY_FEATURES, MERCHANT_VELOCITY
 STREAM_VIEW_KEYS = {CARD_VELOCITY: CUSTOMER_ID, MERCHANT_VELOCITY: MERCHANT_ID}
 STREAM_FLOAT_FEATURES = frozenset({"amount_sum_5m", "amount_sum_1h", "seconds_since_previous"})  # Feast Float64
 
-FEATURE_REFS = tuple(
-    f"{view}:{name}" for view, names in {**VIEW_FEATURES, **STREAM_VIEW_FEATURES}.items() for name in names
-)
+FEATURE_REFS = tuple(f"{view}:{name}" for view, names in VIEW_FEATURES.items() for name in names)
+STREAMED_FEATURE_REFS = FEATURE_REFS + tuple(
+    f"{view}:{name}" for view, names in STREAM_VIEW_FEATURES.items() for name in names
+)  # fraud_streaming's
 
 
 def offline_table_columns(view: str) -> dict[str, str]:
@@ -101,7 +102,7 @@ MERCHANT_COLUMNS = tuple(feature_column(MERCHANT_STATS, name) for name in MERCHA
 STREAMED_COLUMNS = tuple(feature_column(CARD_VELOCITY, name) for name in CARD_VELOCITY_FEATURES) + tuple(
     feature_column(MERCHANT_VELOCITY, name) for name in MERCHANT_VELOCITY_FEATURES
 )
-FEATURE_VIEW_COLUMNS = CUSTOMER_COLUMNS + MERCHANT_COLUMNS + STREAMED_COLUMNS
+FEATURE_VIEW_COLUMNS = CUSTOMER_COLUMNS + MERCHANT_COLUMNS  # fraud's; fraud_streaming's add STREAMED_COLUMNS
 NUMERIC_COLUMNS = (AMOUNT, *FEATURE_VIEW_COLUMNS)
 CATEGORICAL_COLUMNS = (CHANNEL,)
 MODEL_INPUT_COLUMNS = NUMERIC_COLUMNS + CATEGORICAL_COLUMNS
