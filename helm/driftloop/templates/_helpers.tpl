@@ -87,7 +87,9 @@ tests it. */}}
 {{/* Every alert rule Prometheus loads: the plain rules file, the use case's realised-quality group, then the
 stream's (when it runs). */}}
 {{- define "driftloop.prometheusRules" -}}
-{{ .Files.Get "files/prometheus-rules.yaml" | trimSuffix "\n" }}
+{{- /* DriftloopDataDrift fires at the drift job's own threshold (drift.shareThreshold), not the file's 0.5. */}}
+{{- $drift := printf "(driftloop_drift_share) >= %v" .Values.drift.shareThreshold }}
+{{ .Files.Get "files/prometheus-rules.yaml" | replace "(driftloop_drift_share) >= 0.5" $drift | trimSuffix "\n" }}
 {{ include "driftloop.realisedQualityRules" . | indent 2 }}
 {{- if include "driftloop.streaming" . }}
 {{ include "driftloop.streamRules" . | indent 2 }}
