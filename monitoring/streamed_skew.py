@@ -73,17 +73,19 @@ def stale_rows(
     rows = served.drop_duplicates(EVENT_ID).set_index(EVENT_ID).loc[list(candidates)]
     if rows.empty:
         return Staleness(frozenset(), 0.0)
-    replays = {view.name: _replayed(use_case, view, events, rows[use_case.entity_of(view.entity).key])
-               for view in streamed_views(use_case)}  # fmt: skip
+    views = streamed_views(use_case)
+    keys = {view.name: use_case.entity_of(view.entity).key for view in views}
+    replays = {view.name: _replayed(use_case, view, events, rows[keys[view.name]]) for view in views}
+    # each view's replayed rows by entity: looked up per served row, not filtered out of the whole frame each time
+    by_entity = {name: dict(tuple(replayed.groupby(keys[name]))) for name, replayed in replays.items()}
     for event_id, row in rows.iterrows():
         moment = pd.Timestamp(row[EVENT_TIMESTAMP])
         waits = []
-        for view in streamed_views(use_case):
-            key = use_case.entity_of(view.entity).key
+        for view in views:
             columns = [feature_column(view.name, f.name) for f in view.features]
             served_values = np.nan_to_num(row[columns].to_numpy(dtype=np.float64), nan=default)
-            earlier = replays[view.name]
-            earlier = earlier[(earlier[key] == row[key]) & (earlier[EVENT_TIMESTAMP] <= moment)]
+            earlier = by_entity[view.name].get(row[keys[view.name]], replays[view.name].iloc[:0])
+            earlier = earlier[earlier[EVENT_TIMESTAMP] <= moment]
             latest = earlier[EVENT_TIMESTAMP].max() if len(earlier) else None
             matches = [
                 stamp for stamp, values in zip(earlier[EVENT_TIMESTAMP], earlier[columns].to_numpy(np.float64),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import bisect
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -52,20 +52,25 @@ class WindowPlan:
     aggregates: tuple[Aggregate, ...]
     columns: tuple[str, ...]  # the event columns the aggregates read, in one order (values travel as a tuple)
     horizon_us: int  # the longest window: older events cannot change the row any more
+    summed: frozenset[str]  # the columns kept as integer millionths
 
     @classmethod
     def of(cls, view: FeatureView) -> WindowPlan:
-        aggregates = tuple(feature.aggregate for feature in view.features if feature.aggregate is not None)
-        if len(aggregates) != len(view.features):
-            raise ValueError(f"feature view {view.name!r} is not streamed: its features need aggregates")
+        return cls.of_features(view.name, view.features)
+
+    @classmethod
+    def of_features(cls, view: str, features: Sequence[Feature]) -> WindowPlan:
+        aggregates = tuple(feature.aggregate for feature in features if feature.aggregate is not None)
+        if len(aggregates) != len(features):
+            raise ValueError(f"feature view {view!r} is not streamed: its features need aggregates")
         columns = tuple(dict.fromkeys(a.column for a in aggregates if a.column is not None))
         horizon = max(_micros(a.window) for a in aggregates)
-        return cls(tuple(f.name for f in view.features), aggregates, columns, horizon)
+        summed = frozenset(a.column for a in aggregates if a.kind == "sum" and a.column is not None)
+        return cls(tuple(f.name for f in features), aggregates, columns, horizon, summed)
 
     def event_values(self, event: dict[str, Any]) -> tuple[Any, ...]:
         """An event's values of the plan's columns, summed ones as integer millionths."""
-        summed = {a.column for a in self.aggregates if a.kind == "sum"}
-        return tuple(to_micros(float(event[c])) if c in summed else event[c] for c in self.columns)
+        return tuple(to_micros(float(event[c])) if c in self.summed else event[c] for c in self.columns)
 
 
 def _micros(window: timedelta) -> int:
@@ -218,9 +223,8 @@ def fold_rows(
 ) -> Iterable[tuple[int, int, tuple[int | float, ...]]]:
     """(entity, stamp_us, values) after each instant of each entity, events folded in (time, id) order."""
     order = np.lexsort((ids, times_us, keys))
-    summed = {a.column for a in plan.aggregates if a.kind == "sum"}
     prepared = [
-        [to_micros(v) for v in column[order].tolist()] if name in summed else column[order].tolist()
+        [to_micros(v) for v in column[order].tolist()] if name in plan.summed else column[order].tolist()
         for name, column in zip(plan.columns, columns, strict=True)
     ]
     values_sorted = list(zip(*prepared, strict=True)) if prepared else [()] * len(order)
@@ -297,9 +301,5 @@ def stream_view(
     columns = tuple(dict.fromkeys(a.column for _, a, _ in features if a.column is not None and a.column != key))
     lookback = max(aggregate.window for _, aggregate, _ in features)
     event_columns = (EVENT_ID, EVENT_TIMESTAMP, key, *columns)
-    view = FeatureView(name, entity, declared, ttl, lookback, event_columns, False, _no_compute, description)
-    return replace(view, compute=ReplayCompute(WindowPlan.of(view), declared, key))
-
-
-def _no_compute(inputs: ViewInputs) -> pd.DataFrame:  # pragma: no cover - replaced at once by stream_view
-    raise NotImplementedError
+    compute = ReplayCompute(WindowPlan.of_features(name, declared), declared, key)
+    return FeatureView(name, entity, declared, ttl, lookback, event_columns, False, compute, description)
