@@ -438,7 +438,7 @@ class MonitoringSettings(BaseModel):
         60.0, gt=0, description="How often the local scheduler runs a drift check (the cluster uses a CronJob)."
     )
     drift_share_threshold: float = Field(
-        0.5, ge=0, le=1, description="Retrain when at least this share of monitored columns drifted..."
+        0.4, ge=0, le=1, description="Retrain when at least this share of monitored columns drifted..."
     )
     drift_min_rows: int = Field(200, ge=1, description="...over at least this many logged predictions.")
     retrain_cooldown_minutes: float = Field(30.0, ge=0, description="Minimum minutes between two retraining triggers.")

@@ -393,6 +393,10 @@ class DemoPlan:
     # A pattern only fresh (streamed) features can see, played live at the end: from the world's history, the
     # requests that build it up, the one it should be caught at, and the same request for a quiet twin entity.
     burst: Callable[[pd.DataFrame], Burst] | None = None
+    # Entity keys the demo sends at most one event of per phase. A phase is hours of the world sent within
+    # seconds: a card's second transaction of those hours would reach a streamed window seconds after its first
+    # and look like a burst that never happened.
+    once_per_phase: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

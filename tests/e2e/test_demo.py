@@ -45,8 +45,8 @@ def test_the_loop_closes_by_itself(demo: Demo) -> None:
     assert summary["drift_share_before"] <= plan.healthy_drift_share_max, "healthy traffic raises no alarm"
     assert summary["drift_share_after"] >= plan.drifted_drift_share_min
     assert summary["skew_share"] == 0.0, "served features equal the offline point-in-time ones"
-    minimum_rows = plan.traffic_rows * 5 // 6  # 500 of 600, as before the plug-in
-    assert summary["normal_check"]["skew_rows"] >= minimum_rows and summary["drift_check"]["skew_rows"] >= minimum_rows
+    for check in (summary["normal_check"], summary["drift_check"]):  # 5 of 6 of a phase's answers, at least
+        assert check["skew_rows"] >= check["rows"] * 5 // 6 and check["rows"] >= plan.traffic_rows // 2, check
     assert summary["retrain_triggered"] is True and "drift share" in summary["retrain_reason"]
     assert summary["champion_after"] == "2"
     low, high = plan.v1_primary
@@ -88,9 +88,9 @@ def test_the_retrain_says_which_signal_fired_and_the_estimate_came_before_the_la
 
 
 def test_a_live_burst_is_caught_by_the_streamed_features(demo: Demo) -> None:
-    """A use case with streamed views plays its burst at the end: the request it should be caught at scores
-    within the daily alert budget, above the same request for a quiet twin; the skew check covered the streamed
-    columns (no skew) and the stream worker kept up."""
+    """A use case with streamed views plays its burst while v1 serves, after the normal traffic: the request it
+    should be caught at scores within the daily alert budget, above the same request for a quiet twin; the skew
+    check covered the streamed columns (no skew) and the stream worker kept up."""
     platform, summary, use_case = demo
     if not any(view.streamed for view in use_case.views):
         assert summary["burst"] is None

@@ -53,7 +53,8 @@ def _tree_pids(pid: int) -> set[int]:
 
 def test_up_starts_healthy_services_and_applies_features(running: PlatformUnderTest) -> None:
     services = running.status()
-    assert set(services) == {"ray", "mlflow", "evidently-ui", "predictor", "transformer", "drift-monitor"}
+    assert set(services) == {"ray", "mlflow", "evidently-ui", "predictor", "transformer", "drift-monitor",
+                             "stream-worker"}  # fmt: skip
     for service in services.values():
         assert service["healthy"] is True
         assert service["state"] == "running"
@@ -84,7 +85,7 @@ def test_up_starts_healthy_services_and_applies_features(running: PlatformUnderT
 
     config = RepoConfig(repo_path=feast_dir, **yaml.safe_load((feast_dir / "feature_store.yaml").read_text()))
     views = {view.name for view in FeatureStore(config=config).list_feature_views()}
-    assert views == {"customer_stats", "merchant_stats"}
+    assert views == {"customer_stats", "merchant_stats", "card_velocity"}
 
     # Before any data or model: the scheduled jobs succeed with a recorded "nothing yet", not a failure.
     check = running.run("monitor", "run")
@@ -123,7 +124,7 @@ def test_down_leaves_no_process_and_no_listening_port(running: PlatformUnderTest
 
     result = running.run("local", "down")
     assert result.returncode == 0, result.stderr
-    assert "stopped 6 service(s)" in result.stdout
+    assert f"stopped {len(services)} service(s)" in result.stdout
 
     alive = [pid for pid in ours if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
     assert alive == []

@@ -102,6 +102,7 @@ def test_a_full_disk_turns_the_predictor_not_ready_then_every_answered_row_is_st
     process, url = spawn_predictor(
         serving, small_disk, DRIFTLOOP_PREDICTION_LOG_COMMIT_S=str(COMMIT_S),
         DRIFTLOOP_PREDICTION_LOG_MAX_WAITING_ROWS="300", DRIFTLOOP_PREDICTION_LOG_FLUSH_S="0.5",
+        DRIFTLOOP_STREAM_URL=f"sqlite:///{small_disk.parent / 'stream.db'}",  # the log's disk fills, not the stream's
     )  # fmt: skip
     filler = small_disk / "filler"
     answered: list[str] = []

@@ -41,7 +41,7 @@ def test_first_run_registers_version_1_as_champion_with_lineage(first_run: str, 
     assert set(champion.tags) >= LINEAGE_TAGS, LINEAGE_TAGS - set(champion.tags)
     assert champion.tags["mlflow_run_id"] == first_run
     assert champion.tags["seed"] == "42"
-    assert champion.tags["feature_views"] == "customer_stats,merchant_stats"
+    assert champion.tags["feature_views"] == "card_velocity,customer_stats,merchant_stats"
     assert len(champion.tags["code_commit"]) == 40
     assert float(champion.tags["metric.holdout_roc_auc"]) >= 0.75
     run = client.get_run(first_run)

@@ -56,6 +56,6 @@ def test_what_the_log_commits_reaches_the_stream_once_per_served_event(tmp_path:
 
 
 def test_a_use_case_without_streamed_views_streams_nothing(tmp_path: Path) -> None:
-    from use_cases.fraud import USE_CASE as HOURLY
+    from use_cases.delivery import USE_CASE as HOURLY
 
     assert answer_stream(Settings(state_dir=tmp_path), HOURLY) is None

@@ -41,13 +41,17 @@ def test_columns_views_and_model_input_equal_todays_in_their_order() -> None:
     assert USE_CASE.model_input.categorical == model_input.CATEGORICAL_COLUMNS
     assert dict(USE_CASE.model_input.categories) == model_input.CATEGORIES
     assert USE_CASE.model_input.columns == model_input.MODEL_INPUT_COLUMNS
-    assert {view.name: USE_CASE.key_of(view.name) for view in USE_CASE.views} == schema.VIEW_KEYS
+    keys = {view.name: USE_CASE.key_of(view.name) for view in USE_CASE.views}
+    assert keys == {**schema.VIEW_KEYS, schema.CARD_VELOCITY: schema.CUSTOMER_ID}
     for view in USE_CASE.views:
         assert USE_CASE.offline_table_columns(view.name) == schema.offline_table_columns(view.name)
     assert [list(view.event_columns) for view in USE_CASE.views] == [
         [schema.CUSTOMER_ID, schema.MERCHANT_ID, schema.AMOUNT, schema.EVENT_TIMESTAMP],
         [schema.MERCHANT_ID, schema.AMOUNT, schema.EVENT_TIMESTAMP, schema.EVENT_ID],
+        [schema.EVENT_ID, schema.EVENT_TIMESTAMP, schema.CUSTOMER_ID, schema.AMOUNT, schema.MERCHANT_ID],
     ]
+    assert [view.name for view in USE_CASE.views if view.streamed] == [schema.CARD_VELOCITY]
+    assert USE_CASE.feature_columns[-len(schema.CARD_VELOCITY_COLUMNS) :] == schema.CARD_VELOCITY_COLUMNS
     assert USE_CASE.max_ttl == schema.FEATURE_HISTORY
     assert USE_CASE.max_lookback == timedelta(days=30), "chargebacks: the refresh recomputes 30 days back"
     assert USE_CASE.model.feature_default == 0.0, "no history means zero activity"
@@ -63,8 +67,8 @@ def test_the_feast_objects_built_from_the_declaration_are_todays() -> None:
     entities = {item.name: item.join_key for item in objects if isinstance(item, Entity)}
     assert entities == {"customer": schema.CUSTOMER_ID, "merchant": schema.MERCHANT_ID}
     sources = {item.name: item.path for item in objects if isinstance(item, FileSource)}
-    assert sources == {f"{view}_source": f"offline/{view}" for view in schema.VIEW_FEATURES}
-    views = [item for item in objects if isinstance(item, FeatureView)]
+    assert sources == {f"{view}_source": f"offline/{view}" for view in (*schema.VIEW_FEATURES, schema.CARD_VELOCITY)}
+    views = [item for item in objects if isinstance(item, FeatureView) and item.name in schema.VIEW_FEATURES]
     assert [view.name for view in views] == list(schema.VIEW_FEATURES)
     for view in views:
         assert view.ttl == schema.FEATURE_HISTORY and view.tags == {"owner": "driftloop", "use_case": "fraud"}
@@ -76,16 +80,16 @@ def test_the_feast_objects_built_from_the_declaration_are_todays() -> None:
 
 
 def test_fraud_streaming_is_fraud_with_its_streamed_views_pushed_through_feast() -> None:
-    """The same declaration plus card and merchant velocity: their columns after the hourly ones, each view
-    written through its push source over its offline table, sums and gaps as Float64."""
+    """Fraud's declaration (hourly views and card velocity) plus merchant velocity, its columns last; each
+    streamed view written through its push source over its offline table, sums and gaps as Float64."""
     from feast import FeatureView, PushSource
     from feast.types import Float64, Int64
 
     from use_cases.fraud.streamed import USE_CASE as STREAMING
 
-    assert STREAMING.name == "fraud_streaming" and STREAMING.views[:2] == USE_CASE.views
+    assert STREAMING.name == "fraud_streaming" and STREAMING.views[:3] == USE_CASE.views
     assert STREAMING.feature_refs == schema.STREAMED_FEATURE_REFS
-    assert STREAMING.feature_columns == schema.FEATURE_VIEW_COLUMNS + schema.STREAMED_COLUMNS
+    assert STREAMING.feature_columns == schema.FEATURE_VIEW_COLUMNS + schema.MERCHANT_VELOCITY_COLUMNS
     assert [list(view.event_columns) for view in STREAMING.views[2:]] == [
         [schema.EVENT_ID, schema.EVENT_TIMESTAMP, schema.CUSTOMER_ID, schema.AMOUNT, schema.MERCHANT_ID],
         [schema.EVENT_ID, schema.EVENT_TIMESTAMP, schema.MERCHANT_ID, schema.AMOUNT],

@@ -1,8 +1,13 @@
-"""The fraud demo's live burst: a card tested with small online payments a second apart, then drained.
+"""The fraud demo's live burst: a card tested with small online payments seconds apart, then drained.
 
 Played at the end of `driftloop demo` (`DemoPlan.burst`): the drain is scored once the stream worker has folded
 the tests, beside the same drain on a quiet card of the same spending, so the difference is the card's last
-minutes, which only the streamed views (`use_cases.fraud.streaming`) hold.
+minutes, which only the streamed view (`use_cases.fraud.streaming`) holds.
+
+The victim is an ordinary card: of median activity in the history, and quiet for the hours before the demo
+(its hourly features say nothing unusual). The drain is what the world's card-testing fraud takes, about 4.5x
+the card's usual amount, so the one thing the burst adds is the card's last minutes. A busiest card would be a
+bad victim: a burst of its own is its normal.
 """
 
 from __future__ import annotations
@@ -14,14 +19,26 @@ from use_cases.fraud.schema import AMOUNT, CHANNEL, CUSTOMER_ID, MERCHANT_ID
 
 TESTS = (1.0, 2.5, 1.75)  # the small amounts a card is tested with
 DRAIN_TIMES_USUAL = 4.5  # the drain: about what the world's card-testing fraud takes, against the card's usual
+PAUSE_S = 2.0  # between tests: the world's are 20-80 s apart; the model reads anything under that alike
+QUIET_HOURS = 2  # neither card had a transaction this long before the demo's history ends
+
+
+def _ordinary_cards(history: pd.DataFrame) -> pd.Series:
+    """The usual (median) amount of each card quiet for `QUIET_HOURS` before the history ends, most typical
+    activity first (closest to the median card's count of transactions)."""
+    quiet_since = history[EVENT_TIMESTAMP].max() - pd.Timedelta(hours=QUIET_HOURS)
+    by_card = history.groupby(CUSTOMER_ID)
+    last, counts = by_card[EVENT_TIMESTAMP].max(), by_card.size()
+    quiet = counts[last < quiet_since]
+    typical = (quiet - quiet.median()).abs().sort_values(kind="stable")
+    return by_card[AMOUNT].median()[typical.index]
 
 
 def card_testing_burst(history: pd.DataFrame) -> Burst:
-    """Tests then a drain on the busiest card of the history, and the drain on the card whose usual amount is
-    closest to it (history: the world's landed events)."""
-    usual = history.groupby(CUSTOMER_ID)[AMOUNT].median()
-    counts = history[CUSTOMER_ID].value_counts()
-    card = int(counts.index[0])
+    """Tests then a drain on an ordinary quiet card, and the same drain on the quiet card whose usual amount is
+    closest to its own (history: the world's landed events)."""
+    usual = _ordinary_cards(history)
+    card = int(usual.index[0])
     others = usual.drop(card)
     twin = int((others - usual[card]).abs().idxmin())
     merchant = int(history[MERCHANT_ID].value_counts().index[0])
@@ -44,4 +61,5 @@ def card_testing_burst(history: pd.DataFrame) -> Burst:
         build_up=rows(card, TESTS, "test"),
         caught=rows(card, (drain,), "drain"),
         twin=rows(twin, (drain,), "twin"),
+        pause_s=PAUSE_S,
     )

@@ -76,9 +76,10 @@ STREAM_VIEW_FEATURES = {CARD_VELOCITY: CARD_VELOCITY_FEATURES, MERCHANT_VELOCITY
 STREAM_VIEW_KEYS = {CARD_VELOCITY: CUSTOMER_ID, MERCHANT_VELOCITY: MERCHANT_ID}
 STREAM_FLOAT_FEATURES = frozenset({"amount_sum_5m", "amount_sum_1h", "seconds_since_previous"})  # Feast Float64
 
-FEATURE_REFS = tuple(f"{view}:{name}" for view, names in VIEW_FEATURES.items() for name in names)
+HOURLY_FEATURE_REFS = tuple(f"{view}:{name}" for view, names in VIEW_FEATURES.items() for name in names)
+FEATURE_REFS = HOURLY_FEATURE_REFS + tuple(f"{CARD_VELOCITY}:{name}" for name in CARD_VELOCITY_FEATURES)  # fraud's
 STREAMED_FEATURE_REFS = FEATURE_REFS + tuple(
-    f"{view}:{name}" for view, names in STREAM_VIEW_FEATURES.items() for name in names
+    f"{MERCHANT_VELOCITY}:{name}" for name in MERCHANT_VELOCITY_FEATURES
 )  # fraud_streaming's
 
 
@@ -99,10 +100,12 @@ def offline_table_columns(view: str) -> dict[str, str]:
 # The model's input columns, in the order the model reads them (what the declaration's `model_input` derives).
 CUSTOMER_COLUMNS = tuple(feature_column(CUSTOMER_STATS, name) for name in CUSTOMER_FEATURES)
 MERCHANT_COLUMNS = tuple(feature_column(MERCHANT_STATS, name) for name in MERCHANT_FEATURES)
-STREAMED_COLUMNS = tuple(feature_column(CARD_VELOCITY, name) for name in CARD_VELOCITY_FEATURES) + tuple(
-    feature_column(MERCHANT_VELOCITY, name) for name in MERCHANT_VELOCITY_FEATURES
-)
-FEATURE_VIEW_COLUMNS = CUSTOMER_COLUMNS + MERCHANT_COLUMNS  # fraud's; fraud_streaming's add STREAMED_COLUMNS
+HOURLY_COLUMNS = CUSTOMER_COLUMNS + MERCHANT_COLUMNS
+CARD_VELOCITY_COLUMNS = tuple(feature_column(CARD_VELOCITY, name) for name in CARD_VELOCITY_FEATURES)
+MERCHANT_VELOCITY_COLUMNS = tuple(feature_column(MERCHANT_VELOCITY, name) for name in MERCHANT_VELOCITY_FEATURES)
+FEATURE_VIEW_COLUMNS = (
+    HOURLY_COLUMNS + CARD_VELOCITY_COLUMNS
+)  # fraud's; fraud_streaming's add MERCHANT_VELOCITY_COLUMNS
 NUMERIC_COLUMNS = (AMOUNT, *FEATURE_VIEW_COLUMNS)
 CATEGORICAL_COLUMNS = (CHANNEL,)
 MODEL_INPUT_COLUMNS = NUMERIC_COLUMNS + CATEGORICAL_COLUMNS

@@ -8,10 +8,13 @@ platform's own drift check trigger a retraining run on the event store's rolling
 which the endpoint then serves.
 
 Time is compressed in one way only: live traffic is the next hours of the generated world, sent within
-seconds (the servers stamp it with the time they received it). The normal traffic's labels are sent right
-after it. The drifted traffic's come back in the order the world delivers them (the fastest first: a
-chargeback takes days), a share at a time with a drift check after each, so the timeline shows what the
-platform knew, and decided, with a tenth of them in, a fifth, and so on; the rest follow once it acted.
+seconds (the servers stamp it with the time they received it). A use case with streamed views sends at most
+one event per card (its demo plan's `once_per_phase`) in a phase: minute windows would read a card's hours of
+transactions, arriving seconds apart, as a burst. The normal traffic's labels are sent right after it, and
+then the use case's live burst (`DemoPlan.burst`), if it has one, in real time while v1 serves. The drifted
+traffic's labels come back in the order the world delivers them (the fastest first: a chargeback takes days),
+a share at a time with a drift check after each, so the timeline shows what the platform knew, and decided,
+with a tenth of them in, a fifth, and so on; the rest follow once it acted.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ class DemoConfig:
     traffic_rows: int  # events sent in each traffic phase
     live_hours: int  # each traffic phase sends this many hours of the world's future
     drifted_feed: str  # what the drifted feed is called (timeline, lake files)
+    once_per_phase: tuple[str, ...] = ()  # entity keys sent at most once per phase (`DemoPlan.once_per_phase`)
     days: int = 30
     timeout_s: float = 600.0
 
@@ -70,6 +74,7 @@ class DemoConfig:
             traffic_rows=traffic_rows or plan.traffic_rows,
             live_hours=plan.live_hours,
             drifted_feed=plan.drifted_feed,
+            once_per_phase=plan.once_per_phase,
         )
 
 
@@ -135,6 +140,8 @@ def make_world(settings: Settings, config: DemoConfig, now: datetime) -> World:
 
     def between(frame: pd.DataFrame, start: pd.Timestamp, stop: pd.Timestamp, seed: int) -> pd.DataFrame:
         rows = frame[(frame[EVENT_TIMESTAMP] >= start) & (frame[EVENT_TIMESTAMP] < stop)]
+        if config.once_per_phase:  # one event per entity, drawn at random among its events of the phase
+            rows = rows.sample(frac=1.0, random_state=seed).drop_duplicates(list(config.once_per_phase))
         return rows.sample(min(config.traffic_rows, len(rows)), random_state=seed).sort_values(EVENT_TIMESTAMP)
 
     base, drifted = feeds.base, feeds.drifted
@@ -242,6 +249,8 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
 
     served_scores: dict[str, list[float]] = {}
     before = traffic_then_check(world.normal_live, "normal")
+    # While v1 serves: the alert threshold comes from the normal traffic's scores, by the same model.
+    burst = _play_burst(client, use_case, world, config, served_scores["normal"], timeline)
 
     landed = [
         client.land("events", _write(world.drifted_events, exports, f"{feed}-events")),
@@ -272,7 +281,6 @@ def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, targ
         "v2_serving", f"endpoint answers with v{champion_after}, {loop_seconds}s after drifted traffic began{promoted}"
     )
 
-    burst = _play_burst(client, use_case, world, config, served_scores.get("normal", []), timeline)
     client.run("monitor", "quality")  # the quality job's command: the realised primary metric of labelled answers
     status = json.loads(client.run("data", "status", "--json").stdout)
     monitor = json.loads(client.run("monitor", "status", "--json").stdout)
