@@ -4,8 +4,10 @@ commands, never here, so `driftloop --help` answers at once."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import warnings
+from importlib import metadata
 
 import typer
 from pydantic import ValidationError
@@ -23,6 +25,8 @@ from driftloop.cli import (
     serve_commands,
     use_case_commands,
 )
+from driftloop.unknown_variables import unknown_variables
+from pipelines.core import __version__ as source_version
 from pipelines.core.errors import DriftloopError
 from pipelines.core.settings import env_var_name, get_settings
 
@@ -32,6 +36,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # every group and command inherits it
 )
 app.add_typer(local_commands.app, name="local")
 app.add_typer(serve_commands.app, name="serve")
@@ -46,10 +51,29 @@ app.add_typer(database_commands.app, name="database")
 app.add_typer(use_case_commands.app, name="use-case")
 
 
+def package_version() -> str:
+    """The installed distribution's version (what pip and the image report); the source's when not installed."""
+    try:
+        return metadata.version("driftloop")
+    except metadata.PackageNotFoundError:
+        return source_version
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"driftloop {package_version()}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG level."),
+    _version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
+    for unknown in unknown_variables(os.environ):  # before the settings: shown even when they are refused
+        typer.secho(f"warning: {unknown.message}", err=True, fg=typer.colors.YELLOW)
     settings = get_settings()
     if settings.feature_engine == "ray" and not settings.ray_address:
         from driftloop.local.runtime import join_platform_ray  # lazy: pulls httpx
