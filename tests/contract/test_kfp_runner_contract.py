@@ -87,6 +87,24 @@ def test_pipeline_submit_asks_for_the_event_store_window_not_host_paths(
     assert parameters["trigger"] == "make pipeline"
 
 
+def test_pipeline_submit_json_is_one_object_naming_the_run(
+    kfp_api: tuple[StandInKfpApi, str], clean_env: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from driftloop.cli import app
+    from pipelines.core.settings import Settings
+
+    stand_in, url = kfp_api
+    result = CliRunner().invoke(app, ["pipeline", "submit", "--kfp-host", url, "--trigger", "nightly", "--json"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert shown == {"kfp_run_id": "run-1", "trigger": "nightly", "window_days": Settings().training_window_days}
+    assert stand_in.runs["run-1"]["runtime_config"]["parameters"]["trigger"] == "nightly"
+
+
 def test_cluster_runner_needs_the_kfp_host(clean_env: pytest.MonkeyPatch) -> None:
     """Local settings without a KFP address (`pipeline submit` without --kfp-host) cannot submit."""
     from driftloop.pipeline_runs.kfp_runner import KfpApiRunner

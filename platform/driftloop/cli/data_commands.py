@@ -14,7 +14,8 @@ from pipelines.core.use_case import load_use_case
 from pipelines.data.schema import EVENTS_FILE, LABELS_FILE
 
 app = typer.Typer(
-    help="Data: land transactions and labels in the event store, generate demo data, validate any data.",
+    help="Data: land transactions and labels in the event store, see what it holds and compact it, generate demo "
+    "data, validate any data, freeze the evaluation set.",
     no_args_is_help=True,
 )
 ingest_app = typer.Typer(

@@ -13,7 +13,11 @@ from pipelines.core.use_case import load_use_case
 from pipelines.data.storage import feature_data_folder
 from pipelines.features.compute_engine import open_engine
 
-app = typer.Typer(help="Feature store: apply definitions, materialise features.", no_args_is_help=True)
+app = typer.Typer(
+    help="Feature store: apply definitions; build, refresh and materialise features; training sets; freshness and "
+    "the streamed views' parity.",
+    no_args_is_help=True,
+)
 
 
 @app.command()
@@ -26,7 +30,11 @@ def apply() -> None:
 
 
 @app.command()
-def status() -> None:
+def status(
+    _as_json: bool = typer.Option(
+        False, "--json", help="Print one JSON object (it always does; the flag every status command takes)."
+    ),
+) -> None:
     """The features' freshness: the hourly refresh's watermark and age, and each stream's backlog and lag (how far
     the stream worker is behind the answers), as JSON."""
     import json

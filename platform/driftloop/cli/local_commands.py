@@ -27,7 +27,9 @@ def _platform() -> LocalPlatform:
 
 @app.command()
 def up() -> None:
-    """Start MLflow, apply the Feast repo and start the Evidently UI; wait until each is healthy."""
+    """Start the services (mlflow, evidently-ui, predictor, transformer, drift-monitor; stream-worker when the
+    use case has streamed views; ray first when DRIFTLOOP_FEATURE_ENGINE=ray and no DRIFTLOOP_RAY_ADDRESS is
+    set), apply the Feast repo, and wait until each is healthy. A running service is kept as it is."""
     platform = _platform()
     result = platform.up(report=lambda line: typer.echo(f"  {line}"))
     for name in result.already_running:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import sys
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +17,8 @@ from pipelines.core.layout import Layout
 from pipelines.core.settings import get_settings
 
 app = typer.Typer(
-    help="Training pipeline: run it locally with kfp.local, or compile it to KFP IR.", no_args_is_help=True
+    help="Training pipeline: run it here with kfp.local, submit it to Kubeflow Pipelines, or compile it to KFP IR.",
+    no_args_is_help=True,
 )
 run_app = typer.Typer(help="Run a pipeline.", no_args_is_help=True)
 app.add_typer(run_app, name="run")
@@ -102,6 +107,9 @@ def submit_training(
     ),
     trigger: str = typer.Option("manual", help="Why this run happens; recorded on the run and the model version."),
     wait: bool = typer.Option(False, help="Wait for the run and print the gate's decision (reads MLflow)."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print one JSON object: the run id and window, or with --wait the run's outcome."
+    ),
 ) -> None:
     """Submit the compiled training pipeline to Kubeflow Pipelines (cluster mode; what `make pipeline` runs).
 
@@ -115,14 +123,25 @@ def submit_training(
         settings = settings.model_copy(update={"kfp_host": kfp_host})
     request = TrainingRequest.from_settings(settings, seed=seed, trigger=trigger)
     runner = KfpApiRunner(settings)
+    # kfp.Client prints its links ("Run details: ...") to stdout: with --json they go to stderr, so stdout is JSON.
+    chatter = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
     if not wait:
-        handle = runner.submit(request).removeprefix("kfp:")
-        typer.echo(f"submitted KFP run {handle} (the last {request.window_days} days of the event store)")
+        with chatter:
+            handle = runner.submit(request).removeprefix("kfp:")
+        if as_json:
+            shown = {"kfp_run_id": handle, "trigger": request.trigger, "window_days": request.window_days}
+            typer.echo(json.dumps(shown, indent=2))
+        else:
+            typer.echo(f"submitted KFP run {handle} (the last {request.window_days} days of the event store)")
         return
-    outcome = runner.run_training(request)
+    with chatter:
+        outcome = runner.run_training(request)
+    if as_json:  # a failed run too: the object says so, and the exit code below
+        typer.echo(json.dumps(asdict(outcome), indent=2))
     if outcome.status == "failed":
         raise DriftloopError(f"training pipeline failed: {outcome.error}; MLflow run: {outcome.run_url}")
-    typer.echo(f"gate: {outcome.decision} ({outcome.reason}); MLflow run: {outcome.run_url}")
+    if not as_json:
+        typer.echo(f"gate: {outcome.decision} ({outcome.reason}); MLflow run: {outcome.run_url}")
 
 
 @app.command("compile")
