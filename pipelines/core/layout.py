@@ -64,6 +64,11 @@ class Layout:
         return self.monitor / "quality_snapshots.json"
 
     @property
+    def local_stream_url(self) -> str:
+        """The stream when no stream URL is set: a SQLite log in the state folder."""
+        return f"sqlite:///{self.stream / 'stream.db'}"
+
+    @property
     def demo_lake(self) -> Path:
         return self.demo / "lake"
 

@@ -17,9 +17,7 @@ def open_stream(settings: Settings) -> StreamBackend:
     """The stream `settings.stream_url` names: unset, the local SQLite log in the state folder; `sqlite:///path`
     (`sqlite:////abs/path` for an absolute one, as SQLAlchemy writes it), that file; `redis://host:port[/db]`,
     Redis Streams with `settings.stream_password`."""
-    url = settings.stream_url
-    if url is None:
-        return SqliteStream(Layout.from_settings(settings).stream / "stream.db")
+    url = settings.stream_url or Layout.from_settings(settings).local_stream_url
     if url.startswith(SQLITE_PREFIX):
         return SqliteStream(Path(url.removeprefix(SQLITE_PREFIX)))
     password = settings.stream_password.get_secret_value() if settings.stream_password is not None else None

@@ -49,8 +49,7 @@ FROM_SETTINGS: dict[str, Resolver] = {
     "prediction_log_segments_dir": lambda _, layout: layout.prediction_log_segments,
     "credentials_dir": lambda _, layout: layout.credentials,
     "evidently_workspace": lambda _, layout: layout.evidently_workspace,
-    # pipelines.streaming.open_stream opens this file when no stream URL is set.
-    "stream_url": lambda _, layout: f"sqlite:///{layout.stream / 'stream.db'}",
+    "stream_url": lambda _, layout: layout.local_stream_url,
     "label_event_wait_s": _label_event_wait,
     "code_version": _code_version,
 }

@@ -87,6 +87,21 @@ def test_pipeline_submit_asks_for_the_event_store_window_not_host_paths(
     assert parameters["trigger"] == "make pipeline"
 
 
+def test_pipeline_submit_passes_its_holdout_and_maturity_options_to_the_run(
+    kfp_api: tuple[StandInKfpApi, str], clean_env: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from driftloop.cli import app
+
+    stand_in, url = kfp_api
+    options = ["--holdout-days", "4", "--label-maturity-days", "2"]
+    result = CliRunner().invoke(app, ["pipeline", "submit", "--kfp-host", url, *options])
+    assert result.exit_code == 0, result.output
+    parameters = stand_in.runs["run-1"]["runtime_config"]["parameters"]
+    assert (parameters["holdout_days"], parameters["label_maturity_days"]) == (4, 2)
+
+
 def test_pipeline_submit_json_is_one_object_naming_the_run(
     kfp_api: tuple[StandInKfpApi, str], clean_env: pytest.MonkeyPatch
 ) -> None:

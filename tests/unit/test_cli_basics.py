@@ -95,4 +95,6 @@ def test_features_status_takes_json(state_dir: Path) -> None:
     assert flagged.exit_code == 0, flagged.output
     shown = json.loads(flagged.stdout)
     assert shown == json.loads(plain.stdout)
-    assert shown["refresh_watermark"] is None and shown["streams"] == {}
+    partitions = range(Settings().stream_partitions)  # fraud's card velocity, keyed by the card: nothing yet
+    assert shown["refresh_watermark"] is None
+    assert shown["streams"] == {f"customer.{index}": {"backlog": 0, "lag_s": 0.0} for index in partitions}

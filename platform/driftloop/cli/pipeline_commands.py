@@ -121,7 +121,9 @@ def submit_training(
     settings = get_settings()
     if kfp_host:
         settings = settings.model_copy(update={"kfp_host": kfp_host})
-    request = TrainingRequest.from_settings(settings, seed=seed, trigger=trigger)
+    request = TrainingRequest.from_settings(
+        settings, seed=seed, holdout_days=holdout_days, label_maturity_days=label_maturity_days, trigger=trigger
+    )
     runner = KfpApiRunner(settings)
     # kfp.Client prints its links ("Run details: ...") to stdout: with --json they go to stderr, so stdout is JSON.
     chatter = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
