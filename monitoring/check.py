@@ -2,7 +2,9 @@
 
 Window of the prediction log answered by the champion -> Evidently report against the champion's
 reference sample -> snapshot into the Evidently workspace -> metrics -> the retraining policy ->
-maybe a retraining run through the runner. Every decision, trigger or not, is recorded with its reason.
+maybe a retraining run through the runner. Every decision, trigger or not, is recorded with its reason; while
+the loop is paused (`monitoring.loop_pause`) a trigger is recorded as held, and nothing is submitted. A dry run
+measures and decides the same way but records, saves, exports and submits nothing.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -26,8 +29,9 @@ from monitoring.estimation_inputs import (
     served_answers,
 )
 from monitoring.label_maturity import delay_model_of
-from monitoring.policy import FAILED, NO_TRIGGER, PolicyInputs, RetrainPolicy, decide
-from monitoring.reference import load_reference
+from monitoring.loop_pause import PauseSwitch
+from monitoring.policy import FAILED, NO_TRIGGER, PAUSED, PolicyInputs, RetrainPolicy, decide
+from monitoring.reference import load_reference, reference_cache
 from monitoring.skew import SkewResult, check_skew
 from monitoring.state import MonitorStore
 from monitoring.workspace import project_name, save_snapshot, skew_snapshot
@@ -73,6 +77,9 @@ class CheckOutcome:
     skew_stale: int = 0  # served from a streamed row the worker had not replaced yet (freshness, not skew)
     signal: str = "none"  # which signal fired: drift, estimated_harm, both, or none
     estimate: dict[str, Any] | None = None  # the champion's estimated quality (ChampionEstimate.as_dict)
+    pause: dict[str, str] | None = None  # the loop's pause in force at the check (LoopPause.as_dict), else None
+    held_action: str | None = None  # what the pause held (`trigger`) when `action` is `paused`
+    dry_run: bool = False  # `monitor run --dry-run`: decided, but nothing recorded or submitted
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,6 +97,10 @@ def policy_from(settings: Settings) -> RetrainPolicy:
 
 def monitor_store(settings: Settings) -> MonitorStore:
     return MonitorStore(Layout.from_settings(settings).monitor)
+
+
+def pause_switch(settings: Settings) -> PauseSwitch:
+    return PauseSwitch(Layout.from_settings(settings).monitor)
 
 
 def _window(settings: Settings, now: datetime, since: datetime | None) -> tuple[datetime, datetime]:
@@ -112,8 +123,14 @@ def _export_gate_decision(settings: Settings, client: Any) -> None:
 
 
 def run_check(
-    settings: Settings, runner: PipelineRunner, now: datetime | None = None, since: datetime | None = None
+    settings: Settings,
+    runner: PipelineRunner,
+    now: datetime | None = None,
+    since: datetime | None = None,
+    *,
+    dry_run: bool = False,
 ) -> CheckOutcome:
+    """One check. `dry_run`: the decision this check would make, with no file, snapshot, gauge or run changed."""
     now = now or datetime.now(UTC)
     layout = Layout.from_settings(settings)
     store = monitor_store(settings)
@@ -122,12 +139,14 @@ def run_check(
         client = client_as(settings, MlflowUser.MONITOR)
         champion = current_champion(client, settings.model_name)
     except RegistryUnreachableError as error:
-        _record_failure(store, now, error.message)
-        metrics.REGISTRY_UNREACHABLE.inc()
+        if not dry_run:
+            _record_failure(store, now, error.message)
+            metrics.REGISTRY_UNREACHABLE.inc()
         raise
-    _export_gate_decision(settings, client)
+    if not dry_run:
+        _export_gate_decision(settings, client)
     if champion is None:
-        return _record_without_champion(settings, store, now)
+        return _record_without_champion(settings, store, now, dry_run)
     version = str(champion.version)
     start, end = _window(settings, now, since)
     key = f"v{version}:{start:%Y-%m-%dT%H:%M:%S}/{end:%Y-%m-%dT%H:%M}"
@@ -138,7 +157,7 @@ def run_check(
     skew = _skew(settings, window)
     use_case = load_use_case(settings.use_case)
     plan = DashboardPlan.of(use_case)
-    if skew.share is not None:
+    if skew.share is not None and not dry_run:
         metrics.SKEW_SHARE.labels(version).set(skew.share)
         save_snapshot(
             layout.evidently_workspace, project_name(settings),
@@ -151,20 +170,25 @@ def run_check(
         state.run_in_flight = None
 
     drift, snapshot_id = None, None
-    if len(log) >= settings.drift_min_rows:
-        reference = load_reference(client, settings.model_name, version, layout.monitor_references)
-        watched = MonitoredColumns.of(use_case)
-        drift = run_drift_report(
-            reference, log, watched, metadata=_skew_metadata(skew), tags=[DRIFT_TAG, version_tag(version)]
-        )
-        snapshot_id = save_snapshot(
-            layout.evidently_workspace, project_name(settings), drift.snapshot, f"v{version} {key}",
-            settings.drift_share_threshold, version, plan=plan,
-        )  # fmt: skip
-        metrics.DRIFT_SHARE.labels(version).set(drift.drift_share)
-        for column, score in drift.column_scores.items():
-            metrics.FEATURE_DRIFT.labels(version, column).set(score)
-    estimate = _champion_estimate(settings, client, version, use_case, now, since)
+    with reference_cache(layout.monitor_references, dry_run) as references:
+        if len(log) >= settings.drift_min_rows:
+            reference = load_reference(client, settings.model_name, version, references)
+            watched = MonitoredColumns.of(use_case)
+            drift = run_drift_report(
+                reference, log, watched, metadata=_skew_metadata(skew), tags=[DRIFT_TAG, version_tag(version)]
+            )
+            if not dry_run:
+                snapshot_id = save_snapshot(
+                    layout.evidently_workspace, project_name(settings), drift.snapshot, f"v{version} {key}",
+                    settings.drift_share_threshold, version, plan=plan,
+                )  # fmt: skip
+                metrics.DRIFT_SHARE.labels(version).set(drift.drift_share)
+                for column, score in drift.column_scores.items():
+                    metrics.FEATURE_DRIFT.labels(version, column).set(score)
+        estimate = _champion_estimate(settings, client, version, use_case, now, since, references)
+    if estimate is not None and not dry_run:
+        _export_estimate(version, estimate)
+    pause = pause_switch(settings).current()  # read last, so a pause made during the report still holds
     decision = decide(
         policy_from(settings),
         PolicyInputs(
@@ -176,27 +200,33 @@ def run_check(
             run_in_flight=state.run_in_flight,
             handled_windows=frozenset(state.handled_windows),
             harm=estimate.harm if estimate else None,
+            pause=pause.describe() if pause else None,
         ),
     )
     handle = None
-    if decision.triggers:
+    if decision.triggers and not dry_run:
         request = TrainingRequest.from_settings(settings, trigger=f"drift:{key}")
         handle = runner.submit(request)
         state.last_trigger_at = now.isoformat()
         state.run_in_flight = handle
     if decision.triggers and key not in state.handled_windows:
         # A window triggers once. One that did not is decided again on a re-run: labels that arrived since may
-        # show the harm its first estimate could not.
+        # show the harm its first estimate could not. A window the pause held did not trigger: after a resume,
+        # the next check may trigger on it.
         state.handled_windows.append(key)
-    store.save(state)
     outcome = CheckOutcome(
         checked_at=now.isoformat(), model_version=version, window_key=key, window_start=start.isoformat(),
         window_end=end.isoformat(), rows=len(log), drift_share=drift.drift_share if drift else None,
         drifted_columns=drift.drifted_columns if drift else [], action=decision.action, reason=decision.reason,
         retraining_run=handle, snapshot_id=snapshot_id, skew_share=skew.share, skew_rows=skew.rows,
         skew_columns=skew.columns, skew_stale=skew.stale, signal=decision.signal,
-        estimate=estimate.as_dict() if estimate else None,
+        estimate=estimate.as_dict() if estimate else None, pause=pause.as_dict() if pause else None,
+        held_action="trigger" if decision.action == PAUSED else None, dry_run=dry_run,
     )  # fmt: skip
+    if dry_run:
+        logger.info("drift check %s (dry run, nothing recorded): %s (%s)", key, decision.action, decision.reason)
+        return outcome
+    store.save(state)
     store.record(outcome.as_dict())
     metrics.ROWS_ANALYSED.set(len(log))
     metrics.RETRAIN_TRIGGERED.set(1 if decision.triggers else 0)
@@ -206,18 +236,23 @@ def run_check(
 
 
 def _champion_estimate(
-    settings: Settings, client: Any, version: str, use_case: UseCase, now: datetime, since: datetime | None
+    settings: Settings,
+    client: Any,
+    version: str,
+    use_case: UseCase,
+    now: datetime,
+    since: datetime | None,
+    references: Path,
 ) -> ChampionEstimate | None:
     """The champion's estimated quality over its answers since `since` (an operator's "judge from here") or of
-    the last `estimate_window_hours` (a scheduled check: a drift window's hour holds too few positives to judge),
-    exported as gauges; None for a use case without alerts to estimate, a champion without a calibration sample,
+    the last `estimate_window_hours` (a scheduled check: a drift window's hour holds too few positives to judge);
+    None for a use case without alerts to estimate, a champion without a calibration sample,
     or a failure (logged: the check goes on, and drift decides alone)."""
     budget = alert_budget(use_case, settings)
     if use_case.label.kind != "binary" or isinstance(budget, Skip):
         return None
     try:
-        layout = Layout.from_settings(settings)
-        sample = load_calibration_sample(client, settings.model_name, version, layout.monitor_references)
+        sample = load_calibration_sample(client, settings.model_name, version, references)
         if sample is None:
             return None
         start = pd.Timestamp(since) if since else pd.Timestamp(now) - pd.Timedelta(hours=settings.estimate_window_hours)
@@ -236,12 +271,14 @@ def _champion_estimate(
     except Exception:  # noqa: BLE001 - an estimate informs the decision; its failure must not stop the check
         logger.warning("could not estimate the champion's quality; drift decides alone", exc_info=True)
         return None
-    if estimate is not None:
-        for name, value in estimate.estimates.items():
-            for bound in ("value", "low", "high"):
-                metrics.ESTIMATED_QUALITY.labels(version, name, bound).set(getattr(value, bound))
-        metrics.LABELS_ARRIVED_SHARE.labels(version).set(estimate.arrived_share)
     return estimate
+
+
+def _export_estimate(version: str, estimate: ChampionEstimate) -> None:
+    for name, value in estimate.estimates.items():
+        for bound in ("value", "low", "high"):
+            metrics.ESTIMATED_QUALITY.labels(version, name, bound).set(getattr(value, bound))
+    metrics.LABELS_ARRIVED_SHARE.labels(version).set(estimate.arrived_share)
 
 
 def _skew(settings: Settings, served: pd.DataFrame) -> SkewResult:
@@ -279,14 +316,16 @@ def _record_failure(store: MonitorStore, now: datetime, reason: str) -> None:
     logger.error("drift check failed: %s", reason)
 
 
-def _record_without_champion(settings: Settings, store: MonitorStore, now: datetime) -> CheckOutcome:
+def _record_without_champion(settings: Settings, store: MonitorStore, now: datetime, dry_run: bool) -> CheckOutcome:
     """Before the first model there is nothing to monitor: a decision like any other, not a failure."""
     outcome = CheckOutcome(
         checked_at=now.isoformat(), model_version="", window_key="", window_start="", window_end="", rows=0,
         drift_share=None, drifted_columns=[], action=NO_TRIGGER,
         reason=f"no champion yet ({settings.model_name}@champion): nothing to monitor",
-        retraining_run=None, snapshot_id=None,
+        retraining_run=None, snapshot_id=None, dry_run=dry_run,
     )  # fmt: skip
+    if dry_run:
+        return outcome
     store.record(outcome.as_dict())
     metrics.LAST_RUN.set(now.timestamp())
     logger.info("drift check: %s", outcome.reason)

@@ -1,5 +1,5 @@
 """When to retrain: on estimated harm, and on drift only when configured to; threshold, minimum rows, cooldown,
-one run in flight, one trigger per window.
+one run in flight, one trigger per window, and never while an operator has paused the loop.
 
 Drift says the inputs moved, not that the model got worse: a harmless shift (more online shopping, bigger
 baskets) moves features without moving fraud given them. The estimate of the champion's quality before the
@@ -20,6 +20,7 @@ TRIGGER = "trigger"
 NO_TRIGGER = "no_trigger"
 DRIFTED_HARMLESS = "drifted_harmless"  # drift over the threshold, no estimated harm: recorded, not acted on
 FAILED = "failed"  # the check could not run (the registry did not answer); nothing was decided
+PAUSED = "paused"  # would have triggered, held by the loop's pause (`driftloop loop pause`): recorded, not submitted
 
 DRIFT, HARM, NO_SIGNAL = "drift", "estimated_harm", "none"
 
@@ -73,13 +74,14 @@ class PolicyInputs:
     run_in_flight: str | None
     handled_windows: frozenset[str]
     harm: HarmSignal | None = None  # None: no estimate (drift decides alone)
+    pause: str | None = None  # the loop's pause in force (who, when, why: `LoopPause.describe`); None: running
 
 
 @dataclass(frozen=True)
 class Decision:
     """Trigger or not, with the reason a person reads in `monitor status` and the signal that fired."""
 
-    action: str  # TRIGGER, NO_TRIGGER or DRIFTED_HARMLESS
+    action: str  # TRIGGER, NO_TRIGGER, DRIFTED_HARMLESS or PAUSED
     reason: str
     signal: str = NO_SIGNAL  # DRIFT, HARM, "drift+estimated_harm" or NO_SIGNAL
 
@@ -89,7 +91,8 @@ class Decision:
 
 
 def decide(policy: RetrainPolicy, inputs: PolicyInputs) -> Decision:
-    """The first rule that says no wins; otherwise trigger, naming the signals that fired."""
+    """The first rule that says no wins; otherwise trigger, naming the signals that fired. The pause is the last
+    rule, so a paused decision is exactly one that would have triggered."""
     if inputs.window_key in inputs.handled_windows:
         return Decision(NO_TRIGGER, f"window {inputs.window_key} was already decided (idempotent re-run)")
     if inputs.rows < policy.min_rows:
@@ -118,7 +121,10 @@ def decide(policy: RetrainPolicy, inputs: PolicyInputs) -> Decision:
             NO_TRIGGER, f"cooling down: last trigger {inputs.last_trigger_at:%H:%M:%S}, {remaining} left", signal
         )
     fired = [words for name, words in ((DRIFT, drift_words), (HARM, harm_words)) if name in signals]
-    return Decision(TRIGGER, f"{' and '.join(fired)} over {inputs.rows} rows", signal)
+    because = f"{' and '.join(fired)} over {inputs.rows} rows"
+    if inputs.pause is not None:
+        return Decision(PAUSED, f"held by the pause ({inputs.pause}); would have triggered: {because}", signal)
+    return Decision(TRIGGER, because, signal)
 
 
 def _harm_words(harm: HarmSignal | None, harmed: bool, margin: float) -> str:

@@ -12,13 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitoring.check import monitor_store, run_check
-from monitoring.policy import NO_TRIGGER, TRIGGER
+from monitoring import metrics
+from monitoring.check import monitor_store, pause_switch, run_check
+from monitoring.policy import NO_TRIGGER, PAUSED, TRIGGER
 from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
 from pipelines.core.training_request import TrainingOutcome, TrainingRequest
 from pipelines.data.prediction_log_format import SERVED, PendingRows
 from pipelines.registry.names import VersionTag
+from pipelines.registry.users import MlflowUser, mlflow_password
 from pipelines.training.train import train_model
 from serving.prediction_log import PredictionLog
 from tests.unit.synthetic import model_input_frame
@@ -175,3 +177,84 @@ def test_an_unreadable_log_part_and_a_torn_decision_line_do_not_stop_the_check(
     assert [d["reason"] for d in store.decisions()] == ["earlier", outcome.reason]
     [moved] = event_store_for(settings).unreadable()
     assert moved.file.endswith("part-0-garbage.parquet") and "magic bytes" in moved.reason
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` with its bytes: two calls differ when anything was written, added or removed."""
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def test_a_paused_loop_holds_a_drifted_window_and_resume_acts_on_the_next_window(
+    settings: Settings, registry: tuple[str, object]
+) -> None:
+    """Acceptance of `driftloop loop pause`: a drifted window is measured and its decision recorded as held,
+    with the pause's who, when and why, and no run is submitted; after the resume, the next check triggers."""
+    _serve(settings, registry[1], _drifted(400, seed=9))
+    switch, store, runner = pause_switch(settings), monitor_store(settings), RecordingRunner()
+    pause, began = switch.pause("ops@laptop", "labels are late", now=NOW - timedelta(minutes=2))
+    assert began and switch.current() == pause
+
+    held = run_check(settings, runner, now=NOW)
+    assert held.drift_share is not None and held.drift_share >= 0.5 and held.snapshot_id is not None
+    assert (held.action, held.held_action, held.retraining_run) == (PAUSED, TRIGGER, None)
+    assert held.pause == {
+        "paused_at": (NOW - timedelta(minutes=2)).isoformat(),
+        "by": "ops@laptop",
+        "reason": "labels are late",
+    }
+    assert held.reason.startswith("held by the pause (paused by ops@laptop at 2026-11-26T12:28:00Z: labels are late)")
+    assert "would have triggered: drift share" in held.reason
+    assert runner.submitted == []
+    assert store.decisions(1)[0] == held.as_dict()
+    state = store.load()
+    assert (state.run_in_flight, state.last_trigger_at) == (None, None)
+    assert held.window_key not in state.handled_windows  # held, not decided: the window may still trigger
+
+    assert run_check(settings, runner, now=NOW + timedelta(minutes=1)).action == PAUSED  # holds every check
+    assert runner.submitted == []
+
+    assert switch.resume("ops@laptop", "labels caught up", now=NOW + timedelta(minutes=2)) == pause
+    resumed = run_check(settings, runner, now=NOW + timedelta(minutes=3))
+    assert resumed.action == TRIGGER and resumed.pause is None and resumed.held_action is None
+    assert [request.trigger for request in runner.submitted] == [f"drift:{resumed.window_key}"]
+    assert store.load().run_in_flight == resumed.retraining_run == "fake:1"
+    assert [d["action"] for d in store.decisions()] == [PAUSED, PAUSED, TRIGGER]
+    assert [(e["event"], e["reason"]) for e in switch.history()] == [
+        ("paused", "labels are late"),
+        ("resumed", "labels caught up"),
+    ]
+
+
+def test_a_dry_run_makes_the_checks_decision_and_changes_no_file(
+    settings: Settings, registry: tuple[str, object]
+) -> None:
+    """`monitor run --dry-run`: the same decision a check makes, with the state folder (the monitor's state,
+    decisions, cached references, the Evidently workspace) byte for byte as it was, no gauge moved and no run."""
+    mlflow_password(settings, MlflowUser.MONITOR)  # the local logins exist, as after `local up`
+    _serve(settings, registry[1], _drifted(400, seed=10))
+    runner = RecordingRunner()
+    last_run = metrics.REGISTRY.get_sample_value("driftloop_drift_last_run_timestamp_seconds")
+    before = _files(settings.state_dir)
+    dry = run_check(settings, runner, now=NOW, dry_run=True)
+    assert _files(settings.state_dir) == before
+    assert not Layout.from_settings(settings).monitor.exists()  # not even the reference cache
+    assert metrics.REGISTRY.get_sample_value("driftloop_drift_last_run_timestamp_seconds") == last_run
+    assert (dry.action, dry.dry_run, dry.retraining_run, dry.snapshot_id) == (TRIGGER, True, None, None)
+    assert runner.submitted == []
+
+    real = run_check(settings, runner, now=NOW)
+    assert (real.action, real.window_key, real.drift_share, real.dry_run) == (
+        TRIGGER,
+        dry.window_key,
+        dry.drift_share,
+        False,
+    )
+    assert len(runner.submitted) == 1
+
+    pause_switch(settings).pause("ops@laptop", "", now=NOW)
+    runner.active.clear()  # the run finished; past the cooldown the window would trigger again, but for the pause
+    before = _files(settings.state_dir)
+    later = run_check(settings, runner, now=NOW + timedelta(minutes=31), dry_run=True)
+    assert _files(settings.state_dir) == before  # not even the finished run cleared from the state
+    assert (later.action, later.held_action, later.pause and later.pause["by"]) == (PAUSED, TRIGGER, "ops@laptop")
+    assert len(runner.submitted) == 1

@@ -5,7 +5,16 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from monitoring.policy import DRIFTED_HARMLESS, HARM, NO_TRIGGER, HarmSignal, PolicyInputs, RetrainPolicy, decide
+from monitoring.policy import (
+    DRIFTED_HARMLESS,
+    HARM,
+    NO_TRIGGER,
+    PAUSED,
+    HarmSignal,
+    PolicyInputs,
+    RetrainPolicy,
+    decide,
+)
 
 POLICY = RetrainPolicy(drift_share_threshold=0.3, min_rows=200, cooldown=timedelta(minutes=30))
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -69,6 +78,22 @@ def test_only_one_run_in_flight() -> None:
 def test_re_running_a_decided_window_never_triggers_twice() -> None:
     again = replace(DRIFTED, handled_windows=frozenset({DRIFTED.window_key}))
     assert not decide(POLICY, again).triggers and "already decided" in decide(POLICY, again).reason
+
+
+def test_the_pause_holds_exactly_what_would_have_triggered_and_says_by_whom() -> None:
+    pause = "paused by ops@laptop at 2026-11-24T11:00:00Z: labels are late"
+    held = decide(POLICY, replace(DRIFTED, pause=pause))
+    assert held.action == PAUSED and not held.triggers and held.signal == "drift"
+    assert held.reason == f"held by the pause ({pause}); would have triggered: drift share 0.60 >= 0.30 over 1000 rows"
+    harmed = decide(POLICY, replace(DRIFTED, drift_share=0.05, harm=HARMED_ESTIMATE, pause=pause))
+    assert harmed.action == PAUSED and harmed.signal == HARM
+    # Nothing to hold: the decision and its reason are what they are without the pause.
+    for calm in (
+        replace(DRIFTED, drift_share=0.05),
+        replace(DRIFTED, run_in_flight="local:1"),
+        replace(DRIFTED, harm=HEALTHY_ESTIMATE),
+    ):
+        assert decide(POLICY, replace(calm, pause=pause)) == decide(POLICY, calm)
 
 
 def test_the_feature_refresh_runs_on_its_interval_and_just_after_each_hour() -> None:

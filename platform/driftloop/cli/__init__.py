@@ -20,6 +20,7 @@ from driftloop.cli import (
     demo_commands,
     feature_commands,
     local_commands,
+    loop_commands,
     monitor_commands,
     pipeline_commands,
     serve_commands,
@@ -44,6 +45,7 @@ app.add_typer(data_commands.app, name="data")
 app.add_typer(feature_commands.app, name="features")
 app.add_typer(pipeline_commands.app, name="pipeline")
 app.add_typer(monitor_commands.app, name="monitor")
+app.add_typer(loop_commands.app, name="loop")
 app.command("demo")(demo_commands.demo)
 app.add_typer(config_commands.app, name="config")
 app.add_typer(auth_commands.app, name="auth")

@@ -29,6 +29,9 @@ def run(
         None, help="Start of the window (UTC). Default: DRIFTLOOP_DRIFT_WINDOW_MINUTES ago."
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the decision the check would make; record, push and submit nothing."
+    ),
 ) -> None:
     """Check the prediction log for drift against the champion's reference; maybe trigger retraining."""
     from driftloop.pipeline_runs.factory import runner_for  # lazy: pulls httpx
@@ -38,14 +41,19 @@ def run(
     settings = get_settings()
     try:
         outcome = run_check(
-            settings, runner_for(settings), since=since.replace(tzinfo=since.tzinfo or UTC) if since else None
+            settings,
+            runner_for(settings),
+            since=since.replace(tzinfo=since.tzinfo or UTC) if since else None,
+            dry_run=dry_run,
         )
     finally:  # a failed check's metrics too (the registry-unreachable count)
-        if settings.pushgateway_url:
+        if settings.pushgateway_url and not dry_run:
             metrics.push(settings.pushgateway_url, job=metrics.DRIFT_JOB)
     if json_output:
         typer.echo(json.dumps(outcome.as_dict(), indent=2))
         return
+    if dry_run:
+        typer.echo("dry run: this decision is not recorded and nothing is submitted")
     if not outcome.model_version:
         typer.echo(f"decision: {outcome.action} ({outcome.reason})")
         return
@@ -65,26 +73,29 @@ def status(
     """The monitor's state (last trigger, run in flight) and its recent decisions with their reasons."""
     from dataclasses import asdict
 
-    from monitoring.check import monitor_store  # lazy: pulls pandas
+    from monitoring.check import monitor_store, pause_switch  # lazy: pulls pandas
     from monitoring.label_maturity import load_delay_summary  # lazy: pulls pandas
     from monitoring.reconciliation import load_reconciliation  # lazy: pulls pandas
 
     settings = get_settings()
     store = monitor_store(settings)
     state, decisions = store.load(), store.decisions(last)
+    pause = pause_switch(settings).current()
     gates = _gate_decisions(settings, last)
     folder = Layout.from_settings(settings).monitor
     delay = load_delay_summary(folder)
     estimate = next((d for d in reversed(store.decisions()) if d.get("estimate")), None)
     reconciled = load_reconciliation(folder)
     if json_output:
-        shown = {"state": asdict(state), "decisions": decisions, "gate_decisions": gates, "label_delay": delay,
+        shown = {"state": asdict(state), "pause": pause and pause.as_dict(), "decisions": decisions,
+                 "gate_decisions": gates, "label_delay": delay,
                  "latest_estimate": estimate and {"model_version": estimate["model_version"],
                                                   "checked_at": estimate["checked_at"], **estimate["estimate"]},
                  "reconciliation": reconciled}  # fmt: skip
         typer.echo(json.dumps(shown, indent=2))
         return
     typer.echo(f"last trigger: {state.last_trigger_at or 'never'}; run in flight: {state.run_in_flight or 'none'}")
+    typer.echo(f"loop: {pause.describe()} (`driftloop loop resume`)" if pause else "loop: running (not paused)")
     typer.echo(_delay_line(delay))
     typer.echo(_estimate_line(estimate))
     typer.echo(_reconciliation_line(reconciled))
