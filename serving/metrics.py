@@ -58,6 +58,6 @@ PREDICTION_LOG_REFUSED = Counter(
     "could not take more rows (its segments could not be written).",
 )
 SHADOW_PREDICTIONS = Counter(
-    "driftloop_shadow_predictions_total", "Rows scored in shadow by the challenger.", ["model_version"]
+    "driftloop_shadow_predictions_total", "Rows scored in shadow (the `shadow` alias).", ["model_version"]
 )
 LABELS_RECEIVED = Counter("driftloop_labels_received_total", "Labels sent to POST /v1/labels, by outcome.", ["outcome"])

@@ -1,5 +1,7 @@
 """The models in service, by registry alias, swapped atomically when an alias moves.
 
+The registry alone says what serves: `champion` answers, `challenger` answers its share of requests (the
+registered model's `challenger_share` tag), `shadow` scores a copy of each; `driftloop model` moves them.
 A request reads `slots.champion` once and uses that snapshot to the end, so a swap in between never
 mixes two versions within one answer. A watcher thread polls the aliases; a new version is loaded off
 the request path and only then published (one reference assignment). A failed load keeps the old model.
@@ -17,6 +19,7 @@ import numpy as np
 
 from pipelines.core.errors import RegistryUnreachableError
 from pipelines.core.use_case import UseCase
+from pipelines.registry.model_moves import challenger_share
 from pipelines.registry.models import registered_alias
 from pipelines.registry.names import Alias
 from serving.loaded_model import ScoringModel, load_version
@@ -42,18 +45,20 @@ class ServingModel:
         return self.model.scores(inputs)
 
 
-class ModelSlots:
-    """Champion and (optional) challenger, kept in step with the registry."""
+SERVED_ALIASES = (Alias.CHAMPION, Alias.CHALLENGER, Alias.SHADOW)
 
-    def __init__(
-        self, client: MlflowClient, model_name: str, with_challenger: bool, use_case: UseCase, onnx_threads: int = 1
-    ) -> None:
+
+class ModelSlots:
+    """Champion, challenger and shadow, kept in step with the registry; the challenger's share with them."""
+
+    def __init__(self, client: MlflowClient, model_name: str, use_case: UseCase, onnx_threads: int = 1) -> None:
         self.client = client
         self.use_case = use_case  # how its versions score (ONNX output, scikit-learn scorer) and on which columns
         self.model_name = model_name
         self.onnx_threads = onnx_threads
-        self.aliases = (Alias.CHAMPION, Alias.CHALLENGER) if with_challenger else (Alias.CHAMPION,)
+        self.aliases = SERVED_ALIASES
         self._models: dict[str, ServingModel | None] = dict.fromkeys(self.aliases)
+        self._challenger_share = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -65,11 +70,29 @@ class ModelSlots:
     def challenger(self) -> ServingModel | None:
         return self._models.get(Alias.CHALLENGER)
 
+    @property
+    def challenger_share(self) -> float:
+        """Share of requests the challenger answers (0 when none serves)."""
+        return self._challenger_share if self.challenger is not None else 0.0
+
+    @property
+    def shadow(self) -> ServingModel | None:
+        return self._models.get(Alias.SHADOW)
+
     def _registered_version(self, alias: str) -> tuple[str, str] | None:
         """(version, run id) holding `alias`; None when nothing holds it. An unreachable registry raises: the
         slots keep what they serve (a challenger is removed only when the registry says its alias is gone)."""
         version = registered_alias(self.client, self.model_name, alias)
         return None if version is None else (str(version.version), str(version.run_id or ""))
+
+    def _refresh_share(self) -> bool:
+        """Read the challenger's share when one serves (one request; none at all without a challenger)."""
+        share = challenger_share(self.client.get_registered_model(self.model_name).tags) if self.challenger else 0.0
+        if share == self._challenger_share:
+            return False
+        logger.info("challenger share: %g (was %g)", share, self._challenger_share)
+        self._challenger_share = share
+        return True
 
     def refresh(self) -> bool:
         """Bring every slot in line with its alias; True when something changed."""
@@ -100,7 +123,7 @@ class ModelSlots:
                 model.flavour,
                 current.version if current else "none",
             )
-        return changed
+        return self._refresh_share() or changed
 
     def _watch(self, interval_s: float) -> None:
         while not self._stop.wait(interval_s):

@@ -60,7 +60,6 @@ class ChampionPredictor(kserve.Model):
         self.slots = ModelSlots(
             client_as(settings, MlflowUser.SERVING),
             settings.model_name,
-            with_challenger=settings.challenger_mode != "off",
             use_case=self.use_case,
             onnx_threads=settings.onnx_threads,
         )
@@ -81,9 +80,8 @@ class ChampionPredictor(kserve.Model):
             settings.prediction_log_max_waiting_rows,
             listener=answer_stream(settings, self.use_case),
         ).start()
-        mode, traffic = settings.challenger_mode, settings.challenger_traffic
         seen = metrics.prediction_scores(self.use_case.model.score_buckets)
-        self.scorer = Scorer(self.slots, self.log, mode, traffic, settings.seed, self.use_case.entity_keys, seen)
+        self.scorer = Scorer(self.slots, self.log, settings.seed, self.use_case.entity_keys, seen)
         self.ready = True  # the server is up; `healthy()` says whether a champion can answer
         return True
 

@@ -1,4 +1,4 @@
-"""Scoring a validated batch: pick the model (champion, canary or shadow challenger), score, log, measure.
+"""Scoring a validated batch: pick the model (champion or canary challenger), score, log, shadow, measure.
 
 Shared by the predictor (features in the request, or looked up in-process) so that every path answers,
 logs and counts the same way.
@@ -41,14 +41,12 @@ class Scored:
 
 
 class Scorer:
-    """Picks the answering model (champion, canary or shadow challenger), scores and logs the rows."""
+    """Picks the answering model (champion or canary challenger), scores and logs the rows, and the shadow's."""
 
     def __init__(
         self,
         slots: ModelSlots,
         log: PredictionLog,
-        mode: str,
-        traffic: float,
         seed: int,
         entity_keys: tuple[str, ...],
         scores_seen: Histogram,
@@ -57,25 +55,23 @@ class Scorer:
         self.scores_seen = scores_seen  # the served scores' histogram, with the use case's buckets
         self.log = log
         self.entity_keys = entity_keys  # the use case's: the prediction log's entity columns
-        self.mode = mode
-        self.traffic = traffic
         self._random = random.Random(seed)
         self._random_lock = threading.Lock()
         # One worker: shadow scoring queues behind itself instead of competing with answers.
         self._shadow_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shadow")
 
     def _answering_model(self) -> tuple[ServingModel, ServingModel | None]:
-        """(model that answers, model that scores in shadow or None), read once per request."""
-        champion, challenger = self.slots.champion, self.slots.challenger
+        """(model that answers, model that scores in shadow or None), read once per request: the challenger
+        answers its share of requests, the champion the rest, and a shadow scores a copy of each."""
+        slots = self.slots
+        champion, challenger, share, shadow = slots.champion, slots.challenger, slots.challenger_share, slots.shadow
         if champion is None:
             raise NoChampionError("no model holds the `champion` alias yet")
-        if challenger is None or self.mode == "off":
-            return champion, None
-        if self.mode == "shadow":
-            return champion, challenger
+        if challenger is None or share <= 0.0:
+            return champion, shadow
         with self._random_lock:
-            canary = self._random.random() < self.traffic
-        return (challenger, None) if canary else (champion, None)
+            canary = self._random.random() < share
+        return (challenger if canary else champion), shadow
 
     def _log_rows(
         self, inputs: Mapping[str, np.ndarray], events: Events | None, scores: np.ndarray, model: ServingModel,
@@ -88,15 +84,13 @@ class Scorer:
             )
         )
 
-    def _shadow(
-        self, challenger: ServingModel, inputs: Mapping[str, np.ndarray], events: Events | None, rid: str
-    ) -> None:
+    def _shadow(self, shadow: ServingModel, inputs: Mapping[str, np.ndarray], events: Events | None, rid: str) -> None:
         try:
-            scores = challenger.scores(inputs)
-            self._log_rows(inputs, events, scores, challenger, SHADOW, rid)
-            metrics.SHADOW_PREDICTIONS.labels(challenger.version).inc(len(scores))
+            scores = shadow.scores(inputs)
+            self._log_rows(inputs, events, scores, shadow, SHADOW, rid)
+            metrics.SHADOW_PREDICTIONS.labels(shadow.version).inc(len(scores))
         except Exception:  # noqa: BLE001 - the shadow never affects the answer
-            logger.exception("shadow scoring with the challenger failed")
+            logger.exception("shadow scoring with version %s failed", shadow.version)
 
     def close(self) -> None:
         self._shadow_pool.shutdown(wait=True)

@@ -317,7 +317,7 @@ class TrainingSettings(BaseModel):
 
 
 class ServingSettings(BaseModel):
-    """The KServe model servers: ports, hot swap, canary and shadow, the prediction log."""
+    """The KServe model servers: ports, hot swap, the prediction log (what serves is the registry's aliases)."""
 
     transformer_port: int = Field(8080, ge=1, le=65535, description="Port of the KServe transformer.")
     predictor_port: int = Field(8081, ge=1, le=65535, description="Port of the KServe predictor.")
@@ -327,12 +327,6 @@ class ServingSettings(BaseModel):
     model_poll_interval_s: float = Field(
         5.0, gt=0, description="How often model servers check the registry aliases (hot swap of a new champion)."
     )
-    challenger_mode: Literal["off", "canary", "shadow"] = Field(
-        "off",
-        description="Serve the `challenger` alias too: `canary` answers a share of requests with it, "
-        "`shadow` scores a copy of every request with it and only logs the answers.",
-    )
-    challenger_traffic: float = Field(0.1, ge=0, le=1, description="Share of requests the canary challenger answers.")
     max_batch_size: int = Field(1000, ge=1, description="Largest batch (instances per request) the servers accept.")
     fast_lane: bool = Field(
         True,

@@ -8,10 +8,20 @@ from enum import StrEnum
 
 
 class Alias(StrEnum):
-    """Registry aliases: `champion` answers traffic; `challenger` is served as canary or shadow when asked."""
+    """Registry aliases: what serves is what they say (serving/model_slots.py), and only recorded moves change
+    them (registry/model_moves.py)."""
 
-    CHAMPION = "champion"
-    CHALLENGER = "challenger"
+    CHAMPION = "champion"  # answers traffic
+    CHALLENGER = "challenger"  # answers ModelTag.CHALLENGER_SHARE of requests (a canary)
+    SHADOW = "shadow"  # scores a copy of every request; its answers are only logged
+    PREVIOUS_CHAMPION = "previous-champion"  # the champion a promotion replaced: what `model rollback` restores
+
+
+class ModelTag(StrEnum):
+    """Tags on the registered model itself."""
+
+    CHALLENGER_SHARE = "challenger_share"  # share of requests the challenger answers, "0".."1"; absent = 0
+    MOVE = "move"  # key prefix: `move.<UTC microseconds>.<nonce>` holds one recorded move as JSON
 
 
 class RunTag(StrEnum):

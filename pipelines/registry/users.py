@@ -81,3 +81,10 @@ def act_as(settings: Settings, user: MlflowUser) -> None:
     os.environ[USERNAME_VARIABLE] = user.value
     os.environ[PASSWORD_VARIABLE] = mlflow_password(settings, user)
     os.environ[SET_BY_US_VARIABLE] = user.value
+
+
+def acting_login(settings: Settings, user: MlflowUser) -> str:
+    """The MLflow login this process talks as once it acts as `user`: a person's own exported login wins, as in
+    `act_as`. A move records it as who moved."""
+    act_as(settings, user)
+    return os.environ.get(USERNAME_VARIABLE) or user.value

@@ -26,13 +26,13 @@ from pipelines.features.compute_engine import open_engine
 from pipelines.features.refresh import refresh_features
 from pipelines.features.training_set_build import training_set_from_snapshot
 from pipelines.registry.lineage import code_version, frame_fingerprint
+from pipelines.registry.model_moves import MAX_REASON_CHARS, set_champion
 from pipelines.registry.models import (
     CALIBRATION_SAMPLE_PATH,
     current_champion,
     log_calibration_sample,
     log_model,
     log_onnx,
-    promote,
     register,
 )
 from pipelines.registry.names import RunTag, VersionTag, holdout_tag
@@ -45,7 +45,7 @@ from pipelines.registry.onnx_model import (
     runtime_versions,
 )
 from pipelines.registry.tracking import client_as, in_run, load_sklearn_version
-from pipelines.registry.users import MlflowUser, act_as
+from pipelines.registry.users import MlflowUser, act_as, acting_login
 from pipelines.training.evaluation_set import current_set, freeze
 from pipelines.training.evidence import Improvement, paired_improvement
 from pipelines.training.evidence_record import from_run, run_record, version_tags
@@ -419,6 +419,9 @@ def register_and_promote(settings: Settings, run_id: str, model_uri: str, decisi
     }
     description = use_case.description
     version = register(client, model_uri, settings.model_name, run_id, tags, description)
-    promote(client, settings.model_name, version.version)
+    # A recorded move, like an operator's: the champion it replaces stays the rollback target.
+    reason = f"the gate passed it: {run.data.tags[RunTag.GATE_REASON]}"
+    who = acting_login(settings, MlflowUser.PIPELINE)
+    set_champion(client, settings.model_name, str(version.version), who, reason[:MAX_REASON_CHARS])
     client.set_tag(run_id, RunTag.REGISTERED_VERSION, version.version)
     return str(version.version)

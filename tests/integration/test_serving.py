@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipelines.registry.names import Alias, ModelTag
 from tests.integration.conftest import MODEL
 from tests.integration.local_platform import PlatformUnderTest, server_url, spawn_predictor, stream_caught_up
 from use_cases.fraud import USE_CASE as FRAUD
@@ -375,19 +376,22 @@ def test_sigterm_under_load_loses_no_answered_prediction(
     assert (received <= logged_at).all() and (logged_at - received).max() < pd.Timedelta(seconds=5)
 
 
-def test_canary_answers_with_both_and_shadow_only_logs_the_challenger(
+def test_canary_answers_with_both_and_shadow_only_logs_the_shadow(
     serving: PlatformUnderTest, transactions: list[dict[str, Any]], client: Any, tmp_path: Path
 ) -> None:
     champion = client.get_model_version_by_alias(MODEL, "champion")
     challenger = _register_again(client, champion)
-    client.set_registered_model_alias(MODEL, "challenger", challenger.version)
     try:
         for mode in ("canary", "shadow"):
             folder = tmp_path / mode
             folder.mkdir()
-            process, url = spawn_predictor(
-                serving, folder, DRIFTLOOP_CHALLENGER_MODE=mode, DRIFTLOOP_CHALLENGER_TRAFFIC="0.5"
-            )
+            if mode == "canary":  # what `driftloop model challenger V --share 0.5` writes
+                client.set_registered_model_tag(MODEL, ModelTag.CHALLENGER_SHARE, "0.5")
+                client.set_registered_model_alias(MODEL, Alias.CHALLENGER, challenger.version)
+            else:
+                client.delete_registered_model_alias(MODEL, Alias.CHALLENGER)
+                client.set_registered_model_alias(MODEL, Alias.SHADOW, challenger.version)
+            process, url = spawn_predictor(serving, folder)
             try:
                 with httpx.Client(headers=serving.headers("score")) as http:
                     answers = [
@@ -406,7 +410,10 @@ def test_canary_answers_with_both_and_shadow_only_logs_the_challenger(
                 shadow = logged[logged["role"] == "shadow"]
                 assert len(shadow) == 60 and set(shadow["model_version"]) == {challenger.version}
     finally:
-        client.delete_registered_model_alias(MODEL, "challenger")
+        for alias in (Alias.CHALLENGER, Alias.SHADOW):
+            if alias in client.get_registered_model(MODEL).aliases:
+                client.delete_registered_model_alias(MODEL, alias)
+        client.delete_registered_model_tag(MODEL, ModelTag.CHALLENGER_SHARE)
 
 
 def test_metrics_name_the_version_in_service(serving: PlatformUnderTest, client: Any) -> None:

@@ -60,10 +60,10 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, di
     yield client, versions, holdout
 
 
-def _slots(client: Any, with_challenger: bool = False) -> Any:
+def _slots(client: Any) -> Any:
     from serving.model_slots import ModelSlots
 
-    return ModelSlots(client, MODEL, with_challenger=with_challenger, use_case=FRAUD)
+    return ModelSlots(client, MODEL, use_case=FRAUD)
 
 
 def test_a_moved_champion_is_loaded_and_published(registry: tuple[Any, dict[str, str], pd.DataFrame]) -> None:
@@ -103,7 +103,7 @@ def test_a_removed_challenger_stops_serving_a_removed_champion_never_does(
     client, versions, _ = registry
     promote(client, MODEL, versions["good"])
     promote(client, MODEL, versions["other"], alias=Alias.CHALLENGER)
-    slots = _slots(client, with_challenger=True)
+    slots = _slots(client)
     slots.refresh()
     assert (slots.champion.version, slots.challenger.version) == (versions["good"], versions["other"])
     client.delete_registered_model_alias(MODEL, Alias.CHALLENGER)
@@ -129,3 +129,44 @@ def test_a_version_without_onnx_is_scored_by_its_sklearn_flavour_from_the_client
     scores = slots.champion.scores({name: holdout[name].to_numpy() for name in MODEL_INPUT_COLUMNS})
     assert scores.shape == (len(holdout),) and ((scores >= 0) & (scores <= 1)).all()
     assert (mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None) == found, "loading set it"
+
+
+def test_recorded_moves_decide_what_serves_and_a_rollback_undoes_one_promotion(
+    registry: tuple[Any, dict[str, str], pd.DataFrame],
+) -> None:
+    from pipelines.registry.model_moves import (
+        MoveRefusedError,
+        recorded_moves,
+        rollback_champion,
+        set_challenger,
+        set_champion,
+        set_shadow,
+    )
+    from pipelines.registry.names import Alias
+
+    client, versions, _ = registry
+    good, other = versions["good"], versions["other"]
+    set_champion(client, MODEL, good, "ops", "start from good")
+    slots = _slots(client)
+    slots.refresh()
+    set_challenger(client, MODEL, other, 0.25, "ops", "canary other")
+    set_shadow(client, MODEL, other, "ops", "shadow other")
+    assert slots.refresh() is True
+    assert (slots.challenger.version, slots.challenger_share, slots.shadow.version) == (other, 0.25, other)
+    set_challenger(client, MODEL, None, 0.0, "ops", "canary done")
+    set_shadow(client, MODEL, None, "ops", "shadow done")
+    assert slots.refresh() is True and (slots.challenger, slots.challenger_share, slots.shadow) == (None, 0.0, None)
+
+    set_champion(client, MODEL, other, "ops", "other is better")
+    assert str(client.get_model_version_by_alias(MODEL, Alias.PREVIOUS_CHAMPION).version) == good
+    assert slots.refresh() is True and slots.champion.version == other
+    move = rollback_champion(client, MODEL, "ops", "other misbehaves")
+    assert (move.from_version, move.to_version) == (other, good)
+    assert slots.refresh() is True and slots.champion.version == good
+    with pytest.raises(MoveRefusedError, match="no previous champion"):
+        rollback_champion(client, MODEL, "ops", "again")
+    latest = recorded_moves(client, MODEL, last=2)
+    assert [(m.action, m.from_version, m.to_version, m.why) for m in latest] == [
+        ("rollback", other, good, "other misbehaves"),
+        ("promote", good, other, "other is better"),
+    ]

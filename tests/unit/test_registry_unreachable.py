@@ -49,7 +49,7 @@ def test_model_slots_keep_serving_what_they_have_when_the_registry_is_away() -> 
         def scores(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
             return np.zeros(1)
 
-    slots = ModelSlots(MlflowClient(f"http://127.0.0.1:{free_port()}"), "m", with_challenger=True, use_case=FRAUD)
+    slots = ModelSlots(MlflowClient(f"http://127.0.0.1:{free_port()}"), "m", use_case=FRAUD)
     slots._models["champion"] = ServingModel("champion", "3", "r3", Constant())
     slots._models["challenger"] = ServingModel("challenger", "4", "r4", Constant())
     with pytest.raises(RegistryUnreachableError):

@@ -97,10 +97,12 @@ def test_a_forwarded_time_far_from_the_servers_clock_is_refused(given: str) -> N
 
 @dataclass
 class _Slots:
-    """What the scorer reads of `ModelSlots`: the two aliases' models."""
+    """What the scorer reads of `ModelSlots`: the aliases' models and the challenger's share."""
 
     champion: ServingModel | None
     challenger: ServingModel | None = None
+    challenger_share: float = 0.0
+    shadow: ServingModel | None = None
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +126,7 @@ def test_a_request_is_scored_answered_and_logged_without_a_dataframe(
 ) -> None:
     log = PredictionLog(tmp_path, flush_s=3600)  # not started: nothing flushes while the frame is forbidden
     seen = metrics.prediction_scores(FRAUD.model.score_buckets)
-    scorer = Scorer(_Slots(champion), log, "off", 0.0, 0, FRAUD.entity_keys, seen)  # type: ignore[arg-type]
+    scorer = Scorer(_Slots(champion), log, 0, FRAUD.entity_keys, seen)  # type: ignore[arg-type]
     features = {name: [1.0] * 2 for name in MODEL_INPUT_COLUMNS if name != "channel"}
     body = {"instances": [{**row, "channel": "online"} for row in pd.DataFrame(features).to_dict("records")]}
 

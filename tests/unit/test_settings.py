@@ -87,7 +87,7 @@ def test_a_child_reads_exactly_the_settings_its_parent_was_given(clean_env: pyte
 
     given = Settings(
         state_dir=tmp_path, mode="kind", kfp_host="http://kfp:8888", drift_share_threshold=0.25,
-        feast_online_store="redis", challenger_mode="shadow", mlflow_workers=3,
+        feast_online_store="redis", model_poll_interval_s=2.5, mlflow_workers=3,
         feast_redis_password="a-secret-the-child-needs-as-it-is",
     )  # fmt: skip
     base = {"PATH": "/bin", "DRIFTLOOP_MLFLOW_PORT": "5999", "DRIFTLOOP_SEED": "7"}

@@ -21,6 +21,7 @@ from driftloop.cli import (
     feature_commands,
     local_commands,
     loop_commands,
+    model_commands,
     monitor_commands,
     pipeline_commands,
     serve_commands,
@@ -46,6 +47,7 @@ app.add_typer(feature_commands.app, name="features")
 app.add_typer(pipeline_commands.app, name="pipeline")
 app.add_typer(monitor_commands.app, name="monitor")
 app.add_typer(loop_commands.app, name="loop")
+app.add_typer(model_commands.app, name="model")
 app.command("demo")(demo_commands.demo)
 app.add_typer(config_commands.app, name="config")
 app.add_typer(auth_commands.app, name="auth")
