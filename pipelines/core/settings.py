@@ -24,9 +24,14 @@ ENV_PREFIX = "DRIFTLOOP_"
 
 
 # Variables that were renamed: still set under the old name, they would be ignored silently.
-RETIRED_VARIABLES = {
-    "DRIFTLOOP_GATE_MIN_ROC_AUC": "DRIFTLOOP_GATE_FLOOR",
-    "DRIFTLOOP_GATE_MAX_LABEL_RATE_RATIO": "DRIFTLOOP_GATE_LABEL_SHIFT_RATIO",
+RETIRED_VARIABLES = {  # old name: why it is refused
+    "DRIFTLOOP_GATE_MIN_ROC_AUC": "it was renamed DRIFTLOOP_GATE_FLOOR (the use case declares the default)",
+    "DRIFTLOOP_GATE_MAX_LABEL_RATE_RATIO": "it was renamed DRIFTLOOP_GATE_LABEL_SHIFT_RATIO (the use case declares "
+    "the default)",
+    "DRIFTLOOP_CHALLENGER_MODE": "the registry's aliases decide what serves: `driftloop model challenger VERSION "
+    "--share P` or `driftloop model shadow VERSION`",
+    "DRIFTLOOP_CHALLENGER_TRAFFIC": "the challenger's share is the registry's: `driftloop model challenger VERSION "
+    "--share P`",
 }
 # The one place the platform names a use case: the one it runs when DRIFTLOOP_USE_CASE is not set.
 DEFAULT_USE_CASE = "fraud"
@@ -511,9 +516,9 @@ class Settings(
     @model_validator(mode="after")
     def _no_retired_variable(self) -> Settings:
         """A renamed setting still set under its old name would be ignored without a word: refuse it instead."""
-        for old, new in RETIRED_VARIABLES.items():
+        for old, why in RETIRED_VARIABLES.items():
             if old in os.environ:
-                raise ValueError(f"{old} was renamed {new} (the use case declares the default)")
+                raise ValueError(f"{old} is no longer read: {why}")
         return self
 
     @model_validator(mode="after")

@@ -248,7 +248,17 @@ def test_a_retired_gate_variable_is_refused_by_name(clean_env: pytest.MonkeyPatc
     from pipelines.core.settings import Settings
 
     clean_env.setenv("DRIFTLOOP_GATE_MIN_ROC_AUC", "0.9")
-    with pytest.raises(ValueError, match="DRIFTLOOP_GATE_MIN_ROC_AUC was renamed DRIFTLOOP_GATE_FLOOR"):
+    with pytest.raises(
+        ValueError, match="DRIFTLOOP_GATE_MIN_ROC_AUC is no longer read: it was renamed DRIFTLOOP_GATE_FLOOR"
+    ):
+        Settings()
+
+
+def test_a_removed_challenger_variable_names_the_command_that_replaced_it(clean_env: pytest.MonkeyPatch) -> None:
+    from pipelines.core.settings import Settings
+
+    clean_env.setenv("DRIFTLOOP_CHALLENGER_MODE", "canary")
+    with pytest.raises(ValueError, match="DRIFTLOOP_CHALLENGER_MODE is no longer read: .*driftloop model challenger"):
         Settings()
 
 
