@@ -1,6 +1,7 @@
 """A STAND-IN of the KFP v2beta1 REST API (no KFP API server can run here): only the endpoints `kfp.Client`
-2.17 calls to submit and poll a run. It records what it received; given `execute`, it also hands each submitted
-run to it (the parity harness runs the submitted IR through kfp.local) and takes the state it returns."""
+2.17 calls to submit and poll a run, and a finished run's task details (`finish`). It records what it received;
+given `execute`, it also hands each submitted run to it (the parity harness runs the submitted IR through
+kfp.local) and takes the state it returns."""
 
 from __future__ import annotations
 
@@ -60,6 +61,24 @@ class StandInKfpApi:
             return self.runs[run_id]
 
         self.app = app
+
+    def finish(self, run_id: str, state: str, tasks: dict[str, str], start: str, end: str) -> None:
+        """End a run as KFP reports it: its state, `finished_at`, and `run_details.task_details`, one per task with
+        its state and times (KFP's own tasks too: the root DAG and a driver, which a reader must skip)."""
+        run = self.runs[run_id]
+        run["state"], run["finished_at"] = state, end
+        details = [
+            {
+                "task_id": f"t-{i}",
+                "display_name": name,
+                "state": task_state,
+                "create_time": start,
+                "start_time": start,
+                "end_time": end,
+            }
+            for i, (name, task_state) in enumerate({"root": state, **tasks, "root-driver": "SUCCEEDED"}.items())
+        ]
+        run["run_details"] = {"task_details": details}
 
     def _execute(self, run: dict[str, Any]) -> None:
         assert self.execute is not None

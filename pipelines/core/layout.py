@@ -35,6 +35,7 @@ class Layout:
     run: Path  # the local processes' records (pid, start time, command)
     raw_data: Path  # what `driftloop data generate` writes and `data ingest` reads by default
     pipeline_root: Path  # kfp.local's artifacts
+    pipeline_runs: Path  # one record per submitted pipeline run, both modes (`driftloop pipeline runs`)
     credentials: Path  # API tokens and the local MLflow users' passwords (0700)
     evidently_workspace: Path
     feast_repo: Path  # feature_store.yaml, the file registry and the SQLite online store (local mode)
@@ -110,6 +111,7 @@ class Layout:
             run=state / "run",
             raw_data=state / "data" / "raw",
             pipeline_root=state / "kfp",
+            pipeline_runs=state / "pipeline_runs",
             credentials=settings.credentials_dir or state / "credentials",
             evidently_workspace=settings.evidently_workspace or state / "evidently",
             feast_repo=feast_repo,

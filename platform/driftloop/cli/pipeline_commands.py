@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
-import logging
-import sys
-from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 
+from driftloop.cli.step_console import with_step_progress
 from pipelines.core.errors import DriftloopError
-from pipelines.core.layout import Layout
-from pipelines.core.settings import get_settings
+from pipelines.core.settings import Settings, get_settings
 
 app = typer.Typer(
     help="Training pipeline: run it here with kfp.local, submit it to Kubeflow Pipelines, or compile it to KFP IR.",
@@ -59,10 +53,8 @@ def run_training(
 ) -> None:
     """Validate -> features -> training set -> train -> evaluate -> gate -> register, with kfp.local, on a
     window of the event store (land data first with `driftloop data ingest`)."""
-    from rich.console import Console
 
     from driftloop.pipeline_runs.local_runner import LocalPipelineRunner  # lazy: pulls httpx
-    from driftloop.pipeline_runs.step_progress import StepFollower, output_to  # lazy: --help budget
     from pipelines.core.training_request import TrainingRequest  # lazy: --help budget
 
     settings = get_settings()
@@ -78,15 +70,7 @@ def run_training(
         trigger=trigger,
     )
     runner = LocalPipelineRunner(settings)
-    if logging.getLogger().isEnabledFor(logging.DEBUG):  # -v: kfp.local's own output, as it comes
-        outcome = runner.run_training(request)
-    else:
-        log_path = Layout.from_settings(settings).logs / f"training-{datetime.now(UTC):%Y%m%dT%H%M%S}.log"
-        with output_to(log_path) as terminal:
-            console = Console(file=terminal, soft_wrap=True)
-            console.print(f"training pipeline (kfp.local); executor output: {log_path}")
-            with console.status("starting…") as spinner, StepFollower(log_path, console.print, spinner.update):
-                outcome = runner.run_training(request)
+    outcome = with_step_progress(settings, "training", lambda log: runner.run_training(request, log=log))
     if outcome.status == "failed":
         raise DriftloopError(f"training pipeline failed: {outcome.error}; MLflow run: {outcome.run_url}")
     typer.echo(f"gate: {outcome.decision} ({outcome.reason})")
@@ -96,54 +80,75 @@ def run_training(
 
 
 @app.command("submit")
-def submit_training(
-    kfp_host: str | None = typer.Option(None, help="The KFP API. Default: DRIFTLOOP_KFP_HOST."),
-    seed: int | None = typer.Option(None, help="Training seed. Default: DRIFTLOOP_SEED."),
+def submit(
+    file: Path | None = typer.Argument(
+        None,
+        help="A Python file with a @dsl.pipeline function, or compiled KFP IR (YAML). Default: the built-in "
+        "training pipeline (pipelines/kfp/compiled/training_pipeline.yaml).",
+        show_default=False,
+    ),
+    function: str | None = typer.Option(None, help="The pipeline function, when FILE defines several."),
+    params: list[str] | None = typer.Option(
+        None, "--param", help="name=value, typed by the pipeline's declared parameter types (repeat it)."
+    ),
+    kfp_host: str | None = typer.Option(
+        None, help="Submit to this KFP API. Default: DRIFTLOOP_KFP_HOST; without one, run here with kfp.local."
+    ),
+    seed: int | None = typer.Option(None, help="Training pipeline only: seed. Default: DRIFTLOOP_SEED."),
     holdout_days: int | None = typer.Option(
-        None, min=1, help="Days at the end of the window kept for evaluation. Default: DRIFTLOOP_HOLDOUT_DAYS."
+        None, min=1, help="Training pipeline only: days kept for evaluation. Default: DRIFTLOOP_HOLDOUT_DAYS."
     ),
     label_maturity_days: int | None = typer.Option(
-        None, min=0, help="Newest days left out of training (labels lag). Default: DRIFTLOOP_LABEL_MATURITY_DAYS."
+        None, min=0, help="Training pipeline only: newest days left out. Default: DRIFTLOOP_LABEL_MATURITY_DAYS."
     ),
-    trigger: str = typer.Option("manual", help="Why this run happens; recorded on the run and the model version."),
-    wait: bool = typer.Option(False, help="Wait for the run and print the gate's decision (reads MLflow)."),
-    as_json: bool = typer.Option(
-        False, "--json", help="Print one JSON object: the run id and window, or with --wait the run's outcome."
-    ),
+    trigger: str | None = typer.Option(None, help="Training pipeline only: why this run happens. Default: manual."),
+    wait: bool = typer.Option(False, help="KFP: wait for the run to end (kfp.local runs always do)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run's record as one JSON object."),
 ) -> None:
-    """Submit the compiled training pipeline to Kubeflow Pipelines (cluster mode; what `make pipeline` runs).
+    """Submit a KFP v2 pipeline: with kfp.local here, or to Kubeflow Pipelines with --kfp-host /
+    DRIFTLOOP_KFP_HOST (what `make pipeline` runs). Every run is recorded: see `pipeline runs` and `pipeline get`.
 
-    The run reads the event store on the release's state volume, where the cluster's tasks mount it.
+    On the cluster the built-in training pipeline reads the event store on the release's state volume.
     """
-    from driftloop.pipeline_runs.kfp_runner import KfpApiRunner  # lazy: pulls httpx
-    from pipelines.core.training_request import TrainingRequest  # lazy: --help budget
+    from driftloop.cli import pipeline_submit  # lazy: pulls kfp
 
     settings = get_settings()
     if kfp_host:
         settings = settings.model_copy(update={"kfp_host": kfp_host})
-    request = TrainingRequest.from_settings(
-        settings, seed=seed, holdout_days=holdout_days, label_maturity_days=label_maturity_days, trigger=trigger
+    training = {"seed": seed, "holdout_days": holdout_days, "label_maturity_days": label_maturity_days}
+    pipeline_submit.submit(
+        settings, file, function, params or [], {**training, "trigger": trigger}, wait=wait, as_json=as_json
     )
-    runner = KfpApiRunner(settings)
-    # kfp.Client prints its links ("Run details: ...") to stdout: with --json they go to stderr, so stdout is JSON.
-    chatter = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
-    if not wait:
-        with chatter:
-            handle = runner.submit(request).removeprefix("kfp:")
-        if as_json:
-            shown = {"kfp_run_id": handle, "trigger": request.trigger, "window_days": request.window_days}
-            typer.echo(json.dumps(shown, indent=2))
-        else:
-            typer.echo(f"submitted KFP run {handle} (the last {request.window_days} days of the event store)")
-        return
-    with chatter:
-        outcome = runner.run_training(request)
-    if as_json:  # a failed run too: the object says so, and the exit code below
-        typer.echo(json.dumps(asdict(outcome), indent=2))
-    if outcome.status == "failed":
-        raise DriftloopError(f"training pipeline failed: {outcome.error}; MLflow run: {outcome.run_url}")
-    if not as_json:
-        typer.echo(f"gate: {outcome.decision} ({outcome.reason}); MLflow run: {outcome.run_url}")
+
+
+@app.command("runs")
+def list_runs(
+    limit: int = typer.Option(20, min=1, help="Show this many, newest first."),
+    kfp_host: str | None = typer.Option(None, help="Refresh cluster runs from this KFP API. Default: as recorded."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list of run records."),
+) -> None:
+    """The pipeline runs submitted from here, both modes, newest first; unfinished cluster runs are refreshed
+    from the KFP API."""
+    from driftloop.cli import pipeline_submit  # lazy: pulls kfp
+
+    pipeline_submit.list_runs(_with_host(kfp_host), limit, as_json=as_json)
+
+
+@app.command("get")
+def get_run(
+    run: str = typer.Argument(..., help="The run's id (or a unique prefix), or its KFP run id."),
+    kfp_host: str | None = typer.Option(None, help="Refresh from this KFP API. Default: the one the run went to."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run's record as one JSON object."),
+) -> None:
+    """One pipeline run: status per step, durations, its MLflow run and the model version it registered."""
+    from driftloop.cli import pipeline_submit  # lazy: pulls kfp
+
+    pipeline_submit.get_run(_with_host(kfp_host), run, as_json=as_json)
+
+
+def _with_host(kfp_host: str | None) -> Settings:
+    settings = get_settings()
+    return settings.model_copy(update={"kfp_host": kfp_host}) if kfp_host else settings
 
 
 @app.command("compile")

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from driftloop.pipeline_runs.local_runner import run_url
+from driftloop.pipeline_runs.run_record import RunRecord, RunRecordStore
 from pipelines.core.dependency_probes import check_kfp_api
 from pipelines.core.errors import DriftloopError
 from pipelines.core.settings import Settings
@@ -59,20 +60,16 @@ class KfpApiRunner:
 
     def run_training(self, request: TrainingRequest) -> TrainingOutcome:
         check_reachable(self.settings.tracking_uri)  # the outcome is read from MLflow: no run it could not report
-        handle = self.submit(request)
-        kfp_run_id = handle.removeprefix("kfp:")
+        return self.outcome_of(self.submit(request).removeprefix("kfp:"))
+
+    def outcome_of(self, kfp_run_id: str) -> TrainingOutcome:
+        """Wait for a submitted training run to end and read its outcome from the MLflow run its steps tagged."""
         finished = self._client().wait_for_run_completion(kfp_run_id, timeout=3600)
-        client = tracking_client(self.settings.tracking_uri)
-        experiment = client.get_experiment_by_name(self.settings.mlflow_experiment)
-        runs = client.search_runs(
-            [experiment.experiment_id] if experiment else [],
-            filter_string=f"tags.`{RunTag.PIPELINE_RUN_ID}` = '{kfp_run_id}'",
-        )
-        if not runs:
+        run = find_mlflow_run(self.settings, kfp_run_id)
+        if run is None:
             return TrainingOutcome(
                 "failed", "", "", error=f"KFP run {kfp_run_id} ended {finished.state} without an MLflow run"
             )
-        run = runs[0]
         tags = run.data.tags
         succeeded = str(finished.state) == "SUCCEEDED"
         return TrainingOutcome(
@@ -84,3 +81,33 @@ class KfpApiRunner:
             registered_version=tags.get(RunTag.REGISTERED_VERSION),
             error=None if succeeded else f"KFP run {kfp_run_id} ended {finished.state}",
         )
+
+
+def find_mlflow_run(settings: Settings, kfp_run_id: str) -> Any | None:
+    """The MLflow run a KFP run's steps tagged with its id (`kfp.pipeline_run_id`, as the training steps do)."""
+    client = tracking_client(settings.tracking_uri)
+    experiment = client.get_experiment_by_name(settings.mlflow_experiment)
+    runs = client.search_runs(
+        [experiment.experiment_id] if experiment else [],
+        filter_string=f"tags.`{RunTag.PIPELINE_RUN_ID}` = '{kfp_run_id}'",
+    )
+    return runs[0] if runs else None
+
+
+def attach_mlflow_run(record: RunRecord, settings: Settings, store: RunRecordStore) -> RunRecord:
+    """Fill a finished cluster run's MLflow run and registered version from MLflow, when its steps tagged one and
+    the tracking server answers; a record stays as it is otherwise (`get` must work from a laptop without it)."""
+    if record.mode != "kfp" or not record.kfp_run_id or record.mlflow_run_id or record.active:
+        return record
+    try:
+        check_reachable(settings.tracking_uri)
+        run = find_mlflow_run(settings, record.kfp_run_id)
+    except Exception as unreachable:  # MLflow's client raises its own for logins and 5xx
+        logger.info("no MLflow run for %s: %s", record.id, unreachable)
+        return record
+    if run is not None:
+        record.mlflow_run_id = run.info.run_id
+        record.mlflow_run_url = run_url(settings, run.info.experiment_id, run.info.run_id)
+        record.model_version = run.data.tags.get(RunTag.REGISTERED_VERSION)
+        store.save(record)
+    return record

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 import psutil
 
 from driftloop.local.process_identity import is_same_process
 from driftloop.local.processes import ProcessRecord, spawn
 from driftloop.local.runtime import driftloop_command
+from driftloop.pipeline_runs.run_record import RunRecord, RunRecordStore
+from driftloop.pipeline_runs.submission import builtin_training_source, local_run, new_record
 from pipelines.core.dependency_probes import check_online_store
 from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings, exported, settings_environment
@@ -76,15 +79,25 @@ class LocalPipelineRunner:
         except (psutil.Error, ValueError):
             return False
 
-    def run_training(self, request: TrainingRequest) -> TrainingOutcome:
+    def run_training(
+        self, request: TrainingRequest, record: RunRecord | None = None, log: Path | None = None
+    ) -> TrainingOutcome:
         """Run the pipeline here and report its outcome; fails within seconds, naming the address, when MLflow or
-        the online store does not answer (MLflow's client retried a refused connection for four minutes)."""
+        the online store does not answer (MLflow's client retried a refused connection for four minutes). The
+        run's record (`pipeline runs`) is `record` when the caller made one, else a new one."""
         check_reachable(self.settings.tracking_uri)
         check_online_store(self.settings)
         from kfp import local
 
         from pipelines.kfp.training_pipeline import training_pipeline  # lazy: pulls kfp and pandas
         from pipelines.training.steps import training_experiment_id  # lazy: pulls pandas
+
+        store = RunRecordStore(self.layout.pipeline_runs)
+        if record is None:
+            record = new_record(
+                builtin_training_source(), {**request.pipeline_arguments(), "mlflow_run_id": ""}, "local"
+            )
+        record.log = str(log) if log else record.log
 
         # kfp.local's tasks inherit this process's environment, and with it the pipeline's MLflow user: in local
         # mode this runner stands where KFP stands in the cluster, whose task pods get that user's Secret.
@@ -98,24 +111,27 @@ class LocalPipelineRunner:
             pipeline_root=str(self.layout.pipeline_root),
             raise_on_error=True,
         )
-        error: str | None = None
-        try:
-            with exported(self.settings):  # kfp.local's tasks inherit this process's environment
-                training_pipeline(**request.pipeline_arguments(), mlflow_run_id=run_id)
-        except RuntimeError as failure:
-            error = str(failure).strip().splitlines()[0] if str(failure).strip() else repr(failure)
+        record.mlflow_run_id, record.mlflow_run_url = run_id, run_url(self.settings, experiment_id, run_id)
+        with local_run(record, store), exported(self.settings):  # kfp.local's tasks inherit this environment
+            training_pipeline(**request.pipeline_arguments(), mlflow_run_id=run_id)
+        error = record.error
+        if error:
             client.set_terminated(run_id, status="FAILED")
         tags = client.get_run(run_id).data.tags
         if tags.get(RunTag.VALIDATION) == "failed":
             error = (
                 f"data contract violated: {tags.get(RunTag.VALIDATION_FAILURES, '?')} (report in the run's validation/)"
             )
+        record.model_version = tags.get(RunTag.REGISTERED_VERSION)
+        record.error = error
+        record.status = "failed" if error else record.status
+        store.save(record)
         return TrainingOutcome(
             status="failed" if error else "succeeded",
             mlflow_run_id=run_id,
-            run_url=run_url(self.settings, experiment_id, run_id),
+            run_url=record.mlflow_run_url,
             decision=tags.get(RunTag.GATE_DECISION),
             reason=tags.get(RunTag.GATE_REASON),
-            registered_version=tags.get(RunTag.REGISTERED_VERSION),
+            registered_version=record.model_version,
             error=error,
         )
