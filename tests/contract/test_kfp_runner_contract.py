@@ -146,7 +146,7 @@ def test_cluster_runner_needs_the_kfp_host(clean_env: pytest.MonkeyPatch) -> Non
         KfpApiRunner(Settings())
 
 
-TWO_STEPS = Path(__file__).resolve().parents[1] / "pipelines" / "two_steps.py"
+TWO_STEPS = Path(__file__).resolve().parents[1] / "user_pipelines" / "two_steps.py"
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-TWO_STEPS = REPO / "tests" / "pipelines" / "two_steps.py"
+TWO_STEPS = REPO / "tests" / "user_pipelines" / "two_steps.py"
 
 
 def driftloop(state: Path, *arguments: str) -> subprocess.CompletedProcess[str]:

@@ -1,6 +1,6 @@
 """A user's pipeline, as small as one can be: two lightweight components, the second reading the first's value.
 
-`driftloop pipeline submit tests/pipelines/two_steps.py` runs it; the tests submit it in both modes. No
+`driftloop pipeline submit tests/user_pipelines/two_steps.py` runs it; the tests submit it in both modes. No
 `from __future__ import annotations`: KFP reads the annotations as types.
 """
 
