@@ -78,6 +78,17 @@ class PlatformSettings(BaseModel):
         15.0, gt=0, description="Seconds `local down` waits after SIGTERM before it sends SIGKILL."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    target: Literal["local", "cluster"] = Field(
+        "local",
+        description="Where the CLI's platform commands act (`--target`): `local` (this machine's state) or `cluster` "
+        "(the release kubectl reaches: the command runs in its predictor pod). The platform's own pods act `local`.",
+    )
+    cluster_context: str = Field(
+        "kind-driftloop", description="kubeconfig context `--target cluster` reaches (`make up`'s cluster)."
+    )
+    cluster_namespace: str = Field(
+        "kubeflow", description="Namespace of the release `--target cluster` reaches (`make up` installs it in KFP's)."
+    )
 
 
 class MlflowSettings(BaseModel):

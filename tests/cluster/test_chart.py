@@ -357,7 +357,7 @@ def test_both_model_servers_read_the_api_tokens_from_their_own_secret(rendered: 
     containers (the transformer calls the predictor with the score token). The demo reads the same Secret."""
     import base64
 
-    from driftloop.demo.targets import API_TOKENS_SECRET
+    from driftloop.cluster.pod_commands import API_TOKENS_SECRET
     from pipelines.core.credentials import Scope
 
     (secret,) = [o for o in rendered if o["kind"] == "Secret" and o["metadata"]["name"] == API_TOKENS_SECRET]
@@ -380,7 +380,7 @@ def test_both_model_servers_read_the_api_tokens_from_their_own_secret(rendered: 
 
 def test_the_evidently_ui_reads_its_write_secret_from_the_api_tokens(rendered: list[dict[str, Any]]) -> None:
     """`driftloop serve evidently-ui` hands Evidently the admin token as its write secret: the pod mounts it."""
-    from driftloop.demo.targets import API_TOKENS_SECRET
+    from driftloop.cluster.pod_commands import API_TOKENS_SECRET
 
     (deployment,) = [
         o for o in rendered if o["kind"] == "Deployment" and o["metadata"]["name"] == "driftloop-evidently"

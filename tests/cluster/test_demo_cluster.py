@@ -65,7 +65,7 @@ def calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 
 def _driftloop_args(call: list[str]) -> list[str]:
     """The driftloop command an exec runs: after `-- driftloop`, after `sh -c '... exec driftloop "$@"' driftloop`,
-    or inside `sh -c '... exec driftloop ...'` (a landing)."""
+    or at the end of `sh -c '... && driftloop ...'` (a landing)."""
     after = call[call.index("--") + 1 :]
     if after[0] == "driftloop":
         return after[1:]
@@ -73,7 +73,7 @@ def _driftloop_args(call: list[str]) -> list[str]:
     if rest:
         assert rest[0] == "driftloop" and script.endswith('exec driftloop "$@"'), call
         return rest[1:]
-    return shlex.split(script.split("exec driftloop", 1)[1])
+    return shlex.split(script.rsplit("&& driftloop ", 1)[1])
 
 
 def test_every_command_the_cluster_demo_runs_exists_with_its_options(calls: list[list[str]]) -> None:
@@ -94,7 +94,7 @@ def test_every_command_the_cluster_demo_runs_exists_with_its_options(calls: list
 
 def test_the_pod_it_execs_into_is_the_charts_predictor_with_the_state_volume(calls: list[list[str]]) -> None:
     """The default release (the demo's settings are the default use case's)."""
-    from driftloop.demo.targets import LANDING_IN_POD, PREDICTOR_CONTAINER, PREDICTOR_SELECTOR
+    from driftloop.cluster.pod_commands import LANDING_DIR_IN_POD, PREDICTOR_CONTAINER, PREDICTOR_SELECTOR
     from pipelines.kfp.cluster_wiring import STATE_DIR, STATE_VOLUME_CLAIM
 
     rendered = render(VALUE_FILES["default"])
@@ -106,7 +106,7 @@ def test_the_pod_it_execs_into_is_the_charts_predictor_with_the_state_volume(cal
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in predictor["volumes"]}
     assert volumes[mounts[STATE_DIR]]["persistentVolumeClaim"]["claimName"] == STATE_VOLUME_CLAIM
-    assert "emptyDir" in volumes[mounts[str(Path(LANDING_IN_POD).parent)]], "landings are streamed to an emptyDir"
+    assert "emptyDir" in volumes[mounts[LANDING_DIR_IN_POD]], "landings are streamed to an emptyDir"
     assert all(call[call.index("-c") + 1] == PREDICTOR_CONTAINER for call in calls if "exec" in call)
 
 

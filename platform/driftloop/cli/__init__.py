@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from driftloop.cli import (
     auth_commands,
+    cluster_target,
     config_commands,
     data_commands,
     database_commands,
@@ -38,6 +39,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=cluster_target.ArgsKeepingGroup,
     context_settings={"help_option_names": ["-h", "--help"]},  # every group and command inherits it
 )
 app.add_typer(local_commands.app, name="local")
@@ -71,24 +73,36 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG level."),
     _version: bool = typer.Option(
         False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+    target: cluster_target.Target | None = typer.Option(
+        None,
+        "--target",
+        help="Where the command acts: `local` (this machine's state) or `cluster` (the release kubectl reaches: "
+        "data ingest/status, features status, monitor, loop and model commands run in its predictor pod). "
+        "Default: DRIFTLOOP_TARGET.",
     ),
 ) -> None:
     for unknown in unknown_variables(os.environ):  # before the settings: shown even when they are refused
         typer.secho(f"warning: {unknown.message}", err=True, fg=typer.colors.YELLOW)
     settings = get_settings()
-    if settings.feature_engine == "ray" and not settings.ray_address:
-        from driftloop.local.runtime import join_platform_ray  # lazy: pulls httpx
-
-        join_platform_ray(settings)
-        get_settings.cache_clear()
     level = logging.DEBUG if verbose else getattr(logging, settings.log_level)
     if not verbose:  # libraries' deprecation notices (litestar via Evidently, numpy) are not the user's to act on
         warnings.filterwarnings("ignore", category=DeprecationWarning)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    if (target or settings.target) == "cluster":  # before anything local starts (the Ray join below)
+        code = cluster_target.run_on_cluster(ctx, settings)
+        if code is not None:
+            raise typer.Exit(code)
+    if settings.feature_engine == "ray" and not settings.ray_address:
+        from driftloop.local.runtime import join_platform_ray  # lazy: pulls httpx
+
+        join_platform_ray(settings)
+        get_settings.cache_clear()
 
 
 def main() -> None:
