@@ -28,7 +28,6 @@ runs `make demo` moves the training window and the holdout over the world's days
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -41,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from bench.fraud_world import HOLDOUT_DAYS, demo_feeds, feature_tables, training_set
+from bench.provenance import write_result
 from pipelines.core.settings import Settings
 from pipelines.training.evaluate import classification_metrics, split_by_time
 from pipelines.training.evidence import precision_at_budget
@@ -259,9 +259,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     results = run_gate_bench(5 if args.quick else args.pairs, args.seed, args.resamples, 4 if args.quick else 24)
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"gate-evidence-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    out = write_result(RESULTS, "gate-evidence", results)
     print("\n".join(table_lines(results)))  # noqa: T201 - the table is this command's output
     print(f"\nresults: {out}")  # noqa: T201
 

@@ -12,7 +12,6 @@ events and the loop (the demo).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import platform
 import sys
@@ -20,6 +19,8 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from bench.provenance import write_result
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # Every benchmark, in the order they run; `loop` (the demo) only with --full.
@@ -208,11 +209,8 @@ def main() -> None:
             from bench.loop import run_loop_bench
 
             results["loop"] = run_loop_bench(folder)
-    results["finished_at"] = datetime.now(UTC).isoformat()
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"bench-{results['mode']}-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / f"latest-{results['mode']}.json").write_text(json.dumps(results, indent=2) + "\n")
+    out = write_result(RESULTS, f"bench-{results['mode']}", results)
+    (RESULTS / f"latest-{results['mode']}.json").write_text(out.read_text())
     print(_table(results))  # noqa: T201 - the table is this command's output
     print(f"\nresults: {out}")  # noqa: T201
 

@@ -44,7 +44,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +52,7 @@ import numpy as np
 import psutil
 
 from bench.environment import BenchPlatform, free_port, spawn, wait_ready
+from bench.provenance import write_result
 
 logger = logging.getLogger(__name__)
 
@@ -501,9 +501,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="driftloop-bench-") as tmp, bench_platform(Path(tmp)) as platform:
         results = run_stream_freshness_bench(platform, Path(tmp), args.concurrency, args.seconds, args.alone_seconds)
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"stream-freshness-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    out = write_result(RESULTS, "stream-freshness", results)
     print("\n".join(table_lines(results)))  # noqa: T201 - the table is this command's output
     print(f"\nresults: {out}")  # noqa: T201
 

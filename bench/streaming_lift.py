@@ -22,7 +22,6 @@ platform's metric is; a live team alerting on a threshold sees the same ranking.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -35,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from bench.fraud_world import HOLDOUT_DAYS, LABEL_MATURITY_DAYS, demo_config
+from bench.provenance import write_result
 from pipelines.core.use_case import EVENT_ID, EVENT_TIMESTAMP, LABEL_TIMESTAMP, UseCase
 from pipelines.features.offline_store import as_spans, view_rows
 from pipelines.features.training_partitions import as_of_join
@@ -215,9 +215,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     results = run_streaming_lift_bench(tuple(args.seeds))
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"streaming-lift-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    out = write_result(RESULTS, "streaming-lift", results)
     print("\n".join(table_lines(results)))  # noqa: T201 - the table is this command's output
     print(f"\nresults: {out}")  # noqa: T201
 
