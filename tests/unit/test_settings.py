@@ -50,12 +50,13 @@ def test_env_var_name() -> None:
     assert env_var_name("mlflow_port") == "DRIFTLOOP_MLFLOW_PORT"
 
 
-def test_readme_configuration_table_is_generated_from_settings() -> None:
-    readme = (REPO_ROOT / "README.md").read_text()
-    assert markdown_table() in readme, "README configuration table is stale: paste `driftloop config table`"
-    documented = set(re.findall(r"`(DRIFTLOOP_[A-Z_]+)`", readme))
+def test_configuration_tables_are_generated_from_settings() -> None:
+    configuration = (REPO_ROOT / "docs" / "configuration.md").read_text()
+    assert markdown_table() in configuration, "docs/configuration.md's tables are stale: run `make docs`"
+    pages = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
+    documented = {name for page in pages for name in re.findall(r"`(DRIFTLOOP_[A-Z_]+)`", page.read_text())}
     expected = {env_var_name(name) for name in Settings.model_fields}
-    assert documented - expected == set(), "README names variables the settings object does not have"
+    assert documented - expected == set(), "the README or docs/ name variables the settings object does not have"
 
 
 def test_cluster_mode_without_the_kfp_api_is_refused_when_read(clean_env: pytest.MonkeyPatch) -> None:
