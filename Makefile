@@ -14,7 +14,7 @@ TEST_WORKERS ?= 2
 USE_CASE ?=
 USE_CASE_ENV := $(if $(USE_CASE),DRIFTLOOP_USE_CASE=$(USE_CASE))
 
-.PHONY: help install lock bench bench-full demo local-up local-down status test e2e test-all test-unit test-fast coverage parity lint clean-state
+.PHONY: help install lock bench bench-full docs publish-bench demo local-up local-down status test e2e test-all test-unit test-fast coverage parity lint clean-state
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,6 +41,14 @@ bench: install ## Benchmarks, quick mode (about 18 min): JSON to bench/results/,
 
 bench-full: install ## Benchmarks, full mode: more load, 1M drift rows, and the loop (the demo)
 	$(BIN)/python -m bench.run --full
+
+docs: install ## Regenerate the generated tables of README.md and docs/ (the settings, and bench tables from docs/results/*.json)
+	$(BIN)/python -m bench.docs_tables
+
+publish-bench: install ## Copy the latest result of BENCH=streaming-lift|gate-evidence|stream-freshness to docs/results/, then make docs
+	@test -n "$(BENCH)" || { echo "usage: make publish-bench BENCH=streaming-lift|gate-evidence|stream-freshness"; exit 2; }
+	$(BIN)/python -m bench.publish $(BENCH)
+	$(BIN)/python -m bench.docs_tables
 
 demo: install ## The whole loop from an empty state folder: train, serve, drift, retrain, serve v2 (leaves it running); USE_CASE=delivery for the other use case
 	$(USE_CASE_ENV) $(BIN)/driftloop demo --reset

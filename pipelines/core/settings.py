@@ -228,7 +228,7 @@ class ComputeSettings(BaseModel):
         "pandas",
         description="`pandas` computes the feature views and training sets in one process (training sets through "
         "Feast's `get_historical_features`); `ray` splits both by entity into `DRIFTLOOP_FEATURE_PARTITIONS` Ray "
-        "tasks (identical results; see the README's scale section).",
+        "tasks (identical results; see docs/benchmarks.md, scale).",
     )
     feature_partitions: int = Field(
         16, ge=1, description="Entity partitions (id modulo this) the `ray` engine computes as separate tasks."

@@ -7,7 +7,7 @@ event to the latest feature row stamped at or before it and no older than the vi
 stamp: the latest `created_timestamp` wins). That is the rule of Feast's file offline store
 (`get_historical_features`), which the pandas engine calls; the equality test holds the two to identical
 training sets. Why not Feast's Ray offline store: it has no ttl and no created-timestamp tie-break, and its
-large-table join only matches rows within one hour window and one batch (see the README's scale section).
+large-table join only matches rows within one hour window and one batch (see docs/benchmarks.md, scale).
 """
 
 from __future__ import annotations

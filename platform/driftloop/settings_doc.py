@@ -1,4 +1,4 @@
-"""Render the settings as the README's configuration table, or with their effective values and where each came
+"""Render the settings as docs/configuration.md's tables, or with their effective values and where each came
 from (a value nobody set is still a value: `config show` prints the one in force, not `None`)."""
 
 from __future__ import annotations

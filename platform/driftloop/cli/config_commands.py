@@ -34,5 +34,5 @@ def show(
 
 @app.command()
 def table() -> None:
-    """The configuration table as Markdown (the README's)."""
+    """The configuration table as Markdown (docs/configuration.md's, which `make docs` regenerates)."""
     typer.echo(markdown_table())

@@ -159,7 +159,7 @@ class ClusterTarget:
         return ClusterClient(endpoints["inference"], self.settings.model_name, tokens, use_case, self.platform)
 
     def token(self, scope: str) -> str:
-        """A token from the chart's Secret (what a user reads with kubectl, README: credentials)."""
+        """A token from the chart's Secret (what a user reads with kubectl, docs/operations.md: credentials)."""
         return self.platform.secret_value(API_TOKENS_SECRET, scope)
 
     def train(self, client: PlatformClient, trigger: str) -> None:
