@@ -3,10 +3,11 @@
 `python -m bench.run` is the quick mode (serving, model cost, features, the streamed views' freshness beside the
 in-process chain at its maximum throughput for 45 s, drift at 10k and 100k rows, drift alarm rates over 20 + 20
 replayed windows, estimated quality over 20 + 20 days and 5 drifted worlds, the gate's promote rates over 20
-worlds, the feature build at 0.5M and 2M events per engine, label requests at 10 and 5,000 parts of history, the
-streamed views' lift on card testing over 3 worlds); `--full` adds more concurrency levels and longer runs
-(freshness: 90 s at concurrency 16), 1M drift rows, 40 + 40 alarm windows, 10 drifted worlds, 40 gate worlds, 8M
-events and the loop (the demo).
+worlds, the canary's decisions over 20 simulations of each kind, the feature build at 0.5M and 2M events per
+engine, label requests at 10 and 5,000 parts of history, the streamed views' lift on card testing over 3 worlds);
+`--full` adds more concurrency levels and longer runs (freshness: 90 s at concurrency 16), 1M drift rows, 40 + 40
+alarm windows, 10 drifted worlds, 40 gate worlds, 40 canary simulations of each kind, 8M events and the loop
+(the demo).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from bench.provenance import write_result
 RESULTS = Path(__file__).resolve().parent / "results"
 # Every benchmark, in the order they run; `loop` (the demo) only with --full.
 BENCHES = (
-    "serving", "model", "features", "freshness", "drift", "alarms", "quality", "gate", "streaming", "scale", "labels",
-    "loop",
+    "serving", "model", "features", "freshness", "drift", "alarms", "quality", "gate", "canary", "streaming", "scale",
+    "labels", "loop",
 )  # fmt: skip
 
 
@@ -93,6 +94,10 @@ def _table(results: dict[str, Any]) -> str:
         from bench.gate_evidence import table_lines
 
         lines += table_lines(results["gate"])
+    if "canary" in results:
+        from bench.canary import table_lines as canary_lines
+
+        lines += canary_lines(results["canary"])
     if "streaming" in results:
         from bench.streaming_lift import table_lines as streaming_lines
 
@@ -192,6 +197,10 @@ def main() -> None:
             from bench.gate_evidence import run_gate_bench
 
             results["gate"] = run_gate_bench(pairs=40 if args.full else 20)
+        if "canary" in chosen:
+            from bench.canary import run_canary_bench
+
+            results["canary"] = run_canary_bench(runs=40 if args.full else 20)
         if "streaming" in chosen:
             from bench.streaming_lift import run_streaming_lift_bench
 

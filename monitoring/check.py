@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from monitoring import metrics
+from monitoring.canary_check import CanaryOutcome, check_canary
 from monitoring.dashboard import DRIFT_TAG, DashboardPlan, version_tag
 from monitoring.drift import MonitoredColumns, run_drift_report
 from monitoring.estimation_inputs import (
@@ -80,6 +81,7 @@ class CheckOutcome:
     pause: dict[str, str] | None = None  # the loop's pause in force at the check (LoopPause.as_dict), else None
     held_action: str | None = None  # what the pause held (`trigger`) when `action` is `paused`
     dry_run: bool = False  # `monitor run --dry-run`: decided, but nothing recorded or submitted
+    canary: dict[str, Any] | None = None  # this check's look at the canary (CanaryOutcome.as_dict), if one runs
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -137,6 +139,7 @@ def run_check(
     try:
         check_reachable(settings.tracking_uri)  # before MLflow's import: seconds, not its minutes of retries
         client = client_as(settings, MlflowUser.MONITOR)
+        canary = _canary(settings, client, store, now, dry_run)  # first: its promotion changes the champion
         champion = current_champion(client, settings.model_name)
     except RegistryUnreachableError as error:
         if not dry_run:
@@ -201,6 +204,7 @@ def run_check(
             handled_windows=frozenset(state.handled_windows),
             harm=estimate.harm if estimate else None,
             pause=pause.describe() if pause else None,
+            canary=canary.describe() if canary is not None and canary.running else None,
         ),
     )
     handle = None
@@ -222,6 +226,7 @@ def run_check(
         skew_columns=skew.columns, skew_stale=skew.stale, signal=decision.signal,
         estimate=estimate.as_dict() if estimate else None, pause=pause.as_dict() if pause else None,
         held_action="trigger" if decision.action == PAUSED else None, dry_run=dry_run,
+        canary=canary.as_dict() if canary is not None else None,
     )  # fmt: skip
     if dry_run:
         logger.info("drift check %s (dry run, nothing recorded): %s (%s)", key, decision.action, decision.reason)
@@ -233,6 +238,18 @@ def run_check(
     metrics.LAST_RUN.set(now.timestamp())
     logger.info("drift check %s: %s (%s)", key, decision.action, decision.reason)
     return outcome
+
+
+def _canary(settings: Settings, client: Any, store: MonitorStore, now: datetime, dry_run: bool) -> CanaryOutcome | None:
+    """The canary's look (None when none runs). An unreachable registry stops the check as before; any other
+    failure is logged and the drift check goes on (a canary that could not be judged is judged at the next)."""
+    try:
+        return check_canary(settings, client, load_use_case(settings.use_case), store, now, dry_run)
+    except RegistryUnreachableError:
+        raise
+    except Exception:  # noqa: BLE001 - the drift check must not stop on the canary's failure
+        logger.warning("could not judge the canary; the drift check goes on", exc_info=True)
+        return None
 
 
 def _champion_estimate(

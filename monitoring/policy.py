@@ -1,5 +1,6 @@
 """When to retrain: on estimated harm, and on drift only when configured to; threshold, minimum rows, cooldown,
-one run in flight, one trigger per window, and never while an operator has paused the loop.
+one run in flight, no run while a canary is judged, one trigger per window, and never while an operator has
+paused the loop.
 
 Drift says the inputs moved, not that the model got worse: a harmless shift (more online shopping, bigger
 baskets) moves features without moving fraud given them. The estimate of the champion's quality before the
@@ -75,6 +76,7 @@ class PolicyInputs:
     handled_windows: frozenset[str]
     harm: HarmSignal | None = None  # None: no estimate (drift decides alone)
     pause: str | None = None  # the loop's pause in force (who, when, why: `LoopPause.describe`); None: running
+    canary: str | None = None  # the canary still being judged (monitoring/canary_check.py); None: none runs
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,8 @@ def decide(policy: RetrainPolicy, inputs: PolicyInputs) -> Decision:
     signal = "+".join(signals)
     if inputs.run_in_flight:
         return Decision(NO_TRIGGER, f"a retraining run is already in flight ({inputs.run_in_flight})", signal)
+    if inputs.canary is not None:
+        return Decision(NO_TRIGGER, f"a canary is running ({inputs.canary}); retraining waits for its decision", signal)
     if inputs.last_trigger_at is not None and inputs.now - inputs.last_trigger_at < policy.cooldown:
         remaining = policy.cooldown - (inputs.now - inputs.last_trigger_at)
         return Decision(

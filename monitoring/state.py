@@ -1,4 +1,5 @@
-"""The monitor's memory between runs: last trigger, the run in flight, decided windows, every decision.
+"""The monitor's memory between runs: last trigger, the run in flight, decided windows, every decision
+(the drift checks' and the canary's).
 
 Kept as files in the state folder (a volume in the cluster), written atomically, so a CronJob pod that
 dies mid-run leaves either the old state or the new one. The decisions are a JSON-lines log
@@ -43,6 +44,7 @@ class MonitorStore:
         self.folder = folder
         self.state_path = folder / "state.json"
         self.decisions_path = folder / "decisions.jsonl"
+        self.canary_path = folder / "canary.jsonl"  # the canary's decisions (monitoring/canary_check.py)
 
     def load(self) -> MonitorState:
         if not self.state_path.exists():
@@ -60,9 +62,19 @@ class MonitorStore:
         append_line(self.decisions_path, decision)
 
     def decisions(self, last: int | None = None) -> list[dict[str, Any]]:
-        if not self.decisions_path.exists():
-            return []
-        records, torn = parse_lines(self.decisions_path.read_text())
-        for line in torn:
-            logger.warning("skipping torn line %d of %s: %s", line.line, self.decisions_path, line.reason)
-        return records[-last:] if last else records
+        return _read(self.decisions_path, last)
+
+    def record_canary(self, decision: dict[str, Any]) -> None:
+        append_line(self.canary_path, decision)
+
+    def canary_decisions(self, last: int | None = None) -> list[dict[str, Any]]:
+        return _read(self.canary_path, last)
+
+
+def _read(path: Path, last: int | None) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    records, torn = parse_lines(path.read_text())
+    for line in torn:
+        logger.warning("skipping torn line %d of %s: %s", line.line, path, line.reason)
+    return records[-last:] if last else records

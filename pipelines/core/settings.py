@@ -463,6 +463,29 @@ class MonitoringSettings(BaseModel):
         description="Estimated harm: the interval of the champion's estimated primary metric must lie this far past "
         "its holdout value (in the metric's units) for a window to retrain.",
     )
+    canary_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Progressive promotion: a candidate the gate passes first answers this share of requests as "
+        "`challenger`, and the monitor's sequential test promotes or rolls it back. 0: it becomes champion at once.",
+    )
+    canary_alpha: float = Field(
+        0.05,
+        gt=0,
+        lt=1,
+        description="Canary: the chance, at most, that the sequential test tells two equal models apart, however "
+        "often the monitor looks (an always-valid p-value).",
+    )
+    canary_min_rows: int = Field(
+        500, ge=2, description="Canary: labelled answers each arm needs before the test may decide."
+    )
+    canary_horizon_rows: int = Field(
+        10000,
+        ge=1,
+        description="Canary: labelled answers per arm after which an undecided canary ends; the challenger is "
+        "cleared and the champion stays.",
+    )
     estimate_window_hours: float = Field(
         48.0,
         gt=0,

@@ -26,7 +26,7 @@ from pipelines.features.compute_engine import open_engine
 from pipelines.features.refresh import refresh_features
 from pipelines.features.training_set_build import training_set_from_snapshot
 from pipelines.registry.lineage import code_version, frame_fingerprint
-from pipelines.registry.model_moves import MAX_REASON_CHARS, set_champion
+from pipelines.registry.model_moves import MAX_REASON_CHARS, set_challenger, set_champion
 from pipelines.registry.models import (
     CALIBRATION_SAMPLE_PATH,
     current_champion,
@@ -382,7 +382,8 @@ def gate(settings: Settings, run_id: str, candidate_score: float, champion_score
 
 
 def register_and_promote(settings: Settings, run_id: str, model_uri: str, decision: str) -> str:
-    """Register the candidate with its lineage and move `champion` to it, only after a passing gate."""
+    """Register the candidate with its lineage and move `champion` to it (or `challenger`, at the canary share),
+    only after a passing gate."""
     use_case = load_use_case(settings.use_case)
     client = client_as(settings, MlflowUser.PIPELINE)
     run = client.get_run(run_id)
@@ -419,9 +420,14 @@ def register_and_promote(settings: Settings, run_id: str, model_uri: str, decisi
     }
     description = use_case.description
     version = register(client, model_uri, settings.model_name, run_id, tags, description)
-    # A recorded move, like an operator's: the champion it replaces stays the rollback target.
-    reason = f"the gate passed it: {run.data.tags[RunTag.GATE_REASON]}"
+    # A recorded move, like an operator's: the champion it replaces stays the rollback target. With a canary
+    # share, it answers that share as challenger first, and the monitor's sequential test decides
+    # (monitoring/canary_check.py); the first version has nothing to be compared with and becomes champion.
+    reason = f"the gate passed it: {run.data.tags[RunTag.GATE_REASON]}"[:MAX_REASON_CHARS]
     who = acting_login(settings, MlflowUser.PIPELINE)
-    set_champion(client, settings.model_name, str(version.version), who, reason[:MAX_REASON_CHARS])
+    if settings.canary_share > 0 and current_champion(client, settings.model_name) is not None:
+        set_challenger(client, settings.model_name, str(version.version), settings.canary_share, who, reason)
+    else:
+        set_champion(client, settings.model_name, str(version.version), who, reason)
     client.set_tag(run_id, RunTag.REGISTERED_VERSION, version.version)
     return str(version.version)

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from tests.integration.conftest import MODEL
-from tests.integration.local_platform import PlatformUnderTest, spawn_predictor
+from tests.integration.local_platform import PlatformUnderTest, server_url, spawn_predictor
 
 pytestmark = pytest.mark.integration
 
@@ -198,3 +198,95 @@ def test_a_canary_and_a_shadow_set_through_the_cli_serve_then_clear(
     assert len(shadow) > 0 and set(shadow["model_version"]) == {gated_version}
     assert set(shadow["model_alias"]) == {"shadow"}
     assert {"challenger", "shadow"}.isdisjoint(client.get_registered_model(MODEL).aliases)
+
+
+class LabelledSender(Sender):
+    """A Sender whose every request is a new transaction with its own event id, keeping each answered row's
+    (event id, score, served version) so its label can be posted back."""
+
+    def __init__(self, url: str, transaction: dict[str, Any], headers: dict[str, str], run: str) -> None:
+        super().__init__(url, {}, headers)
+        self.transaction, self.run_name = transaction, run
+        self.rows: list[tuple[str, float, str]] = []
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=20, headers=self.headers) as http:
+            index = 0
+            while not self._stop.is_set():
+                ids = [f"{self.run_name}-{index}-{row}" for row in range(5)]
+                index += 1
+                body = {"instances": [{**self.transaction, "event_id": event_id} for event_id in ids]}
+                try:
+                    response = http.post(self.url, json=body)
+                except httpx.HTTPError as error:
+                    self.errors.append(repr(error))
+                    continue
+                version = response.json().get("model_version", "") if response.status_code == 200 else ""
+                self.answers.append((response.status_code, version))
+                if response.status_code == 200:
+                    scores = [float(score) for score in response.json()["predictions"]]
+                    self.rows += [(e, s, version) for e, s in zip(ids, scores, strict=True)]
+
+
+def test_a_canary_whose_answers_prove_better_is_promoted_by_the_monitor_under_load(
+    serving: PlatformUnderTest, client: Any, gated_version: str, champion_kept: str, transaction: dict[str, Any]
+) -> None:
+    """The real loop end to end: a challenger at half the requests through the platform's transformer, labels
+    posted back through POST /v1/labels, one `monitor run`. The labels make the challenger's answers right and the
+    champion's wrong (the same model scores both arms, so only the labels tell them apart): its log loss is
+    lower, the sequential test promotes it, the monitor moves it (recorded), the predictor swaps, and no request
+    of the thousands sent meanwhile fails."""
+    from pipelines.registry.model_moves import recorded_moves
+
+    url = server_url(serving, "transformer") + V1_PATH
+    saved = dict(serving.env)
+    try:
+        _move(serving, "challenger", gated_version, "--share", "0.5", "--reason", "test: canary under load")
+        with LabelledSender(url, transaction, serving.headers("score"), f"canary-{time.time_ns()}") as sender:
+            deadline = time.monotonic() + 60
+            while (
+                time.monotonic() < deadline
+                and min(sum(v == version for _, _, v in sender.rows) for version in (champion_kept, gated_version))
+                < 100
+            ):
+                time.sleep(0.2)
+            time.sleep(3)  # one flush of the prediction log: the label route knows the events it has logged
+            answered = list(sender.rows)
+            labels = [
+                {"event_id": e, "is_fraud": int(s >= 0.5) if v == gated_version else int(s < 0.5)}
+                for e, s, v in answered
+            ]
+            statuses = [
+                httpx.post(server_url(serving, "transformer") + "/v1/labels", json={"labels": labels[i : i + 500]},
+                           headers=serving.headers("label"), timeout=120).status_code
+                for i in range(0, len(labels), 500)
+            ]  # fmt: skip
+            assert set(statuses) == {200}, statuses
+            serving.env.update({"DRIFTLOOP_CANARY_MIN_ROWS": "50", "DRIFTLOOP_DRIFT_MIN_ROWS": "1000000"})
+            check = serving.run("monitor", "run", "--json")
+            assert check.returncode == 0, check.stdout + check.stderr
+            sender.wait_for(gated_version)
+    finally:
+        serving.env.clear()
+        serving.env.update(saved)
+        if "challenger" in client.get_registered_model(MODEL).aliases:
+            client.delete_registered_model_alias(MODEL, "challenger")
+    assert sender.errors == [] and {status for status, _ in sender.answers} == {200}
+    outcome = json.loads(check.stdout)
+    canary = outcome["canary"]
+    verdict = canary["verdict"]
+    assert (canary["champion"], canary["challenger"], verdict["decision"]) == (champion_kept, gated_version, "promote")
+    assert verdict["challenger"]["rows"] >= 50 and verdict["champion"]["rows"] >= 50
+    assert verdict["challenger"]["mean"] < verdict["champion"]["mean"] and verdict["p_value"] <= 0.05
+    assert canary["moved"] == f"promote v{gated_version}, clear-challenger" and not canary["move_error"]
+    assert outcome["action"] != "trigger"
+    model = client.get_registered_model(MODEL)
+    assert str(model.aliases["champion"]) == gated_version and "challenger" not in model.aliases
+    moves = recorded_moves(client, MODEL, last=3)
+    assert [(m.action, m.to_version, m.who) for m in moves[:2]] == [
+        ("clear-challenger", "", "driftloop-pipeline"),
+        ("promote", gated_version, "driftloop-pipeline"),
+    ]
+    assert moves[1].why.startswith("canary promote: challenger's loss lower")
+    recorded = (serving.state_dir / "monitor" / "canary.jsonl").read_text().splitlines()
+    assert json.loads(recorded[-1])["verdict"]["decision"] == "promote"

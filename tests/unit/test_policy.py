@@ -75,6 +75,13 @@ def test_only_one_run_in_flight() -> None:
     assert not decide(POLICY, busy).triggers and "in flight (local:123)" in decide(POLICY, busy).reason
 
 
+def test_no_retraining_while_a_canary_is_judged() -> None:
+    judged = replace(DRIFTED, canary="challenger v3 at 20% against champion v2")
+    decision = decide(POLICY, judged)
+    assert not decision.triggers and "a canary is running (challenger v3 at 20%" in decision.reason
+    assert decide(POLICY, replace(judged, canary=None)).triggers
+
+
 def test_re_running_a_decided_window_never_triggers_twice() -> None:
     again = replace(DRIFTED, handled_windows=frozenset({DRIFTED.window_key}))
     assert not decide(POLICY, again).triggers and "already decided" in decide(POLICY, again).reason
