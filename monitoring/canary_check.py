@@ -47,8 +47,8 @@ from pipelines.registry.model_moves import (
     set_champion,
 )
 from pipelines.registry.names import Alias
-from pipelines.registry.tracking import client_as
-from pipelines.registry.users import MlflowUser, act_as, acting_login
+from pipelines.registry.tracking import tracking_client
+from pipelines.registry.users import MlflowUser, talking_as
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -199,9 +199,8 @@ def _act(settings: Settings, outcome: CanaryOutcome, verdict: CanaryVerdict) -> 
 
 def _move(settings: Settings, action: Any) -> str:
     """Move as the pipeline's login, which makes the loop's other promotions (the monitor's own login only
-    reads); back to the monitor's afterwards, for the rest of the check."""
-    client = client_as(settings, MlflowUser.PIPELINE)
-    try:
-        return str(action(client, acting_login(settings, MlflowUser.PIPELINE)))
-    finally:
-        act_as(settings, MlflowUser.MONITOR)
+    reads; in the cluster the drift job holds the pipeline's password for this only: canary_mlflow_password);
+    back to the monitor's afterwards, for the rest of the check."""
+    password = settings.canary_mlflow_password
+    with talking_as(settings, MlflowUser.PIPELINE, password.get_secret_value() if password else None) as login:
+        return str(action(tracking_client(settings.tracking_uri), login))

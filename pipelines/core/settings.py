@@ -486,6 +486,11 @@ class MonitoringSettings(BaseModel):
         description="Canary: labelled answers per arm after which an undecided canary ends; the challenger is "
         "cleared and the champion stays.",
     )
+    canary_mlflow_password: SecretStr | None = Field(
+        None,
+        description="Canary, cluster: the pipeline login's MLflow password in the drift job, which makes the "
+        "canary's moves (its own login only reads). The chart sets it only when a canary share is set.",
+    )
     estimate_window_hours: float = Field(
         48.0,
         gt=0,

@@ -15,6 +15,8 @@ needs, unless the environment already names a user that we did not set (a person
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 
 from pipelines.core.credentials import read_secret_file, write_secret_files
@@ -81,6 +83,28 @@ def act_as(settings: Settings, user: MlflowUser) -> None:
     os.environ[USERNAME_VARIABLE] = user.value
     os.environ[PASSWORD_VARIABLE] = mlflow_password(settings, user)
     os.environ[SET_BY_US_VARIABLE] = user.value
+
+
+@contextmanager
+def talking_as(settings: Settings, user: MlflowUser, cluster_password: str | None) -> Iterator[str]:
+    """Talk to MLflow as `user` inside the block, as the login it yields; the identity before it afterwards.
+
+    For a process that needs a second login for one act (the drift job's canary moves as the pipeline). Local
+    mode: `act_as`. Cluster: the pod's login stands unless `cluster_password` (from the pod's own Secret) is
+    given, which swaps the login in for the block only."""
+    before = {name: os.environ.get(name) for name in (USERNAME_VARIABLE, PASSWORD_VARIABLE, SET_BY_US_VARIABLE)}
+    try:
+        if settings.mode == "local":
+            act_as(settings, user)
+        elif cluster_password is not None:
+            os.environ[USERNAME_VARIABLE], os.environ[PASSWORD_VARIABLE] = user.value, cluster_password
+        yield os.environ.get(USERNAME_VARIABLE) or user.value
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def acting_login(settings: Settings, user: MlflowUser) -> str:

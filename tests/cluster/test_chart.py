@@ -532,3 +532,36 @@ def test_the_model_servers_are_ready_only_when_they_can_answer_and_record(render
         (container,) = isvc["spec"][part]["containers"]
         assert container["readinessProbe"]["httpGet"]["path"] == f"/v2/models/{name}/ready", part
         assert container["livenessProbe"]["httpGet"]["path"] == "/v2/health/live", part
+
+
+def test_a_canary_gives_the_drift_job_the_pipeline_login_for_its_moves_and_only_then(tmp_path: Path) -> None:
+    """With `drift.canary.share` set, the drift job (whose own login only reads) holds the pipeline login's
+    password for the canary's moves (monitoring/canary_check.py); without one, no job but the training tasks
+    holds it, and no model server ever does."""
+    from pipelines.registry.users import CLUSTER_SECRET, MlflowUser
+
+    def holders(objects: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+        found = {}
+        for obj in objects:
+            for where, pod in pod_specs(obj):
+                for container in pod["containers"]:
+                    env = _env_names(container)
+                    if "DRIFTLOOP_CANARY_MLFLOW_PASSWORD" in env:
+                        found[where] = env["DRIFTLOOP_CANARY_MLFLOW_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        return found
+
+    def settings(objects: list[dict[str, Any]]) -> dict[str, str]:
+        (config,) = [o for o in objects if o["kind"] == "ConfigMap" and "DRIFTLOOP_CANARY_SHARE" in o.get("data", {})]
+        return config["data"]
+
+    default = render(None)
+    assert holders(default) == {} and float(settings(default)["DRIFTLOOP_CANARY_SHARE"]) == 0.0
+    values = tmp_path / "canary.yaml"
+    values.write_text("drift:\n  canary:\n    share: 0.2\n    minRows: 300\n")
+    canary = render(values)
+    assert (
+        settings(canary)["DRIFTLOOP_CANARY_SHARE"] == "0.2" and settings(canary)["DRIFTLOOP_CANARY_MIN_ROWS"] == "300"
+    )
+    found = holders(canary)
+    assert list(found.values()) == [{"name": CLUSTER_SECRET, "key": MlflowUser.PIPELINE.password_file}], found
+    assert all("drift" in where for where in found), found
