@@ -21,6 +21,21 @@ class PortInUseError(DriftloopError):
         self.port = port
 
 
+class SettingsChangedError(DriftloopError):
+    """Running services were started with other settings than the current ones: `local up` would keep them stale.
+    `changed` maps each such service to the names of the environment variables that differ (never their values)."""
+
+    def __init__(self, changed: dict[str, list[str]]) -> None:
+        lines = [f"  {service}: {', '.join(names)}" for service, names in changed.items()]
+        super().__init__(
+            f"{len(changed)} running service(s) were started with other values of these settings:\n"
+            + "\n".join(lines)
+            + "\nto apply them: `driftloop local up --restart` (restarts just these), "
+            "or `driftloop local down` then `driftloop local up`"
+        )
+        self.changed = changed
+
+
 class ServiceStartError(DriftloopError):
     """A service process exited or never became healthy."""
 

@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from driftloop.local.ports import port_is_listening
+from tests.conftest import free_port
 from tests.integration.local_platform import PlatformUnderTest, free_ports, isolated_env
 
 pytestmark = pytest.mark.integration
@@ -26,7 +27,8 @@ def _platform(folder: Path) -> PlatformUnderTest:
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformUnderTest]:
-    """One platform brought up for the module's tests, in file order: up, a second up, then down."""
+    """One platform brought up for the module's tests, in file order: up, a second up, an up with changed
+    settings (refused, then --restart), then down."""
     under_test = _platform(tmp_path_factory.mktemp("local-platform"))
     try:
         result = under_test.run("local", "up")
@@ -115,6 +117,41 @@ def test_second_up_is_a_no_op(running: PlatformUnderTest) -> None:
     assert "mlflow: already running" in again.stdout
     assert "evidently-ui: already running" in again.stdout
     assert {name: s["pid"] for name, s in running.status().items()} == before
+
+
+def test_up_with_changed_settings_names_them_and_restart_applies_them(running: PlatformUnderTest) -> None:
+    before = {name: s["pid"] for name, s in running.status().items()}
+    old_url = running.status()["evidently-ui"]["url"]
+    new_port = free_port()
+    secret = "not-printed-anywhere-8d1f"
+    changed = {"DRIFTLOOP_EVIDENTLY_PORT": str(new_port), "DRIFTLOOP_FEAST_REDIS_PASSWORD": secret}
+    refused = PlatformUnderTest(running.state_dir, {**running.env, **changed}).run("local", "up")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    lines = refused.stderr.splitlines()
+    assert "  evidently-ui: DRIFTLOOP_EVIDENTLY_PORT" in lines, refused.stderr
+    for name in ("predictor", "transformer", "drift-monitor", "stream-worker"):
+        assert f"  {name}: DRIFTLOOP_FEAST_REDIS_PASSWORD" in lines, refused.stderr
+    assert not [line for line in lines if line.startswith(("  mlflow:", "  ray:"))], "they read neither"
+    assert "driftloop local up --restart" in lines[-1] and "driftloop local down" in lines[-1]
+    assert secret not in refused.stdout + refused.stderr
+    assert {name: s["pid"] for name, s in running.status().items()} == before, "nothing restarted"
+
+    running.env["DRIFTLOOP_EVIDENTLY_PORT"] = str(new_port)  # the rest of the module runs with it
+    restarted = running.run("local", "up", "--restart")
+    assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+    assert "evidently-ui: restarting (started with other DRIFTLOOP_EVIDENTLY_PORT)" in restarted.stdout
+    assert "mlflow: already running" in restarted.stdout
+    after = running.status()
+    ui = after["evidently-ui"]
+    assert (ui["state"], ui["url"]) == ("running", f"http://127.0.0.1:{new_port}")
+    assert ui["pid"] != before["evidently-ui"]
+    assert httpx.get(ui["url"] + "/api/version").json()["application"] == "Evidently UI"
+    assert not port_is_listening("127.0.0.1", int(old_url.rsplit(":", 1)[1]))
+    assert {n: s["pid"] for n, s in after.items() if n != "evidently-ui"} == {
+        n: pid for n, pid in before.items() if n != "evidently-ui"
+    }, "only the service that reads the changed setting restarted"
+    again = running.run("local", "up")
+    assert again.returncode == 0 and "evidently-ui: already running" in again.stdout, again.stdout + again.stderr
 
 
 def test_down_leaves_no_process_and_no_listening_port(running: PlatformUnderTest) -> None:

@@ -26,12 +26,18 @@ def _platform() -> LocalPlatform:
 
 
 @app.command()
-def up() -> None:
+def up(
+    restart: bool = typer.Option(
+        False, "--restart", help="Restart the running services that were started with other settings than these."
+    ),
+) -> None:
     """Start the services (mlflow, evidently-ui, predictor, transformer, drift-monitor; stream-worker when the
     use case has streamed views; ray first when DRIFTLOOP_FEATURE_ENGINE=ray and no DRIFTLOOP_RAY_ADDRESS is
-    set), apply the Feast repo, and wait until each is healthy. A running service is kept as it is."""
+    set), apply the Feast repo, and wait until each is healthy. A running service is kept as it is when it was
+    started with the current values of the settings it reads; otherwise `up` names the changed settings and exits
+    1 before starting anything, or with --restart restarts just those services."""
     platform = _platform()
-    result = platform.up(report=lambda line: typer.echo(f"  {line}"))
+    result = platform.up(report=lambda line: typer.echo(f"  {line}"), restart=restart)
     for name in result.already_running:
         typer.echo(f"  {name}: already running")
     typer.echo("driftloop local platform is up:")

@@ -20,6 +20,7 @@ from pathlib import Path
 import psutil
 
 from driftloop.local.process_identity import is_same_process, start_marker
+from driftloop.local.start_settings import StartSettings
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,8 @@ class ProcessRecord:
     """What we remember about a running service, stored as `<run_dir>/<name>.json`.
 
     `create_time` is the wall-clock start psutil reported, for people; `start_marker` is what recognises the
-    process (empty in records written before it existed, which fall back to `create_time`)."""
+    process (empty in records written before it existed, which fall back to `create_time`). `start_settings` is
+    what the service was started with, as digests (None in records written before it existed)."""
 
     name: str
     pid: int
@@ -39,10 +41,18 @@ class ProcessRecord:
     log_path: str
     command: list[str]
     start_marker: str = ""
+    start_settings: StartSettings | None = None
 
     @classmethod
     def of(
-        cls, process: psutil.Process, name: str, command: list[str], log_path: Path, url: str = "", health_url: str = ""
+        cls,
+        process: psutil.Process,
+        name: str,
+        command: list[str],
+        log_path: Path,
+        url: str = "",
+        health_url: str = "",
+        start_settings: StartSettings | None = None,
     ) -> ProcessRecord:
         """The record of a process we just started (a service has a URL and a health check)."""
         return cls(
@@ -54,20 +64,27 @@ class ProcessRecord:
             log_path=str(log_path),
             command=command,
             start_marker=start_marker(process.pid),
+            start_settings=start_settings,
         )
 
     def save(self, run_dir: Path) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
         path = run_dir / f"{self.name}.json"
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2))
+        tmp.unlink(missing_ok=True)
+        descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # the platform's user's alone
+        with os.fdopen(descriptor, "w") as file:
+            file.write(json.dumps(asdict(self), indent=2))
         tmp.replace(path)
 
     @classmethod
     def load(cls, path: Path) -> ProcessRecord | None:
         try:
-            return cls(**json.loads(path.read_text()))
-        except (OSError, ValueError, TypeError):
+            data = json.loads(path.read_text())
+            if data.get("start_settings") is not None:
+                data["start_settings"] = StartSettings(**data["start_settings"])
+            return cls(**data)
+        except (OSError, ValueError, TypeError, AttributeError):
             return None
 
 

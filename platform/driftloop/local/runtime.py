@@ -1,7 +1,9 @@
 """`driftloop local up|down|status`: bring the local platform up, report on it, take it down.
 
 `up` is idempotent (a running service is reported, not restarted), checks every port before it
-starts anything, and rolls back what it started when a service fails to become healthy.
+starts anything, and rolls back what it started when a service fails to become healthy. A running service that was
+started with other values of the settings it reads is not kept silently: `up` names them and stops, or with
+`restart` restarts just that service.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from driftloop.local.health import probe, wait_until_healthy
 from driftloop.local.ports import port_is_free
 from driftloop.local.processes import ProcessRecord
 from driftloop.local.services import RAY_HEAD, ServiceSpec, local_services
+from driftloop.local.start_settings import StartSettings
 from pipelines.core.credentials import load_credentials
-from pipelines.core.errors import CommandFailedError, PortInUseError, ServiceStartError
+from pipelines.core.errors import CommandFailedError, PortInUseError, ServiceStartError, SettingsChangedError
 from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings, env_var_name, settings_environment
 
@@ -47,10 +50,12 @@ class ServiceStatus:
 
 @dataclass
 class UpResult:
-    """Which services `local up` started and which were already running."""
+    """Which services `local up` started (`restarted` among them: those it stopped first, for changed settings)
+    and which were already running."""
 
     started: list[str] = field(default_factory=list)
     already_running: list[str] = field(default_factory=list)
+    restarted: list[str] = field(default_factory=list)
 
 
 def driftloop_command() -> list[str]:
@@ -95,21 +100,24 @@ class LocalPlatform:
         processes.record_path(self.layout.run, name).unlink(missing_ok=True)
         return None
 
-    def up(self, report: Reporter = logger.info) -> UpResult:
-        """Start every service that is not running yet and wait until each answers its health check."""
+    def up(self, report: Reporter = logger.info, restart: bool = False) -> UpResult:
+        """Start every service that is not running yet and wait until each answers its health check.
+
+        A running service started with other values of the settings it reads raises SettingsChangedError before
+        anything starts; with `restart` it is stopped and started again with these settings instead."""
         for folder in (self.layout.logs, self.layout.run):
             folder.mkdir(parents=True, exist_ok=True)
         load_credentials(self.settings)  # the API tokens exist before any server or client asks for them
         result = UpResult()
-        to_start: list[ServiceSpec] = []
-        for spec in self.services:
-            if self._live_record(spec.name) is not None:
-                result.already_running.append(spec.name)
-            else:
-                to_start.append(spec)
-        for spec in to_start:
-            if not port_is_free(spec.host, spec.port):
-                raise PortInUseError(spec.name, spec.host, spec.port, env_var_name(spec.port_setting))
+        to_start, stale = self._sort_services(result, report)
+        if stale and not restart:
+            raise SettingsChangedError({name: changed for name, (_, changed) in stale.items()})
+        self._check_ports(to_start, stale)
+        for name, (record, changed) in stale.items():
+            report(f"{name}: restarting (started with other {', '.join(changed)})")
+            processes.stop_tree(record, self.settings.stop_timeout_s)
+            processes.record_path(self.layout.run, name).unlink(missing_ok=True)
+            result.restarted.append(name)
         if not to_start:
             return result
 
@@ -132,11 +140,49 @@ class LocalPlatform:
             raise
         return result
 
+    def _sort_services(
+        self, result: UpResult, report: Reporter
+    ) -> tuple[list[ServiceSpec], dict[str, tuple[ProcessRecord, list[str]]]]:
+        """The services to start (in order), and among them the stale ones: running, started with other values of
+        the settings they read (their record and those settings' names). The others go to `already_running`."""
+        environment = self.child_env()
+        to_start: list[ServiceSpec] = []
+        stale: dict[str, tuple[ProcessRecord, list[str]]] = {}
+        for spec in self.services:
+            record = self._live_record(spec.name)
+            changed = [] if record is None else self._changed_settings(spec, record, environment, report)
+            if record is not None and not changed:
+                result.already_running.append(spec.name)
+                continue
+            to_start.append(spec)
+            if record is not None:
+                stale[spec.name] = (record, changed)
+        return to_start, stale
+
+    @staticmethod
+    def _check_ports(to_start: list[ServiceSpec], stale: dict[str, tuple[ProcessRecord, list[str]]]) -> None:
+        for spec in to_start:
+            held_by_itself = spec.name in stale and stale[spec.name][0].url == spec.url  # free once it is stopped
+            if not held_by_itself and not port_is_free(spec.host, spec.port):
+                raise PortInUseError(spec.name, spec.host, spec.port, env_var_name(spec.port_setting))
+
+    @staticmethod
+    def _changed_settings(
+        spec: ServiceSpec, record: ProcessRecord, environment: dict[str, str], report: Reporter
+    ) -> list[str]:
+        """The settings `spec` reads whose value differs from the one its running process was started with."""
+        if record.start_settings is None:
+            report(f"{spec.name}: its start settings were not recorded (an older driftloop started it)")
+            return []
+        return record.start_settings.changed(environment, spec.reads)
+
     def _start(self, spec: ServiceSpec, report: Reporter) -> ProcessRecord:
         command = [*driftloop_command(), *spec.cli_args]
         log_path = self._log_path(spec.name)
-        process = processes.spawn(command, log_path, self.child_env())
-        record = ProcessRecord.of(process, spec.name, command, log_path, spec.url, spec.health_url)
+        environment = self.child_env()
+        process = processes.spawn(command, log_path, environment)
+        start_settings = StartSettings.of(environment, spec.reads)
+        record = ProcessRecord.of(process, spec.name, command, log_path, spec.url, spec.health_url, start_settings)
         record.save(self.layout.run)
         report(f"{spec.name}: starting (pid {process.pid}, log {log_path})")
         return record

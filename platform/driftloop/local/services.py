@@ -8,16 +8,51 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipelines.core.settings import Settings
+from pipelines.core.settings import Settings, env_var_name
 from pipelines.core.use_case import load_use_case
 
 RAY_HEAD = "ray"
+
+# Which settings each service reads, so that `local up` can tell a service started with other values of them
+# (start_settings). Our own servers load the use case, the feature definitions and the whole settings object, and
+# the monitor starts jobs that read any of it: they read every setting but the few below that they provably do not.
+# The upstream servers read what their command lines and start are built from (driftloop.upstream_servers,
+# driftloop.mlflow_auth, driftloop.evidently_ui, the credentials), no more.
+LAUNCHER_ONLY = frozenset({"startup_timeout_s", "stop_timeout_s"})  # `driftloop local`'s own waits
+SERVE_READS = frozenset({"log_level", "mode"})  # every `driftloop serve ...`, before its server starts
+UPSTREAM_READS = {
+    "mlflow": SERVE_READS
+    | {
+        "host",
+        "bind_address",
+        "mlflow_port",
+        "mlflow_workers",
+        "mlflow_allowed_hosts",
+        "state_dir",
+        "mlflow_backend_store_uri",
+        "mlflow_artifacts_destination",
+        "mlflow_auth_database_uri",
+        "credentials_dir",
+    },
+    "evidently-ui": SERVE_READS
+    | {"host", "bind_address", "evidently_port", "evidently_workspace", "state_dir", "credentials_dir"},
+    RAY_HEAD: SERVE_READS | {"host", "ray_port", "ray_cpus", "ray_object_store_mib"},
+}
+# Settings one service alone reads (its own port, its server's flags): a change makes only that one stale.
+PRIVATE_READS = {
+    "mlflow": frozenset({"mlflow_workers", "mlflow_allowed_hosts"}),
+    "evidently-ui": frozenset({"evidently_port"}),
+    "transformer": frozenset({"transformer_port"}),
+    "drift-monitor": frozenset({"monitor_port"}),
+    "stream-worker": frozenset({"stream_port"}),
+}
 
 
 @dataclass(frozen=True)
 class ServiceSpec:
     """A service: the CLI arguments that start it, where it listens and how to ask if it is well (an HTTP GET
-    of `health_path`, or for a `tcp` service that its port accepts a connection)."""
+    of `health_path`, or for a `tcp` service that its port accepts a connection). `reads` names the environment
+    variables of the settings it reads (`reads_of`)."""
 
     name: str
     cli_args: tuple[str, ...]
@@ -25,6 +60,7 @@ class ServiceSpec:
     port: int
     port_setting: str
     health_path: str
+    reads: frozenset[str]
     scheme: str = "http"
 
     @property
@@ -34,6 +70,16 @@ class ServiceSpec:
     @property
     def health_url(self) -> str:
         return f"{self.url}{self.health_path}"
+
+
+def reads_of(name: str) -> frozenset[str]:
+    """The environment variables of the settings service `name` reads (see UPSTREAM_READS and PRIVATE_READS)."""
+    if name in UPSTREAM_READS:
+        fields = frozenset(UPSTREAM_READS[name])
+    else:
+        others = (private for service, private in PRIVATE_READS.items() if service != name)
+        fields = frozenset(Settings.model_fields).difference(LAUNCHER_ONLY, *others)
+    return frozenset(env_var_name(field) for field in fields)
 
 
 def local_services(settings: Settings) -> list[ServiceSpec]:
@@ -47,6 +93,7 @@ def local_services(settings: Settings) -> list[ServiceSpec]:
             port=settings.mlflow_port,
             port_setting="mlflow_port",
             health_path="/health",
+            reads=reads_of("mlflow"),
         ),
         ServiceSpec(
             name="evidently-ui",
@@ -55,6 +102,7 @@ def local_services(settings: Settings) -> list[ServiceSpec]:
             port=settings.evidently_port,
             port_setting="evidently_port",
             health_path="/api/version",
+            reads=reads_of("evidently-ui"),
         ),
         # Liveness, not readiness: the servers are up before the first champion exists and pick it up then.
         ServiceSpec(
@@ -64,6 +112,7 @@ def local_services(settings: Settings) -> list[ServiceSpec]:
             port=settings.predictor_port,
             port_setting="predictor_port",
             health_path="/v2/health/live",
+            reads=reads_of("predictor"),
         ),
         ServiceSpec(
             name="transformer",
@@ -72,6 +121,7 @@ def local_services(settings: Settings) -> list[ServiceSpec]:
             port=settings.transformer_port,
             port_setting="transformer_port",
             health_path="/v2/health/live",
+            reads=reads_of("transformer"),
         ),
         ServiceSpec(
             name="drift-monitor",
@@ -80,6 +130,7 @@ def local_services(settings: Settings) -> list[ServiceSpec]:
             port=settings.monitor_port,
             port_setting="monitor_port",
             health_path="/metrics",
+            reads=reads_of("drift-monitor"),
         ),
         *_stream_worker(settings),
     ]
@@ -97,6 +148,7 @@ def _stream_worker(settings: Settings) -> list[ServiceSpec]:
             port=settings.stream_port,
             port_setting="stream_port",
             health_path="/metrics",
+            reads=reads_of("stream-worker"),
         )
     ]
 
@@ -114,6 +166,7 @@ def _ray_head(settings: Settings) -> list[ServiceSpec]:
             port=settings.ray_port,
             port_setting="ray_port",
             health_path="",
+            reads=reads_of(RAY_HEAD),
             scheme="tcp",
         )
     ]
