@@ -109,17 +109,17 @@ def test_a_record_from_before_start_settings_is_kept_running(
 
 
 def test_start_settings_keep_digests_only_and_tell_set_unset_and_changed_apart(tmp_path: Path) -> None:
-    reads = {"DRIFTLOOP_A", "DRIFTLOOP_B", "DRIFTLOOP_C", "DRIFTLOOP_PASSWORD"}
-    started = {"DRIFTLOOP_A": "1", "DRIFTLOOP_B": "x", "DRIFTLOOP_PASSWORD": SECRET, "DRIFTLOOP_NOT_READ": "y"}
+    reads = {"SETTING_A", "SETTING_B", "SETTING_C", "SETTING_PASSWORD"}
+    started = {"SETTING_A": "1", "SETTING_B": "x", "SETTING_PASSWORD": SECRET, "SETTING_NOT_READ": "y"}
     recorded = StartSettings.of(started, reads)
-    assert set(recorded.digests) == {"DRIFTLOOP_A", "DRIFTLOOP_B", "DRIFTLOOP_PASSWORD"}
+    assert set(recorded.digests) == {"SETTING_A", "SETTING_B", "SETTING_PASSWORD"}
     assert recorded.changed(started, reads) == []
-    assert recorded.changed({**started, "DRIFTLOOP_NOT_READ": "z"}, reads) == [], "a setting it does not read"
-    now = {"DRIFTLOOP_A": "2", "DRIFTLOOP_C": "new", "DRIFTLOOP_PASSWORD": SECRET + "!"}  # B unset, C set
-    assert recorded.changed(now, reads) == ["DRIFTLOOP_A", "DRIFTLOOP_B", "DRIFTLOOP_C", "DRIFTLOOP_PASSWORD"]
+    assert recorded.changed({**started, "SETTING_NOT_READ": "z"}, reads) == [], "a setting it does not read"
+    now = {"SETTING_A": "2", "SETTING_C": "new", "SETTING_PASSWORD": SECRET + "!"}  # B unset, C set
+    assert recorded.changed(now, reads) == ["SETTING_A", "SETTING_B", "SETTING_C", "SETTING_PASSWORD"]
 
     again = StartSettings.of(started, reads)
-    assert again.salt != recorded.salt and again.digests["DRIFTLOOP_A"] != recorded.digests["DRIFTLOOP_A"]
+    assert again.salt != recorded.salt and again.digests["SETTING_A"] != recorded.digests["SETTING_A"]
 
     with psutil.Popen(SLEEPER) as process:
         try:
