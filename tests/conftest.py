@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +24,17 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
         if name.startswith("DRIFTLOOP_"):
             monkeypatch.delenv(name)
     yield monkeypatch
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The CLI's settings (read once per process, cached) read this test's own state folder."""
+    from pipelines.core.settings import get_settings
+
+    clean_env.setenv("DRIFTLOOP_STATE_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
 
 
 # Folders whose tests share fixed addresses (the parity run's pod addresses 127.77.0.N): one group, never two

@@ -15,15 +15,7 @@ from typer.testing import CliRunner, Result
 
 from driftloop.cli import app
 from driftloop.local.services import local_services
-from pipelines.core.settings import Settings, get_settings
-
-
-@pytest.fixture
-def state_dir(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> Iterator[Path]:
-    clean_env.setenv("DRIFTLOOP_STATE_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
+from pipelines.core.settings import Settings
 
 
 def _invoke(*args: str) -> Result:

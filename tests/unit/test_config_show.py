@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,14 +15,6 @@ from use_cases.delivery import USE_CASE as DELIVERY
 from use_cases.fraud import USE_CASE as FRAUD
 
 LINE = re.compile(r"^(DRIFTLOOP_[A-Z0-9_]+)=(.*)  # (environment|default|derived|use case|default \(unset\))$")
-
-
-@pytest.fixture
-def state_dir(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> Iterator[Path]:
-    clean_env.setenv("DRIFTLOOP_STATE_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
 
 
 def _show(*args: str) -> str:

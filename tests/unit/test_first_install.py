@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
-
-
-@pytest.fixture
-def state_dir(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> Iterator[Path]:
-    from pipelines.core.settings import get_settings
-
-    clean_env.setenv("DRIFTLOOP_STATE_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
 
 
 def _driftloop(*args: str) -> str:
