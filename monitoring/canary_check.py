@@ -98,6 +98,32 @@ class CanaryOutcome:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def look(self) -> dict[str, Any]:
+        """What an operator reads of a look (`monitor status`): when, the arms, the decision and its evidence."""
+        verdict = self.verdict
+        return {
+            "checked_at": self.checked_at,
+            "champion": self.champion,
+            "challenger": self.challenger,
+            "share": self.share,
+            "decision": self.decision,
+            "reason": verdict["reason"],
+            "p_value": verdict["p_value"],
+            "statistic": verdict["statistic"],
+            "rows": {"champion": verdict["champion"]["rows"], "challenger": verdict["challenger"]["rows"]},
+            "moved": self.moved,
+            "move_error": self.move_error,
+        }
+
+
+def last_look(store: MonitorStore) -> CanaryOutcome | None:
+    """The canary's latest recorded look, read back as `check_canary` wrote it (None before the first)."""
+    records = store.canary_decisions(1)
+    if not records:
+        return None
+    known = CanaryOutcome.__dataclass_fields__
+    return CanaryOutcome(**{name: value for name, value in records[-1].items() if name in known})
+
 
 def canary_plan(settings: Settings) -> CanaryPlan:
     return CanaryPlan(settings.canary_alpha, settings.canary_min_rows, settings.canary_horizon_rows)

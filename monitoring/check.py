@@ -133,7 +133,16 @@ def run_check(
     dry_run: bool = False,
 ) -> CheckOutcome:
     """One check. `dry_run`: the decision this check would make, with no file, snapshot, gauge or run changed."""
-    now = now or datetime.now(UTC)
+    try:
+        return _run_check(settings, runner, now or datetime.now(UTC), since, dry_run)
+    finally:  # every check, a failed one too: the pause holds retraining whatever the registry says
+        if not dry_run:
+            metrics.LOOP_PAUSED.set(1 if pause_switch(settings).current() else 0)
+
+
+def _run_check(
+    settings: Settings, runner: PipelineRunner, now: datetime, since: datetime | None, dry_run: bool
+) -> CheckOutcome:
     layout = Layout.from_settings(settings)
     store = monitor_store(settings)
     try:

@@ -19,6 +19,11 @@ LAST_RUN = Gauge("driftloop_drift_last_run_timestamp_seconds", "When the last dr
 RETRAIN_TRIGGERED = Gauge(
     "driftloop_drift_retrain_triggered", "1 when the last check triggered retraining, else 0.", registry=REGISTRY
 )
+LOOP_PAUSED = Gauge(
+    "driftloop_loop_paused",
+    "1 while the loop is paused (`driftloop loop pause`: checks measure, retraining is held), else 0.",
+    registry=REGISTRY,
+)
 REGISTRY_UNREACHABLE = Counter(
     "driftloop_registry_unreachable", "Drift checks that failed because the model registry did not answer.",
     registry=REGISTRY,
@@ -142,6 +147,7 @@ JOB_METRICS = {
         ROWS_ANALYSED,
         LAST_RUN,
         RETRAIN_TRIGGERED,
+        LOOP_PAUSED,
         SKEW_SHARE,
         REGISTRY_UNREACHABLE,
         GATE_DECISION,

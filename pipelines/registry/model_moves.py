@@ -109,6 +109,24 @@ def challenger_share(tags: Mapping[str, str]) -> float:
     return min(max(share, 0.0), 1.0) if math.isfinite(share) else 0.0
 
 
+def serving_challenger(client: MlflowClient, name: str) -> tuple[str, float] | None:
+    """(version, share) of the canary challenger while one answers requests: a challenger other than the
+    champion with a share above 0 (what serving splits traffic on). None otherwise, and before the model exists."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        model = client.get_registered_model(name)
+    except MlflowException as error:
+        if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise
+    aliases = {str(alias): str(version) for alias, version in (model.aliases or {}).items()}
+    challenger, share = aliases.get(Alias.CHALLENGER), challenger_share(dict(model.tags or {}))
+    if not challenger or challenger == aliases.get(Alias.CHAMPION) or share <= 0.0:
+        return None
+    return challenger, share
+
+
 def check_share(share: float) -> None:
     """A canary's share is a fraction of requests above 0 (clearing is its own move) and at most 1."""
     if not (math.isfinite(share) and 0.0 < share <= 1.0):

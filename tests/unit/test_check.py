@@ -3,6 +3,7 @@ real Evidently workspace; the runner is a recording fake (the check only submits
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -11,15 +12,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from driftloop.cli import app
 from monitoring import metrics
 from monitoring.check import monitor_store, pause_switch, run_check
 from monitoring.policy import NO_TRIGGER, PAUSED, TRIGGER
 from pipelines.core.layout import Layout
-from pipelines.core.settings import Settings
+from pipelines.core.settings import Settings, get_settings
 from pipelines.core.training_request import TrainingOutcome, TrainingRequest
 from pipelines.data.prediction_log_format import SERVED, PendingRows
+from pipelines.registry.model_moves import set_challenger
 from pipelines.registry.names import VersionTag
+from pipelines.registry.tracking import tracking_client
 from pipelines.registry.users import MlflowUser, mlflow_password
 from pipelines.training.train import train_model
 from serving.prediction_log import PredictionLog
@@ -258,3 +263,84 @@ def test_a_dry_run_makes_the_checks_decision_and_changes_no_file(
     assert _files(settings.state_dir) == before  # not even the finished run cleared from the state
     assert (later.action, later.held_action, later.pause and later.pause["by"]) == (PAUSED, TRIGGER, "ops@laptop")
     assert len(runner.submitted) == 1
+
+
+@pytest.fixture
+def canary(registry: tuple[str, object]) -> Iterator[str]:
+    """A second version of the champion's model serving as the canary challenger at a quarter of requests;
+    cleared afterwards (the registry is the module's)."""
+    from pipelines.registry.models import register
+
+    client = tracking_client(registry[0])
+    first = client.get_model_version(MODEL, "1")
+    tags = {VersionTag.REFERENCE_SAMPLE: first.tags[VersionTag.REFERENCE_SAMPLE]}
+    second = register(client, first.source, MODEL, str(first.run_id), tags, "test")
+    set_challenger(client, MODEL, str(second.version), 0.25, "ops", "canary for the test")
+    try:
+        yield str(second.version)
+    finally:
+        set_challenger(client, MODEL, None, 0.0, "ops", "the test is over")
+
+
+@pytest.fixture
+def cli_settings(settings: Settings, clean_env: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """The CLI reads the check's settings: its state folder, registry and model."""
+    mlflow_password(settings, MlflowUser.MONITOR)  # the local logins exist, as after `local up`
+    clean_env.setenv("DRIFTLOOP_STATE_DIR", str(settings.state_dir))
+    clean_env.setenv("DRIFTLOOP_MLFLOW_TRACKING_URI", settings.tracking_uri)
+    clean_env.setenv("DRIFTLOOP_MODEL_NAME", MODEL)
+    get_settings.cache_clear()
+    try:
+        yield settings
+    finally:
+        get_settings.cache_clear()
+
+
+def _monitor_status(*flags: str) -> str:
+    result = CliRunner().invoke(app, ["monitor", "status", *flags])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_the_pause_gauge_and_the_canarys_last_look_reach_prometheus_and_monitor_status(
+    cli_settings: Settings, registry: tuple[str, object], canary: str
+) -> None:
+    """`driftloop_loop_paused` is 1 after a check while paused and 0 after one past the resume; `monitor status`
+    shows the challenger serving and the look the check recorded, and "no canary" once it is cleared."""
+    settings, runner, switch = cli_settings, RecordingRunner(), pause_switch(cli_settings)
+    before = {"running": True, "challenger": canary, "share": 0.25, "registry": None, "last_look": None}
+    assert json.loads(_monitor_status("--json"))["canary"] == before
+    switch.pause("ops@laptop", "labels are late", now=NOW - timedelta(minutes=2))
+    held = run_check(settings, runner, now=NOW)
+    assert metrics.REGISTRY.get_sample_value("driftloop_loop_paused") == 1.0
+    assert held.canary is not None and held.pause is not None
+
+    shown = json.loads(_monitor_status("--json"))["canary"]
+    assert (shown["running"], shown["challenger"], shown["share"]) == (True, canary, 0.25)
+    assert shown["last_look"] == {
+        "checked_at": NOW.isoformat(),
+        "champion": "1",
+        "challenger": canary,
+        "share": 0.25,
+        "decision": "continue",
+        "reason": held.canary["verdict"]["reason"],
+        "p_value": 1.0,
+        "statistic": 0.0,
+        "rows": {"champion": 0, "challenger": 0},
+        "moved": "",
+        "move_error": "",
+    }
+    assert "waiting for rows" in shown["last_look"]["reason"]
+    text = _monitor_status()
+    assert f"canary: challenger v{canary} answers 25% of requests" in text
+    assert f"last look {NOW.isoformat()[:19]}: v{canary} vs champion v1: continue, p 1 (always valid)" in text
+
+    switch.resume("ops@laptop", "labels caught up", now=NOW + timedelta(minutes=1))
+    run_check(settings, runner, now=NOW + timedelta(minutes=2))
+    assert metrics.REGISTRY.get_sample_value("driftloop_loop_paused") == 0.0
+
+    set_challenger(tracking_client(registry[0]), MODEL, None, 0.0, "ops", "seen enough")
+    shown = json.loads(_monitor_status("--json"))["canary"]
+    later = (NOW + timedelta(minutes=2)).isoformat()
+    assert (shown["running"], shown["challenger"], shown["last_look"]["checked_at"]) == (False, None, later)
+    assert "canary: no canary" in _monitor_status()

@@ -11,6 +11,7 @@ import typer
 from pipelines.core.errors import RegistryUnreachableError
 from pipelines.core.layout import Layout
 from pipelines.core.settings import get_settings
+from pipelines.registry.model_moves import serving_challenger
 from pipelines.registry.probe import check_reachable
 from pipelines.registry.tracking import client_as, gate_decisions
 from pipelines.registry.users import MlflowUser
@@ -70,9 +71,10 @@ def status(
     last: int = typer.Option(10, min=1, help="How many recent decisions to show."),
     json_output: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
-    """The monitor's state (last trigger, run in flight) and its recent decisions with their reasons."""
+    """The monitor's state (last trigger, run in flight, the canary) and its recent decisions with their reasons."""
     from dataclasses import asdict
 
+    from monitoring.canary_check import last_look  # lazy: pulls pandas
     from monitoring.check import monitor_store, pause_switch  # lazy: pulls pandas
     from monitoring.label_maturity import load_delay_summary  # lazy: pulls pandas
     from monitoring.reconciliation import load_reconciliation  # lazy: pulls pandas
@@ -81,14 +83,16 @@ def status(
     store = monitor_store(settings)
     state, decisions = store.load(), store.decisions(last)
     pause = pause_switch(settings).current()
-    gates = _gate_decisions(settings, last)
+    gates, serving = _from_registry(settings, last)
+    look = last_look(store)
+    canary = _canary(serving, look.look() if look else None)
     folder = Layout.from_settings(settings).monitor
     delay = load_delay_summary(folder)
     estimate = next((d for d in reversed(store.decisions()) if d.get("estimate")), None)
     reconciled = load_reconciliation(folder)
     if json_output:
         shown = {"state": asdict(state), "pause": pause and pause.as_dict(), "decisions": decisions,
-                 "gate_decisions": gates, "label_delay": delay,
+                 "gate_decisions": gates, "canary": canary, "label_delay": delay,
                  "latest_estimate": estimate and {"model_version": estimate["model_version"],
                                                   "checked_at": estimate["checked_at"], **estimate["estimate"]},
                  "reconciliation": reconciled}  # fmt: skip
@@ -96,6 +100,8 @@ def status(
         return
     typer.echo(f"last trigger: {state.last_trigger_at or 'never'}; run in flight: {state.run_in_flight or 'none'}")
     typer.echo(f"loop: {pause.describe()} (`driftloop loop resume`)" if pause else "loop: running (not paused)")
+    for line in _canary_lines(canary):
+        typer.echo(line)
     typer.echo(_delay_line(delay))
     typer.echo(_estimate_line(estimate))
     typer.echo(_reconciliation_line(reconciled))
@@ -166,14 +172,51 @@ def _evidence_line(evidence: dict[str, Any]) -> str:
     )
 
 
-def _gate_decisions(settings: Settings, last: int) -> list[dict[str, Any]] | str:
-    """The training runs' gate decisions from MLflow; a one-line note when the registry does not answer (the
-    drift decisions above need no registry)."""
+def _from_registry(settings: Settings, last: int) -> tuple[list[dict[str, Any]] | str, tuple[str, float] | None | str]:
+    """The training runs' gate decisions and the challenger serving, from MLflow; a one-line note for each when
+    the registry does not answer (the drift decisions and the canary's looks need no registry)."""
     try:
         check_reachable(settings.tracking_uri)  # seconds, not MLflow's minutes of retries
     except RegistryUnreachableError as error:
-        return error.message
-    return gate_decisions(client_as(settings, MlflowUser.MONITOR), settings.mlflow_experiment, last)
+        return error.message, error.message
+    client = client_as(settings, MlflowUser.MONITOR)
+    return gate_decisions(client, settings.mlflow_experiment, last), serving_challenger(client, settings.model_name)
+
+
+def _canary(serving: tuple[str, float] | None | str, look: dict[str, Any] | None) -> dict[str, Any]:
+    """The canary as the registry serves it and the monitor's latest look at it (the look may be of an earlier
+    canary, or of this one's end)."""
+    running = serving if isinstance(serving, tuple) else None
+    return {
+        "running": None if isinstance(serving, str) else running is not None,
+        "challenger": running and running[0],
+        "share": running and running[1],
+        "registry": serving if isinstance(serving, str) else None,
+        "last_look": look,
+    }
+
+
+def _canary_lines(canary: dict[str, Any]) -> list[str]:
+    look = canary["last_look"]
+    if canary["running"]:
+        head = f"canary: challenger v{canary['challenger']} answers {canary['share']:.0%} of requests"
+    elif canary["running"] is None:
+        head = f"canary: unknown ({canary['registry']})"
+    else:
+        head = "canary: no canary"
+    if look is None:
+        return [head, "  last look: none yet"]
+    rows = look["rows"]
+    line = (
+        f"  last look {look['checked_at'][:19]}: v{look['challenger']} vs champion v{look['champion']}: "
+        f"{look['decision']}, p {look['p_value']:.4g} (always valid), statistic {look['statistic']:.3f}, "
+        f"rows {rows['challenger']} challenger / {rows['champion']} champion: {look['reason']}"
+    )
+    if look["moved"]:
+        line += f"; moved: {look['moved']}"
+    if look["move_error"]:
+        line += f"; move failed: {look['move_error']}"
+    return [head, line]
 
 
 def _skew_line(decision: dict[str, object]) -> str:
