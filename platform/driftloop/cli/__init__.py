@@ -3,6 +3,7 @@ commands, never here, so `driftloop --help` answers at once."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -120,6 +121,12 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.secho("interrupted", err=True)
         sys.exit(130)
+    finally:
+        # Free what the command left in reference cycles while Arrow is still whole: a parquet reader's threads
+        # that survive into the interpreter's teardown abort it now and then ("terminate called without an
+        # active exception", exit 250 or SIGABRT) after the command's work and output are done (apache/arrow
+        # #34314).
+        gc.collect()
 
 
 def settings_problem(error: ValidationError) -> str:
