@@ -330,6 +330,30 @@ class TrainingSettings(BaseModel):
     training_window_days: int = Field(
         30, ge=8, description="Days of events (ending now) a training run reads from the event store."
     )
+    search_trials: int = Field(
+        8,
+        ge=0,
+        description="Trials of the hyperparameter search a drift-triggered retraining runs on Ray Tune (the use "
+        "case's search space; its fixed configuration is the first trial). `0`: retrain the fixed configuration. "
+        "A manual run searches when asked: `driftloop pipeline run training --search-trials N`.",
+    )
+    search_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="Wall-clock budget of a search (seconds): trials still running then are stopped and not chosen.",
+    )
+    search_validation_days: int = Field(
+        4,
+        ge=1,
+        description="Days at the end of the training rows (before the holdout, which a search never sees) a search "
+        "scores its trials on.",
+    )
+    search_concurrency: int = Field(
+        1,
+        ge=1,
+        description="Trials a search runs at once, sharing the Ray's CPUs. At 1 the same seed, window and budget "
+        "always choose the same configuration; above, early stopping depends on which trial reports first.",
+    )
 
 
 class ServingSettings(BaseModel):
