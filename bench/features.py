@@ -1,7 +1,8 @@
 """Feature lookup benchmark, 1 and 100 transactions, SQLite and Redis online stores: our whole lookup step
-(`OnlineFeatures.lookup`, arrays in, arrays out) beside Feast's own `get_online_features` call for the same
-keys (columnar keys, as we call it, and a list of row dicts, as Feast's docs show) and a raw read of the very
-rows Feast stores for those keys (the floor: SQLite SELECT, Redis HGETALL pipeline)."""
+(`OnlineFeatures.lookup`, arrays in, arrays out, read through Feast's online-store interface) beside Feast's own
+public `get_online_features` call for the same keys (columnar keys, as we call it, and a list of row dicts, as
+Feast's docs show) and a raw read of the very rows Feast stores for those keys (the floor: SQLite SELECT, Redis
+HGETALL pipeline)."""
 
 from __future__ import annotations
 
