@@ -4,9 +4,10 @@ A retraining run after drift should not reuse yesterday's hyperparameters on a w
 cuts a validation split off the end of the training rows, by time (the gate's holdout is never seen here), and
 tries configurations on Ray Tune: Tune's seeded random search over the space (`ModelSpec.search_space`), the
 use case's fixed configuration first, so a search can only choose something else when it validates better.
-Each trial grows its trees in stages and reports the use case's primary metric after each; ASHA stops the
-trials whose early stages trail the others. Only trials that ran every stage can be chosen (a stopped trial's
-score is of a smaller model than the one the choice would train); the best one wins, the earliest on a tie.
+Each trial grows its trees in stages and reports the use case's primary metric after each, and its best stage
+so far; ASHA stops the trials whose best trails the others'. Only trials that ran every stage can be chosen; the
+best one wins, the earliest on a tie, with as many trees as its best stage had (when the space searches the tree
+count: more trees than that only fitted the validation days' past more closely, measured on the bench's worlds).
 
 The same seed, window and budget choose the same configuration: the searcher is seeded, the fits are, and
 trials run one at a time by default (`DRIFTLOOP_SEARCH_CONCURRENCY`; with more, ASHA's decisions depend on which
@@ -69,7 +70,8 @@ class TrialRecord:
 
     number: int  # 1 = the fixed configuration
     params: dict[str, Any]
-    scores: tuple[float, ...]
+    scores: tuple[float, ...]  # after each stage
+    best_stage: int  # the stage of the best score (1-based; 0 before any)
     status: Literal["completed", "stopped", "failed"]
     seconds: float
     started_at: float  # Unix seconds
@@ -77,7 +79,8 @@ class TrialRecord:
 
     @property
     def score(self) -> float:
-        return self.scores[-1] if self.scores else math.nan
+        """The trial's best validation score, at its best stage."""
+        return self.scores[self.best_stage - 1] if self.best_stage else math.nan
 
 
 @dataclass(frozen=True)
@@ -149,10 +152,20 @@ def growth_parameter(estimator: Any) -> str | None:
     return None
 
 
+def final_estimator(model: Any) -> Any:
+    """The estimator a pipeline ends in (the model itself when it is no pipeline)."""
+    return model.steps[-1][1] if hasattr(model, "steps") else model
+
+
+def stage_size(total: int, stage: int, stages: int = STAGES) -> int:
+    """How many trees a model of `total` has grown after `stage` of `stages`."""
+    return max(1, math.ceil(total * stage / stages))
+
+
 def staged_fit(model: Any, features: pd.DataFrame, labels: Any, stages: int) -> Iterator[int]:
     """Fit `model` in `stages` steps, yielding after each: a tree ensemble that can grow (`growth_parameter`)
     adds its trees a share at a time; any other estimator fits once."""
-    estimator = model.steps[-1][1] if hasattr(model, "steps") else model
+    estimator = final_estimator(model)
     grows = growth_parameter(estimator)
     if grows is None:
         model.fit(features, labels)
@@ -160,7 +173,7 @@ def staged_fit(model: Any, features: pd.DataFrame, labels: Any, stages: int) -> 
         return
     total = int(estimator.get_params()[grows])
     for stage in range(1, stages + 1):
-        estimator.set_params(warm_start=stage > 1, **{grows: max(1, math.ceil(total * stage / stages))})
+        estimator.set_params(warm_start=stage > 1, **{grows: stage_size(total, stage, stages)})
         model.fit(features, labels)
         yield stage
     estimator.set_params(warm_start=False)
@@ -181,20 +194,36 @@ def run_trial(
     seed: int,
 ) -> None:
     """One Tune trial (runs in a Ray worker): fit the configuration in stages, report the validation score
-    after each."""
+    after each and the best so far (what ASHA compares and the choice reads)."""
     from ray import tune
 
     use_case = load_use_case(use_case_name)
     params = use_case.model.params(**{**pinned, **plain(config)})
     model = use_case.model.build(params, seed, use_case.model_input)
     features, labels = fit_rows[list(use_case.model_input.columns)], fit_rows[use_case.label.name].to_numpy()
+    sign = 1.0 if use_case.metric.higher_is_better else -1.0
+    best, best_stage = -math.inf, 0
     for stage in staged_fit(model, features, labels, STAGES):
-        tune.report({"score": validation_score(use_case, model, validation), "stage": stage})
+        score = validation_score(use_case, model, validation)
+        if sign * score > best:
+            best, best_stage = sign * score, stage
+        tune.report({"score": sign * best, "stage_score": score, "best_stage": best_stage, "stage": stage})
 
 
 def plain(config: Mapping[str, Any]) -> dict[str, Any]:
     """Tune's sampled values as Python numbers (numpy scalars do not go into JSON or MLflow params as such)."""
     return {name: value.item() if hasattr(value, "item") else value for name, value in config.items()}
+
+
+def with_best_stage(trial: TrialRecord, use_case: UseCase, pinned: Mapping[str, Any], seed: int) -> dict[str, Any]:
+    """The trial's configuration with its tree count cut to its best stage's, when the space searches that count
+    (a count the run pins, or the space leaves alone, stays as it is)."""
+    chosen = dict(trial.params)
+    params = use_case.model.params(**{**pinned, **chosen})
+    grows = growth_parameter(final_estimator(use_case.model.build(params, seed, use_case.model_input)))
+    if grows in chosen and 0 < trial.best_stage < STAGES:
+        chosen[grows] = stage_size(int(chosen[grows]), trial.best_stage)
+    return chosen
 
 
 def choose(trials: list[TrialRecord], higher_is_better: bool) -> TrialRecord | None:
@@ -219,6 +248,7 @@ def _progress_callback(
 
         def __init__(self) -> None:
             self.scores: dict[str, list[float]] = {}
+            self.best_stage: dict[str, int] = {}
             self.started: dict[str, float] = {}
             self.numbers: dict[str, int] = {}
 
@@ -227,7 +257,8 @@ def _progress_callback(
             self.numbers.setdefault(trial.trial_id, len(self.numbers) + 1)
 
         def on_trial_result(self, iteration: int, trials: list[Any], trial: Any, result: dict, **info: Any) -> None:
-            self.scores.setdefault(trial.trial_id, []).append(float(result["score"]))
+            self.scores.setdefault(trial.trial_id, []).append(float(result["stage_score"]))
+            self.best_stage[trial.trial_id] = int(result["best_stage"])
 
         def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
             scores = self.scores.get(trial.trial_id, [])
@@ -242,6 +273,7 @@ def _progress_callback(
                 number=self.numbers.get(trial.trial_id, len(self.numbers) + 1),
                 params=plain(trial.config),
                 scores=tuple(self.scores.get(trial.trial_id, [])),
+                best_stage=self.best_stage.get(trial.trial_id, 0),
                 status=status,
                 seconds=round(time.time() - started, 3),
                 started_at=started,
@@ -329,7 +361,7 @@ def search(
         failures = "; ".join(f"trial {t.number}: {t.error}" for t in trials if t.error) or "none ran every stage"
         raise SearchUnavailable(f"no trial of {len(trials)} finished ({failures})")
     return SearchOutcome(
-        chosen=best.params,
+        chosen=with_best_stage(best, use_case, pinned, seed),
         best=best,
         trials=trials,
         metric=metric,

@@ -65,6 +65,7 @@ class TrialLogger:
         metric_name = f"validation_{self.metric}"
         metrics = [Metric(metric_name, score, started_ms, step) for step, score in enumerate(trial.scores, start=1)]
         metrics.append(Metric("trial_seconds", trial.seconds, started_ms, 0))
+        metrics.append(Metric("best_stage", trial.best_stage, started_ms, 0))
         params = [Param(name, str(value)) for name, value in sorted(trial.params.items())]
         self.client.log_batch(run.info.run_id, metrics=metrics, params=params)
         if trial.error:

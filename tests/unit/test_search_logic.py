@@ -19,13 +19,15 @@ from pipelines.training.search import (
     choose,
     progress_line,
     searched_space,
+    stage_size,
     staged_fit,
     validation_split,
+    with_best_stage,
 )
 
 
 def _trial(number: int, score: float, status: str = "completed") -> TrialRecord:
-    return TrialRecord(number, {"learning_rate": 0.1 * number}, (score - 0.01, score), status, 1.0, 0.0)  # type: ignore[arg-type]
+    return TrialRecord(number, {"learning_rate": 0.1 * number}, (score - 0.01, score), 2, status, 1.0, 0.0)  # type: ignore[arg-type]
 
 
 def test_every_use_case_declares_a_valid_space_holding_its_defaults() -> None:
@@ -93,6 +95,19 @@ def test_an_estimator_that_is_not_a_growing_ensemble_is_fitted_once() -> None:
 
     features = np.array([[0.0], [1.0], [2.0], [3.0]])
     assert list(staged_fit(LogisticRegression(), features, np.array([0, 0, 1, 1]), 4)) == [1]
+
+
+def test_the_chosen_tree_count_is_the_best_stages_when_the_space_searches_it() -> None:
+    from use_cases.fraud import USE_CASE as FRAUD
+
+    peaked = TrialRecord(2, {"max_iter": 300, "learning_rate": 0.1}, (0.90, 0.91, 0.89, 0.88), 2, "completed", 1.0, 0.0)
+    assert peaked.score == 0.91
+    assert with_best_stage(peaked, FRAUD, {}, 1) == {"max_iter": 150, "learning_rate": 0.1}
+    assert stage_size(300, 2) == 150 and stage_size(3, 1) == 1
+    last = TrialRecord(3, {"max_iter": 300}, (0.80, 0.85, 0.86, 0.87), 4, "completed", 1.0, 0.0)
+    assert with_best_stage(last, FRAUD, {}, 1) == {"max_iter": 300}
+    unsearched = TrialRecord(4, {"learning_rate": 0.1}, (0.9, 0.8, 0.8, 0.8), 1, "completed", 1.0, 0.0)
+    assert with_best_stage(unsearched, FRAUD, {"max_iter": 60}, 1) == {"learning_rate": 0.1}  # a pinned count stays
 
 
 def test_the_choice_is_the_best_trial_that_ran_every_stage_and_the_earliest_on_a_tie() -> None:
