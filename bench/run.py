@@ -43,9 +43,9 @@ def _table(results: dict[str, Any]) -> str:
             )
     for size, m in results.get("model", {}).items():
         lines.append(
-            f"model {size.replace('_', ' ')} | scikit-learn / ONNX (from arrays; from a frame) | "
-            f"{m['sklearn_us']:.0f} / {m['onnx_us']:.0f} ({m['onnx_from_frame_us']:.0f}) us, "
-            f"max diff {m['max_abs_diff']:.1e} | {m['speedup']:.0f}x faster"
+            f"model {size.replace('_', ' ')} | scikit-learn / ONNX (from arrays; from a frame; on one thread) | "
+            f"{m['sklearn_us']:.0f} / {m['onnx_us']:.0f} ({m['onnx_from_frame_us']:.0f}; "
+            f"{m['onnx_one_thread_us']:.0f}) us, max diff {m['max_abs_diff']:.1e} | {m['speedup']:.0f}x faster"
         )
     for store, sizes in results.get("features", {}).items():
         for size, m in sizes.items() if isinstance(sizes, dict) else []:
