@@ -380,8 +380,8 @@ class ServingSettings(BaseModel):
         2,
         ge=1,
         description="onnxruntime threads per scoring call of 128 rows or more: 2 nearly halve a 1,000-row batch's "
-        "time when the second core is free, and take it from concurrent requests while the batch runs; on busy "
-        "cores set it to `DRIFTLOOP_ONNX_THREADS` (every call on as many threads).",
+        "time when a second core is free, and take it from concurrent requests; on busy cores the threads wait for "
+        "each other (slower, twice the CPU), so set it to `DRIFTLOOP_ONNX_THREADS` there.",
     )
     prediction_log_dir: Path | None = Field(
         None,
