@@ -138,7 +138,7 @@ def run_pipeline_times(trials: int, folder: Path, repeats: int = 1) -> dict[str,
 
 
 def run_search_bench(folder: Path, seeds: int = 5, trials: int = 8) -> dict[str, Any]:
-    return {"quality": run_quality(seeds, trials), "pipeline": run_pipeline_times(trials, folder)}
+    return {"quality": run_quality(seeds, trials), "pipeline": run_pipeline_times(trials, folder, repeats=2)}
 
 
 def table_lines(results: dict[str, Any]) -> list[str]:
@@ -164,7 +164,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="driftloop-search-bench-") as temporary:
         results = {"quality": run_quality(args.seeds, args.trials)}
         if not args.no_pipeline:
-            results["pipeline"] = run_pipeline_times(args.trials, Path(temporary))
+            results["pipeline"] = run_pipeline_times(args.trials, Path(temporary), repeats=2)
     out = write_result(RESULTS, "search", results)
     print(json.dumps(results.get("pipeline", {}), indent=1))  # noqa: T201
     print("\n".join(table_lines(results)) if "pipeline" in results else json.dumps(results["quality"]["gain"]))  # noqa: T201
