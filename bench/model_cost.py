@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.environment import BenchPlatform
-from use_cases.fraud.schema import MODEL_INPUT_COLUMNS
+from bench.environment import USE_CASE, BenchPlatform
+from pipelines.core.use_case import load_use_case
 
 
 def _median_us(call: Callable[[], object], budget_s: float) -> float:
@@ -30,22 +30,21 @@ def run_model_cost_bench(platform: BenchPlatform, budget_s: float) -> dict[str, 
     import mlflow.sklearn
 
     from pipelines.registry.onnx_model import model_scores, open_session
-    from use_cases.fraud import USE_CASE as FRAUD
 
-    spec, model_input = FRAUD.model.onnx, FRAUD.model_input
+    use_case = load_use_case(USE_CASE)
+    spec, model_input = use_case.model.onnx, use_case.model_input
+    columns = list(model_input.columns)
     model = mlflow.sklearn.load_model(str(platform.model_dir))
     session = open_session(platform.onnx_path.read_bytes(), threads=1)
-    requests = platform.requests[list(MODEL_INPUT_COLUMNS)]
+    requests = platform.requests[columns]
     rows = requests.sample(1000, replace=True, random_state=0).reset_index(drop=True)
     results: dict[str, Any] = {}
     for size, frame in (("1_row", rows.head(1)), ("1000_rows", rows)):
-        arrays = {name: frame[name].to_numpy() for name in MODEL_INPUT_COLUMNS}
+        arrays = {name: frame[name].to_numpy() for name in columns}
         sklearn_us = _median_us(lambda f=frame: model.predict_proba(f), budget_s)
         onnx_us = _median_us(lambda a=arrays: model_scores(session, a, spec, model_input), budget_s)
         onnx_from_frame_us = _median_us(
-            lambda f=frame: model_scores(
-                session, {name: f[name].to_numpy() for name in MODEL_INPUT_COLUMNS}, spec, model_input
-            ),
+            lambda f=frame: model_scores(session, {name: f[name].to_numpy() for name in columns}, spec, model_input),
             budget_s,
         )
         gap = float(np.abs(model.predict_proba(frame)[:, 1] - model_scores(session, arrays, spec, model_input)).max())

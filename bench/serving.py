@@ -16,11 +16,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.environment import BenchPlatform, free_port, spawn, wait_ready
-from use_cases.fraud.schema import MODEL_INPUT_COLUMNS
+from bench.environment import MODEL, USE_CASE, BenchPlatform, free_port, spawn, wait_ready
+from pipelines.core.use_case import load_use_case
 
 logger = logging.getLogger(__name__)
-MODEL = "fraud-detector"
 V1 = f"/v1/models/{MODEL}:predict"
 
 
@@ -28,7 +27,8 @@ def _bodies(platform: BenchPlatform, folder: Path) -> dict[str, Path]:
     row = platform.requests.iloc[-1]
     transaction = {"customer_id": int(row["customer_id"]), "merchant_id": int(row["merchant_id"]),
                    "amount": float(row["amount"]), "channel": str(row["channel"])}  # fmt: skip
-    features = {c: (str(row[c]) if c == "channel" else float(row[c])) for c in MODEL_INPUT_COLUMNS}
+    model_input = load_use_case(USE_CASE).model_input
+    features = {c: (str(row[c]) if c in model_input.categorical else float(row[c])) for c in model_input.columns}
     bodies = {
         "transaction": {"instances": [transaction]},
         "features": {"instances": [features]},
@@ -43,7 +43,7 @@ def _bodies(platform: BenchPlatform, folder: Path) -> dict[str, Path]:
 
 def _load(url: str, body: Path, concurrency: int, seconds: float, token: str) -> dict[str, float]:
     command = [sys.executable, "-m", "bench.loadgen", "--url", url, "--body", str(body),
-               "--concurrency", str(concurrency), "--seconds", str(seconds), "--token", token]  # fmt: skip
+               "--concurrency", str(concurrency), "--seconds", str(seconds), f"--token={token}"]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 120)
     return dict(json.loads(result.stdout))
 
@@ -70,8 +70,10 @@ def run_serving_bench(
     ports = {name: free_port() for name in ("inprocess", "plain", "bare", "bare_sklearn", "mlflow")}
     commands = {
         "inprocess": [driftloop, "serve", "predictor", "--with-features", "--port", str(ports["inprocess"])],
-        "plain": [sys.executable, "-m", "bench.baselines.plain_kserve", str(platform.model_dir), str(ports["plain"])],
-        "bare": [sys.executable, "-m", "bench.baselines.bare_asgi", str(platform.onnx_path), str(ports["bare"])],
+        "plain": [sys.executable, "-m", "bench.baselines.plain_kserve", str(platform.model_dir), str(ports["plain"]),
+                  MODEL],
+        "bare": [sys.executable, "-m", "bench.baselines.bare_asgi", str(platform.onnx_path), str(ports["bare"]),
+                 USE_CASE],
         "bare_sklearn": [sys.executable, "-m", "bench.baselines.bare_asgi", str(platform.model_dir),
                          str(ports["bare_sklearn"])],
         "mlflow": [str(Path(sys.executable).with_name("mlflow")), "models", "serve", "-m", str(platform.model_dir),
