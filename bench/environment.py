@@ -31,6 +31,15 @@ PORT_SETTINGS = ("mlflow_port", "evidently_port", "predictor_port", "transformer
 # this use case's declaration: fraud's own lack the streamed ones.
 USE_CASE = "fraud_streaming"
 MODEL = "fraud-velocity-detector"  # its registered model, the InferenceService's name (UseCase.model_name)
+CHART_VALUES = Path(__file__).resolve().parents[1] / "helm" / "driftloop" / "values.yaml"
+
+
+def chart_default_topology() -> str:
+    """The serving topology the chart deploys by default (values.yaml `serving.topology`): the bench platform serves
+    in it, so the platform's endpoint is the chart's default measured on this machine."""
+    import yaml
+
+    return str(yaml.safe_load(CHART_VALUES.read_text())["serving"]["topology"])
 
 
 def free_port() -> int:
@@ -144,7 +153,8 @@ def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, Path, pd
 
 @contextmanager
 def bench_platform(root: Path, customers: int = 300) -> Iterator[BenchPlatform]:
-    """Local platform up (all services, free ports), a champion registered and served; down afterwards."""
+    """Local platform up (all services, free ports, the chart's default serving topology), a champion registered
+    and served at its inference endpoint; down afterwards."""
     import shutil
 
     state = root / "state"
@@ -158,6 +168,7 @@ def bench_platform(root: Path, customers: int = 300) -> Iterator[BenchPlatform]:
             "DRIFTLOOP_MODEL_POLL_INTERVAL_S": "1",
             "DRIFTLOOP_LOG_LEVEL": "WARNING",
             "DRIFTLOOP_USE_CASE": USE_CASE,
+            "DRIFTLOOP_SERVING_TOPOLOGY": chart_default_topology(),
         }
     )
     driftloop = str(Path(sys.executable).with_name("driftloop"))

@@ -335,8 +335,22 @@ class TrainingSettings(BaseModel):
 class ServingSettings(BaseModel):
     """The KServe model servers: ports, hot swap, the prediction log (what serves is the registry's aliases)."""
 
-    transformer_port: int = Field(8080, ge=1, le=65535, description="Port of the KServe transformer.")
-    predictor_port: int = Field(8081, ge=1, le=65535, description="Port of the KServe predictor.")
+    serving_topology: Literal["inprocess", "transformer"] = Field(
+        "inprocess",
+        description="How `driftloop local up` serves, as the chart's `serving.topology`: `inprocess`, one server "
+        "(the predictor looks the online features up itself: no hop, several times the transformer's throughput); "
+        "`transformer`, KServe's transformer in front of a predictor given the features.",
+    )
+    transformer_port: int = Field(
+        8080,
+        ge=1,
+        le=65535,
+        description="Port of the inference endpoint: the KServe transformer, or with the `inprocess` topology the "
+        "predictor that looks features up itself.",
+    )
+    predictor_port: int = Field(
+        8081, ge=1, le=65535, description="Port of the predictor behind the transformer (`transformer` topology)."
+    )
     predictor_host: str | None = Field(
         None, description="`host:port` the transformer calls the predictor on. Default: `<host>:<predictor_port>`."
     )
