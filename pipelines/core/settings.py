@@ -360,8 +360,8 @@ class ServingSettings(BaseModel):
     max_batch_size: int = Field(1000, ge=1, description="Largest batch (instances per request) the servers accept.")
     fast_lane: bool = Field(
         True,
-        description="Answer V1 JSON `:predict` on the predictor in front of KServe's FastAPI stack (same calls, "
-        "same errors; V2 and everything else go through KServe). `false` sends every request through KServe.",
+        description="Answer V1 JSON `:predict` on the model servers in front of KServe's FastAPI stack (same "
+        "calls, same errors; V2 and everything else go through KServe). `false` sends every request through KServe.",
     )
     onnx_threads: int = Field(
         1, ge=1, description="onnxruntime threads per scoring call (1 suits one-row requests; raise for big batches)."
