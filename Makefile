@@ -45,8 +45,8 @@ bench-full: install ## Benchmarks, full mode: more load, 1M drift rows, and the 
 docs: install ## Regenerate the generated tables of README.md and docs/ (the settings, and bench tables from docs/results/*.json)
 	$(BIN)/python -m bench.docs_tables
 
-publish-bench: install ## Copy the latest result of BENCH=streaming-lift|gate-evidence|stream-freshness to docs/results/, then make docs
-	@test -n "$(BENCH)" || { echo "usage: make publish-bench BENCH=streaming-lift|gate-evidence|stream-freshness"; exit 2; }
+publish-bench: install ## Copy the latest result of BENCH=streaming-lift|gate-evidence|stream-freshness|search to docs/results/, then make docs
+	@test -n "$(BENCH)" || { echo "usage: make publish-bench BENCH=streaming-lift|gate-evidence|stream-freshness|search"; exit 2; }
 	$(BIN)/python -m bench.publish $(BENCH)
 	$(BIN)/python -m bench.docs_tables
 

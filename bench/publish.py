@@ -24,6 +24,7 @@ SOURCES = {
     "streaming-lift": ("streaming-lift", "streaming"),
     "gate-evidence": ("gate-evidence", "gate"),
     "stream-freshness": ("stream-freshness", "freshness"),
+    "search": ("search", "search"),
 }
 PROVENANCE_KEYS = ("commit", "dirty", "finished_at")
 

@@ -4,7 +4,8 @@
 in-process chain at its maximum throughput for 45 s, drift at 10k and 100k rows, drift alarm rates over 20 + 20
 replayed windows, estimated quality over 20 + 20 days and 5 drifted worlds, the gate's promote rates over 20
 worlds, the canary's decisions over 20 simulations of each kind, the feature build at 0.5M and 2M events per
-engine, label requests at 10 and 5,000 parts of history, the streamed views' lift on card testing over 3 worlds);
+engine, label requests at 10 and 5,000 parts of history, the streamed views' lift on card testing over 3 worlds, the
+hyperparameter search against the fixed configuration on 5 drifted worlds and one pipeline run of each);
 `--full` adds more concurrency levels and longer runs (freshness: 90 s at concurrency 16), 1M drift rows, 40 + 40
 alarm windows, 10 drifted worlds, 40 gate worlds, 40 canary simulations of each kind, 8M events and the loop
 (the demo).
@@ -26,8 +27,8 @@ from bench.provenance import write_result
 RESULTS = Path(__file__).resolve().parent / "results"
 # Every benchmark, in the order they run; `loop` (the demo) only with --full.
 BENCHES = (
-    "serving", "model", "features", "freshness", "drift", "alarms", "quality", "gate", "canary", "streaming", "scale",
-    "labels", "loop",
+    "serving", "model", "features", "freshness", "drift", "alarms", "quality", "gate", "canary", "streaming", "search",
+    "scale", "labels", "loop",
 )  # fmt: skip
 
 
@@ -47,9 +48,9 @@ def _table(results: dict[str, Any]) -> str:
             )
     for size, m in results.get("model", {}).items():
         lines.append(
-            f"model {size.replace('_', ' ')} | scikit-learn / ONNX (from arrays; from a frame) | "
-            f"{m['sklearn_us']:.0f} / {m['onnx_us']:.0f} ({m['onnx_from_frame_us']:.0f}) us, "
-            f"max diff {m['max_abs_diff']:.1e} | {m['speedup']:.0f}x faster"
+            f"model {size.replace('_', ' ')} | scikit-learn / ONNX (from arrays; from a frame; on one thread) | "
+            f"{m['sklearn_us']:.0f} / {m['onnx_us']:.0f} ({m['onnx_from_frame_us']:.0f}; "
+            f"{m['onnx_one_thread_us']:.0f}) us, max diff {m['max_abs_diff']:.1e} | {m['speedup']:.0f}x faster"
         )
     for store, sizes in results.get("features", {}).items():
         for size, m in sizes.items() if isinstance(sizes, dict) else []:
@@ -107,6 +108,10 @@ def _table(results: dict[str, Any]) -> str:
         from bench.streaming_lift import table_lines as streaming_lines
 
         lines += streaming_lines(results["streaming"])
+    if "search" in results:
+        from bench.search import table_lines as search_lines
+
+        lines += search_lines(results["search"])
     for size, runs in results.get("scale", {}).items():
         for stage, title in (("features", "features build"), ("training_set", "training set")):
             pandas_run, ray_run = runs["pandas"][stage], runs["ray"][stage]
@@ -210,6 +215,10 @@ def main() -> None:
             from bench.streaming_lift import run_streaming_lift_bench
 
             results["streaming"] = run_streaming_lift_bench()
+        if "search" in chosen:
+            from bench.search import run_search_bench
+
+            results["search"] = run_search_bench(folder, seeds=10 if args.full else 5)
         if "scale" in chosen:
             from bench.scale import run_scale_bench
 

@@ -218,7 +218,8 @@ def _run_check(
     )
     handle = None
     if decision.triggers and not dry_run:
-        request = TrainingRequest.from_settings(settings, trigger=f"drift:{key}")
+        # A changed world may want other hyperparameters: a drift-triggered run searches within the settings' budget.
+        request = TrainingRequest.from_settings(settings, trigger=f"drift:{key}", search_trials=settings.search_trials)
         handle = runner.submit(request)
         state.last_trigger_at = now.isoformat()
         state.run_in_flight = handle

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from pipelines.core.use_case import ModelInput, ModelSpec
-from pipelines.registry.onnx_model import ONNX_URI_TAG, model_scores, open_session
+from pipelines.registry.onnx_model import BATCH_THREADS, ONNX_URI_TAG, model_scores, open_session
 from pipelines.registry.tracking import load_sklearn_version
 
 if TYPE_CHECKING:
@@ -31,12 +31,20 @@ class ScoringModel(Protocol):
 
 
 class OnnxModel:
-    """The version's ONNX export in onnxruntime: the fast path every exported version takes."""
+    """The version's ONNX export in onnxruntime: the fast path every exported version takes (`threads` for a
+    call of a few rows, `batch_threads` for a batch: `pipelines.registry.onnx_model.OnnxSession`)."""
 
     flavour = "onnx"
 
-    def __init__(self, model_bytes: bytes, threads: int, spec: ModelSpec, model_input: ModelInput) -> None:
-        self.session = open_session(model_bytes, threads)
+    def __init__(
+        self,
+        model_bytes: bytes,
+        threads: int,
+        spec: ModelSpec,
+        model_input: ModelInput,
+        batch_threads: int = BATCH_THREADS,
+    ) -> None:
+        self.session = open_session(model_bytes, threads, batch_threads)
         self.spec, self.model_input = spec.onnx, model_input
 
     def scores(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -59,7 +67,13 @@ class SklearnModel:
 
 
 def load_version(
-    client: MlflowClient, model_name: str, version: str, onnx_threads: int, spec: ModelSpec, model_input: ModelInput
+    client: MlflowClient,
+    model_name: str,
+    version: str,
+    onnx_threads: int,
+    spec: ModelSpec,
+    model_input: ModelInput,
+    onnx_batch_threads: int = BATCH_THREADS,
 ) -> ScoringModel:
     """The version's ONNX export when it has one, else its scikit-learn flavour (scored as the use case says)."""
     import mlflow.artifacts
@@ -68,6 +82,6 @@ def load_version(
     onnx_uri = (registered.tags or {}).get(ONNX_URI_TAG)
     if onnx_uri:
         path = mlflow.artifacts.download_artifacts(artifact_uri=onnx_uri, tracking_uri=client.tracking_uri)
-        return OnnxModel(Path(path).read_bytes(), onnx_threads, spec, model_input)
+        return OnnxModel(Path(path).read_bytes(), onnx_threads, spec, model_input, onnx_batch_threads)
     logger.warning("%s version %s has no ONNX export: scoring with its scikit-learn flavour", model_name, version)
     return SklearnModel(load_sklearn_version(client, model_name, version), spec, model_input)

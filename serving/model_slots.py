@@ -22,6 +22,7 @@ from pipelines.core.use_case import UseCase
 from pipelines.registry.model_moves import challenger_share
 from pipelines.registry.models import registered_alias
 from pipelines.registry.names import Alias
+from pipelines.registry.onnx_model import BATCH_THREADS
 from serving.loaded_model import ScoringModel, load_version
 from serving.metrics import MODEL_VERSION
 
@@ -51,11 +52,19 @@ SERVED_ALIASES = (Alias.CHAMPION, Alias.CHALLENGER, Alias.SHADOW)
 class ModelSlots:
     """Champion, challenger and shadow, kept in step with the registry; the challenger's share with them."""
 
-    def __init__(self, client: MlflowClient, model_name: str, use_case: UseCase, onnx_threads: int = 1) -> None:
+    def __init__(
+        self,
+        client: MlflowClient,
+        model_name: str,
+        use_case: UseCase,
+        onnx_threads: int = 1,
+        onnx_batch_threads: int = BATCH_THREADS,
+    ) -> None:
         self.client = client
         self.use_case = use_case  # how its versions score (ONNX output, scikit-learn scorer) and on which columns
         self.model_name = model_name
         self.onnx_threads = onnx_threads
+        self.onnx_batch_threads = onnx_batch_threads
         self.aliases = SERVED_ALIASES
         self._models: dict[str, ServingModel | None] = dict.fromkeys(self.aliases)
         self._challenger_share = 0.0
@@ -109,7 +118,15 @@ class ModelSlots:
             if current is not None and current.version == registered[0]:
                 continue
             spec, model_input = self.use_case.model, self.use_case.model_input
-            model = load_version(self.client, self.model_name, registered[0], self.onnx_threads, spec, model_input)
+            model = load_version(
+                self.client,
+                self.model_name,
+                registered[0],
+                self.onnx_threads,
+                spec,
+                model_input,
+                self.onnx_batch_threads,
+            )
             self._models[alias] = ServingModel(alias, registered[0], registered[1], model)
             if current is not None:
                 MODEL_VERSION.remove(alias, current.version)

@@ -1,7 +1,8 @@
 """Online feature lookup through Feast: the same feature views the training set was built from.
 
-An entity Feast has never seen (or whose features expired with the view's ttl) gets the use case's documented
-default (`ModelSpec.feature_default`) and is counted, by entity; it is never an error. An online store that does not
+An entity the online store holds no row for gets the use case's documented default (`ModelSpec.feature_default`)
+and is counted, by entity; it is never an error. The values are those Feast's `get_online_features` answers, read
+through Feast's own online-store interface (`serving.online_read`). An online store that does not
 answer (within `DRIFTLOOP_ONLINE_STORE_TIMEOUT_S`: `open_feature_store(serving=True)`) is `OnlineStoreDown`;
 the servers then follow `DRIFTLOOP_ONLINE_STORE_DOWN_POLICY` (`features_or_policy`).
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,37 +19,13 @@ import numpy as np
 
 from pipelines.core.use_case import UseCase, feature_column
 from serving import metrics
+from serving.online_read import ReadPlan, fill_matrix, keyed_reads, store_reads
 from serving.unavailable import Unavailable
 
 if TYPE_CHECKING:
     from feast import FeatureStore
-    from feast.online_response import OnlineResponse
 
 logger = logging.getLogger(__name__)
-
-
-NUMERIC_VALUE_KINDS = frozenset({"double_val", "float_val", "int64_val", "int32_val", "bool_val"})
-MISSING_VALUE_KINDS = frozenset({None, "null_val"})
-
-
-def feature_matrix(response: OnlineResponse, columns: Sequence[str]) -> np.ndarray:
-    """One float64 row per column, NaN where Feast has no value, read from the response's `proto`.
-
-    `OnlineResponse.to_dict()` turns each value into a Python object through Feast's generic type
-    conversion, which costs a third of the lookup for one transaction; our views hold only numbers."""
-    names = {name: index for index, name in enumerate(response.proto.metadata.feature_names.val)}
-    results = response.proto.results
-    matrix = np.empty((len(columns), len(results[0].values) if results else 0), dtype=np.float64)
-    for row, column in enumerate(columns):
-        for position, value in enumerate(results[names[column]].values):
-            kind = value.WhichOneof("val")
-            if kind in MISSING_VALUE_KINDS:
-                matrix[row, position] = np.nan
-            elif kind in NUMERIC_VALUE_KINDS:
-                matrix[row, position] = getattr(value, kind)
-            else:
-                raise TypeError(f"feature {column} holds {kind}; the feature views define numbers only")
-    return matrix
 
 
 DEGRADED_DEFAULTS = "online_store_defaults"  # how an answer scored on default features is flagged
@@ -86,7 +63,19 @@ class Lookup:
 
 class OnlineFeatures:
     """Feast online lookups of a use case's views for a batch, bounded in time, with defaults for unknown
-    entities."""
+    entities.
+
+    The read is Feast's own (`serving.online_read`): its registry resolution, kept until Feast's registry cache
+    reloads or expires, then its online store's read. Values equal what `FeatureStore.get_online_features`
+    answers for the same keys, as Feast 0.67 answers them: its online read applies no ttl, so a row the store
+    holds is served however old (the refresh materialises only rows within the ttl, but keeps older ones).
+
+    Attributes:
+        store: the Feast store (its registry, config and online store).
+        refs: our feature references (`view:feature`); columns: their full names, the matrix's rows.
+        entity_keys: the request columns holding entity ids; default: the value of a feature Feast has not.
+        entity_rows: the matrix rows of each entity's features, to count the entities the store did not know.
+    """
 
     def __init__(self, store: FeatureStore, use_case: UseCase) -> None:
         self.store = store
@@ -104,18 +93,32 @@ class OnlineFeatures:
         self._errors = _store_errors()
         self._probed_at = -PROBE_EVERY_S
         self._answering = True
+        self._plan: ReadPlan | None = None
+        self._reads = store_reads(store)
+
+    def _current_plan(self) -> ReadPlan:
+        plan = self._plan
+        if plan is None or not plan.current(self.store):
+            plan = self._plan = ReadPlan.resolve(self.store, self.refs, self.columns)
+        return plan
 
     def lookup(self, entity_ids: Mapping[str, np.ndarray]) -> Lookup:
         """Feature columns (full names, as in training) for each event, defaults filled in.
 
-        One columnar call to Feast for the batch (no per-row dicts) and arrays straight out of its answer."""
+        Raises:
+            OnlineStoreDown: the online store refused, failed or timed out (`DRIFTLOOP_ONLINE_STORE_TIMEOUT_S`).
+        """
         started = time.perf_counter()
-        keys = {key: entity_ids[key].tolist() for key in self.entity_keys}
-        try:
-            response = self.store.get_online_features(features=self.refs, entity_rows=keys, full_feature_names=True)
-        except self._errors as error:
-            raise OnlineStoreDown(f"the online store did not answer: {type(error).__name__}: {error}") from error
-        matrix = feature_matrix(response, self.columns)
+        size = len(entity_ids[self.entity_keys[0]])
+        matrix = np.full((len(self.columns), size), np.nan)
+        if size:
+            try:
+                reads = keyed_reads(self._current_plan(), entity_ids)
+                answers = self._reads(self.store.config, reads)
+            except self._errors as error:
+                raise OnlineStoreDown(f"the online store did not answer: {type(error).__name__}: {error}") from error
+            for read, rows in zip(reads, answers, strict=True):
+                fill_matrix(matrix, read, rows)
         missing = np.isnan(matrix)
         filled = np.where(missing, self.default, matrix)
         return Lookup(

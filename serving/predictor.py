@@ -62,6 +62,7 @@ class ChampionPredictor(kserve.Model):
             settings.model_name,
             use_case=self.use_case,
             onnx_threads=settings.onnx_threads,
+            onnx_batch_threads=settings.onnx_batch_threads,
         )
         try:
             self.slots.refresh()

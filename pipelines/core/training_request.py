@@ -12,17 +12,20 @@ from pipelines.core.use_case import load_use_case
 @dataclass(frozen=True)
 class TrainingRequest:
     """The training pipeline's parameters; defaults come from settings. The data is the event store's
-    `window_days` ending at `window_end` (ISO, UTC; empty: when the run starts). The gate's thresholds are not
-    among them: the gate reads them from settings, so whoever submits a run cannot lower them."""
+    `window_days` ending at `window_end` (ISO, UTC; empty: when the run starts). With `search_trials`, the train
+    step first searches the use case's hyperparameters within that many trials and `search_seconds`. The gate's
+    thresholds are not among them: the gate reads them from settings, so whoever submits a run cannot lower them."""
 
     window_days: int
     seed: int
     holdout_days: int
     label_maturity_days: int
+    search_seconds: float
     window_end: str = ""
     params_json: str = "{}"
     shuffle_labels: bool = False
     trigger: str = "manual"
+    search_trials: int = 0  # 0: the fixed configuration (a drift-triggered run asks for DRIFTLOOP_SEARCH_TRIALS)
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> TrainingRequest:
@@ -50,6 +53,7 @@ SETTING_OF_FIELD = {
     "seed": "seed",
     "holdout_days": "holdout_days",
     "label_maturity_days": "label_maturity_days",
+    "search_seconds": "search_seconds",
 }
 REQUEST_FIELDS = tuple(field.name for field in fields(TrainingRequest))
 

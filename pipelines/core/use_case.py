@@ -16,6 +16,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime, timedelta
 from functools import cache, cached_property
 from importlib.metadata import entry_points
@@ -23,6 +24,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pipelines.core.errors import DriftloopError
+from pipelines.core.search_space import SearchSpace, space_problems
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -268,6 +270,8 @@ class ModelSpec:
     score_name: str  # V2 output name and metric help
     score_buckets: tuple[float, ...]  # Prometheus histogram of served scores
     feature_default: float = 0.0  # an unknown entity's feature values (imputed inside the pipeline)
+    # What a hyperparameter search may vary (pipelines.training.search); empty: the fixed `params` only.
+    search_space: SearchSpace = dataclass_field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -619,6 +623,7 @@ def validate(use_case: UseCase) -> list[str]:
         *_kind_problems(use_case),
         *_domain_problems(use_case),
         *_example_problems(use_case),
+        *space_problems(use_case.model.search_space, use_case.model.params),
     ]
 
 

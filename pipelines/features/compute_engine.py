@@ -9,11 +9,11 @@ collects. A local Ray is started for the run with bounded CPUs and object store 
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
+from pipelines.core.ray_runtime import ray_runtime
 from pipelines.core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -76,26 +76,5 @@ def open_engine(settings: Settings) -> Iterator[ComputeEngine]:
     if settings.feature_engine == "pandas":
         yield PandasEngine()
         return
-    import ray
-
-    with tempfile.TemporaryDirectory(prefix="driftloop-ray-") as temporary:
-        if settings.ray_address:
-            logger.info("joining the Ray cluster at %s", settings.ray_address)
-            ray.init(address=settings.ray_address, log_to_driver=False, configure_logging=False)
-        else:
-            logger.info(
-                "starting a local Ray: %d CPUs, %d MiB object store", settings.ray_cpus, settings.ray_object_store_mib
-            )
-            ray.init(
-                num_cpus=settings.ray_cpus,
-                object_store_memory=settings.ray_object_store_mib * 2**20,
-                include_dashboard=False,
-                log_to_driver=False,
-                configure_logging=False,
-                _temp_dir=temporary,
-            )
-        try:
-            in_flight = int(ray.cluster_resources().get("CPU", 1))
-            yield RayEngine(in_flight)
-        finally:
-            ray.shutdown()
+    with ray_runtime(settings) as cpus:
+        yield RayEngine(cpus)

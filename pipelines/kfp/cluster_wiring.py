@@ -42,6 +42,8 @@ SETTINGS_ENV = (
     "DRIFTLOOP_KFP_HOST",  # cluster-mode settings require it (a task reads the settings, never submits)
     "DRIFTLOOP_FEATURE_ENGINE",
     "DRIFTLOOP_FEATURE_PARTITIONS",
+    "DRIFTLOOP_SEARCH_VALIDATION_DAYS",  # the train task's search (its trials and seconds are run parameters)
+    "DRIFTLOOP_SEARCH_CONCURRENCY",
 )
 # Only with the chart's RayCluster (ray.enabled): the feature and training-set steps then join it; only with
 # the object store (objectStore.enabled): the steps read and write the data there.

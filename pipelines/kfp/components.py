@@ -71,15 +71,19 @@ def train_model(
     params_json: str,
     holdout_days: int,
     shuffle_labels: bool,
+    search_trials: int,
+    search_seconds: float,
     model: Output[Model],
 ) -> str:
-    """Fit the model with an explicit seed; returns the MLflow model URI."""
+    """Fit the model with an explicit seed (first searching its hyperparameters on Ray Tune, within
+    `search_trials` trials and `search_seconds`, when asked); returns the MLflow model URI."""
     from pipelines.core.settings import get_settings
     from pipelines.training import steps
 
     return steps.train(
-        get_settings(), training_set.path, run_id, seed, params_json, holdout_days, shuffle_labels, model.path
-    )
+        get_settings(), training_set.path, run_id, seed, params_json, holdout_days, shuffle_labels, model.path,
+        search_trials=search_trials, search_seconds=search_seconds,
+    )  # fmt: skip
 
 
 @_component

@@ -1,6 +1,6 @@
-"""The training (and retraining) pipeline over a window of the event store: validate -> features ->
-training set -> train -> evaluate -> gate -> register. Thin wiring only; the same definition compiles for the
-cluster and runs in kfp.local."""
+"""The training (and retraining) pipeline over a window of the event store: validate -> features -> training set
+-> train (searching hyperparameters first when asked) -> evaluate -> gate -> register. Thin wiring only; the same
+definition compiles for the cluster and runs in kfp.local."""
 
 from kfp import dsl
 
@@ -36,6 +36,8 @@ def training_pipeline(
     shuffle_labels: bool = DEFAULTS.shuffle_labels,
     mlflow_run_id: str = "",
     trigger: str = DEFAULTS.trigger,
+    search_trials: int = DEFAULTS.search_trials,
+    search_seconds: float = DEFAULTS.search_seconds,
 ) -> None:
     validate_task = validate_data(
         window_days=window_days,
@@ -59,6 +61,8 @@ def training_pipeline(
         params_json=params_json,
         holdout_days=holdout_days,
         shuffle_labels=shuffle_labels,
+        search_trials=search_trials,
+        search_seconds=search_seconds,
     )
     evaluate_task = evaluate_model(
         training_set=training_set_task.outputs["training_set"],

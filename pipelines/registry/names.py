@@ -83,6 +83,28 @@ class VersionTag(StrEnum):
     # and `metric.holdout_<name>` for each holdout metric of the run (holdout_tag)
 
 
+class SearchTag(StrEnum):
+    """What a hyperparameter search records (pipelines/training/search.py): on the training run, copied to the
+    version it registers (every `search.` tag), and on each trial's nested run."""
+
+    ALGORITHM = "search.algorithm"
+    SEED = "search.seed"
+    SPACE = "search.space"  # the searched space as JSON (pipelines/core/search_space.py `describe`)
+    BUDGET = "search.budget"  # {"trials", "seconds", "concurrency"} as JSON
+    TRIALS = "search.trials"  # how the trials ended, e.g. "8 trials: 2 completed, 6 stopped early, 0 failed"
+    VALIDATION = "search.validation"  # the split it chose on
+    CHOSEN = "search.chosen"  # the searched parameters' chosen values as JSON
+    BEST_TRIAL = "search.best_trial"  # the chosen trial's number and nested run
+    SCORE = "search.validation_score"  # the chosen trial's validation score beside the fixed configuration's
+    FALLBACK = "search.fallback"  # why a run asked to search trained the fixed configuration instead
+    TRIAL = "search.trial"  # on a trial's nested run: its number (1 = the fixed configuration)
+    TRIAL_STATUS = "search.trial_status"  # completed | stopped | failed
+
+
+SEARCH_TAG_PREFIX = "search."
+PARENT_RUN_TAG = "mlflow.parentRunId"  # MLflow's own: nests a run under another in the UI
+
+
 def holdout_tag(metric: str) -> str:
     """The version tag holding a holdout metric (each of the run's `holdout_<metric>` metrics is copied)."""
     return f"metric.holdout_{metric}"

@@ -6,8 +6,10 @@ exactly as training did.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from types import MappingProxyType
 from typing import Any
 
+from pipelines.core.search_space import FloatRange, IntRange, SearchSpace
 from pipelines.core.use_case import ModelInput
 
 
@@ -24,6 +26,19 @@ class BoostedTreeParams:
 
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)
+
+
+# Where a search looks for better trees (a use case declares it as `ModelSpec.search_space`): the defaults above sit
+# inside every range (`make bench`'s search case measures what searching them gains: docs/benchmarks.md).
+BOOSTED_TREE_SPACE: SearchSpace = MappingProxyType(
+    {
+        "max_iter": IntRange(100, 400),
+        "learning_rate": FloatRange(0.02, 0.3, log=True),
+        "max_leaf_nodes": IntRange(8, 63, log=True),
+        "min_samples_leaf": IntRange(10, 300, log=True),
+        "l2_regularization": FloatRange(1e-3, 10.0, log=True),
+    }
+)
 
 
 def with_preprocessing(estimator: Any, model_input: ModelInput, feature_default: float) -> Any:

@@ -35,7 +35,7 @@ from pipelines.registry.models import (
     log_onnx,
     register,
 )
-from pipelines.registry.names import RunTag, VersionTag, holdout_tag
+from pipelines.registry.names import SEARCH_TAG_PREFIX, RunTag, VersionTag, holdout_tag
 from pipelines.registry.onnx_model import (
     PARITY_METRIC,
     export_model,
@@ -51,6 +51,8 @@ from pipelines.training.evidence import Improvement, paired_improvement
 from pipelines.training.evidence_record import from_run, run_record, version_tags
 from pipelines.training.gate import PROMOTE, Candidate, EvidencePlan, GatePolicy, decide
 from pipelines.training.label_mix import label_mix, mix_from_metrics, mix_metrics, shift_reason
+from pipelines.training.search import SearchBudget
+from pipelines.training.search_tracking import tracked_search
 from pipelines.training.train import model_params, train_model
 
 if TYPE_CHECKING:
@@ -189,16 +191,23 @@ def train(
     holdout_days: int,
     shuffle_labels: bool,
     model_path: str,
+    search_trials: int = 0,
+    search_seconds: float = 0.0,
 ) -> str:
-    """Fit on everything before the holdout; log the model and its drift reference. Returns the model URI."""
+    """Fit on everything before the holdout (with `search_trials`, the configuration a search chose on the last
+    days of it); log the model and its drift reference. Returns the model URI."""
     import joblib
 
     from pipelines.training.evaluate import split_by_time  # lazy: pulls sklearn
 
     use_case = load_use_case(settings.use_case)
     model_input, spec, score = use_case.model_input, use_case.model.onnx, use_case.model.score
-    params = model_params(use_case, params_json)
     train_rows, holdout = split_by_time(pd.read_parquet(training_set_path), holdout_days)
+    pinned = json.loads(params_json or "{}")
+    if search_trials > 0 and not shuffle_labels:  # a shuffled-label run is meant to be useless: nothing to search
+        budget = SearchBudget(search_trials, search_seconds or settings.search_seconds, settings.search_concurrency)
+        pinned = {**pinned, **tracked_search(settings, run_id, train_rows, use_case, budget, seed, pinned)}
+    params = model_params(use_case, json.dumps(pinned))
     model = train_model(train_rows, use_case, params, seed, shuffle_labels=shuffle_labels)
     joblib.dump(model, model_path)
     onnx_bytes = export_model(model, spec, model_input)
@@ -213,7 +222,10 @@ def train(
     with _in_pipeline_run(settings, run_id):
         import mlflow
 
-        mlflow.log_params({"seed": seed, "holdout_days": holdout_days, "shuffle_labels": shuffle_labels})
+        mlflow.log_params({
+            "seed": seed, "holdout_days": holdout_days, "shuffle_labels": shuffle_labels,
+            "search_trials": search_trials,
+        })  # fmt: skip
         mlflow.log_params(params.as_dict())
         mlflow.log_metric("train_rows", len(train_rows))
         mlflow.log_metric(PARITY_METRIC, parity)
@@ -409,6 +421,7 @@ def register_and_promote(settings: Settings, run_id: str, model_uri: str, decisi
             else {}
         ),
         **(version_tags(evidence) if evidence else {}),
+        **{key: value for key, value in run.data.tags.items() if key.startswith(SEARCH_TAG_PREFIX)},
         **onnx_lineage(
             run_id, run.data.metrics[PARITY_METRIC], {key: run.data.tags[key] for key in runtime_versions()}
         ),

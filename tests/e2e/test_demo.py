@@ -123,6 +123,15 @@ def test_v2_carries_lineage_to_the_retraining_run_and_serves(demo: Demo) -> None
     assert httpx.post(endpoint, json=body).status_code == 401, "the endpoint needs a credential"
     answer = httpx.post(endpoint, json=body, headers=platform.headers("score")).json()
     assert answer["model_version"] == "2" and len(answer["predictions"]) == 1
+    # The drift-triggered run searched its hyperparameters: every trial a nested run, the search on the version.
+    budget = json.loads(v2.tags["search.budget"])
+    assert v2.tags["search.algorithm"] == "ray-tune:random+asha" and budget["trials"] == 8, v2.tags
+    trials = client.search_runs([run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run.info.run_id}'")
+    assert len(trials) == int(v2.tags["search.trials"].split()[0]) >= 2, v2.tags["search.trials"]
+    assert {t.data.tags["search.trial"] for t in trials} >= {"1", v2.tags["search.best_trial"].split()[0]}
+    chosen = json.loads(v2.tags["search.chosen"])
+    assert {k: json.loads(json.loads(v2.tags["params"])[k]) for k in chosen} == pytest.approx(chosen)
+    assert summary["v2_search"]["chosen"] == v2.tags["search.chosen"]
     status = platform.run("monitor", "status", "--json")
     decisions = json.loads(status.stdout)["decisions"]
     actions = [d["action"] for d in decisions if d["model_version"] == "1"]

@@ -32,7 +32,7 @@ def test_redis_and_sqlite_online_stores_serve_the_same_features(
     from driftloop.features.apply import apply_feature_repo
     from pipelines.core.settings import Settings
     from pipelines.features.store import materialize_online, open_feature_store
-    from serving.online_features import OnlineFeatures, feature_matrix
+    from serving.online_features import OnlineFeatures
     from use_cases.fraud.schema import FEATURE_VIEW_COLUMNS
 
     # A copy of the trained platform's Feast folder (offline tables, registry): the running servers keep theirs.
@@ -68,11 +68,12 @@ def test_redis_and_sqlite_online_stores_serve_the_same_features(
     pd.testing.assert_frame_equal(in_sqlite, in_redis_frame)
     assert from_redis.unknown == from_sqlite.unknown
     assert from_redis.unknown["customer"] >= 1 and from_redis.unknown["merchant"] >= 1
-    # Our read of Feast's answer (`feature_matrix`, from the response proto) equals Feast's own `to_dict()`.
+    # Our lookup (Feast's online-store read without its public wrapper) equals Feast's own call, defaults for None.
     keys = {"customer_id": customers.tolist(), "merchant_id": merchants.tolist()}
-    for lookup in lookups.values():
+    for lookup, looked_up in ((lookups["sqlite"], from_sqlite), (lookups["redis"], from_redis)):
         response = lookup.store.get_online_features(features=lookup.refs, entity_rows=keys, full_feature_names=True)
         as_dict = response.to_dict()
-        expected = np.array([as_dict[column] for column in FEATURE_VIEW_COLUMNS], dtype=np.float64)
-        np.testing.assert_array_equal(feature_matrix(response, FEATURE_VIEW_COLUMNS), expected)
+        for column in FEATURE_VIEW_COLUMNS:
+            expected = np.array([lookup.default if v is None else v for v in as_dict[column]], dtype=np.float64)
+            np.testing.assert_array_equal(looked_up.features[column], expected, err_msg=column)
     assert in_redis_frame.iloc[: len(known)].abs().sum().sum() > 0, "known entities came back empty"

@@ -10,15 +10,26 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pandas as pd
 import pytest
 
-from pipelines.registry.onnx_model import export_model, model_scores, open_session, parity_gap
+from pipelines.registry.onnx_model import (
+    BATCH_ROWS,
+    TARGET_OPSET,
+    export_model,
+    model_feeds,
+    model_scores,
+    open_session,
+    parity_gap,
+)
+from pipelines.registry.onnx_trees import faster_trees
+from pipelines.training.float32_splits import snap_split_thresholds
 from pipelines.training.train import train_model
 from tests.unit.synthetic import model_input_frame
 from use_cases.fraud import USE_CASE as FRAUD
 from use_cases.fraud.model import PARITY_TOLERANCE, TrainParams, fraud_scores
-from use_cases.fraud.schema import FEATURE_VIEW_COLUMNS, MODEL_INPUT_COLUMNS
+from use_cases.fraud.schema import FEATURE_VIEW_COLUMNS, IS_FRAUD, MODEL_INPUT_COLUMNS
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +96,74 @@ def test_a_version_loads_its_export_or_falls_back_to_scikit_learn_saying_so(
     assert isinstance(fallback, SklearnModel)
     assert "has no ONNX export" in caplog.text
     np.testing.assert_allclose(fallback.scores(columns), expected, rtol=1e-12)
+
+
+def _tree_nodes(graph: onnx.ModelProto) -> list[onnx.NodeProto]:
+    return [node for node in graph.graph.node if node.op_type.startswith("TreeEnsemble")]
+
+
+def test_the_export_is_one_margin_ensemble_without_nan_tests(fitted: tuple[object, pd.DataFrame]) -> None:
+    """The binary classifier leaves as regression trees and a sigmoid, its NaN tests dropped (the imputer runs
+    first): the same [1 - p, p] probabilities, missing values included."""
+    model, holdout = fitted
+    graph = onnx.load_from_string(export_model(model, FRAUD.model.onnx, FRAUD.model_input))  # type: ignore[arg-type]
+    (trees,) = _tree_nodes(graph)
+    assert trees.op_type == "TreeEnsembleRegressor"
+    assert "nodes_missing_value_tracks_true" not in {attribute.name for attribute in trees.attribute}
+    assert [output.name for output in graph.graph.output] == ["probabilities"]
+    session = open_session(graph.SerializeToString(), threads=1)
+    columns = {name: holdout[name].to_numpy() for name in MODEL_INPUT_COLUMNS}
+    probabilities = session.run("probabilities", model_feeds(columns, FRAUD.model_input))
+    expected = model.predict_proba(holdout[list(MODEL_INPUT_COLUMNS)])  # type: ignore[attr-defined]
+    np.testing.assert_allclose(probabilities, expected, atol=PARITY_TOLERANCE, rtol=0)
+
+
+def test_trees_a_missing_value_can_reach_keep_their_nan_tests() -> None:
+    """No imputer before the trees: a NaN must still go where scikit-learn sends it, so the tests stay."""
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    frame = model_input_frame(3000, seed=4)
+    inputs = frame[list(FEATURE_VIEW_COLUMNS)].astype(np.float32).astype(np.float64)
+    classifier = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(inputs, frame[IS_FRAUD])
+    snap_split_thresholds(classifier)
+    graph = convert_sklearn(
+        classifier,
+        initial_types=[("X", FloatTensorType([None, inputs.shape[1]]))],
+        options={id(classifier): {"zipmap": False}},
+        target_opset=TARGET_OPSET,
+    )
+    (trees,) = _tree_nodes(faster_trees(graph))
+    tracks = next(a for a in trees.attribute if a.name == "nodes_missing_value_tracks_true")
+    assert trees.op_type == "TreeEnsembleRegressor" and any(tracks.ints)
+    session = open_session(graph.SerializeToString(), threads=1)
+    missing = inputs.isna().any(axis=1).to_numpy()
+    scores = session.run("probabilities", {"X": inputs.to_numpy(np.float32)})[:, 1]
+    gap = np.abs(scores - classifier.predict_proba(inputs)[:, 1])
+    assert missing.sum() > 100 and gap[missing].max() <= PARITY_TOLERANCE
+
+
+def test_a_batch_runs_on_the_batch_threads_and_a_few_rows_on_one(fitted: tuple[object, pd.DataFrame]) -> None:
+    model, holdout = fitted
+    onnx_bytes = export_model(model, FRAUD.model.onnx, FRAUD.model_input)  # type: ignore[arg-type]
+    session = open_session(onnx_bytes, threads=1, batch_threads=2)
+    assert session.small.get_session_options().intra_op_num_threads == 1
+    assert session.batch.get_session_options().intra_op_num_threads == 2
+    ran: list[int] = []
+    for threads, inner in ((1, session.small), (2, session.batch)):
+        session_run = inner.run
+        inner.run = lambda names, feeds, run=session_run, n=threads: ran.append(n) or run(names, feeds)  # type: ignore[method-assign]
+    columns = {name: holdout[name].to_numpy() for name in MODEL_INPUT_COLUMNS}
+    few = {name: values[: BATCH_ROWS - 1] for name, values in columns.items()}
+    one_thread = open_session(onnx_bytes, threads=1, batch_threads=1)
+    assert one_thread.batch is one_thread.small
+    spec = FRAUD.model.onnx
+    np.testing.assert_allclose(
+        model_scores(session, columns, spec, FRAUD.model_input),
+        model_scores(one_thread, columns, spec, FRAUD.model_input),
+        atol=1e-6,  # the threads sum their halves of the trees apart
+        rtol=0,
+    )
+    model_scores(session, few, spec, FRAUD.model_input)
+    assert ran == [2, 1]

@@ -25,17 +25,19 @@ def test_every_request_field_survives_the_background_commands_options() -> None:
         seed=7,
         holdout_days=3,
         label_maturity_days=2,
+        search_seconds=45.0,
         window_end="2026-11-01T00:00:00+00:00",
         params_json='{"max_iter": 50}',
         shuffle_labels=True,
         trigger="drift",
+        search_trials=6,
     )
     parsed = _parsed(training_options(request))
     assert {field: parsed[field] for field in REQUEST_FIELDS} == asdict(request)
 
 
 def test_a_default_request_round_trips_too() -> None:
-    request = TrainingRequest(window_days=30, seed=42, holdout_days=5, label_maturity_days=7)
+    request = TrainingRequest(window_days=30, seed=42, holdout_days=5, label_maturity_days=7, search_seconds=120.0)
     parsed = _parsed(training_options(request))
     values = {field: parsed[field] for field in REQUEST_FIELDS}
     assert values == {**asdict(request), "window_end": None}  # no window end: the run's own start

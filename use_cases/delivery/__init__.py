@@ -28,6 +28,7 @@ from pipelines.core.use_case import (
     UseCase,
 )
 from pipelines.registry.onnx_model import TARGET_OPSET
+from pipelines.training.model_pipeline import BOOSTED_TREE_SPACE
 from use_cases.delivery.features import (
     RESTAURANT_EVENT_COLUMNS,
     RESTAURANT_LOAD,
@@ -148,6 +149,7 @@ USE_CASE = UseCase(
         score_name="eta_minutes",
         score_buckets=(5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0),
         feature_default=FEATURE_DEFAULT,
+        search_space=BOOSTED_TREE_SPACE,
     ),
     metric=Metric(
         primary="mae",

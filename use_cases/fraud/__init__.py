@@ -33,6 +33,7 @@ from pipelines.core.use_case import (
 )
 from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP
 from pipelines.registry.onnx_model import TARGET_OPSET
+from pipelines.training.model_pipeline import BOOSTED_TREE_SPACE
 from use_cases.fraud.demo_burst import card_testing_burst
 from use_cases.fraud.features import compute_customer_stats, compute_merchant_stats
 from use_cases.fraud.generator import FraudConfig, generate_feeds
@@ -176,6 +177,7 @@ USE_CASE = UseCase(
         score_name="fraud_score",
         score_buckets=(0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0),
         feature_default=FEATURE_DEFAULT,
+        search_space=BOOSTED_TREE_SPACE,
     ),
     metric=Metric(
         primary="roc_auc",

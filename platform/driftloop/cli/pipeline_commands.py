@@ -50,9 +50,18 @@ def run_training(
     ),
     shuffle_labels: bool = typer.Option(False, help="Train on shuffled labels: a deliberately bad model (gate demo)."),
     trigger: str = typer.Option("manual", help="Why this run happens; recorded on the run and the model version."),
+    search_trials: int = typer.Option(
+        0,
+        min=0,
+        help="Search the use case's hyperparameters on Ray Tune within this many trials before training (0: its "
+        "fixed configuration, or --params). A drift-triggered run asks for DRIFTLOOP_SEARCH_TRIALS.",
+    ),
+    search_seconds: float | None = typer.Option(
+        None, min=1, help="Wall-clock budget of the search (seconds). Default: DRIFTLOOP_SEARCH_SECONDS."
+    ),
 ) -> None:
-    """Validate -> features -> training set -> train -> evaluate -> gate -> register, with kfp.local, on a
-    window of the event store (land data first with `driftloop data ingest`)."""
+    """Validate -> features -> training set -> train (searching, with --search-trials) -> evaluate -> gate ->
+    register, with kfp.local, on a window of the event store (land data first with `driftloop data ingest`)."""
 
     from driftloop.pipeline_runs.local_runner import LocalPipelineRunner  # lazy: pulls httpx
     from pipelines.core.training_request import TrainingRequest  # lazy: --help budget
@@ -68,6 +77,8 @@ def run_training(
         params_json=params_json,
         shuffle_labels=shuffle_labels,
         trigger=trigger,
+        search_trials=search_trials,
+        search_seconds=search_seconds,
     )
     runner = LocalPipelineRunner(settings)
     outcome = with_step_progress(settings, "training", lambda log: runner.run_training(request, log=log))
@@ -102,6 +113,9 @@ def submit(
         None, min=0, help="Training pipeline only: newest days left out. Default: DRIFTLOOP_LABEL_MATURITY_DAYS."
     ),
     trigger: str | None = typer.Option(None, help="Training pipeline only: why this run happens. Default: manual."),
+    search_trials: int | None = typer.Option(
+        None, min=0, help="Training pipeline only: hyperparameter search trials on Ray Tune. Default: 0 (none)."
+    ),
     wait: bool = typer.Option(False, help="KFP: wait for the run to end (kfp.local runs always do)."),
     as_json: bool = typer.Option(False, "--json", help="Print the run's record as one JSON object."),
 ) -> None:
@@ -115,7 +129,10 @@ def submit(
     settings = get_settings()
     if kfp_host:
         settings = settings.model_copy(update={"kfp_host": kfp_host})
-    training = {"seed": seed, "holdout_days": holdout_days, "label_maturity_days": label_maturity_days}
+    training = {
+        "seed": seed, "holdout_days": holdout_days, "label_maturity_days": label_maturity_days,
+        "search_trials": search_trials,
+    }  # fmt: skip
     pipeline_submit.submit(
         settings, file, function, params or [], {**training, "trigger": trigger}, wait=wait, as_json=as_json
     )

@@ -42,7 +42,7 @@ from pipelines.core.settings import Settings
 from pipelines.core.use_case import DemoPlan, UseCase, load_use_case
 from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP, LABEL_TIMESTAMP
 from pipelines.registry.models import current_champion
-from pipelines.registry.names import VersionTag, holdout_tag
+from pipelines.registry.names import SearchTag, VersionTag, holdout_tag
 from pipelines.registry.tracking import client_as, gate_decisions
 from pipelines.registry.users import MlflowUser
 from pipelines.training.gate import PROMOTE
@@ -393,6 +393,9 @@ def _same_hour_ahead(margin_s: float) -> None:
         time.sleep(3600 - into_hour + 5)
 
 
+SEARCH_SUMMARY_TAGS = (SearchTag.TRIALS, SearchTag.CHOSEN, SearchTag.SCORE, SearchTag.BUDGET, SearchTag.FALLBACK)
+
+
 def _model_figures(settings: Settings, use_case: UseCase, before: str, after: str) -> dict[str, Any]:
     """Holdout figures of the use case's primary metric from the registry: v1's own, v2's, and v1 scored on v2's
     (newer) holdout; and the gate's evidence that promoted v2."""
@@ -417,6 +420,8 @@ def _model_figures(settings: Settings, use_case: UseCase, before: str, after: st
             "confidence": second.tags.get(VersionTag.EVIDENCE_CONFIDENCE),
             "positives": second.tags.get(VersionTag.EVIDENCE_POSITIVES),
         }
+        # The retraining run's hyperparameter search (pipelines/training/search.py), as its version records it.
+        figures["v2_search"] = {tag.name.lower(): second.tags.get(tag) for tag in SEARCH_SUMMARY_TAGS}
         interval = figures["v2_evidence"]["interval"]
         # The gate's interval of v2's improvement over v1, as numbers: [low, high] in the evidence metric.
         figures["gate_improvement_ci"] = (

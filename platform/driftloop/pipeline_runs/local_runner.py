@@ -43,6 +43,8 @@ def training_options(request: TrainingRequest) -> list[str]:
         f"--label-maturity-days={request.label_maturity_days}",
         f"--params={request.params_json}",
         f"--trigger={request.trigger}",
+        f"--search-trials={request.search_trials}",
+        f"--search-seconds={request.search_seconds}",
         "--shuffle-labels" if request.shuffle_labels else "--no-shuffle-labels",
     ]
     return options + ([f"--window-end={request.window_end}"] if request.window_end else [])

@@ -19,10 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from pipelines.training.search import DONE_PREFIX, PROGRESS_PREFIX
+
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 STARTED = re.compile(r"Executing task '([\w-]+)'")
 FINISHED = re.compile(r"Task '([\w-]+)' finished with status (\w+)")
 REPORT = re.compile(r"^  [\w-]+ +(\d+\.\d s)? +\w+$")  # a line StepFollower reported (a quiet run's console)
+# The train step's search (pipelines/training/search_tracking.py writes these): its progress after each trial, and
+# its end, which becomes one reported line.
+SEARCH_PROGRESS = re.compile(rf"{re.escape(PROGRESS_PREFIX)} (\d+/\d+ trials, .*)$")
+SEARCH_REPORT = re.compile(r"^  search +\d+\.\d s  \d+/\d+ trials, best .*\(trial \d+\)$")  # its reported line
+SEARCH_DONE = re.compile(rf"{re.escape(DONE_PREFIX)} (\d+/\d+ trials) in ([\d.]+) s, (best .*?) \(trial (\d+)\)")
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,7 @@ class StepFollower:
         self.waiting = waiting
         self.poll_s = poll_s
         self.running: tuple[str, float] | None = None  # (step, started at)
+        self.search: str = ""  # the running step's search progress, shown beside it while it runs
         self._offset = log_path.stat().st_size if log_path.exists() else 0
         self._partial = b""
         self._stop = threading.Event()
@@ -75,7 +83,8 @@ class StepFollower:
             self._read_new_lines()
             if self.waiting is not None and self.running is not None:
                 step, started = self.running
-                self.waiting(f"{step} ({time.monotonic() - started:.0f} s)")
+                search = f", search {self.search}" if self.search else ""
+                self.waiting(f"{step} ({time.monotonic() - started:.0f} s{search})")
 
     def _read_new_lines(self) -> None:
         if not self.log_path.exists():
@@ -89,8 +98,17 @@ class StepFollower:
             self._handle(line.decode("utf-8", errors="replace"))
 
     def _handle(self, line: str) -> None:
-        if REPORT.match(line):  # the log of a quiet run holds its reports: relay them
+        if REPORT.match(line) or SEARCH_REPORT.match(line):  # the log of a quiet run holds its reports: relay them
             self.report(line)
+            return
+        plain = ANSI.sub("", line)
+        if done := SEARCH_DONE.search(plain):
+            trials, seconds, best, number = done.groups()
+            self.search = ""
+            self.report(f"  {'search':<20} {float(seconds):6.1f} s  {trials}, {best} (trial {number})")
+            return
+        if progress := SEARCH_PROGRESS.search(plain):
+            self.search = progress.group(1)
             return
         event = step_event(line)
         if event is None:

@@ -1,0 +1,45 @@
+"""One way into Ray for every job that uses it (the `ray` feature engine, the hyperparameter search): join the
+cluster `DRIFTLOOP_RAY_ADDRESS` names, or start a local Ray bounded by the settings' CPUs and object store and
+stop it afterwards, so no process outlives the job. A Ray this process already runs is used as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pipelines.core.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def ray_runtime(settings: Settings, object_store_mib: int | None = None) -> Iterator[int]:
+    """Ray, ready for tasks and actors; yields the CPUs it offers. `object_store_mib` bounds a local Ray's object
+    store below the settings' (a job that moves little data starts faster with a small one)."""
+    import ray
+
+    if ray.is_initialized():  # someone in this process (a test, a caller) owns it: use it, leave it running
+        yield int(ray.cluster_resources().get("CPU", 1))
+        return
+    with tempfile.TemporaryDirectory(prefix="driftloop-ray-") as temporary:
+        if settings.ray_address:
+            logger.info("joining the Ray cluster at %s", settings.ray_address)
+            ray.init(address=settings.ray_address, log_to_driver=False, configure_logging=False)
+        else:
+            store_mib = min(object_store_mib or settings.ray_object_store_mib, settings.ray_object_store_mib)
+            logger.info("starting a local Ray: %d CPUs, %d MiB object store", settings.ray_cpus, store_mib)
+            ray.init(
+                num_cpus=settings.ray_cpus,
+                object_store_memory=store_mib * 2**20,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+                _temp_dir=temporary,
+            )
+        try:
+            yield int(ray.cluster_resources().get("CPU", 1))
+        finally:
+            ray.shutdown()
