@@ -26,6 +26,20 @@ from pipelines.core.layout import Layout
 logger = logging.getLogger(__name__)
 
 PORT_SETTINGS = ("mlflow_port", "evidently_port", "predictor_port", "transformer_port", "monitor_port", "stream_port")
+# fraud_streaming: the serving chain looks its streamed views up too, and the stream worker runs beside it
+# (bench/stream_freshness.py measures that worker). Every bench that builds model inputs reads their columns from
+# this use case's declaration: fraud's own lack the streamed ones.
+USE_CASE = "fraud_streaming"
+MODEL = "fraud-velocity-detector"  # its registered model, the InferenceService's name (UseCase.model_name)
+CHART_VALUES = Path(__file__).resolve().parents[1] / "helm" / "driftloop" / "values.yaml"
+
+
+def chart_default_topology() -> str:
+    """The serving topology the chart deploys by default (values.yaml `serving.topology`): the bench platform serves
+    in it, so the platform's endpoint is the chart's default measured on this machine."""
+    import yaml
+
+    return str(yaml.safe_load(CHART_VALUES.read_text())["serving"]["topology"])
 
 
 def free_port() -> int:
@@ -85,7 +99,6 @@ def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, Path, pd
     from serving.online_features import OnlineFeatures
     from use_cases.fraud.generator import FraudConfig, generate
     from use_cases.fraud.model import TrainParams, fraud_scores
-    from use_cases.fraud.schema import MODEL_INPUT_COLUMNS
     from use_cases.fraud.streamed import USE_CASE as FRAUD
 
     settings = Settings()
@@ -113,7 +126,7 @@ def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, Path, pd
         FRAUD.model_input,
     )
     with mlflow.start_run() as run:
-        inputs = training[list(MODEL_INPUT_COLUMNS)]
+        inputs = training[list(FRAUD.model_input.columns)]
         uri = log_model(model, inputs.head(20), inputs.head(200))
         log_onnx(onnx_bytes)
     client = mlflow.tracking.MlflowClient(settings.tracking_uri)
@@ -140,7 +153,8 @@ def _train_and_register(state_dir: Path, customers: int) -> tuple[Path, Path, pd
 
 @contextmanager
 def bench_platform(root: Path, customers: int = 300) -> Iterator[BenchPlatform]:
-    """Local platform up (all services, free ports), a champion registered and served; down afterwards."""
+    """Local platform up (all services, free ports, the chart's default serving topology), a champion registered
+    and served at its inference endpoint; down afterwards."""
     import shutil
 
     state = root / "state"
@@ -149,13 +163,12 @@ def bench_platform(root: Path, customers: int = 300) -> Iterator[BenchPlatform]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLOOP_")}
     env.update({f"DRIFTLOOP_{s.upper()}": str(free_port()) for s in PORT_SETTINGS})
     env.update(
-        # fraud_streaming: the serving chain looks its streamed views up too, and the stream worker runs beside it
-        # (bench/stream_freshness.py measures that worker).
         {
             "DRIFTLOOP_STATE_DIR": str(state),
             "DRIFTLOOP_MODEL_POLL_INTERVAL_S": "1",
             "DRIFTLOOP_LOG_LEVEL": "WARNING",
-            "DRIFTLOOP_USE_CASE": "fraud_streaming",
+            "DRIFTLOOP_USE_CASE": USE_CASE,
+            "DRIFTLOOP_SERVING_TOPOLOGY": chart_default_topology(),
         }
     )
     driftloop = str(Path(sys.executable).with_name("driftloop"))
@@ -169,7 +182,7 @@ def bench_platform(root: Path, customers: int = 300) -> Iterator[BenchPlatform]:
         get_settings.cache_clear()
         model_dir, onnx_path, requests = _train_and_register(state, customers)
         platform = BenchPlatform(state, env, model_dir, onnx_path, requests)
-        wait_ready(platform.url("transformer_port") + "/v2/models/fraud-detector/ready")
+        wait_ready(platform.url("transformer_port") + f"/v2/models/{MODEL}/ready")
         yield platform
     finally:
         os.environ.clear()

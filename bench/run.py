@@ -39,7 +39,12 @@ def _table(results: dict[str, Any]) -> str:
             lines.append(
                 f"serving {level} | {name} | {m['rps']:.0f} rps, p50 {m['p50_ms']:.1f} ms, p99 {m['p99_ms']:.1f} ms"
                 f" | {m['rps_vs_b']:.2f}x rps of (b), p99 {m['p99_vs_b']:.2f}x"
-                + (f", {m['rps_vs_c']:.2f}x rps of the floor (c)" if "rps_vs_c" in m else "")
+                + (
+                    f", {m['rps_vs_c']:.2f}x rps and {m['p99_vs_c']:.2f}x p99 of the floor (c)"
+                    if "rps_vs_c" in m
+                    else ""
+                )
+                + (f" ({m['topology']})" if "topology" in m else "")
             )
     for size, m in results.get("model", {}).items():
         lines.append(

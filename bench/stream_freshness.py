@@ -51,13 +51,12 @@ import httpx
 import numpy as np
 import psutil
 
-from bench.environment import BenchPlatform, free_port, spawn, wait_ready
+from bench.environment import MODEL, BenchPlatform, free_port, spawn, wait_ready
 from bench.provenance import write_result
 
 logger = logging.getLogger(__name__)
 
 RESULTS = Path(__file__).resolve().parent / "results"
-MODEL = "fraud-detector"
 V1 = f"/v1/models/{MODEL}:predict"
 OBJECTIVE_S = 1.0  # the freshness objective (DRIFTLOOP_FRESHNESS_OBJECTIVE_S's default)
 SAMPLE_EVERY_S = 5.0
@@ -225,7 +224,7 @@ def _load(
     """The load generator in its own process: its figures, with the CPU each of `cpu_of` and the load generator
     itself used meanwhile (share of one core); with `sample` (the stream's file), the backlog every 5 s beside it."""
     command = [sys.executable, "-m", "bench.loadgen", "--url", url, "--bodies", str(bodies),
-               "--concurrency", str(concurrency), "--seconds", str(seconds), "--token", token]  # fmt: skip
+               "--concurrency", str(concurrency), "--seconds", str(seconds), f"--token={token}"]  # fmt: skip
     cpu_before = {name: _cpu_seconds(process) for name, process in cpu_of.items()}
     children_before = _children_cpu_seconds()
     started = time.monotonic()

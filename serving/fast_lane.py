@@ -1,16 +1,18 @@
-"""The predictor's fast lane: a V1 JSON `:predict` goes straight to the model, in front of KServe's FastAPI stack.
+"""The model servers' fast lane: a V1 JSON `:predict` goes straight to the model, in front of KServe's FastAPI stack.
 
 Why: on a 2-core machine KServe's timing middleware, routing, dependency solving and data-plane wrappers cost
 about as much per request as the feature lookup and the model together (py-spy under `make bench` load). The
 lane answers that one hot route with the same calls KServe makes (`validate`, then `predict` with response
-headers) and KServe's own exception handlers (same status codes, same `{"error": ...}` bodies). Everything else
-goes through KServe unchanged: V2, metadata, health, labels, metrics, and V1 bodies KServe decodes specially
-(CloudEvents, content types that are not JSON). KServe's own per-stage histograms are not recorded for laned
-requests; ours (`driftloop_inference_request_seconds`) are. `DRIFTLOOP_FAST_LANE=false` turns the lane off.
+headers, awaited when the model's is a coroutine, as the transformer's is) and KServe's own exception handlers
+(same status codes, same `{"error": ...}` bodies). Everything else goes through KServe unchanged: V2, metadata,
+health, labels, metrics, and V1 bodies KServe decodes specially (CloudEvents, content types that are not JSON).
+KServe's own per-stage histograms are not recorded for laned requests; ours (`driftloop_inference_request_seconds`)
+are. `DRIFTLOOP_FAST_LANE=false` turns the lane off.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -22,7 +24,8 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 class FastPredictLane:
-    """ASGI wrapper around KServe's app; `model` is a KServe model whose `predict` is synchronous."""
+    """ASGI wrapper around KServe's app; `model` is a KServe model that needs no `preprocess` or `postprocess` (its
+    `predict` answers alone, synchronously or as a coroutine)."""
 
     def __init__(self, app: Any, model: Any) -> None:
         from kserve.protocol.dataplane import JSON_HEADERS
@@ -42,7 +45,7 @@ class FastPredictLane:
             return
         body = await read_body(receive)
         try:
-            content, response_headers = self._predict(body, headers)
+            content, response_headers = await self._predict(body, headers)
         except Exception as error:  # noqa: BLE001 - answered by KServe's own handler for this error type
             await self._kserve_error(error, scope, receive, send)
             return
@@ -55,7 +58,7 @@ class FastPredictLane:
         content_type = headers.get("content-type")
         return content_type is None or content_type in self.json_types
 
-    def _predict(self, body: bytes, headers: dict[str, str]) -> tuple[Any, dict[str, str]]:
+    async def _predict(self, body: bytes, headers: dict[str, str]) -> tuple[Any, dict[str, str]]:
         from kserve.errors import InvalidInput, ModelNotReady
 
         if not self.model.ready:
@@ -66,6 +69,8 @@ class FastPredictLane:
             raise InvalidInput(f"Unrecognized request format: {error}") from error
         response_headers: dict[str, str] = {}
         result = self.model.predict(self.model.validate(payload), headers, response_headers)
+        if inspect.isawaitable(result):
+            result = await result
         response_headers.pop("content-length", None)
         return result, response_headers
 

@@ -1,7 +1,8 @@
 """Baseline (c), the floor: a bare ASGI app calling the model directly. Nothing else happens per request.
 
-`python -m bench.baselines.bare_asgi MODEL PORT`: MODEL is an ONNX file (scored by onnxruntime from arrays,
-as our predictor does) or an MLflow scikit-learn model folder (scored from a DataFrame).
+`python -m bench.baselines.bare_asgi MODEL PORT [USE_CASE]`: MODEL is an ONNX file (scored by onnxruntime from
+arrays, as our predictor does, with USE_CASE's model inputs: fraud by default) or an MLflow scikit-learn model
+folder (scored from a DataFrame).
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ from pathlib import Path
 from typing import Any
 
 
-def _scorer(model_path: Path) -> Callable[[list[dict[str, Any]]], list[float]]:
+def _scorer(model_path: Path, use_case_name: str) -> Callable[[list[dict[str, Any]]], list[float]]:
     if model_path.suffix == ".onnx":
         import numpy as np
 
+        from pipelines.core.use_case import load_use_case
         from pipelines.registry.onnx_model import model_scores, open_session
-        from use_cases.fraud import USE_CASE as FRAUD
 
-        spec, model_input = FRAUD.model.onnx, FRAUD.model_input
+        use_case = load_use_case(use_case_name)
+        spec, model_input = use_case.model.onnx, use_case.model_input
 
         session = open_session(model_path.read_bytes(), threads=1)
 
@@ -44,7 +46,7 @@ def main() -> None:
     import uvicorn
 
     model_path, port = Path(sys.argv[1]), int(sys.argv[2])
-    score = _scorer(model_path)
+    score = _scorer(model_path, sys.argv[3] if len(sys.argv) > 3 else "fraud")
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":

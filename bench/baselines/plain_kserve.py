@@ -1,7 +1,8 @@
 """Baseline (b): the plain KServe predictor users know, serving the same model, features in the request.
 
 A `kserve.Model` that loads the sklearn model and answers V1 instances: no validation, no logging, no
-metrics of ours, no registry watching. `python -m bench.baselines.plain_kserve MODEL_DIR PORT`.
+metrics of ours, no registry watching. `python -m bench.baselines.plain_kserve MODEL_DIR PORT [NAME]` (NAME:
+the model's name in its routes, fraud-detector by default).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pandas as pd
 
 def main() -> None:
     model_dir, port = sys.argv[1], int(sys.argv[2])
+    name = sys.argv[3] if len(sys.argv) > 3 else "fraud-detector"
     sys.argv = sys.argv[:1]
     import kserve
     import mlflow.sklearn
@@ -28,7 +30,7 @@ def main() -> None:
             frame = pd.DataFrame(payload["instances"])
             return {"predictions": self.model.predict_proba(frame)[:, 1].tolist()}
 
-    model = PlainPredictor("fraud-detector")
+    model = PlainPredictor(name)
     model.load()
     kserve.ModelServer(http_port=port, enable_grpc=False, workers=1).start([model])
 

@@ -359,8 +359,22 @@ class TrainingSettings(BaseModel):
 class ServingSettings(BaseModel):
     """The KServe model servers: ports, hot swap, the prediction log (what serves is the registry's aliases)."""
 
-    transformer_port: int = Field(8080, ge=1, le=65535, description="Port of the KServe transformer.")
-    predictor_port: int = Field(8081, ge=1, le=65535, description="Port of the KServe predictor.")
+    serving_topology: Literal["inprocess", "transformer"] = Field(
+        "inprocess",
+        description="How `driftloop local up` serves, as the chart's `serving.topology`: `inprocess`, one server "
+        "(the predictor looks the online features up itself: no hop, several times the transformer's throughput); "
+        "`transformer`, KServe's transformer in front of a predictor given the features.",
+    )
+    transformer_port: int = Field(
+        8080,
+        ge=1,
+        le=65535,
+        description="Port of the inference endpoint: the KServe transformer, or with the `inprocess` topology the "
+        "predictor that looks features up itself.",
+    )
+    predictor_port: int = Field(
+        8081, ge=1, le=65535, description="Port of the predictor behind the transformer (`transformer` topology)."
+    )
     predictor_host: str | None = Field(
         None, description="`host:port` the transformer calls the predictor on. Default: `<host>:<predictor_port>`."
     )
@@ -370,8 +384,8 @@ class ServingSettings(BaseModel):
     max_batch_size: int = Field(1000, ge=1, description="Largest batch (instances per request) the servers accept.")
     fast_lane: bool = Field(
         True,
-        description="Answer V1 JSON `:predict` on the predictor in front of KServe's FastAPI stack (same calls, "
-        "same errors; V2 and everything else go through KServe). `false` sends every request through KServe.",
+        description="Answer V1 JSON `:predict` on the model servers in front of KServe's FastAPI stack (same "
+        "calls, same errors; V2 and everything else go through KServe). `false` sends every request through KServe.",
     )
     onnx_threads: int = Field(
         1, ge=1, description="onnxruntime threads per scoring call of fewer than 128 rows (1 suits one-row requests)."

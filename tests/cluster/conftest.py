@@ -21,6 +21,7 @@ VALUE_FILES = {
     "ray": CHART / "values-ray.yaml",
     "object-store": CHART / "values-object-store.yaml",
     "delivery": CHART / "values-delivery.yaml",
+    "transformer": CHART / "values-transformer.yaml",
 }
 
 
@@ -83,12 +84,32 @@ def model_name(rendered: list[dict[str, Any]]) -> str:
     return str(next(obj for obj in rendered if obj["kind"] == "InferenceService")["metadata"]["name"])
 
 
+def release_settings(rendered: list[dict[str, Any]]) -> dict[str, str]:
+    """The release's settings ConfigMap: the DRIFTLOOP_* variables every driftloop container reads."""
+    return dict(
+        next(o["data"] for o in rendered if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith("-settings"))
+    )
+
+
+def model_servers(rendered: list[dict[str, Any]]) -> list[str]:
+    """The InferenceService's parts its serving topology (DRIFTLOOP_SERVING_TOPOLOGY) runs, checked against what
+    rendered: the predictor alone (`inprocess`: it looks features up itself, the endpoint), or the transformer in
+    front of it (`transformer`)."""
+    topology = release_settings(rendered)["DRIFTLOOP_SERVING_TOPOLOGY"]
+    expected = {"inprocess": ["predictor"], "transformer": ["predictor", "transformer"]}[topology]
+    (isvc,) = [obj for obj in rendered if obj["kind"] == "InferenceService"]
+    assert [part for part in ("predictor", "transformer") if part in isvc["spec"]] == expected, topology
+    return expected
+
+
+def endpoint_component(rendered: list[dict[str, Any]]) -> str:
+    """The InferenceService component clients reach: the last of its model servers (the one in front)."""
+    return model_servers(rendered)[-1]
+
+
 def streams(rendered: list[dict[str, Any]]) -> bool:
     """Whether the release's use case (its settings' DRIFTLOOP_USE_CASE) declares streamed views, so the stream's
     Redis and workers must render (every value file keeps `stream.enabled`)."""
     from pipelines.core.use_case import load_use_case
 
-    settings = next(
-        obj["data"] for obj in rendered if obj["kind"] == "ConfigMap" and obj["metadata"]["name"].endswith("-settings")
-    )
-    return any(view.streamed for view in load_use_case(settings["DRIFTLOOP_USE_CASE"]).views)
+    return any(view.streamed for view in load_use_case(release_settings(rendered)["DRIFTLOOP_USE_CASE"]).views)

@@ -14,8 +14,18 @@ import pytest
 
 from driftloop.cluster.upstream import PINS
 from pipelines.kfp.compile import COMPILED_PIPELINE
-from tests.cluster.conftest import CHART, REPO, VALUE_FILES, chart_use_cases, render, rendered_rules, tool
-from tests.cluster.rendered_objects import containers, pod_specs
+from tests.cluster.conftest import (
+    CHART,
+    REPO,
+    VALUE_FILES,
+    chart_use_cases,
+    model_servers,
+    release_settings,
+    render,
+    rendered_rules,
+    tool,
+)
+from tests.cluster.rendered_objects import admits, containers, pod_specs
 from tests.cluster.typed_schema import validate_object
 
 pytestmark = pytest.mark.cluster
@@ -314,13 +324,58 @@ def test_the_request_rate_panel_counts_each_request_once() -> None:
     assert 'server!="predictor"' in rate["targets"][0]["expr"]
 
 
+def _serving(objects: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, str], list[dict[str, Any]], str]:
+    """(the InferenceService, the inference Service's selector, the NetworkPolicies, Prometheus's config)."""
+    (isvc,) = [obj for obj in objects if obj["kind"] == "InferenceService"]
+    (service,) = [o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == "driftloop-inference"]
+    policies = [obj for obj in objects if obj["kind"] == "NetworkPolicy"]
+    (prometheus,) = [o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "driftloop-prometheus"]
+    return isvc, service["spec"]["selector"], policies, prometheus["data"]["prometheus.yml"]
+
+
+def test_the_default_topology_serves_features_and_model_in_one_predictor() -> None:
+    """`serving.topology: inprocess`, the default: the predictor looks the online features up itself (the Feast
+    registry as its reader, as the transformer would) and is the inference endpoint: the NodePort Service selects
+    it, any client reaches it on the serving port only, Prometheus scrapes it; no transformer, nor its scrape job
+    or the policy that kept everyone but the transformer away from the predictor."""
+    objects = render(None)
+    isvc, selector, policies, prometheus = _serving(objects)
+    assert release_settings(objects)["DRIFTLOOP_SERVING_TOPOLOGY"] == "inprocess"
+    assert model_servers(objects) == ["predictor"]
+    (container,) = isvc["spec"]["predictor"]["containers"]
+    assert container["args"] == ["serve", "predictor", "--with-features", "--port", "8080"]
+    registry = {v["name"]: v for v in container["env"]}["DRIFTLOOP_FEAST_REGISTRY_URI"]["valueFrom"]["secretKeyRef"]
+    assert registry["key"] == "feast-registry-reader-uri"
+    name = isvc["metadata"]["name"]
+    assert selector == {"serving.kserve.io/inferenceservice": name, "component": "predictor"}
+    predictor = {**isvc["metadata"]["labels"], **selector}
+    assert admits(policies, {"app": "curl"}, predictor, 8080), "the predictor is the inference endpoint"
+    assert not admits(policies, {"app": "curl"}, predictor, 9000)
+    assert "driftloop-allow-predictor" not in {policy["metadata"]["name"] for policy in policies}
+    assert f"{name}-predictor:80" in prometheus and f"{name}-transformer:80" not in prometheus
+
+
+def test_the_transformer_topology_puts_kserves_transformer_in_front_of_a_predictor_given_features() -> None:
+    objects = render(VALUE_FILES["transformer"])
+    isvc, selector, policies, prometheus = _serving(objects)
+    assert model_servers(objects) == ["predictor", "transformer"]
+    (predictor,) = isvc["spec"]["predictor"]["containers"]
+    (transformer,) = isvc["spec"]["transformer"]["containers"]
+    assert predictor["args"] == ["serve", "predictor", "--port", "8080"]
+    assert transformer["args"] == ["serve", "transformer", "--port", "8080"]
+    assert "DRIFTLOOP_FEAST_REGISTRY_URI" not in {v["name"] for v in predictor["env"]}, "it looks nothing up"
+    name = isvc["metadata"]["name"]
+    assert selector == {"serving.kserve.io/inferenceservice": name, "component": "transformer"}
+    assert f"{name}-predictor:80" in prometheus and f"{name}-transformer:80" in prometheus
+
+
 def test_the_inference_service_asks_kserve_for_no_autoscaler(rendered: list[dict[str, Any]]) -> None:
     """kind runs no metrics-server: KServe's default HPA (Standard mode) could never read CPU. `none` is the
     autoscaler class KServe's controller knows for "no HPA, replicas = minReplicas" (constants.AutoscalerClassNone)."""
     (isvc,) = [obj for obj in rendered if obj["kind"] == "InferenceService"]
     assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
     assert isvc["metadata"]["annotations"]["serving.kserve.io/autoscalerClass"] == "none"
-    for part in ("predictor", "transformer"):
+    for part in model_servers(rendered):
         assert isvc["spec"][part]["minReplicas"] == isvc["spec"][part]["maxReplicas"] == 1
 
 
@@ -353,8 +408,8 @@ def test_redis_asks_for_a_password_every_driftloop_container_reads_from_the_secr
 
 def test_both_model_servers_read_the_api_tokens_from_their_own_secret(rendered: list[dict[str, Any]]) -> None:
     """Every write route needs a token (serving/request_guard.py): the chart generates one per scope, keeps them
-    on upgrade, and mounts them read-only where DRIFTLOOP_CREDENTIALS_DIR points, in both InferenceService
-    containers (the transformer calls the predictor with the score token). The demo reads the same Secret."""
+    on upgrade, and mounts them read-only where DRIFTLOOP_CREDENTIALS_DIR points, in every InferenceService
+    container (the transformer calls the predictor with the score token). The demo reads the same Secret."""
     import base64
 
     from driftloop.cluster.pod_commands import API_TOKENS_SECRET
@@ -366,7 +421,7 @@ def test_both_model_servers_read_the_api_tokens_from_their_own_secret(rendered: 
     assert all(len(token) >= 32 for token in tokens.values())
     assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     (isvc,) = [obj for obj in rendered if obj["kind"] == "InferenceService"]
-    for part in ("predictor", "transformer"):
+    for part in model_servers(rendered):
         pod = isvc["spec"][part]
         (container,) = pod["containers"]
         env = {variable["name"]: variable.get("value") for variable in container["env"]}
@@ -528,7 +583,7 @@ def test_the_model_servers_are_ready_only_when_they_can_answer_and_record(render
     online store that answers: serving/predictor.py and transformer.py `healthy`); liveness stays cheap."""
     (isvc,) = [obj for obj in rendered if obj["kind"] == "InferenceService"]
     name = isvc["metadata"]["name"]
-    for part in ("predictor", "transformer"):
+    for part in model_servers(rendered):
         (container,) = isvc["spec"][part]["containers"]
         assert container["readinessProbe"]["httpGet"]["path"] == f"/v2/models/{name}/ready", part
         assert container["livenessProbe"]["httpGet"]["path"] == "/v2/health/live", part

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from pipelines.core.use_case import USE_CASE_GROUP, load_use_case
-from tests.cluster.conftest import CHART, REPO, chart_use_cases, render, rendered_rules, tool
+from tests.cluster.conftest import CHART, REPO, chart_use_cases, model_servers, render, rendered_rules, tool
 
 pytestmark = pytest.mark.cluster
 FILES = CHART / "files"
@@ -46,7 +46,7 @@ def test_the_selected_use_case_names_the_model_everywhere(name: str) -> None:
     objects = render(None, "--set", f"useCase={name}")
     (isvc,) = [obj for obj in objects if obj["kind"] == "InferenceService"]
     assert isvc["metadata"]["name"] == model
-    for part in ("predictor", "transformer"):
+    for part in model_servers(objects):
         (container,) = isvc["spec"][part]["containers"]
         assert container["readinessProbe"]["httpGet"]["path"] == f"/v2/models/{model}/ready", part
     settings = next(obj["data"] for obj in objects if obj["metadata"]["name"] == "driftloop-settings")
@@ -55,11 +55,16 @@ def test_the_selected_use_case_names_the_model_everywhere(name: str) -> None:
     assert service["spec"]["selector"]["serving.kserve.io/inferenceservice"] == model
     named = {(obj["kind"], obj["metadata"]["name"]): obj for obj in objects}
     prometheus = named[("ConfigMap", "driftloop-prometheus")]["data"]["prometheus.yml"]
+    assert f"{model}-predictor:80" in prometheus
+    policies = json.dumps([obj for obj in objects if obj["kind"] == "NetworkPolicy"])
+    # The default policy, the endpoint's (the in-process predictor), and the stream's (a publisher) when the use
+    # case streams; with the transformer in front, also the predictor's own (itself and its caller).
+    streamed = any(view.streamed for view in load_use_case(name).views)
+    assert policies.count(f'"serving.kserve.io/inferenceservice": "{model}"') == 2 + streamed
+    objects = render(None, "--set", f"useCase={name}", "--set", "serving.topology=transformer")
+    prometheus = next(o for o in objects if o["metadata"]["name"] == "driftloop-prometheus")["data"]["prometheus.yml"]
     assert f"{model}-predictor:80" in prometheus and f"{model}-transformer:80" in prometheus
     policies = json.dumps([obj for obj in objects if obj["kind"] == "NetworkPolicy"])
-    # The default policy, the endpoint's, the predictor's (itself and its caller), and the stream's (a publisher)
-    # when the use case streams.
-    streamed = any(view.streamed for view in load_use_case(name).views)
     assert policies.count(f'"serving.kserve.io/inferenceservice": "{model}"') == 4 + streamed
     everything = json.dumps(objects)
     for other in set(chart_use_cases()) - {name}:

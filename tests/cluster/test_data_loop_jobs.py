@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from tests.cluster.conftest import VALUE_FILES, chart_values, model_name, render, streams
+from tests.cluster.conftest import (
+    VALUE_FILES,
+    chart_values,
+    endpoint_component,
+    model_name,
+    model_servers,
+    render,
+    streams,
+)
 from tests.cluster.rendered_objects import admits, pod_labels, pod_specs
 
 pytestmark = pytest.mark.cluster
@@ -101,10 +109,9 @@ def test_every_driftloop_container_but_mlflow_and_the_database_roles_mounts_the_
                 assert claims.get(mounts.get(state_dir, "")) == f"{RELEASE}-state", (where, container["name"])
                 assert "/tmp" in mounts, (where, "read-only root filesystem: /tmp needs its emptyDir")
                 checked.add(where)
-    # The transformer serves POST /v1/labels (the label store) and records served events: both on the volume.
+    # Each model server serves POST /v1/labels (the label store); the predictor writes the prediction log.
     assert {
-        f"InferenceService/{model_name(rendered)}/transformer",
-        f"InferenceService/{model_name(rendered)}/predictor",
+        *(f"InferenceService/{model_name(rendered)}/{part}" for part in model_servers(rendered)),
         *(f"CronJob/{RELEASE}-{name}" for name in LOOP_JOBS),
     } <= checked
     if streams(rendered):
@@ -130,20 +137,28 @@ def test_the_policy_check_catches_what_it_should(rendered: list[dict[str, Any]])
     assert not admits(policies, {"app": "ml-pipeline"}, redis, 6379), "KFP's own pods share the namespace"
     assert not admits(policies, {"app.kubernetes.io/component": "feature-refresh"}, redis, 6379)
     assert admits([], {"app": "ml-pipeline"}, redis, 6379), "no policy selects the pod: no isolation"
-    inference = {"serving.kserve.io/inferenceservice": model_name(rendered), "component": "transformer"}
+    inference = {"serving.kserve.io/inferenceservice": model_name(rendered), "component": endpoint_component(rendered)}
     assert admits(policies, {"app": "curl"}, inference, 8080)
     assert not admits(policies, {"app": "curl"}, inference, 9000)
 
 
-def test_only_the_transformer_and_prometheus_reach_the_predictor(rendered: list[dict[str, Any]]) -> None:
+def test_only_the_transformer_and_prometheus_reach_a_predictor_behind_it(rendered: list[dict[str, Any]]) -> None:
     """KServe gives the predictor's pods the InferenceService's labels (ours) plus its own
-    (`serving.kserve.io/inferenceservice`, `component: predictor`; kserve predictor.go buildObjectMeta)."""
+    (`serving.kserve.io/inferenceservice`, `component: predictor`; kserve predictor.go buildObjectMeta). In the
+    in-process topology the predictor is the endpoint itself: any client, on the serving port only."""
     policies = [obj for obj in rendered if obj["kind"] == "NetworkPolicy"]
     (isvc,) = [obj for obj in rendered if obj["kind"] == "InferenceService"]
     name = isvc["metadata"]["name"]
     predictor = {**isvc["metadata"]["labels"], "serving.kserve.io/inferenceservice": name, "component": "predictor"}
     transformer = {**predictor, "component": "transformer"}
     workloads = _workloads(rendered)
+    if endpoint_component(rendered) == "predictor":
+        for client in ({"app": "curl"}, pod_labels(workloads["prometheus"]), pod_labels(workloads["drift"])):
+            assert admits(policies, client, predictor, 8080), client
+            assert not admits(policies, client, predictor, 9000), client
+        assert admits(policies, predictor, pod_labels(workloads["redis"]), 6379), "it reads the online store"
+        assert admits(policies, predictor, pod_labels(workloads["postgres"]), 5432), "and the Feast registry"
+        return
     assert admits(policies, transformer, predictor, 8080)
     assert admits(policies, pod_labels(workloads["prometheus"]), predictor, 8080), "its /metrics are scraped"
     assert not admits(policies, transformer, predictor, 9000)

@@ -12,7 +12,7 @@ import pytest
 from driftloop.database.roles import DATABASES, ROLES
 from pipelines.core.settings import env_var_name
 from pipelines.kfp import cluster_wiring as wiring
-from tests.cluster.conftest import VALUE_FILES, model_name, render, streams
+from tests.cluster.conftest import VALUE_FILES, model_name, model_servers, render, streams
 from tests.cluster.rendered_objects import admits, containers, pod_labels
 
 pytestmark = pytest.mark.cluster
@@ -30,11 +30,18 @@ URL_KEYS = {
 URL = re.compile(r"^postgresql(\+psycopg)?://(?P<user>[^:@/]+):(?P<password>[^@]+)@(?P<host>[^/]+)/(?P<database>\w+)$")
 
 
-def expected_logins(object_store: bool, isvc: str, streamed: bool) -> dict[str, set[str]]:
+def expected_logins(object_store: bool, isvc: str, streamed: bool, transformer: bool) -> dict[str, set[str]]:
     """Who may log in as whom; every other container of the chart as nobody. With the data on the object store,
     event-store writers that use no features take advisory locks in the registry's database: as its reader. A
-    stream worker's push through Feast's push source reads the registry, as the transformer's lookups do."""
+    stream worker's push through Feast's push source reads the registry, as the lookups do: the transformer's, or
+    the in-process predictor's (`transformer` False: no transformer renders)."""
     lock = {"feast_reader"} if object_store else set()
+    model_servers = {
+        f"InferenceService/{isvc}/predictor/kserve-container": lock,
+        f"InferenceService/{isvc}/transformer/kserve-container": {"feast_reader"},
+    }
+    if not transformer:
+        model_servers = {f"InferenceService/{isvc}/predictor/kserve-container": {"feast_reader"}}
     workers = {"StatefulSet/driftloop-stream-worker/stream-worker": {"feast_reader"}} if streamed else {}
     return workers | {
         POSTGRES: {SUPERUSER},
@@ -47,8 +54,7 @@ def expected_logins(object_store: bool, isvc: str, streamed: bool) -> dict[str, 
         "Job/driftloop-feast-apply/materialize": {"feast_writer"},
         "CronJob/driftloop-feature-refresh/feature-refresh": {"feast_writer"},
         "CronJob/driftloop-drift/drift": {"feast_reader"},
-        f"InferenceService/{isvc}/predictor/kserve-container": lock,
-        f"InferenceService/{isvc}/transformer/kserve-container": {"feast_reader"},
+        **model_servers,
     }
 
 
@@ -101,7 +107,10 @@ def test_no_superuser_url_outside_the_migration_job_and_each_workload_logs_in_as
     passwords = _role_passwords(secrets[wiring.DATABASE_SECRET])
     assert len(set(passwords.values())) == len(passwords), "one password per role"
     expected = expected_logins(
-        object_store=values == "object-store", isvc=model_name(rendered), streamed=streams(rendered)
+        object_store=values == "object-store",
+        isvc=model_name(rendered),
+        streamed=streams(rendered),
+        transformer=model_servers(rendered) == ["predictor", "transformer"],
     )
     seen = {}
     for where, container, _ in containers(rendered):

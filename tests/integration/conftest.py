@@ -29,6 +29,9 @@ MODEL = "fraud-detector"
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformUnderTest]:
     state = tmp_path_factory.mktemp("trained") / "state"
     env = isolated_env(state, free_ports())
+    # Both model servers: the tests reach the transformer and, behind it, the predictor given features. The
+    # default topology's single server is the one spawn_predictor starts (and test_local_platform's platform).
+    env["DRIFTLOOP_SERVING_TOPOLOGY"] = "transformer"
     env["DRIFTLOOP_MODEL_POLL_INTERVAL_S"] = "0.5"  # hot swap shows within a second
     env["DRIFTLOOP_DRIFT_CHECK_INTERVAL_S"] = "3600"  # tests run their checks themselves (`monitor run`)
     under_test = PlatformUnderTest(state, env)

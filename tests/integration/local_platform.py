@@ -87,7 +87,8 @@ def stream_caught_up(platform: PlatformUnderTest, timeout_s: float = 30.0) -> No
 
 
 def server_url(platform: PlatformUnderTest, server: str) -> str:
-    """The local platform's `transformer` or `predictor` on loopback."""
+    """The local platform's `transformer` or `predictor` on loopback. `transformer` is the inference endpoint's
+    port in either serving topology (the in-process predictor listens there by default)."""
     return f"http://127.0.0.1:{platform.env[f'DRIFTLOOP_{server.upper()}_PORT']}"
 
 

@@ -1,6 +1,8 @@
 """The local platform for real: processes start, answer health checks, and all go away on `down`. It runs with
 the `ray` feature engine, so the platform's own Ray head is one of the services: a command joins it instead of
-starting a Ray of its own, and `down` leaves none of its processes behind."""
+starting a Ray of its own, and `down` leaves none of its processes behind. It serves in the default topology (the
+chart's): one model server, the predictor looking features up itself on the inference endpoint's port; a switch to
+the transformer topology and back restarts and stops just the model servers."""
 
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ def _platform(folder: Path) -> PlatformUnderTest:
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformUnderTest]:
     """One platform brought up for the module's tests, in file order: up, a second up, an up with changed
-    settings (refused, then --restart), then down."""
+    settings (refused, then --restart), the other serving topology and back, then down."""
     under_test = _platform(tmp_path_factory.mktemp("local-platform"))
     try:
         result = under_test.run("local", "up")
@@ -55,8 +57,12 @@ def _tree_pids(pid: int) -> set[int]:
 
 def test_up_starts_healthy_services_and_applies_features(running: PlatformUnderTest) -> None:
     services = running.status()
-    assert set(services) == {"ray", "mlflow", "evidently-ui", "predictor", "transformer", "drift-monitor",
-                             "stream-worker"}  # fmt: skip
+    assert set(services) == {"ray", "mlflow", "evidently-ui", "predictor", "drift-monitor", "stream-worker"}
+    assert services["predictor"]["url"] == f"http://127.0.0.1:{running.env['DRIFTLOOP_TRANSFORMER_PORT']}", (
+        "the in-process predictor is the inference endpoint"
+    )
+    predictor = psutil.Process(services["predictor"]["pid"]).cmdline()
+    assert "--with-features" in predictor, predictor
     for service in services.values():
         assert service["healthy"] is True
         assert service["state"] == "running"
@@ -129,7 +135,7 @@ def test_up_with_changed_settings_names_them_and_restart_applies_them(running: P
     assert refused.returncode == 1, refused.stdout + refused.stderr
     lines = refused.stderr.splitlines()
     assert "  evidently-ui: DRIFTLOOP_EVIDENTLY_PORT" in lines, refused.stderr
-    for name in ("predictor", "transformer", "drift-monitor", "stream-worker"):
+    for name in ("predictor", "drift-monitor", "stream-worker"):
         assert f"  {name}: DRIFTLOOP_FEAST_REDIS_PASSWORD" in lines, refused.stderr
     assert not [line for line in lines if line.startswith(("  mlflow:", "  ray:"))], "they read neither"
     assert "driftloop local up --restart" in lines[-1] and "driftloop local down" in lines[-1]
@@ -152,6 +158,36 @@ def test_up_with_changed_settings_names_them_and_restart_applies_them(running: P
     }, "only the service that reads the changed setting restarted"
     again = running.run("local", "up")
     assert again.returncode == 0 and "evidently-ui: already running" in again.stdout, again.stdout + again.stderr
+
+
+def test_a_switch_of_serving_topology_restarts_and_stops_only_the_model_servers(running: PlatformUnderTest) -> None:
+    before = {name: s["pid"] for name, s in running.status().items()}
+    endpoint = f"http://127.0.0.1:{running.env['DRIFTLOOP_TRANSFORMER_PORT']}"
+    two_servers = PlatformUnderTest(running.state_dir, {**running.env, "DRIFTLOOP_SERVING_TOPOLOGY": "transformer"})
+    refused = two_servers.run("local", "up")
+    moved = "DRIFTLOOP_PREDICTOR_PORT, DRIFTLOOP_SERVING_TOPOLOGY"  # it listens on its own port again
+    assert refused.returncode == 1 and f"  predictor: {moved}" in refused.stderr.splitlines(), refused.stderr
+    switched = two_servers.run("local", "up", "--restart")
+    assert switched.returncode == 0, switched.stdout + switched.stderr
+    assert f"predictor: restarting (started with other {moved})" in switched.stdout
+    services = two_servers.status()
+    assert services["transformer"]["url"] == endpoint and services["transformer"]["healthy"]
+    assert services["predictor"]["url"] == f"http://127.0.0.1:{running.env['DRIFTLOOP_PREDICTOR_PORT']}"
+    assert "--with-features" not in psutil.Process(services["predictor"]["pid"]).cmdline()
+    unchanged = {n: s["pid"] for n, s in services.items() if n not in ("predictor", "transformer")}
+    assert unchanged == {n: pid for n, pid in before.items() if n != "predictor"}, "only the model servers moved"
+
+    transformer_pid = services["transformer"]["pid"]
+    refused = running.run("local", "up")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "  transformer: DRIFTLOOP_SERVING_TOPOLOGY" in refused.stderr.splitlines(), refused.stderr
+    back = running.run("local", "up", "--restart")
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert "transformer: stopped (the inprocess serving topology runs no transformer)" in back.stdout
+    assert not psutil.pid_exists(transformer_pid) or psutil.Process(transformer_pid).status() == "zombie"
+    services = running.status()
+    assert "transformer" not in services and services["predictor"]["url"] == endpoint
+    assert services["predictor"]["healthy"]
 
 
 def test_down_leaves_no_process_and_no_listening_port(running: PlatformUnderTest) -> None:

@@ -20,7 +20,13 @@ import pytest
 
 from pipelines.registry.names import Alias, ModelTag
 from tests.integration.conftest import MODEL
-from tests.integration.local_platform import PlatformUnderTest, server_url, spawn_predictor, stream_caught_up
+from tests.integration.local_platform import (
+    PlatformUnderTest,
+    server_url,
+    spawn_predictor,
+    spawn_transformer,
+    stream_caught_up,
+)
 from use_cases.fraud import USE_CASE as FRAUD
 from use_cases.fraud.model import PARITY_TOLERANCE
 
@@ -209,6 +215,39 @@ def test_the_fast_lane_answers_as_kserve_does_and_skips_its_stack(serving: Platf
             assert laned.headers.get("x-driftloop-model-version") == routed.headers.get("x-driftloop-model-version")
         assert _sample(laned_url, "request_predict_seconds_count") == counted_before[laned_url], (
             "a V1 JSON request went through KServe's route on the laned predictor"
+        )
+        assert _sample(routed_url, "request_predict_seconds_count") > counted_before[routed_url]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_the_transformers_fast_lane_answers_as_kserve_does(
+    serving: PlatformUnderTest, transactions: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """The transformer's `predict` is a coroutine; the lane awaits it and answers as KServe's route does: the
+    platform's transformer (lane on) beside one started with `DRIFTLOOP_FAST_LANE=false`, in front of the same
+    predictor. Answers match but for the event ids each server makes; a refusal by the predictor behind (a receipt
+    time far from its clock is refused there, not here) travels back the same way."""
+    laned_url = server_url(serving, "transformer")
+    process, routed_url = spawn_transformer(serving, tmp_path, DRIFTLOOP_FAST_LANE="false")
+    try:
+        good = json.dumps({"instances": transactions[:3]}).encode()
+        bodies = [good, *(body for body, _ in BAD_V1), b"[1, 2]", b"\xff\x00{"]
+        counted_before = {url: _sample(url, "request_predict_seconds_count") for url in (laned_url, routed_url)}
+        for body in bodies:
+            laned, routed = (
+                post(serving, url + V1_PATH, content=body, headers={"content-type": "application/json"})
+                for url in (laned_url, routed_url)
+            )
+            assert laned.status_code == routed.status_code, (body, laned.text, routed.text)
+            mine, theirs = laned.json(), routed.json()
+            if laned.status_code == 200:
+                assert len(mine.pop("event_ids")) == len(theirs.pop("event_ids")) == 3
+            assert mine == theirs, body
+            assert laned.headers.get("x-driftloop-model-version") == routed.headers.get("x-driftloop-model-version")
+        assert _sample(laned_url, "request_predict_seconds_count") == counted_before[laned_url], (
+            "a V1 JSON request went through KServe's route on the laned transformer"
         )
         assert _sample(routed_url, "request_predict_seconds_count") > counted_before[routed_url]
     finally:

@@ -128,19 +128,21 @@ def bring_up(run: ParityRun) -> None:
         run.wait_ready(workload)
     # make up installs without --wait, so Helm runs the hooks, one after the other by weight, as soon as the
     # release's objects exist: the database roles, then the Feast job. Meanwhile MLflow's pod waits in its init
-    # container for its role and the transformer restarts until the Feast registry exists (it reads it as
-    # feast_reader, which may not create it); here they start once the hooks have run.
+    # container for its role and the model server that looks features up (the in-process predictor, or the
+    # transformer) restarts until the Feast registry exists (it reads it as feast_reader, which may not create
+    # it); here they start once the hooks have run.
     for job in hook_jobs(run.chart):
         run.run_job(job)
     for workload in SERVERS:
         run.start(workload)
     isvc = run.chart.inference_service
-    run.start(f"InferenceService/{isvc}/predictor")
-    run.start(f"InferenceService/{isvc}/transformer", kserve_appended_args(run.chart, run.namespace))
+    for part in run.chart.model_servers:
+        appended = kserve_appended_args(run.chart, run.namespace) if part == "transformer" else None
+        run.start(f"InferenceService/{isvc}/{part}", appended)
     for workload in SERVERS:
         run.wait_ready(workload)
     # Up, not ready: readiness needs a champion, which the first training run makes (send_traffic waits for it).
-    for part in ("predictor", "transformer"):
+    for part in run.chart.model_servers:
         run.wait_ready(f"InferenceService/{isvc}/{part}", live_only=True)
 
 
@@ -168,7 +170,7 @@ def wait_for_runs(run: ParityRun, count: int, timeout: float = 900) -> list[dict
 
 
 def send_traffic(run: ParityRun, rows: int, seed: int = 7) -> None:
-    """Transactions through the inference endpoint (the transformer), then labels for them."""
+    """Transactions through the inference endpoint (the in-process predictor, or the transformer), then labels."""
     isvc = run.chart.inference_service
     endpoint = run.url(f"{RELEASE}-inference", 8080)
     rng = random.Random(seed)

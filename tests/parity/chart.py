@@ -72,6 +72,13 @@ class RenderedChart:
         (isvc,) = self.of_kind("InferenceService")
         return str(isvc["metadata"]["name"])
 
+    @property
+    def model_servers(self) -> list[str]:
+        """The InferenceService's parts its serving.topology runs, in start order: the predictor, then the
+        transformer in front of it (`transformer`); the last one is the inference endpoint and looks features up."""
+        (isvc,) = self.of_kind("InferenceService")
+        return [part for part in ("predictor", "transformer") if part in isvc["spec"]]
+
     def of_kind(self, kind: str) -> list[dict[str, Any]]:
         return [obj for obj in self.objects if obj["kind"] == kind]
 

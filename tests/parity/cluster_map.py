@@ -4,7 +4,7 @@
   chart gives it; "all interfaces" inside a pod (0.0.0.0) is that address.
 - Service DNS: every Service name (short, `.namespace`, `.svc`, `.svc.cluster.local`) with its port becomes the
   selected pod's address and target port, as kube-proxy would route it. KServe's controller creates the
-  `<isvc>-predictor` and `<isvc>-transformer` Services (port 80 -> 8080); the table adds those two. A
+  `<isvc>-predictor` (and with a transformer `<isvc>-transformer`) Services (port 80 -> 8080); the table adds them. A
   StatefulSet's pod is also reached by its own name under its governing Service (`<name>-0.<service>`): its
   only pod here is its first.
 - Volumes: a claim is one folder shared by every pod that mounts it, an emptyDir a folder of the pod's own, a
@@ -59,7 +59,7 @@ class ClusterMap:
         for service in chart.of_kind("Service"):
             table._route_service(service)
         for isvc in chart.of_kind("InferenceService"):
-            for part in ("predictor", "transformer"):
+            for part in chart.model_servers:
                 table.routes.append(
                     Route(
                         f"{isvc['metadata']['name']}-{part}",

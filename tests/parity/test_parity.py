@@ -194,7 +194,7 @@ def test_every_workload_of_the_chart_ran_or_is_listed_with_its_reason(parity: Pa
     hooks = hook_jobs(parity.chart)
     assert hooks == ["Job/driftloop-database-roles", "Job/driftloop-feast-apply"], "the roles before feast apply"
     covered = {*BACKENDS, *SERVERS, *hooks, *CRONJOBS, *NOT_RUN}
-    covered |= {f"InferenceService/{isvc}/predictor", f"InferenceService/{isvc}/transformer"}
+    covered |= {f"InferenceService/{isvc}/{part}" for part in parity.chart.model_servers}
     assert {container.workload for container in parity.chart.containers()} == covered
 
 

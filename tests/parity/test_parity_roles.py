@@ -39,7 +39,7 @@ def test_no_component_role_is_privileged_and_each_owns_its_databases(parity: Par
 
 
 def test_every_connection_postgresql_sees_is_a_component_role_on_its_own_database(parity: ParityRun) -> None:
-    """MLflow's pool and the transformer's registry reads are open now: as their roles, never the superuser."""
+    """MLflow's pool and the feature lookups' registry reads are open now: as their roles, never the superuser."""
     query = "select usename, datname from pg_stat_activity where backend_type = 'client backend'"
     sessions = psql(parity.pods, "postgres", f"{query} and pid <> pg_backend_pid()")
     allowed = {(d.owner.name, d.name) for d in DATABASES} | {(r.name, d.name) for d in DATABASES for r in d.readers}
@@ -51,9 +51,10 @@ def test_the_feast_registry_reader_reads_it_and_cannot_write_it(parity: ParityRu
     import psycopg
     from psycopg import errors
 
-    transformer = parity.processes[f"InferenceService/{parity.chart.inference_service}/transformer"]
-    url = transformer.env["DRIFTLOOP_FEAST_REGISTRY_URI"]
-    assert url.startswith("postgresql+psycopg://feast_reader:"), "the transformer reads the registry as its reader"
+    endpoint = parity.chart.model_servers[-1]  # the server that looks features up: the transformer, or in process
+    server = parity.processes[f"InferenceService/{parity.chart.inference_service}/{endpoint}"]
+    url = server.env["DRIFTLOOP_FEAST_REGISTRY_URI"]
+    assert url.startswith("postgresql+psycopg://feast_reader:"), f"the {endpoint} reads the registry as its reader"
     with psycopg.connect(libpq_url(url), autocommit=True) as reader:
         assert reader.execute("select count(*) from feature_views").fetchone()[0] > 0  # type: ignore[index]
         writes = (

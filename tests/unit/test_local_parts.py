@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from driftloop.local.ports import port_is_free, port_is_listening
-from driftloop.local.services import local_services
+from driftloop.local.services import inference_url, local_services
 from pipelines.core.settings import Settings
 
 
@@ -29,6 +29,23 @@ def test_services_follow_settings(clean_env: pytest.MonkeyPatch) -> None:
     assert services["mlflow"].health_url == "http://127.0.0.1:15000/health"
     assert services["mlflow"].cli_args == ("serve", "mlflow")
     assert services["evidently-ui"].health_url == "http://127.0.0.1:8000/api/version"
+
+
+def test_model_servers_follow_the_serving_topology(clean_env: pytest.MonkeyPatch) -> None:
+    """The chart's default, one server looking features up itself, on the inference endpoint's port; or the
+    transformer there in front of a predictor given the features. Clients find the endpoint at one URL either way."""
+    inprocess = {s.name: s for s in local_services(Settings())}
+    assert "transformer" not in inprocess
+    predictor = inprocess["predictor"]
+    assert predictor.cli_args == ("serve", "predictor", "--with-features", "--port", "8080")
+    assert (predictor.url, predictor.port_setting) == ("http://127.0.0.1:8080", "transformer_port")
+    two = {s.name: s for s in local_services(Settings(serving_topology="transformer"))}
+    assert (two["transformer"].cli_args, two["transformer"].url) == (("serve", "transformer"), "http://127.0.0.1:8080")
+    assert (two["predictor"].cli_args, two["predictor"].url) == (("serve", "predictor"), "http://127.0.0.1:8081")
+    for topology in ("inprocess", "transformer"):
+        assert inference_url(Settings(serving_topology=topology)) == "http://127.0.0.1:8080"
+    clean_env.setenv("DRIFTLOOP_TRANSFORMER_PORT", "18080")
+    assert {s.name: s.port for s in local_services(Settings())}["predictor"] == 18080
 
 
 def test_cli_help_does_not_import_heavy_libraries() -> None:

@@ -14,14 +14,14 @@ import pytest
 
 from driftloop.local.processes import ProcessRecord, record_path
 from driftloop.local.runtime import LocalPlatform
-from driftloop.local.services import LAUNCHER_ONLY, PRIVATE_READS, UPSTREAM_READS, reads_of
+from driftloop.local.services import LAUNCHER_ONLY, PRIVATE_READS, UPSTREAM_READS, local_services, reads_of
 from driftloop.local.start_settings import StartSettings
 from pipelines.core.errors import SettingsChangedError
 from pipelines.core.settings import Settings
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(300)"]
 SECRET = "hunter2-not-in-any-file"
-OUR_SERVERS = ("predictor", "transformer", "drift-monitor", "stream-worker")
+OUR_SERVERS = ("predictor", "drift-monitor", "stream-worker")  # the default (in-process) serving topology's
 
 
 @pytest.fixture
@@ -93,6 +93,22 @@ def test_a_change_of_use_case_names_our_servers_and_spares_the_upstream_ones(
     }
 
 
+def test_a_switch_of_serving_topology_names_both_model_servers_and_nothing_stops(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path, sleeper: psutil.Process
+) -> None:
+    """The predictor changes role (it looks features up itself now) and the transformer has no place in the
+    in-process topology: both are named, by the setting that moved them; `--restart` restarts the one and stops
+    the other (tests/integration/test_local_platform.py)."""
+    record_running(platform(tmp_path, serving_topology="transformer"), sleeper)
+    with pytest.raises(SettingsChangedError) as raised:
+        platform(tmp_path).up()
+    assert raised.value.changed == {
+        "predictor": ["DRIFTLOOP_SERVING_TOPOLOGY", "DRIFTLOOP_TRANSFORMER_PORT"],  # it listens there now
+        "transformer": ["DRIFTLOOP_SERVING_TOPOLOGY"],
+    }, "only the model servers read the topology"
+    assert sleeper.is_running()
+
+
 def test_a_record_from_before_start_settings_is_kept_running(
     clean_env: pytest.MonkeyPatch, tmp_path: Path, sleeper: psutil.Process
 ) -> None:
@@ -141,6 +157,10 @@ def test_each_service_reads_what_shapes_it() -> None:
     assert not any("DRIFTLOOP_EVIDENTLY_PORT" in reads_of(name) for name in ("mlflow", "ray", *OUR_SERVERS))
     assert "DRIFTLOOP_TRANSFORMER_PORT" not in reads_of("predictor")
     assert "DRIFTLOOP_PREDICTOR_PORT" in reads_of("transformer"), "it calls the predictor there"
+    (inprocess,) = [spec for spec in local_services(Settings()) if spec.name == "predictor"]
+    assert "DRIFTLOOP_TRANSFORMER_PORT" in inprocess.reads, "the in-process predictor listens on the endpoint's port"
+    assert "DRIFTLOOP_PREDICTOR_PORT" not in inprocess.reads
+    assert not any("DRIFTLOOP_SERVING_TOPOLOGY" in reads_of(name) for name in ("drift-monitor", "stream-worker"))
     for name in OUR_SERVERS:
         assert {"DRIFTLOOP_USE_CASE", "DRIFTLOOP_FEATURE_ENGINE", "DRIFTLOOP_FEAST_ONLINE_STORE"} <= reads_of(name)
         assert "DRIFTLOOP_MLFLOW_PORT" in reads_of(name), "their tracking URI"

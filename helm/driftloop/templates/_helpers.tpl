@@ -26,6 +26,12 @@ declaration, so it keeps the few facts it renders from, checked against the decl
 {{- toJson $row -}}
 {{- end -}}
 
+{{/* The InferenceService component clients reach (the inference Service, its NetworkPolicy): the predictor
+when it looks features up itself (`serving.topology: inprocess`), else the transformer in front of it. */}}
+{{- define "driftloop.inferenceComponent" -}}
+{{- if eq .Values.serving.topology "inprocess" }}predictor{{ else }}transformer{{ end }}
+{{- end -}}
+
 {{/* The registered model's name, which is also the InferenceService's: `modelName`, else the use case's. */}}
 {{- define "driftloop.modelName" -}}
 {{- .Values.modelName | default (include "driftloop.useCase" . | fromJson).modelName -}}
@@ -193,9 +199,10 @@ features up; platform/driftloop/database/roles.py says who is which and why. */}
 {{/* A writer of the event store that uses no features (a landing, the model servers' label route): with the
 data on the object store, writers on any node serialise on PostgreSQL advisory locks in the registry's
 database, which takes a login and no privilege, so the reader's URL; without it, file locks and no URL. Called
-with (dict "root" $ "indent" <the env list's indentation>). */}}
+with (dict "root" $ "indent" <the env list's indentation>), and "readsFeatures" true for a writer that looks
+features up too (the in-process predictor): it has the reader's URL either way. */}}
 {{- define "driftloop.lockEnv" -}}
-{{- if .root.Values.objectStore.enabled }}
+{{- if or .root.Values.objectStore.enabled .readsFeatures }}
 {{- include "driftloop.registryEnv" (dict "root" .root "access" "reader") | nindent .indent }}
 {{- end }}
 {{- end -}}

@@ -31,11 +31,14 @@ def up(
         False, "--restart", help="Restart the running services that were started with other settings than these."
     ),
 ) -> None:
-    """Start the services (mlflow, evidently-ui, predictor, transformer, drift-monitor; stream-worker when the
-    use case has streamed views; ray first when DRIFTLOOP_FEATURE_ENGINE=ray and no DRIFTLOOP_RAY_ADDRESS is
-    set), apply the Feast repo, and wait until each is healthy. A running service is kept as it is when it was
-    started with the current values of the settings it reads; otherwise `up` names the changed settings and exits
-    1 before starting anything, or with --restart restarts just those services."""
+    """Start the services (mlflow, evidently-ui, the model servers, drift-monitor; stream-worker when the use
+    case has streamed views; ray first when DRIFTLOOP_FEATURE_ENGINE=ray and no DRIFTLOOP_RAY_ADDRESS is set),
+    apply the Feast repo, and wait until each is healthy. The model servers follow DRIFTLOOP_SERVING_TOPOLOGY, as
+    the chart does: the predictor looking features up itself on DRIFTLOOP_TRANSFORMER_PORT (`inprocess`, the
+    default), or the transformer there in front of a predictor (`transformer`). A running service is kept as it
+    is when it was started with the current values of the settings it reads; otherwise `up` names the changed
+    settings and exits 1 before starting anything, or with --restart restarts just those services (and stops a
+    model server the topology no longer runs)."""
     platform = _platform()
     result = platform.up(report=lambda line: typer.echo(f"  {line}"), restart=restart)
     for name in result.already_running:

@@ -23,6 +23,7 @@ from driftloop.cluster.pod_commands import API_TOKENS_SECRET, pod_command
 from driftloop.cluster.remote import ClusterAddress, ClusterPlatform
 from driftloop.demo.client import PlatformClient
 from driftloop.local.runtime import LocalPlatform, driftloop_command
+from driftloop.local.services import inference_url
 from driftloop.pipeline_runs.local_runner import LocalPipelineRunner
 from driftloop.pipeline_runs.step_progress import StepFollower
 from pipelines.core.credentials import load_credentials
@@ -71,14 +72,15 @@ class LocalTarget:
 
     def start(self) -> dict[str, str]:
         self.platform.up(lambda line: None)
-        return {status.name: status.url for status in self.platform.status()}
+        services = {status.name: status.url for status in self.platform.status()}
+        return {**services, "inference": inference_url(self.settings)}
 
     def client(self, endpoints: dict[str, str]) -> PlatformClient:
         env = self.platform.child_env()
         tokens = {scope.value: token for scope, token in load_credentials(self.settings).tokens.items()}
         use_case = load_use_case(self.settings.use_case)
         return PlatformClient(
-            driftloop_command(), env, endpoints["transformer"], self.settings.model_name, tokens, use_case
+            driftloop_command(), env, endpoints["inference"], self.settings.model_name, tokens, use_case
         )
 
     def train(self, client: PlatformClient, trigger: str) -> None:

@@ -3,7 +3,7 @@
 `up` is idempotent (a running service is reported, not restarted), checks every port before it
 starts anything, and rolls back what it started when a service fails to become healthy. A running service that was
 started with other values of the settings it reads is not kept silently: `up` names them and stops, or with
-`restart` restarts just that service.
+`restart` restarts just that service (and stops a model server of the other serving topology).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from driftloop.local import processes
 from driftloop.local.health import probe, wait_until_healthy
 from driftloop.local.ports import port_is_free
 from driftloop.local.processes import ProcessRecord
-from driftloop.local.services import RAY_HEAD, ServiceSpec, local_services
+from driftloop.local.services import MODEL_SERVERS, RAY_HEAD, ServiceSpec, local_services
 from driftloop.local.start_settings import StartSettings
 from pipelines.core.credentials import load_credentials
 from pipelines.core.errors import CommandFailedError, PortInUseError, ServiceStartError, SettingsChangedError
@@ -50,12 +50,14 @@ class ServiceStatus:
 
 @dataclass
 class UpResult:
-    """Which services `local up` started (`restarted` among them: those it stopped first, for changed settings)
-    and which were already running."""
+    """Which services `local up` started (`restarted` among them: those it stopped first, for changed settings),
+    which were already running, and which it stopped for good (`retired`: a model server of the other serving
+    topology)."""
 
     started: list[str] = field(default_factory=list)
     already_running: list[str] = field(default_factory=list)
     restarted: list[str] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)
 
 
 def driftloop_command() -> list[str]:
@@ -113,11 +115,16 @@ class LocalPlatform:
         if stale and not restart:
             raise SettingsChangedError({name: changed for name, (_, changed) in stale.items()})
         self._check_ports(to_start, stale)
+        starting = {spec.name for spec in to_start}
         for name, (record, changed) in stale.items():
-            report(f"{name}: restarting (started with other {', '.join(changed)})")
             processes.stop_tree(record, self.settings.stop_timeout_s)
             processes.record_path(self.layout.run, name).unlink(missing_ok=True)
-            result.restarted.append(name)
+            if name in starting:
+                report(f"{name}: restarting (started with other {', '.join(changed)})")
+                result.restarted.append(name)
+            else:
+                report(f"{name}: stopped (the {self.settings.serving_topology} serving topology runs no {name})")
+                result.retired.append(name)
         if not to_start:
             return result
 
@@ -143,8 +150,9 @@ class LocalPlatform:
     def _sort_services(
         self, result: UpResult, report: Reporter
     ) -> tuple[list[ServiceSpec], dict[str, tuple[ProcessRecord, list[str]]]]:
-        """The services to start (in order), and among them the stale ones: running, started with other values of
-        the settings they read (their record and those settings' names). The others go to `already_running`."""
+        """The services to start (in order), and the stale ones: among them those running, started with other
+        values of the settings they read (their record and those settings' names), and a model server running
+        that these settings do not start (the other serving topology's). The others go to `already_running`."""
         environment = self.child_env()
         to_start: list[ServiceSpec] = []
         stale: dict[str, tuple[ProcessRecord, list[str]]] = {}
@@ -157,13 +165,16 @@ class LocalPlatform:
             to_start.append(spec)
             if record is not None:
                 stale[spec.name] = (record, changed)
+        for name in set(MODEL_SERVERS).difference(spec.name for spec in self.services):
+            if (record := self._live_record(name)) is not None:
+                stale[name] = (record, [env_var_name("serving_topology")])
         return to_start, stale
 
     @staticmethod
     def _check_ports(to_start: list[ServiceSpec], stale: dict[str, tuple[ProcessRecord, list[str]]]) -> None:
+        stopping = {record.url for record, _ in stale.values()}  # free once their services are stopped
         for spec in to_start:
-            held_by_itself = spec.name in stale and stale[spec.name][0].url == spec.url  # free once it is stopped
-            if not held_by_itself and not port_is_free(spec.host, spec.port):
+            if spec.url not in stopping and not port_is_free(spec.host, spec.port):
                 raise PortInUseError(spec.name, spec.host, spec.port, env_var_name(spec.port_setting))
 
     @staticmethod

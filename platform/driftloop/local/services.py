@@ -12,6 +12,9 @@ from pipelines.core.settings import Settings, env_var_name
 from pipelines.core.use_case import load_use_case
 
 RAY_HEAD = "ray"
+# The model servers: which of them run depends on `serving_topology` (`_model_servers`); one left running from the
+# other topology is stale (`LocalPlatform.up`).
+MODEL_SERVERS = ("predictor", "transformer")
 
 # Which settings each service reads, so that `local up` can tell a service started with other values of them
 # (start_settings). Our own servers load the use case, the feature definitions and the whole settings object, and
@@ -38,6 +41,8 @@ UPSTREAM_READS = {
     | {"host", "bind_address", "evidently_port", "evidently_workspace", "state_dir", "credentials_dir"},
     RAY_HEAD: SERVE_READS | {"host", "ray_port", "ray_cpus", "ray_object_store_mib"},
 }
+# Settings only the model servers read (which of them run, and as what): a change makes only those stale.
+MODEL_SERVER_READS = frozenset({"serving_topology"})
 # Settings one service alone reads (its own port, its server's flags): a change makes only that one stale.
 PRIVATE_READS = {
     "mlflow": frozenset({"mlflow_workers", "mlflow_allowed_hosts"}),
@@ -77,7 +82,9 @@ def reads_of(name: str) -> frozenset[str]:
     if name in UPSTREAM_READS:
         fields = frozenset(UPSTREAM_READS[name])
     else:
-        others = (private for service, private in PRIVATE_READS.items() if service != name)
+        others = [private for service, private in PRIVATE_READS.items() if service != name]
+        if name not in MODEL_SERVERS:
+            others.append(MODEL_SERVER_READS)
         fields = frozenset(Settings.model_fields).difference(LAUNCHER_ONLY, *others)
     return frozenset(env_var_name(field) for field in fields)
 
@@ -104,7 +111,41 @@ def local_services(settings: Settings) -> list[ServiceSpec]:
             health_path="/api/version",
             reads=reads_of("evidently-ui"),
         ),
-        # Liveness, not readiness: the servers are up before the first champion exists and pick it up then.
+        *_model_servers(settings),
+        ServiceSpec(
+            name="drift-monitor",
+            cli_args=("serve", "monitor"),
+            host=settings.host,
+            port=settings.monitor_port,
+            port_setting="monitor_port",
+            health_path="/metrics",
+            reads=reads_of("drift-monitor"),
+        ),
+        *_stream_worker(settings),
+    ]
+
+
+def _model_servers(settings: Settings) -> list[ServiceSpec]:
+    """The inference endpoint on `transformer_port`, in the chart's topology (`serving_topology`, the chart's
+    `serving.topology`): the predictor looking features up itself, or the transformer in front of a predictor
+    given the features on `predictor_port`. Liveness, not readiness: the servers are up before the first champion
+    exists and pick it up then."""
+    if settings.serving_topology == "inprocess":
+        endpoint = str(settings.transformer_port)
+        return [
+            ServiceSpec(
+                name="predictor",
+                cli_args=("serve", "predictor", "--with-features", "--port", endpoint),
+                host=settings.host,
+                port=settings.transformer_port,
+                port_setting="transformer_port",
+                health_path="/v2/health/live",
+                # It listens on the endpoint's port; its own one is the transformer topology's.
+                reads=reads_of("predictor").difference({env_var_name("predictor_port")})
+                | {env_var_name("transformer_port")},
+            )
+        ]
+    return [
         ServiceSpec(
             name="predictor",
             cli_args=("serve", "predictor"),
@@ -123,17 +164,12 @@ def local_services(settings: Settings) -> list[ServiceSpec]:
             health_path="/v2/health/live",
             reads=reads_of("transformer"),
         ),
-        ServiceSpec(
-            name="drift-monitor",
-            cli_args=("serve", "monitor"),
-            host=settings.host,
-            port=settings.monitor_port,
-            port_setting="monitor_port",
-            health_path="/metrics",
-            reads=reads_of("drift-monitor"),
-        ),
-        *_stream_worker(settings),
     ]
+
+
+def inference_url(settings: Settings) -> str:
+    """Where clients score and send labels, whichever the topology: the transformer or the in-process predictor."""
+    return f"http://{settings.host}:{settings.transformer_port}"
 
 
 def _stream_worker(settings: Settings) -> list[ServiceSpec]:
