@@ -58,10 +58,19 @@ PORT_SETTINGS = (
 
 
 def free_ports() -> dict[str, int]:
-    """A free loopback port for every service the local platform may run."""
-    from tests.conftest import free_port
+    """A distinct free loopback port for every service the local platform may run: every socket stays bound until
+    all are chosen (one at a time, the kernel handed the same port to two settings once: the Ray head's and the
+    endpoint's)."""
+    import socket
 
-    return {name: free_port() for name in PORT_SETTINGS}
+    sockets = [socket.socket() for _ in PORT_SETTINGS]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return {name: int(sock.getsockname()[1]) for name, sock in zip(PORT_SETTINGS, sockets, strict=True)}
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def isolated_env(state_dir: Path, ports: dict[str, int]) -> dict[str, str]:
