@@ -244,6 +244,10 @@ def test_the_transformers_fast_lane_answers_as_kserve_does(
             mine, theirs = laned.json(), routed.json()
             if laned.status_code == 200:
                 assert len(mine.pop("event_ids")) == len(theirs.pop("event_ids")) == 3
+                # The first answer's transactions reach the stream, so the second reads its cards' velocity one
+                # transaction later: the same cards, a score each, not the same scores.
+                scores = mine.pop("predictions"), theirs.pop("predictions")
+                assert [len(s) for s in scores] == [3, 3] and all(0.0 <= x <= 1.0 for s in scores for x in s)
             assert mine == theirs, body
             assert laned.headers.get("x-driftloop-model-version") == routed.headers.get("x-driftloop-model-version")
         assert _sample(laned_url, "request_predict_seconds_count") == counted_before[laned_url], (
