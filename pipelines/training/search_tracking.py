@@ -123,6 +123,10 @@ def tracked_search(
         logger.warning("search: not run (%s): training the fixed configuration", reason)
         client.set_tag(run_id, SearchTag.FALLBACK, str(reason)[:500])
         return {}
+    except Exception as error:  # Ray could not start or a trial broke it: a retraining after drift still trains
+        logger.exception("search: failed (%s): training the fixed configuration", error)
+        client.set_tag(run_id, SearchTag.FALLBACK, f"the search failed: {error!r}"[:500])
+        return {}
     best_run = on_trial.run_ids.get(outcome.best.number, "")
     for name, text in outcome_tags(outcome, best_run, settings.search_validation_days).items():
         client.set_tag(run_id, name, text)
