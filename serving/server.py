@@ -9,8 +9,12 @@ its other refusals (a body it could not read, an unknown route) answer `{"error"
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
+import os
 import sys
+import threading
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +24,8 @@ from serving.request_guard import RateLimit, RequestGuard
 from serving.unavailable import RETRY_AFTER_S, Unavailable
 
 logger = logging.getLogger(__name__)
+
+EXIT_GRACE_S = 10.0  # after the server stopped, how long threads left behind may hold the process
 
 
 def import_kserve() -> Any:
@@ -82,6 +88,34 @@ def serve(model: Any, port: int) -> None:
     server_class(http_port=port, enable_grpc=False, workers=1, grace_period=10, enable_latency_logging=False).start(
         [model]
     )
+    exit_within(EXIT_GRACE_S)
+
+
+def exit_within(grace_s: float) -> None:
+    """Make the stopped server's process end within `grace_s`, whatever thread a library left running.
+
+    KServe has stopped the model (the predictor's log is flushed and published by then); what remains is the
+    interpreter's exit, which waits for every non-daemon thread. A worker thread that is never told to stop
+    (a library's thread pool whose event loop is gone) would hold a process that was told to stop until
+    Kubernetes kills it: a watchdog logs the threads still alive with their stacks, runs the exit handlers and
+    ends the process."""
+
+    def watch() -> None:
+        stopped_in_time.wait(grace_s)
+        if stopped_in_time.is_set():
+            return
+        frames = sys._current_frames()
+        for thread in threading.enumerate():
+            if thread.is_alive() and not thread.daemon and thread is not threading.main_thread():
+                stack = "".join(traceback.format_stack(frames.get(thread.ident or 0))) if thread.ident else ""
+                logger.warning("thread %r held the stopped server for %.0f s:\n%s", thread.name, grace_s, stack)
+        atexit._run_exitfuncs()
+        logging.shutdown()
+        os._exit(0)
+
+    stopped_in_time = threading.Event()
+    atexit.register(stopped_in_time.set)  # atexit runs after the interpreter joined the non-daemon threads
+    threading.Thread(target=watch, name="exit-watchdog", daemon=True).start()
 
 
 def use_uvloop() -> None:
