@@ -47,7 +47,7 @@ from pipelines.data.label_history import latest_labels, usable_times
 from pipelines.data.prediction_log_format import LOGGED_AT, MODEL_VERSION, ROLE, SERVED, read_prediction_log
 from pipelines.data.storage import prediction_log_folder
 from pipelines.features.refresh import current_watermark
-from pipelines.features.store import open_feature_store
+from pipelines.features.training_set_build import offline_point_in_time
 from pipelines.registry.models import current_champion
 from pipelines.registry.probe import check_reachable
 from pipelines.registry.tracking import client_as, gate_decisions
@@ -315,7 +315,7 @@ def _skew(settings: Settings, served: pd.DataFrame) -> SkewResult:
     use_case = load_use_case(settings.use_case)
     store = event_store_for(settings)
     return check_skew(
-        lambda: open_feature_store(settings), served, current_watermark(settings), use_case,
+        lambda events: offline_point_in_time(settings, events), served, current_watermark(settings), use_case,
         lambda since: store.events(start=since),
     )  # fmt: skip
 

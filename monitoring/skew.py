@@ -2,8 +2,9 @@
 
 For every served transaction whose hour the feature pipeline has finished (its hour boundary is at or
 before the refresh watermark, so the offline rows for it are final), the feature vector the server used
-(from the prediction log) is held against the offline point-in-time vector for the same event (Feast's
-historical retrieval, the training path). A missing value on either side counts as the documented default,
+(from the prediction log) is held against the offline point-in-time vector for the same event, joined as
+the training set is (`DRIFTLOOP_TRAINING_SET_JOIN`: the as-of join of Feast's offline tables, or Feast's
+historical retrieval). A missing value on either side counts as the documented default,
 as serving and training both treat it. Any difference is skew: a stale online store, a lookup bug, a
 feature computed two ways.
 """
@@ -14,17 +15,12 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from monitoring.streamed_skew import Staleness, stale_rows, streamed_offline, streamed_views
 from pipelines.core.use_case import EVENT_ID, EVENT_TIMESTAMP, UseCase
-from pipelines.features.training_set import point_in_time_features
-
-if TYPE_CHECKING:
-    from feast import FeatureStore
 
 logger = logging.getLogger(__name__)
 
@@ -81,14 +77,15 @@ def compare_vectors(
 
 
 def check_skew(
-    open_store: Callable[[], FeatureStore],
+    offline_features: Callable[[pd.DataFrame], pd.DataFrame],
     served_rows: pd.DataFrame,
     watermark: datetime | None,
     use_case: UseCase,
     read_events: Callable[[pd.Timestamp], pd.DataFrame] | None = None,
 ) -> SkewResult:
-    """Compare the served rows (prediction log rows with event ids and receipt times) whose hour is final.
-    The store is opened only when there is something to compare. Streamed columns are held against the replay
+    """Compare the served rows (prediction log rows with event ids and receipt times) whose hour is final with
+    `offline_features(events)` (the events with their offline point-in-time features, as training joins them),
+    asked only when there is something to compare. Streamed columns are held against the replay
     of the event store (`read_events(since)`), and a row served before the worker pushed is stale, not skewed
     (`monitoring.streamed_skew`)."""
     keys, features = list(use_case.entity_keys), use_case.feature_columns
@@ -103,7 +100,7 @@ def check_skew(
     if final.empty:
         return SkewResult(0, 0, len(rows))
     events = final[[EVENT_ID, *keys, EVENT_TIMESTAMP]].drop_duplicates(EVENT_ID)
-    offline = point_in_time_features(open_store(), events.astype(dict.fromkeys(keys, "int64")), use_case)
+    offline = offline_features(events.astype(dict.fromkeys(keys, "int64")))
     offline = offline.reindex(columns=[*offline.columns, *(c for c in features if c not in offline.columns)])
     default = use_case.model.feature_default
     staleness = Staleness(frozenset(), 0.0)
