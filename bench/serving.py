@@ -91,6 +91,11 @@ def run_serving_bench(
         "inprocess": {"DRIFTLOOP_PREDICTION_LOG_DIR": str(folder / "predictions-inprocess")},
         "behind_transformer": {"DRIFTLOOP_PREDICTION_LOG_DIR": str(folder / "predictions-behind-transformer")},
         "transformer": {"DRIFTLOOP_PREDICTOR_HOST": f"127.0.0.1:{ports['behind_transformer']}"},
+        # KServe runs a synchronous predict on its worker threads (6 here), and each would start scikit-learn's
+        # OpenMP pool of one thread per core: at concurrency 8 the plain server fell to 11 rps (p50 566 ms),
+        # anywhere from 2 to 56 rps from run to run. One OpenMP thread per request is how a CPU server taking
+        # concurrent requests is run; it makes (b) a steady baseline.
+        "plain": {"OMP_NUM_THREADS": "1"},
     }
     processes = {
         name: spawn(cmd, {**env, **own.get(name, {})}, folder / f"{name}.log") for name, cmd in commands.items()

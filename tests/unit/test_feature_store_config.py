@@ -77,3 +77,31 @@ def test_the_redis_password_goes_into_feasts_connection_string_and_never_into_co
     assert "s3cr3t" not in str(effective_values(settings))
     without = Settings(feast_online_store="redis", feast_redis_url="redis:6379", _env_file=None)  # type: ignore[call-arg]
     assert repo_config_dict(without)["online_store"]["connection_string"] == "redis:6379"
+
+
+def test_a_write_in_progress_does_not_hold_up_a_servers_read(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The local online store is in WAL mode after apply: the stream worker's and the refresh's writes never
+    make a model server's read wait (in SQLite's default mode a reader waits out an exclusive writer)."""
+    import contextlib
+    import sqlite3
+    import time
+
+    from driftloop.features.apply import apply_feature_repo
+    from pipelines.core.layout import Layout
+    from pipelines.features.store import open_feature_store
+
+    clean_env.setenv("DRIFTLOOP_STATE_DIR", str(tmp_path))
+    settings = Settings()
+    apply_feature_repo(settings)
+    path = Layout.from_settings(settings).feast_repo / "online_store.db"
+    server = open_feature_store(settings, serving=True)
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as writer:
+        assert writer.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        writer.execute("BEGIN EXCLUSIVE")  # a writer in the middle of its transaction
+        started = time.monotonic()
+        values = server.get_online_features(
+            features=["customer_stats:txn_count_24h"], entity_rows=[{"customer_id": 1}]
+        ).to_dict()
+        took = time.monotonic() - started
+        writer.execute("ROLLBACK")
+    assert values["txn_count_24h"] == [None] and took < 1.0, took

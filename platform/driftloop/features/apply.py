@@ -9,7 +9,7 @@ from pipelines.core.settings import Settings
 from pipelines.core.use_case import load_use_case
 from pipelines.data.storage import feature_data_folder
 from pipelines.features.offline_store import adopt_single_file_tables
-from pipelines.features.store import open_feature_store, write_feature_store_yaml
+from pipelines.features.store import open_feature_store, use_write_ahead_log, write_feature_store_yaml
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ def apply_feature_repo(settings: Settings) -> list[str]:
     store = open_feature_store(settings)
     objects = registry_objects(use_case, feature_data.url if feature_data.remote else None, feature_data.endpoint)
     store.apply(list(objects))  # a fresh list: feast types its parameter invariantly
+    use_write_ahead_log(settings)
     names = [obj.name for obj in objects]
     logger.info("applied %d Feast objects to project %s", len(names), settings.feast_project)
     return names
