@@ -6,6 +6,7 @@ stop it afterwards, so no process outlives the job. A Ray this process already r
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +14,25 @@ from contextlib import contextmanager
 from pipelines.core.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+# A Unix socket's path holds at most 107 bytes, and Ray puts its sockets at
+# <temp dir>/session_<date>_<time>_<microseconds>_<pid>/sockets/plasma_store: about 90 bytes below the root
+# the temporary directory is made in.
+UNIX_SOCKET_PATH_MAX = 107
+RAY_SOCKET_SUFFIX = len("/driftloop-ray-xxxxxxxx/session_2026-01-01_00-00-00_000000_4194304/sockets/plasma_store")
+
+
+def short_temp_root(preferred: str | None = None, fallback: str = "/tmp") -> str | None:
+    """Where a local Ray's session can live with its sockets' paths under the limit: the temporary folder when
+    its path is short enough, else `/tmp` (macOS's per-user folder and a test's deep TMPDIR are too long: Ray
+    failed to start there, 'AF_UNIX path length cannot exceed 107 bytes'); None lets Python choose."""
+    root = preferred or tempfile.gettempdir()
+    if len(root) + RAY_SOCKET_SUFFIX <= UNIX_SOCKET_PATH_MAX:
+        return root
+    if os.path.isdir(fallback) and os.access(fallback, os.W_OK | os.X_OK):
+        logger.debug("the temporary folder %s is too deep for Ray's sockets: using %s", root, fallback)
+        return fallback
+    return None
 
 
 @contextmanager
@@ -24,7 +44,7 @@ def ray_runtime(settings: Settings, object_store_mib: int | None = None) -> Iter
     if ray.is_initialized():  # someone in this process (a test, a caller) owns it: use it, leave it running
         yield int(ray.cluster_resources().get("CPU", 1))
         return
-    with tempfile.TemporaryDirectory(prefix="driftloop-ray-") as temporary:
+    with tempfile.TemporaryDirectory(prefix="driftloop-ray-", dir=short_temp_root()) as temporary:
         if settings.ray_address:
             logger.info("joining the Ray cluster at %s", settings.ray_address)
             ray.init(address=settings.ray_address, log_to_driver=False, configure_logging=False)

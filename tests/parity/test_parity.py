@@ -185,6 +185,12 @@ def test_a_drift_trigger_retrains_through_the_kfp_api(parity: ParityRun) -> None
     assert trigger.startswith("drift:")
     tags = psql(parity.pods, "mlflow", "select value from tags where key = 'trigger'")
     assert [trigger] in tags, tags
+    # The retraining searched its hyperparameters in the task's environment (a Ray started by the task, as
+    # the image's uid), not fell back to the fixed configuration.
+    fallback = psql(parity.pods, "mlflow", "select value from tags where key = 'search.fallback'")
+    assert fallback == [], fallback
+    trials = psql(parity.pods, "mlflow", "select value from tags where key = 'search.trials'")
+    assert trials and "trials:" in trials[0][0], trials
 
 
 def test_every_workload_of_the_chart_ran_or_is_listed_with_its_reason(parity: ParityRun) -> None:
