@@ -4,7 +4,9 @@ An entity the online store holds no row for gets the use case's documented defau
 and is counted, by entity; it is never an error. The values are those Feast's `get_online_features` answers, read
 through Feast's own online-store interface (`serving.online_read`). An online store that does not
 answer (within `DRIFTLOOP_ONLINE_STORE_TIMEOUT_S`: `open_feature_store(serving=True)`) is `OnlineStoreDown`;
-the servers then follow `DRIFTLOOP_ONLINE_STORE_DOWN_POLICY` (`features_or_policy`).
+the servers then follow `DRIFTLOOP_ONLINE_STORE_DOWN_POLICY` (`features_or_policy`), and for the next second
+requests are answered by the policy without asking the store (readiness's probe, or the first request after it,
+asks again).
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ class OnlineFeatures:
         self._errors = _store_errors()
         self._probed_at = -PROBE_EVERY_S
         self._answering = True
+        self._down_until = 0.0  # monotonic: until then a lookup is refused without asking the store
         self._plan: ReadPlan | None = None
         self._reads = store_reads(store)
 
@@ -108,15 +111,29 @@ class OnlineFeatures:
         Raises:
             OnlineStoreDown: the online store refused, failed or timed out (`DRIFTLOOP_ONLINE_STORE_TIMEOUT_S`).
         """
+        return self._lookup(entity_ids, probing=False)
+
+    def _lookup(self, entity_ids: Mapping[str, np.ndarray], probing: bool) -> Lookup:
+        """The lookup; for a request (not `probing`) refused at once while the store is known to be down.
+
+        A store that did not answer is not asked again by requests for PROBE_EVERY_S: each ask of a hung store
+        costs the whole timeout, and the in-process predictor asks on its event loop, so every request would
+        stall health checks and the other requests for that long. After the pause one request (or readiness's
+        probe) asks again; an answer closes the breaker."""
         started = time.perf_counter()
         size = len(entity_ids[self.entity_keys[0]])
         matrix = np.full((len(self.columns), size), np.nan)
         if size:
+            if not probing and time.monotonic() < self._down_until:
+                raise OnlineStoreDown("the online store did not answer a moment ago; asking it again within 1 s")
             try:
                 reads = keyed_reads(self._current_plan(), entity_ids)
                 answers = self._reads(self.store.config, reads)
             except self._errors as error:
+                self._down_until = time.monotonic() + PROBE_EVERY_S
+                self._answering = False
                 raise OnlineStoreDown(f"the online store did not answer: {type(error).__name__}: {error}") from error
+            self._down_until = 0.0
             for read, rows in zip(reads, answers, strict=True):
                 fill_matrix(matrix, read, rows)
         missing = np.isnan(matrix)
@@ -138,7 +155,7 @@ class OnlineFeatures:
         if now - self._probed_at >= PROBE_EVERY_S:
             self._probed_at = now
             try:
-                self.lookup({key: np.array([0]) for key in self.entity_keys})
+                self._lookup({key: np.array([0]) for key in self.entity_keys}, probing=True)
                 self._answering = True
             except OnlineStoreDown:
                 self._answering = False

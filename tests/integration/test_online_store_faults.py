@@ -1,7 +1,9 @@
 """A real Redis online store that stops answering: frozen (SIGSTOP, a black hole: connections are accepted and
 nothing comes back) and killed. The transformer keeps its health cheap, answers each request within the
 online store's bound (503 with Retry-After, or flagged defaults when the operator chose them), reports not-ready
-while the store is gone, and ready again when it returns."""
+while the store is gone, and ready again when it returns. The in-process predictor (the chart's default), which
+looks features up on its event loop, asks a hung store at most once a second: the other requests are refused at
+once instead of each holding the loop for the store's timeout."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import httpx
 import pytest
 
 from tests.integration.conftest import MODEL, REDIS_PASSWORD
-from tests.integration.local_platform import PlatformUnderTest, spawn_transformer
+from tests.integration.local_platform import PlatformUnderTest, spawn_predictor, spawn_transformer
 
 pytestmark = pytest.mark.integration
 
@@ -114,3 +116,28 @@ def test_the_defaults_policy_scores_and_flags_the_answer(
         assert answer.status_code == 200 and answer.json()["degraded"] == "online_store_defaults", answer.text
         assert took < TIMEOUT_S + 0.5
         assert 'driftloop_online_store_failures_total{policy="defaults"}' in http.get(url + "/metrics").text
+
+
+def test_the_in_process_predictor_asks_a_hung_store_once_a_second_not_once_a_request(
+    serving: PlatformUnderTest, redis_url: str, tmp_path: Path
+) -> None:
+    process, url = spawn_predictor(serving, tmp_path, **_with_redis(serving, redis_url, "fail_closed"))
+    redis_pid = _redis_pid(int(redis_url.rsplit(":", 1)[1]))
+    try:
+        with httpx.Client(headers=serving.headers("score"), timeout=5) as http:
+            assert http.post(url + V1_PATH, json=TRANSACTION).status_code == 200
+            os.kill(redis_pid, signal.SIGSTOP)
+            try:
+                answers = [_timed(lambda: http.post(url + V1_PATH, json=TRANSACTION)) for _ in range(8)]
+            finally:
+                os.kill(redis_pid, signal.SIGCONT)
+            assert [answer.status_code for answer, _ in answers] == [503] * 8, answers[0][0].text
+            waited = [round(took, 2) for _, took in answers if took >= TIMEOUT_S * 0.8]
+            assert len(waited) <= 2, f"requests that waited for the store's timeout: {waited}"
+            deadline = time.monotonic() + 10
+            while http.post(url + V1_PATH, json=TRANSACTION).status_code != 200:  # the store is back
+                assert time.monotonic() < deadline, "requests were still refused after the store came back"
+                time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
