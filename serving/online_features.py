@@ -79,8 +79,9 @@ class OnlineFeatures:
         entity_rows: the matrix rows of each entity's features, to count the entities the store did not know.
     """
 
-    def __init__(self, store: FeatureStore, use_case: UseCase) -> None:
+    def __init__(self, store: FeatureStore, use_case: UseCase, pause_s: float = PROBE_EVERY_S) -> None:
         self.store = store
+        self.pause_s = pause_s  # after a failed read, how long requests are refused without asking the store
         self.refs = list(use_case.feature_refs)
         self.columns = use_case.feature_columns
         self.entity_keys = use_case.entity_keys
@@ -116,7 +117,7 @@ class OnlineFeatures:
     def _lookup(self, entity_ids: Mapping[str, np.ndarray], probing: bool) -> Lookup:
         """The lookup; for a request (not `probing`) refused at once while the store is known to be down.
 
-        A store that did not answer is not asked again by requests for PROBE_EVERY_S: each ask of a hung store
+        A store that did not answer is not asked again by requests for `pause_s`: each ask of a hung store
         costs the whole timeout, and the in-process predictor asks on its event loop, so every request would
         stall health checks and the other requests for that long. After the pause one request (or readiness's
         probe) asks again; an answer closes the breaker."""
@@ -125,12 +126,12 @@ class OnlineFeatures:
         matrix = np.full((len(self.columns), size), np.nan)
         if size:
             if not probing and time.monotonic() < self._down_until:
-                raise OnlineStoreDown("the online store did not answer a moment ago; asking it again within 1 s")
+                raise OnlineStoreDown("the online store did not answer a moment ago; not asked again yet")
             try:
                 reads = keyed_reads(self._current_plan(), entity_ids)
                 answers = self._reads(self.store.config, reads)
             except self._errors as error:
-                self._down_until = time.monotonic() + PROBE_EVERY_S
+                self._down_until = time.monotonic() + self.pause_s
                 self._answering = False
                 raise OnlineStoreDown(f"the online store did not answer: {type(error).__name__}: {error}") from error
             self._down_until = 0.0

@@ -191,7 +191,8 @@ def test_a_frozen_redis_is_online_store_down_within_the_timeout(clean_env: pytes
     with running_redis() as address:
         in_redis = _in_redis(settings, address)
         _fill(in_redis)
-        features = OnlineFeatures(open_feature_store(in_redis, serving=True), USE_CASE)
+        # a pause longer than the test: the refusal below cannot depend on how fast this machine runs it
+        features = OnlineFeatures(open_feature_store(in_redis, serving=True), USE_CASE, pause_s=60.0)
         batch = _batch([3], [4])
         assert features.lookup(batch).unknown == {"customer": 0, "merchant": 0}
         port = address.rsplit(":", 1)[1]
@@ -208,4 +209,9 @@ def test_a_frozen_redis_is_online_store_down_within_the_timeout(clean_env: pytes
             assert time.perf_counter() - started < TIMEOUT_S + 0.5
         finally:
             os.kill(server.pid, signal.SIGCONT)
+        started = time.perf_counter()
+        with pytest.raises(OnlineStoreDown, match="not asked again yet"):  # the pause: refused without asking
+            features.lookup(batch)
+        assert time.perf_counter() - started < TIMEOUT_S / 2
+        assert features.answering(), "readiness's probe asks the store whatever the pause"
         assert features.lookup(batch).unknown == {"customer": 0, "merchant": 0}, "answers again once it is back"
