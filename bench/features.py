@@ -19,7 +19,6 @@ from typing import Any
 import pandas as pd
 
 from bench.environment import BenchPlatform, free_port
-from pipelines.core.layout import Layout
 
 logger = logging.getLogger(__name__)
 
@@ -80,14 +79,14 @@ def _measure(into: dict[str, Any], store: Any, entities: pd.DataFrame, repeats: 
 
 def run_feature_bench(platform: BenchPlatform, folder: Path, repeats: int) -> dict[str, Any]:
     from pipelines.core.settings import Settings
-    from pipelines.features.store import materialize_online, open_feature_store
+    from pipelines.features.store import materialize_online, open_feature_store, sqlite_online_store_path
 
     sqlite_settings = Settings()
     entities = platform.requests[["customer_id", "merchant_id"]]
     results: dict[str, Any] = {"sqlite": {}, "redis": {}}
     sqlite_store = open_feature_store(sqlite_settings)
     _measure(results["sqlite"], sqlite_store, entities, repeats)
-    database = sqlite3.connect(str(Layout.from_settings(sqlite_settings).feast_repo / "online_store.db"))
+    database = sqlite3.connect(str(sqlite_online_store_path(sqlite_settings)))
     tables = [name for (name,) in database.execute("SELECT name FROM sqlite_master WHERE type='table'")]
     for size in (1, 100):
         keyed = {

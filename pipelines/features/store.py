@@ -45,6 +45,11 @@ class _WrongForFileRegistries(logging.Filter):
 _FEAST_FLAG_FILTER = _WrongForFileRegistries()
 
 
+def sqlite_online_store_path(settings: Settings) -> Path:
+    """The local online store's SQLite file (in the Feast repo folder)."""
+    return Layout.from_settings(settings).feast_repo / "online_store.db"
+
+
 def _online_store_config(
     settings: Settings, read_timeout_s: float | None = None, last_write_wins: bool = False
 ) -> dict[str, Any]:
@@ -59,7 +64,7 @@ def _online_store_config(
         # The stream worker re-pushes an entity's row at the same stamp when a late event changed it; Feast's
         # Redis store skips a write whose timestamp is not newer than the stored one unless told not to check.
         return {"type": "redis", "connection_string": connection, **({"skip_dedup": True} if last_write_wins else {})}
-    return {"type": "sqlite", "path": str(Layout.from_settings(settings).feast_repo / "online_store.db")}
+    return {"type": "sqlite", "path": str(sqlite_online_store_path(settings))}
 
 
 def repo_config_dict(
@@ -100,7 +105,7 @@ def use_write_ahead_log(settings: Settings) -> None:
         return
     import sqlite3
 
-    path = Layout.from_settings(settings).feast_repo / "online_store.db"
+    path = sqlite_online_store_path(settings)
     with contextlib.closing(sqlite3.connect(path)) as connection:
         mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
     logger.debug("online store %s: journal mode %s", path, mode)

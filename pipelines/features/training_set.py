@@ -99,8 +99,9 @@ def as_of_join(rows: pd.DataFrame, table: pd.DataFrame, use_case: UseCase, view:
 def point_in_time_features(
     store: FeatureStore, rows: pd.DataFrame, use_case: UseCase, streamed: Mapping[str, pd.DataFrame] | None = None
 ) -> pd.DataFrame:
-    """`rows` (entity keys, event_timestamp, ...) with every feature column as of its timestamp: what training
-    sees, and what the skew check holds served features against.
+    """`rows` (entity keys, event_timestamp, ...) with every feature column as of its timestamp, through Feast's
+    historical retrieval: what training sees and the skew check compares with when
+    `DRIFTLOOP_TRAINING_SET_JOIN=feast` (the default as-of join gives the same values faster).
 
     A streamed view's table has a row per event, and Feast 0.67's file offline store joins each training row
     with every row of its entity before picking the latest (quadratic: it ran the demo's training step out of

@@ -87,13 +87,12 @@ def test_a_write_in_progress_does_not_hold_up_a_servers_read(clean_env: pytest.M
     import time
 
     from driftloop.features.apply import apply_feature_repo
-    from pipelines.core.layout import Layout
-    from pipelines.features.store import open_feature_store
+    from pipelines.features.store import open_feature_store, sqlite_online_store_path
 
     clean_env.setenv("DRIFTLOOP_STATE_DIR", str(tmp_path))
     settings = Settings()
     apply_feature_repo(settings)
-    path = Layout.from_settings(settings).feast_repo / "online_store.db"
+    path = sqlite_online_store_path(settings)
     server = open_feature_store(settings, serving=True)
     with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as writer:
         assert writer.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
