@@ -17,6 +17,7 @@ from driftloop.local.processes import ProcessRecord, spawn
 from driftloop.local.runtime import driftloop_command
 from driftloop.pipeline_runs.run_record import RunRecord, RunRecordStore
 from driftloop.pipeline_runs.submission import builtin_training_source, local_run, new_record
+from driftloop.pipeline_runs.warm_tasks import warm_tasks
 from pipelines.core.dependency_probes import check_online_store
 from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings, exported, settings_environment
@@ -89,6 +90,11 @@ class LocalPipelineRunner:
         run's record (`pipeline runs`) is `record` when the caller made one, else a new one."""
         check_reachable(self.settings.tracking_uri)
         check_online_store(self.settings)
+        environment = settings_environment(self.settings, os.environ)  # what kfp.local's tasks will see
+        with warm_tasks(self.settings.warm_tasks, environment, self.layout.logs / "task-host.log"):
+            return self._run_training(request, record, log)
+
+    def _run_training(self, request: TrainingRequest, record: RunRecord | None, log: Path | None) -> TrainingOutcome:
         from kfp import local
 
         from pipelines.kfp.training_pipeline import training_pipeline  # lazy: pulls kfp and pandas

@@ -1,0 +1,110 @@
+"""A task `driftloop-task` hands to the warm host runs as a new interpreter would run it: same arguments,
+environment, folder, streams and exit status, stopped when its launcher is; without a host it still runs."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from driftloop.pipeline_runs.task_client import HOST_VARIABLE
+from driftloop.pipeline_runs.warm_tasks import launcher_path, warm_tasks
+
+# A module that reports what it was given, and whether the host had already imported `colorsys` (which nothing
+# imports at start-up): the proof that it ran in the warm copy rather than a new interpreter.
+PROBE = """
+import os, sys, time
+print("argv", sys.argv[1:], "cwd", os.getcwd(), "env", os.environ.get("PROBE_VALUE"), flush=True)
+print("warm", "colorsys" in sys.modules, flush=True)
+print("to stderr", file=sys.stderr, flush=True)
+if "--sleep" in sys.argv:
+    print("sleeping", flush=True)
+    time.sleep(60)
+sys.exit(int(sys.argv[1]) if sys.argv[1:] and sys.argv[1].isdigit() else 0)
+"""
+
+pytestmark = pytest.mark.skipif(launcher_path() is None, reason="driftloop-task is not installed (make install)")
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("warm")
+    (path / "warm_probe.py").write_text(PROBE)
+    return path
+
+
+@pytest.fixture(scope="module")
+def host(folder: Path) -> Iterator[dict[str, str]]:
+    """The environment a task gets while a host that imported `colorsys` runs (what the runner sets up)."""
+    environment = {**os.environ, "PYTHONPATH": str(folder)}
+    with warm_tasks(True, environment, folder / "host.log", modules=("colorsys",)):
+        yield {**os.environ, "PYTHONPATH": str(folder)}
+
+
+def _task(environment: dict[str, str], *arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    launcher = str(launcher_path())
+    return subprocess.run([launcher, *arguments], env=environment, cwd=cwd, capture_output=True, text=True, timeout=90)
+
+
+def test_a_task_runs_in_the_warm_copy_as_a_new_interpreter_would(host: dict[str, str], tmp_path: Path) -> None:
+    result = _task({**host, "PROBE_VALUE": "given"}, "-m", "warm_probe", "3", "x y", cwd=tmp_path)
+    assert result.returncode == 3
+    assert result.stdout.splitlines() == [f"argv ['3', 'x y'] cwd {tmp_path} env given", "warm True"]
+    assert result.stderr.strip() == "to stderr"
+
+
+def test_a_failing_module_reports_its_error_and_status(host: dict[str, str], tmp_path: Path) -> None:
+    result = _task(host, "-m", "warm_probe_missing", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "No module named warm_probe_missing" in result.stderr
+
+
+def test_stopping_the_launcher_stops_the_task(host: dict[str, str], tmp_path: Path) -> None:
+    launcher = subprocess.Popen(
+        [str(launcher_path()), "-m", "warm_probe", "--sleep"], env=host, cwd=tmp_path, stdout=subprocess.PIPE, text=True
+    )  # fmt: skip
+    assert launcher.stdout is not None
+    lines = [launcher.stdout.readline() for _ in range(3)]
+    assert lines[1].strip() == "warm True" and lines[2].strip() == "sleeping"
+    started = time.monotonic()
+    launcher.send_signal(signal.SIGTERM)
+    assert launcher.wait(timeout=30) == 128 + signal.SIGTERM
+    assert time.monotonic() - started < 10
+
+
+def test_without_a_host_the_task_runs_in_a_new_interpreter(folder: Path, tmp_path: Path) -> None:
+    environment = {**os.environ, "PYTHONPATH": str(folder), HOST_VARIABLE: f"{2**22 + 1}:{tmp_path}/none.sock"}
+    result = _task(environment, "-m", "warm_probe", "5", cwd=tmp_path)
+    assert result.returncode == 5
+    assert result.stdout.splitlines()[1] == "warm False"
+
+
+def test_the_runner_restores_the_interpreter_and_stops_the_host(folder: Path) -> None:
+    interpreter = sys.executable
+    with warm_tasks(True, {**os.environ}, folder / "restore.log"):
+        assert sys.executable == str(launcher_path())
+        host_pid = int(os.environ[HOST_VARIABLE].split(":")[0])
+    assert sys.executable == interpreter and HOST_VARIABLE not in os.environ
+    with pytest.raises(ProcessLookupError):
+        os.kill(host_pid, 0)
+
+
+def test_a_host_that_imported_a_fork_unsafe_library_refuses_to_serve(folder: Path, tmp_path: Path) -> None:
+    socket_path = tmp_path / "host.sock"
+    host = subprocess.run(
+        [sys.executable, "-m", "driftloop.pipeline_runs.task_host", "--socket", str(socket_path),
+         "--parent", str(os.getpid()), "onnxruntime"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert host.returncode != 0 and "onnxruntime" in host.stderr
+    assert not socket_path.exists()
+    # A launcher pointed at it (its pid alive: this test's) does not wait for it: it runs the task cold at once.
+    environment = {**os.environ, "PYTHONPATH": str(folder), HOST_VARIABLE: f"{os.getpid()}:{socket_path}"}
+    started = time.monotonic()
+    result = _task(environment, "-m", "warm_probe", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.splitlines()[1] == "warm False"
+    assert time.monotonic() - started < 30
