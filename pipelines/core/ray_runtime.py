@@ -1,6 +1,7 @@
 """One way into Ray for every job that uses it (the `ray` feature engine, the hyperparameter search): join the
-cluster `DRIFTLOOP_RAY_ADDRESS` names, or start a local Ray bounded by the settings' CPUs and object store and
-stop it afterwards, so no process outlives the job. A Ray this process already runs is used as it is.
+cluster `DRIFTLOOP_RAY_ADDRESS` names, or the Ray the local runner started for its run (`ray_holder`), or start a
+local Ray bounded by the settings' CPUs and object store and stop it afterwards, so no process outlives the job.
+A Ray this process already runs is used as it is.
 """
 
 from __future__ import annotations
@@ -8,12 +9,19 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from pipelines.core.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+# `<holder pid>:<address file>`: the Ray a local training run started for its steps (not a setting: no DRIFTLOOP_
+# prefix; only the runner sets it, for its tasks).
+HOLDER_VARIABLE = "_DRIFTLOOP_RAY_HOLDER"
+HOLDER_WAIT_S = 60.0  # a holder still starting is waited for; one that has died or failed is not
 
 # A Unix socket's path holds at most 107 bytes, and Ray puts its sockets at
 # <temp dir>/session_<date>_<time>_<microseconds>_<pid>/sockets/plasma_store: about 90 bytes below the root
@@ -35,6 +43,28 @@ def short_temp_root(preferred: str | None = None, fallback: str = "/tmp") -> str
     return None
 
 
+def failed_marker(address_file: str) -> str:
+    """The file a holder that could not start Ray leaves beside its address file."""
+    return f"{address_file}.failed"
+
+
+def held_ray_address(variable: str | None = None) -> str | None:
+    """The address of the run's held Ray, once it is ready; None without one, or when it died or failed."""
+    holder, _, path = (variable if variable is not None else os.environ.get(HOLDER_VARIABLE, "")).partition(":")
+    if not holder.isdigit() or not path:
+        return None
+    deadline = time.monotonic() + HOLDER_WAIT_S
+    while not os.path.exists(path):
+        if os.path.exists(failed_marker(path)) or time.monotonic() > deadline:
+            return None
+        try:
+            os.kill(int(holder), 0)
+        except OSError:
+            return None
+        time.sleep(0.05)
+    return Path(path).read_text().strip() or None
+
+
 @contextmanager
 def ray_runtime(settings: Settings, object_store_mib: int | None = None) -> Iterator[int]:
     """Ray, ready for tasks and actors; yields the CPUs it offers. `object_store_mib` bounds a local Ray's object
@@ -45,9 +75,10 @@ def ray_runtime(settings: Settings, object_store_mib: int | None = None) -> Iter
         yield int(ray.cluster_resources().get("CPU", 1))
         return
     with tempfile.TemporaryDirectory(prefix="driftloop-ray-", dir=short_temp_root()) as temporary:
-        if settings.ray_address:
-            logger.info("joining the Ray cluster at %s", settings.ray_address)
-            ray.init(address=settings.ray_address, log_to_driver=False, configure_logging=False)
+        address = settings.ray_address or held_ray_address()
+        if address:
+            logger.info("joining the Ray cluster at %s", address)
+            ray.init(address=address, log_to_driver=False, configure_logging=False)
         else:
             store_mib = min(object_store_mib or settings.ray_object_store_mib, settings.ray_object_store_mib)
             logger.info("starting a local Ray: %d CPUs, %d MiB object store", settings.ray_cpus, store_mib)

@@ -15,6 +15,7 @@ import psutil
 from driftloop.local.process_identity import is_same_process
 from driftloop.local.processes import ProcessRecord, spawn
 from driftloop.local.runtime import driftloop_command
+from driftloop.pipeline_runs.run_ray import run_ray
 from driftloop.pipeline_runs.run_record import RunRecord, RunRecordStore
 from driftloop.pipeline_runs.submission import builtin_training_source, local_run, new_record
 from driftloop.pipeline_runs.warm_tasks import warm_tasks
@@ -91,7 +92,10 @@ class LocalPipelineRunner:
         check_reachable(self.settings.tracking_uri)
         check_online_store(self.settings)
         environment = settings_environment(self.settings, os.environ)  # what kfp.local's tasks will see
-        with warm_tasks(self.settings.warm_tasks, environment, self.layout.logs / "task-host.log"):
+        with (  # the task host first: the first task waits for it; the Ray is needed from the train step on
+            warm_tasks(self.settings.warm_tasks, environment, self.layout.logs / "task-host.log"),
+            run_ray(self.settings, request, environment, self.layout.logs / "run-ray.log"),
+        ):
             return self._run_training(request, record, log)
 
     def _run_training(self, request: TrainingRequest, record: RunRecord | None, log: Path | None) -> TrainingOutcome:
