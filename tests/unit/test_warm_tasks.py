@@ -76,6 +76,22 @@ def test_stopping_the_launcher_stops_the_task(host: dict[str, str], tmp_path: Pa
     assert time.monotonic() - started < 10
 
 
+def test_tasks_run_side_by_side_without_touching_each_other(host: dict[str, str], tmp_path: Path) -> None:
+    sleeper = subprocess.Popen(
+        [str(launcher_path()), "-m", "warm_probe", "--sleep"], env=host, cwd=tmp_path, stdout=subprocess.PIPE, text=True
+    )  # fmt: skip
+    assert sleeper.stdout is not None
+    assert [sleeper.stdout.readline().strip() for _ in range(3)][2] == "sleeping"
+    try:
+        quick = _task(host, "-m", "warm_probe", "4", cwd=tmp_path)
+        assert quick.returncode == 4 and quick.stdout.splitlines()[1] == "warm True"
+        time.sleep(0.5)
+        assert sleeper.poll() is None  # the quick task's copy left its sibling running
+    finally:
+        sleeper.send_signal(signal.SIGTERM)
+        sleeper.wait(timeout=30)
+
+
 def test_without_a_host_the_task_runs_in_a_new_interpreter(folder: Path, tmp_path: Path) -> None:
     environment = {**os.environ, "PYTHONPATH": str(folder), HOST_VARIABLE: f"{2**22 + 1}:{tmp_path}/none.sock"}
     result = _task(environment, "-m", "warm_probe", "5", cwd=tmp_path)

@@ -5,7 +5,8 @@ MODULE...`): it imports the modules, listens on PATH, and for each task `driftlo
 copy takes the task's environment, working folder and standard streams and runs the module as `__main__`, as a
 new interpreter would; the host reports its pid at once and its exit status when it ends. The host stays
 single-threaded (a fork copies only the calling thread: a lock another thread held would stay held in the copy)
-and ends with its parent, a SIGTERM, or a closed socket; tasks still running then are stopped.
+and ends with its parent, a SIGTERM, or a closed socket; tasks still running then are stopped. The socket lives in
+a folder only its user can enter (the runner's private temporary folder): what it runs, its user could run.
 """
 
 from __future__ import annotations
@@ -123,6 +124,7 @@ class Host:
             self.listener.close()
             for other in self.running.values():
                 other.close()
+            self.running.clear()  # the host's other tasks are not this copy's to stop on its way out of serve()
             connection.close()
             return task
         for fd in streams:
