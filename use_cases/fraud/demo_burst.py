@@ -23,26 +23,38 @@ PAUSE_S = 2.0  # between tests: the world's are 20-80 s apart; the model reads a
 QUIET_HOURS = 2  # neither card had a transaction this long before the demo's history ends
 
 
-def _ordinary_cards(history: pd.DataFrame) -> pd.Series:
-    """The usual (median) amount of each card quiet for `QUIET_HOURS` before the history ends, most typical
-    activity first (closest to the median card's count of transactions)."""
-    quiet_since = history[EVENT_TIMESTAMP].max() - pd.Timedelta(hours=QUIET_HOURS)
+def _ordinary_cards(history: pd.DataFrame) -> pd.DataFrame:
+    """Each card quiet for `QUIET_HOURS` before the history ends, most typical activity first (closest to the
+    median card's count of transactions): its usual (median) amount and its largest of the history's last week
+    (what the hourly features compare a payment with)."""
+    end = history[EVENT_TIMESTAMP].max()
     by_card = history.groupby(CUSTOMER_ID)
     last, counts = by_card[EVENT_TIMESTAMP].max(), by_card.size()
-    quiet = counts[last < quiet_since]
+    quiet = counts[last < end - pd.Timedelta(hours=QUIET_HOURS)]
     typical = (quiet - quiet.median()).abs().sort_values(kind="stable")
-    return by_card[AMOUNT].median()[typical.index]
+    week = history[history[EVENT_TIMESTAMP] > end - pd.Timedelta(days=7)]
+    spending = pd.DataFrame({"usual": by_card[AMOUNT].median(), "largest": week.groupby(CUSTOMER_ID)[AMOUNT].max()})
+    return spending.loc[typical.index].dropna()
+
+
+def twin_of(cards: pd.DataFrame, card: int) -> int:
+    """The other card whose spending is closest to `card`'s, in its usual amount and its week's largest alike: the
+    same drain must look as unusual on both by amount (a twin whose week never reached the drain scored it higher
+    than the tested card once, on its amount alone)."""
+    others = cards.drop(card)
+    mine = cards.loc[card]
+    distance = (others["usual"] / mine["usual"] - 1).abs() + (others["largest"] / mine["largest"] - 1).abs()
+    return int(distance.sort_values(kind="stable").index[0])
 
 
 def card_testing_burst(history: pd.DataFrame) -> Burst:
-    """Tests then a drain on an ordinary quiet card, and the same drain on the quiet card whose usual amount is
-    closest to its own (history: the world's landed events)."""
-    usual = _ordinary_cards(history)
-    card = int(usual.index[0])
-    others = usual.drop(card)
-    twin = int((others - usual[card]).abs().idxmin())
+    """Tests then a drain on an ordinary quiet card, and the same drain on the quiet card whose spending is closest
+    to its own (history: the world's landed events)."""
+    cards = _ordinary_cards(history)
+    card = int(cards.index[0])
+    twin = twin_of(cards, card)
     merchant = int(history[MERCHANT_ID].value_counts().index[0])
-    drain = round(float(usual[card]) * DRAIN_TIMES_USUAL, 2)
+    drain = round(float(cards["usual"].to_numpy(dtype=float)[0]) * DRAIN_TIMES_USUAL, 2)  # the tested card's
 
     def rows(customer: int, amounts: tuple[float, ...], name: str) -> pd.DataFrame:
         return pd.DataFrame(
