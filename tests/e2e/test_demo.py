@@ -10,7 +10,10 @@ import httpx
 import pandas as pd
 import pytest
 
-from pipelines.core.use_case import UseCase, load_use_case
+from pipelines.core.settings import Settings
+from pipelines.core.use_case import EVENT_ID, UseCase, load_use_case
+from pipelines.data.prediction_log_format import read_prediction_log
+from pipelines.data.storage import prediction_log_folder
 from tests.integration.local_platform import PlatformUnderTest, free_ports, isolated_env
 
 pytestmark = pytest.mark.e2e
@@ -89,15 +92,24 @@ def test_the_retrain_says_which_signal_fired_and_the_estimate_came_before_the_la
 
 def test_a_live_burst_is_caught_by_the_streamed_features(demo: Demo) -> None:
     """A use case with streamed views plays its burst while v1 serves, after the normal traffic: the request it
-    should be caught at scores within the daily alert budget, above the same request for a quiet twin; the skew
-    check covered the streamed columns (no skew) and the stream worker kept up."""
+    should be caught at was served with the build-up folded into its streamed counts and scores within the daily
+    alert budget; the skew check covered the streamed columns (no skew) and the stream worker kept up. Whether
+    v1 also scores it above the same request for a quiet twin depends on the v1 a run trains (the world's hours
+    fall differently at each minute: CI's v1 ranked the twin first twice in a row, the same features served);
+    the streaming-lift bench measures that lift over many bursts."""
     platform, summary, use_case = demo
     if not any(view.streamed for view in use_case.views):
         assert summary["burst"] is None
         return
     burst = summary["burst"]
-    assert burst["caught"] is True and burst["score"] > burst["twin_score"], burst
+    assert burst["caught"] is True, burst
     assert burst["stream_caught_up_s"] < 5, burst
+    log = read_prediction_log(prediction_log_folder(Settings(state_dir=platform.state_dir)))
+    served = log[log[EVENT_ID] == burst["caught_event_id"]]
+    assert len(served) == 1, burst
+    counts = [f"{view.name}__{f.name}" for view in use_case.views if view.streamed for f in view.features
+              if f.aggregate is not None and f.aggregate.kind == "count"]  # fmt: skip
+    assert counts and all(served.iloc[0][name] >= burst["build_up"] for name in counts), served[counts]
     streamed = {f"{view.name}__{f.name}" for view in use_case.views if view.streamed for f in view.features}
     for check in (summary["normal_check"], summary["drift_check"]):
         assert not streamed & set(check["skew_columns"]), check["skew_columns"]

@@ -362,7 +362,7 @@ def _play_burst(
     result = {
         "name": burst.name, "build_up": len(burst.build_up), "score": round(caught, 4), "twin_score": round(twin, 4),
         "alert_threshold": round(threshold, 4), "alert_share": round(share, 4), "caught": caught >= threshold,
-        "stream_caught_up_s": round(waited, 2),
+        "stream_caught_up_s": round(waited, 2), "caught_event_id": str(burst.caught[EVENT_ID].iloc[0]),
     }  # fmt: skip
     timeline.mark(
         "burst",
