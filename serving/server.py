@@ -155,6 +155,13 @@ def bound_model_server(kserve: Any, host: str, lane_for: Any, guard: Callable[[A
     class BoundModelServer(kserve.ModelServer):
         """KServe's server, bound to our host, with the fast lane and the guard in front of its app."""
 
+        def stop(self, sig: int) -> None:
+            # Bound the whole stop from its first moment: KServe's drain (its grace period), then whatever
+            # `asyncio.run` waits for on its way out (the default executor's threads, unbounded) - a transformer
+            # stopped beside a frozen Redis outlived SIGTERM by 30 s there, before the watchdog after start().
+            exit_within(self.grace_period + EXIT_GRACE_S)
+            super().stop(sig)
+
         def setup_event_loop(self) -> None:
             if self._rest_server is not None:
                 from kserve.model_server import app
