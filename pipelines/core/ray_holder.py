@@ -19,7 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipelines.core.ray_runtime import failed_marker, short_temp_root
+from pipelines.core.handoff import failed_marker
+from pipelines.core.ray_runtime import short_temp_root
 
 logger = logging.getLogger("driftloop.ray_holder")
 

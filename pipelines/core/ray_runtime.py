@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from pipelines.core.handoff import Handoff
 from pipelines.core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -43,26 +43,12 @@ def short_temp_root(preferred: str | None = None, fallback: str = "/tmp") -> str
     return None
 
 
-def failed_marker(address_file: str) -> str:
-    """The file a holder that could not start Ray leaves beside its address file."""
-    return f"{address_file}.failed"
-
-
 def held_ray_address(variable: str | None = None) -> str | None:
     """The address of the run's held Ray, once it is ready; None without one, or when it died or failed."""
-    holder, _, path = (variable if variable is not None else os.environ.get(HOLDER_VARIABLE, "")).partition(":")
-    if not holder.isdigit() or not path:
+    holder = Handoff.parse(variable if variable is not None else os.environ.get(HOLDER_VARIABLE, ""))
+    if holder is None or not holder.ready(HOLDER_WAIT_S):
         return None
-    deadline = time.monotonic() + HOLDER_WAIT_S
-    while not os.path.exists(path):
-        if os.path.exists(failed_marker(path)) or time.monotonic() > deadline:
-            return None
-        try:
-            os.kill(int(holder), 0)
-        except OSError:
-            return None
-        time.sleep(0.05)
-    return Path(path).read_text().strip() or None
+    return Path(holder.path).read_text().strip() or None
 
 
 @contextmanager

@@ -13,7 +13,8 @@ import psutil
 import pytest
 
 from driftloop.pipeline_runs.run_ray import needs_ray, run_ray
-from pipelines.core.ray_runtime import HOLDER_VARIABLE, failed_marker, held_ray_address
+from pipelines.core.handoff import failed_marker
+from pipelines.core.ray_runtime import HOLDER_VARIABLE, held_ray_address
 from pipelines.core.settings import Settings, settings_environment
 from pipelines.core.training_request import TrainingRequest
 

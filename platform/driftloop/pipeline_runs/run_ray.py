@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from pipelines.core.handoff import Handoff
 from pipelines.core.ray_runtime import HOLDER_VARIABLE, short_temp_root
 from pipelines.core.settings import Settings
 from pipelines.core.training_request import TrainingRequest
@@ -62,7 +63,7 @@ def run_ray(settings: Settings, request: TrainingRequest, environment: dict[str,
                 command, env=environment, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
             )  # fmt: skip
         logger.info("starting the run's Ray (holder %d, log %s)", holder.pid, log)
-        os.environ[HOLDER_VARIABLE] = f"{holder.pid}:{address_file}"
+        os.environ[HOLDER_VARIABLE] = str(Handoff(holder.pid, str(address_file)))
         try:
             yield
         finally:

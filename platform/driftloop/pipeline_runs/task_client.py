@@ -20,8 +20,9 @@ import signal
 import socket
 import struct
 import sys
-import time
 from typing import Any
+
+from pipelines.core.handoff import Handoff
 
 # `<host pid>:<socket path>`, set by the local runner for its tasks only (not a setting: no DRIFTLOOP_ prefix).
 HOST_VARIABLE = "_DRIFTLOOP_TASK_HOST"
@@ -72,35 +73,13 @@ def exit_code_of(status: int) -> int:
     return code if code >= 0 else 128 - code
 
 
-def failed_marker(path: str) -> str:
-    """The file a host that could not start leaves beside its socket (a dead host may linger as a zombie, which
-    looks alive to a signal until its parent reaps it)."""
-    return f"{path}.failed"
-
-
-def _host_ready(host: int, path: str) -> bool:
-    """Whether the host's socket is there, waiting while the host lives and is still importing."""
-    deadline = time.monotonic() + READY_WAIT_S
-    while not os.path.exists(path):
-        if os.path.exists(failed_marker(path)):
-            return False
-        try:
-            os.kill(host, 0)
-        except OSError:
-            return False
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
-def run_in_host(host: int, path: str, arguments: list[str]) -> int | None:
-    """The task's exit status from the host at `path`; None when no host answers (run it here instead)."""
-    if not _host_ready(host, path):
+def run_in_host(host: Handoff, arguments: list[str]) -> int | None:
+    """The task's exit status from the host; None when no host answers (run it here instead)."""
+    if not host.ready(READY_WAIT_S):
         return None
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        connection.connect(path)
+        connection.connect(host.path)
         send_request(connection, {"argv": arguments, "env": dict(os.environ), "cwd": os.getcwd()}, STREAMS)
     except OSError:
         connection.close()
@@ -127,9 +106,9 @@ def run_in_host(host: int, path: str, arguments: list[str]) -> int | None:
 
 def main() -> None:
     arguments = sys.argv[1:]
-    host, _, path = os.environ.get(HOST_VARIABLE, "").partition(":")
-    if host.isdigit() and path and len(arguments) >= 2 and arguments[0] == "-m":
-        code = run_in_host(int(host), path, arguments)
+    host = Handoff.parse(os.environ.get(HOST_VARIABLE, ""))
+    if host is not None and len(arguments) >= 2 and arguments[0] == "-m":
+        code = run_in_host(host, arguments)
         if code is not None:
             sys.exit(code)
     os.execv(sys.executable, [sys.executable, *arguments])  # as kfp.local would have started it

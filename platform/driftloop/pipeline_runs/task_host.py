@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from driftloop.pipeline_runs.task_client import STREAMS, exit_code_of, failed_marker, receive_request
+from driftloop.pipeline_runs.task_client import STREAMS, exit_code_of, receive_request
+from pipelines.core.handoff import failed_marker
 
 logger = logging.getLogger("driftloop.task_host")
 

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from driftloop.pipeline_runs.task_client import HOST_VARIABLE
+from pipelines.core.handoff import Handoff
 from pipelines.core.ray_runtime import short_temp_root
 
 logger = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def warm_tasks(
             )  # fmt: skip
         logger.info("task host %d preloading the steps' modules (log %s)", host.pid, log)
         interpreter = sys.executable
-        os.environ[HOST_VARIABLE] = f"{host.pid}:{socket_path}"
+        os.environ[HOST_VARIABLE] = str(Handoff(host.pid, socket_path))
         sys.executable = str(launcher)  # what kfp.local puts in place of `python3` in each task's command
         try:
             yield
