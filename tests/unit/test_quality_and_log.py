@@ -171,3 +171,21 @@ def test_a_regression_quality_snapshot_is_evidently_mae(tmp_path: Path) -> None:
     assert values and values[0]["mean"] == pytest.approx(2.0)
     save_snapshot(tmp_path, "delivery-eta drift", snapshot, "quality v3", 0.5, "3", plan=DashboardPlan.of(DELIVERY))
     assert snapshot_count(tmp_path, "delivery-eta drift") == 1
+
+
+def test_a_snapshot_cut_short_does_not_stop_the_checks_after_it(tmp_path: Path) -> None:
+    """A check killed while Evidently wrote its snapshot leaves a cut-off JSON file. Saving opened Evidently's
+    whole workspace, which parses every snapshot first: every later check failed on that one file. A save reads
+    only the project and the dashboard; the Evidently UI still lists the good snapshots."""
+    from monitoring.dashboard import DashboardPlan
+    from monitoring.workspace import open_workspace, save_snapshot, skew_snapshot, snapshot_count
+
+    plan, project = DashboardPlan.of(FRAUD), "fraud-detector drift"
+    first = save_snapshot(tmp_path, project, skew_snapshot(10, 1, {}), "skew 1", 0.5, plan=plan)
+    workspace = open_workspace(tmp_path)
+    project_id = workspace.search_project(project)[0].id
+    snapshots = tmp_path / str(project_id) / "snapshots"
+    (snapshots / f"{first}.json").write_text((snapshots / f"{first}.json").read_text()[:100])  # cut short
+    second = save_snapshot(tmp_path, project, skew_snapshot(10, 2, {}), "skew 2", 0.5, plan=plan)
+    assert snapshot_count(tmp_path, project) == 2
+    assert workspace.get_run(project_id, second).name == "skew 2"

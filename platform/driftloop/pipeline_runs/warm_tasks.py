@@ -49,6 +49,29 @@ def launcher_path() -> Path | None:
 
 
 @contextmanager
+def task_host(environment: dict[str, str], log: Path, modules: tuple[str, ...]) -> Iterator[Handoff]:
+    """While entered, a host that imported `modules` in `environment` takes tasks from `driftloop-task`
+    launchers given the yielded handoff (in `HOST_VARIABLE`); it ends with the block, or with this process."""
+    with tempfile.TemporaryDirectory(prefix="driftloop-tasks-", dir=short_temp_root()) as folder:
+        socket_path = os.path.join(folder, "host.sock")
+        command = [sys.executable, "-m", "driftloop.pipeline_runs.task_host", "--socket", socket_path,
+                   "--parent", str(os.getpid()), *modules]  # fmt: skip
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as output:
+            host = subprocess.Popen(command, env=environment, stdout=output, stderr=subprocess.STDOUT)
+        logger.info("task host %d preloading %d modules (log %s)", host.pid, len(modules), log)
+        try:
+            yield Handoff(host.pid, socket_path)
+        finally:
+            host.terminate()
+            try:
+                host.wait(STOP_WAIT_S)
+            except subprocess.TimeoutExpired:
+                host.kill()
+                host.wait()
+
+
+@contextmanager
 def warm_tasks(
     enabled: bool, environment: dict[str, str], log: Path, modules: tuple[str, ...] = TASK_MODULES
 ) -> Iterator[None]:
@@ -58,27 +81,13 @@ def warm_tasks(
     if not enabled or launcher is None:
         yield
         return
-    with tempfile.TemporaryDirectory(prefix="driftloop-tasks-", dir=short_temp_root()) as folder:
-        socket_path = os.path.join(folder, "host.sock")
-        command = [sys.executable, "-m", "driftloop.pipeline_runs.task_host", "--socket", socket_path,
-                   "--parent", str(os.getpid()), *modules]  # fmt: skip
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("ab") as output:
-            host = subprocess.Popen(
-                command, env={**environment, "_KFP_RUNTIME": "true"}, stdout=output, stderr=subprocess.STDOUT
-            )  # fmt: skip
-        logger.info("task host %d preloading the steps' modules (log %s)", host.pid, log)
+    # kfp's executor imports as it does in a task (kfp.local sets this variable in each task's command).
+    with task_host({**environment, "_KFP_RUNTIME": "true"}, log, modules) as host:
         interpreter = sys.executable
-        os.environ[HOST_VARIABLE] = str(Handoff(host.pid, socket_path))
+        os.environ[HOST_VARIABLE] = str(host)
         sys.executable = str(launcher)  # what kfp.local puts in place of `python3` in each task's command
         try:
             yield
         finally:
             sys.executable = interpreter
             os.environ.pop(HOST_VARIABLE, None)
-            host.terminate()
-            try:
-                host.wait(STOP_WAIT_S)
-            except subprocess.TimeoutExpired:
-                host.kill()
-                host.wait()
