@@ -47,7 +47,7 @@ def _snapshot_workspace_class() -> type:
     from evidently.ui.storage.local.base import LocalState
     from evidently.ui.workspace import Workspace
 
-    class SnapshotWorkspace(Workspace):  # type: ignore[misc]
+    class SnapshotWorkspace(Workspace):
         def __init__(self, root: str) -> None:  # Workspace's own, minus the dataset and artifact managers
             self.path = root
             self.state = LocalState(root)
