@@ -124,3 +124,24 @@ def test_a_host_that_imported_a_fork_unsafe_library_refuses_to_serve(folder: Pat
     result = _task(environment, "-m", "warm_probe", cwd=tmp_path)
     assert result.returncode == 0 and result.stdout.splitlines()[1] == "warm False"
     assert time.monotonic() - started < 30
+
+
+def test_a_driftloop_command_from_a_host_answers_as_a_new_interpreter(tmp_path: Path) -> None:
+    """The demo's commands run this way: the host imported the CLI with its own environment, the command reads
+    the settings of its own (nothing the host resolved carries over), and errors exit as they would cold."""
+    from driftloop.pipeline_runs.warm_tasks import task_host
+
+    base = {**os.environ, "DRIFTLOOP_STATE_DIR": str(tmp_path / "state")}
+    started_with = {**base, "DRIFTLOOP_DRIFT_SHARE_THRESHOLD": "0.5"}
+    given = {**base, "DRIFTLOOP_DRIFT_SHARE_THRESHOLD": "0.33"}
+    command = ("-m", "driftloop", "config", "show", "--json")
+    with task_host(started_with, tmp_path / "host.log", ("driftloop.cli",)) as host:
+        warm = _task({**given, HOST_VARIABLE: str(host)}, *command, cwd=tmp_path)
+        broken = _task({**given, HOST_VARIABLE: str(host), "DRIFTLOOP_DRIFT_SHARE_THRESHOLD": "lots"}, *command,
+                       cwd=tmp_path)  # fmt: skip
+    cold = subprocess.run([sys.executable, *command], env=given, capture_output=True, text=True, timeout=90)
+    assert warm.returncode == 0, warm.stderr
+    assert warm.stdout == cold.stdout
+    assert '"DRIFTLOOP_DRIFT_SHARE_THRESHOLD": {"value": "0.33"' in warm.stdout.replace("\n", "").replace("  ", "")
+    assert broken.returncode == 2 and "DRIFTLOOP_DRIFT_SHARE_THRESHOLD" in broken.stderr
+    assert (tmp_path / "host.log").read_text().count("python -m driftloop") == 2  # both ran in the host

@@ -179,6 +179,13 @@ def _write(frame: pd.DataFrame, folder: Path, name: str) -> Path:
 
 
 def run_demo(settings: Settings, config: DemoConfig, say: Say, reset: bool, target: DemoTarget) -> dict[str, Any]:
+    try:
+        return _run_story(settings, config, say, reset, target)
+    finally:
+        target.close()
+
+
+def _run_story(settings: Settings, config: DemoConfig, say: Say, reset: bool, target: DemoTarget) -> dict[str, Any]:
     layout = Layout.from_settings(settings)
     if target.name == "local" and reset:
         _reset_state(settings, say)

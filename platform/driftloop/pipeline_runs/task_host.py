@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from driftloop.pipeline_runs.task_client import STREAMS, exit_code_of, receive_request
+from driftloop.pipeline_runs.task_client import HOST_VARIABLE, STREAMS, exit_code_of, receive_request
 from pipelines.core.handoff import failed_marker
 
 logger = logging.getLogger("driftloop.task_host")
@@ -173,6 +173,7 @@ def become(task: Task) -> None:
     os.chdir(task.folder)
     os.environ.clear()
     os.environ.update(task.environment)
+    os.environ.pop(HOST_VARIABLE, None)  # the task runs here: what it starts is not a launcher's to hand over
     root = logging.getLogger()
     for handler in root.handlers[:]:
         root.removeHandler(handler)
