@@ -56,3 +56,21 @@ def test_the_report_calls_same_data_quiet_and_shifted_data_drifted() -> None:
     assert same.rows == 1000 and same.drift_share == 0.0 and same.drifted_columns == []
     assert shifted.drift_share == 1.0 and sorted(shifted.drifted_columns) == ["amount", "channel", "prediction"]
     assert set(shifted.column_scores) == {"amount", "prediction", "channel"}
+
+
+def test_the_report_holds_what_the_drift_panels_read_and_each_columns_missing_values() -> None:
+    """The dashboard's drift panels read rows, drifted columns, each column's drift and the mean score from every
+    drift snapshot (monitoring.dashboard); the report's data quality is the missing values of each column."""
+    from monitoring.drift import MonitoredColumns, run_drift_report
+
+    frame = _frame(500, seed=4)
+    frame.loc[:9, "amount"] = None
+    result = run_drift_report(_frame(1000, seed=1), frame, MonitoredColumns(("amount", "prediction"), ("channel",)))
+    held: dict[tuple[str, str | None], object] = {}
+    for metric in result.snapshot.dict()["metrics"]:
+        config = metric["config"]
+        held[(str(config["type"]).rsplit(":", 1)[-1].rsplit(".", 1)[-1], config.get("column"))] = metric["value"]
+    assert {("RowCount", None), ("DriftedColumnsCount", None), ("MeanValue", "prediction")} <= set(held)
+    assert {("ValueDrift", column) for column in ("amount", "prediction", "channel")} <= set(held)
+    assert held[("MissingValueCount", "amount")]["count"] == 10  # type: ignore[index]
+    assert held[("MissingValueCount", "channel")]["count"] == 0  # type: ignore[index]

@@ -86,8 +86,9 @@ class Timeline:
         self.say = say
         self.marks: dict[str, float] = {}
 
-    def mark(self, name: str, message: str) -> None:
-        self.marks[name] = round(time.monotonic() - self.started, 1)
+    def mark(self, name: str, message: str, at: float | None = None) -> None:
+        """Mark a step now, or at the monotonic time `at` it was observed."""
+        self.marks[name] = round((at if at is not None else time.monotonic()) - self.started, 1)
         self.say(f"[{self.marks[name]:6.1f}s] {message}")
 
 
@@ -269,24 +270,34 @@ def _run_story(settings: Settings, config: DemoConfig, say: Say, reset: bool, ta
     loop_started = time.monotonic()
     after = traffic_then_check(world.drifted_live, "drift", LABEL_STAGES)
     handle = after.get("retraining_run")
+    champion_after = champion_before
+    # The endpoint is watched while the run works: the loop ends when it answers with the new champion, as it
+    # does once the run registers it (the run's process then still stops its Ray and task host).
+    watch = NewVersionWatch(client, probe_row, champion_before)
     if handle:
+
+        def run_finished() -> bool:
+            watch.look()
+            return target.retraining_finished(handle)
+
         with target.retraining_steps(say):
-            _wait("the retraining run", lambda: target.retraining_finished(handle), config.timeout_s, interval=2.0)
+            _wait("the retraining run", run_finished, config.timeout_s)
         gate = _latest_gate_decision(settings)
         timeline.mark("retrained", f"retraining run finished: {gate['decision']} ({gate['reason']})")
         if gate["decision"] != PROMOTE:  # no new champion will serve: say why now, not after the timeout
             raise DriftloopError(f"demo: the retraining run's gate did not promote it: {gate['reason']}")
         champion_after = _wait(
             "the new champion to serve (the retraining run's log or KFP run says why not)",
-            lambda: (v := client.served_version(probe_row)) != champion_before and v, config.timeout_s,
+            watch.look, config.timeout_s,
         )  # fmt: skip
-    else:
-        champion_after = champion_before
-    loop_seconds = round(time.monotonic() - loop_started, 1)
+    served_at = watch.seen_at if watch.version else time.monotonic()
+    loop_seconds = round(served_at - loop_started, 1)
     promoted = f" (gate: {_champion(settings).tags.get(VersionTag.GATE_REASON, '')})" if handle else ""
     timeline.mark(
-        "v2_serving", f"endpoint answers with v{champion_after}, {loop_seconds}s after drifted traffic began{promoted}"
-    )
+        "v2_serving",
+        f"endpoint answers with v{champion_after}, {loop_seconds}s after drifted traffic began{promoted}",
+        at=served_at,
+    )  # fmt: skip
 
     client.run("monitor", "quality")  # the quality job's command: the realised primary metric of labelled answers
     status = json.loads(client.run("data", "status", "--json").stdout)
@@ -339,6 +350,21 @@ def _run_story(settings: Settings, config: DemoConfig, say: Say, reset: bool, ta
     out.write_text(json.dumps(summary, indent=2, default=str) + "\n")
     say(f"summary: {out}")
     return summary
+
+
+class NewVersionWatch:
+    """When the endpoint first answered with a version other than the one it served before."""
+
+    def __init__(self, client: PlatformClient, probe: dict[str, Any], before: str) -> None:
+        self.client, self.probe, self.before = client, probe, before
+        self.version: str | None = None
+        self.seen_at = 0.0
+
+    def look(self) -> str | None:
+        """The new version, once the endpoint has answered with it."""
+        if self.version is None and (version := self.client.served_version(self.probe)) not in (None, self.before):
+            self.version, self.seen_at = version, time.monotonic()
+        return self.version
 
 
 def _play_burst(
