@@ -59,7 +59,6 @@ COMMAND_MODULES = (
     "evidently.presets",
     "evidently.metrics",
     "evidently.ui.workspace",
-    "lifelines",
     "sklearn.metrics",
 )
 
