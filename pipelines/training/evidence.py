@@ -154,6 +154,31 @@ def _day_codes(days: Any) -> NDArray[np.int64]:
     return np.unique(np.asarray(days), return_inverse=True)[1].astype(np.int64).ravel()
 
 
+def _precision_at_budget(
+    counts: NDArray[np.int32], budget: int, order: NDArray[np.int64], day_start: NDArray[np.int64],
+    labels: NDArray[np.float64],
+) -> NDArray[np.float64]:  # fmt: skip
+    """Precision at budget per resample over the rows `order` names (by day, then score descending), each
+    position's day starting at `day_start`."""
+    ordered = counts[:, order].astype(np.int64)
+    running = np.cumsum(ordered, axis=1)
+    before_day = np.concatenate([np.zeros((len(counts), 1), np.int64), running], axis=1)[:, day_start]
+    earlier_today = running - ordered - before_day
+    alerts = np.clip(budget - earlier_today, 0, ordered)
+    worked = alerts.sum(axis=1)
+    caught = alerts @ labels[order]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(worked > 0, caught / np.maximum(worked, 1), np.nan)
+
+
+def _day_starts(sorted_days: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Per position of rows sorted by day: the position its day starts at."""
+    if not len(sorted_days):
+        return np.array([], dtype=np.int64)
+    first = np.flatnonzero(np.r_[True, sorted_days[1:] != sorted_days[:-1]])
+    return np.repeat(first, np.diff(np.r_[first, len(sorted_days)]))
+
+
 @dataclass(frozen=True)
 class _Rows:
     """One model's scores on the holdout, sorted once for every metric's weighted form."""
@@ -168,25 +193,37 @@ class _Rows:
     @classmethod
     def of(cls, labels: NDArray[np.float64], scores: NDArray[np.float64], days: NDArray[np.int64]) -> _Rows:
         by_day_top = np.lexsort((np.arange(len(scores)), -scores, days))
-        sorted_days = days[by_day_top]
-        first = np.flatnonzero(np.r_[True, sorted_days[1:] != sorted_days[:-1]]) if len(days) else np.array([], int)
-        day_start = np.repeat(first, np.diff(np.r_[first, len(days)]))
+        day_start = _day_starts(days[by_day_top])
         ascending = np.argsort(scores, kind="stable")
         ranked = scores[ascending]
         tie_starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]]) if len(scores) else np.array([], int)
         return cls(labels, scores, by_day_top, day_start, ascending, tie_starts)
 
     def precision_at_budget(self, counts: NDArray[np.int32], budget: int) -> NDArray[np.float64]:
-        """Per resample: a row drawn k times is k alerts, taken in score order until the day's budget is spent."""
-        ordered = counts[:, self.by_day_top].astype(np.int64)
-        running = np.cumsum(ordered, axis=1)
-        before_day = np.concatenate([np.zeros((len(counts), 1), np.int64), running], axis=1)[:, self.day_start]
-        earlier_today = running - ordered - before_day
-        alerts = np.clip(budget - earlier_today, 0, ordered)
-        worked = alerts.sum(axis=1)
-        caught = alerts @ self.labels[self.by_day_top]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(worked > 0, caught / np.maximum(worked, 1), np.nan)
+        """Per resample: a row drawn k times is k alerts, taken in score order until the day's budget is spent.
+
+        Only each day's top rows can be alerts: the budget is spent within them unless the rows below are
+        reached, which takes the top `2 * budget + 64` rows drawing fewer than `budget` times in all (a mean of
+        one draw a row). Those rows are computed first; a resample where some day did not spend its budget
+        within them is computed again over every row, so the result is exact (with a day of 1,600 rows and a
+        budget of 100 this is a sixth of the work)."""
+        within_day = np.arange(len(self.by_day_top)) - self.day_start
+        top = within_day < 2 * budget + 64
+        if top.all():
+            return _precision_at_budget(counts, budget, self.by_day_top, self.day_start, self.labels)
+        kept = self.by_day_top[top]
+        kept_start = _day_starts(self.day_start[top])  # a day's start position names the day
+        precision = _precision_at_budget(counts, budget, kept, kept_start, self.labels)
+        cut_days = np.unique(self.day_start[~top])  # days with rows below their top
+        cut_firsts = np.searchsorted(self.day_start[top], cut_days)  # where each starts among the kept rows
+        firsts = np.unique(kept_start)
+        drawn_per_day = np.add.reduceat(counts[:, kept], firsts, axis=1)  # resamples x days
+        short = (drawn_per_day[:, np.searchsorted(firsts, cut_firsts)] < budget).any(axis=1)
+        if short.any():
+            precision[short] = _precision_at_budget(
+                counts[short], budget, self.by_day_top, self.day_start, self.labels
+            )  # fmt: skip
+        return precision
 
     def roc_auc(self, counts: NDArray[np.int32]) -> NDArray[np.float64]:
         """Per resample: the weighted Mann-Whitney statistic (a tie counts one half); NaN with one class."""

@@ -135,6 +135,25 @@ def test_the_weighted_forms_match_the_resampled_rows_themselves() -> None:
         assert mae[index] == pytest.approx(np.abs(scores[repeated] - labels[repeated]).mean())
 
 
+def test_precision_at_budget_over_each_days_top_rows_is_exact_even_when_a_day_runs_short() -> None:
+    """Only each day's top rows are read first (days of 400 rows, a budget of 5: the top 74 of each); a resample
+    where a day drew fewer than the budget there is computed over every row. Both agree with the repeated rows."""
+    rng = np.random.default_rng(3)
+    rows, budget = 1600, 5
+    labels = (rng.random(rows) < 0.2).astype(float)
+    scores = labels + rng.normal(0, 1, rows)
+    days = np.repeat(np.arange(4), rows // 4)
+    model = _Rows.of(labels, scores, _day_codes(days))
+    counts = next(_resample_counts(rows, 40, seed=5))
+    top_of_day_2 = model.by_day_top[(model.day_start == 800) & (np.arange(rows) - model.day_start < 80)]
+    counts[:3, top_of_day_2] = 0  # three resamples where day 2's top rows were never drawn: its alerts lie below
+    at_budget = model.precision_at_budget(counts, budget)
+    for index, drawn in enumerate(counts):
+        repeated = np.repeat(np.arange(rows), drawn)
+        expected = precision_at_budget(labels[repeated], scores[repeated], days[repeated], budget)
+        assert at_budget[index] == pytest.approx(expected), index
+
+
 def test_the_same_seed_gives_the_same_interval_and_another_a_close_one() -> None:
     labels, candidate, champion, days = _simulated(3000, 8, (2.0, 1.8))
     one = paired_improvement(labels, candidate, champion, days, "precision_at_budget", budget=50, seed=1)
