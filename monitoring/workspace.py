@@ -48,6 +48,8 @@ def _snapshot_workspace_class() -> type:
     from evidently.ui.workspace import Workspace
 
     class SnapshotWorkspace(Workspace):
+        """Evidently's local workspace over its file state only (see `open_workspace`)."""
+
         def __init__(self, root: str) -> None:  # Workspace's own, minus the dataset and artifact managers
             self.path = root
             self.state = LocalState(root)
