@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,11 +60,14 @@ class Handoff:
     def failed_marker(self) -> str:
         return failed_marker(self.path)
 
-    def ready(self, timeout_s: float) -> bool:
-        """Whether the helper's path is there, waiting while the helper lives, has not failed and time is left."""
+    def ready(self, timeout_s: float, give_up: Callable[[], bool] = lambda: False) -> bool:
+        """Whether the helper's path is there, waiting while the helper lives, has not failed, time is left and
+        the caller does not `give_up`."""
         deadline = time.monotonic() + timeout_s
         while not os.path.exists(self.path):
             if os.path.exists(self.failed_marker) or process_gone(self.pid) or time.monotonic() > deadline:
+                return False
+            if give_up():
                 return False
             time.sleep(POLL_S)
         return True

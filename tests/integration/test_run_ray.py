@@ -79,3 +79,24 @@ def test_a_step_does_not_wait_for_a_failed_or_dead_holder(tmp_path: Path) -> Non
     assert held_ray_address(f"{dead.pid}:{tmp_path / 'other'}") is None
     assert time.monotonic() - started < 5
     assert held_ray_address("") is None
+
+
+def test_the_runs_ray_starts_after_the_task_host_and_not_at_all_when_the_run_ends_first(tmp_path: Path) -> None:
+    """Ray's start waits for the run's task host (both at once delayed the first task by 3 s on two cores). A run
+    that ends before the host is ready ends its holder at once, with no Ray started."""
+    from pipelines.core.handoff import Handoff
+
+    settings = Settings(ray_cpus=1)
+    environment = settings_environment(settings, os.environ)
+    host = Handoff(os.getpid(), str(tmp_path / "host.sock"))  # a host that lives and is not ready
+    with run_ray(settings, _searching(settings), environment, tmp_path / "waiting.log", after=host):
+        holder = int(os.environ[HOLDER_VARIABLE].partition(":")[0])
+        time.sleep(2)
+        assert not _ray_processes_of(holder)  # waiting for the host
+        ended = time.monotonic()
+    assert time.monotonic() - ended < 5  # not the 20 s the runner waits for a Ray to stop
+    assert not psutil.pid_exists(holder) or psutil.Process(holder).status() == psutil.STATUS_ZOMBIE
+
+    with run_ray(settings, _searching(settings), environment, tmp_path / "ready.log", after=host):
+        Path(host.path).touch()  # the host is ready: Ray starts and the step finds it
+        assert held_ray_address()

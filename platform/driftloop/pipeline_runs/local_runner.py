@@ -93,8 +93,8 @@ class LocalPipelineRunner:
         check_online_store(self.settings)
         environment = settings_environment(self.settings, os.environ)  # what kfp.local's tasks will see
         with (  # the task host first: the first task waits for it; the Ray is needed from the train step on
-            warm_tasks(self.settings.warm_tasks, environment, self.layout.logs / "task-host.log"),
-            run_ray(self.settings, request, environment, self.layout.logs / "run-ray.log"),
+            warm_tasks(self.settings.warm_tasks, environment, self.layout.logs / "task-host.log") as host,
+            run_ray(self.settings, request, environment, self.layout.logs / "run-ray.log", after=host),
         ):
             return self._run_training(request, record, log)
 

@@ -19,6 +19,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from pipelines.core.handoff import Handoff
+from pipelines.core.ray_holder import stop_marker
 from pipelines.core.ray_runtime import HOLDER_VARIABLE, short_temp_root
 from pipelines.core.settings import Settings
 from pipelines.core.training_request import TrainingRequest
@@ -44,8 +45,11 @@ def object_store_mib(settings: Settings) -> int:
 
 
 @contextmanager
-def run_ray(settings: Settings, request: TrainingRequest, environment: dict[str, str], log: Path) -> Iterator[None]:
-    """While entered, kfp.local's tasks find a Ray started for this run (when it needs one)."""
+def run_ray(
+    settings: Settings, request: TrainingRequest, environment: dict[str, str], log: Path, after: Handoff | None = None
+) -> Iterator[None]:
+    """While entered, kfp.local's tasks find a Ray started for this run (when it needs one), once `after` (the
+    run's task host) is ready."""
     if not needs_ray(settings, request):
         yield
         return
@@ -54,7 +58,7 @@ def run_ray(settings: Settings, request: TrainingRequest, environment: dict[str,
         command = [
             sys.executable, "-m", "pipelines.core.ray_holder", "--address-file", str(address_file),
             "--parent", str(os.getpid()), "--cpus", str(settings.ray_cpus),
-            "--object-store-mib", str(object_store_mib(settings)),
+            "--object-store-mib", str(object_store_mib(settings)), *(["--after", str(after)] if after else []),
         ]  # fmt: skip
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as output:
@@ -68,8 +72,9 @@ def run_ray(settings: Settings, request: TrainingRequest, environment: dict[str,
             yield
         finally:
             os.environ.pop(HOLDER_VARIABLE, None)
-            # Removing the address tells the holder to shut its Ray down (Ray answers a SIGTERM to its driver
-            # with a crash report instead of a shutdown).
+            # The stop marker tells the holder to shut its Ray down, or not to start it (Ray answers a SIGTERM to
+            # its driver with a crash report instead of a shutdown).
+            stop_marker(address_file).touch()
             address_file.unlink(missing_ok=True)
             try:
                 holder.wait(STOP_WAIT_S)

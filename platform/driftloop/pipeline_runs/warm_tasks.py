@@ -74,12 +74,12 @@ def task_host(environment: dict[str, str], log: Path, modules: tuple[str, ...]) 
 @contextmanager
 def warm_tasks(
     enabled: bool, environment: dict[str, str], log: Path, modules: tuple[str, ...] = TASK_MODULES
-) -> Iterator[None]:
+) -> Iterator[Handoff | None]:
     """While entered, kfp.local's tasks start from a host that imported `modules` in `environment` (the tasks'
-    own environment)."""
+    own environment); yields the host (None: tasks start cold)."""
     launcher = launcher_path()
     if not enabled or launcher is None:
-        yield
+        yield None
         return
     # kfp's executor imports as it does in a task (kfp.local sets this variable in each task's command).
     with task_host({**environment, "_KFP_RUNTIME": "true"}, log, modules) as host:
@@ -87,7 +87,7 @@ def warm_tasks(
         os.environ[HOST_VARIABLE] = str(host)
         sys.executable = str(launcher)  # what kfp.local puts in place of `python3` in each task's command
         try:
-            yield
+            yield host
         finally:
             sys.executable = interpreter
             os.environ.pop(HOST_VARIABLE, None)
