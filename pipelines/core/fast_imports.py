@@ -10,11 +10,6 @@ imports feast (every pipeline step, every CLI command that reads the registry).
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
-import importlib.util
-import sys
-from types import ModuleType
 from typing import Any
 
 
@@ -25,32 +20,10 @@ def _unchecked(target: Any = None, **_options: Any) -> Any:
     return target
 
 
-class _PatchOnImport(importlib.abc.MetaPathFinder):
-    """Finds typeguard as the other finders would and makes its decorator a no-op as it loads: a process that
-    never imports feast (the task launcher, a quick command) does not pay typeguard's own import (70 ms)."""
-
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
-        if name != "typeguard":
-            return None
-        sys.meta_path.remove(self)  # once, and not for the lookup below
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.loader is None:
-            return spec
-        loader = spec.loader  # this module's own loader instance
-        load = loader.exec_module
-
-        def exec_module(module: ModuleType) -> None:
-            load(module)
-            module.typechecked = _unchecked  # type: ignore[attr-defined]
-
-        loader.exec_module = exec_module  # type: ignore[method-assign]
-        return spec
-
-
 def skip_runtime_typechecks() -> None:
     """Make typeguard's decorator a no-op for modules imported from now on (feast is the only user)."""
-    typeguard = sys.modules.get("typeguard")
-    if typeguard is not None:
-        typeguard.typechecked = _unchecked  # type: ignore[attr-defined]
-    elif not any(isinstance(finder, _PatchOnImport) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _PatchOnImport())
+    try:
+        import typeguard
+    except ImportError:  # feast not installed in this environment: nothing to speed up
+        return
+    typeguard.typechecked = _unchecked

@@ -30,12 +30,3 @@ def test_feast_classes_are_not_instrumented_after_importing_our_code(module: str
         [sys.executable, "-c", PROBE.format(module=module)], capture_output=True, text=True, check=True
     )
     assert probe.stdout.strip() == "[]", probe.stdout  # instrumented code calls check_argument_types_internal
-
-
-def test_a_process_that_never_imports_feast_does_not_import_typeguard() -> None:
-    """The task launcher starts before every KFP task: typeguard's import was 70 of its 100 ms."""
-    probe = subprocess.run(
-        [sys.executable, "-c", "import sys, driftloop.pipeline_runs.task_client; print('typeguard' in sys.modules)"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    assert probe.stdout.strip() == "False"
