@@ -87,11 +87,10 @@ def stale_rows(
             earlier = by_entity[view.name].get(row[keys[view.name]], replays[view.name].iloc[:0])
             earlier = earlier[earlier[EVENT_TIMESTAMP] <= moment]
             latest = earlier[EVENT_TIMESTAMP].max() if len(earlier) else None
-            matches = [
-                stamp for stamp, values in zip(earlier[EVENT_TIMESTAMP], earlier[columns].to_numpy(np.float64),
-                                               strict=True)
-                if np.allclose(served_values, values, rtol=TOLERANCE, atol=TOLERANCE)
-            ]  # fmt: skip
+            # Every earlier row at once (`np.allclose` row by row was quadratic in Python: thousands of answers for
+            # one card kept a check busy for minutes).
+            close = np.isclose(served_values, earlier[columns].to_numpy(np.float64), rtol=TOLERANCE, atol=TOLERANCE)
+            matches = [stamp for stamp, same in zip(earlier[EVENT_TIMESTAMP], close.all(axis=1), strict=True) if same]
             if (matches and matches[-1] == latest) or (latest is None and np.allclose(served_values, default)):
                 continue  # this view agrees with training (no row yet: both use the defaults)
             if matches:
