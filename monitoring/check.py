@@ -20,7 +20,7 @@ import pandas as pd
 from monitoring import metrics
 from monitoring.canary_check import CanaryOutcome, check_canary
 from monitoring.dashboard import DRIFT_TAG, DashboardPlan, version_tag
-from monitoring.drift import MonitoredColumns, run_drift_report
+from monitoring.drift import DriftResult, MonitoredColumns, run_drift_report, served_rows_fingerprint
 from monitoring.estimation_inputs import (
     ChampionEstimate,
     EstimationSettings,
@@ -184,16 +184,24 @@ def _run_check(
     drift, snapshot_id = None, None
     with reference_cache(layout.monitor_references, dry_run) as references:
         if len(log) >= settings.drift_min_rows:
-            reference = load_reference(client, settings.model_name, version, references)
             watched = MonitoredColumns.of(use_case)
-            drift = run_drift_report(
-                reference, log, watched, metadata=_skew_metadata(skew), tags=[DRIFT_TAG, version_tag(version)]
-            )
-            if not dry_run:
+            fingerprint = served_rows_fingerprint(version, log, watched)
+            earlier = state.last_drift if (state.last_drift or {}).get("fingerprint") == fingerprint else None
+            if earlier is not None:  # the same answers as the last report's (labels came back, no new traffic)
+                drift, snapshot_id = DriftResult.of_record(earlier), earlier.get("snapshot_id")
+                logger.info("drift report: the window holds the last report's %d answers; it stands", drift.rows)
+            else:
+                reference = load_reference(client, settings.model_name, version, references)
+                drift = run_drift_report(
+                    reference, log, watched, metadata=_skew_metadata(skew), tags=[DRIFT_TAG, version_tag(version)]
+                )
+            if not dry_run and earlier is None:
                 snapshot_id = save_snapshot(
                     layout.evidently_workspace, project_name(settings), drift.snapshot, f"v{version} {key}",
                     settings.drift_share_threshold, version, plan=plan,
                 )  # fmt: skip
+                state.last_drift = {**drift.record(), "fingerprint": fingerprint, "snapshot_id": snapshot_id}
+            if not dry_run:
                 metrics.DRIFT_SHARE.labels(version).set(drift.drift_share)
                 for column, score in drift.column_scores.items():
                     metrics.FEATURE_DRIFT.labels(version, column).set(score)

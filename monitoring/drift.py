@@ -7,6 +7,8 @@ definition, so a new feature is monitored as soon as the model uses it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -14,11 +16,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from monitoring.drift_tests import column_methods, column_thresholds, entity_keys_of_features
 from pipelines.core.use_case import UseCase
-from pipelines.data.prediction_log_format import PREDICTION
+from pipelines.data.prediction_log_format import LOGGED_AT, PREDICTION
+from pipelines.data.schema import EVENT_ID
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +36,29 @@ class DriftResult:
     column_scores: dict[str, float]
     drifted_columns: list[str]
     seconds: float
-    snapshot: Any = field(repr=False)
+    snapshot: Any = field(default=None, repr=False)  # None: an earlier check's report, already saved
+
+    def record(self) -> dict[str, Any]:
+        """What a later check over the same answers needs of this report (`served_rows_fingerprint`)."""
+        return {"drift_share": self.drift_share, "rows": self.rows, "column_scores": self.column_scores,
+                "drifted_columns": self.drifted_columns}  # fmt: skip
+
+    @classmethod
+    def of_record(cls, record: Mapping[str, Any]) -> DriftResult:
+        return cls(float(record["drift_share"]), int(record["rows"]), dict(record["column_scores"]),
+                   list(record["drifted_columns"]), 0.0)  # fmt: skip
+
+
+def served_rows_fingerprint(version: str, rows: pd.DataFrame, columns: MonitoredColumns) -> str:
+    """Which answers a drift report was over: the version, the watched columns and the set of logged rows (each
+    answer's event id and logging time), in any order. Logged answers never change, so a check whose window
+    holds exactly the last report's answers (labels came back, no new traffic) would compute that report again."""
+    hashed = pd.util.hash_pandas_object(rows[[EVENT_ID, LOGGED_AT]], index=False).to_numpy(dtype="uint64")
+    digest = hashlib.sha256(json.dumps([version, list(columns.numeric), list(columns.categorical)]).encode())
+    digest.update(
+        f"{len(hashed)}:{int(hashed.sum(dtype='uint64'))}:{int(np.bitwise_xor.reduce(hashed, initial=0))}".encode()
+    )
+    return digest.hexdigest()
 
 
 def _drifted(method: str, score: float, threshold: float) -> bool:

@@ -31,6 +31,9 @@ class MonitorState:
     last_trigger_at: str | None = None
     run_in_flight: str | None = None
     handled_windows: list[str] = field(default_factory=list)
+    # The last drift report's figures, snapshot and answers (`monitoring.drift.served_rows_fingerprint`): a check
+    # over the same answers reuses them instead of computing and saving the same report again.
+    last_drift: dict[str, Any] | None = None
 
     @property
     def last_trigger_time(self) -> datetime | None:

@@ -7,7 +7,9 @@ panels with data rather than an empty page.
 from __future__ import annotations
 
 import functools
+import json
 import logging
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -42,17 +44,50 @@ def open_workspace(path: Path) -> Any:
     return _snapshot_workspace_class()(str(path))
 
 
+def write_json_whole(path: Path, document: Any, encoder: type[json.JSONEncoder], indent: int | None = None) -> None:
+    """The document written to a temporary file beside `path`, then renamed over it: a reader (the Evidently
+    UI, the next save) sees the old file or the new one, never a file cut short by a killed check."""
+    text = json.dumps(document, cls=encoder, indent=indent)  # before any file: a failed encoding writes nothing
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
 @functools.cache
 def _snapshot_workspace_class() -> type:
+    from evidently.legacy.utils import NumpyEncoder
     from evidently.ui.storage.local.base import LocalState
     from evidently.ui.workspace import Workspace
+
+    class WholeFileState(LocalState):
+        """Evidently's file state whose writes are whole files (`write_json_whole`). Evidently's own `json.dump`
+        into the open file is not atomic, and Python's pure encoder that `dump` uses made the save of a drift
+        snapshot (1.25 MB) take 0.2 s; one `dumps` goes through the C encoder."""
+
+        def file(self, relative: str) -> Path:
+            return Path(self.path) / relative
+
+        def write_project(self, project: Any) -> Any:
+            self.location.makedirs(str(project.id))
+            write_json_whole(self.file(self._project_path(project.id)), project.dict(), NumpyEncoder, indent=2)
+            return project
+
+        def write_snapshot(self, project_id: Any, snapshot_id: Any, snapshot: Any) -> None:
+            self.location.makedirs(self._snapshot_dir(project_id))
+            write_json_whole(self.file(self._snapshot_path(project_id, snapshot_id)), snapshot.dict(), NumpyEncoder)
+
+        def write_dashboard(self, project_id: Any, dashboard: Any) -> None:
+            write_json_whole(self.file(self._dashboard_path(project_id)), dashboard.dict(), NumpyEncoder)
 
     class SnapshotWorkspace(Workspace):
         """Evidently's local workspace over its file state only (see `open_workspace`)."""
 
         def __init__(self, root: str) -> None:  # Workspace's own, minus the dataset and artifact managers
             self.path = root
-            self.state = LocalState(root)
+            self.state = WholeFileState(root)
 
     return SnapshotWorkspace
 

@@ -802,6 +802,16 @@ def known_use_cases() -> list[str]:
     return sorted({entry_point.name for entry_point in entry_points(group=USE_CASE_GROUP)})
 
 
+def use_case_module(name: str) -> str | None:
+    """The module that defines the use case called `name` (None: no such use case), for a warm process to import
+    ahead of the commands that load it; nothing is imported here."""
+    if ":" in name:
+        return name.partition(":")[0] or None
+    return next(
+        (entry_point.module for entry_point in entry_points(group=USE_CASE_GROUP) if entry_point.name == name), None
+    )
+
+
 @cache
 def load_use_case(name: str) -> UseCase:
     """The use case called `name`, validated: an installed one by its entry-point name, or any

@@ -141,6 +141,32 @@ def test_a_drifted_window_triggers_one_run_and_deciding_it_again_changes_nothing
     assert len(runner.submitted) == 1
 
 
+def test_a_check_over_the_same_answers_reuses_the_last_report_and_new_answers_get_a_new_one(
+    settings: Settings, registry: tuple[str, object]
+) -> None:
+    """Labels coming back change no answer: the next check's window holds the same answers, and computing and saving
+    the same Evidently report again (a second a check, 1.25 MB a snapshot) would add nothing. New traffic does."""
+    from monitoring.workspace import project_name, snapshot_count
+
+    workspace = Layout.from_settings(settings).evidently_workspace
+    _serve(settings, registry[1], _drifted(300, seed=11))
+    runner = RecordingRunner()
+    first = run_check(settings, runner, now=NOW)
+    drift_snapshots = snapshot_count(workspace, project_name(settings))
+    again = run_check(settings, runner, now=NOW + timedelta(seconds=20))
+    assert again.snapshot_id == first.snapshot_id is not None
+    assert (again.rows, again.drift_share, again.drifted_columns) == (
+        first.rows,
+        first.drift_share,
+        first.drifted_columns,
+    )
+    assert snapshot_count(workspace, project_name(settings)) == drift_snapshots  # no second copy of the report
+
+    _serve(settings, registry[1], _drifted(50, seed=12), minutes_ago=4)
+    newer = run_check(settings, runner, now=NOW + timedelta(seconds=40))
+    assert newer.rows == first.rows + 50 and newer.snapshot_id not in (None, first.snapshot_id)
+
+
 def test_a_finished_run_is_cleared_and_the_cooldown_still_holds(
     settings: Settings, registry: tuple[str, object]
 ) -> None:

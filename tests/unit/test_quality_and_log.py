@@ -189,3 +189,28 @@ def test_a_snapshot_cut_short_does_not_stop_the_checks_after_it(tmp_path: Path) 
     second = save_snapshot(tmp_path, project, skew_snapshot(10, 2, {}), "skew 2", 0.5, plan=plan)
     assert snapshot_count(tmp_path, project) == 2
     assert workspace.get_run(project_id, second).name == "skew 2"
+
+
+def test_a_snapshot_that_cannot_be_written_whole_leaves_no_file(tmp_path: Path) -> None:
+    """Evidently writes a snapshot with `json.dump` into the open file: a failure (or a kill) part way leaves a
+    cut file that the Evidently UI then trips on. Our workspace encodes first and renames a whole file in."""
+    from evidently.ui.storage.local.base import LocalState
+
+    from monitoring.dashboard import DashboardPlan
+    from monitoring.workspace import open_workspace, save_snapshot, skew_snapshot
+
+    class HalfWritable:  # encodes as far as its second metric, then fails
+        def dict(self) -> dict[str, object]:
+            return {"metrics": [{"value": 1.0}, object()]}
+
+    project = "fraud-detector drift"
+    first = save_snapshot(tmp_path, project, skew_snapshot(10, 1, {}), "skew 1", 0.5, plan=DashboardPlan.of(FRAUD))
+    workspace = open_workspace(tmp_path)
+    project_id = workspace.search_project(project)[0].id
+    snapshots = tmp_path / str(project_id) / "snapshots"
+    for state in (workspace.state, LocalState(str(tmp_path))):
+        with pytest.raises(TypeError):
+            state.write_snapshot(project_id, f"{state.__class__.__name__}-snapshot", HalfWritable())
+    left = sorted(path.name for path in snapshots.iterdir())
+    assert left == sorted([f"{first}.json", "LocalState-snapshot.json"])  # only Evidently's own write left one
+    assert json.loads((snapshots / f"{first}.json").read_text())["metadata"] == {}

@@ -41,6 +41,7 @@ from pipelines.core.use_case import (
     ViewInputs,
     known_use_cases,
     load_use_case,
+    use_case_module,
     validate,
 )
 
@@ -609,6 +610,14 @@ def test_load_by_entry_point_name(declared: str, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(contract, "entry_points", lambda group: installed if group == USE_CASE_GROUP else [])
     assert known_use_cases() == ["shop"]
     assert load_use_case("shop").fingerprint == shop().fingerprint
+
+
+def test_the_module_a_warm_process_imports_for_a_use_case_imports_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    installed = [EntryPoint(name="shop", value="shops.corner:USE_CASE", group=USE_CASE_GROUP)]
+    monkeypatch.setattr(contract, "entry_points", lambda group: installed if group == USE_CASE_GROUP else [])
+    assert use_case_module("shop") == "shops.corner"  # not importable: only named
+    assert use_case_module("library.cases:SHOP") == "library.cases"
+    assert use_case_module("shopp") is None
 
 
 def test_an_unknown_name_lists_the_installed_ones(monkeypatch: pytest.MonkeyPatch) -> None:

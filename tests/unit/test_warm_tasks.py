@@ -15,11 +15,12 @@ from driftloop.pipeline_runs.task_client import HOST_VARIABLE
 from driftloop.pipeline_runs.warm_tasks import launcher_path, warm_tasks
 
 # A module that reports what it was given, and whether the host had already imported `colorsys` (which nothing
-# imports at start-up): the proof that it ran in the warm copy rather than a new interpreter.
+# imports at start-up): the proof that it ran in the warm copy rather than a new interpreter; and whether what the
+# host imported is frozen out of the collector's sight (a copy's collections then skip the host's heap).
 PROBE = """
-import os, sys, time
+import gc, os, sys, time
 print("argv", sys.argv[1:], "cwd", os.getcwd(), "env", os.environ.get("PROBE_VALUE"), flush=True)
-print("warm", "colorsys" in sys.modules, flush=True)
+print("warm", "colorsys" in sys.modules, "frozen", gc.get_freeze_count() > 0, flush=True)
 print("to stderr", file=sys.stderr, flush=True)
 if "--sleep" in sys.argv:
     print("sleeping", flush=True)
@@ -53,7 +54,7 @@ def _task(environment: dict[str, str], *arguments: str, cwd: Path) -> subprocess
 def test_a_task_runs_in_the_warm_copy_as_a_new_interpreter_would(host: dict[str, str], tmp_path: Path) -> None:
     result = _task({**host, "PROBE_VALUE": "given"}, "-m", "warm_probe", "3", "x y", cwd=tmp_path)
     assert result.returncode == 3
-    assert result.stdout.splitlines() == [f"argv ['3', 'x y'] cwd {tmp_path} env given", "warm True"]
+    assert result.stdout.splitlines() == [f"argv ['3', 'x y'] cwd {tmp_path} env given", "warm True frozen True"]
     assert result.stderr.strip() == "to stderr"
 
 
@@ -69,7 +70,7 @@ def test_stopping_the_launcher_stops_the_task(host: dict[str, str], tmp_path: Pa
     )  # fmt: skip
     assert launcher.stdout is not None
     lines = [launcher.stdout.readline() for _ in range(3)]
-    assert lines[1].strip() == "warm True" and lines[2].strip() == "sleeping"
+    assert lines[1].strip() == "warm True frozen True" and lines[2].strip() == "sleeping"
     started = time.monotonic()
     launcher.send_signal(signal.SIGTERM)
     assert launcher.wait(timeout=30) == 128 + signal.SIGTERM
@@ -84,7 +85,7 @@ def test_tasks_run_side_by_side_without_touching_each_other(host: dict[str, str]
     assert [sleeper.stdout.readline().strip() for _ in range(3)][2] == "sleeping"
     try:
         quick = _task(host, "-m", "warm_probe", "4", cwd=tmp_path)
-        assert quick.returncode == 4 and quick.stdout.splitlines()[1] == "warm True"
+        assert quick.returncode == 4 and quick.stdout.splitlines()[1] == "warm True frozen True"
         time.sleep(0.5)
         assert sleeper.poll() is None  # the quick task's copy left its sibling running
     finally:
@@ -96,7 +97,7 @@ def test_without_a_host_the_task_runs_in_a_new_interpreter(folder: Path, tmp_pat
     environment = {**os.environ, "PYTHONPATH": str(folder), HOST_VARIABLE: f"{2**22 + 1}:{tmp_path}/none.sock"}
     result = _task(environment, "-m", "warm_probe", "5", cwd=tmp_path)
     assert result.returncode == 5
-    assert result.stdout.splitlines()[1] == "warm False"
+    assert result.stdout.splitlines()[1] == "warm False frozen False"
 
 
 def test_the_runner_restores_the_interpreter_and_stops_the_host(folder: Path) -> None:
@@ -122,7 +123,7 @@ def test_a_host_that_imported_a_fork_unsafe_library_refuses_to_serve(folder: Pat
     environment = {**os.environ, "PYTHONPATH": str(folder), HOST_VARIABLE: f"{os.getpid()}:{socket_path}"}
     started = time.monotonic()
     result = _task(environment, "-m", "warm_probe", cwd=tmp_path)
-    assert result.returncode == 0 and result.stdout.splitlines()[1] == "warm False"
+    assert result.returncode == 0 and result.stdout.splitlines()[1] == "warm False frozen False"
     assert time.monotonic() - started < 30
 
 

@@ -33,7 +33,7 @@ from pipelines.core.errors import DriftloopError
 from pipelines.core.handoff import Handoff
 from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings
-from pipelines.core.use_case import UseCase, load_use_case
+from pipelines.core.use_case import UseCase, load_use_case, use_case_module
 from pipelines.registry.users import CLUSTER_SECRET, PASSWORD_VARIABLE, USERNAME_VARIABLE, MlflowUser
 
 logger = logging.getLogger(__name__)
@@ -108,7 +108,8 @@ class LocalTarget:
             # The demo's commands start warm, as a training run's tasks do: the host imports while the platform
             # comes up, and ends with the demo.
             log = self.layout.logs / "command-host.log"
-            self.command_host = self.helpers.enter_context(task_host(self.platform.child_env(), log, COMMAND_MODULES))
+            modules = (*COMMAND_MODULES, *filter(None, [use_case_module(self.settings.use_case)]))
+            self.command_host = self.helpers.enter_context(task_host(self.platform.child_env(), log, modules))
         self.platform.up(lambda line: None)
         services = {status.name: status.url for status in self.platform.status()}
         return {**services, "inference": inference_url(self.settings)}

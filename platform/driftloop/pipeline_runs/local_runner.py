@@ -18,11 +18,12 @@ from driftloop.local.runtime import driftloop_command
 from driftloop.pipeline_runs.run_ray import run_ray
 from driftloop.pipeline_runs.run_record import RunRecord, RunRecordStore
 from driftloop.pipeline_runs.submission import builtin_training_source, local_run, new_record
-from driftloop.pipeline_runs.warm_tasks import warm_tasks
+from driftloop.pipeline_runs.warm_tasks import TASK_MODULES, warm_tasks
 from pipelines.core.dependency_probes import check_online_store
 from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings, exported, settings_environment
 from pipelines.core.training_request import TrainingOutcome, TrainingRequest
+from pipelines.core.use_case import use_case_module
 from pipelines.registry.names import RunTag
 from pipelines.registry.probe import check_reachable
 from pipelines.registry.tracking import client_as
@@ -92,8 +93,9 @@ class LocalPipelineRunner:
         check_reachable(self.settings.tracking_uri)
         check_online_store(self.settings)
         environment = settings_environment(self.settings, os.environ)  # what kfp.local's tasks will see
+        modules = (*TASK_MODULES, *filter(None, [use_case_module(self.settings.use_case)]))
         with (  # the task host first: the first task waits for it; the Ray is needed from the train step on
-            warm_tasks(self.settings.warm_tasks, environment, self.layout.logs / "task-host.log") as host,
+            warm_tasks(self.settings.warm_tasks, environment, self.layout.logs / "task-host.log", modules) as host,
             run_ray(self.settings, request, environment, self.layout.logs / "run-ray.log", after=host),
         ):
             return self._run_training(request, record, log)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import importlib
 import logging
 import os
@@ -64,6 +65,10 @@ def preload(modules: list[str]) -> None:
     unsafe = sorted(name for name in FORK_UNSAFE if name in sys.modules)
     if unsafe:
         raise RuntimeError(f"preloading imported {unsafe}: a forked copy of the host would abort at its exit")
+    # What the imports made stays for good: out of the collector's sight, a copy's collections (and the CLI's
+    # collection at its exit) walk only what the task itself made, not the host's whole heap (0.18 s a command).
+    gc.collect()
+    gc.freeze()
 
 
 class Host:
