@@ -28,6 +28,17 @@ if "--sleep" in sys.argv:
 sys.exit(int(sys.argv[1]) if sys.argv[1:] and sys.argv[1].isdigit() else 0)
 """
 
+# A module whose end has work left: a thread still running, an exit handler, a message as its exit status.
+ENDING = """
+import atexit, sys, threading, time
+atexit.register(lambda: print("exit handler", flush=True))
+def late():
+    time.sleep(0.3)
+    print("thread done", flush=True)
+threading.Thread(target=late).start()
+sys.exit("stopped: " + sys.argv[1])
+"""
+
 pytestmark = pytest.mark.skipif(launcher_path() is None, reason="driftloop-task is not installed (make install)")
 
 
@@ -35,6 +46,7 @@ pytestmark = pytest.mark.skipif(launcher_path() is None, reason="driftloop-task 
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("warm")
     (path / "warm_probe.py").write_text(PROBE)
+    (path / "ending_probe.py").write_text(ENDING)
     return path
 
 
@@ -91,6 +103,15 @@ def test_tasks_run_side_by_side_without_touching_each_other(host: dict[str, str]
     finally:
         sleeper.send_signal(signal.SIGTERM)
         sleeper.wait(timeout=30)
+
+
+def test_a_task_ends_as_a_new_interpreter_ends(host: dict[str, str], folder: Path, tmp_path: Path) -> None:
+    """The copy ends without tearing down the host's modules (os._exit), after what an interpreter's end does:
+    it waits for the task's threads, runs its exit handlers and reports a message as status 1."""
+    cold = {**os.environ, "PYTHONPATH": str(folder), HOST_VARIABLE: f"{2**22 + 1}:{tmp_path}/none.sock"}
+    warm, new = (_task(environment, "-m", "ending_probe", "now", cwd=tmp_path) for environment in (host, cold))
+    assert (warm.returncode, warm.stdout, warm.stderr) == (new.returncode, new.stdout, new.stderr)
+    assert (warm.returncode, warm.stdout, warm.stderr) == (1, "thread done\nexit handler\n", "stopped: now\n")
 
 
 def test_without_a_host_the_task_runs_in_a_new_interpreter(folder: Path, tmp_path: Path) -> None:
