@@ -27,7 +27,14 @@ from driftloop.local.services import inference_url
 from driftloop.pipeline_runs.local_runner import LocalPipelineRunner
 from driftloop.pipeline_runs.step_progress import StepFollower
 from driftloop.pipeline_runs.task_client import HOST_VARIABLE
-from driftloop.pipeline_runs.warm_tasks import launcher_path, task_host
+from driftloop.pipeline_runs.warm_tasks import (
+    COMMAND_HOST_VARIABLE,
+    SHARED_HOST_VARIABLE,
+    TASK_MODULES,
+    launcher_path,
+    task_host,
+    training_task_host,
+)
 from pipelines.core.credentials import load_credentials
 from pipelines.core.errors import DriftloopError
 from pipelines.core.handoff import Handoff
@@ -60,6 +67,8 @@ COMMAND_MODULES = (
     "evidently.metrics",
     "evidently.ui.workspace",
     "sklearn.metrics",
+    "kfp.local",  # a training run the demo or a drift check starts: kfp, the pipeline and its steps' module
+    "pipelines.kfp.training_pipeline",
 )
 
 
@@ -102,14 +111,22 @@ class LocalTarget:
         self.platform = LocalPlatform(settings)
         self.helpers = ExitStack()
         self.command_host: Handoff | None = None
+        self.training_host: Handoff | None = None
 
     def start(self) -> dict[str, str]:
         if self.settings.warm_tasks and launcher_path() is not None:
-            # The demo's commands start warm, as a training run's tasks do: the host imports while the platform
-            # comes up, and ends with the demo.
-            log = self.layout.logs / "command-host.log"
-            modules = (*COMMAND_MODULES, *filter(None, [use_case_module(self.settings.use_case)]))
-            self.command_host = self.helpers.enter_context(task_host(self.platform.child_env(), log, modules))
+            # The demo's commands start warm, as a training run's tasks do, and so do the runs they start and those
+            # runs' steps: the hosts import while the platform comes up, and end with the demo.
+            environment, use_case = (
+                self.platform.child_env(),
+                tuple(filter(None, [use_case_module(self.settings.use_case)])),
+            )
+            self.command_host = self.helpers.enter_context(
+                task_host(environment, self.layout.logs / "command-host.log", (*COMMAND_MODULES, *use_case))
+            )
+            self.training_host = self.helpers.enter_context(
+                training_task_host(environment, self.layout.logs / "training-host.log", (*TASK_MODULES, *use_case))
+            )
         self.platform.up(lambda line: None)
         services = {status.name: status.url for status in self.platform.status()}
         return {**services, "inference": inference_url(self.settings)}
@@ -118,8 +135,10 @@ class LocalTarget:
         env = self.platform.child_env()
         command = driftloop_command()
         if self.command_host is not None and (launcher := launcher_path()) is not None:
-            env[HOST_VARIABLE] = str(self.command_host)
+            env[HOST_VARIABLE] = env[COMMAND_HOST_VARIABLE] = str(self.command_host)
             command = [str(launcher), "-m", "driftloop"]  # `python -m driftloop`, forked from the host
+        if self.training_host is not None:
+            env[SHARED_HOST_VARIABLE] = str(self.training_host)
         tokens = {scope.value: token for scope, token in load_credentials(self.settings).tokens.items()}
         use_case = load_use_case(self.settings.use_case)
         return PlatformClient(command, env, endpoints["inference"], self.settings.model_name, tokens, use_case)

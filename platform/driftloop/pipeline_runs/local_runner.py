@@ -18,8 +18,10 @@ from driftloop.local.runtime import driftloop_command
 from driftloop.pipeline_runs.run_ray import run_ray
 from driftloop.pipeline_runs.run_record import RunRecord, RunRecordStore
 from driftloop.pipeline_runs.submission import builtin_training_source, local_run, new_record
-from driftloop.pipeline_runs.warm_tasks import TASK_MODULES, warm_tasks
+from driftloop.pipeline_runs.task_client import HOST_VARIABLE
+from driftloop.pipeline_runs.warm_tasks import COMMAND_HOST_VARIABLE, TASK_MODULES, launcher_path, warm_tasks
 from pipelines.core.dependency_probes import check_online_store
+from pipelines.core.handoff import Handoff, process_gone
 from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings, exported, settings_environment
 from pipelines.core.training_request import TrainingOutcome, TrainingRequest
@@ -53,6 +55,18 @@ def training_options(request: TrainingRequest) -> list[str]:
     return options + ([f"--window-end={request.window_end}"] if request.window_end else [])
 
 
+def background_command(environment: dict[str, str]) -> list[str]:
+    """How to start a `driftloop` command in the background: from the host this process was forked from, when it
+    offers its commands (the demo's command host: `driftloop`, kfp and the pipeline are imported there), else as
+    a new interpreter. `environment` is the command's; it is told the host when there is one."""
+    launcher = launcher_path()
+    host = Handoff.parse(os.environ.get(COMMAND_HOST_VARIABLE, ""))
+    if launcher is None or host is None or process_gone(host.pid):
+        return driftloop_command()
+    environment[HOST_VARIABLE] = str(host)
+    return [str(launcher), "-m", "driftloop"]
+
+
 class LocalPipelineRunner:
     """kfp.local's SubprocessRunner in this interpreter's environment (no venv per task, no pip)."""
 
@@ -67,8 +81,9 @@ class LocalPipelineRunner:
 
         arguments = ["pipeline", "run", "training", *training_options(request)]
         log_path = self.layout.logs / "retraining.log"
-        command = [*driftloop_command(), *arguments]
-        process = spawn(command, log_path, settings_environment(self.settings, os.environ))
+        environment = settings_environment(self.settings, os.environ)
+        command = [*background_command(environment), *arguments]
+        process = spawn(command, log_path, environment)
         # Recorded like a service, so `driftloop local down` stops a retraining run in flight too.
         record = ProcessRecord.of(process, "retraining", command, log_path)
         record.save(self.layout.run)

@@ -15,11 +15,11 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from driftloop.pipeline_runs.task_client import HOST_VARIABLE
-from pipelines.core.handoff import Handoff
+from pipelines.core.handoff import Handoff, process_gone
 from pipelines.core.ray_runtime import short_temp_root
 
 logger = logging.getLogger(__name__)
@@ -40,6 +40,12 @@ TASK_MODULES = (
     "ray.tune",
 )
 STOP_WAIT_S = 10.0
+# `<pid>:<socket>` of a training task host that outlives the runs (the demo keeps one while it runs): a run's tasks
+# start from it instead of a host of the run's own, which would import for 3 s first. Not a setting.
+SHARED_HOST_VARIABLE = "_DRIFTLOOP_TRAINING_HOST"
+# `<pid>:<socket>` of the host a process itself was forked from to run a command (the demo's command host): a run
+# such a command submits in the background starts from it too. Not a setting.
+COMMAND_HOST_VARIABLE = "_DRIFTLOOP_COMMAND_HOST"
 
 
 def launcher_path() -> Path | None:
@@ -71,18 +77,34 @@ def task_host(environment: dict[str, str], log: Path, modules: tuple[str, ...]) 
                 host.wait()
 
 
+def training_task_host(
+    environment: dict[str, str], log: Path, modules: tuple[str, ...]
+) -> AbstractContextManager[Handoff]:
+    """A task host for the training pipeline's steps: kfp's executor imports as it does in a task (kfp.local
+    sets this variable in each task's command)."""
+    return task_host({**environment, "_KFP_RUNTIME": "true"}, log, modules)
+
+
+def shared_training_host(environment: dict[str, str]) -> Handoff | None:
+    """The training task host a longer-lived process keeps for the runs it starts (`SHARED_HOST_VARIABLE`), if
+    it is still there."""
+    host = Handoff.parse(environment.get(SHARED_HOST_VARIABLE, ""))
+    return host if host is not None and not process_gone(host.pid) else None
+
+
 @contextmanager
 def warm_tasks(
     enabled: bool, environment: dict[str, str], log: Path, modules: tuple[str, ...] = TASK_MODULES
 ) -> Iterator[Handoff | None]:
     """While entered, kfp.local's tasks start from a host that imported `modules` in `environment` (the tasks'
-    own environment); yields the host (None: tasks start cold)."""
+    own environment): the shared one when a longer-lived process keeps one, else a host of the run's own;
+    yields the host (None: tasks start cold)."""
     launcher = launcher_path()
     if not enabled or launcher is None:
         yield None
         return
-    # kfp's executor imports as it does in a task (kfp.local sets this variable in each task's command).
-    with task_host({**environment, "_KFP_RUNTIME": "true"}, log, modules) as host:
+    shared = shared_training_host(environment)
+    with nullcontext(shared) if shared is not None else training_task_host(environment, log, modules) as host:
         interpreter = sys.executable
         os.environ[HOST_VARIABLE] = str(host)
         sys.executable = str(launcher)  # what kfp.local puts in place of `python3` in each task's command
