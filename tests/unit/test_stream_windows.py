@@ -122,3 +122,40 @@ def test_the_replay_stamps_each_instant_after_its_events_and_keeps_the_refresh_w
     )
     assert later[EVENT_TIMESTAMP].min() >= base + pd.Timedelta(minutes=5)
     assert np.array_equal(later["count_1h"].to_numpy(), card["count_1h"].to_numpy()[2:])
+
+
+def _random_events(rng: np.random.Generator, count: int, repeat_ids: bool) -> pd.DataFrame:
+    base = pd.Timestamp("2026-12-01T00:00:00Z")
+    seconds = np.sort(rng.integers(0, 6 * 3600, count))  # six hours of events, ties included
+    ids = [f"e{i}" for i in range(count)]
+    if repeat_ids:  # a redelivered id far from its first copy, across where the refresh's window begins
+        ids[-3] = ids[2]
+    return pd.DataFrame(
+        {
+            EVENT_ID: ids,
+            EVENT_TIMESTAMP: base + pd.to_timedelta(seconds, unit="s"),
+            "customer_id": rng.integers(0, 6, count),
+            "amount": rng.integers(1, 10_000, count) / 100,
+            "merchant_id": rng.integers(0, 5, count),
+        }
+    )
+
+
+@pytest.mark.parametrize(("seed", "repeat_ids"), [(1, False), (2, False), (3, True)])
+def test_a_refresh_window_replays_only_the_events_its_rows_can_see_and_gets_the_same_rows(
+    seed: int, repeat_ids: bool
+) -> None:
+    """Rows stamped from `start` on summarise the hour before them: the replay leaves older events out, and its
+    rows are those of a replay over every event (with a repeated id it replays every event)."""
+    events = _random_events(np.random.default_rng(seed), 600, repeat_ids)
+    start = pd.Timestamp("2026-12-01T04:00:00Z") + pd.Timedelta(seconds=int(seed * 37))
+    end, computed_at = start + pd.Timedelta(hours=3), pd.Timestamp("2026-12-02T00:00:00Z")
+    windowed = VIEW.compute(ViewInputs(events, None, start, end, computed_at))
+    everything = VIEW.compute(ViewInputs(events, None, pd.Timestamp(0, tz="UTC"), end, computed_at))
+    expected = everything[everything[EVENT_TIMESTAMP] >= start].reset_index(drop=True)
+    pd.testing.assert_frame_equal(windowed, expected)
+    assert len(expected) > 100
+    replayed = VIEW.compute.events_for(events, start)  # type: ignore[attr-defined]
+    assert len(replayed) == (
+        len(events) if repeat_ids else (events[EVENT_TIMESTAMP] >= start - pd.Timedelta(hours=1)).sum()
+    )

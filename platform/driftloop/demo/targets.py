@@ -125,7 +125,7 @@ class LocalTarget:
                 task_host(environment, self.layout.logs / "command-host.log", (*COMMAND_MODULES, *use_case))
             )
             self.training_host = self.helpers.enter_context(
-                training_task_host(environment, self.layout.logs / "training-host.log", (*TASK_MODULES, *use_case))
+                training_task_host(environment, self.layout.logs / "demo-task-host.log", (*TASK_MODULES, *use_case))
             )
         self.platform.up(lambda line: None)
         services = {status.name: status.url for status in self.platform.status()}
