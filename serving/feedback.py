@@ -20,6 +20,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -180,8 +181,12 @@ def receive_labels(settings: Settings, body: Any, credential: str) -> Answer:
     return labels if isinstance(labels, tuple) else land_parsed(settings, labels, credential, now)
 
 
-async def receive_labels_waiting(settings: Settings, body: Any, credential: str) -> Answer:
-    """One feedback request: parse, wait (on the event loop) for events not published yet, land."""
+async def receive_labels_waiting(
+    settings: Settings, body: Any, credential: str, publish_answers: Callable[[], None] | None = None
+) -> Answer:
+    """One feedback request: parse, wait (on the event loop) for events not published yet, land.
+    `publish_answers` publishes this server's unpublished answers now (its prediction log's open segment), once,
+    when the request names events the store does not know yet: they may be answers of this server."""
     now = pd.Timestamp.now(tz="UTC")
     labels = await anyio.to_thread.run_sync(parsed_labels, settings, body, now)
     if isinstance(labels, tuple):
@@ -192,6 +197,9 @@ async def receive_labels_waiting(settings: Settings, body: Any, credential: str)
         unknown = await anyio.to_thread.run_sync(unknown_events, store, labels[EVENT_ID])
         if unknown.empty:
             break
+        if publish_answers is not None:
+            await anyio.to_thread.run_sync(publish_answers)
+            publish_answers = None
         await anyio.sleep(min(WAIT_POLL_S, max(0.0, deadline - time.monotonic())))
     return await anyio.to_thread.run_sync(land_parsed, settings, labels, credential, now)
 
@@ -205,8 +213,9 @@ def _warm_up(settings: Settings) -> None:
         logger.exception("event index warm-up failed; the first label request builds it")
 
 
-def install_label_route(app: Any, settings: Settings) -> None:
-    """Add `POST /v1/labels` to a model server's FastAPI app (and build the event index in the background)."""
+def install_label_route(app: Any, settings: Settings, publish_answers: Callable[[], None] | None = None) -> None:
+    """Add `POST /v1/labels` to a model server's FastAPI app (and build the event index in the background);
+    `publish_answers` publishes the server's own unpublished answers (`receive_labels_waiting`)."""
 
     async def post_labels(request: Request) -> JSONResponse:
         try:
@@ -215,7 +224,7 @@ def install_label_route(app: Any, settings: Settings) -> None:
             metrics.LABELS_RECEIVED.labels("invalid").inc()
             return JSONResponse(status_code=400, content={"error": str(error)})
         credential = request.headers.get(CREDENTIAL_HEADER.decode(), "unknown")
-        status, content, headers = await receive_labels_waiting(settings, body, credential)
+        status, content, headers = await receive_labels_waiting(settings, body, credential, publish_answers)
         return JSONResponse(status_code=status, content=content, headers=headers)
 
     app.add_api_route(LABELS_PATH, post_labels, methods=["POST"])

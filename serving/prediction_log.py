@@ -257,6 +257,12 @@ class PredictionLog:
             assert self._folder is not None
             PREDICTION_LOG_WAITING.labels("segments").set(len(segments.sealed_segments(self._folder)))
 
+    def publish_soon(self) -> None:
+        """Close the open segment now, so the publisher thread publishes it without waiting out `flush_s`: a
+        label that came back for an answer still in the segment lands as soon as the answer is published."""
+        self.commit()
+        self._seal()
+
     # Shutdown ----------------------------------------------------------------------------------------------
 
     def flush(self) -> int:

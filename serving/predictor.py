@@ -86,6 +86,11 @@ class ChampionPredictor(kserve.Model):
         self.ready = True  # the server is up; `healthy()` says whether a champion can answer
         return True
 
+    def publish_answers_now(self) -> None:
+        """Publish the answers the prediction log holds in its open segment (a label is waiting for one)."""
+        if self.log is not None:
+            self.log.publish_soon()
+
     async def healthy(self) -> bool:
         """Readiness (`/v2/models/<name>/ready`, the chart's readiness probe): a champion to answer with, and a
         prediction log that takes its rows. Liveness (`/v2/health/live`) stays a cheap answer."""

@@ -78,7 +78,7 @@ def serve(model: Any, port: int) -> None:
     from serving.feedback import install_label_route  # lazy: pulls kserve
 
     settings = model.settings
-    install_label_route(app, settings)
+    install_label_route(app, settings, getattr(model, "publish_answers_now", None))
     model.load()
     logger.info("serving %s on port %d", model.name, port)
     # No per-request latency log line: our own histograms measure it (driftloop_inference_request_seconds).

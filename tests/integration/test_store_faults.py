@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -83,7 +83,7 @@ def _env(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def label_server(settings: Settings) -> Iterator[str]:
+def label_server(settings: Settings, publish_answers: Callable[[], None] | None = None) -> Iterator[str]:
     """The label route as the model servers mount it, served over real HTTP on loopback."""
     import uvicorn
     from fastapi import FastAPI
@@ -91,7 +91,7 @@ def label_server(settings: Settings) -> Iterator[str]:
     from serving.feedback import install_label_route
 
     app = FastAPI()
-    install_label_route(app, settings)
+    install_label_route(app, settings, publish_answers)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -269,3 +269,26 @@ def test_a_label_for_an_answer_not_yet_published_lands_as_soon_as_it_is(
     publisher.join()
     assert (response.status_code, response.json()) == (200, {"landed": 3, "already_present": 0}), response.text
     assert 0.5 <= waited < 2.5, waited
+
+
+def test_a_label_for_an_answer_still_in_the_servers_open_log_segment_lands_without_waiting_for_the_flush(
+    tmp_path: Path, world: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    """The model server that answered holds the answer in its prediction log's open segment until the next flush
+    (here ten minutes away, longer than the route waits): the route has the server publish it at once."""
+    from serving.prediction_log import PredictionLog
+
+    events, _ = world
+    settings = _settings(tmp_path / "state", label_event_wait_s=5.0)
+    answered = events.iloc[-3:]
+    log = PredictionLog(Layout.from_settings(settings).prediction_log.url, flush_s=600).start()
+    try:
+        log.append(answered.assign(logged_at=pd.Timestamp(NOW), role="served", model_version="1", prediction=0.2))
+        with label_server(settings) as url:  # a server that cannot publish answers waits, then refuses
+            refused = httpx.post(url, json=_label_body(answered[EVENT_ID], 0), timeout=30)
+        with label_server(settings, log.publish_soon) as url:
+            response = httpx.post(url, json=_label_body(answered[EVENT_ID], 0), timeout=30)
+    finally:
+        log.close()
+    assert refused.status_code == 404 and "unknown event_id" in refused.text, refused.text
+    assert (response.status_code, response.json()) == (200, {"landed": 3, "already_present": 0}), response.text

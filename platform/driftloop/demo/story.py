@@ -280,8 +280,8 @@ def _run_story(settings: Settings, config: DemoConfig, say: Say, reset: bool, ta
             watch.look()
             return target.retraining_finished(handle)
 
-        with target.retraining_steps(say):
-            _wait("the retraining run", run_finished, config.timeout_s)
+        with target.retraining_steps(say):  # looked at four times a second: the moment v2 answers is the loop's end
+            _wait("the retraining run", run_finished, config.timeout_s, interval=0.25)
         gate = _latest_gate_decision(settings)
         timeline.mark("retrained", f"retraining run finished: {gate['decision']} ({gate['reason']})")
         if gate["decision"] != PROMOTE:  # no new champion will serve: say why now, not after the timeout
