@@ -25,6 +25,7 @@ from driftloop.demo.client import PlatformClient
 from driftloop.local.runtime import LocalPlatform, driftloop_command
 from driftloop.local.services import inference_url
 from driftloop.pipeline_runs.local_runner import LocalPipelineRunner
+from driftloop.pipeline_runs.run_ray import held_ray, needs_ray
 from driftloop.pipeline_runs.step_progress import StepFollower
 from driftloop.pipeline_runs.task_client import HOST_VARIABLE
 from driftloop.pipeline_runs.warm_tasks import (
@@ -39,7 +40,9 @@ from pipelines.core.credentials import load_credentials
 from pipelines.core.errors import DriftloopError
 from pipelines.core.handoff import Handoff
 from pipelines.core.layout import Layout
+from pipelines.core.ray_runtime import HOLDER_VARIABLE
 from pipelines.core.settings import Settings
+from pipelines.core.training_request import TrainingRequest
 from pipelines.core.use_case import UseCase, load_use_case, use_case_module
 from pipelines.registry.users import CLUSTER_SECRET, PASSWORD_VARIABLE, USERNAME_VARIABLE, MlflowUser
 
@@ -112,6 +115,7 @@ class LocalTarget:
         self.helpers = ExitStack()
         self.command_host: Handoff | None = None
         self.training_host: Handoff | None = None
+        self.ray_holder: Handoff | None = None
 
     def start(self) -> dict[str, str]:
         if self.settings.warm_tasks and launcher_path() is not None:
@@ -127,6 +131,15 @@ class LocalTarget:
             self.training_host = self.helpers.enter_context(
                 training_task_host(environment, self.layout.logs / "demo-task-host.log", (*TASK_MODULES, *use_case))
             )
+        retraining = TrainingRequest.from_settings(
+            self.settings, trigger="drift", search_trials=self.settings.search_trials
+        )
+        if needs_ray(self.settings, retraining):  # the drift-triggered run searches: its Ray is up before it starts
+            self.ray_holder = self.helpers.enter_context(
+                held_ray(
+                    self.settings, self.platform.child_env(), self.layout.logs / "demo-ray.log", self.training_host
+                )
+            )
         self.platform.up(lambda line: None)
         services = {status.name: status.url for status in self.platform.status()}
         return {**services, "inference": inference_url(self.settings)}
@@ -139,6 +152,8 @@ class LocalTarget:
             command = [str(launcher), "-m", "driftloop"]  # `python -m driftloop`, forked from the host
         if self.training_host is not None:
             env[SHARED_HOST_VARIABLE] = str(self.training_host)
+        if self.ray_holder is not None:
+            env[HOLDER_VARIABLE] = str(self.ray_holder)
         tokens = {scope.value: token for scope, token in load_credentials(self.settings).tokens.items()}
         use_case = load_use_case(self.settings.use_case)
         return PlatformClient(command, env, endpoints["inference"], self.settings.model_name, tokens, use_case)

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from pipelines.core.handoff import Handoff
+from pipelines.core.handoff import Handoff, process_gone
 from pipelines.core.ray_holder import stop_marker
 from pipelines.core.ray_runtime import HOLDER_VARIABLE, short_temp_root
 from pipelines.core.settings import Settings
@@ -49,10 +49,31 @@ def run_ray(
     settings: Settings, request: TrainingRequest, environment: dict[str, str], log: Path, after: Handoff | None = None
 ) -> Iterator[None]:
     """While entered, kfp.local's tasks find a Ray started for this run (when it needs one), once `after` (the
-    run's task host) is ready."""
-    if not needs_ray(settings, request):
+    run's task host) is ready; or the Ray a longer-lived process holds for its runs (`HOLDER_VARIABLE` given in
+    `environment`: the demo keeps one while it runs)."""
+    if not needs_ray(settings, request) or shared_holder(environment) is not None:
         yield
         return
+    with held_ray(settings, environment, log, after) as holder:
+        os.environ[HOLDER_VARIABLE] = str(holder)
+        try:
+            yield
+        finally:
+            os.environ.pop(HOLDER_VARIABLE, None)
+
+
+def shared_holder(environment: dict[str, str]) -> Handoff | None:
+    """The Ray holder a longer-lived process passed down in `environment`, while it lives."""
+    holder = Handoff.parse(environment.get(HOLDER_VARIABLE, ""))
+    return holder if holder is not None and not process_gone(holder.pid) else None
+
+
+@contextmanager
+def held_ray(
+    settings: Settings, environment: dict[str, str], log: Path, after: Handoff | None = None
+) -> Iterator[Handoff]:
+    """While entered, a `pipelines.core.ray_holder` process starts a local Ray (once `after` is ready) and keeps
+    it; yields the holder's handoff (its address file appears when the Ray is ready)."""
     with tempfile.TemporaryDirectory(prefix="driftloop-run-ray-", dir=short_temp_root()) as folder:
         address_file = Path(folder) / "address"
         command = [
@@ -66,12 +87,10 @@ def run_ray(
             holder = subprocess.Popen(
                 command, env=environment, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
             )  # fmt: skip
-        logger.info("starting the run's Ray (holder %d, log %s)", holder.pid, log)
-        os.environ[HOLDER_VARIABLE] = str(Handoff(holder.pid, str(address_file)))
+        logger.info("starting a Ray for the runs (holder %d, log %s)", holder.pid, log)
         try:
-            yield
+            yield Handoff(holder.pid, str(address_file))
         finally:
-            os.environ.pop(HOLDER_VARIABLE, None)
             # The stop marker tells the holder to shut its Ray down, or not to start it (Ray answers a SIGTERM to
             # its driver with a crash report instead of a shutdown).
             stop_marker(address_file).touch()
@@ -79,7 +98,7 @@ def run_ray(
             try:
                 holder.wait(STOP_WAIT_S)
             except subprocess.TimeoutExpired:
-                logger.warning("the run's Ray did not stop in %.0f s: killing it", STOP_WAIT_S)
+                logger.warning("the Ray did not stop in %.0f s: killing it", STOP_WAIT_S)
                 with suppress(ProcessLookupError):
                     os.killpg(holder.pid, signal.SIGKILL)
                 holder.wait()
