@@ -25,9 +25,9 @@ def demo(
     from driftloop.demo.targets import target_for  # lazy: pulls pandas
 
     # The demo drives its drift checks itself, so its timeline is deterministic; the platform's scheduler
-    # still runs, on a long interval, and swaps arrive within two seconds. A variable the user set wins.
+    # still runs, on a long interval, and swaps arrive within a second. A variable the user set wins.
     given = get_settings()
-    demo_defaults = {"drift_check_interval_s": 3600.0, "model_poll_interval_s": 2.0}
+    demo_defaults = {"drift_check_interval_s": 3600.0, "model_poll_interval_s": 1.0}
     settings = given.model_copy(update={k: v for k, v in demo_defaults.items() if k not in given.model_fields_set})
     config = DemoConfig.of(load_use_case(settings.use_case).generator.demo, size, traffic_rows)
     summary = run_demo(settings, config, typer.echo, reset, target_for(target, settings))

@@ -121,26 +121,21 @@ class LocalTarget:
         if self.settings.warm_tasks and launcher_path() is not None:
             # The demo's commands start warm, as a training run's tasks do, and so do the runs they start and those
             # runs' steps: the hosts import while the platform comes up, and end with the demo.
-            environment, use_case = (
-                self.platform.child_env(),
-                tuple(filter(None, [use_case_module(self.settings.use_case)])),
-            )
+            environment = self.platform.child_env()
+            use_case = tuple(filter(None, [use_case_module(self.settings.use_case)]))
             self.command_host = self.helpers.enter_context(
                 task_host(environment, self.layout.logs / "command-host.log", (*COMMAND_MODULES, *use_case))
             )
             self.training_host = self.helpers.enter_context(
                 training_task_host(environment, self.layout.logs / "demo-task-host.log", (*TASK_MODULES, *use_case))
             )
-        retraining = TrainingRequest.from_settings(
+        self.platform.up(lambda line: None)
+        searching = TrainingRequest.from_settings(
             self.settings, trigger="drift", search_trials=self.settings.search_trials
         )
-        if needs_ray(self.settings, retraining):  # the drift-triggered run searches: its Ray is up before it starts
-            self.ray_holder = self.helpers.enter_context(
-                held_ray(
-                    self.settings, self.platform.child_env(), self.layout.logs / "demo-ray.log", self.training_host
-                )
-            )
-        self.platform.up(lambda line: None)
+        if needs_ray(self.settings, searching):  # a drift-triggered run searches: its Ray is up before the run starts
+            log = self.layout.logs / "demo-ray.log"  # (started once the services are: they start on the same cores)
+            self.ray_holder = self.helpers.enter_context(held_ray(self.settings, self.platform.child_env(), log))
         services = {status.name: status.url for status in self.platform.status()}
         return {**services, "inference": inference_url(self.settings)}
 
