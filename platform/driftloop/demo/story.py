@@ -280,7 +280,7 @@ def _run_story(settings: Settings, config: DemoConfig, say: Say, reset: bool, ta
             watch.look()
             return target.retraining_finished(handle)
 
-        with target.retraining_steps(say):  # looked at four times a second: the moment v2 answers is the loop's end
+        with target.retraining_steps(say):  # looked at 4 times a second, here and below: v2's first answer ends the loop
             _wait("the retraining run", run_finished, config.timeout_s, interval=0.25)
         gate = _latest_gate_decision(settings)
         timeline.mark("retrained", f"retraining run finished: {gate['decision']} ({gate['reason']})")
@@ -288,7 +288,7 @@ def _run_story(settings: Settings, config: DemoConfig, say: Say, reset: bool, ta
             raise DriftloopError(f"demo: the retraining run's gate did not promote it: {gate['reason']}")
         champion_after = _wait(
             "the new champion to serve (the retraining run's log or KFP run says why not)",
-            watch.look, config.timeout_s,
+            watch.look, config.timeout_s, interval=0.25,
         )  # fmt: skip
     served_at = watch.seen_at if watch.version else time.monotonic()
     loop_seconds = round(served_at - loop_started, 1)
