@@ -280,7 +280,7 @@ def _run_story(settings: Settings, config: DemoConfig, say: Say, reset: bool, ta
             watch.look()
             return target.retraining_finished(handle)
 
-        with target.retraining_steps(say):  # looked at 4 times a second, here and below: v2's first answer ends the loop
+        with target.retraining_steps(say):  # looked at 4 times a second (and below): v2's first answer ends the loop
             _wait("the retraining run", run_finished, config.timeout_s, interval=0.25)
         gate = _latest_gate_decision(settings)
         timeline.mark("retrained", f"retraining run finished: {gate['decision']} ({gate['reason']})")
