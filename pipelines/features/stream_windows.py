@@ -286,7 +286,6 @@ class ReplayCompute:
         rows[CREATED_TIMESTAMP] = pd.Timestamp(inputs.computed_at).tz_convert("UTC").as_unit("ns")
         return rows
 
-
     def events_for(self, events: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
         """The events the rows stamped from `start` on can see: a row stamped T + 1 us summarises the events in
         (T - horizon, T], so older ones change none of them (a refresh's hour replayed 70,000 events, most of them
