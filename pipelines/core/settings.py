@@ -400,6 +400,13 @@ class ServingSettings(BaseModel):
         description="Answer V1 JSON `:predict` on the model servers in front of KServe's FastAPI stack (same "
         "calls, same errors; V2 and everything else go through KServe). `false` sends every request through KServe.",
     )
+    serving_switch_interval_s: float = Field(
+        0.005,
+        gt=0,
+        le=0.1,
+        description="How long a model server's background thread (the prediction log's writers, the registry "
+        "watcher) may hold the interpreter before a request's thread gets it back (`sys.setswitchinterval`).",
+    )
     onnx_threads: int = Field(
         1, ge=1, description="onnxruntime threads per scoring call of fewer than 128 rows (1 suits one-row requests)."
     )

@@ -370,3 +370,17 @@ def test_the_pause_gauge_and_the_canarys_last_look_reach_prometheus_and_monitor_
     later = (NOW + timedelta(minutes=2)).isoformat()
     assert (shown["running"], shown["challenger"], shown["last_look"]["checked_at"]) == (False, None, later)
     assert "canary: no canary" in _monitor_status()
+
+
+def test_a_window_starts_at_the_microsecond_given(cli_settings: Settings, registry: tuple[str, object]) -> None:
+    """`monitor run --since` takes microseconds: the demo starts a phase's window at the moment its traffic goes
+    out, and an answer half a second before it (the probe that saw v1 serve) is not the phase's."""
+    _serve(cli_settings, registry[1], _drifted(30, seed=21), minutes_ago=5)
+    _serve(cli_settings, registry[1], _drifted(40, seed=22), minutes_ago=5 - 0.5 / 60)
+    start = NOW - timedelta(minutes=5) + timedelta(seconds=0.25)
+    result = CliRunner().invoke(
+        app, ["monitor", "run", "--since", f"{start:%Y-%m-%dT%H:%M:%S.%f}", "--dry-run", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    outcome = json.loads(result.stdout)
+    assert outcome["rows"] == 40 and outcome["window_start"] == start.isoformat(), outcome

@@ -27,7 +27,9 @@ app = typer.Typer(
 @app.command("run")
 def run(
     since: datetime | None = typer.Option(
-        None, help="Start of the window (UTC). Default: DRIFTLOOP_DRIFT_WINDOW_MINUTES ago."
+        None,
+        formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"],
+        help="Start of the window (UTC; to the microsecond if given). Default: DRIFTLOOP_DRIFT_WINDOW_MINUTES ago.",
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
     dry_run: bool = typer.Option(

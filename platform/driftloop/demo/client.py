@@ -84,7 +84,7 @@ class PlatformClient:
 
     def check_drift(self, since: datetime) -> dict[str, Any]:
         """One drift check over the answers since `since` (`driftloop monitor run --json`)."""
-        result = self.run("monitor", "run", "--since", since.strftime("%Y-%m-%dT%H:%M:%S"), "--json")
+        result = self.run("monitor", "run", "--since", since.strftime("%Y-%m-%dT%H:%M:%S.%f"), "--json")
         outcome: dict[str, Any] = json.loads(result.stdout)
         return outcome
 

@@ -229,7 +229,7 @@ def _run_story(settings: Settings, config: DemoConfig, say: Say, reset: bool, ta
         order) with a drift check over those answers after each share, until one triggers; then the rest."""
         _same_hour_ahead(60.0 + 10.0 * len(stages))
         client.refresh_features()
-        since = datetime.now(UTC).replace(microsecond=0)
+        since = datetime.now(UTC)  # to the microsecond: answers a moment before (v1's probe) are not this phase's
         sent = client.send(transactions)
         served_scores[name] = sent.scores
         if sent.failures:
