@@ -400,6 +400,12 @@ class ServingSettings(BaseModel):
         description="Answer V1 JSON `:predict` on the model servers in front of KServe's FastAPI stack (same "
         "calls, same errors; V2 and everything else go through KServe). `false` sends every request through KServe.",
     )
+    access_log: bool = Field(
+        False,
+        description="Write one line per request to a model server's log (uvicorn's access log). Off by default: "
+        "requests are counted by status and timed by the servers' metrics, every answer is in the prediction log "
+        "with its request id, and labels and model moves keep who sent them; the line cost 4-5% of a request.",
+    )
     serving_switch_interval_s: float = Field(
         0.005,
         gt=0,

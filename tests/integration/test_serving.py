@@ -197,11 +197,15 @@ def test_bad_requests_are_400s_that_name_the_problem(serving: PlatformUnderTest,
 def test_the_fast_lane_answers_as_kserve_does_and_skips_its_stack(serving: PlatformUnderTest, tmp_path: Path) -> None:
     """The predictor's V1 fast lane (`serving.fast_lane`) gives every answer KServe's own route gives: the
     platform's predictor (lane on, the default) beside one started with `DRIFTLOOP_FAST_LANE=false`, same
-    champion, same requests. KServe's `request_predict_seconds` counts only what its own route handled."""
+    champion, same requests. KServe's `request_predict_seconds` counts only what its own route handled. The second
+    one also writes uvicorn's access log (`DRIFTLOOP_ACCESS_LOG=true`): a line per request there, none on the
+    platform's (the default)."""
     from use_cases.fraud.schema import NUMERIC_COLUMNS
 
     laned_url = server_url(serving, "predictor")
-    process, routed_url = spawn_predictor(serving, tmp_path, with_features=False, DRIFTLOOP_FAST_LANE="false")
+    process, routed_url = spawn_predictor(
+        serving, tmp_path, with_features=False, DRIFTLOOP_FAST_LANE="false", DRIFTLOOP_ACCESS_LOG="true"
+    )
     try:
         good = {"instances": [{**{c: 0.0 for c in NUMERIC_COLUMNS}, "amount": 12.5, "channel": "online"}] * 3}
         bodies = [json.dumps(good).encode(), *(body for body, _ in BAD_V1), b"[1, 2]", b"\xff\x00{"]
@@ -217,6 +221,9 @@ def test_the_fast_lane_answers_as_kserve_does_and_skips_its_stack(serving: Platf
             "a V1 JSON request went through KServe's route on the laned predictor"
         )
         assert _sample(routed_url, "request_predict_seconds_count") > counted_before[routed_url]
+        access_lines = '"POST /v1/models/'  # uvicorn's access line (the colon percent-encoded)
+        assert (tmp_path / "predictor.log").read_text().count(access_lines) >= len(bodies)
+        assert access_lines not in (serving.state_dir / "logs" / "predictor.log").read_text()
     finally:
         process.terminate()
         process.wait(timeout=30)
