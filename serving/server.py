@@ -85,7 +85,6 @@ def serve(model: Any, port: int) -> None:
     lane_for = model if settings.fast_lane and getattr(model, "has_fast_lane", False) else None
     server_class = bound_model_server(kserve, settings.bind_host, lane_for, guarded(settings))
     use_uvloop()
-    sys.setswitchinterval(settings.serving_switch_interval_s)
     server = server_class(http_port=port, enable_grpc=False, workers=1, grace_period=10, enable_latency_logging=False)
     if not settings.access_log:  # after KServe configured its logging; uvicorn logs a request only with a handler
         access = logging.getLogger("uvicorn.access")

@@ -406,13 +406,6 @@ class ServingSettings(BaseModel):
         "requests are counted by status and timed by the servers' metrics, every answer is in the prediction log "
         "with its request id, and labels and model moves keep who sent them; the line cost 4-5% of a request.",
     )
-    serving_switch_interval_s: float = Field(
-        0.005,
-        gt=0,
-        le=0.1,
-        description="How long a model server's background thread (the prediction log's writers, the registry "
-        "watcher) may hold the interpreter before a request's thread gets it back (`sys.setswitchinterval`).",
-    )
     onnx_threads: int = Field(
         1, ge=1, description="onnxruntime threads per scoring call of fewer than 128 rows (1 suits one-row requests)."
     )
