@@ -229,8 +229,8 @@ class PredictionLog:
         if contents.torn_bytes:
             logger.warning("prediction log: %s ends in %d unreadable bytes (a torn record)", path, contents.torn_bytes)
             PREDICTION_LOG_DROPPED.labels("torn_record").inc()
-        if contents.frames:
-            frame = pd.concat(contents.frames, ignore_index=True)
+        frame = contents.frame()
+        if frame is not None:
             for hour, rows in frame.groupby(frame[LOGGED_AT].dt.floor("h"), sort=True):
                 name = f"{partition_name(pd.Timestamp(hour))}/{_part_name(rows, path)}"
                 self.root.write_parquet(rows, name, durable=True)  # on disk before its segment goes

@@ -53,6 +53,13 @@ class Handoff:
         pid, _, path = value.partition(":")
         return cls(int(pid), path) if pid.isdigit() and path else None
 
+    @classmethod
+    def living(cls, value: str) -> Handoff | None:
+        """The handoff a variable names while its helper's process lives (None: it names none, or the helper is
+        gone): what a process passes down to the runs it starts is only worth using while it is there."""
+        handoff = cls.parse(value)
+        return handoff if handoff is not None and not process_gone(handoff.pid) else None
+
     def __str__(self) -> str:
         return f"{self.pid}:{self.path}"
 

@@ -35,12 +35,15 @@ def test_a_torn_tail_keeps_every_whole_record(tmp_path: Path) -> None:
     with path.open("ab") as handle:
         handle.write(segments.encode(_rows(30, 10))[:-7])  # a kill in the middle of a write
     contents = segments.read_segment(path)
-    assert [len(frame) for frame in contents.frames] == [10, 10, 10] and contents.torn_bytes > 0
-    assert list(pd.concat(contents.frames)["event_id"]) == [f"e-{i}" for i in range(30)]
+    assert [record.num_rows for record in contents.records] == [10, 10, 10] and contents.torn_bytes > 0
+    whole = contents.frame()
+    assert whole is not None and list(whole["event_id"]) == [f"e-{i}" for i in range(30)]
+    expected = pd.concat([record.to_pandas() for record in contents.records], ignore_index=True)
+    pd.testing.assert_frame_equal(whole, expected)  # one conversion, the same frame as one per record
     corrupt = bytearray(path.read_bytes())
     corrupt[segments.HEADER.size + 5] ^= 0xFF  # a flipped bit in the first record: nothing after it is trusted
     path.write_bytes(bytes(corrupt))
-    assert segments.read_segment(path).frames == []
+    assert segments.read_segment(path).records == [] and segments.read_segment(path).frame() is None
 
 
 def test_a_dead_processes_segments_are_published_once_by_the_next(tmp_path: Path) -> None:
@@ -102,3 +105,19 @@ def test_a_live_processes_folder_is_never_adopted(tmp_path: Path) -> None:
     second.close()
     assert len(read_prediction_log(tmp_path)) == 4
     assert os.listdir(tmp_path / ".segments") == []
+
+
+def test_records_whose_types_differ_still_read_back_as_one_frame(tmp_path: Path) -> None:
+    """A segment's records are converted to pandas at once; records whose column types do not line up (an
+    all-missing column, a column that changed type) read back as converting them one by one would."""
+    writer = segments.SegmentWriter(tmp_path)
+    writer.append(segments.encode(pd.DataFrame({"event_id": ["a"], "note": [None], "x": [1]})))
+    writer.append(segments.encode(pd.DataFrame({"event_id": ["b"], "note": ["late"], "x": [2]})))
+    writer.append(segments.encode(pd.DataFrame({"event_id": ["c"], "note": ["again"], "x": ["three"]})))
+    assert writer.open_path is not None
+    contents = segments.read_segment(writer.open_path)
+    whole = contents.frame()
+    assert whole is not None
+    expected = pd.concat([record.to_pandas() for record in contents.records], ignore_index=True)
+    pd.testing.assert_frame_equal(whole, expected)
+    assert list(whole["x"]) == [1, 2, "three"] and list(whole["note"]) == [None, "late", "again"]

@@ -20,6 +20,14 @@ def test_a_handoff_is_read_back_from_its_variable() -> None:
     assert Handoff.parse("4242:") is None
 
 
+def test_a_handoff_passed_down_is_used_only_while_its_helper_lives(tmp_path: Path) -> None:
+    alive = Handoff(os.getpid(), str(tmp_path / "host.sock"))
+    assert Handoff.living(str(alive)) == alive and Handoff.living("") is None
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    assert Handoff.living(str(Handoff(ended.pid, str(tmp_path / "gone.sock")))) is None
+
+
 def test_the_wait_ends_when_the_path_appears(tmp_path: Path) -> None:
     path = tmp_path / "address"
     threading.Timer(0.3, path.write_text, args=("127.0.0.1:6379",)).start()

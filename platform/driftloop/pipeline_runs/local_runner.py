@@ -21,7 +21,7 @@ from driftloop.pipeline_runs.submission import builtin_training_source, local_ru
 from driftloop.pipeline_runs.task_client import HOST_VARIABLE
 from driftloop.pipeline_runs.warm_tasks import COMMAND_HOST_VARIABLE, TASK_MODULES, launcher_path, warm_tasks
 from pipelines.core.dependency_probes import check_online_store
-from pipelines.core.handoff import Handoff, process_gone
+from pipelines.core.handoff import Handoff
 from pipelines.core.layout import Layout
 from pipelines.core.settings import Settings, exported, settings_environment
 from pipelines.core.training_request import TrainingOutcome, TrainingRequest
@@ -60,8 +60,8 @@ def background_command(environment: dict[str, str]) -> list[str]:
     offers its commands (the demo's command host: `driftloop`, kfp and the pipeline are imported there), else as
     a new interpreter. `environment` is the command's; it is told the host when there is one."""
     launcher = launcher_path()
-    host = Handoff.parse(os.environ.get(COMMAND_HOST_VARIABLE, ""))
-    if launcher is None or host is None or process_gone(host.pid):
+    host = Handoff.living(os.environ.get(COMMAND_HOST_VARIABLE, ""))
+    if launcher is None or host is None:
         return driftloop_command()
     environment[HOST_VARIABLE] = str(host)
     return [str(launcher), "-m", "driftloop"]

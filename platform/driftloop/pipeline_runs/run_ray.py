@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from pipelines.core.handoff import Handoff, process_gone
+from pipelines.core.handoff import Handoff
 from pipelines.core.ray_holder import stop_marker
 from pipelines.core.ray_runtime import HOLDER_VARIABLE, short_temp_root
 from pipelines.core.settings import Settings
@@ -64,8 +64,7 @@ def run_ray(
 
 def shared_holder(environment: dict[str, str]) -> Handoff | None:
     """The Ray holder a longer-lived process passed down in `environment`, while it lives."""
-    holder = Handoff.parse(environment.get(HOLDER_VARIABLE, ""))
-    return holder if holder is not None and not process_gone(holder.pid) else None
+    return Handoff.living(environment.get(HOLDER_VARIABLE, ""))
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from driftloop.pipeline_runs.task_client import HOST_VARIABLE
-from pipelines.core.handoff import Handoff, process_gone
+from pipelines.core.handoff import Handoff
 from pipelines.core.ray_runtime import short_temp_root
 
 logger = logging.getLogger(__name__)
@@ -88,8 +88,7 @@ def training_task_host(
 def shared_training_host(environment: dict[str, str]) -> Handoff | None:
     """The training task host a longer-lived process keeps for the runs it starts (`SHARED_HOST_VARIABLE`), if
     it is still there."""
-    host = Handoff.parse(environment.get(SHARED_HOST_VARIABLE, ""))
-    return host if host is not None and not process_gone(host.pid) else None
+    return Handoff.living(environment.get(SHARED_HOST_VARIABLE, ""))
 
 
 @contextmanager
