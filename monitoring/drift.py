@@ -55,9 +55,7 @@ def served_rows_fingerprint(version: str, rows: pd.DataFrame, columns: Monitored
     holds exactly the last report's answers (labels came back, no new traffic) would compute that report again."""
     hashed = pd.util.hash_pandas_object(rows[[EVENT_ID, LOGGED_AT]], index=False).to_numpy(dtype="uint64")
     digest = hashlib.sha256(json.dumps([version, list(columns.numeric), list(columns.categorical)]).encode())
-    digest.update(
-        f"{len(hashed)}:{int(hashed.sum(dtype='uint64'))}:{int(np.bitwise_xor.reduce(hashed, initial=0))}".encode()
-    )
+    digest.update(np.sort(hashed).tobytes())  # the multiset of rows itself, not a sum that two sets may share
     return digest.hexdigest()
 
 

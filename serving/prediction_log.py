@@ -259,9 +259,11 @@ class PredictionLog:
 
     def publish_soon(self) -> None:
         """Close the open segment now, so the publisher thread publishes it without waiting out `flush_s`: a
-        label that came back for an answer still in the segment lands as soon as the answer is published."""
-        self.commit()
-        self._seal()
+        label that came back for an answer still in the segment lands as soon as the answer is published. A
+        failing disk changes nothing here: the rows stay buffered for the committer, and the label waits as before."""
+        with contextlib.suppress(Exception):
+            self.commit()
+            self._seal()
 
     # Shutdown ----------------------------------------------------------------------------------------------
 
