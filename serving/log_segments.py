@@ -45,7 +45,13 @@ def encode(frame: pd.DataFrame) -> bytes:
     """One record: the frame as an Arrow IPC stream (schema and pandas metadata included), framed."""
     import pyarrow as pa
 
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    return encode_table(pa.Table.from_pandas(frame, preserve_index=False))
+
+
+def encode_table(table: pa.Table) -> bytes:
+    """One record: an Arrow table (its schema's pandas metadata says how readers turn it back into a frame)."""
+    import pyarrow as pa
+
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)

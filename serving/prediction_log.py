@@ -32,9 +32,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
-from pipelines.data.prediction_log_format import LOGGED_AT, partition_name
+from pipelines.data.prediction_log_format import LOGGED_AT, LogRows, log_frame, log_table, partition_name
 from pipelines.data.storage import Folder
 from serving import log_segments as segments
 from serving.metrics import PREDICTION_LOG_DROPPED, PREDICTION_LOG_ROWS, PREDICTION_LOG_WAITING
@@ -53,22 +54,32 @@ class PredictionLogFull(Unavailable):
 
 
 class PendingFrame(Protocol):
-    """Rows kept as the request left them; their type builds the frame of a whole batch at commit time."""
+    """Rows kept as the request left them; their type builds the columns of a whole batch at commit time."""
 
     @classmethod
-    def batch_frame(cls, batch: Sequence[Any]) -> pd.DataFrame: ...
+    def batch_columns(cls, batch: Sequence[Any]) -> dict[str, np.ndarray]: ...
 
     def __len__(self) -> int: ...
 
 
-def _frames(pending: list[pd.DataFrame | PendingFrame]) -> list[pd.DataFrame]:
-    """Frames as they came, then each kind of pending rows built in one batch (readers sort by time)."""
+def _committed(pending: list[pd.DataFrame | PendingFrame]) -> LogRows:
+    """A batch as one record: arrays when every row came from requests of one kind (the model server's case:
+    no pandas on the commit path), else one frame of frames as they came, then each kind of pending rows
+    (readers sort by time)."""
+    first = pending[0]
+    if not isinstance(first, pd.DataFrame) and all(type(item) is type(first) for item in pending):
+        return type(first).batch_columns(pending)
     frames = [item for item in pending if isinstance(item, pd.DataFrame)]
     batches: dict[type[PendingFrame], list[PendingFrame]] = {}
     for item in pending:
         if not isinstance(item, pd.DataFrame):
             batches.setdefault(type(item), []).append(item)
-    return frames + [kind.batch_frame(batch) for kind, batch in batches.items()]
+    frames += [log_frame(kind.batch_columns(batch)) for kind, batch in batches.items()]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _record(rows: LogRows) -> bytes:
+    return segments.encode(rows) if isinstance(rows, pd.DataFrame) else segments.encode_table(log_table(rows))
 
 
 class PredictionLog:
@@ -81,11 +92,11 @@ class PredictionLog:
         segments_dir: Path | None = None,
         commit_s: float = 0.05,
         max_waiting_rows: int = 100_000,
-        listener: Callable[[pd.DataFrame], None] | None = None,
+        listener: Callable[[LogRows], None] | None = None,
     ) -> None:
         self.root = Folder.at(root)
         self.listener = listener
-        self._heard: queue.Queue[pd.DataFrame | None] = queue.Queue()
+        self._heard: queue.Queue[LogRows | None] = queue.Queue()
         if segments_dir is None and self.root.remote:
             raise ValueError("a prediction log on an object store needs a local segments folder")
         self.segments_dir = segments_dir or self.root.local_path / SEGMENTS_FOLDER
@@ -157,8 +168,8 @@ class PredictionLog:
                 return 0
             try:
                 assert self._writer is not None
-                frame = pd.concat(_frames(pending), ignore_index=True)
-                self._writer.append(segments.encode(frame))
+                rows_committed = _committed(pending)
+                self._writer.append(_record(rows_committed))
             except Exception:
                 with self._lock:
                     self._buffer = pending + self._buffer
@@ -167,21 +178,21 @@ class PredictionLog:
             with self._lock:
                 self._buffered_rows -= rows
             PREDICTION_LOG_WAITING.labels("memory").set(self._buffered_rows)
-            self._tell(frame)
+            self._tell(rows_committed)
             return rows
 
-    def _tell(self, frame: pd.DataFrame) -> None:
+    def _tell(self, rows: LogRows) -> None:
         if self.listener is not None:
-            self._heard.put(frame)
+            self._heard.put(rows)
 
     def _listen_loop(self) -> None:
         """Hand committed batches to the listener, in commit order, until `close` says there are no more."""
         assert self.listener is not None
-        while (frame := self._heard.get()) is not None:
+        while (rows := self._heard.get()) is not None:
             try:
-                self.listener(frame)
+                self.listener(rows)
             except Exception:  # noqa: BLE001 - the rows are durable; a listener never fails the log
-                logger.exception("prediction log: the listener failed on %d rows", len(frame))
+                logger.exception("prediction log: the listener failed on a batch")
 
     def _commit_loop(self) -> None:
         sealed_at = time.monotonic()

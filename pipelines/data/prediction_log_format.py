@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,9 @@ import pandas as pd
 from pipelines.data.part_set import PartSet
 from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP
 from pipelines.data.storage import Folder
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 LOGGED_AT = "logged_at"  # when the answer was logged (UTC)
 ROLE = "role"  # "served" (returned to the caller) or "shadow" (challenger, logged only)
@@ -67,8 +71,9 @@ class PendingRows:
         return len(self.scores)
 
     @classmethod
-    def batch_frame(cls, batch: Sequence[PendingRows]) -> pd.DataFrame:
-        """The log rows of many requests at once: one concatenation per column, on the writer thread."""
+    def batch_columns(cls, batch: Sequence[PendingRows]) -> dict[str, np.ndarray]:
+        """The log rows of many requests at once, as arrays (`LogColumns`): one concatenation per column, on
+        the writer thread; no pandas (a commit's frame cost more than the rest of the commit)."""
         lengths = [len(item.scores) for item in batch]
 
         def event_column(read: Callable[[Events], np.ndarray], missing: object, dtype: str) -> np.ndarray:
@@ -86,30 +91,79 @@ class PendingRows:
             return np.repeat(np.array(values, dtype=object), lengths)
 
         # The model input columns are whatever the requests carried, in their order (the model's input order).
-        columns = list(batch[0].inputs) if batch else []
-        rows = pd.DataFrame({c: np.concatenate([item.inputs[c] for item in batch]) for c in columns})
+        first = list(batch[0].inputs) if batch else []
+        columns = {c: np.concatenate([item.inputs[c] for item in batch]) for c in first}
         for key in dict.fromkeys(key for item in batch for key in item.entity_keys):
-            rows[key] = entity_column(key)
-        rows[EVENT_ID] = pd.array(event_column(lambda events: events.event_ids, None, "object"), dtype="string")
-        rows[EVENT_TIMESTAMP] = pd.to_datetime(
-            event_column(lambda events: events.received, np.datetime64("NaT"), "datetime64[ns]"), utc=True
-        )
-        rows[PREDICTION] = np.concatenate([item.scores for item in batch]).astype(np.float64)
-        rows[MODEL_VERSION] = per_row([item.model_version for item in batch])
-        rows[MODEL_ALIAS] = per_row([item.model_alias for item in batch])
-        rows[ROLE] = per_row([item.role for item in batch])
-        rows[REQUEST_ID] = per_row([item.request_id for item in batch])
-        rows[LOGGED_AT] = pd.to_datetime(np.repeat([item.logged_at for item in batch], lengths), unit="s", utc=True)
-        return rows
+            columns[key] = entity_column(key)
+        columns[EVENT_ID] = event_column(lambda events: events.event_ids, None, "object")
+        columns[EVENT_TIMESTAMP] = event_column(lambda events: events.received, np.datetime64("NaT"), "datetime64[ns]")
+        columns[PREDICTION] = np.concatenate([item.scores for item in batch]).astype(np.float64)
+        columns[MODEL_VERSION] = per_row([item.model_version for item in batch])
+        columns[MODEL_ALIAS] = per_row([item.model_alias for item in batch])
+        columns[ROLE] = per_row([item.role for item in batch])
+        columns[REQUEST_ID] = per_row([item.request_id for item in batch])
+        logged_us = np.repeat(np.array([round(item.logged_at * 1e6) for item in batch], dtype=np.int64), lengths)
+        columns[LOGGED_AT] = logged_us.astype("datetime64[us]").astype("datetime64[ns]")
+        return columns
+
+    @classmethod
+    def batch_frame(cls, batch: Sequence[PendingRows]) -> pd.DataFrame:
+        """The log rows of many requests at once, as a frame with the log's types."""
+        return log_frame(cls.batch_columns(batch))
+
+
+LogColumns = Mapping[str, np.ndarray]  # the log's rows as arrays: times datetime64[ns] in UTC, ids and text object
+LogRows = LogColumns | pd.DataFrame  # a batch of the log's rows: a commit's arrays, or a frame read back
+
+
+def log_frame(columns: LogColumns) -> pd.DataFrame:
+    """The frame the log's readers get back for these columns: event ids as pandas strings, times in UTC."""
+    frame = pd.DataFrame({name: values for name, values in columns.items()})
+    if EVENT_ID in frame:
+        frame[EVENT_ID] = pd.array(frame[EVENT_ID].to_numpy(dtype=object), dtype="string")
+    for name in (EVENT_TIMESTAMP, LOGGED_AT):
+        if name in frame:
+            frame[name] = pd.to_datetime(frame[name], utc=True)
+    return frame
+
+
+_LOG_SCHEMAS: dict[tuple[tuple[str, str], ...], pa.Schema] = {}
+
+
+def log_table(columns: LogColumns) -> pa.Table:
+    """The Arrow table `pa.Table.from_pandas(log_frame(columns))` gives (types and pandas metadata alike, so a
+    reader's `to_pandas()` returns the same frame), built from the arrays directly: the schema of each layout
+    of columns is derived from a frame once, and every later batch skips pandas."""
+    import pyarrow as pa
+
+    layout = tuple((name, values.dtype.str) for name, values in columns.items())
+    schema = _LOG_SCHEMAS.get(layout)
+    if schema is None:
+        schema = _LOG_SCHEMAS[layout] = pa.Schema.from_pandas(log_frame(columns), preserve_index=False)
+    arrays = [pa.array(columns[field.name], type=field.type, from_pandas=True) for field in schema]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def utc_nanoseconds(values: np.ndarray | pd.Series) -> np.ndarray:
+    """A time column of the log's (arrays or a frame's column in UTC) as datetime64[ns] values in UTC."""
+    if isinstance(values, pd.Series):
+        return values.to_numpy(dtype="datetime64[ns]")
+    return np.asarray(values, dtype="datetime64[ns]")
+
+
+def served_event_mask(log: LogRows, entity_keys: Sequence[str]) -> np.ndarray:
+    """Which of the log's rows record an event: served answers (not shadow ones) with an event id and every
+    entity key (a row answered without its entity ids holds MISSING_ENTITY there). Arrays or a frame alike."""
+    served = np.asarray(log[ROLE] == SERVED) & np.asarray(pd.notna(log[EVENT_ID]))
+    for key in entity_keys:
+        served &= np.asarray(log[key] >= 0)
+    return served
 
 
 def served_event_rows(log: pd.DataFrame, entity_keys: Sequence[str]) -> pd.DataFrame:
     """The log's rows that record an event: served answers (not shadow ones) with an event id and every entity
     key (a row answered without its entity ids holds MISSING_ENTITY there)."""
-    served = (log[ROLE] == SERVED) & log[EVENT_ID].notna()
-    for key in entity_keys:
-        served &= log[key] >= 0
-    return log[served]
+    return log[served_event_mask(log, entity_keys)]
 
 
 def partition_name(moment: pd.Timestamp) -> str:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from pipelines.streaming import metrics
 from pipelines.streaming.backend import StreamBackend
 from pipelines.streaming.open_stream import open_stream
-from pipelines.streaming.records import StreamRoutes
+from pipelines.streaming.records import EventColumns, StreamRoutes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,7 +42,7 @@ class StreamPublisher:
         self._lock = threading.Lock()
         self._failing = False
 
-    def publish(self, events: pd.DataFrame, answered_us: Sequence[int] | None = None) -> bool:
+    def publish(self, events: EventColumns, answered_us: Sequence[int] | None = None) -> bool:
         """Append these events (and whatever waits from earlier); True when the stream took everything."""
         if not self.routes.active:
             return True

@@ -10,9 +10,9 @@ freshness clock.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
@@ -21,6 +21,8 @@ from pipelines.core.use_case import EVENT_TIMESTAMP, UseCase
 if TYPE_CHECKING:
     import pandas as pd
 
+# Events as columns: a frame, or a mapping of arrays (what the prediction log commits).
+EventColumns: TypeAlias = "Mapping[str, Any] | pd.DataFrame"
 TIME_US = "t_us"  # the event's time in a record (microseconds since the epoch)
 ANSWERED_US = "answered_us"  # when a served event was answered; absent for a landed one
 
@@ -57,23 +59,25 @@ class StreamRoutes:
     def entity_of(self, stream: str) -> str:
         return stream.rsplit(".", 1)[0]
 
-    def records(self, events: pd.DataFrame, answered_us: Sequence[int] | None = None) -> list[tuple[str, bytes]]:
+    def records(self, events: EventColumns, answered_us: Sequence[int] | None = None) -> list[tuple[str, bytes]]:
         """(stream, payload) for each event and streamed entity, in the events' order."""
-        if not self.active or events.empty:
+        if not self.active or len(events[EVENT_TIMESTAMP]) == 0:
             return []
         out: list[tuple[str, bytes]] = []
-        keys = {entity: events[key].to_numpy(np.int64) for entity, key in self.entities}
+        keys = {entity: np.asarray(events[key], dtype=np.int64) for entity, key in self.entities}
         for index, payload in enumerate(_payloads(events, answered_us)):
             for entity, _ in self.entities:
                 out.append((self.stream(entity, int(keys[entity][index])), payload))
         return out
 
 
-def _payloads(events: pd.DataFrame, answered_us: Sequence[int] | None) -> Iterator[bytes]:
-    columns = [column for column in events.columns if column != EVENT_TIMESTAMP]
-    times = events[EVENT_TIMESTAMP].to_numpy(dtype="datetime64[ns]").astype(np.int64) // 1000
+def _payloads(events: EventColumns, answered_us: Sequence[int] | None) -> Iterator[bytes]:
+    columns = [str(column) for column in events if column != EVENT_TIMESTAMP]
+    stamps = events[EVENT_TIMESTAMP]
+    as_ns = stamps.to_numpy(dtype="datetime64[ns]") if hasattr(stamps, "to_numpy") else np.asarray(stamps, "M8[ns]")
+    times = as_ns.astype(np.int64) // 1000
     values = [events[column].tolist() for column in columns]
-    for index in range(len(events)):
+    for index in range(len(times)):
         record: dict[str, Any] = {column: values[position][index] for position, column in enumerate(columns)}
         record[TIME_US] = int(times[index])
         if answered_us is not None:

@@ -59,3 +59,25 @@ def test_a_use_case_without_streamed_views_streams_nothing(tmp_path: Path) -> No
     from use_cases.delivery import USE_CASE as HOURLY
 
     assert answer_stream(Settings(state_dir=tmp_path), HOURLY) is None
+
+
+def test_a_commits_arrays_reach_the_stream_as_their_frame_would(tmp_path: Path) -> None:
+    """The server's commits hand the listener arrays, a dead process's segment hands it a frame: the same rows
+    give the same records on the same streams."""
+    from pipelines.data.prediction_log_format import PendingRows, log_frame
+    from tests.unit.test_durable_log import _requests
+
+    def published(name: str, rows: object) -> list[tuple[str, dict[str, object]]]:
+        settings = Settings(state_dir=tmp_path, use_case=STREAMING.name, stream_url=f"sqlite:///{tmp_path / name}")
+        listener = answer_stream(settings, STREAMING)
+        assert listener is not None
+        listener(rows)  # type: ignore[arg-type]
+        routes = StreamRoutes.of(STREAMING, settings.stream_partitions)
+        stream = SqliteStream(tmp_path / name)
+        records = [(r.stream, decode(r.payload)) for s in routes.owned(0, 1) for r in stream.retained(s)]
+        return sorted(records, key=lambda record: (record[0], str(record[1]["event_id"])))
+
+    columns = PendingRows.batch_columns(_requests(12))
+    from_arrays, from_frame = published("arrays.db", columns), published("frame.db", log_frame(columns))
+    assert from_arrays == from_frame and len(from_arrays) == 12, "six served events, each on two streams"
+    assert {type(event["amount"]) for _, event in from_arrays} == {float}

@@ -10,9 +10,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pytest
 
-from pipelines.data.prediction_log_format import read_prediction_log
+from pipelines.data.prediction_log_format import (
+    Events,
+    PendingRows,
+    log_frame,
+    read_prediction_log,
+    served_event_mask,
+    served_event_rows,
+)
 from serving import log_segments as segments
 from serving.prediction_log import PredictionLog
 
@@ -121,3 +131,75 @@ def test_records_whose_types_differ_still_read_back_as_one_frame(tmp_path: Path)
     expected = pd.concat([record.to_pandas() for record in contents.records], ignore_index=True)
     pd.testing.assert_frame_equal(whole, expected)
     assert list(whole["x"]) == [1, 2, "three"] and list(whole["note"]) == [None, "late", "again"]
+
+
+def _requests(n: int) -> list[PendingRows]:
+    """Requests as the scorer leaves them: served with events, a shadow copy, and one without entity ids."""
+    received = np.datetime64("2026-12-06T10:00:00.123456", "ns")
+    pending = []
+    for index in range(n):
+        inputs = {"amount": np.array([float(index), 2.5]), "channel": np.array(["online", "pos"], dtype=object)}
+        events = Events(
+            {"customer_id": np.array([index, 9]), "merchant_id": np.array([3, 4])},
+            np.array([f"e-{index}", None], dtype=object),
+            np.array([received, received + np.timedelta64(1, "s")]),
+        )
+        role = "shadow" if index % 3 == 2 else "served"
+        logged_at, keys = 1_765_015_200.123456 + index, ("customer_id", "merchant_id")
+        scores = np.array([0.25, 0.75])
+        pending.append(
+            PendingRows(
+                inputs, events if index % 4 else None, scores, "3", "champion", role, f"r-{index}", logged_at, keys
+            )
+        )
+    return pending
+
+
+def test_a_commit_of_requests_builds_no_frame_and_reads_back_as_the_logs_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's commits go from the requests' arrays to Arrow without pandas; what a reader gets back is the
+    frame pandas would have written (types, missing ids and times, pandas metadata), and the listener hears
+    the same rows."""
+    heard: list[object] = []
+    log = PredictionLog(tmp_path, flush_s=3600, commit_s=3600, listener=heard.append).start()
+    batch = _requests(12)
+    for rows in batch[:6]:
+        log.append(rows)
+    assert log.commit() == 12  # the first commit of these columns derives their Arrow schema from a frame, once
+    for rows in batch[6:]:
+        log.append(rows)
+
+    def no_frames(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a DataFrame was built on the commit path")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pd.DataFrame, "__init__", no_frames)
+        assert log.commit() == 12
+    assert log._writer is not None and log._writer.open_path is not None
+    records = segments.read_segment(log._writer.open_path).records
+    expected = log_frame(PendingRows.batch_columns(batch))
+    schema = pa.Table.from_pandas(expected, preserve_index=False).schema
+    assert len(records) == 2 and all(record.schema.equals(schema, check_metadata=True) for record in records)
+    read_back = pd.concat([record.to_pandas() for record in records], ignore_index=True)
+    pd.testing.assert_frame_equal(read_back, expected)
+    assert str(read_back["event_id"].dtype) == "string" and read_back["event_id"].isna().sum() == 15
+    assert read_back["logged_at"].iloc[0] == pd.Timestamp("2025-12-06T10:00:00.123456Z")
+    assert read_back["customer_id"].tolist()[:2] == [-1, -1], "a request without events: no entity ids"
+    log.close()
+    heard_arrays = [rows for rows in heard if not isinstance(rows, pd.DataFrame)]
+    assert len(heard_arrays) == 2, "the listener hears each commit's arrays"
+    heard_rows = pd.concat([log_frame(columns) for columns in heard_arrays], ignore_index=True)  # type: ignore[arg-type]
+    pd.testing.assert_frame_equal(heard_rows, expected)
+    assert len(read_prediction_log(tmp_path)) == 24
+
+
+def test_the_served_events_of_arrays_and_of_a_frame_are_the_same_rows() -> None:
+    """The listener hears a commit's arrays, or a dead process's segment as a frame: the same events either way."""
+    columns = PendingRows.batch_columns(_requests(12))
+    frame = log_frame(columns)
+    keys = ("customer_id", "merchant_id")
+    mask = served_event_mask(columns, keys)
+    assert mask.tolist() == served_event_mask(frame, keys).tolist()
+    pd.testing.assert_frame_equal(served_event_rows(frame, keys), frame[mask])
+    assert mask.sum() == 6, "served, with events and an event id: the first rows of requests 1, 3, 6, 7, 9, 10"
