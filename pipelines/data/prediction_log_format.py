@@ -106,11 +106,6 @@ class PendingRows:
         columns[LOGGED_AT] = logged_us.astype("datetime64[us]").astype("datetime64[ns]")
         return columns
 
-    @classmethod
-    def batch_frame(cls, batch: Sequence[PendingRows]) -> pd.DataFrame:
-        """The log rows of many requests at once, as a frame with the log's types."""
-        return log_frame(cls.batch_columns(batch))
-
 
 LogColumns = Mapping[str, np.ndarray]  # the log's rows as arrays: times datetime64[ns] in UTC, ids and text object
 LogRows = LogColumns | pd.DataFrame  # a batch of the log's rows: a commit's arrays, or a frame read back

@@ -136,6 +136,13 @@ def test_a_full_disk_turns_the_predictor_not_ready_then_every_answered_row_is_st
             assert memory.memory_info().rss - rss_full < 20 * 2**20, "resident memory stays bounded"
             metrics = http.get(f"{url}/metrics").text
             assert "driftloop_prediction_log_refused_requests_total" in metrics
+            # A label for an answer that waits in memory: the route asks the server to publish it now, which the
+            # full disk refuses; the label waits as for any answer not yet published, then 404 (never a 500).
+            waiting = next(event_id for event_id in answered if event_id.startswith("full-"))
+            label = http.post(f"{url}/v1/labels", headers=serving.headers("label"),
+                              json={"labels": [{"event_id": waiting, "is_fraud": 0}]})  # fmt: skip
+            assert label.status_code == 404 and "unknown event_id" in label.text, label.text
+            assert http.get(f"{url}/v2/health/live").status_code == 200
             filler.unlink()  # space returns
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and http.get(f"{url}/v2/models/{MODEL}/ready").status_code != 200:
