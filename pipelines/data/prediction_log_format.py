@@ -128,14 +128,23 @@ _LOG_SCHEMAS: dict[tuple[tuple[str, str], ...], pa.Schema] = {}
 def log_table(columns: LogColumns) -> pa.Table:
     """The Arrow table `pa.Table.from_pandas(log_frame(columns))` gives (types and pandas metadata alike, so a
     reader's `to_pandas()` returns the same frame), built from the arrays directly: the schema of each layout
-    of columns is derived from a frame once, and every later batch skips pandas."""
+    of columns is derived from a frame once, and every later batch skips pandas. A schema with a column of
+    nothing but missing values (Arrow's null type) is not kept, and a batch its layout's schema cannot hold goes
+    through pandas: a first batch of missing values never decides the type of the batches after it."""
     import pyarrow as pa
 
-    layout = tuple((name, values.dtype.str) for name, values in columns.items())
+    # Text of any width, or objects, is one layout (pandas holds them as objects): the cache stays a few entries.
+    layout = tuple((name, "O" if values.dtype.kind in "USO" else values.dtype.str) for name, values in columns.items())
     schema = _LOG_SCHEMAS.get(layout)
     if schema is None:
-        schema = _LOG_SCHEMAS[layout] = pa.Schema.from_pandas(log_frame(columns), preserve_index=False)
-    arrays = [pa.array(columns[field.name], type=field.type, from_pandas=True) for field in schema]
+        table = pa.Table.from_pandas(log_frame(columns), preserve_index=False)
+        if not any(pa.types.is_null(field.type) for field in table.schema):
+            _LOG_SCHEMAS[layout] = table.schema
+        return table
+    try:
+        arrays = [pa.array(columns[field.name], type=field.type, from_pandas=True) for field in schema]
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.Table.from_pandas(log_frame(columns), preserve_index=False)
     return pa.Table.from_arrays(arrays, schema=schema)
 
 

@@ -19,6 +19,7 @@ from pipelines.data.prediction_log_format import (
     Events,
     PendingRows,
     log_frame,
+    log_table,
     read_prediction_log,
     served_event_mask,
     served_event_rows,
@@ -203,3 +204,16 @@ def test_the_served_events_of_arrays_and_of_a_frame_are_the_same_rows() -> None:
     assert mask.tolist() == served_event_mask(frame, keys).tolist()
     pd.testing.assert_frame_equal(served_event_rows(frame, keys), frame[mask])
     assert mask.sum() == 6, "served, with events and an event id: the first rows of requests 1, 3, 6, 7, 9, 10"
+
+
+def test_a_first_batch_of_missing_values_does_not_decide_the_type_of_later_ones() -> None:
+    """A text column with nothing but missing values in the first batch of its layout is Arrow's null type there;
+    later batches with text in it, or a batch whose values its layout's type cannot hold, still encode, each as
+    pandas would have."""
+    first = {"note": np.array([None, None], dtype=object), "x": np.array([1.0, 2.0])}
+    later = {"note": np.array(["late", None], dtype=object), "x": np.array([3.0, 4.0])}
+    changed = {"note": np.array([5, 6], dtype=object), "x": np.array([5.0, 6.0])}
+    for columns in (first, later, later, changed):
+        through_pandas = pa.Table.from_pandas(log_frame(columns), preserve_index=False)
+        pd.testing.assert_frame_equal(log_table(columns).to_pandas(), through_pandas.to_pandas())
+    assert str(log_table(later).schema.field("note").type) == "string"
