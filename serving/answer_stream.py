@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipelines.data.prediction_log_format import LOGGED_AT, LogRows, served_event_mask, utc_nanoseconds
+from pipelines.data.prediction_log_format import LOGGED_AT, LogRows, served_event_mask
+from pipelines.data.schema import utc_nanoseconds
 from pipelines.streaming.open_stream import open_stream
 from pipelines.streaming.publisher import StreamPublisher
 from pipelines.streaming.records import StreamRoutes

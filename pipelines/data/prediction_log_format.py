@@ -148,13 +148,6 @@ def log_table(columns: LogColumns) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def utc_nanoseconds(values: np.ndarray | pd.Series) -> np.ndarray:
-    """A time column of the log's (arrays or a frame's column in UTC) as datetime64[ns] values in UTC."""
-    if isinstance(values, pd.Series):
-        return values.to_numpy(dtype="datetime64[ns]")
-    return np.asarray(values, dtype="datetime64[ns]")
-
-
 def served_event_mask(log: LogRows, entity_keys: Sequence[str]) -> np.ndarray:
     """Which of the log's rows record an event: served answers (not shadow ones) with an event id and every
     entity key (a row answered without its entity ids holds MISSING_ENTITY there). Arrays or a frame alike."""

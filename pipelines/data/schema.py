@@ -7,7 +7,12 @@ A use case's own columns (its entity keys, fields and label) come from its decla
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from pipelines.core.use_case import CREATED_TIMESTAMP, EVENT_ID, EVENT_TIMESTAMP, LABEL_TIMESTAMP
+
+if TYPE_CHECKING:
+    import numpy as np
 
 UNTIL = "until"  # the end of a span of time a label value was known (EventStore.label_spans)
 
@@ -36,3 +41,13 @@ def offline_table(view: str) -> str:
     """Where a view's offline table lives, relative to the Feast repo path: a folder of parquet parts, one per
     entity partition (`pipelines.features.offline_store`); Feast's file source reads the folder as one table."""
     return f"offline/{view}"
+
+
+def utc_nanoseconds(values: Any) -> np.ndarray:
+    """A time column as datetime64[ns] values in UTC, from a frame's column (aware of UTC) or from the arrays the
+    prediction log commits (datetime64 already in UTC): the one conversion both kinds of rows go through."""
+    import numpy as np
+
+    if hasattr(values, "to_numpy"):
+        return np.asarray(values.to_numpy(dtype="datetime64[ns]"))
+    return np.asarray(values, dtype="datetime64[ns]")

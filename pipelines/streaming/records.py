@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import numpy as np
 
 from pipelines.core.use_case import EVENT_TIMESTAMP, UseCase
+from pipelines.data.schema import utc_nanoseconds
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -73,9 +74,7 @@ class StreamRoutes:
 
 def _payloads(events: EventColumns, answered_us: Sequence[int] | None) -> Iterator[bytes]:
     columns = [str(column) for column in events if column != EVENT_TIMESTAMP]
-    stamps = events[EVENT_TIMESTAMP]
-    as_ns = stamps.to_numpy(dtype="datetime64[ns]") if hasattr(stamps, "to_numpy") else np.asarray(stamps, "M8[ns]")
-    times = as_ns.astype(np.int64) // 1000
+    times = utc_nanoseconds(events[EVENT_TIMESTAMP]).astype(np.int64) // 1000
     values = [events[column].tolist() for column in columns]
     for index in range(len(times)):
         record: dict[str, Any] = {column: values[position][index] for position, column in enumerate(columns)}
