@@ -50,17 +50,23 @@ def test_a_sigkill_under_traffic_loses_at_most_one_commit_interval(
         process, url = spawn_predictor(serving, tmp_path, DRIFTLOOP_PREDICTION_LOG_COMMIT_S=str(COMMIT_S))
         kill_after = 200 + 150 * round_number
         answered: list[str] = []
-        started = time.monotonic()
+        answered_at: list[float] = []
         with httpx.Client(headers=headers, timeout=5) as http:
             for index in range(1000):
                 if index == kill_after:
+                    killed_at = time.monotonic()
                     process.send_signal(signal.SIGKILL)
                     process.wait(timeout=30)
                     break
                 event_id = f"kill{round_number}-{index}"
                 if http.post(url + V1_PATH, json=_transaction(event_id)).status_code == 200:
                     answered.append(event_id)
-        rate = len(answered) / (time.monotonic() - started)
+                    answered_at.append(time.monotonic())
+        # The rate in the half second before the kill (what a commit interval answered then), not the round's
+        # average: the server answers in bursts while the other test group shares the cores, and a round's average
+        # (95 rps once in CI) understates the burst a kill lands in.
+        window = min(0.5, killed_at - answered_at[0])
+        rate = sum(1 for at in answered_at if at >= killed_at - window) / window
         answered_total.update(answered)
         # The next predictor over the same folders adopts the dead one's segments and publishes them.
         restarted, _ = spawn_predictor(serving, tmp_path, DRIFTLOOP_PREDICTION_LOG_COMMIT_S=str(COMMIT_S))
