@@ -53,7 +53,7 @@ class PredictionLogFull(Unavailable):
         super().__init__(f"{name}: the prediction log cannot record more answers now (its disk is full or failing)")
 
 
-class PendingFrame(Protocol):
+class PendingColumns(Protocol):
     """Rows kept as the request left them; their type builds the columns of a whole batch at commit time."""
 
     @classmethod
@@ -62,7 +62,7 @@ class PendingFrame(Protocol):
     def __len__(self) -> int: ...
 
 
-def _committed(pending: list[pd.DataFrame | PendingFrame]) -> LogRows:
+def _committed(pending: list[pd.DataFrame | PendingColumns]) -> LogRows:
     """A batch as one record: arrays when every row came from requests of one kind (the model server's case:
     no pandas on the commit path), else one frame of frames as they came, then each kind of pending rows
     (readers sort by time)."""
@@ -70,7 +70,7 @@ def _committed(pending: list[pd.DataFrame | PendingFrame]) -> LogRows:
     if not isinstance(first, pd.DataFrame) and all(type(item) is type(first) for item in pending):
         return type(first).batch_columns(pending)
     frames = [item for item in pending if isinstance(item, pd.DataFrame)]
-    batches: dict[type[PendingFrame], list[PendingFrame]] = {}
+    batches: dict[type[PendingColumns], list[PendingColumns]] = {}
     for item in pending:
         if not isinstance(item, pd.DataFrame):
             batches.setdefault(type(item), []).append(item)
@@ -103,7 +103,7 @@ class PredictionLog:
         self.flush_s = flush_s
         self.commit_s = commit_s
         self.max_waiting_rows = max_waiting_rows
-        self._buffer: list[pd.DataFrame | PendingFrame] = []
+        self._buffer: list[pd.DataFrame | PendingColumns] = []
         self._buffered_rows = 0
         self._oldest_waiting: float | None = None  # monotonic time of the oldest uncommitted append
         self._lock = threading.Lock()
@@ -140,9 +140,9 @@ class PredictionLog:
         """False while the rows waiting in memory reach the bound (segments cannot be written)."""
         return self._buffered_rows < self.max_waiting_rows
 
-    def append(self, rows: pd.DataFrame | PendingFrame) -> None:
-        """Buffer rows: a frame, or a `PendingFrame` (built later, off the request path, a batch at a time).
-        If the committer is late, commit here, so no answer goes out while rows older than `commit_s` wait."""
+    def append(self, rows: pd.DataFrame | PendingColumns) -> None:
+        """Buffer rows: a frame, or `PendingColumns` (their columns built later, off the request path, a batch at
+        a time). If the committer is late, commit here, so no answer goes out while rows older than `commit_s` wait."""
         now = time.monotonic()
         with self._lock:
             self._buffer.append(rows)
