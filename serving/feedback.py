@@ -197,9 +197,10 @@ async def receive_labels_waiting(
         unknown = await anyio.to_thread.run_sync(unknown_events, store, labels[EVENT_ID])
         if unknown.empty:
             break
-        if publish_answers is not None:
+        if publish_answers is not None:  # they are published when it returns: look again at once
             await anyio.to_thread.run_sync(publish_answers)
             publish_answers = None
+            continue
         await anyio.sleep(min(WAIT_POLL_S, max(0.0, deadline - time.monotonic())))
     return await anyio.to_thread.run_sync(land_parsed, settings, labels, credential, now)
 

@@ -268,13 +268,15 @@ class PredictionLog:
             assert self._folder is not None
             PREDICTION_LOG_WAITING.labels("segments").set(len(segments.sealed_segments(self._folder)))
 
-    def publish_soon(self) -> None:
-        """Close the open segment now, so the publisher thread publishes it without waiting out `flush_s`: a
-        label that came back for an answer still in the segment lands as soon as the answer is published. A
-        failing disk changes nothing here: the rows stay buffered for the committer, and the label waits as before."""
+    def publish_now(self) -> None:
+        """Commit, close the open segment and publish it in the caller's thread: a label that came back for an
+        answer still in the segment lands as soon as this returns, not after the publisher thread wakes and the
+        label route looks again. A failing disk changes nothing here: the rows stay buffered for the committer (or
+        sealed for the publisher's next try), and the label waits as before."""
         with contextlib.suppress(Exception):
             self.commit()
             self._seal()
+            self.publish()
 
     # Shutdown ----------------------------------------------------------------------------------------------
 

@@ -89,7 +89,7 @@ class ChampionPredictor(kserve.Model):
     def publish_answers_now(self) -> None:
         """Publish the answers the prediction log holds in its open segment (a label is waiting for one)."""
         if self.log is not None:
-            self.log.publish_soon()
+            self.log.publish_now()
 
     async def healthy(self) -> bool:
         """Readiness (`/v2/models/<name>/ready`, the chart's readiness probe): a champion to answer with, and a

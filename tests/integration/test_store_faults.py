@@ -275,18 +275,26 @@ def test_a_label_for_an_answer_still_in_the_servers_open_log_segment_lands_witho
     tmp_path: Path, world: tuple[pd.DataFrame, pd.DataFrame]
 ) -> None:
     """The model server that answered holds the answer in its prediction log's open segment until the next flush
-    (here ten minutes away, longer than the route waits): the route has the server publish it at once."""
+    (here ten minutes away, longer than the route waits): the route has the server publish it at once, in the
+    route's own thread (the store knows the answers when the call returns, nothing left to a background thread)."""
+    from pipelines.data.landing import unknown_events
     from serving.prediction_log import PredictionLog
 
     events, _ = world
     settings = _settings(tmp_path / "state", label_event_wait_s=5.0)
-    answered = events.iloc[-3:]
+    answered, earlier = events.iloc[-3:], events.iloc[-5:-3]
     log = PredictionLog(Layout.from_settings(settings).prediction_log.url, flush_s=600).start()
     try:
-        log.append(answered.assign(logged_at=pd.Timestamp(NOW), role="served", model_version="1", prediction=0.2))
+        served = {"role": "served", "model_version": "1", "prediction": 0.2}
+        log.append(earlier.assign(logged_at=pd.Timestamp(NOW), **served))
+        store = event_store_for(settings)
+        assert len(unknown_events(store, earlier[EVENT_ID])) == 2
+        log.publish_now()
+        assert unknown_events(store, earlier[EVENT_ID]).empty
+        log.append(answered.assign(logged_at=pd.Timestamp(NOW), **served))
         with label_server(settings) as url:  # a server that cannot publish answers waits, then refuses
             refused = httpx.post(url, json=_label_body(answered[EVENT_ID], 0), timeout=30)
-        with label_server(settings, log.publish_soon) as url:
+        with label_server(settings, log.publish_now) as url:
             response = httpx.post(url, json=_label_body(answered[EVENT_ID], 0), timeout=30)
     finally:
         log.close()

@@ -21,6 +21,7 @@ PROBE = """
 import gc, os, sys, time
 print("argv", sys.argv[1:], "cwd", os.getcwd(), "env", os.environ.get("PROBE_VALUE"), flush=True)
 print("warm", "colorsys" in sys.modules, "frozen", gc.get_freeze_count() > 0, flush=True)
+print("warmed up", getattr(sys.modules.get("warm_up_probe"), "CALLS", None), flush=True)
 print("to stderr", file=sys.stderr, flush=True)
 if "--sleep" in sys.argv:
     print("sleeping", flush=True)
@@ -39,6 +40,14 @@ threading.Thread(target=late).start()
 sys.exit("stopped: " + sys.argv[1])
 """
 
+# A warm-up the host runs once (`warm_up_probe:prepare`): its copies find it done.
+WARM_UP = """
+CALLS = 0
+def prepare():
+    global CALLS
+    CALLS += 1
+"""
+
 pytestmark = pytest.mark.skipif(launcher_path() is None, reason="driftloop-task is not installed (make install)")
 
 
@@ -47,6 +56,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("warm")
     (path / "warm_probe.py").write_text(PROBE)
     (path / "ending_probe.py").write_text(ENDING)
+    (path / "warm_up_probe.py").write_text(WARM_UP)
     return path
 
 
@@ -54,7 +64,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def host(folder: Path) -> Iterator[dict[str, str]]:
     """The environment a task gets while a host that imported `colorsys` runs (what the runner sets up)."""
     environment = {**os.environ, "PYTHONPATH": str(folder)}
-    with warm_tasks(True, environment, folder / "host.log", modules=("colorsys",)):
+    with warm_tasks(True, environment, folder / "host.log", modules=("colorsys", "warm_up_probe:prepare")):
         yield {**os.environ, "PYTHONPATH": str(folder)}
 
 
@@ -66,7 +76,11 @@ def _task(environment: dict[str, str], *arguments: str, cwd: Path) -> subprocess
 def test_a_task_runs_in_the_warm_copy_as_a_new_interpreter_would(host: dict[str, str], tmp_path: Path) -> None:
     result = _task({**host, "PROBE_VALUE": "given"}, "-m", "warm_probe", "3", "x y", cwd=tmp_path)
     assert result.returncode == 3
-    assert result.stdout.splitlines() == [f"argv ['3', 'x y'] cwd {tmp_path} env given", "warm True frozen True"]
+    assert result.stdout.splitlines() == [
+        f"argv ['3', 'x y'] cwd {tmp_path} env given",
+        "warm True frozen True",
+        "warmed up 1",
+    ]
     assert result.stderr.strip() == "to stderr"
 
 
@@ -81,8 +95,8 @@ def test_stopping_the_launcher_stops_the_task(host: dict[str, str], tmp_path: Pa
         [str(launcher_path()), "-m", "warm_probe", "--sleep"], env=host, cwd=tmp_path, stdout=subprocess.PIPE, text=True
     )  # fmt: skip
     assert launcher.stdout is not None
-    lines = [launcher.stdout.readline() for _ in range(3)]
-    assert lines[1].strip() == "warm True frozen True" and lines[2].strip() == "sleeping"
+    lines = [launcher.stdout.readline() for _ in range(4)]
+    assert lines[1].strip() == "warm True frozen True" and lines[3].strip() == "sleeping"
     started = time.monotonic()
     launcher.send_signal(signal.SIGTERM)
     assert launcher.wait(timeout=30) == 128 + signal.SIGTERM
@@ -94,7 +108,7 @@ def test_tasks_run_side_by_side_without_touching_each_other(host: dict[str, str]
         [str(launcher_path()), "-m", "warm_probe", "--sleep"], env=host, cwd=tmp_path, stdout=subprocess.PIPE, text=True
     )  # fmt: skip
     assert sleeper.stdout is not None
-    assert [sleeper.stdout.readline().strip() for _ in range(3)][2] == "sleeping"
+    assert [sleeper.stdout.readline().strip() for _ in range(4)][3] == "sleeping"
     try:
         quick = _task(host, "-m", "warm_probe", "4", cwd=tmp_path)
         assert quick.returncode == 4 and quick.stdout.splitlines()[1] == "warm True frozen True"
@@ -167,3 +181,19 @@ def test_a_driftloop_command_from_a_host_answers_as_a_new_interpreter(tmp_path: 
     assert '"DRIFTLOOP_DRIFT_SHARE_THRESHOLD": {"value": "0.33"' in warm.stdout.replace("\n", "").replace("  ", "")
     assert broken.returncode == 2 and "DRIFTLOOP_DRIFT_SHARE_THRESHOLD" in broken.stderr
     assert (tmp_path / "host.log").read_text().count("python -m driftloop") == 2  # both ran in the host
+
+
+def test_the_training_hosts_preloads_import_and_warm_up_without_a_thread() -> None:
+    """What the training task host preloads (`TASK_MODULES`) all exists, starts no thread (the host would refuse to
+    fork) and leaves MLflow's package map built (its warm-up)."""
+    script = (
+        "from driftloop.pipeline_runs.task_host import preload\n"
+        "from driftloop.pipeline_runs.warm_tasks import TASK_MODULES\n"
+        "preload(list(TASK_MODULES))\n"
+        "from mlflow.utils import requirements_utils\n"
+        "print('map built', bool(requirements_utils._MODULES_TO_PACKAGES))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "could not preload" not in result.stderr, result.stderr[-2000:]
+    assert result.stdout.strip() == "map built True"

@@ -1,12 +1,13 @@
 """The warm process a local training run's tasks start from: the modules they import, imported once.
 
 Started by the local runner for one run (`python -m driftloop.pipeline_runs.task_host --socket PATH --parent PID
-MODULE...`): it imports the modules, listens on PATH, and for each task `driftloop-task` hands it, forks. The
-copy takes the task's environment, working folder and standard streams and runs the module as `__main__`, as a
-new interpreter would; the host reports its pid at once and its exit status when it ends. The host stays
-single-threaded (a fork copies only the calling thread: a lock another thread held would stay held in the copy)
-and ends with its parent, a SIGTERM, or a closed socket; tasks still running then are stopped. The socket lives in
-a folder only its user can enter (the runner's private temporary folder): what it runs, its user could run.
+MODULE...`, a `MODULE:FUNCTION` also calls the function): it imports the modules, listens on PATH, and for each task
+`driftloop-task` hands it, forks. The copy takes the task's environment, working folder and standard streams and
+runs the module as `__main__`, as a new interpreter would; the host reports its pid at once and its exit status when
+it ends. The host stays single-threaded (a fork copies only the calling thread: a lock another thread held would
+stay held in the copy) and ends with its parent, a SIGTERM, or a closed socket; tasks still running then are
+stopped. The socket lives in a folder only its user can enter (the runner's private temporary folder): what it runs,
+its user could run.
 """
 
 from __future__ import annotations
@@ -52,12 +53,17 @@ class Task:
 
 
 def preload(modules: list[str]) -> None:
-    """Import what the tasks will; a module that fails to import is the task's to report, not the host's."""
+    """Import what the tasks will, and run the warm-ups among them (`module:function`, called without
+    arguments: work every task would repeat, done once here); one that fails is the task's to report, not the
+    host's."""
     for name in modules:
         started = time.perf_counter()
+        module, _, warm_up = name.partition(":")
         try:
-            importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - the task imports it again and fails with its own message
+            imported = importlib.import_module(module)
+            if warm_up:
+                getattr(imported, warm_up)()
+        except Exception:  # noqa: BLE001 - the task imports (or does) it again and fails with its own message
             logger.warning("could not preload %s", name, exc_info=True)
         logger.debug("preloaded %s in %.2fs", name, time.perf_counter() - started)
     if threading.active_count() > 1:  # an import started a thread: forking could copy a held lock
