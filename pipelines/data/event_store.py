@@ -70,6 +70,14 @@ def _empty(columns: Mapping[str, str]) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
 
 
+def one_table(tables: list[pa.Table]) -> pa.Table:
+    """Parts' tables as one, without their pandas metadata (each part's own index): a part written before a column
+    was added lacks it, and it reads as null there."""
+    import pyarrow as pa
+
+    return pa.concat_tables([table.replace_schema_metadata(None) for table in tables], promote_options="default")
+
+
 def _typed(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
     """The frame with the declared dtype on each declared column it has."""
     return frame.astype({name: dtype for name, dtype in columns.items() if name in frame.columns})
@@ -135,19 +143,39 @@ class EventStore:
     # Reading -------------------------------------------------------------------------------------------------
 
     def landed_events(
-        self, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None, entities: EntitySlice | None = None
+        self,
+        start: pd.Timestamp | None = None,
+        end: pd.Timestamp | None = None,
+        entities: EntitySlice | None = None,
+        columns: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        """Landed records (each file cut to `entities` as it is read: a partition's reader never holds more)."""
+        """Landed records (each file cut to `entities` as it is read: a partition's reader never holds more); with
+        `columns` (event columns), only those and the recorded time, and only they are read from the files."""
+
+        def listing() -> list[str]:
+            return self._landed_files(start, end)
+
+        if columns is not None and entities is None:
+            # A few columns of many small parts (a part per landing day): read as Arrow, converted once (a part's
+            # conversion costs about as much as its read).
+            wanted = [*columns, INGESTED_AT]
+            tables: list[pa.Table] = self.landed.read(lambda name: self.landed_dir.read_table(name, wanted), listing)
+            if not tables:
+                return _empty({**self.event_columns, RECORDED_AT: UTC_TIMES})[[*columns, RECORDED_AT]]
+            frame = one_table(tables).to_pandas()
+            return _typed(frame.rename(columns={INGESTED_AT: RECORDED_AT}), self.event_columns)
 
         def read(name: str) -> pd.DataFrame:
             if entities is None:
                 return self.landed_dir.read_parquet(name)
             return entities.read_parquet(self.landed_dir.parquet_file(name))
 
-        frames = self.landed.read(read, lambda: self._landed_files(start, end))
+        frames = self.landed.read(read, listing)
         if not frames:
-            return _empty({**self.event_columns, RECORDED_AT: UTC_TIMES})
+            empty = _empty({**self.event_columns, RECORDED_AT: UTC_TIMES})
+            return empty if columns is None else empty[[*columns, RECORDED_AT]]
         frame = pd.concat(frames, ignore_index=True)
+        frame = frame if columns is None else frame[[*columns, INGESTED_AT]]
         return _typed(frame.rename(columns={INGESTED_AT: RECORDED_AT}), self.event_columns)
 
     def _landed_files(self, start: pd.Timestamp | None, end: pd.Timestamp | None) -> list[str]:
@@ -164,17 +192,26 @@ class EventStore:
             files = [f for f in files if f[5:15] <= f"{end:%Y-%m-%d}"]
         return files
 
-    def served_events(self, start: pd.Timestamp | None = None, entities: EntitySlice | None = None) -> pd.DataFrame:
-        """Events the endpoint answered, from the prediction log's served rows (one per event id)."""
+    def served_events(
+        self,
+        start: pd.Timestamp | None = None,
+        entities: EntitySlice | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Events the endpoint answered, from the prediction log's served rows (one per event id); with `columns`
+        (event columns), only those and the recorded time (the log's other columns are not read)."""
         since = None if start is None else start - pd.Timedelta(hours=1)  # answers are logged after receipt
-        log = read_prediction_log(self.prediction_log, since=since, columns=[*self.event_columns, ROLE])
+        kept = list(self.event_columns) if columns is None else list(columns)
+        # What tells a served event's row, and what picks an entity partition, is read whatever is asked for.
+        needed = dict.fromkeys([*kept, EVENT_ID, ROLE, *self.use_case.entity_keys])
+        log = read_prediction_log(self.prediction_log, since=since, columns=list(needed))
         if log.empty or EVENT_TIMESTAMP not in log.columns:
-            return _empty({**self.event_columns, RECORDED_AT: UTC_TIMES})
+            return _empty({**self.event_columns, RECORDED_AT: UTC_TIMES})[[*kept, RECORDED_AT]]
         served = served_event_rows(log, self.use_case.entity_keys)
         if entities is not None:
             served = entities.select(served)
-        served = served.rename(columns={LOGGED_AT: RECORDED_AT})[[*self.event_columns, RECORDED_AT]]
-        return _typed(served.drop_duplicates(EVENT_ID, keep="first"), self.event_columns)
+        served = served.drop_duplicates(EVENT_ID, keep="first").rename(columns={LOGGED_AT: RECORDED_AT})
+        return _typed(served[[*kept, RECORDED_AT]], self.event_columns)
 
     def events(
         self, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None, entities: EntitySlice | None = None
@@ -195,10 +232,11 @@ class EventStore:
         return frame.sort_values([EVENT_TIMESTAMP, EVENT_ID], kind="stable").reset_index(drop=True)
 
     def event_times(self) -> pd.Series:
-        """Every known event id and its timestamp (the first record of each id)."""
-        columns = [EVENT_ID, EVENT_TIMESTAMP, RECORDED_AT]
-        landed = self.landed_events()[columns]
-        frame = pd.concat([landed, self.served_events()[columns]], ignore_index=True)
+        """Every known event id and its timestamp (the first record of each id); only those columns are read (a
+        drift check's label-arrival curves and every landing ask: a third of the time of reading whole events)."""
+        wanted = [EVENT_ID, EVENT_TIMESTAMP]
+        landed, served = self.landed_events(columns=wanted), self.served_events(columns=wanted)
+        frame = pd.concat([landed, served], ignore_index=True)
         frame = frame.sort_values(RECORDED_AT, kind="stable").drop_duplicates(EVENT_ID, keep="first")
         return frame.set_index(EVENT_ID)[EVENT_TIMESTAMP]
 

@@ -12,12 +12,12 @@ import pytest
 
 from pipelines.data.compaction import compact_event_store
 from pipelines.data.event_index import EventIndex
-from pipelines.data.event_store import EventStore
+from pipelines.data.event_store import RECORDED_AT, EventStore
 from pipelines.data.keyed_runs import KeyedRuns
 from pipelines.data.label_history import latest_labels, usable_times
 from pipelines.data.landing import land_events, land_labels
 from pipelines.data.prediction_log_format import partition_name
-from pipelines.data.schema import EVENT_ID, LABEL_TIMESTAMP
+from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP, LABEL_TIMESTAMP
 from use_cases.fraud import USE_CASE as FRAUD
 from use_cases.fraud.generator import FraudConfig, generate
 from use_cases.fraud.schema import IS_FRAUD
@@ -63,9 +63,21 @@ def _serve(store: EventStore, events: pd.DataFrame, logged_at: pd.Timestamp) -> 
     rows.to_parquet(folder / f"part-{logged_at.value}.parquet", index=False)
 
 
+def _times_from_whole_events(store: EventStore) -> pd.Series:
+    """Each event's time from whole records, landed and served (`event_times` reads only two columns)."""
+    columns = [EVENT_ID, EVENT_TIMESTAMP, RECORDED_AT]
+    frame = pd.concat([store.landed_events()[columns], store.served_events()[columns]], ignore_index=True)
+    frame = frame.sort_values(RECORDED_AT, kind="stable").drop_duplicates(EVENT_ID, keep="first")
+    return frame.set_index(EVENT_ID)[EVENT_TIMESTAMP]
+
+
 def _assert_index_matches_history(index: EventIndex, store: EventStore, asked: pd.Series) -> None:
     index.catch_up()
     times = store.event_times()
+    pd.testing.assert_series_equal(times, _times_from_whole_events(store))
+    for read in (store.landed_events, store.served_events):
+        narrow = read(columns=[EVENT_ID, EVENT_TIMESTAMP])
+        pd.testing.assert_frame_equal(narrow, read()[[EVENT_ID, EVENT_TIMESTAMP, RECORDED_AT]])
     expected = times[times.index.isin(asked)]
     got = index.event_times(asked)
     assert dict(zip(got.index, got, strict=True)) == dict(zip(expected.index, expected, strict=True))
