@@ -33,6 +33,7 @@ import pandas as pd
 
 from pipelines.core.use_case import load_use_case
 from pipelines.data import landing_records
+from pipelines.data.arrow_frames import tables_frame
 from pipelines.data.crash_points import crash_point
 from pipelines.data.entity_partitions import EntitySlice, read_rows_where
 from pipelines.data.json_lines import parse_lines
@@ -68,14 +69,6 @@ UTC_TIMES: Final = "datetime64[ns, UTC]"
 
 def _empty(columns: Mapping[str, str]) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
-
-
-def one_table(tables: list[pa.Table]) -> pa.Table:
-    """Parts' tables as one, without their pandas metadata (each part's own index): a part written before a column
-    was added lacks it, and it reads as null there."""
-    import pyarrow as pa
-
-    return pa.concat_tables([table.replace_schema_metadata(None) for table in tables], promote_options="default")
 
 
 def _typed(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
@@ -162,7 +155,7 @@ class EventStore:
             tables: list[pa.Table] = self.landed.read(lambda name: self.landed_dir.read_table(name, wanted), listing)
             if not tables:
                 return _empty({**self.event_columns, RECORDED_AT: UTC_TIMES})[[*columns, RECORDED_AT]]
-            frame = one_table(tables).to_pandas()
+            frame = tables_frame(tables)
             return _typed(frame.rename(columns={INGESTED_AT: RECORDED_AT}), self.event_columns)
 
         def read(name: str) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from pipelines.data.arrow_frames import tables_frame
 from pipelines.data.part_set import PartSet
 from pipelines.data.schema import EVENT_ID, EVENT_TIMESTAMP
 from pipelines.data.storage import Folder
@@ -193,10 +194,10 @@ def read_prediction_log(
         return files if since is None else [f for f in files if _partition_hour(f) >= since.floor("h")]
 
     wanted = None if columns is None else sorted({*columns, LOGGED_AT})
-    frames = parts.read(lambda f: folder.read_parquet(f, columns=_present(folder, f, wanted)), listing)
-    if not frames:
+    tables = parts.read(lambda f: folder.read_table(f, columns=_present(folder, f, wanted)), listing)
+    if not tables:
         return pd.DataFrame()
-    frame = pd.concat(frames, ignore_index=True)
+    frame = tables_frame(tables)  # the parts (one per publish) converted to pandas once, not one by one
     if since is not None:
         frame = frame[frame[LOGGED_AT] >= since]
     return frame.sort_values(LOGGED_AT, kind="stable").reset_index(drop=True)
